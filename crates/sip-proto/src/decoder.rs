@@ -1,0 +1,242 @@
+//! Streaming framing of SIP over a byte stream (TCP, TLS) with hard limits.
+//!
+//! The decoder owns no socket: the caller appends received bytes to a `BytesMut` and calls
+//! [`Decoder::decode`] until it returns `Ok(None)`. A [`FramingError`] means the stream can
+//! no longer be split into messages and the connection must close; a bad message that was
+//! still framed correctly comes back as [`Item::Rejected`] and the stream carries on.
+
+use bytes::{Buf, Bytes, BytesMut};
+use memchr::memmem;
+
+use crate::error::{FramingError, ParseError};
+use crate::message::{HeadLimits, Message, Rejected, parse};
+
+/// Hard limits for one connection's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Start line plus header lines, in bytes.
+    pub max_head: usize,
+    /// Length of the request line.
+    pub max_request_line: usize,
+    /// Number of header lines.
+    pub max_headers: usize,
+    /// Body size as announced by Content-Length.
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_head: 16 * 1024, max_request_line: 4096, max_headers: 100, max_body: 256 * 1024 }
+    }
+}
+
+/// What one call to [`Decoder::decode`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Message(Message),
+    Rejected(Rejected),
+}
+
+#[derive(Debug)]
+enum State {
+    /// Waiting for the end of a head; `scanned` bytes are known to hold no terminator.
+    Head { scanned: usize },
+    /// The head is parsed-to-be; waiting for `len` body bytes.
+    Body { head: Bytes, len: usize },
+    /// Skipping the body of a message rejected as too large.
+    Discard { remaining: usize },
+}
+
+#[derive(Debug)]
+pub struct Decoder {
+    limits: Limits,
+    state: State,
+}
+
+const TERMINATOR: &[u8] = b"\r\n\r\n";
+
+impl Decoder {
+    pub fn new(limits: Limits) -> Decoder {
+        Decoder { limits, state: State::Head { scanned: 0 } }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// True when no part of a message is pending: `buf` holds nothing but the decoder is
+    /// between messages. Used by the transport for header-read timeouts.
+    pub fn is_between_messages(&self, buf: &BytesMut) -> bool {
+        matches!(self.state, State::Head { .. }) && buf.is_empty()
+    }
+
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Item>, FramingError> {
+        loop {
+            match &mut self.state {
+                State::Discard { remaining } => {
+                    let n = (*remaining).min(buf.len());
+                    buf.advance(n);
+                    *remaining -= n;
+                    if *remaining > 0 {
+                        return Ok(None);
+                    }
+                    self.state = State::Head { scanned: 0 };
+                }
+                State::Head { scanned } => {
+                    // CRLF keep-alives (RFC 5626 §3.5.1) may stand between messages.
+                    let blank = buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+                    if blank > 0 {
+                        buf.advance(blank);
+                        *scanned = 0;
+                    }
+                    let from = scanned.saturating_sub(TERMINATOR.len() - 1);
+                    let Some(pos) = memmem::find(&buf[from..], TERMINATOR).map(|p| p + from) else {
+                        if buf.len() > self.limits.max_head {
+                            return Err(FramingError::HeadTooLarge { limit: self.limits.max_head });
+                        }
+                        *scanned = buf.len();
+                        return Ok(None);
+                    };
+                    if pos > self.limits.max_head {
+                        return Err(FramingError::HeadTooLarge { limit: self.limits.max_head });
+                    }
+                    let head = buf.split_to(pos).freeze();
+                    buf.advance(TERMINATOR.len());
+                    let len = content_length(&head)?;
+                    if len > self.limits.max_body {
+                        self.state = State::Discard { remaining: len };
+                        let rejected = match self.parse(&head, Bytes::new()) {
+                            Item::Rejected(r) => Rejected {
+                                error: ParseError::BodyTooLarge { len, limit: self.limits.max_body },
+                                ..r
+                            },
+                            Item::Message(m) => Rejected {
+                                error: ParseError::BodyTooLarge { len, limit: self.limits.max_body },
+                                request_headers: match m {
+                                    Message::Request(r) => Some(r.headers),
+                                    Message::Response(_) => None,
+                                },
+                            },
+                        };
+                        return Ok(Some(Item::Rejected(rejected)));
+                    }
+                    self.state = State::Body { head, len };
+                }
+                State::Body { head, len } => {
+                    if buf.len() < *len {
+                        buf.reserve(*len - buf.len());
+                        return Ok(None);
+                    }
+                    let body = buf.split_to(*len).freeze();
+                    let head = std::mem::take(head);
+                    self.state = State::Head { scanned: 0 };
+                    return Ok(Some(self.parse(&head, body)));
+                }
+            }
+        }
+    }
+
+    fn parse(&self, head: &[u8], body: Bytes) -> Item {
+        let limits = HeadLimits {
+            max_request_line: self.limits.max_request_line,
+            max_headers: self.limits.max_headers,
+        };
+        match parse(head, body, limits) {
+            Ok(m) => Item::Message(m),
+            Err(r) => Item::Rejected(r),
+        }
+    }
+}
+
+/// Finds Content-Length (or its compact form `l`) in a head; absent means 0.
+fn content_length(head: &[u8]) -> Result<usize, FramingError> {
+    let mut found: Option<usize> = None;
+    let mut lines = head.split(|&b| b == b'\n').skip(1).peekable();
+    while let Some(line) = lines.next() {
+        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let name = line[..colon].trim_ascii();
+        if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
+            continue;
+        }
+        let mut value = line[colon + 1..].trim_ascii().to_vec();
+        while let Some(next) = lines.next_if(|l| l.first().is_some_and(|b| *b == b' ' || *b == b'\t')) {
+            value.extend_from_slice(next.trim_ascii());
+        }
+        let text = String::from_utf8_lossy(&value).into_owned();
+        let n = (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<usize>().ok())
+            .flatten()
+            .ok_or(FramingError::BadContentLength(text))?;
+        if found.is_some_and(|f| f != n) {
+            return Err(FramingError::ConflictingContentLength);
+        }
+        found = Some(n);
+    }
+    Ok(found.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(body: &str) -> String {
+        format!(
+            "MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n\
+             From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\r\n\
+             CSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn decode_all(d: &mut Decoder, buf: &mut BytesMut) -> Vec<Item> {
+        std::iter::from_fn(|| d.decode(buf).unwrap()).collect()
+    }
+
+    #[test]
+    fn frames_byte_by_byte_with_keepalives() {
+        let stream = format!("\r\n\r\n{}\r\n\r\n{}", msg("hello"), msg("again"));
+        let mut d = Decoder::new(Limits::default());
+        let mut buf = BytesMut::new();
+        let mut items = Vec::new();
+        for b in stream.bytes() {
+            buf.extend_from_slice(&[b]);
+            items.extend(decode_all(&mut d, &mut buf));
+        }
+        assert_eq!(items.len(), 2);
+        let Item::Message(Message::Request(r)) = &items[1] else { panic!() };
+        assert_eq!(&r.body[..], b"again");
+        assert!(d.is_between_messages(&buf));
+    }
+
+    #[test]
+    fn oversized_body_is_rejected_and_skipped() {
+        let limits = Limits { max_body: 4, ..Limits::default() };
+        let mut d = Decoder::new(limits);
+        let mut buf = BytesMut::from(format!("{}{}", msg("too long"), msg("ok")).as_bytes());
+        let items = decode_all(&mut d, &mut buf);
+        assert_eq!(items.len(), 2);
+        let Item::Rejected(r) = &items[0] else { panic!() };
+        assert_eq!(r.response().unwrap().status, 413);
+        assert!(matches!(&items[1], Item::Message(Message::Request(r)) if &r.body[..] == b"ok"));
+    }
+
+    #[test]
+    fn head_without_end_is_fatal_past_the_limit() {
+        let limits = Limits { max_head: 64, ..Limits::default() };
+        let mut d = Decoder::new(limits);
+        let mut buf = BytesMut::from(&[b'A'; 65][..]);
+        assert_eq!(d.decode(&mut buf), Err(FramingError::HeadTooLarge { limit: 64 }));
+    }
+
+    #[test]
+    fn bad_content_length_is_fatal() {
+        let mut d = Decoder::new(Limits::default());
+        let text = msg("x").replace("Content-Length: 1", "Content-Length: -1");
+        let mut buf = BytesMut::from(text.as_bytes());
+        assert!(matches!(d.decode(&mut buf), Err(FramingError::BadContentLength(_))));
+        let text = msg("x").replace("Content-Length: 1", "Content-Length: 1\r\nl: 2");
+        let mut d = Decoder::new(Limits::default());
+        let mut buf = BytesMut::from(text.as_bytes());
+        assert_eq!(d.decode(&mut buf), Err(FramingError::ConflictingContentLength));
+    }
+}

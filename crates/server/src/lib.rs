@@ -1,0 +1,184 @@
+//! The Parlance server runtime: SIP listeners over TCP and TLS, the front end (registrar,
+//! Digest authentication, in-band provisioning, routing) and the seam where local services
+//! such as persistent chat plug in ([`endpoint::Endpoint`]).
+
+pub mod clock;
+pub mod config;
+pub mod endpoint;
+pub mod frontend;
+pub mod tls;
+pub mod transport;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parlance_store::{ServerKey, Store, StoreError};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::endpoint::Endpoint;
+use crate::frontend::auth::{DigestAuth, ThrottleLimits};
+use crate::frontend::provisioning::Provisioning;
+use crate::frontend::registrar::Registrar;
+use crate::frontend::trusted::TrustedNetworks;
+use crate::frontend::{FrontEnd, FrontEndSettings};
+use crate::tls::CertificateInfo;
+use crate::transport::Connections;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen: {0}")]
+    Bind(std::io::Error),
+}
+
+/// What to start, beyond the configuration.
+#[derive(Default)]
+pub struct Options {
+    pub clock: Clock,
+    /// Local services and the SIP URI each answers at.
+    pub endpoints: Vec<(String, Arc<dyn Endpoint>)>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options").field("endpoints", &self.endpoints.len()).finish_non_exhaustive()
+    }
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct Server {
+    pub tcp_addr: Option<SocketAddr>,
+    pub tls_addr: Option<SocketAddr>,
+    pub certificate: Option<CertificateInfo>,
+    pub front_end: Arc<FrontEnd>,
+    pub store: Store,
+    connections: Arc<Connections>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Opens the data directory, the server key and the store as `config` says.
+pub async fn open_data(config: &Config) -> Result<(Store, ServerKey), StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let key = ServerKey::load_or_create(&config.server_key_path())?;
+    let store = Store::open_sqlite(&config.database_path()).await?;
+    Ok((store, key))
+}
+
+impl Server {
+    pub async fn start(config: Config, options: Options) -> Result<Server, StartError> {
+        config.validate()?;
+        let (store, key) = open_data(&config).await?;
+        let (acceptor, certificate) = match config.sip.tls_listen {
+            Some(_) => {
+                let mut names = config.tls.hostnames.clone();
+                names.insert(0, config.domain.clone());
+                names.dedup();
+                let (tls, info) = tls::server_config(
+                    config.tls.cert.as_deref(),
+                    config.tls.key.as_deref(),
+                    &config.data_dir,
+                    &names,
+                )?;
+                (Some(TlsAcceptor::from(tls)), Some(info))
+            }
+            None => (None, None),
+        };
+        let listeners = transport::bind_listeners(&config.sip, acceptor).await.map_err(StartError::Bind)?;
+        let trusted = TrustedNetworks::parse(&config.auth.trusted_networks).map_err(config::ConfigError::Invalid)?;
+        if !trusted.is_empty() {
+            tracing::warn!(
+                networks = ?config.auth.trusted_networks,
+                "trusted_networks is on: REGISTERs from these networks are accepted WITHOUT authentication"
+            );
+        }
+        let auth = DigestAuth::new(
+            config.realm(),
+            config.auth.nonce_lifetime_secs,
+            options.clock.clone(),
+            ThrottleLimits {
+                per_account: config.auth.max_failures_per_account,
+                per_address: config.auth.max_failures_per_address,
+                window_secs: config.auth.failure_window_secs,
+            },
+        );
+        let settings = FrontEndSettings {
+            domain: config.domain.clone(),
+            keep_alive_secs: config.sip.keep_alive_secs,
+            failure_window_secs: config.auth.failure_window_secs,
+            provisioning: Provisioning {
+                pool_uri: config.pool_uri(),
+                web_manager_internal: config.chat.web_manager_url_internal.clone(),
+                web_manager_external: config.chat.web_manager_url_external.clone(),
+            },
+            trusted,
+        };
+        let connections = Arc::new(Connections::default());
+        let front_end = Arc::new(FrontEnd::new(
+            settings,
+            store.clone(),
+            key,
+            connections.clone(),
+            auth,
+            Registrar::new(config.registrar.clone(), options.clock.clone()),
+            options.endpoints,
+        ));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (tcp_addr, tls_addr) = (listeners.tcp_addr(), listeners.tls_addr());
+        let serve = tokio::spawn(listeners.serve(config.sip.clone(), connections.clone(), front_end.clone(), shutdown_rx.clone()));
+        let sweeper = tokio::spawn(sweep(front_end.clone(), shutdown_rx));
+        Ok(Server {
+            tcp_addr,
+            tls_addr,
+            certificate,
+            front_end,
+            store,
+            connections,
+            shutdown,
+            tasks: vec![serve, sweeper],
+        })
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Stops accepting, closes every connection after its queued answers, and waits.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.store.close().await;
+    }
+}
+
+/// Periodic housekeeping: expired registrations, nonce counts, throttle windows.
+async fn sweep(front_end: Arc<FrontEnd>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                front_end.registrar().sweep();
+                front_end.auth().sweep();
+            }
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
+}

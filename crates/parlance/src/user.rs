@@ -1,0 +1,105 @@
+//! `parlance user add|remove|list|passwd`.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use parlance_server::config::Config;
+use parlance_store::accounts::normalize_user_uri;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user with a password.
+    Add {
+        /// alice@domain (the domain must be the server's)
+        user: String,
+        #[arg(long, default_value = "")]
+        display_name: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// Delete a user.
+    Remove { user: String },
+    /// List users.
+    List,
+    /// Set a new password.
+    Passwd {
+        user: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+}
+
+/// Where the password comes from: standard input, the environment, or a prompt.
+#[derive(Debug, Args)]
+pub struct PasswordSource {
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl PasswordSource {
+    fn read(&self) -> anyhow::Result<String> {
+        let password = if self.password_stdin {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        } else if let Ok(pw) = std::env::var("PARLANCE_PASSWORD") {
+            pw
+        } else if std::io::stdin().is_terminal() {
+            let first = rpassword::prompt_password("Password: ")?;
+            let again = rpassword::prompt_password("Repeat password: ")?;
+            if first != again {
+                bail!("the passwords differ");
+            }
+            first
+        } else {
+            bail!("no password: use --password-stdin, PARLANCE_PASSWORD, or run in a terminal");
+        };
+        if password.is_empty() {
+            bail!("the password is empty");
+        }
+        Ok(password)
+    }
+}
+
+pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let (store, key) = parlance_server::open_data(&config).await?;
+    let in_domain = |user: &str| -> anyhow::Result<String> {
+        let uri = normalize_user_uri(user)?;
+        if !uri.ends_with(&format!("@{}", config.domain)) {
+            bail!("{user} is not in this server's domain {} (set --domain or the config file's domain)", config.domain);
+        }
+        Ok(uri)
+    };
+    match cmd {
+        UserCommand::Add { user, display_name, password } => {
+            let uri = in_domain(&user)?;
+            let pw = password.read()?;
+            let created = store.add_user(&uri, &display_name, &pw, config.realm(), &key).await?;
+            println!("created {}", created.uri);
+        }
+        UserCommand::Remove { user } => {
+            let uri = in_domain(&user)?;
+            store.remove_user(&uri).await?;
+            println!("removed {uri}");
+        }
+        UserCommand::List => {
+            for u in store.users().await? {
+                if u.display_name.is_empty() {
+                    println!("{}", u.uri);
+                } else {
+                    println!("{}\t{}", u.uri, u.display_name);
+                }
+            }
+        }
+        UserCommand::Passwd { user, password } => {
+            let uri = in_domain(&user)?;
+            let pw = password.read()?;
+            store.set_password(&uri, &pw, config.realm(), &key).await?;
+            println!("password changed for {uri}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}

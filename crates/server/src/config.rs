@@ -1,0 +1,271 @@
+//! Server configuration: one TOML file, every key optional, unknown keys rejected.
+//! `docs/configuration.md` documents every key; keep the two in step.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse { path: String, source: Box<toml::de::Error> },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The SIP domain users belong to (`alice@<domain>`). Default: the host's name.
+    pub domain: String,
+    /// Where the database, keys and certificates live.
+    pub data_dir: PathBuf,
+    pub sip: SipConfig,
+    pub tls: TlsConfig,
+    pub auth: AuthConfig,
+    pub registrar: RegistrarConfig,
+    pub chat: ChatConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// Plain TCP listener; `None` (or an empty string in TOML) disables it.
+    #[serde(deserialize_with = "optional_addr")]
+    pub tcp_listen: Option<SocketAddr>,
+    /// TLS listener; `None` disables it.
+    #[serde(deserialize_with = "optional_addr")]
+    pub tls_listen: Option<SocketAddr>,
+    /// Open connections at most; further ones are closed at once.
+    pub max_connections: usize,
+    /// A connection that sends nothing (not even a CRLF keep-alive) for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// A message started must be complete within this many seconds (slow senders).
+    pub message_timeout_secs: u64,
+    /// The keep-alive interval asked of clients (`ms-keep-alive: … timeout=`).
+    pub keep_alive_secs: u64,
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+    pub max_body_bytes: usize,
+    /// Messages queued for one connection at most; a client that does not read is dropped.
+    pub write_queue: usize,
+    /// How long TLS handshakes may take.
+    pub handshake_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain; when unset a self-signed certificate is created in data_dir.
+    pub cert: Option<PathBuf>,
+    /// PEM private key for `cert`.
+    pub key: Option<PathBuf>,
+    /// Names the self-signed certificate is made for (besides the domain).
+    pub hostnames: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Digest realm; defaults to the domain. Changing it invalidates stored Digest secrets.
+    pub realm: Option<String>,
+    /// Source networks (CIDR) whose REGISTERs are accepted without authentication. Off by
+    /// default; meant for clients that speak no Digest (pidgin-sipe) on a trusted network.
+    pub trusted_networks: Vec<String>,
+    /// Lifetime of a Digest nonce; an older one is answered with `stale=true`.
+    pub nonce_lifetime_secs: u64,
+    /// Failed authentications allowed per account within `failure_window_secs`.
+    pub max_failures_per_account: u32,
+    /// Failed authentications allowed per source address within `failure_window_secs`.
+    pub max_failures_per_address: u32,
+    pub failure_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarConfig {
+    pub min_expires_secs: u32,
+    pub max_expires_secs: u32,
+    pub default_expires_secs: u32,
+    /// Bindings one user may hold at once.
+    pub max_bindings_per_user: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatConfig {
+    /// The persistent chat pool (lookup) URI; default `sip:ocschat@<domain>`.
+    pub pool_uri: Option<String>,
+    /// Room-management web application URL for internal clients (MS-PCWP base URL).
+    pub web_manager_url_internal: Option<String>,
+    /// The same for external clients; defaults to the internal one.
+    pub web_manager_url_external: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            domain: default_domain(),
+            data_dir: PathBuf::from("parlance-data"),
+            sip: SipConfig::default(),
+            tls: TlsConfig::default(),
+            auth: AuthConfig::default(),
+            registrar: RegistrarConfig::default(),
+            chat: ChatConfig::default(),
+        }
+    }
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            tcp_listen: Some(SocketAddr::from(([0, 0, 0, 0], 5060))),
+            tls_listen: Some(SocketAddr::from(([0, 0, 0, 0], 5061))),
+            max_connections: 20_000,
+            idle_timeout_secs: 900,
+            message_timeout_secs: 30,
+            keep_alive_secs: 300,
+            max_head_bytes: 16 * 1024,
+            max_headers: 100,
+            max_body_bytes: 256 * 1024,
+            write_queue: 1024,
+            handshake_timeout_secs: 15,
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig { cert: None, key: None, hostnames: vec!["localhost".into(), "127.0.0.1".into()] }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            realm: None,
+            trusted_networks: Vec::new(),
+            nonce_lifetime_secs: 300,
+            max_failures_per_account: 10,
+            max_failures_per_address: 30,
+            failure_window_secs: 300,
+        }
+    }
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            min_expires_secs: 60,
+            max_expires_secs: 7200,
+            default_expires_secs: 3600,
+            max_bindings_per_user: 16,
+        }
+    }
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig { pool_uri: None, web_manager_url_internal: None, web_manager_url_external: None }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.domain.is_empty() || self.domain.contains(['@', ':', '/', ' ']) {
+            return bad(format!("domain {:?} is not a host name", self.domain));
+        }
+        if self.sip.tcp_listen.is_none() && self.sip.tls_listen.is_none() {
+            return bad("both SIP listeners are disabled".into());
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return bad("tls.cert and tls.key go together".into());
+        }
+        let r = &self.registrar;
+        if !(r.min_expires_secs <= r.default_expires_secs && r.default_expires_secs <= r.max_expires_secs) {
+            return bad("registrar: need min_expires_secs <= default_expires_secs <= max_expires_secs".into());
+        }
+        for net in &self.auth.trusted_networks {
+            crate::frontend::trusted::Cidr::parse(net).map_err(ConfigError::Invalid)?;
+        }
+        if let Some(uri) = &self.chat.pool_uri {
+            if !matches!(sip_proto::Uri::parse(uri), Ok(sip_proto::Uri::Sip(ref u)) if u.user.is_some()) {
+                return bad(format!("chat.pool_uri {uri:?} is not a sip:user@host URI"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn realm(&self) -> &str {
+        self.auth.realm.as_deref().unwrap_or(&self.domain)
+    }
+
+    pub fn pool_uri(&self) -> String {
+        self.chat.pool_uri.clone().unwrap_or_else(|| format!("sip:ocschat@{}", self.domain))
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("parlance.db")
+    }
+
+    pub fn server_key_path(&self) -> PathBuf {
+        self.data_dir.join("server.key")
+    }
+}
+
+fn default_domain() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty() && !s.contains(['@', ':', '/', ' ']))
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<Config>("domain = \"x\"\nbogus = 1").unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+        let err = toml::from_str::<Config>("[sip]\ntcp_listn = \"\"").unwrap_err();
+        assert!(err.to_string().contains("tcp_listn"), "{err}");
+    }
+
+    #[test]
+    fn listeners_can_be_disabled_and_values_checked() {
+        let c: Config = toml::from_str("domain = \"example.com\"\n[sip]\ntcp_listen = \"\"").unwrap();
+        assert_eq!(c.sip.tcp_listen, None);
+        c.validate().unwrap();
+        assert_eq!(c.pool_uri(), "sip:ocschat@example.com");
+        assert_eq!(c.realm(), "example.com");
+        let c: Config = toml::from_str("domain = \"example.com\"\n[auth]\ntrusted_networks = [\"10.0.0.0/33\"]").unwrap();
+        assert!(c.validate().is_err());
+        let c: Config = toml::from_str("domain = \"bad domain\"").unwrap();
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,489 @@
+//! The SIP front end: registrar, authentication, in-band provisioning and routing — the
+//! part every client talks to first. It implements [`Dispatch`] for the transport.
+
+pub mod auth;
+pub mod proxy;
+pub mod provisioning;
+pub mod registrar;
+pub mod trusted;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use parlance_store::{ServerKey, Store};
+use sip_proto::auth::{AuthHeader, Credentials};
+use sip_proto::{Message, Method, Rejected, Request, Response, Uri, name};
+
+use self::auth::{DigestAuth, Verdict};
+use self::provisioning::Provisioning;
+use self::proxy::{Proxy, Target, random_hex};
+use self::registrar::{RegisterError, Registrar};
+use self::trusted::TrustedNetworks;
+use crate::endpoint::{Endpoint, Outbound, Peer};
+use crate::transport::{ConnHandle, Connections, Dispatch};
+
+/// Methods the server understands (the Allow header).
+const ALLOW: &str = "REGISTER, INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, MESSAGE, SUBSCRIBE, NOTIFY, BENOTIFY, SERVICE, REFER, PRACK, PUBLISH";
+/// Option tags the server honours in Proxy-Require (MS-SIP best-effort NOTIFY is relayed).
+const PROXY_EXTENSIONS: &[&str] = &["ms-benotify"];
+/// Option tags honoured in Require of requests the server answers itself.
+const UAS_EXTENSIONS: &[&str] = &["ms-benotify", "ms-piggyback-first-notify"];
+const SERVER: &str = concat!("Parlance/", env!("CARGO_PKG_VERSION"));
+
+/// Everything the front end is configured with.
+#[derive(Debug, Clone)]
+pub struct FrontEndSettings {
+    pub domain: String,
+    pub keep_alive_secs: u64,
+    pub failure_window_secs: u64,
+    pub provisioning: Provisioning,
+    pub trusted: TrustedNetworks,
+}
+
+pub struct FrontEnd {
+    settings: FrontEndSettings,
+    store: Store,
+    key: ServerKey,
+    connections: Arc<Connections>,
+    auth: DigestAuth,
+    registrar: Registrar,
+    proxy: Arc<Proxy>,
+    outbound: Outbound,
+    /// Service URIs (address-of-record form) and the endpoint serving each, if any yet.
+    services: HashMap<String, Option<Arc<dyn Endpoint>>>,
+}
+
+impl std::fmt::Debug for FrontEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontEnd").field("domain", &self.settings.domain).finish_non_exhaustive()
+    }
+}
+
+impl FrontEnd {
+    pub fn new(
+        settings: FrontEndSettings,
+        store: Store,
+        key: ServerKey,
+        connections: Arc<Connections>,
+        auth: DigestAuth,
+        registrar: Registrar,
+        endpoints: Vec<(String, Arc<dyn Endpoint>)>,
+    ) -> FrontEnd {
+        let proxy = Arc::new(Proxy::new(connections.clone()));
+        let mut services: HashMap<String, Option<Arc<dyn Endpoint>>> = HashMap::new();
+        if let Some(pool) = aor_of(&settings.provisioning.pool_uri) {
+            services.insert(pool, None);
+        }
+        for (uri, endpoint) in endpoints {
+            if let Some(aor) = aor_of(&uri) {
+                services.insert(aor, Some(endpoint));
+            }
+        }
+        FrontEnd {
+            outbound: Outbound::new(proxy.clone()),
+            settings,
+            store,
+            key,
+            connections,
+            auth,
+            registrar,
+            proxy,
+            services,
+        }
+    }
+
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    pub fn auth(&self) -> &DigestAuth {
+        &self.auth
+    }
+
+    async fn on_request(&self, conn: &ConnHandle, mut req: Request) {
+        if req.max_forwards() == 0 && req.method != Method::Options {
+            return self.reply(conn, &req, 483, None);
+        }
+        if let Some(unsupported) = unsupported(&req, name::PROXY_REQUIRE, PROXY_EXTENSIONS) {
+            return self.reply_with(conn, &req, 420, |r| r.headers.push(name::UNSUPPORTED, unsupported));
+        }
+        match req.method {
+            Method::Other(_) => {
+                self.reply_with(conn, &req, 501, |r| r.headers.push(name::ALLOW, ALLOW));
+            }
+            Method::Register => self.register(conn, &req).await,
+            Method::Cancel => {
+                let status = if self.proxy.cancel(conn, &req) { 200 } else { 481 };
+                self.reply(conn, &req, status, None);
+            }
+            Method::Ack => self.ack(conn, req).await,
+            _ => {
+                let own_route = self.proxy.pop_own_route(&mut req, conn);
+                self.route(conn, req, own_route).await;
+            }
+        }
+    }
+
+    /// RFC 3261 §10.3 with Digest authentication (or a trusted network).
+    async fn register(&self, conn: &ConnHandle, req: &Request) {
+        let domain = &self.settings.domain;
+        let target_ok = req.uri.as_sip().is_some_and(|u| u.host.eq_ignore_ascii_case(domain));
+        let Some(aor) = req.to().and_then(|to| to.uri.as_sip().cloned()).filter(|u| u.host.eq_ignore_ascii_case(domain) && u.user.is_some()) else {
+            return self.reply(conn, req, 404, Some("Domain Not Served"));
+        };
+        if !target_ok {
+            return self.reply(conn, req, 404, Some("Domain Not Served"));
+        }
+        if let Some(unsupported) = unsupported(req, name::REQUIRE, UAS_EXTENSIONS) {
+            return self.reply_with(conn, req, 420, |r| r.headers.push(name::UNSUPPORTED, unsupported));
+        }
+        let aor = format!("sip:{}", aor.aor());
+        if !self.authenticate(conn, req, &aor).await {
+            return;
+        }
+        let bindings = match self.registrar.register(&aor, conn, req) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::info!(conn = conn.id(), %aor, error = %e, "REGISTER refused");
+                return match e {
+                    RegisterError::BadWildcard => self.reply(conn, req, 400, Some("Invalid Wildcard Contact")),
+                    RegisterError::IntervalTooBrief { min } => {
+                        self.reply_with(conn, req, 423, |r| r.headers.push(name::MIN_EXPIRES, min.to_string()))
+                    }
+                    RegisterError::TooManyBindings { .. } => self.reply(conn, req, 403, Some("Too Many Registrations")),
+                    RegisterError::OutOfOrder => self.reply(conn, req, 500, Some("Out Of Order Registration")),
+                };
+            }
+        };
+        conn.set_identity(&aor);
+        let now = self.registrar.clock().now();
+        let mut resp = Response::for_request(req, 200).with_to_tag(&random_hex(5));
+        for b in &bindings {
+            let mut contact = b.contact.clone();
+            contact.params.set("expires", Some(&b.remaining(now).as_secs().to_string()));
+            resp.headers.push(name::CONTACT, contact.to_string());
+        }
+        // sipe reads the Expires header (not the Contact parameter) and needs it above 0.
+        let expires = bindings
+            .iter()
+            .filter(|b| req.contacts().iter().any(|c| c.uri == b.contact.uri))
+            .map(|b| b.remaining(now).as_secs())
+            .max()
+            .unwrap_or(0);
+        resp.headers.push(name::EXPIRES, expires.to_string());
+        // sipe compares each Supported line as a whole: this one must stand alone.
+        resp.headers.push(name::SUPPORTED, "msrtc-event-categories");
+        // sipe splits Allow-Events on "," without trimming: no blanks.
+        resp.headers.push(name::ALLOW_EVENTS, provisioning::EVENT);
+        resp.headers.push(
+            "ms-keep-alive",
+            format!("UAS; tcp=no; hop-hop=yes; end-end=no; timeout={}", self.settings.keep_alive_secs),
+        );
+        resp.headers.push(name::SERVER, SERVER);
+        tracing::info!(conn = conn.id(), %aor, bindings = bindings.len(), expires, "registered");
+        let _ = conn.send(resp.to_bytes());
+    }
+
+    /// Authenticates a REGISTER for `aor`. On failure the answer has been sent.
+    async fn authenticate(&self, conn: &ConnHandle, req: &Request, aor: &str) -> bool {
+        let ip = conn.peer().ip();
+        if self.settings.trusted.contains(ip) {
+            return match self.store.user(aor).await {
+                Ok(Some(_)) => true,
+                Ok(None) => {
+                    tracing::info!(conn = conn.id(), %aor, "REGISTER from trusted network for unknown user");
+                    self.reply(conn, req, 404, Some("Unknown User"));
+                    false
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "user lookup failed");
+                    self.reply(conn, req, 500, None);
+                    false
+                }
+            };
+        }
+        if self.auth.is_throttled(aor, ip) {
+            tracing::warn!(conn = conn.id(), %aor, %ip, "authentication throttled");
+            let window = self.settings.failure_window_secs.to_string();
+            self.reply_with(conn, req, 403, |r| {
+                r.reason = "Too Many Failed Attempts".into();
+                r.headers.push(name::RETRY_AFTER, window);
+            });
+            return false;
+        }
+        let digest = req
+            .headers
+            .get_all(name::AUTHORIZATION)
+            .filter_map(|v| AuthHeader::parse(v).ok())
+            .find(|h| h.is_scheme("Digest") && h.param("realm") == Some(self.auth.realm()));
+        let Some(header) = digest else {
+            self.challenge(conn, req, false);
+            return false;
+        };
+        let creds = match Credentials::from_header(&header) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!(conn = conn.id(), %aor, error = %e, "malformed Digest credentials");
+                self.reply(conn, req, 400, Some("Malformed Authorization Header"));
+                return false;
+            }
+        };
+        if !same_uri(&creds.uri, &req.uri) {
+            self.reply(conn, req, 400, Some("Authorization URI Mismatch"));
+            return false;
+        }
+        match self.auth.verify(&self.store, &self.key, aor, req.method.as_str(), &creds).await {
+            Verdict::Valid => true,
+            Verdict::Stale => {
+                self.challenge(conn, req, true);
+                false
+            }
+            Verdict::Invalid(reason) => {
+                tracing::warn!(conn = conn.id(), %aor, %ip, reason, "authentication failed");
+                self.auth.record_failure(aor, ip);
+                self.challenge(conn, req, false);
+                false
+            }
+        }
+    }
+
+    fn challenge(&self, conn: &ConnHandle, req: &Request, stale: bool) {
+        let challenges = self.auth.challenges(stale);
+        self.reply_with(conn, req, 401, |r| {
+            for c in challenges {
+                r.headers.push(name::WWW_AUTHENTICATE, c.to_string());
+            }
+        });
+    }
+
+    async fn ack(&self, conn: &ConnHandle, mut req: Request) {
+        // An ACK for a 2xx travels end to end along the route set; one for a non-2xx answer
+        // ends at whoever sent that answer, which is us or the proxy core: absorb it.
+        match self.proxy.pop_own_route(&mut req, conn) {
+            Some(Some(next)) => self.proxy.forward_stateless(req, &Target { conn: next, uri: None }),
+            Some(None) => {
+                if let Some(target) = self.contact_target(&req.uri) {
+                    self.proxy.forward_stateless(req, &target);
+                }
+            }
+            None => {
+                if let Some(Some(endpoint)) = aor_of_uri(&req.uri).and_then(|a| self.services.get(&a)) {
+                    let identity = conn.identity().unwrap_or_default();
+                    endpoint.handle(req, Peer { conn, identity: &identity, outbound: &self.outbound }).await;
+                }
+            }
+        }
+    }
+
+    /// Routes any request other than REGISTER, CANCEL and ACK.
+    async fn route(&self, conn: &ConnHandle, req: Request, own_route: Option<Option<ConnHandle>>) {
+        let to_server = self.is_server_uri(&req.uri);
+        let identity = match conn.identity() {
+            Some(id) => id,
+            None if to_server && req.method == Method::Options => String::new(),
+            None => {
+                tracing::info!(conn = conn.id(), method = %req.method, "request before registration");
+                return self.reply(conn, &req, 403, Some("Register First"));
+            }
+        };
+        if !identity.is_empty() && req.from().and_then(|f| aor_of_uri(&f.uri)).map(|a| format!("sip:{a}")) != Some(identity.clone()) {
+            tracing::warn!(conn = conn.id(), %identity, "From does not match the registered identity");
+            return self.reply(conn, &req, 403, Some("From Does Not Match Authenticated Identity"));
+        }
+        if let Some(next) = own_route {
+            return match next.map(|c| Target { conn: c, uri: None }).or_else(|| self.contact_target(&req.uri)) {
+                Some(target) => self.proxy.forward(conn, req, vec![target], &random_hex(5)),
+                None => self.reply(conn, &req, 481, None),
+            };
+        }
+        if to_server {
+            return self.answer_locally(conn, &req);
+        }
+        let target_aor = aor_of_uri(&req.uri);
+        if let Some(service) = target_aor.as_ref().and_then(|a| self.services.get(a)) {
+            return match service {
+                Some(endpoint) => {
+                    endpoint.handle(req, Peer { conn, identity: &identity, outbound: &self.outbound }).await
+                }
+                None => self.reply_with(conn, &req, 480, |r| {
+                    r.reason = "Chat Service Not Available".into();
+                    r.headers.push(name::RETRY_AFTER, "300");
+                }),
+            };
+        }
+        if req.method == Method::Subscribe && target_aor.as_ref().map(|a| format!("sip:{a}")) == Some(identity.clone()) {
+            return self.subscribe_self(conn, &req).await;
+        }
+        let in_domain = req.uri.as_sip().is_some_and(|u| u.host.eq_ignore_ascii_case(&self.settings.domain) && u.user.is_some());
+        if in_domain {
+            let aor = format!("sip:{}", target_aor.unwrap_or_default());
+            let bindings = self.registrar.lookup(&aor);
+            if !bindings.is_empty() {
+                let targets = bindings
+                    .into_iter()
+                    .map(|b| Target { conn: b.conn, uri: Some(b.contact.uri) })
+                    .collect();
+                return self.proxy.forward(conn, req, targets, &random_hex(5));
+            }
+        }
+        if let Some(target) = self.contact_target(&req.uri) {
+            return self.proxy.forward(conn, req, vec![target], &random_hex(5));
+        }
+        if !in_domain {
+            return self.reply(conn, &req, 403, Some("Relaying Not Allowed"));
+        }
+        match self.store.user(&format!("sip:{}", aor_of_uri(&req.uri).unwrap_or_default())).await {
+            Ok(Some(_)) => self.reply(conn, &req, 480, None),
+            Ok(None) => self.reply(conn, &req, 404, None),
+            Err(e) => {
+                tracing::error!(error = %e, "user lookup failed");
+                self.reply(conn, &req, 500, None);
+            }
+        }
+    }
+
+    /// A request-URI that is a registered contact, or names the address of an open
+    /// connection (a client's own Contact, as used in-dialog).
+    fn contact_target(&self, uri: &Uri) -> Option<Target> {
+        if let Some(b) = self.registrar.by_contact(&uri.to_string()) {
+            return Some(Target { conn: b.conn, uri: None });
+        }
+        let sip = uri.as_sip()?;
+        let host = sip.params.value("maddr").unwrap_or(&sip.host).trim_matches(['[', ']']);
+        let addr = SocketAddr::new(host.parse().ok()?, sip.port?);
+        self.connections.by_peer(addr).map(|conn| Target { conn, uri: None })
+    }
+
+    fn is_server_uri(&self, uri: &Uri) -> bool {
+        uri.as_sip().is_some_and(|u| u.user.is_none() && u.host.eq_ignore_ascii_case(&self.settings.domain))
+    }
+
+    fn answer_locally(&self, conn: &ConnHandle, req: &Request) {
+        if let Some(unsupported) = unsupported(req, name::REQUIRE, UAS_EXTENSIONS) {
+            return self.reply_with(conn, req, 420, |r| r.headers.push(name::UNSUPPORTED, unsupported));
+        }
+        let status = if req.method == Method::Options { 200 } else { 405 };
+        self.reply_with(conn, req, status, |r| {
+            r.headers.push(name::ALLOW, ALLOW);
+            r.headers.push(name::ACCEPT, "application/sdp, text/plain");
+            r.headers.push(name::SUPPORTED, "msrtc-event-categories");
+            r.headers.push(name::ALLOW_EVENTS, provisioning::EVENT);
+        });
+    }
+
+    /// SUBSCRIBE to the subscriber's own address: provisioning and Microsoft roaming events.
+    async fn subscribe_self(&self, conn: &ConnHandle, req: &Request) {
+        if let Some(unsupported) = unsupported(req, name::REQUIRE, UAS_EXTENSIONS) {
+            return self.reply_with(conn, req, 420, |r| r.headers.push(name::UNSUPPORTED, unsupported));
+        }
+        let event = req.headers.get(name::EVENT).map(|e| e.split(';').next().unwrap_or("").trim().to_owned());
+        match event.as_deref() {
+            Some(provisioning::EVENT) => {
+                let to_tag = random_hex(5);
+                let (resp, notify) = self.settings.provisioning.answer(req, &to_tag);
+                let _ = conn.send(resp.to_bytes());
+                if notify {
+                    self.notify_provisioning(conn, req, &to_tag).await;
+                }
+            }
+            Some(e) if provisioning::ACCEPTED_WITHOUT_DATA.contains(&e) => {
+                let e = e.to_owned();
+                self.reply_with(conn, req, 200, |r| {
+                    r.headers.push(name::EVENT, e);
+                    r.headers.push(name::EXPIRES, "3600");
+                });
+            }
+            _ => self.reply_with(conn, req, 489, |r| r.headers.push(name::ALLOW_EVENTS, provisioning::EVENT)),
+        }
+    }
+
+    /// The provisioning document as a NOTIFY, for clients that cannot take it piggy-backed.
+    async fn notify_provisioning(&self, conn: &ConnHandle, sub: &Request, to_tag: &str) {
+        let Some(contact) = sub.contacts().into_iter().next() else { return };
+        let mut notify = Request::new(Method::Notify, contact.uri);
+        notify.headers.push(name::MAX_FORWARDS, "70");
+        notify.headers.push(name::FROM, format!("{};tag={to_tag}", sub.headers.get(name::TO).unwrap_or_default()));
+        notify.headers.push(name::TO, sub.headers.get(name::FROM).unwrap_or_default());
+        notify.headers.push(name::CALL_ID, sub.call_id());
+        notify.headers.push(name::CSEQ, "1 NOTIFY");
+        notify.headers.push(name::EVENT, provisioning::EVENT);
+        notify.headers.push(name::SUBSCRIPTION_STATE, "terminated;reason=noresource");
+        notify.headers.push(name::CONTENT_TYPE, provisioning::CONTENT_TYPE);
+        notify.body = self.settings.provisioning.document().into_bytes().into();
+        if let Err(e) = self.outbound.request(conn, notify).await {
+            tracing::info!(conn = conn.id(), error = %e, "provisioning NOTIFY not answered");
+        }
+    }
+
+    fn reply(&self, conn: &ConnHandle, req: &Request, status: u16, reason: Option<&str>) {
+        self.reply_with(conn, req, status, |r| {
+            if let Some(reason) = reason {
+                r.reason = reason.to_owned();
+            }
+        });
+    }
+
+    fn reply_with(&self, conn: &ConnHandle, req: &Request, status: u16, edit: impl FnOnce(&mut Response)) {
+        let mut resp = Response::for_request(req, status);
+        if status > 100 {
+            resp = resp.with_to_tag(&random_hex(5));
+        }
+        resp.headers.push(name::SERVER, SERVER);
+        edit(&mut resp);
+        let _ = conn.send(resp.to_bytes());
+    }
+}
+
+impl Dispatch for FrontEnd {
+    async fn on_message(&self, conn: &ConnHandle, message: Message) {
+        match message {
+            Message::Request(req) => self.on_request(conn, req).await,
+            Message::Response(resp) => self.proxy.on_response(resp),
+        }
+    }
+
+    async fn on_rejected(&self, conn: &ConnHandle, rejected: Rejected) {
+        tracing::warn!(conn = conn.id(), peer = %conn.peer(), error = %rejected.error, "malformed message");
+        if let Some(resp) = rejected.response() {
+            let _ = conn.send(resp.to_bytes());
+        }
+    }
+
+    async fn on_closed(&self, conn: &ConnHandle) {
+        self.registrar.remove_connection(conn.id());
+        self.proxy.on_connection_closed(conn.id());
+        for endpoint in self.services.values().flatten() {
+            endpoint.connection_closed(conn.id());
+        }
+    }
+}
+
+/// The option tags of `header` that are not in `supported`, comma-joined.
+fn unsupported(req: &Request, header: &str, supported: &[&str]) -> Option<String> {
+    let missing: Vec<&str> = req
+        .headers
+        .get_list(header)
+        .filter(|tag| !supported.iter().any(|s| s.eq_ignore_ascii_case(tag)))
+        .collect();
+    (!missing.is_empty()).then(|| missing.join(", "))
+}
+
+/// `user@host` of a SIP URI given as text.
+fn aor_of(uri: &str) -> Option<String> {
+    Uri::parse(uri).ok().as_ref().and_then(aor_of_uri)
+}
+
+fn aor_of_uri(uri: &Uri) -> Option<String> {
+    uri.as_sip().filter(|u| u.user.is_some()).map(|u| u.aor())
+}
+
+/// Digest `uri` against the Request-URI: equal as URIs, tolerant of case in scheme and host.
+fn same_uri(digest_uri: &str, request_uri: &Uri) -> bool {
+    match (Uri::parse(digest_uri), request_uri) {
+        (Ok(Uri::Sip(a)), Uri::Sip(b)) => {
+            a.scheme == b.scheme && a.user == b.user && a.host.eq_ignore_ascii_case(&b.host) && a.port == b.port
+        }
+        _ => digest_uri.trim() == request_uri.to_string(),
+    }
+}

@@ -1,0 +1,90 @@
+//! TLS server configuration: the operator's certificate, or a self-signed one created on
+//! first start so that the embedded default runs TLS with no preparation.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("I/O error on {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Pem { path: String, message: String },
+    #[error("cannot create a self-signed certificate: {0}")]
+    Generate(String),
+    #[error("TLS configuration rejected: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Where the certificate came from, for the start-up banner.
+#[derive(Debug, Clone)]
+pub struct CertificateInfo {
+    pub cert_path: PathBuf,
+    pub self_signed: bool,
+}
+
+/// Builds the rustls configuration from `cert`/`key`, or from the self-signed pair in
+/// `data_dir` (created for `names` when missing).
+pub fn server_config(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+    data_dir: &Path,
+    names: &[String],
+) -> Result<(Arc<ServerConfig>, CertificateInfo), TlsError> {
+    let (cert_path, key_path, self_signed) = match (cert, key) {
+        (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf(), false),
+        _ => {
+            let (c, k) = (data_dir.join("tls-cert.pem"), data_dir.join("tls-key.pem"));
+            if !c.exists() || !k.exists() {
+                create_self_signed(&c, &k, names)?;
+            }
+            (c, k, true)
+        }
+    };
+    let pem_err = |path: &Path, e: rustls::pki_types::pem::Error| TlsError::Pem {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let chain = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(|e| pem_err(&cert_path, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_err(&cert_path, e))?;
+    if chain.is_empty() {
+        return Err(TlsError::Pem { path: cert_path.display().to_string(), message: "no certificate".into() });
+    }
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| pem_err(&key_path, e))?;
+    let config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    Ok((Arc::new(config), CertificateInfo { cert_path, self_signed }))
+}
+
+fn create_self_signed(cert_path: &Path, key_path: &Path, names: &[String]) -> Result<(), TlsError> {
+    let certified = rcgen::generate_simple_self_signed(names.to_vec())
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| TlsError::Io { path, source }
+    };
+    write_private(key_path, certified.key_pair.serialize_pem().as_bytes()).map_err(io(key_path))?;
+    std::fs::write(cert_path, certified.cert.pem()).map_err(io(cert_path))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}

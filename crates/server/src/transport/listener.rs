@@ -1,0 +1,168 @@
+//! TCP and TLS listeners with a global connection limit.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sip_proto::Limits;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use super::connection::{self, Timeouts};
+use super::{Connections, Dispatch, Transport};
+use crate::config::SipConfig;
+
+/// Bound listening sockets, before serving.
+pub struct Listeners {
+    pub tcp: Option<TcpListener>,
+    pub tls: Option<(TcpListener, TlsAcceptor)>,
+}
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listeners").field("tcp", &self.tcp_addr()).field("tls", &self.tls_addr()).finish()
+    }
+}
+
+impl Listeners {
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// Accepts connections until `shutdown` turns true, then closes every connection and
+    /// waits (bounded) for them to finish.
+    pub async fn serve<D: Dispatch>(
+        self,
+        config: SipConfig,
+        connections: Arc<Connections>,
+        dispatch: Arc<D>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let ctx = Arc::new(AcceptContext {
+            limits: Limits {
+                max_head: config.max_head_bytes,
+                max_request_line: config.max_head_bytes.min(8192),
+                max_headers: config.max_headers,
+                max_body: config.max_body_bytes,
+            },
+            timeouts: Timeouts {
+                idle: Duration::from_secs(config.idle_timeout_secs),
+                message: Duration::from_secs(config.message_timeout_secs),
+            },
+            handshake: Duration::from_secs(config.handshake_timeout_secs),
+            config,
+            connections: connections.clone(),
+            active: AtomicUsize::new(0),
+        });
+        let mut tasks = JoinSet::new();
+        if let Some(tcp) = self.tcp {
+            tasks.spawn(accept_loop(tcp, None, ctx.clone(), dispatch.clone(), shutdown.clone()));
+        }
+        if let Some((tls, acceptor)) = self.tls {
+            tasks.spawn(accept_loop(tls, Some(acceptor), ctx.clone(), dispatch.clone(), shutdown.clone()));
+        }
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        tasks.abort_all();
+        connections.close_all();
+        // Give connections a moment to flush their last answers and run their close hooks.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while ctx.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+pub async fn bind_listeners(config: &SipConfig, tls: Option<TlsAcceptor>) -> std::io::Result<Listeners> {
+    let tcp = match config.tcp_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    let tls = match (config.tls_listen, tls) {
+        (Some(addr), Some(acceptor)) => Some((TcpListener::bind(addr).await?, acceptor)),
+        _ => None,
+    };
+    Ok(Listeners { tcp, tls })
+}
+
+#[derive(Debug)]
+struct AcceptContext {
+    config: SipConfig,
+    limits: Limits,
+    timeouts: Timeouts,
+    handshake: Duration,
+    connections: Arc<Connections>,
+    active: AtomicUsize,
+}
+
+async fn accept_loop<D: Dispatch>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    ctx: Arc<AcceptContext>,
+    dispatch: Arc<D>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut refused_logged = false;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Typically EMFILE: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if ctx.active.load(Ordering::SeqCst) >= ctx.config.max_connections {
+            if !refused_logged {
+                tracing::warn!(limit = ctx.config.max_connections, "connection limit reached, refusing connections");
+                refused_logged = true;
+            }
+            drop(stream);
+            continue;
+        }
+        refused_logged = false;
+        let _ = stream.set_nodelay(true);
+        ctx.active.fetch_add(1, Ordering::SeqCst);
+        let (ctx, dispatch, tls) = (ctx.clone(), dispatch.clone(), tls.clone());
+        tokio::spawn(async move {
+            serve_stream(stream, peer, tls, &ctx, dispatch).await;
+            ctx.active.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+async fn serve_stream<D: Dispatch>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    ctx: &AcceptContext,
+    dispatch: Arc<D>,
+) {
+    let Ok(local) = stream.local_addr() else { return };
+    let transport = if tls.is_some() { Transport::Tls } else { Transport::Tcp };
+    let (conn, rx) = ctx.connections.register(peer, local, transport, ctx.config.write_queue);
+    tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
+    match tls {
+        None => connection::run(stream, conn.clone(), rx, dispatch, ctx.limits, ctx.timeouts).await,
+        Some(acceptor) => match tokio::time::timeout(ctx.handshake, acceptor.accept(stream)).await {
+            Ok(Ok(tls_stream)) => {
+                connection::run(tls_stream, conn.clone(), rx, dispatch, ctx.limits, ctx.timeouts).await;
+            }
+            Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+        },
+    }
+    ctx.connections.unregister(conn.id());
+    tracing::debug!(conn = conn.id(), %peer, "connection closed");
+}

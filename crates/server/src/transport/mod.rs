@@ -1,0 +1,197 @@
+//! Connections: SIP over TCP and TLS. Each connection has one reader (framing with
+//! sip-proto's decoder, handing messages to the dispatcher in order) and one writer fed by a
+//! bounded queue. The server sends its own requests over the client's connection too, since
+//! clients such as pidgin-sipe do not listen for connections of their own.
+
+mod connection;
+mod listener;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use sip_proto::{Message, Rejected};
+use tokio::sync::{Notify, mpsc};
+
+pub use listener::{Listeners, bind_listeners};
+
+pub type ConnId = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Tls,
+}
+
+impl Transport {
+    /// The Via transport token.
+    pub fn via_token(self) -> &'static str {
+        match self {
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+        }
+    }
+}
+
+/// What the transport hands its messages to (the front end).
+pub trait Dispatch: Send + Sync + 'static {
+    fn on_message(&self, conn: &ConnHandle, message: Message) -> impl Future<Output = ()> + Send;
+    fn on_rejected(&self, conn: &ConnHandle, rejected: Rejected) -> impl Future<Output = ()> + Send;
+    fn on_closed(&self, conn: &ConnHandle) -> impl Future<Output = ()> + Send;
+}
+
+/// A handle to one connection, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    inner: Arc<ConnInner>,
+}
+
+#[derive(Debug)]
+struct ConnInner {
+    id: ConnId,
+    peer: SocketAddr,
+    local: SocketAddr,
+    transport: Transport,
+    tx: mpsc::Sender<Bytes>,
+    closed: AtomicBool,
+    close: Notify,
+    /// The address-of-record this connection authenticated as.
+    identity: Mutex<Option<String>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    #[error("connection closed")]
+    Closed,
+    #[error("write queue full: the peer does not read")]
+    QueueFull,
+}
+
+impl ConnHandle {
+    pub fn id(&self) -> ConnId {
+        self.inner.id
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.inner.peer
+    }
+
+    pub fn local(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    pub fn transport(&self) -> Transport {
+        self.inner.transport
+    }
+
+    /// Queues bytes for the writer. A full queue means the peer stopped reading: the
+    /// connection is closed rather than letting it hold up whoever is sending to it.
+    pub fn send(&self, bytes: Vec<u8>) -> Result<(), SendError> {
+        if self.is_closed() {
+            return Err(SendError::Closed);
+        }
+        match self.inner.tx.try_send(Bytes::from(bytes)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(conn = self.id(), peer = %self.peer(), "write queue full, closing connection");
+                self.close();
+                Err(SendError::QueueFull)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+        }
+    }
+
+    pub fn send_message(&self, message: &Message) -> Result<(), SendError> {
+        self.send(message.to_bytes())
+    }
+
+    pub fn close(&self) {
+        if !self.inner.closed.swap(true, Ordering::SeqCst) {
+            self.inner.close.notify_waiters();
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::SeqCst)
+    }
+
+    pub fn identity(&self) -> Option<String> {
+        self.inner.identity.lock().expect("identity lock").clone()
+    }
+
+    pub fn set_identity(&self, aor: &str) {
+        *self.inner.identity.lock().expect("identity lock") = Some(aor.to_owned());
+    }
+
+    async fn closed(&self) {
+        let notified = self.inner.close.notified();
+        if self.is_closed() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// Every open connection, by id.
+#[derive(Debug, Default)]
+pub struct Connections {
+    next_id: AtomicU64,
+    open: Mutex<HashMap<ConnId, ConnHandle>>,
+}
+
+impl Connections {
+    pub fn get(&self, id: ConnId) -> Option<ConnHandle> {
+        self.open.lock().expect("connections lock").get(&id).cloned()
+    }
+
+    /// The open connection whose peer is `addr`.
+    pub fn by_peer(&self, addr: SocketAddr) -> Option<ConnHandle> {
+        self.open.lock().expect("connections lock").values().find(|c| c.peer() == addr).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.open.lock().expect("connections lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn close_all(&self) {
+        for c in self.open.lock().expect("connections lock").values() {
+            c.close();
+        }
+    }
+
+    fn register(
+        &self,
+        peer: SocketAddr,
+        local: SocketAddr,
+        transport: Transport,
+        queue: usize,
+    ) -> (ConnHandle, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(queue);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = ConnHandle {
+            inner: Arc::new(ConnInner {
+                id,
+                peer,
+                local,
+                transport,
+                tx,
+                closed: AtomicBool::new(false),
+                close: Notify::new(),
+                identity: Mutex::new(None),
+            }),
+        };
+        self.open.lock().expect("connections lock").insert(id, handle.clone());
+        (handle, rx)
+    }
+
+    fn unregister(&self, id: ConnId) {
+        self.open.lock().expect("connections lock").remove(&id);
+    }
+}

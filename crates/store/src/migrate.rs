@@ -1,0 +1,12 @@
+//! A minimal forward-only migration runner: each engine has its numbered SQL files embedded
+//! in the binary, applied in order inside one transaction each.
+
+/// One embedded migration.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub sql: &'static str,
+}
+
+pub const SQLITE: &[Migration] =
+    &[Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_principals.sql") }];

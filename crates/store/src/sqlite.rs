@@ -1,0 +1,199 @@
+//! The embedded engine: one SQLite file in WAL mode, shared safely by the server and the
+//! admin commands running beside it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sip_proto::auth::Algorithm;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::accounts::{DigestSecret, PasswordSecrets, User};
+use crate::error::{Result, StoreError};
+use crate::migrate::{Migration, SQLITE};
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // The admin CLI may write while the server runs: wait for the lock, don't fail.
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let store = SqliteStore { pool };
+        store.migrate(SQLITE).await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self, migrations: &[Migration]) -> Result<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        let known = migrations.last().map_or(0, |m| m.version);
+        if current > known {
+            return Err(StoreError::SchemaTooNew { found: current, known });
+        }
+        for m in migrations.iter().filter(|m| m.version > current) {
+            let fail = |source| StoreError::Migration { version: m.version, source };
+            let mut tx = self.pool.begin().await.map_err(fail)?;
+            sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(fail)?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                .bind(m.version)
+                .bind(crate::now())
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    pub async fn add_user(&self, uri: &str, display_name: &str, secrets: &PasswordSecrets) -> Result<User> {
+        let mut tx = self.pool.begin().await?;
+        let created_at = crate::now();
+        let inserted = sqlx::query(
+            "INSERT INTO principals (kind, uri, display_name, created_at) VALUES ('user', ?, ?, ?)",
+        )
+        .bind(uri)
+        .bind(display_name)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(r) => r.last_insert_rowid(),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Duplicate(uri.to_owned()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        write_secrets(&mut tx, id, secrets).await?;
+        tx.commit().await?;
+        Ok(User { id, uri: uri.to_owned(), display_name: display_name.to_owned(), created_at })
+    }
+
+    pub async fn set_password(&self, uri: &str, secrets: &PasswordSecrets) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM principals WHERE uri = ? AND kind = 'user'")
+            .bind(uri)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(uri.to_owned()))?;
+        sqlx::query("DELETE FROM digest_secrets WHERE principal_id = ?").bind(id).execute(&mut *tx).await?;
+        write_secrets(&mut tx, id, secrets).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn remove_user(&self, uri: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM principals WHERE uri = ? AND kind = 'user'")
+            .bind(uri)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(uri.to_owned()));
+        }
+        Ok(())
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(
+            "SELECT id, uri, display_name, created_at FROM principals WHERE kind = 'user' ORDER BY uri",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_from_row).collect())
+    }
+
+    pub async fn user(&self, uri: &str) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT id, uri, display_name, created_at FROM principals WHERE kind = 'user' AND uri = ?",
+        )
+        .bind(uri)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from_row))
+    }
+
+    pub async fn password_phc(&self, uri: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT h.phc FROM password_hashes h JOIN principals p ON p.id = h.principal_id WHERE p.uri = ?",
+        )
+        .bind(uri)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn digest_secret(
+        &self,
+        uri: &str,
+        algorithm: Algorithm,
+        username: &str,
+    ) -> Result<Option<DigestSecret>> {
+        let row = sqlx::query(
+            "SELECT d.realm, d.sealed_ha1 FROM digest_secrets d JOIN principals p ON p.id = d.principal_id \
+             WHERE p.uri = ? AND d.algorithm = ? AND d.username = ?",
+        )
+        .bind(uri)
+        .bind(algorithm.as_str())
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| DigestSecret {
+            algorithm,
+            username: username.to_owned(),
+            realm: r.get("realm"),
+            sealed_ha1: r.get("sealed_ha1"),
+        }))
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn write_secrets(tx: &mut Transaction<'_, Sqlite>, id: i64, secrets: &PasswordSecrets) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO password_hashes (principal_id, phc, updated_at) VALUES (?, ?, ?) \
+         ON CONFLICT (principal_id) DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at",
+    )
+    .bind(id)
+    .bind(&secrets.phc)
+    .bind(crate::now())
+    .execute(&mut **tx)
+    .await?;
+    for d in &secrets.digest {
+        sqlx::query(
+            "INSERT INTO digest_secrets (principal_id, algorithm, username, realm, sealed_ha1) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(d.algorithm.as_str())
+        .bind(&d.username)
+        .bind(&d.realm)
+        .bind(&d.sealed_ha1)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
+    User {
+        id: r.get("id"),
+        uri: r.get("uri"),
+        display_name: r.get("display_name"),
+        created_at: r.get("created_at"),
+    }
+}

@@ -1,0 +1,273 @@
+//! Test support: a real server on 127.0.0.1 with a throw-away data directory, and a raw SIP
+//! client that writes bytes and reads framed messages over TCP or TLS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use parlance_server::clock::Clock;
+use parlance_server::config::Config;
+use parlance_server::{Options, Server};
+use rand::RngCore;
+use sip_proto::auth::{Algorithm, AuthHeader, DigestInput, ha1, response};
+use sip_proto::{Decoder, Item, Limits, Message, Request, Response};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const DOMAIN: &str = "example.test";
+/// How long a test waits for something the server should do at once.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A server for one test; its data directory is removed when it is dropped.
+#[allow(missing_debug_implementations)]
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub clock: Clock,
+    pub config: Config,
+    dir: PathBuf,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_with_options(tweak, Options::default()).await
+    }
+
+    pub async fn start_with_options(tweak: impl FnOnce(&mut Config), options: Options) -> TestServer {
+        let dir = temp_dir();
+        let mut config = Config { domain: DOMAIN.into(), data_dir: dir.clone(), ..Config::default() };
+        config.sip.tcp_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.sip.tls_listen = Some("127.0.0.1:0".parse().unwrap());
+        tweak(&mut config);
+        let clock = options.clock.clone();
+        let server = Server::start(config.clone(), options).await.expect("server starts");
+        TestServer { server: Some(server), clock, config, dir }
+    }
+
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().expect("server running")
+    }
+
+    pub async fn add_user(&self, user: &str, password: &str) {
+        let key = parlance_store::ServerKey::load_or_create(&self.config.server_key_path()).unwrap();
+        self.server()
+            .store
+            .add_user(&format!("{user}@{DOMAIN}"), "", password, self.config.realm(), &key)
+            .await
+            .expect("user added");
+    }
+
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.server().tcp_addr.expect("TCP listener")
+    }
+
+    pub async fn tcp(&self) -> SipConn {
+        SipConn::tcp(self.tcp_addr()).await
+    }
+
+    pub async fn tls(&self) -> SipConn {
+        let cert = self.config.data_dir.join("tls-cert.pem");
+        SipConn::tls(self.server().tls_addr.expect("TLS listener"), &cert).await
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir() -> PathBuf {
+    let mut r = [0u8; 8];
+    rand::rng().fill_bytes(&mut r);
+    let name: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("parlance-test-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A raw SIP client connection.
+#[allow(missing_debug_implementations)]
+pub struct SipConn {
+    stream: Box<dyn Stream>,
+    buf: BytesMut,
+    decoder: Decoder,
+    pub local: SocketAddr,
+    pub transport: &'static str,
+    cseq: u32,
+}
+
+impl SipConn {
+    pub async fn tcp(addr: SocketAddr) -> SipConn {
+        let s = TcpStream::connect(addr).await.expect("connect");
+        let local = s.local_addr().unwrap();
+        SipConn::new(Box::new(s), local, "TCP")
+    }
+
+    /// TLS that really verifies: the server's self-signed certificate is the only root.
+    pub async fn tls(addr: SocketAddr, cert_pem: &std::path::Path) -> SipConn {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(cert_pem).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let local = tcp.local_addr().unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+        SipConn::new(Box::new(tls), local, "TLS")
+    }
+
+    fn new(stream: Box<dyn Stream>, local: SocketAddr, transport: &'static str) -> SipConn {
+        SipConn { stream, buf: BytesMut::new(), decoder: Decoder::new(Limits::default()), local, transport, cseq: 0 }
+    }
+
+    pub async fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.stream.write_all(bytes.as_ref()).await.expect("write");
+        self.stream.flush().await.expect("flush");
+    }
+
+    /// The next message, or `None` when the server closed the connection.
+    pub async fn try_recv(&mut self) -> Option<Message> {
+        loop {
+            match self.decoder.decode(&mut self.buf).expect("server output frames") {
+                Some(Item::Message(m)) => return Some(m),
+                Some(Item::Rejected(r)) => panic!("server sent an unparsable message: {r:?}"),
+                None => {}
+            }
+            let n = tokio::time::timeout(WAIT, self.stream.read_buf(&mut self.buf))
+                .await
+                .expect("server answered in time")
+                .unwrap_or(0);
+            if n == 0 {
+                return None;
+            }
+        }
+    }
+
+    pub async fn recv(&mut self) -> Message {
+        self.try_recv().await.expect("a message, not a closed connection")
+    }
+
+    pub async fn recv_response(&mut self) -> Response {
+        match self.recv().await {
+            Message::Response(r) => r,
+            Message::Request(r) => panic!("expected a response, got {} {}", r.method, r.uri),
+        }
+    }
+
+    pub async fn recv_request(&mut self) -> Request {
+        match self.recv().await {
+            Message::Request(r) => r,
+            Message::Response(r) => panic!("expected a request, got {} {}", r.status, r.reason),
+        }
+    }
+
+    /// Asserts that nothing arrives for a little while.
+    pub async fn expect_silence(&mut self, for_: Duration) {
+        if let Ok(n) = tokio::time::timeout(for_, self.stream.read_buf(&mut self.buf)).await {
+            assert_eq!(n.unwrap_or(0), 0, "unexpected data: {:?}", String::from_utf8_lossy(&self.buf));
+        }
+    }
+
+    /// Reads until the server closes the connection (answers before the close are returned).
+    pub async fn until_closed(&mut self) -> Vec<Message> {
+        let mut seen = Vec::new();
+        while let Some(m) = self.try_recv().await {
+            seen.push(m);
+        }
+        seen
+    }
+
+    pub fn next_cseq(&mut self) -> u32 {
+        self.cseq += 1;
+        self.cseq
+    }
+
+    /// A request from `user` on this connection, as a SIP client would write it.
+    pub fn request(&mut self, method: &str, uri: &str, user: &str, to: &str, call_id: &str, extra: &[&str], body: &str) -> String {
+        let cseq = self.next_cseq();
+        let branch = format!("z9hG4bK{call_id}{cseq}");
+        let mut s = format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/{} {};branch={branch}\r\nMax-Forwards: 70\r\n\
+             From: <sip:{user}@{DOMAIN}>;tag=t{user}\r\nTo: <{to}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n\
+             Contact: <sip:{user}@{};transport={}>\r\n",
+            self.transport,
+            self.local,
+            self.local,
+            self.transport.to_ascii_lowercase()
+        );
+        for h in extra {
+            s.push_str(h);
+            s.push_str("\r\n");
+        }
+        s.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        s
+    }
+
+    /// A REGISTER for `user` with optional extra headers.
+    pub fn register_request(&mut self, user: &str, extra: &[&str]) -> String {
+        let to = format!("sip:{user}@{DOMAIN}");
+        self.request("REGISTER", &format!("sip:{DOMAIN}"), user, &to, &format!("reg-{user}-{}", self.local.port()), extra, "")
+    }
+
+    /// Registers with Digest: a first REGISTER draws the challenge, the second answers it.
+    pub async fn register(&mut self, user: &str, password: &str) -> Response {
+        let req = self.register_request(user, &["Expires: 3600"]);
+        self.send(req).await;
+        let challenge = self.recv_response().await;
+        assert_eq!(challenge.status, 401, "expected a challenge");
+        let auth = digest_authorization(&challenge, Algorithm::Md5, user, password, "REGISTER", &format!("sip:{DOMAIN}"), 1);
+        let req = self.register_request(user, &["Expires: 3600", &format!("Authorization: {auth}")]);
+        self.send(req).await;
+        self.recv_response().await
+    }
+}
+
+/// The `Authorization` value answering `challenge`'s offer of `algorithm`.
+pub fn digest_authorization(
+    challenge: &Response,
+    algorithm: Algorithm,
+    user: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
+    nc: u32,
+) -> String {
+    let offer = challenge
+        .headers
+        .get_all("WWW-Authenticate")
+        .map(|v| AuthHeader::parse(v).unwrap())
+        .find(|h| h.param("algorithm").and_then(Algorithm::parse) == Some(algorithm))
+        .expect("the challenge offers the algorithm");
+    let realm = offer.param("realm").unwrap();
+    let nonce = offer.param("nonce").unwrap();
+    let nc = format!("{nc:08x}");
+    let cnonce = "0a4f113b";
+    let ha1 = ha1(algorithm, user, realm, password);
+    let resp = response(DigestInput { algorithm, ha1: &ha1, nonce, nc: &nc, cnonce, qop: Some("auth"), method, uri });
+    format!(
+        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", \
+         algorithm={algorithm}, qop=auth, nc={nc}, cnonce=\"{cnonce}\""
+    )
+}

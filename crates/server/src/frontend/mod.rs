@@ -161,14 +161,14 @@ impl FrontEnd {
         let mut resp = Response::for_request(req, 200).with_to_tag(&random_hex(5));
         for b in &bindings {
             let mut contact = b.contact.clone();
-            contact.params.set("expires", Some(&b.remaining(now).as_secs().to_string()));
+            contact.params.set("expires", Some(&b.remaining_secs(now).to_string()));
             resp.headers.push(name::CONTACT, contact.to_string());
         }
         // sipe reads the Expires header (not the Contact parameter) and needs it above 0.
         let expires = bindings
             .iter()
             .filter(|b| req.contacts().iter().any(|c| c.uri == b.contact.uri))
-            .map(|b| b.remaining(now).as_secs())
+            .map(|b| b.remaining_secs(now))
             .max()
             .unwrap_or(0);
         resp.headers.push(name::EXPIRES, expires.to_string());

@@ -30,8 +30,9 @@ impl Binding {
         self.instance.clone().unwrap_or_else(|| self.contact.uri.to_string())
     }
 
-    pub fn remaining(&self, now: Instant) -> Duration {
-        self.expires_at.saturating_duration_since(now)
+    /// Whole seconds left, rounded up so a fresh binding reports exactly what was granted.
+    pub fn remaining_secs(&self, now: Instant) -> u64 {
+        self.expires_at.saturating_duration_since(now).as_millis().div_ceil(1000) as u64
     }
 }
 

@@ -82,9 +82,8 @@ where
                 Ok(Some(Item::Rejected(r))) => dispatch.on_rejected(conn, r).await,
                 Ok(None) => break,
                 Err(e) => {
-                    let (status, reason) = e.status();
+                    // Nothing after this point can be delimited, so nothing can be answered.
                     tracing::warn!(conn = conn.id(), peer = %conn.peer(), error = %e, "framing lost, closing connection");
-                    let _ = conn.send(format!("SIP/2.0 {status} {reason}\r\nContent-Length: 0\r\n\r\n").into_bytes());
                     return;
                 }
             }

@@ -32,8 +32,18 @@ fn user(data: &Path, args: &[&str], password: Option<&str>) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// A running `parlance serve`, killed if the test ends before stopping it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `serve` on free loopback ports and returns it with its TCP address (from the banner).
-fn serve(data: &Path) -> (Child, SocketAddr) {
+fn serve(data: &Path) -> (Running, SocketAddr) {
     let mut child = parlance(data)
         .args(["serve", "--sip-tcp", "127.0.0.1:0", "--sip-tls", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -41,6 +51,7 @@ fn serve(data: &Path) -> (Child, SocketAddr) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let child = Running(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         let line = lines.next().expect("banner").unwrap();
@@ -83,8 +94,8 @@ async fn users_are_managed_while_the_server_runs() {
     assert!(!ok && out.contains("does not exist"), "{out}");
 
     // SIGTERM: a graceful, successful exit.
-    Command::new("kill").arg("-TERM").arg(server.id().to_string()).status().unwrap();
-    let status = server.wait().unwrap();
+    Command::new("kill").arg("-TERM").arg(server.0.id().to_string()).status().unwrap();
+    let status = server.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
     std::fs::remove_dir_all(&data).unwrap();
 }

@@ -94,7 +94,7 @@ pub struct RegistrarConfig {
     pub max_bindings_per_user: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChatConfig {
     /// The persistent chat pool (lookup) URI; default `sip:ocschat@<domain>`.
@@ -167,12 +167,6 @@ impl Default for RegistrarConfig {
     }
 }
 
-impl Default for ChatConfig {
-    fn default() -> Self {
-        ChatConfig { pool_uri: None, web_manager_url_internal: None, web_manager_url_external: None }
-    }
-}
-
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
@@ -203,10 +197,10 @@ impl Config {
         for net in &self.auth.trusted_networks {
             crate::frontend::trusted::Cidr::parse(net).map_err(ConfigError::Invalid)?;
         }
-        if let Some(uri) = &self.chat.pool_uri {
-            if !matches!(sip_proto::Uri::parse(uri), Ok(sip_proto::Uri::Sip(ref u)) if u.user.is_some()) {
-                return bad(format!("chat.pool_uri {uri:?} is not a sip:user@host URI"));
-            }
+        if let Some(uri) = &self.chat.pool_uri
+            && !matches!(sip_proto::Uri::parse(uri), Ok(sip_proto::Uri::Sip(ref u)) if u.user.is_some())
+        {
+            return bad(format!("chat.pool_uri {uri:?} is not a sip:user@host URI"));
         }
         Ok(())
     }

@@ -1,0 +1,90 @@
+//! The account behaviour every storage engine must show. Engines are added to `engines()`.
+
+use parlance_store::{ServerKey, Store, StoreError};
+use sip_proto::auth::{Algorithm, ha1};
+
+const REALM: &str = "example.test";
+
+async fn engines() -> Vec<(Store, std::path::PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("parlance-store-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::open_sqlite(&dir.join("test.db")).await.unwrap();
+    vec![(store, dir)]
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+fn key() -> ServerKey {
+    ServerKey::from_bytes(&[42u8; 32]).unwrap()
+}
+
+#[tokio::test]
+async fn users_are_added_listed_and_removed() {
+    for (store, dir) in engines().await {
+        let alice = store.add_user("Alice@Example.test", "Alice A.", "pw", REALM, &key()).await.unwrap();
+        assert_eq!(alice.uri, "sip:alice@example.test");
+        store.add_user("sip:bob@example.test", "", "pw", REALM, &key()).await.unwrap();
+        assert!(matches!(
+            store.add_user("alice@example.test", "", "pw", REALM, &key()).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        let uris: Vec<String> = store.users().await.unwrap().into_iter().map(|u| u.uri).collect();
+        assert_eq!(uris, ["sip:alice@example.test", "sip:bob@example.test"]);
+        assert_eq!(store.user("alice@example.test").await.unwrap().unwrap().display_name, "Alice A.");
+        store.remove_user("alice@example.test").await.unwrap();
+        assert!(matches!(store.remove_user("alice@example.test").await, Err(StoreError::NotFound(_))));
+        assert!(store.user("alice@example.test").await.unwrap().is_none());
+        assert!(store.digest_ha1("alice@example.test", Algorithm::Md5, "alice", REALM, &key()).await.unwrap().is_none());
+        store.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn digest_secrets_follow_the_password() {
+    for (store, dir) in engines().await {
+        store.add_user("alice@example.test", "", "first", REALM, &key()).await.unwrap();
+        for (alg, username) in [(Algorithm::Md5, "alice"), (Algorithm::Sha256, "alice@example.test"), (Algorithm::Sha256Sess, "alice")] {
+            let got = store.digest_ha1("alice@example.test", alg, username, REALM, &key()).await.unwrap();
+            assert_eq!(got.as_deref(), Some(ha1(alg, username, REALM, "first").as_str()), "{alg} {username}");
+        }
+        assert!(store.digest_ha1("alice@example.test", Algorithm::Md5, "alice", "other.realm", &key()).await.unwrap().is_none());
+        assert!(store.digest_ha1("alice@example.test", Algorithm::Md5, "mallory", REALM, &key()).await.unwrap().is_none());
+        assert!(store.verify_password("alice@example.test", "first").await.unwrap());
+
+        store.set_password("alice@example.test", "second", REALM, &key()).await.unwrap();
+        let got = store.digest_ha1("alice@example.test", Algorithm::Md5, "alice", REALM, &key()).await.unwrap();
+        assert_eq!(got.unwrap(), ha1(Algorithm::Md5, "alice", REALM, "second"));
+        assert!(!store.verify_password("alice@example.test", "first").await.unwrap());
+        assert!(store.verify_password("alice@example.test", "second").await.unwrap());
+        assert!(matches!(store.set_password("nobody@example.test", "x", REALM, &key()).await, Err(StoreError::NotFound(_))));
+
+        let wrong_key = ServerKey::from_bytes(&[1u8; 32]).unwrap();
+        assert!(matches!(
+            store.digest_ha1("alice@example.test", Algorithm::Md5, "alice", REALM, &wrong_key).await,
+            Err(StoreError::Unseal)
+        ));
+        store.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn data_survives_reopening_and_bad_input_is_refused() {
+    let dir = std::env::temp_dir().join(format!("parlance-store-reopen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("test.db");
+    let store = Store::open_sqlite(&path).await.unwrap();
+    store.add_user("alice@example.test", "", "pw", REALM, &key()).await.unwrap();
+    assert!(matches!(store.add_user("no-domain", "", "pw", REALM, &key()).await, Err(StoreError::Invalid { .. })));
+    assert!(matches!(store.add_user("bob@example.test", "", "", REALM, &key()).await, Err(StoreError::Invalid { .. })));
+    store.close().await;
+    let store = Store::open_sqlite(&path).await.unwrap();
+    assert_eq!(store.users().await.unwrap().len(), 1);
+    store.close().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,62 @@
+//! `ntc`: unsolicited server notices about other members of a room.
+
+use crate::error::ParseError;
+use crate::items::{Chanib, Uib};
+use crate::tree::Element;
+use crate::write::XmlWriter;
+
+/// `<ntc id="ntc:…"><data>…</data></ntc>`; notices carry no `seqid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// `ntc:join`: each `uib` names, in its `aib`s, the rooms the user joined and the
+    /// role held there.
+    Join(Vec<Uib>),
+    /// `ntc:bjoin`: as `ntc:join`, after a batch join.
+    BJoin(Vec<Uib>),
+    /// `ntc:part`: each `chanib` lists in its `uibs` the users who left it.
+    Part(Vec<Chanib>),
+    /// Any other notice id; its data is not interpreted.
+    Unknown { id: String },
+}
+
+impl Notice {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Join(_) => "ntc:join",
+            Self::BJoin(_) => "ntc:bjoin",
+            Self::Part(_) => "ntc:part",
+            Self::Unknown { id } => id,
+        }
+    }
+
+    pub(crate) fn from_element(e: &Element) -> Result<Self, ParseError> {
+        let id = e.required_attr("id")?;
+        let empty = Element::named("data");
+        let data = e.child("data").unwrap_or(&empty);
+        let uibs = || -> Result<Vec<Uib>, ParseError> {
+            data.children_named("uib").map(Uib::from_element).collect()
+        };
+        Ok(match id {
+            "ntc:join" => Self::Join(uibs()?),
+            "ntc:bjoin" => Self::BJoin(uibs()?),
+            "ntc:part" => Self::Part(
+                data.children_named("chanib")
+                    .map(Chanib::from_element)
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => Self::Unknown {
+                id: other.to_owned(),
+            },
+        })
+    }
+
+    pub(crate) fn write(&self, w: &mut XmlWriter) {
+        w.start("ntc").attr("id", self.id()).children(|w| {
+            w.start("data").children(|w| match self {
+                Self::Join(uibs) | Self::BJoin(uibs) => uibs.iter().for_each(|u| u.write(w)),
+                Self::Part(chanibs) => chanibs.iter().for_each(|c| c.write(w)),
+                Self::Unknown { .. } => {}
+            });
+        });
+    }
+}

@@ -20,14 +20,14 @@ async fn challenge(conn: &mut SipConn, user: &str) -> sip_proto::Response {
 }
 
 #[tokio::test]
-async fn register_without_credentials_is_challenged_with_sha256_and_md5() {
+async fn register_without_credentials_is_challenged_with_md5_and_sha256() {
     let s = server_with_alice().await;
     let mut c = s.tcp().await;
     let resp = challenge(&mut c, "alice").await;
     assert_eq!(resp.status, 401);
     let offers: Vec<AuthHeader> = resp.headers.get_all("WWW-Authenticate").map(|v| AuthHeader::parse(v).unwrap()).collect();
     let algorithms: Vec<&str> = offers.iter().map(|o| o.param("algorithm").unwrap()).collect();
-    assert_eq!(algorithms, ["SHA-256", "MD5"]);
+    assert_eq!(algorithms, ["MD5", "SHA-256"], "the default order: MD5 first for clients that read one");
     for o in &offers {
         assert!(o.is_scheme("Digest"));
         assert_eq!(o.param("realm"), Some(DOMAIN));
@@ -58,6 +58,30 @@ async fn register_with_digest_over_tcp_and_tls_gives_what_sipe_needs() {
             assert_eq!(contacts[0].params.value("expires"), Some("3600"));
         }
     }
+}
+
+#[tokio::test]
+async fn only_configured_algorithms_are_offered_and_accepted() {
+    let s = TestServer::start_with(|c| c.auth.digest_algorithms = vec!["SHA-256".into()]).await;
+    s.add_user("alice", "wonderland").await;
+    let mut c = s.tcp().await;
+    let ch = challenge(&mut c, "alice").await;
+    let offers: Vec<String> = ch.headers.get_all("WWW-Authenticate").map(|v| AuthHeader::parse(v).unwrap().param("algorithm").unwrap().to_owned()).collect();
+    assert_eq!(offers, ["SHA-256"]);
+    let nonce = AuthHeader::parse(ch.headers.get("WWW-Authenticate").unwrap()).unwrap().param("nonce").unwrap().to_owned();
+    let md5 = sip_proto::auth::ha1(Algorithm::Md5, "alice", DOMAIN, "wonderland");
+    let resp = sip_proto::auth::response(sip_proto::auth::DigestInput {
+        algorithm: Algorithm::Md5, ha1: &md5, nonce: &nonce, nc: "00000001", cnonce: "c", qop: Some("auth"), method: "REGISTER", uri: &format!("sip:{DOMAIN}"),
+    });
+    let auth = format!("Digest username=\"alice\", realm=\"{DOMAIN}\", nonce=\"{nonce}\", uri=\"sip:{DOMAIN}\", response=\"{resp}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c\"");
+    let req = c.register_request("alice", &[&format!("Authorization: {auth}")]);
+    c.send(req).await;
+    assert_eq!(c.recv_response().await.status, 401, "MD5 is not offered, so not accepted");
+    let mut config = s.config.clone();
+    config.auth.digest_algorithms = vec!["SHA-512-256".into()];
+    assert!(config.validate().is_err());
+    config.auth.digest_algorithms = vec!["MD5".into(), "md5".into()];
+    assert!(config.validate().is_err());
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use sip_proto::auth::Algorithm;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -75,6 +76,9 @@ pub struct AuthConfig {
     /// Source networks (CIDR) whose REGISTERs are accepted without authentication. Off by
     /// default; meant for clients that speak no Digest (pidgin-sipe) on a trusted network.
     pub trusted_networks: Vec<String>,
+    /// Digest algorithms offered, in this order. Many deployed clients (sipp among them) answer
+    /// only the first challenge and know only MD5, so MD5 leads by default.
+    pub digest_algorithms: Vec<String>,
     /// Lifetime of a Digest nonce; an older one is answered with `stale=true`.
     pub nonce_lifetime_secs: u64,
     /// Failed authentications allowed per account within `failure_window_secs`.
@@ -148,6 +152,7 @@ impl Default for AuthConfig {
         AuthConfig {
             realm: None,
             trusted_networks: Vec::new(),
+            digest_algorithms: vec!["MD5".into(), "SHA-256".into()],
             nonce_lifetime_secs: 300,
             max_failures_per_account: 10,
             max_failures_per_address: 30,
@@ -194,6 +199,7 @@ impl Config {
         if !(r.min_expires_secs <= r.default_expires_secs && r.default_expires_secs <= r.max_expires_secs) {
             return bad("registrar: need min_expires_secs <= default_expires_secs <= max_expires_secs".into());
         }
+        self.digest_algorithms()?;
         for net in &self.auth.trusted_networks {
             crate::frontend::trusted::Cidr::parse(net).map_err(ConfigError::Invalid)?;
         }
@@ -203,6 +209,21 @@ impl Config {
             return bad(format!("chat.pool_uri {uri:?} is not a sip:user@host URI"));
         }
         Ok(())
+    }
+
+    /// The offered Digest algorithms, checked: MD5 and SHA-256, each at most once.
+    pub fn digest_algorithms(&self) -> Result<Vec<Algorithm>, ConfigError> {
+        let mut out = Vec::new();
+        for name in &self.auth.digest_algorithms {
+            match Algorithm::parse(name) {
+                Some(a @ (Algorithm::Md5 | Algorithm::Sha256)) if !out.contains(&a) => out.push(a),
+                _ => return Err(ConfigError::Invalid(format!("auth.digest_algorithms: {name:?} is not MD5 or SHA-256, or repeats"))),
+            }
+        }
+        if out.is_empty() {
+            return Err(ConfigError::Invalid("auth.digest_algorithms is empty".into()));
+        }
+        Ok(out)
     }
 
     pub fn realm(&self) -> &str {

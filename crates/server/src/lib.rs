@@ -110,6 +110,7 @@ impl Server {
         }
         let auth = DigestAuth::new(
             config.realm(),
+            config.digest_algorithms()?,
             config.auth.nonce_lifetime_secs,
             options.clock.clone(),
             ThrottleLimits {

@@ -13,15 +13,14 @@ use sip_proto::auth::{Algorithm, Challenge, Credentials};
 
 use crate::clock::Clock;
 
-/// Algorithms offered, preferred first (RFC 8760 §2.4: a UAC picks the first it supports).
-pub const OFFERED: [Algorithm; 2] = [Algorithm::Sha256, Algorithm::Md5];
-
 /// Outstanding nonces whose counts are remembered; past this, expired ones are swept first.
 const MAX_TRACKED_NONCES: usize = 100_000;
 
 #[derive(Debug)]
 pub struct DigestAuth {
     secret: [u8; 32],
+    /// Offered in this order (RFC 8760 §2.4: a UAC picks the first it supports).
+    offered: Vec<Algorithm>,
     realm: String,
     lifetime_secs: u64,
     clock: Clock,
@@ -44,11 +43,18 @@ pub enum Verdict {
 }
 
 impl DigestAuth {
-    pub fn new(realm: &str, lifetime_secs: u64, clock: Clock, limits: ThrottleLimits) -> DigestAuth {
+    pub fn new(
+        realm: &str,
+        offered: Vec<Algorithm>,
+        lifetime_secs: u64,
+        clock: Clock,
+        limits: ThrottleLimits,
+    ) -> DigestAuth {
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
         DigestAuth {
             secret,
+            offered,
             realm: realm.to_owned(),
             lifetime_secs,
             accounts: Throttle::new(limits.per_account, limits.window_secs, clock.clone()),
@@ -65,7 +71,7 @@ impl DigestAuth {
     /// One challenge per offered algorithm, all with the same fresh nonce.
     pub fn challenges(&self, stale: bool) -> Vec<Challenge> {
         let nonce = self.nonce();
-        OFFERED
+        self.offered
             .iter()
             .map(|&algorithm| Challenge {
                 realm: self.realm.clone(),
@@ -128,6 +134,9 @@ impl DigestAuth {
     ) -> Verdict {
         if creds.realm != self.realm {
             return Verdict::Invalid("foreign realm");
+        }
+        if !self.offered.contains(&creds.algorithm.base()) {
+            return Verdict::Invalid("algorithm not offered");
         }
         let Some(issued) = self.nonce_issued_at(&creds.nonce) else {
             return Verdict::Invalid("nonce not issued by this server");
@@ -254,6 +263,7 @@ mod tests {
     fn auth() -> DigestAuth {
         DigestAuth::new(
             "example.com",
+            vec![Algorithm::Md5, Algorithm::Sha256],
             300,
             Clock::default(),
             ThrottleLimits { per_account: 3, per_address: 5, window_secs: 60 },

@@ -158,16 +158,6 @@ async fn cancel_without_a_matching_invite_is_481() {
 }
 
 #[tokio::test]
-async fn the_chat_pool_uri_is_temporarily_unavailable_until_the_chat_service_exists() {
-    let (_s, mut alice, _bob) = two_users().await;
-    let req = alice.request("INVITE", &format!("sip:ocschat@{DOMAIN}"), "alice", &format!("sip:ocschat@{DOMAIN}"), "gc", &[], "");
-    alice.send(req).await;
-    let r = alice.recv_response().await;
-    assert_eq!(r.status, 480);
-    assert!(r.headers.get("Retry-After").is_some());
-}
-
-#[tokio::test]
 async fn options_unknown_methods_hops_and_extensions() {
     let (_s, mut alice, _bob) = two_users().await;
     let req = alice.request("OPTIONS", &format!("sip:{DOMAIN}"), "alice", &format!("sip:{DOMAIN}"), "o1", &[], "");

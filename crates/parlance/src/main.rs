@@ -1,5 +1,6 @@
 //! `parlance`: the one binary. Wiring only — the work is in the library crates.
 
+mod rooms;
 mod serve;
 mod user;
 
@@ -40,6 +41,12 @@ enum Command {
     /// Manage user accounts (works whether the server runs or not).
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Manage categories (rooms live in categories).
+    #[command(subcommand)]
+    Category(rooms::CategoryCommand),
+    /// Manage rooms and who holds which role in them.
+    #[command(subcommand)]
+    Room(rooms::RoomCommand),
 }
 
 impl Common {
@@ -87,6 +94,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(config, args).await,
             Command::User(cmd) => user::run(config, cmd).await,
+            Command::Category(cmd) => rooms::run_category(config, cmd).await,
+            Command::Room(cmd) => rooms::run_room(config, cmd).await,
         }
     });
     match result {

@@ -63,15 +63,18 @@ impl PasswordSource {
     }
 }
 
+/// `user@domain` as a SIP URI, if the domain is this server's.
+pub fn in_domain(config: &Config, user: &str) -> anyhow::Result<String> {
+    let uri = normalize_user_uri(user)?;
+    if !uri.ends_with(&format!("@{}", config.domain)) {
+        bail!("{user} is not in this server's domain {} (set --domain or the config file's domain)", config.domain);
+    }
+    Ok(uri)
+}
+
 pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
     let (store, key) = parlance_server::open_data(&config).await?;
-    let in_domain = |user: &str| -> anyhow::Result<String> {
-        let uri = normalize_user_uri(user)?;
-        if !uri.ends_with(&format!("@{}", config.domain)) {
-            bail!("{user} is not in this server's domain {} (set --domain or the config file's domain)", config.domain);
-        }
-        Ok(uri)
-    };
+    let in_domain = |user: &str| in_domain(&config, user);
     match cmd {
         UserCommand::Add { user, display_name, password } => {
             let uri = in_domain(&user)?;

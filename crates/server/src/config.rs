@@ -98,11 +98,24 @@ pub struct RegistrarConfig {
     pub max_bindings_per_user: usize,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChatConfig {
     /// The persistent chat pool (lookup) URI; default `sip:ocschat@<domain>`.
     pub pool_uri: Option<String>,
+    /// The channel service URI that `cmd:requri` hands out; default `sip:chatsrv@<domain>`.
+    pub channel_uri: Option<String>,
+    /// Results of any search at most.
+    pub search_limit: u32,
+    /// Largest chat message, in bytes of UTF-8.
+    pub message_size_limit: u32,
+    /// Largest story (a message starting `[STORY]`), in bytes.
+    pub story_size_limit: u32,
+    /// History messages sent when a client asks for none, and the most one request gets.
+    pub history_default: u32,
+    pub history_max: u32,
+    /// Chat dialogs not refreshed (UPDATE, INFO) within this long end.
+    pub session_expires_secs: u64,
     /// Room-management web application URL for internal clients (MS-PCWP base URL).
     pub web_manager_url_internal: Option<String>,
     /// The same for external clients; defaults to the internal one.
@@ -172,6 +185,23 @@ impl Default for RegistrarConfig {
     }
 }
 
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            pool_uri: None,
+            channel_uri: None,
+            search_limit: 999,
+            message_size_limit: 16 * 1024,
+            story_size_limit: 64 * 1024,
+            history_default: 25,
+            history_max: 500,
+            session_expires_secs: 1800,
+            web_manager_url_internal: None,
+            web_manager_url_external: None,
+        }
+    }
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
@@ -203,10 +233,16 @@ impl Config {
         for net in &self.auth.trusted_networks {
             crate::frontend::trusted::Cidr::parse(net).map_err(ConfigError::Invalid)?;
         }
-        if let Some(uri) = &self.chat.pool_uri
-            && !matches!(sip_proto::Uri::parse(uri), Ok(sip_proto::Uri::Sip(ref u)) if u.user.is_some())
-        {
-            return bad(format!("chat.pool_uri {uri:?} is not a sip:user@host URI"));
+        for (key, uri) in [("chat.pool_uri", self.pool_uri()), ("chat.channel_uri", self.channel_uri())] {
+            if !matches!(sip_proto::Uri::parse(&uri), Ok(sip_proto::Uri::Sip(ref u)) if u.user.is_some()) {
+                return bad(format!("{key} {uri:?} is not a sip:user@host URI"));
+            }
+        }
+        if self.pool_uri() == self.channel_uri() {
+            return bad("chat.pool_uri and chat.channel_uri must differ".into());
+        }
+        if self.chat.session_expires_secs < 90 {
+            return bad("chat.session_expires_secs must be at least 90".into());
         }
         Ok(())
     }
@@ -232,6 +268,10 @@ impl Config {
 
     pub fn pool_uri(&self) -> String {
         self.chat.pool_uri.clone().unwrap_or_else(|| format!("sip:ocschat@{}", self.domain))
+    }
+
+    pub fn channel_uri(&self) -> String {
+        self.chat.channel_uri.clone().unwrap_or_else(|| format!("sip:chatsrv@{}", self.domain))
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use sip_proto::{Request, Response};
+use tokio::sync::mpsc;
 
 use crate::frontend::proxy::{Proxy, RequestError};
 use crate::transport::{ConnHandle, ConnId};
@@ -45,6 +46,11 @@ impl Outbound {
 
     pub fn respond(&self, conn: &ConnHandle, response: &Response) {
         let _ = conn.send(response.to_bytes());
+    }
+
+    /// Sends a request without waiting; its final status reaches `answers` with `token`.
+    pub fn send_tracked(&self, conn: &ConnHandle, request: Request, token: u64, answers: &mpsc::UnboundedSender<(u64, u16)>) {
+        self.proxy.send_tracked(conn, request, token, answers);
     }
 
     /// Sends a request and waits for its final answer (RFC 3261 Timer F bounds the wait).

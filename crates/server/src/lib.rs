@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod frontend;
+pub mod groupchat;
 pub mod tls;
 pub mod transport;
 
@@ -20,7 +21,10 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Outbound};
+use crate::frontend::proxy::Proxy;
+use crate::groupchat::{Dialogs, GroupChat};
+use parlance_chat::{ChatService, ChatSettings};
 use crate::frontend::auth::{DigestAuth, ThrottleLimits};
 use crate::frontend::provisioning::Provisioning;
 use crate::frontend::registrar::Registrar;
@@ -41,20 +45,14 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("cannot listen: {0}")]
     Bind(std::io::Error),
+    #[error(transparent)]
+    Chat(#[from] parlance_chat::ChatError),
 }
 
 /// What to start, beyond the configuration.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Options {
     pub clock: Clock,
-    /// Local services and the SIP URI each answers at.
-    pub endpoints: Vec<(String, Arc<dyn Endpoint>)>,
-}
-
-impl std::fmt::Debug for Options {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options").field("endpoints", &self.endpoints.len()).finish_non_exhaustive()
-    }
 }
 
 /// A started server.
@@ -64,6 +62,7 @@ pub struct Server {
     pub tls_addr: Option<SocketAddr>,
     pub certificate: Option<CertificateInfo>,
     pub front_end: Arc<FrontEnd>,
+    pub groupchat: Arc<GroupChat>,
     pub store: Store,
     connections: Arc<Connections>,
     shutdown: watch::Sender<bool>,
@@ -131,6 +130,9 @@ impl Server {
             trusted,
         };
         let connections = Arc::new(Connections::default());
+        let proxy = Arc::new(Proxy::new(connections.clone()));
+        let groupchat = start_groupchat(&config, store.clone(), Outbound::new(proxy.clone())).await?;
+        let chat_uris = vec![config.pool_uri(), config.channel_uri()];
         let front_end = Arc::new(FrontEnd::new(
             settings,
             store.clone(),
@@ -138,17 +140,19 @@ impl Server {
             connections.clone(),
             auth,
             Registrar::new(config.registrar.clone(), options.clock.clone()),
-            options.endpoints,
+            proxy,
+            vec![(chat_uris, groupchat.clone() as Arc<dyn Endpoint>)],
         ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (tcp_addr, tls_addr) = (listeners.tcp_addr(), listeners.tls_addr());
         let serve = tokio::spawn(listeners.serve(config.sip.clone(), connections.clone(), front_end.clone(), shutdown_rx.clone()));
-        let sweeper = tokio::spawn(sweep(front_end.clone(), shutdown_rx));
+        let sweeper = tokio::spawn(sweep(front_end.clone(), groupchat.clone(), shutdown_rx));
         Ok(Server {
             tcp_addr,
             tls_addr,
             certificate,
             front_end,
+            groupchat,
             store,
             connections,
             shutdown,
@@ -170,16 +174,38 @@ impl Server {
     }
 }
 
-/// Periodic housekeeping: expired registrations, nonce counts, throttle windows.
-async fn sweep(front_end: Arc<FrontEnd>, mut shutdown: watch::Receiver<bool>) {
+/// The persistent chat service: the core, and the SIP dialogs through which it is reached.
+async fn start_groupchat(config: &Config, store: Store, outbound: Outbound) -> Result<Arc<GroupChat>, StartError> {
+    let (dialogs, answers) = Dialogs::new(outbound, Duration::from_secs(config.chat.session_expires_secs));
+    let settings = ChatSettings {
+        domain: config.domain.clone(),
+        channel_uri: config.channel_uri(),
+        search_limit: config.chat.search_limit,
+        chat_limits: xccos::ChatSizeLimits {
+            message_bytes: config.chat.message_size_limit as usize,
+            story_bytes: config.chat.story_size_limit as usize,
+        },
+        history_default: config.chat.history_default,
+        history_max: config.chat.history_max,
+        room_management_url: config.chat.web_manager_url_internal.clone(),
+        xccos_limits: xccos::Limits { max_body_bytes: config.sip.max_body_bytes, ..xccos::Limits::default() },
+    };
+    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone()).await?);
+    Ok(GroupChat::start(chat, dialogs, answers))
+}
+
+/// Periodic housekeeping: expired registrations, nonce counts, throttle windows, chat
+/// dialogs and unanswered server requests.
+async fn sweep(front_end: Arc<FrontEnd>, groupchat: Arc<GroupChat>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                front_end.registrar().sweep();
-                front_end.auth().sweep();
-            }
-            _ = shutdown.wait_for(|s| *s) => return,
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
         }
+        front_end.registrar().sweep();
+        front_end.auth().sweep();
+        front_end.proxy().expire_tracked();
+        groupchat.expire().await;
     }
 }

@@ -8,7 +8,9 @@
 
 pub mod accounts;
 mod error;
+pub mod history;
 mod migrate;
+pub mod rooms;
 mod secrets;
 mod sqlite;
 
@@ -22,6 +24,17 @@ pub use secrets::ServerKey;
 pub use sqlite::SqliteStore;
 
 use accounts::{DigestSecret, digest_context, normalize_user_uri};
+use history::{ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, Preference, StoredMessage};
+use rooms::{Category, NewCategory, NewRoom, RoleHolder, Role, Room, RoomInfo, RoomUpdate, ScopeEntry};
+
+/// Calls the same method on whichever engine is in use.
+macro_rules! engine {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Store::Sqlite($s) => $call,
+        }
+    };
+}
 
 /// The storage engine in use.
 #[derive(Debug, Clone)]
@@ -114,10 +127,145 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(s) => s.close().await,
-        }
+        engine!(self, s => s.close().await)
     }
+
+    pub async fn root_category(&self) -> Result<Category> {
+        engine!(self, s => s.root_category().await)
+    }
+
+    pub async fn add_category(&self, new: &NewCategory<'_>) -> Result<Category> {
+        engine!(self, s => s.add_category(new).await)
+    }
+
+    pub async fn find_category(&self, guid_or_name: &str) -> Result<Option<Category>> {
+        engine!(self, s => s.find_category(guid_or_name).await)
+    }
+
+    pub async fn categories(&self) -> Result<Vec<Category>> {
+        engine!(self, s => s.categories().await)
+    }
+
+    pub async fn set_category_creator(&self, category_id: i64, principal_id: i64, creator: bool) -> Result<()> {
+        engine!(self, s => s.set_category_creator(category_id, principal_id, creator).await)
+    }
+
+    pub async fn creator_categories(&self, principal_id: i64) -> Result<Vec<Category>> {
+        engine!(self, s => s.creator_categories(principal_id).await)
+    }
+
+    pub async fn set_category_scope(&self, category_id: i64, principal_id: i64, entry: Option<ScopeEntry>) -> Result<()> {
+        engine!(self, s => s.set_category_scope(category_id, principal_id, entry).await)
+    }
+
+    pub async fn in_scope(&self, category_id: i64, principal_id: i64) -> Result<bool> {
+        engine!(self, s => s.in_scope(category_id, principal_id).await)
+    }
+
+    pub async fn add_room(&self, new: &NewRoom<'_>) -> Result<Room> {
+        check_room_name(new.name)?;
+        engine!(self, s => s.add_room(new).await)
+    }
+
+    pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
+        if let Some(name) = &update.name {
+            check_room_name(name)?;
+        }
+        engine!(self, s => s.update_room(room_id, update).await)
+    }
+
+    pub async fn room_by_id(&self, room_id: i64) -> Result<Option<RoomInfo>> {
+        engine!(self, s => s.room_by_id(room_id).await)
+    }
+
+    pub async fn room_by_guid(&self, guid: &str) -> Result<Option<RoomInfo>> {
+        engine!(self, s => s.room_by_guid(guid).await)
+    }
+
+    pub async fn find_room(&self, guid_or_name: &str) -> Result<Option<RoomInfo>> {
+        engine!(self, s => s.find_room(guid_or_name).await)
+    }
+
+    pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+        engine!(self, s => s.rooms().await)
+    }
+
+    pub async fn search_rooms(
+        &self,
+        text: Option<&str>,
+        in_description: bool,
+        visible_to: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<RoomInfo>> {
+        engine!(self, s => s.search_rooms(text, in_description, visible_to, limit).await)
+    }
+
+    pub async fn set_role(&self, room_id: i64, principal_id: i64, role: Role, on: bool) -> Result<()> {
+        engine!(self, s => s.set_role(room_id, principal_id, role, on).await)
+    }
+
+    pub async fn roles_of(&self, room_id: i64, principal_id: i64) -> Result<Vec<Role>> {
+        engine!(self, s => s.roles_of(room_id, principal_id).await)
+    }
+
+    pub async fn role_holders(&self, room_id: i64) -> Result<Vec<RoleHolder>> {
+        engine!(self, s => s.role_holders(room_id).await)
+    }
+
+    pub async fn post_message(&self, room_id: i64, author_id: i64, content: &str, posted_at: i64) -> Result<StoredMessage> {
+        engine!(self, s => s.post_message(room_id, author_id, content, posted_at).await)
+    }
+
+    pub async fn read_history(&self, room_id: i64, viewer_id: i64, query: &HistoryQuery, at: i64) -> Result<Vec<StoredMessage>> {
+        engine!(self, s => s.read_history(room_id, viewer_id, query, at).await)
+    }
+
+    pub async fn search_history(&self, room_ids: &[i64], viewer_id: i64, text: &str, limit: u32, at: i64) -> Result<Vec<StoredMessage>> {
+        engine!(self, s => s.search_history(room_ids, viewer_id, text, limit, at).await)
+    }
+
+    pub async fn record_event(&self, kind: ComplianceKind, room_id: i64, principal_id: i64, content: &str, at: i64) -> Result<()> {
+        engine!(self, s => s.record_event(kind, room_id, principal_id, content, at).await)
+    }
+
+    pub async fn compliance_events(&self, after_id: i64, limit: u32) -> Result<Vec<ComplianceEvent>> {
+        engine!(self, s => s.compliance_events(after_id, limit).await)
+    }
+
+    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<()> {
+        engine!(self, s => s.invite(room_id, principal_ids).await)
+    }
+
+    pub async fn invitations(&self, principal_id: i64, from_id: i64) -> Result<Vec<Invitation>> {
+        engine!(self, s => s.invitations(principal_id, from_id).await)
+    }
+
+    pub async fn preference(&self, principal_id: i64, label: &str) -> Result<Option<Preference>> {
+        engine!(self, s => s.preference(principal_id, label).await)
+    }
+
+    pub async fn set_preference(&self, principal_id: i64, label: &str, content: &str) -> Result<Preference> {
+        engine!(self, s => s.set_preference(principal_id, label, content).await)
+    }
+}
+
+/// Rooms are found and listed by name, so a blank one is refused when set as well as at creation.
+fn check_room_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(StoreError::Invalid { what: "room name", why: "empty".into() });
+    }
+    Ok(())
+}
+
+/// A fresh random (version 4) GUID in its usual lower-case text form.
+pub fn new_guid() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
 async fn derive(uri: &str, password: &str, realm: &str, key: &ServerKey) -> Result<accounts::PasswordSecrets> {

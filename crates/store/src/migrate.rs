@@ -8,5 +8,7 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const SQLITE: &[Migration] =
-    &[Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_principals.sql") }];
+pub const SQLITE: &[Migration] = &[
+    Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_principals.sql") },
+    Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_chat.sql") },
+];

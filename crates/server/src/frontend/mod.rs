@@ -50,8 +50,9 @@ pub struct FrontEnd {
     registrar: Registrar,
     proxy: Arc<Proxy>,
     outbound: Outbound,
-    /// Service URIs (address-of-record form) and the endpoint serving each, if any yet.
-    services: HashMap<String, Option<Arc<dyn Endpoint>>>,
+    /// Service URIs (address-of-record form) and the endpoint serving each.
+    services: HashMap<String, Arc<dyn Endpoint>>,
+    endpoints: Vec<Arc<dyn Endpoint>>,
 }
 
 impl std::fmt::Debug for FrontEnd {
@@ -68,18 +69,14 @@ impl FrontEnd {
         connections: Arc<Connections>,
         auth: DigestAuth,
         registrar: Registrar,
-        endpoints: Vec<(String, Arc<dyn Endpoint>)>,
+        proxy: Arc<Proxy>,
+        endpoints: Vec<(Vec<String>, Arc<dyn Endpoint>)>,
     ) -> FrontEnd {
-        let proxy = Arc::new(Proxy::new(connections.clone()));
-        let mut services: HashMap<String, Option<Arc<dyn Endpoint>>> = HashMap::new();
-        if let Some(pool) = aor_of(&settings.provisioning.pool_uri) {
-            services.insert(pool, None);
-        }
-        for (uri, endpoint) in endpoints {
-            if let Some(aor) = aor_of(&uri) {
-                services.insert(aor, Some(endpoint));
-            }
-        }
+        let services = endpoints
+            .iter()
+            .flat_map(|(uris, e)| uris.iter().filter_map(|u| Some((aor_of(u)?, e.clone()))))
+            .collect();
+        let endpoints = endpoints.into_iter().map(|(_, e)| e).collect();
         FrontEnd {
             outbound: Outbound::new(proxy.clone()),
             settings,
@@ -90,6 +87,7 @@ impl FrontEnd {
             registrar,
             proxy,
             services,
+            endpoints,
         }
     }
 
@@ -99,6 +97,10 @@ impl FrontEnd {
 
     pub fn auth(&self) -> &DigestAuth {
         &self.auth
+    }
+
+    pub fn proxy(&self) -> &Proxy {
+        &self.proxy
     }
 
     async fn on_request(&self, conn: &ConnHandle, mut req: Request) {
@@ -268,7 +270,7 @@ impl FrontEnd {
                 }
             }
             None => {
-                if let Some(Some(endpoint)) = aor_of_uri(&req.uri).and_then(|a| self.services.get(&a)) {
+                if let Some(endpoint) = aor_of_uri(&req.uri).and_then(|a| self.services.get(&a)) {
                     let identity = conn.identity().unwrap_or_default();
                     endpoint.handle(req, Peer { conn, identity: &identity, outbound: &self.outbound }).await;
                 }
@@ -301,16 +303,8 @@ impl FrontEnd {
             return self.answer_locally(conn, &req);
         }
         let target_aor = aor_of_uri(&req.uri);
-        if let Some(service) = target_aor.as_ref().and_then(|a| self.services.get(a)) {
-            return match service {
-                Some(endpoint) => {
-                    endpoint.handle(req, Peer { conn, identity: &identity, outbound: &self.outbound }).await
-                }
-                None => self.reply_with(conn, &req, 480, |r| {
-                    r.reason = "Chat Service Not Available".into();
-                    r.headers.push(name::RETRY_AFTER, "300");
-                }),
-            };
+        if let Some(endpoint) = target_aor.as_ref().and_then(|a| self.services.get(a)) {
+            return endpoint.handle(req, Peer { conn, identity: &identity, outbound: &self.outbound }).await;
         }
         if req.method == Method::Subscribe && target_aor.as_ref().map(|a| format!("sip:{a}")) == Some(identity.clone()) {
             return self.subscribe_self(conn, &req).await;
@@ -453,7 +447,7 @@ impl Dispatch for FrontEnd {
     async fn on_closed(&self, conn: &ConnHandle) {
         self.registrar.remove_connection(conn.id());
         self.proxy.on_connection_closed(conn.id());
-        for endpoint in self.services.values().flatten() {
+        for endpoint in &self.endpoints {
             endpoint.connection_closed(conn.id());
         }
     }

@@ -14,7 +14,8 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 use sip_proto::{BRANCH_COOKIE, CSeq, Headers, Method, Request, Response, Uri, name};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::auth::hex;
 use crate::transport::{ConnHandle, ConnId, Connections};
@@ -64,6 +65,9 @@ pub enum RequestError {
 enum Pending {
     Proxy { tx: Arc<ProxyTx>, fork: usize },
     Local(oneshot::Sender<Response>),
+    /// A request sent without waiting: its final status goes to `answers` with `token`,
+    /// so that a thousand deliveries need no thousand waiting tasks.
+    Tracked { token: u64, answers: mpsc::UnboundedSender<(u64, u16)>, sent: Instant },
 }
 
 struct ProxyTx {
@@ -207,10 +211,15 @@ impl Proxy {
         let mut pending = self.pending.lock().expect("pending lock");
         match pending.get(&branch) {
             None => tracing::debug!(%branch, status = resp.status, "response matches no transaction"),
-            Some(Pending::Local(_)) if !final_answer => {}
+            Some(Pending::Local(_) | Pending::Tracked { .. }) if !final_answer => {}
             Some(Pending::Local(_)) => {
                 if let Some(Pending::Local(done)) = pending.remove(&branch) {
                     let _ = done.send(resp);
+                }
+            }
+            Some(Pending::Tracked { .. }) => {
+                if let Some(Pending::Tracked { token, answers, .. }) = pending.remove(&branch) {
+                    let _ = answers.send((token, resp.status));
                 }
             }
             Some(Pending::Proxy { tx, fork }) => {
@@ -293,7 +302,7 @@ impl Proxy {
             .values()
             .filter_map(|p| match p {
                 Pending::Proxy { tx, fork } => Some((tx.clone(), *fork)),
-                Pending::Local(_) => None,
+                Pending::Local(_) | Pending::Tracked { .. } => None,
             })
             .filter(|(tx, fork)| {
                 tx.state.lock().expect("proxy tx lock").forks.get(*fork).is_some_and(|f| f.conn.id() == conn)
@@ -322,6 +331,35 @@ impl Proxy {
         };
         self.pending.lock().expect("pending lock").remove(&branch);
         outcome
+    }
+
+    /// Sends a request of the server's own over `conn` without waiting; its final status
+    /// (408 when none comes in time, see [`Self::expire_tracked`]) goes to `answers`.
+    pub fn send_tracked(&self, conn: &ConnHandle, mut req: Request, token: u64, answers: &mpsc::UnboundedSender<(u64, u16)>) {
+        let branch = format!("{BRANCH_COOKIE}{}", random_hex(8));
+        req.headers.push_front(name::VIA, via_for(conn, &branch));
+        let tracked = Pending::Tracked { token, answers: answers.clone(), sent: Instant::now() };
+        self.pending.lock().expect("pending lock").insert(branch.clone(), tracked);
+        if conn.send(req.to_bytes()).is_err() {
+            self.pending.lock().expect("pending lock").remove(&branch);
+            let _ = answers.send((token, 503));
+        }
+    }
+
+    /// Reports tracked requests unanswered for longer than Timer F as 408.
+    pub fn expire_tracked(&self) {
+        let now = Instant::now();
+        let mut pending = self.pending.lock().expect("pending lock");
+        let expired: Vec<String> = pending
+            .iter()
+            .filter(|(_, p)| matches!(p, Pending::Tracked { sent, .. } if now.duration_since(*sent) > NON_INVITE_TIMEOUT))
+            .map(|(b, _)| b.clone())
+            .collect();
+        for branch in expired {
+            if let Some(Pending::Tracked { token, answers, .. }) = pending.remove(&branch) {
+                let _ = answers.send((token, 408));
+            }
+        }
     }
 
     /// A Record-Route value naming the flows on both sides of this hop.

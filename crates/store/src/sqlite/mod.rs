@@ -1,6 +1,9 @@
 //! The embedded engine: one SQLite file in WAL mode, shared safely by the server and the
 //! admin commands running beside it.
 
+mod history;
+mod rooms;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,7 +17,7 @@ use crate::migrate::{Migration, SQLITE};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SqliteStore {

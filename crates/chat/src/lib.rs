@@ -1,0 +1,218 @@
+//! The persistent chat core: rooms, rosters and permissions, and one handler per XCCOS
+//! command. It knows sessions (one per client endpoint), not sockets or SIP: the server
+//! hands it INFO bodies and gives it a [`Sink`] to deliver XCCOS bodies to sessions.
+
+mod commands;
+mod permissions;
+mod post;
+mod roster;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use parlance_store::Store;
+use parlance_store::rooms::RoomInfo;
+use xccos::{ChatSizeLimits, Envelope, Message};
+
+pub use permissions::Access;
+pub use roster::Principal;
+use roster::Rosters;
+
+/// One client endpoint's dialog with the channel service.
+pub type SessionId = u64;
+
+/// Where XCCOS bodies go. Delivery must not block: the server queues per connection and
+/// drops a connection that does not keep up, rather than slowing a room.
+pub trait Sink: Send + Sync + 'static {
+    fn deliver(&self, sessions: &[SessionId], body: &bytes::Bytes);
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    pub domain: String,
+    /// The channel service URI handed out by `cmd:requri`.
+    pub channel_uri: String,
+    /// Results of any search at most (`sib@searchLimit`).
+    pub search_limit: u32,
+    pub chat_limits: ChatSizeLimits,
+    /// History messages when a client asks for none; and the most it may ask for.
+    pub history_default: u32,
+    pub history_max: u32,
+    pub room_management_url: Option<String>,
+    pub xccos_limits: xccos::Limits,
+}
+
+/// How the server should answer the SIP INFO that carried a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InfoAnswer {
+    pub status: u16,
+    pub reason: &'static str,
+}
+
+impl InfoAnswer {
+    pub const OK: InfoAnswer = InfoAnswer { status: 200, reason: "OK" };
+
+    const fn new(status: u16, reason: &'static str) -> InfoAnswer {
+        InfoAnswer { status, reason }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error(transparent)]
+    Store(#[from] parlance_store::StoreError),
+    #[error("{0} has no account")]
+    UnknownPrincipal(String),
+}
+
+pub struct ChatService {
+    store: Store,
+    settings: ChatSettings,
+    sink: Arc<dyn Sink>,
+    root_uri: String,
+    rosters: Mutex<Rosters>,
+    /// Serialises what changes a room's order: posts, joins and parts. Commit order is
+    /// delivery order.
+    room_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    envids: AtomicU64,
+}
+
+impl std::fmt::Debug for ChatService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatService").field("domain", &self.settings.domain).finish_non_exhaustive()
+    }
+}
+
+impl ChatService {
+    pub async fn new(store: Store, settings: ChatSettings, sink: Arc<dyn Sink>) -> Result<ChatService, ChatError> {
+        let root = store.root_category().await?;
+        Ok(ChatService {
+            root_uri: format!("ma-cat://{}/{}", settings.domain, root.guid),
+            store,
+            settings,
+            sink,
+            rosters: Mutex::new(Rosters::default()),
+            room_locks: Mutex::new(HashMap::new()),
+            envids: AtomicU64::new(now_nanos() as u64 / 1000),
+        })
+    }
+
+    pub fn settings(&self) -> &ChatSettings {
+        &self.settings
+    }
+
+    /// Starts a session for an authenticated principal.
+    pub async fn open_session(&self, session: SessionId, principal_uri: &str) -> Result<(), ChatError> {
+        let user = self
+            .store
+            .user(principal_uri)
+            .await?
+            .ok_or_else(|| ChatError::UnknownPrincipal(principal_uri.to_owned()))?;
+        self.rosters().open(session, Principal { id: user.id, uri: user.uri });
+        Ok(())
+    }
+
+    /// Ends a session: it leaves every room, and the others hear of it.
+    pub async fn close_session(&self, session: SessionId) {
+        let principal = self.rosters().principal(session).cloned();
+        let left = self.rosters().close(session);
+        let Some(principal) = principal else { return };
+        for (room, uri, gone) in left {
+            let _order = self.lock_room(room).await;
+            if gone {
+                self.notify_part(room, &uri, &principal.uri);
+            }
+            if let Err(e) = self.store.record_event(parlance_store::history::ComplianceKind::Part, room, principal.id, "", now_nanos()).await {
+                tracing::error!(error = %e, room, "compliance event for a part not recorded");
+            }
+        }
+    }
+
+    /// Handles one INFO body from a session. `respond` is called once with the SIP answer
+    /// for the INFO, before any reply or message that the body causes is delivered.
+    pub async fn handle(&self, session: SessionId, body: &[u8], respond: impl FnOnce(InfoAnswer) + Send) {
+        let envelope = match Envelope::parse(body, &self.settings.xccos_limits) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::info!(session, error = %e, "malformed XCCOS");
+                return respond(InfoAnswer::new(400, "Malformed XCCOS"));
+            }
+        };
+        let Some(principal) = self.rosters().principal(session).cloned() else {
+            return respond(InfoAnswer::new(481, "Call/Transaction Does Not Exist"));
+        };
+        let mut respond = Some(respond);
+        for message in envelope.messages {
+            match message {
+                Message::GrpChat(chat) => {
+                    let answer = |a: InfoAnswer| {
+                        if let Some(r) = respond.take() {
+                            r(a);
+                        }
+                    };
+                    self.post(session, &principal, chat, answer).await;
+                }
+                Message::Command(command) => {
+                    if let Some(r) = respond.take() {
+                        r(InfoAnswer::OK);
+                    }
+                    self.command(session, &principal, envelope.envid, command).await;
+                }
+                Message::Reply(_) | Message::Notice(_) => {}
+            }
+        }
+        if let Some(r) = respond.take() {
+            r(InfoAnswer::OK);
+        }
+    }
+
+    fn rosters(&self) -> std::sync::MutexGuard<'_, Rosters> {
+        self.rosters.lock().expect("rosters lock")
+    }
+
+    async fn lock_room(&self, room: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.room_locks.lock().expect("room locks").entry(room).or_default().clone();
+        lock.lock_owned().await
+    }
+
+    fn next_envid(&self) -> u64 {
+        self.envids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn send(&self, sessions: &[SessionId], message: impl Into<Message>) {
+        if sessions.is_empty() {
+            return;
+        }
+        let body = bytes::Bytes::from(Envelope::new(self.next_envid(), message).to_xml());
+        self.sink.deliver(sessions, &body);
+    }
+
+    /// `ma-chan://<domain>/<guid>` of a room.
+    fn room_uri(&self, info: &RoomInfo) -> String {
+        format!("ma-chan://{}/{}", self.settings.domain, info.room.guid)
+    }
+
+    /// The room a `ma-chan:` URI names, if it is in our domain and exists.
+    async fn room_by_uri(&self, uri: &str) -> Result<Option<RoomInfo>, ChatError> {
+        let Some(rest) = uri.strip_prefix(xccos::CHANNEL_SCHEME) else { return Ok(None) };
+        let Some((domain, guid)) = rest.split_once('/') else { return Ok(None) };
+        if !domain.eq_ignore_ascii_case(&self.settings.domain) || guid.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.store.room_by_guid(guid).await?)
+    }
+
+    async fn access_roles(&self, info: &RoomInfo, principal: &Principal) -> Result<(Vec<parlance_store::rooms::Role>, bool), ChatError> {
+        let roles = self.store.roles_of(info.room.id, principal.id).await?;
+        let in_scope = self.store.in_scope(info.category.id, principal.id).await?;
+        Ok((roles, in_scope))
+    }
+}
+
+/// Unix nanoseconds now.
+pub fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}

@@ -1,0 +1,147 @@
+//! Who may do what in a room (DESIGN.md §4): the one place these rules live. The store
+//! mirrors `can_see` in its room search so that search limits count visible rooms only.
+
+use parlance_store::rooms::{Behavior, Privacy, Role, RoomInfo};
+
+/// What the server knows about one principal and one room.
+#[derive(Debug, Clone, Copy)]
+pub struct Access<'a> {
+    pub room: &'a RoomInfo,
+    pub roles: &'a [Role],
+    /// Inside the room's category scope.
+    pub in_scope: bool,
+}
+
+impl Access<'_> {
+    fn has_role(&self) -> bool {
+        !self.roles.is_empty()
+    }
+
+    pub fn is_manager(&self) -> bool {
+        self.roles.contains(&Role::Manager)
+    }
+
+    /// Listed in searches. Secret rooms exist only for those who hold a role in them;
+    /// disabled rooms for nobody.
+    pub fn can_see(&self) -> bool {
+        if self.room.room.disabled {
+            return false;
+        }
+        match self.room.room.privacy {
+            Privacy::Open | Privacy::Closed => self.in_scope || self.has_role(),
+            Privacy::Secret => self.has_role(),
+        }
+    }
+
+    pub fn can_join(&self) -> bool {
+        if self.room.room.disabled {
+            return false;
+        }
+        match self.room.room.privacy {
+            Privacy::Open => self.in_scope || self.has_role(),
+            Privacy::Closed | Privacy::Secret => self.has_role(),
+        }
+    }
+
+    pub fn can_read_history(&self) -> bool {
+        self.can_join()
+    }
+
+    pub fn can_post(&self) -> bool {
+        self.can_join()
+            && match self.room.room.behavior {
+                Behavior::Normal => true,
+                Behavior::Auditorium => self.roles.contains(&Role::Presenter),
+            }
+    }
+
+    /// The answer when an action is refused: a room the principal may not see is reported
+    /// as missing, so that refusals never reveal a Secret room.
+    pub fn refusal(&self) -> xccos::ResponseCode {
+        if self.room.room.disabled && self.has_role() {
+            xccos::ResponseCode::NodeDisabled
+        } else if self.can_see() {
+            xccos::ResponseCode::Permission
+        } else {
+            xccos::ResponseCode::NoSuchNode
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parlance_store::rooms::{Category, Room};
+
+    use super::*;
+
+    fn room(privacy: Privacy, behavior: Behavior, disabled: bool) -> RoomInfo {
+        RoomInfo {
+            room: Room {
+                id: 1,
+                guid: "g".into(),
+                category_id: 2,
+                name: "r".into(),
+                description: String::new(),
+                topic: String::new(),
+                privacy,
+                behavior,
+                invitations: true,
+                disabled,
+            },
+            category: Category {
+                id: 2,
+                guid: "c".into(),
+                parent_id: Some(1),
+                name: "c".into(),
+                description: String::new(),
+                file_post: true,
+                invitations: true,
+                logged: true,
+            },
+        }
+    }
+
+    /// (privacy, roles, in scope) → (see, join, post in normal, post in auditorium).
+    #[test]
+    fn permission_matrix() {
+        use Privacy::*;
+        use Role::*;
+        let cases: &[(Privacy, &[Role], bool, [bool; 4])] = &[
+            (Open, &[], true, [true, true, true, false]),
+            (Open, &[], false, [false, false, false, false]),
+            (Open, &[Member], false, [true, true, true, false]),
+            (Open, &[Member, Presenter], true, [true, true, true, true]),
+            (Closed, &[], true, [true, false, false, false]),
+            (Closed, &[Member], true, [true, true, true, false]),
+            (Closed, &[Manager], false, [true, true, true, false]),
+            (Secret, &[], true, [false, false, false, false]),
+            (Secret, &[Member], true, [true, true, true, false]),
+            (Secret, &[Presenter], true, [true, true, true, true]),
+        ];
+        for (privacy, roles, in_scope, [see, join, post, post_aud]) in cases {
+            let normal = room(*privacy, Behavior::Normal, false);
+            let aud = room(*privacy, Behavior::Auditorium, false);
+            let a = Access { room: &normal, roles, in_scope: *in_scope };
+            let b = Access { room: &aud, roles, in_scope: *in_scope };
+            let got = [a.can_see(), a.can_join(), a.can_post(), b.can_post()];
+            assert_eq!(got, [*see, *join, *post, *post_aud], "{privacy:?} {roles:?} scope={in_scope}");
+            assert_eq!(a.can_read_history(), a.can_join());
+            let disabled = room(*privacy, Behavior::Normal, true);
+            let d = Access { room: &disabled, roles, in_scope: *in_scope };
+            assert!(!d.can_see() && !d.can_join() && !d.can_post() && !d.can_read_history());
+        }
+    }
+
+    #[test]
+    fn refusals_do_not_reveal_secret_rooms() {
+        let secret = room(Privacy::Secret, Behavior::Normal, false);
+        let outsider = Access { room: &secret, roles: &[], in_scope: true };
+        assert_eq!(outsider.refusal(), xccos::ResponseCode::NoSuchNode);
+        let closed = room(Privacy::Closed, Behavior::Normal, false);
+        let outsider = Access { room: &closed, roles: &[], in_scope: true };
+        assert_eq!(outsider.refusal(), xccos::ResponseCode::Permission);
+        let disabled = room(Privacy::Open, Behavior::Normal, true);
+        assert_eq!(Access { room: &disabled, roles: &[Role::Member], in_scope: true }.refusal(), xccos::ResponseCode::NodeDisabled);
+        assert_eq!(Access { room: &disabled, roles: &[], in_scope: true }.refusal(), xccos::ResponseCode::NoSuchNode);
+    }
+}

@@ -1,0 +1,145 @@
+//! Who is in which room right now: sessions (one per client endpoint) and the rooms each
+//! has joined. In memory only; a restart empties it and clients re-join.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::SessionId;
+
+/// The principal behind a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub id: i64,
+    pub uri: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Present {
+    pub principal: Principal,
+    pub manager: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Rosters {
+    sessions: HashMap<SessionId, (Principal, BTreeSet<i64>)>,
+    rooms: HashMap<i64, RoomRoster>,
+}
+
+#[derive(Debug, Default)]
+struct RoomRoster {
+    uri: String,
+    present: BTreeMap<SessionId, Present>,
+    /// Sessions to deliver to, rebuilt only when the roster changes: a message to a
+    /// large room costs no allocation per member.
+    targets: Arc<[SessionId]>,
+}
+
+impl RoomRoster {
+    fn rebuild(&mut self) {
+        self.targets = self.present.keys().copied().collect();
+    }
+}
+
+impl Rosters {
+    pub fn open(&mut self, session: SessionId, principal: Principal) {
+        self.sessions.entry(session).or_insert((principal, BTreeSet::new()));
+    }
+
+    pub fn principal(&self, session: SessionId) -> Option<&Principal> {
+        self.sessions.get(&session).map(|(p, _)| p)
+    }
+
+    /// Removes a session. Returns, for each room it was in, the room's URI and whether its
+    /// principal is now gone from that room.
+    pub fn close(&mut self, session: SessionId) -> Vec<(i64, String, bool)> {
+        let Some((_, rooms)) = self.sessions.remove(&session) else { return Vec::new() };
+        rooms
+            .into_iter()
+            .map(|room| {
+                let uri = self.rooms.get(&room).map(|r| r.uri.clone()).unwrap_or_default();
+                (room, uri, self.remove_from(room, session))
+            })
+            .collect()
+    }
+
+    /// Adds the session to the room. Returns whether its principal was not present before
+    /// (through another session), which is when the others hear of the join.
+    pub fn join(&mut self, room: i64, uri: &str, session: SessionId, manager: bool) -> bool {
+        let Some((principal, rooms)) = self.sessions.get_mut(&session) else { return false };
+        rooms.insert(room);
+        let principal = principal.clone();
+        let roster = self.rooms.entry(room).or_insert_with(|| RoomRoster { uri: uri.to_owned(), ..RoomRoster::default() });
+        let first = !roster.present.values().any(|p| p.principal.id == principal.id);
+        roster.present.insert(session, Present { principal, manager });
+        roster.rebuild();
+        first
+    }
+
+    /// Removes the session from the room. Returns whether its principal is now gone from it.
+    pub fn part(&mut self, room: i64, session: SessionId) -> bool {
+        if let Some((_, rooms)) = self.sessions.get_mut(&session) {
+            rooms.remove(&room);
+        }
+        self.remove_from(room, session)
+    }
+
+    fn remove_from(&mut self, room: i64, session: SessionId) -> bool {
+        let Some(roster) = self.rooms.get_mut(&room) else { return false };
+        let Some(left) = roster.present.remove(&session) else { return false };
+        roster.rebuild();
+        let gone = !roster.present.values().any(|p| p.principal.id == left.principal.id);
+        if roster.present.is_empty() {
+            self.rooms.remove(&room);
+        }
+        gone
+    }
+
+    pub fn is_joined(&self, room: i64, session: SessionId) -> bool {
+        self.rooms.get(&room).is_some_and(|r| r.present.contains_key(&session))
+    }
+
+    pub fn targets(&self, room: i64) -> Arc<[SessionId]> {
+        self.rooms.get(&room).map(|r| r.targets.clone()).unwrap_or_else(|| Arc::from([]))
+    }
+
+    /// The distinct principals present, managers flagged, in a stable order.
+    pub fn present(&self, room: i64) -> Vec<Present> {
+        let mut seen = BTreeMap::new();
+        if let Some(r) = self.rooms.get(&room) {
+            for p in r.present.values() {
+                let entry = seen.entry(p.principal.uri.clone()).or_insert_with(|| p.clone());
+                entry.manager |= p.manager;
+            }
+        }
+        seen.into_values().collect()
+    }
+
+    pub fn user_count(&self, room: i64) -> usize {
+        self.present(room).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> Principal {
+        Principal { id: 1, uri: "sip:alice@example.test".into() }
+    }
+
+    #[test]
+    fn a_principal_on_two_endpoints_is_present_once() {
+        let mut r = Rosters::default();
+        r.open(10, alice());
+        r.open(11, alice());
+        assert!(r.join(7, "ma-chan://example.test/g", 10, false));
+        assert!(!r.join(7, "ma-chan://example.test/g", 11, true), "already present through session 10");
+        assert_eq!(r.present(7).len(), 1);
+        assert!(r.present(7)[0].manager);
+        assert_eq!(&*r.targets(7), &[10, 11]);
+        assert!(!r.part(7, 10), "still there through session 11");
+        assert_eq!(r.close(11), vec![(7, "ma-chan://example.test/g".to_owned(), true)]);
+        assert_eq!(r.user_count(7), 0);
+        assert!(r.targets(7).is_empty());
+    }
+}

@@ -1,0 +1,162 @@
+//! The persistent chat service at its SIP URIs: the lookup (pool) URI answers `cmd:requri`,
+//! the channel URI serves everything else; both accept any command (Lync 2013 uses the
+//! pool URI directly). Each INVITE opens a dialog and a chat session in the core.
+
+mod dialogs;
+
+use std::sync::Arc;
+
+use parlance_chat::{ChatService, SessionId};
+use sip_proto::{Method, Request, Response, name};
+use tokio::sync::mpsc;
+
+pub use self::dialogs::Dialogs;
+use crate::endpoint::{Endpoint, EndpointFuture, Peer};
+use crate::frontend::proxy::random_hex;
+use crate::transport::ConnId;
+
+const ALLOW: &str = "INVITE, ACK, INFO, UPDATE, BYE, OPTIONS";
+
+#[derive(Debug)]
+pub struct GroupChat {
+    chat: Arc<ChatService>,
+    dialogs: Arc<Dialogs>,
+}
+
+impl GroupChat {
+    /// Starts the service; `answers` carries the final statuses of the INFOs it sends.
+    pub fn start(chat: Arc<ChatService>, dialogs: Arc<Dialogs>, answers: mpsc::UnboundedReceiver<(u64, u16)>) -> Arc<GroupChat> {
+        let service = Arc::new(GroupChat { chat, dialogs });
+        tokio::spawn(watch_answers(Arc::downgrade(&service), answers));
+        service
+    }
+
+    pub fn chat(&self) -> &Arc<ChatService> {
+        &self.chat
+    }
+
+    /// Ends sessions whose dialogs were not refreshed in time.
+    pub async fn expire(&self) {
+        for session in self.dialogs.remove_expired() {
+            tracing::info!(session, "chat dialog expired");
+            self.chat.close_session(session).await;
+        }
+    }
+
+    async fn end(&self, session: SessionId, why: &str) {
+        if self.dialogs.remove(session).is_some() {
+            tracing::info!(session, why, "chat session ended");
+            self.chat.close_session(session).await;
+        }
+    }
+
+    async fn on_request(&self, req: Request, peer: Peer<'_>) {
+        let respond = |resp: Response| peer.outbound.respond(peer.conn, &resp);
+        let in_dialog = req.to().and_then(|t| t.tag().map(str::to_owned)).is_some();
+        match req.method {
+            Method::Invite if !in_dialog => self.invite(&req, peer).await,
+            Method::Ack => {
+                self.dialogs.touch(&req);
+            }
+            Method::Invite | Method::Update | Method::Options if in_dialog => match self.dialogs.touch(&req) {
+                Some(_) => respond(self.session_ok(&req)),
+                None => respond(Response::for_request(&req, 481)),
+            },
+            Method::Options => respond(with_allow(Response::for_request(&req, 200).with_to_tag(&random_hex(5)))),
+            Method::Info => match self.dialogs.touch(&req) {
+                Some(session) => {
+                    let answer = |a: parlance_chat::InfoAnswer| {
+                        let mut resp = Response::for_request(&req, a.status);
+                        resp.reason = a.reason.to_owned();
+                        respond(resp);
+                    };
+                    self.chat.handle(session, &req.body, answer).await;
+                }
+                None => respond(Response::for_request(&req, 481)),
+            },
+            Method::Bye => match self.dialogs.touch(&req) {
+                Some(session) => {
+                    respond(Response::for_request(&req, 200));
+                    self.end(session, "BYE").await;
+                }
+                None => respond(Response::for_request(&req, 481)),
+            },
+            _ => respond(with_allow(Response::for_request(&req, 405).with_to_tag(&random_hex(5)))),
+        }
+    }
+
+    async fn invite(&self, req: &Request, peer: Peer<'_>) {
+        let tag = random_hex(5);
+        let Some(session) = self.dialogs.create(req, peer.conn, &tag) else {
+            let mut resp = Response::for_request(req, 400).with_to_tag(&tag);
+            resp.reason = "Missing From-tag Or Contact".into();
+            return peer.outbound.respond(peer.conn, &resp);
+        };
+        if let Err(e) = self.chat.open_session(session, peer.identity).await {
+            tracing::warn!(error = %e, identity = peer.identity, "chat session refused");
+            self.dialogs.remove(session);
+            return peer.outbound.respond(peer.conn, &Response::for_request(req, 403).with_to_tag(&tag));
+        }
+        let mut resp = self.session_ok(req).with_to_tag(&tag);
+        resp.headers.push(name::CONTACT, format!("<{}>", req.uri));
+        resp.headers.push(name::CONTENT_TYPE, "application/sdp");
+        resp.body = sdp_answer(peer.conn.local()).into_bytes().into();
+        tracing::debug!(session, identity = peer.identity, uri = %req.uri, "chat session opened");
+        peer.outbound.respond(peer.conn, &resp);
+    }
+
+    /// A 200 that states the session timer: sipe refreshes every (value − 10) s.
+    fn session_ok(&self, req: &Request) -> Response {
+        let mut resp = Response::for_request(req, 200);
+        resp.headers.push(name::SESSION_EXPIRES, format!("{};refresher=uac", self.dialogs.session_expires().as_secs()));
+        resp
+    }
+}
+
+impl Endpoint for GroupChat {
+    fn handle<'a>(&'a self, request: Request, from: Peer<'a>) -> EndpointFuture<'a> {
+        Box::pin(self.on_request(request, from))
+    }
+
+    fn connection_closed(&self, conn: ConnId) {
+        let sessions = self.dialogs.remove_connection(conn);
+        if sessions.is_empty() {
+            return;
+        }
+        let chat = self.chat.clone();
+        tokio::spawn(async move {
+            for session in sessions {
+                chat.close_session(session).await;
+            }
+        });
+    }
+}
+
+/// A non-2xx answer to one of our INFOs ends that dialog (xccos.md §1.9: sipe answers 487
+/// on a dialog it no longer uses; 481 means it is gone).
+async fn watch_answers(service: std::sync::Weak<GroupChat>, mut answers: mpsc::UnboundedReceiver<(u64, u16)>) {
+    while let Some((session, status)) = answers.recv().await {
+        if status < 300 {
+            continue;
+        }
+        let Some(service) = service.upgrade() else { return };
+        service.end(session, "client refused a server INFO").await;
+    }
+}
+
+fn with_allow(mut resp: Response) -> Response {
+    resp.headers.push(name::ALLOW, ALLOW);
+    resp
+}
+
+/// The session description of the answer; clients do not inspect it (xccos.md §1.5).
+fn sdp_answer(local: std::net::SocketAddr) -> String {
+    let (family, ip) = match local.ip() {
+        std::net::IpAddr::V4(ip) => ("IP4", ip.to_string()),
+        std::net::IpAddr::V6(ip) => ("IP6", ip.to_string()),
+    };
+    format!(
+        "v=0\r\no=- 0 0 IN {family} {ip}\r\ns=session\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=message {} sip null\r\n",
+        local.port()
+    )
+}

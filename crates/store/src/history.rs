@@ -1,0 +1,98 @@
+//! Chat history, compliance events, invitations and preferences: the types every engine stores.
+
+/// A message as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub room_id: i64,
+    /// Per room, dense, in commit order.
+    pub seq: i64,
+    pub author_uri: String,
+    /// Unix nanoseconds, server time.
+    pub posted_at: i64,
+    pub content: String,
+}
+
+/// Which part of a room's history to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryQuery {
+    /// The newest `n` messages.
+    Last(u32),
+    /// Up to `n` messages older than `seq`.
+    Before { seq: i64, n: u32 },
+    /// Up to `n` messages newer than `seq`.
+    After { seq: i64, n: u32 },
+    /// Up to `n` newest messages matching every word of `text`.
+    Search { text: String, n: u32 },
+}
+
+/// What a compliance event records (the original's Message types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComplianceKind {
+    Chat,
+    Join,
+    Part,
+    Backchat,
+    FileUpload,
+    FileDownload,
+}
+
+impl ComplianceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplianceKind::Chat => "chat",
+            ComplianceKind::Join => "join",
+            ComplianceKind::Part => "part",
+            ComplianceKind::Backchat => "backchat",
+            ComplianceKind::FileUpload => "fileupload",
+            ComplianceKind::FileDownload => "filedownload",
+        }
+    }
+}
+
+/// A row of the compliance outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceEvent {
+    pub id: i64,
+    pub kind: String,
+    pub room_id: i64,
+    pub principal_id: i64,
+    pub message_seq: Option<i64>,
+    pub content: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub invite_id: i64,
+    pub room_id: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preference {
+    pub label: String,
+    pub seq: i64,
+    pub content: String,
+}
+
+/// Turns free text into an FTS5 query that matches every word, each taken literally.
+pub fn fts_all_words(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\""))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" AND "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_becomes_literal_words() {
+        assert_eq!(fts_all_words("deploy  Friday!").as_deref(), Some("\"deploy\" AND \"Friday\""));
+        assert_eq!(fts_all_words("\" OR * NEAR(").as_deref(), Some("\"OR\" AND \"NEAR\""));
+        assert_eq!(fts_all_words("  ...  "), None);
+    }
+}

@@ -1,0 +1,254 @@
+//! Messages, history reads, compliance events, invitations and preferences on SQLite.
+//! Every action that compliance must see writes its outbox row in its own transaction.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::SqliteStore;
+use super::rooms::foreign_key_as_not_found;
+use crate::error::{Result, StoreError};
+use crate::history::{ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, Preference, StoredMessage, fts_all_words};
+
+const MESSAGE_COLUMNS: &str = "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content";
+
+impl SqliteStore {
+    /// Stores a message with the room's next sequence number and its compliance event, in
+    /// one short transaction. The commit order is the room's order.
+    pub async fn post_message(&self, room_id: i64, author_id: i64, content: &str, posted_at: i64) -> Result<StoredMessage> {
+        let mut tx = self.pool.begin().await?;
+        let seq: i64 = sqlx::query_scalar("UPDATE rooms SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1")
+            .bind(room_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("room".into()))?;
+        sqlx::query("INSERT INTO messages (room_id, seq, author_id, posted_at, content) VALUES (?, ?, ?, ?, ?)")
+            .bind(room_id)
+            .bind(seq)
+            .bind(author_id)
+            .bind(posted_at)
+            .bind(content)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| foreign_key_as_not_found(e, "author"))?;
+        outbox(&mut tx, ComplianceKind::Chat, room_id, author_id, Some(seq), content, posted_at).await?;
+        let author_uri: String = sqlx::query_scalar("SELECT uri FROM principals WHERE id = ?")
+            .bind(author_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(StoredMessage { room_id, seq, author_uri, posted_at, content: content.to_owned() })
+    }
+
+    /// Reads history (oldest first) and records the read as a compliance event.
+    pub async fn read_history(&self, room_id: i64, viewer_id: i64, query: &HistoryQuery, at: i64) -> Result<Vec<StoredMessage>> {
+        let mut tx = self.pool.begin().await?;
+        let description = match query {
+            HistoryQuery::Last(n) => format!("last {n}"),
+            HistoryQuery::Before { seq, n } => format!("before {seq} {n}"),
+            HistoryQuery::After { seq, n } => format!("after {seq} {n}"),
+            HistoryQuery::Search { text, n } => format!("search {n} {text}"),
+        };
+        outbox(&mut tx, ComplianceKind::Backchat, room_id, viewer_id, None, &description, at).await?;
+        let base = format!("SELECT {MESSAGE_COLUMNS} FROM messages m JOIN principals p ON p.id = m.author_id");
+        let mut rows = match query {
+            HistoryQuery::Last(n) => {
+                sqlx::query(&format!("{base} WHERE m.room_id = ? ORDER BY m.seq DESC LIMIT ?"))
+                    .bind(room_id)
+                    .bind(i64::from(*n))
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+            HistoryQuery::Before { seq, n } => {
+                sqlx::query(&format!("{base} WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"))
+                    .bind(room_id)
+                    .bind(seq)
+                    .bind(i64::from(*n))
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+            HistoryQuery::After { seq, n } => {
+                let mut rows = sqlx::query(&format!("{base} WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq ASC LIMIT ?"))
+                    .bind(room_id)
+                    .bind(seq)
+                    .bind(i64::from(*n))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                rows.reverse();
+                rows
+            }
+            HistoryQuery::Search { text, n } => match fts_all_words(text) {
+                None => Vec::new(),
+                Some(fts) => {
+                    sqlx::query(&format!(
+                        "{base} JOIN messages_fts f ON f.rowid = m.id WHERE m.room_id = ? AND messages_fts MATCH ? \
+                         ORDER BY m.seq DESC LIMIT ?"
+                    ))
+                    .bind(room_id)
+                    .bind(fts)
+                    .bind(i64::from(*n))
+                    .fetch_all(&mut *tx)
+                    .await?
+                }
+            },
+        };
+        tx.commit().await?;
+        rows.reverse();
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
+    /// Searches the history of several rooms (the caller passes the rooms the viewer may
+    /// read), newest first, and records one compliance event per room searched.
+    pub async fn search_history(
+        &self,
+        room_ids: &[i64],
+        viewer_id: i64,
+        text: &str,
+        limit: u32,
+        at: i64,
+    ) -> Result<Vec<StoredMessage>> {
+        let Some(fts) = fts_all_words(text) else { return Ok(Vec::new()) };
+        if room_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        for room in room_ids {
+            outbox(&mut tx, ComplianceKind::Backchat, *room, viewer_id, None, &format!("search {text}"), at).await?;
+        }
+        let placeholders = vec!["?"; room_ids.len()].join(",");
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN principals p ON p.id = m.author_id \
+             JOIN messages_fts f ON f.rowid = m.id WHERE messages_fts MATCH ? AND m.room_id IN ({placeholders}) \
+             ORDER BY m.posted_at DESC LIMIT ?"
+        );
+        let mut q = sqlx::query(&sql).bind(fts);
+        for room in room_ids {
+            q = q.bind(room);
+        }
+        let rows = q.bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
+    /// Records a join or part (or any event without its own row) for compliance.
+    pub async fn record_event(&self, kind: ComplianceKind, room_id: i64, principal_id: i64, content: &str, at: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        outbox(&mut tx, kind, room_id, principal_id, None, content, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Compliance events after `after_id`, oldest first.
+    pub async fn compliance_events(&self, after_id: i64, limit: u32) -> Result<Vec<ComplianceEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, room_id, principal_id, message_seq, content, at FROM compliance_outbox \
+             WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ComplianceEvent {
+                id: r.get("id"),
+                kind: r.get("kind"),
+                room_id: r.get("room_id"),
+                principal_id: r.get("principal_id"),
+                message_seq: r.get("message_seq"),
+                content: r.get("content"),
+                at: r.get("at"),
+            })
+            .collect())
+    }
+
+    /// Invites principals to a room; each gets the next invitation id of their own. Already
+    /// invited principals are left as they are.
+    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for p in principal_ids {
+            sqlx::query(
+                "INSERT OR IGNORE INTO invitations (principal_id, invite_id, room_id, created_at) \
+                 SELECT ?1, COALESCE(MAX(invite_id), 0) + 1, ?2, ?3 FROM invitations WHERE principal_id = ?1",
+            )
+            .bind(p)
+            .bind(room_id)
+            .bind(crate::now())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Invitations with an id of at least `from_id`, in order.
+    pub async fn invitations(&self, principal_id: i64, from_id: i64) -> Result<Vec<Invitation>> {
+        let rows = sqlx::query(
+            "SELECT invite_id, room_id, created_at FROM invitations WHERE principal_id = ? AND invite_id >= ? ORDER BY invite_id",
+        )
+        .bind(principal_id)
+        .bind(from_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Invitation { invite_id: r.get("invite_id"), room_id: r.get("room_id"), created_at: r.get("created_at") })
+            .collect())
+    }
+
+    pub async fn preference(&self, principal_id: i64, label: &str) -> Result<Option<Preference>> {
+        let row = sqlx::query("SELECT label, seq, content FROM preferences WHERE principal_id = ? AND label = ?")
+            .bind(principal_id)
+            .bind(label)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| Preference { label: r.get("label"), seq: r.get("seq"), content: r.get("content") }))
+    }
+
+    /// Stores a preference blob with the next sequence number; returns it.
+    pub async fn set_preference(&self, principal_id: i64, label: &str, content: &str) -> Result<Preference> {
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO preferences (principal_id, label, seq, content) VALUES (?, ?, 1, ?) \
+             ON CONFLICT (principal_id, label) DO UPDATE SET seq = seq + 1, content = excluded.content RETURNING seq",
+        )
+        .bind(principal_id)
+        .bind(label)
+        .bind(content)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Preference { label: label.to_owned(), seq, content: content.to_owned() })
+    }
+}
+
+async fn outbox(
+    tx: &mut Transaction<'_, Sqlite>,
+    kind: ComplianceKind,
+    room_id: i64,
+    principal_id: i64,
+    message_seq: Option<i64>,
+    content: &str,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO compliance_outbox (kind, room_id, principal_id, message_seq, content, at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(kind.as_str())
+    .bind(room_id)
+    .bind(principal_id)
+    .bind(message_seq)
+    .bind(content)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
+    Ok(())
+}
+
+fn message_from_row(r: &SqliteRow) -> StoredMessage {
+    StoredMessage {
+        room_id: r.get("room_id"),
+        seq: r.get("seq"),
+        author_uri: r.get("author_uri"),
+        posted_at: r.get("posted_at"),
+        content: r.get("content"),
+    }
+}

@@ -1,0 +1,369 @@
+//! Categories, rooms and roles on SQLite.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::SqliteStore;
+use crate::error::{Result, StoreError};
+use crate::rooms::{Category, NewCategory, NewRoom, RoleHolder, Role, Room, RoomInfo, RoomUpdate, ScopeEntry};
+
+const CATEGORY_COLUMNS: &str = "id, guid, parent_id, name, description, file_post, invitations, logged";
+const ROOM_COLUMNS: &str =
+    "r.id, r.guid, r.category_id, r.name, r.description, r.topic, r.privacy, r.behavior, r.invitations, r.disabled";
+
+impl SqliteStore {
+    /// The root category, created on first use.
+    pub async fn root_category(&self) -> Result<Category> {
+        let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE parent_id IS NULL");
+        if let Some(row) = sqlx::query(&sql).fetch_optional(&self.pool).await? {
+            return Ok(category_from_row(&row));
+        }
+        sqlx::query(
+            "INSERT INTO categories (guid, parent_id, name, description, created_at) VALUES (?, NULL, 'Root', '', ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(crate::new_guid())
+        .bind(crate::now())
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query(&sql).fetch_one(&self.pool).await?;
+        Ok(category_from_row(&row))
+    }
+
+    pub async fn add_category(&self, new: &NewCategory<'_>) -> Result<Category> {
+        let id = sqlx::query(
+            "INSERT INTO categories (guid, parent_id, name, description, file_post, invitations, logged, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(crate::new_guid())
+        .bind(new.parent_id)
+        .bind(new.name)
+        .bind(new.description)
+        .bind(new.file_post)
+        .bind(new.invitations)
+        .bind(new.logged)
+        .bind(crate::now())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| foreign_key_as_not_found(e, "parent category"))?
+        .last_insert_rowid();
+        self.category(id).await?.ok_or_else(|| StoreError::NotFound("category".into()))
+    }
+
+    pub async fn category(&self, id: i64) -> Result<Option<Category>> {
+        let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE id = ?");
+        Ok(sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?.as_ref().map(category_from_row))
+    }
+
+    /// A category by GUID or by (case-insensitive) name.
+    pub async fn find_category(&self, guid_or_name: &str) -> Result<Option<Category>> {
+        let sql = format!(
+            "SELECT {CATEGORY_COLUMNS} FROM categories WHERE guid = ?1 OR name = ?1 COLLATE NOCASE ORDER BY guid = ?1 DESC LIMIT 1"
+        );
+        Ok(sqlx::query(&sql).bind(guid_or_name).fetch_optional(&self.pool).await?.as_ref().map(category_from_row))
+    }
+
+    pub async fn categories(&self) -> Result<Vec<Category>> {
+        let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories ORDER BY parent_id IS NOT NULL, name");
+        Ok(sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(category_from_row).collect())
+    }
+
+    pub async fn set_category_creator(&self, category_id: i64, principal_id: i64, creator: bool) -> Result<()> {
+        let sql = if creator {
+            "INSERT OR IGNORE INTO category_creators (category_id, principal_id) VALUES (?, ?)"
+        } else {
+            "DELETE FROM category_creators WHERE category_id = ? AND principal_id = ?"
+        };
+        sqlx::query(sql)
+            .bind(category_id)
+            .bind(principal_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
+        Ok(())
+    }
+
+    /// Categories in which the principal may create rooms.
+    pub async fn creator_categories(&self, principal_id: i64) -> Result<Vec<Category>> {
+        let sql = format!(
+            "SELECT {CATEGORY_COLUMNS} FROM categories WHERE id IN \
+             (SELECT category_id FROM category_creators WHERE principal_id = ?) ORDER BY name"
+        );
+        Ok(sqlx::query(&sql).bind(principal_id).fetch_all(&self.pool).await?.iter().map(category_from_row).collect())
+    }
+
+    pub async fn set_category_scope(&self, category_id: i64, principal_id: i64, entry: Option<ScopeEntry>) -> Result<()> {
+        match entry {
+            Some(e) => {
+                sqlx::query(
+                    "INSERT INTO category_scope (category_id, principal_id, allow) VALUES (?, ?, ?) \
+                     ON CONFLICT (category_id, principal_id) DO UPDATE SET allow = excluded.allow",
+                )
+                .bind(category_id)
+                .bind(principal_id)
+                .bind(e == ScopeEntry::Allow)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
+            }
+            None => {
+                sqlx::query("DELETE FROM category_scope WHERE category_id = ? AND principal_id = ?")
+                    .bind(category_id)
+                    .bind(principal_id)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the principal is inside the category's scope: not denied, and allowed when
+    /// the category has an allow list.
+    pub async fn in_scope(&self, category_id: i64, principal_id: i64) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT \
+               COALESCE(MAX(CASE WHEN principal_id = ?2 AND allow = 0 THEN 1 END), 0) AS denied, \
+               COALESCE(MAX(CASE WHEN principal_id = ?2 AND allow = 1 THEN 1 END), 0) AS allowed, \
+               COALESCE(MAX(allow), 0) AS has_allow_list \
+             FROM category_scope WHERE category_id = ?1",
+        )
+        .bind(category_id)
+        .bind(principal_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let (denied, allowed, has_list): (i64, i64, i64) = (row.get("denied"), row.get("allowed"), row.get("has_allow_list"));
+        Ok(denied == 0 && (has_list == 0 || allowed == 1))
+    }
+
+    pub async fn add_room(&self, new: &NewRoom<'_>) -> Result<Room> {
+        let now = crate::now();
+        let inserted = sqlx::query(
+            "INSERT INTO rooms (guid, category_id, name, description, topic, privacy, behavior, invitations, created_at, updated_at) \
+             SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ? FROM categories WHERE id = ? AND parent_id IS NOT NULL",
+        )
+        .bind(crate::new_guid())
+        .bind(new.name)
+        .bind(new.description)
+        .bind(new.topic)
+        .bind(new.privacy.as_str())
+        .bind(new.behavior.as_str())
+        .bind(new.invitations)
+        .bind(now)
+        .bind(now)
+        .bind(new.category_id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unique_as_duplicate(e, new.name))?;
+        if inserted.rows_affected() == 0 {
+            // The insert selects nothing both for a missing category and for the root.
+            return Err(match self.category(new.category_id).await? {
+                None => StoreError::NotFound("category".into()),
+                Some(_) => StoreError::Invalid {
+                    what: "category",
+                    why: "it is the root (rooms live in categories below the root)".into(),
+                },
+            });
+        }
+        let info = self.room_by_id(inserted.last_insert_rowid()).await?;
+        info.map(|i| i.room).ok_or_else(|| StoreError::NotFound("room".into()))
+    }
+
+    pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
+        let done = sqlx::query(
+            "UPDATE rooms SET name = COALESCE(?, name), description = COALESCE(?, description), \
+             topic = COALESCE(?, topic), privacy = COALESCE(?, privacy), behavior = COALESCE(?, behavior), \
+             invitations = COALESCE(?, invitations), disabled = COALESCE(?, disabled), updated_at = ? WHERE id = ?",
+        )
+        .bind(update.name.as_deref())
+        .bind(update.description.as_deref())
+        .bind(update.topic.as_deref())
+        .bind(update.privacy.map(|p| p.as_str()))
+        .bind(update.behavior.map(|b| b.as_str()))
+        .bind(update.invitations)
+        .bind(update.disabled)
+        .bind(crate::now())
+        .bind(room_id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unique_as_duplicate(e, update.name.as_deref().unwrap_or("room name")))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("room".into()));
+        }
+        let info = self.room_by_id(room_id).await?;
+        info.map(|i| i.room).ok_or_else(|| StoreError::NotFound("room".into()))
+    }
+
+    pub async fn room_by_id(&self, room_id: i64) -> Result<Option<RoomInfo>> {
+        self.room_where("r.id = ?", RoomKey::Id(room_id)).await
+    }
+
+    pub async fn room_by_guid(&self, guid: &str) -> Result<Option<RoomInfo>> {
+        self.room_where("r.guid = ? COLLATE NOCASE", RoomKey::Text(guid)).await
+    }
+
+    /// A room by GUID or by (case-insensitive) name.
+    pub async fn find_room(&self, guid_or_name: &str) -> Result<Option<RoomInfo>> {
+        match self.room_by_guid(guid_or_name).await? {
+            Some(r) => Ok(Some(r)),
+            None => self.room_where("r.name = ? COLLATE NOCASE", RoomKey::Text(guid_or_name)).await,
+        }
+    }
+
+    async fn room_where(&self, condition: &str, key: RoomKey<'_>) -> Result<Option<RoomInfo>> {
+        let sql = format!(
+            "SELECT {ROOM_COLUMNS}, c.id AS c_id, c.guid AS c_guid, c.parent_id AS c_parent_id, c.name AS c_name, \
+             c.description AS c_description, c.file_post AS c_file_post, c.invitations AS c_invitations, c.logged AS c_logged \
+             FROM rooms r JOIN categories c ON c.id = r.category_id WHERE {condition}"
+        );
+        let query = sqlx::query(&sql);
+        let query = match key {
+            RoomKey::Id(id) => query.bind(id),
+            RoomKey::Text(t) => query.bind(t),
+        };
+        Ok(query.fetch_optional(&self.pool).await?.as_ref().map(room_info_from_row))
+    }
+
+    /// Every room with its category, by name.
+    pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+        self.search_rooms(None, false, None, u32::MAX).await
+    }
+
+    /// Rooms whose name (and description, when asked) contains `text`, at most `limit`.
+    /// With `visible_to`, Secret rooms are kept only where that principal holds a role: the
+    /// chat core's visibility rule, applied here so that the limit counts visible rooms.
+    pub async fn search_rooms(
+        &self,
+        text: Option<&str>,
+        in_description: bool,
+        visible_to: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<RoomInfo>> {
+        let pattern = text.filter(|t| !t.is_empty()).map(|t| format!("%{}%", like_escape(t)));
+        let sql = format!(
+            "SELECT {ROOM_COLUMNS}, c.id AS c_id, c.guid AS c_guid, c.parent_id AS c_parent_id, c.name AS c_name, \
+             c.description AS c_description, c.file_post AS c_file_post, c.invitations AS c_invitations, c.logged AS c_logged \
+             FROM rooms r JOIN categories c ON c.id = r.category_id \
+             WHERE (?1 IS NULL OR r.name LIKE ?1 ESCAPE '\\' OR (?2 AND r.description LIKE ?1 ESCAPE '\\')) \
+               AND (?3 IS NULL OR r.privacy <> 'secret' \
+                    OR EXISTS (SELECT 1 FROM room_roles rr WHERE rr.room_id = r.id AND rr.principal_id = ?3)) \
+             ORDER BY r.name COLLATE NOCASE LIMIT ?4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(pattern)
+            .bind(in_description)
+            .bind(visible_to)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(room_info_from_row).collect())
+    }
+
+    pub async fn set_role(&self, room_id: i64, principal_id: i64, role: Role, on: bool) -> Result<()> {
+        let sql = if on {
+            "INSERT OR IGNORE INTO room_roles (room_id, principal_id, role) VALUES (?, ?, ?)"
+        } else {
+            "DELETE FROM room_roles WHERE room_id = ? AND principal_id = ? AND role = ?"
+        };
+        sqlx::query(sql)
+            .bind(room_id)
+            .bind(principal_id)
+            .bind(role.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
+        Ok(())
+    }
+
+    pub async fn roles_of(&self, room_id: i64, principal_id: i64) -> Result<Vec<Role>> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT role FROM room_roles WHERE room_id = ? AND principal_id = ? ORDER BY role")
+                .bind(room_id)
+                .bind(principal_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.iter().filter_map(|r| r.parse().ok()).collect())
+    }
+
+    pub async fn role_holders(&self, room_id: i64) -> Result<Vec<RoleHolder>> {
+        let rows = sqlx::query(
+            "SELECT rr.principal_id, p.uri, rr.role FROM room_roles rr JOIN principals p ON p.id = rr.principal_id \
+             WHERE rr.room_id = ? ORDER BY p.uri, rr.role",
+        )
+        .bind(room_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(RoleHolder {
+                    principal_id: r.get("principal_id"),
+                    uri: r.get("uri"),
+                    role: r.get::<String, _>("role").parse().ok()?,
+                })
+            })
+            .collect())
+    }
+}
+
+enum RoomKey<'a> {
+    Id(i64),
+    Text(&'a str),
+}
+
+fn category_from_row(r: &SqliteRow) -> Category {
+    Category {
+        id: r.get("id"),
+        guid: r.get("guid"),
+        parent_id: r.get("parent_id"),
+        name: r.get("name"),
+        description: r.get("description"),
+        file_post: r.get("file_post"),
+        invitations: r.get("invitations"),
+        logged: r.get("logged"),
+    }
+}
+
+fn room_info_from_row(r: &SqliteRow) -> RoomInfo {
+    RoomInfo {
+        room: Room {
+            id: r.get("id"),
+            guid: r.get("guid"),
+            category_id: r.get("category_id"),
+            name: r.get("name"),
+            description: r.get("description"),
+            topic: r.get("topic"),
+            privacy: r.get::<String, _>("privacy").parse().unwrap_or(crate::rooms::Privacy::Secret),
+            behavior: r.get::<String, _>("behavior").parse().unwrap_or(crate::rooms::Behavior::Auditorium),
+            invitations: r.get("invitations"),
+            disabled: r.get("disabled"),
+        },
+        category: Category {
+            id: r.get("c_id"),
+            guid: r.get("c_guid"),
+            parent_id: r.get("c_parent_id"),
+            name: r.get("c_name"),
+            description: r.get("c_description"),
+            file_post: r.get("c_file_post"),
+            invitations: r.get("c_invitations"),
+            logged: r.get("c_logged"),
+        },
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn unique_as_duplicate(e: sqlx::Error, what: &str) -> StoreError {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate(what.to_owned()),
+        other => other.into(),
+    }
+}
+
+pub(super) fn foreign_key_as_not_found(e: sqlx::Error, what: &str) -> StoreError {
+    match e {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound(what.to_owned()),
+        other => other.into(),
+    }
+}

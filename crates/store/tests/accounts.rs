@@ -1,30 +1,15 @@
-//! The account behaviour every storage engine must show. Engines are added to `engines()`.
+//! The account behaviour every storage engine must show. Engines are listed in `common`.
 
-use parlance_store::{ServerKey, Store, StoreError};
+mod common;
+
+use common::{REALM, engines, key};
+use parlance_store::{ServerKey, StoreError};
 use sip_proto::auth::{Algorithm, ha1};
-
-const REALM: &str = "example.test";
-
-async fn engines() -> Vec<(Store, std::path::PathBuf)> {
-    let dir = std::env::temp_dir().join(format!("parlance-store-{}-{}", std::process::id(), rand_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::open_sqlite(&dir.join("test.db")).await.unwrap();
-    vec![(store, dir)]
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
-}
-
-fn key() -> ServerKey {
-    ServerKey::from_bytes(&[42u8; 32]).unwrap()
-}
 
 #[tokio::test]
 async fn users_are_added_listed_and_removed() {
-    for (store, dir) in engines().await {
+    for engine in engines().await {
+        let store = &engine.store;
         let alice = store.add_user("Alice@Example.test", "Alice A.", "pw", REALM, &key()).await.unwrap();
         assert_eq!(alice.uri, "sip:alice@example.test");
         store.add_user("sip:bob@example.test", "", "pw", REALM, &key()).await.unwrap();
@@ -39,14 +24,14 @@ async fn users_are_added_listed_and_removed() {
         assert!(matches!(store.remove_user("alice@example.test").await, Err(StoreError::NotFound(_))));
         assert!(store.user("alice@example.test").await.unwrap().is_none());
         assert!(store.digest_ha1("alice@example.test", Algorithm::Md5, "alice", REALM, &key()).await.unwrap().is_none());
-        store.close().await;
-        std::fs::remove_dir_all(dir).unwrap();
+        engine.finish().await;
     }
 }
 
 #[tokio::test]
 async fn digest_secrets_follow_the_password() {
-    for (store, dir) in engines().await {
+    for engine in engines().await {
+        let store = &engine.store;
         store.add_user("alice@example.test", "", "first", REALM, &key()).await.unwrap();
         for (alg, username) in [(Algorithm::Md5, "alice"), (Algorithm::Sha256, "alice@example.test"), (Algorithm::Sha256Sess, "alice")] {
             let got = store.digest_ha1("alice@example.test", alg, username, REALM, &key()).await.unwrap();
@@ -68,23 +53,19 @@ async fn digest_secrets_follow_the_password() {
             store.digest_ha1("alice@example.test", Algorithm::Md5, "alice", REALM, &wrong_key).await,
             Err(StoreError::Unseal)
         ));
-        store.close().await;
-        std::fs::remove_dir_all(dir).unwrap();
+        engine.finish().await;
     }
 }
 
 #[tokio::test]
 async fn data_survives_reopening_and_bad_input_is_refused() {
-    let dir = std::env::temp_dir().join(format!("parlance-store-reopen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("test.db");
-    let store = Store::open_sqlite(&path).await.unwrap();
-    store.add_user("alice@example.test", "", "pw", REALM, &key()).await.unwrap();
-    assert!(matches!(store.add_user("no-domain", "", "pw", REALM, &key()).await, Err(StoreError::Invalid { .. })));
-    assert!(matches!(store.add_user("bob@example.test", "", "", REALM, &key()).await, Err(StoreError::Invalid { .. })));
-    store.close().await;
-    let store = Store::open_sqlite(&path).await.unwrap();
-    assert_eq!(store.users().await.unwrap().len(), 1);
-    store.close().await;
-    std::fs::remove_dir_all(dir).unwrap();
+    for mut engine in engines().await {
+        let store = &engine.store;
+        store.add_user("alice@example.test", "", "pw", REALM, &key()).await.unwrap();
+        assert!(matches!(store.add_user("no-domain", "", "pw", REALM, &key()).await, Err(StoreError::Invalid { .. })));
+        assert!(matches!(store.add_user("bob@example.test", "", "", REALM, &key()).await, Err(StoreError::Invalid { .. })));
+        engine.reopen().await;
+        assert_eq!(engine.store.users().await.unwrap().len(), 1);
+        engine.finish().await;
+    }
 }

@@ -1,6 +1,8 @@
 //! Test support: a real server on 127.0.0.1 with a throw-away data directory, and a raw SIP
 //! client that writes bytes and reads framed messages over TCP or TLS.
 
+pub mod chat;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,6 +55,27 @@ impl TestServer {
         self.server.as_ref().expect("server running")
     }
 
+    /// A category and a room in it, with roles; returns the room's `ma-chan:` URI.
+    pub async fn add_room(&self, name: &str, privacy: parlance_store::rooms::Privacy, behavior: parlance_store::rooms::Behavior, roles: &[(&str, parlance_store::rooms::Role)]) -> String {
+        use parlance_store::rooms::{NewCategory, NewRoom};
+        let store = &self.server().store;
+        let category = match store.find_category("Tests").await.unwrap() {
+            Some(c) => c,
+            None => {
+                let root = store.root_category().await.unwrap();
+                let new = NewCategory { parent_id: root.id, name: "Tests", description: "", file_post: true, invitations: true, logged: true };
+                store.add_category(&new).await.unwrap()
+            }
+        };
+        let new = NewRoom { category_id: category.id, name, description: &format!("about {name}"), topic: "", privacy, behavior, invitations: true };
+        let room = store.add_room(&new).await.unwrap();
+        for (user, role) in roles {
+            let id = store.user(&format!("{user}@{DOMAIN}")).await.unwrap().expect("user exists").id;
+            store.set_role(room.id, id, *role, true).await.unwrap();
+        }
+        format!("ma-chan://{DOMAIN}/{}", room.guid)
+    }
+
     pub async fn add_user(&self, user: &str, password: &str) {
         let key = parlance_store::ServerKey::load_or_create(&self.config.server_key_path()).unwrap();
         self.server()
@@ -73,6 +96,13 @@ impl TestServer {
     pub async fn tls(&self) -> SipConn {
         let cert = self.config.data_dir.join("tls-cert.pem");
         SipConn::tls(self.server().tls_addr.expect("TLS listener"), &cert).await
+    }
+
+    /// Stops the server and starts a new one on the same data (new ports).
+    pub async fn restart(&mut self) {
+        self.shutdown().await;
+        let server = Server::start(self.config.clone(), Options { clock: self.clock.clone() }).await.expect("server restarts");
+        self.server = Some(server);
     }
 
     pub async fn shutdown(&mut self) {

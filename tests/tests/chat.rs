@@ -1,7 +1,6 @@
 //! The persistent chat service over real sockets: raw SIP dialogs carrying XCCOS, as
 //! pidgin-sipe speaks it (xccos.md §1, Appendix B).
 
-use std::time::Duration;
 
 use parlance_store::rooms::{Behavior, Privacy, Role};
 use parlance_tests::chat::ChatClient;

@@ -32,7 +32,7 @@ impl ChatService {
 
     async fn run(&self, session: SessionId, principal: &Principal, kind: &CommandKind) -> Result<Outcome, ChatError> {
         Ok(match kind {
-            CommandKind::ReqUri => Ok(ReplyData::ReqUri(Some(Uib::new(self.settings.channel_uri.clone())))),
+            CommandKind::ReqUri => Ok(ReplyData::ReqUri(Some(Uib::new(self.channel_server())))),
             CommandKind::GetServerInfo(asked) => Ok(ReplyData::GetServerInfo(Some(self.server_info(asked.as_ref())))),
             CommandKind::ChanSrch(qib) => self.search(principal, qib).await?,
             CommandKind::Join(chanid) => {
@@ -86,6 +86,12 @@ impl ChatService {
                 Err(ResponseCode::MsgNotSupported)
             }
         })
+    }
+
+    /// The channel server a client should use. One node serves everything today; a pool
+    /// makes this choice load-aware.
+    fn channel_server(&self) -> String {
+        self.settings.channel_uri.clone()
     }
 
     fn server_info(&self, asked: Option<&Sib>) -> Sib {
@@ -194,7 +200,10 @@ impl ChatService {
         let Some(info) = self.room_by_uri(channel_uri).await? else { return Ok(Err(ResponseCode::NoSuchNode)) };
         let _order = self.lock_room(info.room.id).await;
         if !self.rosters().is_joined(info.room.id, session) {
-            return Ok(Err(ResponseCode::UserNotJoined));
+            // Not for a room the principal may not see: that would reveal a Secret room.
+            let (roles, in_scope) = self.access_roles(&info, principal).await?;
+            let access = Access { room: &info, roles: &roles, in_scope };
+            return Ok(Err(if access.can_see() { ResponseCode::UserNotJoined } else { access.refusal() }));
         }
         let gone = self.rosters().part(info.room.id, session);
         self.store.record_event(ComplianceKind::Part, info.room.id, principal.id, "", now_nanos()).await?;

@@ -135,7 +135,7 @@ async fn unknown_user_looks_like_a_wrong_password() {
 #[tokio::test]
 async fn expired_nonce_is_answered_stale() {
     let clock = Clock::default();
-    let s = TestServer::start_with_options(|_| {}, Options { clock: clock.clone(), ..Options::default() }).await;
+    let s = TestServer::start_with_options(|_| {}, Options { clock: clock.clone() }).await;
     s.add_user("alice", "wonderland").await;
     let mut c = s.tcp().await;
     let ch = challenge(&mut c, "alice").await;
@@ -247,7 +247,7 @@ async fn unregister_and_wildcard_remove_bindings() {
 #[tokio::test]
 async fn bindings_expire_with_the_clock_and_several_coexist() {
     let clock = Clock::default();
-    let s = TestServer::start_with_options(|_| {}, Options { clock: clock.clone(), ..Options::default() }).await;
+    let s = TestServer::start_with_options(|_| {}, Options { clock: clock.clone() }).await;
     s.add_user("alice", "wonderland").await;
     let (mut a, mut b) = (s.tcp().await, s.tls().await);
     assert_eq!(a.register("alice", "wonderland").await.status, 200);

@@ -137,7 +137,6 @@ impl Server {
             settings,
             store.clone(),
             key,
-            connections.clone(),
             auth,
             Registrar::new(config.registrar.clone(), options.clock.clone()),
             proxy,

@@ -66,7 +66,6 @@ impl FrontEnd {
         settings: FrontEndSettings,
         store: Store,
         key: ServerKey,
-        connections: Arc<Connections>,
         auth: DigestAuth,
         registrar: Registrar,
         proxy: Arc<Proxy>,
@@ -79,10 +78,10 @@ impl FrontEnd {
         let endpoints = endpoints.into_iter().map(|(_, e)| e).collect();
         FrontEnd {
             outbound: Outbound::new(proxy.clone()),
+            connections: proxy.connections().clone(),
             settings,
             store,
             key,
-            connections,
             auth,
             registrar,
             proxy,

@@ -120,6 +120,10 @@ impl Proxy {
         }
     }
 
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.connections
+    }
+
     /// Forwards `req` (received on `origin`) to every target; the answer reaches `origin`
     /// when the forks have answered.
     pub fn forward(self: &Arc<Self>, origin: &ConnHandle, req: Request, targets: Vec<Target>, to_tag: &str) {

@@ -59,46 +59,34 @@ impl Store {
     ) -> Result<User> {
         let uri = normalize_user_uri(uri)?;
         let secrets = derive(&uri, password, realm, key).await?;
-        match self {
-            Store::Sqlite(s) => s.add_user(&uri, display_name, &secrets).await,
-        }
+        engine!(self, s => s.add_user(&uri, display_name, &secrets).await)
     }
 
     /// Replaces a user's password (argon2 hash and every Digest HA1).
     pub async fn set_password(&self, uri: &str, password: &str, realm: &str, key: &ServerKey) -> Result<()> {
         let uri = normalize_user_uri(uri)?;
         let secrets = derive(&uri, password, realm, key).await?;
-        match self {
-            Store::Sqlite(s) => s.set_password(&uri, &secrets).await,
-        }
+        engine!(self, s => s.set_password(&uri, &secrets).await)
     }
 
     pub async fn remove_user(&self, uri: &str) -> Result<()> {
         let uri = normalize_user_uri(uri)?;
-        match self {
-            Store::Sqlite(s) => s.remove_user(&uri).await,
-        }
+        engine!(self, s => s.remove_user(&uri).await)
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
-        match self {
-            Store::Sqlite(s) => s.users().await,
-        }
+        engine!(self, s => s.users().await)
     }
 
     pub async fn user(&self, uri: &str) -> Result<Option<User>> {
         let uri = normalize_user_uri(uri)?;
-        match self {
-            Store::Sqlite(s) => s.user(&uri).await,
-        }
+        engine!(self, s => s.user(&uri).await)
     }
 
     /// Checks a password against the stored argon2 hash (web login).
     pub async fn verify_password(&self, uri: &str, password: &str) -> Result<bool> {
         let uri = normalize_user_uri(uri)?;
-        let phc = match self {
-            Store::Sqlite(s) => s.password_phc(&uri).await?,
-        };
+        let phc = engine!(self, s => s.password_phc(&uri).await?);
         let Some(phc) = phc else { return Ok(false) };
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || accounts::verify_password(&phc, &password))
@@ -117,9 +105,7 @@ impl Store {
         key: &ServerKey,
     ) -> Result<Option<String>> {
         let uri = normalize_user_uri(uri)?;
-        let secret: Option<DigestSecret> = match self {
-            Store::Sqlite(s) => s.digest_secret(&uri, algorithm.base(), username).await?,
-        };
+        let secret: Option<DigestSecret> = engine!(self, s => s.digest_secret(&uri, algorithm.base(), username).await?);
         let Some(secret) = secret.filter(|s| s.realm == realm) else { return Ok(None) };
         let context = digest_context(&uri, secret.algorithm, username, realm);
         let plain = key.open(&context, &secret.sealed_ha1)?;

@@ -8,8 +8,11 @@ use crate::error::{Result, StoreError};
 use crate::rooms::{Category, NewCategory, NewRoom, RoleHolder, Role, Room, RoomInfo, RoomUpdate, ScopeEntry};
 
 const CATEGORY_COLUMNS: &str = "id, guid, parent_id, name, description, file_post, invitations, logged";
-const ROOM_COLUMNS: &str =
-    "r.id, r.guid, r.category_id, r.name, r.description, r.topic, r.privacy, r.behavior, r.invitations, r.disabled";
+/// A room with its category's columns prefixed `c_`, as `room_info_from_row` reads them.
+const ROOM_INFO_SELECT: &str = "SELECT r.id, r.guid, r.category_id, r.name, r.description, r.topic, r.privacy, \
+     r.behavior, r.invitations, r.disabled, c.id AS c_id, c.guid AS c_guid, c.parent_id AS c_parent_id, \
+     c.name AS c_name, c.description AS c_description, c.file_post AS c_file_post, \
+     c.invitations AS c_invitations, c.logged AS c_logged FROM rooms r JOIN categories c ON c.id = r.category_id";
 
 impl SqliteStore {
     /// The root category, created on first use.
@@ -210,11 +213,7 @@ impl SqliteStore {
     }
 
     async fn room_where(&self, condition: &str, key: RoomKey<'_>) -> Result<Option<RoomInfo>> {
-        let sql = format!(
-            "SELECT {ROOM_COLUMNS}, c.id AS c_id, c.guid AS c_guid, c.parent_id AS c_parent_id, c.name AS c_name, \
-             c.description AS c_description, c.file_post AS c_file_post, c.invitations AS c_invitations, c.logged AS c_logged \
-             FROM rooms r JOIN categories c ON c.id = r.category_id WHERE {condition}"
-        );
+        let sql = format!("{ROOM_INFO_SELECT} WHERE {condition}");
         let query = sqlx::query(&sql);
         let query = match key {
             RoomKey::Id(id) => query.bind(id),
@@ -240,9 +239,7 @@ impl SqliteStore {
     ) -> Result<Vec<RoomInfo>> {
         let pattern = text.filter(|t| !t.is_empty()).map(|t| format!("%{}%", like_escape(t)));
         let sql = format!(
-            "SELECT {ROOM_COLUMNS}, c.id AS c_id, c.guid AS c_guid, c.parent_id AS c_parent_id, c.name AS c_name, \
-             c.description AS c_description, c.file_post AS c_file_post, c.invitations AS c_invitations, c.logged AS c_logged \
-             FROM rooms r JOIN categories c ON c.id = r.category_id \
+            "{ROOM_INFO_SELECT} \
              WHERE (?1 IS NULL OR r.name LIKE ?1 ESCAPE '\\' OR (?2 AND r.description LIKE ?1 ESCAPE '\\')) \
                AND (?3 IS NULL OR r.privacy <> 'secret' \
                     OR EXISTS (SELECT 1 FROM room_roles rr WHERE rr.room_id = r.id AND rr.principal_id = ?3)) \

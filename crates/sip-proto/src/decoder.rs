@@ -89,9 +89,13 @@ impl Decoder {
                         buf.advance(blank);
                         *scanned = 0;
                     }
-                    let from = scanned.saturating_sub(TERMINATOR.len() - 1);
+                    // `min` keeps a caller that shrank the buffer from panicking the slice below.
+                    let from = scanned.saturating_sub(TERMINATOR.len() - 1).min(buf.len());
                     let Some(pos) = memmem::find(&buf[from..], TERMINATOR).map(|p| p + from) else {
-                        if buf.len() > self.limits.max_head {
+                        // Until this many bytes are in, a terminator that starts within the
+                        // limit may still be arriving: judging earlier would make the verdict
+                        // depend on where the reads split the stream.
+                        if buf.len() >= self.limits.max_head.saturating_add(TERMINATOR.len()) {
                             return Err(FramingError::HeadTooLarge { limit: self.limits.max_head });
                         }
                         *scanned = buf.len();
@@ -148,21 +152,29 @@ impl Decoder {
     }
 }
 
-/// Finds Content-Length (or its compact form `l`) in a head; absent means 0.
+/// Finds Content-Length (or its compact form `l`) in a head; absent means 0. Lines are split,
+/// named and unfolded exactly as the message parser does it: were the two to disagree on
+/// which line is a Content-Length, the framed body would not be the one the parsed message
+/// describes.
 fn content_length(head: &[u8]) -> Result<usize, FramingError> {
     let mut found: Option<usize> = None;
-    let mut lines = head.split(|&b| b == b'\n').skip(1).peekable();
+    let mut lines = crlf_lines(head).skip(1).peekable();
     while let Some(line) = lines.next() {
+        if is_continuation(line) {
+            continue;
+        }
         let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
-        let name = line[..colon].trim_ascii();
+        let name = trim_lws(&line[..colon]);
         if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
             continue;
         }
-        let mut value = line[colon + 1..].trim_ascii().to_vec();
-        while let Some(next) = lines.next_if(|l| l.first().is_some_and(|b| *b == b' ' || *b == b'\t')) {
-            value.extend_from_slice(next.trim_ascii());
+        let mut value = line[colon + 1..].to_vec();
+        while let Some(next) = lines.next_if(|l| is_continuation(l)) {
+            value.push(b' ');
+            value.extend_from_slice(trim_lws(next));
         }
-        let text = String::from_utf8_lossy(&value).into_owned();
+        let value = trim_lws(&value);
+        let text = String::from_utf8_lossy(value).into_owned();
         let n = (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
             .then(|| text.parse::<usize>().ok())
             .flatten()
@@ -173,6 +185,37 @@ fn content_length(head: &[u8]) -> Result<usize, FramingError> {
         found = Some(n);
     }
     Ok(found.unwrap_or(0))
+}
+
+fn crlf_lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(head);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memmem::find(r, b"\r\n") {
+            Some(i) => {
+                rest = Some(&r[i + 2..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+fn is_continuation(line: &[u8]) -> bool {
+    matches!(line.first(), Some(b' ' | b'\t'))
+}
+
+fn trim_lws(mut b: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = b {
+        b = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = b {
+        b = rest;
+    }
+    b
 }
 
 #[cfg(test)]
@@ -224,8 +267,27 @@ mod tests {
     fn head_without_end_is_fatal_past_the_limit() {
         let limits = Limits { max_head: 64, ..Limits::default() };
         let mut d = Decoder::new(limits);
-        let mut buf = BytesMut::from(&[b'A'; 65][..]);
+        let mut buf = BytesMut::from(&[b'A'; 67][..]);
+        assert_eq!(d.decode(&mut buf), Ok(None), "a terminator could still start at byte 64");
+        buf.extend_from_slice(b"A");
         assert_eq!(d.decode(&mut buf), Err(FramingError::HeadTooLarge { limit: 64 }));
+    }
+
+    /// Fuzz finding (sip_decoder): a head of exactly `max_head` bytes was refused when the read
+    /// ended inside its terminator, and accepted when it arrived whole.
+    #[test]
+    fn head_of_exactly_the_limit_is_framed_however_it_arrives() {
+        let text = msg("");
+        let head_len = text.find("\r\n\r\n").unwrap();
+        let limits = Limits { max_head: head_len, ..Limits::default() };
+        let mut d = Decoder::new(limits);
+        let mut buf = BytesMut::new();
+        let mut items = Vec::new();
+        for b in text.bytes() {
+            buf.extend_from_slice(&[b]);
+            items.extend(decode_all(&mut d, &mut buf));
+        }
+        assert!(matches!(&items[..], [Item::Message(_)]), "{items:?}");
     }
 
     #[test]
@@ -238,5 +300,25 @@ mod tests {
         let mut d = Decoder::new(Limits::default());
         let mut buf = BytesMut::from(text.as_bytes());
         assert_eq!(d.decode(&mut buf), Err(FramingError::ConflictingContentLength));
+    }
+
+    #[test]
+    fn content_length_is_read_like_the_parser_reads_headers() {
+        // A folded line belongs to the header above it, whatever it looks like.
+        let text = msg("x").replace("Content-Type: text/plain", "Subject: hi\r\n Content-Length: 5");
+        let items = decode_all(&mut Decoder::new(Limits::default()), &mut BytesMut::from(text.as_bytes()));
+        let [Item::Message(Message::Request(r))] = &items[..] else { panic!("{items:?}") };
+        assert_eq!(&r.body[..], b"x");
+        assert_eq!(r.headers.get("Subject"), Some("hi Content-Length: 5"));
+        // Folded digits are joined with a space, as the parser joins them: no number.
+        let text = msg("x").replace("Content-Length: 1", "Content-Length: 1\r\n 0");
+        let mut buf = BytesMut::from(text.as_bytes());
+        assert_eq!(
+            Decoder::new(Limits::default()).decode(&mut buf),
+            Err(FramingError::BadContentLength("1 0".into()))
+        );
+        let text = msg("x").replace("Content-Length: 1", "Content-Length:\r\n\t1");
+        let items = decode_all(&mut Decoder::new(Limits::default()), &mut BytesMut::from(text.as_bytes()));
+        assert!(matches!(&items[..], [Item::Message(Message::Request(r))] if &r.body[..] == b"x"));
     }
 }

@@ -37,6 +37,8 @@ pub enum ParseError {
     BadRequestUri(UriError),
     #[error("Request-URI scheme is not sip or sips")]
     UnsupportedUriScheme,
+    #[error("Request-URI carries headers")]
+    RequestUriHeaders,
     #[error("malformed header line {0:?}")]
     BadHeaderLine(String),
     #[error("message head is not valid UTF-8")]
@@ -47,6 +49,8 @@ pub enum ParseError {
     MissingHeader(&'static str),
     #[error("malformed {0} header")]
     BadHeader(&'static str),
+    #[error("more than one {0} header")]
+    DuplicateHeader(&'static str),
     #[error("CSeq method does not match the request method")]
     CSeqMethodMismatch,
     #[error("body of {len} bytes exceeds the limit of {limit}")]
@@ -62,11 +66,13 @@ impl ParseError {
             ParseError::UnsupportedVersion(_) => (505, "Version Not Supported".into()),
             ParseError::BadRequestUri(_) => (400, "Malformed Request-URI".into()),
             ParseError::UnsupportedUriScheme => (416, "Unsupported URI Scheme".into()),
+            ParseError::RequestUriHeaders => (400, "Headers Not Allowed In Request-URI".into()),
             ParseError::BadHeaderLine(_) => (400, "Malformed Header Line".into()),
             ParseError::NotUtf8 => (400, "Invalid UTF-8 In Message Head".into()),
             ParseError::TooManyHeaders { .. } => (400, "Too Many Headers".into()),
             ParseError::MissingHeader(name) => (400, format!("Missing {name} Header")),
             ParseError::BadHeader(name) => (400, format!("Malformed {name} Header")),
+            ParseError::DuplicateHeader(name) => (400, format!("Duplicate {name} Header")),
             ParseError::CSeqMethodMismatch => (400, "CSeq Method Mismatch".into()),
             ParseError::BodyTooLarge { .. } => (413, "Request Entity Too Large".into()),
         }

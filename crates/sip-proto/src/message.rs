@@ -5,6 +5,7 @@ use bytes::Bytes;
 use crate::error::{ParseError, reason_phrase};
 use crate::headers::{Headers, canonical_name, name};
 use crate::method::Method;
+use crate::syntax::{is_token, trim_lws};
 use crate::typed::{CSeq, Via};
 use crate::uri::{NameAddr, Uri};
 
@@ -44,8 +45,11 @@ impl Rejected {
     /// The error answer for a rejected request (RFC 3261 §8.2), if one can be addressed.
     pub fn response(&self) -> Option<Response> {
         let headers = self.request_headers.as_ref()?;
-        // Without these a response cannot be matched by the client; stay silent then.
-        for required in [name::VIA, name::CALL_ID, name::CSEQ, name::FROM, name::TO] {
+        // A client matches an answer to its transaction by the top Via's branch and the CSeq
+        // method (RFC 3261 §17.1.3). Without those nobody could use the answer; stay silent.
+        // From, To and Call-ID are copied when present: a request lacking them still deserves
+        // its 400 (RFC 4475 §3.3.1).
+        for required in [name::VIA, name::CSEQ] {
             headers.get(required)?;
         }
         let (status, reason) = self.error.status();
@@ -102,6 +106,12 @@ enum StartLine {
 impl StartLine {
     /// On error, also tells whether the line looked like a request line.
     fn parse(line: &str, max_request_line: usize) -> Result<StartLine, (ParseError, bool)> {
+        // Only CRLF ends a line (RFC 3261 §7); a stray CR or LF would survive into a reason
+        // phrase or version and be written back out as a line break.
+        if line.contains(['\r', '\n']) {
+            let method = line.split(' ').next().unwrap_or("");
+            return Err((ParseError::BadStartLine, Method::parse(method).is_some()));
+        }
         if let Some(rest) = line.strip_prefix("SIP/") {
             let mut it = rest.splitn(3, ' ');
             let (Some(version), Some(code), reason) = (it.next(), it.next(), it.next()) else {
@@ -127,68 +137,89 @@ impl StartLine {
             return Err((ParseError::RequestLineTooLong { limit: max_request_line }, true));
         }
         if version != "SIP/2.0" {
-            if version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+            if version.len() > 4 && version.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
                 return Err((ParseError::UnsupportedVersion(version.to_owned()), true));
             }
             return Err((ParseError::BadStartLine, true));
         }
         let uri = Uri::parse(uri).map_err(|e| (ParseError::BadRequestUri(e), true))?;
-        if let Uri::Other(_) = uri {
-            return Err((ParseError::UnsupportedUriScheme, true));
+        match &uri {
+            Uri::Other(_) => return Err((ParseError::UnsupportedUriScheme, true)),
+            // Headers are not allowed in a Request-URI (RFC 3261 §19.1.1); a proxy must not
+            // forward them, and rejecting is the safe choice RFC 4475 §3.1.2.11 allows.
+            Uri::Sip(sip) if sip.headers.is_some() => {
+                return Err((ParseError::RequestUriHeaders, true));
+            }
+            Uri::Sip(_) => {}
         }
         Ok(StartLine::Request(method, uri))
     }
 }
 
-/// Splits header lines, unfolding continuation lines (RFC 3261 §7.3.1).
+/// Splits header lines, unfolding continuation lines (RFC 3261 §7.3.1). Each value is
+/// trimmed once it is complete, so that writing it out and reading it back is the identity.
 fn parse_header_lines(text: &str, max_headers: usize) -> Result<Headers, ParseError> {
     let mut headers = Headers::new();
     let mut current: Option<(String, String)> = None;
     for line in text.split("\r\n") {
+        if line.contains(['\r', '\n']) {
+            return Err(ParseError::BadHeaderLine(line.into()));
+        }
         if line.starts_with([' ', '\t']) {
             let (_, value) = current.as_mut().ok_or_else(|| ParseError::BadHeaderLine(line.into()))?;
             value.push(' ');
-            value.push_str(line.trim());
+            value.push_str(trim_lws(line));
             continue;
         }
         if let Some((n, v)) = current.take() {
-            headers.push(n, v);
+            headers.push(n, trim_lws(&v));
         }
         if line.is_empty() {
             continue;
         }
         let (n, v) = line.split_once(':').ok_or_else(|| ParseError::BadHeaderLine(line.into()))?;
         let n = n.trim_end_matches([' ', '\t']);
-        if !crate::syntax::is_token(n) {
+        if !is_token(n) {
             return Err(ParseError::BadHeaderLine(line.into()));
         }
         if headers.len() >= max_headers {
             return Err(ParseError::TooManyHeaders { limit: max_headers });
         }
-        current = Some((canonical_name(n), v.trim().to_owned()));
+        current = Some((canonical_name(n), v.to_owned()));
     }
     if let Some((n, v)) = current {
-        headers.push(n, v);
+        headers.push(n, trim_lws(&v));
     }
     Ok(headers)
 }
 
-/// Keeps whatever well-formed lines there are; used only to address an error answer.
+/// Keeps whatever well-formed lines there are; used only to address an error answer, which
+/// is why a line with a stray CR or LF is left out rather than echoed back.
 fn parse_header_lines_lenient(text: &str) -> Headers {
     let mut headers = Headers::new();
     for line in text.split("\r\n").take(256) {
         if let Some((n, v)) = line.split_once(':') {
-            if crate::syntax::is_token(n.trim_end()) {
-                headers.push(canonical_name(n.trim_end()), v.trim());
+            let n = n.trim_end_matches([' ', '\t']);
+            if is_token(n) && !v.contains(['\r', '\n']) {
+                headers.push(canonical_name(n), trim_lws(v));
             }
         }
     }
     headers
 }
 
+/// Header fields that carry exactly one value (RFC 3261 §7.3.1 allows repeating a field only
+/// when it is a comma-separated list).
+const SINGLE_VALUED: &[&str] =
+    &[name::FROM, name::TO, name::CALL_ID, name::CSEQ, name::MAX_FORWARDS, name::EXPIRES];
+
 fn validate_common(headers: &Headers) -> Result<(), ParseError> {
-    let vias = headers.get(name::VIA).ok_or(ParseError::MissingHeader(name::VIA))?;
-    let _ = vias;
+    if let Some(h) = SINGLE_VALUED.iter().find(|h| headers.get_all(h).nth(1).is_some()) {
+        return Err(ParseError::DuplicateHeader(h));
+    }
+    if !headers.contains(name::VIA) {
+        return Err(ParseError::MissingHeader(name::VIA));
+    }
     for via in headers.get_list(name::VIA) {
         Via::parse(via).map_err(|_| ParseError::BadHeader(name::VIA))?;
     }
@@ -335,13 +366,10 @@ impl Response {
 
     /// Adds a To-tag unless the To header already has one.
     pub fn with_to_tag(mut self, tag: &str) -> Response {
-        if let Some(mut to) = self.to() {
-            if to.tag().is_none() {
-                to.params.set("tag", Some(tag));
-                // Keep the rest of the received To value untouched: only append the tag.
-                let raw = self.headers.get(name::TO).unwrap_or_default().to_owned();
-                self.headers.set(name::TO, format!("{raw};tag={tag}"));
-            }
+        if self.to().is_some_and(|to| to.tag().is_none()) {
+            // Keep the rest of the received To value untouched: only append the tag.
+            let raw = self.headers.get(name::TO).unwrap_or_default().to_owned();
+            self.headers.set(name::TO, format!("{raw};tag={tag}"));
         }
         self
     }
@@ -419,7 +447,10 @@ mod tests {
             (REGISTER.replace("CSeq: 1 REGISTER", "CSeq: 1 INVITE"), 400, "CSeq Method Mismatch"),
             (REGISTER.replace("SIP/2.0\r\n", "SIP/7.0\r\n"), 505, "Version Not Supported"),
             (REGISTER.replace("sip:example.com", "tel:+1555"), 416, "Unsupported URI Scheme"),
-            (REGISTER.replace("Call-ID: 1A2Bg3C4\r\n", ""), 0, ""),
+            (REGISTER.replace("Call-ID: 1A2Bg3C4\r\n", ""), 400, "Missing Call-ID Header"),
+            (REGISTER.replace("Via: SIP/2.0/TLS 192.0.2.10:50123;branch=z9hG4bK1A2B\r\n", ""), 0, ""),
+            (REGISTER.replace("Max-Forwards: 70", "Max-Forwards: 70\r\nt: <sip:bob@example.com>"), 400, "Duplicate To Header"),
+            (REGISTER.replace("sip:example.com SIP", "sip:example.com?Route=x SIP"), 400, "Headers Not Allowed In Request-URI"),
             (REGISTER.replace("Max-Forwards: 70", "Max-Forwards: many"), 400, "Malformed Max-Forwards Header"),
             (REGISTER.replace("To: <sip:alice@example.com>", "To: <sip:alice@"), 400, "Malformed To Header"),
         ];
@@ -433,6 +464,39 @@ mod tests {
                 None => assert_eq!(status, 0, "expected an answer for {msg}"),
             }
         }
+    }
+
+    /// Fuzz finding (sip_roundtrip): a value that began on a continuation line kept a leading
+    /// space, so writing the message out and reading it back changed the value.
+    #[test]
+    fn folded_values_are_trimmed_once_complete() {
+        let msg = REGISTER.replace("Max-Forwards: 70", "X-Empty:\r\n  late\r\nX-Tail: early\r\n \r\nMax-Forwards: 70");
+        let Ok(Message::Request(r)) = head(&msg) else { panic!("{:?}", head(&msg)) };
+        assert_eq!(r.headers.get("X-Empty"), Some("late"));
+        assert_eq!(r.headers.get("X-Tail"), Some("early"));
+    }
+
+    /// Fuzz finding (sip_roundtrip): a bare LF inside a header value hid a Content-Length line
+    /// from the parser but not from the framing, and the written copy no longer framed.
+    #[test]
+    fn stray_cr_or_lf_in_the_head_is_rejected() {
+        let lf = REGISTER.replace("Max-Forwards: 70", "X-A: 1\nContent-Length: 5");
+        let rejected = head(&lf).unwrap_err();
+        assert!(matches!(rejected.error, ParseError::BadHeaderLine(_)), "{:?}", rejected.error);
+        let answer = rejected.response().unwrap();
+        assert!(answer.headers.iter().all(|h| !h.value.contains(['\r', '\n'])));
+        let cr = REGISTER.replace("SIP/2.0\r\nVia", "SIP/2.0\rX\r\nVia");
+        assert_eq!(head(&cr).unwrap_err().error, ParseError::BadStartLine);
+        let reason = "SIP/2.0 200 O\nK\r\nVia: SIP/2.0/TCP h\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS";
+        assert_eq!(head(reason).unwrap_err().error, ParseError::BadStartLine);
+    }
+
+    /// Fuzz finding (sip_roundtrip): a version token with a multi-byte character across byte 4
+    /// was sliced as a `str`, which panics.
+    #[test]
+    fn non_ascii_version_is_rejected_without_panicking() {
+        let msg = REGISTER.replace("SIP/2.0\r\nVia", "ab\u{20ac}x\r\nVia");
+        assert_eq!(head(&msg).unwrap_err().error, ParseError::BadStartLine);
     }
 
     #[test]

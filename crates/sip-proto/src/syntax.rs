@@ -9,6 +9,20 @@ pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_char)
 }
 
+/// Strips linear white space (SP and HTAB, RFC 3261 §25.1) from both ends. Other characters
+/// Unicode calls white space are content.
+pub fn trim_lws(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
+/// A port: one or more ASCII digits (`u16::from_str` alone would also take a `+` sign).
+pub fn parse_port(s: &str) -> Option<u16> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
 /// Splits `s` at every `sep` that is outside a quoted string and outside `<…>`.
 /// Used for comma-separated header values and `;`-separated parameters.
 pub fn split_outside_quotes(s: &str, sep: u8) -> Vec<&str> {
@@ -86,6 +100,14 @@ mod tests {
             split_outside_quotes(r#"a, "b,c", <sip:x;y,z>, d"#, b','),
             vec!["a", r#" "b,c""#, " <sip:x;y,z>", " d"]
         );
+    }
+
+    #[test]
+    fn ports_are_digits_only() {
+        assert_eq!(parse_port("05060"), Some(5060));
+        assert_eq!(parse_port("+5060"), None);
+        assert_eq!(parse_port(""), None);
+        assert_eq!(parse_port("65536"), None);
     }
 
     #[test]

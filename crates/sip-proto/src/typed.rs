@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::method::Method;
+use crate::syntax::{is_token, parse_port};
 use crate::uri::{Params, UriError};
 
 /// The RFC 3261 magic cookie that starts a compliant branch parameter.
@@ -38,7 +39,7 @@ impl Via {
         // LWS may surround the slashes ("SIP / 2.0 / UDP"); fold it away first.
         let mut proto = proto.to_owned();
         let mut rest = rest.trim_start();
-        while proto.ends_with('/') || rest.starts_with('/') {
+        while !rest.is_empty() && (proto.ends_with('/') || rest.starts_with('/')) {
             let (more, tail) = rest
                 .split_once(|c: char| c.is_ascii_whitespace())
                 .unwrap_or((rest, ""));
@@ -51,7 +52,7 @@ impl Via {
         else {
             return Err(ViaError::BadProtocol);
         };
-        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" || transport.is_empty() {
+        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" || !is_token(transport) {
             return Err(ViaError::BadProtocol);
         }
         let (sent_by, params) = match rest.split_once(';') {
@@ -72,7 +73,7 @@ impl Via {
             return Err(ViaError::NoHost);
         }
         let port = match port {
-            Some(p) => Some(p.parse().map_err(|_| ViaError::BadPort)?),
+            Some(p) => Some(parse_port(p).ok_or(ViaError::BadPort)?),
             None => None,
         };
         Ok(Via { transport: transport.to_owned(), host: host.to_owned(), port, params })
@@ -84,8 +85,9 @@ impl Via {
     }
 
     /// The branch when it carries the RFC 3261 magic cookie and so identifies a transaction.
+    /// A bare cookie identifies nothing (RFC 4475 §3.2.1): matching falls back to RFC 2543.
     pub fn rfc3261_branch(&self) -> Option<&str> {
-        self.branch().filter(|b| b.starts_with(BRANCH_COOKIE))
+        self.branch().filter(|b| b.len() > BRANCH_COOKIE.len() && b.starts_with(BRANCH_COOKIE))
     }
 }
 
@@ -150,6 +152,17 @@ mod tests {
         assert!(Via::parse("SIP/3.0/TCP host").is_err());
         assert!(Via::parse("SIP/2.0/TCP").is_err());
         assert!(Via::parse("SIP/2.0/TCP host:port").is_err());
+        assert!(Via::parse("SIP/2.0/TCP host:+5060").is_err());
+        assert!(Via::parse("SIP/2.0/T;C host").is_err());
+        assert_eq!(Via::parse("SIP/2.0/TCP h;branch=z9hG4bK").unwrap().rfc3261_branch(), None);
+    }
+
+    /// Fuzz finding (sip_roundtrip, as a timeout): a protocol ending in `/` with nothing after
+    /// it looped forever while folding LWS.
+    #[test]
+    fn dangling_slash_terminates() {
+        assert_eq!(Via::parse("SIP/2.0/ /"), Err(ViaError::BadProtocol));
+        assert_eq!(Via::parse("SIP / "), Err(ViaError::BadProtocol));
     }
 
     #[test]

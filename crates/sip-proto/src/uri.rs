@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::syntax::{is_token, split_outside_quotes};
+use crate::syntax::{is_token, parse_port, split_outside_quotes};
 
 /// Why a URI or name-addr could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +21,8 @@ pub enum UriError {
     Unterminated,
     #[error("invalid parameter {0:?}")]
     BadParam(String),
+    #[error("a URI with headers must be enclosed in <…>")]
+    NeedsAngleBrackets,
 }
 
 /// A `;name[=value]` parameter list. Names compare case-insensitively; values are kept as
@@ -226,7 +228,7 @@ fn split_host_port(s: &str) -> Result<(String, Option<u16>), UriError> {
         return Err(UriError::BadHost);
     }
     let port = match port {
-        Some(p) => Some(p.parse::<u16>().map_err(|_| UriError::BadPort)?),
+        Some(p) => Some(parse_port(p).ok_or(UriError::BadPort)?),
         None => None,
     };
     Ok((host.to_owned(), port))
@@ -336,11 +338,15 @@ impl NameAddr {
             let display = (!display.is_empty()).then(|| display.to_owned());
             Ok(NameAddr { display, uri, params })
         } else {
-            // In an addr-spec without <>, parameters belong to the header (RFC 3261 §20.10).
+            // In an addr-spec without <>, parameters belong to the header (RFC 3261 §20.10),
+            // and a URI with headers is not allowed at all: its `?` needs the brackets.
             let (uri, params) = match s.split_once(';') {
-                Some((u, p)) => (u, Params::parse(p)?),
+                Some((u, p)) => (u.trim_end(), Params::parse(p)?),
                 None => (s, Params::default()),
             };
+            if uri.contains('?') {
+                return Err(UriError::NeedsAngleBrackets);
+            }
             Ok(NameAddr { display: None, uri: Uri::parse(uri)?, params })
         }
     }
@@ -447,5 +453,16 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].params.value("methods"), Some(r#""INVITE, MESSAGE""#));
         assert!(NameAddr::parse("<sip:a@h").is_err());
+    }
+
+    #[test]
+    fn addr_spec_forms() {
+        let n = NameAddr::parse("sip:vivekg@example.com ;   tag    = 1918181833n").unwrap();
+        assert_eq!(n.uri.to_string(), "sip:vivekg@example.com");
+        assert_eq!(n.tag(), Some("1918181833n"));
+        assert_eq!(NameAddr::parse("sip:u@h?Route=x"), Err(UriError::NeedsAngleBrackets));
+        let n = NameAddr::parse("<sip:u@h?Route=x>").unwrap();
+        assert_eq!(n.uri.as_sip().unwrap().headers.as_deref(), Some("Route=x"));
+        assert_eq!(Uri::parse("sip:h:+5060"), Err(UriError::BadPort));
     }
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use parlance_tests::{DOMAIN, SipConn, TestServer};
+use sip_proto::Message;
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
@@ -39,8 +40,10 @@ async fn garbage_closes_only_its_own_connection() {
     assert!(evil.until_closed().await.is_empty(), "an undelimited stream is closed unanswered");
 
     let mut evil = s.tcp().await;
-    evil.send("MESSAGE sip:bob@example.test SIP/2.0\r\nContent-Length: banana\r\n\r\n").await;
-    assert!(evil.until_closed().await.is_empty());
+    let bad = evil.request("MESSAGE", &format!("sip:bob@{DOMAIN}"), "alice", &format!("sip:bob@{DOMAIN}"), "cl", &[], "");
+    evil.send(bad.replace("Content-Length: 0", "Content-Length: banana")).await;
+    let seen = evil.until_closed().await;
+    assert!(matches!(seen.as_slice(), [Message::Response(r)] if r.status == 400 && r.reason == "Malformed Content-Length"), "{seen:?}");
 
     let req = alice.request("MESSAGE", &format!("sip:bob@{DOMAIN}"), "alice", &format!("sip:bob@{DOMAIN}"), "after", &[], "still here");
     alice.send(req).await;

@@ -9,7 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem;
 
 use crate::error::{FramingError, ParseError};
-use crate::message::{HeadLimits, Message, Rejected, parse};
+use crate::message::{HeadLimits, Message, Rejected, Response, parse};
 
 /// Hard limits for one connection's input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +51,32 @@ enum State {
 pub struct Decoder {
     limits: Limits,
     state: State,
+    /// The head whose framing failed, kept to address the answer to it.
+    failed_head: Option<Bytes>,
 }
 
 const TERMINATOR: &[u8] = b"\r\n\r\n";
 
 impl Decoder {
     pub fn new(limits: Limits) -> Decoder {
-        Decoder { limits, state: State::Head { scanned: 0 } }
+        Decoder { limits, state: State::Head { scanned: 0 }, failed_head: None }
+    }
+
+    /// After [`Self::decode`] failed on a head it could read (a bad Content-Length), the
+    /// answer that request is owed before the connection closes.
+    pub fn framing_answer(&self, error: &FramingError) -> Option<Response> {
+        let head = self.failed_head.as_ref()?;
+        let (status, reason) = error.status();
+        let headers = match self.parse(head, Bytes::new()) {
+            Item::Message(Message::Request(r)) => r.headers,
+            Item::Rejected(Rejected { request_headers: Some(h), .. }) => h,
+            _ => return None,
+        };
+        let probe = Rejected { error: ParseError::BadStartLine, request_headers: Some(headers) };
+        let mut answer = probe.response()?;
+        answer.status = status;
+        answer.reason = reason.to_owned();
+        Some(answer)
     }
 
     pub fn limits(&self) -> Limits {
@@ -106,7 +125,13 @@ impl Decoder {
                     }
                     let head = buf.split_to(pos).freeze();
                     buf.advance(TERMINATOR.len());
-                    let len = content_length(&head)?;
+                    let len = match content_length(&head) {
+                        Ok(len) => len,
+                        Err(e) => {
+                            self.failed_head = Some(head);
+                            return Err(e);
+                        }
+                    };
                     if len > self.limits.max_body {
                         self.state = State::Discard { remaining: len };
                         let rejected = match self.parse(&head, Bytes::new()) {
@@ -295,7 +320,11 @@ mod tests {
         let mut d = Decoder::new(Limits::default());
         let text = msg("x").replace("Content-Length: 1", "Content-Length: -1");
         let mut buf = BytesMut::from(text.as_bytes());
-        assert!(matches!(d.decode(&mut buf), Err(FramingError::BadContentLength(_))));
+        let err = d.decode(&mut buf).unwrap_err();
+        assert!(matches!(err, FramingError::BadContentLength(_)));
+        let answer = d.framing_answer(&err).expect("the head was readable");
+        assert_eq!((answer.status, answer.reason.as_str()), (400, "Malformed Content-Length"));
+        assert_eq!(answer.call_id(), "c1");
         let text = msg("x").replace("Content-Length: 1", "Content-Length: 1\r\nl: 2");
         let mut d = Decoder::new(Limits::default());
         let mut buf = BytesMut::from(text.as_bytes());

@@ -82,8 +82,12 @@ where
                 Ok(Some(Item::Rejected(r))) => dispatch.on_rejected(conn, r).await,
                 Ok(None) => break,
                 Err(e) => {
-                    // Nothing after this point can be delimited, so nothing can be answered.
+                    // Nothing after this message can be delimited: answer it if its head
+                    // was readable, then close.
                     tracing::warn!(conn = conn.id(), peer = %conn.peer(), error = %e, "framing lost, closing connection");
+                    if let Some(answer) = decoder.framing_answer(&e) {
+                        let _ = conn.send(answer.to_bytes());
+                    }
                     return;
                 }
             }

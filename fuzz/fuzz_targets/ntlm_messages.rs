@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
-use sipe::{
+use sipae::{
     AuthenticateMessage, AvPairs, ChallengeMessage, Credentials, GssapiData, MessageError,
     MessageFields, NegotiateMessage, NtHash, NtlmV2Response, Opaque, PendingChallenge, Server,
     ServerConfig,

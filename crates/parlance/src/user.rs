@@ -5,6 +5,7 @@ use std::io::{BufRead, IsTerminal};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use parlance_server::config::Config;
+use parlance_store::Mechanisms;
 use parlance_store::accounts::normalize_user_uri;
 
 #[derive(Debug, Subcommand)]
@@ -15,6 +16,9 @@ pub enum UserCommand {
         user: String,
         #[arg(long, default_value = "")]
         display_name: String,
+        /// How the user may sign in: digest, ntlm, or both (comma-separated).
+        #[arg(long, default_value = "digest,ntlm", value_parser = parse_mechanisms)]
+        mechanisms: Mechanisms,
         #[command(flatten)]
         password: PasswordSource,
     },
@@ -22,6 +26,13 @@ pub enum UserCommand {
     Remove { user: String },
     /// List users.
     List,
+    /// Choose how a user may sign in (digest, ntlm, or both). Adding one takes effect
+    /// with the next `passwd`, since its secret is made from the password.
+    Mechanisms {
+        user: String,
+        #[arg(value_parser = parse_mechanisms)]
+        mechanisms: Mechanisms,
+    },
     /// Set a new password.
     Passwd {
         user: String,
@@ -63,6 +74,10 @@ impl PasswordSource {
     }
 }
 
+fn parse_mechanisms(s: &str) -> Result<Mechanisms, String> {
+    Mechanisms::parse(s).map_err(|e| e.to_string())
+}
+
 /// `user@domain` as a SIP URI, if the domain is this server's.
 pub fn in_domain(config: &Config, user: &str) -> anyhow::Result<String> {
     let uri = normalize_user_uri(user)?;
@@ -76,11 +91,19 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
     let (store, key) = parlance_server::open_data(&config).await?;
     let in_domain = |user: &str| in_domain(&config, user);
     match cmd {
-        UserCommand::Add { user, display_name, password } => {
+        UserCommand::Add { user, display_name, mechanisms, password } => {
             let uri = in_domain(&user)?;
             let pw = password.read()?;
             let created = store.add_user(&uri, &display_name, &pw, config.realm(), &key).await?;
-            println!("created {}", created.uri);
+            if mechanisms != Mechanisms::ALL {
+                store.set_mechanisms(&uri, mechanisms).await?;
+            }
+            println!("created {} ({mechanisms})", created.uri);
+        }
+        UserCommand::Mechanisms { user, mechanisms } => {
+            let uri = in_domain(&user)?;
+            store.set_mechanisms(&uri, mechanisms).await?;
+            println!("{uri} may sign in with {mechanisms}");
         }
         UserCommand::Remove { user } => {
             let uri = in_domain(&user)?;
@@ -89,11 +112,7 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List => {
             for u in store.users().await? {
-                if u.display_name.is_empty() {
-                    println!("{}", u.uri);
-                } else {
-                    println!("{}\t{}", u.uri, u.display_name);
-                }
+                println!("{}\t{}\t{}", u.uri, u.mechanisms, u.display_name);
             }
         }
         UserCommand::Passwd { user, password } => {

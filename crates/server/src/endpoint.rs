@@ -44,8 +44,8 @@ impl Outbound {
         Outbound { proxy }
     }
 
-    pub fn respond(&self, conn: &ConnHandle, response: &Response) {
-        let _ = conn.send(response.to_bytes());
+    pub fn respond(&self, conn: &ConnHandle, response: Response) {
+        let _ = conn.send_response(response);
     }
 
     /// Sends a request without waiting; its final status reaches `answers` with `token`.

@@ -15,6 +15,43 @@ pub struct User {
     pub uri: String,
     pub display_name: String,
     pub created_at: i64,
+    pub mechanisms: Mechanisms,
+}
+
+/// The SIP authentication mechanisms an account may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mechanisms {
+    pub digest: bool,
+    pub ntlm: bool,
+}
+
+impl Mechanisms {
+    pub const ALL: Mechanisms = Mechanisms { digest: true, ntlm: true };
+
+    /// Parses `digest`, `ntlm` or `digest,ntlm`.
+    pub fn parse(s: &str) -> Result<Mechanisms> {
+        let mut m = Mechanisms { digest: false, ntlm: false };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.to_ascii_lowercase().as_str() {
+                "digest" => m.digest = true,
+                "ntlm" => m.ntlm = true,
+                other => {
+                    return Err(StoreError::Invalid { what: "mechanism", why: format!("{other:?} is not digest or ntlm") });
+                }
+            }
+        }
+        if !m.digest && !m.ntlm {
+            return Err(StoreError::Invalid { what: "mechanisms", why: "at least one of digest, ntlm".into() });
+        }
+        Ok(m)
+    }
+}
+
+impl std::fmt::Display for Mechanisms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = [(self.digest, "digest"), (self.ntlm, "ntlm")].iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
+        f.write_str(&names.join(","))
+    }
 }
 
 /// The Digest algorithms every account gets HA1 values for.
@@ -34,6 +71,13 @@ pub struct DigestSecret {
 pub struct PasswordSecrets {
     pub phc: String,
     pub digest: Vec<DigestSecret>,
+    /// The sealed NT hash, for accounts that allow NTLM.
+    pub sealed_nt_hash: Option<Vec<u8>>,
+}
+
+/// The associated data that binds a sealed NT hash to its account.
+pub fn ntlm_context(uri: &str) -> String {
+    format!("ntlm-nt-hash\0{uri}")
 }
 
 /// Normalises `alice@example.com` or `sip:alice@example.com` to `sip:alice@example.com`.
@@ -75,6 +119,7 @@ pub fn derive_password_secrets(
     password: &str,
     realm: &str,
     key: &ServerKey,
+    mechanisms: Mechanisms,
 ) -> Result<PasswordSecrets> {
     use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
     if password.is_empty() {
@@ -86,7 +131,8 @@ pub fn derive_password_secrets(
         .map_err(|e| StoreError::PasswordHash(e.to_string()))?
         .to_string();
     let mut digest = Vec::new();
-    for algorithm in DIGEST_ALGORITHMS {
+    let algorithms = if mechanisms.digest { &DIGEST_ALGORITHMS[..] } else { &[] };
+    for &algorithm in algorithms {
         for username in digest_usernames(uri) {
             let value = ha1(algorithm, &username, realm, password);
             let context = digest_context(uri, algorithm, &username, realm);
@@ -98,7 +144,10 @@ pub fn derive_password_secrets(
             });
         }
     }
-    Ok(PasswordSecrets { phc, digest })
+    let sealed_nt_hash = mechanisms
+        .ntlm
+        .then(|| key.seal(&ntlm_context(uri), sipae::NtHash::from_password(password).as_bytes()));
+    Ok(PasswordSecrets { phc, digest, sealed_nt_hash })
 }
 
 /// Checks a password against a stored argon2 PHC string.
@@ -124,7 +173,7 @@ mod tests {
     #[test]
     fn secrets_cover_both_username_forms_and_algorithms() {
         let key = ServerKey::from_bytes(&[1u8; 32]).unwrap();
-        let s = derive_password_secrets("sip:alice@example.com", "pw", "example.com", &key).unwrap();
+        let s = derive_password_secrets("sip:alice@example.com", "pw", "example.com", &key, Mechanisms::ALL).unwrap();
         assert!(verify_password(&s.phc, "pw"));
         assert!(!verify_password(&s.phc, "wrong"));
         assert_eq!(s.digest.len(), 4);
@@ -132,5 +181,18 @@ mod tests {
         let ctx = digest_context("sip:alice@example.com", Algorithm::Md5, "alice", "example.com");
         let opened = key.open(&ctx, &row.sealed_ha1).unwrap();
         assert_eq!(opened, ha1(Algorithm::Md5, "alice", "example.com", "pw").as_bytes());
+        let nt = key.open(&ntlm_context("sip:alice@example.com"), s.sealed_nt_hash.as_ref().unwrap()).unwrap();
+        assert_eq!(nt, sipae::NtHash::from_password("pw").as_bytes());
+        let digest_only = Mechanisms { digest: true, ntlm: false };
+        let s = derive_password_secrets("sip:alice@example.com", "pw", "example.com", &key, digest_only).unwrap();
+        assert!(s.sealed_nt_hash.is_none());
+    }
+
+    #[test]
+    fn mechanisms_parse_and_print() {
+        assert_eq!(Mechanisms::parse("ntlm, Digest").unwrap(), Mechanisms::ALL);
+        assert_eq!(Mechanisms::parse("ntlm").unwrap().to_string(), "ntlm");
+        assert!(Mechanisms::parse("").is_err());
+        assert!(Mechanisms::parse("kerberos").is_err());
     }
 }

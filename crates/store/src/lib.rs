@@ -18,7 +18,7 @@ use std::path::Path;
 
 use sip_proto::auth::Algorithm;
 
-pub use accounts::User;
+pub use accounts::{Mechanisms, User};
 pub use error::{Result, StoreError};
 pub use secrets::ServerKey;
 pub use sqlite::SqliteStore;
@@ -58,14 +58,16 @@ impl Store {
         key: &ServerKey,
     ) -> Result<User> {
         let uri = normalize_user_uri(uri)?;
-        let secrets = derive(&uri, password, realm, key).await?;
+        let secrets = derive(&uri, password, realm, key, Mechanisms::ALL).await?;
         engine!(self, s => s.add_user(&uri, display_name, &secrets).await)
     }
 
-    /// Replaces a user's password (argon2 hash and every Digest HA1).
+    /// Replaces a user's password: the argon2 hash and the secrets of every mechanism the
+    /// account allows.
     pub async fn set_password(&self, uri: &str, password: &str, realm: &str, key: &ServerKey) -> Result<()> {
         let uri = normalize_user_uri(uri)?;
-        let secrets = derive(&uri, password, realm, key).await?;
+        let user = self.user(&uri).await?.ok_or_else(|| StoreError::NotFound(uri.clone()))?;
+        let secrets = derive(&uri, password, realm, key, user.mechanisms).await?;
         engine!(self, s => s.set_password(&uri, &secrets).await)
     }
 
@@ -110,6 +112,21 @@ impl Store {
         let context = digest_context(&uri, secret.algorithm, username, realm);
         let plain = key.open(&context, &secret.sealed_ha1)?;
         String::from_utf8(plain).map(Some).map_err(|_| StoreError::Unseal)
+    }
+
+    /// The NT hash of an account that allows NTLM, opened with the server key.
+    pub async fn nt_hash(&self, uri: &str, key: &ServerKey) -> Result<Option<[u8; 16]>> {
+        let uri = normalize_user_uri(uri)?;
+        let Some(sealed) = engine!(self, s => s.ntlm_secret(&uri).await)? else { return Ok(None) };
+        let plain = key.open(&accounts::ntlm_context(&uri), &sealed)?;
+        plain.try_into().map(Some).map_err(|_| StoreError::Unseal)
+    }
+
+    /// Sets the mechanisms an account may use. Secrets of mechanisms dropped are deleted;
+    /// a mechanism added works once the password is set again (its secret needs it).
+    pub async fn set_mechanisms(&self, uri: &str, mechanisms: Mechanisms) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.set_mechanisms(&uri, mechanisms).await)
     }
 
     pub async fn close(&self) {
@@ -254,11 +271,17 @@ pub fn new_guid() -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
-async fn derive(uri: &str, password: &str, realm: &str, key: &ServerKey) -> Result<accounts::PasswordSecrets> {
+async fn derive(
+    uri: &str,
+    password: &str,
+    realm: &str,
+    key: &ServerKey,
+    mechanisms: Mechanisms,
+) -> Result<accounts::PasswordSecrets> {
     // Argon2 takes tens of milliseconds of CPU on purpose; keep it off the async workers.
     let (uri, password, realm) = (uri.to_owned(), password.to_owned(), realm.to_owned());
     let key = key.clone();
-    tokio::task::spawn_blocking(move || accounts::derive_password_secrets(&uri, &password, &realm, &key))
+    tokio::task::spawn_blocking(move || accounts::derive_password_secrets(&uri, &password, &realm, &key, mechanisms))
         .await
         .map_err(|e| StoreError::PasswordHash(e.to_string()))?
 }

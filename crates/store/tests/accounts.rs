@@ -69,3 +69,29 @@ async fn data_survives_reopening_and_bad_input_is_refused() {
         engine.finish().await;
     }
 }
+
+#[tokio::test]
+async fn mechanisms_decide_which_secrets_exist() {
+    use parlance_store::Mechanisms;
+    for engine in common::engines().await {
+        let store = &engine.store;
+        let user = store.add_user("alice@example.test", "", "pw", common::REALM, &common::key()).await.unwrap();
+        assert_eq!(user.mechanisms, Mechanisms::ALL);
+        let nt = store.nt_hash("alice@example.test", &common::key()).await.unwrap();
+        assert_eq!(nt.as_ref(), Some(sipae::NtHash::from_password("pw").as_bytes()));
+
+        store.set_mechanisms("alice@example.test", Mechanisms { digest: true, ntlm: false }).await.unwrap();
+        assert!(store.nt_hash("alice@example.test", &common::key()).await.unwrap().is_none());
+        store.set_mechanisms("alice@example.test", Mechanisms::ALL).await.unwrap();
+        assert!(store.nt_hash("alice@example.test", &common::key()).await.unwrap().is_none(), "needs the password again");
+        store.set_password("alice@example.test", "pw2", common::REALM, &common::key()).await.unwrap();
+        let nt = store.nt_hash("alice@example.test", &common::key()).await.unwrap();
+        assert_eq!(nt.as_ref(), Some(sipae::NtHash::from_password("pw2").as_bytes()));
+
+        store.set_mechanisms("alice@example.test", Mechanisms { digest: false, ntlm: true }).await.unwrap();
+        let ha1 = store.digest_ha1("alice@example.test", Algorithm::Md5, "alice", common::REALM, &common::key()).await.unwrap();
+        assert!(ha1.is_none(), "Digest is off for this account");
+        assert!(matches!(store.set_mechanisms("nobody@example.test", Mechanisms::ALL).await, Err(StoreError::NotFound(_))));
+        engine.finish().await;
+    }
+}

@@ -183,7 +183,7 @@ impl FrontEnd {
         );
         resp.headers.push(name::SERVER, SERVER);
         tracing::info!(conn = conn.id(), %aor, bindings = bindings.len(), expires, "registered");
-        let _ = conn.send(resp.to_bytes());
+        let _ = conn.send_response(resp);
     }
 
     /// Authenticates a REGISTER for `aor`. On failure the answer has been sent.
@@ -375,7 +375,7 @@ impl FrontEnd {
             Some(provisioning::EVENT) => {
                 let to_tag = random_hex(5);
                 let (resp, notify) = self.settings.provisioning.answer(req, &to_tag);
-                let _ = conn.send(resp.to_bytes());
+                let _ = conn.send_response(resp);
                 if notify {
                     self.notify_provisioning(conn, req, &to_tag).await;
                 }
@@ -424,7 +424,7 @@ impl FrontEnd {
         }
         resp.headers.push(name::SERVER, SERVER);
         edit(&mut resp);
-        let _ = conn.send(resp.to_bytes());
+        let _ = conn.send_response(resp);
     }
 }
 
@@ -439,7 +439,7 @@ impl Dispatch for FrontEnd {
     async fn on_rejected(&self, conn: &ConnHandle, rejected: Rejected) {
         tracing::warn!(conn = conn.id(), peer = %conn.peer(), error = %rejected.error, "malformed message");
         if let Some(resp) = rejected.response() {
-            let _ = conn.send(resp.to_bytes());
+            let _ = conn.send_response(resp);
         }
     }
 

@@ -161,10 +161,10 @@ impl Proxy {
         if tx.method == Method::Invite {
             self.invites.lock().expect("invites lock").insert(tx.key.clone(), tx.clone());
         }
-        let sends: Vec<(ConnHandle, Vec<u8>)> = forks.iter().map(|f| (f.conn.clone(), f.request.to_bytes())).collect();
+        let sends: Vec<(ConnHandle, Request)> = forks.iter().map(|f| (f.conn.clone(), f.request.clone())).collect();
         tx.state.lock().expect("proxy tx lock").forks = forks;
-        for (i, (conn, bytes)) in sends.into_iter().enumerate() {
-            if conn.send(bytes).is_err() {
+        for (i, (conn, request)) in sends.into_iter().enumerate() {
+            if conn.send_request(request).is_err() {
                 self.fork_final(&tx, i, unreachable_answer(&tx));
             }
         }
@@ -185,7 +185,7 @@ impl Proxy {
         }
         req.headers.set(name::MAX_FORWARDS, req.max_forwards().saturating_sub(1).to_string());
         req.headers.push_front(name::VIA, via_for(&target.conn, &format!("{BRANCH_COOKIE}{}", random_hex(8))));
-        let _ = target.conn.send(req.to_bytes());
+        let _ = target.conn.send_request(req);
     }
 
     /// Handles a CANCEL received on `origin`. Returns false when no INVITE matches (481).
@@ -196,7 +196,7 @@ impl Proxy {
         };
         let state = tx.state.lock().expect("proxy tx lock");
         for fork in state.forks.iter().filter(|f| f.final_status.is_none()) {
-            let _ = fork.conn.send(cancel_for(&fork.request).to_bytes());
+            let _ = fork.conn.send_request(cancel_for(&fork.request));
         }
         true
     }
@@ -233,7 +233,7 @@ impl Proxy {
                 if final_answer {
                     self.fork_final(&tx, fork, resp);
                 } else if resp.status > 100 {
-                    let _ = tx.origin.send(resp.to_bytes());
+                    let _ = tx.origin.send_response(resp);
                 }
             }
         }
@@ -249,15 +249,15 @@ impl Proxy {
         f.final_status = Some(resp.status);
         if tx.method == Method::Invite && resp.status >= 300 && !f.conn.is_closed() {
             // A non-2xx final answer to an INVITE is acknowledged hop by hop (§17.1.1.3).
-            let _ = f.conn.send(ack_for(&f.request, &resp).to_bytes());
+            let _ = f.conn.send_request(ack_for(&f.request, &resp));
         }
         let success = resp.status < 300;
         if success {
             // Every 2xx goes upstream (several forks may accept an INVITE).
-            let _ = tx.origin.send(resp.to_bytes());
+            let _ = tx.origin.send_response(resp);
             if !state.answered && tx.method == Method::Invite {
                 for other in state.forks.iter().filter(|o| o.final_status.is_none()) {
-                    let _ = other.conn.send(cancel_for(&other.request).to_bytes());
+                    let _ = other.conn.send_request(cancel_for(&other.request));
                 }
             }
             state.answered = true;
@@ -267,7 +267,7 @@ impl Proxy {
         if state.forks.iter().all(|f| f.final_status.is_some()) {
             if !state.answered {
                 if let Some(best) = state.best.take() {
-                    let _ = tx.origin.send(best.to_bytes());
+                    let _ = tx.origin.send_response(best);
                 }
                 state.answered = true;
             }
@@ -324,7 +324,7 @@ impl Proxy {
         req.headers.push_front(name::VIA, via_for(conn, &branch));
         let (done, answer) = oneshot::channel();
         self.pending.lock().expect("pending lock").insert(branch.clone(), Pending::Local(done));
-        let outcome = if conn.send(req.to_bytes()).is_err() {
+        let outcome = if conn.send_request(req).is_err() {
             Err(RequestError::Closed)
         } else {
             match tokio::time::timeout(NON_INVITE_TIMEOUT, answer).await {
@@ -344,7 +344,7 @@ impl Proxy {
         req.headers.push_front(name::VIA, via_for(conn, &branch));
         let tracked = Pending::Tracked { token, answers: answers.clone(), sent: Instant::now() };
         self.pending.lock().expect("pending lock").insert(branch.clone(), tracked);
-        if conn.send(req.to_bytes()).is_err() {
+        if conn.send_request(req).is_err() {
             self.pending.lock().expect("pending lock").remove(&branch);
             let _ = answers.send((token, 503));
         }

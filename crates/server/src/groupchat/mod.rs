@@ -51,7 +51,7 @@ impl GroupChat {
     }
 
     async fn on_request(&self, req: Request, peer: Peer<'_>) {
-        let respond = |resp: Response| peer.outbound.respond(peer.conn, &resp);
+        let respond = |resp: Response| peer.outbound.respond(peer.conn, resp);
         let in_dialog = req.to().and_then(|t| t.tag().map(str::to_owned)).is_some();
         match req.method {
             Method::Invite if !in_dialog => self.invite(&req, peer).await,
@@ -90,19 +90,19 @@ impl GroupChat {
         let Some(session) = self.dialogs.create(req, peer.conn, &tag) else {
             let mut resp = Response::for_request(req, 400).with_to_tag(&tag);
             resp.reason = "Missing From-tag Or Contact".into();
-            return peer.outbound.respond(peer.conn, &resp);
+            return peer.outbound.respond(peer.conn, resp);
         };
         if let Err(e) = self.chat.open_session(session, peer.identity).await {
             tracing::warn!(error = %e, identity = peer.identity, "chat session refused");
             self.dialogs.remove(session);
-            return peer.outbound.respond(peer.conn, &Response::for_request(req, 403).with_to_tag(&tag));
+            return peer.outbound.respond(peer.conn, Response::for_request(req, 403).with_to_tag(&tag));
         }
         let mut resp = self.session_ok(req).with_to_tag(&tag);
         resp.headers.push(name::CONTACT, format!("<{}>", req.uri));
         resp.headers.push(name::CONTENT_TYPE, "application/sdp");
         resp.body = sdp_answer(peer.conn.local()).into_bytes().into();
         tracing::debug!(session, identity = peer.identity, uri = %req.uri, "chat session opened");
-        peer.outbound.respond(peer.conn, &resp);
+        peer.outbound.respond(peer.conn, resp);
     }
 
     /// A 200 that states the session timer: sipe refreshes every (value − 10) s.

@@ -86,7 +86,7 @@ where
                     // was readable, then close.
                     tracing::warn!(conn = conn.id(), peer = %conn.peer(), error = %e, "framing lost, closing connection");
                     if let Some(answer) = decoder.framing_answer(&e) {
-                        let _ = conn.send(answer.to_bytes());
+                        let _ = conn.send_response(answer);
                     }
                     return;
                 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use sip_proto::{Message, Rejected};
+use sip_proto::{Message, Rejected, Request, Response};
 use tokio::sync::{Notify, mpsc};
 
 pub use listener::{Listeners, bind_listeners};
@@ -60,6 +60,14 @@ struct ConnInner {
     close: Notify,
     /// The address-of-record this connection authenticated as.
     identity: Mutex<Option<String>>,
+    /// Signs what is sent once the connection has a security association.
+    signer: Mutex<Option<Arc<dyn Signer>>>,
+}
+
+/// Signs outgoing messages for one connection (MS-SIPAE `Authentication-Info`). The
+/// transport knows only that something may need to be added before a message leaves.
+pub trait Signer: Send + Sync + std::fmt::Debug {
+    fn sign(&self, message: &mut Message);
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -87,9 +95,30 @@ impl ConnHandle {
         self.inner.transport
     }
 
+    /// Sends a message, signed when the connection has a signer.
+    pub fn send_message(&self, mut message: Message) -> Result<(), SendError> {
+        let signer = self.inner.signer.lock().expect("signer lock").clone();
+        if let Some(signer) = signer {
+            signer.sign(&mut message);
+        }
+        self.send_bytes(message.to_bytes())
+    }
+
+    pub fn send_request(&self, request: Request) -> Result<(), SendError> {
+        self.send_message(Message::Request(request))
+    }
+
+    pub fn send_response(&self, response: Response) -> Result<(), SendError> {
+        self.send_message(Message::Response(response))
+    }
+
+    pub fn set_signer(&self, signer: Arc<dyn Signer>) {
+        *self.inner.signer.lock().expect("signer lock") = Some(signer);
+    }
+
     /// Queues bytes for the writer. A full queue means the peer stopped reading: the
     /// connection is closed rather than letting it hold up whoever is sending to it.
-    pub fn send(&self, bytes: Vec<u8>) -> Result<(), SendError> {
+    fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
@@ -102,10 +131,6 @@ impl ConnHandle {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
         }
-    }
-
-    pub fn send_message(&self, message: &Message) -> Result<(), SendError> {
-        self.send(message.to_bytes())
     }
 
     pub fn close(&self) {
@@ -185,6 +210,7 @@ impl Connections {
                 closed: AtomicBool::new(false),
                 close: Notify::new(),
                 identity: Mutex::new(None),
+                signer: Mutex::new(None),
             }),
         };
         self.open.lock().expect("connections lock").insert(id, handle.clone());

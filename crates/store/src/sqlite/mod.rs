@@ -11,7 +11,7 @@ use sip_proto::auth::Algorithm;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::accounts::{DigestSecret, PasswordSecrets, User};
+use crate::accounts::{DigestSecret, Mechanisms, PasswordSecrets, User};
 use crate::error::{Result, StoreError};
 use crate::migrate::{Migration, SQLITE};
 
@@ -67,12 +67,14 @@ impl SqliteStore {
     pub async fn add_user(&self, uri: &str, display_name: &str, secrets: &PasswordSecrets) -> Result<User> {
         let mut tx = self.pool.begin().await?;
         let created_at = crate::now();
+        let mechanisms = Mechanisms { digest: !secrets.digest.is_empty(), ntlm: secrets.sealed_nt_hash.is_some() };
         let inserted = sqlx::query(
-            "INSERT INTO principals (kind, uri, display_name, created_at) VALUES ('user', ?, ?, ?)",
+            "INSERT INTO principals (kind, uri, display_name, created_at, mechanisms) VALUES ('user', ?, ?, ?, ?)",
         )
         .bind(uri)
         .bind(display_name)
         .bind(created_at)
+        .bind(mechanisms.to_string())
         .execute(&mut *tx)
         .await;
         let id = match inserted {
@@ -84,7 +86,7 @@ impl SqliteStore {
         };
         write_secrets(&mut tx, id, secrets).await?;
         tx.commit().await?;
-        Ok(User { id, uri: uri.to_owned(), display_name: display_name.to_owned(), created_at })
+        Ok(User { id, uri: uri.to_owned(), display_name: display_name.to_owned(), created_at, mechanisms })
     }
 
     pub async fn set_password(&self, uri: &str, secrets: &PasswordSecrets) -> Result<()> {
@@ -95,6 +97,7 @@ impl SqliteStore {
             .await?
             .ok_or_else(|| StoreError::NotFound(uri.to_owned()))?;
         sqlx::query("DELETE FROM digest_secrets WHERE principal_id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM ntlm_secrets WHERE principal_id = ?").bind(id).execute(&mut *tx).await?;
         write_secrets(&mut tx, id, secrets).await?;
         tx.commit().await?;
         Ok(())
@@ -113,7 +116,7 @@ impl SqliteStore {
 
     pub async fn users(&self) -> Result<Vec<User>> {
         let rows = sqlx::query(
-            "SELECT id, uri, display_name, created_at FROM principals WHERE kind = 'user' ORDER BY uri",
+            "SELECT id, uri, display_name, created_at, mechanisms FROM principals WHERE kind = 'user' ORDER BY uri",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -122,7 +125,7 @@ impl SqliteStore {
 
     pub async fn user(&self, uri: &str) -> Result<Option<User>> {
         let row = sqlx::query(
-            "SELECT id, uri, display_name, created_at FROM principals WHERE kind = 'user' AND uri = ?",
+            "SELECT id, uri, display_name, created_at, mechanisms FROM principals WHERE kind = 'user' AND uri = ?",
         )
         .bind(uri)
         .fetch_optional(&self.pool)
@@ -147,7 +150,7 @@ impl SqliteStore {
     ) -> Result<Option<DigestSecret>> {
         let row = sqlx::query(
             "SELECT d.realm, d.sealed_ha1 FROM digest_secrets d JOIN principals p ON p.id = d.principal_id \
-             WHERE p.uri = ? AND d.algorithm = ? AND d.username = ?",
+             WHERE p.uri = ? AND d.algorithm = ? AND d.username = ? AND instr(p.mechanisms, 'digest') > 0",
         )
         .bind(uri)
         .bind(algorithm.as_str())
@@ -160,6 +163,37 @@ impl SqliteStore {
             realm: r.get("realm"),
             sealed_ha1: r.get("sealed_ha1"),
         }))
+    }
+
+    /// The sealed NT hash of an account that allows NTLM.
+    pub async fn ntlm_secret(&self, uri: &str) -> Result<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT n.sealed_nt_hash FROM ntlm_secrets n JOIN principals p ON p.id = n.principal_id \
+             WHERE p.uri = ? AND instr(p.mechanisms, 'ntlm') > 0",
+        )
+        .bind(uri)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Restricts (or widens) the mechanisms of an account; the secrets of mechanisms no
+    /// longer allowed are deleted.
+    pub async fn set_mechanisms(&self, uri: &str, mechanisms: Mechanisms) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar("UPDATE principals SET mechanisms = ? WHERE uri = ? AND kind = 'user' RETURNING id")
+            .bind(mechanisms.to_string())
+            .bind(uri)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(uri.to_owned()))?;
+        if !mechanisms.digest {
+            sqlx::query("DELETE FROM digest_secrets WHERE principal_id = ?").bind(id).execute(&mut *tx).await?;
+        }
+        if !mechanisms.ntlm {
+            sqlx::query("DELETE FROM ntlm_secrets WHERE principal_id = ?").bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn close(&self) {
@@ -177,6 +211,13 @@ async fn write_secrets(tx: &mut Transaction<'_, Sqlite>, id: i64, secrets: &Pass
     .bind(crate::now())
     .execute(&mut **tx)
     .await?;
+    if let Some(sealed) = &secrets.sealed_nt_hash {
+        sqlx::query("INSERT INTO ntlm_secrets (principal_id, sealed_nt_hash) VALUES (?, ?)")
+            .bind(id)
+            .bind(sealed)
+            .execute(&mut **tx)
+            .await?;
+    }
     for d in &secrets.digest {
         sqlx::query(
             "INSERT INTO digest_secrets (principal_id, algorithm, username, realm, sealed_ha1) VALUES (?, ?, ?, ?, ?)",
@@ -198,5 +239,6 @@ fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
         uri: r.get("uri"),
         display_name: r.get("display_name"),
         created_at: r.get("created_at"),
+        mechanisms: Mechanisms::parse(r.get("mechanisms")).unwrap_or(Mechanisms { digest: true, ntlm: false }),
     }
 }

@@ -25,10 +25,17 @@ async fn register_without_credentials_is_challenged_with_md5_and_sha256() {
     let mut c = s.tcp().await;
     let resp = challenge(&mut c, "alice").await;
     assert_eq!(resp.status, 401);
-    let offers: Vec<AuthHeader> = resp.headers.get_all("WWW-Authenticate").map(|v| AuthHeader::parse(v).unwrap()).collect();
+    let all: Vec<AuthHeader> = resp.headers.get_all("WWW-Authenticate").map(|v| AuthHeader::parse(v).unwrap()).collect();
+    let schemes: Vec<&str> = all.iter().map(|o| o.scheme.as_str()).collect();
+    assert_eq!(schemes, ["Digest", "Digest", "NTLM"], "NTLM last: clients that read one challenge get Digest");
+    let ntlm = &all[2];
+    assert_eq!(ntlm.param("realm"), Some("SIP Communications Service"));
+    assert_eq!(ntlm.param("targetname"), Some(DOMAIN));
+    assert_eq!(ntlm.param("version"), Some("4"));
+    let offers = &all[..2];
     let algorithms: Vec<&str> = offers.iter().map(|o| o.param("algorithm").unwrap()).collect();
     assert_eq!(algorithms, ["MD5", "SHA-256"], "the default order: MD5 first for clients that read one");
-    for o in &offers {
+    for o in offers {
         assert!(o.is_scheme("Digest"));
         assert_eq!(o.param("realm"), Some(DOMAIN));
         assert_eq!(o.param("qop"), Some("auth"));
@@ -66,7 +73,7 @@ async fn only_configured_algorithms_are_offered_and_accepted() {
     s.add_user("alice", "wonderland").await;
     let mut c = s.tcp().await;
     let ch = challenge(&mut c, "alice").await;
-    let offers: Vec<String> = ch.headers.get_all("WWW-Authenticate").map(|v| AuthHeader::parse(v).unwrap().param("algorithm").unwrap().to_owned()).collect();
+    let offers: Vec<String> = ch.headers.get_all("WWW-Authenticate").filter_map(|v| AuthHeader::parse(v).unwrap().param("algorithm").map(str::to_owned)).collect();
     assert_eq!(offers, ["SHA-256"]);
     let nonce = AuthHeader::parse(ch.headers.get("WWW-Authenticate").unwrap()).unwrap().param("nonce").unwrap().to_owned();
     let md5 = sip_proto::auth::ha1(Algorithm::Md5, "alice", DOMAIN, "wonderland");

@@ -79,6 +79,11 @@ pub struct AuthConfig {
     /// Digest algorithms offered, in this order. Many deployed clients (sipp among them) answer
     /// only the first challenge and know only MD5, so MD5 leads by default.
     pub digest_algorithms: Vec<String>,
+    /// Offer NTLM with message signing (MS-SIPAE), which pidgin-sipe and Lync-family
+    /// clients speak, next to Digest.
+    pub ntlm: bool,
+    /// The `targetname` of NTLM challenges: this server's host name; default the domain.
+    pub ntlm_targetname: Option<String>,
     /// Lifetime of a Digest nonce; an older one is answered with `stale=true`.
     pub nonce_lifetime_secs: u64,
     /// Failed authentications allowed per account within `failure_window_secs`.
@@ -166,6 +171,8 @@ impl Default for AuthConfig {
             realm: None,
             trusted_networks: Vec::new(),
             digest_algorithms: vec!["MD5".into(), "SHA-256".into()],
+            ntlm: true,
+            ntlm_targetname: None,
             nonce_lifetime_secs: 300,
             max_failures_per_account: 10,
             max_failures_per_address: 30,

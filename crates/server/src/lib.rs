@@ -26,6 +26,7 @@ use crate::frontend::proxy::Proxy;
 use crate::groupchat::{Dialogs, GroupChat};
 use parlance_chat::{ChatService, ChatSettings};
 use crate::frontend::auth::{DigestAuth, ThrottleLimits};
+use crate::frontend::ntlm::Ntlm;
 use crate::frontend::provisioning::Provisioning;
 use crate::frontend::registrar::Registrar;
 use crate::frontend::trusted::TrustedNetworks;
@@ -133,11 +134,19 @@ impl Server {
         let proxy = Arc::new(Proxy::new(connections.clone()));
         let groupchat = start_groupchat(&config, store.clone(), Outbound::new(proxy.clone())).await?;
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
+        let ntlm = match config.auth.ntlm {
+            true => {
+                let targetname = config.auth.ntlm_targetname.clone().unwrap_or_else(|| config.domain.clone());
+                let ntlm_config = sipae::ServerConfig::new(&targetname, &config.domain);
+                Some(Ntlm::new(ntlm_config, store.clone(), key.clone(), &config.domain).map_err(|e| config::ConfigError::Invalid(format!("NTLM: {e}")))?)
+            }
+            false => None,
+        };
         let front_end = Arc::new(FrontEnd::new(
             settings,
             store.clone(),
             key,
-            auth,
+            (auth, ntlm),
             Registrar::new(config.registrar.clone(), options.clock.clone()),
             proxy,
             vec![(chat_uris, groupchat.clone() as Arc<dyn Endpoint>)],

@@ -2,6 +2,7 @@
 //! part every client talks to first. It implements [`Dispatch`] for the transport.
 
 pub mod auth;
+pub mod ntlm;
 pub mod proxy;
 pub mod provisioning;
 pub mod registrar;
@@ -16,6 +17,7 @@ use sip_proto::auth::{AuthHeader, Credentials};
 use sip_proto::{Message, Method, Rejected, Request, Response, Uri, name};
 
 use self::auth::{DigestAuth, Verdict};
+use self::ntlm::{Gate, Ntlm};
 use self::provisioning::Provisioning;
 use self::proxy::{Proxy, Target, random_hex};
 use self::registrar::{RegisterError, Registrar};
@@ -47,6 +49,8 @@ pub struct FrontEnd {
     key: ServerKey,
     connections: Arc<Connections>,
     auth: DigestAuth,
+    /// NTLM per MS-SIPAE, when enabled.
+    ntlm: Option<Ntlm>,
     registrar: Registrar,
     proxy: Arc<Proxy>,
     outbound: Outbound,
@@ -66,11 +70,12 @@ impl FrontEnd {
         settings: FrontEndSettings,
         store: Store,
         key: ServerKey,
-        auth: DigestAuth,
+        auth: (DigestAuth, Option<Ntlm>),
         registrar: Registrar,
         proxy: Arc<Proxy>,
         endpoints: Vec<(Vec<String>, Arc<dyn Endpoint>)>,
     ) -> FrontEnd {
+        let (auth, ntlm) = auth;
         let services = endpoints
             .iter()
             .flat_map(|(uris, e)| uris.iter().filter_map(|u| Some((aor_of(u)?, e.clone()))))
@@ -83,6 +88,7 @@ impl FrontEnd {
             store,
             key,
             auth,
+            ntlm,
             registrar,
             proxy,
             services,
@@ -102,7 +108,8 @@ impl FrontEnd {
         &self.proxy
     }
 
-    async fn on_request(&self, conn: &ConnHandle, mut req: Request) {
+    /// `verified`: the address-of-record an NTLM signature proved, if any.
+    async fn on_request(&self, conn: &ConnHandle, mut req: Request, verified: Option<String>) {
         if req.max_forwards() == 0 && req.method != Method::Options {
             return self.reply(conn, &req, 483, None);
         }
@@ -113,21 +120,24 @@ impl FrontEnd {
             Method::Other(_) => {
                 self.reply_with(conn, &req, 501, |r| r.headers.push(name::ALLOW, ALLOW));
             }
-            Method::Register => self.register(conn, &req).await,
+            Method::Register => self.register(conn, &req, verified).await,
             Method::Cancel => {
                 let status = if self.proxy.cancel(conn, &req) { 200 } else { 481 };
                 self.reply(conn, &req, status, None);
             }
             Method::Ack => self.ack(conn, req).await,
             _ => {
+                if let Some(aor) = verified.filter(|_| conn.identity().is_none()) {
+                    conn.set_identity(&aor);
+                }
                 let own_route = self.proxy.pop_own_route(&mut req, conn);
                 self.route(conn, req, own_route).await;
             }
         }
     }
 
-    /// RFC 3261 §10.3 with Digest authentication (or a trusted network).
-    async fn register(&self, conn: &ConnHandle, req: &Request) {
+    /// RFC 3261 §10.3 with NTLM, Digest authentication, or a trusted network.
+    async fn register(&self, conn: &ConnHandle, req: &Request, verified: Option<String>) {
         let domain = &self.settings.domain;
         let target_ok = req.uri.as_sip().is_some_and(|u| u.host.eq_ignore_ascii_case(domain));
         let Some(aor) = req.to().and_then(|to| to.uri.as_sip().cloned()).filter(|u| u.host.eq_ignore_ascii_case(domain) && u.user.is_some()) else {
@@ -140,8 +150,17 @@ impl FrontEnd {
             return self.reply_with(conn, req, 420, |r| r.headers.push(name::UNSUPPORTED, unsupported));
         }
         let aor = format!("sip:{}", aor.aor());
-        if !self.authenticate(conn, req, &aor).await {
-            return;
+        match verified {
+            Some(ntlm_aor) if ntlm_aor != aor => {
+                tracing::warn!(conn = conn.id(), %aor, %ntlm_aor, "REGISTER for another account than the NTLM one");
+                return self.reply(conn, req, 403, Some("Not Your Address"));
+            }
+            Some(_) => {}
+            None => {
+                if !self.authenticate(conn, req, &aor).await {
+                    return;
+                }
+            }
         }
         let bindings = match self.registrar.register(&aor, conn, req) {
             Ok(b) => b,
@@ -251,11 +270,40 @@ impl FrontEnd {
 
     fn challenge(&self, conn: &ConnHandle, req: &Request, stale: bool) {
         let challenges = self.auth.challenges(stale);
+        let ntlm = self.ntlm.as_ref().filter(|_| !stale).map(Ntlm::offer);
         self.reply_with(conn, req, 401, |r| {
             for c in challenges {
                 r.headers.push(name::WWW_AUTHENTICATE, c.to_string());
             }
+            // Last: clients that read only the first challenge get Digest.
+            if let Some(offer) = ntlm {
+                r.headers.push(name::WWW_AUTHENTICATE, offer);
+            }
         });
+    }
+
+    /// Runs the NTLM check, throttled like Digest: a locked-out account or address gets 403
+    /// before its AUTHENTICATE is even looked at.
+    async fn ntlm_gate(&self, conn: &ConnHandle, message: &Message) -> Gate {
+        let Some(ntlm) = &self.ntlm else { return Gate::NotNtlm };
+        let ip = conn.peer().ip();
+        let account = ntlm.authenticating_account(message.headers());
+        if let (Some(account), Message::Request(req)) = (&account, message)
+            && self.auth.is_throttled(account, ip)
+        {
+            tracing::warn!(conn = conn.id(), %account, %ip, "authentication throttled");
+            let window = self.settings.failure_window_secs.to_string();
+            self.reply_with(conn, req, 403, |r| {
+                r.reason = "Too Many Failed Attempts".into();
+                r.headers.push(name::RETRY_AFTER, window);
+            });
+            return Gate::Answered;
+        }
+        let gate = ntlm.check(conn, message).await;
+        if gate == Gate::Refused {
+            self.auth.record_failure(account.as_deref().unwrap_or("unknown"), ip);
+        }
+        gate
     }
 
     async fn ack(&self, conn: &ConnHandle, mut req: Request) {
@@ -430,8 +478,14 @@ impl FrontEnd {
 
 impl Dispatch for FrontEnd {
     async fn on_message(&self, conn: &ConnHandle, message: Message) {
+        let verified = match self.ntlm_gate(conn, &message).await {
+            Gate::NotNtlm => None,
+            Gate::Authentic(aor) | Gate::Established(aor) => Some(aor),
+            Gate::Answered | Gate::Refused | Gate::Drop => return,
+            Gate::Close => return conn.close(),
+        };
         match message {
-            Message::Request(req) => self.on_request(conn, req).await,
+            Message::Request(req) => self.on_request(conn, req, verified).await,
             Message::Response(resp) => self.proxy.on_response(resp),
         }
     }
@@ -444,6 +498,9 @@ impl Dispatch for FrontEnd {
     }
 
     async fn on_closed(&self, conn: &ConnHandle) {
+        if let Some(ntlm) = &self.ntlm {
+            ntlm.connection_closed(conn.id());
+        }
         self.registrar.remove_connection(conn.id());
         self.proxy.on_connection_closed(conn.id());
         for endpoint in &self.endpoints {

@@ -141,6 +141,7 @@ impl Proxy {
         for (i, target) in targets.into_iter().enumerate() {
             let branch = format!("{BRANCH_COOKIE}{txid}.{i}");
             let mut out = req.clone();
+            strip_hop_credentials(&mut out.headers);
             if let Some(uri) = target.uri {
                 out.uri = uri;
             }
@@ -180,6 +181,7 @@ impl Proxy {
 
     /// Sends an ACK for a 2xx (end-to-end, no answer) to `target` without transaction state.
     pub fn forward_stateless(&self, mut req: Request, target: &Target) {
+        strip_hop_credentials(&mut req.headers);
         if let Some(uri) = &target.uri {
             req.uri = uri.clone();
         }
@@ -230,6 +232,7 @@ impl Proxy {
                 let (tx, fork) = (tx.clone(), *fork);
                 drop(pending);
                 resp.headers.pop_first_list_element(name::VIA);
+                strip_hop_credentials(&mut resp.headers);
                 if final_answer {
                     self.fork_final(&tx, fork, resp);
                 } else if resp.status > 100 {
@@ -413,6 +416,22 @@ impl Proxy {
             return Some(None);
         };
         Some(self.connections.get(other).filter(|c| !c.is_closed()))
+    }
+}
+
+/// Removes what authenticated the previous hop: signatures and NTLM credentials are for
+/// this server, and each receiver gets the message signed for its own connection.
+fn strip_hop_credentials(headers: &mut Headers) {
+    headers.remove(name::AUTHENTICATION_INFO);
+    headers.remove(name::PROXY_AUTHORIZATION);
+    let end_to_end: Vec<String> = headers
+        .get_all(name::AUTHORIZATION)
+        .filter(|v| !sip_proto::auth::AuthHeader::parse(v).is_ok_and(|h| h.is_scheme("NTLM")))
+        .map(str::to_owned)
+        .collect();
+    headers.remove(name::AUTHORIZATION);
+    for v in end_to_end {
+        headers.push(name::AUTHORIZATION, v);
     }
 }
 

@@ -221,7 +221,7 @@ pub async fn run_room(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
             println!("  privacy      {}\n  behavior     {}", r.room.privacy, r.room.behavior);
             println!("  invitations  {}\n  disabled     {}", r.invitations(), r.room.disabled);
             for h in store.role_holders(r.room.id).await? {
-                println!("  {:<12} {}", h.role, h.uri);
+                println!("  {:<12} {}", h.role.as_str(), h.uri);
             }
         }
         RoomCommand::Member { action } => {

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use parlance_store::history::{ComplianceKind, HistoryQuery};
 use parlance_store::rooms::{Privacy, RoomInfo};
 use xccos::{
-    Aib, Bcq, ChanId, Chanib, ChatMessage, Command, CommandKind, Fib, Inv, JoinData, Notice, Pref, Qib, Reply, ReplyData,
-    ResponseCode, Sib, Uib, format_timestamp,
+    Aib, Bcq, ChanId, Chanib, ChatMessage, Command, CommandKind, Fib, Inv, JoinData, Notice, Pref,
+    Qib, Reply, ReplyData, ResponseCode, Sib, Uib, format_timestamp,
 };
 
 use crate::{Access, ChatError, ChatService, Principal, SessionId, now_nanos};
@@ -15,7 +15,13 @@ use crate::{Access, ChatError, ChatService, Principal, SessionId, now_nanos};
 type Outcome = Result<ReplyData, ResponseCode>;
 
 impl ChatService {
-    pub(crate) async fn command(&self, session: SessionId, principal: &Principal, envid: u64, command: Command) {
+    pub(crate) async fn command(
+        &self,
+        session: SessionId,
+        principal: &Principal,
+        envid: u64,
+        command: Command,
+    ) {
         let outcome = match self.run(session, principal, &command.kind).await {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -30,15 +36,25 @@ impl ChatService {
         self.send(&[session], reply);
     }
 
-    async fn run(&self, session: SessionId, principal: &Principal, kind: &CommandKind) -> Result<Outcome, ChatError> {
+    async fn run(
+        &self,
+        session: SessionId,
+        principal: &Principal,
+        kind: &CommandKind,
+    ) -> Result<Outcome, ChatError> {
         Ok(match kind {
             CommandKind::ReqUri => Ok(ReplyData::ReqUri(Some(Uib::new(self.channel_server())))),
-            CommandKind::GetServerInfo(asked) => Ok(ReplyData::GetServerInfo(Some(self.server_info(asked.as_ref())))),
+            CommandKind::GetServerInfo(asked) => Ok(ReplyData::GetServerInfo(Some(
+                self.server_info(asked.as_ref()),
+            ))),
             CommandKind::ChanSrch(qib) => self.search(principal, qib).await?,
             CommandKind::Join(chanid) => {
                 let mut data = JoinData::default();
                 let mut ids = HashMap::new();
-                match self.join(session, principal, chanid, &mut data, &mut ids).await? {
+                match self
+                    .join(session, principal, chanid, &mut data, &mut ids)
+                    .await?
+                {
                     Ok(()) => Ok(ReplyData::Join(data)),
                     Err(code) => Err(code),
                 }
@@ -47,38 +63,74 @@ impl ChatService {
                 let mut data = JoinData::default();
                 let mut ids = HashMap::new();
                 for chanid in chanids {
-                    if self.join(session, principal, chanid, &mut data, &mut ids).await?.is_err() {
+                    if self
+                        .join(session, principal, chanid, &mut data, &mut ids)
+                        .await?
+                        .is_err()
+                    {
                         data.fibs.push(Fib::failed(chanid));
                     }
                 }
                 Ok(ReplyData::BJoin(data))
             }
             CommandKind::Part { channel_uri } => self.part(session, principal, channel_uri).await?,
-            CommandKind::BcContext { channel_uri, query } => self.history(principal, channel_uri, query).await?,
+            CommandKind::BcContext { channel_uri, query } => {
+                self.history(principal, channel_uri, query).await?
+            }
             CommandKind::GetInv(inv) => self.invitations(principal, inv.as_ref()).await?,
             CommandKind::GetPref(pref) => {
                 let stored = self.store.preference(principal.id, &pref.label).await?;
                 Ok(ReplyData::GetPref(Some(match stored {
                     // The client knows this version already: nothing to send.
-                    Some(p) if pref.seqid >= p.seq as u64 => Pref { label: p.label, seqid: p.seq as u64, create_default: None, content: None },
-                    Some(p) => Pref { label: p.label, seqid: p.seq as u64, create_default: None, content: Some(p.content) },
-                    None => Pref { label: pref.label.clone(), seqid: 0, create_default: None, content: None },
+                    Some(p) if pref.seqid >= p.seq as u64 => Pref {
+                        label: p.label,
+                        seqid: p.seq as u64,
+                        create_default: None,
+                        content: None,
+                    },
+                    Some(p) => Pref {
+                        label: p.label,
+                        seqid: p.seq as u64,
+                        create_default: None,
+                        content: Some(p.content),
+                    },
+                    None => Pref {
+                        label: pref.label.clone(),
+                        seqid: 0,
+                        create_default: None,
+                        content: None,
+                    },
                 })))
             }
             CommandKind::SetPref(pref) => {
-                let current = self.store.preference(principal.id, &pref.label).await?.map_or(0, |p| p.seq as u64);
+                let current = self
+                    .store
+                    .preference(principal.id, &pref.label)
+                    .await?
+                    .map_or(0, |p| p.seq as u64);
                 if pref.seqid != current {
                     Err(ResponseCode::DataCollision)
                 } else {
                     let content = pref.content.clone().unwrap_or_default();
-                    let p = self.store.set_preference(principal.id, &pref.label, &content).await?;
-                    Ok(ReplyData::SetPref(Some(Pref { label: p.label, seqid: p.seq as u64, create_default: None, content: None })))
+                    let p = self
+                        .store
+                        .set_preference(principal.id, &pref.label, &content)
+                        .await?;
+                    Ok(ReplyData::SetPref(Some(Pref {
+                        label: p.label,
+                        seqid: p.seq as u64,
+                        create_default: None,
+                        content: None,
+                    })))
                 }
             }
             CommandKind::NodesPermCreateChild => {
                 let categories = self.store.creator_categories(principal.id).await?;
                 Ok(ReplyData::NodesPermCreateChild(
-                    categories.into_iter().map(|c| format!("ma-cat://{}/{}", self.settings.domain, c.guid)).collect(),
+                    categories
+                        .into_iter()
+                        .map(|c| format!("ma-cat://{}/{}", self.settings.domain, c.guid))
+                        .collect(),
                 ))
             }
             // File transfer is served by the file web service, which is not in yet.
@@ -116,7 +168,12 @@ impl ChatService {
         let criteria = qib.criteria.trim();
         let found = self
             .store
-            .search_rooms(Some(criteria), qib.extended, Some(principal.id), self.settings.search_limit)
+            .search_rooms(
+                Some(criteria),
+                qib.extended,
+                Some(principal.id),
+                self.settings.search_limit,
+            )
             .await?;
         let mut scope: HashMap<i64, bool> = HashMap::new();
         let mut chanibs = Vec::with_capacity(found.len());
@@ -129,7 +186,11 @@ impl ChatService {
                     s
                 }
             };
-            let roles = if in_scope { Vec::new() } else { self.store.roles_of(info.room.id, principal.id).await? };
+            let roles = if in_scope {
+                Vec::new()
+            } else {
+                self.store.roles_of(info.room.id, principal.id).await?
+            };
             // Secret rooms were already filtered by role in the store; scope is checked here.
             let visible = in_scope || !roles.is_empty() || info.room.privacy == Privacy::Secret;
             if !visible || info.room.disabled {
@@ -163,50 +224,110 @@ impl ChatService {
         data: &mut JoinData,
         ids: &mut HashMap<String, u64>,
     ) -> Result<Result<(), ResponseCode>, ChatError> {
-        let Some(info) = self.room_by_uri(&chanid.uri()).await? else { return Ok(Err(ResponseCode::NoSuchNode)) };
+        let Some(info) = self.room_by_uri(&chanid.uri()).await? else {
+            return Ok(Err(ResponseCode::NoSuchNode));
+        };
         let (roles, in_scope) = self.access_roles(&info, principal).await?;
-        let access = Access { room: &info, roles: &roles, in_scope };
+        let access = Access {
+            room: &info,
+            roles: &roles,
+            in_scope,
+        };
         if !access.can_join() {
             return Ok(Err(access.refusal()));
         }
         let uri = self.room_uri(&info);
         let _order = self.lock_room(info.room.id).await;
-        let first = self.rosters().join(info.room.id, &uri, session, access.is_manager());
-        self.store.record_event(ComplianceKind::Join, info.room.id, principal.id, "", now_nanos()).await?;
+        let first = self
+            .rosters()
+            .join(info.room.id, &uri, session, access.is_manager());
+        self.store
+            .record_event(
+                ComplianceKind::Join,
+                info.room.id,
+                principal.id,
+                "",
+                now_nanos(),
+            )
+            .await?;
         let present = self.rosters().present(info.room.id);
-        let mut chanib = Chanib { name: Some(info.room.name.clone()), topic: Some(info.room.topic.clone()), ..self.listing(&info) };
+        let mut chanib = Chanib {
+            name: Some(info.room.name.clone()),
+            topic: Some(info.room.topic.clone()),
+            ..self.listing(&info)
+        };
         chanib.uri = uri.clone();
         let (mut members, mut managers) = (Vec::new(), Vec::new());
         for p in &present {
             let next = ids.len() as u64;
             let id = *ids.entry(p.principal.uri.clone()).or_insert_with(|| {
-                data.uibs.push(Uib { id: Some(next), ..Uib::new(p.principal.uri.clone()) });
+                data.uibs.push(Uib {
+                    id: Some(next),
+                    ..Uib::new(p.principal.uri.clone())
+                });
                 next
             });
-            if p.manager { managers.push(id) } else { members.push(id) }
+            if p.manager {
+                managers.push(id)
+            } else {
+                members.push(id)
+            }
         }
-        chanib.aibs = vec![Aib::users(xccos::AIB_KEY_MEMBER, members), Aib::users(xccos::AIB_KEY_MANAGER, managers)];
+        chanib.aibs = vec![
+            Aib::users(xccos::AIB_KEY_MEMBER, members),
+            Aib::users(xccos::AIB_KEY_MANAGER, managers),
+        ];
         data.chanibs.push(chanib);
         if first {
-            let key = if access.is_manager() { xccos::AIB_KEY_MANAGER } else { xccos::AIB_KEY_MEMBER };
-            let joined = Uib { aibs: vec![Aib::room(key, chanid)], ..Uib::new(principal.uri.clone()) };
+            let key = if access.is_manager() {
+                xccos::AIB_KEY_MANAGER
+            } else {
+                xccos::AIB_KEY_MEMBER
+            };
+            let joined = Uib {
+                aibs: vec![Aib::room(key, chanid)],
+                ..Uib::new(principal.uri.clone())
+            };
             let others = self.others(info.room.id, principal);
             self.send(&others, Notice::Join(vec![joined]));
         }
         Ok(Ok(()))
     }
 
-    async fn part(&self, session: SessionId, principal: &Principal, channel_uri: &str) -> Result<Outcome, ChatError> {
-        let Some(info) = self.room_by_uri(channel_uri).await? else { return Ok(Err(ResponseCode::NoSuchNode)) };
+    async fn part(
+        &self,
+        session: SessionId,
+        principal: &Principal,
+        channel_uri: &str,
+    ) -> Result<Outcome, ChatError> {
+        let Some(info) = self.room_by_uri(channel_uri).await? else {
+            return Ok(Err(ResponseCode::NoSuchNode));
+        };
         let _order = self.lock_room(info.room.id).await;
         if !self.rosters().is_joined(info.room.id, session) {
             // Not for a room the principal may not see: that would reveal a Secret room.
             let (roles, in_scope) = self.access_roles(&info, principal).await?;
-            let access = Access { room: &info, roles: &roles, in_scope };
-            return Ok(Err(if access.can_see() { ResponseCode::UserNotJoined } else { access.refusal() }));
+            let access = Access {
+                room: &info,
+                roles: &roles,
+                in_scope,
+            };
+            return Ok(Err(if access.can_see() {
+                ResponseCode::UserNotJoined
+            } else {
+                access.refusal()
+            }));
         }
         let gone = self.rosters().part(info.room.id, session);
-        self.store.record_event(ComplianceKind::Part, info.room.id, principal.id, "", now_nanos()).await?;
+        self.store
+            .record_event(
+                ComplianceKind::Part,
+                info.room.id,
+                principal.id,
+                "",
+                now_nanos(),
+            )
+            .await?;
         let uri = self.room_uri(&info);
         if gone {
             self.notify_part(info.room.id, &uri, &principal.uri);
@@ -217,7 +338,10 @@ impl ChatService {
     /// Tells the sessions still in a room that a user left it.
     pub(crate) fn notify_part(&self, room: i64, room_uri: &str, user_uri: &str) {
         let targets = self.rosters().targets(room);
-        let chanib = Chanib { uibs: vec![Uib::new(user_uri)], ..Chanib::new(room_uri) };
+        let chanib = Chanib {
+            uibs: vec![Uib::new(user_uri)],
+            ..Chanib::new(room_uri)
+        };
         self.send(&targets, Notice::Part(vec![chanib]));
     }
 
@@ -225,13 +349,28 @@ impl ChatService {
     fn others(&self, room: i64, principal: &Principal) -> Vec<SessionId> {
         let rosters = self.rosters();
         let targets = rosters.targets(room);
-        targets.iter().copied().filter(|s| rosters.principal(*s).is_some_and(|p| p.id != principal.id)).collect()
+        targets
+            .iter()
+            .copied()
+            .filter(|s| rosters.principal(*s).is_some_and(|p| p.id != principal.id))
+            .collect()
     }
 
-    async fn history(&self, principal: &Principal, channel_uri: &str, query: &Bcq) -> Result<Outcome, ChatError> {
-        let Some(info) = self.room_by_uri(channel_uri).await? else { return Ok(Err(ResponseCode::NoSuchNode)) };
+    async fn history(
+        &self,
+        principal: &Principal,
+        channel_uri: &str,
+        query: &Bcq,
+    ) -> Result<Outcome, ChatError> {
+        let Some(info) = self.room_by_uri(channel_uri).await? else {
+            return Ok(Err(ResponseCode::NoSuchNode));
+        };
         let (roles, in_scope) = self.access_roles(&info, principal).await?;
-        let access = Access { room: &info, roles: &roles, in_scope };
+        let access = Access {
+            room: &info,
+            roles: &roles,
+            in_scope,
+        };
         if !access.can_read_history() {
             return Ok(Err(access.refusal()));
         }
@@ -244,11 +383,23 @@ impl ChatService {
             };
             let q = match query {
                 Bcq::Last { .. } => HistoryQuery::Last(n),
-                Bcq::Before { id, .. } => HistoryQuery::Before { seq: clamp_seq(*id), n },
-                Bcq::After { id, .. } => HistoryQuery::After { seq: clamp_seq(*id), n },
-                Bcq::Search { text, .. } => HistoryQuery::Search { text: text.clone(), n },
+                Bcq::Before { id, .. } => HistoryQuery::Before {
+                    seq: clamp_seq(*id),
+                    n,
+                },
+                Bcq::After { id, .. } => HistoryQuery::After {
+                    seq: clamp_seq(*id),
+                    n,
+                },
+                Bcq::Search { text, .. } => HistoryQuery::Search {
+                    text: text.clone(),
+                    n,
+                },
             };
-            let messages = self.store.read_history(info.room.id, principal.id, &q, now_nanos()).await?;
+            let messages = self
+                .store
+                .read_history(info.room.id, principal.id, &q, now_nanos())
+                .await?;
             chanib.msgs = messages
                 .into_iter()
                 .map(|m| ChatMessage {
@@ -263,19 +414,34 @@ impl ChatService {
         Ok(Ok(ReplyData::BcContext(vec![chanib])))
     }
 
-    async fn invitations(&self, principal: &Principal, inv: Option<&Inv>) -> Result<Outcome, ChatError> {
+    async fn invitations(
+        &self,
+        principal: &Principal,
+        inv: Option<&Inv>,
+    ) -> Result<Outcome, ChatError> {
         let from = inv.map_or(1, |i| i.invite_id.max(1)) as i64;
         let mut out = Vec::new();
         for invitation in self.store.invitations(principal.id, from).await? {
-            let Some(info) = self.store.room_by_id(invitation.room_id).await? else { continue };
+            let Some(info) = self.store.room_by_id(invitation.room_id).await? else {
+                continue;
+            };
             let (roles, in_scope) = self.access_roles(&info, principal).await?;
-            if !info.invitations() || !(Access { room: &info, roles: &roles, in_scope }).can_join() {
+            if !info.invitations()
+                || !(Access {
+                    room: &info,
+                    roles: &roles,
+                    in_scope,
+                })
+                .can_join()
+            {
                 continue;
             }
             out.push(Inv {
                 invite_id: invitation.invite_id as u64,
                 domain: Some(self.settings.domain.clone()),
-                ts: Some(format_timestamp(invitation.created_at.saturating_mul(1_000_000_000))),
+                ts: Some(format_timestamp(
+                    invitation.created_at.saturating_mul(1_000_000_000),
+                )),
                 chanib: Some(Chanib {
                     name: Some(info.room.name.clone()),
                     description: Some(info.room.description.clone()),

@@ -51,7 +51,10 @@ pub struct InfoAnswer {
 }
 
 impl InfoAnswer {
-    pub const OK: InfoAnswer = InfoAnswer { status: 200, reason: "OK" };
+    pub const OK: InfoAnswer = InfoAnswer {
+        status: 200,
+        reason: "OK",
+    };
 
     const fn new(status: u16, reason: &'static str) -> InfoAnswer {
         InfoAnswer { status, reason }
@@ -80,12 +83,18 @@ pub struct ChatService {
 
 impl std::fmt::Debug for ChatService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatService").field("domain", &self.settings.domain).finish_non_exhaustive()
+        f.debug_struct("ChatService")
+            .field("domain", &self.settings.domain)
+            .finish_non_exhaustive()
     }
 }
 
 impl ChatService {
-    pub async fn new(store: Store, settings: ChatSettings, sink: Arc<dyn Sink>) -> Result<ChatService, ChatError> {
+    pub async fn new(
+        store: Store,
+        settings: ChatSettings,
+        sink: Arc<dyn Sink>,
+    ) -> Result<ChatService, ChatError> {
         let root = store.root_category().await?;
         Ok(ChatService {
             root_uri: format!("ma-cat://{}/{}", settings.domain, root.guid),
@@ -103,13 +112,23 @@ impl ChatService {
     }
 
     /// Starts a session for an authenticated principal.
-    pub async fn open_session(&self, session: SessionId, principal_uri: &str) -> Result<(), ChatError> {
+    pub async fn open_session(
+        &self,
+        session: SessionId,
+        principal_uri: &str,
+    ) -> Result<(), ChatError> {
         let user = self
             .store
             .user(principal_uri)
             .await?
             .ok_or_else(|| ChatError::UnknownPrincipal(principal_uri.to_owned()))?;
-        self.rosters().open(session, Principal { id: user.id, uri: user.uri });
+        self.rosters().open(
+            session,
+            Principal {
+                id: user.id,
+                uri: user.uri,
+            },
+        );
         Ok(())
     }
 
@@ -123,7 +142,17 @@ impl ChatService {
             if gone {
                 self.notify_part(room, &uri, &principal.uri);
             }
-            if let Err(e) = self.store.record_event(parlance_store::history::ComplianceKind::Part, room, principal.id, "", now_nanos()).await {
+            if let Err(e) = self
+                .store
+                .record_event(
+                    parlance_store::history::ComplianceKind::Part,
+                    room,
+                    principal.id,
+                    "",
+                    now_nanos(),
+                )
+                .await
+            {
                 tracing::error!(error = %e, room, "compliance event for a part not recorded");
             }
         }
@@ -131,7 +160,12 @@ impl ChatService {
 
     /// Handles one INFO body from a session. `respond` is called once with the SIP answer
     /// for the INFO, before any reply or message that the body causes is delivered.
-    pub async fn handle(&self, session: SessionId, body: &[u8], respond: impl FnOnce(InfoAnswer) + Send) {
+    pub async fn handle(
+        &self,
+        session: SessionId,
+        body: &[u8],
+        respond: impl FnOnce(InfoAnswer) + Send,
+    ) {
         let envelope = match Envelope::parse(body, &self.settings.xccos_limits) {
             Ok(e) => e,
             Err(e) => {
@@ -157,7 +191,8 @@ impl ChatService {
                     if let Some(r) = respond.take() {
                         r(InfoAnswer::OK);
                     }
-                    self.command(session, &principal, envelope.envid, command).await;
+                    self.command(session, &principal, envelope.envid, command)
+                        .await;
                 }
                 Message::Reply(_) | Message::Notice(_) => {}
             }
@@ -172,7 +207,13 @@ impl ChatService {
     }
 
     async fn lock_room(&self, room: i64) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self.room_locks.lock().expect("room locks").entry(room).or_default().clone();
+        let lock = self
+            .room_locks
+            .lock()
+            .expect("room locks")
+            .entry(room)
+            .or_default()
+            .clone();
         lock.lock_owned().await
     }
 
@@ -195,15 +236,23 @@ impl ChatService {
 
     /// The room a `ma-chan:` URI names, if it is in our domain and exists.
     async fn room_by_uri(&self, uri: &str) -> Result<Option<RoomInfo>, ChatError> {
-        let Some(rest) = uri.strip_prefix(xccos::CHANNEL_SCHEME) else { return Ok(None) };
-        let Some((domain, guid)) = rest.split_once('/') else { return Ok(None) };
+        let Some(rest) = uri.strip_prefix(xccos::CHANNEL_SCHEME) else {
+            return Ok(None);
+        };
+        let Some((domain, guid)) = rest.split_once('/') else {
+            return Ok(None);
+        };
         if !domain.eq_ignore_ascii_case(&self.settings.domain) || guid.is_empty() {
             return Ok(None);
         }
         Ok(self.store.room_by_guid(guid).await?)
     }
 
-    async fn access_roles(&self, info: &RoomInfo, principal: &Principal) -> Result<(Vec<parlance_store::rooms::Role>, bool), ChatError> {
+    async fn access_roles(
+        &self,
+        info: &RoomInfo,
+        principal: &Principal,
+    ) -> Result<(Vec<parlance_store::rooms::Role>, bool), ChatError> {
         let roles = self.store.roles_of(info.room.id, principal.id).await?;
         let in_scope = self.store.in_scope(info.category.id, principal.id).await?;
         Ok((roles, in_scope))

@@ -121,13 +121,29 @@ mod tests {
         for (privacy, roles, in_scope, [see, join, post, post_aud]) in cases {
             let normal = room(*privacy, Behavior::Normal, false);
             let aud = room(*privacy, Behavior::Auditorium, false);
-            let a = Access { room: &normal, roles, in_scope: *in_scope };
-            let b = Access { room: &aud, roles, in_scope: *in_scope };
+            let a = Access {
+                room: &normal,
+                roles,
+                in_scope: *in_scope,
+            };
+            let b = Access {
+                room: &aud,
+                roles,
+                in_scope: *in_scope,
+            };
             let got = [a.can_see(), a.can_join(), a.can_post(), b.can_post()];
-            assert_eq!(got, [*see, *join, *post, *post_aud], "{privacy:?} {roles:?} scope={in_scope}");
+            assert_eq!(
+                got,
+                [*see, *join, *post, *post_aud],
+                "{privacy:?} {roles:?} scope={in_scope}"
+            );
             assert_eq!(a.can_read_history(), a.can_join());
             let disabled = room(*privacy, Behavior::Normal, true);
-            let d = Access { room: &disabled, roles, in_scope: *in_scope };
+            let d = Access {
+                room: &disabled,
+                roles,
+                in_scope: *in_scope,
+            };
             assert!(!d.can_see() && !d.can_join() && !d.can_post() && !d.can_read_history());
         }
     }
@@ -135,13 +151,37 @@ mod tests {
     #[test]
     fn refusals_do_not_reveal_secret_rooms() {
         let secret = room(Privacy::Secret, Behavior::Normal, false);
-        let outsider = Access { room: &secret, roles: &[], in_scope: true };
+        let outsider = Access {
+            room: &secret,
+            roles: &[],
+            in_scope: true,
+        };
         assert_eq!(outsider.refusal(), xccos::ResponseCode::NoSuchNode);
         let closed = room(Privacy::Closed, Behavior::Normal, false);
-        let outsider = Access { room: &closed, roles: &[], in_scope: true };
+        let outsider = Access {
+            room: &closed,
+            roles: &[],
+            in_scope: true,
+        };
         assert_eq!(outsider.refusal(), xccos::ResponseCode::Permission);
         let disabled = room(Privacy::Open, Behavior::Normal, true);
-        assert_eq!(Access { room: &disabled, roles: &[Role::Member], in_scope: true }.refusal(), xccos::ResponseCode::NodeDisabled);
-        assert_eq!(Access { room: &disabled, roles: &[], in_scope: true }.refusal(), xccos::ResponseCode::NoSuchNode);
+        assert_eq!(
+            Access {
+                room: &disabled,
+                roles: &[Role::Member],
+                in_scope: true
+            }
+            .refusal(),
+            xccos::ResponseCode::NodeDisabled
+        );
+        assert_eq!(
+            Access {
+                room: &disabled,
+                roles: &[],
+                in_scope: true
+            }
+            .refusal(),
+            xccos::ResponseCode::NoSuchNode
+        );
     }
 }

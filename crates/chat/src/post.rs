@@ -36,7 +36,11 @@ impl ChatService {
                 return respond(refuse(500, "Server Error"));
             }
         };
-        let access = Access { room: &info, roles: &roles, in_scope };
+        let access = Access {
+            room: &info,
+            roles: &roles,
+            in_scope,
+        };
         if !access.can_see() {
             return respond(refuse(404, "No Such Room"));
         }
@@ -47,7 +51,11 @@ impl ChatService {
             return respond(refuse(403, "Not Allowed To Post Here"));
         }
         let _order = self.lock_room(info.room.id).await;
-        let stored = match self.store.post_message(info.room.id, principal.id, &chat.message.text, now_nanos()).await {
+        let stored = match self
+            .store
+            .post_message(info.room.id, principal.id, &chat.message.text, now_nanos())
+            .await
+        {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, room = info.room.id, "message not stored");

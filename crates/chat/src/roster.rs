@@ -42,7 +42,9 @@ impl RoomRoster {
 
 impl Rosters {
     pub fn open(&mut self, session: SessionId, principal: Principal) {
-        self.sessions.entry(session).or_insert((principal, BTreeSet::new()));
+        self.sessions
+            .entry(session)
+            .or_insert((principal, BTreeSet::new()));
     }
 
     pub fn principal(&self, session: SessionId) -> Option<&Principal> {
@@ -52,11 +54,17 @@ impl Rosters {
     /// Removes a session. Returns, for each room it was in, the room's URI and whether its
     /// principal is now gone from that room.
     pub fn close(&mut self, session: SessionId) -> Vec<(i64, String, bool)> {
-        let Some((_, rooms)) = self.sessions.remove(&session) else { return Vec::new() };
+        let Some((_, rooms)) = self.sessions.remove(&session) else {
+            return Vec::new();
+        };
         rooms
             .into_iter()
             .map(|room| {
-                let uri = self.rooms.get(&room).map(|r| r.uri.clone()).unwrap_or_default();
+                let uri = self
+                    .rooms
+                    .get(&room)
+                    .map(|r| r.uri.clone())
+                    .unwrap_or_default();
                 (room, uri, self.remove_from(room, session))
             })
             .collect()
@@ -65,12 +73,22 @@ impl Rosters {
     /// Adds the session to the room. Returns whether its principal was not present before
     /// (through another session), which is when the others hear of the join.
     pub fn join(&mut self, room: i64, uri: &str, session: SessionId, manager: bool) -> bool {
-        let Some((principal, rooms)) = self.sessions.get_mut(&session) else { return false };
+        let Some((principal, rooms)) = self.sessions.get_mut(&session) else {
+            return false;
+        };
         rooms.insert(room);
         let principal = principal.clone();
-        let roster = self.rooms.entry(room).or_insert_with(|| RoomRoster { uri: uri.to_owned(), ..RoomRoster::default() });
-        let first = !roster.present.values().any(|p| p.principal.id == principal.id);
-        roster.present.insert(session, Present { principal, manager });
+        let roster = self.rooms.entry(room).or_insert_with(|| RoomRoster {
+            uri: uri.to_owned(),
+            ..RoomRoster::default()
+        });
+        let first = !roster
+            .present
+            .values()
+            .any(|p| p.principal.id == principal.id);
+        roster
+            .present
+            .insert(session, Present { principal, manager });
         roster.rebuild();
         first
     }
@@ -84,10 +102,17 @@ impl Rosters {
     }
 
     fn remove_from(&mut self, room: i64, session: SessionId) -> bool {
-        let Some(roster) = self.rooms.get_mut(&room) else { return false };
-        let Some(left) = roster.present.remove(&session) else { return false };
+        let Some(roster) = self.rooms.get_mut(&room) else {
+            return false;
+        };
+        let Some(left) = roster.present.remove(&session) else {
+            return false;
+        };
         roster.rebuild();
-        let gone = !roster.present.values().any(|p| p.principal.id == left.principal.id);
+        let gone = !roster
+            .present
+            .values()
+            .any(|p| p.principal.id == left.principal.id);
         if roster.present.is_empty() {
             self.rooms.remove(&room);
         }
@@ -95,11 +120,16 @@ impl Rosters {
     }
 
     pub fn is_joined(&self, room: i64, session: SessionId) -> bool {
-        self.rooms.get(&room).is_some_and(|r| r.present.contains_key(&session))
+        self.rooms
+            .get(&room)
+            .is_some_and(|r| r.present.contains_key(&session))
     }
 
     pub fn targets(&self, room: i64) -> Arc<[SessionId]> {
-        self.rooms.get(&room).map(|r| r.targets.clone()).unwrap_or_else(|| Arc::from([]))
+        self.rooms
+            .get(&room)
+            .map(|r| r.targets.clone())
+            .unwrap_or_else(|| Arc::from([]))
     }
 
     /// The distinct principals present, managers flagged, in a stable order.
@@ -107,7 +137,9 @@ impl Rosters {
         let mut seen = BTreeMap::new();
         if let Some(r) = self.rooms.get(&room) {
             for p in r.present.values() {
-                let entry = seen.entry(p.principal.uri.clone()).or_insert_with(|| p.clone());
+                let entry = seen
+                    .entry(p.principal.uri.clone())
+                    .or_insert_with(|| p.clone());
                 entry.manager |= p.manager;
             }
         }
@@ -124,7 +156,10 @@ mod tests {
     use super::*;
 
     fn alice() -> Principal {
-        Principal { id: 1, uri: "sip:alice@example.test".into() }
+        Principal {
+            id: 1,
+            uri: "sip:alice@example.test".into(),
+        }
     }
 
     #[test]
@@ -133,12 +168,18 @@ mod tests {
         r.open(10, alice());
         r.open(11, alice());
         assert!(r.join(7, "ma-chan://example.test/g", 10, false));
-        assert!(!r.join(7, "ma-chan://example.test/g", 11, true), "already present through session 10");
+        assert!(
+            !r.join(7, "ma-chan://example.test/g", 11, true),
+            "already present through session 10"
+        );
         assert_eq!(r.present(7).len(), 1);
         assert!(r.present(7)[0].manager);
         assert_eq!(&*r.targets(7), &[10, 11]);
         assert!(!r.part(7, 10), "still there through session 11");
-        assert_eq!(r.close(11), vec![(7, "ma-chan://example.test/g".to_owned(), true)]);
+        assert_eq!(
+            r.close(11),
+            vec![(7, "ma-chan://example.test/g".to_owned(), true)]
+        );
         assert_eq!(r.user_count(7), 0);
         assert!(r.targets(7).is_empty());
     }

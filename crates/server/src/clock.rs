@@ -17,12 +17,15 @@ impl Clock {
 
     /// Seconds since the Unix epoch.
     pub fn unix_secs(&self) -> u64 {
-        (SystemTime::now() + self.offset()).duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        (SystemTime::now() + self.offset())
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
     }
 
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, by: Duration) {
-        self.offset_ms.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+        self.offset_ms
+            .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
     }
 
     fn offset(&self) -> Duration {

@@ -10,9 +10,15 @@ use sip_proto::auth::Algorithm;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
-    Parse { path: String, source: Box<toml::de::Error> },
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
@@ -161,7 +167,11 @@ impl Default for SipConfig {
 
 impl Default for TlsConfig {
     fn default() -> Self {
-        TlsConfig { cert: None, key: None, hostnames: vec!["localhost".into(), "127.0.0.1".into()] }
+        TlsConfig {
+            cert: None,
+            key: None,
+            hostnames: vec!["localhost".into(), "127.0.0.1".into()],
+        }
     }
 }
 
@@ -211,8 +221,10 @@ impl Default for ChatConfig {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.display().to_string(),
             source: Box::new(source),
@@ -233,15 +245,24 @@ impl Config {
             return bad("tls.cert and tls.key go together".into());
         }
         let r = &self.registrar;
-        if !(r.min_expires_secs <= r.default_expires_secs && r.default_expires_secs <= r.max_expires_secs) {
-            return bad("registrar: need min_expires_secs <= default_expires_secs <= max_expires_secs".into());
+        if !(r.min_expires_secs <= r.default_expires_secs
+            && r.default_expires_secs <= r.max_expires_secs)
+        {
+            return bad(
+                "registrar: need min_expires_secs <= default_expires_secs <= max_expires_secs"
+                    .into(),
+            );
         }
         self.digest_algorithms()?;
         for net in &self.auth.trusted_networks {
             crate::frontend::trusted::Cidr::parse(net).map_err(ConfigError::Invalid)?;
         }
-        for (key, uri) in [("chat.pool_uri", self.pool_uri()), ("chat.channel_uri", self.channel_uri())] {
-            if !matches!(sip_proto::Uri::parse(&uri), Ok(sip_proto::Uri::Sip(ref u)) if u.user.is_some()) {
+        for (key, uri) in [
+            ("chat.pool_uri", self.pool_uri()),
+            ("chat.channel_uri", self.channel_uri()),
+        ] {
+            if !matches!(sip_proto::Uri::parse(&uri), Ok(sip_proto::Uri::Sip(ref u)) if u.user.is_some())
+            {
                 return bad(format!("{key} {uri:?} is not a sip:user@host URI"));
             }
         }
@@ -260,11 +281,17 @@ impl Config {
         for name in &self.auth.digest_algorithms {
             match Algorithm::parse(name) {
                 Some(a @ (Algorithm::Md5 | Algorithm::Sha256)) if !out.contains(&a) => out.push(a),
-                _ => return Err(ConfigError::Invalid(format!("auth.digest_algorithms: {name:?} is not MD5 or SHA-256, or repeats"))),
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "auth.digest_algorithms: {name:?} is not MD5 or SHA-256, or repeats"
+                    )));
+                }
             }
         }
         if out.is_empty() {
-            return Err(ConfigError::Invalid("auth.digest_algorithms is empty".into()));
+            return Err(ConfigError::Invalid(
+                "auth.digest_algorithms is empty".into(),
+            ));
         }
         Ok(out)
     }
@@ -274,11 +301,17 @@ impl Config {
     }
 
     pub fn pool_uri(&self) -> String {
-        self.chat.pool_uri.clone().unwrap_or_else(|| format!("sip:ocschat@{}", self.domain))
+        self.chat
+            .pool_uri
+            .clone()
+            .unwrap_or_else(|| format!("sip:ocschat@{}", self.domain))
     }
 
     pub fn channel_uri(&self) -> String {
-        self.chat.channel_uri.clone().unwrap_or_else(|| format!("sip:chatsrv@{}", self.domain))
+        self.chat
+            .channel_uri
+            .clone()
+            .unwrap_or_else(|| format!("sip:chatsrv@{}", self.domain))
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -320,12 +353,16 @@ mod tests {
 
     #[test]
     fn listeners_can_be_disabled_and_values_checked() {
-        let c: Config = toml::from_str("domain = \"example.com\"\n[sip]\ntcp_listen = \"\"").unwrap();
+        let c: Config =
+            toml::from_str("domain = \"example.com\"\n[sip]\ntcp_listen = \"\"").unwrap();
         assert_eq!(c.sip.tcp_listen, None);
         c.validate().unwrap();
         assert_eq!(c.pool_uri(), "sip:ocschat@example.com");
         assert_eq!(c.realm(), "example.com");
-        let c: Config = toml::from_str("domain = \"example.com\"\n[auth]\ntrusted_networks = [\"10.0.0.0/33\"]").unwrap();
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[auth]\ntrusted_networks = [\"10.0.0.0/33\"]",
+        )
+        .unwrap();
         assert!(c.validate().is_err());
         let c: Config = toml::from_str("domain = \"bad domain\"").unwrap();
         assert!(c.validate().is_err());

@@ -49,12 +49,22 @@ impl Outbound {
     }
 
     /// Sends a request without waiting; its final status reaches `answers` with `token`.
-    pub fn send_tracked(&self, conn: &ConnHandle, request: Request, token: u64, answers: &mpsc::UnboundedSender<(u64, u16)>) {
+    pub fn send_tracked(
+        &self,
+        conn: &ConnHandle,
+        request: Request,
+        token: u64,
+        answers: &mpsc::UnboundedSender<(u64, u16)>,
+    ) {
         self.proxy.send_tracked(conn, request, token, answers);
     }
 
     /// Sends a request and waits for its final answer (RFC 3261 Timer F bounds the wait).
-    pub async fn request(&self, conn: &ConnHandle, request: Request) -> Result<Response, RequestError> {
+    pub async fn request(
+        &self,
+        conn: &ConnHandle,
+        request: Request,
+    ) -> Result<Response, RequestError> {
         self.proxy.request(conn, request).await
     }
 }

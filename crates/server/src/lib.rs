@@ -22,24 +22,27 @@ use tokio_rustls::TlsAcceptor;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Outbound};
-use crate::frontend::proxy::Proxy;
-use crate::groupchat::{Dialogs, GroupChat};
-use parlance_chat::{ChatService, ChatSettings};
 use crate::frontend::auth::{DigestAuth, ThrottleLimits};
 use crate::frontend::ntlm::Ntlm;
 use crate::frontend::provisioning::Provisioning;
+use crate::frontend::proxy::Proxy;
 use crate::frontend::registrar::Registrar;
 use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
+use crate::groupchat::{Dialogs, GroupChat};
 use crate::tls::CertificateInfo;
 use crate::transport::Connections;
+use parlance_chat::{ChatService, ChatSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -100,8 +103,11 @@ impl Server {
             }
             None => (None, None),
         };
-        let listeners = transport::bind_listeners(&config.sip, acceptor).await.map_err(StartError::Bind)?;
-        let trusted = TrustedNetworks::parse(&config.auth.trusted_networks).map_err(config::ConfigError::Invalid)?;
+        let listeners = transport::bind_listeners(&config.sip, acceptor)
+            .await
+            .map_err(StartError::Bind)?;
+        let trusted = TrustedNetworks::parse(&config.auth.trusted_networks)
+            .map_err(config::ConfigError::Invalid)?;
         if !trusted.is_empty() {
             tracing::warn!(
                 networks = ?config.auth.trusted_networks,
@@ -132,13 +138,21 @@ impl Server {
         };
         let connections = Arc::new(Connections::default());
         let proxy = Arc::new(Proxy::new(connections.clone()));
-        let groupchat = start_groupchat(&config, store.clone(), Outbound::new(proxy.clone())).await?;
+        let groupchat =
+            start_groupchat(&config, store.clone(), Outbound::new(proxy.clone())).await?;
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
         let ntlm = match config.auth.ntlm {
             true => {
-                let targetname = config.auth.ntlm_targetname.clone().unwrap_or_else(|| config.domain.clone());
+                let targetname = config
+                    .auth
+                    .ntlm_targetname
+                    .clone()
+                    .unwrap_or_else(|| config.domain.clone());
                 let ntlm_config = sipae::ServerConfig::new(&targetname, &config.domain);
-                Some(Ntlm::new(ntlm_config, store.clone(), key.clone(), &config.domain).map_err(|e| config::ConfigError::Invalid(format!("NTLM: {e}")))?)
+                Some(
+                    Ntlm::new(ntlm_config, store.clone(), key.clone(), &config.domain)
+                        .map_err(|e| config::ConfigError::Invalid(format!("NTLM: {e}")))?,
+                )
             }
             false => None,
         };
@@ -153,7 +167,12 @@ impl Server {
         ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (tcp_addr, tls_addr) = (listeners.tcp_addr(), listeners.tls_addr());
-        let serve = tokio::spawn(listeners.serve(config.sip.clone(), connections.clone(), front_end.clone(), shutdown_rx.clone()));
+        let serve = tokio::spawn(listeners.serve(
+            config.sip.clone(),
+            connections.clone(),
+            front_end.clone(),
+            shutdown_rx.clone(),
+        ));
         let sweeper = tokio::spawn(sweep(front_end.clone(), groupchat.clone(), shutdown_rx));
         Ok(Server {
             tcp_addr,
@@ -183,8 +202,15 @@ impl Server {
 }
 
 /// The persistent chat service: the core, and the SIP dialogs through which it is reached.
-async fn start_groupchat(config: &Config, store: Store, outbound: Outbound) -> Result<Arc<GroupChat>, StartError> {
-    let (dialogs, answers) = Dialogs::new(outbound, Duration::from_secs(config.chat.session_expires_secs));
+async fn start_groupchat(
+    config: &Config,
+    store: Store,
+    outbound: Outbound,
+) -> Result<Arc<GroupChat>, StartError> {
+    let (dialogs, answers) = Dialogs::new(
+        outbound,
+        Duration::from_secs(config.chat.session_expires_secs),
+    );
     let settings = ChatSettings {
         domain: config.domain.clone(),
         channel_uri: config.channel_uri(),
@@ -196,7 +222,10 @@ async fn start_groupchat(config: &Config, store: Store, outbound: Outbound) -> R
         history_default: config.chat.history_default,
         history_max: config.chat.history_max,
         room_management_url: config.chat.web_manager_url_internal.clone(),
-        xccos_limits: xccos::Limits { max_body_bytes: config.sip.max_body_bytes, ..xccos::Limits::default() },
+        xccos_limits: xccos::Limits {
+            max_body_bytes: config.sip.max_body_bytes,
+            ..xccos::Limits::default()
+        },
     };
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone()).await?);
     Ok(GroupChat::start(chat, dialogs, answers))
@@ -204,7 +233,11 @@ async fn start_groupchat(config: &Config, store: Store, outbound: Outbound) -> R
 
 /// Periodic housekeeping: expired registrations, nonce counts, throttle windows, chat
 /// dialogs and unanswered server requests.
-async fn sweep(front_end: Arc<FrontEnd>, groupchat: Arc<GroupChat>, mut shutdown: watch::Receiver<bool>) {
+async fn sweep(
+    front_end: Arc<FrontEnd>,
+    groupchat: Arc<GroupChat>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {

@@ -11,7 +11,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("I/O error on {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Pem { path: String, message: String },
     #[error("cannot create a self-signed certificate: {0}")]
@@ -54,14 +57,24 @@ pub fn server_config(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| pem_err(&cert_path, e))?;
     if chain.is_empty() {
-        return Err(TlsError::Pem { path: cert_path.display().to_string(), message: "no certificate".into() });
+        return Err(TlsError::Pem {
+            path: cert_path.display().to_string(),
+            message: "no certificate".into(),
+        });
     }
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| pem_err(&key_path, e))?;
-    let config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    Ok((Arc::new(config), CertificateInfo { cert_path, self_signed }))
+    let config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)?;
+    Ok((
+        Arc::new(config),
+        CertificateInfo {
+            cert_path,
+            self_signed,
+        },
+    ))
 }
 
 fn create_self_signed(cert_path: &Path, key_path: &Path, names: &[String]) -> Result<(), TlsError> {
@@ -80,7 +93,12 @@ fn create_self_signed(cert_path: &Path, key_path: &Path, names: &[String]) -> Re
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)
 }
 

@@ -54,9 +54,13 @@ fn bench(c: &mut Criterion) {
         let stream = message.repeat(BATCH).into_bytes();
         let mut group = c.benchmark_group(format!("decode_{name}"));
         group.throughput(Throughput::Elements(BATCH as u64));
-        group.bench_function("messages", |b| b.iter(|| assert_eq!(decode(&stream, stream.len()), BATCH)));
+        group.bench_function("messages", |b| {
+            b.iter(|| assert_eq!(decode(&stream, stream.len()), BATCH))
+        });
         group.throughput(Throughput::Bytes(stream.len() as u64));
-        group.bench_function("bytes_in_1k_reads", |b| b.iter(|| assert_eq!(decode(&stream, 1024), BATCH)));
+        group.bench_function("bytes_in_1k_reads", |b| {
+            b.iter(|| assert_eq!(decode(&stream, 1024), BATCH))
+        });
         group.finish();
     }
 }

@@ -28,7 +28,9 @@ pub enum AuthError {
 impl AuthHeader {
     pub fn parse(s: &str) -> Result<AuthHeader, AuthError> {
         let s = s.trim();
-        let (scheme, rest) = s.split_once(|c: char| c.is_ascii_whitespace()).unwrap_or((s, ""));
+        let (scheme, rest) = s
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .unwrap_or((s, ""));
         if !crate::syntax::is_token(scheme) {
             return Err(AuthError::NoScheme);
         }
@@ -38,7 +40,9 @@ impl AuthHeader {
             if part.is_empty() {
                 continue;
             }
-            let (n, v) = part.split_once('=').ok_or_else(|| AuthError::BadParam(part.into()))?;
+            let (n, v) = part
+                .split_once('=')
+                .ok_or_else(|| AuthError::BadParam(part.into()))?;
             let n = n.trim();
             if !crate::syntax::is_token(n) {
                 return Err(AuthError::BadParam(part.into()));
@@ -46,11 +50,17 @@ impl AuthHeader {
             let v = unquote(v).ok_or_else(|| AuthError::BadParam(part.into()))?;
             params.push((n.to_ascii_lowercase(), v));
         }
-        Ok(AuthHeader { scheme: scheme.to_owned(), params })
+        Ok(AuthHeader {
+            scheme: scheme.to_owned(),
+            params,
+        })
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn is_scheme(&self, scheme: &str) -> bool {
@@ -69,9 +79,14 @@ pub enum Algorithm {
 
 impl Algorithm {
     pub fn parse(s: &str) -> Option<Algorithm> {
-        [Algorithm::Md5, Algorithm::Md5Sess, Algorithm::Sha256, Algorithm::Sha256Sess]
-            .into_iter()
-            .find(|a| a.as_str().eq_ignore_ascii_case(s))
+        [
+            Algorithm::Md5,
+            Algorithm::Md5Sess,
+            Algorithm::Sha256,
+            Algorithm::Sha256Sess,
+        ]
+        .into_iter()
+        .find(|a| a.as_str().eq_ignore_ascii_case(s))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -112,15 +127,19 @@ impl fmt::Display for Algorithm {
 
 fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// `H(username:realm:password)` — the password-equivalent value a server stores.
 pub fn ha1(algorithm: Algorithm, username: &str, realm: &str, password: &str) -> String {
-    algorithm.base().hash_hex(format!("{username}:{realm}:{password}").as_bytes())
+    algorithm
+        .base()
+        .hash_hex(format!("{username}:{realm}:{password}").as_bytes())
 }
 
 /// The inputs of one Digest `response` computation (qop=auth).
@@ -148,7 +167,11 @@ pub fn response(input: DigestInput<'_>) -> String {
     let ha2 = a.hash_hex(format!("{}:{}", input.method, input.uri).as_bytes());
     match input.qop {
         Some(qop) => a.hash_hex(
-            format!("{ha1}:{}:{}:{}:{qop}:{ha2}", input.nonce, input.nc, input.cnonce).as_bytes(),
+            format!(
+                "{ha1}:{}:{}:{}:{qop}:{ha2}",
+                input.nonce, input.nc, input.cnonce
+            )
+            .as_bytes(),
         ),
         None => a.hash_hex(format!("{ha1}:{}:{ha2}", input.nonce).as_bytes()),
     }
@@ -215,13 +238,21 @@ impl Credentials {
         if !h.is_scheme("Digest") {
             return Err(CredentialsError::NotDigest);
         }
-        let req = |n: &'static str| h.param(n).map(str::to_owned).ok_or(CredentialsError::Missing(n));
+        let req = |n: &'static str| {
+            h.param(n)
+                .map(str::to_owned)
+                .ok_or(CredentialsError::Missing(n))
+        };
         let algorithm = match h.param("algorithm") {
             None => Algorithm::Md5,
-            Some(a) => Algorithm::parse(a).ok_or_else(|| CredentialsError::UnsupportedAlgorithm(a.into()))?,
+            Some(a) => Algorithm::parse(a)
+                .ok_or_else(|| CredentialsError::UnsupportedAlgorithm(a.into()))?,
         };
         let qop = h.param("qop").map(str::to_owned);
-        let (nc, cnonce) = (h.param("nc").map(str::to_owned), h.param("cnonce").map(str::to_owned));
+        let (nc, cnonce) = (
+            h.param("nc").map(str::to_owned),
+            h.param("cnonce").map(str::to_owned),
+        );
         if qop.is_some() && (nc.is_none() || cnonce.is_none()) {
             return Err(CredentialsError::IncompleteQop);
         }
@@ -285,7 +316,10 @@ mod tests {
     fn rfc7616_vectors() {
         for (alg, expected) in [
             (Algorithm::Md5, "8ca523f5e9506fed4657c9700eebdbec"),
-            (Algorithm::Sha256, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"),
+            (
+                Algorithm::Sha256,
+                "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1",
+            ),
         ] {
             let ha1 = ha1(alg, "Mufasa", "http-auth@example.org", "Circle of Life");
             let r = response(DigestInput {
@@ -305,7 +339,12 @@ mod tests {
     /// RFC 2617 §3.5 example (MD5, qop=auth).
     #[test]
     fn rfc2617_vector() {
-        let ha1 = ha1(Algorithm::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life");
+        let ha1 = ha1(
+            Algorithm::Md5,
+            "Mufasa",
+            "testrealm@host.com",
+            "Circle Of Life",
+        );
         let r = response(DigestInput {
             algorithm: Algorithm::Md5,
             ha1: &ha1,
@@ -328,7 +367,10 @@ mod tests {
         let c = Credentials::from_header(&h).unwrap();
         assert_eq!(c.algorithm, Algorithm::Sha256);
         assert_eq!(c.cnonce.as_deref(), Some("c, 1"));
-        assert_eq!(Credentials::from_header(&AuthHeader::parse(&c.to_string()).unwrap()).unwrap(), c);
+        assert_eq!(
+            Credentials::from_header(&AuthHeader::parse(&c.to_string()).unwrap()).unwrap(),
+            c
+        );
 
         let ntlm = AuthHeader::parse(
             r#"NTLM qop="auth", realm="SIP Communications Service", targetname="localhost", gssapi-data="", version=4"#,
@@ -336,7 +378,10 @@ mod tests {
         .unwrap();
         assert!(ntlm.is_scheme("ntlm"));
         assert_eq!(ntlm.param("gssapi-data"), Some(""));
-        assert_eq!(Credentials::from_header(&ntlm), Err(CredentialsError::NotDigest));
+        assert_eq!(
+            Credentials::from_header(&ntlm),
+            Err(CredentialsError::NotDigest)
+        );
     }
 
     #[test]

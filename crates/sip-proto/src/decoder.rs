@@ -26,7 +26,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_head: 16 * 1024, max_request_line: 4096, max_headers: 100, max_body: 256 * 1024 }
+        Limits {
+            max_head: 16 * 1024,
+            max_request_line: 4096,
+            max_headers: 100,
+            max_body: 256 * 1024,
+        }
     }
 }
 
@@ -59,7 +64,11 @@ const TERMINATOR: &[u8] = b"\r\n\r\n";
 
 impl Decoder {
     pub fn new(limits: Limits) -> Decoder {
-        Decoder { limits, state: State::Head { scanned: 0 }, failed_head: None }
+        Decoder {
+            limits,
+            state: State::Head { scanned: 0 },
+            failed_head: None,
+        }
     }
 
     /// After [`Self::decode`] failed on a head it could read (a bad Content-Length), the
@@ -69,10 +78,16 @@ impl Decoder {
         let (status, reason) = error.status();
         let headers = match self.parse(head, Bytes::new()) {
             Item::Message(Message::Request(r)) => r.headers,
-            Item::Rejected(Rejected { request_headers: Some(h), .. }) => h,
+            Item::Rejected(Rejected {
+                request_headers: Some(h),
+                ..
+            }) => h,
             _ => return None,
         };
-        let probe = Rejected { error: ParseError::BadStartLine, request_headers: Some(headers) };
+        let probe = Rejected {
+            error: ParseError::BadStartLine,
+            request_headers: Some(headers),
+        };
         let mut answer = probe.response()?;
         answer.status = status;
         answer.reason = reason.to_owned();
@@ -103,7 +118,10 @@ impl Decoder {
                 }
                 State::Head { scanned } => {
                     // CRLF keep-alives (RFC 5626 §3.5.1) may stand between messages.
-                    let blank = buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+                    let blank = buf
+                        .iter()
+                        .take_while(|b| matches!(b, b'\r' | b'\n'))
+                        .count();
                     if blank > 0 {
                         buf.advance(blank);
                         *scanned = 0;
@@ -115,13 +133,17 @@ impl Decoder {
                         // limit may still be arriving: judging earlier would make the verdict
                         // depend on where the reads split the stream.
                         if buf.len() >= self.limits.max_head.saturating_add(TERMINATOR.len()) {
-                            return Err(FramingError::HeadTooLarge { limit: self.limits.max_head });
+                            return Err(FramingError::HeadTooLarge {
+                                limit: self.limits.max_head,
+                            });
                         }
                         *scanned = buf.len();
                         return Ok(None);
                     };
                     if pos > self.limits.max_head {
-                        return Err(FramingError::HeadTooLarge { limit: self.limits.max_head });
+                        return Err(FramingError::HeadTooLarge {
+                            limit: self.limits.max_head,
+                        });
                     }
                     let head = buf.split_to(pos).freeze();
                     buf.advance(TERMINATOR.len());
@@ -136,11 +158,17 @@ impl Decoder {
                         self.state = State::Discard { remaining: len };
                         let rejected = match self.parse(&head, Bytes::new()) {
                             Item::Rejected(r) => Rejected {
-                                error: ParseError::BodyTooLarge { len, limit: self.limits.max_body },
+                                error: ParseError::BodyTooLarge {
+                                    len,
+                                    limit: self.limits.max_body,
+                                },
                                 ..r
                             },
                             Item::Message(m) => Rejected {
-                                error: ParseError::BodyTooLarge { len, limit: self.limits.max_body },
+                                error: ParseError::BodyTooLarge {
+                                    len,
+                                    limit: self.limits.max_body,
+                                },
                                 request_headers: match m {
                                     Message::Request(r) => Some(r.headers),
                                     Message::Response(_) => None,
@@ -188,7 +216,9 @@ fn content_length(head: &[u8]) -> Result<usize, FramingError> {
         if is_continuation(line) {
             continue;
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
         let name = trim_lws(&line[..colon]);
         if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
             continue;
@@ -271,31 +301,48 @@ mod tests {
             items.extend(decode_all(&mut d, &mut buf));
         }
         assert_eq!(items.len(), 2);
-        let Item::Message(Message::Request(r)) = &items[1] else { panic!() };
+        let Item::Message(Message::Request(r)) = &items[1] else {
+            panic!()
+        };
         assert_eq!(&r.body[..], b"again");
         assert!(d.is_between_messages(&buf));
     }
 
     #[test]
     fn oversized_body_is_rejected_and_skipped() {
-        let limits = Limits { max_body: 4, ..Limits::default() };
+        let limits = Limits {
+            max_body: 4,
+            ..Limits::default()
+        };
         let mut d = Decoder::new(limits);
         let mut buf = BytesMut::from(format!("{}{}", msg("too long"), msg("ok")).as_bytes());
         let items = decode_all(&mut d, &mut buf);
         assert_eq!(items.len(), 2);
-        let Item::Rejected(r) = &items[0] else { panic!() };
+        let Item::Rejected(r) = &items[0] else {
+            panic!()
+        };
         assert_eq!(r.response().unwrap().status, 413);
         assert!(matches!(&items[1], Item::Message(Message::Request(r)) if &r.body[..] == b"ok"));
     }
 
     #[test]
     fn head_without_end_is_fatal_past_the_limit() {
-        let limits = Limits { max_head: 64, ..Limits::default() };
+        let limits = Limits {
+            max_head: 64,
+            ..Limits::default()
+        };
         let mut d = Decoder::new(limits);
         let mut buf = BytesMut::from(&[b'A'; 67][..]);
-        assert_eq!(d.decode(&mut buf), Ok(None), "a terminator could still start at byte 64");
+        assert_eq!(
+            d.decode(&mut buf),
+            Ok(None),
+            "a terminator could still start at byte 64"
+        );
         buf.extend_from_slice(b"A");
-        assert_eq!(d.decode(&mut buf), Err(FramingError::HeadTooLarge { limit: 64 }));
+        assert_eq!(
+            d.decode(&mut buf),
+            Err(FramingError::HeadTooLarge { limit: 64 })
+        );
     }
 
     /// Fuzz finding (sip_decoder): a head of exactly `max_head` bytes was refused when the read
@@ -304,7 +351,10 @@ mod tests {
     fn head_of_exactly_the_limit_is_framed_however_it_arrives() {
         let text = msg("");
         let head_len = text.find("\r\n\r\n").unwrap();
-        let limits = Limits { max_head: head_len, ..Limits::default() };
+        let limits = Limits {
+            max_head: head_len,
+            ..Limits::default()
+        };
         let mut d = Decoder::new(limits);
         let mut buf = BytesMut::new();
         let mut items = Vec::new();
@@ -323,20 +373,34 @@ mod tests {
         let err = d.decode(&mut buf).unwrap_err();
         assert!(matches!(err, FramingError::BadContentLength(_)));
         let answer = d.framing_answer(&err).expect("the head was readable");
-        assert_eq!((answer.status, answer.reason.as_str()), (400, "Malformed Content-Length"));
+        assert_eq!(
+            (answer.status, answer.reason.as_str()),
+            (400, "Malformed Content-Length")
+        );
         assert_eq!(answer.call_id(), "c1");
         let text = msg("x").replace("Content-Length: 1", "Content-Length: 1\r\nl: 2");
         let mut d = Decoder::new(Limits::default());
         let mut buf = BytesMut::from(text.as_bytes());
-        assert_eq!(d.decode(&mut buf), Err(FramingError::ConflictingContentLength));
+        assert_eq!(
+            d.decode(&mut buf),
+            Err(FramingError::ConflictingContentLength)
+        );
     }
 
     #[test]
     fn content_length_is_read_like_the_parser_reads_headers() {
         // A folded line belongs to the header above it, whatever it looks like.
-        let text = msg("x").replace("Content-Type: text/plain", "Subject: hi\r\n Content-Length: 5");
-        let items = decode_all(&mut Decoder::new(Limits::default()), &mut BytesMut::from(text.as_bytes()));
-        let [Item::Message(Message::Request(r))] = &items[..] else { panic!("{items:?}") };
+        let text = msg("x").replace(
+            "Content-Type: text/plain",
+            "Subject: hi\r\n Content-Length: 5",
+        );
+        let items = decode_all(
+            &mut Decoder::new(Limits::default()),
+            &mut BytesMut::from(text.as_bytes()),
+        );
+        let [Item::Message(Message::Request(r))] = &items[..] else {
+            panic!("{items:?}")
+        };
         assert_eq!(&r.body[..], b"x");
         assert_eq!(r.headers.get("Subject"), Some("hi Content-Length: 5"));
         // Folded digits are joined with a space, as the parser joins them: no number.
@@ -347,7 +411,10 @@ mod tests {
             Err(FramingError::BadContentLength("1 0".into()))
         );
         let text = msg("x").replace("Content-Length: 1", "Content-Length:\r\n\t1");
-        let items = decode_all(&mut Decoder::new(Limits::default()), &mut BytesMut::from(text.as_bytes()));
+        let items = decode_all(
+            &mut Decoder::new(Limits::default()),
+            &mut BytesMut::from(text.as_bytes()),
+        );
         assert!(matches!(&items[..], [Item::Message(Message::Request(r))] if &r.body[..] == b"x"));
     }
 }

@@ -139,7 +139,10 @@ impl Headers {
     }
 
     /// Every comma-separated element of every `name` header, trimmed.
-    pub fn get_list<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    pub fn get_list<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.get_all(name)
             .flat_map(|v| crate::syntax::split_outside_quotes(v, b','))
             .map(str::trim)
@@ -152,18 +155,31 @@ impl Headers {
 
     /// Appends a header line.
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.0.push(Header { name: name.into(), value: value.into() });
+        self.0.push(Header {
+            name: name.into(),
+            value: value.into(),
+        });
     }
 
     /// Inserts a header line before all others.
     pub fn push_front(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.0.insert(0, Header { name: name.into(), value: value.into() });
+        self.0.insert(
+            0,
+            Header {
+                name: name.into(),
+                value: value.into(),
+            },
+        );
     }
 
     /// Replaces every `name` header by one line with `value`, keeping the first one's position.
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         let value = value.into();
-        match self.0.iter().position(|h| h.name.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter()
+            .position(|h| h.name.eq_ignore_ascii_case(name))
+        {
             Some(i) => {
                 self.0[i].value = value;
                 let mut seen = 0;
@@ -187,7 +203,10 @@ impl Headers {
     /// Removes the first element of a comma-separated list header (e.g. the top Via or
     /// Route), dropping the line when it becomes empty. Returns the removed element.
     pub fn pop_first_list_element(&mut self, name: &str) -> Option<String> {
-        let i = self.0.iter().position(|h| h.name.eq_ignore_ascii_case(name))?;
+        let i = self
+            .0
+            .iter()
+            .position(|h| h.name.eq_ignore_ascii_case(name))?;
         let parts = crate::syntax::split_outside_quotes(&self.0[i].value, b',');
         let first = parts[0].trim().to_owned();
         let rest: Vec<&str> = parts[1..].iter().map(|p| p.trim()).collect();
@@ -233,7 +252,10 @@ mod tests {
         h.push("B", "2");
         h.push("via", "y");
         h.set("Via", "z");
-        let names: Vec<_> = h.iter().map(|h| (h.name.as_str(), h.value.as_str())).collect();
+        let names: Vec<_> = h
+            .iter()
+            .map(|h| (h.name.as_str(), h.value.as_str()))
+            .collect();
         assert_eq!(names, vec![("A", "1"), ("Via", "z"), ("B", "2")]);
     }
 
@@ -242,8 +264,14 @@ mod tests {
         let mut h = Headers::new();
         h.push("Via", "SIP/2.0/TCP a;branch=z9hG4bK1, SIP/2.0/TCP b");
         h.push("Via", "SIP/2.0/TCP c");
-        assert_eq!(h.pop_first_list_element("Via").unwrap(), "SIP/2.0/TCP a;branch=z9hG4bK1");
-        assert_eq!(h.get_list("Via").collect::<Vec<_>>(), vec!["SIP/2.0/TCP b", "SIP/2.0/TCP c"]);
+        assert_eq!(
+            h.pop_first_list_element("Via").unwrap(),
+            "SIP/2.0/TCP a;branch=z9hG4bK1"
+        );
+        assert_eq!(
+            h.get_list("Via").collect::<Vec<_>>(),
+            vec!["SIP/2.0/TCP b", "SIP/2.0/TCP c"]
+        );
         h.pop_first_list_element("Via");
         assert_eq!(h.get_all("Via").collect::<Vec<_>>(), vec!["SIP/2.0/TCP c"]);
     }

@@ -68,8 +68,10 @@ pub struct HeadLimits {
 
 /// Parses a framed head (start line and header lines, without the blank line) plus body.
 pub fn parse(head: &[u8], body: Bytes, limits: HeadLimits) -> Result<Message, Rejected> {
-    let text = std::str::from_utf8(head)
-        .map_err(|_| Rejected { error: ParseError::NotUtf8, request_headers: None })?;
+    let text = std::str::from_utf8(head).map_err(|_| Rejected {
+        error: ParseError::NotUtf8,
+        request_headers: None,
+    })?;
     let (start, rest) = text.split_once("\r\n").unwrap_or((text, ""));
     let start = StartLine::parse(start, limits.max_request_line);
     let headers = parse_header_lines(rest, limits.max_headers);
@@ -79,22 +81,41 @@ pub fn parse(head: &[u8], body: Bytes, limits: HeadLimits) -> Result<Message, Re
                 error,
                 request_headers: Some(headers.clone()),
             })?;
-            Ok(Message::Request(Request { method, uri, headers, body }))
+            Ok(Message::Request(Request {
+                method,
+                uri,
+                headers,
+                body,
+            }))
         }
         (Ok(StartLine::Response(status, reason)), Ok(headers)) => {
-            validate_common(&headers)
-                .map_err(|error| Rejected { error, request_headers: None })?;
-            Ok(Message::Response(Response { status, reason, headers, body }))
+            validate_common(&headers).map_err(|error| Rejected {
+                error,
+                request_headers: None,
+            })?;
+            Ok(Message::Response(Response {
+                status,
+                reason,
+                headers,
+                body,
+            }))
         }
-        (Err((error, is_request)), Ok(headers)) => {
-            Err(Rejected { error, request_headers: is_request.then_some(headers) })
-        }
+        (Err((error, is_request)), Ok(headers)) => Err(Rejected {
+            error,
+            request_headers: is_request.then_some(headers),
+        }),
         (Ok(StartLine::Request(..)), Err(error)) | (Err((_, true)), Err(error)) => {
             // The head could not be split into headers: answer from a best-effort split.
             let salvaged = parse_header_lines_lenient(rest);
-            Err(Rejected { error, request_headers: Some(salvaged) })
+            Err(Rejected {
+                error,
+                request_headers: Some(salvaged),
+            })
         }
-        (_, Err(error)) => Err(Rejected { error, request_headers: None }),
+        (_, Err(error)) => Err(Rejected {
+            error,
+            request_headers: None,
+        }),
     }
 }
 
@@ -118,7 +139,10 @@ impl StartLine {
                 return Err((ParseError::BadStartLine, false));
             };
             if version != "2.0" {
-                return Err((ParseError::UnsupportedVersion(format!("SIP/{version}")), false));
+                return Err((
+                    ParseError::UnsupportedVersion(format!("SIP/{version}")),
+                    false,
+                ));
             }
             let status = code
                 .parse::<u16>()
@@ -128,13 +152,22 @@ impl StartLine {
             return Ok(StartLine::Response(status, reason.unwrap_or("").to_owned()));
         }
         let mut it = line.split(' ');
-        let (Some(method), Some(uri), Some(version), None) = (it.next(), it.next(), it.next(), it.next())
+        let (Some(method), Some(uri), Some(version), None) =
+            (it.next(), it.next(), it.next(), it.next())
         else {
-            return Err((ParseError::BadStartLine, Method::parse(line.split(' ').next().unwrap_or("")).is_some()));
+            return Err((
+                ParseError::BadStartLine,
+                Method::parse(line.split(' ').next().unwrap_or("")).is_some(),
+            ));
         };
         let method = Method::parse(method).ok_or((ParseError::BadStartLine, false))?;
         if line.len() > max_request_line {
-            return Err((ParseError::RequestLineTooLong { limit: max_request_line }, true));
+            return Err((
+                ParseError::RequestLineTooLong {
+                    limit: max_request_line,
+                },
+                true,
+            ));
         }
         if version != "SIP/2.0" {
             if version.len() > 4 && version.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
@@ -166,7 +199,9 @@ fn parse_header_lines(text: &str, max_headers: usize) -> Result<Headers, ParseEr
             return Err(ParseError::BadHeaderLine(line.into()));
         }
         if line.starts_with([' ', '\t']) {
-            let (_, value) = current.as_mut().ok_or_else(|| ParseError::BadHeaderLine(line.into()))?;
+            let (_, value) = current
+                .as_mut()
+                .ok_or_else(|| ParseError::BadHeaderLine(line.into()))?;
             value.push(' ');
             value.push_str(trim_lws(line));
             continue;
@@ -177,7 +212,9 @@ fn parse_header_lines(text: &str, max_headers: usize) -> Result<Headers, ParseEr
         if line.is_empty() {
             continue;
         }
-        let (n, v) = line.split_once(':').ok_or_else(|| ParseError::BadHeaderLine(line.into()))?;
+        let (n, v) = line
+            .split_once(':')
+            .ok_or_else(|| ParseError::BadHeaderLine(line.into()))?;
         let n = n.trim_end_matches([' ', '\t']);
         if !is_token(n) {
             return Err(ParseError::BadHeaderLine(line.into()));
@@ -210,11 +247,20 @@ fn parse_header_lines_lenient(text: &str) -> Headers {
 
 /// Header fields that carry exactly one value (RFC 3261 §7.3.1 allows repeating a field only
 /// when it is a comma-separated list).
-const SINGLE_VALUED: &[&str] =
-    &[name::FROM, name::TO, name::CALL_ID, name::CSEQ, name::MAX_FORWARDS, name::EXPIRES];
+const SINGLE_VALUED: &[&str] = &[
+    name::FROM,
+    name::TO,
+    name::CALL_ID,
+    name::CSEQ,
+    name::MAX_FORWARDS,
+    name::EXPIRES,
+];
 
 fn validate_common(headers: &Headers) -> Result<(), ParseError> {
-    if let Some(h) = SINGLE_VALUED.iter().find(|h| headers.get_all(h).nth(1).is_some()) {
+    if let Some(h) = SINGLE_VALUED
+        .iter()
+        .find(|h| headers.get_all(h).nth(1).is_some())
+    {
         return Err(ParseError::DuplicateHeader(h));
     }
     if !headers.contains(name::VIA) {
@@ -232,11 +278,15 @@ fn validate_common(headers: &Headers) -> Result<(), ParseError> {
             None => {}
         }
     }
-    let call_id = headers.get(name::CALL_ID).ok_or(ParseError::MissingHeader(name::CALL_ID))?;
+    let call_id = headers
+        .get(name::CALL_ID)
+        .ok_or(ParseError::MissingHeader(name::CALL_ID))?;
     if call_id.is_empty() || call_id.bytes().any(|b| b.is_ascii_whitespace()) {
         return Err(ParseError::BadHeader(name::CALL_ID));
     }
-    let cseq = headers.get(name::CSEQ).ok_or(ParseError::MissingHeader(name::CSEQ))?;
+    let cseq = headers
+        .get(name::CSEQ)
+        .ok_or(ParseError::MissingHeader(name::CSEQ))?;
     CSeq::parse(cseq).map_err(|_| ParseError::BadHeader(name::CSEQ))?;
     Ok(())
 }
@@ -249,12 +299,18 @@ fn validate_request(method: &Method, headers: &Headers) -> Result<(), ParseError
         return Err(ParseError::CSeqMethodMismatch);
     }
     if let Some(mf) = headers.get(name::MAX_FORWARDS) {
-        mf.parse::<u8>().map_err(|_| ParseError::BadHeader(name::MAX_FORWARDS))?;
+        mf.parse::<u8>()
+            .map_err(|_| ParseError::BadHeader(name::MAX_FORWARDS))?;
     }
     if let Some(exp) = headers.get(name::EXPIRES) {
-        exp.parse::<u32>().map_err(|_| ParseError::BadHeader(name::EXPIRES))?;
+        exp.parse::<u32>()
+            .map_err(|_| ParseError::BadHeader(name::EXPIRES))?;
     }
-    for (h, list) in [(name::CONTACT, true), (name::ROUTE, true), (name::RECORD_ROUTE, true)] {
+    for (h, list) in [
+        (name::CONTACT, true),
+        (name::ROUTE, true),
+        (name::RECORD_ROUTE, true),
+    ] {
         for v in headers.get_all(h) {
             if h == name::CONTACT && v.trim() == "*" {
                 continue;
@@ -276,24 +332,36 @@ macro_rules! common_accessors {
 
         /// The CSeq header (checked when the message was parsed).
         pub fn cseq(&self) -> Option<CSeq> {
-            self.headers.get(name::CSEQ).and_then(|v| CSeq::parse(v).ok())
+            self.headers
+                .get(name::CSEQ)
+                .and_then(|v| CSeq::parse(v).ok())
         }
 
         pub fn from(&self) -> Option<NameAddr> {
-            self.headers.get(name::FROM).and_then(|v| NameAddr::parse(v).ok())
+            self.headers
+                .get(name::FROM)
+                .and_then(|v| NameAddr::parse(v).ok())
         }
 
         pub fn to(&self) -> Option<NameAddr> {
-            self.headers.get(name::TO).and_then(|v| NameAddr::parse(v).ok())
+            self.headers
+                .get(name::TO)
+                .and_then(|v| NameAddr::parse(v).ok())
         }
 
         /// Every Via, top first.
         pub fn vias(&self) -> Vec<Via> {
-            self.headers.get_list(name::VIA).filter_map(|v| Via::parse(v).ok()).collect()
+            self.headers
+                .get_list(name::VIA)
+                .filter_map(|v| Via::parse(v).ok())
+                .collect()
         }
 
         pub fn top_via(&self) -> Option<Via> {
-            self.headers.get_list(name::VIA).next().and_then(|v| Via::parse(v).ok())
+            self.headers
+                .get_list(name::VIA)
+                .next()
+                .and_then(|v| Via::parse(v).ok())
         }
 
         /// Every Contact value (an empty list for `Contact: *`).
@@ -306,7 +374,9 @@ macro_rules! common_accessors {
         }
 
         pub fn expires(&self) -> Option<u32> {
-            self.headers.get(name::EXPIRES).and_then(|v| v.trim().parse().ok())
+            self.headers
+                .get(name::EXPIRES)
+                .and_then(|v| v.trim().parse().ok())
         }
 
         /// Serialises the message; Content-Length always states the body's length.
@@ -322,7 +392,9 @@ macro_rules! common_accessors {
                 out.extend_from_slice(h.value.as_bytes());
                 out.extend_from_slice(b"\r\n");
             }
-            out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes());
+            out.extend_from_slice(
+                format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes(),
+            );
             out.extend_from_slice(&self.body);
             out
         }
@@ -332,14 +404,22 @@ macro_rules! common_accessors {
 impl Request {
     /// A request with no headers and no body.
     pub fn new(method: Method, uri: Uri) -> Request {
-        Request { method, uri, headers: Headers::new(), body: Bytes::new() }
+        Request {
+            method,
+            uri,
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
     }
 
     common_accessors!();
 
     /// Max-Forwards, defaulting to 70 when absent (RFC 3261 §8.1.1.6).
     pub fn max_forwards(&self) -> u8 {
-        self.headers.get(name::MAX_FORWARDS).and_then(|v| v.trim().parse().ok()).unwrap_or(70)
+        self.headers
+            .get(name::MAX_FORWARDS)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(70)
     }
 
     fn write_start_line(&self, out: &mut Vec<u8>) {
@@ -357,7 +437,12 @@ impl Response {
                 headers.push(h, v);
             }
         }
-        Response { status, reason: reason_phrase(status).to_owned(), headers, body: Bytes::new() }
+        Response {
+            status,
+            reason: reason_phrase(status).to_owned(),
+            headers,
+            body: Bytes::new(),
+        }
     }
 
     pub fn for_request(request: &Request, status: u16) -> Response {
@@ -401,7 +486,10 @@ impl Message {
 mod tests {
     use super::*;
 
-    const LIMITS: HeadLimits = HeadLimits { max_request_line: 4096, max_headers: 64 };
+    const LIMITS: HeadLimits = HeadLimits {
+        max_request_line: 4096,
+        max_headers: 64,
+    };
 
     fn head(s: &str) -> Result<Message, Rejected> {
         parse(s.as_bytes(), Bytes::new(), LIMITS)
@@ -419,7 +507,9 @@ mod tests {
 
     #[test]
     fn parses_a_register() {
-        let Ok(Message::Request(r)) = head(REGISTER) else { panic!() };
+        let Ok(Message::Request(r)) = head(REGISTER) else {
+            panic!()
+        };
         assert_eq!(r.method, Method::Register);
         assert_eq!(r.call_id(), "1A2Bg3C4");
         assert_eq!(r.cseq().unwrap().seq, 1);
@@ -433,7 +523,9 @@ mod tests {
     fn compact_headers_and_folding() {
         let msg = "OPTIONS sip:x@example.com SIP/2.0\r\nv: SIP/2.0/TCP h\r\nf: <sip:a@h>;tag=1\r\n\
             t: <sip:x@example.com>\r\ni: abc\r\nCSeq: 2\r\n  OPTIONS\r\nl: 0";
-        let Ok(Message::Request(r)) = head(msg) else { panic!("{:?}", head(msg)) };
+        let Ok(Message::Request(r)) = head(msg) else {
+            panic!("{:?}", head(msg))
+        };
         assert_eq!(r.headers.get("Call-ID"), Some("abc"));
         assert_eq!(r.cseq().unwrap().method, Method::Options);
         let bytes = String::from_utf8(r.to_bytes()).unwrap();
@@ -444,22 +536,72 @@ mod tests {
     #[test]
     fn rejections_map_to_answers() {
         let cases = [
-            (REGISTER.replace("CSeq: 1 REGISTER", "CSeq: 1 INVITE"), 400, "CSeq Method Mismatch"),
-            (REGISTER.replace("SIP/2.0\r\n", "SIP/7.0\r\n"), 505, "Version Not Supported"),
-            (REGISTER.replace("sip:example.com", "tel:+1555"), 416, "Unsupported URI Scheme"),
-            (REGISTER.replace("Call-ID: 1A2Bg3C4\r\n", ""), 400, "Missing Call-ID Header"),
-            (REGISTER.replace("Via: SIP/2.0/TLS 192.0.2.10:50123;branch=z9hG4bK1A2B\r\n", ""), 0, ""),
-            (REGISTER.replace("Max-Forwards: 70", "Max-Forwards: 70\r\nt: <sip:bob@example.com>"), 400, "Duplicate To Header"),
-            (REGISTER.replace("sip:example.com SIP", "sip:example.com?Route=x SIP"), 400, "Headers Not Allowed In Request-URI"),
-            (REGISTER.replace("Max-Forwards: 70", "Max-Forwards: many"), 400, "Malformed Max-Forwards Header"),
-            (REGISTER.replace("To: <sip:alice@example.com>", "To: <sip:alice@"), 400, "Malformed To Header"),
+            (
+                REGISTER.replace("CSeq: 1 REGISTER", "CSeq: 1 INVITE"),
+                400,
+                "CSeq Method Mismatch",
+            ),
+            (
+                REGISTER.replace("SIP/2.0\r\n", "SIP/7.0\r\n"),
+                505,
+                "Version Not Supported",
+            ),
+            (
+                REGISTER.replace("sip:example.com", "tel:+1555"),
+                416,
+                "Unsupported URI Scheme",
+            ),
+            (
+                REGISTER.replace("Call-ID: 1A2Bg3C4\r\n", ""),
+                400,
+                "Missing Call-ID Header",
+            ),
+            (
+                REGISTER.replace(
+                    "Via: SIP/2.0/TLS 192.0.2.10:50123;branch=z9hG4bK1A2B\r\n",
+                    "",
+                ),
+                0,
+                "",
+            ),
+            (
+                REGISTER.replace(
+                    "Max-Forwards: 70",
+                    "Max-Forwards: 70\r\nt: <sip:bob@example.com>",
+                ),
+                400,
+                "Duplicate To Header",
+            ),
+            (
+                REGISTER.replace("sip:example.com SIP", "sip:example.com?Route=x SIP"),
+                400,
+                "Headers Not Allowed In Request-URI",
+            ),
+            (
+                REGISTER.replace("Max-Forwards: 70", "Max-Forwards: many"),
+                400,
+                "Malformed Max-Forwards Header",
+            ),
+            (
+                REGISTER.replace("To: <sip:alice@example.com>", "To: <sip:alice@"),
+                400,
+                "Malformed To Header",
+            ),
         ];
         for (msg, status, reason) in cases {
             let rejected = head(&msg).unwrap_err();
             match rejected.response() {
                 Some(resp) => {
-                    assert_eq!((resp.status, resp.reason.as_str()), (status, reason), "{msg}");
-                    assert_eq!(resp.headers.get("CSeq"), msg.lines().find_map(|l| l.strip_prefix("CSeq: ").map(|s| s.trim_end())));
+                    assert_eq!(
+                        (resp.status, resp.reason.as_str()),
+                        (status, reason),
+                        "{msg}"
+                    );
+                    assert_eq!(
+                        resp.headers.get("CSeq"),
+                        msg.lines()
+                            .find_map(|l| l.strip_prefix("CSeq: ").map(|s| s.trim_end()))
+                    );
                 }
                 None => assert_eq!(status, 0, "expected an answer for {msg}"),
             }
@@ -470,8 +612,13 @@ mod tests {
     /// space, so writing the message out and reading it back changed the value.
     #[test]
     fn folded_values_are_trimmed_once_complete() {
-        let msg = REGISTER.replace("Max-Forwards: 70", "X-Empty:\r\n  late\r\nX-Tail: early\r\n \r\nMax-Forwards: 70");
-        let Ok(Message::Request(r)) = head(&msg) else { panic!("{:?}", head(&msg)) };
+        let msg = REGISTER.replace(
+            "Max-Forwards: 70",
+            "X-Empty:\r\n  late\r\nX-Tail: early\r\n \r\nMax-Forwards: 70",
+        );
+        let Ok(Message::Request(r)) = head(&msg) else {
+            panic!("{:?}", head(&msg))
+        };
         assert_eq!(r.headers.get("X-Empty"), Some("late"));
         assert_eq!(r.headers.get("X-Tail"), Some("early"));
     }
@@ -482,9 +629,18 @@ mod tests {
     fn stray_cr_or_lf_in_the_head_is_rejected() {
         let lf = REGISTER.replace("Max-Forwards: 70", "X-A: 1\nContent-Length: 5");
         let rejected = head(&lf).unwrap_err();
-        assert!(matches!(rejected.error, ParseError::BadHeaderLine(_)), "{:?}", rejected.error);
+        assert!(
+            matches!(rejected.error, ParseError::BadHeaderLine(_)),
+            "{:?}",
+            rejected.error
+        );
         let answer = rejected.response().unwrap();
-        assert!(answer.headers.iter().all(|h| !h.value.contains(['\r', '\n'])));
+        assert!(
+            answer
+                .headers
+                .iter()
+                .all(|h| !h.value.contains(['\r', '\n']))
+        );
         let cr = REGISTER.replace("SIP/2.0\r\nVia", "SIP/2.0\rX\r\nVia");
         assert_eq!(head(&cr).unwrap_err().error, ParseError::BadStartLine);
         let reason = "SIP/2.0 200 O\nK\r\nVia: SIP/2.0/TCP h\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS";
@@ -510,7 +666,9 @@ mod tests {
 
     #[test]
     fn response_for_request_copies_transaction_headers() {
-        let Ok(Message::Request(r)) = head(REGISTER) else { panic!() };
+        let Ok(Message::Request(r)) = head(REGISTER) else {
+            panic!()
+        };
         let resp = Response::for_request(&r, 200).with_to_tag("srv1");
         assert_eq!(resp.to().unwrap().tag(), Some("srv1"));
         assert_eq!(resp.headers.get("Via"), r.headers.get("Via"));

@@ -90,7 +90,10 @@ mod tests {
     #[test]
     fn known_and_unknown_methods() {
         assert_eq!(Method::parse("INVITE"), Some(Method::Invite));
-        assert_eq!(Method::parse("invite"), Some(Method::Other("invite".into())));
+        assert_eq!(
+            Method::parse("invite"),
+            Some(Method::Other("invite".into()))
+        );
         assert_eq!(Method::parse("NEWMETHOD").unwrap().as_str(), "NEWMETHOD");
         assert_eq!(Method::parse("BAD METHOD"), None);
         assert_eq!(Method::parse(""), None);

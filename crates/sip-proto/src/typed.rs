@@ -35,7 +35,9 @@ pub enum ViaError {
 impl Via {
     pub fn parse(s: &str) -> Result<Via, ViaError> {
         let s = s.trim();
-        let (proto, rest) = s.split_once(|c: char| c.is_ascii_whitespace()).ok_or(ViaError::NoHost)?;
+        let (proto, rest) = s
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .ok_or(ViaError::NoHost)?;
         // LWS may surround the slashes ("SIP / 2.0 / UDP"); fold it away first.
         let mut proto = proto.to_owned();
         let mut rest = rest.trim_start();
@@ -76,7 +78,12 @@ impl Via {
             Some(p) => Some(parse_port(p).ok_or(ViaError::BadPort)?),
             None => None,
         };
-        Ok(Via { transport: transport.to_owned(), host: host.to_owned(), port, params })
+        Ok(Via {
+            transport: transport.to_owned(),
+            host: host.to_owned(),
+            port,
+            params,
+        })
     }
 
     /// The branch parameter, if any.
@@ -87,7 +94,8 @@ impl Via {
     /// The branch when it carries the RFC 3261 magic cookie and so identifies a transaction.
     /// A bare cookie identifies nothing (RFC 4475 §3.2.1): matching falls back to RFC 2543.
     pub fn rfc3261_branch(&self) -> Option<&str> {
-        self.branch().filter(|b| b.len() > BRANCH_COOKIE.len() && b.starts_with(BRANCH_COOKIE))
+        self.branch()
+            .filter(|b| b.len() > BRANCH_COOKIE.len() && b.starts_with(BRANCH_COOKIE))
     }
 }
 
@@ -123,7 +131,10 @@ impl CSeq {
         if seq >= 1 << 31 {
             return Err(CSeqError);
         }
-        Ok(CSeq { seq, method: Method::parse(method).ok_or(CSeqError)? })
+        Ok(CSeq {
+            seq,
+            method: Method::parse(method).ok_or(CSeqError)?,
+        })
     }
 }
 
@@ -140,21 +151,34 @@ mod tests {
     #[test]
     fn via_forms() {
         let v = Via::parse("SIP/2.0/tcp 127.0.0.1:42884").unwrap();
-        assert_eq!((v.transport.as_str(), v.host.as_str(), v.port), ("tcp", "127.0.0.1", Some(42884)));
+        assert_eq!(
+            (v.transport.as_str(), v.host.as_str(), v.port),
+            ("tcp", "127.0.0.1", Some(42884))
+        );
         assert_eq!(v.branch(), None);
-        let v = Via::parse("SIP / 2.0 / UDP first.example.com: 4000;ttl=16 ;branch=z9hG4bKa7c6a8dlze.1")
-            .unwrap();
+        let v = Via::parse(
+            "SIP / 2.0 / UDP first.example.com: 4000;ttl=16 ;branch=z9hG4bKa7c6a8dlze.1",
+        )
+        .unwrap();
         assert_eq!(v.port, Some(4000));
         assert_eq!(v.rfc3261_branch(), Some("z9hG4bKa7c6a8dlze.1"));
         let v = Via::parse("SIP/2.0/TLS [2001:db8::9]:5061;branch=z9hG4bKx;rport").unwrap();
         assert_eq!(v.host, "[2001:db8::9]");
-        assert_eq!(v.to_string(), "SIP/2.0/TLS [2001:db8::9]:5061;branch=z9hG4bKx;rport");
+        assert_eq!(
+            v.to_string(),
+            "SIP/2.0/TLS [2001:db8::9]:5061;branch=z9hG4bKx;rport"
+        );
         assert!(Via::parse("SIP/3.0/TCP host").is_err());
         assert!(Via::parse("SIP/2.0/TCP").is_err());
         assert!(Via::parse("SIP/2.0/TCP host:port").is_err());
         assert!(Via::parse("SIP/2.0/TCP host:+5060").is_err());
         assert!(Via::parse("SIP/2.0/T;C host").is_err());
-        assert_eq!(Via::parse("SIP/2.0/TCP h;branch=z9hG4bK").unwrap().rfc3261_branch(), None);
+        assert_eq!(
+            Via::parse("SIP/2.0/TCP h;branch=z9hG4bK")
+                .unwrap()
+                .rfc3261_branch(),
+            None
+        );
     }
 
     /// Fuzz finding (sip_roundtrip, as a timeout): a protocol ending in `/` with nothing after
@@ -167,7 +191,13 @@ mod tests {
 
     #[test]
     fn cseq_forms() {
-        assert_eq!(CSeq::parse("1 REGISTER").unwrap(), CSeq { seq: 1, method: Method::Register });
+        assert_eq!(
+            CSeq::parse("1 REGISTER").unwrap(),
+            CSeq {
+                seq: 1,
+                method: Method::Register
+            }
+        );
         assert_eq!(CSeq::parse("  7   INFO ").unwrap().to_string(), "7 INFO");
         assert!(CSeq::parse("x INVITE").is_err());
         assert!(CSeq::parse("4294967296 INVITE").is_err());

@@ -53,7 +53,10 @@ impl Params {
 
     /// The value of `name`: `Some(Some(v))` for `name=v`, `Some(None)` for a bare flag.
     pub fn get(&self, name: &str) -> Option<Option<&str>> {
-        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_deref())
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
     }
 
     /// The value of `name` if present with a value.
@@ -68,7 +71,11 @@ impl Params {
     /// Sets `name` (replacing an existing one).
     pub fn set(&mut self, name: &str, value: Option<&str>) {
         let value = value.map(str::to_owned);
-        match self.0.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             Some(slot) => slot.1 = value,
             None => self.0.push((name.to_owned(), value)),
         }
@@ -168,7 +175,15 @@ impl SipUri {
             None => (hostport, Params::default()),
         };
         let (host, port) = split_host_port(hostport)?;
-        Ok(SipUri { scheme, user, password, host, port, params, headers })
+        Ok(SipUri {
+            scheme,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
     }
 
     /// `user@host` in lower case host form: the address-of-record key used by the registrar.
@@ -223,7 +238,9 @@ fn split_host_port(s: &str) -> Result<(String, Option<u16>), UriError> {
     };
     let valid_host = !host.is_empty()
         && (host.starts_with('[')
-            || host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+            || host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
     if !valid_host {
         return Err(UriError::BadHost);
     }
@@ -266,12 +283,19 @@ impl Uri {
         if s.is_empty() {
             return Err(UriError::Empty);
         }
-        if s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        if s.bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
             return Err(UriError::BadCharacter);
         }
         let (scheme, rest) = s.split_once(':').ok_or(UriError::NoScheme)?;
-        let scheme_ok = scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+        let scheme_ok = scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
         if !scheme_ok {
             return Err(UriError::NoScheme);
         }
@@ -313,7 +337,11 @@ pub struct NameAddr {
 
 impl NameAddr {
     pub fn new(uri: Uri) -> NameAddr {
-        NameAddr { display: None, uri, params: Params::default() }
+        NameAddr {
+            display: None,
+            uri,
+            params: Params::default(),
+        }
     }
 
     pub fn parse(s: &str) -> Result<NameAddr, UriError> {
@@ -336,7 +364,11 @@ impl NameAddr {
                 None => return Err(UriError::BadParam(rest.to_owned())),
             };
             let display = (!display.is_empty()).then(|| display.to_owned());
-            Ok(NameAddr { display, uri, params })
+            Ok(NameAddr {
+                display,
+                uri,
+                params,
+            })
         } else {
             // In an addr-spec without <>, parameters belong to the header (RFC 3261 §20.10),
             // and a URI with headers is not allowed at all: its `?` needs the brackets.
@@ -347,7 +379,11 @@ impl NameAddr {
             if uri.contains('?') {
                 return Err(UriError::NeedsAngleBrackets);
             }
-            Ok(NameAddr { display: None, uri: Uri::parse(uri)?, params })
+            Ok(NameAddr {
+                display: None,
+                uri: Uri::parse(uri)?,
+                params,
+            })
         }
     }
 
@@ -411,7 +447,10 @@ mod tests {
         assert!(u.params.contains("lr"));
         assert_eq!(u.headers.as_deref(), Some("Subject=hi"));
         assert_eq!(u.aor(), "alice@example.com");
-        assert_eq!(u.to_string(), "sip:alice:pw@Example.COM:5061;transport=tls;lr?Subject=hi");
+        assert_eq!(
+            u.to_string(),
+            "sip:alice:pw@Example.COM:5061;transport=tls;lr?Subject=hi"
+        );
     }
 
     #[test]
@@ -446,12 +485,14 @@ mod tests {
         let n = NameAddr::parse("sip:bob@example.com;tag=7").unwrap();
         assert_eq!(n.tag(), Some("7"));
         assert!(n.uri.as_sip().unwrap().params.is_empty());
-        let list = NameAddr::parse_list(
-            r#"<sip:a@h>;methods="INVITE, MESSAGE";expires=30, <sip:b@h>"#,
-        )
-        .unwrap();
+        let list =
+            NameAddr::parse_list(r#"<sip:a@h>;methods="INVITE, MESSAGE";expires=30, <sip:b@h>"#)
+                .unwrap();
         assert_eq!(list.len(), 2);
-        assert_eq!(list[0].params.value("methods"), Some(r#""INVITE, MESSAGE""#));
+        assert_eq!(
+            list[0].params.value("methods"),
+            Some(r#""INVITE, MESSAGE""#)
+        );
         assert!(NameAddr::parse("<sip:a@h").is_err());
     }
 
@@ -460,7 +501,10 @@ mod tests {
         let n = NameAddr::parse("sip:vivekg@example.com ;   tag    = 1918181833n").unwrap();
         assert_eq!(n.uri.to_string(), "sip:vivekg@example.com");
         assert_eq!(n.tag(), Some("1918181833n"));
-        assert_eq!(NameAddr::parse("sip:u@h?Route=x"), Err(UriError::NeedsAngleBrackets));
+        assert_eq!(
+            NameAddr::parse("sip:u@h?Route=x"),
+            Err(UriError::NeedsAngleBrackets)
+        );
         let n = NameAddr::parse("<sip:u@h?Route=x>").unwrap();
         assert_eq!(n.uri.as_sip().unwrap().headers.as_deref(), Some("Route=x"));
         assert_eq!(Uri::parse("sip:h:+5060"), Err(UriError::BadPort));

@@ -26,22 +26,34 @@ pub struct Mechanisms {
 }
 
 impl Mechanisms {
-    pub const ALL: Mechanisms = Mechanisms { digest: true, ntlm: true };
+    pub const ALL: Mechanisms = Mechanisms {
+        digest: true,
+        ntlm: true,
+    };
 
     /// Parses `digest`, `ntlm` or `digest,ntlm`.
     pub fn parse(s: &str) -> Result<Mechanisms> {
-        let mut m = Mechanisms { digest: false, ntlm: false };
+        let mut m = Mechanisms {
+            digest: false,
+            ntlm: false,
+        };
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part.to_ascii_lowercase().as_str() {
                 "digest" => m.digest = true,
                 "ntlm" => m.ntlm = true,
                 other => {
-                    return Err(StoreError::Invalid { what: "mechanism", why: format!("{other:?} is not digest or ntlm") });
+                    return Err(StoreError::Invalid {
+                        what: "mechanism",
+                        why: format!("{other:?} is not digest or ntlm"),
+                    });
                 }
             }
         }
         if !m.digest && !m.ntlm {
-            return Err(StoreError::Invalid { what: "mechanisms", why: "at least one of digest, ntlm".into() });
+            return Err(StoreError::Invalid {
+                what: "mechanisms",
+                why: "at least one of digest, ntlm".into(),
+            });
         }
         Ok(m)
     }
@@ -49,7 +61,11 @@ impl Mechanisms {
 
 impl std::fmt::Display for Mechanisms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = [(self.digest, "digest"), (self.ntlm, "ntlm")].iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
+        let names: Vec<&str> = [(self.digest, "digest"), (self.ntlm, "ntlm")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| *n)
+            .collect();
         f.write_str(&names.join(","))
     }
 }
@@ -82,7 +98,10 @@ pub fn ntlm_context(uri: &str) -> String {
 
 /// Normalises `alice@example.com` or `sip:alice@example.com` to `sip:alice@example.com`.
 pub fn normalize_user_uri(input: &str) -> Result<String> {
-    let invalid = |why: &str| StoreError::Invalid { what: "user URI", why: why.to_owned() };
+    let invalid = |why: &str| StoreError::Invalid {
+        what: "user URI",
+        why: why.to_owned(),
+    };
     let input = input.trim();
     let with_scheme = if input.to_ascii_lowercase().starts_with("sip:") {
         input.to_owned()
@@ -93,11 +112,22 @@ pub fn normalize_user_uri(input: &str) -> Result<String> {
         Ok(Uri::Sip(u)) => u,
         _ => return Err(invalid("expected user@domain")),
     };
-    let user = uri.user.as_deref().ok_or_else(|| invalid("expected user@domain"))?;
-    if uri.port.is_some() || !uri.params.is_empty() || uri.headers.is_some() || uri.password.is_some() {
+    let user = uri
+        .user
+        .as_deref()
+        .ok_or_else(|| invalid("expected user@domain"))?;
+    if uri.port.is_some()
+        || !uri.params.is_empty()
+        || uri.headers.is_some()
+        || uri.password.is_some()
+    {
         return Err(invalid("only user@domain, without port or parameters"));
     }
-    Ok(SipUri::new(Some(&user.to_ascii_lowercase()), &uri.host.to_ascii_lowercase()).to_string())
+    Ok(SipUri::new(
+        Some(&user.to_ascii_lowercase()),
+        &uri.host.to_ascii_lowercase(),
+    )
+    .to_string())
 }
 
 /// The `user` and `user@domain` forms a client may send as the Digest username.
@@ -123,7 +153,10 @@ pub fn derive_password_secrets(
 ) -> Result<PasswordSecrets> {
     use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
     if password.is_empty() {
-        return Err(StoreError::Invalid { what: "password", why: "empty".into() });
+        return Err(StoreError::Invalid {
+            what: "password",
+            why: "empty".into(),
+        });
     }
     let salt = SaltString::generate(&mut OsRng);
     let phc = argon2::Argon2::default()
@@ -131,7 +164,11 @@ pub fn derive_password_secrets(
         .map_err(|e| StoreError::PasswordHash(e.to_string()))?
         .to_string();
     let mut digest = Vec::new();
-    let algorithms = if mechanisms.digest { &DIGEST_ALGORITHMS[..] } else { &[] };
+    let algorithms = if mechanisms.digest {
+        &DIGEST_ALGORITHMS[..]
+    } else {
+        &[]
+    };
     for &algorithm in algorithms {
         for username in digest_usernames(uri) {
             let value = ha1(algorithm, &username, realm, password);
@@ -144,17 +181,27 @@ pub fn derive_password_secrets(
             });
         }
     }
-    let sealed_nt_hash = mechanisms
-        .ntlm
-        .then(|| key.seal(&ntlm_context(uri), sipae::NtHash::from_password(password).as_bytes()));
-    Ok(PasswordSecrets { phc, digest, sealed_nt_hash })
+    let sealed_nt_hash = mechanisms.ntlm.then(|| {
+        key.seal(
+            &ntlm_context(uri),
+            sipae::NtHash::from_password(password).as_bytes(),
+        )
+    });
+    Ok(PasswordSecrets {
+        phc,
+        digest,
+        sealed_nt_hash,
+    })
 }
 
 /// Checks a password against a stored argon2 PHC string.
 pub fn verify_password(phc: &str, password: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(phc)
-        .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(phc).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -163,8 +210,14 @@ mod tests {
 
     #[test]
     fn user_uris_are_normalised() {
-        assert_eq!(normalize_user_uri("Alice@Example.COM").unwrap(), "sip:alice@example.com");
-        assert_eq!(normalize_user_uri("sip:bob@example.com").unwrap(), "sip:bob@example.com");
+        assert_eq!(
+            normalize_user_uri("Alice@Example.COM").unwrap(),
+            "sip:alice@example.com"
+        );
+        assert_eq!(
+            normalize_user_uri("sip:bob@example.com").unwrap(),
+            "sip:bob@example.com"
+        );
         assert!(normalize_user_uri("example.com").is_err());
         assert!(normalize_user_uri("bob@example.com:5060").is_err());
         assert!(normalize_user_uri("").is_err());
@@ -173,18 +226,52 @@ mod tests {
     #[test]
     fn secrets_cover_both_username_forms_and_algorithms() {
         let key = ServerKey::from_bytes(&[1u8; 32]).unwrap();
-        let s = derive_password_secrets("sip:alice@example.com", "pw", "example.com", &key, Mechanisms::ALL).unwrap();
+        let s = derive_password_secrets(
+            "sip:alice@example.com",
+            "pw",
+            "example.com",
+            &key,
+            Mechanisms::ALL,
+        )
+        .unwrap();
         assert!(verify_password(&s.phc, "pw"));
         assert!(!verify_password(&s.phc, "wrong"));
         assert_eq!(s.digest.len(), 4);
-        let row = s.digest.iter().find(|d| d.username == "alice" && d.algorithm == Algorithm::Md5).unwrap();
-        let ctx = digest_context("sip:alice@example.com", Algorithm::Md5, "alice", "example.com");
+        let row = s
+            .digest
+            .iter()
+            .find(|d| d.username == "alice" && d.algorithm == Algorithm::Md5)
+            .unwrap();
+        let ctx = digest_context(
+            "sip:alice@example.com",
+            Algorithm::Md5,
+            "alice",
+            "example.com",
+        );
         let opened = key.open(&ctx, &row.sealed_ha1).unwrap();
-        assert_eq!(opened, ha1(Algorithm::Md5, "alice", "example.com", "pw").as_bytes());
-        let nt = key.open(&ntlm_context("sip:alice@example.com"), s.sealed_nt_hash.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            opened,
+            ha1(Algorithm::Md5, "alice", "example.com", "pw").as_bytes()
+        );
+        let nt = key
+            .open(
+                &ntlm_context("sip:alice@example.com"),
+                s.sealed_nt_hash.as_ref().unwrap(),
+            )
+            .unwrap();
         assert_eq!(nt, sipae::NtHash::from_password("pw").as_bytes());
-        let digest_only = Mechanisms { digest: true, ntlm: false };
-        let s = derive_password_secrets("sip:alice@example.com", "pw", "example.com", &key, digest_only).unwrap();
+        let digest_only = Mechanisms {
+            digest: true,
+            ntlm: false,
+        };
+        let s = derive_password_secrets(
+            "sip:alice@example.com",
+            "pw",
+            "example.com",
+            &key,
+            digest_only,
+        )
+        .unwrap();
         assert!(s.sealed_nt_hash.is_none());
     }
 

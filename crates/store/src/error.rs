@@ -6,7 +6,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration {version} failed: {source}")]
     Migration { version: i64, source: sqlx::Error },
-    #[error("the database was written by a newer Parlance (schema {found}, this build knows {known})")]
+    #[error(
+        "the database was written by a newer Parlance (schema {found}, this build knows {known})"
+    )]
     SchemaTooNew { found: i64, known: i64 },
     #[error("{0} already exists")]
     Duplicate(String),
@@ -21,7 +23,10 @@ pub enum StoreError {
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
     #[error("I/O error on {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -91,8 +91,14 @@ mod tests {
 
     #[test]
     fn search_text_becomes_literal_words() {
-        assert_eq!(fts_all_words("deploy  Friday!").as_deref(), Some("\"deploy\" AND \"Friday\""));
-        assert_eq!(fts_all_words("\" OR * NEAR(").as_deref(), Some("\"OR\" AND \"NEAR\""));
+        assert_eq!(
+            fts_all_words("deploy  Friday!").as_deref(),
+            Some("\"deploy\" AND \"Friday\"")
+        );
+        assert_eq!(
+            fts_all_words("\" OR * NEAR(").as_deref(),
+            Some("\"OR\" AND \"NEAR\"")
+        );
         assert_eq!(fts_all_words("  ...  "), None);
     }
 }

@@ -24,8 +24,12 @@ pub use secrets::ServerKey;
 pub use sqlite::SqliteStore;
 
 use accounts::{DigestSecret, digest_context, normalize_user_uri};
-use history::{ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, Preference, StoredMessage};
-use rooms::{Category, NewCategory, NewRoom, RoleHolder, Role, Room, RoomInfo, RoomUpdate, ScopeEntry};
+use history::{
+    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, Preference, StoredMessage,
+};
+use rooms::{
+    Category, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate, ScopeEntry,
+};
 
 /// Calls the same method on whichever engine is in use.
 macro_rules! engine {
@@ -64,9 +68,18 @@ impl Store {
 
     /// Replaces a user's password: the argon2 hash and the secrets of every mechanism the
     /// account allows.
-    pub async fn set_password(&self, uri: &str, password: &str, realm: &str, key: &ServerKey) -> Result<()> {
+    pub async fn set_password(
+        &self,
+        uri: &str,
+        password: &str,
+        realm: &str,
+        key: &ServerKey,
+    ) -> Result<()> {
         let uri = normalize_user_uri(uri)?;
-        let user = self.user(&uri).await?.ok_or_else(|| StoreError::NotFound(uri.clone()))?;
+        let user = self
+            .user(&uri)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(uri.clone()))?;
         let secrets = derive(&uri, password, realm, key, user.mechanisms).await?;
         engine!(self, s => s.set_password(&uri, &secrets).await)
     }
@@ -107,17 +120,24 @@ impl Store {
         key: &ServerKey,
     ) -> Result<Option<String>> {
         let uri = normalize_user_uri(uri)?;
-        let secret: Option<DigestSecret> = engine!(self, s => s.digest_secret(&uri, algorithm.base(), username).await?);
-        let Some(secret) = secret.filter(|s| s.realm == realm) else { return Ok(None) };
+        let secret: Option<DigestSecret> =
+            engine!(self, s => s.digest_secret(&uri, algorithm.base(), username).await?);
+        let Some(secret) = secret.filter(|s| s.realm == realm) else {
+            return Ok(None);
+        };
         let context = digest_context(&uri, secret.algorithm, username, realm);
         let plain = key.open(&context, &secret.sealed_ha1)?;
-        String::from_utf8(plain).map(Some).map_err(|_| StoreError::Unseal)
+        String::from_utf8(plain)
+            .map(Some)
+            .map_err(|_| StoreError::Unseal)
     }
 
     /// The NT hash of an account that allows NTLM, opened with the server key.
     pub async fn nt_hash(&self, uri: &str, key: &ServerKey) -> Result<Option<[u8; 16]>> {
         let uri = normalize_user_uri(uri)?;
-        let Some(sealed) = engine!(self, s => s.ntlm_secret(&uri).await)? else { return Ok(None) };
+        let Some(sealed) = engine!(self, s => s.ntlm_secret(&uri).await)? else {
+            return Ok(None);
+        };
         let plain = key.open(&accounts::ntlm_context(&uri), &sealed)?;
         plain.try_into().map(Some).map_err(|_| StoreError::Unseal)
     }
@@ -149,7 +169,12 @@ impl Store {
         engine!(self, s => s.categories().await)
     }
 
-    pub async fn set_category_creator(&self, category_id: i64, principal_id: i64, creator: bool) -> Result<()> {
+    pub async fn set_category_creator(
+        &self,
+        category_id: i64,
+        principal_id: i64,
+        creator: bool,
+    ) -> Result<()> {
         engine!(self, s => s.set_category_creator(category_id, principal_id, creator).await)
     }
 
@@ -157,7 +182,12 @@ impl Store {
         engine!(self, s => s.creator_categories(principal_id).await)
     }
 
-    pub async fn set_category_scope(&self, category_id: i64, principal_id: i64, entry: Option<ScopeEntry>) -> Result<()> {
+    pub async fn set_category_scope(
+        &self,
+        category_id: i64,
+        principal_id: i64,
+        entry: Option<ScopeEntry>,
+    ) -> Result<()> {
         engine!(self, s => s.set_category_scope(category_id, principal_id, entry).await)
     }
 
@@ -203,7 +233,13 @@ impl Store {
         engine!(self, s => s.search_rooms(text, in_description, visible_to, limit).await)
     }
 
-    pub async fn set_role(&self, room_id: i64, principal_id: i64, role: Role, on: bool) -> Result<()> {
+    pub async fn set_role(
+        &self,
+        room_id: i64,
+        principal_id: i64,
+        role: Role,
+        on: bool,
+    ) -> Result<()> {
         engine!(self, s => s.set_role(room_id, principal_id, role, on).await)
     }
 
@@ -215,23 +251,53 @@ impl Store {
         engine!(self, s => s.role_holders(room_id).await)
     }
 
-    pub async fn post_message(&self, room_id: i64, author_id: i64, content: &str, posted_at: i64) -> Result<StoredMessage> {
+    pub async fn post_message(
+        &self,
+        room_id: i64,
+        author_id: i64,
+        content: &str,
+        posted_at: i64,
+    ) -> Result<StoredMessage> {
         engine!(self, s => s.post_message(room_id, author_id, content, posted_at).await)
     }
 
-    pub async fn read_history(&self, room_id: i64, viewer_id: i64, query: &HistoryQuery, at: i64) -> Result<Vec<StoredMessage>> {
+    pub async fn read_history(
+        &self,
+        room_id: i64,
+        viewer_id: i64,
+        query: &HistoryQuery,
+        at: i64,
+    ) -> Result<Vec<StoredMessage>> {
         engine!(self, s => s.read_history(room_id, viewer_id, query, at).await)
     }
 
-    pub async fn search_history(&self, room_ids: &[i64], viewer_id: i64, text: &str, limit: u32, at: i64) -> Result<Vec<StoredMessage>> {
+    pub async fn search_history(
+        &self,
+        room_ids: &[i64],
+        viewer_id: i64,
+        text: &str,
+        limit: u32,
+        at: i64,
+    ) -> Result<Vec<StoredMessage>> {
         engine!(self, s => s.search_history(room_ids, viewer_id, text, limit, at).await)
     }
 
-    pub async fn record_event(&self, kind: ComplianceKind, room_id: i64, principal_id: i64, content: &str, at: i64) -> Result<()> {
+    pub async fn record_event(
+        &self,
+        kind: ComplianceKind,
+        room_id: i64,
+        principal_id: i64,
+        content: &str,
+        at: i64,
+    ) -> Result<()> {
         engine!(self, s => s.record_event(kind, room_id, principal_id, content, at).await)
     }
 
-    pub async fn compliance_events(&self, after_id: i64, limit: u32) -> Result<Vec<ComplianceEvent>> {
+    pub async fn compliance_events(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<ComplianceEvent>> {
         engine!(self, s => s.compliance_events(after_id, limit).await)
     }
 
@@ -247,7 +313,12 @@ impl Store {
         engine!(self, s => s.preference(principal_id, label).await)
     }
 
-    pub async fn set_preference(&self, principal_id: i64, label: &str, content: &str) -> Result<Preference> {
+    pub async fn set_preference(
+        &self,
+        principal_id: i64,
+        label: &str,
+        content: &str,
+    ) -> Result<Preference> {
         engine!(self, s => s.set_preference(principal_id, label, content).await)
     }
 }
@@ -255,7 +326,10 @@ impl Store {
 /// Rooms are found and listed by name, so a blank one is refused when set as well as at creation.
 fn check_room_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
-        return Err(StoreError::Invalid { what: "room name", why: "empty".into() });
+        return Err(StoreError::Invalid {
+            what: "room name",
+            why: "empty".into(),
+        });
     }
     Ok(())
 }
@@ -268,7 +342,14 @@ pub fn new_guid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 async fn derive(
@@ -281,9 +362,11 @@ async fn derive(
     // Argon2 takes tens of milliseconds of CPU on purpose; keep it off the async workers.
     let (uri, password, realm) = (uri.to_owned(), password.to_owned(), realm.to_owned());
     let key = key.clone();
-    tokio::task::spawn_blocking(move || accounts::derive_password_secrets(&uri, &password, &realm, &key, mechanisms))
-        .await
-        .map_err(|e| StoreError::PasswordHash(e.to_string()))?
+    tokio::task::spawn_blocking(move || {
+        accounts::derive_password_secrets(&uri, &password, &realm, &key, mechanisms)
+    })
+    .await
+    .map_err(|e| StoreError::PasswordHash(e.to_string()))?
 }
 
 /// Seconds since the Unix epoch.

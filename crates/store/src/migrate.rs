@@ -9,7 +9,16 @@ pub struct Migration {
 }
 
 pub const SQLITE: &[Migration] = &[
-    Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_principals.sql") },
-    Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_chat.sql") },
-    Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_ntlm.sql") },
+    Migration {
+        version: 1,
+        sql: include_str!("../migrations/sqlite/0001_principals.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../migrations/sqlite/0002_chat.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("../migrations/sqlite/0003_ntlm.sql"),
+    },
 ];

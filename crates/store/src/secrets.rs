@@ -27,7 +27,10 @@ impl std::fmt::Debug for ServerKey {
 impl ServerKey {
     /// Loads the key file, creating it (mode 0600) with a fresh random key when absent.
     pub fn load_or_create(path: &Path) -> Result<ServerKey> {
-        let io = |source| StoreError::Io { path: path.display().to_string(), source };
+        let io = |source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -43,7 +46,10 @@ impl ServerKey {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<ServerKey> {
         if bytes.len() != KEY_LEN {
-            return Err(StoreError::Key(format!("expected {KEY_LEN} bytes, found {}", bytes.len())));
+            return Err(StoreError::Key(format!(
+                "expected {KEY_LEN} bytes, found {}",
+                bytes.len()
+            )));
         }
         let mut key = [0u8; KEY_LEN];
         key.copy_from_slice(bytes);
@@ -51,7 +57,8 @@ impl ServerKey {
     }
 
     fn cipher(&self) -> LessSafeKey {
-        let key = UnboundKey::new(&CHACHA20_POLY1305, &self.bytes).expect("key length checked on load");
+        let key =
+            UnboundKey::new(&CHACHA20_POLY1305, &self.bytes).expect("key length checked on load");
         LessSafeKey::new(key)
     }
 
@@ -90,7 +97,11 @@ impl ServerKey {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -109,7 +120,10 @@ mod tests {
         let key = ServerKey::from_bytes(&[7u8; KEY_LEN]).unwrap();
         let sealed = key.seal("row-1", b"secret");
         assert_eq!(key.open("row-1", &sealed).unwrap(), b"secret");
-        assert!(matches!(key.open("row-2", &sealed), Err(StoreError::Unseal)));
+        assert!(matches!(
+            key.open("row-2", &sealed),
+            Err(StoreError::Unseal)
+        ));
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert!(key.open("row-1", &tampered).is_err());

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{engines, room, user};
-use parlance_store::history::{ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, StoredMessage};
+use parlance_store::history::{
+    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, StoredMessage,
+};
 use parlance_store::{Store, StoreError};
 
 fn seqs(messages: &[StoredMessage]) -> Vec<i64> {
@@ -18,12 +20,21 @@ async fn all_events(store: &Store) -> Vec<ComplianceEvent> {
 /// Reads history as `viewer` and checks that the read left exactly one backchat event.
 async fn read(store: &Store, room_id: i64, viewer: i64, query: HistoryQuery) -> Vec<StoredMessage> {
     let before = all_events(store).await.len();
-    let messages = store.read_history(room_id, viewer, &query, 7).await.unwrap();
+    let messages = store
+        .read_history(room_id, viewer, &query, 7)
+        .await
+        .unwrap();
     let events = all_events(store).await;
     assert_eq!(events.len(), before + 1, "one event for {query:?}");
     let event = events.last().unwrap();
     assert_eq!(
-        (event.kind.as_str(), event.room_id, event.principal_id, event.message_seq, event.at),
+        (
+            event.kind.as_str(),
+            event.room_id,
+            event.principal_id,
+            event.message_seq,
+            event.at
+        ),
         ("backchat", room_id, viewer, None, 7),
         "{query:?}"
     );
@@ -32,7 +43,18 @@ async fn read(store: &Store, room_id: i64, viewer: i64, query: HistoryQuery) -> 
 
 /// The sequence numbers of the messages matching `text`, oldest first.
 async fn search(store: &Store, room_id: i64, viewer: i64, text: &str, n: u32) -> Vec<i64> {
-    seqs(&read(store, room_id, viewer, HistoryQuery::Search { text: text.into(), n }).await)
+    seqs(
+        &read(
+            store,
+            room_id,
+            viewer,
+            HistoryQuery::Search {
+                text: text.into(),
+                n,
+            },
+        )
+        .await,
+    )
 }
 
 #[tokio::test]
@@ -43,16 +65,41 @@ async fn sequence_numbers_are_dense_and_per_room() {
         let lobby = room(store, "Lobby").await;
         let other = room(store, "Other").await;
         let mut got = Vec::new();
-        for (i, room_id) in [lobby.id, lobby.id, other.id, lobby.id, other.id].into_iter().enumerate() {
+        for (i, room_id) in [lobby.id, lobby.id, other.id, lobby.id, other.id]
+            .into_iter()
+            .enumerate()
+        {
             let at = 1_000 + i as i64;
-            let message = store.post_message(room_id, alice, &format!("message {i}"), at).await.unwrap();
+            let message = store
+                .post_message(room_id, alice, &format!("message {i}"), at)
+                .await
+                .unwrap();
             assert_eq!(
-                (message.room_id, message.author_uri.as_str(), message.posted_at, message.content.clone()),
-                (room_id, "sip:alice@example.test", at, format!("message {i}"))
+                (
+                    message.room_id,
+                    message.author_uri.as_str(),
+                    message.posted_at,
+                    message.content.clone()
+                ),
+                (
+                    room_id,
+                    "sip:alice@example.test",
+                    at,
+                    format!("message {i}")
+                )
             );
             got.push((room_id, message.seq));
         }
-        assert_eq!(got, [(lobby.id, 1), (lobby.id, 2), (other.id, 1), (lobby.id, 3), (other.id, 2)]);
+        assert_eq!(
+            got,
+            [
+                (lobby.id, 1),
+                (lobby.id, 2),
+                (other.id, 1),
+                (lobby.id, 3),
+                (other.id, 2)
+            ]
+        );
         let history = read(store, lobby.id, alice, HistoryQuery::Last(10)).await;
         assert_eq!(seqs(&history), [1, 2, 3]);
         assert_eq!(history[2].content, "message 3");
@@ -80,7 +127,13 @@ async fn concurrent_posts_take_every_sequence_number_once() {
                     let mut seqs = Vec::new();
                     for i in 0..POSTS {
                         let content = format!("task {t} post {i}");
-                        seqs.push(store.post_message(lobby.id, author, &content, 0).await.unwrap().seq);
+                        seqs.push(
+                            store
+                                .post_message(lobby.id, author, &content, 0)
+                                .await
+                                .unwrap()
+                                .seq,
+                        );
                     }
                     seqs
                 })
@@ -89,14 +142,23 @@ async fn concurrent_posts_take_every_sequence_number_once() {
         let mut all = Vec::new();
         for task in tasks {
             let own = task.await.unwrap();
-            assert!(own.windows(2).all(|w| w[0] < w[1]), "one task's posts keep their order: {own:?}");
+            assert!(
+                own.windows(2).all(|w| w[0] < w[1]),
+                "one task's posts keep their order: {own:?}"
+            );
             all.extend(own);
         }
         all.sort_unstable();
         assert_eq!(all, (1..=(TASKS * POSTS) as i64).collect::<Vec<_>>());
 
-        let history = store.read_history(lobby.id, authors[0], &HistoryQuery::Last(1_000), 0).await.unwrap();
-        assert_eq!(seqs(&history), (1..=(TASKS * POSTS) as i64).collect::<Vec<_>>());
+        let history = store
+            .read_history(lobby.id, authors[0], &HistoryQuery::Last(1_000), 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            seqs(&history),
+            (1..=(TASKS * POSTS) as i64).collect::<Vec<_>>()
+        );
         for t in 0..TASKS {
             let own: Vec<&str> = history
                 .iter()
@@ -106,7 +168,11 @@ async fn concurrent_posts_take_every_sequence_number_once() {
             let posted: Vec<String> = (0..POSTS).map(|i| format!("task {t} post {i}")).collect();
             assert_eq!(own, posted, "history keeps task {t}'s order");
         }
-        let chat = all_events(store).await.into_iter().filter(|e| e.kind == "chat").count();
+        let chat = all_events(store)
+            .await
+            .into_iter()
+            .filter(|e| e.kind == "chat")
+            .count();
         assert_eq!(chat, TASKS * POSTS);
         engine.finish().await;
     }
@@ -119,12 +185,27 @@ async fn each_post_writes_one_chat_event() {
         let alice = user(store, "alice").await;
         let bob = user(store, "bob").await;
         let lobby = room(store, "Lobby").await;
-        store.post_message(lobby.id, alice, "hello", 10).await.unwrap();
-        store.post_message(lobby.id, bob, "hi alice", 20).await.unwrap();
+        store
+            .post_message(lobby.id, alice, "hello", 10)
+            .await
+            .unwrap();
+        store
+            .post_message(lobby.id, bob, "hi alice", 20)
+            .await
+            .unwrap();
         let events = all_events(store).await;
         let summary: Vec<_> = events
             .iter()
-            .map(|e| (e.kind.as_str(), e.room_id, e.principal_id, e.message_seq, e.content.as_str(), e.at))
+            .map(|e| {
+                (
+                    e.kind.as_str(),
+                    e.room_id,
+                    e.principal_id,
+                    e.message_seq,
+                    e.content.as_str(),
+                    e.at,
+                )
+            })
             .collect();
         assert_eq!(
             summary,
@@ -136,12 +217,23 @@ async fn each_post_writes_one_chat_event() {
 
         let missing_room = lobby.id + 1000;
         let missing_user = alice.max(bob) + 1000;
-        let got = store.post_message(missing_room, alice, "into the void", 30).await;
+        let got = store
+            .post_message(missing_room, alice, "into the void", 30)
+            .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
-        let got = store.post_message(lobby.id, missing_user, "from nobody", 30).await;
+        let got = store
+            .post_message(lobby.id, missing_user, "from nobody", 30)
+            .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
-        assert_eq!(all_events(store).await, events, "a refused post leaves no event");
-        let next = store.post_message(lobby.id, alice, "still dense", 40).await.unwrap();
+        assert_eq!(
+            all_events(store).await,
+            events,
+            "a refused post leaves no event"
+        );
+        let next = store
+            .post_message(lobby.id, alice, "still dense", 40)
+            .await
+            .unwrap();
         assert_eq!(next.seq, 3, "a refused post takes no sequence number");
         engine.finish().await;
     }
@@ -155,15 +247,32 @@ async fn last_returns_the_newest_oldest_first() {
         let lobby = room(store, "Lobby").await;
         let empty = room(store, "Empty").await;
         for i in 1..=10 {
-            store.post_message(lobby.id, alice, &format!("m{i}"), i).await.unwrap();
+            store
+                .post_message(lobby.id, alice, &format!("m{i}"), i)
+                .await
+                .unwrap();
         }
         let last = read(store, lobby.id, alice, HistoryQuery::Last(3)).await;
         assert_eq!(seqs(&last), [8, 9, 10]);
-        assert_eq!(last.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["m8", "m9", "m10"]);
+        assert_eq!(
+            last.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+            ["m8", "m9", "m10"]
+        );
         assert_eq!(last[0].posted_at, 8);
-        assert_eq!(seqs(&read(store, lobby.id, alice, HistoryQuery::Last(100)).await), (1..=10).collect::<Vec<_>>());
-        assert!(read(store, lobby.id, alice, HistoryQuery::Last(0)).await.is_empty());
-        assert!(read(store, empty.id, alice, HistoryQuery::Last(5)).await.is_empty());
+        assert_eq!(
+            seqs(&read(store, lobby.id, alice, HistoryQuery::Last(100)).await),
+            (1..=10).collect::<Vec<_>>()
+        );
+        assert!(
+            read(store, lobby.id, alice, HistoryQuery::Last(0))
+                .await
+                .is_empty()
+        );
+        assert!(
+            read(store, empty.id, alice, HistoryQuery::Last(5))
+                .await
+                .is_empty()
+        );
         engine.finish().await;
     }
 }
@@ -176,13 +285,67 @@ async fn before_and_after_page_through_the_whole_history() {
         let alice = user(store, "alice").await;
         let lobby = room(store, "Lobby").await;
         for i in 1..=COUNT {
-            store.post_message(lobby.id, alice, &format!("m{i}"), i).await.unwrap();
+            store
+                .post_message(lobby.id, alice, &format!("m{i}"), i)
+                .await
+                .unwrap();
         }
-        assert_eq!(seqs(&read(store, lobby.id, alice, HistoryQuery::Before { seq: 10, n: 3 }).await), [7, 8, 9]);
-        assert_eq!(seqs(&read(store, lobby.id, alice, HistoryQuery::After { seq: 10, n: 3 }).await), [11, 12, 13]);
-        assert_eq!(seqs(&read(store, lobby.id, alice, HistoryQuery::Before { seq: 3, n: 5 }).await), [1, 2]);
-        assert!(read(store, lobby.id, alice, HistoryQuery::Before { seq: 1, n: 5 }).await.is_empty());
-        assert!(read(store, lobby.id, alice, HistoryQuery::After { seq: COUNT, n: 5 }).await.is_empty());
+        assert_eq!(
+            seqs(
+                &read(
+                    store,
+                    lobby.id,
+                    alice,
+                    HistoryQuery::Before { seq: 10, n: 3 }
+                )
+                .await
+            ),
+            [7, 8, 9]
+        );
+        assert_eq!(
+            seqs(
+                &read(
+                    store,
+                    lobby.id,
+                    alice,
+                    HistoryQuery::After { seq: 10, n: 3 }
+                )
+                .await
+            ),
+            [11, 12, 13]
+        );
+        assert_eq!(
+            seqs(
+                &read(
+                    store,
+                    lobby.id,
+                    alice,
+                    HistoryQuery::Before { seq: 3, n: 5 }
+                )
+                .await
+            ),
+            [1, 2]
+        );
+        assert!(
+            read(
+                store,
+                lobby.id,
+                alice,
+                HistoryQuery::Before { seq: 1, n: 5 }
+            )
+            .await
+            .is_empty()
+        );
+        assert!(
+            read(
+                store,
+                lobby.id,
+                alice,
+                HistoryQuery::After { seq: COUNT, n: 5 }
+            )
+            .await
+            .is_empty()
+        );
 
         // Backwards, as a client scrolling up: the newest page, then each older one.
         let mut page = read(store, lobby.id, alice, HistoryQuery::Last(5)).await;
@@ -190,7 +353,13 @@ async fn before_and_after_page_through_the_whole_history() {
         while let Some(oldest) = page.first().map(|m| m.seq) {
             assert!(page.len() <= 5);
             backwards.splice(0..0, seqs(&page));
-            page = read(store, lobby.id, alice, HistoryQuery::Before { seq: oldest, n: 5 }).await;
+            page = read(
+                store,
+                lobby.id,
+                alice,
+                HistoryQuery::Before { seq: oldest, n: 5 },
+            )
+            .await;
         }
         assert_eq!(backwards, (1..=COUNT).collect::<Vec<_>>());
 
@@ -198,7 +367,13 @@ async fn before_and_after_page_through_the_whole_history() {
         let mut forwards = Vec::new();
         let mut newest = 0;
         loop {
-            let page = read(store, lobby.id, alice, HistoryQuery::After { seq: newest, n: 5 }).await;
+            let page = read(
+                store,
+                lobby.id,
+                alice,
+                HistoryQuery::After { seq: newest, n: 5 },
+            )
+            .await;
             let Some(last) = page.last() else { break };
             assert!(page.len() <= 5);
             newest = last.seq;
@@ -227,23 +402,65 @@ async fn search_matches_every_word_and_takes_the_query_literally() {
         .into_iter()
         .enumerate()
         {
-            store.post_message(lobby.id, alice, content, i as i64).await.unwrap();
+            store
+                .post_message(lobby.id, alice, content, i as i64)
+                .await
+                .unwrap();
         }
-        store.post_message(other.id, alice, "deploy friday elsewhere", 99).await.unwrap();
+        store
+            .post_message(other.id, alice, "deploy friday elsewhere", 99)
+            .await
+            .unwrap();
 
-        assert_eq!(search(store, lobby.id, alice, "deploy friday", 10).await, [1, 4, 5]);
-        assert_eq!(search(store, lobby.id, alice, "DEPLOY", 10).await, [1, 2, 4, 5]);
-        assert_eq!(search(store, lobby.id, alice, "friday", 2).await, [5, 6], "the newest matches");
-        assert_eq!(search(store, other.id, alice, "deploy friday", 10).await, [1], "one room only");
-        assert_eq!(search(store, lobby.id, alice, "elsewhere", 10).await, Vec::<i64>::new());
+        assert_eq!(
+            search(store, lobby.id, alice, "deploy friday", 10).await,
+            [1, 4, 5]
+        );
+        assert_eq!(
+            search(store, lobby.id, alice, "DEPLOY", 10).await,
+            [1, 2, 4, 5]
+        );
+        assert_eq!(
+            search(store, lobby.id, alice, "friday", 2).await,
+            [5, 6],
+            "the newest matches"
+        );
+        assert_eq!(
+            search(store, other.id, alice, "deploy friday", 10).await,
+            [1],
+            "one room only"
+        );
+        assert_eq!(
+            search(store, lobby.id, alice, "elsewhere", 10).await,
+            Vec::<i64>::new()
+        );
 
         // FTS5 syntax would widen or narrow these matches; taken literally, it does neither.
-        assert_eq!(search(store, lobby.id, alice, "deploy*", 10).await, [1, 2, 4, 5], "no prefix search");
-        assert_eq!(search(store, lobby.id, alice, "friday OR lunch", 10).await, Vec::<i64>::new());
-        assert_eq!(search(store, lobby.id, alice, "NEAR(deploy friday)", 10).await, [5]);
-        assert_eq!(search(store, lobby.id, alice, "content:deploy", 10).await, Vec::<i64>::new());
-        assert_eq!(search(store, lobby.id, alice, "deploy \"friday", 10).await, [1, 4, 5]);
-        assert_eq!(search(store, lobby.id, alice, "-lunch ^friday", 10).await, [3]);
+        assert_eq!(
+            search(store, lobby.id, alice, "deploy*", 10).await,
+            [1, 2, 4, 5],
+            "no prefix search"
+        );
+        assert_eq!(
+            search(store, lobby.id, alice, "friday OR lunch", 10).await,
+            Vec::<i64>::new()
+        );
+        assert_eq!(
+            search(store, lobby.id, alice, "NEAR(deploy friday)", 10).await,
+            [5]
+        );
+        assert_eq!(
+            search(store, lobby.id, alice, "content:deploy", 10).await,
+            Vec::<i64>::new()
+        );
+        assert_eq!(
+            search(store, lobby.id, alice, "deploy \"friday", 10).await,
+            [1, 4, 5]
+        );
+        assert_eq!(
+            search(store, lobby.id, alice, "-lunch ^friday", 10).await,
+            [3]
+        );
         for nothing in ["", "   ", "\"", "*", "\"*(^)-:", "\" OR \""] {
             let got = search(store, lobby.id, alice, nothing, 10).await;
             assert_eq!(got, Vec::<i64>::new(), "{nothing:?}");
@@ -268,34 +485,81 @@ async fn search_history_covers_only_the_given_rooms_newest_first() {
             (a.id, "alpha deploy again", 4),
             (b.id, "beta unrelated", 5),
         ] {
-            store.post_message(room_id, alice, content, at).await.unwrap();
+            store
+                .post_message(room_id, alice, content, at)
+                .await
+                .unwrap();
         }
-        let found = |messages: Vec<StoredMessage>| messages.into_iter().map(|m| m.content).collect::<Vec<_>>();
+        let found = |messages: Vec<StoredMessage>| {
+            messages.into_iter().map(|m| m.content).collect::<Vec<_>>()
+        };
 
         let before = all_events(store).await.len();
-        let got = store.search_history(&[a.id, b.id], bob, "DEPLOY", 10, 77).await.unwrap();
-        assert_eq!(found(got), ["alpha deploy again", "beta deploy", "alpha deploy"]);
+        let got = store
+            .search_history(&[a.id, b.id], bob, "DEPLOY", 10, 77)
+            .await
+            .unwrap();
+        assert_eq!(
+            found(got),
+            ["alpha deploy again", "beta deploy", "alpha deploy"]
+        );
         let events = all_events(store).await;
         let mut searched: Vec<_> = events[before..]
             .iter()
-            .map(|e| (e.kind.as_str(), e.room_id, e.principal_id, e.message_seq, e.at))
+            .map(|e| {
+                (
+                    e.kind.as_str(),
+                    e.room_id,
+                    e.principal_id,
+                    e.message_seq,
+                    e.at,
+                )
+            })
             .collect();
         searched.sort_unstable();
-        let mut expected = [("backchat", a.id, bob, None, 77), ("backchat", b.id, bob, None, 77)];
+        let mut expected = [
+            ("backchat", a.id, bob, None, 77),
+            ("backchat", b.id, bob, None, 77),
+        ];
         expected.sort_unstable();
         assert_eq!(searched, expected, "one event per room searched");
 
-        let got = store.search_history(&[a.id, b.id, c.id], bob, "deploy", 2, 78).await.unwrap();
+        let got = store
+            .search_history(&[a.id, b.id, c.id], bob, "deploy", 2, 78)
+            .await
+            .unwrap();
         assert_eq!(found(got), ["alpha deploy again", "gamma deploy"]);
-        let got = store.search_history(&[c.id], bob, "alpha", 10, 79).await.unwrap();
+        let got = store
+            .search_history(&[c.id], bob, "alpha", 10, 79)
+            .await
+            .unwrap();
         assert!(got.is_empty());
-        let got = store.search_history(&[a.id], bob, "deploy OR unrelated", 10, 79).await.unwrap();
+        let got = store
+            .search_history(&[a.id], bob, "deploy OR unrelated", 10, 79)
+            .await
+            .unwrap();
         assert!(got.is_empty(), "OR is a word, not an operator");
 
         let before = all_events(store).await.len();
-        assert!(store.search_history(&[], bob, "deploy", 10, 80).await.unwrap().is_empty());
-        assert!(store.search_history(&[a.id, b.id], bob, "\"*", 10, 80).await.unwrap().is_empty());
-        assert_eq!(all_events(store).await.len(), before, "nothing searched, nothing recorded");
+        assert!(
+            store
+                .search_history(&[], bob, "deploy", 10, 80)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .search_history(&[a.id, b.id], bob, "\"*", 10, 80)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            all_events(store).await.len(),
+            before,
+            "nothing searched, nothing recorded"
+        );
         engine.finish().await;
     }
 }
@@ -306,14 +570,32 @@ async fn joins_and_parts_are_recorded_and_events_page_by_id() {
         let store = &engine.store;
         let alice = user(store, "alice").await;
         let lobby = room(store, "Lobby").await;
-        store.record_event(ComplianceKind::Join, lobby.id, alice, "", 1).await.unwrap();
-        store.post_message(lobby.id, alice, "hello", 2).await.unwrap();
-        store.record_event(ComplianceKind::Part, lobby.id, alice, "bye", 3).await.unwrap();
-        store.record_event(ComplianceKind::Join, lobby.id, alice, "", 4).await.unwrap();
-        store.record_event(ComplianceKind::FileUpload, lobby.id, alice, "notes.txt", 5).await.unwrap();
+        store
+            .record_event(ComplianceKind::Join, lobby.id, alice, "", 1)
+            .await
+            .unwrap();
+        store
+            .post_message(lobby.id, alice, "hello", 2)
+            .await
+            .unwrap();
+        store
+            .record_event(ComplianceKind::Part, lobby.id, alice, "bye", 3)
+            .await
+            .unwrap();
+        store
+            .record_event(ComplianceKind::Join, lobby.id, alice, "", 4)
+            .await
+            .unwrap();
+        store
+            .record_event(ComplianceKind::FileUpload, lobby.id, alice, "notes.txt", 5)
+            .await
+            .unwrap();
 
         let all = all_events(store).await;
-        let summary: Vec<_> = all.iter().map(|e| (e.kind.as_str(), e.message_seq, e.content.as_str(), e.at)).collect();
+        let summary: Vec<_> = all
+            .iter()
+            .map(|e| (e.kind.as_str(), e.message_seq, e.content.as_str(), e.at))
+            .collect();
         assert_eq!(
             summary,
             [
@@ -324,7 +606,10 @@ async fn joins_and_parts_are_recorded_and_events_page_by_id() {
                 ("fileupload", None, "notes.txt", 5)
             ]
         );
-        assert!(all.iter().all(|e| e.room_id == lobby.id && e.principal_id == alice));
+        assert!(
+            all.iter()
+                .all(|e| e.room_id == lobby.id && e.principal_id == alice)
+        );
         assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids grow");
 
         // An outbox reader pages by the last id it has handled.
@@ -338,8 +623,17 @@ async fn joins_and_parts_are_recorded_and_events_page_by_id() {
             paged.extend(page);
         }
         assert_eq!(paged, all);
-        assert!(store.compliance_events(all[4].id, 10).await.unwrap().is_empty());
-        assert_eq!(store.compliance_events(all[1].id, 1).await.unwrap(), [all[2].clone()]);
+        assert!(
+            store
+                .compliance_events(all[4].id, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.compliance_events(all[1].id, 1).await.unwrap(),
+            [all[2].clone()]
+        );
         engine.finish().await;
     }
 }
@@ -351,15 +645,26 @@ async fn events_for_missing_rooms_or_principals_are_refused() {
         let alice = user(store, "alice").await;
         let lobby = room(store, "Lobby").await;
         let (missing_room, missing_user) = (lobby.id + 1000, alice + 1000);
-        let got = store.record_event(ComplianceKind::Join, missing_room, alice, "", 1).await;
+        let got = store
+            .record_event(ComplianceKind::Join, missing_room, alice, "", 1)
+            .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
-        let got = store.record_event(ComplianceKind::Join, lobby.id, missing_user, "", 1).await;
+        let got = store
+            .record_event(ComplianceKind::Join, lobby.id, missing_user, "", 1)
+            .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
-        let got = store.read_history(missing_room, alice, &HistoryQuery::Last(5), 1).await;
+        let got = store
+            .read_history(missing_room, alice, &HistoryQuery::Last(5), 1)
+            .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
-        let got = store.search_history(&[lobby.id, missing_room], alice, "hello", 5, 1).await;
+        let got = store
+            .search_history(&[lobby.id, missing_room], alice, "hello", 5, 1)
+            .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
-        assert!(all_events(store).await.is_empty(), "a refused action records nothing");
+        assert!(
+            all_events(store).await.is_empty(),
+            "a refused action records nothing"
+        );
         engine.finish().await;
     }
 }
@@ -375,7 +680,10 @@ async fn invitations_are_numbered_per_principal() {
         let r2 = room(store, "R2").await;
         let r3 = room(store, "R3").await;
         let ids = |invitations: Vec<Invitation>| {
-            invitations.into_iter().map(|i| (i.invite_id, i.room_id)).collect::<Vec<_>>()
+            invitations
+                .into_iter()
+                .map(|i| (i.invite_id, i.room_id))
+                .collect::<Vec<_>>()
         };
 
         store.invite(r1.id, &[alice, bob]).await.unwrap();
@@ -386,11 +694,24 @@ async fn invitations_are_numbered_per_principal() {
 
         let alices = store.invitations(alice, 1).await.unwrap();
         assert!(alices.iter().all(|i| i.created_at > 0));
-        assert_eq!(ids(alices), [(1, r1.id), (2, r2.id), (3, r3.id)], "re-inviting is a no-op");
-        assert_eq!(ids(store.invitations(bob, 1).await.unwrap()), [(1, r1.id), (2, r3.id)]);
+        assert_eq!(
+            ids(alices),
+            [(1, r1.id), (2, r2.id), (3, r3.id)],
+            "re-inviting is a no-op"
+        );
+        assert_eq!(
+            ids(store.invitations(bob, 1).await.unwrap()),
+            [(1, r1.id), (2, r3.id)]
+        );
         assert_eq!(ids(store.invitations(alice, 0).await.unwrap()).len(), 3);
-        assert_eq!(ids(store.invitations(alice, 2).await.unwrap()), [(2, r2.id), (3, r3.id)]);
-        assert_eq!(ids(store.invitations(alice, 3).await.unwrap()), [(3, r3.id)]);
+        assert_eq!(
+            ids(store.invitations(alice, 2).await.unwrap()),
+            [(2, r2.id), (3, r3.id)]
+        );
+        assert_eq!(
+            ids(store.invitations(alice, 3).await.unwrap()),
+            [(3, r3.id)]
+        );
         assert!(store.invitations(alice, 4).await.unwrap().is_empty());
         assert!(store.invitations(carol, 1).await.unwrap().is_empty());
         engine.finish().await;
@@ -406,17 +727,61 @@ async fn preferences_are_versioned_per_principal_and_label() {
         assert_eq!(store.preference(alice, "layout").await.unwrap(), None);
 
         let first = store.set_preference(alice, "layout", "<a/>").await.unwrap();
-        assert_eq!((first.label.as_str(), first.seq, first.content.as_str()), ("layout", 1, "<a/>"));
-        assert_eq!(store.preference(alice, "layout").await.unwrap(), Some(first));
+        assert_eq!(
+            (first.label.as_str(), first.seq, first.content.as_str()),
+            ("layout", 1, "<a/>")
+        );
+        assert_eq!(
+            store.preference(alice, "layout").await.unwrap(),
+            Some(first)
+        );
         let second = store.set_preference(alice, "layout", "<b/>").await.unwrap();
         assert_eq!((second.seq, second.content.as_str()), (2, "<b/>"));
-        assert_eq!(store.preference(alice, "layout").await.unwrap(), Some(second));
-        assert_eq!(store.set_preference(alice, "layout", "<b/>").await.unwrap().seq, 3, "every set counts");
+        assert_eq!(
+            store.preference(alice, "layout").await.unwrap(),
+            Some(second)
+        );
+        assert_eq!(
+            store
+                .set_preference(alice, "layout", "<b/>")
+                .await
+                .unwrap()
+                .seq,
+            3,
+            "every set counts"
+        );
 
-        assert_eq!(store.set_preference(alice, "sounds", "off").await.unwrap().seq, 1, "labels count apart");
-        assert_eq!(store.preference(bob, "layout").await.unwrap(), None, "principals count apart");
-        assert_eq!(store.set_preference(bob, "layout", "<c/>").await.unwrap().seq, 1);
-        assert_eq!(store.preference(alice, "layout").await.unwrap().unwrap().content, "<b/>");
+        assert_eq!(
+            store
+                .set_preference(alice, "sounds", "off")
+                .await
+                .unwrap()
+                .seq,
+            1,
+            "labels count apart"
+        );
+        assert_eq!(
+            store.preference(bob, "layout").await.unwrap(),
+            None,
+            "principals count apart"
+        );
+        assert_eq!(
+            store
+                .set_preference(bob, "layout", "<c/>")
+                .await
+                .unwrap()
+                .seq,
+            1
+        );
+        assert_eq!(
+            store
+                .preference(alice, "layout")
+                .await
+                .unwrap()
+                .unwrap()
+                .content,
+            "<b/>"
+        );
         engine.finish().await;
     }
 }
@@ -427,22 +792,56 @@ async fn history_and_its_records_survive_reopening() {
         let alice = user(&engine.store, "alice").await;
         let lobby = room(&engine.store, "Lobby").await;
         for i in 1..=3 {
-            engine.store.post_message(lobby.id, alice, &format!("m{i}"), i).await.unwrap();
+            engine
+                .store
+                .post_message(lobby.id, alice, &format!("m{i}"), i)
+                .await
+                .unwrap();
         }
         engine.store.invite(lobby.id, &[alice]).await.unwrap();
-        engine.store.set_preference(alice, "layout", "<a/>").await.unwrap();
-        let history = engine.store.read_history(lobby.id, alice, &HistoryQuery::Last(10), 4).await.unwrap();
+        engine
+            .store
+            .set_preference(alice, "layout", "<a/>")
+            .await
+            .unwrap();
+        let history = engine
+            .store
+            .read_history(lobby.id, alice, &HistoryQuery::Last(10), 4)
+            .await
+            .unwrap();
         let events = all_events(&engine.store).await;
         let invitations = engine.store.invitations(alice, 1).await.unwrap();
 
         engine.reopen().await;
         let store = &engine.store;
         assert_eq!(all_events(store).await, events);
-        assert_eq!(read(store, lobby.id, alice, HistoryQuery::Last(10)).await, history);
-        assert_eq!(search(store, lobby.id, alice, "m2", 10).await, [2], "the search index is kept too");
-        assert_eq!(store.post_message(lobby.id, alice, "m4", 5).await.unwrap().seq, 4, "numbering goes on");
+        assert_eq!(
+            read(store, lobby.id, alice, HistoryQuery::Last(10)).await,
+            history
+        );
+        assert_eq!(
+            search(store, lobby.id, alice, "m2", 10).await,
+            [2],
+            "the search index is kept too"
+        );
+        assert_eq!(
+            store
+                .post_message(lobby.id, alice, "m4", 5)
+                .await
+                .unwrap()
+                .seq,
+            4,
+            "numbering goes on"
+        );
         assert_eq!(store.invitations(alice, 1).await.unwrap(), invitations);
-        assert_eq!(store.set_preference(alice, "layout", "<b/>").await.unwrap().seq, 2);
+        assert_eq!(
+            store
+                .set_preference(alice, "layout", "<b/>")
+                .await
+                .unwrap()
+                .seq,
+            2
+        );
         engine.finish().await;
     }
 }

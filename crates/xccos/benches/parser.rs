@@ -2,7 +2,7 @@
 //! a posted message, a join command, and a history reply of 25 messages.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use xccos::{ChatMessage, Chanib, Envelope, Limits, Reply, ReplyData, ResponseCode};
+use xccos::{Chanib, ChatMessage, Envelope, Limits, Reply, ReplyData, ResponseCode};
 
 const GRPCHAT: &str = "<xccos ver=\"1\" envid=\"1804289387\" xmlns=\"urn:parlano:xml:ns:xccos\"><grpchat id=\"grpchat\" seqid=\"1\" \
 chanUri=\"ma-chan://example.test/0f6a4c2e-8d1b-4b57-9c1e-2f3a4b5c6d7e\" author=\"sip:alice@example.test\" \
@@ -26,17 +26,26 @@ fn history() -> String {
         seqid: 1,
         command: None,
         resp: ResponseCode::Ok.into(),
-        data: ReplyData::BcContext(vec![Chanib { msgs, ..Chanib::new(room) }]),
+        data: ReplyData::BcContext(vec![Chanib {
+            msgs,
+            ..Chanib::new(room)
+        }]),
     };
     Envelope::new(7, reply).to_xml()
 }
 
 fn bench(c: &mut Criterion) {
     let limits = Limits::default();
-    for (name, body) in [("grpchat", GRPCHAT.to_owned()), ("cmd_join", JOIN.to_owned()), ("rpl_bccontext_25", history())] {
+    for (name, body) in [
+        ("grpchat", GRPCHAT.to_owned()),
+        ("cmd_join", JOIN.to_owned()),
+        ("rpl_bccontext_25", history()),
+    ] {
         let mut group = c.benchmark_group(format!("xccos_{name}"));
         group.throughput(Throughput::Bytes(body.len() as u64));
-        group.bench_function("parse", |b| b.iter(|| Envelope::parse(body.as_bytes(), &limits).unwrap()));
+        group.bench_function("parse", |b| {
+            b.iter(|| Envelope::parse(body.as_bytes(), &limits).unwrap())
+        });
         let parsed = Envelope::parse(body.as_bytes(), &limits).unwrap();
         group.bench_function("serialise", |b| b.iter(|| parsed.to_xml()));
         group.finish();

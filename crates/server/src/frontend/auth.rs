@@ -93,7 +93,8 @@ impl DigestAuth {
     }
 
     fn mac(&self, body: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(body.as_bytes());
         mac.update(b"\0");
         mac.update(self.realm.as_bytes());
@@ -106,7 +107,11 @@ impl DigestAuth {
         let expected = self.mac(body);
         // Constant-time comparison: the tag is a secret-derived value.
         if expected.len() != tag.len()
-            || expected.bytes().zip(tag.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0
+            || expected
+                .bytes()
+                .zip(tag.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                != 0
         {
             return None;
         }
@@ -144,10 +149,17 @@ impl DigestAuth {
         if creds.qop.as_deref() != Some("auth") {
             return Verdict::Invalid("qop=auth is required");
         }
-        let Some(nc) = creds.nc.as_deref().and_then(|nc| u32::from_str_radix(nc, 16).ok()) else {
+        let Some(nc) = creds
+            .nc
+            .as_deref()
+            .and_then(|nc| u32::from_str_radix(nc, 16).ok())
+        else {
             return Verdict::Invalid("malformed nonce-count");
         };
-        let ha1 = match store.digest_ha1(aor_uri, creds.algorithm, &creds.username, &self.realm, key).await {
+        let ha1 = match store
+            .digest_ha1(aor_uri, creds.algorithm, &creds.username, &self.realm, key)
+            .await
+        {
             Ok(Some(ha1)) => ha1,
             Ok(None) => return Verdict::Invalid("no such account or username form"),
             Err(e) => {
@@ -157,7 +169,11 @@ impl DigestAuth {
         };
         let expected = creds.expected_response(&ha1, method);
         let equal = expected.len() == creds.response.len()
-            && expected.bytes().zip(creds.response.to_ascii_lowercase().bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+            && expected
+                .bytes()
+                .zip(creds.response.to_ascii_lowercase().bytes())
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0;
         if !equal {
             return Verdict::Invalid("wrong password");
         }
@@ -194,7 +210,10 @@ impl DigestAuth {
     /// Forgets the counts of expired nonces.
     pub fn sweep(&self) {
         let now = self.clock.unix_secs();
-        self.counts.lock().expect("nonce counts lock").retain(|_, (_, exp)| *exp > now);
+        self.counts
+            .lock()
+            .expect("nonce counts lock")
+            .retain(|_, (_, exp)| *exp > now);
         self.accounts.sweep();
         self.addresses.sweep();
     }
@@ -218,13 +237,20 @@ struct Throttle {
 
 impl Throttle {
     fn new(max: u32, window_secs: u64, clock: Clock) -> Throttle {
-        Throttle { max, window_secs, clock, events: Mutex::new(HashMap::new()) }
+        Throttle {
+            max,
+            window_secs,
+            clock,
+            events: Mutex::new(HashMap::new()),
+        }
     }
 
     fn is_over(&self, key: &str) -> bool {
         let cutoff = self.clock.unix_secs().saturating_sub(self.window_secs);
         let events = self.events.lock().expect("throttle lock");
-        events.get(key).is_some_and(|q| q.iter().filter(|t| **t > cutoff).count() >= self.max as usize)
+        events
+            .get(key)
+            .is_some_and(|q| q.iter().filter(|t| **t > cutoff).count() >= self.max as usize)
     }
 
     fn record(&self, key: &str) {
@@ -244,16 +270,21 @@ impl Throttle {
 
     fn sweep(&self) {
         let cutoff = self.clock.unix_secs().saturating_sub(self.window_secs);
-        self.events.lock().expect("throttle lock").retain(|_, q| q.back().is_some_and(|t| *t > cutoff));
+        self.events
+            .lock()
+            .expect("throttle lock")
+            .retain(|_, q| q.back().is_some_and(|t| *t > cutoff));
     }
 }
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -266,7 +297,11 @@ mod tests {
             vec![Algorithm::Md5, Algorithm::Sha256],
             300,
             Clock::default(),
-            ThrottleLimits { per_account: 3, per_address: 5, window_secs: 60 },
+            ThrottleLimits {
+                per_account: 3,
+                per_address: 5,
+                window_secs: 60,
+            },
         )
     }
 
@@ -278,7 +313,11 @@ mod tests {
         let mut forged = nonce.clone();
         forged.replace_range(0..1, if forged.starts_with('1') { "2" } else { "1" });
         assert_eq!(a.nonce_issued_at(&forged), None);
-        assert_eq!(auth().nonce_issued_at(&nonce), None, "another server's secret");
+        assert_eq!(
+            auth().nonce_issued_at(&nonce),
+            None,
+            "another server's secret"
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 pub mod auth;
 pub mod ntlm;
-pub mod proxy;
 pub mod provisioning;
+pub mod proxy;
 pub mod registrar;
 pub mod trusted;
 
@@ -61,7 +61,9 @@ pub struct FrontEnd {
 
 impl std::fmt::Debug for FrontEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FrontEnd").field("domain", &self.settings.domain).finish_non_exhaustive()
+        f.debug_struct("FrontEnd")
+            .field("domain", &self.settings.domain)
+            .finish_non_exhaustive()
     }
 }
 
@@ -114,7 +116,9 @@ impl FrontEnd {
             return self.reply(conn, &req, 483, None);
         }
         if let Some(unsupported) = unsupported(&req, name::PROXY_REQUIRE, PROXY_EXTENSIONS) {
-            return self.reply_with(conn, &req, 420, |r| r.headers.push(name::UNSUPPORTED, unsupported));
+            return self.reply_with(conn, &req, 420, |r| {
+                r.headers.push(name::UNSUPPORTED, unsupported)
+            });
         }
         match req.method {
             Method::Other(_) => {
@@ -122,7 +126,11 @@ impl FrontEnd {
             }
             Method::Register => self.register(conn, &req, verified).await,
             Method::Cancel => {
-                let status = if self.proxy.cancel(conn, &req) { 200 } else { 481 };
+                let status = if self.proxy.cancel(conn, &req) {
+                    200
+                } else {
+                    481
+                };
                 self.reply(conn, &req, status, None);
             }
             Method::Ack => self.ack(conn, req).await,
@@ -139,15 +147,24 @@ impl FrontEnd {
     /// RFC 3261 §10.3 with NTLM, Digest authentication, or a trusted network.
     async fn register(&self, conn: &ConnHandle, req: &Request, verified: Option<String>) {
         let domain = &self.settings.domain;
-        let target_ok = req.uri.as_sip().is_some_and(|u| u.host.eq_ignore_ascii_case(domain));
-        let Some(aor) = req.to().and_then(|to| to.uri.as_sip().cloned()).filter(|u| u.host.eq_ignore_ascii_case(domain) && u.user.is_some()) else {
+        let target_ok = req
+            .uri
+            .as_sip()
+            .is_some_and(|u| u.host.eq_ignore_ascii_case(domain));
+        let Some(aor) = req
+            .to()
+            .and_then(|to| to.uri.as_sip().cloned())
+            .filter(|u| u.host.eq_ignore_ascii_case(domain) && u.user.is_some())
+        else {
             return self.reply(conn, req, 404, Some("Domain Not Served"));
         };
         if !target_ok {
             return self.reply(conn, req, 404, Some("Domain Not Served"));
         }
         if let Some(unsupported) = unsupported(req, name::REQUIRE, UAS_EXTENSIONS) {
-            return self.reply_with(conn, req, 420, |r| r.headers.push(name::UNSUPPORTED, unsupported));
+            return self.reply_with(conn, req, 420, |r| {
+                r.headers.push(name::UNSUPPORTED, unsupported)
+            });
         }
         let aor = format!("sip:{}", aor.aor());
         match verified {
@@ -167,12 +184,20 @@ impl FrontEnd {
             Err(e) => {
                 tracing::info!(conn = conn.id(), %aor, error = %e, "REGISTER refused");
                 return match e {
-                    RegisterError::BadWildcard => self.reply(conn, req, 400, Some("Invalid Wildcard Contact")),
-                    RegisterError::IntervalTooBrief { min } => {
-                        self.reply_with(conn, req, 423, |r| r.headers.push(name::MIN_EXPIRES, min.to_string()))
+                    RegisterError::BadWildcard => {
+                        self.reply(conn, req, 400, Some("Invalid Wildcard Contact"))
                     }
-                    RegisterError::TooManyBindings { .. } => self.reply(conn, req, 403, Some("Too Many Registrations")),
-                    RegisterError::OutOfOrder => self.reply(conn, req, 500, Some("Out Of Order Registration")),
+                    RegisterError::IntervalTooBrief { min } => {
+                        self.reply_with(conn, req, 423, |r| {
+                            r.headers.push(name::MIN_EXPIRES, min.to_string())
+                        })
+                    }
+                    RegisterError::TooManyBindings { .. } => {
+                        self.reply(conn, req, 403, Some("Too Many Registrations"))
+                    }
+                    RegisterError::OutOfOrder => {
+                        self.reply(conn, req, 500, Some("Out Of Order Registration"))
+                    }
                 };
             }
         };
@@ -181,7 +206,9 @@ impl FrontEnd {
         let mut resp = Response::for_request(req, 200).with_to_tag(&random_hex(5));
         for b in &bindings {
             let mut contact = b.contact.clone();
-            contact.params.set("expires", Some(&b.remaining_secs(now).to_string()));
+            contact
+                .params
+                .set("expires", Some(&b.remaining_secs(now).to_string()));
             resp.headers.push(name::CONTACT, contact.to_string());
         }
         // sipe reads the Expires header (not the Contact parameter) and needs it above 0.
@@ -198,7 +225,10 @@ impl FrontEnd {
         resp.headers.push(name::ALLOW_EVENTS, provisioning::EVENT);
         resp.headers.push(
             "ms-keep-alive",
-            format!("UAS; tcp=no; hop-hop=yes; end-end=no; timeout={}", self.settings.keep_alive_secs),
+            format!(
+                "UAS; tcp=no; hop-hop=yes; end-end=no; timeout={}",
+                self.settings.keep_alive_secs
+            ),
         );
         resp.headers.push(name::SERVER, SERVER);
         tracing::info!(conn = conn.id(), %aor, bindings = bindings.len(), expires, "registered");
@@ -253,7 +283,11 @@ impl FrontEnd {
             self.reply(conn, req, 400, Some("Authorization URI Mismatch"));
             return false;
         }
-        match self.auth.verify(&self.store, &self.key, aor, req.method.as_str(), &creds).await {
+        match self
+            .auth
+            .verify(&self.store, &self.key, aor, req.method.as_str(), &creds)
+            .await
+        {
             Verdict::Valid => true,
             Verdict::Stale => {
                 self.challenge(conn, req, true);
@@ -285,7 +319,9 @@ impl FrontEnd {
     /// Runs the NTLM check, throttled like Digest: a locked-out account or address gets 403
     /// before its AUTHENTICATE is even looked at.
     async fn ntlm_gate(&self, conn: &ConnHandle, message: &Message) -> Gate {
-        let Some(ntlm) = &self.ntlm else { return Gate::NotNtlm };
+        let Some(ntlm) = &self.ntlm else {
+            return Gate::NotNtlm;
+        };
         let ip = conn.peer().ip();
         let account = ntlm.authenticating_account(message.headers());
         if let (Some(account), Message::Request(req)) = (&account, message)
@@ -301,7 +337,8 @@ impl FrontEnd {
         }
         let gate = ntlm.check(conn, message).await;
         if gate == Gate::Refused {
-            self.auth.record_failure(account.as_deref().unwrap_or("unknown"), ip);
+            self.auth
+                .record_failure(account.as_deref().unwrap_or("unknown"), ip);
         }
         gate
     }
@@ -310,7 +347,13 @@ impl FrontEnd {
         // An ACK for a 2xx travels end to end along the route set; one for a non-2xx answer
         // ends at whoever sent that answer, which is us or the proxy core: absorb it.
         match self.proxy.pop_own_route(&mut req, conn) {
-            Some(Some(next)) => self.proxy.forward_stateless(req, &Target { conn: next, uri: None }),
+            Some(Some(next)) => self.proxy.forward_stateless(
+                req,
+                &Target {
+                    conn: next,
+                    uri: None,
+                },
+            ),
             Some(None) => {
                 if let Some(target) = self.contact_target(&req.uri) {
                     self.proxy.forward_stateless(req, &target);
@@ -319,7 +362,16 @@ impl FrontEnd {
             None => {
                 if let Some(endpoint) = aor_of_uri(&req.uri).and_then(|a| self.services.get(&a)) {
                     let identity = conn.identity().unwrap_or_default();
-                    endpoint.handle(req, Peer { conn, identity: &identity, outbound: &self.outbound }).await;
+                    endpoint
+                        .handle(
+                            req,
+                            Peer {
+                                conn,
+                                identity: &identity,
+                                outbound: &self.outbound,
+                            },
+                        )
+                        .await;
                 }
             }
         }
@@ -336,12 +388,26 @@ impl FrontEnd {
                 return self.reply(conn, &req, 403, Some("Register First"));
             }
         };
-        if !identity.is_empty() && req.from().and_then(|f| aor_of_uri(&f.uri)).map(|a| format!("sip:{a}")) != Some(identity.clone()) {
+        if !identity.is_empty()
+            && req
+                .from()
+                .and_then(|f| aor_of_uri(&f.uri))
+                .map(|a| format!("sip:{a}"))
+                != Some(identity.clone())
+        {
             tracing::warn!(conn = conn.id(), %identity, "From does not match the registered identity");
-            return self.reply(conn, &req, 403, Some("From Does Not Match Authenticated Identity"));
+            return self.reply(
+                conn,
+                &req,
+                403,
+                Some("From Does Not Match Authenticated Identity"),
+            );
         }
         if let Some(next) = own_route {
-            return match next.map(|c| Target { conn: c, uri: None }).or_else(|| self.contact_target(&req.uri)) {
+            return match next
+                .map(|c| Target { conn: c, uri: None })
+                .or_else(|| self.contact_target(&req.uri))
+            {
                 Some(target) => self.proxy.forward(conn, req, vec![target], &random_hex(5)),
                 None => self.reply(conn, &req, 481, None),
             };
@@ -351,19 +417,35 @@ impl FrontEnd {
         }
         let target_aor = aor_of_uri(&req.uri);
         if let Some(endpoint) = target_aor.as_ref().and_then(|a| self.services.get(a)) {
-            return endpoint.handle(req, Peer { conn, identity: &identity, outbound: &self.outbound }).await;
+            return endpoint
+                .handle(
+                    req,
+                    Peer {
+                        conn,
+                        identity: &identity,
+                        outbound: &self.outbound,
+                    },
+                )
+                .await;
         }
-        if req.method == Method::Subscribe && target_aor.as_ref().map(|a| format!("sip:{a}")) == Some(identity.clone()) {
+        if req.method == Method::Subscribe
+            && target_aor.as_ref().map(|a| format!("sip:{a}")) == Some(identity.clone())
+        {
             return self.subscribe_self(conn, &req).await;
         }
-        let in_domain = req.uri.as_sip().is_some_and(|u| u.host.eq_ignore_ascii_case(&self.settings.domain) && u.user.is_some());
+        let in_domain = req.uri.as_sip().is_some_and(|u| {
+            u.host.eq_ignore_ascii_case(&self.settings.domain) && u.user.is_some()
+        });
         if in_domain {
             let aor = format!("sip:{}", target_aor.unwrap_or_default());
             let bindings = self.registrar.lookup(&aor);
             if !bindings.is_empty() {
                 let targets = bindings
                     .into_iter()
-                    .map(|b| Target { conn: b.conn, uri: Some(b.contact.uri) })
+                    .map(|b| Target {
+                        conn: b.conn,
+                        uri: Some(b.contact.uri),
+                    })
                     .collect();
                 return self.proxy.forward(conn, req, targets, &random_hex(5));
             }
@@ -374,7 +456,11 @@ impl FrontEnd {
         if !in_domain {
             return self.reply(conn, &req, 403, Some("Relaying Not Allowed"));
         }
-        match self.store.user(&format!("sip:{}", aor_of_uri(&req.uri).unwrap_or_default())).await {
+        match self
+            .store
+            .user(&format!("sip:{}", aor_of_uri(&req.uri).unwrap_or_default()))
+            .await
+        {
             Ok(Some(_)) => self.reply(conn, &req, 480, None),
             Ok(None) => self.reply(conn, &req, 404, None),
             Err(e) => {
@@ -388,23 +474,39 @@ impl FrontEnd {
     /// connection (a client's own Contact, as used in-dialog).
     fn contact_target(&self, uri: &Uri) -> Option<Target> {
         if let Some(b) = self.registrar.by_contact(&uri.to_string()) {
-            return Some(Target { conn: b.conn, uri: None });
+            return Some(Target {
+                conn: b.conn,
+                uri: None,
+            });
         }
         let sip = uri.as_sip()?;
-        let host = sip.params.value("maddr").unwrap_or(&sip.host).trim_matches(['[', ']']);
+        let host = sip
+            .params
+            .value("maddr")
+            .unwrap_or(&sip.host)
+            .trim_matches(['[', ']']);
         let addr = SocketAddr::new(host.parse().ok()?, sip.port?);
-        self.connections.by_peer(addr).map(|conn| Target { conn, uri: None })
+        self.connections
+            .by_peer(addr)
+            .map(|conn| Target { conn, uri: None })
     }
 
     fn is_server_uri(&self, uri: &Uri) -> bool {
-        uri.as_sip().is_some_and(|u| u.user.is_none() && u.host.eq_ignore_ascii_case(&self.settings.domain))
+        uri.as_sip()
+            .is_some_and(|u| u.user.is_none() && u.host.eq_ignore_ascii_case(&self.settings.domain))
     }
 
     fn answer_locally(&self, conn: &ConnHandle, req: &Request) {
         if let Some(unsupported) = unsupported(req, name::REQUIRE, UAS_EXTENSIONS) {
-            return self.reply_with(conn, req, 420, |r| r.headers.push(name::UNSUPPORTED, unsupported));
+            return self.reply_with(conn, req, 420, |r| {
+                r.headers.push(name::UNSUPPORTED, unsupported)
+            });
         }
-        let status = if req.method == Method::Options { 200 } else { 405 };
+        let status = if req.method == Method::Options {
+            200
+        } else {
+            405
+        };
         self.reply_with(conn, req, status, |r| {
             r.headers.push(name::ALLOW, ALLOW);
             r.headers.push(name::ACCEPT, "application/sdp, text/plain");
@@ -416,9 +518,14 @@ impl FrontEnd {
     /// SUBSCRIBE to the subscriber's own address: provisioning and Microsoft roaming events.
     async fn subscribe_self(&self, conn: &ConnHandle, req: &Request) {
         if let Some(unsupported) = unsupported(req, name::REQUIRE, UAS_EXTENSIONS) {
-            return self.reply_with(conn, req, 420, |r| r.headers.push(name::UNSUPPORTED, unsupported));
+            return self.reply_with(conn, req, 420, |r| {
+                r.headers.push(name::UNSUPPORTED, unsupported)
+            });
         }
-        let event = req.headers.get(name::EVENT).map(|e| e.split(';').next().unwrap_or("").trim().to_owned());
+        let event = req
+            .headers
+            .get(name::EVENT)
+            .map(|e| e.split(';').next().unwrap_or("").trim().to_owned());
         match event.as_deref() {
             Some(provisioning::EVENT) => {
                 let to_tag = random_hex(5);
@@ -435,22 +542,38 @@ impl FrontEnd {
                     r.headers.push(name::EXPIRES, "3600");
                 });
             }
-            _ => self.reply_with(conn, req, 489, |r| r.headers.push(name::ALLOW_EVENTS, provisioning::EVENT)),
+            _ => self.reply_with(conn, req, 489, |r| {
+                r.headers.push(name::ALLOW_EVENTS, provisioning::EVENT)
+            }),
         }
     }
 
     /// The provisioning document as a NOTIFY, for clients that cannot take it piggy-backed.
     async fn notify_provisioning(&self, conn: &ConnHandle, sub: &Request, to_tag: &str) {
-        let Some(contact) = sub.contacts().into_iter().next() else { return };
+        let Some(contact) = sub.contacts().into_iter().next() else {
+            return;
+        };
         let mut notify = Request::new(Method::Notify, contact.uri);
         notify.headers.push(name::MAX_FORWARDS, "70");
-        notify.headers.push(name::FROM, format!("{};tag={to_tag}", sub.headers.get(name::TO).unwrap_or_default()));
-        notify.headers.push(name::TO, sub.headers.get(name::FROM).unwrap_or_default());
+        notify.headers.push(
+            name::FROM,
+            format!(
+                "{};tag={to_tag}",
+                sub.headers.get(name::TO).unwrap_or_default()
+            ),
+        );
+        notify
+            .headers
+            .push(name::TO, sub.headers.get(name::FROM).unwrap_or_default());
         notify.headers.push(name::CALL_ID, sub.call_id());
         notify.headers.push(name::CSEQ, "1 NOTIFY");
         notify.headers.push(name::EVENT, provisioning::EVENT);
-        notify.headers.push(name::SUBSCRIPTION_STATE, "terminated;reason=noresource");
-        notify.headers.push(name::CONTENT_TYPE, provisioning::CONTENT_TYPE);
+        notify
+            .headers
+            .push(name::SUBSCRIPTION_STATE, "terminated;reason=noresource");
+        notify
+            .headers
+            .push(name::CONTENT_TYPE, provisioning::CONTENT_TYPE);
         notify.body = self.settings.provisioning.document().into_bytes().into();
         if let Err(e) = self.outbound.request(conn, notify).await {
             tracing::info!(conn = conn.id(), error = %e, "provisioning NOTIFY not answered");
@@ -465,7 +588,13 @@ impl FrontEnd {
         });
     }
 
-    fn reply_with(&self, conn: &ConnHandle, req: &Request, status: u16, edit: impl FnOnce(&mut Response)) {
+    fn reply_with(
+        &self,
+        conn: &ConnHandle,
+        req: &Request,
+        status: u16,
+        edit: impl FnOnce(&mut Response),
+    ) {
         let mut resp = Response::for_request(req, status);
         if status > 100 {
             resp = resp.with_to_tag(&random_hex(5));
@@ -532,7 +661,10 @@ fn aor_of_uri(uri: &Uri) -> Option<String> {
 fn same_uri(digest_uri: &str, request_uri: &Uri) -> bool {
     match (Uri::parse(digest_uri), request_uri) {
         (Ok(Uri::Sip(a)), Uri::Sip(b)) => {
-            a.scheme == b.scheme && a.user == b.user && a.host.eq_ignore_ascii_case(&b.host) && a.port == b.port
+            a.scheme == b.scheme
+                && a.user == b.user
+                && a.host.eq_ignore_ascii_case(&b.host)
+                && a.port == b.port
         }
         _ => digest_uri.trim() == request_uri.to_string(),
     }

@@ -59,7 +59,11 @@ impl Signer for Security {
         if session.association().is_none() {
             return;
         }
-        let signed = session.sign(&MessageFields::from_headers(headers, status), SystemTime::now(), &mut rand::rng());
+        let signed = session.sign(
+            &MessageFields::from_headers(headers, status),
+            SystemTime::now(),
+            &mut rand::rng(),
+        );
         match signed {
             Ok(info) => headers.push(name::AUTHENTICATION_INFO, info.to_header_value()),
             Err(e) => tracing::warn!(error = %e, "message left unsigned"),
@@ -68,7 +72,12 @@ impl Signer for Security {
 }
 
 impl Ntlm {
-    pub fn new(config: sipae::ServerConfig, store: Store, key: ServerKey, domain: &str) -> Result<Ntlm, sipae::ConfigError> {
+    pub fn new(
+        config: sipae::ServerConfig,
+        store: Store,
+        key: ServerKey,
+        domain: &str,
+    ) -> Result<Ntlm, sipae::ConfigError> {
         Ok(Ntlm {
             server: sipae::Server::new(config)?,
             store,
@@ -87,13 +96,19 @@ impl Ntlm {
     /// (the NTLM domain is a Windows domain name, not the SIP one).
     fn account_of(&self, user: &str) -> String {
         let user = user.to_ascii_lowercase();
-        if user.contains('@') { format!("sip:{user}") } else { format!("sip:{user}@{}", self.domain) }
+        if user.contains('@') {
+            format!("sip:{user}")
+        } else {
+            format!("sip:{user}@{}", self.domain)
+        }
     }
 
     /// The account named by an AUTHENTICATE in these credentials, if there is one.
     pub fn authenticating_account(&self, headers: &Headers) -> Option<String> {
         let creds = self.server.find_credentials(credential_values(headers))?;
-        let GssapiData::Token(token) = &creds.gssapi_data else { return None };
+        let GssapiData::Token(token) = &creds.gssapi_data else {
+            return None;
+        };
         let message = AuthenticateMessage::decode(token).ok()?;
         Some(self.account_of(&message.user))
     }
@@ -133,7 +148,13 @@ impl Ntlm {
         };
         let (verdict, aor) = {
             let mut session = security.session.lock().expect("ntlm session lock");
-            let verdict = session.handle(&self.server, &inbound, SystemTime::now(), &mut rand::rng(), |_| nt_hash);
+            let verdict = session.handle(
+                &self.server,
+                &inbound,
+                SystemTime::now(),
+                &mut rand::rng(),
+                |_| nt_hash,
+            );
             let aor = session.association().map(|a| normalise_aor(a.aor()));
             (verdict, aor)
         };
@@ -165,13 +186,17 @@ impl Ntlm {
     }
 
     pub fn connection_closed(&self, conn: ConnId) {
-        self.sessions.lock().expect("ntlm sessions lock").remove(&conn);
+        self.sessions
+            .lock()
+            .expect("ntlm sessions lock")
+            .remove(&conn);
     }
-
 }
 
 fn credential_values(headers: &Headers) -> impl Iterator<Item = &str> {
-    headers.get_all(name::AUTHORIZATION).chain(headers.get_all(name::PROXY_AUTHORIZATION))
+    headers
+        .get_all(name::AUTHORIZATION)
+        .chain(headers.get_all(name::PROXY_AUTHORIZATION))
 }
 
 /// `sip:user@host` in lower case, from a URI as the association recorded it.
@@ -206,7 +231,9 @@ pub fn http_date(t: SystemTime) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{}, {day:02} {} {year} {h:02}:{m:02}:{s:02} GMT",
         DAYS[days.rem_euclid(7) as usize],
@@ -223,7 +250,13 @@ mod tests {
     #[test]
     fn dates_in_rfc_1123_form() {
         assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(UNIX_EPOCH + Duration::from_secs(951_782_400)), "Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(http_date(UNIX_EPOCH + Duration::from_secs(1_795_437_299)), "Mon, 23 Nov 2026 12:34:59 GMT");
+        assert_eq!(
+            http_date(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "Tue, 29 Feb 2000 00:00:00 GMT"
+        );
+        assert_eq!(
+            http_date(UNIX_EPOCH + Duration::from_secs(1_795_437_299)),
+            "Mon, 23 Nov 2026 12:34:59 GMT"
+        );
     }
 }

@@ -32,7 +32,10 @@ impl Provisioning {
             ("PersistentChatPoolUris", self.pool_uri.clone()),
         ];
         let internal = self.web_manager_internal.clone();
-        let external = self.web_manager_external.clone().or_else(|| internal.clone());
+        let external = self
+            .web_manager_external
+            .clone()
+            .or_else(|| internal.clone());
         if let Some(url) = internal {
             props.push(("PersistentChatWebManagerUriInt", url));
         }
@@ -53,14 +56,21 @@ impl Provisioning {
     /// The 200 to a provisioning SUBSCRIBE. With `ms-piggyback-first-notify` the document
     /// rides in the 200 itself; otherwise it follows in a NOTIFY (see [`Self::notify`]).
     pub fn answer(&self, req: &Request, to_tag: &str) -> (Response, bool) {
-        let piggyback = req.headers.get_list(name::SUPPORTED).any(|s| s.eq_ignore_ascii_case("ms-piggyback-first-notify"));
+        let piggyback = req
+            .headers
+            .get_list(name::SUPPORTED)
+            .any(|s| s.eq_ignore_ascii_case("ms-piggyback-first-notify"));
         let mut resp = Response::for_request(req, 200).with_to_tag(to_tag);
         resp.headers.push(name::EVENT, EVENT);
         // No dialog is created: the document is a one-shot answer (MS-SIPREGE 3.2.5).
         resp.headers.push(name::EXPIRES, "0");
         if piggyback {
-            resp.headers.push(name::SUBSCRIPTION_STATE, "terminated;expires=0");
-            resp.headers.push("ms-piggyback-cseq", req.cseq().map_or(1, |c| c.seq).to_string());
+            resp.headers
+                .push(name::SUBSCRIPTION_STATE, "terminated;expires=0");
+            resp.headers.push(
+                "ms-piggyback-cseq",
+                req.cseq().map_or(1, |c| c.seq).to_string(),
+            );
             resp.headers.push(name::CONTENT_TYPE, CONTENT_TYPE);
             resp.body = self.document().into_bytes().into();
         }
@@ -96,7 +106,11 @@ mod tests {
         };
         let doc = p.document();
         assert!(doc.contains("<property name=\"EnablePersistentChat\">true</property>"));
-        assert!(doc.contains("<property name=\"DefaultPersistentChatPoolUri\">sip:ocschat@example.com</property>"));
-        assert!(doc.contains("PersistentChatWebManagerUriExt\">https://chat.example.com:8443/rooms?a=1&amp;b=2<"));
+        assert!(doc.contains(
+            "<property name=\"DefaultPersistentChatPoolUri\">sip:ocschat@example.com</property>"
+        ));
+        assert!(doc.contains(
+            "PersistentChatWebManagerUriExt\">https://chat.example.com:8443/rooms?a=1&amp;b=2<"
+        ));
     }
 }

@@ -39,7 +39,10 @@ pub enum TxKey {
 
 impl TxKey {
     pub fn of(req: &Request) -> TxKey {
-        match req.top_via().and_then(|v| v.rfc3261_branch().map(str::to_owned)) {
+        match req
+            .top_via()
+            .and_then(|v| v.rfc3261_branch().map(str::to_owned))
+        {
             Some(b) => TxKey::Branch(b),
             None => TxKey::CallSeq(req.call_id().to_owned(), req.cseq().map_or(0, |c| c.seq)),
         }
@@ -63,11 +66,18 @@ pub enum RequestError {
 }
 
 enum Pending {
-    Proxy { tx: Arc<ProxyTx>, fork: usize },
+    Proxy {
+        tx: Arc<ProxyTx>,
+        fork: usize,
+    },
     Local(oneshot::Sender<Response>),
     /// A request sent without waiting: its final status goes to `answers` with `token`,
     /// so that a thousand deliveries need no thousand waiting tasks.
-    Tracked { token: u64, answers: mpsc::UnboundedSender<(u64, u16)>, sent: Instant },
+    Tracked {
+        token: u64,
+        answers: mpsc::UnboundedSender<(u64, u16)>,
+        sent: Instant,
+    },
 }
 
 struct ProxyTx {
@@ -126,8 +136,17 @@ impl Proxy {
 
     /// Forwards `req` (received on `origin`) to every target; the answer reaches `origin`
     /// when the forks have answered.
-    pub fn forward(self: &Arc<Self>, origin: &ConnHandle, req: Request, targets: Vec<Target>, to_tag: &str) {
-        let record_route = matches!(req.method, Method::Invite | Method::Subscribe | Method::Refer);
+    pub fn forward(
+        self: &Arc<Self>,
+        origin: &ConnHandle,
+        req: Request,
+        targets: Vec<Target>,
+        to_tag: &str,
+    ) {
+        let record_route = matches!(
+            req.method,
+            Method::Invite | Method::Subscribe | Method::Refer
+        );
         let txid = random_hex(8);
         let tx = Arc::new(ProxyTx {
             origin: origin.clone(),
@@ -135,7 +154,11 @@ impl Proxy {
             method: req.method.clone(),
             received: req.headers.clone(),
             to_tag: to_tag.to_owned(),
-            state: Mutex::new(ProxyState { forks: Vec::new(), best: None, answered: false }),
+            state: Mutex::new(ProxyState {
+                forks: Vec::new(),
+                best: None,
+                answered: false,
+            }),
         });
         let mut forks = Vec::with_capacity(targets.len());
         for (i, target) in targets.into_iter().enumerate() {
@@ -145,31 +168,56 @@ impl Proxy {
             if let Some(uri) = target.uri {
                 out.uri = uri;
             }
-            out.headers.set(name::MAX_FORWARDS, req.max_forwards().saturating_sub(1).to_string());
+            out.headers.set(
+                name::MAX_FORWARDS,
+                req.max_forwards().saturating_sub(1).to_string(),
+            );
             if record_route {
                 let rr = self.record_route(origin, &target.conn);
                 out.headers.push_front(name::RECORD_ROUTE, rr);
             }
-            out.headers.push_front(name::VIA, via_for(&target.conn, &branch));
-            forks.push(Fork { branch, conn: target.conn, request: out, final_status: None });
+            out.headers
+                .push_front(name::VIA, via_for(&target.conn, &branch));
+            forks.push(Fork {
+                branch,
+                conn: target.conn,
+                request: out,
+                final_status: None,
+            });
         }
         {
             let mut pending = self.pending.lock().expect("pending lock");
             for (i, f) in forks.iter().enumerate() {
-                pending.insert(f.branch.clone(), Pending::Proxy { tx: tx.clone(), fork: i });
+                pending.insert(
+                    f.branch.clone(),
+                    Pending::Proxy {
+                        tx: tx.clone(),
+                        fork: i,
+                    },
+                );
             }
         }
         if tx.method == Method::Invite {
-            self.invites.lock().expect("invites lock").insert(tx.key.clone(), tx.clone());
+            self.invites
+                .lock()
+                .expect("invites lock")
+                .insert(tx.key.clone(), tx.clone());
         }
-        let sends: Vec<(ConnHandle, Request)> = forks.iter().map(|f| (f.conn.clone(), f.request.clone())).collect();
+        let sends: Vec<(ConnHandle, Request)> = forks
+            .iter()
+            .map(|f| (f.conn.clone(), f.request.clone()))
+            .collect();
         tx.state.lock().expect("proxy tx lock").forks = forks;
         for (i, (conn, request)) in sends.into_iter().enumerate() {
             if conn.send_request(request).is_err() {
                 self.fork_final(&tx, i, unreachable_answer(&tx));
             }
         }
-        let timeout = if tx.method == Method::Invite { INVITE_TIMEOUT } else { NON_INVITE_TIMEOUT };
+        let timeout = if tx.method == Method::Invite {
+            INVITE_TIMEOUT
+        } else {
+            NON_INVITE_TIMEOUT
+        };
         let proxy = Arc::downgrade(self);
         tokio::spawn(async move {
             tokio::time::sleep(timeout).await;
@@ -185,15 +233,27 @@ impl Proxy {
         if let Some(uri) = &target.uri {
             req.uri = uri.clone();
         }
-        req.headers.set(name::MAX_FORWARDS, req.max_forwards().saturating_sub(1).to_string());
-        req.headers.push_front(name::VIA, via_for(&target.conn, &format!("{BRANCH_COOKIE}{}", random_hex(8))));
+        req.headers.set(
+            name::MAX_FORWARDS,
+            req.max_forwards().saturating_sub(1).to_string(),
+        );
+        req.headers.push_front(
+            name::VIA,
+            via_for(&target.conn, &format!("{BRANCH_COOKIE}{}", random_hex(8))),
+        );
         let _ = target.conn.send_request(req);
     }
 
     /// Handles a CANCEL received on `origin`. Returns false when no INVITE matches (481).
     pub fn cancel(&self, origin: &ConnHandle, cancel: &Request) -> bool {
         let key = (origin.id(), TxKey::of(cancel));
-        let Some(tx) = self.invites.lock().expect("invites lock").get(&key).cloned() else {
+        let Some(tx) = self
+            .invites
+            .lock()
+            .expect("invites lock")
+            .get(&key)
+            .cloned()
+        else {
             return false;
         };
         let state = tx.state.lock().expect("proxy tx lock");
@@ -216,7 +276,9 @@ impl Proxy {
         let final_answer = resp.status >= 200;
         let mut pending = self.pending.lock().expect("pending lock");
         match pending.get(&branch) {
-            None => tracing::debug!(%branch, status = resp.status, "response matches no transaction"),
+            None => {
+                tracing::debug!(%branch, status = resp.status, "response matches no transaction")
+            }
             Some(Pending::Local(_) | Pending::Tracked { .. }) if !final_answer => {}
             Some(Pending::Local(_)) => {
                 if let Some(Pending::Local(done)) = pending.remove(&branch) {
@@ -245,7 +307,9 @@ impl Proxy {
     /// A fork has its final answer: pass it on or keep it, and finish when all are in.
     fn fork_final(&self, tx: &Arc<ProxyTx>, fork: usize, resp: Response) {
         let mut state = tx.state.lock().expect("proxy tx lock");
-        let Some(f) = state.forks.get_mut(fork) else { return };
+        let Some(f) = state.forks.get_mut(fork) else {
+            return;
+        };
         if f.final_status.is_some() {
             return;
         }
@@ -283,11 +347,25 @@ impl Proxy {
     fn expire(&self, tx: &Arc<ProxyTx>) {
         let open: Vec<usize> = {
             let state = tx.state.lock().expect("proxy tx lock");
-            state.forks.iter().enumerate().filter(|(_, f)| f.final_status.is_none()).map(|(i, _)| i).collect()
+            state
+                .forks
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.final_status.is_none())
+                .map(|(i, _)| i)
+                .collect()
         };
         for i in open {
-            let status = if tx.method == Method::Invite { 480 } else { 408 };
-            self.fork_final(tx, i, Response::for_headers(&tx.received, status).with_to_tag(&tx.to_tag));
+            let status = if tx.method == Method::Invite {
+                480
+            } else {
+                408
+            };
+            self.fork_final(
+                tx,
+                i,
+                Response::for_headers(&tx.received, status).with_to_tag(&tx.to_tag),
+            );
         }
     }
 
@@ -312,21 +390,36 @@ impl Proxy {
                 Pending::Local(_) | Pending::Tracked { .. } => None,
             })
             .filter(|(tx, fork)| {
-                tx.state.lock().expect("proxy tx lock").forks.get(*fork).is_some_and(|f| f.conn.id() == conn)
+                tx.state
+                    .lock()
+                    .expect("proxy tx lock")
+                    .forks
+                    .get(*fork)
+                    .is_some_and(|f| f.conn.id() == conn)
             })
             .collect();
         for (tx, fork) in affected {
             self.fork_final(&tx, fork, unreachable_answer(&tx));
         }
-        self.invites.lock().expect("invites lock").retain(|(c, _), _| *c != conn);
+        self.invites
+            .lock()
+            .expect("invites lock")
+            .retain(|(c, _), _| *c != conn);
     }
 
     /// Sends a request of the server's own over `conn` and waits for its final answer.
-    pub async fn request(&self, conn: &ConnHandle, mut req: Request) -> Result<Response, RequestError> {
+    pub async fn request(
+        &self,
+        conn: &ConnHandle,
+        mut req: Request,
+    ) -> Result<Response, RequestError> {
         let branch = format!("{BRANCH_COOKIE}{}", random_hex(8));
         req.headers.push_front(name::VIA, via_for(conn, &branch));
         let (done, answer) = oneshot::channel();
-        self.pending.lock().expect("pending lock").insert(branch.clone(), Pending::Local(done));
+        self.pending
+            .lock()
+            .expect("pending lock")
+            .insert(branch.clone(), Pending::Local(done));
         let outcome = if conn.send_request(req).is_err() {
             Err(RequestError::Closed)
         } else {
@@ -342,11 +435,24 @@ impl Proxy {
 
     /// Sends a request of the server's own over `conn` without waiting; its final status
     /// (408 when none comes in time, see [`Self::expire_tracked`]) goes to `answers`.
-    pub fn send_tracked(&self, conn: &ConnHandle, mut req: Request, token: u64, answers: &mpsc::UnboundedSender<(u64, u16)>) {
+    pub fn send_tracked(
+        &self,
+        conn: &ConnHandle,
+        mut req: Request,
+        token: u64,
+        answers: &mpsc::UnboundedSender<(u64, u16)>,
+    ) {
         let branch = format!("{BRANCH_COOKIE}{}", random_hex(8));
         req.headers.push_front(name::VIA, via_for(conn, &branch));
-        let tracked = Pending::Tracked { token, answers: answers.clone(), sent: Instant::now() };
-        self.pending.lock().expect("pending lock").insert(branch.clone(), tracked);
+        let tracked = Pending::Tracked {
+            token,
+            answers: answers.clone(),
+            sent: Instant::now(),
+        };
+        self.pending
+            .lock()
+            .expect("pending lock")
+            .insert(branch.clone(), tracked);
         if conn.send_request(req).is_err() {
             self.pending.lock().expect("pending lock").remove(&branch);
             let _ = answers.send((token, 503));
@@ -383,14 +489,19 @@ impl Proxy {
     }
 
     fn flow_mac(&self, token: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.flow_secret).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.flow_secret).expect("HMAC takes any key length");
         mac.update(token.as_bytes());
         hex(&mac.finalize().into_bytes()[..8])
     }
 
     /// If the top Route is ours, removes it and returns the connection on the other side
     /// of the flow from `arrived_on` (when it is still open).
-    pub fn pop_own_route(&self, req: &mut Request, arrived_on: &ConnHandle) -> Option<Option<ConnHandle>> {
+    pub fn pop_own_route(
+        &self,
+        req: &mut Request,
+        arrived_on: &ConnHandle,
+    ) -> Option<Option<ConnHandle>> {
         let top = req.headers.get_list(name::ROUTE).next()?;
         let route = sip_proto::NameAddr::parse(top).ok()?;
         let uri = route.uri.as_sip()?;
@@ -400,14 +511,18 @@ impl Proxy {
         let token = uri.params.value(FLOW_PARAM)?.to_owned();
         req.headers.pop_first_list_element(name::ROUTE);
         let mut parts = token.split('.');
-        let (Some(a), Some(b), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(a), Some(b), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Some(None);
         };
         if self.flow_mac(&format!("{a}.{b}")) != mac {
             tracing::info!(conn = arrived_on.id(), "forged flow token in Route ignored");
             return Some(None);
         }
-        let (Ok(a), Ok(b)) = (a.parse::<ConnId>(), b.parse::<ConnId>()) else { return Some(None) };
+        let (Ok(a), Ok(b)) = (a.parse::<ConnId>(), b.parse::<ConnId>()) else {
+            return Some(None);
+        };
         let other = if arrived_on.id() == a {
             b
         } else if arrived_on.id() == b {
@@ -437,7 +552,12 @@ fn strip_hop_credentials(headers: &mut Headers) {
 
 fn via_for(conn: &ConnHandle, branch: &str) -> String {
     let local = conn.local();
-    format!("SIP/2.0/{} {}:{};branch={branch}", conn.transport().via_token(), local.ip(), local.port())
+    format!(
+        "SIP/2.0/{} {}:{};branch={branch}",
+        conn.transport().via_token(),
+        local.ip(),
+        local.port()
+    )
 }
 
 fn unreachable_answer(tx: &ProxyTx) -> Response {
@@ -463,7 +583,14 @@ fn cancel_for(req: &Request) -> Request {
         }
     }
     let seq = req.cseq().map_or(1, |c| c.seq);
-    cancel.headers.push(name::CSEQ, CSeq { seq, method: Method::Cancel }.to_string());
+    cancel.headers.push(
+        name::CSEQ,
+        CSeq {
+            seq,
+            method: Method::Cancel,
+        }
+        .to_string(),
+    );
     cancel.headers.push(name::MAX_FORWARDS, "70");
     cancel
 }
@@ -483,7 +610,14 @@ fn ack_for(invite: &Request, resp: &Response) -> Request {
         ack.headers.push(name::TO, to);
     }
     let seq = invite.cseq().map_or(1, |c| c.seq);
-    ack.headers.push(name::CSEQ, CSeq { seq, method: Method::Ack }.to_string());
+    ack.headers.push(
+        name::CSEQ,
+        CSeq {
+            seq,
+            method: Method::Ack,
+        }
+        .to_string(),
+    );
     ack.headers.push(name::MAX_FORWARDS, "70");
     ack
 }

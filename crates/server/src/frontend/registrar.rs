@@ -27,12 +27,17 @@ pub struct Binding {
 impl Binding {
     /// The binding's identity: the device instance, else the contact URI.
     fn key(&self) -> String {
-        self.instance.clone().unwrap_or_else(|| self.contact.uri.to_string())
+        self.instance
+            .clone()
+            .unwrap_or_else(|| self.contact.uri.to_string())
     }
 
     /// Whole seconds left, rounded up so a fresh binding reports exactly what was granted.
     pub fn remaining_secs(&self, now: Instant) -> u64 {
-        self.expires_at.saturating_duration_since(now).as_millis().div_ceil(1000) as u64
+        self.expires_at
+            .saturating_duration_since(now)
+            .as_millis()
+            .div_ceil(1000) as u64
     }
 }
 
@@ -57,7 +62,11 @@ pub struct Registrar {
 
 impl Registrar {
     pub fn new(config: RegistrarConfig, clock: Clock) -> Registrar {
-        Registrar { config, clock, bindings: Mutex::new(HashMap::new()) }
+        Registrar {
+            config,
+            clock,
+            bindings: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn clock(&self) -> &Clock {
@@ -65,7 +74,12 @@ impl Registrar {
     }
 
     /// Applies a REGISTER for `aor` received on `conn`; returns the current bindings.
-    pub fn register(&self, aor: &str, conn: &ConnHandle, req: &Request) -> Result<Vec<Binding>, RegisterError> {
+    pub fn register(
+        &self,
+        aor: &str,
+        conn: &ConnHandle,
+        req: &Request,
+    ) -> Result<Vec<Binding>, RegisterError> {
         let now = self.clock.now();
         let header_expires = req.expires();
         let call_id = req.call_id().to_owned();
@@ -96,10 +110,15 @@ impl Registrar {
                 .or(header_expires)
                 .unwrap_or(self.config.default_expires_secs);
             if requested != 0 && requested < self.config.min_expires_secs {
-                return Err(RegisterError::IntervalTooBrief { min: self.config.min_expires_secs });
+                return Err(RegisterError::IntervalTooBrief {
+                    min: self.config.min_expires_secs,
+                });
             }
             let expires = requested.min(self.config.max_expires_secs);
-            let instance = contact.params.value("+sip.instance").map(|v| v.trim_matches('"').to_owned());
+            let instance = contact
+                .params
+                .value("+sip.instance")
+                .map(|v| v.trim_matches('"').to_owned());
             let mut registered = contact.clone();
             registered.params.remove("expires");
             let binding = Binding {
@@ -110,7 +129,10 @@ impl Registrar {
                 cseq,
                 expires_at: now + Duration::from_secs(u64::from(expires)),
             };
-            if list.iter().any(|b| b.key() == binding.key() && b.call_id == call_id && b.cseq >= cseq) {
+            if list
+                .iter()
+                .any(|b| b.key() == binding.key() && b.call_id == call_id && b.cseq >= cseq)
+            {
                 return Err(RegisterError::OutOfOrder);
             }
             updates.push((binding, expires == 0));
@@ -123,7 +145,9 @@ impl Registrar {
             }
         }
         if next.len() > self.config.max_bindings_per_user {
-            return Err(RegisterError::TooManyBindings { max: self.config.max_bindings_per_user });
+            return Err(RegisterError::TooManyBindings {
+                max: self.config.max_bindings_per_user,
+            });
         }
         *list = next.clone();
         if next.is_empty() {
@@ -137,7 +161,12 @@ impl Registrar {
         let now = self.clock.now();
         let all = self.bindings.lock().expect("registrar lock");
         all.get(aor)
-            .map(|l| l.iter().filter(|b| b.expires_at > now && !b.conn.is_closed()).cloned().collect())
+            .map(|l| {
+                l.iter()
+                    .filter(|b| b.expires_at > now && !b.conn.is_closed())
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

@@ -32,10 +32,15 @@ impl Cidr {
             v4 => v4,
         };
         match (self.network, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                prefix_eq(u128::from(u32::from(n)), u128::from(u32::from(a)), self.prefix, 32)
+            (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(
+                u128::from(u32::from(n)),
+                u128::from(u32::from(a)),
+                self.prefix,
+                32,
+            ),
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                prefix_eq(u128::from(n), u128::from(a), self.prefix, 128)
             }
-            (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(u128::from(n), u128::from(a), self.prefix, 128),
             _ => false,
         }
     }
@@ -55,7 +60,10 @@ pub struct TrustedNetworks(Vec<Cidr>);
 
 impl TrustedNetworks {
     pub fn parse(list: &[String]) -> Result<TrustedNetworks, String> {
-        list.iter().map(|s| Cidr::parse(s)).collect::<Result<_, _>>().map(TrustedNetworks)
+        list.iter()
+            .map(|s| Cidr::parse(s))
+            .collect::<Result<_, _>>()
+            .map(TrustedNetworks)
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -80,7 +88,11 @@ mod tests {
         let host = Cidr::parse("::1").unwrap();
         assert!(host.contains("::1".parse().unwrap()));
         assert!(!host.contains("::2".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
         assert!(Cidr::parse("10.0.0.0/33").is_err());
         assert!(Cidr::parse("nonsense").is_err());
     }

@@ -58,7 +58,10 @@ impl std::fmt::Debug for Dialogs {
 
 impl Dialogs {
     /// Also returns where the answers to our INFOs arrive, by session.
-    pub fn new(outbound: Outbound, session_expires: Duration) -> (Arc<Dialogs>, mpsc::UnboundedReceiver<(u64, u16)>) {
+    pub fn new(
+        outbound: Outbound,
+        session_expires: Duration,
+    ) -> (Arc<Dialogs>, mpsc::UnboundedReceiver<(u64, u16)>) {
         let (answers, rx) = mpsc::unbounded_channel();
         let dialogs = Dialogs {
             outbound,
@@ -75,17 +78,29 @@ impl Dialogs {
     }
 
     /// Creates the dialog for an INVITE answered 200 with `local_tag`.
-    pub fn create(&self, invite: &Request, conn: &ConnHandle, local_tag: &str) -> Option<SessionId> {
+    pub fn create(
+        &self,
+        invite: &Request,
+        conn: &ConnHandle,
+        local_tag: &str,
+    ) -> Option<SessionId> {
         let remote_tag = invite.from()?.tag()?.to_owned();
         let remote_target = invite.contacts().into_iter().next()?.uri;
         let session = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let key = DialogKey { call_id: invite.call_id().to_owned(), remote_tag };
+        let key = DialogKey {
+            call_id: invite.call_id().to_owned(),
+            remote_tag,
+        };
         let dialog = Dialog {
             session,
             conn: conn.clone(),
             local_uri: invite.uri.to_string(),
             local_tag: local_tag.to_owned(),
-            remote: invite.headers.get(name::FROM).unwrap_or_default().to_owned(),
+            remote: invite
+                .headers
+                .get(name::FROM)
+                .unwrap_or_default()
+                .to_owned(),
             remote_target,
             cseq: 0,
             refreshed: Instant::now(),
@@ -101,7 +116,10 @@ impl Dialogs {
 
     /// The session of the dialog an in-dialog request belongs to, refreshing its timer.
     pub fn touch(&self, req: &Request) -> Option<SessionId> {
-        let key = DialogKey { call_id: req.call_id().to_owned(), remote_tag: req.from()?.tag()?.to_owned() };
+        let key = DialogKey {
+            call_id: req.call_id().to_owned(),
+            remote_tag: req.from()?.tag()?.to_owned(),
+        };
         let mut state = self.state();
         let dialog = state.dialogs.get_mut(&key)?;
         let our_tag = req.to().and_then(|t| t.tag().map(str::to_owned));
@@ -133,7 +151,12 @@ impl Dialogs {
 
     fn remove_where(&self, dead: impl Fn(&Dialog) -> bool) -> Vec<SessionId> {
         let mut state = self.state();
-        let keys: Vec<DialogKey> = state.dialogs.iter().filter(|(_, d)| dead(d)).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<DialogKey> = state
+            .dialogs
+            .iter()
+            .filter(|(_, d)| dead(d))
+            .map(|(k, _)| k.clone())
+            .collect();
         let mut sessions = Vec::with_capacity(keys.len());
         for key in keys {
             if let Some(d) = state.dialogs.remove(&key) {
@@ -154,25 +177,37 @@ impl Sink for Dialogs {
         let mut sends = Vec::with_capacity(sessions.len());
         {
             let mut state = self.state();
-            let State { dialogs, by_session } = &mut *state;
+            let State {
+                dialogs,
+                by_session,
+            } = &mut *state;
             for session in sessions {
-                let Some(dialog) = by_session.get(session).and_then(|k| dialogs.get_mut(k)) else { continue };
+                let Some(dialog) = by_session.get(session).and_then(|k| dialogs.get_mut(k)) else {
+                    continue;
+                };
                 dialog.cseq += 1;
                 let key = by_session.get(session).cloned();
                 let mut info = Request::new(Method::Info, dialog.remote_target.clone());
                 info.headers.push(name::MAX_FORWARDS, "70");
-                info.headers.push(name::FROM, format!("<{}>;tag={}", dialog.local_uri, dialog.local_tag));
+                info.headers.push(
+                    name::FROM,
+                    format!("<{}>;tag={}", dialog.local_uri, dialog.local_tag),
+                );
                 info.headers.push(name::TO, dialog.remote.clone());
-                info.headers.push(name::CALL_ID, key.map(|k| k.call_id).unwrap_or_default());
-                info.headers.push(name::CSEQ, format!("{} INFO", dialog.cseq));
-                info.headers.push(name::CONTACT, format!("<{}>", dialog.local_uri));
+                info.headers
+                    .push(name::CALL_ID, key.map(|k| k.call_id).unwrap_or_default());
+                info.headers
+                    .push(name::CSEQ, format!("{} INFO", dialog.cseq));
+                info.headers
+                    .push(name::CONTACT, format!("<{}>", dialog.local_uri));
                 info.headers.push(name::CONTENT_TYPE, "text/plain");
                 info.body = body.clone();
                 sends.push((dialog.conn.clone(), info, *session));
             }
         }
         for (conn, info, session) in sends {
-            self.outbound.send_tracked(&conn, info, session, &self.answers);
+            self.outbound
+                .send_tracked(&conn, info, session, &self.answers);
         }
     }
 }

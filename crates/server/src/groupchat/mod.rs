@@ -25,7 +25,11 @@ pub struct GroupChat {
 
 impl GroupChat {
     /// Starts the service; `answers` carries the final statuses of the INFOs it sends.
-    pub fn start(chat: Arc<ChatService>, dialogs: Arc<Dialogs>, answers: mpsc::UnboundedReceiver<(u64, u16)>) -> Arc<GroupChat> {
+    pub fn start(
+        chat: Arc<ChatService>,
+        dialogs: Arc<Dialogs>,
+        answers: mpsc::UnboundedReceiver<(u64, u16)>,
+    ) -> Arc<GroupChat> {
         let service = Arc::new(GroupChat { chat, dialogs });
         tokio::spawn(watch_answers(Arc::downgrade(&service), answers));
         service
@@ -58,11 +62,15 @@ impl GroupChat {
             Method::Ack => {
                 self.dialogs.touch(&req);
             }
-            Method::Invite | Method::Update | Method::Options if in_dialog => match self.dialogs.touch(&req) {
-                Some(_) => respond(self.session_ok(&req)),
-                None => respond(Response::for_request(&req, 481)),
-            },
-            Method::Options => respond(with_allow(Response::for_request(&req, 200).with_to_tag(&random_hex(5)))),
+            Method::Invite | Method::Update | Method::Options if in_dialog => {
+                match self.dialogs.touch(&req) {
+                    Some(_) => respond(self.session_ok(&req)),
+                    None => respond(Response::for_request(&req, 481)),
+                }
+            }
+            Method::Options => respond(with_allow(
+                Response::for_request(&req, 200).with_to_tag(&random_hex(5)),
+            )),
             Method::Info => match self.dialogs.touch(&req) {
                 Some(session) => {
                     let answer = |a: parlance_chat::InfoAnswer| {
@@ -81,7 +89,9 @@ impl GroupChat {
                 }
                 None => respond(Response::for_request(&req, 481)),
             },
-            _ => respond(with_allow(Response::for_request(&req, 405).with_to_tag(&random_hex(5)))),
+            _ => respond(with_allow(
+                Response::for_request(&req, 405).with_to_tag(&random_hex(5)),
+            )),
         }
     }
 
@@ -95,7 +105,9 @@ impl GroupChat {
         if let Err(e) = self.chat.open_session(session, peer.identity).await {
             tracing::warn!(error = %e, identity = peer.identity, "chat session refused");
             self.dialogs.remove(session);
-            return peer.outbound.respond(peer.conn, Response::for_request(req, 403).with_to_tag(&tag));
+            return peer
+                .outbound
+                .respond(peer.conn, Response::for_request(req, 403).with_to_tag(&tag));
         }
         let mut resp = self.session_ok(req).with_to_tag(&tag);
         resp.headers.push(name::CONTACT, format!("<{}>", req.uri));
@@ -108,7 +120,10 @@ impl GroupChat {
     /// A 200 that states the session timer: sipe refreshes every (value − 10) s.
     fn session_ok(&self, req: &Request) -> Response {
         let mut resp = Response::for_request(req, 200);
-        resp.headers.push(name::SESSION_EXPIRES, format!("{};refresher=uac", self.dialogs.session_expires().as_secs()));
+        resp.headers.push(
+            name::SESSION_EXPIRES,
+            format!("{};refresher=uac", self.dialogs.session_expires().as_secs()),
+        );
         resp
     }
 }
@@ -134,12 +149,17 @@ impl Endpoint for GroupChat {
 
 /// A non-2xx answer to one of our INFOs ends that dialog (xccos.md §1.9: sipe answers 487
 /// on a dialog it no longer uses; 481 means it is gone).
-async fn watch_answers(service: std::sync::Weak<GroupChat>, mut answers: mpsc::UnboundedReceiver<(u64, u16)>) {
+async fn watch_answers(
+    service: std::sync::Weak<GroupChat>,
+    mut answers: mpsc::UnboundedReceiver<(u64, u16)>,
+) {
     while let Some((session, status)) = answers.recv().await {
         if status < 300 {
             continue;
         }
-        let Some(service) = service.upgrade() else { return };
+        let Some(service) = service.upgrade() else {
+            return;
+        };
         service.end(session, "client refused a server INFO").await;
     }
 }

@@ -43,8 +43,13 @@ pub(super) async fn run<S, D>(
     let _ = writer_task.await;
 }
 
-async fn read_loop<R, D>(mut reader: R, conn: &ConnHandle, dispatch: &D, limits: Limits, timeouts: Timeouts)
-where
+async fn read_loop<R, D>(
+    mut reader: R,
+    conn: &ConnHandle,
+    dispatch: &D,
+    limits: Limits,
+    timeouts: Timeouts,
+) where
     R: AsyncRead + Unpin,
     D: Dispatch,
 {
@@ -65,7 +70,11 @@ where
         };
         match read {
             Err(_) => {
-                let why = if message_started.is_some() { "incomplete message timed out" } else { "idle timeout" };
+                let why = if message_started.is_some() {
+                    "incomplete message timed out"
+                } else {
+                    "idle timeout"
+                };
                 tracing::info!(conn = conn.id(), peer = %conn.peer(), "{why}, closing connection");
                 return;
             }

@@ -23,7 +23,10 @@ pub struct Listeners {
 
 impl std::fmt::Debug for Listeners {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listeners").field("tcp", &self.tcp_addr()).field("tls", &self.tls_addr()).finish()
+        f.debug_struct("Listeners")
+            .field("tcp", &self.tcp_addr())
+            .field("tls", &self.tls_addr())
+            .finish()
     }
 }
 
@@ -63,10 +66,22 @@ impl Listeners {
         });
         let mut tasks = JoinSet::new();
         if let Some(tcp) = self.tcp {
-            tasks.spawn(accept_loop(tcp, None, ctx.clone(), dispatch.clone(), shutdown.clone()));
+            tasks.spawn(accept_loop(
+                tcp,
+                None,
+                ctx.clone(),
+                dispatch.clone(),
+                shutdown.clone(),
+            ));
         }
         if let Some((tls, acceptor)) = self.tls {
-            tasks.spawn(accept_loop(tls, Some(acceptor), ctx.clone(), dispatch.clone(), shutdown.clone()));
+            tasks.spawn(accept_loop(
+                tls,
+                Some(acceptor),
+                ctx.clone(),
+                dispatch.clone(),
+                shutdown.clone(),
+            ));
         }
         let _ = shutdown.wait_for(|stop| *stop).await;
         tasks.abort_all();
@@ -79,7 +94,10 @@ impl Listeners {
     }
 }
 
-pub async fn bind_listeners(config: &SipConfig, tls: Option<TlsAcceptor>) -> std::io::Result<Listeners> {
+pub async fn bind_listeners(
+    config: &SipConfig,
+    tls: Option<TlsAcceptor>,
+) -> std::io::Result<Listeners> {
     let tcp = match config.tcp_listen {
         Some(addr) => Some(TcpListener::bind(addr).await?),
         None => None,
@@ -125,7 +143,10 @@ async fn accept_loop<D: Dispatch>(
         };
         if ctx.active.load(Ordering::SeqCst) >= ctx.config.max_connections {
             if !refused_logged {
-                tracing::warn!(limit = ctx.config.max_connections, "connection limit reached, refusing connections");
+                tracing::warn!(
+                    limit = ctx.config.max_connections,
+                    "connection limit reached, refusing connections"
+                );
                 refused_logged = true;
             }
             drop(stream);
@@ -149,19 +170,37 @@ async fn serve_stream<D: Dispatch>(
     ctx: &AcceptContext,
     dispatch: Arc<D>,
 ) {
-    let Ok(local) = stream.local_addr() else { return };
-    let transport = if tls.is_some() { Transport::Tls } else { Transport::Tcp };
-    let (conn, rx) = ctx.connections.register(peer, local, transport, ctx.config.write_queue);
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
+    let transport = if tls.is_some() {
+        Transport::Tls
+    } else {
+        Transport::Tcp
+    };
+    let (conn, rx) = ctx
+        .connections
+        .register(peer, local, transport, ctx.config.write_queue);
     tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
     match tls {
         None => connection::run(stream, conn.clone(), rx, dispatch, ctx.limits, ctx.timeouts).await,
-        Some(acceptor) => match tokio::time::timeout(ctx.handshake, acceptor.accept(stream)).await {
-            Ok(Ok(tls_stream)) => {
-                connection::run(tls_stream, conn.clone(), rx, dispatch, ctx.limits, ctx.timeouts).await;
+        Some(acceptor) => {
+            match tokio::time::timeout(ctx.handshake, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => {
+                    connection::run(
+                        tls_stream,
+                        conn.clone(),
+                        rx,
+                        dispatch,
+                        ctx.limits,
+                        ctx.timeouts,
+                    )
+                    .await;
+                }
+                Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
             }
-            Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
-            Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
-        },
+        }
     }
     ctx.connections.unregister(conn.id());
     tracing::debug!(conn = conn.id(), %peer, "connection closed");

@@ -39,7 +39,8 @@ impl Transport {
 /// What the transport hands its messages to (the front end).
 pub trait Dispatch: Send + Sync + 'static {
     fn on_message(&self, conn: &ConnHandle, message: Message) -> impl Future<Output = ()> + Send;
-    fn on_rejected(&self, conn: &ConnHandle, rejected: Rejected) -> impl Future<Output = ()> + Send;
+    fn on_rejected(&self, conn: &ConnHandle, rejected: Rejected)
+    -> impl Future<Output = ()> + Send;
     fn on_closed(&self, conn: &ConnHandle) -> impl Future<Output = ()> + Send;
 }
 
@@ -169,12 +170,21 @@ pub struct Connections {
 
 impl Connections {
     pub fn get(&self, id: ConnId) -> Option<ConnHandle> {
-        self.open.lock().expect("connections lock").get(&id).cloned()
+        self.open
+            .lock()
+            .expect("connections lock")
+            .get(&id)
+            .cloned()
     }
 
     /// The open connection whose peer is `addr`.
     pub fn by_peer(&self, addr: SocketAddr) -> Option<ConnHandle> {
-        self.open.lock().expect("connections lock").values().find(|c| c.peer() == addr).cloned()
+        self.open
+            .lock()
+            .expect("connections lock")
+            .values()
+            .find(|c| c.peer() == addr)
+            .cloned()
     }
 
     pub fn len(&self) -> usize {
@@ -213,7 +223,10 @@ impl Connections {
                 signer: Mutex::new(None),
             }),
         };
-        self.open.lock().expect("connections lock").insert(id, handle.clone());
+        self.open
+            .lock()
+            .expect("connections lock")
+            .insert(id, handle.clone());
         (handle, rx)
     }
 

@@ -7,20 +7,31 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::SqliteStore;
 use super::rooms::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
-use crate::history::{ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, Preference, StoredMessage, fts_all_words};
+use crate::history::{
+    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, Preference, StoredMessage,
+    fts_all_words,
+};
 
 const MESSAGE_COLUMNS: &str = "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content";
 
 impl SqliteStore {
     /// Stores a message with the room's next sequence number and its compliance event, in
     /// one short transaction. The commit order is the room's order.
-    pub async fn post_message(&self, room_id: i64, author_id: i64, content: &str, posted_at: i64) -> Result<StoredMessage> {
+    pub async fn post_message(
+        &self,
+        room_id: i64,
+        author_id: i64,
+        content: &str,
+        posted_at: i64,
+    ) -> Result<StoredMessage> {
         let mut tx = self.pool.begin().await?;
-        let seq: i64 = sqlx::query_scalar("UPDATE rooms SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1")
-            .bind(room_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound("room".into()))?;
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE rooms SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1",
+        )
+        .bind(room_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("room".into()))?;
         sqlx::query("INSERT INTO messages (room_id, seq, author_id, posted_at, content) VALUES (?, ?, ?, ?, ?)")
             .bind(room_id)
             .bind(seq)
@@ -30,17 +41,38 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| foreign_key_as_not_found(e, "author"))?;
-        outbox(&mut tx, ComplianceKind::Chat, room_id, author_id, Some(seq), content, posted_at).await?;
+        outbox(
+            &mut tx,
+            ComplianceKind::Chat,
+            room_id,
+            author_id,
+            Some(seq),
+            content,
+            posted_at,
+        )
+        .await?;
         let author_uri: String = sqlx::query_scalar("SELECT uri FROM principals WHERE id = ?")
             .bind(author_id)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(StoredMessage { room_id, seq, author_uri, posted_at, content: content.to_owned() })
+        Ok(StoredMessage {
+            room_id,
+            seq,
+            author_uri,
+            posted_at,
+            content: content.to_owned(),
+        })
     }
 
     /// Reads history (oldest first) and records the read as a compliance event.
-    pub async fn read_history(&self, room_id: i64, viewer_id: i64, query: &HistoryQuery, at: i64) -> Result<Vec<StoredMessage>> {
+    pub async fn read_history(
+        &self,
+        room_id: i64,
+        viewer_id: i64,
+        query: &HistoryQuery,
+        at: i64,
+    ) -> Result<Vec<StoredMessage>> {
         let mut tx = self.pool.begin().await?;
         let description = match query {
             HistoryQuery::Last(n) => format!("last {n}"),
@@ -48,8 +80,19 @@ impl SqliteStore {
             HistoryQuery::After { seq, n } => format!("after {seq} {n}"),
             HistoryQuery::Search { text, n } => format!("search {n} {text}"),
         };
-        outbox(&mut tx, ComplianceKind::Backchat, room_id, viewer_id, None, &description, at).await?;
-        let base = format!("SELECT {MESSAGE_COLUMNS} FROM messages m JOIN principals p ON p.id = m.author_id");
+        outbox(
+            &mut tx,
+            ComplianceKind::Backchat,
+            room_id,
+            viewer_id,
+            None,
+            &description,
+            at,
+        )
+        .await?;
+        let base = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN principals p ON p.id = m.author_id"
+        );
         let mut rows = match query {
             HistoryQuery::Last(n) => {
                 sqlx::query(&format!("{base} WHERE m.room_id = ? ORDER BY m.seq DESC LIMIT ?"))
@@ -106,13 +149,24 @@ impl SqliteStore {
         limit: u32,
         at: i64,
     ) -> Result<Vec<StoredMessage>> {
-        let Some(fts) = fts_all_words(text) else { return Ok(Vec::new()) };
+        let Some(fts) = fts_all_words(text) else {
+            return Ok(Vec::new());
+        };
         if room_ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.pool.begin().await?;
         for room in room_ids {
-            outbox(&mut tx, ComplianceKind::Backchat, *room, viewer_id, None, &format!("search {text}"), at).await?;
+            outbox(
+                &mut tx,
+                ComplianceKind::Backchat,
+                *room,
+                viewer_id,
+                None,
+                &format!("search {text}"),
+                at,
+            )
+            .await?;
         }
         let placeholders = vec!["?"; room_ids.len()].join(",");
         let sql = format!(
@@ -130,7 +184,14 @@ impl SqliteStore {
     }
 
     /// Records a join or part (or any event without its own row) for compliance.
-    pub async fn record_event(&self, kind: ComplianceKind, room_id: i64, principal_id: i64, content: &str, at: i64) -> Result<()> {
+    pub async fn record_event(
+        &self,
+        kind: ComplianceKind,
+        room_id: i64,
+        principal_id: i64,
+        content: &str,
+        at: i64,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         outbox(&mut tx, kind, room_id, principal_id, None, content, at).await?;
         tx.commit().await?;
@@ -138,7 +199,11 @@ impl SqliteStore {
     }
 
     /// Compliance events after `after_id`, oldest first.
-    pub async fn compliance_events(&self, after_id: i64, limit: u32) -> Result<Vec<ComplianceEvent>> {
+    pub async fn compliance_events(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<ComplianceEvent>> {
         let rows = sqlx::query(
             "SELECT id, kind, room_id, principal_id, message_seq, content, at FROM compliance_outbox \
              WHERE id > ? ORDER BY id LIMIT ?",
@@ -191,21 +256,36 @@ impl SqliteStore {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| Invitation { invite_id: r.get("invite_id"), room_id: r.get("room_id"), created_at: r.get("created_at") })
+            .map(|r| Invitation {
+                invite_id: r.get("invite_id"),
+                room_id: r.get("room_id"),
+                created_at: r.get("created_at"),
+            })
             .collect())
     }
 
     pub async fn preference(&self, principal_id: i64, label: &str) -> Result<Option<Preference>> {
-        let row = sqlx::query("SELECT label, seq, content FROM preferences WHERE principal_id = ? AND label = ?")
-            .bind(principal_id)
-            .bind(label)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| Preference { label: r.get("label"), seq: r.get("seq"), content: r.get("content") }))
+        let row = sqlx::query(
+            "SELECT label, seq, content FROM preferences WHERE principal_id = ? AND label = ?",
+        )
+        .bind(principal_id)
+        .bind(label)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| Preference {
+            label: r.get("label"),
+            seq: r.get("seq"),
+            content: r.get("content"),
+        }))
     }
 
     /// Stores a preference blob with the next sequence number; returns it.
-    pub async fn set_preference(&self, principal_id: i64, label: &str, content: &str) -> Result<Preference> {
+    pub async fn set_preference(
+        &self,
+        principal_id: i64,
+        label: &str,
+        content: &str,
+    ) -> Result<Preference> {
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO preferences (principal_id, label, seq, content) VALUES (?, ?, 1, ?) \
              ON CONFLICT (principal_id, label) DO UPDATE SET seq = seq + 1, content = excluded.content RETURNING seq",
@@ -215,7 +295,11 @@ impl SqliteStore {
         .bind(content)
         .fetch_one(&self.pool)
         .await?;
-        Ok(Preference { label: label.to_owned(), seq, content: content.to_owned() })
+        Ok(Preference {
+            label: label.to_owned(),
+            seq,
+            content: content.to_owned(),
+        })
     }
 }
 

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use sip_proto::auth::Algorithm;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::accounts::{DigestSecret, Mechanisms, PasswordSecrets, User};
@@ -30,7 +32,10 @@ impl SqliteStore {
             .foreign_keys(true)
             // The admin CLI may write while the server runs: wait for the lock, don't fail.
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         let store = SqliteStore { pool };
         store.migrate(SQLITE).await?;
         Ok(store)
@@ -42,15 +47,22 @@ impl SqliteStore {
         )
         .execute(&self.pool)
         .await?;
-        let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            .fetch_one(&self.pool)
-            .await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                .fetch_one(&self.pool)
+                .await?;
         let known = migrations.last().map_or(0, |m| m.version);
         if current > known {
-            return Err(StoreError::SchemaTooNew { found: current, known });
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known,
+            });
         }
         for m in migrations.iter().filter(|m| m.version > current) {
-            let fail = |source| StoreError::Migration { version: m.version, source };
+            let fail = |source| StoreError::Migration {
+                version: m.version,
+                source,
+            };
             let mut tx = self.pool.begin().await.map_err(fail)?;
             sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(fail)?;
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
@@ -64,10 +76,18 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub async fn add_user(&self, uri: &str, display_name: &str, secrets: &PasswordSecrets) -> Result<User> {
+    pub async fn add_user(
+        &self,
+        uri: &str,
+        display_name: &str,
+        secrets: &PasswordSecrets,
+    ) -> Result<User> {
         let mut tx = self.pool.begin().await?;
         let created_at = crate::now();
-        let mechanisms = Mechanisms { digest: !secrets.digest.is_empty(), ntlm: secrets.sealed_nt_hash.is_some() };
+        let mechanisms = Mechanisms {
+            digest: !secrets.digest.is_empty(),
+            ntlm: secrets.sealed_nt_hash.is_some(),
+        };
         let inserted = sqlx::query(
             "INSERT INTO principals (kind, uri, display_name, created_at, mechanisms) VALUES ('user', ?, ?, ?, ?)",
         )
@@ -86,18 +106,31 @@ impl SqliteStore {
         };
         write_secrets(&mut tx, id, secrets).await?;
         tx.commit().await?;
-        Ok(User { id, uri: uri.to_owned(), display_name: display_name.to_owned(), created_at, mechanisms })
+        Ok(User {
+            id,
+            uri: uri.to_owned(),
+            display_name: display_name.to_owned(),
+            created_at,
+            mechanisms,
+        })
     }
 
     pub async fn set_password(&self, uri: &str, secrets: &PasswordSecrets) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM principals WHERE uri = ? AND kind = 'user'")
-            .bind(uri)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(uri.to_owned()))?;
-        sqlx::query("DELETE FROM digest_secrets WHERE principal_id = ?").bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM ntlm_secrets WHERE principal_id = ?").bind(id).execute(&mut *tx).await?;
+        let id: i64 =
+            sqlx::query_scalar("SELECT id FROM principals WHERE uri = ? AND kind = 'user'")
+                .bind(uri)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(uri.to_owned()))?;
+        sqlx::query("DELETE FROM digest_secrets WHERE principal_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM ntlm_secrets WHERE principal_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         write_secrets(&mut tx, id, secrets).await?;
         tx.commit().await?;
         Ok(())
@@ -180,17 +213,25 @@ impl SqliteStore {
     /// longer allowed are deleted.
     pub async fn set_mechanisms(&self, uri: &str, mechanisms: Mechanisms) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar("UPDATE principals SET mechanisms = ? WHERE uri = ? AND kind = 'user' RETURNING id")
-            .bind(mechanisms.to_string())
-            .bind(uri)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(uri.to_owned()))?;
+        let id: i64 = sqlx::query_scalar(
+            "UPDATE principals SET mechanisms = ? WHERE uri = ? AND kind = 'user' RETURNING id",
+        )
+        .bind(mechanisms.to_string())
+        .bind(uri)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(uri.to_owned()))?;
         if !mechanisms.digest {
-            sqlx::query("DELETE FROM digest_secrets WHERE principal_id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM digest_secrets WHERE principal_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         if !mechanisms.ntlm {
-            sqlx::query("DELETE FROM ntlm_secrets WHERE principal_id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM ntlm_secrets WHERE principal_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -201,7 +242,11 @@ impl SqliteStore {
     }
 }
 
-async fn write_secrets(tx: &mut Transaction<'_, Sqlite>, id: i64, secrets: &PasswordSecrets) -> Result<()> {
+async fn write_secrets(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: i64,
+    secrets: &PasswordSecrets,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO password_hashes (principal_id, phc, updated_at) VALUES (?, ?, ?) \
          ON CONFLICT (principal_id) DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at",
@@ -239,6 +284,9 @@ fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
         uri: r.get("uri"),
         display_name: r.get("display_name"),
         created_at: r.get("created_at"),
-        mechanisms: Mechanisms::parse(r.get("mechanisms")).unwrap_or(Mechanisms { digest: true, ntlm: false }),
+        mechanisms: Mechanisms::parse(r.get("mechanisms")).unwrap_or(Mechanisms {
+            digest: true,
+            ntlm: false,
+        }),
     }
 }

@@ -5,9 +5,12 @@ use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
 use crate::error::{Result, StoreError};
-use crate::rooms::{Category, NewCategory, NewRoom, RoleHolder, Role, Room, RoomInfo, RoomUpdate, ScopeEntry};
+use crate::rooms::{
+    Category, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate, ScopeEntry,
+};
 
-const CATEGORY_COLUMNS: &str = "id, guid, parent_id, name, description, file_post, invitations, logged";
+const CATEGORY_COLUMNS: &str =
+    "id, guid, parent_id, name, description, file_post, invitations, logged";
 /// A room with its category's columns prefixed `c_`, as `room_info_from_row` reads them.
 const ROOM_INFO_SELECT: &str = "SELECT r.id, r.guid, r.category_id, r.name, r.description, r.topic, r.privacy, \
      r.behavior, r.invitations, r.disabled, c.id AS c_id, c.guid AS c_guid, c.parent_id AS c_parent_id, \
@@ -50,12 +53,19 @@ impl SqliteStore {
         .await
         .map_err(|e| foreign_key_as_not_found(e, "parent category"))?
         .last_insert_rowid();
-        self.category(id).await?.ok_or_else(|| StoreError::NotFound("category".into()))
+        self.category(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("category".into()))
     }
 
     pub async fn category(&self, id: i64) -> Result<Option<Category>> {
         let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE id = ?");
-        Ok(sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?.as_ref().map(category_from_row))
+        Ok(sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(category_from_row))
     }
 
     /// A category by GUID or by (case-insensitive) name.
@@ -63,15 +73,32 @@ impl SqliteStore {
         let sql = format!(
             "SELECT {CATEGORY_COLUMNS} FROM categories WHERE guid = ?1 OR name = ?1 COLLATE NOCASE ORDER BY guid = ?1 DESC LIMIT 1"
         );
-        Ok(sqlx::query(&sql).bind(guid_or_name).fetch_optional(&self.pool).await?.as_ref().map(category_from_row))
+        Ok(sqlx::query(&sql)
+            .bind(guid_or_name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(category_from_row))
     }
 
     pub async fn categories(&self) -> Result<Vec<Category>> {
-        let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories ORDER BY parent_id IS NOT NULL, name");
-        Ok(sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(category_from_row).collect())
+        let sql = format!(
+            "SELECT {CATEGORY_COLUMNS} FROM categories ORDER BY parent_id IS NOT NULL, name"
+        );
+        Ok(sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(category_from_row)
+            .collect())
     }
 
-    pub async fn set_category_creator(&self, category_id: i64, principal_id: i64, creator: bool) -> Result<()> {
+    pub async fn set_category_creator(
+        &self,
+        category_id: i64,
+        principal_id: i64,
+        creator: bool,
+    ) -> Result<()> {
         let sql = if creator {
             "INSERT OR IGNORE INTO category_creators (category_id, principal_id) VALUES (?, ?)"
         } else {
@@ -92,10 +119,21 @@ impl SqliteStore {
             "SELECT {CATEGORY_COLUMNS} FROM categories WHERE id IN \
              (SELECT category_id FROM category_creators WHERE principal_id = ?) ORDER BY name"
         );
-        Ok(sqlx::query(&sql).bind(principal_id).fetch_all(&self.pool).await?.iter().map(category_from_row).collect())
+        Ok(sqlx::query(&sql)
+            .bind(principal_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(category_from_row)
+            .collect())
     }
 
-    pub async fn set_category_scope(&self, category_id: i64, principal_id: i64, entry: Option<ScopeEntry>) -> Result<()> {
+    pub async fn set_category_scope(
+        &self,
+        category_id: i64,
+        principal_id: i64,
+        entry: Option<ScopeEntry>,
+    ) -> Result<()> {
         match entry {
             Some(e) => {
                 sqlx::query(
@@ -110,11 +148,13 @@ impl SqliteStore {
                 .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
             }
             None => {
-                sqlx::query("DELETE FROM category_scope WHERE category_id = ? AND principal_id = ?")
-                    .bind(category_id)
-                    .bind(principal_id)
-                    .execute(&self.pool)
-                    .await?;
+                sqlx::query(
+                    "DELETE FROM category_scope WHERE category_id = ? AND principal_id = ?",
+                )
+                .bind(category_id)
+                .bind(principal_id)
+                .execute(&self.pool)
+                .await?;
             }
         }
         Ok(())
@@ -134,7 +174,11 @@ impl SqliteStore {
         .bind(principal_id)
         .fetch_one(&self.pool)
         .await?;
-        let (denied, allowed, has_list): (i64, i64, i64) = (row.get("denied"), row.get("allowed"), row.get("has_allow_list"));
+        let (denied, allowed, has_list): (i64, i64, i64) = (
+            row.get("denied"),
+            row.get("allowed"),
+            row.get("has_allow_list"),
+        );
         Ok(denied == 0 && (has_list == 0 || allowed == 1))
     }
 
@@ -168,7 +212,8 @@ impl SqliteStore {
             });
         }
         let info = self.room_by_id(inserted.last_insert_rowid()).await?;
-        info.map(|i| i.room).ok_or_else(|| StoreError::NotFound("room".into()))
+        info.map(|i| i.room)
+            .ok_or_else(|| StoreError::NotFound("room".into()))
     }
 
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
@@ -193,7 +238,8 @@ impl SqliteStore {
             return Err(StoreError::NotFound("room".into()));
         }
         let info = self.room_by_id(room_id).await?;
-        info.map(|i| i.room).ok_or_else(|| StoreError::NotFound("room".into()))
+        info.map(|i| i.room)
+            .ok_or_else(|| StoreError::NotFound("room".into()))
     }
 
     pub async fn room_by_id(&self, room_id: i64) -> Result<Option<RoomInfo>> {
@@ -201,14 +247,18 @@ impl SqliteStore {
     }
 
     pub async fn room_by_guid(&self, guid: &str) -> Result<Option<RoomInfo>> {
-        self.room_where("r.guid = ? COLLATE NOCASE", RoomKey::Text(guid)).await
+        self.room_where("r.guid = ? COLLATE NOCASE", RoomKey::Text(guid))
+            .await
     }
 
     /// A room by GUID or by (case-insensitive) name.
     pub async fn find_room(&self, guid_or_name: &str) -> Result<Option<RoomInfo>> {
         match self.room_by_guid(guid_or_name).await? {
             Some(r) => Ok(Some(r)),
-            None => self.room_where("r.name = ? COLLATE NOCASE", RoomKey::Text(guid_or_name)).await,
+            None => {
+                self.room_where("r.name = ? COLLATE NOCASE", RoomKey::Text(guid_or_name))
+                    .await
+            }
         }
     }
 
@@ -219,7 +269,11 @@ impl SqliteStore {
             RoomKey::Id(id) => query.bind(id),
             RoomKey::Text(t) => query.bind(t),
         };
-        Ok(query.fetch_optional(&self.pool).await?.as_ref().map(room_info_from_row))
+        Ok(query
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(room_info_from_row))
     }
 
     /// Every room with its category, by name.
@@ -237,7 +291,9 @@ impl SqliteStore {
         visible_to: Option<i64>,
         limit: u32,
     ) -> Result<Vec<RoomInfo>> {
-        let pattern = text.filter(|t| !t.is_empty()).map(|t| format!("%{}%", like_escape(t)));
+        let pattern = text
+            .filter(|t| !t.is_empty())
+            .map(|t| format!("%{}%", like_escape(t)));
         let sql = format!(
             "{ROOM_INFO_SELECT} \
              WHERE (?1 IS NULL OR r.name LIKE ?1 ESCAPE '\\' OR (?2 AND r.description LIKE ?1 ESCAPE '\\')) \
@@ -255,7 +311,13 @@ impl SqliteStore {
         Ok(rows.iter().map(room_info_from_row).collect())
     }
 
-    pub async fn set_role(&self, room_id: i64, principal_id: i64, role: Role, on: bool) -> Result<()> {
+    pub async fn set_role(
+        &self,
+        room_id: i64,
+        principal_id: i64,
+        role: Role,
+        on: bool,
+    ) -> Result<()> {
         let sql = if on {
             "INSERT OR IGNORE INTO room_roles (room_id, principal_id, role) VALUES (?, ?, ?)"
         } else {
@@ -272,12 +334,13 @@ impl SqliteStore {
     }
 
     pub async fn roles_of(&self, room_id: i64, principal_id: i64) -> Result<Vec<Role>> {
-        let rows: Vec<String> =
-            sqlx::query_scalar("SELECT role FROM room_roles WHERE room_id = ? AND principal_id = ? ORDER BY role")
-                .bind(room_id)
-                .bind(principal_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT role FROM room_roles WHERE room_id = ? AND principal_id = ? ORDER BY role",
+        )
+        .bind(room_id)
+        .bind(principal_id)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().filter_map(|r| r.parse().ok()).collect())
     }
 
@@ -329,8 +392,14 @@ fn room_info_from_row(r: &SqliteRow) -> RoomInfo {
             name: r.get("name"),
             description: r.get("description"),
             topic: r.get("topic"),
-            privacy: r.get::<String, _>("privacy").parse().unwrap_or(crate::rooms::Privacy::Secret),
-            behavior: r.get::<String, _>("behavior").parse().unwrap_or(crate::rooms::Behavior::Auditorium),
+            privacy: r
+                .get::<String, _>("privacy")
+                .parse()
+                .unwrap_or(crate::rooms::Privacy::Secret),
+            behavior: r
+                .get::<String, _>("behavior")
+                .parse()
+                .unwrap_or(crate::rooms::Behavior::Auditorium),
             invitations: r.get("invitations"),
             disabled: r.get("disabled"),
         },
@@ -348,19 +417,25 @@ fn room_info_from_row(r: &SqliteRow) -> RoomInfo {
 }
 
 fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 fn unique_as_duplicate(e: sqlx::Error, what: &str) -> StoreError {
     match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate(what.to_owned()),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Duplicate(what.to_owned())
+        }
         other => other.into(),
     }
 }
 
 pub(super) fn foreign_key_as_not_found(e: sqlx::Error, what: &str) -> StoreError {
     match e {
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound(what.to_owned()),
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            StoreError::NotFound(what.to_owned())
+        }
         other => other.into(),
     }
 }

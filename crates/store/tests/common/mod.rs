@@ -45,8 +45,15 @@ pub async fn engines() -> Vec<Engine> {
 /// A directory no other test (in this process or a concurrent one) uses.
 fn scratch_dir() -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let name = format!("parlance-store-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!(
+        "parlance-store-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
     let dir = std::env::temp_dir().join(name);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -1,5 +1,6 @@
 //! `parlance`: the one binary. Wiring only — the work is in the library crates.
 
+mod chat;
 mod rooms;
 mod serve;
 mod user;
@@ -47,6 +48,8 @@ enum Command {
     /// Manage rooms and who holds which role in them.
     #[command(subcommand)]
     Room(rooms::RoomCommand),
+    /// Chat from the terminal (a client of any Parlance server).
+    Chat(chat::ChatArgs),
 }
 
 impl Common {
@@ -79,8 +82,10 @@ fn parse_listen(s: &str) -> Result<Listen, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The chat client draws on the terminal: it logs only when asked to.
+    let default_log = if matches!(cli.command, Command::Chat(_)) { "off" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PARLANCE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -90,12 +95,14 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let config = cli.common.config()?;
+        // The client needs no server configuration.
+        let config = || cli.common.config();
         match cli.command {
-            Command::Serve(args) => serve::run(config, args).await,
-            Command::User(cmd) => user::run(config, cmd).await,
-            Command::Category(cmd) => rooms::run_category(config, cmd).await,
-            Command::Room(cmd) => rooms::run_room(config, cmd).await,
+            Command::Serve(args) => serve::run(config()?, args).await,
+            Command::User(cmd) => user::run(config()?, cmd).await,
+            Command::Category(cmd) => rooms::run_category(config()?, cmd).await,
+            Command::Room(cmd) => rooms::run_room(config()?, cmd).await,
+            Command::Chat(args) => chat::run(args).await,
         }
     });
     match result {

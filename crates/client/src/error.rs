@@ -1,0 +1,78 @@
+//! What can go wrong, as values a caller can match on and as one sentence a person can read.
+
+/// Every failure of the client. The `Display` text is one sentence meant for the person at
+/// the keyboard; rooms are named by their name when the client has seen it, else their URI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    #[error("invalid client settings: {0}")]
+    Config(String),
+    #[error("cannot reach {server}: {reason}")]
+    Unreachable { server: String, reason: String },
+    #[error(
+        "the certificate of {server} was refused because {reason} (its SHA-256 fingerprint is {fingerprint})"
+    )]
+    CertificateRejected {
+        server: String,
+        reason: String,
+        fingerprint: String,
+    },
+    #[error("the TLS handshake with {server} failed: {reason}")]
+    Tls { server: String, reason: String },
+    #[error("the server refused the password for {user}")]
+    WrongPassword { user: String },
+    #[error("the server refused to sign in {user}: {status} {reason}")]
+    SignInRefused {
+        user: String,
+        status: u16,
+        reason: String,
+    },
+    #[error("the chat service refused the session: {status} {reason}")]
+    ChatUnavailable { status: u16, reason: String },
+    #[error("the connection to the server was lost: {0}")]
+    Disconnected(String),
+    #[error("not connected to the server (reconnecting)")]
+    NotConnected,
+    #[error("the server did not answer in time")]
+    Timeout,
+    #[error("the client is closed")]
+    Closed,
+    #[error("there is no room {room}")]
+    NoSuchRoom { room: String },
+    #[error("you may not {action} {room}")]
+    Forbidden { action: &'static str, room: String },
+    #[error("{room} is disabled")]
+    RoomDisabled { room: String },
+    #[error("you have not joined {room}")]
+    NotJoined { room: String },
+    #[error("the message is too large for {room}")]
+    TooLarge { room: String },
+    #[error("the server does not support {command}")]
+    Unsupported { command: String },
+    #[error("the server refused {command}: {code} {text}")]
+    Refused {
+        command: String,
+        code: u16,
+        text: String,
+    },
+    #[error("the server sent something unexpected: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// The connection cannot be used any more: the session reconnects.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, Self::Disconnected(_) | Self::Timeout)
+    }
+
+    /// Trying again cannot help without a change of settings: reconnecting stops.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Self::Config(_)
+                | Self::CertificateRejected { .. }
+                | Self::WrongPassword { .. }
+                | Self::SignInRefused { .. }
+        )
+    }
+}

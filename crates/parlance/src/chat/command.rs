@@ -1,0 +1,103 @@
+//! What a line typed into the input means: a message, or a slash command.
+
+/// A line typed and submitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Text to post to the room on screen.
+    Post(String),
+    Command(Slash),
+    /// Only blanks: nothing to do.
+    Nothing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slash {
+    Join(String),
+    Part(Option<String>),
+    Rooms,
+    Search(String),
+    Who,
+    Help,
+    Quit,
+    /// A command that needs an argument came without one; holds its usage.
+    Usage(&'static str),
+    Unknown(String),
+}
+
+/// The commands and keys, as `/help` shows them.
+pub const HELP: &[&str] = &[
+    "/join ROOM    join a room, show history",
+    "/part [ROOM]  leave this room (or ROOM)",
+    "/rooms        list the rooms",
+    "/search TEXT  search this room's history",
+    "/who          who is here",
+    "/help         this list",
+    "/quit         leave",
+    "Tab, S-Tab    switch rooms",
+    "PgUp, PgDn    scroll; PgUp at the top",
+    "              fetches older history",
+    "Up, Down      earlier input; Esc clears",
+    "//text        posts \"/text\"",
+];
+
+pub fn parse(line: &str) -> Input {
+    let line = line.trim_end();
+    if line.trim().is_empty() {
+        return Input::Nothing;
+    }
+    if let Some(escaped) = line.strip_prefix("//") {
+        return Input::Post(format!("/{escaped}"));
+    }
+    let Some(command) = line.strip_prefix('/') else {
+        return Input::Post(line.to_owned());
+    };
+    let (name, rest) = command
+        .split_once(char::is_whitespace)
+        .unwrap_or((command, ""));
+    let rest = rest.trim();
+    let arg = || (!rest.is_empty()).then(|| rest.to_owned());
+    Input::Command(match name.to_ascii_lowercase().as_str() {
+        "join" | "j" => arg().map_or(Slash::Usage("/join ROOM"), Slash::Join),
+        "part" | "leave" => Slash::Part(arg()),
+        "rooms" | "list" => Slash::Rooms,
+        "search" => arg().map_or(Slash::Usage("/search TEXT"), Slash::Search),
+        "who" | "names" => Slash::Who,
+        "help" | "?" => Slash::Help,
+        "quit" | "exit" | "q" => Slash::Quit,
+        _ => Slash::Unknown(format!("/{name}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_commands() {
+        assert_eq!(parse("hello there "), Input::Post("hello there".into()));
+        assert_eq!(parse("   "), Input::Nothing);
+        assert_eq!(parse("//etc/passwd"), Input::Post("/etc/passwd".into()));
+        assert_eq!(
+            parse("/join  Release Train "),
+            Input::Command(Slash::Join("Release Train".into()))
+        );
+        assert_eq!(parse("/JOIN"), Input::Command(Slash::Usage("/join ROOM")));
+        assert_eq!(parse("/part"), Input::Command(Slash::Part(None)));
+        assert_eq!(
+            parse("/part Lobby"),
+            Input::Command(Slash::Part(Some("Lobby".into())))
+        );
+        assert_eq!(
+            parse("/search deploy failed"),
+            Input::Command(Slash::Search("deploy failed".into()))
+        );
+        assert_eq!(parse("/rooms"), Input::Command(Slash::Rooms));
+        assert_eq!(parse("/who"), Input::Command(Slash::Who));
+        assert_eq!(parse("/help"), Input::Command(Slash::Help));
+        assert_eq!(parse("/quit"), Input::Command(Slash::Quit));
+        assert_eq!(
+            parse("/frob x"),
+            Input::Command(Slash::Unknown("/frob".into()))
+        );
+    }
+}

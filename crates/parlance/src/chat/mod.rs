@@ -1,0 +1,109 @@
+//! `parlance chat`: a terminal client on the client library — full screen by default,
+//! `--plain` line mode for scripts. Connection problems end it with one sentence.
+
+mod app;
+mod command;
+mod format;
+mod input;
+mod plain;
+mod tui;
+mod ui;
+mod view;
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use clap::Args;
+use parlance_client::{CertificatePin, Client, ClientConfig, ClientError, Transport, Trust};
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The server, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:5061")]
+    server: String,
+    /// Your account, user@domain. The password comes from PARLANCE_PASSWORD or a prompt.
+    #[arg(long)]
+    user: String,
+    /// Trust the server certificate(s) in this PEM file (e.g. the server's tls-cert.pem).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["pin", "insecure", "tcp"])]
+    ca: Option<PathBuf>,
+    /// Accept exactly the server certificate with this SHA-256 fingerprint.
+    #[arg(long, value_name = "SHA256", conflicts_with_all = ["insecure", "tcp"])]
+    pin: Option<CertificatePin>,
+    /// Accept any server certificate: encrypted, but open to interception.
+    #[arg(long, conflicts_with = "tcp")]
+    insecure: bool,
+    /// Plain TCP instead of TLS (nothing is encrypted).
+    #[arg(long)]
+    tcp: bool,
+    /// A room (name or ma-chan: URI) to join at start; the room posted to with --plain.
+    #[arg(long)]
+    room: Option<String>,
+    /// Line mode for scripts: stdin lines are posted to --room, its messages printed.
+    #[arg(long, requires = "room")]
+    plain: bool,
+    /// With --plain: keep printing messages after stdin ends.
+    #[arg(long, requires = "plain")]
+    follow: bool,
+    /// With --plain: print the room's last N messages first.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "plain")]
+    history: u32,
+}
+
+pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
+    let transport = transport(&args).map_err(|e| anyhow!(sentence(&e)))?;
+    let password = password(&args.user)?;
+    let config = ClientConfig::new(args.server.clone(), args.user.clone(), password, transport);
+    let (client, events) = Client::connect(config)
+        .await
+        .map_err(|e| anyhow!(sentence(&e)))?;
+    if args.plain {
+        let room = args.room.unwrap_or_default();
+        let plain = plain::PlainArgs {
+            room,
+            follow: args.follow,
+            history: args.history,
+        };
+        let result = plain::run(&client, events, plain).await;
+        client.close().await;
+        result
+    } else {
+        tui::run(client, events, args.room).await
+    }
+}
+
+fn transport(args: &ChatArgs) -> Result<Transport, ClientError> {
+    if args.tcp {
+        return Ok(Transport::Tcp);
+    }
+    let trust = match (&args.ca, args.pin) {
+        (Some(ca), _) => Trust::ca_file(ca)?,
+        (None, Some(pin)) => Trust::Pin(pin),
+        (None, None) if args.insecure => Trust::Insecure,
+        (None, None) => Trust::System,
+    };
+    Ok(Transport::Tls(trust))
+}
+
+/// The error as one sentence, with the way out where there is one.
+fn sentence(error: &ClientError) -> String {
+    match error {
+        ClientError::CertificateRejected { fingerprint, .. } => {
+            format!(
+                "{error}; to trust it, pass --ca with the server's certificate file, or --pin {fingerprint}, or --insecure"
+            )
+        }
+        ClientError::Config(reason) if reason.contains("system certificate bundle") => {
+            format!("{error}; pass --ca with the server's certificate file, or --pin SHA256")
+        }
+        _ => error.to_string(),
+    }
+}
+
+fn password(user: &str) -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("PARLANCE_PASSWORD") {
+        return Ok(password);
+    }
+    rpassword::prompt_password(format!("Password for {user}: "))
+        .map_err(|_| anyhow!("no password: set PARLANCE_PASSWORD or run in a terminal"))
+}

@@ -1,0 +1,88 @@
+//! `--plain`: line mode for scripts. Each line of standard input is posted to the room;
+//! each message of the room is printed as one line as it arrives:
+//! `HH:MM:SS user@domain: text`, with line breaks in the text written as `\n` (and
+//! backslashes doubled), so that one message is always one line.
+
+use anyhow::anyhow;
+use jiff::tz::TimeZone;
+use parlance_client::{ChatLine, Client, Event, Events};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::format;
+
+#[derive(Debug)]
+pub struct PlainArgs {
+    pub room: String,
+    /// Keep printing after standard input ends.
+    pub follow: bool,
+    /// Print the last this many messages first.
+    pub history: u32,
+}
+
+pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> anyhow::Result<()> {
+    let room = client
+        .find_room(&args.room)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let joined = client.join(&room.uri).await.map_err(|e| anyhow!("{e}"))?;
+    let tz = TimeZone::system();
+    let skip = joined.history.len().saturating_sub(args.history as usize);
+    for line in joined.history.iter().skip(skip) {
+        println!("{}", show(line, &tz));
+    }
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut reading = true;
+    loop {
+        tokio::select! {
+            line = stdin.next_line(), if reading => match line? {
+                Some(text) if text.trim().is_empty() => {}
+                Some(text) => client.post(&room.uri, &text).await.map_err(|e| anyhow!("{e}"))?,
+                None if args.follow => reading = false,
+                None => return Ok(()),
+            },
+            event = events.next() => match event {
+                Some(Event::Message(line)) if line.room == room.uri => println!("{}", show(&line, &tz)),
+                Some(Event::Disconnected { reason }) => eprintln!("parlance: connection lost ({reason}); reconnecting"),
+                Some(Event::Reconnected) => eprintln!("parlance: reconnected"),
+                Some(Event::RejoinFailed { error, .. }) => return Err(anyhow!("{error}")),
+                Some(Event::Closed { error }) => return Err(anyhow!("{error}")),
+                Some(_) => {}
+                None => return Err(anyhow!("the connection to the server ended")),
+            },
+        }
+    }
+}
+
+fn show(line: &ChatLine, tz: &TimeZone) -> String {
+    let text = line
+        .text
+        .replace('\\', "\\\\")
+        .replace("\r\n", "\\n")
+        .replace('\n', "\\n");
+    format!(
+        "{} {}: {text}",
+        format::seconds(line.time, tz),
+        format::account(&line.author)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_message_one_line() {
+        let line = ChatLine {
+            room: "ma-chan://d/r".into(),
+            author: "sip:bob@d".into(),
+            text: "two\r\nlines \\ one".into(),
+            id: Some(1),
+            time: None,
+            replayed: false,
+        };
+        assert_eq!(
+            show(&line, &TimeZone::UTC),
+            "--:--:-- bob@d: two\\nlines \\\\ one"
+        );
+    }
+}

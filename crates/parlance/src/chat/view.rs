@@ -1,0 +1,303 @@
+//! One window of the terminal client: the home window or a joined room, with its
+//! messages (by id, so history and live lines merge without duplicates), notes about
+//! what happened, the roster, unread count and scroll position.
+
+use std::collections::BTreeMap;
+
+use jiff::tz::TimeZone;
+use parlance_client::{ChatLine, Joined};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::format;
+
+/// Columns of the time stamp in front of each message (`HH:MM `).
+const TIME_WIDTH: usize = 6;
+
+#[derive(Debug)]
+pub struct View {
+    /// The room's URI; `None` for the home window.
+    pub room: Option<String>,
+    pub title: String,
+    pub topic: String,
+    /// False once a re-join after a reconnect failed.
+    pub joined: bool,
+    messages: BTreeMap<u64, ChatLine>,
+    /// Notes, each shown after the message with the id it is anchored to (0: first).
+    notes: Vec<(u64, Note)>,
+    /// Who is here: `sip:` URI → manager.
+    pub roster: BTreeMap<String, bool>,
+    pub unread: usize,
+    /// Lines scrolled up from the bottom.
+    pub scroll: usize,
+    pub loading_older: bool,
+    /// The server has no older history.
+    pub history_exhausted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub text: String,
+    pub error: bool,
+}
+
+impl View {
+    pub fn home() -> View {
+        View::new(None, "Parlance".into(), String::new())
+    }
+
+    pub fn room(joined: &Joined) -> View {
+        let mut view = View::new(
+            Some(joined.room.uri.clone()),
+            joined.room.name.clone(),
+            joined.room.topic.clone(),
+        );
+        view.set_roster(joined);
+        for line in &joined.history {
+            view.add_message(line.clone());
+        }
+        view
+    }
+
+    fn new(room: Option<String>, title: String, topic: String) -> View {
+        View {
+            room,
+            title,
+            topic,
+            joined: true,
+            messages: BTreeMap::new(),
+            notes: Vec::new(),
+            roster: BTreeMap::new(),
+            unread: 0,
+            scroll: 0,
+            loading_older: false,
+            history_exhausted: false,
+        }
+    }
+
+    pub fn set_roster(&mut self, joined: &Joined) {
+        self.roster = joined
+            .roster
+            .iter()
+            .map(|m| (m.uri.clone(), m.manager))
+            .collect();
+    }
+
+    /// Adds a message; `false` when it was there already.
+    pub fn add_message(&mut self, line: ChatLine) -> bool {
+        let id = line.id.unwrap_or_else(|| self.last_id() + 1);
+        match self.messages.entry(id) {
+            std::collections::btree_map::Entry::Occupied(_) => false,
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(line);
+                true
+            }
+        }
+    }
+
+    fn last_id(&self) -> u64 {
+        self.messages.last_key_value().map_or(0, |(id, _)| *id)
+    }
+
+    pub fn oldest_id(&self) -> Option<u64> {
+        self.messages.first_key_value().map(|(id, _)| *id)
+    }
+
+    /// A note after the newest message.
+    pub fn note(&mut self, text: impl Into<String>) {
+        let anchor = self.last_id();
+        self.notes.push((
+            anchor,
+            Note {
+                text: text.into(),
+                error: false,
+            },
+        ));
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        let anchor = self.last_id();
+        self.notes.push((
+            anchor,
+            Note {
+                text: text.into(),
+                error: true,
+            },
+        ));
+    }
+
+    /// Everything in the window, wrapped to `width` columns, oldest first.
+    pub fn lines(&self, width: usize, me: &str, tz: &TimeZone) -> Vec<Line<'static>> {
+        let mut out = Vec::new();
+        let mut notes = self.notes.iter().peekable();
+        for (id, message) in &self.messages {
+            while let Some((_, note)) = notes.next_if(|(anchor, _)| anchor < id) {
+                note_lines(note, width, &mut out);
+            }
+            message_lines(message, width, me, tz, &mut out);
+        }
+        for (_, note) in notes {
+            note_lines(note, width, &mut out);
+        }
+        out
+    }
+}
+
+fn message_lines(
+    m: &ChatLine,
+    width: usize,
+    me: &str,
+    tz: &TimeZone,
+    out: &mut Vec<Line<'static>>,
+) {
+    let name = format::short_name(&m.author, me).to_owned();
+    let name_style = if m.author == me {
+        Style::new().fg(Color::Green)
+    } else {
+        Style::new().fg(Color::Cyan)
+    }
+    .add_modifier(Modifier::BOLD);
+    let head = name.width() + 2;
+    let first = width.saturating_sub(TIME_WIDTH + head);
+    let rest = width.saturating_sub(TIME_WIDTH);
+    let mut pieces = wrap(&m.text, first, rest).into_iter();
+    let time = format!("{:<w$}", format::clock(m.time, tz), w = TIME_WIDTH);
+    let time_style = Style::new().fg(Color::DarkGray);
+    out.push(Line::from(vec![
+        Span::styled(time, time_style),
+        Span::styled(name, name_style),
+        Span::raw(": "),
+        Span::raw(pieces.next().unwrap_or_default()),
+    ]));
+    for piece in pieces {
+        out.push(Line::from(vec![
+            Span::raw(" ".repeat(TIME_WIDTH)),
+            Span::raw(piece),
+        ]));
+    }
+}
+
+fn note_lines(note: &Note, width: usize, out: &mut Vec<Line<'static>>) {
+    let style = if note.error {
+        Style::new().fg(Color::Red)
+    } else {
+        Style::new().fg(Color::Yellow)
+    };
+    for (i, piece) in wrap(&note.text, width.saturating_sub(3), width.saturating_sub(3))
+        .into_iter()
+        .enumerate()
+    {
+        out.push(Line::from(vec![
+            Span::styled(if i == 0 { "-- " } else { "   " }, style),
+            Span::styled(piece, style),
+        ]));
+    }
+}
+
+/// Word-wraps `text`: the first line gets `first` columns, the others `rest`. Line breaks
+/// in the text are kept; words wider than a line are cut.
+pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut used = 0;
+    let limit = |lines: &Vec<String>| if lines.is_empty() { first } else { rest }.max(1);
+    for (i, paragraph) in text.split('\n').enumerate() {
+        if i > 0 {
+            lines.push(std::mem::take(&mut current).trim_end().to_owned());
+            used = 0;
+        }
+        for word in paragraph.trim_end_matches('\r').split_inclusive(' ') {
+            let bare = word.trim_end_matches(' ').width();
+            if used > 0 && used + bare > limit(&lines) {
+                lines.push(std::mem::take(&mut current).trim_end().to_owned());
+                used = 0;
+            }
+            if used + bare <= limit(&lines) {
+                current.push_str(word);
+                used += word.width();
+                continue;
+            }
+            for c in word.chars() {
+                let w = c.width().unwrap_or(0);
+                if used > 0 && used + w > limit(&lines) {
+                    lines.push(std::mem::take(&mut current));
+                    used = 0;
+                }
+                current.push(c);
+                used += w;
+            }
+        }
+    }
+    lines.push(current.trim_end().to_owned());
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: u64, text: &str) -> ChatLine {
+        ChatLine {
+            room: "ma-chan://d/r".into(),
+            author: "sip:bob@d".into(),
+            text: text.into(),
+            id: Some(id),
+            time: None,
+            replayed: false,
+        }
+    }
+
+    fn texts(view: &View, width: usize) -> Vec<String> {
+        view.lines(width, "sip:alice@d", &TimeZone::UTC)
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn wraps_words_and_cuts_long_ones() {
+        assert_eq!(
+            wrap("the quick brown fox", 9, 9),
+            ["the quick", "brown fox"]
+        );
+        assert_eq!(wrap("a verylongword", 5, 6), ["a", "verylo", "ngword"]);
+        assert_eq!(wrap("one\ntwo", 10, 10), ["one", "two"]);
+        assert_eq!(wrap("", 10, 10), [""]);
+        assert_eq!(wrap("日本語テキスト", 6, 6), ["日本語", "テキス", "ト"]);
+    }
+
+    #[test]
+    fn history_and_live_lines_merge_once_and_notes_stay_in_place() {
+        let mut v = View::home();
+        v.note("welcome");
+        assert!(v.add_message(line(5, "five")));
+        v.note("bob joined");
+        assert!(v.add_message(line(7, "seven")));
+        assert!(!v.add_message(line(5, "five")), "a duplicate");
+        assert!(v.add_message(line(3, "three")), "older history");
+        assert_eq!(v.oldest_id(), Some(3));
+        assert_eq!(
+            texts(&v, 40),
+            [
+                "-- welcome",
+                "--:-- bob: three",
+                "--:-- bob: five",
+                "-- bob joined",
+                "--:-- bob: seven"
+            ]
+        );
+        assert_eq!(texts(&View::home(), 40), Vec::<String>::new());
+        let mut narrow = View::home();
+        narrow.add_message(line(1, "a message that wraps"));
+        assert_eq!(
+            texts(&narrow, 20),
+            ["--:-- bob: a message", "      that wraps"]
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! Running the real binary in tests: a throw-away data directory, `parlance serve` on free
+//! loopback ports, the admin commands, and a terminal (tmux) to drive `parlance chat` in.
+
+pub mod tmux;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_parlance");
+pub const DOMAIN: &str = "example.test";
+pub const PASSWORD: &str = "pw";
+
+/// A data directory, removed at the end of the test.
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    pub fn new(name: &str) -> DataDir {
+        let dir = std::env::temp_dir().join(format!("parlance-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        DataDir(dir)
+    }
+
+    pub fn cert(&self) -> PathBuf {
+        self.0.join("tls-cert.pem")
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn parlance(data: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--data-dir")
+        .arg(data)
+        .arg("--domain")
+        .arg(DOMAIN)
+        .env_remove("PARLANCE_PASSWORD");
+    c
+}
+
+/// Runs an admin command (`user add …` reads the password from stdin) and insists it works.
+pub fn admin(data: &Path, args: &[&str]) {
+    let mut cmd = parlance(data);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if args.first() == Some(&"user") {
+        cmd.arg("--password-stdin");
+    }
+    let mut child = cmd.spawn().unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "parlance {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A running `parlance serve`, killed at the end of the test.
+pub struct Server {
+    child: Child,
+    pub tcp: SocketAddr,
+    pub tls: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `serve` on free loopback ports, read from its banner.
+pub fn serve(data: &Path) -> Server {
+    let mut child = parlance(data)
+        .args([
+            "serve",
+            "--sip-tcp",
+            "127.0.0.1:0",
+            "--sip-tls",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut tcp, mut tls) = (None, None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tcp.is_none() || tls.is_none() {
+        assert!(Instant::now() < deadline, "no banner");
+        let line = lines.next().expect("banner").unwrap();
+        if let Some(addr) = line.trim().strip_prefix("SIP over TCP") {
+            tcp = Some(addr.trim().parse().unwrap());
+        }
+        if let Some(addr) = line.trim().strip_prefix("SIP over TLS") {
+            tls = Some(addr.trim().parse().unwrap());
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    Server {
+        child,
+        tcp: tcp.unwrap(),
+        tls: tls.unwrap(),
+    }
+}
+
+/// A server with alice and bob, a category and the rooms Lobby (open, topic "Say hi")
+/// and Closed (members only, and bob is none).
+pub fn chat_server(data: &DataDir) -> Server {
+    let server = serve(&data.0);
+    for user in ["alice", "bob"] {
+        admin(&data.0, &["user", "add", &format!("{user}@{DOMAIN}")]);
+    }
+    admin(&data.0, &["category", "add", "Eng"]);
+    admin(
+        &data.0,
+        &[
+            "room",
+            "add",
+            "Lobby",
+            "--category",
+            "Eng",
+            "--topic",
+            "Say hi",
+        ],
+    );
+    admin(
+        &data.0,
+        &[
+            "room",
+            "add",
+            "Closed",
+            "--category",
+            "Eng",
+            "--privacy",
+            "closed",
+        ],
+    );
+    server
+}
+
+/// The client library's settings for a user of `server`, trusting its certificate.
+pub fn client_config(data: &DataDir, server: &Server, user: &str) -> parlance_client::ClientConfig {
+    let trust = parlance_client::Trust::ca_file(&data.cert()).unwrap();
+    parlance_client::ClientConfig::new(
+        server.tls.to_string(),
+        format!("{user}@{DOMAIN}"),
+        PASSWORD,
+        parlance_client::Transport::Tls(trust),
+    )
+}

@@ -50,6 +50,8 @@ enum Command {
     Room(rooms::RoomCommand),
     /// Chat from the terminal (a client of any Parlance server).
     Chat(chat::ChatArgs),
+    /// Measure this machine: load scenarios against a real server (see BENCHMARKS.md).
+    Bench(parlance_bench::BenchArgs),
 }
 
 impl Common {
@@ -103,6 +105,7 @@ fn main() -> ExitCode {
             Command::Category(cmd) => rooms::run_category(config()?, cmd).await,
             Command::Room(cmd) => rooms::run_room(config()?, cmd).await,
             Command::Chat(args) => chat::run(args).await,
+            Command::Bench(args) => parlance_bench::run(args).await.map(drop).map_err(Into::into),
         }
     });
     match result {

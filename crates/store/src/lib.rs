@@ -68,6 +68,17 @@ impl Store {
 
     /// Replaces a user's password: the argon2 hash and the secrets of every mechanism the
     /// account allows.
+    /// Creates accounts without any password or secret, in one transaction: they can sign
+    /// in only from `auth.trusted_networks`. For load generation (`parlance bench`), where
+    /// one argon2 hash per account would take minutes for thousands of accounts.
+    pub async fn add_users_without_password(&self, uris: &[&str]) -> Result<Vec<User>> {
+        let uris = uris
+            .iter()
+            .map(|u| normalize_user_uri(u))
+            .collect::<Result<Vec<_>>>()?;
+        engine!(self, s => s.add_users_without_password(&uris).await)
+    }
+
     pub async fn set_password(
         &self,
         uri: &str,
@@ -259,6 +270,18 @@ impl Store {
         posted_at: i64,
     ) -> Result<StoredMessage> {
         engine!(self, s => s.post_message(room_id, author_id, content, posted_at).await)
+    }
+
+    /// Appends messages to a room's history in one transaction (an import: no compliance
+    /// events, nobody chatted now). Each is `(content, posted_at)`; returns the sequence
+    /// number of the last one.
+    pub async fn import_messages(
+        &self,
+        room_id: i64,
+        author_id: i64,
+        messages: &[(&str, i64)],
+    ) -> Result<i64> {
+        engine!(self, s => s.import_messages(room_id, author_id, messages).await)
     }
 
     pub async fn read_history(

@@ -281,3 +281,31 @@ async fn mechanisms_decide_which_secrets_exist() {
         engine.finish().await;
     }
 }
+
+#[tokio::test]
+async fn accounts_without_password_exist_but_have_no_secrets() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let users = store
+            .add_users_without_password(&["load1@example.test", "sip:Load2@example.test"])
+            .await
+            .unwrap();
+        assert_eq!(users.len(), 2);
+        assert_eq!(users[1].uri, "sip:load2@example.test");
+        let found = store.user("load1@example.test").await.unwrap().unwrap();
+        assert_eq!(found.id, users[0].id);
+        assert!(!store.verify_password("load1@example.test", "").await.unwrap());
+        let ha1 = store
+            .digest_ha1("load1@example.test", Algorithm::Md5, "load1", REALM, &key())
+            .await
+            .unwrap();
+        assert_eq!(ha1, None);
+        assert_eq!(store.nt_hash("load1@example.test", &key()).await.unwrap(), None);
+        let again = store
+            .add_users_without_password(&["load3@example.test", "load1@example.test"])
+            .await;
+        assert!(matches!(again, Err(StoreError::Duplicate(_))));
+        assert!(store.user("load3@example.test").await.unwrap().is_none(), "all or nothing");
+        engine.finish().await;
+    }
+}

@@ -115,6 +115,43 @@ impl SqliteStore {
         })
     }
 
+    /// `uris` are normalised. No secret rows: Digest and NTLM find nothing to check against.
+    pub async fn add_users_without_password(&self, uris: &[String]) -> Result<Vec<User>> {
+        let mut tx = self.pool.begin().await?;
+        let created_at = crate::now();
+        let mechanisms = Mechanisms {
+            digest: true,
+            ntlm: false,
+        };
+        let mut users = Vec::with_capacity(uris.len());
+        for uri in uris {
+            let inserted = sqlx::query(
+                "INSERT INTO principals (kind, uri, display_name, created_at, mechanisms) VALUES ('user', ?, '', ?, ?)",
+            )
+            .bind(uri)
+            .bind(created_at)
+            .bind(mechanisms.to_string())
+            .execute(&mut *tx)
+            .await;
+            let id = match inserted {
+                Ok(r) => r.last_insert_rowid(),
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err(StoreError::Duplicate(uri.clone()));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            users.push(User {
+                id,
+                uri: uri.clone(),
+                display_name: String::new(),
+                created_at,
+                mechanisms,
+            });
+        }
+        tx.commit().await?;
+        Ok(users)
+    }
+
     pub async fn set_password(&self, uri: &str, secrets: &PasswordSecrets) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let id: i64 =

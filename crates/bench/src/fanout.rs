@@ -1,0 +1,480 @@
+//! Fan-out: one room, M members, posts at a fixed rate (latency) and then as fast as a few
+//! closed-loop posters go (throughput); the same through the baseline relay. Latency is
+//! post → delivery at every member, the poster's send time carried in the text.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use parlance_client::{Client, Event, Events};
+use serde::Serialize;
+use serde_json::json;
+use sip_proto::{Decoder, Item, Limits, Message, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use xccos::{ChatMessage, Envelope, GrpChat};
+
+use crate::Env;
+use crate::error::BenchError;
+use crate::measure::{Latency, ProcSample, Stamp, micros_since, now_ns};
+use crate::population;
+use crate::relay::Relay;
+use crate::report::{Row, Section, TargetCheck, settings};
+use crate::target::{DOMAIN, Target};
+use crate::wire::Dialer;
+
+/// Phase 0 posts at the set rate, phase 1 as fast as the closed-loop posters go.
+const PHASES: usize = 2;
+/// How long deliveries may trail the last post before the rest count as lost.
+const DRAIN: Duration = Duration::from_secs(10);
+/// How long a closed-loop poster waits for its own message to come back.
+const ECHO_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct FanoutArgs {
+    /// Members of the room (posters included).
+    #[arg(long, default_value_t = 1000)]
+    pub members: usize,
+    /// Posts per second in the latency phase.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Seconds of each phase.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Closed-loop posters in the throughput phase (0 skips it).
+    #[arg(long, default_value_t = 8)]
+    pub posters: usize,
+    /// Bytes of chat text per message.
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// Skip the baseline relay.
+    #[arg(long)]
+    pub no_baseline: bool,
+}
+
+/// What one phase measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseResult {
+    pub posts: u64,
+    pub deliveries: u64,
+    /// Deliveries that arrived, of posts × members.
+    pub delivered_pct: f64,
+    pub deliveries_per_s: f64,
+    pub latency: Latency,
+    /// CPU of the server (or relay) process, percent of one core.
+    pub server_cpu_pct: f64,
+    /// CPU of this process, the load generator.
+    pub bench_cpu_pct: f64,
+}
+
+/// Both phases against one system, and its peak memory.
+#[derive(Debug, Clone)]
+pub struct FanoutOutcome {
+    pub setup: Duration,
+    pub paced: PhaseResult,
+    pub saturated: Option<PhaseResult>,
+    pub server_peak_rss_mib: f64,
+}
+
+/// Sends one message, stamped by the caller.
+trait Poster: Send + Sync + 'static {
+    fn post(&self, text: String) -> impl Future<Output = Result<(), BenchError>> + Send;
+}
+
+struct ClientPoster {
+    client: Client,
+    room: String,
+}
+
+impl Poster for ClientPoster {
+    async fn post(&self, text: String) -> Result<(), BenchError> {
+        Ok(self.client.post(&self.room, &text).await?)
+    }
+}
+
+struct RawPoster {
+    out: mpsc::UnboundedSender<Bytes>,
+}
+
+impl Poster for RawPoster {
+    async fn post(&self, text: String) -> Result<(), BenchError> {
+        self.out.send(relay_info(&text)).map_err(|_| BenchError::Failed("a relay connection closed".into()))
+    }
+}
+
+/// What every receiver shares: delivery counts per phase, and where posters hear their echo.
+struct Shared {
+    delivered: [AtomicU64; PHASES],
+    echoes: Vec<mpsc::UnboundedSender<u64>>,
+}
+
+/// One receiver's samples (microseconds) and its last arrival, per phase.
+#[derive(Default)]
+struct Tally {
+    micros: [Vec<u32>; PHASES],
+    last_ns: [u64; PHASES],
+}
+
+impl Tally {
+    fn record(&mut self, text: &str, own: Option<u32>, shared: &Shared) {
+        let Some(stamp) = Stamp::parse(text).filter(|s| s.phase < PHASES) else { return };
+        self.micros[stamp.phase].push(micros_since(stamp.sent_ns));
+        self.last_ns[stamp.phase] = now_ns();
+        shared.delivered[stamp.phase].fetch_add(1, Ordering::Relaxed);
+        if own == Some(stamp.poster)
+            && let Some(echo) = shared.echoes.get(stamp.poster as usize)
+        {
+            let _ = echo.send(stamp.seq);
+        }
+    }
+}
+
+/// Runs the scenario: the server, then (unless skipped) the relay, and the ratio.
+pub async fn run(env: &Env, args: &FanoutArgs, name: &str, targets: bool) -> Result<Section, BenchError> {
+    let server = run_server(env, args).await?;
+    let mut rows = vec![
+        Row::of("server setup", &json!({ "members": args.members, "connect_join_s": server.setup.as_secs_f64() })),
+        Row::of("server paced", &server.paced),
+    ];
+    if let Some(s) = &server.saturated {
+        rows.push(Row::of("server saturated", s));
+    }
+    rows.push(Row::of("server memory", &json!({ "peak_rss_mib": server.server_peak_rss_mib })));
+    let mut checks = Vec::new();
+    let p99 = server.paced.latency.p99_ms;
+    if targets {
+        checks.push(TargetCheck::new(&format!("{}-member room p99 < 50 ms", args.members), format!("p99 {p99:.1} ms at {} msg/s", args.rate), p99 < 50.0));
+    }
+    if !args.no_baseline {
+        let relay = run_relay(env, args).await?;
+        rows.push(Row::of("relay paced", &relay.paced));
+        if let Some(s) = &relay.saturated {
+            rows.push(Row::of("relay saturated", s));
+        }
+        if let (Some(s), Some(r)) = (&server.saturated, &relay.saturated) {
+            let ratio = if r.deliveries_per_s > 0.0 { s.deliveries_per_s / r.deliveries_per_s } else { 0.0 };
+            rows.push(Row::of("server / relay", &json!({ "deliveries_per_s_ratio": ratio })));
+            checks.push(TargetCheck::new(
+                "fan-out >= 0.5 x baseline",
+                format!("{:.0} / {:.0} deliveries/s = {ratio:.2}", s.deliveries_per_s, r.deliveries_per_s),
+                ratio >= 0.5,
+            ));
+        }
+    }
+    Ok(Section {
+        scenario: name.to_owned(),
+        settings: settings(&[
+            ("members", json!(args.members)),
+            ("rate_per_s", json!(args.rate)),
+            ("duration_s", json!(args.duration)),
+            ("closed_loop_posters", json!(args.posters)),
+            ("text_bytes", json!(args.size)),
+        ]),
+        rows,
+        targets: checks,
+    })
+}
+
+/// The fan-out through the real server, members on the client library.
+pub async fn run_server(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, BenchError> {
+    let dir = env.scratch("fanout")?;
+    let store = population::open_store(&dir).await?;
+    let accounts = population::add_users(&store, "member", args.members).await?;
+    let (_room, room_uri) = population::add_room(&store, "Fanout").await?;
+    store.close().await;
+    let target = Target::start(&dir, env.in_process, env.lifetime).await?;
+    let outcome = async {
+        let (clients, setup) = population::connect_and_join(&target, env.tcp, &accounts, std::slice::from_ref(&room_uri)).await?;
+        let posters = args.posters.max(1);
+        let (shared, echo_rx) = shared(posters);
+        let (stop, stopped) = watch::channel(false);
+        let mut receivers = Vec::with_capacity(clients.len());
+        let mut handles = Vec::new();
+        // Every handle is kept: dropping the last one closes a client's session.
+        let mut keep = Vec::with_capacity(clients.len());
+        for (i, (client, events)) in clients.into_iter().enumerate() {
+            let own = (i < posters).then(|| u32::try_from(i).unwrap_or(u32::MAX));
+            receivers.push(tokio::spawn(receive_client(events, own, shared.clone(), stopped.clone())));
+            if i < posters {
+                handles.push(Arc::new(ClientPoster { client: client.clone(), room: room_uri.clone() }));
+            }
+            keep.push(client);
+        }
+        let run = Run { args, shared: &shared, members: args.members as u64 };
+        let (paced, saturated) = run.phases(&handles, echo_rx, receivers, stop, || target.sample()).await?;
+        drop(keep);
+        Ok(FanoutOutcome { setup, paced, saturated, server_peak_rss_mib: target.sample().hwm_kib as f64 / 1024.0 })
+    }
+    .await;
+    target.stop().await;
+    env.remove(&dir);
+    outcome
+}
+
+/// The baseline: the same room through the relay, members on raw connections spread over
+/// the loopback source addresses, doing a client's work per message (decode, parse, 200).
+pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, BenchError> {
+    // The relay presents a certificate like the server's: make one the same way.
+    let dir = env.scratch("relay")?;
+    let tls_files = if env.tcp {
+        None
+    } else {
+        parlance_server::tls::server_config(None, None, &dir, &["127.0.0.1".to_owned()]).map_err(|e| BenchError::Tls(e.to_string()))?;
+        Some((dir.join("tls-cert.pem"), dir.join("tls-key.pem")))
+    };
+    let relay = Relay::start(tls_files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())), env.in_process, env.lifetime).await?;
+    let outcome = async {
+        let dialer = Dialer::new(tls_files.as_ref().map(|(c, _)| c.as_path()))?;
+        let posters = args.posters.max(1);
+        let (shared, echo_rx) = shared(posters);
+        let (stop, stopped) = watch::channel(false);
+        let started = Instant::now();
+        let mut receivers = Vec::with_capacity(args.members);
+        let mut handles = Vec::new();
+        for i in 0..args.members {
+            let (stream, _) = dialer.connect(crate::wire::source(i, env.sources), relay.addr).await?;
+            let own = (i < posters).then(|| u32::try_from(i).unwrap_or(u32::MAX));
+            let (out, task) = raw_member(stream, own, shared.clone(), stopped.clone());
+            receivers.push(task);
+            if i < posters {
+                handles.push(Arc::new(RawPoster { out }));
+            }
+        }
+        let setup = started.elapsed();
+        // Every member must be registered with the relay before the first post.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let run = Run { args, shared: &shared, members: args.members as u64 };
+        let (paced, saturated) = run.phases(&handles, echo_rx, receivers, stop, || relay.sample()).await?;
+        Ok(FanoutOutcome { setup, paced, saturated, server_peak_rss_mib: relay.sample().hwm_kib as f64 / 1024.0 })
+    }
+    .await;
+    relay.stop().await;
+    env.remove(&dir);
+    outcome
+}
+
+fn shared(posters: usize) -> (Arc<Shared>, Vec<mpsc::UnboundedReceiver<u64>>) {
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..posters).map(|_| mpsc::unbounded_channel()).unzip();
+    (Arc::new(Shared { delivered: Default::default(), echoes: txs }), rxs)
+}
+
+struct Run<'a> {
+    args: &'a FanoutArgs,
+    shared: &'a Shared,
+    members: u64,
+}
+
+impl Run<'_> {
+    /// The paced phase, the closed-loop phase (unless no posters), then every receiver's
+    /// samples gathered.
+    async fn phases<P: Poster>(
+        &self,
+        posters: &[Arc<P>],
+        echo_rx: Vec<mpsc::UnboundedReceiver<u64>>,
+        receivers: Vec<JoinHandle<Tally>>,
+        stop: watch::Sender<bool>,
+        sample: impl Fn() -> ProcSample,
+    ) -> Result<(PhaseResult, Option<PhaseResult>), BenchError> {
+        let duration = Duration::from_secs(self.args.duration);
+        let before = (sample(), ProcSample::read(std::process::id()), now_ns());
+        let posts = self.paced(posters, duration).await;
+        self.drain(0, posts).await;
+        let paced_end = (sample(), ProcSample::read(std::process::id()));
+        let mut saturated_window = None;
+        if self.args.posters > 0 {
+            let start = (sample(), ProcSample::read(std::process::id()), now_ns());
+            let posts = self.closed_loop(posters, echo_rx, duration).await?;
+            self.drain(1, posts).await;
+            saturated_window = Some((start, (sample(), ProcSample::read(std::process::id())), posts));
+        }
+        let _ = stop.send(true);
+        let mut micros: [Vec<u32>; PHASES] = Default::default();
+        let mut last_ns = [0u64; PHASES];
+        for r in receivers {
+            let tally = r.await.map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
+            for p in 0..PHASES {
+                micros[p].extend_from_slice(&tally.micros[p]);
+                last_ns[p] = last_ns[p].max(tally.last_ns[p]);
+            }
+        }
+        let [m0, m1] = &mut micros;
+        let paced = self.result(posts, m0, before.2, last_ns[0], (&before.0, &paced_end.0), (&before.1, &paced_end.1));
+        let saturated = saturated_window.map(|(start, end, posts)| self.result(posts, m1, start.2, last_ns[1], (&start.0, &end.0), (&start.1, &end.1)));
+        Ok((paced, saturated))
+    }
+
+    fn result(&self, posts: u64, micros: &mut [u32], start_ns: u64, last_ns: u64, server: (&ProcSample, &ProcSample), bench: (&ProcSample, &ProcSample)) -> PhaseResult {
+        let deliveries = micros.len() as u64;
+        let expected = posts * self.members;
+        let secs = last_ns.saturating_sub(start_ns) as f64 / 1e9;
+        PhaseResult {
+            posts,
+            deliveries,
+            delivered_pct: if expected > 0 { 100.0 * deliveries as f64 / expected as f64 } else { 0.0 },
+            deliveries_per_s: if secs > 0.0 { deliveries as f64 / secs } else { 0.0 },
+            latency: Latency::from_micros(micros),
+            server_cpu_pct: server.0.cpu_percent(server.1),
+            bench_cpu_pct: bench.0.cpu_percent(bench.1),
+        }
+    }
+
+    /// Open loop: posts leave on schedule whether or not earlier ones were answered.
+    async fn paced<P: Poster>(&self, posters: &[Arc<P>], duration: Duration) -> u64 {
+        let total = (self.args.rate * duration.as_secs_f64()).round() as u64;
+        let every = Duration::from_secs_f64(1.0 / self.args.rate.max(0.001));
+        let start = tokio::time::Instant::now();
+        let mut sends = Vec::with_capacity(total as usize);
+        for seq in 0..total {
+            tokio::time::sleep_until(start + every.mul_f64(seq as f64)).await;
+            let which = (seq % posters.len() as u64) as usize;
+            let stamp = Stamp { phase: 0, poster: which as u32, seq, sent_ns: now_ns() };
+            let (poster, text) = (posters[which].clone(), stamp.text(self.args.size));
+            sends.push(tokio::spawn(async move { poster.post(text).await }));
+        }
+        let mut posted = 0;
+        for s in sends {
+            match s.await {
+                Ok(Ok(())) => posted += 1,
+                Ok(Err(e)) => tracing::warn!(error = %e, "a post failed"),
+                Err(e) => tracing::warn!(error = %e, "a post task failed"),
+            }
+        }
+        posted
+    }
+
+    /// Closed loop: each poster posts, waits for its own message to come back, repeats.
+    async fn closed_loop<P: Poster>(&self, posters: &[Arc<P>], echo_rx: Vec<mpsc::UnboundedReceiver<u64>>, duration: Duration) -> Result<u64, BenchError> {
+        let deadline = tokio::time::Instant::now() + duration;
+        let size = self.args.size;
+        let mut tasks = Vec::new();
+        for (which, (poster, mut echoes)) in posters.iter().cloned().zip(echo_rx).enumerate() {
+            tasks.push(tokio::spawn(async move {
+                let mut seq = 0u64;
+                while tokio::time::Instant::now() < deadline {
+                    let stamp = Stamp { phase: 1, poster: which as u32, seq, sent_ns: now_ns() };
+                    poster.post(stamp.text(size)).await?;
+                    seq += 1;
+                    let back = tokio::time::timeout(ECHO_WAIT, async {
+                        while let Some(s) = echoes.recv().await {
+                            if s == stamp.seq {
+                                return true;
+                            }
+                        }
+                        false
+                    });
+                    if !matches!(back.await, Ok(true)) {
+                        return Err(BenchError::Failed(format!("poster {which} did not get its message back within {ECHO_WAIT:?}")));
+                    }
+                }
+                Ok::<u64, BenchError>(seq)
+            }));
+        }
+        let mut posts = 0;
+        for t in tasks {
+            posts += t.await.map_err(|e| BenchError::Failed(format!("a poster failed: {e}")))??;
+        }
+        Ok(posts)
+    }
+
+    /// Waits until every delivery of `phase` arrived, or for at most [`DRAIN`].
+    async fn drain(&self, phase: usize, posts: u64) {
+        let expected = posts * self.members;
+        let deadline = Instant::now() + DRAIN;
+        while self.shared.delivered[phase].load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn receive_client(mut events: Events, own: Option<u32>, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Tally {
+    let mut tally = Tally::default();
+    loop {
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Event::Message(line)) => tally.record(&line.text, own, &shared),
+                Some(Event::Closed { error }) => {
+                    tracing::warn!(%error, "a member's client closed");
+                    break;
+                }
+                Some(_) => {}
+                None => break,
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    tally
+}
+
+/// A member of the relay room: a writer task fed by the returned sender, and a reader that
+/// decodes each message, parses its XCCOS body, records it and answers 200 as a client does.
+fn raw_member(stream: Box<dyn crate::wire::Stream>, own: Option<u32>, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> (mpsc::UnboundedSender<Bytes>, JoinHandle<Tally>) {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (out, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
+    tokio::spawn(async move {
+        while let Some(b) = out_rx.recv().await {
+            if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    let answers = out.clone();
+    let task = tokio::spawn(async move {
+        let mut tally = Tally::default();
+        let mut decoder = Decoder::new(Limits::default());
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        loop {
+            while let Ok(Some(item)) = decoder.decode(&mut buf) {
+                if let Item::Message(Message::Request(req)) = item {
+                    if let Ok(envelope) = Envelope::parse(&req.body, &xccos::Limits::default()) {
+                        for m in envelope.messages {
+                            if let xccos::Message::GrpChat(chat) = m {
+                                tally.record(&chat.message.text, own, &shared);
+                            }
+                        }
+                    }
+                    let _ = answers.send(Bytes::from(Response::for_request(&req, 200).to_bytes()));
+                }
+            }
+            tokio::select! {
+                read = rd.read_buf(&mut buf) => if !matches!(read, Ok(n) if n > 0) { break },
+                _ = stop.changed() => break,
+            }
+        }
+        tally
+    });
+    (out, task)
+}
+
+/// The INFO the relay carries: shaped like the server's delivery (same headers, a
+/// `grpchat` body written by the same codec), so that both move the same bytes.
+fn relay_info(text: &str) -> Bytes {
+    let seq = Stamp::parse(text).map_or(0, |s| s.seq);
+    let unix_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
+    let chat = GrpChat {
+        seqid: 1,
+        message: ChatMessage {
+            channel_uri: format!("ma-chan://{DOMAIN}/6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
+            author: format!("sip:member0@{DOMAIN}"),
+            ts: Some(xccos::format_timestamp(unix_ns)),
+            message_id: Some(seq + 1),
+            text: text.to_owned(),
+        },
+    };
+    let body = Envelope::new(seq + 1, chat).to_xml();
+    Bytes::from(format!(
+        "INFO sip:member@127.0.0.1:50000;transport=tls SIP/2.0\r\n\
+         Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK{seq:016x}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:chatsrv@{DOMAIN}>;tag=4c9a3f1e5b\r\n\
+         To: <sip:member@{DOMAIN}>;tag=8d2e6b70aa\r\n\
+         Call-ID: 3a7c9e1f-{seq}-bench\r\n\
+         CSeq: {} INFO\r\n\
+         Contact: <sip:chatsrv@{DOMAIN}>\r\n\
+         Content-Type: text/plain\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        seq + 2,
+        body.len()
+    ))
+}

@@ -1,0 +1,137 @@
+//! Idle connections: N registered connections that then say nothing; the server's resident
+//! memory per connection. Raw connections (REGISTER, read the 200, hold) because the
+//! client library cannot choose its source address, and because a full chat session per
+//! connection would measure more than an idle registered connection.
+
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use serde_json::json;
+use sip_proto::{Decoder, Item, Limits, Message};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::Env;
+use crate::error::BenchError;
+use crate::population;
+use crate::report::{Row, Section, TargetCheck, settings};
+use crate::target::{DOMAIN, Target};
+use crate::wire::{Dialer, Stream, source};
+
+/// How long the server may settle before its memory is read.
+const SETTLE: Duration = Duration::from_secs(2);
+/// Registrations in flight at once.
+const AT_ONCE: usize = 128;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdleArgs {
+    /// Idle connections to hold.
+    #[arg(long, default_value_t = 10_000)]
+    pub connections: usize,
+}
+
+pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
+    let dir = env.scratch("idle")?;
+    let store = population::open_store(&dir).await?;
+    let accounts = population::add_users(&store, "idle", args.connections).await?;
+    store.close().await;
+    let target = Target::start(&dir, env.in_process, env.lifetime).await?;
+    let outcome = async {
+        let dialer = Dialer::new((!env.tcp).then(|| target.cert_path()).as_deref())?;
+        let to = if env.tcp { target.tcp_addr } else { target.tls_addr };
+        // A few connections first, so that the baseline includes what any first one costs.
+        let warm = open(&dialer, to, &accounts[..accounts.len().min(8)], env.sources, 0).await?;
+        tokio::time::sleep(SETTLE).await;
+        let before = target.sample();
+        let started = Instant::now();
+        let held = open(&dialer, to, &accounts[warm.len()..], env.sources, warm.len()).await?;
+        let connect_s = started.elapsed().as_secs_f64();
+        tokio::time::sleep(SETTLE).await;
+        let after = target.sample();
+        let n = held.len() as f64;
+        let per_conn_kib = (after.rss_kib.saturating_sub(before.rss_kib)) as f64 / n.max(1.0);
+        drop((warm, held));
+        Ok::<_, BenchError>((before, after, per_conn_kib, connect_s, n))
+    }
+    .await;
+    target.stop().await;
+    env.remove(&dir);
+    let (before, after, per_conn_kib, connect_s, n) = outcome?;
+    let per_conn_kb = per_conn_kib * 1.024;
+    Ok(Section {
+        scenario: "idle connections".into(),
+        settings: settings(&[("connections", json!(args.connections)), ("source_addresses", json!(env.sources.min(args.connections)))]),
+        rows: vec![Row::of(
+            "server",
+            &json!({
+                "connections": n,
+                "register_per_s": n / connect_s.max(1e-9),
+                "rss_before_mib": before.rss_kib as f64 / 1024.0,
+                "rss_after_mib": after.rss_kib as f64 / 1024.0,
+                "peak_rss_mib": after.hwm_kib as f64 / 1024.0,
+                "kib_per_connection": per_conn_kib,
+            }),
+        )],
+        // The target is about TLS; over TCP the figure shows what TLS adds, and is no check.
+        targets: match env.tcp {
+            true => Vec::new(),
+            false => vec![TargetCheck::new("<= 20 KB server memory per idle TLS connection", format!("{per_conn_kb:.1} KB per connection"), per_conn_kb <= 20.0)],
+        },
+    })
+}
+
+/// Opens and registers one connection per account, [`AT_ONCE`] at a time.
+async fn open(dialer: &Dialer, to: std::net::SocketAddr, accounts: &[String], sources: usize, offset: usize) -> Result<Vec<Box<dyn Stream>>, BenchError> {
+    let mut held = Vec::with_capacity(accounts.len());
+    for (c, chunk) in accounts.chunks(AT_ONCE).enumerate() {
+        let mut tasks = Vec::with_capacity(chunk.len());
+        for (j, account) in chunk.iter().enumerate() {
+            let i = offset + c * AT_ONCE + j;
+            let (dialer, account) = (dialer.clone(), account.clone());
+            tasks.push(tokio::spawn(async move { register(&dialer, source(i, sources), to, &account).await }));
+        }
+        for t in tasks {
+            held.push(t.await.map_err(|e| BenchError::Failed(format!("a registration task failed: {e}")))??);
+        }
+    }
+    Ok(held)
+}
+
+async fn register(dialer: &Dialer, from: std::net::IpAddr, to: std::net::SocketAddr, account: &str) -> Result<Box<dyn Stream>, BenchError> {
+    let (mut stream, local) = dialer.connect(from, to).await?;
+    let transport = dialer.transport();
+    let user = account.split('@').next().unwrap_or(account);
+    let request = format!(
+        "REGISTER sip:{DOMAIN} SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} {local};branch=z9hG4bK{user}r1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{account}>;tag={user}t\r\n\
+         To: <sip:{account}>\r\n\
+         Call-ID: {user}-idle\r\n\
+         CSeq: 1 REGISTER\r\n\
+         Contact: <sip:{user}@{local};transport={}>\r\n\
+         Expires: 3600\r\n\
+         Content-Length: 0\r\n\r\n",
+        transport.to_ascii_lowercase()
+    );
+    stream.write_all(request.as_bytes()).await.map_err(BenchError::io("sending REGISTER"))?;
+    stream.flush().await.map_err(BenchError::io("sending REGISTER"))?;
+    let mut decoder = Decoder::new(Limits::default());
+    let mut buf = BytesMut::with_capacity(2048);
+    let answer = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Ok(Some(Item::Message(Message::Response(r)))) = decoder.decode(&mut buf) {
+                return Ok(r.status);
+            }
+            match stream.read_buf(&mut buf).await {
+                Ok(n) if n > 0 => {}
+                _ => return Err(BenchError::Failed(format!("the server closed {account}'s connection"))),
+            }
+        }
+    })
+    .await
+    .map_err(|_| BenchError::Failed(format!("no answer to {account}'s REGISTER")))??;
+    if answer != 200 {
+        return Err(BenchError::Failed(format!("REGISTER of {account} answered {answer}")));
+    }
+    Ok(stream)
+}

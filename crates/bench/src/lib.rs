@@ -1,0 +1,219 @@
+//! `parlance bench`: reproducible load scenarios against a real Parlance server, built on
+//! the client library, with a baseline relay to compare fan-out against.
+//!
+//! Each scenario prepares a throw-away data directory (accounts and rooms written straight
+//! into the store), starts the server as a child process (`parlance bench serve-child`, so
+//! that its CPU and memory are measured apart from the load generator) listening on
+//! 127.0.0.1 only, drives it for a bounded time, and reports a [`report::Section`]. The
+//! whole run prints as a table and, with `--json`, is written as JSON.
+
+mod error;
+mod fanout;
+mod history;
+mod idle;
+mod joinstorm;
+mod limits;
+mod measure;
+mod population;
+mod relay;
+pub mod report;
+mod target;
+mod wire;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::BenchError;
+pub use fanout::FanoutArgs;
+pub use history::HistoryArgs;
+pub use idle::IdleArgs;
+pub use joinstorm::JoinStormArgs;
+use report::{Machine, Report};
+
+/// `parlance bench [OPTIONS] [SCENARIO]`; without a scenario, the default suite.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub scenario: Option<Scenario>,
+    #[command(flatten)]
+    pub options: BenchOptions,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchOptions {
+    /// Plain TCP instead of TLS.
+    #[arg(long, global = true)]
+    pub tcp: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long, global = true)]
+    pub json: Option<PathBuf>,
+    /// Run the server inside the bench process (its CPU and memory then include the load
+    /// generator's); by default it is a child process.
+    #[arg(long, global = true)]
+    pub in_process: bool,
+    /// Loopback source addresses (127.0.0.1 …) raw connections are spread over.
+    #[arg(long, global = true, default_value_t = 16)]
+    pub sources: usize,
+    /// Where scratch data directories go (default: the system's temporary directory).
+    #[arg(long, global = true)]
+    pub work_dir: Option<PathBuf>,
+    /// Servers started by a scenario stop by themselves after this many seconds.
+    #[arg(long, global = true, default_value_t = 1800)]
+    pub lifetime_secs: u64,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Scenario {
+    /// One room, M members: latency at a rate, throughput closed-loop, and the relay baseline.
+    Fanout(FanoutArgs),
+    /// The 16,000-member room at 10 messages/s (no baseline, no throughput phase).
+    BigRoom(BigRoomArgs),
+    /// N users join rooms with history at the same moment.
+    JoinStorm(JoinStormArgs),
+    /// History pages and searches over a store filled with many messages.
+    History(HistoryArgs),
+    /// N registered idle connections: server memory per connection.
+    Idle(IdleArgs),
+    /// The default suite: every scenario at a size that runs in a few minutes.
+    Suite,
+    /// Internal: the server process a scenario starts.
+    #[command(hide = true)]
+    ServeChild {
+        #[arg(long)]
+        server_data: PathBuf,
+        #[arg(long)]
+        stop_after_secs: u64,
+    },
+    /// Internal: the baseline relay process.
+    #[command(hide = true)]
+    RelayChild {
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        #[arg(long)]
+        key: Option<PathBuf>,
+        #[arg(long)]
+        stop_after_secs: u64,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BigRoomArgs {
+    #[arg(long, default_value_t = 16_000)]
+    pub members: usize,
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+}
+
+/// What every scenario is given.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub tcp: bool,
+    pub in_process: bool,
+    pub sources: usize,
+    pub work_dir: PathBuf,
+    pub lifetime: Duration,
+}
+
+impl Env {
+    pub fn new(options: &BenchOptions) -> Env {
+        Env {
+            tcp: options.tcp,
+            in_process: options.in_process,
+            sources: options.sources.max(1),
+            work_dir: options.work_dir.clone().unwrap_or_else(std::env::temp_dir),
+            lifetime: Duration::from_secs(options.lifetime_secs),
+        }
+    }
+
+    /// A fresh directory for one scenario's data.
+    pub fn scratch(&self, what: &str) -> Result<PathBuf, BenchError> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let dir = self.work_dir.join(format!("parlance-bench-{what}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(BenchError::io(format!("creating {}", dir.display())))?;
+        Ok(dir)
+    }
+
+    pub fn remove(&self, dir: &Path) {
+        if let Err(e) = std::fs::remove_dir_all(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "scratch directory left behind");
+        }
+    }
+}
+
+/// Runs what `args` asks for: prints the table, writes the JSON, returns the report
+/// (`None` for the internal child processes).
+pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
+    let scenario = args.scenario.unwrap_or(Scenario::Suite);
+    match &scenario {
+        Scenario::ServeChild { server_data, stop_after_secs } => {
+            target::serve_child(server_data, Duration::from_secs(*stop_after_secs)).await?;
+            return Ok(None);
+        }
+        Scenario::RelayChild { cert, key, stop_after_secs } => {
+            let tls = cert.as_deref().zip(key.as_deref());
+            relay::relay_child(tls, Duration::from_secs(*stop_after_secs)).await?;
+            return Ok(None);
+        }
+        _ => {}
+    }
+    let report = run_scenarios(&Env::new(&args.options), &scenario).await?;
+    println!("{}", report.table());
+    if let Some(path) = &args.options.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| BenchError::Failed(e.to_string()))?;
+        std::fs::write(path, text).map_err(BenchError::io(format!("writing {}", path.display())))?;
+    }
+    Ok(Some(report))
+}
+
+/// Runs one scenario (or the suite) and gathers the report.
+pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, BenchError> {
+    let nofile = limits::raise_nofile();
+    tracing::info!(nofile, "open-file limit");
+    let date = jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string());
+    let mut sections = Vec::new();
+    match scenario {
+        Scenario::Fanout(a) => sections.push(fanout::run(env, a, "fan-out", true).await?),
+        Scenario::BigRoom(a) => sections.push(big_room(env, a).await?),
+        Scenario::JoinStorm(a) => sections.push(joinstorm::run(env, a).await?),
+        Scenario::History(a) => sections.push(history::run(env, a).await?),
+        Scenario::Idle(a) => sections.push(idle::run(env, a).await?),
+        Scenario::Suite => {
+            let fan = FanoutArgs { members: 1000, rate: 20.0, duration: 10, posters: 8, size: 100, no_baseline: false };
+            sections.push(fanout::run(env, &fan, "fan-out", true).await?);
+            sections.push(big_room(env, &BigRoomArgs { members: 4000, rate: 10.0, duration: 10 }).await?);
+            sections.push(joinstorm::run(env, &JoinStormArgs { users: 1000, rooms: 10, history: 200 }).await?);
+            sections.push(history::run(env, &HistoryArgs { messages: 200_000, rooms: 10, cache: None, samples: 200 }).await?);
+            sections.push(idle::run(env, &IdleArgs { connections: 5000 }).await?);
+        }
+        Scenario::ServeChild { .. } | Scenario::RelayChild { .. } => {}
+    }
+    Ok(Report {
+        date,
+        machine: Machine::detect(),
+        transport: if env.tcp { "TCP" } else { "TLS" }.into(),
+        server: target::Target::describe(env.in_process).into(),
+        sections,
+    })
+}
+
+async fn big_room(env: &Env, a: &BigRoomArgs) -> Result<report::Section, BenchError> {
+    let args = FanoutArgs { members: a.members, rate: a.rate, duration: a.duration, posters: 0, size: 100, no_baseline: true };
+    fanout::run(env, &args, "big room", true).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Args, FromArgMatches};
+
+    #[test]
+    fn the_command_line_is_consistent_and_reaches_the_children() {
+        let cmd = BenchArgs::augment_args(clap::Command::new("bench"));
+        cmd.clone().debug_assert();
+        let matches = cmd.try_get_matches_from(["bench", "serve-child", "--stop-after-secs", "5", "--server-data", "/d"]).unwrap();
+        let args = BenchArgs::from_arg_matches(&matches).unwrap();
+        assert!(matches!(args.scenario, Some(Scenario::ServeChild { stop_after_secs: 5, .. })));
+    }
+}

@@ -1,0 +1,156 @@
+//! Measuring: one monotonic clock for every task of the process, time stamps carried in the
+//! chat text, latency percentiles, and the CPU and memory of a process from `/proc`.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+static BASE: OnceLock<Instant> = OnceLock::new();
+
+/// Nanoseconds on the process-wide monotonic clock.
+pub fn now_ns() -> u64 {
+    let base = *BASE.get_or_init(Instant::now);
+    u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// What a benchmark message says about itself: posted in which phase, by which poster, its
+/// number, and when it was sent. Receivers compute the latency from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub phase: usize,
+    pub poster: u32,
+    pub seq: u64,
+    pub sent_ns: u64,
+}
+
+impl Stamp {
+    /// A stamped text padded with `x` to `size` bytes (the stamp itself is never cut).
+    pub fn text(self, size: usize) -> String {
+        let mut t = format!("bench {} {} {} {}", self.phase, self.poster, self.seq, self.sent_ns);
+        if t.len() < size {
+            t.push(' ');
+            t.extend(std::iter::repeat_n('x', size - t.len()));
+        }
+        t
+    }
+
+    pub fn parse(text: &str) -> Option<Stamp> {
+        let mut words = text.strip_prefix("bench ")?.split(' ');
+        let mut next = || words.next()?.parse::<u64>().ok();
+        Some(Stamp {
+            phase: usize::try_from(next()?).ok()?,
+            poster: u32::try_from(next()?).ok()?,
+            seq: next()?,
+            sent_ns: next()?,
+        })
+    }
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Latency {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    /// From samples in microseconds (sorted here).
+    pub fn from_micros(samples: &mut [u32]) -> Latency {
+        if samples.is_empty() {
+            return Latency::default();
+        }
+        samples.sort_unstable();
+        let at = |q: f64| {
+            let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+            f64::from(samples[i]) / 1000.0
+        };
+        Latency { count: samples.len(), p50_ms: at(0.50), p90_ms: at(0.90), p99_ms: at(0.99), max_ms: at(1.0) }
+    }
+
+    pub fn from_durations(samples: &[Duration]) -> Latency {
+        let mut micros: Vec<u32> = samples.iter().map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX)).collect();
+        Latency::from_micros(&mut micros)
+    }
+}
+
+/// Microseconds from `sent_ns` to now.
+pub fn micros_since(sent_ns: u64) -> u32 {
+    u32::try_from(now_ns().saturating_sub(sent_ns) / 1000).unwrap_or(u32::MAX)
+}
+
+/// CPU time and memory of one process, as `/proc` tells them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcSample {
+    pub at: Option<Instant>,
+    /// User plus system time, seconds.
+    pub cpu_secs: f64,
+    pub rss_kib: u64,
+    /// Peak resident set (VmHWM).
+    pub hwm_kib: u64,
+}
+
+/// Clock ticks per second of `/proc/*/stat`: 100 on every Linux architecture Parlance
+/// builds for (USER_HZ is fixed by the kernel ABI).
+const TICKS_PER_SEC: f64 = 100.0;
+
+impl ProcSample {
+    pub fn read(pid: u32) -> ProcSample {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the parenthesised command name, which may itself hold spaces.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        // utime and stime are fields 14 and 15 of stat; `after` starts at field 3.
+        let cpu_secs = (tick(11) + tick(12)) / TICKS_PER_SEC;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        ProcSample { at: Some(Instant::now()), cpu_secs, rss_kib: kib("VmRSS:"), hwm_kib: kib("VmHWM:") }
+    }
+
+    /// CPU used between `self` and `later`, in percent of one core.
+    pub fn cpu_percent(&self, later: &ProcSample) -> f64 {
+        match (self.at, later.at) {
+            (Some(a), Some(b)) if b > a => 100.0 * (later.cpu_secs - self.cpu_secs) / (b - a).as_secs_f64(),
+            _ => 0.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_survive_padding() {
+        let s = Stamp { phase: 1, poster: 3, seq: 42, sent_ns: 123_456 };
+        let text = s.text(100);
+        assert_eq!(text.len(), 100);
+        assert_eq!(Stamp::parse(&text), Some(s));
+        assert_eq!(Stamp::parse(&s.text(5)), Some(s));
+        assert_eq!(Stamp::parse("hello"), None);
+    }
+
+    #[test]
+    fn percentiles() {
+        let mut samples: Vec<u32> = (1..=1000).rev().map(|ms| ms * 1000).collect();
+        let l = Latency::from_micros(&mut samples);
+        assert_eq!((l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms), (1000, 500.0, 900.0, 990.0, 1000.0));
+        assert_eq!(Latency::from_micros(&mut []).count, 0);
+    }
+
+    #[test]
+    fn this_process_is_measured() {
+        let s = ProcSample::read(std::process::id());
+        assert!(s.rss_kib > 0 && s.hwm_kib >= s.rss_kib);
+    }
+}

@@ -387,3 +387,27 @@ async fn invitations_preferences_and_creator_categories() {
     let ReplyData::NodesPermCreateChild(cats) = reply.data else { panic!() };
     assert_eq!(cats, [format!("ma-cat://{DOMAIN}/{}", info.category.guid)]);
 }
+
+#[tokio::test]
+async fn crowded_rooms_hide_their_roster() {
+    let s = TestServer::start_with(|c| c.chat.participant_update_limit = 2).await;
+    for u in ["alice", "bob", "carol"] {
+        s.add_user(u, "pw").await;
+    }
+    let room = s.add_room("Crowd", Privacy::Open, Behavior::Normal, &[]).await;
+    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
+    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
+    let mut carol = ChatClient::connect(&s, "carol", "pw").await;
+    alice.join(&room).await;
+    let ReplyData::Join(data) = bob.join(&room).await.data else { panic!() };
+    assert_eq!(data.uibs.len(), 2, "two present: the roster is shown");
+    assert!(matches!(alice.next_notice().await, Notice::Join(_)));
+    let ReplyData::Join(data) = carol.join(&room).await.data else { panic!() };
+    let listed: Vec<&str> = data.uibs.iter().map(|u| u.uri.as_str()).collect();
+    assert_eq!(listed, [format!("sip:carol@{DOMAIN}").as_str()], "over the limit only the joiner is listed");
+    // No notice of carol's join or of her leaving; chat goes on as usual.
+    carol.command(&format!("<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"{room}\"/></data></cmd>")).await;
+    bob.post(&room, "still here").await;
+    let e = alice.next_envelope().await;
+    assert!(matches!(e.messages.first(), Some(xccos::Message::GrpChat(_))), "no notice came first: {e:?}");
+}

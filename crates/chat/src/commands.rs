@@ -250,7 +250,14 @@ impl ChatService {
                 now_nanos(),
             )
             .await?;
-        let present = self.rosters().present(info.room.id);
+        let mut present = self.rosters().present(info.room.id);
+        // Above the limit the roster is hidden, as Lync Server does: listing thousands of
+        // people in every join reply (and telling all of them of every join) costs more than
+        // it tells anyone. The joiner still sees itself.
+        let crowded = present.len() > self.settings.participant_update_limit;
+        if crowded {
+            present.retain(|p| p.principal.id == principal.id);
+        }
         let mut chanib = Chanib {
             name: Some(info.room.name.clone()),
             topic: Some(info.room.topic.clone()),
@@ -278,7 +285,7 @@ impl ChatService {
             Aib::users(xccos::AIB_KEY_MANAGER, managers),
         ];
         data.chanibs.push(chanib);
-        if first {
+        if first && !crowded {
             let key = if access.is_manager() {
                 xccos::AIB_KEY_MANAGER
             } else {
@@ -335,8 +342,12 @@ impl ChatService {
         Ok(Ok(ReplyData::Part(vec![Chanib::new(uri)])))
     }
 
-    /// Tells the sessions still in a room that a user left it.
+    /// Tells the sessions still in a room that a user left it (not in crowded rooms, whose
+    /// rosters are hidden).
     pub(crate) fn notify_part(&self, room: i64, room_uri: &str, user_uri: &str) {
+        if self.rosters().user_count(room) >= self.settings.participant_update_limit {
+            return;
+        }
         let targets = self.rosters().targets(room);
         let chanib = Chanib {
             uibs: vec![Uib::new(user_uri)],

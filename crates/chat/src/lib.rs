@@ -39,6 +39,9 @@ pub struct ChatSettings {
     /// History messages when a client asks for none; and the most it may ask for.
     pub history_default: u32,
     pub history_max: u32,
+    /// Rooms with more principals present than this send no join/part notices and list
+    /// only the joiner in join replies (Lync Server's ParticipantUpdateLimit).
+    pub participant_update_limit: usize,
     pub room_management_url: Option<String>,
     pub xccos_limits: xccos::Limits,
 }

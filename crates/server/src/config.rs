@@ -125,6 +125,9 @@ pub struct ChatConfig {
     /// History messages sent when a client asks for none, and the most one request gets.
     pub history_default: u32,
     pub history_max: u32,
+    /// Rooms with more people present than this hide their roster: no join/part notices,
+    /// and join replies list only the joiner (Lync Server's ParticipantUpdateLimit).
+    pub participant_update_limit: u32,
     /// Chat dialogs not refreshed (UPDATE, INFO) within this long end.
     pub session_expires_secs: u64,
     /// Room-management web application URL for internal clients (MS-PCWP base URL).
@@ -212,6 +215,7 @@ impl Default for ChatConfig {
             story_size_limit: 64 * 1024,
             history_default: 25,
             history_max: 500,
+            participant_update_limit: 75,
             session_expires_secs: 1800,
             web_manager_url_internal: None,
             web_manager_url_external: None,

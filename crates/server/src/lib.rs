@@ -221,6 +221,7 @@ async fn start_groupchat(
         },
         history_default: config.chat.history_default,
         history_max: config.chat.history_max,
+        participant_update_limit: config.chat.participant_update_limit as usize,
         room_management_url: config.chat.web_manager_url_internal.clone(),
         xccos_limits: xccos::Limits {
             max_body_bytes: config.sip.max_body_bytes,

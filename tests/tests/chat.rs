@@ -411,3 +411,23 @@ async fn crowded_rooms_hide_their_roster() {
     let e = alice.next_envelope().await;
     assert!(matches!(e.messages.first(), Some(xccos::Message::GrpChat(_))), "no notice came first: {e:?}");
 }
+
+#[tokio::test]
+async fn shutdown_records_every_departure() {
+    let mut s = server(&["alice", "bob"]).await;
+    let room = s.add_room("Until the end", Privacy::Open, Behavior::Normal, &[]).await;
+    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
+    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
+    alice.join(&room).await;
+    bob.join(&room).await;
+    let store = s.server().store.clone();
+    let data = s.config.database_path();
+    s.shutdown().await;
+    drop(store);
+    let reopened = parlance_store::Store::open_sqlite(&data).await.unwrap();
+    let events = reopened.compliance_events(0, 100).await.unwrap();
+    let parts = events.iter().filter(|e| e.kind == "part").count();
+    assert_eq!(parts, 2, "both departures are in the outbox: {events:?}");
+    reopened.close().await;
+    drop((alice, bob));
+}

@@ -10,6 +10,7 @@ use xccos::{
     Qib, Reply, ReplyData, ResponseCode, Sib, Uib, format_timestamp,
 };
 
+use crate::roster::Present;
 use crate::{Access, ChatError, ChatService, Principal, SessionId, now_nanos};
 
 type Outcome = Result<ReplyData, ResponseCode>;
@@ -250,14 +251,19 @@ impl ChatService {
                 now_nanos(),
             )
             .await?;
-        let mut present = self.rosters().present(info.room.id);
         // Above the limit the roster is hidden, as Lync Server does: listing thousands of
         // people in every join reply (and telling all of them of every join) costs more than
         // it tells anyone. The joiner still sees itself.
-        let crowded = present.len() > self.settings.participant_update_limit;
-        if crowded {
-            present.retain(|p| p.principal.id == principal.id);
-        }
+        let crowded =
+            self.rosters().user_count(info.room.id) > self.settings.participant_update_limit;
+        let present = if crowded {
+            vec![Present {
+                principal: principal.clone(),
+                manager: access.is_manager(),
+            }]
+        } else {
+            self.rosters().present(info.room.id)
+        };
         let mut chanib = Chanib {
             name: Some(info.room.name.clone()),
             topic: Some(info.room.topic.clone()),

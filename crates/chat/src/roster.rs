@@ -29,6 +29,8 @@ pub struct Rosters {
 struct RoomRoster {
     uri: String,
     present: BTreeMap<SessionId, Present>,
+    /// Sessions per principal present: the distinct count without walking the roster.
+    principals: HashMap<i64, usize>,
     /// Sessions to deliver to, rebuilt only when the roster changes: a message to a
     /// large room costs no allocation per member.
     targets: Arc<[SessionId]>,
@@ -82,10 +84,12 @@ impl Rosters {
             uri: uri.to_owned(),
             ..RoomRoster::default()
         });
-        let first = !roster
-            .present
-            .values()
-            .any(|p| p.principal.id == principal.id);
+        if roster.present.contains_key(&session) {
+            return false;
+        }
+        let sessions = roster.principals.entry(principal.id).or_default();
+        *sessions += 1;
+        let first = *sessions == 1;
         roster
             .present
             .insert(session, Present { principal, manager });
@@ -109,10 +113,12 @@ impl Rosters {
             return false;
         };
         roster.rebuild();
-        let gone = !roster
-            .present
-            .values()
-            .any(|p| p.principal.id == left.principal.id);
+        let sessions = roster.principals.entry(left.principal.id).or_default();
+        *sessions = sessions.saturating_sub(1);
+        let gone = *sessions == 0;
+        if gone {
+            roster.principals.remove(&left.principal.id);
+        }
         if roster.present.is_empty() {
             self.rooms.remove(&room);
         }
@@ -147,7 +153,7 @@ impl Rosters {
     }
 
     pub fn user_count(&self, room: i64) -> usize {
-        self.present(room).len()
+        self.rooms.get(&room).map_or(0, |r| r.principals.len())
     }
 }
 

@@ -21,8 +21,10 @@ pub trait Endpoint: Send + Sync + 'static {
     /// `identity` is the authenticated address-of-record of the sender.
     fn handle<'a>(&'a self, request: Request, from: Peer<'a>) -> EndpointFuture<'a>;
 
-    /// A connection closed: its dialogs with this endpoint are gone.
-    fn connection_closed(&self, conn: ConnId);
+    /// A connection closed: its dialogs with this endpoint are gone. Awaited before the
+    /// connection's task ends, so that what the endpoint records about it is durable before
+    /// a shutdown closes the store.
+    fn connection_closed(&self, conn: ConnId) -> EndpointFuture<'_>;
 }
 
 /// Who sent a request to an endpoint, and how to answer.

@@ -197,6 +197,9 @@ impl Server {
         for t in self.tasks {
             let _ = t.await;
         }
+        // Sessions whose connections did not finish closing in time end here, so that their
+        // departures reach the compliance outbox before the store closes.
+        self.groupchat.close_all().await;
         self.store.close().await;
     }
 }

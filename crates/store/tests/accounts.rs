@@ -187,21 +187,21 @@ async fn data_survives_reopening_and_bad_input_is_refused() {
 #[tokio::test]
 async fn mechanisms_decide_which_secrets_exist() {
     use parlance_store::Mechanisms;
-    for engine in common::engines().await {
+    for engine in engines().await {
         let store = &engine.store;
         let user = store
             .add_user(
                 "alice@example.test",
                 "",
                 "pw",
-                common::REALM,
-                &common::key(),
+                REALM,
+                &key(),
             )
             .await
             .unwrap();
         assert_eq!(user.mechanisms, Mechanisms::ALL);
         let nt = store
-            .nt_hash("alice@example.test", &common::key())
+            .nt_hash("alice@example.test", &key())
             .await
             .unwrap();
         assert_eq!(
@@ -221,7 +221,7 @@ async fn mechanisms_decide_which_secrets_exist() {
             .unwrap();
         assert!(
             store
-                .nt_hash("alice@example.test", &common::key())
+                .nt_hash("alice@example.test", &key())
                 .await
                 .unwrap()
                 .is_none()
@@ -232,18 +232,18 @@ async fn mechanisms_decide_which_secrets_exist() {
             .unwrap();
         assert!(
             store
-                .nt_hash("alice@example.test", &common::key())
+                .nt_hash("alice@example.test", &key())
                 .await
                 .unwrap()
                 .is_none(),
             "needs the password again"
         );
         store
-            .set_password("alice@example.test", "pw2", common::REALM, &common::key())
+            .set_password("alice@example.test", "pw2", REALM, &key())
             .await
             .unwrap();
         let nt = store
-            .nt_hash("alice@example.test", &common::key())
+            .nt_hash("alice@example.test", &key())
             .await
             .unwrap();
         assert_eq!(
@@ -266,8 +266,8 @@ async fn mechanisms_decide_which_secrets_exist() {
                 "alice@example.test",
                 Algorithm::Md5,
                 "alice",
-                common::REALM,
-                &common::key(),
+                REALM,
+                &key(),
             )
             .await
             .unwrap();

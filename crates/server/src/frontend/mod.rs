@@ -633,7 +633,7 @@ impl Dispatch for FrontEnd {
         self.registrar.remove_connection(conn.id());
         self.proxy.on_connection_closed(conn.id());
         for endpoint in &self.endpoints {
-            endpoint.connection_closed(conn.id());
+            endpoint.connection_closed(conn.id()).await;
         }
     }
 }

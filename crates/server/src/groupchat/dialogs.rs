@@ -142,6 +142,11 @@ impl Dialogs {
         self.remove_where(|d| d.conn.id() == conn)
     }
 
+    /// Every session; all are removed (shutdown).
+    pub fn remove_all(&self) -> Vec<SessionId> {
+        self.remove_where(|_| true)
+    }
+
     /// Sessions not refreshed within Session-Expires (plus a grace of a third); removed
     /// without a BYE, so that the client's next request gets 481 and it starts over.
     pub fn remove_expired(&self) -> Vec<SessionId> {

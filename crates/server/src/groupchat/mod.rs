@@ -47,6 +47,13 @@ impl GroupChat {
         }
     }
 
+    /// Ends every session, recording each departure (shutdown).
+    pub async fn close_all(&self) {
+        for session in self.dialogs.remove_all() {
+            self.chat.close_session(session).await;
+        }
+    }
+
     async fn end(&self, session: SessionId, why: &str) {
         if self.dialogs.remove(session).is_some() {
             tracing::info!(session, why, "chat session ended");
@@ -133,17 +140,13 @@ impl Endpoint for GroupChat {
         Box::pin(self.on_request(request, from))
     }
 
-    fn connection_closed(&self, conn: ConnId) {
+    fn connection_closed(&self, conn: ConnId) -> EndpointFuture<'_> {
         let sessions = self.dialogs.remove_connection(conn);
-        if sessions.is_empty() {
-            return;
-        }
-        let chat = self.chat.clone();
-        tokio::spawn(async move {
+        Box::pin(async move {
             for session in sessions {
-                chat.close_session(session).await;
+                self.chat.close_session(session).await;
             }
-        });
+        })
     }
 }
 

@@ -86,8 +86,9 @@ impl Listeners {
         let _ = shutdown.wait_for(|stop| *stop).await;
         tasks.abort_all();
         connections.close_all();
-        // Give connections a moment to flush their last answers and run their close hooks.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        // Give connections time to flush their last answers and run their close hooks
+        // (which record departures); what is left after that is ended by the caller.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while ctx.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

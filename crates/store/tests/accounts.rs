@@ -190,20 +190,11 @@ async fn mechanisms_decide_which_secrets_exist() {
     for engine in engines().await {
         let store = &engine.store;
         let user = store
-            .add_user(
-                "alice@example.test",
-                "",
-                "pw",
-                REALM,
-                &key(),
-            )
+            .add_user("alice@example.test", "", "pw", REALM, &key())
             .await
             .unwrap();
         assert_eq!(user.mechanisms, Mechanisms::ALL);
-        let nt = store
-            .nt_hash("alice@example.test", &key())
-            .await
-            .unwrap();
+        let nt = store.nt_hash("alice@example.test", &key()).await.unwrap();
         assert_eq!(
             nt.as_ref(),
             Some(sipae::NtHash::from_password("pw").as_bytes())
@@ -242,10 +233,7 @@ async fn mechanisms_decide_which_secrets_exist() {
             .set_password("alice@example.test", "pw2", REALM, &key())
             .await
             .unwrap();
-        let nt = store
-            .nt_hash("alice@example.test", &key())
-            .await
-            .unwrap();
+        let nt = store.nt_hash("alice@example.test", &key()).await.unwrap();
         assert_eq!(
             nt.as_ref(),
             Some(sipae::NtHash::from_password("pw2").as_bytes())
@@ -262,13 +250,7 @@ async fn mechanisms_decide_which_secrets_exist() {
             .await
             .unwrap();
         let ha1 = store
-            .digest_ha1(
-                "alice@example.test",
-                Algorithm::Md5,
-                "alice",
-                REALM,
-                &key(),
-            )
+            .digest_ha1("alice@example.test", Algorithm::Md5, "alice", REALM, &key())
             .await
             .unwrap();
         assert!(ha1.is_none(), "Digest is off for this account");
@@ -294,18 +276,29 @@ async fn accounts_without_password_exist_but_have_no_secrets() {
         assert_eq!(users[1].uri, "sip:load2@example.test");
         let found = store.user("load1@example.test").await.unwrap().unwrap();
         assert_eq!(found.id, users[0].id);
-        assert!(!store.verify_password("load1@example.test", "").await.unwrap());
+        assert!(
+            !store
+                .verify_password("load1@example.test", "")
+                .await
+                .unwrap()
+        );
         let ha1 = store
             .digest_ha1("load1@example.test", Algorithm::Md5, "load1", REALM, &key())
             .await
             .unwrap();
         assert_eq!(ha1, None);
-        assert_eq!(store.nt_hash("load1@example.test", &key()).await.unwrap(), None);
+        assert_eq!(
+            store.nt_hash("load1@example.test", &key()).await.unwrap(),
+            None
+        );
         let again = store
             .add_users_without_password(&["load3@example.test", "load1@example.test"])
             .await;
         assert!(matches!(again, Err(StoreError::Duplicate(_))));
-        assert!(store.user("load3@example.test").await.unwrap().is_none(), "all or nothing");
+        assert!(
+            store.user("load3@example.test").await.unwrap().is_none(),
+            "all or nothing"
+        );
         engine.finish().await;
     }
 }

@@ -852,18 +852,41 @@ async fn imported_messages_continue_the_sequence_and_are_searchable() {
         let store = &engine.store;
         let author = user(store, "importer").await;
         let r = room(store, "Imported").await;
-        store.post_message(r.id, author, "live one", 1).await.unwrap();
+        store
+            .post_message(r.id, author, "live one", 1)
+            .await
+            .unwrap();
         let texts: Vec<String> = (0..1203).map(|i| format!("imported line {i}")).collect();
-        let rows: Vec<(&str, i64)> = texts.iter().enumerate().map(|(i, t)| (t.as_str(), i as i64 + 2)).collect();
+        let rows: Vec<(&str, i64)> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i as i64 + 2))
+            .collect();
         let events = all_events(store).await.len();
-        assert_eq!(store.import_messages(r.id, author, &rows).await.unwrap(), 1204);
-        assert_eq!(all_events(store).await.len(), events, "an import is no chat action");
-        assert_eq!(store.import_messages(r.id, author, &[]).await.unwrap(), 1204);
-        let last = store.read_history(r.id, author, &HistoryQuery::Last(2), 9).await.unwrap();
+        assert_eq!(
+            store.import_messages(r.id, author, &rows).await.unwrap(),
+            1204
+        );
+        assert_eq!(
+            all_events(store).await.len(),
+            events,
+            "an import is no chat action"
+        );
+        assert_eq!(
+            store.import_messages(r.id, author, &[]).await.unwrap(),
+            1204
+        );
+        let last = store
+            .read_history(r.id, author, &HistoryQuery::Last(2), 9)
+            .await
+            .unwrap();
         assert_eq!(seqs(&last), [1203, 1204]);
         assert_eq!(last[1].content, "imported line 1202");
         assert_eq!(last[1].author_uri, "sip:importer@example.test");
-        let next = store.post_message(r.id, author, "live two", 9).await.unwrap();
+        let next = store
+            .post_message(r.id, author, "live two", 9)
+            .await
+            .unwrap();
         assert_eq!(next.seq, 1205);
         let found = store
             .search_history(&[r.id], author, "line 777", 10, 9)

@@ -88,22 +88,7 @@ impl SqliteStore {
             digest: !secrets.digest.is_empty(),
             ntlm: secrets.sealed_nt_hash.is_some(),
         };
-        let inserted = sqlx::query(
-            "INSERT INTO principals (kind, uri, display_name, created_at, mechanisms) VALUES ('user', ?, ?, ?, ?)",
-        )
-        .bind(uri)
-        .bind(display_name)
-        .bind(created_at)
-        .bind(mechanisms.to_string())
-        .execute(&mut *tx)
-        .await;
-        let id = match inserted {
-            Ok(r) => r.last_insert_rowid(),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::Duplicate(uri.to_owned()));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let id = insert_user(&mut tx, uri, display_name, created_at, mechanisms).await?;
         write_secrets(&mut tx, id, secrets).await?;
         tx.commit().await?;
         Ok(User {
@@ -125,21 +110,7 @@ impl SqliteStore {
         };
         let mut users = Vec::with_capacity(uris.len());
         for uri in uris {
-            let inserted = sqlx::query(
-                "INSERT INTO principals (kind, uri, display_name, created_at, mechanisms) VALUES ('user', ?, '', ?, ?)",
-            )
-            .bind(uri)
-            .bind(created_at)
-            .bind(mechanisms.to_string())
-            .execute(&mut *tx)
-            .await;
-            let id = match inserted {
-                Ok(r) => r.last_insert_rowid(),
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    return Err(StoreError::Duplicate(uri.clone()));
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let id = insert_user(&mut tx, uri, "", created_at, mechanisms).await?;
             users.push(User {
                 id,
                 uri: uri.clone(),
@@ -276,6 +247,32 @@ impl SqliteStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Inserts a user principal; a taken URI is `Duplicate`.
+async fn insert_user(
+    tx: &mut Transaction<'_, Sqlite>,
+    uri: &str,
+    display_name: &str,
+    created_at: i64,
+    mechanisms: Mechanisms,
+) -> Result<i64> {
+    let inserted = sqlx::query(
+        "INSERT INTO principals (kind, uri, display_name, created_at, mechanisms) VALUES ('user', ?, ?, ?, ?)",
+    )
+    .bind(uri)
+    .bind(display_name)
+    .bind(created_at)
+    .bind(mechanisms.to_string())
+    .execute(&mut **tx)
+    .await;
+    match inserted {
+        Ok(r) => Ok(r.last_insert_rowid()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(StoreError::Duplicate(uri.to_owned()))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

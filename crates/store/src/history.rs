@@ -75,6 +75,14 @@ pub struct Preference {
     pub content: String,
 }
 
+/// An FTS5 query for messages of these rooms whose text has every word of `text`.
+pub fn fts_in_rooms(room_ids: &[i64], text: &str) -> Option<String> {
+    let words = fts_all_words(text)?;
+    let rooms: Vec<String> = room_ids.iter().map(|r| format!("\"{r}\"")).collect();
+    (!rooms.is_empty())
+        .then(|| format!("room_id : ({}) AND content : ({words})", rooms.join(" OR ")))
+}
+
 /// Turns free text into an FTS5 query that matches every word, each taken literally.
 pub fn fts_all_words(text: &str) -> Option<String> {
     let words: Vec<String> = text
@@ -100,5 +108,10 @@ mod tests {
             Some("\"OR\" AND \"NEAR\"")
         );
         assert_eq!(fts_all_words("  ...  "), None);
+        assert_eq!(
+            fts_in_rooms(&[3, 14], "deploy").as_deref(),
+            Some("room_id : (\"3\" OR \"14\") AND content : (\"deploy\")")
+        );
+        assert_eq!(fts_in_rooms(&[], "deploy"), None);
     }
 }

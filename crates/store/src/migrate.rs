@@ -21,4 +21,8 @@ pub const SQLITE: &[Migration] = &[
         version: 3,
         sql: include_str!("../migrations/sqlite/0003_ntlm.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../migrations/sqlite/0004_room_search.sql"),
+    },
 ];

@@ -9,10 +9,15 @@ use super::rooms::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, Preference, StoredMessage,
-    fts_all_words,
+    fts_in_rooms,
 };
 
 const MESSAGE_COLUMNS: &str = "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content";
+
+/// Messages found by an [`fts_in_rooms`] query, the full-text index driving the search.
+const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content \
+     FROM messages_fts f JOIN messages m ON m.id = f.rowid JOIN principals p ON p.id = m.author_id \
+     WHERE messages_fts MATCH ?";
 
 impl SqliteStore {
     /// Stores a message with the room's next sequence number and its compliance event, in
@@ -144,42 +149,44 @@ impl SqliteStore {
         );
         let mut rows = match query {
             HistoryQuery::Last(n) => {
-                sqlx::query(&format!("{base} WHERE m.room_id = ? ORDER BY m.seq DESC LIMIT ?"))
-                    .bind(room_id)
-                    .bind(i64::from(*n))
-                    .fetch_all(&mut *tx)
-                    .await?
+                sqlx::query(&format!(
+                    "{base} WHERE m.room_id = ? ORDER BY m.seq DESC LIMIT ?"
+                ))
+                .bind(room_id)
+                .bind(i64::from(*n))
+                .fetch_all(&mut *tx)
+                .await?
             }
             HistoryQuery::Before { seq, n } => {
-                sqlx::query(&format!("{base} WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"))
-                    .bind(room_id)
-                    .bind(seq)
-                    .bind(i64::from(*n))
-                    .fetch_all(&mut *tx)
-                    .await?
+                sqlx::query(&format!(
+                    "{base} WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"
+                ))
+                .bind(room_id)
+                .bind(seq)
+                .bind(i64::from(*n))
+                .fetch_all(&mut *tx)
+                .await?
             }
             HistoryQuery::After { seq, n } => {
-                let mut rows = sqlx::query(&format!("{base} WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq ASC LIMIT ?"))
-                    .bind(room_id)
-                    .bind(seq)
-                    .bind(i64::from(*n))
-                    .fetch_all(&mut *tx)
-                    .await?;
+                let mut rows = sqlx::query(&format!(
+                    "{base} WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq ASC LIMIT ?"
+                ))
+                .bind(room_id)
+                .bind(seq)
+                .bind(i64::from(*n))
+                .fetch_all(&mut *tx)
+                .await?;
                 rows.reverse();
                 rows
             }
-            HistoryQuery::Search { text, n } => match fts_all_words(text) {
+            HistoryQuery::Search { text, n } => match fts_in_rooms(&[room_id], text) {
                 None => Vec::new(),
                 Some(fts) => {
-                    sqlx::query(&format!(
-                        "{base} JOIN messages_fts f ON f.rowid = m.id WHERE m.room_id = ? AND messages_fts MATCH ? \
-                         ORDER BY m.seq DESC LIMIT ?"
-                    ))
-                    .bind(room_id)
-                    .bind(fts)
-                    .bind(i64::from(*n))
-                    .fetch_all(&mut *tx)
-                    .await?
+                    sqlx::query(&format!("{FTS_SEARCH} ORDER BY f.rowid DESC LIMIT ?"))
+                        .bind(fts)
+                        .bind(i64::from(*n))
+                        .fetch_all(&mut *tx)
+                        .await?
                 }
             },
         };
@@ -198,12 +205,9 @@ impl SqliteStore {
         limit: u32,
         at: i64,
     ) -> Result<Vec<StoredMessage>> {
-        let Some(fts) = fts_all_words(text) else {
+        let Some(fts) = fts_in_rooms(room_ids, text) else {
             return Ok(Vec::new());
         };
-        if room_ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut tx = self.pool.begin().await?;
         for room in room_ids {
             outbox(
@@ -217,17 +221,13 @@ impl SqliteStore {
             )
             .await?;
         }
-        let placeholders = vec!["?"; room_ids.len()].join(",");
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN principals p ON p.id = m.author_id \
-             JOIN messages_fts f ON f.rowid = m.id WHERE messages_fts MATCH ? AND m.room_id IN ({placeholders}) \
-             ORDER BY m.posted_at DESC LIMIT ?"
-        );
-        let mut q = sqlx::query(&sql).bind(fts);
-        for room in room_ids {
-            q = q.bind(room);
-        }
-        let rows = q.bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+        let rows = sqlx::query(&format!(
+            "{FTS_SEARCH} ORDER BY m.posted_at DESC, f.rowid DESC LIMIT ?"
+        ))
+        .bind(fts)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(rows.iter().map(message_from_row).collect())
     }

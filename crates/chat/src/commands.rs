@@ -11,7 +11,7 @@ use xccos::{
 };
 
 use crate::roster::Present;
-use crate::{Access, ChatError, ChatService, Principal, SessionId, now_nanos};
+use crate::{ChatError, ChatService, Principal, SessionId, now_nanos};
 
 type Outcome = Result<ReplyData, ResponseCode>;
 
@@ -228,12 +228,8 @@ impl ChatService {
         let Some(info) = self.room_by_uri(&chanid.uri()).await? else {
             return Ok(Err(ResponseCode::NoSuchNode));
         };
-        let (roles, in_scope) = self.access_roles(&info, principal).await?;
-        let access = Access {
-            room: &info,
-            roles: &roles,
-            in_scope,
-        };
+        let grant = self.grant(&info, principal).await?;
+        let access = grant.on(&info);
         if !access.can_join() {
             return Ok(Err(access.refusal()));
         }
@@ -319,12 +315,8 @@ impl ChatService {
         let _order = self.lock_room(info.room.id).await;
         if !self.rosters().is_joined(info.room.id, session) {
             // Not for a room the principal may not see: that would reveal a Secret room.
-            let (roles, in_scope) = self.access_roles(&info, principal).await?;
-            let access = Access {
-                room: &info,
-                roles: &roles,
-                in_scope,
-            };
+            let grant = self.grant(&info, principal).await?;
+            let access = grant.on(&info);
             return Ok(Err(if access.can_see() {
                 ResponseCode::UserNotJoined
             } else {
@@ -382,12 +374,8 @@ impl ChatService {
         let Some(info) = self.room_by_uri(channel_uri).await? else {
             return Ok(Err(ResponseCode::NoSuchNode));
         };
-        let (roles, in_scope) = self.access_roles(&info, principal).await?;
-        let access = Access {
-            room: &info,
-            roles: &roles,
-            in_scope,
-        };
+        let grant = self.grant(&info, principal).await?;
+        let access = grant.on(&info);
         if !access.can_read_history() {
             return Ok(Err(access.refusal()));
         }
@@ -442,15 +430,8 @@ impl ChatService {
             let Some(info) = self.store.room_by_id(invitation.room_id).await? else {
                 continue;
             };
-            let (roles, in_scope) = self.access_roles(&info, principal).await?;
-            if !info.invitations()
-                || !(Access {
-                    room: &info,
-                    roles: &roles,
-                    in_scope,
-                })
-                .can_join()
-            {
+            let grant = self.grant(&info, principal).await?;
+            if !info.invitations() || !grant.on(&info).can_join() {
                 continue;
             }
             out.push(Inv {

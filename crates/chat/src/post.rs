@@ -2,7 +2,7 @@
 
 use xccos::{ChatMessage, GrpChat, format_timestamp};
 
-use crate::{Access, ChatService, InfoAnswer, Principal, SessionId, now_nanos};
+use crate::{ChatService, InfoAnswer, Principal, SessionId, now_nanos};
 
 impl ChatService {
     /// Validates, commits and fans out one message. Refusals are SIP answers to the INFO:
@@ -29,18 +29,14 @@ impl ChatService {
         if self.settings.chat_limits.check(&chat.message.text).is_err() {
             return respond(refuse(413, "Message Too Large"));
         }
-        let (roles, in_scope) = match self.access_roles(&info, principal).await {
-            Ok(r) => r,
+        let grant = match self.grant(&info, principal).await {
+            Ok(g) => g,
             Err(e) => {
                 tracing::error!(error = %e, "role lookup failed");
                 return respond(refuse(500, "Server Error"));
             }
         };
-        let access = Access {
-            room: &info,
-            roles: &roles,
-            in_scope,
-        };
+        let access = grant.on(&info);
         if !access.can_see() {
             return respond(refuse(404, "No Such Room"));
         }

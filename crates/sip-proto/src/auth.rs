@@ -125,7 +125,8 @@ impl fmt::Display for Algorithm {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
     bytes
         .iter()

@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use parlance_store::{ServerKey, Store};
 use rand::RngCore;
 use sha2::Sha256;
-use sip_proto::auth::{Algorithm, Challenge, Credentials};
+use sip_proto::auth::{Algorithm, Challenge, Credentials, hex};
 
 use crate::clock::Clock;
 
@@ -275,16 +275,6 @@ impl Throttle {
             .expect("throttle lock")
             .retain(|_, q| q.back().is_some_and(|t| *t > cutoff));
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

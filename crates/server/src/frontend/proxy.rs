@@ -13,11 +13,11 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
+use sip_proto::auth::hex;
 use sip_proto::{BRANCH_COOKIE, CSeq, Headers, Method, Request, Response, Uri, name};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::auth::hex;
 use crate::transport::{ConnHandle, ConnId, Connections};
 
 /// Timer F (non-INVITE) and Timer C (INVITE) of RFC 3261, for a whole proxied request.

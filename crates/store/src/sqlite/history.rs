@@ -29,7 +29,7 @@ impl SqliteStore {
         content: &str,
         posted_at: i64,
     ) -> Result<StoredMessage> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let seq: i64 = sqlx::query_scalar(
             "UPDATE rooms SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1",
         )
@@ -84,7 +84,7 @@ impl SqliteStore {
             what: "import",
             why: "too many messages".into(),
         })?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let first: i64 = sqlx::query_scalar(
             "UPDATE rooms SET next_seq = next_seq + ? WHERE id = ? RETURNING next_seq - ?",
         )
@@ -127,7 +127,7 @@ impl SqliteStore {
         query: &HistoryQuery,
         at: i64,
     ) -> Result<Vec<StoredMessage>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let description = match query {
             HistoryQuery::Last(n) => format!("last {n}"),
             HistoryQuery::Before { seq, n } => format!("before {seq} {n}"),
@@ -208,7 +208,7 @@ impl SqliteStore {
         let Some(fts) = fts_in_rooms(room_ids, text) else {
             return Ok(Vec::new());
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         for room in room_ids {
             outbox(
                 &mut tx,
@@ -241,7 +241,7 @@ impl SqliteStore {
         content: &str,
         at: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         outbox(&mut tx, kind, room_id, principal_id, None, content, at).await?;
         tx.commit().await?;
         Ok(())
@@ -259,7 +259,7 @@ impl SqliteStore {
         )
         .bind(after_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         Ok(rows
             .iter()
@@ -278,7 +278,7 @@ impl SqliteStore {
     /// Invites principals to a room; each gets the next invitation id of their own. Already
     /// invited principals are left as they are.
     pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         for p in principal_ids {
             sqlx::query(
                 "INSERT OR IGNORE INTO invitations (principal_id, invite_id, room_id, created_at) \
@@ -301,7 +301,7 @@ impl SqliteStore {
         )
         .bind(principal_id)
         .bind(from_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         Ok(rows
             .iter()
@@ -319,7 +319,7 @@ impl SqliteStore {
         )
         .bind(principal_id)
         .bind(label)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await?;
         Ok(row.map(|r| Preference {
             label: r.get("label"),
@@ -342,7 +342,7 @@ impl SqliteStore {
         .bind(principal_id)
         .bind(label)
         .bind(content)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?;
         Ok(Preference {
             label: label.to_owned(),

@@ -17,10 +17,18 @@ use crate::accounts::{DigestSecret, Mechanisms, PasswordSecrets, User};
 use crate::error::{Result, StoreError};
 use crate::migrate::{Migration, SQLITE};
 
+/// Readers share a pool; every write goes through one connection. SQLite admits one writer
+/// at a time anyway, and writers that race for the lock wait in its busy handler, which
+/// sleeps in steps of up to 100 ms; queueing them in the pool instead keeps a burst of
+/// joins or posts moving at the speed of the commits.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pub(crate) pool: SqlitePool,
+    pub(crate) reads: SqlitePool,
+    pub(crate) writes: SqlitePool,
 }
+
+/// Connections for readers (history pages and searches run beside the writer in WAL mode).
+const READERS: u32 = 8;
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<SqliteStore> {
@@ -32,48 +40,17 @@ impl SqliteStore {
             .foreign_keys(true)
             // The admin CLI may write while the server runs: wait for the lock, don't fail.
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+        let writes = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        // The schema must exist before a reader looks at it.
+        migrate(&writes, SQLITE).await?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(READERS)
             .connect_with(options)
             .await?;
-        let store = SqliteStore { pool };
-        store.migrate(SQLITE).await?;
-        Ok(store)
-    }
-
-    async fn migrate(&self, migrations: &[Migration]) -> Result<()> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await?;
-        let current: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-                .fetch_one(&self.pool)
-                .await?;
-        let known = migrations.last().map_or(0, |m| m.version);
-        if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known,
-            });
-        }
-        for m in migrations.iter().filter(|m| m.version > current) {
-            let fail = |source| StoreError::Migration {
-                version: m.version,
-                source,
-            };
-            let mut tx = self.pool.begin().await.map_err(fail)?;
-            sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(fail)?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
-                .bind(m.version)
-                .bind(crate::now())
-                .execute(&mut *tx)
-                .await
-                .map_err(fail)?;
-            tx.commit().await.map_err(fail)?;
-        }
-        Ok(())
+        Ok(SqliteStore { reads, writes })
     }
 
     pub async fn add_user(
@@ -82,7 +59,7 @@ impl SqliteStore {
         display_name: &str,
         secrets: &PasswordSecrets,
     ) -> Result<User> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let created_at = crate::now();
         let mechanisms = Mechanisms {
             digest: !secrets.digest.is_empty(),
@@ -102,7 +79,7 @@ impl SqliteStore {
 
     /// `uris` are normalised. No secret rows: Digest and NTLM find nothing to check against.
     pub async fn add_users_without_password(&self, uris: &[String]) -> Result<Vec<User>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let created_at = crate::now();
         let mechanisms = Mechanisms {
             digest: true,
@@ -124,7 +101,7 @@ impl SqliteStore {
     }
 
     pub async fn set_password(&self, uri: &str, secrets: &PasswordSecrets) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let id: i64 =
             sqlx::query_scalar("SELECT id FROM principals WHERE uri = ? AND kind = 'user'")
                 .bind(uri)
@@ -147,7 +124,7 @@ impl SqliteStore {
     pub async fn remove_user(&self, uri: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM principals WHERE uri = ? AND kind = 'user'")
             .bind(uri)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(uri.to_owned()));
@@ -159,7 +136,7 @@ impl SqliteStore {
         let rows = sqlx::query(
             "SELECT id, uri, display_name, created_at, mechanisms FROM principals WHERE kind = 'user' ORDER BY uri",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         Ok(rows.iter().map(user_from_row).collect())
     }
@@ -169,7 +146,7 @@ impl SqliteStore {
             "SELECT id, uri, display_name, created_at, mechanisms FROM principals WHERE kind = 'user' AND uri = ?",
         )
         .bind(uri)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await?;
         Ok(row.as_ref().map(user_from_row))
     }
@@ -179,7 +156,7 @@ impl SqliteStore {
             "SELECT h.phc FROM password_hashes h JOIN principals p ON p.id = h.principal_id WHERE p.uri = ?",
         )
         .bind(uri)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await?)
     }
 
@@ -196,7 +173,7 @@ impl SqliteStore {
         .bind(uri)
         .bind(algorithm.as_str())
         .bind(username)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await?;
         Ok(row.map(|r| DigestSecret {
             algorithm,
@@ -213,14 +190,14 @@ impl SqliteStore {
              WHERE p.uri = ? AND instr(p.mechanisms, 'ntlm') > 0",
         )
         .bind(uri)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await?)
     }
 
     /// Restricts (or widens) the mechanisms of an account; the secrets of mechanisms no
     /// longer allowed are deleted.
     pub async fn set_mechanisms(&self, uri: &str, mechanisms: Mechanisms) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "UPDATE principals SET mechanisms = ? WHERE uri = ? AND kind = 'user' RETURNING id",
         )
@@ -246,7 +223,8 @@ impl SqliteStore {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.writes.close().await;
+        self.reads.close().await;
     }
 }
 
@@ -323,4 +301,39 @@ fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
             ntlm: false,
         }),
     }
+}
+
+async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    let current: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(pool)
+            .await?;
+    let known = migrations.last().map_or(0, |m| m.version);
+    if current > known {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    for m in migrations.iter().filter(|m| m.version > current) {
+        let fail = |source| StoreError::Migration {
+            version: m.version,
+            source,
+        };
+        let mut tx = pool.begin().await.map_err(fail)?;
+        sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(fail)?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+            .bind(m.version)
+            .bind(crate::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+    }
+    Ok(())
 }

@@ -21,7 +21,7 @@ impl SqliteStore {
     /// The root category, created on first use.
     pub async fn root_category(&self) -> Result<Category> {
         let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE parent_id IS NULL");
-        if let Some(row) = sqlx::query(&sql).fetch_optional(&self.pool).await? {
+        if let Some(row) = sqlx::query(&sql).fetch_optional(&self.reads).await? {
             return Ok(category_from_row(&row));
         }
         sqlx::query(
@@ -30,9 +30,9 @@ impl SqliteStore {
         )
         .bind(crate::new_guid())
         .bind(crate::now())
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
-        let row = sqlx::query(&sql).fetch_one(&self.pool).await?;
+        let row = sqlx::query(&sql).fetch_one(&self.reads).await?;
         Ok(category_from_row(&row))
     }
 
@@ -49,7 +49,7 @@ impl SqliteStore {
         .bind(new.invitations)
         .bind(new.logged)
         .bind(crate::now())
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(|e| foreign_key_as_not_found(e, "parent category"))?
         .last_insert_rowid();
@@ -62,7 +62,7 @@ impl SqliteStore {
         let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE id = ?");
         Ok(sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?
             .as_ref()
             .map(category_from_row))
@@ -75,7 +75,7 @@ impl SqliteStore {
         );
         Ok(sqlx::query(&sql)
             .bind(guid_or_name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?
             .as_ref()
             .map(category_from_row))
@@ -86,7 +86,7 @@ impl SqliteStore {
             "SELECT {CATEGORY_COLUMNS} FROM categories ORDER BY parent_id IS NOT NULL, name"
         );
         Ok(sqlx::query(&sql)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?
             .iter()
             .map(category_from_row)
@@ -107,7 +107,7 @@ impl SqliteStore {
         sqlx::query(sql)
             .bind(category_id)
             .bind(principal_id)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await
             .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
         Ok(())
@@ -121,7 +121,7 @@ impl SqliteStore {
         );
         Ok(sqlx::query(&sql)
             .bind(principal_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?
             .iter()
             .map(category_from_row)
@@ -143,7 +143,7 @@ impl SqliteStore {
                 .bind(category_id)
                 .bind(principal_id)
                 .bind(e == ScopeEntry::Allow)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await
                 .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
             }
@@ -153,7 +153,7 @@ impl SqliteStore {
                 )
                 .bind(category_id)
                 .bind(principal_id)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
             }
         }
@@ -172,7 +172,7 @@ impl SqliteStore {
         )
         .bind(category_id)
         .bind(principal_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?;
         let (denied, allowed, has_list): (i64, i64, i64) = (
             row.get("denied"),
@@ -198,7 +198,7 @@ impl SqliteStore {
         .bind(now)
         .bind(now)
         .bind(new.category_id)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(|e| unique_as_duplicate(e, new.name))?;
         if inserted.rows_affected() == 0 {
@@ -231,7 +231,7 @@ impl SqliteStore {
         .bind(update.disabled)
         .bind(crate::now())
         .bind(room_id)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(|e| unique_as_duplicate(e, update.name.as_deref().unwrap_or("room name")))?;
         if done.rows_affected() == 0 {
@@ -270,7 +270,7 @@ impl SqliteStore {
             RoomKey::Text(t) => query.bind(t),
         };
         Ok(query
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?
             .as_ref()
             .map(room_info_from_row))
@@ -306,7 +306,7 @@ impl SqliteStore {
             .bind(in_description)
             .bind(visible_to)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?;
         Ok(rows.iter().map(room_info_from_row).collect())
     }
@@ -327,7 +327,7 @@ impl SqliteStore {
             .bind(room_id)
             .bind(principal_id)
             .bind(role.as_str())
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await
             .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
         Ok(())
@@ -339,7 +339,7 @@ impl SqliteStore {
         )
         .bind(room_id)
         .bind(principal_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         Ok(rows.iter().filter_map(|r| r.parse().ok()).collect())
     }
@@ -350,7 +350,7 @@ impl SqliteStore {
              WHERE rr.room_id = ? ORDER BY p.uri, rr.role",
         )
         .bind(room_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         Ok(rows
             .iter()

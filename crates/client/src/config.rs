@@ -1,6 +1,7 @@
 //! What a client is told before it connects: where, as whom, how securely, how patiently.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::ClientError;
@@ -23,6 +24,9 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// How long opening the connection (TCP and TLS handshake) may take.
     pub connect_timeout: Duration,
+    /// The local address to connect from; the system chooses when `None`. Many clients on
+    /// one machine need several (each source address has its own ephemeral ports).
+    pub local_address: Option<IpAddr>,
 }
 
 /// How the connection is carried.
@@ -69,6 +73,7 @@ impl ClientConfig {
             join_history: 25,
             request_timeout: Duration::from_secs(32),
             connect_timeout: Duration::from_secs(10),
+            local_address: None,
         }
     }
 }
@@ -82,6 +87,7 @@ impl fmt::Debug for ClientConfig {
             .field("transport", &self.transport)
             .field("reconnect", &self.reconnect)
             .field("join_history", &self.join_history)
+            .field("local_address", &self.local_address)
             .finish_non_exhaustive()
     }
 }

@@ -2,14 +2,14 @@
 //! given and keeps the connection alive with CRLFs when idle. No protocol state lives here;
 //! the session talks to it through channels.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use rustls::pki_types::ServerName;
 use sip_proto::{Decoder, Item, Limits, Message};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -20,6 +20,30 @@ use crate::tls;
 /// Messages read but not yet taken by the session; past this the reader stops reading and
 /// TCP flow control slows the server down.
 const INBOUND_QUEUE: usize = 256;
+
+/// A TCP connection to `server`, from `from` when given (to the server's first address of
+/// the same family).
+async fn connect(server: &ServerAddr, from: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(from) = from else {
+        return TcpStream::connect((server.host.as_str(), server.port)).await;
+    };
+    let to = tokio::net::lookup_host((server.host.as_str(), server.port))
+        .await?
+        .find(|a| a.is_ipv4() == from.is_ipv4())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("no address of the same family as {from}"),
+            )
+        })?;
+    let socket = if from.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(to).await
+}
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
@@ -53,6 +77,7 @@ impl Link {
     pub async fn open(
         server: &ServerAddr,
         transport: &Transport,
+        from: Option<IpAddr>,
         timeout: Duration,
     ) -> Result<Link, ClientError> {
         let name = server.to_string();
@@ -60,13 +85,10 @@ impl Link {
             server: name.clone(),
             reason,
         };
-        let tcp = tokio::time::timeout(
-            timeout,
-            TcpStream::connect((server.host.as_str(), server.port)),
-        )
-        .await
-        .map_err(|_| unreachable("no answer in time".into()))?
-        .map_err(|e| unreachable(e.to_string()))?;
+        let tcp = tokio::time::timeout(timeout, connect(server, from))
+            .await
+            .map_err(|_| unreachable("no answer in time".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
         let local = tcp.local_addr().map_err(|e| unreachable(e.to_string()))?;
         let (stream, secure): (Box<dyn Stream>, bool) = match transport {

@@ -71,16 +71,21 @@ async fn signs_in_over_tls_and_lists_the_rooms_it_may_see() {
 }
 
 #[tokio::test]
-async fn plain_tcp_when_asked() {
+async fn plain_tcp_when_asked_from_the_chosen_address() {
     let s = server(&["alice"]).await;
-    let config = ClientConfig::new(
+    let mut config = ClientConfig::new(
         s.tcp_addr().to_string(),
         format!("alice@{DOMAIN}"),
         "pw",
         Transport::Tcp,
     );
+    let from: std::net::IpAddr = "127.0.0.7".parse().unwrap();
+    config.local_address = Some(from);
     let (alice, _) = Client::connect(config).await.unwrap();
     assert!(alice.rooms().await.unwrap().is_empty());
+    let bindings = s.server().front_end.registrar().lookup(&sip("alice"));
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(bindings[0].conn.peer().ip(), from);
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ impl Session {
         let link = Link::open(
             &self.server,
             &self.config.transport,
+            self.config.local_address,
             self.config.connect_timeout,
         )
         .await?;

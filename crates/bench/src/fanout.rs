@@ -186,7 +186,7 @@ pub async fn run_server(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, B
     store.close().await;
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
-        let (clients, setup) = population::connect_and_join(&target, env.tcp, &accounts, std::slice::from_ref(&room_uri)).await?;
+        let (clients, setup) = population::connect_and_join(&target, env, &accounts, |_| vec![room_uri.clone()]).await?;
         let posters = args.posters.max(1);
         let (shared, echo_rx) = shared(posters);
         let (stop, stopped) = watch::channel(false);

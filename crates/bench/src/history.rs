@@ -191,7 +191,7 @@ async fn measure(env: &Env, dir: &Path, args: &HistoryArgs, filled: &Filled) -> 
     let target = Target::start(dir, env.in_process, env.lifetime).await?;
     let result = async {
         let accounts = vec![format!("reader0@{}", crate::target::DOMAIN)];
-        let (mut clients, _) = population::connect_and_join(&target, env.tcp, &accounts, &filled.rooms).await?;
+        let (mut clients, _) = population::connect_and_join(&target, env, &accounts, |_| filled.rooms.clone()).await?;
         let (client, _events) = clients.pop().ok_or_else(|| BenchError::Failed("no reader".into()))?;
         let per_room = filled.messages / filled.rooms.len().max(1) as u64;
         let mut rng = StdRng::seed_from_u64(7);

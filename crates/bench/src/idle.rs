@@ -1,7 +1,6 @@
 //! Idle connections: N registered connections that then say nothing; the server's resident
-//! memory per connection. Raw connections (REGISTER, read the 200, hold) because the
-//! client library cannot choose its source address, and because a full chat session per
-//! connection would measure more than an idle registered connection.
+//! memory per connection. Raw connections (REGISTER, read the 200, hold), because a full
+//! chat session per connection would measure more than an idle registered connection.
 
 use std::time::{Duration, Instant};
 

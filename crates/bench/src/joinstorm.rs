@@ -40,7 +40,7 @@ pub async fn run(env: &Env, args: &JoinStormArgs) -> Result<Section, BenchError>
     store.close().await;
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
-        let (clients, connect) = population::connect_and_join(&target, env.tcp, &accounts, &[]).await?;
+        let (clients, connect) = population::connect_and_join(&target, env, &accounts, |_| Vec::new()).await?;
         let before = target.sample();
         let started = Instant::now();
         let mut tasks = Vec::with_capacity(clients.len());

@@ -14,6 +14,7 @@ mod idle;
 mod joinstorm;
 mod limits;
 mod measure;
+mod pool;
 mod population;
 mod relay;
 pub mod report;
@@ -28,6 +29,7 @@ pub use fanout::FanoutArgs;
 pub use history::HistoryArgs;
 pub use idle::IdleArgs;
 pub use joinstorm::JoinStormArgs;
+pub use pool::PoolArgs;
 use report::{Machine, Report};
 
 /// `parlance bench [OPTIONS] [SCENARIO]`; without a scenario, the default suite.
@@ -74,6 +76,9 @@ pub enum Scenario {
     History(HistoryArgs),
     /// N registered idle connections: server memory per connection.
     Idle(IdleArgs),
+    /// The Persistent Chat pool design point scaled by a factor; searches for the largest
+    /// factor with p99 delivery < 50 ms.
+    Pool(PoolArgs),
     /// The default suite: every scenario at a size that runs in a few minutes.
     Suite,
     /// Internal: the server process a scenario starts.
@@ -179,6 +184,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
         Scenario::JoinStorm(a) => sections.push(joinstorm::run(env, a).await?),
         Scenario::History(a) => sections.push(history::run(env, a).await?),
         Scenario::Idle(a) => sections.push(idle::run(env, a).await?),
+        Scenario::Pool(a) => sections.push(pool::run(env, a).await?),
         Scenario::Suite => {
             let fan = FanoutArgs { members: 1000, rate: 20.0, duration: 10, posters: 8, size: 100, no_baseline: false };
             sections.push(fanout::run(env, &fan, "fan-out", true).await?);

@@ -1,6 +1,7 @@
 //! Who takes part: accounts and rooms written straight into the server's store before it
 //! starts, and clients of the client library signed in and joined, many at a time.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, Room};
 use tokio::sync::Semaphore;
 
 use crate::error::BenchError;
+use crate::{Env, wire};
 use crate::target::{DOMAIN, Target, bench_config};
 
 /// Accounts created per transaction.
@@ -58,15 +60,17 @@ pub async fn add_room(store: &Store, name: &str) -> Result<(Room, String), Bench
     Ok((room, uri))
 }
 
-/// Client settings for `account` against `target`: no password (trusted network), the
-/// least join history, and no reconnecting (a lost client is a failed run, not a retry).
-pub fn client_config(target: &Target, tcp: bool, account: &str) -> Result<ClientConfig, BenchError> {
+/// Client settings for `account` against `target`, connecting from `from`: no password
+/// (trusted network), the least join history, and no reconnecting (a lost client is a
+/// failed run, not a retry).
+pub fn client_config(target: &Target, tcp: bool, account: &str, from: IpAddr) -> Result<ClientConfig, BenchError> {
     let (server, transport) = match tcp {
         true => (target.tcp_addr, Transport::Tcp),
         false => (target.tls_addr, Transport::Tls(Trust::ca_file(&target.cert_path())?)),
     };
     let mut config = ClientConfig::new(server.to_string(), account, "", transport);
     config.join_history = 1;
+    config.local_address = Some(from);
     // Every join sends a roster notice to every member already in the room, so the joins
     // of a large room queue behind each other: setup may be slow, and must not fail for it.
     config.request_timeout = Duration::from_secs(300);
@@ -74,16 +78,21 @@ pub fn client_config(target: &Target, tcp: bool, account: &str) -> Result<Client
     Ok(config)
 }
 
-/// Signs in every account and joins it to `rooms`; returns the clients in account order
-/// and how long it took.
-pub async fn connect_and_join(target: &Target, tcp: bool, accounts: &[String], rooms: &[String]) -> Result<(Vec<(Client, Events)>, Duration), BenchError> {
+/// Signs in every account (the `i`-th from the `i`-th of `env.sources` loopback
+/// addresses) and joins it to the rooms `rooms(i)` names; returns the clients in account
+/// order and how long it took.
+pub async fn connect_and_join(
+    target: &Target,
+    env: &Env,
+    accounts: &[String],
+    rooms: impl Fn(usize) -> Vec<String>,
+) -> Result<(Vec<(Client, Events)>, Duration), BenchError> {
     let started = Instant::now();
     let permits = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
-    let rooms = Arc::new(rooms.to_vec());
     let mut tasks = Vec::with_capacity(accounts.len());
-    for account in accounts {
-        let config = client_config(target, tcp, account)?;
-        let (permits, rooms) = (permits.clone(), rooms.clone());
+    for (i, account) in accounts.iter().enumerate() {
+        let config = client_config(target, env.tcp, account, wire::source(i, env.sources))?;
+        let (permits, rooms) = (permits.clone(), rooms(i));
         tasks.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await;
             let (client, events) = Client::connect(config).await?;

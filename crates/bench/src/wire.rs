@@ -1,6 +1,6 @@
-//! Raw connections for the parts the client library cannot do: binding a chosen 127.0.0.x
-//! source address (the baseline relay's members, the idle connections), and the relay's
-//! framing, which looks at nothing but the message boundaries.
+//! Loopback source addresses, raw connections for what is not a chat client (the baseline
+//! relay's members, the idle connections), and the relay's framing, which looks at nothing
+//! but the message boundaries.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;

@@ -1,0 +1,424 @@
+//! Pool design load: the published Persistent Chat pool design point, scaled by a factor,
+//! and a search for the largest factor this machine sustains with p99 delivery < 50 ms.
+//!
+//! At factor 1.0 the design point is 80,000 connected users; 32,000 rooms of 30 members,
+//! 1,067 of 150 and 10 of 16,000 (1.28 million memberships: 16 rooms per user); 24
+//! messages/s and 10 joins/s across the pool. A factor scales the users, the number of
+//! rooms of each size and both rates; a room never has more members than there are users.
+//! How the 24 messages/s fall on the rooms is not part of the design point: here every
+//! membership is equally likely to post (a member of a big room talks as often as a member
+//! of a small one), so the 16,000-member rooms carry an eighth of the posts and most of the
+//! deliveries. A join is a member leaving one of its rooms and joining it again (history
+//! included), so the population stays the same while joins go on.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parlance_client::{Client, Event, Events};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::Env;
+use crate::error::BenchError;
+use crate::measure::{Latency, ProcSample, Stamp, micros_since, now_ns};
+use crate::population;
+use crate::report::{Row, Section, TargetCheck, settings};
+use crate::target::Target;
+
+/// One size of room at factor 1.0.
+struct RoomSize {
+    members: usize,
+    rooms: f64,
+}
+
+const USERS: f64 = 80_000.0;
+const ROOM_SIZES: [RoomSize; 3] = [
+    RoomSize { members: 30, rooms: 32_000.0 },
+    RoomSize { members: 150, rooms: 1_067.0 },
+    RoomSize { members: 16_000, rooms: 10.0 },
+];
+const MESSAGES_PER_S: f64 = 24.0;
+const JOINS_PER_S: f64 = 10.0;
+/// The delivery target a factor must meet.
+const P99_TARGET_MS: f64 = 50.0;
+/// Below this share of the expected deliveries a step fails whatever its latency.
+const MIN_DELIVERED_PCT: f64 = 99.0;
+/// How long deliveries may trail the last post.
+const DRAIN: Duration = Duration::from_secs(10);
+/// The search stops once the largest passing and smallest failing factor are this close.
+const PRECISION: f64 = 1.15;
+/// The smallest factor that still gives every room size a room and rooms their members.
+const MIN_FACTOR: f64 = 0.01;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PoolArgs {
+    /// Run at this factor only, instead of searching.
+    #[arg(long)]
+    pub factor: Option<f64>,
+    /// The first factor the search tries.
+    #[arg(long, default_value_t = 0.05)]
+    pub start: f64,
+    /// Factors the search may try (each is a fresh server and population).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Seconds of load at each factor.
+    #[arg(long, default_value_t = 30)]
+    pub duration: u64,
+}
+
+/// The population at one factor: who is in which room.
+#[derive(Debug)]
+struct Design {
+    factor: f64,
+    users: usize,
+    /// Members of each room, as user indexes; rooms ordered small, medium, large.
+    rooms: Vec<Vec<u32>>,
+    /// Rooms of each size, in the order of [`ROOM_SIZES`].
+    per_size: [usize; 3],
+    /// Every (room, member) pair: a post or a join picks one at random.
+    memberships: Vec<(u32, u32)>,
+}
+
+impl Design {
+    fn at(factor: f64) -> Design {
+        let users = (USERS * factor).round().max(1.0) as usize;
+        let mut rooms = Vec::new();
+        let mut per_size = [0; 3];
+        // Members are dealt out in turn, so each user lands in about the same number of
+        // rooms of each size, and never twice in one room (rooms have at most `users`).
+        let mut next = 0usize;
+        for (i, size) in ROOM_SIZES.iter().enumerate() {
+            let count = (size.rooms * factor).round().max(1.0) as usize;
+            let members = size.members.min(users);
+            per_size[i] = count;
+            for _ in 0..count {
+                rooms.push((0..members).map(|j| ((next + j) % users) as u32).collect());
+                next += members;
+            }
+        }
+        let memberships = rooms
+            .iter()
+            .enumerate()
+            .flat_map(|(r, members): (usize, &Vec<u32>)| members.iter().map(move |u| (r as u32, *u)))
+            .collect();
+        Design { factor, users, rooms, per_size, memberships }
+    }
+
+    /// The rooms of each user, as room indexes.
+    fn rooms_of_users(&self) -> Vec<Vec<u32>> {
+        let mut of = vec![Vec::new(); self.users];
+        for (room, user) in &self.memberships {
+            of[*user as usize].push(*room);
+        }
+        of
+    }
+
+    fn messages_per_s(&self) -> f64 {
+        MESSAGES_PER_S * self.factor
+    }
+
+    fn joins_per_s(&self) -> f64 {
+        JOINS_PER_S * self.factor
+    }
+}
+
+/// What one factor measured.
+#[derive(Debug, Clone, Serialize)]
+struct StepResult {
+    factor: f64,
+    users: usize,
+    /// Rooms of 30, 150 and 16,000 (or as many as there are users) members.
+    rooms: String,
+    memberships: usize,
+    setup_s: f64,
+    posts: u64,
+    failed_posts: u64,
+    deliveries: u64,
+    delivered_pct: f64,
+    deliveries_per_s: f64,
+    delivery: Latency,
+    joins: u64,
+    failed_joins: u64,
+    join: Latency,
+    server_cpu_pct: f64,
+    bench_cpu_pct: f64,
+    server_peak_rss_mib: f64,
+}
+
+impl StepResult {
+    fn passed(&self) -> bool {
+        self.delivery.p99_ms < P99_TARGET_MS && self.delivered_pct >= MIN_DELIVERED_PCT && self.failed_joins == 0
+    }
+}
+
+pub async fn run(env: &Env, args: &PoolArgs) -> Result<Section, BenchError> {
+    let mut steps = Vec::new();
+    match args.factor {
+        Some(f) => steps.push(run_factor(env, f.max(MIN_FACTOR), args.duration).await?),
+        None => {
+            let (mut passed, mut failed): (Option<f64>, Option<f64>) = (None, None);
+            let mut factor = args.start.clamp(MIN_FACTOR, 1.0);
+            for _ in 0..args.steps.max(1) {
+                let step = run_factor(env, factor, args.duration).await?;
+                tracing::info!(factor, p99_ms = step.delivery.p99_ms, passed = step.passed(), "pool design load step");
+                if step.passed() { passed = Some(factor) } else { failed = Some(factor) }
+                steps.push(step);
+                factor = match (passed, failed) {
+                    (Some(1.0), _) => break,
+                    (Some(p), None) => (p * 2.0).min(1.0),
+                    (None, Some(f)) if f <= MIN_FACTOR => break,
+                    (None, Some(f)) => (f / 2.0).max(MIN_FACTOR),
+                    (Some(p), Some(f)) if f / p <= PRECISION => break,
+                    (Some(p), Some(f)) => (p * f).sqrt(),
+                    (None, None) => break,
+                };
+            }
+        }
+    }
+    let best = steps.iter().filter(|s| s.passed()).map(|s| s.factor).fold(None, |a: Option<f64>, f| Some(a.map_or(f, |a| a.max(f))));
+    let rows = steps.iter().map(|s| Row::of(&format!("factor {:.3}", s.factor), s)).collect();
+    let measured = match best {
+        Some(f) => format!("largest factor with p99 < {P99_TARGET_MS} ms: {f:.3}"),
+        None => format!("no factor tried kept p99 < {P99_TARGET_MS} ms"),
+    };
+    Ok(Section {
+        scenario: "pool design load".into(),
+        settings: settings(&[
+            ("users_at_1", json!(USERS)),
+            ("rooms_at_1", json!("32000 x 30, 1067 x 150, 10 x 16000")),
+            ("messages_per_s_at_1", json!(MESSAGES_PER_S)),
+            ("joins_per_s_at_1", json!(JOINS_PER_S)),
+            ("duration_s", json!(args.duration)),
+        ]),
+        rows,
+        targets: vec![TargetCheck::new("pool design load at factor 1.0 (p99 < 50 ms)", measured, best.is_some_and(|f| f >= 1.0))],
+    })
+}
+
+/// Populates a fresh server at `factor`, signs everyone in, and applies the load.
+async fn run_factor(env: &Env, factor: f64, duration: u64) -> Result<StepResult, BenchError> {
+    let design = Design::at(factor);
+    let dir = env.scratch("pool")?;
+    let store = population::open_store(&dir).await?;
+    let accounts = population::add_users(&store, "pool", design.users).await?;
+    let mut uris = Vec::with_capacity(design.rooms.len());
+    for r in 0..design.rooms.len() {
+        uris.push(population::add_room(&store, &format!("Pool {r}")).await?.1);
+    }
+    store.close().await;
+    let target = Target::start(&dir, env.in_process, env.lifetime).await?;
+    let outcome = async {
+        let rooms_of = design.rooms_of_users();
+        let (clients, setup) =
+            population::connect_and_join(&target, env, &accounts, |u| rooms_of[u].iter().map(|r| uris[*r as usize].clone()).collect()).await?;
+        let mut step = apply(&design, &uris, clients, Duration::from_secs(duration), &target).await?;
+        step.setup_s = setup.as_secs_f64();
+        Ok(step)
+    }
+    .await;
+    target.stop().await;
+    env.remove(&dir);
+    outcome
+}
+
+/// Posts and joins side by side for `duration`, both open loop (each leaves on schedule
+/// whether or not the earlier ones were answered), then waits for the deliveries.
+async fn apply(design: &Design, uris: &[String], clients: Vec<(Client, Events)>, duration: Duration, target: &Target) -> Result<StepResult, BenchError> {
+    let delivered = Arc::new(AtomicU64::new(0));
+    let (stop, stopped) = watch::channel(false);
+    let mut handles = Vec::with_capacity(clients.len());
+    let mut receivers = Vec::with_capacity(clients.len());
+    for (client, events) in clients {
+        receivers.push(tokio::spawn(receive(events, delivered.clone(), stopped.clone())));
+        handles.push(client);
+    }
+    let handles = Arc::new(handles);
+    let (server_before, bench_before, started) = (target.sample(), ProcSample::read(std::process::id()), now_ns());
+    let (posting, joining) = tokio::join!(post(design, uris, &handles, duration), join(design, uris, &handles, duration));
+    let posts = posting?;
+    let joins = joining?;
+    let deadline = Instant::now() + DRAIN;
+    while delivered.load(Ordering::Relaxed) < posts.expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (server_after, bench_after) = (target.sample(), ProcSample::read(std::process::id()));
+    let _ = stop.send(true);
+    let mut micros = Vec::new();
+    let mut last_ns = started;
+    for r in receivers {
+        let tally = r.await.map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
+        micros.extend_from_slice(&tally.micros);
+        last_ns = last_ns.max(tally.last_ns);
+    }
+    let deliveries = micros.len() as u64;
+    let secs = last_ns.saturating_sub(started) as f64 / 1e9;
+    Ok(StepResult {
+        factor: design.factor,
+        users: design.users,
+        rooms: design.per_size.map(|n| n.to_string()).join(" / "),
+        memberships: design.memberships.len(),
+        setup_s: 0.0,
+        posts: posts.done,
+        failed_posts: posts.failed,
+        deliveries,
+        delivered_pct: if posts.expected > 0 { 100.0 * deliveries as f64 / posts.expected as f64 } else { 0.0 },
+        deliveries_per_s: if secs > 0.0 { deliveries as f64 / secs } else { 0.0 },
+        delivery: Latency::from_micros(&mut micros),
+        joins: joins.done,
+        failed_joins: joins.failed,
+        join: Latency::from_durations(&joins.times),
+        server_cpu_pct: server_before.cpu_percent(&server_after),
+        bench_cpu_pct: bench_before.cpu_percent(&bench_after),
+        server_peak_rss_mib: server_after.hwm_kib as f64 / 1024.0,
+    })
+}
+
+/// What the posting or joining side did.
+#[derive(Debug, Default)]
+struct Done {
+    done: u64,
+    failed: u64,
+    /// Deliveries the posts should make: every member of the room, the author included.
+    expected: u64,
+    times: Vec<Duration>,
+}
+
+/// `rate` events per second for `duration`, each a task made by `event(rng)`; returns the
+/// tasks' outcomes.
+async fn schedule<T: Send + 'static>(
+    rate: f64,
+    duration: Duration,
+    seed: u64,
+    mut event: impl FnMut(&mut StdRng, u64) -> JoinHandle<T>,
+) -> Result<Vec<T>, BenchError> {
+    let total = (rate * duration.as_secs_f64()).round() as u64;
+    let every = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let start = tokio::time::Instant::now();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut tasks = Vec::with_capacity(total as usize);
+    for seq in 0..total {
+        tokio::time::sleep_until(start + every.mul_f64(seq as f64)).await;
+        tasks.push(event(&mut rng, seq));
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.map_err(|e| BenchError::Failed(format!("a load task failed: {e}")))?);
+    }
+    Ok(out)
+}
+
+async fn post(design: &Design, uris: &[String], clients: &Arc<Vec<Client>>, duration: Duration) -> Result<Done, BenchError> {
+    let mut done = Done::default();
+    let outcomes = schedule(design.messages_per_s(), duration, 1, |rng, seq| {
+        let (room, user) = design.memberships[rng.random_range(0..design.memberships.len())];
+        done.expected += design.rooms[room as usize].len() as u64;
+        let (client, uri) = (clients[user as usize].clone(), uris[room as usize].clone());
+        let text = Stamp { phase: 0, poster: user, seq, sent_ns: now_ns() }.text(100);
+        tokio::spawn(async move { client.post(&uri, &text).await })
+    })
+    .await?;
+    for outcome in outcomes {
+        match outcome {
+            Ok(()) => done.done += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, "a post failed");
+                done.failed += 1;
+            }
+        }
+    }
+    Ok(done)
+}
+
+async fn join(design: &Design, uris: &[String], clients: &Arc<Vec<Client>>, duration: Duration) -> Result<Done, BenchError> {
+    let mut done = Done::default();
+    let outcomes = schedule(design.joins_per_s(), duration, 2, |rng, _| {
+        let (room, user) = design.memberships[rng.random_range(0..design.memberships.len())];
+        let (client, uri) = (clients[user as usize].clone(), uris[room as usize].clone());
+        tokio::spawn(async move {
+            client.part(&uri).await?;
+            let started = Instant::now();
+            client.join(&uri).await?;
+            Ok::<_, parlance_client::ClientError>(started.elapsed())
+        })
+    })
+    .await?;
+    for outcome in outcomes {
+        match outcome {
+            Ok(t) => {
+                done.done += 1;
+                done.times.push(t);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a join failed");
+                done.failed += 1;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// One member's delivery samples (microseconds) and its last arrival.
+#[derive(Default)]
+struct Tally {
+    micros: Vec<u32>,
+    last_ns: u64,
+}
+
+async fn receive(mut events: Events, delivered: Arc<AtomicU64>, mut stop: watch::Receiver<bool>) -> Tally {
+    let mut tally = Tally::default();
+    loop {
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Event::Message(line)) => {
+                    if let Some(stamp) = Stamp::parse(&line.text) {
+                        tally.micros.push(micros_since(stamp.sent_ns));
+                        tally.last_ns = now_ns();
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Some(Event::Closed { error }) => {
+                    tracing::warn!(%error, "a member's client closed");
+                    break;
+                }
+                Some(_) => {}
+                None => break,
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_design_point_has_sixteen_rooms_per_user() {
+        let d = Design::at(1.0);
+        assert_eq!((d.users, d.rooms.len(), d.per_size), (80_000, 33_077, [32_000, 1_067, 10]));
+        assert_eq!(d.memberships.len(), 32_000 * 30 + 1_067 * 150 + 10 * 16_000);
+        let of = d.rooms_of_users();
+        let (fewest, most) = (of.iter().map(Vec::len).min().unwrap(), of.iter().map(Vec::len).max().unwrap());
+        assert!((15..=17).contains(&fewest) && (15..=17).contains(&most), "{fewest}..{most}");
+        for members in &d.rooms {
+            let mut unique = members.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), members.len(), "a user twice in one room");
+        }
+    }
+
+    #[test]
+    fn a_small_factor_keeps_every_size_within_the_users() {
+        let d = Design::at(0.05);
+        assert_eq!((d.users, d.per_size), (4_000, [1_600, 53, 1]));
+        assert_eq!(d.rooms.last().map(Vec::len), Some(4_000));
+        assert!((d.messages_per_s() - 1.2).abs() < 1e-9 && (d.joins_per_s() - 0.5).abs() < 1e-9);
+    }
+}

@@ -6,7 +6,10 @@ use parlance_store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error(transparent)]

@@ -100,7 +100,9 @@ struct RawPoster {
 
 impl Poster for RawPoster {
     async fn post(&self, text: String) -> Result<(), BenchError> {
-        self.out.send(relay_info(&text)).map_err(|_| BenchError::Failed("a relay connection closed".into()))
+        self.out
+            .send(relay_info(&text))
+            .map_err(|_| BenchError::Failed("a relay connection closed".into()))
     }
 }
 
@@ -119,7 +121,9 @@ struct Tally {
 
 impl Tally {
     fn record(&mut self, text: &str, own: Option<u32>, shared: &Shared) {
-        let Some(stamp) = Stamp::parse(text).filter(|s| s.phase < PHASES) else { return };
+        let Some(stamp) = Stamp::parse(text).filter(|s| s.phase < PHASES) else {
+            return;
+        };
         self.micros[stamp.phase].push(micros_since(stamp.sent_ns));
         self.last_ns[stamp.phase] = now_ns();
         shared.delivered[stamp.phase].fetch_add(1, Ordering::Relaxed);
@@ -132,20 +136,35 @@ impl Tally {
 }
 
 /// Runs the scenario: the server, then (unless skipped) the relay, and the ratio.
-pub async fn run(env: &Env, args: &FanoutArgs, name: &str, targets: bool) -> Result<Section, BenchError> {
+pub async fn run(
+    env: &Env,
+    args: &FanoutArgs,
+    name: &str,
+    targets: bool,
+) -> Result<Section, BenchError> {
     let server = run_server(env, args).await?;
     let mut rows = vec![
-        Row::of("server setup", &json!({ "members": args.members, "connect_join_s": server.setup.as_secs_f64() })),
+        Row::of(
+            "server setup",
+            &json!({ "members": args.members, "connect_join_s": server.setup.as_secs_f64() }),
+        ),
         Row::of("server paced", &server.paced),
     ];
     if let Some(s) = &server.saturated {
         rows.push(Row::of("server saturated", s));
     }
-    rows.push(Row::of("server memory", &json!({ "peak_rss_mib": server.server_peak_rss_mib })));
+    rows.push(Row::of(
+        "server memory",
+        &json!({ "peak_rss_mib": server.server_peak_rss_mib }),
+    ));
     let mut checks = Vec::new();
     let p99 = server.paced.latency.p99_ms;
     if targets {
-        checks.push(TargetCheck::new(&format!("{}-member room p99 < 50 ms", args.members), format!("p99 {p99:.1} ms at {} msg/s", args.rate), p99 < 50.0));
+        checks.push(TargetCheck::new(
+            &format!("{}-member room p99 < 50 ms", args.members),
+            format!("p99 {p99:.1} ms at {} msg/s", args.rate),
+            p99 < 50.0,
+        ));
     }
     if !args.no_baseline {
         let relay = run_relay(env, args).await?;
@@ -154,11 +173,21 @@ pub async fn run(env: &Env, args: &FanoutArgs, name: &str, targets: bool) -> Res
             rows.push(Row::of("relay saturated", s));
         }
         if let (Some(s), Some(r)) = (&server.saturated, &relay.saturated) {
-            let ratio = if r.deliveries_per_s > 0.0 { s.deliveries_per_s / r.deliveries_per_s } else { 0.0 };
-            rows.push(Row::of("server / relay", &json!({ "deliveries_per_s_ratio": ratio })));
+            let ratio = if r.deliveries_per_s > 0.0 {
+                s.deliveries_per_s / r.deliveries_per_s
+            } else {
+                0.0
+            };
+            rows.push(Row::of(
+                "server / relay",
+                &json!({ "deliveries_per_s_ratio": ratio }),
+            ));
             checks.push(TargetCheck::new(
                 "fan-out >= 0.5 x baseline",
-                format!("{:.0} / {:.0} deliveries/s = {ratio:.2}", s.deliveries_per_s, r.deliveries_per_s),
+                format!(
+                    "{:.0} / {:.0} deliveries/s = {ratio:.2}",
+                    s.deliveries_per_s, r.deliveries_per_s
+                ),
                 ratio >= 0.5,
             ));
         }
@@ -186,7 +215,9 @@ pub async fn run_server(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, B
     store.close().await;
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
-        let (clients, setup) = population::connect_and_join(&target, env, &accounts, |_| vec![room_uri.clone()]).await?;
+        let (clients, setup) =
+            population::connect_and_join(&target, env, &accounts, |_| vec![room_uri.clone()])
+                .await?;
         let posters = args.posters.max(1);
         let (shared, echo_rx) = shared(posters);
         let (stop, stopped) = watch::channel(false);
@@ -196,16 +227,35 @@ pub async fn run_server(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, B
         let mut keep = Vec::with_capacity(clients.len());
         for (i, (client, events)) in clients.into_iter().enumerate() {
             let own = (i < posters).then(|| u32::try_from(i).unwrap_or(u32::MAX));
-            receivers.push(tokio::spawn(receive_client(events, own, shared.clone(), stopped.clone())));
+            receivers.push(tokio::spawn(receive_client(
+                events,
+                own,
+                shared.clone(),
+                stopped.clone(),
+            )));
             if i < posters {
-                handles.push(Arc::new(ClientPoster { client: client.clone(), room: room_uri.clone() }));
+                handles.push(Arc::new(ClientPoster {
+                    client: client.clone(),
+                    room: room_uri.clone(),
+                }));
             }
             keep.push(client);
         }
-        let run = Run { args, shared: &shared, members: args.members as u64 };
-        let (paced, saturated) = run.phases(&handles, echo_rx, receivers, stop, || target.sample()).await?;
+        let run = Run {
+            args,
+            shared: &shared,
+            members: args.members as u64,
+        };
+        let (paced, saturated) = run
+            .phases(&handles, echo_rx, receivers, stop, || target.sample())
+            .await?;
         drop(keep);
-        Ok(FanoutOutcome { setup, paced, saturated, server_peak_rss_mib: target.sample().hwm_kib as f64 / 1024.0 })
+        Ok(FanoutOutcome {
+            setup,
+            paced,
+            saturated,
+            server_peak_rss_mib: target.sample().hwm_kib as f64 / 1024.0,
+        })
     }
     .await;
     target.stop().await;
@@ -221,10 +271,16 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
     let tls_files = if env.tcp {
         None
     } else {
-        parlance_server::tls::server_config(None, None, &dir, &["127.0.0.1".to_owned()]).map_err(|e| BenchError::Tls(e.to_string()))?;
+        parlance_server::tls::server_config(None, None, &dir, &["127.0.0.1".to_owned()])
+            .map_err(|e| BenchError::Tls(e.to_string()))?;
         Some((dir.join("tls-cert.pem"), dir.join("tls-key.pem")))
     };
-    let relay = Relay::start(tls_files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())), env.in_process, env.lifetime).await?;
+    let relay = Relay::start(
+        tls_files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+        env.in_process,
+        env.lifetime,
+    )
+    .await?;
     let outcome = async {
         let dialer = Dialer::new(tls_files.as_ref().map(|(c, _)| c.as_path()))?;
         let posters = args.posters.max(1);
@@ -234,7 +290,9 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
         let mut receivers = Vec::with_capacity(args.members);
         let mut handles = Vec::new();
         for i in 0..args.members {
-            let (stream, _) = dialer.connect(crate::wire::source(i, env.sources), relay.addr).await?;
+            let (stream, _) = dialer
+                .connect(crate::wire::source(i, env.sources), relay.addr)
+                .await?;
             let own = (i < posters).then(|| u32::try_from(i).unwrap_or(u32::MAX));
             let (out, task) = raw_member(stream, own, shared.clone(), stopped.clone());
             receivers.push(task);
@@ -245,9 +303,20 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
         let setup = started.elapsed();
         // Every member must be registered with the relay before the first post.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let run = Run { args, shared: &shared, members: args.members as u64 };
-        let (paced, saturated) = run.phases(&handles, echo_rx, receivers, stop, || relay.sample()).await?;
-        Ok(FanoutOutcome { setup, paced, saturated, server_peak_rss_mib: relay.sample().hwm_kib as f64 / 1024.0 })
+        let run = Run {
+            args,
+            shared: &shared,
+            members: args.members as u64,
+        };
+        let (paced, saturated) = run
+            .phases(&handles, echo_rx, receivers, stop, || relay.sample())
+            .await?;
+        Ok(FanoutOutcome {
+            setup,
+            paced,
+            saturated,
+            server_peak_rss_mib: relay.sample().hwm_kib as f64 / 1024.0,
+        })
     }
     .await;
     relay.stop().await;
@@ -257,7 +326,13 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
 
 fn shared(posters: usize) -> (Arc<Shared>, Vec<mpsc::UnboundedReceiver<u64>>) {
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..posters).map(|_| mpsc::unbounded_channel()).unzip();
-    (Arc::new(Shared { delivered: Default::default(), echoes: txs }), rxs)
+    (
+        Arc::new(Shared {
+            delivered: Default::default(),
+            echoes: txs,
+        }),
+        rxs,
+    )
 }
 
 struct Run<'a> {
@@ -287,33 +362,71 @@ impl Run<'_> {
             let start = (sample(), ProcSample::read(std::process::id()), now_ns());
             let posts = self.closed_loop(posters, echo_rx, duration).await?;
             self.drain(1, posts).await;
-            saturated_window = Some((start, (sample(), ProcSample::read(std::process::id())), posts));
+            saturated_window = Some((
+                start,
+                (sample(), ProcSample::read(std::process::id())),
+                posts,
+            ));
         }
         let _ = stop.send(true);
         let mut micros: [Vec<u32>; PHASES] = Default::default();
         let mut last_ns = [0u64; PHASES];
         for r in receivers {
-            let tally = r.await.map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
+            let tally = r
+                .await
+                .map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
             for p in 0..PHASES {
                 micros[p].extend_from_slice(&tally.micros[p]);
                 last_ns[p] = last_ns[p].max(tally.last_ns[p]);
             }
         }
         let [m0, m1] = &mut micros;
-        let paced = self.result(posts, m0, before.2, last_ns[0], (&before.0, &paced_end.0), (&before.1, &paced_end.1));
-        let saturated = saturated_window.map(|(start, end, posts)| self.result(posts, m1, start.2, last_ns[1], (&start.0, &end.0), (&start.1, &end.1)));
+        let paced = self.result(
+            posts,
+            m0,
+            before.2,
+            last_ns[0],
+            (&before.0, &paced_end.0),
+            (&before.1, &paced_end.1),
+        );
+        let saturated = saturated_window.map(|(start, end, posts)| {
+            self.result(
+                posts,
+                m1,
+                start.2,
+                last_ns[1],
+                (&start.0, &end.0),
+                (&start.1, &end.1),
+            )
+        });
         Ok((paced, saturated))
     }
 
-    fn result(&self, posts: u64, micros: &mut [u32], start_ns: u64, last_ns: u64, server: (&ProcSample, &ProcSample), bench: (&ProcSample, &ProcSample)) -> PhaseResult {
+    fn result(
+        &self,
+        posts: u64,
+        micros: &mut [u32],
+        start_ns: u64,
+        last_ns: u64,
+        server: (&ProcSample, &ProcSample),
+        bench: (&ProcSample, &ProcSample),
+    ) -> PhaseResult {
         let deliveries = micros.len() as u64;
         let expected = posts * self.members;
         let secs = last_ns.saturating_sub(start_ns) as f64 / 1e9;
         PhaseResult {
             posts,
             deliveries,
-            delivered_pct: if expected > 0 { 100.0 * deliveries as f64 / expected as f64 } else { 0.0 },
-            deliveries_per_s: if secs > 0.0 { deliveries as f64 / secs } else { 0.0 },
+            delivered_pct: if expected > 0 {
+                100.0 * deliveries as f64 / expected as f64
+            } else {
+                0.0
+            },
+            deliveries_per_s: if secs > 0.0 {
+                deliveries as f64 / secs
+            } else {
+                0.0
+            },
             latency: Latency::from_micros(micros),
             server_cpu_pct: server.0.cpu_percent(server.1),
             bench_cpu_pct: bench.0.cpu_percent(bench.1),
@@ -329,7 +442,12 @@ impl Run<'_> {
         for seq in 0..total {
             tokio::time::sleep_until(start + every.mul_f64(seq as f64)).await;
             let which = (seq % posters.len() as u64) as usize;
-            let stamp = Stamp { phase: 0, poster: which as u32, seq, sent_ns: now_ns() };
+            let stamp = Stamp {
+                phase: 0,
+                poster: which as u32,
+                seq,
+                sent_ns: now_ns(),
+            };
             let (poster, text) = (posters[which].clone(), stamp.text(self.args.size));
             sends.push(tokio::spawn(async move { poster.post(text).await }));
         }
@@ -345,7 +463,12 @@ impl Run<'_> {
     }
 
     /// Closed loop: each poster posts, waits for its own message to come back, repeats.
-    async fn closed_loop<P: Poster>(&self, posters: &[Arc<P>], echo_rx: Vec<mpsc::UnboundedReceiver<u64>>, duration: Duration) -> Result<u64, BenchError> {
+    async fn closed_loop<P: Poster>(
+        &self,
+        posters: &[Arc<P>],
+        echo_rx: Vec<mpsc::UnboundedReceiver<u64>>,
+        duration: Duration,
+    ) -> Result<u64, BenchError> {
         let deadline = tokio::time::Instant::now() + duration;
         let size = self.args.size;
         let mut tasks = Vec::new();
@@ -353,7 +476,12 @@ impl Run<'_> {
             tasks.push(tokio::spawn(async move {
                 let mut seq = 0u64;
                 while tokio::time::Instant::now() < deadline {
-                    let stamp = Stamp { phase: 1, poster: which as u32, seq, sent_ns: now_ns() };
+                    let stamp = Stamp {
+                        phase: 1,
+                        poster: which as u32,
+                        seq,
+                        sent_ns: now_ns(),
+                    };
                     poster.post(stamp.text(size)).await?;
                     seq += 1;
                     let back = tokio::time::timeout(ECHO_WAIT, async {
@@ -365,7 +493,9 @@ impl Run<'_> {
                         false
                     });
                     if !matches!(back.await, Ok(true)) {
-                        return Err(BenchError::Failed(format!("poster {which} did not get its message back within {ECHO_WAIT:?}")));
+                        return Err(BenchError::Failed(format!(
+                            "poster {which} did not get its message back within {ECHO_WAIT:?}"
+                        )));
                     }
                 }
                 Ok::<u64, BenchError>(seq)
@@ -373,7 +503,9 @@ impl Run<'_> {
         }
         let mut posts = 0;
         for t in tasks {
-            posts += t.await.map_err(|e| BenchError::Failed(format!("a poster failed: {e}")))??;
+            posts += t
+                .await
+                .map_err(|e| BenchError::Failed(format!("a poster failed: {e}")))??;
         }
         Ok(posts)
     }
@@ -382,13 +514,20 @@ impl Run<'_> {
     async fn drain(&self, phase: usize, posts: u64) {
         let expected = posts * self.members;
         let deadline = Instant::now() + DRAIN;
-        while self.shared.delivered[phase].load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        while self.shared.delivered[phase].load(Ordering::Relaxed) < expected
+            && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
 
-async fn receive_client(mut events: Events, own: Option<u32>, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Tally {
+async fn receive_client(
+    mut events: Events,
+    own: Option<u32>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> Tally {
     let mut tally = Tally::default();
     loop {
         tokio::select! {
@@ -409,7 +548,12 @@ async fn receive_client(mut events: Events, own: Option<u32>, shared: Arc<Shared
 
 /// A member of the relay room: a writer task fed by the returned sender, and a reader that
 /// decodes each message, parses its XCCOS body, records it and answers 200 as a client does.
-fn raw_member(stream: Box<dyn crate::wire::Stream>, own: Option<u32>, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> (mpsc::UnboundedSender<Bytes>, JoinHandle<Tally>) {
+fn raw_member(
+    stream: Box<dyn crate::wire::Stream>,
+    own: Option<u32>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> (mpsc::UnboundedSender<Bytes>, JoinHandle<Tally>) {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let (out, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
     tokio::spawn(async move {
@@ -451,7 +595,9 @@ fn raw_member(stream: Box<dyn crate::wire::Stream>, own: Option<u32>, shared: Ar
 /// `grpchat` body written by the same codec), so that both move the same bytes.
 fn relay_info(text: &str) -> Bytes {
     let seq = Stamp::parse(text).map_or(0, |s| s.seq);
-    let unix_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
+    let unix_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
     let chat = GrpChat {
         seqid: 1,
         message: ChatMessage {

@@ -56,7 +56,10 @@ struct Filled {
 
 /// The `rank`-th word of the vocabulary: pronounceable, distinct, deterministic.
 fn word(rank: usize) -> String {
-    const SYLLABLES: [&str; 16] = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "pe", "da", "go", "fu", "ze", "bi", "ho", "ya"];
+    const SYLLABLES: [&str; 16] = [
+        "ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "pe", "da", "go", "fu", "ze", "bi", "ho",
+        "ya",
+    ];
     let mut n = rank;
     let mut w = String::new();
     loop {
@@ -89,7 +92,9 @@ pub async fn run(env: &Env, args: &HistoryArgs) -> Result<Section, BenchError> {
     };
     let filled = fill(&dir, args).await;
     let measured = match filled {
-        Ok(filled) => measure(env, &dir, args, &filled).await.map(|rows| (rows, filled)),
+        Ok(filled) => measure(env, &dir, args, &filled)
+            .await
+            .map(|rows| (rows, filled)),
         Err(e) => Err(e),
     };
     if temporary {
@@ -109,8 +114,16 @@ pub async fn run(env: &Env, args: &HistoryArgs) -> Result<Section, BenchError> {
         ]),
         rows,
         targets: vec![
-            TargetCheck::new("history page p99 < 5 ms at 10 M messages", format!("p99 {p99_page:.2} ms at {at}"), p99_page < 5.0 && filled.messages >= 10_000_000),
-            TargetCheck::new("one-term search p99 < 5 ms at 10 M messages", format!("p99 {p99_one:.2} ms at {at}"), p99_one < 5.0 && filled.messages >= 10_000_000),
+            TargetCheck::new(
+                "history page p99 < 5 ms at 10 M messages",
+                format!("p99 {p99_page:.2} ms at {at}"),
+                p99_page < 5.0 && filled.messages >= 10_000_000,
+            ),
+            TargetCheck::new(
+                "one-term search p99 < 5 ms at 10 M messages",
+                format!("p99 {p99_one:.2} ms at {at}"),
+                p99_one < 5.0 && filled.messages >= 10_000_000,
+            ),
         ],
     })
 }
@@ -123,7 +136,8 @@ fn file_mib(path: &Path) -> f64 {
 async fn fill(dir: &Path, args: &HistoryArgs) -> Result<Filled, BenchError> {
     let cache = dir.join(CACHE_FILE);
     if let Ok(text) = std::fs::read_to_string(&cache) {
-        let filled: Filled = serde_json::from_str(&text).map_err(|e| BenchError::Failed(format!("{}: {e}", cache.display())))?;
+        let filled: Filled = serde_json::from_str(&text)
+            .map_err(|e| BenchError::Failed(format!("{}: {e}", cache.display())))?;
         if filled.messages == args.messages && filled.rooms.len() == args.rooms {
             return Ok(filled);
         }
@@ -140,14 +154,21 @@ async fn fill(dir: &Path, args: &HistoryArgs) -> Result<Filled, BenchError> {
     let started = Instant::now();
     let store = population::open_store(dir).await?;
     let author = population::add_users(&store, "historian", 1).await?;
-    let author_id = store.user(&author[0]).await?.map(|u| u.id).ok_or_else(|| BenchError::Failed("no author".into()))?;
+    let author_id = store
+        .user(&author[0])
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| BenchError::Failed("no author".into()))?;
     population::add_users(&store, "reader", 1).await?;
     let words: Vec<String> = (0..VOCABULARY).map(word).collect();
     let mut rng = StdRng::seed_from_u64(5);
     let per_room = args.messages / args.rooms.max(1) as u64;
     let mut rooms = Vec::with_capacity(args.rooms);
     // A year of history ending now, one message every few seconds.
-    let mut posted_at = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)) - 365 * 86_400 * 1_000_000_000;
+    let mut posted_at = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64))
+        - 365 * 86_400 * 1_000_000_000;
     let step = 365 * 86_400 * 1_000_000_000 / args.messages.max(1) as i64;
     for r in 0..args.rooms {
         let (room, uri) = population::add_room(&store, &format!("History {r}")).await?;
@@ -169,8 +190,13 @@ async fn fill(dir: &Path, args: &HistoryArgs) -> Result<Filled, BenchError> {
         rooms.push(uri);
     }
     store.close().await;
-    let filled = Filled { messages: per_room * args.rooms as u64, rooms, fill_secs: started.elapsed().as_secs_f64() };
-    let text = serde_json::to_string_pretty(&filled).map_err(|e| BenchError::Failed(e.to_string()))?;
+    let filled = Filled {
+        messages: per_room * args.rooms as u64,
+        rooms,
+        fill_secs: started.elapsed().as_secs_f64(),
+    };
+    let text =
+        serde_json::to_string_pretty(&filled).map_err(|e| BenchError::Failed(e.to_string()))?;
     std::fs::write(&cache, text).map_err(BenchError::io(format!("writing {}", cache.display())))?;
     Ok(filled)
 }
@@ -187,21 +213,47 @@ type Rows = (Vec<Row>, f64, f64);
 /// A kind of request measured: its name, and how to make one.
 type QueryKind = (&'static str, Box<dyn Fn(&mut StdRng) -> HistoryQuery>);
 
-async fn measure(env: &Env, dir: &Path, args: &HistoryArgs, filled: &Filled) -> Result<Rows, BenchError> {
+async fn measure(
+    env: &Env,
+    dir: &Path,
+    args: &HistoryArgs,
+    filled: &Filled,
+) -> Result<Rows, BenchError> {
     let target = Target::start(dir, env.in_process, env.lifetime).await?;
     let result = async {
         let accounts = vec![format!("reader0@{}", crate::target::DOMAIN)];
-        let (mut clients, _) = population::connect_and_join(&target, env, &accounts, |_| filled.rooms.clone()).await?;
-        let (client, _events) = clients.pop().ok_or_else(|| BenchError::Failed("no reader".into()))?;
+        let (mut clients, _) =
+            population::connect_and_join(&target, env, &accounts, |_| filled.rooms.clone()).await?;
+        let (client, _events) = clients
+            .pop()
+            .ok_or_else(|| BenchError::Failed("no reader".into()))?;
         let per_room = filled.messages / filled.rooms.len().max(1) as u64;
         let mut rng = StdRng::seed_from_u64(7);
         let one = word(ONE_TERM);
         let two = format!("{} {}", word(ONE_TERM), word(SECOND_TERM));
         let kinds: [QueryKind; 4] = [
             ("latest page", Box::new(|_| HistoryQuery::Last(PAGE))),
-            ("page at random", Box::new(move |rng: &mut StdRng| HistoryQuery::Before { id: rng.random_range(PAGE as u64..=per_room.max(PAGE as u64)), count: PAGE })),
-            ("search one term", Box::new(move |_| HistoryQuery::Search { text: one.clone(), count: PAGE })),
-            ("search two terms", Box::new(move |_| HistoryQuery::Search { text: two.clone(), count: PAGE })),
+            (
+                "page at random",
+                Box::new(move |rng: &mut StdRng| HistoryQuery::Before {
+                    id: rng.random_range(PAGE as u64..=per_room.max(PAGE as u64)),
+                    count: PAGE,
+                }),
+            ),
+            (
+                "search one term",
+                Box::new(move |_| HistoryQuery::Search {
+                    text: one.clone(),
+                    count: PAGE,
+                }),
+            ),
+            (
+                "search two terms",
+                Box::new(move |_| HistoryQuery::Search {
+                    text: two.clone(),
+                    count: PAGE,
+                }),
+            ),
         ];
         let mut rows = Vec::new();
         let (mut p99_page, mut p99_one) = (0.0, 0.0);
@@ -221,9 +273,19 @@ async fn measure(env: &Env, dir: &Path, args: &HistoryArgs, filled: &Filled) -> 
                 "search one term" => p99_one = latency.p99_ms,
                 _ => {}
             }
-            rows.push(Row::of(name, &Measured { requests: times.len(), latency, mean_results: results as f64 / times.len().max(1) as f64 }));
+            rows.push(Row::of(
+                name,
+                &Measured {
+                    requests: times.len(),
+                    latency,
+                    mean_results: results as f64 / times.len().max(1) as f64,
+                },
+            ));
         }
-        rows.push(Row::of("server memory", &json!({ "peak_rss_mib": target.sample().hwm_kib as f64 / 1024.0 })));
+        rows.push(Row::of(
+            "server memory",
+            &json!({ "peak_rss_mib": target.sample().hwm_kib as f64 / 1024.0 }),
+        ));
         client.close().await;
         Ok::<_, BenchError>((rows, p99_page, p99_one))
     }

@@ -36,13 +36,31 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
         let dialer = Dialer::new((!env.tcp).then(|| target.cert_path()).as_deref())?;
-        let to = if env.tcp { target.tcp_addr } else { target.tls_addr };
+        let to = if env.tcp {
+            target.tcp_addr
+        } else {
+            target.tls_addr
+        };
         // A few connections first, so that the baseline includes what any first one costs.
-        let warm = open(&dialer, to, &accounts[..accounts.len().min(8)], env.sources, 0).await?;
+        let warm = open(
+            &dialer,
+            to,
+            &accounts[..accounts.len().min(8)],
+            env.sources,
+            0,
+        )
+        .await?;
         tokio::time::sleep(SETTLE).await;
         let before = target.sample();
         let started = Instant::now();
-        let held = open(&dialer, to, &accounts[warm.len()..], env.sources, warm.len()).await?;
+        let held = open(
+            &dialer,
+            to,
+            &accounts[warm.len()..],
+            env.sources,
+            warm.len(),
+        )
+        .await?;
         let connect_s = started.elapsed().as_secs_f64();
         tokio::time::sleep(SETTLE).await;
         let after = target.sample();
@@ -58,7 +76,10 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
     let per_conn_kb = per_conn_kib * 1.024;
     Ok(Section {
         scenario: "idle connections".into(),
-        settings: settings(&[("connections", json!(args.connections)), ("source_addresses", json!(env.sources.min(args.connections)))]),
+        settings: settings(&[
+            ("connections", json!(args.connections)),
+            ("source_addresses", json!(env.sources.min(args.connections))),
+        ]),
         rows: vec![Row::of(
             "server",
             &json!({
@@ -73,29 +94,50 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
         // The target is about TLS; over TCP the figure shows what TLS adds, and is no check.
         targets: match env.tcp {
             true => Vec::new(),
-            false => vec![TargetCheck::new("<= 20 KB server memory per idle TLS connection", format!("{per_conn_kb:.1} KB per connection"), per_conn_kb <= 20.0)],
+            false => vec![TargetCheck::new(
+                "<= 20 KB server memory per idle TLS connection",
+                format!("{per_conn_kb:.1} KB per connection"),
+                per_conn_kb <= 20.0,
+            )],
         },
     })
 }
 
 /// Opens and registers one connection per account, [`AT_ONCE`] at a time.
-async fn open(dialer: &Dialer, to: std::net::SocketAddr, accounts: &[String], sources: usize, offset: usize) -> Result<Vec<Box<dyn Stream>>, BenchError> {
+async fn open(
+    dialer: &Dialer,
+    to: std::net::SocketAddr,
+    accounts: &[String],
+    sources: usize,
+    offset: usize,
+) -> Result<Vec<Box<dyn Stream>>, BenchError> {
     let mut held = Vec::with_capacity(accounts.len());
     for (c, chunk) in accounts.chunks(AT_ONCE).enumerate() {
         let mut tasks = Vec::with_capacity(chunk.len());
         for (j, account) in chunk.iter().enumerate() {
             let i = offset + c * AT_ONCE + j;
             let (dialer, account) = (dialer.clone(), account.clone());
-            tasks.push(tokio::spawn(async move { register(&dialer, source(i, sources), to, &account).await }));
+            tasks.push(tokio::spawn(async move {
+                register(&dialer, source(i, sources), to, &account).await
+            }));
         }
         for t in tasks {
-            held.push(t.await.map_err(|e| BenchError::Failed(format!("a registration task failed: {e}")))??);
+            held.push(
+                t.await.map_err(|e| {
+                    BenchError::Failed(format!("a registration task failed: {e}"))
+                })??,
+            );
         }
     }
     Ok(held)
 }
 
-async fn register(dialer: &Dialer, from: std::net::IpAddr, to: std::net::SocketAddr, account: &str) -> Result<Box<dyn Stream>, BenchError> {
+async fn register(
+    dialer: &Dialer,
+    from: std::net::IpAddr,
+    to: std::net::SocketAddr,
+    account: &str,
+) -> Result<Box<dyn Stream>, BenchError> {
     let (mut stream, local) = dialer.connect(from, to).await?;
     let transport = dialer.transport();
     let user = account.split('@').next().unwrap_or(account);
@@ -112,8 +154,14 @@ async fn register(dialer: &Dialer, from: std::net::IpAddr, to: std::net::SocketA
          Content-Length: 0\r\n\r\n",
         transport.to_ascii_lowercase()
     );
-    stream.write_all(request.as_bytes()).await.map_err(BenchError::io("sending REGISTER"))?;
-    stream.flush().await.map_err(BenchError::io("sending REGISTER"))?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(BenchError::io("sending REGISTER"))?;
+    stream
+        .flush()
+        .await
+        .map_err(BenchError::io("sending REGISTER"))?;
     let mut decoder = Decoder::new(Limits::default());
     let mut buf = BytesMut::with_capacity(2048);
     let answer = tokio::time::timeout(Duration::from_secs(30), async {
@@ -123,14 +171,20 @@ async fn register(dialer: &Dialer, from: std::net::IpAddr, to: std::net::SocketA
             }
             match stream.read_buf(&mut buf).await {
                 Ok(n) if n > 0 => {}
-                _ => return Err(BenchError::Failed(format!("the server closed {account}'s connection"))),
+                _ => {
+                    return Err(BenchError::Failed(format!(
+                        "the server closed {account}'s connection"
+                    )));
+                }
             }
         }
     })
     .await
     .map_err(|_| BenchError::Failed(format!("no answer to {account}'s REGISTER")))??;
     if answer != 200 {
-        return Err(BenchError::Failed(format!("REGISTER of {account} answered {answer}")));
+        return Err(BenchError::Failed(format!(
+            "REGISTER of {account} answered {answer}"
+        )));
     }
     Ok(stream)
 }

@@ -28,19 +28,30 @@ pub async fn run(env: &Env, args: &JoinStormArgs) -> Result<Section, BenchError>
     let dir = env.scratch("joinstorm")?;
     let store = population::open_store(&dir).await?;
     let accounts = population::add_users(&store, "joiner", args.users).await?;
-    let author = store.user(&accounts[0]).await?.map(|u| u.id).ok_or_else(|| BenchError::Failed("no author".into()))?;
+    let author = store
+        .user(&accounts[0])
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| BenchError::Failed("no author".into()))?;
     let mut rooms = Vec::with_capacity(args.rooms);
     for r in 0..args.rooms {
         let (room, uri) = population::add_room(&store, &format!("Storm {r}")).await?;
-        let texts: Vec<String> = (0..args.history).map(|i| format!("history line {i} of room {r}")).collect();
-        let rows: Vec<(&str, i64)> = texts.iter().enumerate().map(|(i, t)| (t.as_str(), i as i64)).collect();
+        let texts: Vec<String> = (0..args.history)
+            .map(|i| format!("history line {i} of room {r}"))
+            .collect();
+        let rows: Vec<(&str, i64)> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i as i64))
+            .collect();
         store.import_messages(room.id, author, &rows).await?;
         rooms.push(uri);
     }
     store.close().await;
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
-        let (clients, connect) = population::connect_and_join(&target, env, &accounts, |_| Vec::new()).await?;
+        let (clients, connect) =
+            population::connect_and_join(&target, env, &accounts, |_| Vec::new()).await?;
         let before = target.sample();
         let started = Instant::now();
         let mut tasks = Vec::with_capacity(clients.len());
@@ -51,20 +62,31 @@ pub async fn run(env: &Env, args: &JoinStormArgs) -> Result<Section, BenchError>
                 let t = Instant::now();
                 let joined = client.join_many(&refs).await?;
                 if !joined.failed.is_empty() || joined.joined.len() != refs.len() {
-                    return Err(BenchError::Failed(format!("{} joined {} of {} rooms", client.user(), joined.joined.len(), refs.len())));
+                    return Err(BenchError::Failed(format!(
+                        "{} joined {} of {} rooms",
+                        client.user(),
+                        joined.joined.len(),
+                        refs.len()
+                    )));
                 }
                 Ok::<_, BenchError>(t.elapsed())
             }));
         }
         let mut times = Vec::with_capacity(tasks.len());
         for t in tasks {
-            times.push(t.await.map_err(|e| BenchError::Failed(format!("a joiner failed: {e}")))??);
+            times.push(
+                t.await
+                    .map_err(|e| BenchError::Failed(format!("a joiner failed: {e}")))??,
+            );
         }
         let storm = started.elapsed().as_secs_f64();
         let after = target.sample();
         let joins = (clients.len() * rooms.len()) as f64;
         Ok::<_, BenchError>(vec![
-            Row::of("sign-in", &json!({ "users": clients.len(), "seconds": connect.as_secs_f64() })),
+            Row::of(
+                "sign-in",
+                &json!({ "users": clients.len(), "seconds": connect.as_secs_f64() }),
+            ),
             Row::of(
                 "join storm",
                 &json!({
@@ -82,7 +104,12 @@ pub async fn run(env: &Env, args: &JoinStormArgs) -> Result<Section, BenchError>
     env.remove(&dir);
     Ok(Section {
         scenario: "join storm".into(),
-        settings: settings(&[("users", json!(args.users)), ("rooms_each", json!(args.rooms)), ("history_per_room", json!(args.history)), ("history_per_join", json!(1))]),
+        settings: settings(&[
+            ("users", json!(args.users)),
+            ("rooms_each", json!(args.rooms)),
+            ("history_per_room", json!(args.history)),
+            ("history_per_join", json!(1)),
+        ]),
         rows: outcome?,
         targets: Vec::new(),
     })

@@ -134,9 +134,15 @@ impl Env {
 
     /// A fresh directory for one scenario's data.
     pub fn scratch(&self, what: &str) -> Result<PathBuf, BenchError> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = self.work_dir.join(format!("parlance-bench-{what}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(BenchError::io(format!("creating {}", dir.display())))?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = self.work_dir.join(format!(
+            "parlance-bench-{what}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(BenchError::io(format!("creating {}", dir.display())))?;
         Ok(dir)
     }
 
@@ -152,11 +158,18 @@ impl Env {
 pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
     let scenario = args.scenario.unwrap_or(Scenario::Suite);
     match &scenario {
-        Scenario::ServeChild { server_data, stop_after_secs } => {
+        Scenario::ServeChild {
+            server_data,
+            stop_after_secs,
+        } => {
             target::serve_child(server_data, Duration::from_secs(*stop_after_secs)).await?;
             return Ok(None);
         }
-        Scenario::RelayChild { cert, key, stop_after_secs } => {
+        Scenario::RelayChild {
+            cert,
+            key,
+            stop_after_secs,
+        } => {
             let tls = cert.as_deref().zip(key.as_deref());
             relay::relay_child(tls, Duration::from_secs(*stop_after_secs)).await?;
             return Ok(None);
@@ -166,8 +179,10 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
     let report = run_scenarios(&Env::new(&args.options), &scenario).await?;
     println!("{}", report.table());
     if let Some(path) = &args.options.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| BenchError::Failed(e.to_string()))?;
-        std::fs::write(path, text).map_err(BenchError::io(format!("writing {}", path.display())))?;
+        let text =
+            serde_json::to_string_pretty(&report).map_err(|e| BenchError::Failed(e.to_string()))?;
+        std::fs::write(path, text)
+            .map_err(BenchError::io(format!("writing {}", path.display())))?;
     }
     Ok(Some(report))
 }
@@ -176,7 +191,9 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
 pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, BenchError> {
     let nofile = limits::raise_nofile();
     tracing::info!(nofile, "open-file limit");
-    let date = jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string());
+    let date = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string());
     let mut sections = Vec::new();
     match scenario {
         Scenario::Fanout(a) => sections.push(fanout::run(env, a, "fan-out", true).await?),
@@ -186,11 +203,49 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
         Scenario::Idle(a) => sections.push(idle::run(env, a).await?),
         Scenario::Pool(a) => sections.push(pool::run(env, a).await?),
         Scenario::Suite => {
-            let fan = FanoutArgs { members: 1000, rate: 20.0, duration: 10, posters: 8, size: 100, no_baseline: false };
+            let fan = FanoutArgs {
+                members: 1000,
+                rate: 20.0,
+                duration: 10,
+                posters: 8,
+                size: 100,
+                no_baseline: false,
+            };
             sections.push(fanout::run(env, &fan, "fan-out", true).await?);
-            sections.push(big_room(env, &BigRoomArgs { members: 4000, rate: 10.0, duration: 10 }).await?);
-            sections.push(joinstorm::run(env, &JoinStormArgs { users: 1000, rooms: 10, history: 200 }).await?);
-            sections.push(history::run(env, &HistoryArgs { messages: 200_000, rooms: 10, cache: None, samples: 200 }).await?);
+            sections.push(
+                big_room(
+                    env,
+                    &BigRoomArgs {
+                        members: 4000,
+                        rate: 10.0,
+                        duration: 10,
+                    },
+                )
+                .await?,
+            );
+            sections.push(
+                joinstorm::run(
+                    env,
+                    &JoinStormArgs {
+                        users: 1000,
+                        rooms: 10,
+                        history: 200,
+                    },
+                )
+                .await?,
+            );
+            sections.push(
+                history::run(
+                    env,
+                    &HistoryArgs {
+                        messages: 200_000,
+                        rooms: 10,
+                        cache: None,
+                        samples: 200,
+                    },
+                )
+                .await?,
+            );
             sections.push(idle::run(env, &IdleArgs { connections: 5000 }).await?);
         }
         Scenario::ServeChild { .. } | Scenario::RelayChild { .. } => {}
@@ -205,7 +260,14 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
 }
 
 async fn big_room(env: &Env, a: &BigRoomArgs) -> Result<report::Section, BenchError> {
-    let args = FanoutArgs { members: a.members, rate: a.rate, duration: a.duration, posters: 0, size: 100, no_baseline: true };
+    let args = FanoutArgs {
+        members: a.members,
+        rate: a.rate,
+        duration: a.duration,
+        posters: 0,
+        size: 100,
+        no_baseline: true,
+    };
     fanout::run(env, &args, "big room", true).await
 }
 
@@ -218,8 +280,23 @@ mod tests {
     fn the_command_line_is_consistent_and_reaches_the_children() {
         let cmd = BenchArgs::augment_args(clap::Command::new("bench"));
         cmd.clone().debug_assert();
-        let matches = cmd.try_get_matches_from(["bench", "serve-child", "--stop-after-secs", "5", "--server-data", "/d"]).unwrap();
+        let matches = cmd
+            .try_get_matches_from([
+                "bench",
+                "serve-child",
+                "--stop-after-secs",
+                "5",
+                "--server-data",
+                "/d",
+            ])
+            .unwrap();
         let args = BenchArgs::from_arg_matches(&matches).unwrap();
-        assert!(matches!(args.scenario, Some(Scenario::ServeChild { stop_after_secs: 5, .. })));
+        assert!(matches!(
+            args.scenario,
+            Some(Scenario::ServeChild {
+                stop_after_secs: 5,
+                ..
+            })
+        ));
     }
 }

@@ -10,7 +10,10 @@ const WANTED: u64 = 200_000;
 pub fn raise_nofile() -> u64 {
     let hard = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(0, |(_, hard)| hard);
     if hard < WANTED && rlimit::setrlimit(rlimit::Resource::NOFILE, WANTED, WANTED).is_err() {
-        tracing::info!(hard, "the hard open-file limit stays (no privilege to raise it)");
+        tracing::info!(
+            hard,
+            "the hard open-file limit stays (no privilege to raise it)"
+        );
     }
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => n,

@@ -27,7 +27,10 @@ pub struct Stamp {
 impl Stamp {
     /// A stamped text padded with `x` to `size` bytes (the stamp itself is never cut).
     pub fn text(self, size: usize) -> String {
-        let mut t = format!("bench {} {} {} {}", self.phase, self.poster, self.seq, self.sent_ns);
+        let mut t = format!(
+            "bench {} {} {} {}",
+            self.phase, self.poster, self.seq, self.sent_ns
+        );
         if t.len() < size {
             t.push(' ');
             t.extend(std::iter::repeat_n('x', size - t.len()));
@@ -68,11 +71,20 @@ impl Latency {
             let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
             f64::from(samples[i]) / 1000.0
         };
-        Latency { count: samples.len(), p50_ms: at(0.50), p90_ms: at(0.90), p99_ms: at(0.99), max_ms: at(1.0) }
+        Latency {
+            count: samples.len(),
+            p50_ms: at(0.50),
+            p90_ms: at(0.90),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
     }
 
     pub fn from_durations(samples: &[Duration]) -> Latency {
-        let mut micros: Vec<u32> = samples.iter().map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX)).collect();
+        let mut micros: Vec<u32> = samples
+            .iter()
+            .map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX))
+            .collect();
         Latency::from_micros(&mut micros)
     }
 }
@@ -103,7 +115,12 @@ impl ProcSample {
         // Fields after the parenthesised command name, which may itself hold spaces.
         let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
         let fields: Vec<&str> = after.split_whitespace().collect();
-        let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        let tick = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         // utime and stime are fields 14 and 15 of stat; `after` starts at field 3.
         let cpu_secs = (tick(11) + tick(12)) / TICKS_PER_SEC;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -114,13 +131,20 @@ impl ProcSample {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
                 .unwrap_or(0)
         };
-        ProcSample { at: Some(Instant::now()), cpu_secs, rss_kib: kib("VmRSS:"), hwm_kib: kib("VmHWM:") }
+        ProcSample {
+            at: Some(Instant::now()),
+            cpu_secs,
+            rss_kib: kib("VmRSS:"),
+            hwm_kib: kib("VmHWM:"),
+        }
     }
 
     /// CPU used between `self` and `later`, in percent of one core.
     pub fn cpu_percent(&self, later: &ProcSample) -> f64 {
         match (self.at, later.at) {
-            (Some(a), Some(b)) if b > a => 100.0 * (later.cpu_secs - self.cpu_secs) / (b - a).as_secs_f64(),
+            (Some(a), Some(b)) if b > a => {
+                100.0 * (later.cpu_secs - self.cpu_secs) / (b - a).as_secs_f64()
+            }
             _ => 0.0,
         }
     }
@@ -132,7 +156,12 @@ mod tests {
 
     #[test]
     fn stamps_survive_padding() {
-        let s = Stamp { phase: 1, poster: 3, seq: 42, sent_ns: 123_456 };
+        let s = Stamp {
+            phase: 1,
+            poster: 3,
+            seq: 42,
+            sent_ns: 123_456,
+        };
         let text = s.text(100);
         assert_eq!(text.len(), 100);
         assert_eq!(Stamp::parse(&text), Some(s));
@@ -144,7 +173,10 @@ mod tests {
     fn percentiles() {
         let mut samples: Vec<u32> = (1..=1000).rev().map(|ms| ms * 1000).collect();
         let l = Latency::from_micros(&mut samples);
-        assert_eq!((l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms), (1000, 500.0, 900.0, 990.0, 1000.0));
+        assert_eq!(
+            (l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms),
+            (1000, 500.0, 900.0, 990.0, 1000.0)
+        );
         assert_eq!(Latency::from_micros(&mut []).count, 0);
     }
 

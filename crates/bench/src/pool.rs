@@ -38,9 +38,18 @@ struct RoomSize {
 
 const USERS: f64 = 80_000.0;
 const ROOM_SIZES: [RoomSize; 3] = [
-    RoomSize { members: 30, rooms: 32_000.0 },
-    RoomSize { members: 150, rooms: 1_067.0 },
-    RoomSize { members: 16_000, rooms: 10.0 },
+    RoomSize {
+        members: 30,
+        rooms: 32_000.0,
+    },
+    RoomSize {
+        members: 150,
+        rooms: 1_067.0,
+    },
+    RoomSize {
+        members: 16_000,
+        rooms: 10.0,
+    },
 ];
 const MESSAGES_PER_S: f64 = 24.0;
 const JOINS_PER_S: f64 = 10.0;
@@ -104,9 +113,17 @@ impl Design {
         let memberships = rooms
             .iter()
             .enumerate()
-            .flat_map(|(r, members): (usize, &Vec<u32>)| members.iter().map(move |u| (r as u32, *u)))
+            .flat_map(|(r, members): (usize, &Vec<u32>)| {
+                members.iter().map(move |u| (r as u32, *u))
+            })
             .collect();
-        Design { factor, users, rooms, per_size, memberships }
+        Design {
+            factor,
+            users,
+            rooms,
+            per_size,
+            memberships,
+        }
     }
 
     /// The rooms of each user, as room indexes.
@@ -152,7 +169,9 @@ struct StepResult {
 
 impl StepResult {
     fn passed(&self) -> bool {
-        self.delivery.p99_ms < P99_TARGET_MS && self.delivered_pct >= MIN_DELIVERED_PCT && self.failed_joins == 0
+        self.delivery.p99_ms < P99_TARGET_MS
+            && self.delivered_pct >= MIN_DELIVERED_PCT
+            && self.failed_joins == 0
     }
 }
 
@@ -165,8 +184,17 @@ pub async fn run(env: &Env, args: &PoolArgs) -> Result<Section, BenchError> {
             let mut factor = args.start.clamp(MIN_FACTOR, 1.0);
             for _ in 0..args.steps.max(1) {
                 let step = run_factor(env, factor, args.duration).await?;
-                tracing::info!(factor, p99_ms = step.delivery.p99_ms, passed = step.passed(), "pool design load step");
-                if step.passed() { passed = Some(factor) } else { failed = Some(factor) }
+                tracing::info!(
+                    factor,
+                    p99_ms = step.delivery.p99_ms,
+                    passed = step.passed(),
+                    "pool design load step"
+                );
+                if step.passed() {
+                    passed = Some(factor)
+                } else {
+                    failed = Some(factor)
+                }
                 steps.push(step);
                 factor = match (passed, failed) {
                     (Some(1.0), _) => break,
@@ -180,8 +208,15 @@ pub async fn run(env: &Env, args: &PoolArgs) -> Result<Section, BenchError> {
             }
         }
     }
-    let best = steps.iter().filter(|s| s.passed()).map(|s| s.factor).fold(None, |a: Option<f64>, f| Some(a.map_or(f, |a| a.max(f))));
-    let rows = steps.iter().map(|s| Row::of(&format!("factor {:.3}", s.factor), s)).collect();
+    let best = steps
+        .iter()
+        .filter(|s| s.passed())
+        .map(|s| s.factor)
+        .fold(None, |a: Option<f64>, f| Some(a.map_or(f, |a| a.max(f))));
+    let rows = steps
+        .iter()
+        .map(|s| Row::of(&format!("factor {:.3}", s.factor), s))
+        .collect();
     let measured = match best {
         Some(f) => format!("largest factor with p99 < {P99_TARGET_MS} ms: {f:.3}"),
         None => format!("no factor tried kept p99 < {P99_TARGET_MS} ms"),
@@ -196,7 +231,11 @@ pub async fn run(env: &Env, args: &PoolArgs) -> Result<Section, BenchError> {
             ("duration_s", json!(args.duration)),
         ]),
         rows,
-        targets: vec![TargetCheck::new("pool design load at factor 1.0 (p99 < 50 ms)", measured, best.is_some_and(|f| f >= 1.0))],
+        targets: vec![TargetCheck::new(
+            "pool design load at factor 1.0 (p99 < 50 ms)",
+            measured,
+            best.is_some_and(|f| f >= 1.0),
+        )],
     })
 }
 
@@ -214,9 +253,21 @@ async fn run_factor(env: &Env, factor: f64, duration: u64) -> Result<StepResult,
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
         let rooms_of = design.rooms_of_users();
-        let (clients, setup) =
-            population::connect_and_join(&target, env, &accounts, |u| rooms_of[u].iter().map(|r| uris[*r as usize].clone()).collect()).await?;
-        let mut step = apply(&design, &uris, clients, Duration::from_secs(duration), &target).await?;
+        let (clients, setup) = population::connect_and_join(&target, env, &accounts, |u| {
+            rooms_of[u]
+                .iter()
+                .map(|r| uris[*r as usize].clone())
+                .collect()
+        })
+        .await?;
+        let mut step = apply(
+            &design,
+            &uris,
+            clients,
+            Duration::from_secs(duration),
+            &target,
+        )
+        .await?;
         step.setup_s = setup.as_secs_f64();
         Ok(step)
     }
@@ -228,18 +279,35 @@ async fn run_factor(env: &Env, factor: f64, duration: u64) -> Result<StepResult,
 
 /// Posts and joins side by side for `duration`, both open loop (each leaves on schedule
 /// whether or not the earlier ones were answered), then waits for the deliveries.
-async fn apply(design: &Design, uris: &[String], clients: Vec<(Client, Events)>, duration: Duration, target: &Target) -> Result<StepResult, BenchError> {
+async fn apply(
+    design: &Design,
+    uris: &[String],
+    clients: Vec<(Client, Events)>,
+    duration: Duration,
+    target: &Target,
+) -> Result<StepResult, BenchError> {
     let delivered = Arc::new(AtomicU64::new(0));
     let (stop, stopped) = watch::channel(false);
     let mut handles = Vec::with_capacity(clients.len());
     let mut receivers = Vec::with_capacity(clients.len());
     for (client, events) in clients {
-        receivers.push(tokio::spawn(receive(events, delivered.clone(), stopped.clone())));
+        receivers.push(tokio::spawn(receive(
+            events,
+            delivered.clone(),
+            stopped.clone(),
+        )));
         handles.push(client);
     }
     let handles = Arc::new(handles);
-    let (server_before, bench_before, started) = (target.sample(), ProcSample::read(std::process::id()), now_ns());
-    let (posting, joining) = tokio::join!(post(design, uris, &handles, duration), join(design, uris, &handles, duration));
+    let (server_before, bench_before, started) = (
+        target.sample(),
+        ProcSample::read(std::process::id()),
+        now_ns(),
+    );
+    let (posting, joining) = tokio::join!(
+        post(design, uris, &handles, duration),
+        join(design, uris, &handles, duration)
+    );
     let posts = posting?;
     let joins = joining?;
     let deadline = Instant::now() + DRAIN;
@@ -251,7 +319,9 @@ async fn apply(design: &Design, uris: &[String], clients: Vec<(Client, Events)>,
     let mut micros = Vec::new();
     let mut last_ns = started;
     for r in receivers {
-        let tally = r.await.map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
+        let tally = r
+            .await
+            .map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
         micros.extend_from_slice(&tally.micros);
         last_ns = last_ns.max(tally.last_ns);
     }
@@ -266,8 +336,16 @@ async fn apply(design: &Design, uris: &[String], clients: Vec<(Client, Events)>,
         posts: posts.done,
         failed_posts: posts.failed,
         deliveries,
-        delivered_pct: if posts.expected > 0 { 100.0 * deliveries as f64 / posts.expected as f64 } else { 0.0 },
-        deliveries_per_s: if secs > 0.0 { deliveries as f64 / secs } else { 0.0 },
+        delivered_pct: if posts.expected > 0 {
+            100.0 * deliveries as f64 / posts.expected as f64
+        } else {
+            0.0
+        },
+        deliveries_per_s: if secs > 0.0 {
+            deliveries as f64 / secs
+        } else {
+            0.0
+        },
         delivery: Latency::from_micros(&mut micros),
         joins: joins.done,
         failed_joins: joins.failed,
@@ -307,18 +385,32 @@ async fn schedule<T: Send + 'static>(
     }
     let mut out = Vec::with_capacity(tasks.len());
     for t in tasks {
-        out.push(t.await.map_err(|e| BenchError::Failed(format!("a load task failed: {e}")))?);
+        out.push(
+            t.await
+                .map_err(|e| BenchError::Failed(format!("a load task failed: {e}")))?,
+        );
     }
     Ok(out)
 }
 
-async fn post(design: &Design, uris: &[String], clients: &Arc<Vec<Client>>, duration: Duration) -> Result<Done, BenchError> {
+async fn post(
+    design: &Design,
+    uris: &[String],
+    clients: &Arc<Vec<Client>>,
+    duration: Duration,
+) -> Result<Done, BenchError> {
     let mut done = Done::default();
     let outcomes = schedule(design.messages_per_s(), duration, 1, |rng, seq| {
         let (room, user) = design.memberships[rng.random_range(0..design.memberships.len())];
         done.expected += design.rooms[room as usize].len() as u64;
         let (client, uri) = (clients[user as usize].clone(), uris[room as usize].clone());
-        let text = Stamp { phase: 0, poster: user, seq, sent_ns: now_ns() }.text(100);
+        let text = Stamp {
+            phase: 0,
+            poster: user,
+            seq,
+            sent_ns: now_ns(),
+        }
+        .text(100);
         tokio::spawn(async move { client.post(&uri, &text).await })
     })
     .await?;
@@ -334,7 +426,12 @@ async fn post(design: &Design, uris: &[String], clients: &Arc<Vec<Client>>, dura
     Ok(done)
 }
 
-async fn join(design: &Design, uris: &[String], clients: &Arc<Vec<Client>>, duration: Duration) -> Result<Done, BenchError> {
+async fn join(
+    design: &Design,
+    uris: &[String],
+    clients: &Arc<Vec<Client>>,
+    duration: Duration,
+) -> Result<Done, BenchError> {
     let mut done = Done::default();
     let outcomes = schedule(design.joins_per_s(), duration, 2, |rng, _| {
         let (room, user) = design.memberships[rng.random_range(0..design.memberships.len())];
@@ -369,7 +466,11 @@ struct Tally {
     last_ns: u64,
 }
 
-async fn receive(mut events: Events, delivered: Arc<AtomicU64>, mut stop: watch::Receiver<bool>) -> Tally {
+async fn receive(
+    mut events: Events,
+    delivered: Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+) -> Tally {
     let mut tally = Tally::default();
     loop {
         tokio::select! {
@@ -401,11 +502,20 @@ mod tests {
     #[test]
     fn the_design_point_has_sixteen_rooms_per_user() {
         let d = Design::at(1.0);
-        assert_eq!((d.users, d.rooms.len(), d.per_size), (80_000, 33_077, [32_000, 1_067, 10]));
+        assert_eq!(
+            (d.users, d.rooms.len(), d.per_size),
+            (80_000, 33_077, [32_000, 1_067, 10])
+        );
         assert_eq!(d.memberships.len(), 32_000 * 30 + 1_067 * 150 + 10 * 16_000);
         let of = d.rooms_of_users();
-        let (fewest, most) = (of.iter().map(Vec::len).min().unwrap(), of.iter().map(Vec::len).max().unwrap());
-        assert!((15..=17).contains(&fewest) && (15..=17).contains(&most), "{fewest}..{most}");
+        let (fewest, most) = (
+            of.iter().map(Vec::len).min().unwrap(),
+            of.iter().map(Vec::len).max().unwrap(),
+        );
+        assert!(
+            (15..=17).contains(&fewest) && (15..=17).contains(&most),
+            "{fewest}..{most}"
+        );
         for members in &d.rooms {
             let mut unique = members.clone();
             unique.sort_unstable();

@@ -12,8 +12,8 @@ use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, Room};
 use tokio::sync::Semaphore;
 
 use crate::error::BenchError;
-use crate::{Env, wire};
 use crate::target::{DOMAIN, Target, bench_config};
+use crate::{Env, wire};
 
 /// Accounts created per transaction.
 const USERS_PER_BATCH: usize = 5000;
@@ -27,8 +27,14 @@ pub async fn open_store(data_dir: &Path) -> Result<Store, BenchError> {
 }
 
 /// `prefix0@DOMAIN` … as passwordless accounts (they sign in from loopback only).
-pub async fn add_users(store: &Store, prefix: &str, count: usize) -> Result<Vec<String>, BenchError> {
-    let accounts: Vec<String> = (0..count).map(|i| format!("{prefix}{i}@{DOMAIN}")).collect();
+pub async fn add_users(
+    store: &Store,
+    prefix: &str,
+    count: usize,
+) -> Result<Vec<String>, BenchError> {
+    let accounts: Vec<String> = (0..count)
+        .map(|i| format!("{prefix}{i}@{DOMAIN}"))
+        .collect();
     for chunk in accounts.chunks(USERS_PER_BATCH) {
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
         store.add_users_without_password(&refs).await?;
@@ -42,7 +48,14 @@ pub async fn add_room(store: &Store, name: &str) -> Result<(Room, String), Bench
         Some(c) => c,
         None => {
             let root = store.root_category().await?;
-            let new = NewCategory { parent_id: root.id, name: "Bench", description: "parlance bench", file_post: true, invitations: true, logged: true };
+            let new = NewCategory {
+                parent_id: root.id,
+                name: "Bench",
+                description: "parlance bench",
+                file_post: true,
+                invitations: true,
+                logged: true,
+            };
             store.add_category(&new).await?
         }
     };
@@ -63,10 +76,18 @@ pub async fn add_room(store: &Store, name: &str) -> Result<(Room, String), Bench
 /// Client settings for `account` against `target`, connecting from `from`: no password
 /// (trusted network), the least join history, and no reconnecting (a lost client is a
 /// failed run, not a retry).
-pub fn client_config(target: &Target, tcp: bool, account: &str, from: IpAddr) -> Result<ClientConfig, BenchError> {
+pub fn client_config(
+    target: &Target,
+    tcp: bool,
+    account: &str,
+    from: IpAddr,
+) -> Result<ClientConfig, BenchError> {
     let (server, transport) = match tcp {
         true => (target.tcp_addr, Transport::Tcp),
-        false => (target.tls_addr, Transport::Tls(Trust::ca_file(&target.cert_path())?)),
+        false => (
+            target.tls_addr,
+            Transport::Tls(Trust::ca_file(&target.cert_path())?),
+        ),
     };
     let mut config = ClientConfig::new(server.to_string(), account, "", transport);
     config.join_history = 1;
@@ -74,7 +95,11 @@ pub fn client_config(target: &Target, tcp: bool, account: &str, from: IpAddr) ->
     // Every join sends a roster notice to every member already in the room, so the joins
     // of a large room queue behind each other: setup may be slow, and must not fail for it.
     config.request_timeout = Duration::from_secs(300);
-    config.reconnect = Reconnect { first_delay: Duration::from_secs(1), max_delay: Duration::from_secs(1), max_attempts: Some(0) };
+    config.reconnect = Reconnect {
+        first_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(1),
+        max_attempts: Some(0),
+    };
     Ok(config)
 }
 
@@ -103,7 +128,11 @@ pub async fn connect_and_join(
                     let refs: Vec<&str> = many.iter().map(String::as_str).collect();
                     let joined = client.join_many(&refs).await?;
                     if !joined.failed.is_empty() {
-                        return Err(BenchError::Failed(format!("{} could not join {:?}", client.user(), joined.failed)));
+                        return Err(BenchError::Failed(format!(
+                            "{} could not join {:?}",
+                            client.user(),
+                            joined.failed
+                        )));
                     }
                 }
             }
@@ -112,7 +141,10 @@ pub async fn connect_and_join(
     }
     let mut clients = Vec::with_capacity(tasks.len());
     for t in tasks {
-        clients.push(t.await.map_err(|e| BenchError::Failed(format!("a client task failed: {e}")))??);
+        clients.push(
+            t.await
+                .map_err(|e| BenchError::Failed(format!("a client task failed: {e}")))??,
+        );
     }
     Ok((clients, started.elapsed()))
 }

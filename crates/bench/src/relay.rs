@@ -41,23 +41,43 @@ enum RelayRun {
 
 impl Relay {
     /// Starts a relay; with `tls`, it presents this certificate and key.
-    pub async fn start(tls: Option<(&Path, &Path)>, in_process: bool, lifetime: Duration) -> Result<Relay, BenchError> {
+    pub async fn start(
+        tls: Option<(&Path, &Path)>,
+        in_process: bool,
+        lifetime: Duration,
+    ) -> Result<Relay, BenchError> {
         if in_process {
             let acceptor = tls.map(|(c, k)| wire::acceptor(c, k)).transpose()?;
-            let listener = TcpListener::bind("127.0.0.1:0").await.map_err(BenchError::io("relay listen"))?;
-            let addr = listener.local_addr().map_err(BenchError::io("relay address"))?;
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(BenchError::io("relay listen"))?;
+            let addr = listener
+                .local_addr()
+                .map_err(BenchError::io("relay address"))?;
             let task = tokio::spawn(async move {
                 tokio::select! {
                     () = serve(listener, acceptor) => {}
                     () = tokio::time::sleep(lifetime) => {}
                 }
             });
-            return Ok(Relay { addr, run: RelayRun::InProcess(task) });
+            return Ok(Relay {
+                addr,
+                run: RelayRun::InProcess(task),
+            });
         }
         let lifetime = lifetime.as_secs().to_string();
-        let mut args = vec!["relay-child".to_owned(), "--stop-after-secs".to_owned(), lifetime];
+        let mut args = vec![
+            "relay-child".to_owned(),
+            "--stop-after-secs".to_owned(),
+            lifetime,
+        ];
         if let Some((c, k)) = tls {
-            args.extend(["--cert".to_owned(), c.display().to_string(), "--key".to_owned(), k.display().to_string()]);
+            args.extend([
+                "--cert".to_owned(),
+                c.display().to_string(),
+                "--key".to_owned(),
+                k.display().to_string(),
+            ]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (child, line) = ChildProc::spawn(&args).await?;
@@ -65,7 +85,10 @@ impl Relay {
             .strip_prefix("ready relay=")
             .and_then(|a| a.trim().parse().ok())
             .ok_or_else(|| BenchError::Failed(format!("the relay said {line:?}")))?;
-        Ok(Relay { addr, run: RelayRun::Child(Box::new(child)) })
+        Ok(Relay {
+            addr,
+            run: RelayRun::Child(Box::new(child)),
+        })
     }
 
     pub fn sample(&self) -> ProcSample {
@@ -84,11 +107,18 @@ impl Relay {
 }
 
 /// The child's side of [`Relay::start`].
-pub async fn relay_child(tls: Option<(&Path, &Path)>, lifetime: Duration) -> Result<(), BenchError> {
+pub async fn relay_child(
+    tls: Option<(&Path, &Path)>,
+    lifetime: Duration,
+) -> Result<(), BenchError> {
     crate::limits::raise_nofile();
     let acceptor = tls.map(|(c, k)| wire::acceptor(c, k)).transpose()?;
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(BenchError::io("relay listen"))?;
-    let addr = listener.local_addr().map_err(BenchError::io("relay address"))?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(BenchError::io("relay listen"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(BenchError::io("relay address"))?;
     println!("ready relay={addr}");
     tokio::select! {
         () = serve(listener, acceptor) => {}
@@ -101,7 +131,9 @@ async fn serve(listener: TcpListener, acceptor: Option<TlsAcceptor>) {
     let members: Members = Arc::default();
     let mut next_id = 0u64;
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         next_id += 1;
         let (id, members, acceptor) = (next_id, members.clone(), acceptor.clone());
@@ -162,5 +194,7 @@ async fn connection(id: u64, stream: Box<dyn Stream>, members: Members) {
 }
 
 fn lock(members: &Members) -> std::sync::MutexGuard<'_, Vec<(u64, mpsc::UnboundedSender<Bytes>)>> {
-    members.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    members
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -31,7 +31,11 @@ impl Machine {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         let cpu = read("/proc/cpuinfo")
             .lines()
-            .find_map(|l| l.strip_prefix("model name").and_then(|v| v.split_once(':')).map(|(_, v)| v.trim().to_owned()))
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .and_then(|v| v.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
             .unwrap_or_default();
         let mem_kib: f64 = read("/proc/meminfo")
             .lines()
@@ -71,7 +75,10 @@ impl Row {
             Ok(other) => Map::from_iter([("value".to_owned(), other)]),
             Err(e) => Map::from_iter([("error".to_owned(), Value::String(e.to_string()))]),
         };
-        Row { name: name.to_owned(), values }
+        Row {
+            name: name.to_owned(),
+            values,
+        }
     }
 }
 
@@ -103,12 +110,19 @@ pub struct TargetCheck {
 
 impl TargetCheck {
     pub fn new(target: &str, measured: String, met: bool) -> TargetCheck {
-        TargetCheck { target: target.to_owned(), measured, met }
+        TargetCheck {
+            target: target.to_owned(),
+            measured,
+            met,
+        }
     }
 }
 
 pub fn settings(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
 }
 
 impl Report {
@@ -116,15 +130,33 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = String::new();
         let m = &self.machine;
-        let _ = writeln!(out, "parlance bench — {} — {} ({} cores, {} GiB, Linux {})", self.date, m.cpu, m.cores, m.memory_gib, m.kernel);
-        let _ = writeln!(out, "transport {}, server as {}", self.transport, self.server);
+        let _ = writeln!(
+            out,
+            "parlance bench — {} — {} ({} cores, {} GiB, Linux {})",
+            self.date, m.cpu, m.cores, m.memory_gib, m.kernel
+        );
+        let _ = writeln!(
+            out,
+            "transport {}, server as {}",
+            self.transport, self.server
+        );
         for s in &self.sections {
             let _ = writeln!(out, "\n== {} ==", s.scenario);
-            let settings: Vec<String> = s.settings.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect();
+            let settings: Vec<String> = s
+                .settings
+                .iter()
+                .map(|(k, v)| format!("{k}={}", cell(v)))
+                .collect();
             let _ = writeln!(out, "settings: {}", settings.join(" "));
             out.push_str(&table(&s.rows));
             for t in &s.targets {
-                let _ = writeln!(out, "target {}: {} — {}", t.target, t.measured, if t.met { "MET" } else { "MISSED" });
+                let _ = writeln!(
+                    out,
+                    "target {}: {} — {}",
+                    t.target,
+                    t.measured,
+                    if t.met { "MET" } else { "MISSED" }
+                );
             }
         }
         out
@@ -152,16 +184,30 @@ fn table(rows: &[Row]) -> String {
             }
         }
     }
-    let mut grid: Vec<Vec<String>> = vec![std::iter::once("".to_owned()).chain(columns.iter().map(|c| (*c).to_owned())).collect()];
+    let mut grid: Vec<Vec<String>> = vec![
+        std::iter::once("".to_owned())
+            .chain(columns.iter().map(|c| (*c).to_owned()))
+            .collect(),
+    ];
     for r in rows {
         let mut line = vec![r.name.clone()];
-        line.extend(columns.iter().map(|c| r.values.get(*c).map(cell).unwrap_or_default()));
+        line.extend(
+            columns
+                .iter()
+                .map(|c| r.values.get(*c).map(cell).unwrap_or_default()),
+        );
         grid.push(line);
     }
-    let widths: Vec<usize> = (0..=columns.len()).map(|i| grid.iter().map(|l| l[i].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..=columns.len())
+        .map(|i| grid.iter().map(|l| l[i].len()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for line in grid {
-        let cells: Vec<String> = line.iter().zip(&widths).map(|(c, w)| format!("{c:>w$}")).collect();
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:>w$}"))
+            .collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     out
@@ -183,8 +229,17 @@ mod tests {
 
     #[test]
     fn rows_flatten_and_tables_align() {
-        let row = Row::of("server", &Sample { deliveries: 10, latency: Inner { p99_ms: 1.5 } });
-        assert_eq!(row.values.keys().collect::<Vec<_>>(), ["deliveries", "latency.p99_ms"]);
+        let row = Row::of(
+            "server",
+            &Sample {
+                deliveries: 10,
+                latency: Inner { p99_ms: 1.5 },
+            },
+        );
+        assert_eq!(
+            row.values.keys().collect::<Vec<_>>(),
+            ["deliveries", "latency.p99_ms"]
+        );
         let t = table(&[row]);
         assert!(t.contains("latency.p99_ms") && t.contains("1.50"), "{t}");
     }

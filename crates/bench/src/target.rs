@@ -23,7 +23,11 @@ pub const DOMAIN: &str = "bench.test";
 /// The configuration every benchmark server runs with: the defaults, loopback listeners,
 /// passwordless sign-in from loopback, and room for the largest scenario's connections.
 pub fn bench_config(data_dir: &Path) -> Config {
-    let mut config = Config { domain: DOMAIN.into(), data_dir: data_dir.to_path_buf(), ..Config::default() };
+    let mut config = Config {
+        domain: DOMAIN.into(),
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    };
     config.sip.tcp_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.sip.tls_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.sip.max_connections = 100_000;
@@ -48,10 +52,16 @@ enum Running {
 
 impl Target {
     /// Starts the server on `data_dir` (already holding the scenario's accounts and rooms).
-    pub async fn start(data_dir: &Path, in_process: bool, lifetime: Duration) -> Result<Target, BenchError> {
+    pub async fn start(
+        data_dir: &Path,
+        in_process: bool,
+        lifetime: Duration,
+    ) -> Result<Target, BenchError> {
         if in_process {
             let server = Server::start(bench_config(data_dir), Options::default()).await?;
-            let addr = |a: Option<SocketAddr>| a.ok_or_else(|| BenchError::Failed("the server has no listener".into()));
+            let addr = |a: Option<SocketAddr>| {
+                a.ok_or_else(|| BenchError::Failed("the server has no listener".into()))
+            };
             return Ok(Target {
                 tls_addr: addr(server.tls_addr)?,
                 tcp_addr: addr(server.tcp_addr)?,
@@ -61,9 +71,22 @@ impl Target {
         }
         let lifetime = lifetime.as_secs().to_string();
         let data = data_dir.display().to_string();
-        let (child, line) = ChildProc::spawn(&["serve-child", "--stop-after-secs", &lifetime, "--server-data", &data]).await?;
-        let (tls_addr, tcp_addr) = parse_ready(&line).ok_or_else(|| BenchError::Failed(format!("the server said {line:?}")))?;
-        Ok(Target { tls_addr, tcp_addr, data_dir: data_dir.to_path_buf(), run: Running::Child(child) })
+        let (child, line) = ChildProc::spawn(&[
+            "serve-child",
+            "--stop-after-secs",
+            &lifetime,
+            "--server-data",
+            &data,
+        ])
+        .await?;
+        let (tls_addr, tcp_addr) = parse_ready(&line)
+            .ok_or_else(|| BenchError::Failed(format!("the server said {line:?}")))?;
+        Ok(Target {
+            tls_addr,
+            tcp_addr,
+            data_dir: data_dir.to_path_buf(),
+            run: Running::Child(child),
+        })
     }
 
     /// The process whose CPU and memory are the server's.
@@ -83,7 +106,11 @@ impl Target {
     }
 
     pub fn describe(in_process: bool) -> &'static str {
-        if in_process { "in-process (CPU and memory include the load generator)" } else { "child process" }
+        if in_process {
+            "in-process (CPU and memory include the load generator)"
+        } else {
+            "child process"
+        }
     }
 
     pub async fn stop(self) {
@@ -116,15 +143,24 @@ impl ChildProc {
             .kill_on_drop(true)
             .spawn()
             .map_err(BenchError::io("starting a benchmark process"))?;
-        let pid = child.id().ok_or_else(|| BenchError::Failed("the benchmark process exited at once".into()))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| BenchError::Failed("the benchmark process exited at once".into()))?;
         let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or_else(|| BenchError::Failed("no stdout from the benchmark process".into()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| BenchError::Failed("no stdout from the benchmark process".into()))?;
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
             .await
-            .map_err(|_| BenchError::Failed("the benchmark process did not start within 60 s".into()))?
+            .map_err(|_| {
+                BenchError::Failed("the benchmark process did not start within 60 s".into())
+            })?
             .map_err(BenchError::io("reading from the benchmark process"))?
-            .ok_or_else(|| BenchError::Failed("the benchmark process ended before it was ready".into()))?;
+            .ok_or_else(|| {
+                BenchError::Failed("the benchmark process ended before it was ready".into())
+            })?;
         // Keep draining stdout so that the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok((ChildProc { child, stdin, pid }, line))
@@ -133,7 +169,10 @@ impl ChildProc {
     pub async fn stop(mut self) {
         // Closing stdin asks the child to stop; it has a few seconds to do so.
         drop(self.stdin.take());
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
             let _ = self.child.kill().await;
         }
     }
@@ -180,7 +219,10 @@ mod tests {
 
     #[test]
     fn the_ready_line_round_trips() {
-        let (a, b): (SocketAddr, SocketAddr) = ("127.0.0.1:5061".parse().unwrap(), "127.0.0.1:5060".parse().unwrap());
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:5061".parse().unwrap(),
+            "127.0.0.1:5060".parse().unwrap(),
+        );
         assert_eq!(parse_ready(&ready_line(a, b)), Some((a, b)));
         assert_eq!(parse_ready("hello"), None);
     }

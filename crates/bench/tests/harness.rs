@@ -5,28 +5,68 @@ use parlance_bench::report::Section;
 use parlance_bench::{BenchOptions, Env, FanoutArgs, IdleArgs, Scenario, run_scenarios};
 
 fn env() -> Env {
-    Env::new(&BenchOptions { tcp: false, json: None, in_process: true, sources: 4, work_dir: None, lifetime_secs: 120 })
+    Env::new(&BenchOptions {
+        tcp: false,
+        json: None,
+        in_process: true,
+        sources: 4,
+        work_dir: None,
+        lifetime_secs: 120,
+    })
 }
 
 fn row<'a>(section: &'a Section, name: &str) -> &'a serde_json::Map<String, serde_json::Value> {
-    &section.rows.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("row {name} in {section:?}")).values
+    &section
+        .rows
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("row {name} in {section:?}"))
+        .values
 }
 
 fn number(values: &serde_json::Map<String, serde_json::Value>, key: &str) -> f64 {
-    values.get(key).and_then(serde_json::Value::as_f64).unwrap_or_else(|| panic!("{key} in {values:?}"))
+    values
+        .get(key)
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or_else(|| panic!("{key} in {values:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_fan_out_delivers_everything_through_server_and_relay() {
-    let args = FanoutArgs { members: 6, rate: 20.0, duration: 1, posters: 2, size: 80, no_baseline: false };
-    let report = run_scenarios(&env(), &Scenario::Fanout(args)).await.expect("the scenario runs");
+    let args = FanoutArgs {
+        members: 6,
+        rate: 20.0,
+        duration: 1,
+        posters: 2,
+        size: 80,
+        no_baseline: false,
+    };
+    let report = run_scenarios(&env(), &Scenario::Fanout(args))
+        .await
+        .expect("the scenario runs");
     let section = &report.sections[0];
-    for name in ["server paced", "server saturated", "relay paced", "relay saturated"] {
+    for name in [
+        "server paced",
+        "server saturated",
+        "relay paced",
+        "relay saturated",
+    ] {
         let values = row(section, name);
         assert_eq!(number(values, "delivered_pct"), 100.0, "{name}: {values:?}");
         assert!(number(values, "posts") >= 1.0, "{name}");
-        assert_eq!(number(values, "deliveries"), number(values, "posts") * 6.0, "{name}");
-        for key in ["deliveries_per_s", "latency.p50_ms", "latency.p90_ms", "latency.p99_ms", "latency.max_ms", "server_cpu_pct"] {
+        assert_eq!(
+            number(values, "deliveries"),
+            number(values, "posts") * 6.0,
+            "{name}"
+        );
+        for key in [
+            "deliveries_per_s",
+            "latency.p50_ms",
+            "latency.p90_ms",
+            "latency.p99_ms",
+            "latency.max_ms",
+            "server_cpu_pct",
+        ] {
             assert!(number(values, key) >= 0.0, "{name} {key}");
         }
     }
@@ -39,8 +79,14 @@ async fn a_small_fan_out_delivers_everything_through_server_and_relay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_register_and_are_measured() {
-    let report = run_scenarios(&env(), &Scenario::Idle(IdleArgs { connections: 20 })).await.expect("the scenario runs");
+    let report = run_scenarios(&env(), &Scenario::Idle(IdleArgs { connections: 20 }))
+        .await
+        .expect("the scenario runs");
     let values = row(&report.sections[0], "server");
-    assert_eq!(number(values, "connections"), 12.0, "8 warm-up connections are not counted");
+    assert_eq!(
+        number(values, "connections"),
+        12.0,
+        "8 warm-up connections are not counted"
+    );
     assert!(number(values, "rss_after_mib") > 0.0);
 }

@@ -247,6 +247,13 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
                 .await?,
             );
             sections.push(idle::run(env, &IdleArgs { connections: 5000 }).await?);
+            let pool = PoolArgs {
+                factor: Some(0.02),
+                start: 0.02,
+                steps: 1,
+                duration: 20,
+            };
+            sections.push(pool::run(env, &pool).await?);
         }
         Scenario::ServeChild { .. } | Scenario::RelayChild { .. } => {}
     }

@@ -62,7 +62,9 @@ const DRAIN: Duration = Duration::from_secs(10);
 /// The search stops once the largest passing and smallest failing factor are this close.
 const PRECISION: f64 = 1.15;
 /// The smallest factor that still gives every room size a room and rooms their members.
-const MIN_FACTOR: f64 = 0.01;
+const MIN_FACTOR: f64 = 0.005;
+/// Descriptors each process keeps for other things than the users' connections.
+const SPARE_FDS: u64 = 1_000;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PoolArgs {
@@ -176,12 +178,16 @@ impl StepResult {
 }
 
 pub async fn run(env: &Env, args: &PoolArgs) -> Result<Section, BenchError> {
+    // Every user holds a connection in this process and one in the server's, so the
+    // open-file limit caps the factor this machine can be asked for.
+    let fd_cap = crate::limits::raise_nofile().saturating_sub(SPARE_FDS) as f64 / USERS;
+    let most = fd_cap.clamp(MIN_FACTOR, 1.0);
     let mut steps = Vec::new();
     match args.factor {
-        Some(f) => steps.push(run_factor(env, f.max(MIN_FACTOR), args.duration).await?),
+        Some(f) => steps.push(run_factor(env, f.clamp(MIN_FACTOR, most), args.duration).await?),
         None => {
             let (mut passed, mut failed): (Option<f64>, Option<f64>) = (None, None);
-            let mut factor = args.start.clamp(MIN_FACTOR, 1.0);
+            let mut factor = args.start.clamp(MIN_FACTOR, most);
             for _ in 0..args.steps.max(1) {
                 let step = run_factor(env, factor, args.duration).await?;
                 tracing::info!(
@@ -197,8 +203,8 @@ pub async fn run(env: &Env, args: &PoolArgs) -> Result<Section, BenchError> {
                 }
                 steps.push(step);
                 factor = match (passed, failed) {
-                    (Some(1.0), _) => break,
-                    (Some(p), None) => (p * 2.0).min(1.0),
+                    (Some(p), None) if p >= most => break,
+                    (Some(p), None) => (p * 2.0).min(most),
                     (None, Some(f)) if f <= MIN_FACTOR => break,
                     (None, Some(f)) => (f / 2.0).max(MIN_FACTOR),
                     (Some(p), Some(f)) if f / p <= PRECISION => break,
@@ -229,6 +235,7 @@ pub async fn run(env: &Env, args: &PoolArgs) -> Result<Section, BenchError> {
             ("messages_per_s_at_1", json!(MESSAGES_PER_S)),
             ("joins_per_s_at_1", json!(JOINS_PER_S)),
             ("duration_s", json!(args.duration)),
+            ("largest_factor_the_open_file_limit_allows", json!(fd_cap)),
         ]),
         rows,
         targets: vec![TargetCheck::new(

@@ -2,7 +2,7 @@
 //! the relay, in-process, delivers every message and reports every field.
 
 use parlance_bench::report::Section;
-use parlance_bench::{BenchOptions, Env, FanoutArgs, IdleArgs, Scenario, run_scenarios};
+use parlance_bench::{BenchOptions, Env, FanoutArgs, IdleArgs, PoolArgs, Scenario, run_scenarios};
 
 fn env() -> Env {
     Env::new(&BenchOptions {
@@ -89,4 +89,32 @@ async fn idle_connections_register_and_are_measured() {
         "8 warm-up connections are not counted"
     );
     assert!(number(values, "rss_after_mib") > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_design_load_at_a_tiny_factor_delivers_every_post_to_every_member() {
+    // Factor 0.005: 400 users in 160 rooms of 30, 5 of 150 and one of all 400; 0.12 posts/s.
+    let args = PoolArgs {
+        factor: Some(0.005),
+        start: 0.005,
+        steps: 1,
+        duration: 10,
+    };
+    let report = run_scenarios(&env(), &Scenario::Pool(args))
+        .await
+        .expect("the scenario runs");
+    let section = &report.sections[0];
+    let values = row(section, "factor 0.005");
+    assert_eq!(number(values, "users"), 400.0);
+    assert_eq!(values["rooms"], "160 / 5 / 1");
+    assert_eq!(
+        number(values, "memberships"),
+        160.0 * 30.0 + 5.0 * 150.0 + 400.0
+    );
+    assert!(number(values, "posts") >= 1.0);
+    assert_eq!(number(values, "failed_posts"), 0.0);
+    assert_eq!(number(values, "delivered_pct"), 100.0, "{values:?}");
+    assert!(number(values, "delivery.p99_ms") > 0.0);
+    assert_eq!(section.targets.len(), 1);
+    assert!(!section.targets[0].met, "factor 1.0 was not tried");
 }

@@ -68,7 +68,8 @@ pub struct BenchOptions {
 pub enum Scenario {
     /// One room, M members: latency at a rate, throughput closed-loop, and the relay baseline.
     Fanout(FanoutArgs),
-    /// The 16,000-member room at 10 messages/s (no baseline, no throughput phase).
+    /// The 16,000-member room at 10 messages/s, and the relay at the same load (no
+    /// throughput phase).
     BigRoom(BigRoomArgs),
     /// N users join rooms with history at the same moment.
     JoinStorm(JoinStormArgs),
@@ -109,6 +110,9 @@ pub struct BigRoomArgs {
     pub rate: f64,
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
+    /// Skip the baseline relay at the same size and rate (how fast the bytes alone go).
+    #[arg(long)]
+    pub no_baseline: bool,
 }
 
 /// What every scenario is given.
@@ -219,6 +223,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
                         members: 4000,
                         rate: 10.0,
                         duration: 10,
+                        no_baseline: false,
                     },
                 )
                 .await?,
@@ -273,7 +278,7 @@ async fn big_room(env: &Env, a: &BigRoomArgs) -> Result<report::Section, BenchEr
         duration: a.duration,
         posters: 0,
         size: 100,
-        no_baseline: true,
+        no_baseline: a.no_baseline,
     };
     fanout::run(env, &args, "big room", true).await
 }

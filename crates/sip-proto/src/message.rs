@@ -379,23 +379,39 @@ macro_rules! common_accessors {
                 .and_then(|v| v.trim().parse().ok())
         }
 
-        /// Serialises the message; Content-Length always states the body's length.
+        /// Serialises the message; Content-Length always states the body's length. The
+        /// buffer is allocated at exactly the message's size: a room's fan-out serialises a
+        /// request per member, and a buffer that grows costs a copy of the whole message.
         pub fn to_bytes(&self) -> Vec<u8> {
-            let mut out = Vec::with_capacity(256 + self.body.len());
-            self.write_start_line(&mut out);
-            for h in self.headers.iter() {
-                if h.name.eq_ignore_ascii_case(name::CONTENT_LENGTH) {
-                    continue;
-                }
+            let start = self.start_line();
+            let headers = || {
+                self.headers
+                    .iter()
+                    .filter(|h| !h.name.eq_ignore_ascii_case(name::CONTENT_LENGTH))
+            };
+            let length = self.body.len().to_string();
+            let size = start.len()
+                + headers()
+                    .map(|h| h.name.len() + ": \r\n".len() + h.value.len())
+                    .sum::<usize>()
+                + name::CONTENT_LENGTH.len()
+                + ": \r\n\r\n".len()
+                + length.len()
+                + self.body.len();
+            let mut out = Vec::with_capacity(size);
+            out.extend_from_slice(start.as_bytes());
+            for h in headers() {
                 out.extend_from_slice(h.name.as_bytes());
                 out.extend_from_slice(b": ");
                 out.extend_from_slice(h.value.as_bytes());
                 out.extend_from_slice(b"\r\n");
             }
-            out.extend_from_slice(
-                format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes(),
-            );
+            out.extend_from_slice(name::CONTENT_LENGTH.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(length.as_bytes());
+            out.extend_from_slice(b"\r\n\r\n");
             out.extend_from_slice(&self.body);
+            debug_assert_eq!(out.len(), size);
             out
         }
     };
@@ -422,8 +438,8 @@ impl Request {
             .unwrap_or(70)
     }
 
-    fn write_start_line(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(format!("{} {} SIP/2.0\r\n", self.method, self.uri).as_bytes());
+    fn start_line(&self) -> String {
+        format!("{} {} SIP/2.0\r\n", self.method, self.uri)
     }
 }
 
@@ -461,8 +477,8 @@ impl Response {
 
     common_accessors!();
 
-    fn write_start_line(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(format!("SIP/2.0 {} {}\r\n", self.status, self.reason).as_bytes());
+    fn start_line(&self) -> String {
+        format!("SIP/2.0 {} {}\r\n", self.status, self.reason)
     }
 }
 

@@ -22,18 +22,38 @@ pub struct DialogKey {
 }
 
 #[derive(Debug)]
-pub struct Dialog {
-    pub session: SessionId,
-    pub conn: ConnHandle,
-    /// The URI the client invited: the From of every request we send in the dialog.
-    pub local_uri: String,
-    pub local_tag: String,
-    /// The client's From header, verbatim (sipe's carries `epid`): our To.
-    pub remote: String,
+struct Dialog {
+    key: DialogKey,
+    conn: ConnHandle,
+    local_tag: String,
     /// The client's Contact: our Request-URI.
-    pub remote_target: Uri,
-    pub cseq: u32,
-    pub refreshed: Instant,
+    remote_target: Uri,
+    /// Our From: the URI the client invited, with our tag. This, `to` and `contact` are the
+    /// same in every request we send in the dialog, so a delivery to a large room does not
+    /// format them again for each member.
+    from: String,
+    /// The client's From header, verbatim (sipe's carries `epid`).
+    to: String,
+    contact: String,
+    cseq: u32,
+    refreshed: Instant,
+}
+
+impl Dialog {
+    /// The next INFO of the dialog, carrying `body`.
+    fn info(&mut self, body: &bytes::Bytes) -> Request {
+        self.cseq += 1;
+        let mut info = Request::new(Method::Info, self.remote_target.clone());
+        info.headers.push(name::MAX_FORWARDS, "70");
+        info.headers.push(name::FROM, self.from.as_str());
+        info.headers.push(name::TO, self.to.as_str());
+        info.headers.push(name::CALL_ID, self.key.call_id.as_str());
+        info.headers.push(name::CSEQ, format!("{} INFO", self.cseq));
+        info.headers.push(name::CONTACT, self.contact.as_str());
+        info.headers.push(name::CONTENT_TYPE, "text/plain");
+        info.body = body.clone();
+        info
+    }
 }
 
 pub struct Dialogs {
@@ -44,10 +64,12 @@ pub struct Dialogs {
     answers: mpsc::UnboundedSender<(u64, u16)>,
 }
 
+/// Dialogs by session, since deliveries address them so; the key finds the session of an
+/// in-dialog request.
 #[derive(Default)]
 struct State {
-    dialogs: HashMap<DialogKey, Dialog>,
-    by_session: HashMap<SessionId, DialogKey>,
+    dialogs: HashMap<SessionId, Dialog>,
+    by_key: HashMap<DialogKey, SessionId>,
 }
 
 impl std::fmt::Debug for Dialogs {
@@ -91,25 +113,27 @@ impl Dialogs {
             call_id: invite.call_id().to_owned(),
             remote_tag,
         };
+        let local_uri = &invite.uri;
         let dialog = Dialog {
-            session,
+            key: key.clone(),
             conn: conn.clone(),
-            local_uri: invite.uri.to_string(),
             local_tag: local_tag.to_owned(),
-            remote: invite
+            remote_target,
+            from: format!("<{local_uri}>;tag={local_tag}"),
+            to: invite
                 .headers
                 .get(name::FROM)
                 .unwrap_or_default()
                 .to_owned(),
-            remote_target,
+            contact: format!("<{local_uri}>"),
             cseq: 0,
             refreshed: Instant::now(),
         };
         let mut state = self.state();
-        state.by_session.insert(session, key.clone());
+        state.dialogs.insert(session, dialog);
         // A client that re-INVITEs with the same Call-ID and tag replaces its dialog.
-        if let Some(old) = state.dialogs.insert(key, dialog) {
-            state.by_session.remove(&old.session);
+        if let Some(old) = state.by_key.insert(key, session) {
+            state.dialogs.remove(&old);
         }
         Some(session)
     }
@@ -121,20 +145,22 @@ impl Dialogs {
             remote_tag: req.from()?.tag()?.to_owned(),
         };
         let mut state = self.state();
-        let dialog = state.dialogs.get_mut(&key)?;
+        let session = *state.by_key.get(&key)?;
+        let dialog = state.dialogs.get_mut(&session)?;
         let our_tag = req.to().and_then(|t| t.tag().map(str::to_owned));
         if our_tag.as_deref() != Some(dialog.local_tag.as_str()) {
             return None;
         }
         dialog.refreshed = Instant::now();
-        Some(dialog.session)
+        Some(session)
     }
 
     /// Ends a dialog; returns its session.
     pub fn remove(&self, session: SessionId) -> Option<SessionId> {
         let mut state = self.state();
-        let key = state.by_session.remove(&session)?;
-        state.dialogs.remove(&key).map(|d| d.session)
+        let dialog = state.dialogs.remove(&session)?;
+        state.by_key.remove(&dialog.key);
+        Some(session)
     }
 
     /// Sessions whose dialogs ran over a closed connection; they are removed.
@@ -156,17 +182,15 @@ impl Dialogs {
 
     fn remove_where(&self, dead: impl Fn(&Dialog) -> bool) -> Vec<SessionId> {
         let mut state = self.state();
-        let keys: Vec<DialogKey> = state
+        let sessions: Vec<SessionId> = state
             .dialogs
             .iter()
             .filter(|(_, d)| dead(d))
-            .map(|(k, _)| k.clone())
+            .map(|(s, _)| *s)
             .collect();
-        let mut sessions = Vec::with_capacity(keys.len());
-        for key in keys {
-            if let Some(d) = state.dialogs.remove(&key) {
-                state.by_session.remove(&d.session);
-                sessions.push(d.session);
+        for session in &sessions {
+            if let Some(d) = state.dialogs.remove(session) {
+                state.by_key.remove(&d.key);
             }
         }
         sessions
@@ -179,35 +203,15 @@ impl Dialogs {
 
 impl Sink for Dialogs {
     fn deliver(&self, sessions: &[SessionId], body: &bytes::Bytes) {
+        // Built under the lock and sent after it, so that the lock is not held while the
+        // proxy and the connections take theirs.
         let mut sends = Vec::with_capacity(sessions.len());
         {
             let mut state = self.state();
-            let State {
-                dialogs,
-                by_session,
-            } = &mut *state;
             for session in sessions {
-                let Some(dialog) = by_session.get(session).and_then(|k| dialogs.get_mut(k)) else {
-                    continue;
-                };
-                dialog.cseq += 1;
-                let key = by_session.get(session).cloned();
-                let mut info = Request::new(Method::Info, dialog.remote_target.clone());
-                info.headers.push(name::MAX_FORWARDS, "70");
-                info.headers.push(
-                    name::FROM,
-                    format!("<{}>;tag={}", dialog.local_uri, dialog.local_tag),
-                );
-                info.headers.push(name::TO, dialog.remote.clone());
-                info.headers
-                    .push(name::CALL_ID, key.map(|k| k.call_id).unwrap_or_default());
-                info.headers
-                    .push(name::CSEQ, format!("{} INFO", dialog.cseq));
-                info.headers
-                    .push(name::CONTACT, format!("<{}>", dialog.local_uri));
-                info.headers.push(name::CONTENT_TYPE, "text/plain");
-                info.body = body.clone();
-                sends.push((dialog.conn.clone(), info, *session));
+                if let Some(dialog) = state.dialogs.get_mut(session) {
+                    sends.push((dialog.conn.clone(), dialog.info(body), *session));
+                }
             }
         }
         for (conn, info, session) in sends {

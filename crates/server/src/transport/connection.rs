@@ -1,11 +1,15 @@
 //! One connection's reader and writer.
 
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Poll, ready};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use sip_proto::{Decoder, Item, Limits};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 
@@ -13,6 +17,9 @@ use super::{ConnHandle, Dispatch};
 
 /// Bytes the writer gathers from its queue into one write.
 const WRITE_BATCH: usize = 64 * 1024;
+
+/// Bytes taken from the socket in one read (into a buffer on the stack, see [`read_some`]).
+const READ_CHUNK: usize = 8 * 1024;
 
 /// How long a closing connection may take to write out what is still queued.
 const FINAL_FLUSH: Duration = Duration::from_secs(2);
@@ -23,24 +30,29 @@ pub(super) struct Timeouts {
     pub message: Duration,
 }
 
-/// Runs a connection until either side closes it. Returns when both halves are done.
-pub(super) async fn run<S, D>(
+/// Runs a connection until either side closes it: the returned future ends when both halves
+/// are done. Not an `async fn`: its future would keep room for the `stream` argument for the
+/// connection's whole life, after the split moved it out (over TLS some 1.2 KB).
+pub(super) fn run<S, D>(
     stream: S,
     conn: ConnHandle,
     rx: mpsc::Receiver<Bytes>,
     dispatch: Arc<D>,
     limits: Limits,
     timeouts: Timeouts,
-) where
+) -> impl Future<Output = ()> + Send
+where
     S: AsyncRead + AsyncWrite + Send + 'static,
     D: Dispatch,
 {
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = tokio::spawn(write_loop(writer, rx, conn.clone()));
-    read_loop(reader, &conn, &*dispatch, limits, timeouts).await;
-    conn.close();
-    dispatch.on_closed(&conn).await;
-    let _ = writer_task.await;
+    async move {
+        read_loop(reader, &conn, &*dispatch, limits, timeouts).await;
+        conn.close();
+        Box::pin(dispatch.on_closed(&conn)).await;
+        let _ = writer_task.await;
+    }
 }
 
 async fn read_loop<R, D>(
@@ -54,7 +66,8 @@ async fn read_loop<R, D>(
     D: Dispatch,
 {
     let mut decoder = Decoder::new(limits);
-    let mut buf = BytesMut::with_capacity(4096);
+    // Empty (no allocation) whenever no message is partly read: most connections are idle.
+    let mut buf = BytesMut::new();
     let mut last_activity = Instant::now();
     let mut message_started: Option<Instant> = None;
     loop {
@@ -65,7 +78,7 @@ async fn read_loop<R, D>(
             None => last_activity + timeouts.idle,
         };
         let read = tokio::select! {
-            r = timeout_at(deadline, reader.read_buf(&mut buf)) => r,
+            r = timeout_at(deadline, read_some(&mut reader, &mut buf)) => r,
             () = conn.closed() => return,
         };
         match read {
@@ -87,8 +100,10 @@ async fn read_loop<R, D>(
         }
         loop {
             match decoder.decode(&mut buf) {
-                Ok(Some(Item::Message(m))) => dispatch.on_message(conn, m).await,
-                Ok(Some(Item::Rejected(r))) => dispatch.on_rejected(conn, r).await,
+                // Boxed: held inline, the handlers' futures would be part of this future,
+                // which every connection keeps for as long as it is open.
+                Ok(Some(Item::Message(m))) => Box::pin(dispatch.on_message(conn, m)).await,
+                Ok(Some(Item::Rejected(r))) => Box::pin(dispatch.on_rejected(conn, r)).await,
                 Ok(None) => break,
                 Err(e) => {
                     // Nothing after this message can be delimited: answer it if its head
@@ -104,6 +119,11 @@ async fn read_loop<R, D>(
                 return;
             }
         }
+        if buf.is_empty() {
+            // Let the allocation go (the messages just handed on may still share it) rather
+            // than keep it while the peer is idle.
+            buf = BytesMut::new();
+        }
         message_started = if decoder.is_between_messages(&buf) {
             None
         } else {
@@ -112,11 +132,27 @@ async fn read_loop<R, D>(
     }
 }
 
+/// Reads what the peer has sent and appends it to `buf`. The read lands in a buffer on the
+/// stack, which exists only while the socket is polled: a connection waiting for its peer
+/// holds no read buffer. Returns the number of bytes read, 0 at end of stream.
+async fn read_some<R>(reader: &mut R, buf: &mut BytesMut) -> io::Result<usize>
+where
+    R: AsyncRead + Unpin,
+{
+    std::future::poll_fn(|cx| {
+        let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut chunk = ReadBuf::uninit(&mut chunk);
+        ready!(Pin::new(&mut *reader).poll_read(cx, &mut chunk))?;
+        buf.extend_from_slice(chunk.filled());
+        Poll::Ready(Ok(chunk.filled().len()))
+    })
+    .await
+}
+
 async fn write_loop<W>(mut writer: W, mut rx: mpsc::Receiver<Bytes>, conn: ConnHandle)
 where
     W: AsyncWrite + Unpin,
 {
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
     loop {
         let first = tokio::select! {
             biased;
@@ -124,16 +160,24 @@ where
             () = conn.closed() => None,
         };
         let Some(first) = first else { break };
-        batch.clear();
-        batch.extend_from_slice(&first);
-        // Whatever else is already queued goes out in the same write.
-        while batch.len() < WRITE_BATCH {
-            match rx.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
-                Err(_) => break,
+        let written = match rx.try_recv() {
+            Err(_) => writer.write_all(&first).await,
+            // Whatever else is already queued goes out in the same write. The batch lives
+            // only as long as the write: an idle connection keeps no write buffer.
+            Ok(second) => {
+                let mut batch = Vec::with_capacity(WRITE_BATCH);
+                batch.extend_from_slice(&first);
+                batch.extend_from_slice(&second);
+                while batch.len() < WRITE_BATCH {
+                    match rx.try_recv() {
+                        Ok(more) => batch.extend_from_slice(&more),
+                        Err(_) => break,
+                    }
+                }
+                writer.write_all(&batch).await
             }
-        }
-        if let Err(e) = writer.write_all(&batch).await {
+        };
+        if let Err(e) = written {
             tracing::debug!(conn = conn.id(), error = %e, "write failed");
             conn.close();
             break;
@@ -148,4 +192,23 @@ where
         writer.shutdown().await
     };
     let _ = tokio::time::timeout(FINAL_FLUSH, flush).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn read_some_appends_until_end_of_stream() {
+        let (mut peer, mut local) = tokio::io::duplex(64);
+        let mut buf = BytesMut::new();
+        peer.write_all(b"REGISTER sip:").await.unwrap();
+        assert_eq!(read_some(&mut local, &mut buf).await.unwrap(), 13);
+        peer.write_all(b"example.com").await.unwrap();
+        assert_eq!(read_some(&mut local, &mut buf).await.unwrap(), 11);
+        assert_eq!(&buf[..], b"REGISTER sip:example.com");
+        drop(peer);
+        assert_eq!(read_some(&mut local, &mut buf).await.unwrap(), 0);
+        assert_eq!(buf.len(), 24);
+    }
 }

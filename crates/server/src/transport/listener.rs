@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use sip_proto::Limits;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::connection::{self, Timeouts};
-use super::{Connections, Dispatch, Transport};
+use super::{ConnHandle, Connections, Dispatch, Transport};
 use crate::config::SipConfig;
 
 /// Bound listening sockets, before serving.
@@ -185,24 +186,36 @@ async fn serve_stream<D: Dispatch>(
     tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
     match tls {
         None => connection::run(stream, conn.clone(), rx, dispatch, ctx.limits, ctx.timeouts).await,
-        Some(acceptor) => {
-            match tokio::time::timeout(ctx.handshake, acceptor.accept(stream)).await {
-                Ok(Ok(tls_stream)) => {
-                    connection::run(
-                        tls_stream,
-                        conn.clone(),
-                        rx,
-                        dispatch,
-                        ctx.limits,
-                        ctx.timeouts,
-                    )
-                    .await;
-                }
-                Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
-            }
-        }
+        Some(acceptor) => serve_tls(acceptor, stream, conn.clone(), rx, dispatch, ctx).await,
     }
     ctx.connections.unregister(conn.id());
     tracing::debug!(conn = conn.id(), %peer, "connection closed");
+}
+
+/// The TLS handshake, within its time limit, then the connection.
+async fn serve_tls<D: Dispatch>(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    conn: ConnHandle,
+    rx: mpsc::Receiver<Bytes>,
+    dispatch: Arc<D>,
+    ctx: &AcceptContext,
+) {
+    // Boxed: inline, the handshake's state would be part of the connection task's future
+    // for the connection's whole life. For the same reason `tls_stream` is a plain local,
+    // moved out before the next await: as a temporary of a `match` around that await, it
+    // would stay in the future too (some 1.2 KB).
+    let handshake = Box::pin(tokio::time::timeout(ctx.handshake, acceptor.accept(stream)));
+    let tls_stream = match handshake.await {
+        Ok(Ok(tls_stream)) => tls_stream,
+        Ok(Err(e)) => {
+            tracing::info!(peer = %conn.peer(), error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(peer = %conn.peer(), "TLS handshake timed out");
+            return;
+        }
+    };
+    connection::run(tls_stream, conn, rx, dispatch, ctx.limits, ctx.timeouts).await;
 }

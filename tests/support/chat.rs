@@ -25,7 +25,9 @@ pub struct ChatClient {
 
 impl std::fmt::Debug for ChatClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatClient").field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("ChatClient")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
@@ -34,7 +36,8 @@ impl ChatClient {
     pub async fn connect(server: &TestServer, user: &str, password: &str) -> ChatClient {
         let mut conn = server.tcp().await;
         assert_eq!(conn.register(user, password).await.status, 200);
-        let mut lookup = ChatClient::invite(conn, user, &format!("sip:ocschat@{DOMAIN}"), "lookup").await;
+        let mut lookup =
+            ChatClient::invite(conn, user, &format!("sip:ocschat@{DOMAIN}"), "lookup").await;
         lookup.send_body("<xccos ver=\"1\" envid=\"1\" xmlns=\"urn:parlano:xml:ns:xccos\"><cmd id=\"cmd:requri\" seqid=\"1\"><data/></cmd></xccos>").await;
         let reply = lookup.next_envelope().await;
         let channel = match &reply.messages[..] {
@@ -64,8 +67,15 @@ impl ChatClient {
         conn.send(invite).await;
         let ok = conn.recv_response().await;
         assert_eq!(ok.status, 200, "INVITE {uri}: {ok:?}");
-        assert!(ok.headers.get("Session-Expires").is_some(), "sipe refreshes only with Session-Expires");
-        assert_eq!(ok.to().unwrap().uri.to_string(), uri, "the To URI must be the invited one");
+        assert!(
+            ok.headers.get("Session-Expires").is_some(),
+            "sipe refreshes only with Session-Expires"
+        );
+        assert_eq!(
+            ok.to().unwrap().uri.to_string(),
+            uri,
+            "the To URI must be the invited one"
+        );
         assert!(!ok.contacts().is_empty());
         let server_tag = ok.to().unwrap().tag().unwrap().to_owned();
         let mut client = ChatClient {
@@ -112,7 +122,11 @@ impl ChatClient {
     async fn response_to(&mut self, cseq: u32) -> Response {
         loop {
             match self.conn.recv().await {
-                Message::Response(r) if r.cseq().is_some_and(|c| c.seq == cseq) && r.call_id() == self.call_id => return r,
+                Message::Response(r)
+                    if r.cseq().is_some_and(|c| c.seq == cseq) && r.call_id() == self.call_id =>
+                {
+                    return r;
+                }
                 Message::Response(r) => panic!("unexpected response {} {}", r.status, r.reason),
                 Message::Request(req) => self.take_server_request(req).await,
             }
@@ -120,13 +134,29 @@ impl ChatClient {
     }
 
     async fn take_server_request(&mut self, req: Request) {
-        assert_eq!(req.method, Method::Info, "unexpected {} from the server", req.method);
+        assert_eq!(
+            req.method,
+            Method::Info,
+            "unexpected {} from the server",
+            req.method
+        );
         assert_eq!(req.call_id(), self.call_id, "server INFO in the dialog");
-        assert_eq!(req.from().unwrap().uri.to_string(), self.channel_uri, "From is exactly the invited URI");
+        assert_eq!(
+            req.from().unwrap().uri.to_string(),
+            self.channel_uri,
+            "From is exactly the invited URI"
+        );
         assert_eq!(req.from().unwrap().tag(), Some(self.server_tag.as_str()));
-        assert_eq!(req.to().unwrap().params.value("epid"), Some(format!("e{}", self.user).as_str()), "sipe's epid is echoed");
-        self.conn.send(Response::for_request(&req, 200).to_bytes()).await;
-        let envelope = Envelope::parse(&req.body, &xccos::Limits::default()).expect("server XCCOS parses");
+        assert_eq!(
+            req.to().unwrap().params.value("epid"),
+            Some(format!("e{}", self.user).as_str()),
+            "sipe's epid is echoed"
+        );
+        self.conn
+            .send(Response::for_request(&req, 200).to_bytes())
+            .await;
+        let envelope =
+            Envelope::parse(&req.body, &xccos::Limits::default()).expect("server XCCOS parses");
         self.inbox.push_back(envelope);
     }
 
@@ -143,9 +173,15 @@ impl ChatClient {
     /// Sends a command and returns its reply (notices that arrive first stay queued).
     pub async fn command(&mut self, xml: &str) -> xccos::Reply {
         self.envid += 1;
-        let body = format!("<xccos ver=\"1\" envid=\"{}\" xmlns=\"urn:parlano:xml:ns:xccos\">{xml}</xccos>", self.envid);
+        let body = format!(
+            "<xccos ver=\"1\" envid=\"{}\" xmlns=\"urn:parlano:xml:ns:xccos\">{xml}</xccos>",
+            self.envid
+        );
         let resp = self.send_body(&body).await;
-        assert_eq!(resp.status, 200, "INFO carrying a command is answered 200 first");
+        assert_eq!(
+            resp.status, 200,
+            "INFO carrying a command is answered 200 first"
+        );
         let mut skipped = VecDeque::new();
         let reply = loop {
             let e = self.next_envelope().await;
@@ -207,7 +243,9 @@ impl ChatClient {
             .await;
         assert!(reply.resp.is_success(), "history: {:?}", reply.resp);
         match reply.data {
-            xccos::ReplyData::BcContext(chanibs) => chanibs.into_iter().flat_map(|c| c.msgs).collect(),
+            xccos::ReplyData::BcContext(chanibs) => {
+                chanibs.into_iter().flat_map(|c| c.msgs).collect()
+            }
             other => panic!("not a history reply: {other:?}"),
         }
     }
@@ -229,5 +267,7 @@ impl ChatClient {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -40,15 +40,29 @@ impl TestServer {
         Self::start_with_options(tweak, Options::default()).await
     }
 
-    pub async fn start_with_options(tweak: impl FnOnce(&mut Config), options: Options) -> TestServer {
+    pub async fn start_with_options(
+        tweak: impl FnOnce(&mut Config),
+        options: Options,
+    ) -> TestServer {
         let dir = temp_dir();
-        let mut config = Config { domain: DOMAIN.into(), data_dir: dir.clone(), ..Config::default() };
+        let mut config = Config {
+            domain: DOMAIN.into(),
+            data_dir: dir.clone(),
+            ..Config::default()
+        };
         config.sip.tcp_listen = Some("127.0.0.1:0".parse().unwrap());
         config.sip.tls_listen = Some("127.0.0.1:0".parse().unwrap());
         tweak(&mut config);
         let clock = options.clock.clone();
-        let server = Server::start(config.clone(), options).await.expect("server starts");
-        TestServer { server: Some(server), clock, config, dir }
+        let server = Server::start(config.clone(), options)
+            .await
+            .expect("server starts");
+        TestServer {
+            server: Some(server),
+            clock,
+            config,
+            dir,
+        }
     }
 
     pub fn server(&self) -> &Server {
@@ -56,31 +70,64 @@ impl TestServer {
     }
 
     /// A category and a room in it, with roles; returns the room's `ma-chan:` URI.
-    pub async fn add_room(&self, name: &str, privacy: parlance_store::rooms::Privacy, behavior: parlance_store::rooms::Behavior, roles: &[(&str, parlance_store::rooms::Role)]) -> String {
+    pub async fn add_room(
+        &self,
+        name: &str,
+        privacy: parlance_store::rooms::Privacy,
+        behavior: parlance_store::rooms::Behavior,
+        roles: &[(&str, parlance_store::rooms::Role)],
+    ) -> String {
         use parlance_store::rooms::{NewCategory, NewRoom};
         let store = &self.server().store;
         let category = match store.find_category("Tests").await.unwrap() {
             Some(c) => c,
             None => {
                 let root = store.root_category().await.unwrap();
-                let new = NewCategory { parent_id: root.id, name: "Tests", description: "", file_post: true, invitations: true, logged: true };
+                let new = NewCategory {
+                    parent_id: root.id,
+                    name: "Tests",
+                    description: "",
+                    file_post: true,
+                    invitations: true,
+                    logged: true,
+                };
                 store.add_category(&new).await.unwrap()
             }
         };
-        let new = NewRoom { category_id: category.id, name, description: &format!("about {name}"), topic: "", privacy, behavior, invitations: true };
+        let new = NewRoom {
+            category_id: category.id,
+            name,
+            description: &format!("about {name}"),
+            topic: "",
+            privacy,
+            behavior,
+            invitations: true,
+        };
         let room = store.add_room(&new).await.unwrap();
         for (user, role) in roles {
-            let id = store.user(&format!("{user}@{DOMAIN}")).await.unwrap().expect("user exists").id;
+            let id = store
+                .user(&format!("{user}@{DOMAIN}"))
+                .await
+                .unwrap()
+                .expect("user exists")
+                .id;
             store.set_role(room.id, id, *role, true).await.unwrap();
         }
         format!("ma-chan://{DOMAIN}/{}", room.guid)
     }
 
     pub async fn add_user(&self, user: &str, password: &str) {
-        let key = parlance_store::ServerKey::load_or_create(&self.config.server_key_path()).unwrap();
+        let key =
+            parlance_store::ServerKey::load_or_create(&self.config.server_key_path()).unwrap();
         self.server()
             .store
-            .add_user(&format!("{user}@{DOMAIN}"), "", password, self.config.realm(), &key)
+            .add_user(
+                &format!("{user}@{DOMAIN}"),
+                "",
+                password,
+                self.config.realm(),
+                &key,
+            )
             .await
             .expect("user added");
     }
@@ -101,7 +148,14 @@ impl TestServer {
     /// Stops the server and starts a new one on the same data (new ports).
     pub async fn restart(&mut self) {
         self.shutdown().await;
-        let server = Server::start(self.config.clone(), Options { clock: self.clock.clone() }).await.expect("server restarts");
+        let server = Server::start(
+            self.config.clone(),
+            Options {
+                clock: self.clock.clone(),
+            },
+        )
+        .await
+        .expect("server restarts");
         self.server = Some(server);
     }
 
@@ -155,11 +209,13 @@ impl SipConn {
         for cert in rustls::pki_types::CertificateDer::pem_file_iter(cert_pem).unwrap() {
             roots.add(cert.unwrap()).unwrap();
         }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let tcp = TcpStream::connect(addr).await.expect("connect");
         let local = tcp.local_addr().unwrap();
@@ -169,7 +225,14 @@ impl SipConn {
     }
 
     fn new(stream: Box<dyn Stream>, local: SocketAddr, transport: &'static str) -> SipConn {
-        SipConn { stream, buf: BytesMut::new(), decoder: Decoder::new(Limits::default()), local, transport, cseq: 0 }
+        SipConn {
+            stream,
+            buf: BytesMut::new(),
+            decoder: Decoder::new(Limits::default()),
+            local,
+            transport,
+            cseq: 0,
+        }
     }
 
     pub async fn send(&mut self, bytes: impl AsRef<[u8]>) {
@@ -180,7 +243,11 @@ impl SipConn {
     /// The next message, or `None` when the server closed the connection.
     pub async fn try_recv(&mut self) -> Option<Message> {
         loop {
-            match self.decoder.decode(&mut self.buf).expect("server output frames") {
+            match self
+                .decoder
+                .decode(&mut self.buf)
+                .expect("server output frames")
+            {
                 Some(Item::Message(m)) => return Some(m),
                 Some(Item::Rejected(r)) => panic!("server sent an unparsable message: {r:?}"),
                 None => {}
@@ -196,7 +263,9 @@ impl SipConn {
     }
 
     pub async fn recv(&mut self) -> Message {
-        self.try_recv().await.expect("a message, not a closed connection")
+        self.try_recv()
+            .await
+            .expect("a message, not a closed connection")
     }
 
     pub async fn recv_response(&mut self) -> Response {
@@ -216,7 +285,12 @@ impl SipConn {
     /// Asserts that nothing arrives for a little while.
     pub async fn expect_silence(&mut self, for_: Duration) {
         if let Ok(n) = tokio::time::timeout(for_, self.stream.read_buf(&mut self.buf)).await {
-            assert_eq!(n.unwrap_or(0), 0, "unexpected data: {:?}", String::from_utf8_lossy(&self.buf));
+            assert_eq!(
+                n.unwrap_or(0),
+                0,
+                "unexpected data: {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
         }
     }
 
@@ -237,7 +311,16 @@ impl SipConn {
     /// A request from `user` on this connection, as a SIP client would write it. The
     /// arguments are the fields a test varies, in the order they appear on the wire.
     #[allow(clippy::too_many_arguments)]
-    pub fn request(&mut self, method: &str, uri: &str, user: &str, to: &str, call_id: &str, extra: &[&str], body: &str) -> String {
+    pub fn request(
+        &mut self,
+        method: &str,
+        uri: &str,
+        user: &str,
+        to: &str,
+        call_id: &str,
+        extra: &[&str],
+        body: &str,
+    ) -> String {
         let cseq = self.next_cseq();
         let branch = format!("z9hG4bK{call_id}{cseq}");
         let mut s = format!(
@@ -260,7 +343,15 @@ impl SipConn {
     /// A REGISTER for `user` with optional extra headers.
     pub fn register_request(&mut self, user: &str, extra: &[&str]) -> String {
         let to = format!("sip:{user}@{DOMAIN}");
-        self.request("REGISTER", &format!("sip:{DOMAIN}"), user, &to, &format!("reg-{user}-{}", self.local.port()), extra, "")
+        self.request(
+            "REGISTER",
+            &format!("sip:{DOMAIN}"),
+            user,
+            &to,
+            &format!("reg-{user}-{}", self.local.port()),
+            extra,
+            "",
+        )
     }
 
     /// Registers with Digest: a first REGISTER draws the challenge, the second answers it.
@@ -269,8 +360,17 @@ impl SipConn {
         self.send(req).await;
         let challenge = self.recv_response().await;
         assert_eq!(challenge.status, 401, "expected a challenge");
-        let auth = digest_authorization(&challenge, Algorithm::Md5, user, password, "REGISTER", &format!("sip:{DOMAIN}"), 1);
-        let req = self.register_request(user, &["Expires: 3600", &format!("Authorization: {auth}")]);
+        let auth = digest_authorization(
+            &challenge,
+            Algorithm::Md5,
+            user,
+            password,
+            "REGISTER",
+            &format!("sip:{DOMAIN}"),
+            1,
+        );
+        let req =
+            self.register_request(user, &["Expires: 3600", &format!("Authorization: {auth}")]);
         self.send(req).await;
         self.recv_response().await
     }
@@ -297,7 +397,16 @@ pub fn digest_authorization(
     let nc = format!("{nc:08x}");
     let cnonce = "0a4f113b";
     let ha1 = ha1(algorithm, user, realm, password);
-    let resp = response(DigestInput { algorithm, ha1: &ha1, nonce, nc: &nc, cnonce, qop: Some("auth"), method, uri });
+    let resp = response(DigestInput {
+        algorithm,
+        ha1: &ha1,
+        nonce,
+        nc: &nc,
+        cnonce,
+        qop: Some("auth"),
+        method,
+        uri,
+    });
     format!(
         "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", \
          algorithm={algorithm}, qop=auth, nc={nc}, cnonce=\"{cnonce}\""

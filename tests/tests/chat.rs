@@ -1,7 +1,6 @@
 //! The persistent chat service over real sockets: raw SIP dialogs carrying XCCOS, as
 //! pidgin-sipe speaks it (xccos.md §1, Appendix B).
 
-
 use parlance_store::rooms::{Behavior, Privacy, Role};
 use parlance_tests::chat::ChatClient;
 use parlance_tests::{DOMAIN, TestServer};
@@ -18,28 +17,65 @@ async fn server(users: &[&str]) -> TestServer {
 #[tokio::test]
 async fn appendix_b_join_history_post_and_echo() {
     let s = server(&["alice", "bob"]).await;
-    let room = s.add_room("Ops", Privacy::Open, Behavior::Normal, &[("bob", Role::Manager)]).await;
+    let room = s
+        .add_room(
+            "Ops",
+            Privacy::Open,
+            Behavior::Normal,
+            &[("bob", Role::Manager)],
+        )
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let mut bob = ChatClient::connect(&s, "bob", "pw").await;
-    assert_eq!(alice.channel_uri, format!("sip:chatsrv@{DOMAIN}"), "rpl:requri names the channel server");
+    assert_eq!(
+        alice.channel_uri,
+        format!("sip:chatsrv@{DOMAIN}"),
+        "rpl:requri names the channel server"
+    );
 
     let reply = bob.join(&room).await;
     assert!(reply.resp.is_success());
     let reply = alice.join(&room).await;
-    assert_eq!((reply.resp.code, reply.resp.text.as_str()), (200, "SUCCESS_OK"));
+    assert_eq!(
+        (reply.resp.code, reply.resp.text.as_str()),
+        (200, "SUCCESS_OK")
+    );
     assert_eq!(reply.command.unwrap().seqid, 1);
-    let ReplyData::Join(data) = reply.data else { panic!("{:?}", reply.data) };
+    let ReplyData::Join(data) = reply.data else {
+        panic!("{:?}", reply.data)
+    };
     let chanib = &data.chanibs[0];
     assert_eq!(chanib.uri, room);
     assert_eq!(chanib.name.as_deref(), Some("Ops"));
-    let uri_of = |id: u64| data.uibs.iter().find(|u| u.id == Some(id)).unwrap().uri.clone();
-    let key_users = |key: &str| -> Vec<String> {
-        chanib.aibs.iter().filter(|a| a.key == key).flat_map(|a| a.user_ids()).map(uri_of).collect()
+    let uri_of = |id: u64| {
+        data.uibs
+            .iter()
+            .find(|u| u.id == Some(id))
+            .unwrap()
+            .uri
+            .clone()
     };
-    assert_eq!(key_users(xccos::AIB_KEY_MEMBER), [format!("sip:alice@{DOMAIN}")]);
-    assert_eq!(key_users(xccos::AIB_KEY_MANAGER), [format!("sip:bob@{DOMAIN}")]);
+    let key_users = |key: &str| -> Vec<String> {
+        chanib
+            .aibs
+            .iter()
+            .filter(|a| a.key == key)
+            .flat_map(|a| a.user_ids())
+            .map(uri_of)
+            .collect()
+    };
+    assert_eq!(
+        key_users(xccos::AIB_KEY_MEMBER),
+        [format!("sip:alice@{DOMAIN}")]
+    );
+    assert_eq!(
+        key_users(xccos::AIB_KEY_MANAGER),
+        [format!("sip:bob@{DOMAIN}")]
+    );
 
-    let Notice::Join(uibs) = bob.next_notice().await else { panic!("ntc:join expected") };
+    let Notice::Join(uibs) = bob.next_notice().await else {
+        panic!("ntc:join expected")
+    };
     assert_eq!(uibs[0].uri, format!("sip:alice@{DOMAIN}"));
     assert_eq!(uibs[0].aibs[0].room_uri().as_deref(), Some(room.as_str()));
 
@@ -52,7 +88,10 @@ async fn appendix_b_join_history_post_and_echo() {
         assert_eq!(chat.channel_uri, room);
         assert_eq!(chat.message_id, Some(1));
         let ts = chat.ts.unwrap();
-        assert!(ts.len() == 28 && ts.ends_with('Z'), "server time with 7 fractional digits: {ts}");
+        assert!(
+            ts.len() == 28 && ts.ends_with('Z'),
+            "server time with 7 fractional digits: {ts}"
+        );
     }
     let history = bob.history(&room, "<last cnt=\"25\"/>").await;
     assert_eq!(history.len(), 1);
@@ -61,28 +100,62 @@ async fn appendix_b_join_history_post_and_echo() {
 
 #[tokio::test]
 async fn server_info_requri_anywhere_and_unknown_commands() {
-    let s = TestServer::start_with(|c| c.chat.web_manager_url_internal = Some("https://rm.example.test/rooms".into())).await;
+    let s = TestServer::start_with(|c| {
+        c.chat.web_manager_url_internal = Some("https://rm.example.test/rooms".into())
+    })
+    .await;
     s.add_user("alice", "pw").await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let reply = alice.command("<cmd id=\"cmd:getserverinfo\" seqid=\"3\"><data><sib domain=\"example.test\" infoType=\"123\"/></data></cmd>").await;
-    let ReplyData::GetServerInfo(Some(sib)) = reply.data else { panic!("{:?}", reply.data) };
+    let ReplyData::GetServerInfo(Some(sib)) = reply.data else {
+        panic!("{:?}", reply.data)
+    };
     assert_eq!(reply.seqid, 3);
     assert_eq!(sib.search_limit, Some(999));
     assert_eq!(sib.info_type.as_deref(), Some("123"));
-    assert!(sib.root_uri.unwrap().starts_with(&format!("ma-cat://{DOMAIN}/")));
-    assert_eq!(sib.room_management_url.as_deref(), Some("https://rm.example.test/rooms"));
-    assert!(sib.server_time.is_some() && sib.message_size_limit.is_some() && sib.db_version.is_some());
+    assert!(
+        sib.root_uri
+            .unwrap()
+            .starts_with(&format!("ma-cat://{DOMAIN}/"))
+    );
+    assert_eq!(
+        sib.room_management_url.as_deref(),
+        Some("https://rm.example.test/rooms")
+    );
+    assert!(
+        sib.server_time.is_some() && sib.message_size_limit.is_some() && sib.db_version.is_some()
+    );
 
-    let reply = alice.command("<cmd id=\"cmd:requri\" seqid=\"1\"><data/></cmd>").await;
-    assert!(matches!(reply.data, ReplyData::ReqUri(Some(ref u)) if u.uri == format!("sip:chatsrv@{DOMAIN}")));
+    let reply = alice
+        .command("<cmd id=\"cmd:requri\" seqid=\"1\"><data/></cmd>")
+        .await;
+    assert!(
+        matches!(reply.data, ReplyData::ReqUri(Some(ref u)) if u.uri == format!("sip:chatsrv@{DOMAIN}"))
+    );
 
-    let reply = alice.command("<cmd id=\"cmd:teleport\" seqid=\"1\"><data/></cmd>").await;
-    assert_eq!(reply.resp.response_code(), Some(ResponseCode::MsgNotSupported));
+    let reply = alice
+        .command("<cmd id=\"cmd:teleport\" seqid=\"1\"><data/></cmd>")
+        .await;
+    assert_eq!(
+        reply.resp.response_code(),
+        Some(ResponseCode::MsgNotSupported)
+    );
     let reply = alice.command("<cmd id=\"cmd:getfutok\" seqid=\"1\"><data><ftdb channelUri=\"ma-chan://example.test/x\" fileUrl=\"a.txt\"/></data></cmd>").await;
     assert_eq!(reply.resp.code, 501, "file transfer is not served yet");
 
-    assert_eq!(alice.send_body("<xccos><cmd id=").await.status, 400, "malformed XML");
-    assert_eq!(alice.send_body("<!DOCTYPE x [<!ENTITY a \"b\">]><xccos/>").await.status, 400, "DTDs are refused");
+    assert_eq!(
+        alice.send_body("<xccos><cmd id=").await.status,
+        400,
+        "malformed XML"
+    );
+    assert_eq!(
+        alice
+            .send_body("<!DOCTYPE x [<!ENTITY a \"b\">]><xccos/>")
+            .await
+            .status,
+        400,
+        "DTDs are refused"
+    );
     let update = alice.request("UPDATE").await;
     assert_eq!(update.status, 200);
     assert!(update.headers.get("Session-Expires").is_some());
@@ -91,30 +164,68 @@ async fn server_info_requri_anywhere_and_unknown_commands() {
 #[tokio::test]
 async fn room_search_shows_what_each_user_may_see() {
     let s = server(&["alice", "bob"]).await;
-    s.add_room("Open Plan", Privacy::Open, Behavior::Normal, &[]).await;
-    s.add_room("Closed Door", Privacy::Closed, Behavior::Normal, &[]).await;
-    s.add_room("Secret Garden", Privacy::Secret, Behavior::Normal, &[("bob", Role::Member)]).await;
-    let gone = s.add_room("Gone", Privacy::Open, Behavior::Normal, &[]).await;
+    s.add_room("Open Plan", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    s.add_room("Closed Door", Privacy::Closed, Behavior::Normal, &[])
+        .await;
+    s.add_room(
+        "Secret Garden",
+        Privacy::Secret,
+        Behavior::Normal,
+        &[("bob", Role::Member)],
+    )
+    .await;
+    let gone = s
+        .add_room("Gone", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let guid = gone.rsplit('/').next().unwrap();
     let info = s.server().store.room_by_guid(guid).await.unwrap().unwrap();
-    s.server().store.update_room(info.room.id, &parlance_store::rooms::RoomUpdate { disabled: Some(true), ..Default::default() }).await.unwrap();
+    s.server()
+        .store
+        .update_room(
+            info.room.id,
+            &parlance_store::rooms::RoomUpdate {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
 
     let search = |criteria: &str, extended: bool| {
-        format!("<cmd id=\"cmd:chansrch\" seqid=\"1\"><data><qib qtype=\"BYNAME\" criteria=\"{criteria}\" extended=\"{extended}\"/></data></cmd>")
+        format!(
+            "<cmd id=\"cmd:chansrch\" seqid=\"1\"><data><qib qtype=\"BYNAME\" criteria=\"{criteria}\" extended=\"{extended}\"/></data></cmd>"
+        )
     };
     let names = |reply: xccos::Reply| -> Vec<String> {
-        let ReplyData::ChanSrch(rooms) = reply.data else { panic!() };
+        let ReplyData::ChanSrch(rooms) = reply.data else {
+            panic!()
+        };
         rooms.into_iter().map(|c| c.name.unwrap()).collect()
     };
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let mut bob = ChatClient::connect(&s, "bob", "pw").await;
-    assert_eq!(names(alice.command(&search("", false)).await), ["Closed Door", "Open Plan"]);
-    assert_eq!(names(bob.command(&search("", false)).await), ["Closed Door", "Open Plan", "Secret Garden"]);
-    assert_eq!(names(alice.command(&search("plan", false)).await), ["Open Plan"]);
-    assert!(names(alice.command(&search("about", false)).await).is_empty(), "descriptions only with extended");
+    assert_eq!(
+        names(alice.command(&search("", false)).await),
+        ["Closed Door", "Open Plan"]
+    );
+    assert_eq!(
+        names(bob.command(&search("", false)).await),
+        ["Closed Door", "Open Plan", "Secret Garden"]
+    );
+    assert_eq!(
+        names(alice.command(&search("plan", false)).await),
+        ["Open Plan"]
+    );
+    assert!(
+        names(alice.command(&search("about", false)).await).is_empty(),
+        "descriptions only with extended"
+    );
     assert_eq!(names(alice.command(&search("about", true)).await).len(), 2);
     let reply = bob.command(&search("Secret", false)).await;
-    let ReplyData::ChanSrch(rooms) = reply.data else { panic!() };
+    let ReplyData::ChanSrch(rooms) = reply.data else {
+        panic!()
+    };
     assert_eq!(rooms[0].visibility.as_deref(), Some("private"));
     assert_eq!(rooms[0].logged, Some(true));
     assert_eq!(rooms[0].user_count, Some(0));
@@ -123,17 +234,48 @@ async fn room_search_shows_what_each_user_may_see() {
 #[tokio::test]
 async fn permissions_over_the_wire() {
     let s = server(&["alice", "bob", "carol"]).await;
-    let closed = s.add_room("Closed", Privacy::Closed, Behavior::Normal, &[("bob", Role::Member)]).await;
-    let secret = s.add_room("Secret", Privacy::Secret, Behavior::Normal, &[("bob", Role::Member)]).await;
-    let stage = s.add_room("Stage", Privacy::Open, Behavior::Auditorium, &[("carol", Role::Presenter)]).await;
+    let closed = s
+        .add_room(
+            "Closed",
+            Privacy::Closed,
+            Behavior::Normal,
+            &[("bob", Role::Member)],
+        )
+        .await;
+    let secret = s
+        .add_room(
+            "Secret",
+            Privacy::Secret,
+            Behavior::Normal,
+            &[("bob", Role::Member)],
+        )
+        .await;
+    let stage = s
+        .add_room(
+            "Stage",
+            Privacy::Open,
+            Behavior::Auditorium,
+            &[("carol", Role::Presenter)],
+        )
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let mut bob = ChatClient::connect(&s, "bob", "pw").await;
     let mut carol = ChatClient::connect(&s, "carol", "pw").await;
 
-    assert_eq!(alice.join(&closed).await.resp.response_code(), Some(ResponseCode::Permission));
-    assert_eq!(alice.join(&secret).await.resp.response_code(), Some(ResponseCode::NoSuchNode), "existence not revealed");
+    assert_eq!(
+        alice.join(&closed).await.resp.response_code(),
+        Some(ResponseCode::Permission)
+    );
+    assert_eq!(
+        alice.join(&secret).await.resp.response_code(),
+        Some(ResponseCode::NoSuchNode),
+        "existence not revealed"
+    );
     let nowhere = format!("ma-chan://{DOMAIN}/00000000-0000-4000-8000-000000000000");
-    assert_eq!(alice.join(&nowhere).await.resp.response_code(), Some(ResponseCode::NoSuchNode));
+    assert_eq!(
+        alice.join(&nowhere).await.resp.response_code(),
+        Some(ResponseCode::NoSuchNode)
+    );
     let reply = alice.command(&format!("<cmd id=\"cmd:bccontext\" seqid=\"1\"><data><chanib uri=\"{secret}\"/><bcq><last cnt=\"5\"/></bcq></data></cmd>")).await;
     assert_eq!(reply.resp.response_code(), Some(ResponseCode::NoSuchNode));
     assert_eq!(alice.post(&secret, "psst").await, 404);
@@ -143,23 +285,46 @@ async fn permissions_over_the_wire() {
 
     assert!(alice.join(&stage).await.resp.is_success());
     assert!(carol.join(&stage).await.resp.is_success());
-    assert_eq!(alice.post(&stage, "may I?").await, 403, "auditorium: presenters only");
+    assert_eq!(
+        alice.post(&stage, "may I?").await,
+        403,
+        "auditorium: presenters only"
+    );
     assert_eq!(carol.post(&stage, "welcome").await, 200);
     assert_eq!(alice.next_chat().await.text, "welcome");
     assert_eq!(bob.post(&stage, "not joined").await, 403);
 
     let guid = stage.rsplit('/').next().unwrap();
     let info = s.server().store.room_by_guid(guid).await.unwrap().unwrap();
-    s.server().store.update_room(info.room.id, &parlance_store::rooms::RoomUpdate { disabled: Some(true), ..Default::default() }).await.unwrap();
-    assert_eq!(carol.post(&stage, "still there?").await, 404, "a disabled room refuses everything");
-    assert_eq!(carol.join(&stage).await.resp.response_code(), Some(ResponseCode::NodeDisabled));
+    s.server()
+        .store
+        .update_room(
+            info.room.id,
+            &parlance_store::rooms::RoomUpdate {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        carol.post(&stage, "still there?").await,
+        404,
+        "a disabled room refuses everything"
+    );
+    assert_eq!(
+        carol.join(&stage).await.resp.response_code(),
+        Some(ResponseCode::NodeDisabled)
+    );
 
     let reply = alice.command(&format!(
         "<cmd id=\"cmd:bjoin\" seqid=\"1\"><data><chanid key=\"0\" domain=\"{DOMAIN}\" value=\"{}\"/><chanid key=\"1\" domain=\"{DOMAIN}\" value=\"{}\"/></data></cmd>",
         closed.rsplit('/').next().unwrap(),
         s.add_room("Lobby", Privacy::Open, Behavior::Normal, &[]).await.rsplit('/').next().unwrap()
     )).await;
-    let ReplyData::BJoin(data) = reply.data else { panic!() };
+    let ReplyData::BJoin(data) = reply.data else {
+        panic!()
+    };
     assert_eq!(data.chanibs.len(), 1, "the open room joined");
     assert_eq!(data.fibs.len(), 1, "the closed one failed");
     assert_eq!(data.fibs[0].value, closed.rsplit('/').next().unwrap());
@@ -168,29 +333,67 @@ async fn permissions_over_the_wire() {
 #[tokio::test]
 async fn history_paging_and_search() {
     let s = server(&["alice"]).await;
-    let room = s.add_room("Log", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Log", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     alice.join(&room).await;
     for i in 1..=30 {
-        let text = if i % 10 == 0 { format!("deploy number {i} done") } else { format!("line {i}") };
+        let text = if i % 10 == 0 {
+            format!("deploy number {i} done")
+        } else {
+            format!("line {i}")
+        };
         assert_eq!(alice.post(&room, &text).await, 200);
         alice.next_chat().await;
     }
     let last = alice.history(&room, "<last cnt=\"5\"/>").await;
-    assert_eq!(last.iter().map(|m| m.message_id.unwrap()).collect::<Vec<_>>(), [26, 27, 28, 29, 30]);
+    assert_eq!(
+        last.iter()
+            .map(|m| m.message_id.unwrap())
+            .collect::<Vec<_>>(),
+        [26, 27, 28, 29, 30]
+    );
     let before = alice.history(&room, "<before id=\"26\" cnt=\"3\"/>").await;
-    assert_eq!(before.iter().map(|m| m.message_id.unwrap()).collect::<Vec<_>>(), [23, 24, 25]);
+    assert_eq!(
+        before
+            .iter()
+            .map(|m| m.message_id.unwrap())
+            .collect::<Vec<_>>(),
+        [23, 24, 25]
+    );
     let after = alice.history(&room, "<after id=\"28\" cnt=\"10\"/>").await;
-    assert_eq!(after.iter().map(|m| m.message_id.unwrap()).collect::<Vec<_>>(), [29, 30]);
-    let found = alice.history(&room, "<search text=\"Deploy done\" cnt=\"10\"/>").await;
-    assert_eq!(found.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["deploy number 10 done", "deploy number 20 done", "deploy number 30 done"]);
-    assert_eq!(alice.history(&room, "<last cnt=\"100000\"/>").await.len(), 30, "capped, not refused");
+    assert_eq!(
+        after
+            .iter()
+            .map(|m| m.message_id.unwrap())
+            .collect::<Vec<_>>(),
+        [29, 30]
+    );
+    let found = alice
+        .history(&room, "<search text=\"Deploy done\" cnt=\"10\"/>")
+        .await;
+    assert_eq!(
+        found.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        [
+            "deploy number 10 done",
+            "deploy number 20 done",
+            "deploy number 30 done"
+        ]
+    );
+    assert_eq!(
+        alice.history(&room, "<last cnt=\"100000\"/>").await.len(),
+        30,
+        "capped, not refused"
+    );
 }
 
 #[tokio::test]
 async fn concurrent_posts_reach_everyone_in_one_order() {
     let s = server(&["alice", "bob", "carol"]).await;
-    let room = s.add_room("Busy", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Busy", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let mut clients = Vec::new();
     for u in ["alice", "bob", "carol"] {
         let mut c = ChatClient::connect(&s, u, "pw").await;
@@ -218,7 +421,11 @@ async fn concurrent_posts_reach_everyone_in_one_order() {
         views.push(t.await.unwrap());
     }
     let ids: Vec<u64> = views[0].iter().map(|(id, _)| *id).collect();
-    assert_eq!(ids, (1..=(EACH as u64 * 3)).collect::<Vec<_>>(), "commit order, no gaps");
+    assert_eq!(
+        ids,
+        (1..=(EACH as u64 * 3)).collect::<Vec<_>>(),
+        "commit order, no gaps"
+    );
     assert_eq!(views[0], views[1]);
     assert_eq!(views[1], views[2]);
 }
@@ -226,16 +433,24 @@ async fn concurrent_posts_reach_everyone_in_one_order() {
 #[tokio::test]
 async fn part_bye_and_refused_infos_leave_rooms() {
     let s = server(&["alice", "bob", "carol"]).await;
-    let room = s.add_room("Hall", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Hall", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let mut bob = ChatClient::connect(&s, "bob", "pw").await;
     alice.join(&room).await;
     bob.join(&room).await;
     alice.next_notice().await;
 
-    let reply = bob.command(&format!("<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"{room}\"/></data></cmd>")).await;
+    let reply = bob
+        .command(&format!(
+            "<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"{room}\"/></data></cmd>"
+        ))
+        .await;
     assert!(reply.resp.is_success());
-    let Notice::Part(chanibs) = alice.next_notice().await else { panic!() };
+    let Notice::Part(chanibs) = alice.next_notice().await else {
+        panic!()
+    };
     assert_eq!(chanibs[0].uri, room);
     assert_eq!(chanibs[0].uibs[0].uri, format!("sip:bob@{DOMAIN}"));
     assert_eq!(bob.post(&room, "after part").await, 403);
@@ -243,19 +458,27 @@ async fn part_bye_and_refused_infos_leave_rooms() {
     bob.join(&room).await;
     alice.next_notice().await;
     bob.bye().await;
-    assert!(matches!(alice.next_notice().await, Notice::Part(_)), "BYE leaves every room");
+    assert!(
+        matches!(alice.next_notice().await, Notice::Part(_)),
+        "BYE leaves every room"
+    );
 
     let mut carol = ChatClient::connect(&s, "carol", "pw").await;
     carol.join(&room).await;
     alice.next_notice().await;
     drop(carol);
-    assert!(matches!(alice.next_notice().await, Notice::Part(_)), "a closed connection leaves every room");
+    assert!(
+        matches!(alice.next_notice().await, Notice::Part(_)),
+        "a closed connection leaves every room"
+    );
 }
 
 #[tokio::test]
 async fn a_refused_server_info_ends_the_dialog() {
     let s = server(&["alice", "bob"]).await;
-    let room = s.add_room("Hall", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Hall", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let mut bob = ChatClient::connect(&s, "bob", "pw").await;
     alice.join(&room).await;
@@ -264,9 +487,19 @@ async fn a_refused_server_info_ends_the_dialog() {
     bob.post(&room, "ping").await;
     // alice answers the delivery 487, as sipe does for a dialog it no longer uses.
     let info = alice.conn.recv_request().await;
-    alice.conn.send(sip_proto::Response::for_request(&info, 487).to_bytes()).await;
-    assert!(matches!(bob.next_notice().await, Notice::Part(_)), "alice's session is gone");
-    assert_eq!(alice.request("UPDATE").await.status, 481, "sipe re-initialises on 481");
+    alice
+        .conn
+        .send(sip_proto::Response::for_request(&info, 487).to_bytes())
+        .await;
+    assert!(
+        matches!(bob.next_notice().await, Notice::Part(_)),
+        "alice's session is gone"
+    );
+    assert_eq!(
+        alice.request("UPDATE").await.status,
+        481,
+        "sipe re-initialises on 481"
+    );
 }
 
 #[tokio::test]
@@ -279,7 +512,9 @@ async fn a_client_that_stops_reading_does_not_delay_the_room() {
     for u in ["alice", "bob", "sloth"] {
         s.add_user(u, "pw").await;
     }
-    let room = s.add_room("Fast", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Fast", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let mut bob = ChatClient::connect(&s, "bob", "pw").await;
     let mut sloth = ChatClient::connect(&s, "sloth", "pw").await;
@@ -296,21 +531,29 @@ async fn a_client_that_stops_reading_does_not_delay_the_room() {
     let mut dropped = false;
     for i in 0..400 {
         assert_eq!(alice.post(&room, &format!("{i} {big}")).await, 200);
-        assert!(bob.next_chat().await.text.starts_with(&format!("{i} ")), "bob gets every message, in order");
+        assert!(
+            bob.next_chat().await.text.starts_with(&format!("{i} ")),
+            "bob gets every message, in order"
+        );
         alice.next_chat().await;
         if i % 20 == 19 && count(&alice.command(search).await) == Some(2) {
             dropped = true;
             break;
         }
     }
-    assert!(dropped, "the client that stopped reading was dropped from the room");
+    assert!(
+        dropped,
+        "the client that stopped reading was dropped from the room"
+    );
     drop(sloth);
 }
 
 #[tokio::test]
 async fn rooms_and_history_survive_a_restart() {
     let mut s = server(&["alice"]).await;
-    let room = s.add_room("Durable", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Durable", Privacy::Open, Behavior::Normal, &[])
+        .await;
     {
         let mut alice = ChatClient::connect(&s, "alice", "pw").await;
         alice.join(&room).await;
@@ -321,21 +564,34 @@ async fn rooms_and_history_survive_a_restart() {
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     assert!(alice.join(&room).await.resp.is_success());
     let history = alice.history(&room, "<last cnt=\"10\"/>").await;
-    assert_eq!(history.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["before the restart"]);
+    assert_eq!(
+        history.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["before the restart"]
+    );
     assert_eq!(alice.post(&room, "after").await, 200);
-    assert_eq!(alice.next_chat().await.message_id, Some(2), "sequence numbers continue");
+    assert_eq!(
+        alice.next_chat().await.message_id,
+        Some(2),
+        "sequence numbers continue"
+    );
 }
 
 #[tokio::test]
 async fn every_action_leaves_one_compliance_event() {
     let s = server(&["alice"]).await;
-    let room = s.add_room("Audited", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Audited", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     alice.join(&room).await;
     alice.post(&room, "on the record").await;
     alice.next_chat().await;
     alice.history(&room, "<last cnt=\"5\"/>").await;
-    alice.command(&format!("<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"{room}\"/></data></cmd>")).await;
+    alice
+        .command(&format!(
+            "<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"{room}\"/></data></cmd>"
+        ))
+        .await;
     let events = s.server().store.compliance_events(0, 100).await.unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["join", "chat", "backchat", "part"]);
@@ -347,7 +603,9 @@ async fn every_action_leaves_one_compliance_event() {
 async fn oversized_and_malformed_chat_is_refused_without_storing() {
     let s = TestServer::start_with(|c| c.chat.message_size_limit = 100).await;
     s.add_user("alice", "pw").await;
-    let room = s.add_room("Small", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Small", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     alice.join(&room).await;
     assert_eq!(alice.post(&room, &"y".repeat(101)).await, 413);
@@ -361,30 +619,64 @@ async fn oversized_and_malformed_chat_is_refused_without_storing() {
 #[tokio::test]
 async fn invitations_preferences_and_creator_categories() {
     let s = server(&["alice"]).await;
-    let room = s.add_room("Invited", Privacy::Closed, Behavior::Normal, &[("alice", Role::Member)]).await;
+    let room = s
+        .add_room(
+            "Invited",
+            Privacy::Closed,
+            Behavior::Normal,
+            &[("alice", Role::Member)],
+        )
+        .await;
     let store = &s.server().store;
-    let alice_id = store.user(&format!("alice@{DOMAIN}")).await.unwrap().unwrap().id;
-    let info = store.room_by_guid(room.rsplit('/').next().unwrap()).await.unwrap().unwrap();
+    let alice_id = store
+        .user(&format!("alice@{DOMAIN}"))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let info = store
+        .room_by_guid(room.rsplit('/').next().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     store.invite(info.room.id, &[alice_id]).await.unwrap();
-    store.set_category_creator(info.category.id, alice_id, true).await.unwrap();
+    store
+        .set_category_creator(info.category.id, alice_id, true)
+        .await
+        .unwrap();
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
 
     let reply = alice.command(&format!("<cmd id=\"cmd:getinv\" seqid=\"1\"><data><inv inviteId=\"1\" domain=\"{DOMAIN}\"/></data></cmd>")).await;
-    let ReplyData::GetInv(invs) = reply.data else { panic!() };
+    let ReplyData::GetInv(invs) = reply.data else {
+        panic!()
+    };
     assert_eq!(invs.len(), 1);
     assert_eq!(invs[0].chanib.as_ref().unwrap().uri, room);
     let reply = alice.command(&format!("<cmd id=\"cmd:getinv\" seqid=\"1\"><data><inv inviteId=\"2\" domain=\"{DOMAIN}\"/></data></cmd>")).await;
     assert!(matches!(reply.data, ReplyData::GetInv(ref v) if v.is_empty()));
 
-    let set = |seq: u64, content: &str| format!("<cmd id=\"cmd:setpref\" seqid=\"1\"><data><pref label=\"alice.GroupChannels\" seqid=\"{seq}\" createdefault=\"false\" content=\"{content}\"/></data></cmd>");
+    let set = |seq: u64, content: &str| {
+        format!(
+            "<cmd id=\"cmd:setpref\" seqid=\"1\"><data><pref label=\"alice.GroupChannels\" seqid=\"{seq}\" createdefault=\"false\" content=\"{content}\"/></data></cmd>"
+        )
+    };
     assert!(alice.command(&set(0, "v1")).await.resp.is_success());
-    assert_eq!(alice.command(&set(0, "stale")).await.resp.response_code(), Some(ResponseCode::DataCollision));
+    assert_eq!(
+        alice.command(&set(0, "stale")).await.resp.response_code(),
+        Some(ResponseCode::DataCollision)
+    );
     let reply = alice.command("<cmd id=\"cmd:getpref\" seqid=\"1\"><data><pref label=\"alice.GroupChannels\" seqid=\"0\" createdefault=\"true\"/></data></cmd>").await;
-    let ReplyData::GetPref(Some(pref)) = reply.data else { panic!() };
+    let ReplyData::GetPref(Some(pref)) = reply.data else {
+        panic!()
+    };
     assert_eq!((pref.seqid, pref.content.as_deref()), (1, Some("v1")));
 
-    let reply = alice.command("<cmd id=\"cmd:nodespermcreatechild\" seqid=\"1\"><data/></cmd>").await;
-    let ReplyData::NodesPermCreateChild(cats) = reply.data else { panic!() };
+    let reply = alice
+        .command("<cmd id=\"cmd:nodespermcreatechild\" seqid=\"1\"><data/></cmd>")
+        .await;
+    let ReplyData::NodesPermCreateChild(cats) = reply.data else {
+        panic!()
+    };
     assert_eq!(cats, [format!("ma-cat://{DOMAIN}/{}", info.category.guid)]);
 }
 
@@ -394,28 +686,47 @@ async fn crowded_rooms_hide_their_roster() {
     for u in ["alice", "bob", "carol"] {
         s.add_user(u, "pw").await;
     }
-    let room = s.add_room("Crowd", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Crowd", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let mut bob = ChatClient::connect(&s, "bob", "pw").await;
     let mut carol = ChatClient::connect(&s, "carol", "pw").await;
     alice.join(&room).await;
-    let ReplyData::Join(data) = bob.join(&room).await.data else { panic!() };
+    let ReplyData::Join(data) = bob.join(&room).await.data else {
+        panic!()
+    };
     assert_eq!(data.uibs.len(), 2, "two present: the roster is shown");
     assert!(matches!(alice.next_notice().await, Notice::Join(_)));
-    let ReplyData::Join(data) = carol.join(&room).await.data else { panic!() };
+    let ReplyData::Join(data) = carol.join(&room).await.data else {
+        panic!()
+    };
     let listed: Vec<&str> = data.uibs.iter().map(|u| u.uri.as_str()).collect();
-    assert_eq!(listed, [format!("sip:carol@{DOMAIN}").as_str()], "over the limit only the joiner is listed");
+    assert_eq!(
+        listed,
+        [format!("sip:carol@{DOMAIN}").as_str()],
+        "over the limit only the joiner is listed"
+    );
     // No notice of carol's join or of her leaving; chat goes on as usual.
-    carol.command(&format!("<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"{room}\"/></data></cmd>")).await;
+    carol
+        .command(&format!(
+            "<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"{room}\"/></data></cmd>"
+        ))
+        .await;
     bob.post(&room, "still here").await;
     let e = alice.next_envelope().await;
-    assert!(matches!(e.messages.first(), Some(xccos::Message::GrpChat(_))), "no notice came first: {e:?}");
+    assert!(
+        matches!(e.messages.first(), Some(xccos::Message::GrpChat(_))),
+        "no notice came first: {e:?}"
+    );
 }
 
 #[tokio::test]
 async fn shutdown_records_every_departure() {
     let mut s = server(&["alice", "bob"]).await;
-    let room = s.add_room("Until the end", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Until the end", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let mut bob = ChatClient::connect(&s, "bob", "pw").await;
     alice.join(&room).await;

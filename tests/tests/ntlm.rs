@@ -7,7 +7,10 @@ use std::time::Duration;
 use parlance_tests::{DOMAIN, SipConn, TestServer};
 use sip_proto::{Message, Request, Response};
 use sipae::client::{self, ClientAuthenticate, ClientConfig, ClientRandom};
-use sipae::{AuthFields, AuthenticationInfo, Credentials, DEFAULT_REALM, GssapiData, MessageFields, NegotiateFlags, NtHash, Uppercase, Version};
+use sipae::{
+    AuthFields, AuthenticationInfo, Credentials, DEFAULT_REALM, GssapiData, MessageFields,
+    NegotiateFlags, NtHash, Uppercase, Version,
+};
 
 const TARGET: &str = DOMAIN;
 
@@ -27,20 +30,32 @@ fn config(password: &str) -> ClientConfig<'static> {
         nt_hash: NtHash::from_password(password),
         uppercase: Uppercase::Unicode,
         flags: NegotiateFlags::CLIENT_AUTHENTICATE,
-        version: Version { major: 10, minor: 0, build: 19041, revision: 15 },
+        version: Version {
+            major: 10,
+            minor: 0,
+            build: 19041,
+            revision: 15,
+        },
         with_mic: false,
     }
 }
 
 fn random() -> ClientRandom {
-    ClientRandom { client_challenge: [7; 8], random_session_key: [9; 16], time: 0 }
+    ClientRandom {
+        client_challenge: [7; 8],
+        random_session_key: [9; 16],
+        time: 0,
+    }
 }
 
 /// A message as written, parsed back: what the server will see of it.
 fn parse(text: &str) -> Message {
     let bytes = text.as_bytes();
     let head_end = text.find("\r\n\r\n").unwrap();
-    let limits = sip_proto::HeadLimits { max_request_line: 4096, max_headers: 100 };
+    let limits = sip_proto::HeadLimits {
+        max_request_line: 4096,
+        max_headers: 100,
+    };
     let body = bytes::Bytes::copy_from_slice(&bytes[head_end + 4..]);
     sip_proto::parse(&bytes[..head_end], body, limits).expect("a valid message")
 }
@@ -53,10 +68,22 @@ fn parse_request(text: &str) -> Request {
 }
 
 /// Adds `Authorization: NTLM …` signed over the request as it will be sent.
-fn sign(auth: &ClientAuthenticate, opaque: &str, cnum: u32, text: &str, gssapi: GssapiData) -> String {
+fn sign(
+    auth: &ClientAuthenticate,
+    opaque: &str,
+    cnum: u32,
+    text: &str,
+    gssapi: GssapiData,
+) -> String {
     let req = parse_request(text);
     let cnum = cnum.to_string();
-    let fields = AuthFields { scheme: "NTLM", rand: "1a2b3c4d", num: &cnum, realm: DEFAULT_REALM, targetname: TARGET };
+    let fields = AuthFields {
+        scheme: "NTLM",
+        rand: "1a2b3c4d",
+        num: &cnum,
+        realm: DEFAULT_REALM,
+        targetname: TARGET,
+    };
     let response = auth.sign(4, &fields, &MessageFields::of_request(&req));
     let creds = Credentials {
         scheme: "NTLM".into(),
@@ -70,14 +97,32 @@ fn sign(auth: &ClientAuthenticate, opaque: &str, cnum: u32, text: &str, gssapi: 
         cnum: Some(cnum),
         response: Some(response.to_hex().to_lowercase()),
     };
-    text.replacen("Content-Length:", &format!("Authorization: {}\r\nContent-Length:", creds.to_header_value()), 1)
+    text.replacen(
+        "Content-Length:",
+        &format!(
+            "Authorization: {}\r\nContent-Length:",
+            creds.to_header_value()
+        ),
+        1,
+    )
 }
 
 /// Checks the server's `Authentication-Info` on a message it sent.
 fn server_signature_ok(auth: &ClientAuthenticate, message: &Message) -> bool {
     let headers = message.headers();
-    let Some(info) = headers.get("Authentication-Info").and_then(|v| AuthenticationInfo::parse(v).ok()) else { return false };
-    let fields = AuthFields { scheme: "NTLM", rand: &info.srand, num: &info.snum, realm: &info.realm, targetname: &info.targetname };
+    let Some(info) = headers
+        .get("Authentication-Info")
+        .and_then(|v| AuthenticationInfo::parse(v).ok())
+    else {
+        return false;
+    };
+    let fields = AuthFields {
+        scheme: "NTLM",
+        rand: &info.srand,
+        num: &info.snum,
+        realm: &info.realm,
+        targetname: &info.targetname,
+    };
     let msg = match message {
         Message::Request(r) => MessageFields::of_request(r),
         Message::Response(r) => MessageFields::of_response(r),
@@ -93,29 +138,69 @@ async fn handshake(s: &TestServer, password: &str) -> (Signed, Response) {
     conn.send(req).await;
     let offer = conn.recv_response().await;
     assert_eq!(offer.status, 401);
-    assert!(offer.headers.get_all("WWW-Authenticate").any(|v| v.starts_with("NTLM ")), "NTLM is offered");
-    let pick = format!(r#"NTLM qop="auth", realm="{DEFAULT_REALM}", targetname="{TARGET}", gssapi-data="", version=4"#);
-    let req = conn.register_request("alice", &["Expires: 3600", &format!("Authorization: {pick}")]);
+    assert!(
+        offer
+            .headers
+            .get_all("WWW-Authenticate")
+            .any(|v| v.starts_with("NTLM ")),
+        "NTLM is offered"
+    );
+    let pick = format!(
+        r#"NTLM qop="auth", realm="{DEFAULT_REALM}", targetname="{TARGET}", gssapi-data="", version=4"#
+    );
+    let req = conn.register_request(
+        "alice",
+        &["Expires: 3600", &format!("Authorization: {pick}")],
+    );
     conn.send(req).await;
     let challenge = conn.recv_response().await;
     assert_eq!(challenge.status, 401);
-    assert!(challenge.headers.get("Date").is_some(), "MS-SIPAE 401s carry Date");
-    let header = challenge.headers.get_all("WWW-Authenticate").find(|v| v.starts_with("NTLM ")).unwrap();
+    assert!(
+        challenge.headers.get("Date").is_some(),
+        "MS-SIPAE 401s carry Date"
+    );
+    let header = challenge
+        .headers
+        .get_all("WWW-Authenticate")
+        .find(|v| v.starts_with("NTLM "))
+        .unwrap();
     let creds = Credentials::parse(header).unwrap();
-    let GssapiData::Token(token) = creds.gssapi_data else { panic!("no CHALLENGE in {header}") };
+    let GssapiData::Token(token) = creds.gssapi_data else {
+        panic!("no CHALLENGE in {header}")
+    };
     let opaque = creds.opaque.unwrap();
     let auth = client::authenticate(&token, &config(password), &random()).unwrap();
     let req = conn.register_request("alice", &["Expires: 3600"]);
-    let req = sign(&auth, &opaque, 1, &req, GssapiData::Token(auth.message.clone()));
+    let req = sign(
+        &auth,
+        &opaque,
+        1,
+        &req,
+        GssapiData::Token(auth.message.clone()),
+    );
     conn.send(req).await;
     let answer = conn.recv_response().await;
-    (Signed { conn, auth, opaque, cnum: 2 }, answer)
+    (
+        Signed {
+            conn,
+            auth,
+            opaque,
+            cnum: 2,
+        },
+        answer,
+    )
 }
 
 impl Signed {
     fn sign(&mut self, text: &str) -> String {
         self.cnum += 1;
-        sign(&self.auth, &self.opaque, self.cnum - 1, text, GssapiData::Absent)
+        sign(
+            &self.auth,
+            &self.opaque,
+            self.cnum - 1,
+            text,
+            GssapiData::Absent,
+        )
     }
 }
 
@@ -126,10 +211,25 @@ async fn handshake_then_signed_traffic_in_both_directions() {
     s.add_user("bob", "builder").await;
     let (mut alice, ok) = handshake(&s, "secret").await;
     assert_eq!(ok.status, 200, "{ok:?}");
-    assert!(server_signature_ok(&alice.auth, &Message::Response(ok.clone())), "the 200 is signed for alice");
-    assert!(ok.headers.get_all("Supported").any(|v| v == "msrtc-event-categories"));
+    assert!(
+        server_signature_ok(&alice.auth, &Message::Response(ok.clone())),
+        "the 200 is signed for alice"
+    );
+    assert!(
+        ok.headers
+            .get_all("Supported")
+            .any(|v| v == "msrtc-event-categories")
+    );
 
-    let options = alice.conn.request("OPTIONS", &format!("sip:{DOMAIN}"), "alice", &format!("sip:{DOMAIN}"), "opt", &[], "");
+    let options = alice.conn.request(
+        "OPTIONS",
+        &format!("sip:{DOMAIN}"),
+        "alice",
+        &format!("sip:{DOMAIN}"),
+        "opt",
+        &[],
+        "",
+    );
     let options = alice.sign(&options);
     alice.conn.send(options).await;
     let answer = alice.conn.recv_response().await;
@@ -139,19 +239,38 @@ async fn handshake_then_signed_traffic_in_both_directions() {
     // bob (Digest) writes to alice: alice gets it signed for her, without bob's credentials.
     let mut bob = s.tcp().await;
     assert_eq!(bob.register("bob", "builder").await.status, 200);
-    let msg = bob.request("MESSAGE", &format!("sip:alice@{DOMAIN}"), "bob", &format!("sip:alice@{DOMAIN}"), "m1", &["Content-Type: text/plain"], "hi alice");
+    let msg = bob.request(
+        "MESSAGE",
+        &format!("sip:alice@{DOMAIN}"),
+        "bob",
+        &format!("sip:alice@{DOMAIN}"),
+        "m1",
+        &["Content-Type: text/plain"],
+        "hi alice",
+    );
     bob.send(msg).await;
     let got = alice.conn.recv_request().await;
     assert_eq!(&got.body[..], b"hi alice");
-    assert!(server_signature_ok(&alice.auth, &Message::Request(got.clone())), "relayed requests are signed per receiver");
+    assert!(
+        server_signature_ok(&alice.auth, &Message::Request(got.clone())),
+        "relayed requests are signed per receiver"
+    );
     // alice's answer is signed by her; bob receives it with her signature removed.
     let mut answer = Response::for_request(&got, 200).with_to_tag("a1");
     let text = String::from_utf8(answer.to_bytes()).unwrap();
     let fields_req = parse_response(&text);
     alice.cnum += 1;
     let cnum = (alice.cnum - 1).to_string();
-    let af = AuthFields { scheme: "NTLM", rand: "1a2b3c4d", num: &cnum, realm: DEFAULT_REALM, targetname: TARGET };
-    let sig = alice.auth.sign(4, &af, &MessageFields::of_response(&fields_req));
+    let af = AuthFields {
+        scheme: "NTLM",
+        rand: "1a2b3c4d",
+        num: &cnum,
+        realm: DEFAULT_REALM,
+        targetname: TARGET,
+    };
+    let sig = alice
+        .auth
+        .sign(4, &af, &MessageFields::of_response(&fields_req));
     answer.headers.push(
         "Authorization",
         format!(r#"NTLM qop="auth", opaque="{}", realm="{DEFAULT_REALM}", targetname="{TARGET}", crand="1a2b3c4d", cnum="{cnum}", response="{}""#, alice.opaque, sig.to_hex().to_lowercase()),
@@ -159,15 +278,29 @@ async fn handshake_then_signed_traffic_in_both_directions() {
     alice.conn.send(answer.to_bytes()).await;
     let relayed = bob.recv_response().await;
     assert_eq!(relayed.status, 200);
-    assert!(relayed.headers.get("Authorization").is_none() && relayed.headers.get("Authentication-Info").is_none());
+    assert!(
+        relayed.headers.get("Authorization").is_none()
+            && relayed.headers.get("Authentication-Info").is_none()
+    );
 
     // alice writes to bob, signed.
-    let msg = alice.conn.request("MESSAGE", &format!("sip:bob@{DOMAIN}"), "alice", &format!("sip:bob@{DOMAIN}"), "m2", &[], "hi bob");
+    let msg = alice.conn.request(
+        "MESSAGE",
+        &format!("sip:bob@{DOMAIN}"),
+        "alice",
+        &format!("sip:bob@{DOMAIN}"),
+        "m2",
+        &[],
+        "hi bob",
+    );
     let msg = alice.sign(&msg);
     alice.conn.send(msg).await;
     let got = bob.recv_request().await;
     assert_eq!(&got.body[..], b"hi bob");
-    assert!(got.headers.get("Authorization").is_none(), "alice's credentials stay with the server");
+    assert!(
+        got.headers.get("Authorization").is_none(),
+        "alice's credentials stay with the server"
+    );
 }
 
 fn parse_response(text: &str) -> Response {
@@ -187,7 +320,15 @@ async fn tampered_replayed_and_unsigned_requests_are_dropped() {
     let mut bob = s.tcp().await;
     assert_eq!(bob.register("bob", "builder").await.status, 200);
     let to_bob = |c: &mut SipConn, id: &str, body: &str| {
-        c.request("MESSAGE", &format!("sip:bob@{DOMAIN}"), "alice", &format!("sip:bob@{DOMAIN}"), id, &[], body)
+        c.request(
+            "MESSAGE",
+            &format!("sip:bob@{DOMAIN}"),
+            "alice",
+            &format!("sip:bob@{DOMAIN}"),
+            id,
+            &[],
+            body,
+        )
     };
 
     let signed = to_bob(&mut alice.conn, "t1", "original");
@@ -198,7 +339,11 @@ async fn tampered_replayed_and_unsigned_requests_are_dropped() {
     bob.expect_silence(Duration::from_millis(100)).await;
 
     alice.conn.send(&signed).await;
-    assert_eq!(&bob.recv_request().await.body[..], b"original", "the untouched one goes through");
+    assert_eq!(
+        &bob.recv_request().await.body[..],
+        b"original",
+        "the untouched one goes through"
+    );
     alice.conn.send(&signed).await;
     alice.conn.expect_silence(Duration::from_millis(300)).await;
     bob.expect_silence(Duration::from_millis(100)).await;
@@ -214,27 +359,59 @@ async fn wrong_password_and_disallowed_accounts_are_refused() {
     s.add_user("alice", "secret").await;
     let (_, answer) = handshake(&s, "guess").await;
     assert_eq!(answer.status, 401, "a wrong password: a fresh offer");
-    assert!(answer.headers.get_all("WWW-Authenticate").any(|v| v.starts_with("NTLM ")));
+    assert!(
+        answer
+            .headers
+            .get_all("WWW-Authenticate")
+            .any(|v| v.starts_with("NTLM "))
+    );
     let (_, answer) = handshake(&s, "guess").await;
     assert_eq!(answer.status, 401);
     let mut conn = s.tls().await;
-    let pick = format!(r#"NTLM qop="auth", realm="{DEFAULT_REALM}", targetname="{TARGET}", gssapi-data="", version=4"#);
+    let pick = format!(
+        r#"NTLM qop="auth", realm="{DEFAULT_REALM}", targetname="{TARGET}", gssapi-data="", version=4"#
+    );
     let req = conn.register_request("alice", &[&format!("Authorization: {pick}")]);
     conn.send(req).await;
     let challenge = conn.recv_response().await;
-    let header = challenge.headers.get_all("WWW-Authenticate").find(|v| v.starts_with("NTLM ")).unwrap();
+    let header = challenge
+        .headers
+        .get_all("WWW-Authenticate")
+        .find(|v| v.starts_with("NTLM "))
+        .unwrap();
     let creds = Credentials::parse(header).unwrap();
-    let GssapiData::Token(token) = creds.gssapi_data else { panic!() };
+    let GssapiData::Token(token) = creds.gssapi_data else {
+        panic!()
+    };
     let auth = client::authenticate(&token, &config("secret"), &random()).unwrap();
     let req = conn.register_request("alice", &[]);
-    let req = sign(&auth, &creds.opaque.unwrap(), 1, &req, GssapiData::Token(auth.message.clone()));
+    let req = sign(
+        &auth,
+        &creds.opaque.unwrap(),
+        1,
+        &req,
+        GssapiData::Token(auth.message.clone()),
+    );
     conn.send(req).await;
     let throttled = conn.recv_response().await;
-    assert_eq!((throttled.status, throttled.reason.as_str()), (403, "Too Many Failed Attempts"));
+    assert_eq!(
+        (throttled.status, throttled.reason.as_str()),
+        (403, "Too Many Failed Attempts")
+    );
 
     let s = TestServer::start().await;
     s.add_user("alice", "secret").await;
-    s.server().store.set_mechanisms(&format!("alice@{DOMAIN}"), parlance_store::Mechanisms { digest: true, ntlm: false }).await.unwrap();
+    s.server()
+        .store
+        .set_mechanisms(
+            &format!("alice@{DOMAIN}"),
+            parlance_store::Mechanisms {
+                digest: true,
+                ntlm: false,
+            },
+        )
+        .await
+        .unwrap();
     let (_, answer) = handshake(&s, "secret").await;
     assert_eq!(answer.status, 401, "NTLM is off for this account");
 }

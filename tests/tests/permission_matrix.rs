@@ -3,8 +3,8 @@
 //! permission code, from DESIGN.md §4 and xccos.md §3.2–3.3.
 
 use parlance_store::rooms::{Behavior, Privacy, Role, RoomUpdate};
-use parlance_tests::chat::ChatClient;
 use parlance_tests::TestServer;
+use parlance_tests::chat::ChatClient;
 use xccos::{ReplyData, ResponseCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,12 @@ fn user(who: Who) -> &'static str {
 }
 
 /// (visible in search, join code, SIP status of a post after joining, history code).
-fn expected(privacy: Privacy, behavior: Behavior, disabled: bool, who: Who) -> (bool, ResponseCode, u16, ResponseCode) {
+fn expected(
+    privacy: Privacy,
+    behavior: Behavior,
+    disabled: bool,
+    who: Who,
+) -> (bool, ResponseCode, u16, ResponseCode) {
     use ResponseCode::*;
     let has_role = who != Who::Outsider;
     if disabled {
@@ -42,7 +47,13 @@ fn expected(privacy: Privacy, behavior: Behavior, disabled: bool, who: Who) -> (
     let refusal = if visible { Permission } else { NoSuchNode };
     let join = if may_join { Ok } else { refusal };
     let post = match (may_join, behavior, who) {
-        (false, _, _) => if visible { 403 } else { 404 },
+        (false, _, _) => {
+            if visible {
+                403
+            } else {
+                404
+            }
+        }
         (true, Behavior::Auditorium, w) if w != Who::Presenter => 403,
         _ => 200,
     };
@@ -59,7 +70,10 @@ async fn every_role_in_every_kind_of_room() {
     for privacy in [Privacy::Open, Privacy::Closed, Privacy::Secret] {
         for behavior in [Behavior::Normal, Behavior::Auditorium] {
             for disabled in [false, true] {
-                let name = format!("{privacy}-{behavior}-{}", if disabled { "off" } else { "on" });
+                let name = format!(
+                    "{privacy}-{behavior}-{}",
+                    if disabled { "off" } else { "on" }
+                );
                 let roles = [
                     ("member", Role::Member),
                     ("manager", Role::Manager),
@@ -68,9 +82,22 @@ async fn every_role_in_every_kind_of_room() {
                 ];
                 let uri = s.add_room(&name, privacy, behavior, &roles).await;
                 if disabled {
-                    let info = s.server().store.room_by_guid(uri.rsplit('/').next().unwrap()).await.unwrap().unwrap();
-                    let update = RoomUpdate { disabled: Some(true), ..RoomUpdate::default() };
-                    s.server().store.update_room(info.room.id, &update).await.unwrap();
+                    let info = s
+                        .server()
+                        .store
+                        .room_by_guid(uri.rsplit('/').next().unwrap())
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    let update = RoomUpdate {
+                        disabled: Some(true),
+                        ..RoomUpdate::default()
+                    };
+                    s.server()
+                        .store
+                        .update_room(info.room.id, &update)
+                        .await
+                        .unwrap();
                 }
                 rooms.push((name, uri, privacy, behavior, disabled));
             }
@@ -80,7 +107,9 @@ async fn every_role_in_every_kind_of_room() {
     for who in WHO {
         let mut c = ChatClient::connect(&s, user(who), "pw").await;
         let reply = c.command("<cmd id=\"cmd:chansrch\" seqid=\"1\"><data><qib qtype=\"BYNAME\" criteria=\"\" extended=\"false\"/></data></cmd>").await;
-        let ReplyData::ChanSrch(listed) = reply.data else { panic!() };
+        let ReplyData::ChanSrch(listed) = reply.data else {
+            panic!()
+        };
         let listed: Vec<String> = listed.into_iter().map(|c| c.uri).collect();
         for (name, uri, privacy, behavior, disabled) in &rooms {
             let (visible, join, post, history) = expected(*privacy, *behavior, *disabled, who);
@@ -94,7 +123,11 @@ async fn every_role_in_every_kind_of_room() {
             }
             let reply = c.command(&format!("<cmd id=\"cmd:bccontext\" seqid=\"1\"><data><chanib uri=\"{uri}\"/><bcq><last cnt=\"5\"/></bcq></data></cmd>")).await;
             assert_eq!(reply.resp.response_code(), Some(history), "history: {case}");
-            let part = c.command(&format!("<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"{uri}\"/></data></cmd>")).await;
+            let part = c
+                .command(&format!(
+                    "<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"{uri}\"/></data></cmd>"
+                ))
+                .await;
             // Leaving a room one could not join: "not joined" only where the room is visible.
             let part_code = match (join, visible) {
                 (ResponseCode::Ok, _) => ResponseCode::Ok,

@@ -12,17 +12,49 @@ async fn malformed_request_is_answered_400_and_the_connection_carries_on() {
     let s = TestServer::start().await;
     s.add_user("alice", "wonderland").await;
     let mut c = s.tcp().await;
-    let bad = c.request("OPTIONS", &format!("sip:{DOMAIN}"), "alice", &format!("sip:{DOMAIN}"), "bad1", &[], "").replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE");
+    let bad = c
+        .request(
+            "OPTIONS",
+            &format!("sip:{DOMAIN}"),
+            "alice",
+            &format!("sip:{DOMAIN}"),
+            "bad1",
+            &[],
+            "",
+        )
+        .replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE");
     c.send(bad).await;
     let r = c.recv_response().await;
     assert_eq!((r.status, r.reason.as_str()), (400, "CSeq Method Mismatch"));
-    let bad = c.request("OPTIONS", &format!("sip:{DOMAIN}"), "alice", &format!("sip:{DOMAIN}"), "bad2", &[], "").replace("SIP/2.0\r\nVia", "SIP/3.0\r\nVia");
+    let bad = c
+        .request(
+            "OPTIONS",
+            &format!("sip:{DOMAIN}"),
+            "alice",
+            &format!("sip:{DOMAIN}"),
+            "bad2",
+            &[],
+            "",
+        )
+        .replace("SIP/2.0\r\nVia", "SIP/3.0\r\nVia");
     c.send(bad).await;
     assert_eq!(c.recv_response().await.status, 505);
-    let bad = c.request("OPTIONS", "tel:+15551234", "alice", &format!("sip:{DOMAIN}"), "bad3", &[], "");
+    let bad = c.request(
+        "OPTIONS",
+        "tel:+15551234",
+        "alice",
+        &format!("sip:{DOMAIN}"),
+        "bad3",
+        &[],
+        "",
+    );
     c.send(bad).await;
     assert_eq!(c.recv_response().await.status, 416);
-    assert_eq!(c.register("alice", "wonderland").await.status, 200, "still usable");
+    assert_eq!(
+        c.register("alice", "wonderland").await.status,
+        200,
+        "still usable"
+    );
 }
 
 #[tokio::test]
@@ -37,15 +69,38 @@ async fn garbage_closes_only_its_own_connection() {
 
     let mut evil = s.tcp().await;
     evil.send(vec![b'x'; 4096]).await;
-    assert!(evil.until_closed().await.is_empty(), "an undelimited stream is closed unanswered");
+    assert!(
+        evil.until_closed().await.is_empty(),
+        "an undelimited stream is closed unanswered"
+    );
 
     let mut evil = s.tcp().await;
-    let bad = evil.request("MESSAGE", &format!("sip:bob@{DOMAIN}"), "alice", &format!("sip:bob@{DOMAIN}"), "cl", &[], "");
-    evil.send(bad.replace("Content-Length: 0", "Content-Length: banana")).await;
+    let bad = evil.request(
+        "MESSAGE",
+        &format!("sip:bob@{DOMAIN}"),
+        "alice",
+        &format!("sip:bob@{DOMAIN}"),
+        "cl",
+        &[],
+        "",
+    );
+    evil.send(bad.replace("Content-Length: 0", "Content-Length: banana"))
+        .await;
     let seen = evil.until_closed().await;
-    assert!(matches!(seen.as_slice(), [Message::Response(r)] if r.status == 400 && r.reason == "Malformed Content-Length"), "{seen:?}");
+    assert!(
+        matches!(seen.as_slice(), [Message::Response(r)] if r.status == 400 && r.reason == "Malformed Content-Length"),
+        "{seen:?}"
+    );
 
-    let req = alice.request("MESSAGE", &format!("sip:bob@{DOMAIN}"), "alice", &format!("sip:bob@{DOMAIN}"), "after", &[], "still here");
+    let req = alice.request(
+        "MESSAGE",
+        &format!("sip:bob@{DOMAIN}"),
+        "alice",
+        &format!("sip:bob@{DOMAIN}"),
+        "after",
+        &[],
+        "still here",
+    );
     alice.send(req).await;
     let got = bob.recv_request().await;
     assert_eq!(&got.body[..], b"still here");
@@ -56,12 +111,32 @@ async fn oversized_body_is_413_and_skipped() {
     let s = TestServer::start_with(|c| c.sip.max_body_bytes = 1000).await;
     let mut c = s.tcp().await;
     let big = "z".repeat(5000);
-    let req = c.request("OPTIONS", &format!("sip:{DOMAIN}"), "alice", &format!("sip:{DOMAIN}"), "big", &[], &big);
+    let req = c.request(
+        "OPTIONS",
+        &format!("sip:{DOMAIN}"),
+        "alice",
+        &format!("sip:{DOMAIN}"),
+        "big",
+        &[],
+        &big,
+    );
     c.send(req).await;
     assert_eq!(c.recv_response().await.status, 413);
-    let req = c.request("OPTIONS", &format!("sip:{DOMAIN}"), "alice", &format!("sip:{DOMAIN}"), "small", &[], "");
+    let req = c.request(
+        "OPTIONS",
+        &format!("sip:{DOMAIN}"),
+        "alice",
+        &format!("sip:{DOMAIN}"),
+        "small",
+        &[],
+        "",
+    );
     c.send(req).await;
-    assert_eq!(c.recv_response().await.status, 200, "the next message is read normally");
+    assert_eq!(
+        c.recv_response().await.status,
+        200,
+        "the next message is read normally"
+    );
 }
 
 #[tokio::test]
@@ -70,7 +145,15 @@ async fn header_flood_is_refused() {
     let mut c = s.tcp().await;
     let flood: Vec<String> = (0..80).map(|i| format!("X-Flood-{i}: y")).collect();
     let flood: Vec<&str> = flood.iter().map(String::as_str).collect();
-    let req = c.request("OPTIONS", &format!("sip:{DOMAIN}"), "alice", &format!("sip:{DOMAIN}"), "flood", &flood, "");
+    let req = c.request(
+        "OPTIONS",
+        &format!("sip:{DOMAIN}"),
+        "alice",
+        &format!("sip:{DOMAIN}"),
+        "flood",
+        &flood,
+        "",
+    );
     c.send(req).await;
     let r = c.recv_response().await;
     assert_eq!((r.status, r.reason.as_str()), (400, "Too Many Headers"));
@@ -85,15 +168,31 @@ async fn a_slow_sender_is_cut_off_and_keepalives_are_fine() {
     .await;
     let mut keepalive = s.tcp().await;
     let mut slow = s.tcp().await;
-    slow.send("OPTIONS sip:example.test SIP/2.0\r\nVia: SIP/2.0/TCP x;branch=z9hG4bKslow\r\n").await;
+    slow.send("OPTIONS sip:example.test SIP/2.0\r\nVia: SIP/2.0/TCP x;branch=z9hG4bKslow\r\n")
+        .await;
     for _ in 0..3 {
         keepalive.send("\r\n\r\n").await;
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
-    assert!(slow.try_recv().await.is_none(), "the incomplete message's connection is closed");
-    let req = keepalive.request("OPTIONS", &format!("sip:{DOMAIN}"), "a", &format!("sip:{DOMAIN}"), "ka", &[], "");
+    assert!(
+        slow.try_recv().await.is_none(),
+        "the incomplete message's connection is closed"
+    );
+    let req = keepalive.request(
+        "OPTIONS",
+        &format!("sip:{DOMAIN}"),
+        "a",
+        &format!("sip:{DOMAIN}"),
+        "ka",
+        &[],
+        "",
+    );
     keepalive.send(req).await;
-    assert_eq!(keepalive.recv_response().await.status, 200, "CRLF keep-alives hold the connection");
+    assert_eq!(
+        keepalive.recv_response().await.status,
+        200,
+        "CRLF keep-alives hold the connection"
+    );
     assert!(keepalive.try_recv().await.is_none(), "then idle timeout");
 }
 
@@ -105,7 +204,15 @@ async fn connection_limit_refuses_extra_connections_only() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut refused = s.tcp().await;
     assert!(refused.try_recv().await.is_none(), "closed at once");
-    let req = a.request("OPTIONS", &format!("sip:{DOMAIN}"), "a", &format!("sip:{DOMAIN}"), "lim", &[], "");
+    let req = a.request(
+        "OPTIONS",
+        &format!("sip:{DOMAIN}"),
+        "a",
+        &format!("sip:{DOMAIN}"),
+        "lim",
+        &[],
+        "",
+    );
     a.send(req).await;
     assert_eq!(a.recv_response().await.status, 200);
 }
@@ -116,7 +223,8 @@ async fn a_client_that_stops_reading_is_dropped_without_blocking_others() {
     for (user, pw) in [("alice", "a"), ("bob", "b"), ("carol", "c"), ("dave", "d")] {
         s.add_user(user, pw).await;
     }
-    let (mut alice, mut bob, mut carol, mut dave) = (s.tcp().await, s.tcp().await, s.tcp().await, s.tcp().await);
+    let (mut alice, mut bob, mut carol, mut dave) =
+        (s.tcp().await, s.tcp().await, s.tcp().await, s.tcp().await);
     alice.register("alice", "a").await;
     bob.register("bob", "b").await;
     carol.register("carol", "c").await;
@@ -125,20 +233,49 @@ async fn a_client_that_stops_reading_is_dropped_without_blocking_others() {
     let body = "m".repeat(60_000);
     let mut dropped = false;
     for i in 0..300 {
-        let req = alice.request("MESSAGE", &format!("sip:bob@{DOMAIN}"), "alice", &format!("sip:bob@{DOMAIN}"), &format!("flood{i}"), &[], &body);
+        let req = alice.request(
+            "MESSAGE",
+            &format!("sip:bob@{DOMAIN}"),
+            "alice",
+            &format!("sip:bob@{DOMAIN}"),
+            &format!("flood{i}"),
+            &[],
+            &body,
+        );
         alice.send(req).await;
-        if s.server().front_end.registrar().lookup("sip:bob@example.test").is_empty() {
+        if s.server()
+            .front_end
+            .registrar()
+            .lookup("sip:bob@example.test")
+            .is_empty()
+        {
             dropped = true;
             break;
         }
     }
-    assert!(dropped, "bob's connection was dropped once his queue filled");
+    assert!(
+        dropped,
+        "bob's connection was dropped once his queue filled"
+    );
     // Everyone else carries on.
-    let req = carol.request("MESSAGE", &format!("sip:dave@{DOMAIN}"), "carol", &format!("sip:dave@{DOMAIN}"), "fine", &[], "hi dave");
+    let req = carol.request(
+        "MESSAGE",
+        &format!("sip:dave@{DOMAIN}"),
+        "carol",
+        &format!("sip:dave@{DOMAIN}"),
+        "fine",
+        &[],
+        "hi dave",
+    );
     carol.send(req).await;
     let got = dave.recv_request().await;
     assert_eq!(&got.body[..], b"hi dave");
-    dave.send(sip_proto::Response::for_request(&got, 200).with_to_tag("d").to_bytes()).await;
+    dave.send(
+        sip_proto::Response::for_request(&got, 200)
+            .with_to_tag("d")
+            .to_bytes(),
+    )
+    .await;
     assert_eq!(carol.recv_response().await.status, 200);
 }
 
@@ -146,13 +283,26 @@ async fn a_client_that_stops_reading_is_dropped_without_blocking_others() {
 async fn shutdown_closes_connections() {
     let mut s = TestServer::start().await;
     let mut c = s.tcp().await;
-    let req = c.request("OPTIONS", &format!("sip:{DOMAIN}"), "a", &format!("sip:{DOMAIN}"), "sd", &[], "");
+    let req = c.request(
+        "OPTIONS",
+        &format!("sip:{DOMAIN}"),
+        "a",
+        &format!("sip:{DOMAIN}"),
+        "sd",
+        &[],
+        "",
+    );
     c.send(req).await;
     assert_eq!(c.recv_response().await.status, 200);
     let addr = s.tcp_addr();
-    tokio::time::timeout(Duration::from_secs(10), s.shutdown()).await.expect("shutdown is prompt");
+    tokio::time::timeout(Duration::from_secs(10), s.shutdown())
+        .await
+        .expect("shutdown is prompt");
     assert!(c.try_recv().await.is_none());
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer listening");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
 }
 
 #[tokio::test]
@@ -166,7 +316,15 @@ async fn a_response_matching_nothing_is_ignored() {
     ))
     .await;
     raw.expect_silence(Duration::from_millis(200)).await;
-    let req = c.request("OPTIONS", &format!("sip:{DOMAIN}"), "a", &format!("sip:{DOMAIN}"), "ok", &[], "");
+    let req = c.request(
+        "OPTIONS",
+        &format!("sip:{DOMAIN}"),
+        "a",
+        &format!("sip:{DOMAIN}"),
+        "ok",
+        &[],
+        "",
+    );
     c.send(req).await;
     assert_eq!(c.recv_response().await.status, 200);
     drop(raw);

@@ -13,7 +13,11 @@ use clap::{Args, Parser, Subcommand};
 use parlance_server::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "parlance", version, about = "Persistent group chat server for Lync / OCS Group Chat clients")]
+#[command(
+    name = "parlance",
+    version,
+    about = "Persistent group chat server for Lync / OCS Group Chat clients"
+)]
 struct Cli {
     #[command(flatten)]
     common: Common,
@@ -79,17 +83,29 @@ fn parse_listen(s: &str) -> Result<Listen, String> {
     if s.is_empty() || s == "off" {
         return Ok(Listen(None));
     }
-    s.parse().map(|a| Listen(Some(a))).map_err(|e| format!("{s:?}: {e} (use e.g. 0.0.0.0:5060, or \"off\")"))
+    s.parse()
+        .map(|a| Listen(Some(a)))
+        .map_err(|e| format!("{s:?}: {e} (use e.g. 0.0.0.0:5060, or \"off\")"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The chat client draws on the terminal: it logs only when asked to.
-    let default_log = if matches!(cli.command, Command::Chat(_)) { "off" } else { "info" };
+    let default_log = if matches!(cli.command, Command::Chat(_)) {
+        "off"
+    } else {
+        "info"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PARLANCE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -105,7 +121,10 @@ fn main() -> ExitCode {
             Command::Category(cmd) => rooms::run_category(config()?, cmd).await,
             Command::Room(cmd) => rooms::run_room(config()?, cmd).await,
             Command::Chat(args) => chat::run(args).await,
-            Command::Bench(args) => parlance_bench::run(args).await.map(drop).map_err(Into::into),
+            Command::Bench(args) => parlance_bench::run(args)
+                .await
+                .map(drop)
+                .map_err(Into::into),
         }
     });
     match result {

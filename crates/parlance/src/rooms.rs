@@ -5,7 +5,9 @@ use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
 use parlance_server::config::Config;
 use parlance_store::Store;
-use parlance_store::rooms::{Behavior, Category, NewCategory, NewRoom, Privacy, Role, RoomInfo, RoomUpdate};
+use parlance_store::rooms::{
+    Behavior, Category, NewCategory, NewRoom, Privacy, Role, RoomInfo, RoomUpdate,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum CategoryCommand {
@@ -126,7 +128,14 @@ fn on_off(s: &str) -> Result<bool, String> {
 pub async fn run_category(config: Config, cmd: CategoryCommand) -> anyhow::Result<()> {
     let (store, _) = parlance_server::open_data(&config).await?;
     match cmd {
-        CategoryCommand::Add { name, parent, description, no_file_post, no_invitations, not_logged } => {
+        CategoryCommand::Add {
+            name,
+            parent,
+            description,
+            no_file_post,
+            no_invitations,
+            not_logged,
+        } => {
             let parent = match parent {
                 Some(p) => category(&store, &p).await?,
                 None => store.root_category().await?,
@@ -141,13 +150,19 @@ pub async fn run_category(config: Config, cmd: CategoryCommand) -> anyhow::Resul
                     logged: !not_logged,
                 })
                 .await?;
-            println!("created category {} ma-cat://{}/{}", c.name, config.domain, c.guid);
+            println!(
+                "created category {} ma-cat://{}/{}",
+                c.name, config.domain, c.guid
+            );
         }
         CategoryCommand::List => {
             store.root_category().await?;
             for c in store.categories().await? {
                 let parent = if c.parent_id.is_none() { "(root)" } else { "" };
-                println!("{}\tma-cat://{}/{}\t{parent}", c.name, config.domain, c.guid);
+                println!(
+                    "{}\tma-cat://{}/{}\t{parent}",
+                    c.name, config.domain, c.guid
+                );
             }
         }
         CategoryCommand::Creator { action } => {
@@ -158,7 +173,12 @@ pub async fn run_category(config: Config, cmd: CategoryCommand) -> anyhow::Resul
             let c = category(&store, &cat).await?;
             let u = user_id(&store, &config, &user).await?;
             store.set_category_creator(c.id, u, on).await?;
-            println!("{} {} creator of {}", user, if on { "is now" } else { "is no longer" }, c.name);
+            println!(
+                "{} {} creator of {}",
+                user,
+                if on { "is now" } else { "is no longer" },
+                c.name
+            );
         }
     }
     store.close().await;
@@ -169,9 +189,21 @@ pub async fn run_room(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
     let (store, _) = parlance_server::open_data(&config).await?;
     let uri = |r: &RoomInfo| format!("ma-chan://{}/{}", config.domain, r.room.guid);
     match cmd {
-        RoomCommand::Add { name, category: cat, description, topic, privacy, auditorium, no_invitations } => {
+        RoomCommand::Add {
+            name,
+            category: cat,
+            description,
+            topic,
+            privacy,
+            auditorium,
+            no_invitations,
+        } => {
             let c = category(&store, &cat).await?;
-            let behavior = if auditorium { Behavior::Auditorium } else { Behavior::Normal };
+            let behavior = if auditorium {
+                Behavior::Auditorium
+            } else {
+                Behavior::Normal
+            };
             let r = store
                 .add_room(&NewRoom {
                     category_id: c.id,
@@ -183,7 +215,10 @@ pub async fn run_room(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
                     invitations: !no_invitations,
                 })
                 .await?;
-            println!("created room {} ma-chan://{}/{}", r.name, config.domain, r.guid);
+            println!(
+                "created room {} ma-chan://{}/{}",
+                r.name, config.domain, r.guid
+            );
         }
         RoomCommand::Edit(e) => {
             let r = room(&store, &e.room).await?;
@@ -216,10 +251,25 @@ pub async fn run_room(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
         }
         RoomCommand::Show { room: name } => {
             let r = room(&store, &name).await?;
-            println!("{}\n  uri          {}\n  category     {}", r.room.name, uri(&r), r.category.name);
-            println!("  description  {}\n  topic        {}", r.room.description, r.room.topic);
-            println!("  privacy      {}\n  behavior     {}", r.room.privacy, r.room.behavior);
-            println!("  invitations  {}\n  disabled     {}", r.invitations(), r.room.disabled);
+            println!(
+                "{}\n  uri          {}\n  category     {}",
+                r.room.name,
+                uri(&r),
+                r.category.name
+            );
+            println!(
+                "  description  {}\n  topic        {}",
+                r.room.description, r.room.topic
+            );
+            println!(
+                "  privacy      {}\n  behavior     {}",
+                r.room.privacy, r.room.behavior
+            );
+            println!(
+                "  invitations  {}\n  disabled     {}",
+                r.invitations(),
+                r.room.disabled
+            );
             for h in store.role_holders(r.room.id).await? {
                 println!("  {:<12} {}", h.role.as_str(), h.uri);
             }
@@ -232,7 +282,11 @@ pub async fn run_room(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
             let r = room(&store, &name).await?;
             let u = user_id(&store, &config, &user).await?;
             store.set_role(r.room.id, u, role, on).await?;
-            println!("{user} {} {role} of {}", if on { "is now" } else { "is no longer" }, r.room.name);
+            println!(
+                "{user} {} {role} of {}",
+                if on { "is now" } else { "is no longer" },
+                r.room.name
+            );
         }
     }
     store.close().await;
@@ -241,22 +295,43 @@ pub async fn run_room(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
 
 async fn set_disabled(store: &Store, name: &str, disabled: bool) -> anyhow::Result<()> {
     let r = room(store, name).await?;
-    store.update_room(r.room.id, &RoomUpdate { disabled: Some(disabled), ..RoomUpdate::default() }).await?;
-    println!("{} {}", r.room.name, if disabled { "disabled" } else { "enabled" });
+    store
+        .update_room(
+            r.room.id,
+            &RoomUpdate {
+                disabled: Some(disabled),
+                ..RoomUpdate::default()
+            },
+        )
+        .await?;
+    println!(
+        "{} {}",
+        r.room.name,
+        if disabled { "disabled" } else { "enabled" }
+    );
     Ok(())
 }
 
 async fn category(store: &Store, name: &str) -> anyhow::Result<Category> {
-    store.find_category(name).await?.ok_or_else(|| anyhow!("no category {name:?} (see: parlance category list)"))
+    store
+        .find_category(name)
+        .await?
+        .ok_or_else(|| anyhow!("no category {name:?} (see: parlance category list)"))
 }
 
 async fn room(store: &Store, name: &str) -> anyhow::Result<RoomInfo> {
     let key = name.rsplit('/').next().unwrap_or(name);
-    store.find_room(key).await?.ok_or_else(|| anyhow!("no room {name:?} (see: parlance room list)"))
+    store
+        .find_room(key)
+        .await?
+        .ok_or_else(|| anyhow!("no room {name:?} (see: parlance room list)"))
 }
 
 async fn user_id(store: &Store, config: &Config, user: &str) -> anyhow::Result<i64> {
     let uri = crate::user::in_domain(config, user)?;
-    let u = store.user(&uri).await?.with_context(|| format!("no user {uri} (see: parlance user list)"))?;
+    let u = store
+        .user(&uri)
+        .await?
+        .with_context(|| format!("no user {uri} (see: parlance user list)"))?;
     Ok(u.id)
 }

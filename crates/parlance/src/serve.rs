@@ -45,15 +45,25 @@ async fn banner(config: &Config, server: &Server) {
         println!("  SIP over TLS  {addr}");
     }
     if let Some(cert) = &server.certificate {
-        let kind = if cert.self_signed { "self-signed" } else { "configured" };
+        let kind = if cert.self_signed {
+            "self-signed"
+        } else {
+            "configured"
+        };
         println!("  certificate   {} ({kind})", cert.cert_path.display());
     }
     println!("  chat pool     {}", config.pool_uri());
     if users == 0 {
         println!();
         println!("Next steps:");
-        println!("  1. Add a user:   parlance user add alice@{}", config.domain);
-        println!("  2. Connect a SIP client as alice@{} to this host, port 5061 (TLS) or 5060 (TCP).", config.domain);
+        println!(
+            "  1. Add a user:   parlance user add alice@{}",
+            config.domain
+        );
+        println!(
+            "  2. Connect a SIP client as alice@{} to this host, port 5061 (TLS) or 5060 (TCP).",
+            config.domain
+        );
         println!("     pidgin-sipe: see README.md, \"Connecting pidgin-sipe\".");
     }
 }

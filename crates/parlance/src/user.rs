@@ -53,7 +53,10 @@ impl PasswordSource {
     fn read(&self) -> anyhow::Result<String> {
         let password = if self.password_stdin {
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
             line.trim_end_matches(['\r', '\n']).to_owned()
         } else if let Ok(pw) = std::env::var("PARLANCE_PASSWORD") {
             pw
@@ -82,7 +85,10 @@ fn parse_mechanisms(s: &str) -> Result<Mechanisms, String> {
 pub fn in_domain(config: &Config, user: &str) -> anyhow::Result<String> {
     let uri = normalize_user_uri(user)?;
     if !uri.ends_with(&format!("@{}", config.domain)) {
-        bail!("{user} is not in this server's domain {} (set --domain or the config file's domain)", config.domain);
+        bail!(
+            "{user} is not in this server's domain {} (set --domain or the config file's domain)",
+            config.domain
+        );
     }
     Ok(uri)
 }
@@ -91,10 +97,17 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
     let (store, key) = parlance_server::open_data(&config).await?;
     let in_domain = |user: &str| in_domain(&config, user);
     match cmd {
-        UserCommand::Add { user, display_name, mechanisms, password } => {
+        UserCommand::Add {
+            user,
+            display_name,
+            mechanisms,
+            password,
+        } => {
             let uri = in_domain(&user)?;
             let pw = password.read()?;
-            let created = store.add_user(&uri, &display_name, &pw, config.realm(), &key).await?;
+            let created = store
+                .add_user(&uri, &display_name, &pw, config.realm(), &key)
+                .await?;
             if mechanisms != Mechanisms::ALL {
                 store.set_mechanisms(&uri, mechanisms).await?;
             }

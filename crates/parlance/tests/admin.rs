@@ -15,7 +15,11 @@ fn run(data: &Path, args: &[&str]) -> (bool, String) {
         .env("PARLANCE_PASSWORD", "pw")
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -30,40 +34,166 @@ fn categories_rooms_and_roles() {
     let data = std::env::temp_dir().join(format!("parlance-admin-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     ok(&data, &["user", "add", "alice@example.test"]);
-    ok(&data, &["user", "add", "bob@example.test", "--mechanisms", "digest"]);
+    ok(
+        &data,
+        &["user", "add", "bob@example.test", "--mechanisms", "digest"],
+    );
     assert!(ok(&data, &["user", "list"]).contains("sip:bob@example.test\tdigest"));
 
-    let created = ok(&data, &["category", "add", "Engineering", "--description", "Build"]);
-    assert!(created.starts_with("created category Engineering ma-cat://example.test/"), "{created}");
+    let created = ok(
+        &data,
+        &["category", "add", "Engineering", "--description", "Build"],
+    );
+    assert!(
+        created.starts_with("created category Engineering ma-cat://example.test/"),
+        "{created}"
+    );
     let list = ok(&data, &["category", "list"]);
-    assert!(list.contains("(root)") && list.contains("Engineering"), "{list}");
-    ok(&data, &["category", "creator", "add", "Engineering", "alice@example.test"]);
+    assert!(
+        list.contains("(root)") && list.contains("Engineering"),
+        "{list}"
+    );
+    ok(
+        &data,
+        &[
+            "category",
+            "creator",
+            "add",
+            "Engineering",
+            "alice@example.test",
+        ],
+    );
 
-    ok(&data, &["room", "add", "Lobby", "--category", "Engineering", "--topic", "Welcome"]);
-    ok(&data, &["room", "add", "Stage", "--category", "engineering", "--auditorium", "--privacy", "closed"]);
-    let (success, text) = run(&data, &["room", "add", "lobby", "--category", "Engineering"]);
-    assert!(!success && text.contains("already exists"), "room names are unique: {text}");
+    ok(
+        &data,
+        &[
+            "room",
+            "add",
+            "Lobby",
+            "--category",
+            "Engineering",
+            "--topic",
+            "Welcome",
+        ],
+    );
+    ok(
+        &data,
+        &[
+            "room",
+            "add",
+            "Stage",
+            "--category",
+            "engineering",
+            "--auditorium",
+            "--privacy",
+            "closed",
+        ],
+    );
+    let (success, text) = run(
+        &data,
+        &["room", "add", "lobby", "--category", "Engineering"],
+    );
+    assert!(
+        !success && text.contains("already exists"),
+        "room names are unique: {text}"
+    );
     let (success, text) = run(&data, &["room", "add", "X", "--category", "Nowhere"]);
     assert!(!success && text.contains("no category"), "{text}");
-    let (success, text) = run(&data, &["room", "add", "X", "--category", "Engineering", "--privacy", "hidden"]);
+    let (success, text) = run(
+        &data,
+        &[
+            "room",
+            "add",
+            "X",
+            "--category",
+            "Engineering",
+            "--privacy",
+            "hidden",
+        ],
+    );
     assert!(!success && text.contains("hidden"), "{text}");
 
-    ok(&data, &["room", "member", "add", "Stage", "alice@example.test", "--role", "presenter"]);
-    ok(&data, &["room", "member", "add", "Stage", "bob@example.test", "--role", "manager"]);
-    ok(&data, &["room", "edit", "Lobby", "--topic", "Hello", "--privacy", "secret", "--invitations", "off"]);
+    ok(
+        &data,
+        &[
+            "room",
+            "member",
+            "add",
+            "Stage",
+            "alice@example.test",
+            "--role",
+            "presenter",
+        ],
+    );
+    ok(
+        &data,
+        &[
+            "room",
+            "member",
+            "add",
+            "Stage",
+            "bob@example.test",
+            "--role",
+            "manager",
+        ],
+    );
+    ok(
+        &data,
+        &[
+            "room",
+            "edit",
+            "Lobby",
+            "--topic",
+            "Hello",
+            "--privacy",
+            "secret",
+            "--invitations",
+            "off",
+        ],
+    );
     let show = ok(&data, &["room", "show", "Stage"]);
-    assert!(show.contains("presenter    sip:alice@example.test") && show.contains("manager      sip:bob@example.test"), "{show}");
-    assert!(show.contains("behavior     auditorium") && show.contains("privacy      closed"), "{show}");
+    assert!(
+        show.contains("presenter    sip:alice@example.test")
+            && show.contains("manager      sip:bob@example.test"),
+        "{show}"
+    );
+    assert!(
+        show.contains("behavior     auditorium") && show.contains("privacy      closed"),
+        "{show}"
+    );
     let show = ok(&data, &["room", "show", "Lobby"]);
-    assert!(show.contains("topic        Hello") && show.contains("privacy      secret") && show.contains("invitations  false"), "{show}");
+    assert!(
+        show.contains("topic        Hello")
+            && show.contains("privacy      secret")
+            && show.contains("invitations  false"),
+        "{show}"
+    );
 
-    ok(&data, &["room", "member", "remove", "Stage", "bob@example.test", "--role", "manager"]);
+    ok(
+        &data,
+        &[
+            "room",
+            "member",
+            "remove",
+            "Stage",
+            "bob@example.test",
+            "--role",
+            "manager",
+        ],
+    );
     assert!(!ok(&data, &["room", "show", "Stage"]).contains("bob"));
     ok(&data, &["room", "disable", "Lobby"]);
-    assert!(ok(&data, &["room", "list"]).lines().any(|l| l.starts_with("Lobby") && l.ends_with("disabled")));
+    assert!(
+        ok(&data, &["room", "list"])
+            .lines()
+            .any(|l| l.starts_with("Lobby") && l.ends_with("disabled"))
+    );
     ok(&data, &["room", "enable", "Lobby"]);
     assert!(!ok(&data, &["room", "list"]).contains("disabled"));
-    let (success, text) = run(&data, &["room", "member", "add", "Stage", "nobody@example.test"]);
+    let (success, text) = run(
+        &data,
+        &["room", "member", "add", "Stage", "nobody@example.test"],
+    );
     assert!(!success && text.contains("no user"), "{text}");
     std::fs::remove_dir_all(&data).unwrap();
 }

@@ -505,7 +505,7 @@ async fn a_refused_server_info_ends_the_dialog() {
 #[tokio::test]
 async fn a_client_that_stops_reading_does_not_delay_the_room() {
     let s = TestServer::start_with(|c| {
-        c.sip.write_queue = 16;
+        c.sip.write_queue_bytes = 1024 * 1024;
         c.chat.message_size_limit = 100_000;
     })
     .await;

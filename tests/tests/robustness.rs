@@ -219,7 +219,7 @@ async fn connection_limit_refuses_extra_connections_only() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_without_blocking_others() {
-    let s = TestServer::start_with(|c| c.sip.write_queue = 8).await;
+    let s = TestServer::start_with(|c| c.sip.write_queue_bytes = 256 * 1024).await;
     for (user, pw) in [("alice", "a"), ("bob", "b"), ("carol", "c"), ("dave", "d")] {
         s.add_user(user, pw).await;
     }

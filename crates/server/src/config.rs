@@ -57,8 +57,8 @@ pub struct SipConfig {
     pub max_head_bytes: usize,
     pub max_headers: usize,
     pub max_body_bytes: usize,
-    /// Messages queued for one connection at most; a client that does not read is dropped.
-    pub write_queue: usize,
+    /// Bytes queued for one connection at most; a client that does not read is dropped.
+    pub write_queue_bytes: usize,
     /// How long TLS handshakes may take.
     pub handshake_timeout_secs: u64,
 }
@@ -162,7 +162,7 @@ impl Default for SipConfig {
             max_head_bytes: 16 * 1024,
             max_headers: 100,
             max_body_bytes: 256 * 1024,
-            write_queue: 1024,
+            write_queue_bytes: 8 * 1024 * 1024,
             handshake_timeout_secs: 15,
         }
     }

@@ -36,7 +36,7 @@ pub(super) struct Timeouts {
 pub(super) fn run<S, D>(
     stream: S,
     conn: ConnHandle,
-    rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::UnboundedReceiver<Bytes>,
     dispatch: Arc<D>,
     limits: Limits,
     timeouts: Timeouts,
@@ -149,7 +149,7 @@ where
     .await
 }
 
-async fn write_loop<W>(mut writer: W, mut rx: mpsc::Receiver<Bytes>, conn: ConnHandle)
+async fn write_loop<W>(mut writer: W, mut rx: mpsc::UnboundedReceiver<Bytes>, conn: ConnHandle)
 where
     W: AsyncWrite + Unpin,
 {
@@ -160,8 +160,10 @@ where
             () = conn.closed() => None,
         };
         let Some(first) = first else { break };
-        let written = match rx.try_recv() {
-            Err(_) => writer.write_all(&first).await,
+        // The bytes stay counted as queued until they are written: a peer that stops
+        // reading stalls the write, and what arrives meanwhile fills its budget.
+        let (written, len) = match rx.try_recv() {
+            Err(_) => (writer.write_all(&first).await, first.len()),
             // Whatever else is already queued goes out in the same write. The batch lives
             // only as long as the write: an idle connection keeps no write buffer.
             Ok(second) => {
@@ -174,9 +176,10 @@ where
                         Err(_) => break,
                     }
                 }
-                writer.write_all(&batch).await
+                (writer.write_all(&batch).await, batch.len())
             }
         };
+        conn.written(len);
         if let Err(e) = written {
             tracing::debug!(conn = conn.id(), error = %e, "write failed");
             conn.close();

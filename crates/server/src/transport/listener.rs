@@ -182,7 +182,7 @@ async fn serve_stream<D: Dispatch>(
     };
     let (conn, rx) = ctx
         .connections
-        .register(peer, local, transport, ctx.config.write_queue);
+        .register(peer, local, transport, ctx.config.write_queue_bytes);
     tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
     match tls {
         None => connection::run(stream, conn.clone(), rx, dispatch, ctx.limits, ctx.timeouts).await,
@@ -197,7 +197,7 @@ async fn serve_tls<D: Dispatch>(
     acceptor: TlsAcceptor,
     stream: TcpStream,
     conn: ConnHandle,
-    rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::UnboundedReceiver<Bytes>,
     dispatch: Arc<D>,
     ctx: &AcceptContext,
 ) {

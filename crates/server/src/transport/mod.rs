@@ -1,6 +1,6 @@
 //! Connections: SIP over TCP and TLS. Each connection has one reader (framing with
 //! sip-proto's decoder, handing messages to the dispatcher in order) and one writer fed by a
-//! bounded queue. The server sends its own requests over the client's connection too, since
+//! queue bounded in bytes. The server sends its own requests over the client's connection too, since
 //! clients such as pidgin-sipe do not listen for connections of their own.
 
 mod connection;
@@ -9,7 +9,7 @@ mod listener;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -56,7 +56,11 @@ struct ConnInner {
     peer: SocketAddr,
     local: SocketAddr,
     transport: Transport,
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::UnboundedSender<Bytes>,
+    /// Bytes handed to the writer and not yet written to the socket.
+    queued: AtomicUsize,
+    /// The most `queued` may reach; see [`ConnHandle::send_bytes`].
+    queue_limit: usize,
     closed: AtomicBool,
     close: Notify,
     /// The address-of-record this connection authenticated as.
@@ -117,21 +121,33 @@ impl ConnHandle {
         *self.inner.signer.lock().expect("signer lock") = Some(signer);
     }
 
-    /// Queues bytes for the writer. A full queue means the peer stopped reading: the
-    /// connection is closed rather than letting it hold up whoever is sending to it.
+    /// Queues bytes for the writer. The queue is bounded in bytes, not in messages: a burst
+    /// of small answers (say, every transaction towards a peer that just went away failing
+    /// at once) is normal traffic, while a peer that stops reading lets large messages pile
+    /// up. One message is always accepted into an empty queue, however large. Past the limit
+    /// the peer is taken to have stopped reading: the connection is closed rather than
+    /// letting it hold up whoever is sending to it.
     fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
-        match self.inner.tx.try_send(Bytes::from(bytes)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(conn = self.id(), peer = %self.peer(), "write queue full, closing connection");
-                self.close();
-                Err(SendError::QueueFull)
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+        let len = bytes.len();
+        let before = self.inner.queued.fetch_add(len, Ordering::AcqRel);
+        if before > 0 && before + len > self.inner.queue_limit {
+            self.inner.queued.fetch_sub(len, Ordering::AcqRel);
+            tracing::warn!(conn = self.id(), peer = %self.peer(), queued = before, "write queue full, closing connection");
+            self.close();
+            return Err(SendError::QueueFull);
         }
+        self.inner.tx.send(Bytes::from(bytes)).map_err(|_| {
+            self.inner.queued.fetch_sub(len, Ordering::AcqRel);
+            SendError::Closed
+        })
+    }
+
+    /// The writer wrote `len` queued bytes to the socket.
+    fn written(&self, len: usize) {
+        self.inner.queued.fetch_sub(len, Ordering::AcqRel);
     }
 
     pub fn close(&self) {
@@ -206,9 +222,9 @@ impl Connections {
         peer: SocketAddr,
         local: SocketAddr,
         transport: Transport,
-        queue: usize,
-    ) -> (ConnHandle, mpsc::Receiver<Bytes>) {
-        let (tx, rx) = mpsc::channel(queue);
+        queue_limit: usize,
+    ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
+        let (tx, rx) = mpsc::unbounded_channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let handle = ConnHandle {
             inner: Arc::new(ConnInner {
@@ -217,6 +233,8 @@ impl Connections {
                 local,
                 transport,
                 tx,
+                queued: AtomicUsize::new(0),
+                queue_limit,
                 closed: AtomicBool::new(false),
                 close: Notify::new(),
                 identity: Mutex::new(None),
@@ -232,5 +250,42 @@ impl Connections {
 
     fn unregister(&self, id: ConnId) {
         self.open.lock().expect("connections lock").remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(queue_limit: usize) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
+        let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        Connections::default().register(addr, addr, Transport::Tcp, queue_limit)
+    }
+
+    #[test]
+    fn many_small_messages_fit_where_few_large_ones_do_not() {
+        let (conn, _rx) = connection(10_000);
+        for _ in 0..100 {
+            conn.send_bytes(vec![b'a'; 100]).unwrap();
+        }
+        assert_eq!(conn.send_bytes(vec![b'a'; 1]), Err(SendError::QueueFull));
+        assert!(conn.is_closed(), "a peer that does not read is dropped");
+    }
+
+    #[test]
+    fn written_bytes_leave_the_budget() {
+        let (conn, mut rx) = connection(1_000);
+        conn.send_bytes(vec![b'a'; 600]).unwrap();
+        let taken = rx.try_recv().unwrap();
+        conn.written(taken.len());
+        conn.send_bytes(vec![b'a'; 600]).unwrap();
+        assert!(!conn.is_closed());
+    }
+
+    #[test]
+    fn one_message_larger_than_the_budget_still_goes_into_an_empty_queue() {
+        let (conn, _rx) = connection(1_000);
+        conn.send_bytes(vec![b'a'; 5_000]).unwrap();
+        assert_eq!(conn.send_bytes(vec![b'a'; 1]), Err(SendError::QueueFull));
     }
 }

@@ -157,6 +157,9 @@ struct StepResult {
     setup_s: f64,
     posts: u64,
     failed_posts: u64,
+    /// From the post leaving on schedule to its author's client holding the SIP answer:
+    /// with `delivery`, it tells the way in (client, server, store) from the way out.
+    post_answer: Latency,
     deliveries: u64,
     delivered_pct: f64,
     deliveries_per_s: f64,
@@ -342,6 +345,7 @@ async fn apply(
         setup_s: 0.0,
         posts: posts.done,
         failed_posts: posts.failed,
+        post_answer: Latency::from_durations(&posts.times),
         deliveries,
         delivered_pct: if posts.expected > 0 {
             100.0 * deliveries as f64 / posts.expected as f64
@@ -418,12 +422,19 @@ async fn post(
             sent_ns: now_ns(),
         }
         .text(100);
-        tokio::spawn(async move { client.post(&uri, &text).await })
+        let left = Instant::now();
+        tokio::spawn(async move {
+            client.post(&uri, &text).await?;
+            Ok::<_, parlance_client::ClientError>(left.elapsed())
+        })
     })
     .await?;
     for outcome in outcomes {
         match outcome {
-            Ok(()) => done.done += 1,
+            Ok(t) => {
+                done.done += 1;
+                done.times.push(t);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "a post failed");
                 done.failed += 1;

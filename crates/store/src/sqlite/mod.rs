@@ -5,7 +5,6 @@ mod history;
 mod rooms;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sip_proto::auth::Algorithm;
@@ -22,34 +21,14 @@ use crate::migrate::{Migration, SQLITE};
 /// at a time anyway, and writers that race for the lock wait in its busy handler, which
 /// sleeps in steps of up to 100 ms; queueing them in the pool instead keeps a burst of
 /// joins or posts moving at the speed of the commits.
-///
-/// The writer never checkpoints. SQLite would otherwise copy the WAL back into the
-/// database file (and sync both) inside whichever commit crosses the WAL size limit, and
-/// every post queued behind that commit would wait some tens of milliseconds. A task
-/// checkpoints beside the writer instead, on a reader connection, in the mode that never
-/// waits for readers or writers.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) reads: SqlitePool,
     pub(crate) writes: SqlitePool,
-    _checkpoints: Arc<Checkpoints>,
 }
 
 /// Connections for readers (history pages and searches run beside the writer in WAL mode).
 const READERS: u32 = 8;
-
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
-/// The checkpoint task, stopped with the last handle on the store.
-#[derive(Debug)]
-struct Checkpoints(tokio::task::JoinHandle<()>);
-
-impl Drop for Checkpoints {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<SqliteStore> {
@@ -63,7 +42,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let writes = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            .connect_with(options.clone())
             .await?;
         // The schema must exist before a reader looks at it.
         migrate(&writes, SQLITE).await?;
@@ -71,12 +50,7 @@ impl SqliteStore {
             .max_connections(READERS)
             .connect_with(options)
             .await?;
-        let checkpoints = Checkpoints(tokio::spawn(checkpoint_while_open(reads.clone())));
-        Ok(SqliteStore {
-            reads,
-            writes,
-            _checkpoints: Arc::new(checkpoints),
-        })
+        Ok(SqliteStore { reads, writes })
     }
 
     pub async fn add_user(
@@ -254,24 +228,6 @@ impl SqliteStore {
     }
 }
 
-async fn checkpoint_while_open(pool: SqlitePool) {
-    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        if pool.is_closed() {
-            return;
-        }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-            && !pool.is_closed()
-        {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
-    }
-}
-
 /// Inserts a user principal; a taken URI is `Duplicate`.
 async fn insert_user(
     tx: &mut Transaction<'_, Sqlite>,
@@ -380,39 +336,4 @@ async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<()> {
         tx.commit().await.map_err(fail)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Instant;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn the_checkpoint_task_not_the_writer_copies_the_wal_back() {
-        let dir = std::env::temp_dir().join(format!("parlance-wal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("wal.db");
-        let store = SqliteStore::open(&path).await.unwrap();
-        let writer_checkpoints: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
-            .fetch_one(&store.writes)
-            .await
-            .unwrap();
-        assert_eq!(writer_checkpoints, 0, "commits never checkpoint");
-        // Thousands of pages: far past SQLite's own checkpoint threshold.
-        let uris: Vec<String> = (0..50_000)
-            .map(|i| format!("sip:user{i}@example.test"))
-            .collect();
-        store.add_users_without_password(&uris).await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::fs::metadata(&path).unwrap().len() < 4_000_000 {
-            assert!(
-                Instant::now() < deadline,
-                "the database file never received the committed users"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        store.close().await;
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }

@@ -97,6 +97,8 @@ pub async fn run(env: &Env, args: &HistoryArgs) -> Result<Section, BenchError> {
             .map(|rows| (rows, filled)),
         Err(e) => Err(e),
     };
+    // Read before a scratch directory goes.
+    let database_mib = file_mib(&dir.join("parlance.db"));
     if temporary {
         env.remove(&dir);
     }
@@ -110,7 +112,7 @@ pub async fn run(env: &Env, args: &HistoryArgs) -> Result<Section, BenchError> {
             ("samples", json!(args.samples)),
             ("page", json!(PAGE)),
             ("fill_s", json!(filled.fill_secs)),
-            ("database_mib", json!(file_mib(&dir.join("parlance.db")))),
+            ("database_mib", json!(database_mib)),
         ]),
         rows,
         targets: vec![

@@ -1,7 +1,7 @@
 //! Connections: SIP over TCP and TLS. Each connection has one reader (framing with
 //! sip-proto's decoder, handing messages to the dispatcher in order) and one writer fed by a
-//! queue bounded in bytes. The server sends its own requests over the client's connection too, since
-//! clients such as pidgin-sipe do not listen for connections of their own.
+//! queue bounded in bytes. The server sends its own requests over the client's connection
+//! too, since clients such as pidgin-sipe do not listen for connections of their own.
 
 mod connection;
 mod listener;

@@ -2,6 +2,7 @@
 //! client that writes bytes and reads framed messages over TCP or TLS.
 
 pub mod chat;
+pub mod ntlm;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -198,6 +199,15 @@ pub struct SipConn {
 impl SipConn {
     pub async fn tcp(addr: SocketAddr) -> SipConn {
         let s = TcpStream::connect(addr).await.expect("connect");
+        let local = s.local_addr().unwrap();
+        SipConn::new(Box::new(s), local, "TCP")
+    }
+
+    /// Plain TCP from the loopback address `from` (127.0.0.2, …): another client machine.
+    pub async fn tcp_from(addr: SocketAddr, from: std::net::IpAddr) -> SipConn {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(SocketAddr::new(from, 0)).expect("bind");
+        let s = socket.connect(addr).await.expect("connect");
         let local = s.local_addr().unwrap();
         SipConn::new(Box::new(s), local, "TCP")
     }

@@ -25,7 +25,7 @@
 //!     Some(NtHash::from_password("secret"))
 //! });
 //! match verdict {
-//!     Verdict::Authentic { .. } | Verdict::Established => {} // process, then sign the answer
+//!     Verdict::Authentic | Verdict::Established => {} // process, then sign the answer
 //!     Verdict::Offer(www_authenticate) | Verdict::Challenge(www_authenticate) => {
 //!         assert!(www_authenticate.starts_with("NTLM ")); // 401 with Date + WWW-Authenticate
 //!     }

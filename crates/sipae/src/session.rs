@@ -23,9 +23,8 @@ pub struct Inbound<'a> {
 /// What to do with an incoming message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Process it. `signed` is false only for an unsigned request accepted while the
-    /// client re-authenticates (see [`Session::handle`]).
-    Authentic { signed: bool },
+    /// Process it: its signature verified with the association's keys.
+    Authentic,
     /// The REGISTER completed the handshake and is authentic: process it and answer with a
     /// signed 200 ([`Session::sign`]).
     Established,
@@ -49,6 +48,10 @@ pub enum Discard {
     Unauthenticated,
     /// Handshake data on something other than a REGISTER request.
     HandshakeOutsideRegister,
+    /// An unsigned request while the client re-authenticates: it has dropped its keys, and
+    /// accepting it would let anyone on the path speak for the client until the new
+    /// association exists.
+    UnsignedDuringReauthentication,
     /// A signature that does not verify, is replayed, or belongs to an expired association.
     Invalid(VerifyError),
 }
@@ -58,8 +61,9 @@ pub enum Discard {
 pub struct Session {
     pending: Option<PendingChallenge>,
     association: Option<Association>,
-    /// While the client re-authenticates it has no keys and sends unsigned requests; they
-    /// are accepted until this instant, if the old association is still alive.
+    /// While the client re-authenticates it has no keys and sends unsigned requests; until
+    /// this instant they are dropped quietly instead of answered with a 401 (sipe would
+    /// start over), if the old association is still alive.
     reauth_until: Option<SystemTime>,
     /// A 401 already went to a non-REGISTER request without an association since.
     offered_non_register: bool,
@@ -79,6 +83,14 @@ impl Session {
         self.association.as_ref().map(Association::identity)
     }
 
+    /// Forgets the association and any pending challenge: the connection is back to
+    /// unauthenticated (used when an association was established for the wrong principal).
+    pub fn abandon(&mut self) {
+        self.association = None;
+        self.pending = None;
+        self.reauth_until = None;
+    }
+
     /// Forgets an expired association and an expired pending challenge.
     pub fn expire(&mut self, now: SystemTime) {
         if self.association.as_ref().is_some_and(|a| a.is_expired(now)) {
@@ -93,10 +105,11 @@ impl Session {
     /// Decides what to do with an incoming message (reference 8 A, B, C, E, F).
     ///
     /// Re-authentication: a client whose association is alive may start a new handshake
-    /// with a REGISTER. From then on, for one challenge lifetime, its unsigned requests are
-    /// accepted as `Authentic { signed: false }`, because the client has dropped its keys
-    /// (sipe does so five minutes before the eight hours are up). The new association
-    /// replaces the old one once the AUTHENTICATE is verified.
+    /// with a REGISTER (sipe does so five minutes before the eight hours are up, after
+    /// dropping its keys). Nothing unsigned is ever processed once a connection is signed:
+    /// for one challenge lifetime its unsigned requests are dropped, and the new association
+    /// replaces the old one once the AUTHENTICATE is verified. The caller checks that the
+    /// new association is for the same principal ([`Session::abandon`] otherwise).
     pub fn handle<R: CryptoRng + ?Sized>(
         &mut self,
         server: &Server,
@@ -146,7 +159,7 @@ impl Session {
                     .filter(|a| Some(a.opaque()) == opaque)
                 {
                     Some(a) => match a.verify(&creds, fields, now) {
-                        Ok(()) => Verdict::Authentic { signed: true },
+                        Ok(()) => Verdict::Authentic,
                         Err(e) => Verdict::Discard(Discard::Invalid(e)),
                     },
                     None => self.unauthenticated(server, fields, now, false),
@@ -198,7 +211,7 @@ impl Session {
             return Verdict::Offer(server.offer());
         }
         if unsigned && self.association.is_some() && self.reauth_until.is_some_and(|t| now < t) {
-            return Verdict::Authentic { signed: false };
+            return Verdict::Discard(Discard::UnsignedDuringReauthentication);
         }
         if self.offered_non_register {
             return Verdict::Close;

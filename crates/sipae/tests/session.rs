@@ -277,7 +277,7 @@ fn full_round_trip() {
             &mut rng,
             alice_account
         ),
-        Verdict::Authentic { signed: true }
+        Verdict::Authentic
     );
     let reply = MessageFields {
         status: Some(200),
@@ -292,7 +292,7 @@ fn full_round_trip() {
             &mut rng,
             alice_account
         ),
-        Verdict::Authentic { signed: true }
+        Verdict::Authentic
     );
 
     // Server-originated requests keep snum increasing.
@@ -319,7 +319,7 @@ fn sip_proto_messages_through_the_adapter() {
     assert_eq!(inbound.credentials.len(), 2);
     assert_eq!(
         session.handle(&server, &inbound, now, &mut rng, alice_account),
-        Verdict::Authentic { signed: true }
+        Verdict::Authentic
     );
 }
 
@@ -334,7 +334,7 @@ fn tampered_and_replayed_messages_are_discarded() {
     };
     assert_eq!(
         handle(&mut session, &mut rng, invite, &creds),
-        Verdict::Authentic { signed: true }
+        Verdict::Authentic
     );
     assert_eq!(
         handle(&mut session, &mut rng, invite, &creds),
@@ -400,7 +400,7 @@ fn tampered_and_replayed_messages_are_discarded() {
     let creds = [format!("{}, version=4", alice.signed(&invite))];
     assert_eq!(
         handle(&mut session, &mut rng, invite, &creds),
-        Verdict::Authentic { signed: true }
+        Verdict::Authentic
     );
 }
 
@@ -701,7 +701,7 @@ fn version_3_has_no_signature_on_the_authenticate() {
             &mut rng,
             alice_account
         ),
-        Verdict::Authentic { signed: true }
+        Verdict::Authentic
     );
 }
 
@@ -728,7 +728,7 @@ fn legacy_clients_only_when_allowed() {
             &mut rng,
             alice_account
         ),
-        Verdict::Authentic { signed: true }
+        Verdict::Authentic
     );
     let ok = MessageFields {
         status: Some(200),
@@ -867,7 +867,7 @@ fn expiry_after_eight_hours() {
             &mut rng,
             alice_account
         ),
-        Verdict::Authentic { signed: true }
+        Verdict::Authentic
     );
     assert_eq!(
         session.sign(&invite, expires, &mut rng),
@@ -947,11 +947,12 @@ fn re_authentication_replaces_the_association() {
         Verdict::Close
     );
 
-    // The client drops its keys and registers again; meanwhile its unsigned requests pass.
+    // The client drops its keys and registers again; meanwhile its unsigned requests are
+    // dropped, never processed: signing cannot be turned off.
     let (opaque, challenge) = get_challenge(&server, &mut session, later, &mut rng);
     assert_eq!(
         session.handle(&server, &inbound(info, &[]), later, &mut rng, alice_account),
-        Verdict::Authentic { signed: false }
+        Verdict::Discard(Discard::UnsignedDuringReauthentication)
     );
     let signed_info = [old.signed(&info)];
     assert_eq!(
@@ -962,7 +963,7 @@ fn re_authentication_replaces_the_association() {
             &mut rng,
             alice_account
         ),
-        Verdict::Authentic { signed: true }
+        Verdict::Authentic
     );
     let out = client::authenticate(&challenge, &alice_config("secret"), &random()).unwrap();
     let register = request("3 REGISTER", ALICE, "<sip:alice@example.test>");

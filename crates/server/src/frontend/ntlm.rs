@@ -26,6 +26,10 @@ pub enum Gate {
     Answered,
     /// The AUTHENTICATE was refused (wrong password, unknown account, …) and answered 401.
     Refused,
+    /// The AUTHENTICATE proved one account's password for another's address (or for
+    /// another principal than the connection's): the association was abandoned, the
+    /// REGISTER answered 403. Close the connection.
+    Impersonation,
     /// Drop it silently.
     Drop,
     /// Close the connection.
@@ -146,7 +150,7 @@ impl Ntlm {
             Message::Request(r) => Inbound::of_request(r),
             Message::Response(r) => Inbound::of_response(r),
         };
-        let (verdict, aor) = {
+        let (verdict, aor, account) = {
             let mut session = security.session.lock().expect("ntlm session lock");
             let verdict = session.handle(
                 &self.server,
@@ -156,11 +160,43 @@ impl Ntlm {
                 |_| nt_hash,
             );
             let aor = session.association().map(|a| normalise_aor(a.aor()));
-            (verdict, aor)
+            let account = session.identity().map(|id| self.account_of(&id.user));
+            (verdict, aor, account)
         };
         match verdict {
-            Verdict::Authentic { .. } => aor.map_or(Gate::Drop, Gate::Authentic),
-            Verdict::Established => aor.map_or(Gate::Drop, Gate::Established),
+            Verdict::Authentic => aor.map_or(Gate::Drop, Gate::Authentic),
+            Verdict::Established => {
+                let Some(aor) = aor else { return Gate::Drop };
+                // The signature proves only that the client holds `account`'s password: the
+                // address it registers must be that account's, and a connection stays with
+                // the principal it first authenticated as.
+                let owner = conn.identity();
+                if account.as_deref() == Some(aor.as_str())
+                    && owner.as_ref().is_none_or(|o| *o == aor)
+                {
+                    return Gate::Established(aor);
+                }
+                security
+                    .session
+                    .lock()
+                    .expect("ntlm session lock")
+                    .abandon();
+                tracing::warn!(
+                    conn = conn.id(),
+                    peer = %conn.peer(),
+                    account = account.as_deref().unwrap_or("?"),
+                    %aor,
+                    connection_identity = owner.as_deref().unwrap_or("none"),
+                    "NTLM REGISTER for an address that is not the authenticated account's: refused"
+                );
+                if let Message::Request(req) = message {
+                    let mut resp =
+                        Response::for_request(req, 403).with_to_tag(&super::proxy::random_hex(5));
+                    resp.reason = "Not Your Address".into();
+                    let _ = conn.send_response(resp);
+                }
+                Gate::Impersonation
+            }
             Verdict::Offer(header) | Verdict::Challenge(header) => {
                 if let Message::Request(req) = message {
                     conn_unauthorized(conn, req, header);

@@ -18,6 +18,8 @@ pub mod name {
     pub const FROM: &str = "From";
     pub const MAX_FORWARDS: &str = "Max-Forwards";
     pub const MIN_EXPIRES: &str = "Min-Expires";
+    pub const P_ASSERTED_IDENTITY: &str = "P-Asserted-Identity";
+    pub const P_PREFERRED_IDENTITY: &str = "P-Preferred-Identity";
     pub const PROXY_AUTHORIZATION: &str = "Proxy-Authorization";
     pub const PROXY_REQUIRE: &str = "Proxy-Require";
     pub const RECORD_ROUTE: &str = "Record-Route";
@@ -77,6 +79,8 @@ const KNOWN: &[&str] = &[
     name::FROM,
     name::MAX_FORWARDS,
     name::MIN_EXPIRES,
+    name::P_ASSERTED_IDENTITY,
+    name::P_PREFERRED_IDENTITY,
     name::PROXY_AUTHORIZATION,
     name::PROXY_REQUIRE,
     name::RECORD_ROUTE,

@@ -41,6 +41,8 @@ pub struct FrontEndSettings {
     pub failure_window_secs: u64,
     pub provisioning: Provisioning,
     pub trusted: TrustedNetworks,
+    /// Proxied requests one connection may have waiting for answers.
+    pub max_pending_per_connection: usize,
 }
 
 pub struct FrontEnd {
@@ -167,6 +169,10 @@ impl FrontEnd {
             });
         }
         let aor = format!("sip:{}", aor.aor());
+        if let Some(owner) = conn.identity().filter(|owner| *owner != aor) {
+            tracing::warn!(conn = conn.id(), %owner, %aor, "REGISTER for another principal on an authenticated connection");
+            return self.reply(conn, req, 403, Some("Connection Belongs To Another User"));
+        }
         match verified {
             Some(ntlm_aor) if ntlm_aor != aor => {
                 tracing::warn!(conn = conn.id(), %aor, %ntlm_aor, "REGISTER for another account than the NTLM one");
@@ -197,6 +203,9 @@ impl FrontEnd {
                     }
                     RegisterError::OutOfOrder => {
                         self.reply(conn, req, 500, Some("Out Of Order Registration"))
+                    }
+                    RegisterError::ContactInUse(_) => {
+                        self.reply(conn, req, 403, Some("Contact Registered By Another User"))
                     }
                 };
             }
@@ -378,7 +387,12 @@ impl FrontEnd {
     }
 
     /// Routes any request other than REGISTER, CANCEL and ACK.
-    async fn route(&self, conn: &ConnHandle, req: Request, own_route: Option<Option<ConnHandle>>) {
+    async fn route(
+        &self,
+        conn: &ConnHandle,
+        mut req: Request,
+        own_route: Option<Option<ConnHandle>>,
+    ) {
         let to_server = self.is_server_uri(&req.uri);
         let identity = match conn.identity() {
             Some(id) => id,
@@ -403,12 +417,24 @@ impl FrontEnd {
                 Some("From Does Not Match Authenticated Identity"),
             );
         }
+        if self.proxy.open_from(conn.id()) >= self.settings.max_pending_per_connection {
+            if conn.first_limit_hit() {
+                tracing::warn!(conn = conn.id(), peer = %conn.peer(), %identity, limit = self.settings.max_pending_per_connection, "pending request limit reached: further requests answered 503");
+            }
+            return self.reply_with(conn, &req, 503, |r| {
+                r.reason = "Too Many Pending Requests".into();
+                r.headers.push(name::RETRY_AFTER, "5");
+            });
+        }
         if let Some(next) = own_route {
             return match next
                 .map(|c| Target { conn: c, uri: None })
                 .or_else(|| self.contact_target(&req.uri))
             {
-                Some(target) => self.proxy.forward(conn, req, vec![target], &random_hex(5)),
+                Some(target) => {
+                    assert_identity(&mut req, &identity);
+                    self.proxy.forward(conn, req, vec![target], &random_hex(5))
+                }
                 None => self.reply(conn, &req, 481, None),
             };
         }
@@ -436,6 +462,7 @@ impl FrontEnd {
         let in_domain = req.uri.as_sip().is_some_and(|u| {
             u.host.eq_ignore_ascii_case(&self.settings.domain) && u.user.is_some()
         });
+        assert_identity(&mut req, &identity);
         if in_domain {
             let aor = format!("sip:{}", target_aor.unwrap_or_default());
             let bindings = self.registrar.lookup(&aor);
@@ -611,11 +638,17 @@ impl Dispatch for FrontEnd {
             Gate::NotNtlm => None,
             Gate::Authentic(aor) | Gate::Established(aor) => Some(aor),
             Gate::Answered | Gate::Refused | Gate::Drop => return,
-            Gate::Close => return conn.close(),
+            Gate::Close | Gate::Impersonation => return conn.close(),
         };
         match message {
-            Message::Request(req) => self.on_request(conn, req, verified).await,
-            Message::Response(resp) => self.proxy.on_response(resp),
+            Message::Request(mut req) => {
+                strip_claimed_identity(&mut req.headers);
+                self.on_request(conn, req, verified).await
+            }
+            Message::Response(mut resp) => {
+                strip_claimed_identity(&mut resp.headers);
+                self.proxy.on_response(resp)
+            }
         }
     }
 
@@ -635,6 +668,21 @@ impl Dispatch for FrontEnd {
         for endpoint in &self.endpoints {
             endpoint.connection_closed(conn.id()).await;
         }
+    }
+}
+
+/// Identity assertions are the server's to make (RFC 3325 §5: a proxy removes those it did
+/// not itself vouch for); a client's `P-Asserted-Identity` would be relayed as if checked.
+fn strip_claimed_identity(headers: &mut sip_proto::Headers) {
+    headers.remove(name::P_ASSERTED_IDENTITY);
+    headers.remove(name::P_PREFERRED_IDENTITY);
+}
+
+/// What the server vouches for on a request it relays: the sender it authenticated.
+fn assert_identity(req: &mut Request, identity: &str) {
+    if !identity.is_empty() {
+        req.headers
+            .push(name::P_ASSERTED_IDENTITY, format!("<{identity}>"));
     }
 }
 

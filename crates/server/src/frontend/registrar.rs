@@ -51,13 +51,74 @@ pub enum RegisterError {
     TooManyBindings { max: usize },
     #[error("CSeq not higher than the last REGISTER of this Call-ID")]
     OutOfOrder,
+    #[error("contact {0} is registered by another user")]
+    ContactInUse(String),
 }
 
 #[derive(Debug)]
 pub struct Registrar {
     config: RegistrarConfig,
     clock: Clock,
-    bindings: Mutex<HashMap<String, Vec<Binding>>>,
+    bindings: Mutex<Locations>,
+}
+
+/// Bindings by address-of-record, and which address-of-record holds each contact URI:
+/// requests to a contact URI (in-dialog ones) find their binding without a scan, and one
+/// user cannot take over another's contact.
+#[derive(Debug, Default)]
+struct Locations {
+    by_aor: HashMap<String, Vec<Binding>>,
+    holder: HashMap<String, String>,
+}
+
+impl Locations {
+    /// The live binding of `uri`, if any.
+    fn binding_of(&self, uri: &str, now: Instant) -> Option<&Binding> {
+        let aor = self.holder.get(uri)?;
+        self.by_aor
+            .get(aor)?
+            .iter()
+            .find(|b| b.expires_at > now && !b.conn.is_closed() && b.contact.uri.to_string() == uri)
+    }
+
+    /// Replaces `aor`'s bindings, keeping the contact index in step.
+    fn replace(&mut self, aor: &str, next: Vec<Binding>) {
+        let old = if next.is_empty() {
+            self.by_aor.remove(aor).unwrap_or_default()
+        } else {
+            self.by_aor.insert(aor.to_owned(), next).unwrap_or_default()
+        };
+        for b in old {
+            let uri = b.contact.uri.to_string();
+            if self.holder.get(&uri).is_some_and(|h| h == aor) {
+                self.holder.remove(&uri);
+            }
+        }
+        for b in self.by_aor.get(aor).into_iter().flatten() {
+            self.holder
+                .insert(b.contact.uri.to_string(), aor.to_owned());
+        }
+    }
+
+    /// Drops every binding for which `dead` holds; returns how many were dropped.
+    fn remove_where(&mut self, dead: impl Fn(&Binding) -> bool) -> usize {
+        let touched: Vec<String> = self
+            .by_aor
+            .iter()
+            .filter(|(_, l)| l.iter().any(&dead))
+            .map(|(aor, _)| aor.clone())
+            .collect();
+        let mut removed = 0;
+        for aor in touched {
+            let mut list = self.by_aor.get(&aor).cloned().unwrap_or_default();
+            let before = list.len();
+            list.retain(|b| !dead(b));
+            removed += before - list.len();
+            tracing::debug!(%aor, dropped = before - list.len(), "bindings dropped");
+            self.replace(&aor, list);
+        }
+        removed
+    }
 }
 
 impl Registrar {
@@ -65,7 +126,7 @@ impl Registrar {
         Registrar {
             config,
             clock,
-            bindings: Mutex::new(HashMap::new()),
+            bindings: Mutex::new(Locations::default()),
         }
     }
 
@@ -88,15 +149,20 @@ impl Registrar {
         let contacts = req.contacts();
 
         let mut all = self.bindings.lock().expect("registrar lock");
-        let list = all.entry(aor.to_owned()).or_default();
+        if let Some(taken) = contacts.iter().map(|c| c.uri.to_string()).find(|uri| {
+            all.binding_of(uri, now)
+                .is_some_and(|_| all.holder[uri] != aor)
+        }) {
+            return Err(RegisterError::ContactInUse(taken));
+        }
+        let mut list = all.by_aor.get(aor).cloned().unwrap_or_default();
         list.retain(|b| b.expires_at > now && !b.conn.is_closed());
 
         if wildcard {
             if header_expires != Some(0) || !contacts.is_empty() {
                 return Err(RegisterError::BadWildcard);
             }
-            list.clear();
-            all.remove(aor);
+            all.replace(aor, Vec::new());
             return Ok(Vec::new());
         }
 
@@ -149,10 +215,7 @@ impl Registrar {
                 max: self.config.max_bindings_per_user,
             });
         }
-        *list = next.clone();
-        if next.is_empty() {
-            all.remove(aor);
-        }
+        all.replace(aor, next.clone());
         Ok(next)
     }
 
@@ -160,7 +223,8 @@ impl Registrar {
     pub fn lookup(&self, aor: &str) -> Vec<Binding> {
         let now = self.clock.now();
         let all = self.bindings.lock().expect("registrar lock");
-        all.get(aor)
+        all.by_aor
+            .get(aor)
             .map(|l| {
                 l.iter()
                     .filter(|b| b.expires_at > now && !b.conn.is_closed())
@@ -174,35 +238,19 @@ impl Registrar {
     pub fn by_contact(&self, uri: &str) -> Option<Binding> {
         let now = self.clock.now();
         let all = self.bindings.lock().expect("registrar lock");
-        all.values()
-            .flatten()
-            .find(|b| b.expires_at > now && !b.conn.is_closed() && b.contact.uri.to_string() == uri)
-            .cloned()
+        all.binding_of(uri, now).cloned()
     }
 
     /// Drops the bindings registered over a connection that has closed.
     pub fn remove_connection(&self, conn: ConnId) {
         let mut all = self.bindings.lock().expect("registrar lock");
-        all.retain(|_, l| {
-            l.retain(|b| b.conn.id() != conn);
-            !l.is_empty()
-        });
+        all.remove_where(|b| b.conn.id() == conn);
     }
 
     /// Drops expired bindings; returns how many were removed.
     pub fn sweep(&self) -> usize {
         let now = self.clock.now();
         let mut all = self.bindings.lock().expect("registrar lock");
-        let mut removed = 0;
-        all.retain(|aor, l| {
-            let before = l.len();
-            l.retain(|b| b.expires_at > now);
-            removed += before - l.len();
-            if before != l.len() {
-                tracing::debug!(%aor, "registration expired");
-            }
-            !l.is_empty()
-        });
-        removed
+        all.remove_where(|b| b.expires_at <= now)
     }
 }

@@ -24,7 +24,10 @@ pub struct DialogKey {
 #[derive(Debug)]
 struct Dialog {
     key: DialogKey,
+    /// The connection and principal that created the dialog: requests in it are accepted
+    /// from there only, whoever else learns its Call-ID and tags.
     conn: ConnHandle,
+    principal: String,
     local_tag: String,
     /// The client's Contact: our Request-URI.
     remote_target: Uri,
@@ -56,9 +59,30 @@ impl Dialog {
     }
 }
 
+/// Why a dialog was not created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateError {
+    #[error("the INVITE has no From tag or no Contact")]
+    Incomplete,
+    #[error("another connection holds a dialog with this Call-ID and tag")]
+    NotYours,
+    #[error("{principal} holds {max} chat sessions already")]
+    TooMany { principal: String, max: usize },
+}
+
+/// A dialog made by [`Dialogs::create`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Created {
+    pub session: SessionId,
+    /// The session of the dialog the INVITE replaced (same Call-ID and tag, same
+    /// connection): it has ended and must be closed.
+    pub replaced: Option<SessionId>,
+}
+
 pub struct Dialogs {
     outbound: Outbound,
     session_expires: Duration,
+    max_per_principal: usize,
     next_session: AtomicU64,
     state: Mutex<State>,
     answers: mpsc::UnboundedSender<(u64, u16)>,
@@ -70,6 +94,33 @@ pub struct Dialogs {
 struct State {
     dialogs: HashMap<SessionId, Dialog>,
     by_key: HashMap<DialogKey, SessionId>,
+    /// Dialogs per principal, for the per-user limit.
+    held: HashMap<String, usize>,
+}
+
+impl State {
+    fn insert(&mut self, session: SessionId, dialog: Dialog) {
+        *self.held.entry(dialog.principal.clone()).or_default() += 1;
+        if let Some(old) = self.by_key.insert(dialog.key.clone(), session) {
+            self.take(old);
+        }
+        self.dialogs.insert(session, dialog);
+    }
+
+    /// Removes a dialog, keeping the indexes in step.
+    fn take(&mut self, session: SessionId) -> Option<Dialog> {
+        let dialog = self.dialogs.remove(&session)?;
+        if self.by_key.get(&dialog.key) == Some(&session) {
+            self.by_key.remove(&dialog.key);
+        }
+        if let Some(n) = self.held.get_mut(&dialog.principal) {
+            *n -= 1;
+            if *n == 0 {
+                self.held.remove(&dialog.principal);
+            }
+        }
+        Some(dialog)
+    }
 }
 
 impl std::fmt::Debug for Dialogs {
@@ -83,11 +134,13 @@ impl Dialogs {
     pub fn new(
         outbound: Outbound,
         session_expires: Duration,
+        max_per_principal: usize,
     ) -> (Arc<Dialogs>, mpsc::UnboundedReceiver<(u64, u16)>) {
         let (answers, rx) = mpsc::unbounded_channel();
         let dialogs = Dialogs {
             outbound,
             session_expires,
+            max_per_principal,
             next_session: AtomicU64::new(1),
             state: Mutex::new(State::default()),
             answers,
@@ -99,24 +152,51 @@ impl Dialogs {
         self.session_expires
     }
 
-    /// Creates the dialog for an INVITE answered 200 with `local_tag`.
+    /// Creates the dialog for an INVITE from `principal` on `conn`, to be answered 200
+    /// with `local_tag`.
     pub fn create(
         &self,
         invite: &Request,
         conn: &ConnHandle,
+        principal: &str,
         local_tag: &str,
-    ) -> Option<SessionId> {
-        let remote_tag = invite.from()?.tag()?.to_owned();
-        let remote_target = invite.contacts().into_iter().next()?.uri;
-        let session = self.next_session.fetch_add(1, Ordering::Relaxed);
+    ) -> Result<Created, CreateError> {
+        let remote_tag = invite
+            .from()
+            .and_then(|f| f.tag().map(str::to_owned))
+            .ok_or(CreateError::Incomplete)?;
+        let remote_target = invite
+            .contacts()
+            .into_iter()
+            .next()
+            .ok_or(CreateError::Incomplete)?
+            .uri;
         let key = DialogKey {
             call_id: invite.call_id().to_owned(),
             remote_tag,
         };
+        let mut state = self.state();
+        // A client that re-INVITEs with the same Call-ID and tag replaces its dialog; no
+        // one else can.
+        let replaced = state.by_key.get(&key).copied();
+        if let Some(old) = replaced.and_then(|s| state.dialogs.get(&s))
+            && old.conn.id() != conn.id()
+        {
+            return Err(CreateError::NotYours);
+        }
+        let held = state.held.get(principal).copied().unwrap_or(0);
+        if held.saturating_sub(usize::from(replaced.is_some())) >= self.max_per_principal {
+            return Err(CreateError::TooMany {
+                principal: principal.to_owned(),
+                max: self.max_per_principal,
+            });
+        }
+        let session = self.next_session.fetch_add(1, Ordering::Relaxed);
         let local_uri = &invite.uri;
         let dialog = Dialog {
-            key: key.clone(),
+            key,
             conn: conn.clone(),
+            principal: principal.to_owned(),
             local_tag: local_tag.to_owned(),
             remote_target,
             from: format!("<{local_uri}>;tag={local_tag}"),
@@ -129,17 +209,13 @@ impl Dialogs {
             cseq: 0,
             refreshed: Instant::now(),
         };
-        let mut state = self.state();
-        state.dialogs.insert(session, dialog);
-        // A client that re-INVITEs with the same Call-ID and tag replaces its dialog.
-        if let Some(old) = state.by_key.insert(key, session) {
-            state.dialogs.remove(&old);
-        }
-        Some(session)
+        state.insert(session, dialog);
+        Ok(Created { session, replaced })
     }
 
-    /// The session of the dialog an in-dialog request belongs to, refreshing its timer.
-    pub fn touch(&self, req: &Request) -> Option<SessionId> {
+    /// The session of the dialog an in-dialog request received on `conn` belongs to,
+    /// refreshing its timer. A request for another connection's dialog finds nothing.
+    pub fn touch(&self, req: &Request, conn: &ConnHandle) -> Option<SessionId> {
         let key = DialogKey {
             call_id: req.call_id().to_owned(),
             remote_tag: req.from()?.tag()?.to_owned(),
@@ -151,16 +227,23 @@ impl Dialogs {
         if our_tag.as_deref() != Some(dialog.local_tag.as_str()) {
             return None;
         }
+        if dialog.conn.id() != conn.id() {
+            tracing::warn!(
+                conn = conn.id(),
+                peer = %conn.peer(),
+                owner = %dialog.principal,
+                call_id = %key.call_id,
+                "in-dialog request from a connection that does not hold the dialog: refused"
+            );
+            return None;
+        }
         dialog.refreshed = Instant::now();
         Some(session)
     }
 
     /// Ends a dialog; returns its session.
     pub fn remove(&self, session: SessionId) -> Option<SessionId> {
-        let mut state = self.state();
-        let dialog = state.dialogs.remove(&session)?;
-        state.by_key.remove(&dialog.key);
-        Some(session)
+        self.state().take(session).map(|_| session)
     }
 
     /// Sessions whose dialogs ran over a closed connection; they are removed.
@@ -189,9 +272,7 @@ impl Dialogs {
             .map(|(s, _)| *s)
             .collect();
         for session in &sessions {
-            if let Some(d) = state.dialogs.remove(session) {
-                state.by_key.remove(&d.key);
-            }
+            state.take(*session);
         }
         sessions
     }

@@ -10,6 +10,7 @@ use parlance_chat::{ChatService, SessionId};
 use sip_proto::{Method, Request, Response, name};
 use tokio::sync::mpsc;
 
+use self::dialogs::CreateError;
 pub use self::dialogs::Dialogs;
 use crate::endpoint::{Endpoint, EndpointFuture, Peer};
 use crate::frontend::proxy::random_hex;
@@ -67,10 +68,10 @@ impl GroupChat {
         match req.method {
             Method::Invite if !in_dialog => self.invite(&req, peer).await,
             Method::Ack => {
-                self.dialogs.touch(&req);
+                self.dialogs.touch(&req, peer.conn);
             }
             Method::Invite | Method::Update | Method::Options if in_dialog => {
-                match self.dialogs.touch(&req) {
+                match self.dialogs.touch(&req, peer.conn) {
                     Some(_) => respond(self.session_ok(&req)),
                     None => respond(Response::for_request(&req, 481)),
                 }
@@ -78,7 +79,7 @@ impl GroupChat {
             Method::Options => respond(with_allow(
                 Response::for_request(&req, 200).with_to_tag(&random_hex(5)),
             )),
-            Method::Info => match self.dialogs.touch(&req) {
+            Method::Info => match self.dialogs.touch(&req, peer.conn) {
                 Some(session) => {
                     let answer = |a: parlance_chat::InfoAnswer| {
                         let mut resp = Response::for_request(&req, a.status);
@@ -89,7 +90,7 @@ impl GroupChat {
                 }
                 None => respond(Response::for_request(&req, 481)),
             },
-            Method::Bye => match self.dialogs.touch(&req) {
+            Method::Bye => match self.dialogs.touch(&req, peer.conn) {
                 Some(session) => {
                     respond(Response::for_request(&req, 200));
                     self.end(session, "BYE").await;
@@ -104,11 +105,26 @@ impl GroupChat {
 
     async fn invite(&self, req: &Request, peer: Peer<'_>) {
         let tag = random_hex(5);
-        let Some(session) = self.dialogs.create(req, peer.conn, &tag) else {
-            let mut resp = Response::for_request(req, 400).with_to_tag(&tag);
-            resp.reason = "Missing From-tag Or Contact".into();
-            return peer.outbound.respond(peer.conn, resp);
+        let created = match self.dialogs.create(req, peer.conn, peer.identity, &tag) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(conn = peer.conn.id(), identity = peer.identity, error = %e, "chat INVITE refused");
+                let (status, reason) = match e {
+                    CreateError::Incomplete => (400, "Missing From-tag Or Contact"),
+                    CreateError::NotYours => (403, "Dialog Belongs To Another Connection"),
+                    CreateError::TooMany { .. } => (403, "Too Many Chat Sessions"),
+                };
+                let mut resp = Response::for_request(req, status).with_to_tag(&tag);
+                resp.reason = reason.into();
+                return peer.outbound.respond(peer.conn, resp);
+            }
         };
+        if let Some(old) = created.replaced {
+            // The client started over in the same dialog: its old session leaves its rooms.
+            tracing::info!(session = old, "chat session replaced by a new INVITE");
+            self.chat.close_session(old).await;
+        }
+        let session = created.session;
         if let Err(e) = self.chat.open_session(session, peer.identity).await {
             tracing::warn!(error = %e, identity = peer.identity, "chat session refused");
             self.dialogs.remove(session);

@@ -6,6 +6,30 @@ use std::time::SystemTime;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+/// Text as it may reach a terminal: every control character (C0 but the line break, DEL,
+/// C1) and every bidirectional override, which reorders what follows it on screen, shown
+/// as a visible `\u{…}` escape. Whatever anyone posts then cannot move the cursor, clear
+/// the screen, or forge a line that seems to come from someone else.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(hidden) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// `alice@example.com` for `sip:alice@example.com`.
 pub fn account(uri: &str) -> &str {
     uri.strip_prefix("sip:").unwrap_or(uri)
@@ -54,6 +78,23 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(
+            printable("plain text\nand a line"),
+            "plain text\nand a line"
+        );
+        assert_eq!(
+            printable("hi\r12:00:00 alice@d: forged"),
+            "hi\\u{d}12:00:00 alice@d: forged"
+        );
+        assert_eq!(
+            printable("\u{1b}[2J\u{7f}\u{9b}"),
+            "\\u{1b}[2J\\u{7f}\\u{9b}"
+        );
+        assert_eq!(printable("abc\u{202e}fed"), "abc\\u{202e}fed");
+    }
 
     #[test]
     fn names() {

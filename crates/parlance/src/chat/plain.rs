@@ -60,9 +60,10 @@ fn show(line: &ChatLine, tz: &TimeZone) -> String {
         .replace("\r\n", "\\n")
         .replace('\n', "\\n");
     format!(
-        "{} {}: {text}",
+        "{} {}: {}",
         format::seconds(line.time, tz),
-        format::account(&line.author)
+        format::printable(format::account(&line.author)),
+        format::printable(&text)
     )
 }
 
@@ -83,6 +84,15 @@ mod tests {
         assert_eq!(
             show(&line, &TimeZone::UTC),
             "--:--:-- bob@d: two\\nlines \\\\ one"
+        );
+        let forged = ChatLine {
+            text: "hi\r12:00:00 alice@d: I resign".into(),
+            ..line
+        };
+        assert_eq!(
+            show(&forged, &TimeZone::UTC),
+            "--:--:-- bob@d: hi\\u{d}12:00:00 alice@d: I resign",
+            "a carriage return cannot start a forged line"
         );
     }
 }

@@ -63,8 +63,8 @@ impl View {
     fn new(room: Option<String>, title: String, topic: String) -> View {
         View {
             room,
-            title,
-            topic,
+            title: format::printable(&title).into_owned(),
+            topic: format::printable(&topic).into_owned(),
             joined: true,
             messages: BTreeMap::new(),
             notes: Vec::new(),
@@ -196,8 +196,11 @@ fn note_lines(note: &Note, width: usize, out: &mut Vec<Line<'static>>) {
 }
 
 /// Word-wraps `text`: the first line gets `first` columns, the others `rest`. Line breaks
-/// in the text are kept; words wider than a line are cut.
+/// in the text are kept; words wider than a line are cut; control characters are shown,
+/// not obeyed ([`format::printable`]).
 pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let text = text.replace("\r\n", "\n");
+    let text = format::printable(&text);
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut used = 0;
@@ -207,7 +210,7 @@ pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
             lines.push(std::mem::take(&mut current).trim_end().to_owned());
             used = 0;
         }
-        for word in paragraph.trim_end_matches('\r').split_inclusive(' ') {
+        for word in paragraph.split_inclusive(' ') {
             let bare = word.trim_end_matches(' ').width();
             if used > 0 && used + bare > limit(&lines) {
                 lines.push(std::mem::take(&mut current).trim_end().to_owned());

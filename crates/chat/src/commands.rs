@@ -113,16 +113,24 @@ impl ChatService {
                     Err(ResponseCode::DataCollision)
                 } else {
                     let content = pref.content.clone().unwrap_or_default();
-                    let p = self
+                    let quota = self.settings.preference_quota_bytes;
+                    match self
                         .store
-                        .set_preference(principal.id, &pref.label, &content)
-                        .await?;
-                    Ok(ReplyData::SetPref(Some(Pref {
-                        label: p.label,
-                        seqid: p.seq as u64,
-                        create_default: None,
-                        content: None,
-                    })))
+                        .set_preference(principal.id, &pref.label, &content, quota)
+                        .await
+                    {
+                        Ok(p) => Ok(ReplyData::SetPref(Some(Pref {
+                            label: p.label,
+                            seqid: p.seq as u64,
+                            create_default: None,
+                            content: None,
+                        }))),
+                        Err(parlance_store::StoreError::QuotaExceeded { limit, .. }) => {
+                            tracing::warn!(principal = %principal.uri, limit, "preference quota reached: setpref refused");
+                            Err(ResponseCode::LimitExceeded)
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                 }
             }
             CommandKind::NodesPermCreateChild => {

@@ -44,6 +44,8 @@ pub struct ChatSettings {
     pub participant_update_limit: usize,
     pub room_management_url: Option<String>,
     pub xccos_limits: xccos::Limits,
+    /// Bytes one principal's stored preferences (`cmd:setpref`) may take in all.
+    pub preference_quota_bytes: u64,
 }
 
 /// How the server should answer the SIP INFO that carried a body.
@@ -99,6 +101,17 @@ impl ChatService {
         sink: Arc<dyn Sink>,
     ) -> Result<ChatService, ChatError> {
         let root = store.root_category().await?;
+        // Every session starts out of every room, so a join still open is one a stopped
+        // server never closed.
+        let closed = store
+            .close_open_joins(
+                "the server stopped without recording this part",
+                now_nanos(),
+            )
+            .await?;
+        if closed > 0 {
+            tracing::warn!(parts = closed, "joins left open by an earlier run closed");
+        }
         Ok(ChatService {
             root_uri: format!("ma-cat://{}/{}", settings.domain, root.guid),
             store,

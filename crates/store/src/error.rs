@@ -10,6 +10,8 @@ pub enum StoreError {
         "the database was written by a newer Parlance (schema {found}, this build knows {known})"
     )]
     SchemaTooNew { found: i64, known: i64 },
+    #[error("{what} would take more than the quota of {limit} bytes")]
+    QuotaExceeded { what: &'static str, limit: u64 },
     #[error("{0} already exists")]
     Duplicate(String),
     #[error("{0} does not exist")]

@@ -316,6 +316,11 @@ impl Store {
         engine!(self, s => s.record_event(kind, room_id, principal_id, content, at).await)
     }
 
+    /// Parts for the joins a stopped server left open; see [`SqliteStore::close_open_joins`].
+    pub async fn close_open_joins(&self, reason: &str, at: i64) -> Result<u64> {
+        engine!(self, s => s.close_open_joins(reason, at).await)
+    }
+
     pub async fn compliance_events(
         &self,
         after_id: i64,
@@ -336,13 +341,16 @@ impl Store {
         engine!(self, s => s.preference(principal_id, label).await)
     }
 
+    /// Stores a preference blob; refused with [`StoreError::QuotaExceeded`] when the
+    /// principal's preferences would take more than `quota_bytes`.
     pub async fn set_preference(
         &self,
         principal_id: i64,
         label: &str,
         content: &str,
+        quota_bytes: u64,
     ) -> Result<Preference> {
-        engine!(self, s => s.set_preference(principal_id, label, content).await)
+        engine!(self, s => s.set_preference(principal_id, label, content, quota_bytes).await)
     }
 }
 

@@ -718,6 +718,9 @@ async fn invitations_are_numbered_per_principal() {
     }
 }
 
+/// A preference quota no test here comes near.
+const QUOTA: u64 = 1 << 20;
+
 #[tokio::test]
 async fn preferences_are_versioned_per_principal_and_label() {
     for engine in engines().await {
@@ -726,7 +729,10 @@ async fn preferences_are_versioned_per_principal_and_label() {
         let bob = user(store, "bob").await;
         assert_eq!(store.preference(alice, "layout").await.unwrap(), None);
 
-        let first = store.set_preference(alice, "layout", "<a/>").await.unwrap();
+        let first = store
+            .set_preference(alice, "layout", "<a/>", QUOTA)
+            .await
+            .unwrap();
         assert_eq!(
             (first.label.as_str(), first.seq, first.content.as_str()),
             ("layout", 1, "<a/>")
@@ -735,7 +741,10 @@ async fn preferences_are_versioned_per_principal_and_label() {
             store.preference(alice, "layout").await.unwrap(),
             Some(first)
         );
-        let second = store.set_preference(alice, "layout", "<b/>").await.unwrap();
+        let second = store
+            .set_preference(alice, "layout", "<b/>", QUOTA)
+            .await
+            .unwrap();
         assert_eq!((second.seq, second.content.as_str()), (2, "<b/>"));
         assert_eq!(
             store.preference(alice, "layout").await.unwrap(),
@@ -743,7 +752,7 @@ async fn preferences_are_versioned_per_principal_and_label() {
         );
         assert_eq!(
             store
-                .set_preference(alice, "layout", "<b/>")
+                .set_preference(alice, "layout", "<b/>", QUOTA)
                 .await
                 .unwrap()
                 .seq,
@@ -753,7 +762,7 @@ async fn preferences_are_versioned_per_principal_and_label() {
 
         assert_eq!(
             store
-                .set_preference(alice, "sounds", "off")
+                .set_preference(alice, "sounds", "off", QUOTA)
                 .await
                 .unwrap()
                 .seq,
@@ -767,7 +776,7 @@ async fn preferences_are_versioned_per_principal_and_label() {
         );
         assert_eq!(
             store
-                .set_preference(bob, "layout", "<c/>")
+                .set_preference(bob, "layout", "<c/>", QUOTA)
                 .await
                 .unwrap()
                 .seq,
@@ -787,6 +796,52 @@ async fn preferences_are_versioned_per_principal_and_label() {
 }
 
 #[tokio::test]
+async fn preferences_stay_within_the_quota() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let bob = user(store, "bob").await;
+        // 64 bytes of row overhead + label + content each.
+        let quota = 2 * (64 + 1 + 100);
+        store
+            .set_preference(alice, "a", &"x".repeat(100), quota)
+            .await
+            .unwrap();
+        store
+            .set_preference(alice, "b", &"x".repeat(100), quota)
+            .await
+            .unwrap();
+        let refused = store.set_preference(alice, "c", "", quota).await;
+        assert!(
+            matches!(refused, Err(StoreError::QuotaExceeded { .. })),
+            "a third blob does not fit: {refused:?}"
+        );
+        assert_eq!(store.preference(alice, "c").await.unwrap(), None);
+        let replaced = store
+            .set_preference(alice, "b", "small", quota)
+            .await
+            .unwrap();
+        assert_eq!(replaced.seq, 2, "replacing a blob counts only its new size");
+        assert!(
+            store
+                .set_preference(alice, "b", &"x".repeat(101), quota)
+                .await
+                .is_err(),
+            "growing past the quota is refused"
+        );
+        assert_eq!(
+            store.preference(alice, "b").await.unwrap().unwrap().content,
+            "small"
+        );
+        store
+            .set_preference(bob, "a", &"x".repeat(100), quota)
+            .await
+            .unwrap();
+        engine.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn history_and_its_records_survive_reopening() {
     for mut engine in engines().await {
         let alice = user(&engine.store, "alice").await;
@@ -801,7 +856,7 @@ async fn history_and_its_records_survive_reopening() {
         engine.store.invite(lobby.id, &[alice]).await.unwrap();
         engine
             .store
-            .set_preference(alice, "layout", "<a/>")
+            .set_preference(alice, "layout", "<a/>", QUOTA)
             .await
             .unwrap();
         let history = engine
@@ -836,7 +891,7 @@ async fn history_and_its_records_survive_reopening() {
         assert_eq!(store.invitations(alice, 1).await.unwrap(), invitations);
         assert_eq!(
             store
-                .set_preference(alice, "layout", "<b/>")
+                .set_preference(alice, "layout", "<b/>", QUOTA)
                 .await
                 .unwrap()
                 .seq,

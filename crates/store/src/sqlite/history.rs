@@ -14,6 +14,10 @@ use crate::history::{
 
 const MESSAGE_COLUMNS: &str = "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content";
 
+/// What a stored preference costs besides its label and content (its row), so that many
+/// empty blobs count too.
+const PREFERENCE_OVERHEAD: u64 = 64;
+
 /// Messages found by an [`fts_in_rooms`] query, the full-text index driving the search.
 const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content \
      FROM messages_fts f JOIN messages m ON m.id = f.rowid JOIN principals p ON p.id = m.author_id \
@@ -328,13 +332,32 @@ impl SqliteStore {
         }))
     }
 
-    /// Stores a preference blob with the next sequence number; returns it.
+    /// Stores a preference blob with the next sequence number; returns it. Each blob counts
+    /// its label, its content and [`PREFERENCE_OVERHEAD`] against `quota_bytes`.
     pub async fn set_preference(
         &self,
         principal_id: i64,
         label: &str,
         content: &str,
+        quota_bytes: u64,
     ) -> Result<Preference> {
+        let mut tx = self.writes.begin().await?;
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(length(CAST(label AS BLOB)) + length(CAST(content AS BLOB)) + ?), 0) \
+             FROM preferences WHERE principal_id = ? AND label <> ?",
+        )
+        .bind(PREFERENCE_OVERHEAD as i64)
+        .bind(principal_id)
+        .bind(label)
+        .fetch_one(&mut *tx)
+        .await?;
+        let total = others as u64 + (label.len() + content.len()) as u64 + PREFERENCE_OVERHEAD;
+        if total > quota_bytes {
+            return Err(StoreError::QuotaExceeded {
+                what: "preferences",
+                limit: quota_bytes,
+            });
+        }
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO preferences (principal_id, label, seq, content) VALUES (?, ?, 1, ?) \
              ON CONFLICT (principal_id, label) DO UPDATE SET seq = seq + 1, content = excluded.content RETURNING seq",
@@ -342,8 +365,9 @@ impl SqliteStore {
         .bind(principal_id)
         .bind(label)
         .bind(content)
-        .fetch_one(&self.reads)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(Preference {
             label: label.to_owned(),
             seq,

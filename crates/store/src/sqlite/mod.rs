@@ -1,6 +1,7 @@
 //! The embedded engine: one SQLite file in WAL mode, shared safely by the server and the
 //! admin commands running beside it.
 
+mod compliance;
 mod history;
 mod rooms;
 
@@ -32,6 +33,7 @@ const READERS: u32 = 8;
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<SqliteStore> {
+        owner_only(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -334,6 +336,32 @@ async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<()> {
             .await
             .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Makes the database file (created empty if missing) and its WAL and shared-memory files
+/// readable by their owner only, whatever the umask: SQLite gives the `-wal` and `-shm` files
+/// it creates the mode of the database file.
+fn owner_only(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |file: &std::ffi::OsStr| {
+        let path = file.to_string_lossy().into_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path.as_os_str()))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other.map_err(io(&file))?,
+        }
     }
     Ok(())
 }

@@ -13,8 +13,10 @@ pub struct ChatClient {
     pub conn: SipConn,
     pub user: String,
     pub call_id: String,
-    tag: String,
-    server_tag: String,
+    /// The client's dialog tag and the server's: with the Call-ID, what identifies the
+    /// dialog on the wire.
+    pub tag: String,
+    pub server_tag: String,
     /// The URI the client invited: every server INFO must come From it.
     pub channel_uri: String,
     cseq: u32,
@@ -49,6 +51,12 @@ impl ChatClient {
         };
         lookup.bye().await;
         ChatClient::invite(lookup.conn, user, &channel, "channel").await
+    }
+
+    /// A new INVITE (no To tag) with the dialog's Call-ID and tag, as a client that starts
+    /// over sends it: the server replaces the dialog.
+    pub async fn reinvite(self) -> ChatClient {
+        ChatClient::invite(self.conn, &self.user, &self.channel_uri, "channel").await
     }
 
     async fn invite(mut conn: SipConn, user: &str, uri: &str, what: &str) -> ChatClient {

@@ -59,6 +59,12 @@ pub struct SipConfig {
     pub max_body_bytes: usize,
     /// Bytes queued for one connection at most; a client that does not read is dropped.
     pub write_queue_bytes: usize,
+    /// Requests one connection may have relayed and still unanswered; more get 503.
+    pub max_pending_per_connection: usize,
+    /// Open connections one source address may hold; further ones are closed at once.
+    pub max_connections_per_address: usize,
+    /// A connection that has not authenticated (REGISTER) within this long is closed.
+    pub auth_timeout_secs: u64,
     /// How long TLS handshakes may take.
     pub handshake_timeout_secs: u64,
 }
@@ -130,6 +136,10 @@ pub struct ChatConfig {
     pub participant_update_limit: u32,
     /// Chat dialogs not refreshed (UPDATE, INFO) within this long end.
     pub session_expires_secs: u64,
+    /// Chat dialogs one user may hold at once, over all their connections.
+    pub max_sessions_per_user: usize,
+    /// Bytes one user's stored client preferences (`cmd:setpref`) may take in all.
+    pub preference_quota_bytes: u64,
     /// Room-management web application URL for internal clients (MS-PCWP base URL).
     pub web_manager_url_internal: Option<String>,
     /// The same for external clients; defaults to the internal one.
@@ -163,6 +173,9 @@ impl Default for SipConfig {
             max_headers: 100,
             max_body_bytes: 256 * 1024,
             write_queue_bytes: 8 * 1024 * 1024,
+            max_pending_per_connection: 32,
+            max_connections_per_address: 256,
+            auth_timeout_secs: 60,
             handshake_timeout_secs: 15,
         }
     }
@@ -217,6 +230,8 @@ impl Default for ChatConfig {
             history_max: 500,
             participant_update_limit: 75,
             session_expires_secs: 1800,
+            max_sessions_per_user: 16,
+            preference_quota_bytes: 256 * 1024,
             web_manager_url_internal: None,
             web_manager_url_external: None,
         }

@@ -75,7 +75,14 @@ pub struct Server {
 
 /// Opens the data directory, the server key and the store as `config` says.
 pub async fn open_data(config: &Config) -> Result<(Store, ServerKey), StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+    // The directory holds the server key and every user's sealed secrets: its owner only,
+    // whatever the umask.
+    let private = |dir: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    };
+    private(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
     })?;
@@ -135,6 +142,7 @@ impl Server {
                 web_manager_external: config.chat.web_manager_url_external.clone(),
             },
             trusted,
+            max_pending_per_connection: config.sip.max_pending_per_connection,
         };
         let connections = Arc::new(Connections::default());
         let proxy = Arc::new(Proxy::new(connections.clone()));
@@ -213,6 +221,7 @@ async fn start_groupchat(
     let (dialogs, answers) = Dialogs::new(
         outbound,
         Duration::from_secs(config.chat.session_expires_secs),
+        config.chat.max_sessions_per_user,
     );
     let settings = ChatSettings {
         domain: config.domain.clone(),
@@ -230,6 +239,7 @@ async fn start_groupchat(
             max_body_bytes: config.sip.max_body_bytes,
             ..xccos::Limits::default()
         },
+        preference_quota_bytes: config.chat.preference_quota_bytes,
     };
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone()).await?);
     Ok(GroupChat::start(chat, dialogs, answers))

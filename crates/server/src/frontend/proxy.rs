@@ -110,6 +110,9 @@ pub struct Proxy {
     pending: Mutex<HashMap<String, Pending>>,
     /// Proxied INVITEs still open, by the client's transaction key, for CANCEL.
     invites: Mutex<HashMap<(ConnId, TxKey), Arc<ProxyTx>>>,
+    /// Proxied requests still open, by the connection they came from: each holds copies of
+    /// its request until answered or timed out, so one sender's share must be bounded.
+    open_by_origin: Mutex<HashMap<ConnId, usize>>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -127,11 +130,22 @@ impl Proxy {
             flow_secret,
             pending: Mutex::new(HashMap::new()),
             invites: Mutex::new(HashMap::new()),
+            open_by_origin: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn connections(&self) -> &Arc<Connections> {
         &self.connections
+    }
+
+    /// Proxied requests from `origin` still waiting for their final answer.
+    pub fn open_from(&self, origin: ConnId) -> usize {
+        self.open_by_origin
+            .lock()
+            .expect("open by origin lock")
+            .get(&origin)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Forwards `req` (received on `origin`) to every target; the answer reaches `origin`
@@ -203,6 +217,12 @@ impl Proxy {
                 .expect("invites lock")
                 .insert(tx.key.clone(), tx.clone());
         }
+        *self
+            .open_by_origin
+            .lock()
+            .expect("open by origin lock")
+            .entry(origin.id())
+            .or_default() += 1;
         let sends: Vec<(ConnHandle, Request)> = forks
             .iter()
             .map(|f| (f.conn.clone(), f.request.clone()))
@@ -376,6 +396,13 @@ impl Proxy {
         }
         drop(pending);
         self.invites.lock().expect("invites lock").remove(&tx.key);
+        let mut open = self.open_by_origin.lock().expect("open by origin lock");
+        if let Some(n) = open.get_mut(&tx.key.0) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&tx.key.0);
+            }
+        }
     }
 
     /// Answers still owed for forks sent over a connection that has closed.

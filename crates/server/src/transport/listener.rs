@@ -1,8 +1,9 @@
 //! TCP and TLS listeners with a global connection limit.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -61,9 +62,11 @@ impl Listeners {
                 message: Duration::from_secs(config.message_timeout_secs),
             },
             handshake: Duration::from_secs(config.handshake_timeout_secs),
+            auth_timeout: Duration::from_secs(config.auth_timeout_secs),
             config,
             connections: connections.clone(),
             active: AtomicUsize::new(0),
+            per_address: Mutex::new(HashMap::new()),
         });
         let mut tasks = JoinSet::new();
         if let Some(tcp) = self.tcp {
@@ -117,8 +120,40 @@ struct AcceptContext {
     limits: Limits,
     timeouts: Timeouts,
     handshake: Duration,
+    auth_timeout: Duration,
     connections: Arc<Connections>,
     active: AtomicUsize,
+    /// Open connections per source address, and whether reaching the limit was logged.
+    per_address: Mutex<HashMap<IpAddr, (usize, bool)>>,
+}
+
+impl AcceptContext {
+    /// Counts a new connection from `ip`, unless that address holds its share already.
+    fn admit(&self, ip: IpAddr) -> bool {
+        let limit = self.config.max_connections_per_address;
+        let mut open = self.per_address.lock().expect("per address lock");
+        let (count, logged) = open.entry(ip).or_default();
+        if *count < limit {
+            *count += 1;
+            return true;
+        }
+        if !*logged {
+            tracing::warn!(%ip, limit, "connection limit per address reached, refusing this address's new connections");
+            *logged = true;
+        }
+        false
+    }
+
+    fn release(&self, ip: IpAddr) {
+        let mut open = self.per_address.lock().expect("per address lock");
+        if let Some((count, logged)) = open.get_mut(&ip) {
+            *count -= 1;
+            *logged = false;
+            if *count == 0 {
+                open.remove(&ip);
+            }
+        }
+    }
 }
 
 async fn accept_loop<D: Dispatch>(
@@ -155,11 +190,16 @@ async fn accept_loop<D: Dispatch>(
             continue;
         }
         refused_logged = false;
+        if !ctx.admit(peer.ip()) {
+            drop(stream);
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         ctx.active.fetch_add(1, Ordering::SeqCst);
         let (ctx, dispatch, tls) = (ctx.clone(), dispatch.clone(), tls.clone());
         tokio::spawn(async move {
             serve_stream(stream, peer, tls, &ctx, dispatch).await;
+            ctx.release(peer.ip());
             ctx.active.fetch_sub(1, Ordering::SeqCst);
         });
     }
@@ -184,10 +224,22 @@ async fn serve_stream<D: Dispatch>(
         .connections
         .register(peer, local, transport, ctx.config.write_queue_bytes);
     tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
+    // An open socket costs the server whether or not anyone signs in over it.
+    let deadline = tokio::spawn({
+        let (conn, limit) = (conn.clone(), ctx.auth_timeout);
+        async move {
+            tokio::time::sleep(limit).await;
+            if conn.identity().is_none() {
+                tracing::info!(conn = conn.id(), peer = %conn.peer(), secs = limit.as_secs(), "not authenticated in time, closing connection");
+                conn.close();
+            }
+        }
+    });
     match tls {
         None => connection::run(stream, conn.clone(), rx, dispatch, ctx.limits, ctx.timeouts).await,
         Some(acceptor) => serve_tls(acceptor, stream, conn.clone(), rx, dispatch, ctx).await,
     }
+    deadline.abort();
     ctx.connections.unregister(conn.id());
     tracing::debug!(conn = conn.id(), %peer, "connection closed");
 }

@@ -4,204 +4,16 @@
 
 use std::time::Duration;
 
-use parlance_tests::{DOMAIN, SipConn, TestServer};
-use sip_proto::{Message, Request, Response};
-use sipae::client::{self, ClientAuthenticate, ClientConfig, ClientRandom};
-use sipae::{
-    AuthFields, AuthenticationInfo, Credentials, DEFAULT_REALM, GssapiData, MessageFields,
-    NegotiateFlags, NtHash, Uppercase, Version,
+use parlance_tests::ntlm::{
+    self, Signed, TARGET, config, parse, random, server_signature_ok, sign,
 };
+use parlance_tests::{DOMAIN, SipConn, TestServer};
+use sip_proto::{Message, Response};
+use sipae::client;
+use sipae::{AuthFields, Credentials, DEFAULT_REALM, GssapiData, MessageFields};
 
-const TARGET: &str = DOMAIN;
-
-/// A client that has completed the handshake.
-struct Signed {
-    conn: SipConn,
-    auth: ClientAuthenticate,
-    opaque: String,
-    cnum: u32,
-}
-
-fn config(password: &str) -> ClientConfig<'static> {
-    ClientConfig {
-        user: "alice",
-        domain: "EXAMPLE",
-        workstation: "WS1",
-        nt_hash: NtHash::from_password(password),
-        uppercase: Uppercase::Unicode,
-        flags: NegotiateFlags::CLIENT_AUTHENTICATE,
-        version: Version {
-            major: 10,
-            minor: 0,
-            build: 19041,
-            revision: 15,
-        },
-        with_mic: false,
-    }
-}
-
-fn random() -> ClientRandom {
-    ClientRandom {
-        client_challenge: [7; 8],
-        random_session_key: [9; 16],
-        time: 0,
-    }
-}
-
-/// A message as written, parsed back: what the server will see of it.
-fn parse(text: &str) -> Message {
-    let bytes = text.as_bytes();
-    let head_end = text.find("\r\n\r\n").unwrap();
-    let limits = sip_proto::HeadLimits {
-        max_request_line: 4096,
-        max_headers: 100,
-    };
-    let body = bytes::Bytes::copy_from_slice(&bytes[head_end + 4..]);
-    sip_proto::parse(&bytes[..head_end], body, limits).expect("a valid message")
-}
-
-fn parse_request(text: &str) -> Request {
-    match parse(text) {
-        Message::Request(r) => r,
-        Message::Response(r) => panic!("not a request: {}", r.status),
-    }
-}
-
-/// Adds `Authorization: NTLM …` signed over the request as it will be sent.
-fn sign(
-    auth: &ClientAuthenticate,
-    opaque: &str,
-    cnum: u32,
-    text: &str,
-    gssapi: GssapiData,
-) -> String {
-    let req = parse_request(text);
-    let cnum = cnum.to_string();
-    let fields = AuthFields {
-        scheme: "NTLM",
-        rand: "1a2b3c4d",
-        num: &cnum,
-        realm: DEFAULT_REALM,
-        targetname: TARGET,
-    };
-    let response = auth.sign(4, &fields, &MessageFields::of_request(&req));
-    let creds = Credentials {
-        scheme: "NTLM".into(),
-        realm: Some(DEFAULT_REALM.into()),
-        targetname: Some(TARGET.into()),
-        opaque: Some(opaque.to_owned()),
-        version: matches!(gssapi, GssapiData::Token(_)).then_some(4),
-        gssapi_data: gssapi,
-        qop: Some("auth".into()),
-        crand: Some("1a2b3c4d".into()),
-        cnum: Some(cnum),
-        response: Some(response.to_hex().to_lowercase()),
-    };
-    text.replacen(
-        "Content-Length:",
-        &format!(
-            "Authorization: {}\r\nContent-Length:",
-            creds.to_header_value()
-        ),
-        1,
-    )
-}
-
-/// Checks the server's `Authentication-Info` on a message it sent.
-fn server_signature_ok(auth: &ClientAuthenticate, message: &Message) -> bool {
-    let headers = message.headers();
-    let Some(info) = headers
-        .get("Authentication-Info")
-        .and_then(|v| AuthenticationInfo::parse(v).ok())
-    else {
-        return false;
-    };
-    let fields = AuthFields {
-        scheme: "NTLM",
-        rand: &info.srand,
-        num: &info.snum,
-        realm: &info.realm,
-        targetname: &info.targetname,
-    };
-    let msg = match message {
-        Message::Request(r) => MessageFields::of_request(r),
-        Message::Response(r) => MessageFields::of_response(r),
-    };
-    auth.verify_server(4, &fields, &msg, &info.rspauth)
-}
-
-/// REGISTER → 401 offer; REGISTER picking NTLM → 401 CHALLENGE; REGISTER with the
-/// AUTHENTICATE, signed. Returns the client and the answer to the last REGISTER.
 async fn handshake(s: &TestServer, password: &str) -> (Signed, Response) {
-    let mut conn = s.tls().await;
-    let req = conn.register_request("alice", &["Expires: 3600"]);
-    conn.send(req).await;
-    let offer = conn.recv_response().await;
-    assert_eq!(offer.status, 401);
-    assert!(
-        offer
-            .headers
-            .get_all("WWW-Authenticate")
-            .any(|v| v.starts_with("NTLM ")),
-        "NTLM is offered"
-    );
-    let pick = format!(
-        r#"NTLM qop="auth", realm="{DEFAULT_REALM}", targetname="{TARGET}", gssapi-data="", version=4"#
-    );
-    let req = conn.register_request(
-        "alice",
-        &["Expires: 3600", &format!("Authorization: {pick}")],
-    );
-    conn.send(req).await;
-    let challenge = conn.recv_response().await;
-    assert_eq!(challenge.status, 401);
-    assert!(
-        challenge.headers.get("Date").is_some(),
-        "MS-SIPAE 401s carry Date"
-    );
-    let header = challenge
-        .headers
-        .get_all("WWW-Authenticate")
-        .find(|v| v.starts_with("NTLM "))
-        .unwrap();
-    let creds = Credentials::parse(header).unwrap();
-    let GssapiData::Token(token) = creds.gssapi_data else {
-        panic!("no CHALLENGE in {header}")
-    };
-    let opaque = creds.opaque.unwrap();
-    let auth = client::authenticate(&token, &config(password), &random()).unwrap();
-    let req = conn.register_request("alice", &["Expires: 3600"]);
-    let req = sign(
-        &auth,
-        &opaque,
-        1,
-        &req,
-        GssapiData::Token(auth.message.clone()),
-    );
-    conn.send(req).await;
-    let answer = conn.recv_response().await;
-    (
-        Signed {
-            conn,
-            auth,
-            opaque,
-            cnum: 2,
-        },
-        answer,
-    )
-}
-
-impl Signed {
-    fn sign(&mut self, text: &str) -> String {
-        self.cnum += 1;
-        sign(
-            &self.auth,
-            &self.opaque,
-            self.cnum - 1,
-            text,
-            GssapiData::Absent,
-        )
-    }
+    ntlm::handshake(s, "alice", "alice", password).await
 }
 
 #[tokio::test]
@@ -383,7 +195,7 @@ async fn wrong_password_and_disallowed_accounts_are_refused() {
     let GssapiData::Token(token) = creds.gssapi_data else {
         panic!()
     };
-    let auth = client::authenticate(&token, &config("secret"), &random()).unwrap();
+    let auth = client::authenticate(&token, &config("alice", "secret"), &random()).unwrap();
     let req = conn.register_request("alice", &[]);
     let req = sign(
         &auth,

@@ -12,6 +12,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("{0} already exists")]
     Duplicate(String),
+    #[error(
+        "{0} belonged to a removed account whose messages keep that address; re-using it must be asked for"
+    )]
+    Removed(String),
     #[error("{0} does not exist")]
     NotFound(String),
     #[error("invalid {what}: {why}")]

@@ -355,7 +355,7 @@ async fn tampered_replayed_and_unsigned_requests_are_dropped() {
 
 #[tokio::test]
 async fn wrong_password_and_disallowed_accounts_are_refused() {
-    let s = TestServer::start_with(|c| c.auth.max_failures_per_account = 2).await;
+    let s = TestServer::start_with(|c| c.auth.max_failures_per_account_address = 2).await;
     s.add_user("alice", "secret").await;
     let (_, answer) = handshake(&s, "guess").await;
     assert_eq!(answer.status, 401, "a wrong password: a fresh offer");

@@ -211,6 +211,19 @@ impl Connections {
         self.len() == 0
     }
 
+    /// Closes every connection authenticated as `aor`; returns how many.
+    pub fn close_identity(&self, aor: &str) -> usize {
+        let open = self.open.lock().expect("connections lock");
+        let mine: Vec<&ConnHandle> = open
+            .values()
+            .filter(|c| c.identity().as_deref() == Some(aor))
+            .collect();
+        for c in &mine {
+            c.close();
+        }
+        mine.len()
+    }
+
     pub fn close_all(&self) {
         for c in self.open.lock().expect("connections lock").values() {
             c.close();

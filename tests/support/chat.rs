@@ -2,11 +2,24 @@
 //! (xccos.md §1.5–1.7), written by hand so that tests see every byte the server sends.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 
 use sip_proto::{Message, Method, Request, Response};
 use xccos::{Envelope, Message as Xccos};
 
 use crate::{DOMAIN, SipConn, TestServer};
+
+/// A TCP connection to the server from a chosen loopback address (127.0.0.x), so that a test
+/// can play clients at different source addresses.
+pub async fn tcp_from(server: &TestServer, ip: IpAddr) -> SipConn {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind((ip, 0).into())
+        .expect("bind to a loopback address");
+    let stream = socket.connect(server.tcp_addr()).await.expect("connect");
+    let local = stream.local_addr().unwrap();
+    SipConn::new(Box::new(stream), local, "TCP")
+}
 
 /// A user signed in to the channel service over one connection.
 pub struct ChatClient {
@@ -216,6 +229,11 @@ impl ChatClient {
                 return g.message.clone();
             }
         }
+    }
+
+    /// Server envelopes received while waiting for something else, not yet taken.
+    pub fn take_inbox(&mut self) -> Vec<Envelope> {
+        self.inbox.drain(..).collect()
     }
 
     /// The next notice.

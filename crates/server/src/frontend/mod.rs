@@ -273,9 +273,10 @@ impl FrontEnd {
         }
     }
 
-    /// Answers an attempt that must wait: 403 with how long, and one log line.
+    /// Answers an attempt that must wait: 403 with how long. Logged at debug only: the
+    /// guesser decides how many of these there are, and the throttle logged the wait once.
     fn throttled(&self, conn: &ConnHandle, req: &Request, account: &str, wait: Wait) {
-        tracing::warn!(conn = conn.id(), %account, ip = %conn.peer().ip(), key = wait.key, retry_after = wait.secs, "authentication throttled");
+        tracing::debug!(conn = conn.id(), %account, ip = %conn.peer().ip(), key = wait.key, retry_after = wait.secs, "authentication throttled");
         self.reply_with(conn, req, 403, |r| {
             r.reason = "Too Many Failed Attempts".into();
             r.headers.push(name::RETRY_AFTER, wait.secs.to_string());

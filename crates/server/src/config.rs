@@ -393,5 +393,13 @@ mod tests {
         assert!(c.validate().is_err());
         let c: Config = toml::from_str("domain = \"bad domain\"").unwrap();
         assert!(c.validate().is_err());
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[auth]\nfailure_delay_secs = 600\nmax_failure_delay_secs = 300",
+        )
+        .unwrap();
+        assert!(c.validate().is_err(), "the first wait above the cap");
+        let c: Config =
+            toml::from_str("domain = \"example.com\"\nadmin_changes_poll_ms = 0").unwrap();
+        assert!(c.validate().is_err());
     }
 }

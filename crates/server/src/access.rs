@@ -17,22 +17,16 @@ use crate::groupchat::GroupChat;
 /// Changes read in one go; more wait for the next tick, which comes at once.
 const BATCH: u32 = 500;
 
-/// Follows the change feed from its current end until shutdown.
+/// Follows the change feed after `last` (its end when the server started, before any
+/// session could exist: older changes concern none of this process's sessions) until shutdown.
 pub(crate) async fn follow(
     store: Store,
     front_end: Arc<FrontEnd>,
     groupchat: Arc<GroupChat>,
+    mut last: i64,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    // Older changes concern no session of this process, which has none yet.
-    let mut last = match store.last_access_change().await {
-        Ok(seq) => seq,
-        Err(e) => {
-            tracing::error!(error = %e, "access changes cannot be read: admin changes reach live sessions only when they next sign in");
-            return;
-        }
-    };
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -105,6 +105,8 @@ impl Server {
             }
             None => (None, None),
         };
+        // Before anyone can connect: every later admin change may concern a live session.
+        let changes_seen = store.last_access_change().await?;
         let listeners = transport::bind_listeners(&config.sip, acceptor)
             .await
             .map_err(StartError::Bind)?;
@@ -183,6 +185,7 @@ impl Server {
             store.clone(),
             front_end.clone(),
             groupchat.clone(),
+            changes_seen,
             Duration::from_millis(config.admin_changes_poll_ms),
             shutdown_rx.clone(),
         ));

@@ -88,7 +88,7 @@ impl Throttle {
     pub fn check(&self, account: &str, ip: IpAddr) -> Option<Wait> {
         let now = self.clock.unix_secs();
         let pair = lock(&self.pairs)
-            .get(&(account.to_owned(), ip))
+            .get(&(key(account), ip))
             .map_or(0, |e| e.until.saturating_sub(now));
         let address = lock(&self.addresses)
             .get(&ip)
@@ -107,7 +107,7 @@ impl Throttle {
         let now = self.clock.unix_secs();
         let l = &self.limits;
         let pair = lock(&self.pairs)
-            .entry((account.to_owned(), ip))
+            .entry((key(account), ip))
             .or_default()
             .fail(now, l.per_account_address, l);
         let address = lock(&self.addresses)
@@ -125,15 +125,16 @@ impl Throttle {
     /// The right password: the pair's failures are forgotten (the address's are not, or
     /// one account of one's own would wipe the count of guesses at others).
     pub fn record_success(&self, account: &str, ip: IpAddr) {
-        lock(&self.pairs).remove(&(account.to_owned(), ip));
+        lock(&self.pairs).remove(&(key(account), ip));
     }
 
     /// Forgets the failures of `account` from every address, and those addresses' own
     /// counts (`parlance user unlock`). Returns how many addresses were concerned.
     pub fn unlock(&self, account: &str) -> usize {
+        let account = key(account);
         let mut ips = Vec::new();
         lock(&self.pairs).retain(|(a, ip), _| {
-            let hit = a == account;
+            let hit = *a == account;
             if hit {
                 ips.push(*ip);
             }
@@ -153,6 +154,12 @@ impl Throttle {
         lock(&self.pairs).retain(|_, e| !e.stale(now, window));
         lock(&self.addresses).retain(|_, e| !e.stale(now, window));
     }
+}
+
+/// Accounts are found without regard to case, so guesses at `Alice` and `alice` count
+/// together.
+fn key(account: &str) -> String {
+    account.to_ascii_lowercase()
 }
 
 fn lock<K: Eq + Hash>(
@@ -199,6 +206,8 @@ mod tests {
             let wait = t.check(ALICE, attacker).expect("waits");
             assert_eq!(wait.key, PAIR);
             waits.push(wait.secs);
+            let other_case = t.check("sip:ALICE@example.com", attacker);
+            assert_eq!(other_case, Some(wait), "guesses count whatever the case");
             t.clock.advance(Duration::from_secs(wait.secs));
             assert_eq!(t.check(ALICE, attacker), None, "the wait ends");
         }

@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use parlance_store::history::ComplianceKind;
-use parlance_store::rooms::{Behavior, Privacy, Role};
+use parlance_store::rooms::{Behavior, Privacy, Role, RoomUpdate};
 use parlance_store::{ServerKey, StoreError};
 use parlance_tests::chat::{ChatClient, tcp_from};
 use parlance_tests::{DOMAIN, SipConn, TestServer, WAIT, digest_authorization};
@@ -114,6 +114,19 @@ async fn a_member_removed_by_the_administrator_leaves_the_room_at_once() {
         (parts[0].room_id, parts[0].content.as_str()),
         (room_id, "access revoked")
     );
+
+    // `parlance room disable Board`: nobody may stay.
+    let disable = RoomUpdate {
+        disabled: Some(true),
+        ..RoomUpdate::default()
+    };
+    s.server()
+        .store
+        .update_room(room_id, &disable)
+        .await
+        .unwrap();
+    assert_eq!(parted(&alice.next_notice().await, &room), [uri("alice")]);
+    assert_eq!(alice.post(&room, "anyone?").await, 404);
 }
 
 #[tokio::test]

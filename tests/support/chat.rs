@@ -226,6 +226,11 @@ impl ChatClient {
         }
     }
 
+    /// Server envelopes received while waiting for something else, not yet taken.
+    pub fn take_inbox(&mut self) -> Vec<Envelope> {
+        self.inbox.drain(..).collect()
+    }
+
     /// The next notice.
     pub async fn next_notice(&mut self) -> xccos::Notice {
         loop {

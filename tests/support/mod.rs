@@ -141,6 +141,11 @@ impl TestServer {
         SipConn::tcp(self.tcp_addr()).await
     }
 
+    /// Plain TCP from another loopback address (127.0.0.2, …): another client machine.
+    pub async fn tcp_from(&self, from: std::net::IpAddr) -> SipConn {
+        SipConn::tcp_from(self.tcp_addr(), from).await
+    }
+
     pub async fn tls(&self) -> SipConn {
         let cert = self.config.data_dir.join("tls-cert.pem");
         SipConn::tls(self.server().tls_addr.expect("TLS listener"), &cert).await

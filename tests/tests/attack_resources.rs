@@ -147,14 +147,14 @@ async fn one_address_holds_a_bounded_number_of_connections() {
     let s = TestServer::start_with(|c| c.sip.max_connections_per_address = 2).await;
     s.add_user("alice", "alice-pw").await;
     let local: IpAddr = "127.0.0.1".parse().unwrap();
-    let _a = SipConn::tcp_from(s.tcp_addr(), local).await;
-    let _b = SipConn::tcp_from(s.tcp_addr(), local).await;
-    let mut refused = SipConn::tcp_from(s.tcp_addr(), local).await;
+    let _a = s.tcp_from(local).await;
+    let _b = s.tcp_from(local).await;
+    let mut refused = s.tcp_from(local).await;
     assert!(
         refused.until_closed().await.is_empty(),
         "the third connection from one address is closed at once"
     );
-    let mut other = SipConn::tcp_from(s.tcp_addr(), "127.0.0.2".parse().unwrap()).await;
+    let mut other = s.tcp_from("127.0.0.2".parse().unwrap()).await;
     assert_eq!(other.register("alice", "alice-pw").await.status, 200);
 }
 

@@ -167,7 +167,7 @@ async fn tampered_replayed_and_unsigned_requests_are_dropped() {
 
 #[tokio::test]
 async fn wrong_password_and_disallowed_accounts_are_refused() {
-    let s = TestServer::start_with(|c| c.auth.max_failures_per_account = 2).await;
+    let s = TestServer::start_with(|c| c.auth.max_failures_per_account_address = 2).await;
     s.add_user("alice", "secret").await;
     let (_, answer) = handshake(&s, "guess").await;
     assert_eq!(answer.status, 401, "a wrong password: a fresh offer");
@@ -226,4 +226,24 @@ async fn wrong_password_and_disallowed_accounts_are_refused() {
         .unwrap();
     let (_, answer) = handshake(&s, "secret").await;
     assert_eq!(answer.status, 401, "NTLM is off for this account");
+}
+
+#[tokio::test]
+async fn a_disabled_account_is_refused_after_the_handshake() {
+    let s = TestServer::start().await;
+    s.add_user("alice", "secret").await;
+    s.server()
+        .store
+        .set_disabled(&format!("alice@{DOMAIN}"), true)
+        .await
+        .unwrap();
+    let (mut alice, answer) = handshake(&s, "secret").await;
+    assert_eq!(
+        (answer.status, answer.reason.as_str()),
+        (403, "Account Disabled")
+    );
+    assert!(
+        alice.conn.until_closed().await.is_empty(),
+        "the association serves nothing else: the connection closes"
+    );
 }

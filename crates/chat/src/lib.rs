@@ -5,6 +5,7 @@
 mod commands;
 mod permissions;
 mod post;
+mod revoke;
 mod roster;
 
 use std::collections::HashMap;
@@ -72,6 +73,8 @@ pub enum ChatError {
     Store(#[from] parlance_store::StoreError),
     #[error("{0} has no account")]
     UnknownPrincipal(String),
+    #[error("{0} is disabled")]
+    Disabled(String),
 }
 
 pub struct ChatService {
@@ -138,6 +141,9 @@ impl ChatService {
             .user(principal_uri)
             .await?
             .ok_or_else(|| ChatError::UnknownPrincipal(principal_uri.to_owned()))?;
+        if user.disabled {
+            return Err(ChatError::Disabled(user.uri));
+        }
         self.rosters().open(
             session,
             Principal {

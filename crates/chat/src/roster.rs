@@ -125,6 +125,25 @@ impl Rosters {
         gone
     }
 
+    /// The sessions of `principal` (everyone's when `None`) in `room` (every room when
+    /// `None`), each with the room and its principal.
+    pub fn joined(
+        &self,
+        principal: Option<i64>,
+        room: Option<i64>,
+    ) -> Vec<(i64, SessionId, Principal)> {
+        self.sessions
+            .iter()
+            .filter(|(_, (p, _))| principal.is_none_or(|id| p.id == id))
+            .flat_map(|(session, (p, rooms))| {
+                rooms
+                    .iter()
+                    .filter(|r| room.is_none_or(|id| **r == id))
+                    .map(|r| (*r, *session, p.clone()))
+            })
+            .collect()
+    }
+
     pub fn is_joined(&self, room: i64, session: SessionId) -> bool {
         self.rooms
             .get(&room)
@@ -181,6 +200,9 @@ mod tests {
         assert_eq!(r.present(7).len(), 1);
         assert!(r.present(7)[0].manager);
         assert_eq!(&*r.targets(7), &[10, 11]);
+        assert_eq!(r.joined(Some(1), Some(7)).len(), 2);
+        assert!(r.joined(Some(2), None).is_empty());
+        assert!(r.joined(None, Some(8)).is_empty());
         assert!(!r.part(7, 10), "still there through session 11");
         assert_eq!(
             r.close(11),

@@ -1,12 +1,13 @@
-//! `parlance user add|remove|list|passwd`.
+//! `parlance user add|remove|list|passwd|mechanisms|disable|enable|unlock`. A running server
+//! applies what these change to live sessions within `admin_changes_poll_ms`.
 
 use std::io::{BufRead, IsTerminal};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use parlance_server::config::Config;
-use parlance_store::Mechanisms;
 use parlance_store::accounts::normalize_user_uri;
+use parlance_store::{Mechanisms, StoreError};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -19,11 +20,22 @@ pub enum UserCommand {
         /// How the user may sign in: digest, ntlm, or both (comma-separated).
         #[arg(long, default_value = "digest,ntlm", value_parser = parse_mechanisms)]
         mechanisms: Mechanisms,
+        /// Give the address of a removed user to this new account. The old messages keep
+        /// showing the address, and so look like the new account's.
+        #[arg(long)]
+        reuse: bool,
         #[command(flatten)]
         password: PasswordSource,
     },
-    /// Delete a user.
+    /// Remove a user: their sessions end; their messages keep their address, which is not
+    /// given to a new account without `add --reuse`.
     Remove { user: String },
+    /// Stop a user from signing in (their sessions end) until enabled again.
+    Disable { user: String },
+    /// Let a disabled user sign in again.
+    Enable { user: String },
+    /// Forget a user's failed sign-ins, so that no address has to wait before trying again.
+    Unlock { user: String },
     /// List users.
     List,
     /// Choose how a user may sign in (digest, ntlm, or both). Adding one takes effect
@@ -33,7 +45,7 @@ pub enum UserCommand {
         #[arg(value_parser = parse_mechanisms)]
         mechanisms: Mechanisms,
     },
-    /// Set a new password.
+    /// Set a new password; the user's sessions end.
     Passwd {
         user: String,
         #[command(flatten)]
@@ -101,13 +113,26 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             user,
             display_name,
             mechanisms,
+            reuse,
             password,
         } => {
             let uri = in_domain(&user)?;
             let pw = password.read()?;
-            let created = store
-                .add_user(&uri, &display_name, &pw, config.realm(), &key)
-                .await?;
+            let created = if reuse {
+                store
+                    .reuse_user(&uri, &display_name, &pw, config.realm(), &key)
+                    .await?
+            } else {
+                store
+                    .add_user(&uri, &display_name, &pw, config.realm(), &key)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Removed(_) => {
+                            anyhow!("{e} (parlance user add --reuse {user})")
+                        }
+                        e => e.into(),
+                    })?
+            };
             if mechanisms != Mechanisms::ALL {
                 store.set_mechanisms(&uri, mechanisms).await?;
             }
@@ -123,9 +148,25 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             store.remove_user(&uri).await?;
             println!("removed {uri}");
         }
+        UserCommand::Disable { user } => {
+            let uri = in_domain(&user)?;
+            store.set_disabled(&uri, true).await?;
+            println!("{uri} is disabled");
+        }
+        UserCommand::Enable { user } => {
+            let uri = in_domain(&user)?;
+            store.set_disabled(&uri, false).await?;
+            println!("{uri} is enabled");
+        }
+        UserCommand::Unlock { user } => {
+            let uri = in_domain(&user)?;
+            store.request_unlock(&uri).await?;
+            println!("failed sign-ins of {uri} forgotten");
+        }
         UserCommand::List => {
             for u in store.users().await? {
-                println!("{}\t{}\t{}", u.uri, u.mechanisms, u.display_name);
+                let state = if u.disabled { "disabled" } else { "" };
+                println!("{}\t{}\t{}\t{state}", u.uri, u.mechanisms, u.display_name);
             }
         }
         UserCommand::Passwd { user, password } => {

@@ -197,3 +197,93 @@ fn categories_rooms_and_roles() {
     assert!(!success && text.contains("no user"), "{text}");
     std::fs::remove_dir_all(&data).unwrap();
 }
+
+/// Runs the binary off the async workers, which serve the test's server meanwhile.
+async fn cli(data: &Path, args: &[&str]) -> (bool, String) {
+    let data = data.to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&data, &args)
+    })
+    .await
+    .unwrap()
+}
+
+async fn cli_ok(data: &Path, args: &[&str]) -> String {
+    let (success, text) = cli(data, args).await;
+    assert!(success, "parlance {args:?}: {text}");
+    text
+}
+
+/// The account commands, run as separate processes beside a serving server: the server
+/// applies what they change to live sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_commands_reach_a_running_server() {
+    use parlance_tests::chat::ChatClient;
+    use parlance_tests::{DOMAIN, TestServer};
+
+    // A first wait long enough that only the unlock can end it within the test.
+    let s = TestServer::start_with(|c| {
+        c.admin_changes_poll_ms = 10;
+        c.auth.failure_delay_secs = 300;
+    })
+    .await;
+    let data = s.config.data_dir.clone();
+    cli_ok(&data, &["user", "add", "alice@example.test"]).await;
+    cli_ok(&data, &["user", "add", "bob@example.test"]).await;
+    cli_ok(&data, &["category", "add", "Team"]).await;
+    cli_ok(&data, &["room", "add", "Lobby", "--category", "Team"]).await;
+    let lobby = s.server().store.find_room("Lobby").await.unwrap().unwrap();
+    let lobby = format!("ma-chan://{DOMAIN}/{}", lobby.room.guid);
+
+    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
+    assert!(alice.join(&lobby).await.resp.is_success());
+    assert_eq!(alice.post(&lobby, "hello from alice").await, 200);
+
+    // disable: the session ends, sign-in is refused; enable: it works again.
+    cli_ok(&data, &["user", "disable", "alice@example.test"]).await;
+    alice.conn.until_closed().await;
+    assert!(
+        cli_ok(&data, &["user", "list"])
+            .await
+            .lines()
+            .any(|l| l.starts_with("sip:alice@example.test") && l.ends_with("disabled"))
+    );
+    assert_eq!(s.tcp().await.register("alice", "pw").await.status, 403);
+    cli_ok(&data, &["user", "enable", "alice@example.test"]).await;
+    assert_eq!(s.tcp().await.register("alice", "pw").await.status, 200);
+
+    // unlock: an address made to wait by failures may try again at once.
+    let ip = "127.0.0.3".parse().unwrap();
+    let mut guesser = s.tcp_from(ip).await;
+    for _ in 0..s.config.auth.max_failures_per_account_address {
+        assert_eq!(guesser.register("alice", "guess").await.status, 401);
+    }
+    let req = guesser.register_request("alice", &[]);
+    guesser.send(req).await;
+    assert_eq!(guesser.recv_response().await.status, 403, "waits");
+    cli_ok(&data, &["user", "unlock", "alice@example.test"]).await;
+    let deadline = tokio::time::Instant::now() + parlance_tests::WAIT;
+    loop {
+        let req = guesser.register_request("alice", &[]);
+        guesser.send(req).await;
+        if guesser.recv_response().await.status == 401 {
+            break; // challenged: the attempt will be checked
+        }
+        assert!(tokio::time::Instant::now() < deadline, "unlock not applied");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    // remove, with history: the messages keep their author, the address is not re-used
+    // unless asked.
+    cli_ok(&data, &["user", "remove", "alice@example.test"]).await;
+    assert!(!cli_ok(&data, &["user", "list"]).await.contains("alice"));
+    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
+    let history = bob.history(&lobby, "<last cnt=\"5\"/>").await;
+    assert_eq!(history[0].author, format!("sip:alice@{DOMAIN}"));
+    let (success, text) = cli(&data, &["user", "add", "alice@example.test"]).await;
+    assert!(!success && text.contains("--reuse"), "{text}");
+    cli_ok(&data, &["user", "add", "alice@example.test", "--reuse"]).await;
+    assert_eq!(s.tcp().await.register("alice", "pw").await.status, 200);
+}

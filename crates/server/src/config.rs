@@ -30,6 +30,9 @@ pub struct Config {
     pub domain: String,
     /// Where the database, keys and certificates live.
     pub data_dir: PathBuf,
+    /// How often the server reads what the admin commands changed (roles, room privacy,
+    /// passwords, disabled or removed accounts, unlocks) to apply it to live sessions.
+    pub admin_changes_poll_ms: u64,
     pub sip: SipConfig,
     pub tls: TlsConfig,
     pub auth: AuthConfig,
@@ -98,10 +101,16 @@ pub struct AuthConfig {
     pub ntlm_targetname: Option<String>,
     /// Lifetime of a Digest nonce; an older one is answered with `stale=true`.
     pub nonce_lifetime_secs: u64,
-    /// Failed authentications allowed per account within `failure_window_secs`.
-    pub max_failures_per_account: u32,
-    /// Failed authentications allowed per source address within `failure_window_secs`.
+    /// Failed sign-ins for one account from one source address before that pair waits
+    /// between attempts. Failures from other addresses never hold up the account.
+    pub max_failures_per_account_address: u32,
+    /// Failed sign-ins from one source address, whatever the accounts, before that address
+    /// waits between attempts.
     pub max_failures_per_address: u32,
+    /// The first wait; each further failure doubles it, up to `max_failure_delay_secs`.
+    pub failure_delay_secs: u64,
+    pub max_failure_delay_secs: u64,
+    /// Failures are forgotten after this long without a new one.
     pub failure_window_secs: u64,
 }
 
@@ -151,6 +160,7 @@ impl Default for Config {
         Config {
             domain: default_domain(),
             data_dir: PathBuf::from("parlance-data"),
+            admin_changes_poll_ms: 1000,
             sip: SipConfig::default(),
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
@@ -200,9 +210,11 @@ impl Default for AuthConfig {
             ntlm: true,
             ntlm_targetname: None,
             nonce_lifetime_secs: 300,
-            max_failures_per_account: 10,
+            max_failures_per_account_address: 5,
             max_failures_per_address: 30,
-            failure_window_secs: 300,
+            failure_delay_secs: 1,
+            max_failure_delay_secs: 300,
+            failure_window_secs: 900,
         }
     }
 }
@@ -273,6 +285,16 @@ impl Config {
             );
         }
         self.digest_algorithms()?;
+        let a = &self.auth;
+        if a.max_failures_per_account_address == 0 || a.max_failures_per_address == 0 {
+            return bad("auth.max_failures_per_…: at least 1".into());
+        }
+        if a.failure_delay_secs == 0 || a.max_failure_delay_secs < a.failure_delay_secs {
+            return bad("auth: need 1 <= failure_delay_secs <= max_failure_delay_secs".into());
+        }
+        if self.admin_changes_poll_ms == 0 {
+            return bad("admin_changes_poll_ms must be at least 1".into());
+        }
         for net in &self.auth.trusted_networks {
             crate::frontend::trusted::Cidr::parse(net).map_err(ConfigError::Invalid)?;
         }
@@ -385,6 +407,14 @@ mod tests {
         .unwrap();
         assert!(c.validate().is_err());
         let c: Config = toml::from_str("domain = \"bad domain\"").unwrap();
+        assert!(c.validate().is_err());
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[auth]\nfailure_delay_secs = 600\nmax_failure_delay_secs = 300",
+        )
+        .unwrap();
+        assert!(c.validate().is_err(), "the first wait above the cap");
+        let c: Config =
+            toml::from_str("domain = \"example.com\"\nadmin_changes_poll_ms = 0").unwrap();
         assert!(c.validate().is_err());
     }
 }

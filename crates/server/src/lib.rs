@@ -2,6 +2,7 @@
 //! Digest authentication, in-band provisioning, routing) and the seam where local services
 //! such as persistent chat plug in ([`endpoint::Endpoint`]).
 
+mod access;
 pub mod clock;
 pub mod config;
 pub mod endpoint;
@@ -22,11 +23,12 @@ use tokio_rustls::TlsAcceptor;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Outbound};
-use crate::frontend::auth::{DigestAuth, ThrottleLimits};
+use crate::frontend::auth::DigestAuth;
 use crate::frontend::ntlm::Ntlm;
 use crate::frontend::provisioning::Provisioning;
 use crate::frontend::proxy::Proxy;
 use crate::frontend::registrar::Registrar;
+use crate::frontend::throttle::{Throttle, ThrottleLimits};
 use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
@@ -110,6 +112,8 @@ impl Server {
             }
             None => (None, None),
         };
+        // Before anyone can connect: every later admin change may concern a live session.
+        let changes_seen = store.last_access_change().await?;
         let listeners = transport::bind_listeners(&config.sip, acceptor)
             .await
             .map_err(StartError::Bind)?;
@@ -126,16 +130,20 @@ impl Server {
             config.digest_algorithms()?,
             config.auth.nonce_lifetime_secs,
             options.clock.clone(),
+        );
+        let throttle = Throttle::new(
             ThrottleLimits {
-                per_account: config.auth.max_failures_per_account,
+                per_account_address: config.auth.max_failures_per_account_address,
                 per_address: config.auth.max_failures_per_address,
+                first_delay_secs: config.auth.failure_delay_secs,
+                max_delay_secs: config.auth.max_failure_delay_secs,
                 window_secs: config.auth.failure_window_secs,
             },
+            options.clock.clone(),
         );
         let settings = FrontEndSettings {
             domain: config.domain.clone(),
             keep_alive_secs: config.sip.keep_alive_secs,
-            failure_window_secs: config.auth.failure_window_secs,
             provisioning: Provisioning {
                 pool_uri: config.pool_uri(),
                 web_manager_internal: config.chat.web_manager_url_internal.clone(),
@@ -168,7 +176,7 @@ impl Server {
             settings,
             store.clone(),
             key,
-            (auth, ntlm),
+            (auth, ntlm, throttle),
             Registrar::new(config.registrar.clone(), options.clock.clone()),
             proxy,
             vec![(chat_uris, groupchat.clone() as Arc<dyn Endpoint>)],
@@ -181,6 +189,14 @@ impl Server {
             front_end.clone(),
             shutdown_rx.clone(),
         ));
+        let changes = tokio::spawn(access::follow(
+            store.clone(),
+            front_end.clone(),
+            groupchat.clone(),
+            changes_seen,
+            Duration::from_millis(config.admin_changes_poll_ms),
+            shutdown_rx.clone(),
+        ));
         let sweeper = tokio::spawn(sweep(front_end.clone(), groupchat.clone(), shutdown_rx));
         Ok(Server {
             tcp_addr,
@@ -191,7 +207,7 @@ impl Server {
             store,
             connections,
             shutdown,
-            tasks: vec![serve, sweeper],
+            tasks: vec![serve, changes, sweeper],
         })
     }
 
@@ -260,6 +276,7 @@ async fn sweep(
         }
         front_end.registrar().sweep();
         front_end.auth().sweep();
+        front_end.throttle().sweep();
         front_end.proxy().expire_tracked();
         groupchat.expire().await;
     }

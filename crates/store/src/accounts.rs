@@ -16,6 +16,8 @@ pub struct User {
     pub display_name: String,
     pub created_at: i64,
     pub mechanisms: Mechanisms,
+    /// Signs in nowhere until enabled again.
+    pub disabled: bool,
 }
 
 /// The SIP authentication mechanisms an account may use.

@@ -14,6 +14,10 @@ pub enum StoreError {
     QuotaExceeded { what: &'static str, limit: u64 },
     #[error("{0} already exists")]
     Duplicate(String),
+    #[error(
+        "{0} belonged to a removed account whose messages keep that address; re-using it must be asked for"
+    )]
+    Removed(String),
     #[error("{0} does not exist")]
     NotFound(String),
     #[error("invalid {what}: {why}")]

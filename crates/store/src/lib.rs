@@ -7,6 +7,7 @@
 //! Password-equivalent secrets are sealed with a [`ServerKey`] kept outside the database.
 
 pub mod accounts;
+pub mod changes;
 mod error;
 pub mod history;
 mod migrate;
@@ -19,6 +20,7 @@ use std::path::Path;
 use sip_proto::auth::Algorithm;
 
 pub use accounts::{Mechanisms, User};
+pub use changes::{AccessChange, ChangeKind};
 pub use error::{Result, StoreError};
 pub use secrets::ServerKey;
 pub use sqlite::SqliteStore;
@@ -66,8 +68,21 @@ impl Store {
         engine!(self, s => s.add_user(&uri, display_name, &secrets).await)
     }
 
-    /// Replaces a user's password: the argon2 hash and the secrets of every mechanism the
-    /// account allows.
+    /// Creates an account at the address of a removed one, which [`Store::add_user`]
+    /// refuses ([`StoreError::Removed`]): the administrator asks for the re-use knowingly.
+    pub async fn reuse_user(
+        &self,
+        uri: &str,
+        display_name: &str,
+        password: &str,
+        realm: &str,
+        key: &ServerKey,
+    ) -> Result<User> {
+        let uri = normalize_user_uri(uri)?;
+        let secrets = derive(&uri, password, realm, key, Mechanisms::ALL).await?;
+        engine!(self, s => s.reuse_user(&uri, display_name, &secrets).await)
+    }
+
     /// Creates accounts without any password or secret, in one transaction: they can sign
     /// in only from `auth.trusted_networks`. For load generation (`parlance bench`), where
     /// one argon2 hash per account would take minutes for thousands of accounts.
@@ -79,6 +94,8 @@ impl Store {
         engine!(self, s => s.add_users_without_password(&uris).await)
     }
 
+    /// Replaces a user's password: the argon2 hash and the secrets of every mechanism the
+    /// account allows. The user's sessions end.
     pub async fn set_password(
         &self,
         uri: &str,
@@ -95,9 +112,33 @@ impl Store {
         engine!(self, s => s.set_password(&uri, &secrets).await)
     }
 
+    /// Removes an account; its sessions end. A tombstone keeps the author of its messages,
+    /// and its address is not given to a new account unless asked ([`Store::reuse_user`]).
     pub async fn remove_user(&self, uri: &str) -> Result<()> {
         let uri = normalize_user_uri(uri)?;
         engine!(self, s => s.remove_user(&uri).await)
+    }
+
+    /// Disables an account (its sessions end, sign-in is refused) or enables it again.
+    pub async fn set_disabled(&self, uri: &str, disabled: bool) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.set_disabled(&uri, disabled).await)
+    }
+
+    /// Asks the running server to forget the failed sign-ins of an account.
+    pub async fn request_unlock(&self, uri: &str) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.request_unlock(&uri).await)
+    }
+
+    /// The sequence number of the newest access change (0 when none).
+    pub async fn last_access_change(&self) -> Result<i64> {
+        engine!(self, s => s.last_access_change().await)
+    }
+
+    /// Access changes after `seq`, oldest first, at most `limit`.
+    pub async fn access_changes_after(&self, seq: i64, limit: u32) -> Result<Vec<AccessChange>> {
+        engine!(self, s => s.access_changes_after(seq, limit).await)
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
@@ -154,7 +195,8 @@ impl Store {
     }
 
     /// Sets the mechanisms an account may use. Secrets of mechanisms dropped are deleted;
-    /// a mechanism added works once the password is set again (its secret needs it).
+    /// a mechanism added works once the password is set again (its secret needs it). The
+    /// user's sessions end.
     pub async fn set_mechanisms(&self, uri: &str, mechanisms: Mechanisms) -> Result<()> {
         let uri = normalize_user_uri(uri)?;
         engine!(self, s => s.set_mechanisms(&uri, mechanisms).await)

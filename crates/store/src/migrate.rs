@@ -25,4 +25,8 @@ pub const SQLITE: &[Migration] = &[
         version: 4,
         sql: include_str!("../migrations/sqlite/0004_room_search.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("../migrations/sqlite/0005_access_changes.sql"),
+    },
 ];

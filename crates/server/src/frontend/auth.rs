@@ -1,8 +1,7 @@
-//! Digest authentication (RFC 7616, RFC 8760 for SIP): stateless HMAC nonces, nonce-count
-//! replay checks and throttling of failures per account and per source address.
+//! Digest authentication (RFC 7616, RFC 8760 for SIP): stateless HMAC nonces and nonce-count
+//! replay checks. Failures are throttled by the front end ([`super::throttle`]).
 
-use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use hmac::{Hmac, Mac};
@@ -26,8 +25,6 @@ pub struct DigestAuth {
     clock: Clock,
     /// Highest nonce-count seen per nonce, with the nonce's expiry (unix seconds).
     counts: Mutex<HashMap<String, (u32, u64)>>,
-    accounts: Throttle,
-    addresses: Throttle,
 }
 
 /// The outcome of checking credentials.
@@ -48,7 +45,6 @@ impl DigestAuth {
         offered: Vec<Algorithm>,
         lifetime_secs: u64,
         clock: Clock,
-        limits: ThrottleLimits,
     ) -> DigestAuth {
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
@@ -57,8 +53,6 @@ impl DigestAuth {
             offered,
             realm: realm.to_owned(),
             lifetime_secs,
-            accounts: Throttle::new(limits.per_account, limits.window_secs, clock.clone()),
-            addresses: Throttle::new(limits.per_address, limits.window_secs, clock.clone()),
             clock,
             counts: Mutex::new(HashMap::new()),
         }
@@ -116,16 +110,6 @@ impl DigestAuth {
             return None;
         }
         u64::from_str_radix(body.split('.').next()?, 16).ok()
-    }
-
-    /// Whether `account` or `addr` is currently locked out after too many failures.
-    pub fn is_throttled(&self, account: &str, addr: IpAddr) -> bool {
-        self.accounts.is_over(account) || self.addresses.is_over(&addr.to_string())
-    }
-
-    pub fn record_failure(&self, account: &str, addr: IpAddr) {
-        self.accounts.record(account);
-        self.addresses.record(&addr.to_string());
     }
 
     /// Checks Digest credentials for `aor` (the account being authenticated).
@@ -214,66 +198,6 @@ impl DigestAuth {
             .lock()
             .expect("nonce counts lock")
             .retain(|_, (_, exp)| *exp > now);
-        self.accounts.sweep();
-        self.addresses.sweep();
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct ThrottleLimits {
-    pub per_account: u32,
-    pub per_address: u32,
-    pub window_secs: u64,
-}
-
-/// Counts events per key in a sliding window.
-#[derive(Debug)]
-struct Throttle {
-    max: u32,
-    window_secs: u64,
-    clock: Clock,
-    events: Mutex<HashMap<String, VecDeque<u64>>>,
-}
-
-impl Throttle {
-    fn new(max: u32, window_secs: u64, clock: Clock) -> Throttle {
-        Throttle {
-            max,
-            window_secs,
-            clock,
-            events: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn is_over(&self, key: &str) -> bool {
-        let cutoff = self.clock.unix_secs().saturating_sub(self.window_secs);
-        let events = self.events.lock().expect("throttle lock");
-        events
-            .get(key)
-            .is_some_and(|q| q.iter().filter(|t| **t > cutoff).count() >= self.max as usize)
-    }
-
-    fn record(&self, key: &str) {
-        let now = self.clock.unix_secs();
-        let cutoff = now.saturating_sub(self.window_secs);
-        let mut events = self.events.lock().expect("throttle lock");
-        let q = events.entry(key.to_owned()).or_default();
-        while q.front().is_some_and(|t| *t <= cutoff) {
-            q.pop_front();
-        }
-        // Only the most recent `max` events matter for the decision.
-        if q.len() >= self.max as usize {
-            q.pop_front();
-        }
-        q.push_back(now);
-    }
-
-    fn sweep(&self) {
-        let cutoff = self.clock.unix_secs().saturating_sub(self.window_secs);
-        self.events
-            .lock()
-            .expect("throttle lock")
-            .retain(|_, q| q.back().is_some_and(|t| *t > cutoff));
     }
 }
 
@@ -287,11 +211,6 @@ mod tests {
             vec![Algorithm::Md5, Algorithm::Sha256],
             300,
             Clock::default(),
-            ThrottleLimits {
-                per_account: 3,
-                per_address: 5,
-                window_secs: 60,
-            },
         )
     }
 
@@ -317,19 +236,5 @@ mod tests {
         assert!(!a.accept_count("n", 1, u64::MAX, 0));
         assert!(a.accept_count("n", 2, u64::MAX, 0));
         assert!(!a.accept_count("n", 1, u64::MAX, 0));
-    }
-
-    #[test]
-    fn throttle_locks_out_after_max_failures() {
-        let a = auth();
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        for _ in 0..3 {
-            assert!(!a.is_throttled("sip:alice@example.com", ip));
-            a.record_failure("sip:alice@example.com", ip);
-        }
-        assert!(a.is_throttled("sip:alice@example.com", ip));
-        assert!(!a.is_throttled("sip:bob@example.com", "192.0.2.2".parse().unwrap()));
-        a.clock.advance(std::time::Duration::from_secs(61));
-        assert!(!a.is_throttled("sip:alice@example.com", ip));
     }
 }

@@ -6,6 +6,7 @@ pub mod ntlm;
 pub mod provisioning;
 pub mod proxy;
 pub mod registrar;
+pub mod throttle;
 pub mod trusted;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use self::ntlm::{Gate, Ntlm};
 use self::provisioning::Provisioning;
 use self::proxy::{Proxy, Target, random_hex};
 use self::registrar::{RegisterError, Registrar};
+use self::throttle::{Throttle, Wait};
 use self::trusted::TrustedNetworks;
 use crate::endpoint::{Endpoint, Outbound, Peer};
 use crate::transport::{ConnHandle, Connections, Dispatch};
@@ -38,7 +40,6 @@ const SERVER: &str = concat!("Parlance/", env!("CARGO_PKG_VERSION"));
 pub struct FrontEndSettings {
     pub domain: String,
     pub keep_alive_secs: u64,
-    pub failure_window_secs: u64,
     pub provisioning: Provisioning,
     pub trusted: TrustedNetworks,
     /// Proxied requests one connection may have waiting for answers.
@@ -53,6 +54,8 @@ pub struct FrontEnd {
     auth: DigestAuth,
     /// NTLM per MS-SIPAE, when enabled.
     ntlm: Option<Ntlm>,
+    /// Failed sign-ins of both mechanisms.
+    throttle: Throttle,
     registrar: Registrar,
     proxy: Arc<Proxy>,
     outbound: Outbound,
@@ -74,12 +77,12 @@ impl FrontEnd {
         settings: FrontEndSettings,
         store: Store,
         key: ServerKey,
-        auth: (DigestAuth, Option<Ntlm>),
+        auth: (DigestAuth, Option<Ntlm>, Throttle),
         registrar: Registrar,
         proxy: Arc<Proxy>,
         endpoints: Vec<(Vec<String>, Arc<dyn Endpoint>)>,
     ) -> FrontEnd {
-        let (auth, ntlm) = auth;
+        let (auth, ntlm, throttle) = auth;
         let services = endpoints
             .iter()
             .flat_map(|(uris, e)| uris.iter().filter_map(|u| Some((aor_of(u)?, e.clone()))))
@@ -93,6 +96,7 @@ impl FrontEnd {
             key,
             auth,
             ntlm,
+            throttle,
             registrar,
             proxy,
             services,
@@ -110,6 +114,16 @@ impl FrontEnd {
 
     pub fn proxy(&self) -> &Proxy {
         &self.proxy
+    }
+
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
+    /// Ends every session of an account: its connections close, and with them its
+    /// registrations and chat sessions. Returns how many connections were closed.
+    pub fn sign_out(&self, account: &str) -> usize {
+        self.connections.close_identity(account)
     }
 
     /// `verified`: the address-of-record an NTLM signature proved, if any.
@@ -185,6 +199,10 @@ impl FrontEnd {
                 }
             }
         }
+        self.throttle.record_success(&aor, conn.peer().ip());
+        if !self.account_enabled(conn, req, &aor).await {
+            return;
+        }
         let bindings = match self.registrar.register(&aor, conn, req) {
             Ok(b) => b,
             Err(e) => {
@@ -244,6 +262,36 @@ impl FrontEnd {
         let _ = conn.send_response(resp);
     }
 
+    /// Refuses a disabled account after it proved its password (so that only its owner
+    /// learns that it is disabled), and closes the connection: an NTLM association made
+    /// on it must not serve anything else.
+    async fn account_enabled(&self, conn: &ConnHandle, req: &Request, aor: &str) -> bool {
+        match self.store.user(aor).await {
+            Ok(Some(user)) if user.disabled => {
+                tracing::warn!(conn = conn.id(), %aor, ip = %conn.peer().ip(), "sign-in refused: account disabled");
+                self.reply(conn, req, 403, Some("Account Disabled"));
+                conn.close();
+                false
+            }
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "user lookup failed");
+                self.reply(conn, req, 500, None);
+                false
+            }
+        }
+    }
+
+    /// Answers an attempt that must wait: 403 with how long. Logged at debug only: the
+    /// guesser decides how many of these there are, and the throttle logged the wait once.
+    fn throttled(&self, conn: &ConnHandle, req: &Request, account: &str, wait: Wait) {
+        tracing::debug!(conn = conn.id(), %account, ip = %conn.peer().ip(), key = wait.key, retry_after = wait.secs, "authentication throttled");
+        self.reply_with(conn, req, 403, |r| {
+            r.reason = "Too Many Failed Attempts".into();
+            r.headers.push(name::RETRY_AFTER, wait.secs.to_string());
+        });
+    }
+
     /// Authenticates a REGISTER for `aor`. On failure the answer has been sent.
     async fn authenticate(&self, conn: &ConnHandle, req: &Request, aor: &str) -> bool {
         let ip = conn.peer().ip();
@@ -262,13 +310,8 @@ impl FrontEnd {
                 }
             };
         }
-        if self.auth.is_throttled(aor, ip) {
-            tracing::warn!(conn = conn.id(), %aor, %ip, "authentication throttled");
-            let window = self.settings.failure_window_secs.to_string();
-            self.reply_with(conn, req, 403, |r| {
-                r.reason = "Too Many Failed Attempts".into();
-                r.headers.push(name::RETRY_AFTER, window);
-            });
+        if let Some(wait) = self.throttle.check(aor, ip) {
+            self.throttled(conn, req, aor, wait);
             return false;
         }
         let digest = req
@@ -304,7 +347,7 @@ impl FrontEnd {
             }
             Verdict::Invalid(reason) => {
                 tracing::warn!(conn = conn.id(), %aor, %ip, reason, "authentication failed");
-                self.auth.record_failure(aor, ip);
+                self.throttle.record_failure(aor, ip);
                 self.challenge(conn, req, false);
                 false
             }
@@ -325,8 +368,8 @@ impl FrontEnd {
         });
     }
 
-    /// Runs the NTLM check, throttled like Digest: a locked-out account or address gets 403
-    /// before its AUTHENTICATE is even looked at.
+    /// Runs the NTLM check, throttled like Digest: an account and address (or an address)
+    /// that must wait gets 403 before its AUTHENTICATE is even looked at.
     async fn ntlm_gate(&self, conn: &ConnHandle, message: &Message) -> Gate {
         let Some(ntlm) = &self.ntlm else {
             return Gate::NotNtlm;
@@ -334,19 +377,14 @@ impl FrontEnd {
         let ip = conn.peer().ip();
         let account = ntlm.authenticating_account(message.headers());
         if let (Some(account), Message::Request(req)) = (&account, message)
-            && self.auth.is_throttled(account, ip)
+            && let Some(wait) = self.throttle.check(account, ip)
         {
-            tracing::warn!(conn = conn.id(), %account, %ip, "authentication throttled");
-            let window = self.settings.failure_window_secs.to_string();
-            self.reply_with(conn, req, 403, |r| {
-                r.reason = "Too Many Failed Attempts".into();
-                r.headers.push(name::RETRY_AFTER, window);
-            });
+            self.throttled(conn, req, account, wait);
             return Gate::Answered;
         }
         let gate = ntlm.check(conn, message).await;
         if gate == Gate::Refused {
-            self.auth
+            self.throttle
                 .record_failure(account.as_deref().unwrap_or("unknown"), ip);
         }
         gate

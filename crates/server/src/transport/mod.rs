@@ -219,6 +219,21 @@ impl Connections {
         self.len() == 0
     }
 
+    /// Closes every connection authenticated as `aor`; returns how many. The user part is
+    /// compared without case, as the store finds accounts: a client that registered as
+    /// `Alice` is the account `alice` and must not escape its sign-out.
+    pub fn close_identity(&self, aor: &str) -> usize {
+        let open = self.open.lock().expect("connections lock");
+        let mine: Vec<&ConnHandle> = open
+            .values()
+            .filter(|c| c.identity().is_some_and(|id| id.eq_ignore_ascii_case(aor)))
+            .collect();
+        for c in &mine {
+            c.close();
+        }
+        mine.len()
+    }
+
     pub fn close_all(&self) {
         for c in self.open.lock().expect("connections lock").values() {
             c.close();
@@ -269,6 +284,18 @@ mod tests {
     fn connection(queue_limit: usize) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
         let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
         Connections::default().register(addr, addr, Transport::Tcp, queue_limit)
+    }
+
+    #[test]
+    fn an_account_is_signed_out_whatever_the_case_it_registered_with() {
+        let connections = Connections::default();
+        let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let (alice, _rx) = connections.register(addr, addr, Transport::Tcp, 1000);
+        let (bob, _rx2) = connections.register(addr, addr, Transport::Tcp, 1000);
+        alice.set_identity("sip:Alice@example.com");
+        bob.set_identity("sip:bob@example.com");
+        assert_eq!(connections.close_identity("sip:alice@example.com"), 1);
+        assert!(alice.is_closed() && !bob.is_closed());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The embedded engine: one SQLite file in WAL mode, shared safely by the server and the
 //! admin commands running beside it.
 
+mod changes;
 mod compliance;
 mod history;
 mod rooms;
@@ -15,8 +16,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::accounts::{DigestSecret, Mechanisms, PasswordSecrets, User};
+use crate::changes::ChangeKind;
 use crate::error::{Result, StoreError};
 use crate::migrate::{Migration, SQLITE};
+use changes::record_change;
 
 /// Readers share a pool; every write goes through one connection. SQLite admits one writer
 /// at a time anyway, and writers that race for the lock wait in its busy handler, which
@@ -76,6 +79,48 @@ impl SqliteStore {
             display_name: display_name.to_owned(),
             created_at,
             mechanisms,
+            disabled: false,
+        })
+    }
+
+    /// Gives the address of a removed account to a new one: the tombstone becomes the new
+    /// account (same principal, so the old messages show the same author, as their address
+    /// already did). An address never used, or not removed, is added as usual.
+    pub async fn reuse_user(
+        &self,
+        uri: &str,
+        display_name: &str,
+        secrets: &PasswordSecrets,
+    ) -> Result<User> {
+        let mut tx = self.writes.begin().await?;
+        let created_at = crate::now();
+        let mechanisms = Mechanisms {
+            digest: !secrets.digest.is_empty(),
+            ntlm: secrets.sealed_nt_hash.is_some(),
+        };
+        let revived: Option<i64> = sqlx::query_scalar(
+            "UPDATE principals SET removed_at = NULL, disabled = 0, display_name = ?, created_at = ?, mechanisms = ? \
+             WHERE uri = ? AND kind = 'user' AND removed_at IS NOT NULL RETURNING id",
+        )
+        .bind(display_name)
+        .bind(created_at)
+        .bind(mechanisms.to_string())
+        .bind(uri)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let id = match revived {
+            Some(id) => id,
+            None => insert_user(&mut tx, uri, display_name, created_at, mechanisms).await?,
+        };
+        write_secrets(&mut tx, id, secrets).await?;
+        tx.commit().await?;
+        Ok(User {
+            id,
+            uri: uri.to_owned(),
+            display_name: display_name.to_owned(),
+            created_at,
+            mechanisms,
+            disabled: false,
         })
     }
 
@@ -96,6 +141,7 @@ impl SqliteStore {
                 display_name: String::new(),
                 created_at,
                 mechanisms,
+                disabled: false,
             });
         }
         tx.commit().await?;
@@ -104,12 +150,7 @@ impl SqliteStore {
 
     pub async fn set_password(&self, uri: &str, secrets: &PasswordSecrets) -> Result<()> {
         let mut tx = self.writes.begin().await?;
-        let id: i64 =
-            sqlx::query_scalar("SELECT id FROM principals WHERE uri = ? AND kind = 'user'")
-                .bind(uri)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(uri.to_owned()))?;
+        let id = live_user_id(&mut tx, uri).await?;
         sqlx::query("DELETE FROM digest_secrets WHERE principal_id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -119,24 +160,62 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         write_secrets(&mut tx, id, secrets).await?;
+        // Sessions signed in with the old password end: it may be why it was changed.
+        record_change(&mut tx, &ChangeKind::sign_out(uri, "password changed")).await?;
         tx.commit().await?;
         Ok(())
     }
 
+    /// Removes an account, keeping a tombstone: its messages and compliance rows keep their
+    /// author, everything that let it sign in or act goes, and its sessions end.
     pub async fn remove_user(&self, uri: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM principals WHERE uri = ? AND kind = 'user'")
-            .bind(uri)
-            .execute(&self.writes)
+        let mut tx = self.writes.begin().await?;
+        let id = live_user_id(&mut tx, uri).await?;
+        sqlx::query("UPDATE principals SET removed_at = ?, disabled = 0 WHERE id = ?")
+            .bind(crate::now())
+            .bind(id)
+            .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(uri.to_owned()));
+        for table in [
+            "password_hashes",
+            "digest_secrets",
+            "ntlm_secrets",
+            "room_roles",
+            "category_creators",
+            "category_scope",
+            "invitations",
+            "preferences",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE principal_id = ?"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
+        record_change(&mut tx, &ChangeKind::sign_out(uri, "account removed")).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Disables an account (its sessions end and sign-in is refused) or enables it again.
+    pub async fn set_disabled(&self, uri: &str, disabled: bool) -> Result<()> {
+        let mut tx = self.writes.begin().await?;
+        let id = live_user_id(&mut tx, uri).await?;
+        sqlx::query("UPDATE principals SET disabled = ? WHERE id = ?")
+            .bind(disabled)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            record_change(&mut tx, &ChangeKind::sign_out(uri, "account disabled")).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
         let rows = sqlx::query(
-            "SELECT id, uri, display_name, created_at, mechanisms FROM principals WHERE kind = 'user' ORDER BY uri",
+            "SELECT id, uri, display_name, created_at, mechanisms, disabled FROM principals \
+             WHERE kind = 'user' AND removed_at IS NULL ORDER BY uri",
         )
         .fetch_all(&self.reads)
         .await?;
@@ -145,7 +224,8 @@ impl SqliteStore {
 
     pub async fn user(&self, uri: &str) -> Result<Option<User>> {
         let row = sqlx::query(
-            "SELECT id, uri, display_name, created_at, mechanisms FROM principals WHERE kind = 'user' AND uri = ?",
+            "SELECT id, uri, display_name, created_at, mechanisms, disabled FROM principals \
+             WHERE kind = 'user' AND uri = ? AND removed_at IS NULL",
         )
         .bind(uri)
         .fetch_optional(&self.reads)
@@ -201,7 +281,7 @@ impl SqliteStore {
     pub async fn set_mechanisms(&self, uri: &str, mechanisms: Mechanisms) -> Result<()> {
         let mut tx = self.writes.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "UPDATE principals SET mechanisms = ? WHERE uri = ? AND kind = 'user' RETURNING id",
+            "UPDATE principals SET mechanisms = ? WHERE uri = ? AND kind = 'user' AND removed_at IS NULL RETURNING id",
         )
         .bind(mechanisms.to_string())
         .bind(uri)
@@ -220,6 +300,8 @@ impl SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        // A session may have signed in with a mechanism no longer allowed.
+        record_change(&mut tx, &ChangeKind::sign_out(uri, "mechanisms changed")).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -230,7 +312,18 @@ impl SqliteStore {
     }
 }
 
-/// Inserts a user principal; a taken URI is `Duplicate`.
+/// The id of an account that exists and is not removed.
+async fn live_user_id(tx: &mut Transaction<'_, Sqlite>, uri: &str) -> Result<i64> {
+    sqlx::query_scalar(
+        "SELECT id FROM principals WHERE uri = ? AND kind = 'user' AND removed_at IS NULL",
+    )
+    .bind(uri)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(uri.to_owned()))
+}
+
+/// Inserts a user principal; a taken URI is `Duplicate`, a removed account's `Removed`.
 async fn insert_user(
     tx: &mut Transaction<'_, Sqlite>,
     uri: &str,
@@ -250,7 +343,16 @@ async fn insert_user(
     match inserted {
         Ok(r) => Ok(r.last_insert_rowid()),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Err(StoreError::Duplicate(uri.to_owned()))
+            let removed: Option<i64> = sqlx::query_scalar(
+                "SELECT removed_at FROM principals WHERE uri = ? AND removed_at IS NOT NULL",
+            )
+            .bind(uri)
+            .fetch_optional(&mut **tx)
+            .await?;
+            Err(match removed {
+                Some(_) => StoreError::Removed(uri.to_owned()),
+                None => StoreError::Duplicate(uri.to_owned()),
+            })
         }
         Err(e) => Err(e.into()),
     }
@@ -302,6 +404,7 @@ fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
             digest: true,
             ntlm: false,
         }),
+        disabled: r.get("disabled"),
     }
 }
 

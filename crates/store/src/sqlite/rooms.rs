@@ -4,6 +4,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
+use super::changes::record_change;
+use crate::changes::ChangeKind;
 use crate::error::{Result, StoreError};
 use crate::rooms::{
     Category, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate, ScopeEntry,
@@ -134,6 +136,7 @@ impl SqliteStore {
         principal_id: i64,
         entry: Option<ScopeEntry>,
     ) -> Result<()> {
+        let mut tx = self.writes.begin().await?;
         match entry {
             Some(e) => {
                 sqlx::query(
@@ -143,7 +146,7 @@ impl SqliteStore {
                 .bind(category_id)
                 .bind(principal_id)
                 .bind(e == ScopeEntry::Allow)
-                .execute(&self.writes)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
             }
@@ -153,10 +156,19 @@ impl SqliteStore {
                 )
                 .bind(category_id)
                 .bind(principal_id)
-                .execute(&self.writes)
+                .execute(&mut *tx)
                 .await?;
             }
         }
+        // The first allow entry shuts everyone else out: every session in the category's
+        // rooms is re-checked, not only this principal's.
+        let change = ChangeKind::Rights {
+            principal_id: None,
+            room_id: None,
+            category_id: Some(category_id),
+        };
+        record_change(&mut tx, &change).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -217,6 +229,7 @@ impl SqliteStore {
     }
 
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
+        let mut tx = self.writes.begin().await?;
         let done = sqlx::query(
             "UPDATE rooms SET name = COALESCE(?, name), description = COALESCE(?, description), \
              topic = COALESCE(?, topic), privacy = COALESCE(?, privacy), behavior = COALESCE(?, behavior), \
@@ -231,12 +244,17 @@ impl SqliteStore {
         .bind(update.disabled)
         .bind(crate::now())
         .bind(room_id)
-        .execute(&self.writes)
+        .execute(&mut *tx)
         .await
         .map_err(|e| unique_as_duplicate(e, update.name.as_deref().unwrap_or("room name")))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("room".into()));
         }
+        // Privacy and disabling decide who may stay in the room.
+        if update.privacy.is_some() || update.disabled == Some(true) {
+            record_change(&mut tx, &ChangeKind::rights_in_room(room_id, None)).await?;
+        }
+        tx.commit().await?;
         let info = self.room_by_id(room_id).await?;
         info.map(|i| i.room)
             .ok_or_else(|| StoreError::NotFound("room".into()))
@@ -323,13 +341,20 @@ impl SqliteStore {
         } else {
             "DELETE FROM room_roles WHERE room_id = ? AND principal_id = ? AND role = ?"
         };
+        let mut tx = self.writes.begin().await?;
         sqlx::query(sql)
             .bind(room_id)
             .bind(principal_id)
             .bind(role.as_str())
-            .execute(&self.writes)
+            .execute(&mut *tx)
             .await
             .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
+        // Only taking a role away can shut someone out of a room they are in.
+        if !on {
+            let change = ChangeKind::rights_in_room(room_id, Some(principal_id));
+            record_change(&mut tx, &change).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

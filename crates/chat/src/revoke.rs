@@ -1,0 +1,97 @@
+//! Rights taken away while people are in a room: an administrator removed a role, made a room
+//! Closed or Secret, disabled it, or changed a category's scope. A session that may no longer
+//! be in a room leaves it at once, as if it had parted: out of the roster (so nothing more is
+//! delivered to it), a compliance part row, and `ntc:part` to the room and to the session
+//! itself (it did not ask to leave, so no reply tells it).
+
+use std::collections::BTreeMap;
+
+use parlance_store::history::ComplianceKind;
+use xccos::{Chanib, Notice, Uib};
+
+use crate::{ChatError, ChatService, Principal, SessionId, now_nanos};
+
+/// What the compliance part row says when a session was made to leave.
+const REVOKED: &str = "access revoked";
+
+impl ChatService {
+    /// Re-checks the sessions of `principal_id` (everyone's when `None`) in `room_id` (every
+    /// room they are in when `None`), keeping only rooms of `category_id` when given. Returns
+    /// how many sessions left a room.
+    pub async fn recheck_access(
+        &self,
+        principal_id: Option<i64>,
+        room_id: Option<i64>,
+        category_id: Option<i64>,
+    ) -> Result<usize, ChatError> {
+        // Grouped by room, then principal: one room and one grant lookup each.
+        let mut by_room: BTreeMap<i64, BTreeMap<i64, (Principal, Vec<SessionId>)>> =
+            BTreeMap::new();
+        for (room, session, principal) in self.rosters().joined(principal_id, room_id) {
+            by_room
+                .entry(room)
+                .or_default()
+                .entry(principal.id)
+                .or_insert_with(|| (principal, Vec::new()))
+                .1
+                .push(session);
+        }
+        let mut left = 0;
+        for (room, principals) in by_room {
+            // Rooms are never deleted, only disabled: one not found has nobody to re-check.
+            let Some(info) = self.store.room_by_id(room).await? else {
+                continue;
+            };
+            if category_id.is_some_and(|c| info.category.id != c) {
+                continue;
+            }
+            let uri = self.room_uri(&info);
+            for (principal, sessions) in principals.into_values() {
+                let grant = self.grant(&info, &principal).await?;
+                if grant.on(&info).can_join() {
+                    continue;
+                }
+                for session in sessions {
+                    if self.evict(room, &uri, session, &principal).await? {
+                        left += 1;
+                    }
+                }
+            }
+        }
+        Ok(left)
+    }
+
+    /// Makes one session leave a room. False when it had left already.
+    async fn evict(
+        &self,
+        room: i64,
+        uri: &str,
+        session: SessionId,
+        principal: &Principal,
+    ) -> Result<bool, ChatError> {
+        let _order = self.lock_room(room).await;
+        if !self.rosters().is_joined(room, session) {
+            return Ok(false);
+        }
+        let gone = self.rosters().part(room, session);
+        self.store
+            .record_event(
+                ComplianceKind::Part,
+                room,
+                principal.id,
+                REVOKED,
+                now_nanos(),
+            )
+            .await?;
+        tracing::info!(session, user = %principal.uri, room = uri, "access revoked: session left the room");
+        let chanib = Chanib {
+            uibs: vec![Uib::new(principal.uri.clone())],
+            ..Chanib::new(uri)
+        };
+        self.send(&[session], Notice::Part(vec![chanib]));
+        if gone {
+            self.notify_part(room, uri, &principal.uri);
+        }
+        Ok(true)
+    }
+}

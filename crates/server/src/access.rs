@@ -1,0 +1,81 @@
+//! Applies what the admin commands change to live sessions. Those commands run as separate
+//! processes against the same database, so they cannot call into the server: each writes an
+//! access change in the transaction of the change itself, and the server polls for changes
+//! after the last one it applied (an indexed read, about once a second by default). A change
+//! of rights parts the sessions that may no longer be in a room; a password change, a
+//! disabled or removed account ends the account's sessions; an unlock clears its throttle.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parlance_store::{AccessChange, ChangeKind, Store};
+use tokio::sync::watch;
+
+use crate::frontend::FrontEnd;
+use crate::groupchat::GroupChat;
+
+/// Changes read in one go; more wait for the next tick, which comes at once.
+const BATCH: u32 = 500;
+
+/// Follows the change feed after `last` (its end when the server started, before any
+/// session could exist: older changes concern none of this process's sessions) until shutdown.
+pub(crate) async fn follow(
+    store: Store,
+    front_end: Arc<FrontEnd>,
+    groupchat: Arc<GroupChat>,
+    mut last: i64,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        loop {
+            let changes = match store.access_changes_after(last, BATCH).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "access changes not read; retrying");
+                    break;
+                }
+            };
+            let full = changes.len() == BATCH as usize;
+            for change in changes {
+                apply(&front_end, &groupchat, &change).await;
+                last = change.seq;
+            }
+            if !full {
+                break;
+            }
+        }
+    }
+}
+
+async fn apply(front_end: &FrontEnd, groupchat: &GroupChat, change: &AccessChange) {
+    match &change.kind {
+        ChangeKind::Rights {
+            principal_id,
+            room_id,
+            category_id,
+        } => {
+            if let Err(e) = groupchat
+                .chat()
+                .recheck_access(*principal_id, *room_id, *category_id)
+                .await
+            {
+                tracing::error!(error = %e, seq = change.seq, "room access not re-checked");
+            }
+        }
+        ChangeKind::SignOut { account, reason } => {
+            let connections = front_end.sign_out(account);
+            tracing::info!(%account, reason, connections, "sessions ended by an admin change");
+        }
+        ChangeKind::Unlock { account } => {
+            let addresses = front_end.throttle().unlock(account);
+            tracing::info!(%account, addresses, "failed sign-ins forgotten (user unlock)");
+        }
+    }
+}

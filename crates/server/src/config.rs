@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use ipnet::IpNet;
 use serde::Deserialize;
 use sip_proto::auth::Algorithm;
 
@@ -251,6 +252,21 @@ impl Default for ChatConfig {
 }
 
 impl Config {
+    /// `auth.trusted_networks`, parsed.
+    pub fn trusted_networks(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.auth
+            .trusted_networks
+            .iter()
+            .map(|n| {
+                parse_network(n).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "{n:?} is not a CIDR network such as 192.0.2.0/24"
+                    ))
+                })
+            })
+            .collect()
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
@@ -295,9 +311,7 @@ impl Config {
         if self.admin_changes_poll_ms == 0 {
             return bad("admin_changes_poll_ms must be at least 1".into());
         }
-        for net in &self.auth.trusted_networks {
-            crate::frontend::trusted::Cidr::parse(net).map_err(ConfigError::Invalid)?;
-        }
+        self.trusted_networks()?;
         for (key, uri) in [
             ("chat.pool_uri", self.pool_uri()),
             ("chat.channel_uri", self.channel_uri()),
@@ -379,6 +393,14 @@ fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Socket
         return Ok(None);
     }
     s.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+/// `192.0.2.0/24`, `::1/128`, or a bare address (that host alone).
+pub fn parse_network(s: &str) -> Option<IpNet> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(IpNet::from))
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use sip_proto::{Request, Response};
 use tokio::sync::mpsc;
 
-use crate::frontend::proxy::{Proxy, RequestError};
 use crate::transport::{ConnHandle, ConnId};
 
 pub type EndpointFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -35,15 +34,50 @@ pub struct Peer<'a> {
     pub outbound: &'a Outbound,
 }
 
+/// How an endpoint's own requests travel and find their answers: the proxy's client
+/// transactions implement it. Declared here, where it is used, so that the endpoints below
+/// the front end need nothing from above them.
+pub trait Requests: Send + Sync + 'static {
+    /// Sends a request without waiting; its final status reaches `answers` with `token`.
+    fn send_tracked(
+        &self,
+        conn: &ConnHandle,
+        request: Request,
+        token: u64,
+        answers: &mpsc::UnboundedSender<(u64, u16)>,
+    );
+
+    /// Sends a request and waits for its final answer (RFC 3261 Timer F bounds the wait).
+    fn request<'a>(
+        &'a self,
+        conn: &'a ConnHandle,
+        request: Request,
+    ) -> Pin<Box<dyn Future<Output = Result<Response, RequestError>> + Send + 'a>>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("connection closed before an answer")]
+    Closed,
+    #[error("no answer within the transaction timeout")]
+    Timeout,
+}
+
 /// Sending from an endpoint: responses and requests of its own over a client's connection.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Outbound {
-    proxy: Arc<Proxy>,
+    requests: Arc<dyn Requests>,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound").finish_non_exhaustive()
+    }
 }
 
 impl Outbound {
-    pub(crate) fn new(proxy: Arc<Proxy>) -> Outbound {
-        Outbound { proxy }
+    pub fn new(requests: Arc<dyn Requests>) -> Outbound {
+        Outbound { requests }
     }
 
     pub fn respond(&self, conn: &ConnHandle, response: Response) {
@@ -58,15 +92,15 @@ impl Outbound {
         token: u64,
         answers: &mpsc::UnboundedSender<(u64, u16)>,
     ) {
-        self.proxy.send_tracked(conn, request, token, answers);
+        self.requests.send_tracked(conn, request, token, answers);
     }
 
-    /// Sends a request and waits for its final answer (RFC 3261 Timer F bounds the wait).
+    /// Sends a request and waits for its final answer.
     pub async fn request(
         &self,
         conn: &ConnHandle,
         request: Request,
     ) -> Result<Response, RequestError> {
-        self.proxy.request(conn, request).await
+        self.requests.request(conn, request).await
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod endpoint;
 pub mod frontend;
 pub mod groupchat;
+mod ids;
 pub mod tls;
 pub mod transport;
 
@@ -117,8 +118,7 @@ impl Server {
         let listeners = transport::bind_listeners(&config.sip, acceptor)
             .await
             .map_err(StartError::Bind)?;
-        let trusted = TrustedNetworks::parse(&config.auth.trusted_networks)
-            .map_err(config::ConfigError::Invalid)?;
+        let trusted = TrustedNetworks::new(config.trusted_networks()?);
         if !trusted.is_empty() {
             tracing::warn!(
                 networks = ?config.auth.trusted_networks,

@@ -113,8 +113,8 @@ impl Algorithm {
     /// Lower-case hex of the hash of `data`.
     pub fn hash_hex(self, data: &[u8]) -> String {
         match self.base() {
-            Algorithm::Md5 => hex(&Md5::digest(data)),
-            _ => hex(&Sha256::digest(data)),
+            Algorithm::Md5 => hex::encode(Md5::digest(data)),
+            _ => hex::encode(Sha256::digest(data)),
         }
     }
 }
@@ -126,16 +126,6 @@ impl fmt::Display for Algorithm {
 }
 
 /// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 /// `H(username:realm:password)` — the password-equivalent value a server stores.
 pub fn ha1(algorithm: Algorithm, username: &str, realm: &str, password: &str) -> String {
     algorithm

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::crypto::{crc32, ct_eq, hmac_md5, md5, rc4};
 use crate::flags::NegotiateFlags;
 use crate::keys::DirectionKeys;
-use crate::text::{from_hex, hex_upper};
+use crate::text::from_hex;
 
 /// MS-SIPAE fixes the NTLM sequence number at 100 for every message in both directions;
 /// replay protection lives in `cnum`/`snum`, which are inside the signed buffer.
@@ -35,7 +35,7 @@ impl Signature {
 
     /// Upper-case hex, as OCS and Lync write `rspauth`.
     pub fn to_hex(&self) -> String {
-        hex_upper(&self.0)
+        hex::encode_upper(self.0)
     }
 }
 

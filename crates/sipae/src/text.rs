@@ -29,28 +29,10 @@ pub(crate) fn to_oem(s: &str) -> Option<Vec<u8>> {
     s.is_ascii().then(|| s.as_bytes().to_vec())
 }
 
-pub(crate) fn hex_upper(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xF)]));
-    }
-    out
-}
-
 /// Decodes hex of either case into exactly `N` bytes.
 pub(crate) fn from_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let s = s.as_bytes();
-    if s.len() != 2 * N {
-        return None;
-    }
     let mut out = [0u8; N];
-    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-        let hi = char::from(pair[0]).to_digit(16)?;
-        let lo = char::from(pair[1]).to_digit(16)?;
-        *o = (hi << 4 | lo) as u8;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 
@@ -73,8 +55,7 @@ mod tests {
     }
 
     #[test]
-    fn hex_round_trip_and_case() {
-        assert_eq!(hex_upper(&[0x01, 0xab]), "01AB");
+    fn hex_of_either_case_and_exact_length() {
         assert_eq!(from_hex::<2>("01aB"), Some([0x01, 0xab]));
         assert_eq!(from_hex::<2>("01a"), None);
         assert_eq!(from_hex::<1>("0g"), None);

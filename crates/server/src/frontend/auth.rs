@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use parlance_store::{ServerKey, Store};
 use rand::RngCore;
 use sha2::Sha256;
-use sip_proto::auth::{Algorithm, Challenge, Credentials, hex};
+use sip_proto::auth::{Algorithm, Challenge, Credentials};
 
 use crate::clock::Clock;
 
@@ -82,7 +82,7 @@ impl DigestAuth {
         let issued = self.clock.unix_secs();
         let mut random = [0u8; 8];
         rand::rng().fill_bytes(&mut random);
-        let body = format!("{issued:x}.{}", hex(&random));
+        let body = format!("{issued:x}.{}", hex::encode(random));
         format!("{body}.{}", self.mac(&body))
     }
 
@@ -92,7 +92,7 @@ impl DigestAuth {
         mac.update(body.as_bytes());
         mac.update(b"\0");
         mac.update(self.realm.as_bytes());
-        hex(&mac.finalize().into_bytes()[..16])
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
     /// When the nonce was issued, if this server issued it.

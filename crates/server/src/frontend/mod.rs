@@ -20,11 +20,12 @@ use sip_proto::{Message, Method, Rejected, Request, Response, Uri, name};
 use self::auth::{DigestAuth, Verdict};
 use self::ntlm::{Gate, Ntlm};
 use self::provisioning::Provisioning;
-use self::proxy::{Proxy, Target, random_hex};
+use self::proxy::{Proxy, Target};
 use self::registrar::{RegisterError, Registrar};
 use self::throttle::{Throttle, Wait};
 use self::trusted::TrustedNetworks;
 use crate::endpoint::{Endpoint, Outbound, Peer};
+use crate::ids::random_hex;
 use crate::transport::{ConnHandle, Connections, Dispatch};
 
 /// Methods the server understands (the Allow header).

@@ -191,7 +191,7 @@ impl Ntlm {
                 );
                 if let Message::Request(req) = message {
                     let mut resp =
-                        Response::for_request(req, 403).with_to_tag(&super::proxy::random_hex(5));
+                        Response::for_request(req, 403).with_to_tag(&crate::ids::random_hex(5));
                     resp.reason = "Not Your Address".into();
                     let _ = conn.send_response(resp);
                 }
@@ -245,7 +245,7 @@ fn normalise_aor(uri: &str) -> String {
 
 /// A 401 of the NTLM handshake: unsigned, with `Date` (MS-SIPAE 3.2.5.1.1).
 fn conn_unauthorized(conn: &ConnHandle, req: &Request, www_authenticate: String) {
-    let mut resp = Response::for_request(req, 401).with_to_tag(&super::proxy::random_hex(5));
+    let mut resp = Response::for_request(req, 401).with_to_tag(&crate::ids::random_hex(5));
     resp.headers.push("Date", http_date(SystemTime::now()));
     resp.headers.push(name::WWW_AUTHENTICATE, www_authenticate);
     let _ = conn.send_response(resp);

@@ -13,11 +13,12 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
-use sip_proto::auth::hex;
 use sip_proto::{BRANCH_COOKIE, CSeq, Headers, Method, Request, Response, Uri, name};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::endpoint::{RequestError, Requests};
+use crate::ids::random_hex;
 use crate::transport::{ConnHandle, ConnId, Connections};
 
 /// Timer F (non-INVITE) and Timer C (INVITE) of RFC 3261, for a whole proxied request.
@@ -55,14 +56,6 @@ pub struct Target {
     pub conn: ConnHandle,
     /// The new Request-URI (a registered contact), or `None` to keep it.
     pub uri: Option<Uri>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RequestError {
-    #[error("connection closed before an answer")]
-    Closed,
-    #[error("no answer within the transaction timeout")]
-    Timeout,
 }
 
 enum Pending {
@@ -519,7 +512,7 @@ impl Proxy {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.flow_secret).expect("HMAC takes any key length");
         mac.update(token.as_bytes());
-        hex(&mac.finalize().into_bytes()[..8])
+        hex::encode(&mac.finalize().into_bytes()[..8])
     }
 
     /// If the top Route is ours, removes it and returns the connection on the other side
@@ -649,8 +642,22 @@ fn ack_for(invite: &Request, resp: &Response) -> Request {
     ack
 }
 
-pub fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buf);
-    hex(&buf)
+impl Requests for Proxy {
+    fn send_tracked(
+        &self,
+        conn: &ConnHandle,
+        request: Request,
+        token: u64,
+        answers: &mpsc::UnboundedSender<(u64, u16)>,
+    ) {
+        Proxy::send_tracked(self, conn, request, token, answers);
+    }
+
+    fn request<'a>(
+        &'a self,
+        conn: &'a ConnHandle,
+        request: Request,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Response, RequestError>> + Send + 'a>> {
+        Box::pin(Proxy::request(self, conn, request))
+    }
 }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use self::dialogs::CreateError;
 pub use self::dialogs::Dialogs;
 use crate::endpoint::{Endpoint, EndpointFuture, Peer};
-use crate::frontend::proxy::random_hex;
+use crate::ids::random_hex;
 use crate::transport::ConnId;
 
 const ALLOW: &str = "INVITE, ACK, INFO, UPDATE, BYE, OPTIONS";

@@ -7,11 +7,7 @@ use base64::Engine as _;
 use sip_proto::{HeadLimits, Message};
 
 pub fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd hex");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    hex::decode(s).expect("test vectors are hex")
 }
 
 pub fn hex16(s: &str) -> [u8; 16] {

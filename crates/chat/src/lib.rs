@@ -3,9 +3,11 @@
 //! hands it INFO bodies and gives it a [`Sink`] to deliver XCCOS bodies to sessions.
 
 mod commands;
+mod output;
 mod permissions;
 mod post;
 mod roster;
+mod search;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +20,8 @@ use xccos::{ChatSizeLimits, Envelope, Message};
 pub use permissions::Access;
 pub use roster::Principal;
 use roster::Rosters;
+pub use search::SearchLimits;
+use search::SearchRate;
 
 /// One client endpoint's dialog with the channel service.
 pub type SessionId = u64;
@@ -44,6 +48,10 @@ pub struct ChatSettings {
     pub participant_update_limit: usize,
     pub room_management_url: Option<String>,
     pub xccos_limits: xccos::Limits,
+    /// Largest XCCOS body the service sends: what clients accept. History replies are cut
+    /// to it, posts that would not fit are refused, and nothing larger leaves.
+    pub max_output_body_bytes: usize,
+    pub search: SearchLimits,
 }
 
 /// How the server should answer the SIP INFO that carried a body.
@@ -82,6 +90,7 @@ pub struct ChatService {
     /// delivery order.
     room_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     envids: AtomicU64,
+    search_rate: SearchRate,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -101,6 +110,7 @@ impl ChatService {
         let root = store.root_category().await?;
         Ok(ChatService {
             root_uri: format!("ma-cat://{}/{}", settings.domain, root.guid),
+            search_rate: SearchRate::new(settings.search),
             store,
             settings,
             sink,
@@ -224,12 +234,25 @@ impl ChatService {
         self.envids.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn send(&self, sessions: &[SessionId], message: impl Into<Message>) {
+    /// Sends one envelope to sessions. Every body the service builds is sized to fit the
+    /// output limit; one that does not is a bug, and is logged and not sent rather than
+    /// dropped by the client. Returns whether it was sent.
+    fn send(&self, sessions: &[SessionId], message: impl Into<Message>) -> bool {
         if sessions.is_empty() {
-            return;
+            return true;
         }
-        let body = bytes::Bytes::from(Envelope::new(self.next_envid(), message).to_xml());
-        self.sink.deliver(sessions, &body);
+        let body = Envelope::new(self.next_envid(), message).to_xml();
+        if body.len() > self.settings.max_output_body_bytes {
+            tracing::error!(
+                bytes = body.len(),
+                limit = self.settings.max_output_body_bytes,
+                sessions = sessions.len(),
+                "outgoing XCCOS body over the size limit, not sent"
+            );
+            return false;
+        }
+        self.sink.deliver(sessions, &bytes::Bytes::from(body));
+        true
     }
 
     /// `ma-chan://<domain>/<guid>` of a room.

@@ -19,9 +19,9 @@ use crate::report::{Row, Section, TargetCheck, settings};
 use crate::target::Target;
 
 /// Messages per import transaction.
-const IMPORT_BATCH: usize = 50_000;
+pub(crate) const IMPORT_BATCH: usize = 50_000;
 /// Distinct words of the synthetic vocabulary; their frequencies fall off like Zipf's law.
-const VOCABULARY: usize = 20_000;
+pub(crate) const VOCABULARY: usize = 20_000;
 /// The word searched alone (rank 20: in a few percent of messages) and the one added for
 /// two-term searches (rank 200).
 const ONE_TERM: usize = 20;
@@ -55,7 +55,7 @@ struct Filled {
 }
 
 /// The `rank`-th word of the vocabulary: pronounceable, distinct, deterministic.
-fn word(rank: usize) -> String {
+pub(crate) fn word(rank: usize) -> String {
     const SYLLABLES: [&str; 16] = [
         "ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "pe", "da", "go", "fu", "ze", "bi", "ho",
         "ya",
@@ -74,7 +74,7 @@ fn word(rank: usize) -> String {
 }
 
 /// A message of 6–16 words, word ranks log-uniform (frequency about 1/rank).
-fn sentence(rng: &mut StdRng, words: &[String]) -> String {
+pub(crate) fn sentence(rng: &mut StdRng, words: &[String]) -> String {
     let n = rng.random_range(6..=16);
     let picks: Vec<&str> = (0..n)
         .map(|_| {

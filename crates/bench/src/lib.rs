@@ -18,6 +18,7 @@ mod pool;
 mod population;
 mod relay;
 pub mod report;
+mod search_load;
 mod target;
 mod wire;
 
@@ -31,6 +32,7 @@ pub use idle::IdleArgs;
 pub use joinstorm::JoinStormArgs;
 pub use pool::PoolArgs;
 use report::{Machine, Report};
+pub use search_load::SearchLoadArgs;
 
 /// `parlance bench [OPTIONS] [SCENARIO]`; without a scenario, the default suite.
 #[derive(Debug, clap::Args)]
@@ -75,6 +77,8 @@ pub enum Scenario {
     JoinStorm(JoinStormArgs),
     /// History pages and searches over a store filled with many messages.
     History(HistoryArgs),
+    /// Post latency in rooms of their own while one user searches in a loop.
+    SearchLoad(SearchLoadArgs),
     /// N registered idle connections: server memory per connection.
     Idle(IdleArgs),
     /// The Persistent Chat pool design point scaled by a factor; searches for the largest
@@ -89,6 +93,9 @@ pub enum Scenario {
         server_data: PathBuf,
         #[arg(long)]
         stop_after_secs: u64,
+        /// Lift the per-user search rate limit (the `search-load` scenario).
+        #[arg(long)]
+        unlimited_search: bool,
     },
     /// Internal: the baseline relay process.
     #[command(hide = true)]
@@ -165,8 +172,18 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
         Scenario::ServeChild {
             server_data,
             stop_after_secs,
+            unlimited_search,
         } => {
-            target::serve_child(server_data, Duration::from_secs(*stop_after_secs)).await?;
+            let search_rate = match unlimited_search {
+                true => target::SearchRate::Unlimited,
+                false => target::SearchRate::Default,
+            };
+            target::serve_child(
+                server_data,
+                Duration::from_secs(*stop_after_secs),
+                search_rate,
+            )
+            .await?;
             return Ok(None);
         }
         Scenario::RelayChild {
@@ -204,6 +221,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
         Scenario::BigRoom(a) => sections.push(big_room(env, a).await?),
         Scenario::JoinStorm(a) => sections.push(joinstorm::run(env, a).await?),
         Scenario::History(a) => sections.push(history::run(env, a).await?),
+        Scenario::SearchLoad(a) => sections.push(search_load::run(env, a).await?),
         Scenario::Idle(a) => sections.push(idle::run(env, a).await?),
         Scenario::Pool(a) => sections.push(pool::run(env, a).await?),
         Scenario::Suite => {

@@ -37,6 +37,25 @@ pub fn bench_config(data_dir: &Path) -> Config {
     config
 }
 
+/// How the server under test limits each user's searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchRate {
+    /// The configured default.
+    Default,
+    /// No rate limit (the bounds on a query and its time limit still hold), so that one
+    /// user's searches run back to back.
+    Unlimited,
+}
+
+impl SearchRate {
+    fn apply(self, config: &mut Config) {
+        if self == SearchRate::Unlimited {
+            config.chat.search_burst = u32::MAX;
+            config.chat.searches_per_minute = u32::MAX;
+        }
+    }
+}
+
 /// A running server under test.
 #[derive(Debug)]
 pub struct Target {
@@ -59,8 +78,20 @@ impl Target {
         in_process: bool,
         lifetime: Duration,
     ) -> Result<Target, BenchError> {
+        Target::start_with(data_dir, in_process, lifetime, SearchRate::Default).await
+    }
+
+    /// [`Target::start`] with a search rate limit of choice.
+    pub async fn start_with(
+        data_dir: &Path,
+        in_process: bool,
+        lifetime: Duration,
+        search_rate: SearchRate,
+    ) -> Result<Target, BenchError> {
         if in_process {
-            let server = Server::start(bench_config(data_dir), Options::default()).await?;
+            let mut config = bench_config(data_dir);
+            search_rate.apply(&mut config);
+            let server = Server::start(config, Options::default()).await?;
             let addr = |a: Option<SocketAddr>| {
                 a.ok_or_else(|| BenchError::Failed("the server has no listener".into()))
             };
@@ -73,14 +104,17 @@ impl Target {
         }
         let lifetime = lifetime.as_secs().to_string();
         let data = data_dir.display().to_string();
-        let (child, line) = ChildProc::spawn(&[
+        let mut args = vec![
             "serve-child",
             "--stop-after-secs",
             &lifetime,
             "--server-data",
             &data,
-        ])
-        .await?;
+        ];
+        if search_rate == SearchRate::Unlimited {
+            args.push("--unlimited-search");
+        }
+        let (child, line) = ChildProc::spawn(&args).await?;
         let (tls_addr, tcp_addr) = parse_ready(&line)
             .ok_or_else(|| BenchError::Failed(format!("the server said {line:?}")))?;
         Ok(Target {
@@ -203,9 +237,15 @@ fn parse_ready(line: &str) -> Option<(SocketAddr, SocketAddr)> {
 
 /// The child's side: runs the server, prints where it listens, and stops when stdin ends
 /// (the bench process finished or died) or `lifetime` has passed.
-pub async fn serve_child(data_dir: &Path, lifetime: Duration) -> Result<(), BenchError> {
+pub async fn serve_child(
+    data_dir: &Path,
+    lifetime: Duration,
+    search_rate: SearchRate,
+) -> Result<(), BenchError> {
     crate::limits::raise_nofile();
-    let server = Server::start(bench_config(data_dir), Options::default()).await?;
+    let mut config = bench_config(data_dir);
+    search_rate.apply(&mut config);
+    let server = Server::start(config, Options::default()).await?;
     let (Some(tls), Some(tcp)) = (server.tls_addr, server.tcp_addr) else {
         return Err(BenchError::Failed("the server has no listener".into()));
     };

@@ -10,6 +10,7 @@ use xccos::{
     Qib, Reply, ReplyData, ResponseCode, Sib, Uib, format_timestamp,
 };
 
+use crate::output::{Keep, fit_history};
 use crate::roster::Present;
 use crate::{ChatError, ChatService, Principal, SessionId, now_nanos};
 
@@ -34,7 +35,13 @@ impl ChatService {
             Ok(data) => Reply::answer(&command, envid, ResponseCode::Ok, data),
             Err(code) => Reply::failure(&command, envid, code),
         };
-        self.send(&[session], reply);
+        // A reply too large to send is still answered, so the client does not wait for it.
+        if !self.send(&[session], reply) {
+            self.send(
+                &[session],
+                Reply::failure(&command, envid, ResponseCode::LimitExceeded),
+            );
+        }
     }
 
     async fn run(
@@ -175,7 +182,11 @@ impl ChatService {
             return Ok(Err(ResponseCode::MsgNotSupported));
         }
         let criteria = qib.criteria.trim();
-        let found = self
+        let bounds = self.settings.search.check_length(criteria);
+        if let Err(code) = self.admit_search(principal, bounds) {
+            return Ok(Err(code));
+        }
+        let found = match self
             .store
             .search_rooms(
                 Some(criteria),
@@ -183,7 +194,11 @@ impl ChatService {
                 Some(principal.id),
                 self.settings.search_limit,
             )
-            .await?;
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => return Ok(Err(self.stopped_search(principal, e)?)),
+        };
         let mut scope: HashMap<i64, bool> = HashMap::new();
         let mut chanibs = Vec::with_capacity(found.len());
         for info in found {
@@ -387,6 +402,12 @@ impl ChatService {
         if !access.can_read_history() {
             return Ok(Err(access.refusal()));
         }
+        if let Bcq::Search { text, .. } = query {
+            let bounds = self.settings.search.check_history_query(text);
+            if let Err(code) = self.admit_search(principal, bounds) {
+                return Ok(Err(code));
+            }
+        }
         let uri = self.room_uri(&info);
         let mut chanib = Chanib::new(uri.clone());
         if info.logged() {
@@ -409,11 +430,15 @@ impl ChatService {
                     n,
                 },
             };
-            let messages = self
+            let messages = match self
                 .store
                 .read_history(info.room.id, principal.id, &q, now_nanos())
-                .await?;
-            chanib.msgs = messages
+                .await
+            {
+                Ok(messages) => messages,
+                Err(e) => return Ok(Err(self.stopped_search(principal, e)?)),
+            };
+            let messages = messages
                 .into_iter()
                 .map(|m| ChatMessage {
                     channel_uri: uri.clone(),
@@ -423,6 +448,11 @@ impl ChatService {
                     text: m.content,
                 })
                 .collect();
+            let keep = match query {
+                Bcq::After { .. } => Keep::Oldest,
+                Bcq::Last { .. } | Bcq::Before { .. } | Bcq::Search { .. } => Keep::Newest,
+            };
+            chanib.msgs = fit_history(self.settings.max_output_body_bytes, &uri, messages, keep);
         }
         Ok(Ok(ReplyData::BcContext(vec![chanib])))
     }

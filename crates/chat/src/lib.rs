@@ -3,10 +3,12 @@
 //! hands it INFO bodies and gives it a [`Sink`] to deliver XCCOS bodies to sessions.
 
 mod commands;
+mod output;
 mod permissions;
 mod post;
 mod revoke;
 mod roster;
+mod search;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +21,8 @@ use xccos::{ChatSizeLimits, Envelope, Message};
 pub use permissions::Access;
 pub use roster::Principal;
 use roster::Rosters;
+pub use search::SearchLimits;
+use search::SearchRate;
 
 /// One client endpoint's dialog with the channel service.
 pub type SessionId = u64;
@@ -47,6 +51,10 @@ pub struct ChatSettings {
     pub xccos_limits: xccos::Limits,
     /// Bytes one principal's stored preferences (`cmd:setpref`) may take in all.
     pub preference_quota_bytes: u64,
+    /// Largest XCCOS body the service sends: what clients accept. History replies are cut
+    /// to it, posts that would not fit are refused, and nothing larger leaves.
+    pub max_output_body_bytes: usize,
+    pub search: SearchLimits,
 }
 
 /// How the server should answer the SIP INFO that carried a body.
@@ -87,6 +95,7 @@ pub struct ChatService {
     /// delivery order.
     room_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     envids: AtomicU64,
+    search_rate: SearchRate,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -117,6 +126,7 @@ impl ChatService {
         }
         Ok(ChatService {
             root_uri: format!("ma-cat://{}/{}", settings.domain, root.guid),
+            search_rate: SearchRate::new(settings.search),
             store,
             settings,
             sink,
@@ -243,12 +253,25 @@ impl ChatService {
         self.envids.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn send(&self, sessions: &[SessionId], message: impl Into<Message>) {
+    /// Sends one envelope to sessions. Every body the service builds is sized to fit the
+    /// output limit; one that does not is a bug, and is logged and not sent rather than
+    /// dropped by the client. Returns whether it was sent.
+    fn send(&self, sessions: &[SessionId], message: impl Into<Message>) -> bool {
         if sessions.is_empty() {
-            return;
+            return true;
         }
-        let body = bytes::Bytes::from(Envelope::new(self.next_envid(), message).to_xml());
-        self.sink.deliver(sessions, &body);
+        let body = Envelope::new(self.next_envid(), message).to_xml();
+        if body.len() > self.settings.max_output_body_bytes {
+            tracing::error!(
+                bytes = body.len(),
+                limit = self.settings.max_output_body_bytes,
+                sessions = sessions.len(),
+                "outgoing XCCOS body over the size limit, not sent"
+            );
+            return false;
+        }
+        self.sink.deliver(sessions, &bytes::Bytes::from(body));
+        true
     }
 
     /// `ma-chan://<domain>/<guid>` of a room.

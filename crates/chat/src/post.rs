@@ -2,6 +2,7 @@
 
 use xccos::{ChatMessage, GrpChat, format_timestamp};
 
+use crate::output::fits_on_the_wire;
 use crate::{ChatService, InfoAnswer, Principal, SessionId, now_nanos};
 
 impl ChatService {
@@ -27,6 +28,21 @@ impl ChatService {
             return respond(refuse(400, "Missing ts"));
         }
         if self.settings.chat_limits.check(&chat.message.text).is_err() {
+            return respond(refuse(413, "Message Too Large"));
+        }
+        // The size limits count the text as typed; what goes out is escaped, and must fit
+        // the body limit of whoever receives it.
+        let outgoing = ChatMessage {
+            channel_uri: self.room_uri(&info),
+            author: principal.uri.clone(),
+            ..chat.message.clone()
+        };
+        if !fits_on_the_wire(self.settings.max_output_body_bytes, &outgoing, chat.seqid) {
+            tracing::info!(
+                principal = %principal.uri,
+                bytes = chat.message.text.len(),
+                "post refused: too large once escaped for the body limit"
+            );
             return respond(refuse(413, "Message Too Large"));
         }
         let grant = match self.grant(&info, principal).await {

@@ -541,6 +541,48 @@ async fn reconnects_rejoins_and_catches_up_after_the_server_restarts() {
     alice.post(&lobby, "thanks").await.unwrap();
 }
 
+/// Twenty posts at the message size limit do not fit one reply: the server sends fewer than
+/// asked, and catching up goes on until a page comes back empty.
+#[tokio::test]
+async fn catching_up_reaches_every_message_when_pages_are_cut_to_the_body_limit() {
+    let mut s = server(&["alice", "bob"]).await;
+    let lobby = s
+        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let relay = Relay::start(s.server().tls_addr.unwrap()).await;
+    let (alice, mut alice_events) =
+        Client::connect(config_for(&s, &relay.addr().to_string(), "alice", "pw"))
+            .await
+            .unwrap();
+    alice.join(&lobby).await.unwrap();
+    relay.down();
+    s.restart().await;
+    expect(&mut alice_events, |e| {
+        matches!(e, Event::Disconnected { .. }).then_some(())
+    })
+    .await;
+    let (bob, _) = connect(&s, "bob").await;
+    bob.join(&lobby).await.unwrap();
+    let text = |i: usize| format!("{i:02} {}", "x".repeat(16 * 1024 - 3));
+    for i in 1..=20 {
+        bob.post(&lobby, &text(i)).await.unwrap();
+    }
+
+    relay.up(s.server().tls_addr.unwrap());
+    let (_, caught_up) = expect(&mut alice_events, |e| {
+        matches!(e, Event::Reconnected).then_some(())
+    })
+    .await;
+    let replayed: Vec<Option<u64>> = caught_up
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(l) if l.replayed => Some(l.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replayed, (1..=20).map(Some).collect::<Vec<_>>());
+}
+
 #[tokio::test]
 async fn close_ends_the_session() {
     let s = server(&["alice", "bob"]).await;

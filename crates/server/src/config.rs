@@ -134,6 +134,15 @@ pub struct ChatConfig {
     pub channel_uri: Option<String>,
     /// Results of any search at most.
     pub search_limit: u32,
+    /// Longest search query (history text or room-search criteria), in bytes.
+    pub search_max_bytes: usize,
+    /// Most words in a history search.
+    pub search_max_terms: usize,
+    /// A search still running after this long is stopped and refused.
+    pub search_time_limit_ms: u64,
+    /// Searches one user may make at once, then `searches_per_minute` on average.
+    pub search_burst: u32,
+    pub searches_per_minute: u32,
     /// Largest chat message, in bytes of UTF-8.
     pub message_size_limit: u32,
     /// Largest story (a message starting `[STORY]`), in bytes.
@@ -237,6 +246,11 @@ impl Default for ChatConfig {
             pool_uri: None,
             channel_uri: None,
             search_limit: 999,
+            search_max_bytes: 1024,
+            search_max_terms: 16,
+            search_time_limit_ms: 1000,
+            search_burst: 10,
+            searches_per_minute: 30,
             message_size_limit: 16 * 1024,
             story_size_limit: 64 * 1024,
             history_default: 25,
@@ -323,6 +337,18 @@ impl Config {
         }
         if self.pool_uri() == self.channel_uri() {
             return bad("chat.pool_uri and chat.channel_uri must differ".into());
+        }
+        let c = &self.chat;
+        for (key, value) in [
+            ("chat.search_max_bytes", c.search_max_bytes as u64),
+            ("chat.search_max_terms", c.search_max_terms as u64),
+            ("chat.search_time_limit_ms", c.search_time_limit_ms),
+            ("chat.search_burst", u64::from(c.search_burst)),
+            ("chat.searches_per_minute", u64::from(c.searches_per_minute)),
+        ] {
+            if value == 0 {
+                return bad(format!("{key} must be at least 1"));
+            }
         }
         // Clients refresh 10 s before the end (sipe), so a shorter session could not live.
         if self.chat.session_expires_secs < 20 {
@@ -437,6 +463,9 @@ mod tests {
         assert!(c.validate().is_err(), "the first wait above the cap");
         let c: Config =
             toml::from_str("domain = \"example.com\"\nadmin_changes_poll_ms = 0").unwrap();
+        assert!(c.validate().is_err());
+        let c: Config =
+            toml::from_str("domain = \"example.com\"\n[chat]\nsearches_per_minute = 0").unwrap();
         assert!(c.validate().is_err());
     }
 }

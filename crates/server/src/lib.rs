@@ -35,7 +35,7 @@ use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
 use crate::tls::CertificateInfo;
 use crate::transport::Connections;
-use parlance_chat::{ChatService, ChatSettings};
+use parlance_chat::{ChatService, ChatSettings, SearchLimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -97,7 +97,8 @@ pub async fn open_data(config: &Config) -> Result<(Store, ServerKey), StartError
 impl Server {
     pub async fn start(config: Config, options: Options) -> Result<Server, StartError> {
         config.validate()?;
-        let (store, key) = open_data(&config).await?;
+        let (mut store, key) = open_data(&config).await?;
+        store.set_search_time_limit(Duration::from_millis(config.chat.search_time_limit_ms));
         let (acceptor, certificate) = match config.sip.tls_listen {
             Some(_) => {
                 let mut names = config.tls.hostnames.clone();
@@ -256,6 +257,18 @@ async fn start_groupchat(
             ..xccos::Limits::default()
         },
         preference_quota_bytes: config.chat.preference_quota_bytes,
+        // Parlance's client accepts bodies up to the XCCOS default; a server that accepts
+        // larger ones still sends none.
+        max_output_body_bytes: config
+            .sip
+            .max_body_bytes
+            .min(xccos::Limits::default().max_body_bytes),
+        search: SearchLimits {
+            max_bytes: config.chat.search_max_bytes,
+            max_terms: config.chat.search_max_terms,
+            burst: config.chat.search_burst,
+            per_minute: config.chat.searches_per_minute,
+        },
     };
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone()).await?);
     Ok(GroupChat::start(chat, dialogs, answers))

@@ -26,6 +26,9 @@ pub enum StoreError {
     Key(String),
     #[error("a sealed secret could not be opened (wrong server key or tampered row)")]
     Unseal,
+    /// A search ran longer than the store allows and was stopped.
+    #[error("the search ran past its time limit of {limit_ms} ms and was stopped")]
+    SearchTimeLimit { limit_ms: u64 },
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
     #[error("I/O error on {path}: {source}")]

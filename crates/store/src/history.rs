@@ -83,13 +83,15 @@ pub fn fts_in_rooms(room_ids: &[i64], text: &str) -> Option<String> {
         .then(|| format!("room_id : ({}) AND content : ({words})", rooms.join(" OR ")))
 }
 
+/// The words of a search text, as a search matches them: runs of letters and digits.
+pub fn search_terms(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
 /// Turns free text into an FTS5 query that matches every word, each taken literally.
 pub fn fts_all_words(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\""))
-        .collect();
+    let words: Vec<String> = search_terms(text).map(|w| format!("\"{w}\"")).collect();
     (!words.is_empty()).then(|| words.join(" AND "))
 }
 

@@ -23,7 +23,7 @@ pub use accounts::{Mechanisms, User};
 pub use changes::{AccessChange, ChangeKind};
 pub use error::{Result, StoreError};
 pub use secrets::ServerKey;
-pub use sqlite::SqliteStore;
+pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 
 use accounts::{DigestSecret, digest_context, normalize_user_uri};
 use history::{
@@ -52,6 +52,12 @@ impl Store {
     /// Opens (creating and migrating as needed) the embedded SQLite database at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Store> {
         Ok(Store::Sqlite(SqliteStore::open(path).await?))
+    }
+
+    /// How long one search (history or rooms) may run before it is stopped with
+    /// [`StoreError::SearchTimeLimit`]; [`DEFAULT_SEARCH_TIME_LIMIT`] until set.
+    pub fn set_search_time_limit(&mut self, limit: std::time::Duration) {
+        engine!(self, s => s.set_search_time_limit(limit))
     }
 
     /// Creates a user with a password. `realm` is the Digest realm the HA1 values are for.

@@ -955,3 +955,57 @@ async fn imported_messages_continue_the_sequence_and_are_searchable() {
         engine.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_search_past_its_time_limit_is_stopped_and_still_recorded() {
+    for mut engine in engines().await {
+        let author = user(&engine.store, "searcher").await;
+        let r = room(&engine.store, "Busy").await;
+        let texts: Vec<String> = (0..3000).map(|i| format!("common word {i}")).collect();
+        let rows: Vec<(&str, i64)> = texts.iter().map(|t| (t.as_str(), 1)).collect();
+        engine
+            .store
+            .import_messages(r.id, author, &rows)
+            .await
+            .unwrap();
+        // Every message matches: the statement steps through thousands of rows.
+        let search = HistoryQuery::Search {
+            text: "common word".into(),
+            n: 3000,
+        };
+        // Within the default limit the same search answers.
+        let found = read(&engine.store, r.id, author, search.clone()).await;
+        assert_eq!(found.len(), 3000);
+
+        // A limit already over stops the statement at SQLite's first progress check (a
+        // few hundred steps in).
+        let Store::Sqlite(sqlite) = &mut engine.store;
+        sqlite.set_search_time_limit(std::time::Duration::ZERO);
+        let store = &engine.store;
+        let before = all_events(store).await.len();
+        let got = store.read_history(r.id, author, &search, 8).await;
+        assert!(
+            matches!(got, Err(StoreError::SearchTimeLimit { limit_ms: 0 })),
+            "{got:?}"
+        );
+        let got = store.search_history(&[r.id], author, "common", 10, 8).await;
+        assert!(
+            matches!(got, Err(StoreError::SearchTimeLimit { .. })),
+            "{got:?}"
+        );
+        assert_eq!(
+            all_events(store).await.len(),
+            before + 2,
+            "a stopped search was still asked for, and compliance sees it"
+        );
+        // Pages do not search: the limit does not touch them, and the connection the
+        // stopped searches used serves the next one.
+        assert_eq!(
+            read(store, r.id, author, HistoryQuery::Last(3)).await.len(),
+            3
+        );
+        let post = store.post_message(r.id, author, "after", 9).await.unwrap();
+        assert_eq!(post.seq, 3001);
+        engine.finish().await;
+    }
+}

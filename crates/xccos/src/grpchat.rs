@@ -36,6 +36,14 @@ impl ChatMessage {
         })
     }
 
+    /// Bytes of the history form as written, escaping included: what this message adds to
+    /// a `rpl:bccontext` body. Replies are cut by it to fit a body limit.
+    pub fn history_len(&self) -> usize {
+        let mut w = XmlWriter::default();
+        self.write_msg(&mut w);
+        w.finish().len()
+    }
+
     /// The history form, `<msg id="grpchat" …><chat>…</chat></msg>`.
     pub(crate) fn write_msg(&self, w: &mut XmlWriter) {
         self.write_as(w, "msg", None);

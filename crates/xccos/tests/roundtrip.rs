@@ -302,6 +302,29 @@ proptest! {
         round_trip(&envelope)?;
     }
 
+    /// `history_len` is exactly what one more message adds to a history reply, escaping
+    /// included: the server cuts replies to a body limit by it.
+    #[test]
+    fn a_message_adds_its_history_len_to_a_reply(
+        first in chat_message(),
+        second in chat_message(),
+        uri in text(),
+    ) {
+        let body = |msgs: Vec<ChatMessage>| {
+            let reply = Reply {
+                seqid: 1,
+                command: Some(CommandRef { seqid: 1, envid: 2 }),
+                resp: Resp { code: 200, text: "SUCCESS_OK".into() },
+                data: ReplyData::BcContext(vec![Chanib { msgs, ..Chanib::new(uri.clone()) }]),
+            };
+            Envelope::new(3, reply).to_xml().len()
+        };
+        prop_assert_eq!(
+            body(vec![first.clone(), second.clone()]),
+            body(vec![first]) + second.history_len()
+        );
+    }
+
     #[test]
     fn arbitrary_strings_never_panic(body in any::<String>()) {
         parse_is_stable(body.as_bytes())?;

@@ -153,13 +153,15 @@ impl Session {
                 .flat_map(|c| &c.msgs)
                 .map(|m| ChatLine::from_message(m, true))
                 .collect();
-            let full = page.len() >= CATCH_UP_PAGE as usize;
+            // Only an empty page says the room is caught up: a server sends fewer messages
+            // than asked when more would not fit one body.
+            let more = !page.is_empty();
             for line in page {
                 if let Some(line) = self.rooms.replayed(line) {
                     self.emit(Event::Message(line));
                 }
             }
-            if !full {
+            if !more {
                 break;
             }
         }

@@ -1,5 +1,6 @@
 //! Messages, history reads, compliance events, invitations and preferences on SQLite.
-//! Every action that compliance must see writes its outbox row in its own transaction.
+//! Every action that compliance must see writes its outbox row in its own transaction;
+//! a history read writes its row beside the read (a read has no transaction to share).
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
@@ -123,7 +124,10 @@ impl SqliteStore {
         Ok(seq - 1)
     }
 
-    /// Reads history (oldest first) and records the read as a compliance event.
+    /// Reads history (oldest first) and records the read as a compliance event. The record
+    /// is written beside the read, not around it: a read changes nothing, so the writer is
+    /// held for one insert only, and a search never holds it at all. Nothing read is
+    /// returned unless the record was written.
     pub async fn read_history(
         &self,
         room_id: i64,
@@ -131,34 +135,41 @@ impl SqliteStore {
         query: &HistoryQuery,
         at: i64,
     ) -> Result<Vec<StoredMessage>> {
-        let mut tx = self.writes.begin().await?;
         let description = match query {
             HistoryQuery::Last(n) => format!("last {n}"),
             HistoryQuery::Before { seq, n } => format!("before {seq} {n}"),
             HistoryQuery::After { seq, n } => format!("after {seq} {n}"),
             HistoryQuery::Search { text, n } => format!("search {n} {text}"),
         };
-        outbox(
-            &mut tx,
-            ComplianceKind::Backchat,
-            room_id,
-            viewer_id,
-            None,
-            &description,
-            at,
-        )
-        .await?;
+        let (recorded, rows) = tokio::join!(
+            self.record_events(
+                ComplianceKind::Backchat,
+                std::slice::from_ref(&room_id),
+                viewer_id,
+                &description,
+                at
+            ),
+            self.history_rows(room_id, query),
+        );
+        recorded?;
+        let mut rows = rows?;
+        rows.reverse();
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
+    /// The rows a history query asks for, newest first.
+    async fn history_rows(&self, room_id: i64, query: &HistoryQuery) -> Result<Vec<SqliteRow>> {
         let base = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN principals p ON p.id = m.author_id"
         );
-        let mut rows = match query {
+        Ok(match query {
             HistoryQuery::Last(n) => {
                 sqlx::query(&format!(
                     "{base} WHERE m.room_id = ? ORDER BY m.seq DESC LIMIT ?"
                 ))
                 .bind(room_id)
                 .bind(i64::from(*n))
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.reads)
                 .await?
             }
             HistoryQuery::Before { seq, n } => {
@@ -168,7 +179,7 @@ impl SqliteStore {
                 .bind(room_id)
                 .bind(seq)
                 .bind(i64::from(*n))
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.reads)
                 .await?
             }
             HistoryQuery::After { seq, n } => {
@@ -178,7 +189,7 @@ impl SqliteStore {
                 .bind(room_id)
                 .bind(seq)
                 .bind(i64::from(*n))
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.reads)
                 .await?;
                 rows.reverse();
                 rows
@@ -186,21 +197,21 @@ impl SqliteStore {
             HistoryQuery::Search { text, n } => match fts_in_rooms(&[room_id], text) {
                 None => Vec::new(),
                 Some(fts) => {
+                    let mut conn = self.search_connection().await?;
                     sqlx::query(&format!("{FTS_SEARCH} ORDER BY f.rowid DESC LIMIT ?"))
                         .bind(fts)
                         .bind(i64::from(*n))
-                        .fetch_all(&mut *tx)
-                        .await?
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(|e| self.search_error(e))?
                 }
             },
-        };
-        tx.commit().await?;
-        rows.reverse();
-        Ok(rows.iter().map(message_from_row).collect())
+        })
     }
 
     /// Searches the history of several rooms (the caller passes the rooms the viewer may
-    /// read), newest first, and records one compliance event per room searched.
+    /// read), newest first, and records one compliance event per room searched, beside the
+    /// search as [`SqliteStore::read_history`] does.
     pub async fn search_history(
         &self,
         room_ids: &[i64],
@@ -212,28 +223,30 @@ impl SqliteStore {
         let Some(fts) = fts_in_rooms(room_ids, text) else {
             return Ok(Vec::new());
         };
-        let mut tx = self.writes.begin().await?;
-        for room in room_ids {
-            outbox(
-                &mut tx,
+        let search = async {
+            let mut conn = self.search_connection().await?;
+            sqlx::query(&format!(
+                "{FTS_SEARCH} ORDER BY m.posted_at DESC, f.rowid DESC LIMIT ?"
+            ))
+            .bind(fts)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.search_error(e))
+        };
+        let description = format!("search {text}");
+        let (recorded, rows) = tokio::join!(
+            self.record_events(
                 ComplianceKind::Backchat,
-                *room,
+                room_ids,
                 viewer_id,
-                None,
-                &format!("search {text}"),
-                at,
-            )
-            .await?;
-        }
-        let rows = sqlx::query(&format!(
-            "{FTS_SEARCH} ORDER BY m.posted_at DESC, f.rowid DESC LIMIT ?"
-        ))
-        .bind(fts)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(rows.iter().map(message_from_row).collect())
+                &description,
+                at
+            ),
+            search,
+        );
+        recorded?;
+        Ok(rows?.iter().map(message_from_row).collect())
     }
 
     /// Records a join or part (or any event without its own row) for compliance.
@@ -245,8 +258,23 @@ impl SqliteStore {
         content: &str,
         at: i64,
     ) -> Result<()> {
+        self.record_events(kind, &[room_id], principal_id, content, at)
+            .await
+    }
+
+    /// One compliance event per room, in one transaction: all are recorded or none.
+    async fn record_events(
+        &self,
+        kind: ComplianceKind,
+        room_ids: &[i64],
+        principal_id: i64,
+        content: &str,
+        at: i64,
+    ) -> Result<()> {
         let mut tx = self.writes.begin().await?;
-        outbox(&mut tx, kind, room_id, principal_id, None, content, at).await?;
+        for room_id in room_ids {
+            outbox(&mut tx, kind, *room_id, principal_id, None, content, at).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -5,6 +5,7 @@ mod changes;
 mod compliance;
 mod history;
 mod rooms;
+mod search;
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,14 +26,25 @@ use changes::record_change;
 /// at a time anyway, and writers that race for the lock wait in its busy handler, which
 /// sleeps in steps of up to 100 ms; queueing them in the pool instead keeps a burst of
 /// joins or posts moving at the speed of the commits.
+///
+/// Searches have connections of their own, each statement under a deadline
+/// ([`SqliteStore::set_search_time_limit`]): a search may run for its whole time limit, and
+/// the lookups every post and join makes on the readers must not queue behind it.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) reads: SqlitePool,
     pub(crate) writes: SqlitePool,
+    pub(crate) searches: SqlitePool,
+    pub(crate) search_time: Duration,
 }
 
-/// Connections for readers (history pages and searches run beside the writer in WAL mode).
+/// Connections for readers (history pages run beside the writer in WAL mode).
 const READERS: u32 = 8;
+/// Connections for searches: how many may run at once, server-wide. The machine's other
+/// cores stay free for posts, joins and history pages however many users search.
+const SEARCHERS: u32 = 2;
+/// How long one search may run unless the server sets another limit.
+pub const DEFAULT_SEARCH_TIME_LIMIT: Duration = Duration::from_secs(1);
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<SqliteStore> {
@@ -53,9 +65,24 @@ impl SqliteStore {
         migrate(&writes, SQLITE).await?;
         let reads = SqlitePoolOptions::new()
             .max_connections(READERS)
+            .connect_with(options.clone())
+            .await?;
+        let searches = SqlitePoolOptions::new()
+            .max_connections(SEARCHERS)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { reads, writes })
+        Ok(SqliteStore {
+            reads,
+            writes,
+            searches,
+            search_time: DEFAULT_SEARCH_TIME_LIMIT,
+        })
+    }
+
+    /// How long one search (of history or of rooms) may run before it is stopped with
+    /// [`StoreError::SearchTimeLimit`].
+    pub fn set_search_time_limit(&mut self, limit: Duration) {
+        self.search_time = limit;
     }
 
     pub async fn add_user(
@@ -309,6 +336,7 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writes.close().await;
         self.reads.close().await;
+        self.searches.close().await;
     }
 }
 

@@ -319,13 +319,16 @@ impl SqliteStore {
                     OR EXISTS (SELECT 1 FROM room_roles rr WHERE rr.room_id = r.id AND rr.principal_id = ?3)) \
              ORDER BY r.name COLLATE NOCASE LIMIT ?4"
         );
+        // A pattern match over every room name: a search, under the search time limit.
+        let mut conn = self.search_connection().await?;
         let rows = sqlx::query(&sql)
             .bind(pattern)
             .bind(in_description)
             .bind(visible_to)
             .bind(i64::from(limit))
-            .fetch_all(&self.reads)
-            .await?;
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.search_error(e))?;
         Ok(rows.iter().map(room_info_from_row).collect())
     }
 

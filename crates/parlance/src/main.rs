@@ -1,6 +1,5 @@
 //! `parlance`: the one binary. Wiring only — the work is in the library crates.
 
-mod chat;
 mod rooms;
 mod serve;
 mod user;
@@ -53,7 +52,7 @@ enum Command {
     #[command(subcommand)]
     Room(rooms::RoomCommand),
     /// Chat from the terminal (a client of any Parlance server).
-    Chat(chat::ChatArgs),
+    Chat(parlance_tui::ChatArgs),
     /// Measure this machine: load scenarios against a real server (see BENCHMARKS.md).
     Bench(parlance_bench::BenchArgs),
 }
@@ -120,7 +119,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => user::run(config()?, cmd).await,
             Command::Category(cmd) => rooms::run_category(config()?, cmd).await,
             Command::Room(cmd) => rooms::run_room(config()?, cmd).await,
-            Command::Chat(args) => chat::run(args).await,
+            Command::Chat(args) => parlance_tui::run(args).await,
             Command::Bench(args) => parlance_bench::run(args)
                 .await
                 .map(drop)

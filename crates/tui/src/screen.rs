@@ -10,8 +10,8 @@ use parlance_client::{Client, Events, HistoryQuery};
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-use super::app::{Action, App, OLDER_PAGE, Outcome};
-use super::ui;
+use crate::app::{Action, App, OLDER_PAGE, Outcome};
+use crate::ui;
 
 /// Redraw at least this often, so that a finished call shows without a key press.
 const REDRAW: Duration = Duration::from_secs(30);

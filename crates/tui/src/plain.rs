@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use parlance_client::{ChatLine, Client, Event, Events};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::format;
+use crate::format;
 
 #[derive(Debug)]
 pub struct PlainArgs {

@@ -6,7 +6,7 @@ mod command;
 mod format;
 mod input;
 mod plain;
-mod tui;
+mod screen;
 mod ui;
 mod view;
 
@@ -68,7 +68,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
         client.close().await;
         result
     } else {
-        tui::run(client, events, args.room).await
+        screen::run(client, events, args.room).await
     }
 }
 

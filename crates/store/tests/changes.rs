@@ -131,7 +131,10 @@ async fn removed_accounts_keep_their_messages_and_their_address() {
             .post_message(lobby.id, alice, "hello", 1)
             .await
             .unwrap();
-        store.set_preference(alice, "p", "x", 1 << 20).await.unwrap();
+        store
+            .set_preference(alice, "p", "x", 1 << 20)
+            .await
+            .unwrap();
         store.invite(lobby.id, &[alice]).await.unwrap();
 
         store.remove_user(ALICE).await.unwrap();

@@ -119,7 +119,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => user::run(config()?, cmd).await,
             Command::Category(cmd) => rooms::run_category(config()?, cmd).await,
             Command::Room(cmd) => rooms::run_room(config()?, cmd).await,
-            Command::Chat(args) => parlance_tui::run(args).await,
+            Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),
             Command::Bench(args) => parlance_bench::run(args)
                 .await
                 .map(drop)

@@ -1,8 +1,7 @@
 //! `parlance`: the one binary. Wiring only — the work is in the library crates.
 
-mod rooms;
+mod admin;
 mod serve;
-mod user;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,13 +43,13 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Manage user accounts (works whether the server runs or not).
     #[command(subcommand)]
-    User(user::UserCommand),
+    User(admin::user::UserCommand),
     /// Manage categories (rooms live in categories).
     #[command(subcommand)]
-    Category(rooms::CategoryCommand),
+    Category(admin::room::CategoryCommand),
     /// Manage rooms and who holds which role in them.
     #[command(subcommand)]
-    Room(rooms::RoomCommand),
+    Room(admin::room::RoomCommand),
     /// Chat from the terminal (a client of any Parlance server).
     Chat(parlance_tui::ChatArgs),
     /// Measure this machine: load scenarios against a real server (see BENCHMARKS.md).
@@ -116,9 +115,9 @@ fn main() -> ExitCode {
         let config = || cli.common.config();
         match cli.command {
             Command::Serve(args) => serve::run(config()?, args).await,
-            Command::User(cmd) => user::run(config()?, cmd).await,
-            Command::Category(cmd) => rooms::run_category(config()?, cmd).await,
-            Command::Room(cmd) => rooms::run_room(config()?, cmd).await,
+            Command::User(cmd) => admin::user::run(config()?, cmd).await,
+            Command::Category(cmd) => admin::room::run_category(config()?, cmd).await,
+            Command::Room(cmd) => admin::room::run_room(config()?, cmd).await,
             Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),
             Command::Bench(args) => parlance_bench::run(args)
                 .await

@@ -328,7 +328,7 @@ async fn room(store: &Store, name: &str) -> anyhow::Result<RoomInfo> {
 }
 
 async fn user_id(store: &Store, config: &Config, user: &str) -> anyhow::Result<i64> {
-    let uri = crate::user::in_domain(config, user)?;
+    let uri = super::user::in_domain(config, user)?;
     let u = store
         .user(&uri)
         .await?

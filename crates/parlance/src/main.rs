@@ -46,7 +46,7 @@ enum Command {
     User(admin::user::UserCommand),
     /// Manage categories (rooms live in categories).
     #[command(subcommand)]
-    Category(admin::room::CategoryCommand),
+    Category(admin::category::CategoryCommand),
     /// Manage rooms and who holds which role in them.
     #[command(subcommand)]
     Room(admin::room::RoomCommand),
@@ -116,8 +116,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(config()?, args).await,
             Command::User(cmd) => admin::user::run(config()?, cmd).await,
-            Command::Category(cmd) => admin::room::run_category(config()?, cmd).await,
-            Command::Room(cmd) => admin::room::run_room(config()?, cmd).await,
+            Command::Category(cmd) => admin::category::run(config()?, cmd).await,
+            Command::Room(cmd) => admin::room::run(config()?, cmd).await,
             Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),
             Command::Bench(args) => parlance_bench::run(args)
                 .await

@@ -1,12 +1,14 @@
 //! Running the real binary in tests: a throw-away data directory, `parlance serve` on free
 //! loopback ports, the admin commands, and a terminal (tmux) to drive `parlance chat` in.
+//! Each test file uses its own part of it.
+#![allow(dead_code)]
 
 pub mod tmux;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -71,6 +73,19 @@ pub struct Server {
     child: Child,
     pub tcp: SocketAddr,
     pub tls: SocketAddr,
+}
+
+impl Server {
+    /// Stops the server as an operator would (SIGTERM) and returns how it exited.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM");
+        self.child.wait().unwrap()
+    }
 }
 
 impl Drop for Server {

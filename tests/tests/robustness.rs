@@ -1,11 +1,10 @@
 //! Bad input and bad peers: each gets the protocol answer or a closed connection, and
 //! nothing else is disturbed.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parlance_tests::{DOMAIN, SipConn, TestServer};
 use sip_proto::Message;
-use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
 async fn malformed_request_is_answered_400_and_the_connection_carries_on() {
@@ -170,26 +169,22 @@ async fn a_slow_sender_is_cut_off_and_keepalives_are_fine() {
     let mut slow = s.tcp().await;
     slow.send("OPTIONS sip:example.test SIP/2.0\r\nVia: SIP/2.0/TCP x;branch=z9hG4bKslow\r\n")
         .await;
-    for _ in 0..3 {
-        keepalive.send("\r\n\r\n").await;
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
+    // The keep-alives must span more than the idle timeout to show that they reset it. The
+    // transport's timeouts are tokio timers, not the server's test Clock, so this takes
+    // real time: the pauses pace the client, they wait for nothing the server does.
+    let keepalives = async {
+        for _ in 0..3 {
+            keepalive.send("\r\n\r\n").await;
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+    };
+    let ((), seen) = tokio::join!(keepalives, slow.until_closed());
     assert!(
-        slow.try_recv().await.is_none(),
-        "the incomplete message's connection is closed"
+        seen.is_empty(),
+        "the incomplete message's connection is closed unanswered: {seen:?}"
     );
-    let req = keepalive.request(
-        "OPTIONS",
-        &format!("sip:{DOMAIN}"),
-        "a",
-        &format!("sip:{DOMAIN}"),
-        "ka",
-        &[],
-        "",
-    );
-    keepalive.send(req).await;
     assert_eq!(
-        keepalive.recv_response().await.status,
+        options(&mut keepalive, "ka").await,
         200,
         "CRLF keep-alives hold the connection"
     );
@@ -200,21 +195,29 @@ async fn a_slow_sender_is_cut_off_and_keepalives_are_fine() {
 async fn connection_limit_refuses_extra_connections_only() {
     let s = TestServer::start_with(|c| c.sip.max_connections = 2).await;
     let mut a = s.tcp().await;
-    let _b = s.tcp().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut b = s.tcp().await;
+    // An answer on each shows the server has accepted and counted both.
+    for (c, id) in [(&mut a, "lim-a"), (&mut b, "lim-b")] {
+        assert_eq!(options(c, id).await, 200);
+    }
     let mut refused = s.tcp().await;
     assert!(refused.try_recv().await.is_none(), "closed at once");
-    let req = a.request(
+    assert_eq!(options(&mut a, "lim").await, 200);
+}
+
+/// Sends an OPTIONS to the server's domain and returns the status it is answered with.
+async fn options(c: &mut SipConn, call_id: &str) -> u16 {
+    let req = c.request(
         "OPTIONS",
         &format!("sip:{DOMAIN}"),
         "a",
         &format!("sip:{DOMAIN}"),
-        "lim",
+        call_id,
         &[],
         "",
     );
-    a.send(req).await;
-    assert_eq!(a.recv_response().await.status, 200);
+    c.send(req).await;
+    c.recv_response().await.status
 }
 
 #[tokio::test]
@@ -283,17 +286,7 @@ async fn a_client_that_stops_reading_is_dropped_without_blocking_others() {
 async fn shutdown_closes_connections() {
     let mut s = TestServer::start().await;
     let mut c = s.tcp().await;
-    let req = c.request(
-        "OPTIONS",
-        &format!("sip:{DOMAIN}"),
-        "a",
-        &format!("sip:{DOMAIN}"),
-        "sd",
-        &[],
-        "",
-    );
-    c.send(req).await;
-    assert_eq!(c.recv_response().await.status, 200);
+    assert_eq!(options(&mut c, "sd").await, 200);
     let addr = s.tcp_addr();
     tokio::time::timeout(Duration::from_secs(10), s.shutdown())
         .await
@@ -316,19 +309,40 @@ async fn a_response_matching_nothing_is_ignored() {
     ))
     .await;
     raw.expect_silence(Duration::from_millis(200)).await;
-    let req = c.request(
+    assert_eq!(options(&mut c, "ok").await, 200);
+}
+
+/// Half a message is never handed on: its connection is closed unanswered once
+/// `message_timeout` has passed, or as soon as its peer goes, and the others carry on.
+#[tokio::test]
+async fn half_a_message_is_never_dispatched() {
+    let s = TestServer::start_with(|c| c.sip.message_timeout_secs = 1).await;
+    let mut other = s.tcp().await;
+    let mut half = s.tcp().await;
+    // A whole OPTIONS would be answered 200; this one lacks the end of its body.
+    let whole = half.request(
         "OPTIONS",
         &format!("sip:{DOMAIN}"),
         "a",
         &format!("sip:{DOMAIN}"),
-        "ok",
+        "half",
         &[],
-        "",
+        "0123456789",
     );
-    c.send(req).await;
-    assert_eq!(c.recv_response().await.status, 200);
-    drop(raw);
-    let mut half = tokio::net::TcpStream::connect(s.tcp_addr()).await.unwrap();
-    half.write_all(b"REGIS").await.unwrap();
-    drop(half);
+    let started = Instant::now();
+    half.send(&whole[..whole.len() - 5]).await;
+    let seen = half.until_closed().await;
+    assert!(seen.is_empty(), "not answered: {seen:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "closed by message_timeout, not before: {:?}",
+        started.elapsed()
+    );
+
+    // A peer that leaves in the middle of a message.
+    let mut gone = s.tcp().await;
+    gone.send("REGIS").await;
+    drop(gone);
+
+    assert_eq!(options(&mut other, "other").await, 200, "unaffected");
 }

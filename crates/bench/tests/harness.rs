@@ -52,23 +52,34 @@ async fn a_small_fan_out_delivers_everything_through_server_and_relay() {
         "relay saturated",
     ] {
         let values = row(section, name);
-        assert_eq!(number(values, "delivered_pct"), 100.0, "{name}: {values:?}");
-        assert!(number(values, "posts") >= 1.0, "{name}");
-        assert_eq!(
-            number(values, "deliveries"),
-            number(values, "posts") * 6.0,
-            "{name}"
-        );
-        for key in [
-            "deliveries_per_s",
-            "latency.p50_ms",
-            "latency.p90_ms",
-            "latency.p99_ms",
-            "latency.max_ms",
-            "server_cpu_pct",
-        ] {
-            assert!(number(values, key) >= 0.0, "{name} {key}");
+        let posts = number(values, "posts");
+        if name.ends_with("paced") {
+            // 20 posts/s for 1 s; a post that failed would not be counted.
+            assert_eq!(posts, 20.0, "{name}: every post went through: {values:?}");
+        } else {
+            // Each poster counts a post when its own message came back.
+            assert!(posts >= 2.0, "{name}: each poster posted: {values:?}");
         }
+        assert_eq!(number(values, "deliveries"), posts * 6.0, "{name}");
+        assert_eq!(number(values, "delivered_pct"), 100.0, "{name}: {values:?}");
+        assert_eq!(
+            number(values, "latency.count"),
+            posts * 6.0,
+            "{name}: one latency per delivery"
+        );
+        assert!(
+            number(values, "deliveries_per_s") > 0.0,
+            "{name}: {values:?}"
+        );
+        let [p50, p90, p99, max] =
+            ["p50", "p90", "p99", "max"].map(|p| number(values, &format!("latency.{p}_ms")));
+        assert!(
+            0.0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= max,
+            "{name}: a delivery takes time, and percentiles are ordered: {values:?}"
+        );
+        // Present, and a number (NaN would be written as null). CPU time is counted in
+        // ticks, so a short phase may well show 0.
+        number(values, "server_cpu_pct");
     }
     assert!(number(row(section, "server / relay"), "deliveries_per_s_ratio") > 0.0);
     assert_eq!(section.targets.len(), 2);

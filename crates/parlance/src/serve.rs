@@ -1,5 +1,7 @@
 //! `parlance serve`.
 
+use std::net::SocketAddr;
+
 use clap::Args;
 use parlance_server::config::Config;
 use parlance_server::{Options, Server};
@@ -7,14 +9,27 @@ use parlance_server::{Options, Server};
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// SIP over TCP listen address, or "off".
-    #[arg(long, value_parser = crate::parse_listen)]
-    sip_tcp: Option<crate::Listen>,
+    #[arg(long, value_parser = parse_listen)]
+    sip_tcp: Option<Listen>,
     /// SIP over TLS listen address, or "off".
-    #[arg(long, value_parser = crate::parse_listen)]
-    sip_tls: Option<crate::Listen>,
+    #[arg(long, value_parser = parse_listen)]
+    sip_tls: Option<Listen>,
     /// Accept REGISTER without authentication from this network (CIDR); repeatable.
     #[arg(long = "trusted-network", value_name = "CIDR")]
     trusted_networks: Vec<String>,
+}
+
+/// A listen address given on the command line, or "off".
+#[derive(Debug, Clone, Copy)]
+struct Listen(Option<SocketAddr>);
+
+fn parse_listen(s: &str) -> Result<Listen, String> {
+    if s.is_empty() || s == "off" {
+        return Ok(Listen(None));
+    }
+    s.parse()
+        .map(|a| Listen(Some(a)))
+        .map_err(|e| format!("{s:?}: {e} (use e.g. 0.0.0.0:5060, or \"off\")"))
 }
 
 pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
-//! The room administration commands, run beside a serving server: what they change is what
-//! clients see at once.
+//! The administration commands, each run as a process of its own: on a data directory with
+//! no server (they open it themselves), and beside a running server, which applies what
+//! they change to live sessions.
 
 use std::path::Path;
 use std::process::Command;
@@ -29,8 +30,9 @@ fn ok(data: &Path, args: &[&str]) -> String {
     text
 }
 
+/// Categories, rooms and roles on a data directory no server runs on.
 #[test]
-fn categories_rooms_and_roles() {
+fn categories_rooms_and_roles_without_a_server() {
     let data = std::env::temp_dir().join(format!("parlance-admin-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     ok(&data, &["user", "add", "alice@example.test"]);

@@ -1,12 +1,15 @@
 //! Running the real binary in tests: a throw-away data directory, `parlance serve` on free
 //! loopback ports, the admin commands, and a terminal (tmux) to drive `parlance chat` in.
+//! Each test file uses its own part of it.
+#![allow(dead_code)]
 
 pub mod tmux;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_parlance");
@@ -72,6 +75,19 @@ pub struct Server {
     pub tls: SocketAddr,
 }
 
+impl Server {
+    /// Stops the server as an operator would (SIGTERM) and returns how it exited.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM");
+        self.child.wait().unwrap()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -93,12 +109,19 @@ pub fn serve(data: &Path) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = stdout_lines(child.stdout.take().unwrap());
     let (mut tcp, mut tls) = (None, None);
     let deadline = Instant::now() + Duration::from_secs(20);
     while tcp.is_none() || tls.is_none() {
-        assert!(Instant::now() < deadline, "no banner");
-        let line = lines.next().expect("banner").unwrap();
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match lines.recv_timeout(left) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no banner from parlance serve: {e}");
+            }
+        };
         if let Some(addr) = line.trim().strip_prefix("SIP over TCP") {
             tcp = Some(addr.trim().parse().unwrap());
         }
@@ -106,12 +129,24 @@ pub fn serve(data: &Path) -> Server {
             tls = Some(addr.trim().parse().unwrap());
         }
     }
-    std::thread::spawn(move || lines.for_each(drop));
     Server {
         child,
         tcp: tcp.unwrap(),
         tls: tls.unwrap(),
     }
+}
+
+/// The lines of `stdout`, read on a thread of their own so that waiting for one can be
+/// bounded. The thread reads to the end even when nobody listens any more: a full pipe
+/// would block the server.
+fn stdout_lines(stdout: ChildStdout) -> Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
 }
 
 /// A server with alice and bob, a category and the rooms Lobby (open, topic "Say hi")

@@ -10,17 +10,16 @@ use parlance_client::{Client, Events, HistoryQuery};
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-use super::app::{Action, App, OLDER_PAGE, Outcome};
-use super::ui;
+use crate::app::{Action, App, OLDER_PAGE, Outcome};
+use crate::error::TuiError;
+use crate::ui;
 
 /// Redraw at least this often, so that a finished call shows without a key press.
 const REDRAW: Duration = Duration::from_secs(30);
 const SEARCH_RESULTS: u32 = 20;
 
-pub async fn run(client: Client, events: Events, room: Option<String>) -> anyhow::Result<()> {
-    let mut terminal = ratatui::try_init().map_err(|e| {
-        anyhow::anyhow!("the full-screen client needs a terminal ({e}); --plain works without one")
-    })?;
+pub async fn run(client: Client, events: Events, room: Option<String>) -> Result<(), TuiError> {
+    let mut terminal = ratatui::try_init().map_err(TuiError::NoTerminal)?;
     let result = main_loop(&mut terminal, &client, events, room).await;
     ratatui::restore();
     client.close().await;
@@ -32,7 +31,7 @@ async fn main_loop(
     client: &Client,
     mut events: Events,
     room: Option<String>,
-) -> anyhow::Result<()> {
+) -> Result<(), TuiError> {
     let mut app = App::new(client.user(), TimeZone::system());
     let (keys_tx, mut keys) = mpsc::channel(64);
     // crossterm reads block; a thread of their own keeps them off the runtime.
@@ -57,7 +56,7 @@ async fn main_loop(
                     }
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(anyhow::anyhow!("cannot read the terminal: {e}")),
+                Some(Err(e)) => return Err(TuiError::ReadTerminal(e)),
                 None => return Ok(()),
             },
             event = events.next(), if events_open => match event {

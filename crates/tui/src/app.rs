@@ -6,10 +6,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use jiff::tz::TimeZone;
 use parlance_client::{ChatLine, ClientError, Event, Joined, RoomInfo};
 
-use super::command::{self, HELP, Input, Slash};
-use super::format;
-use super::input::LineEditor;
-use super::view::View;
+use crate::command::{self, HELP, Input, Slash};
+use crate::format;
+use crate::input::LineEditor;
+use crate::view::View;
 
 /// Messages fetched per page of scroll-back.
 pub const OLDER_PAGE: u32 = 50;

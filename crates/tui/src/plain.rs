@@ -3,12 +3,12 @@
 //! `HH:MM:SS user@domain: text`, with line breaks in the text written as `\n` (and
 //! backslashes doubled), so that one message is always one line.
 
-use anyhow::anyhow;
 use jiff::tz::TimeZone;
 use parlance_client::{ChatLine, Client, Event, Events};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::format;
+use crate::error::TuiError;
+use crate::format;
 
 #[derive(Debug)]
 pub struct PlainArgs {
@@ -19,12 +19,12 @@ pub struct PlainArgs {
     pub history: u32,
 }
 
-pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> anyhow::Result<()> {
+pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> Result<(), TuiError> {
     let room = client
         .find_room(&args.room)
         .await
-        .map_err(|e| anyhow!("{e}"))?;
-    let joined = client.join(&room.uri).await.map_err(|e| anyhow!("{e}"))?;
+        .map_err(TuiError::Client)?;
+    let joined = client.join(&room.uri).await.map_err(TuiError::Client)?;
     let tz = TimeZone::system();
     let skip = joined.history.len().saturating_sub(args.history as usize);
     for line in joined.history.iter().skip(skip) {
@@ -36,7 +36,7 @@ pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> anyhow
         tokio::select! {
             line = stdin.next_line(), if reading => match line? {
                 Some(text) if text.trim().is_empty() => {}
-                Some(text) => client.post(&room.uri, &text).await.map_err(|e| anyhow!("{e}"))?,
+                Some(text) => client.post(&room.uri, &text).await.map_err(TuiError::Client)?,
                 None if args.follow => reading = false,
                 None => return Ok(()),
             },
@@ -44,10 +44,10 @@ pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> anyhow
                 Some(Event::Message(line)) if line.room == room.uri => println!("{}", show(&line, &tz)),
                 Some(Event::Disconnected { reason }) => eprintln!("parlance: connection lost ({reason}); reconnecting"),
                 Some(Event::Reconnected) => eprintln!("parlance: reconnected"),
-                Some(Event::RejoinFailed { error, .. }) => return Err(anyhow!("{error}")),
-                Some(Event::Closed { error }) => return Err(anyhow!("{error}")),
+                Some(Event::RejoinFailed { error, .. }) => return Err(TuiError::Client(error)),
+                Some(Event::Closed { error }) => return Err(TuiError::Client(error)),
                 Some(_) => {}
-                None => return Err(anyhow!("the connection to the server ended")),
+                None => return Err(TuiError::Ended),
             },
         }
     }

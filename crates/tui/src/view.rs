@@ -10,7 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::format;
+use crate::format;
 
 /// Columns of the time stamp in front of each message (`HH:MM `).
 const TIME_WIDTH: usize = 6;

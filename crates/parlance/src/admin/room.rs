@@ -1,47 +1,12 @@
-//! `parlance category …` and `parlance room …`: the administrator's view of the chat
-//! directory. Rooms and categories are named by name or GUID; users by user@domain.
+//! `parlance room add|edit|disable|enable|list|show|member`: rooms and who holds which role
+//! in them. Rooms are named by name, GUID or `ma-chan:` URI; users by user@domain.
 
-use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
 use parlance_server::config::Config;
 use parlance_store::Store;
-use parlance_store::rooms::{
-    Behavior, Category, NewCategory, NewRoom, Privacy, Role, RoomInfo, RoomUpdate,
-};
+use parlance_store::rooms::{Behavior, NewRoom, Privacy, Role, RoomInfo, RoomUpdate};
 
-#[derive(Debug, Subcommand)]
-pub enum CategoryCommand {
-    /// Create a category (under the root unless --parent).
-    Add {
-        name: String,
-        #[arg(long)]
-        parent: Option<String>,
-        #[arg(long, default_value = "")]
-        description: String,
-        /// Forbid file posting in its rooms.
-        #[arg(long)]
-        no_file_post: bool,
-        /// Turn invitations off for its rooms.
-        #[arg(long)]
-        no_invitations: bool,
-        /// Keep no chat history in its rooms.
-        #[arg(long)]
-        not_logged: bool,
-    },
-    /// List categories.
-    List,
-    /// Let a user create rooms in a category (the Creator role), or stop it.
-    Creator {
-        #[command(subcommand)]
-        action: GrantAction,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum GrantAction {
-    Add { category: String, user: String },
-    Remove { category: String, user: String },
-}
+use super::find::{category, room, user_id};
 
 #[derive(Debug, Subcommand)]
 pub enum RoomCommand {
@@ -125,67 +90,7 @@ fn on_off(s: &str) -> Result<bool, String> {
     }
 }
 
-pub async fn run_category(config: Config, cmd: CategoryCommand) -> anyhow::Result<()> {
-    let (store, _) = parlance_server::open_data(&config).await?;
-    match cmd {
-        CategoryCommand::Add {
-            name,
-            parent,
-            description,
-            no_file_post,
-            no_invitations,
-            not_logged,
-        } => {
-            let parent = match parent {
-                Some(p) => category(&store, &p).await?,
-                None => store.root_category().await?,
-            };
-            let c = store
-                .add_category(&NewCategory {
-                    parent_id: parent.id,
-                    name: &name,
-                    description: &description,
-                    file_post: !no_file_post,
-                    invitations: !no_invitations,
-                    logged: !not_logged,
-                })
-                .await?;
-            println!(
-                "created category {} ma-cat://{}/{}",
-                c.name, config.domain, c.guid
-            );
-        }
-        CategoryCommand::List => {
-            store.root_category().await?;
-            for c in store.categories().await? {
-                let parent = if c.parent_id.is_none() { "(root)" } else { "" };
-                println!(
-                    "{}\tma-cat://{}/{}\t{parent}",
-                    c.name, config.domain, c.guid
-                );
-            }
-        }
-        CategoryCommand::Creator { action } => {
-            let (cat, user, on) = match action {
-                GrantAction::Add { category, user } => (category, user, true),
-                GrantAction::Remove { category, user } => (category, user, false),
-            };
-            let c = category(&store, &cat).await?;
-            let u = user_id(&store, &config, &user).await?;
-            store.set_category_creator(c.id, u, on).await?;
-            println!(
-                "{} {} creator of {}",
-                user,
-                if on { "is now" } else { "is no longer" },
-                c.name
-            );
-        }
-    }
-    store.close().await;
-    Ok(())
-}
-
-pub async fn run_room(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
+pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
     let (store, _) = parlance_server::open_data(&config).await?;
     let uri = |r: &RoomInfo| format!("ma-chan://{}/{}", config.domain, r.room.guid);
     match cmd {
@@ -310,28 +215,4 @@ async fn set_disabled(store: &Store, name: &str, disabled: bool) -> anyhow::Resu
         if disabled { "disabled" } else { "enabled" }
     );
     Ok(())
-}
-
-async fn category(store: &Store, name: &str) -> anyhow::Result<Category> {
-    store
-        .find_category(name)
-        .await?
-        .ok_or_else(|| anyhow!("no category {name:?} (see: parlance category list)"))
-}
-
-async fn room(store: &Store, name: &str) -> anyhow::Result<RoomInfo> {
-    let key = name.rsplit('/').next().unwrap_or(name);
-    store
-        .find_room(key)
-        .await?
-        .ok_or_else(|| anyhow!("no room {name:?} (see: parlance room list)"))
-}
-
-async fn user_id(store: &Store, config: &Config, user: &str) -> anyhow::Result<i64> {
-    let uri = crate::user::in_domain(config, user)?;
-    let u = store
-        .user(&uri)
-        .await?
-        .with_context(|| format!("no user {uri} (see: parlance user list)"))?;
-    Ok(u.id)
 }

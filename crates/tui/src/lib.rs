@@ -3,18 +3,20 @@
 
 mod app;
 mod command;
+mod error;
 mod format;
 mod input;
 mod plain;
-mod tui;
+mod screen;
 mod ui;
 mod view;
 
 use std::path::PathBuf;
 
-use anyhow::anyhow;
 use clap::Args;
 use parlance_client::{CertificatePin, Client, ClientConfig, ClientError, Transport, Trust};
+
+pub use error::TuiError;
 
 #[derive(Debug, Args)]
 pub struct ChatArgs {
@@ -50,13 +52,11 @@ pub struct ChatArgs {
     history: u32,
 }
 
-pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
-    let transport = transport(&args).map_err(|e| anyhow!(sentence(&e)))?;
+pub async fn run(args: ChatArgs) -> Result<(), TuiError> {
+    let transport = transport(&args).map_err(TuiError::Connect)?;
     let password = password(&args.user)?;
     let config = ClientConfig::new(args.server.clone(), args.user.clone(), password, transport);
-    let (client, events) = Client::connect(config)
-        .await
-        .map_err(|e| anyhow!(sentence(&e)))?;
+    let (client, events) = Client::connect(config).await.map_err(TuiError::Connect)?;
     if args.plain {
         let room = args.room.unwrap_or_default();
         let plain = plain::PlainArgs {
@@ -68,7 +68,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
         client.close().await;
         result
     } else {
-        tui::run(client, events, args.room).await
+        screen::run(client, events, args.room).await
     }
 }
 
@@ -85,25 +85,9 @@ fn transport(args: &ChatArgs) -> Result<Transport, ClientError> {
     Ok(Transport::Tls(trust))
 }
 
-/// The error as one sentence, with the way out where there is one.
-fn sentence(error: &ClientError) -> String {
-    match error {
-        ClientError::CertificateRejected { fingerprint, .. } => {
-            format!(
-                "{error}; to trust it, pass --ca with the server's certificate file, or --pin {fingerprint}, or --insecure"
-            )
-        }
-        ClientError::Config(reason) if reason.contains("system certificate bundle") => {
-            format!("{error}; pass --ca with the server's certificate file, or --pin SHA256")
-        }
-        _ => error.to_string(),
-    }
-}
-
-fn password(user: &str) -> anyhow::Result<String> {
+fn password(user: &str) -> Result<String, TuiError> {
     if let Ok(password) = std::env::var("PARLANCE_PASSWORD") {
         return Ok(password);
     }
-    rpassword::prompt_password(format!("Password for {user}: "))
-        .map_err(|_| anyhow!("no password: set PARLANCE_PASSWORD or run in a terminal"))
+    rpassword::prompt_password(format!("Password for {user}: ")).map_err(|_| TuiError::NoPassword)
 }

@@ -6,8 +6,9 @@ use std::io::{BufRead, IsTerminal};
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use parlance_server::config::Config;
-use parlance_store::accounts::normalize_user_uri;
 use parlance_store::{Mechanisms, StoreError};
+
+use super::find::in_domain;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -91,18 +92,6 @@ impl PasswordSource {
 
 fn parse_mechanisms(s: &str) -> Result<Mechanisms, String> {
     Mechanisms::parse(s).map_err(|e| e.to_string())
-}
-
-/// `user@domain` as a SIP URI, if the domain is this server's.
-pub fn in_domain(config: &Config, user: &str) -> anyhow::Result<String> {
-    let uri = normalize_user_uri(user)?;
-    if !uri.ends_with(&format!("@{}", config.domain)) {
-        bail!(
-            "{user} is not in this server's domain {} (set --domain or the config file's domain)",
-            config.domain
-        );
-    }
-    Ok(uri)
 }
 
 pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {

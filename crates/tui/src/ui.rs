@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
-use super::app::{App, Link};
-use super::format;
+use crate::app::{App, Link};
+use crate::format;
 
 /// Narrower than this, the people pane is left out.
 const ROSTER_MIN_WIDTH: u16 = 70;
@@ -202,7 +202,7 @@ mod tests {
     use ratatui::backend::TestBackend;
 
     use super::*;
-    use crate::chat::app::Outcome;
+    use crate::app::Outcome;
 
     fn screen(app: &mut App) -> String {
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();

@@ -1,0 +1,102 @@
+//! `parlance category add|list|creator`: the categories rooms live in, and who may create
+//! rooms in them. Categories are named by name or GUID; users by user@domain.
+
+use clap::Subcommand;
+use parlance_server::config::Config;
+use parlance_store::rooms::NewCategory;
+
+use super::find::{category, user_id};
+
+#[derive(Debug, Subcommand)]
+pub enum CategoryCommand {
+    /// Create a category (under the root unless --parent).
+    Add {
+        name: String,
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Forbid file posting in its rooms.
+        #[arg(long)]
+        no_file_post: bool,
+        /// Turn invitations off for its rooms.
+        #[arg(long)]
+        no_invitations: bool,
+        /// Keep no chat history in its rooms.
+        #[arg(long)]
+        not_logged: bool,
+    },
+    /// List categories.
+    List,
+    /// Let a user create rooms in a category (the Creator role), or stop it.
+    Creator {
+        #[command(subcommand)]
+        action: GrantAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantAction {
+    Add { category: String, user: String },
+    Remove { category: String, user: String },
+}
+
+pub async fn run(config: Config, cmd: CategoryCommand) -> anyhow::Result<()> {
+    let (store, _) = parlance_server::open_data(&config).await?;
+    match cmd {
+        CategoryCommand::Add {
+            name,
+            parent,
+            description,
+            no_file_post,
+            no_invitations,
+            not_logged,
+        } => {
+            let parent = match parent {
+                Some(p) => category(&store, &p).await?,
+                None => store.root_category().await?,
+            };
+            let c = store
+                .add_category(&NewCategory {
+                    parent_id: parent.id,
+                    name: &name,
+                    description: &description,
+                    file_post: !no_file_post,
+                    invitations: !no_invitations,
+                    logged: !not_logged,
+                })
+                .await?;
+            println!(
+                "created category {} ma-cat://{}/{}",
+                c.name, config.domain, c.guid
+            );
+        }
+        CategoryCommand::List => {
+            store.root_category().await?;
+            for c in store.categories().await? {
+                let parent = if c.parent_id.is_none() { "(root)" } else { "" };
+                println!(
+                    "{}\tma-cat://{}/{}\t{parent}",
+                    c.name, config.domain, c.guid
+                );
+            }
+        }
+        CategoryCommand::Creator { action } => {
+            let (cat, user, on) = match action {
+                GrantAction::Add { category, user } => (category, user, true),
+                GrantAction::Remove { category, user } => (category, user, false),
+            };
+            let c = category(&store, &cat).await?;
+            let u = user_id(&store, &config, &user).await?;
+            store.set_category_creator(c.id, u, on).await?;
+            println!(
+                "{} {} creator of {}",
+                user,
+                if on { "is now" } else { "is no longer" },
+                c.name
+            );
+        }
+    }
+    store.close().await;
+    Ok(())
+}

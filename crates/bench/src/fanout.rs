@@ -18,7 +18,7 @@ use xccos::{ChatMessage, Envelope, GrpChat};
 
 use crate::Env;
 use crate::error::BenchError;
-use crate::measure::{Latency, ProcSample, Stamp, micros_since, now_ns};
+use crate::measure::{Latencies, Latency, ProcSample, Stamp, micros_since, now_ns};
 use crate::population;
 use crate::relay::Relay;
 use crate::report::{Row, Section, TargetCheck, settings};
@@ -369,21 +369,21 @@ impl Run<'_> {
             ));
         }
         let _ = stop.send(true);
-        let mut micros: [Vec<u32>; PHASES] = Default::default();
+        let mut delivery: [Latencies; PHASES] = Default::default();
         let mut last_ns = [0u64; PHASES];
         for r in receivers {
             let tally = r
                 .await
                 .map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
             for p in 0..PHASES {
-                micros[p].extend_from_slice(&tally.micros[p]);
+                delivery[p].record_micros(&tally.micros[p]);
                 last_ns[p] = last_ns[p].max(tally.last_ns[p]);
             }
         }
-        let [m0, m1] = &mut micros;
+        let [d0, d1] = &delivery;
         let paced = self.result(
             posts,
-            m0,
+            d0,
             before.2,
             last_ns[0],
             (&before.0, &paced_end.0),
@@ -392,7 +392,7 @@ impl Run<'_> {
         let saturated = saturated_window.map(|(start, end, posts)| {
             self.result(
                 posts,
-                m1,
+                d1,
                 start.2,
                 last_ns[1],
                 (&start.0, &end.0),
@@ -405,13 +405,13 @@ impl Run<'_> {
     fn result(
         &self,
         posts: u64,
-        micros: &mut [u32],
+        delivery: &Latencies,
         start_ns: u64,
         last_ns: u64,
         server: (&ProcSample, &ProcSample),
         bench: (&ProcSample, &ProcSample),
     ) -> PhaseResult {
-        let deliveries = micros.len() as u64;
+        let deliveries = delivery.count();
         let expected = posts * self.members;
         let secs = last_ns.saturating_sub(start_ns) as f64 / 1e9;
         PhaseResult {
@@ -427,7 +427,7 @@ impl Run<'_> {
             } else {
                 0.0
             },
-            latency: Latency::from_micros(micros),
+            latency: delivery.summary(),
             server_cpu_pct: server.0.cpu_percent(server.1),
             bench_cpu_pct: bench.0.cpu_percent(bench.1),
         }

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::Env;
 use crate::error::BenchError;
-use crate::measure::{Latency, ProcSample, Stamp, micros_since, now_ns};
+use crate::measure::{Latencies, Latency, ProcSample, Stamp, micros_since, now_ns};
 use crate::population;
 use crate::report::{Row, Section, TargetCheck, settings};
 use crate::target::Target;
@@ -331,16 +331,16 @@ async fn apply(
     }
     let (server_after, bench_after) = (target.sample(), ProcSample::read(std::process::id()));
     let _ = stop.send(true);
-    let mut micros = Vec::new();
+    let mut delivery = Latencies::default();
     let mut last_ns = started;
     for r in receivers {
         let tally = r
             .await
             .map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
-        micros.extend_from_slice(&tally.micros);
+        delivery.record_micros(&tally.micros);
         last_ns = last_ns.max(tally.last_ns);
     }
-    let deliveries = micros.len() as u64;
+    let deliveries = delivery.count();
     let secs = last_ns.saturating_sub(started) as f64 / 1e9;
     Ok(StepResult {
         factor: design.factor,
@@ -362,7 +362,7 @@ async fn apply(
         } else {
             0.0
         },
-        delivery: Latency::from_micros(&mut micros),
+        delivery: delivery.summary(),
         joins: joins.done,
         failed_joins: joins.failed,
         join: Latency::from_durations(&joins.times),

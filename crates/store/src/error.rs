@@ -4,8 +4,8 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("migration {version} failed: {source}")]
-    Migration { version: i64, source: sqlx::Error },
+    #[error("migration failed: {0}")]
+    Migration(sqlx::migrate::MigrateError),
     #[error(
         "the database was written by a newer Parlance (schema {found}, this build knows {known})"
     )]

@@ -1,32 +1,26 @@
-//! A minimal forward-only migration runner: each engine has its numbered SQL files embedded
-//! in the binary, applied in order inside one transaction each.
+//! Schema migrations: each engine's numbered SQL files (`migrations/<engine>/NNNN_name.sql`),
+//! embedded in the binary and applied in order by sqlx's migrator, one transaction each.
+//! sqlx records what ran in the `_sqlx_migrations` table, with a checksum of each file.
 
-/// One embedded migration.
-#[derive(Debug, Clone, Copy)]
-pub struct Migration {
-    pub version: i64,
-    pub sql: &'static str,
+use sqlx::migrate::{MigrateError, Migrator};
+
+use crate::error::StoreError;
+
+pub(crate) static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The newest version `migrator` knows.
+pub(crate) fn latest(migrator: &Migrator) -> i64 {
+    migrator.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
-pub const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        sql: include_str!("../migrations/sqlite/0001_principals.sql"),
-    },
-    Migration {
-        version: 2,
-        sql: include_str!("../migrations/sqlite/0002_chat.sql"),
-    },
-    Migration {
-        version: 3,
-        sql: include_str!("../migrations/sqlite/0003_ntlm.sql"),
-    },
-    Migration {
-        version: 4,
-        sql: include_str!("../migrations/sqlite/0004_room_search.sql"),
-    },
-    Migration {
-        version: 5,
-        sql: include_str!("../migrations/sqlite/0005_access_changes.sql"),
-    },
-];
+/// What a failed run means for the store: a version applied that this build does not know
+/// comes from a newer Parlance, which this one must not run against.
+pub(crate) fn error(migrator: &Migrator, e: MigrateError) -> StoreError {
+    match e {
+        MigrateError::VersionMissing(found) => StoreError::SchemaTooNew {
+            found,
+            known: latest(migrator),
+        },
+        e => StoreError::Migration(e),
+    }
+}

@@ -1,26 +1,24 @@
 //! XCCOS time stamps: the server writes .NET round-trip UTC (`2010-09-14T14:26:17.6206356Z`,
 //! seven fractional digits = 100 ns ticks); clients send whole seconds
-//! (`2013-08-03T09:16:40Z`). The calendar math is the proleptic Gregorian civil-from-days
-//! algorithm, so no date crate is needed.
+//! (`2013-08-03T09:16:40Z`). The calendar is jiff's.
+//!
+//! The text is read by a grammar of our own rather than jiff's ISO 8601 parser: that one
+//! also takes forms no XCCOS peer writes (a space for `T`, `+0200`, a leap second `:60`) and
+//! refuses one a peer may (more than nine fractional digits).
+
+use jiff::Timestamp;
+use jiff::civil::{Date, Time};
+use jiff::tz::Offset;
 
 use crate::error::TimeError;
-
-const NANOS_PER_SECOND: i64 = 1_000_000_000;
-const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Formats nanoseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.fffffffZ`, truncating
 /// to 100 ns.
 pub fn format_timestamp(unix_nanos: i64) -> String {
-    let seconds = unix_nanos.div_euclid(NANOS_PER_SECOND);
-    let ticks = unix_nanos.rem_euclid(NANOS_PER_SECOND) / 100;
-    let (year, month, day) = civil_from_days(seconds.div_euclid(SECONDS_PER_DAY));
-    let second_of_day = seconds.rem_euclid(SECONDS_PER_DAY);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ticks:07}Z",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60,
-    )
+    let timestamp = Timestamp::from_nanosecond(i128::from(unix_nanos))
+        .expect("jiff spans years -9999 to 9999, i64 nanoseconds 1677 to 2262");
+    // jiff truncates to the precision asked for, and every year here has four digits.
+    format!("{timestamp:.7}")
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS`, an optional fraction of any length (digits past the
@@ -29,40 +27,32 @@ pub fn parse_timestamp(s: &str) -> Result<i64, TimeError> {
     let mut cursor = Cursor(s.as_bytes());
     let year = cursor.number(4)?;
     cursor.expect(b'-')?;
-    let month = cursor.number(2)?;
+    let month = cursor.two_digits()?;
     cursor.expect(b'-')?;
-    let day = cursor.number(2)?;
+    let day = cursor.two_digits()?;
     cursor.expect(b'T')?;
-    let hour = cursor.number(2)?;
+    let hour = cursor.two_digits()?;
     cursor.expect(b':')?;
-    let minute = cursor.number(2)?;
+    let minute = cursor.two_digits()?;
     cursor.expect(b':')?;
-    let second = cursor.number(2)?;
+    let second = cursor.two_digits()?;
     let fraction = if cursor.eat(b'.') {
         cursor.fraction()?
     } else {
         0
     };
-    let offset_seconds = cursor.offset()?;
+    let offset = cursor.offset()?;
     if !cursor.0.is_empty() {
         return Err(TimeError::Malformed);
     }
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return Err(TimeError::Malformed);
-    }
-    let seconds =
-        days_from_civil(year, month, day) * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second
-            - offset_seconds;
-    seconds
-        .checked_mul(NANOS_PER_SECOND)
-        .and_then(|n| n.checked_add(fraction))
-        .ok_or(TimeError::OutOfRange)
+    // jiff refuses the impossible: month 13, 29 February 2013, hour 24, second 60.
+    let date = Date::new(year, month, day).map_err(|_| TimeError::Malformed)?;
+    let time = Time::new(hour, minute, second, 0).map_err(|_| TimeError::Malformed)?;
+    let timestamp = offset
+        .to_timestamp(date.to_datetime(time))
+        .map_err(|_| TimeError::OutOfRange)?;
+    i64::try_from(timestamp.as_nanosecond() + i128::from(fraction))
+        .map_err(|_| TimeError::OutOfRange)
 }
 
 struct Cursor<'a>(&'a [u8]);
@@ -86,8 +76,8 @@ impl Cursor<'_> {
         }
     }
 
-    /// Exactly `digits` decimal digits.
-    fn number(&mut self, digits: usize) -> Result<i64, TimeError> {
+    /// Exactly `digits` (at most four) decimal digits.
+    fn number(&mut self, digits: usize) -> Result<i16, TimeError> {
         let (head, rest) = self
             .0
             .split_at_checked(digits)
@@ -96,7 +86,12 @@ impl Cursor<'_> {
             return Err(TimeError::Malformed);
         }
         self.0 = rest;
-        Ok(head.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+        Ok(head.iter().fold(0, |n, d| n * 10 + i16::from(d - b'0')))
+    }
+
+    fn two_digits(&mut self) -> Result<i8, TimeError> {
+        // At most 99: always fits.
+        self.number(2).map(|n| n as i8)
     }
 
     /// One or more digits after the decimal point, as nanoseconds.
@@ -112,10 +107,10 @@ impl Cursor<'_> {
         }))
     }
 
-    /// `Z` or `±HH:MM`, as seconds east of UTC.
-    fn offset(&mut self) -> Result<i64, TimeError> {
+    /// `Z` or `±HH:MM`.
+    fn offset(&mut self) -> Result<Offset, TimeError> {
         if self.eat(b'Z') {
-            return Ok(0);
+            return Ok(Offset::UTC);
         }
         let sign = if self.eat(b'+') {
             1
@@ -124,63 +119,23 @@ impl Cursor<'_> {
         } else {
             return Err(TimeError::Malformed);
         };
-        let hours = self.number(2)?;
+        let hours = self.two_digits()?;
         self.expect(b':')?;
-        let minutes = self.number(2)?;
+        let minutes = self.two_digits()?;
         if hours > 23 || minutes > 59 {
             return Err(TimeError::Malformed);
         }
-        Ok(sign * (hours * 3600 + minutes * 60))
+        Offset::from_seconds(sign * (i32::from(hours) * 3600 + i32::from(minutes) * 60))
+            .map_err(|_| TimeError::Malformed)
     }
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (month 1-12).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400;
-    (if month <= 2 { year + 1 } else { year }, month, day)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
     #[test]
     fn formats_dotnet_round_trip_utc() {
@@ -266,13 +221,6 @@ mod tests {
             let truncated = nanos - nanos.rem_euclid(100);
             let text = format_timestamp(nanos);
             prop_assert_eq!(parse_timestamp(&text), Ok(truncated));
-        }
-
-        #[test]
-        fn civil_days_round_trip(days in -1_000_000i64..1_000_000) {
-            let (y, m, d) = civil_from_days(days);
-            prop_assert!((1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m));
-            prop_assert_eq!(days_from_civil(y, m, d), days);
         }
 
         #[test]

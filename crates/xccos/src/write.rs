@@ -4,8 +4,17 @@
 //! Characters XML 1.0 cannot carry at all (most C0 controls, U+FFFE, U+FFFF) are written
 //! as U+FFFD: dropping a whole message because of one stray control byte from a database
 //! row would be worse, and the parser refuses them, so parsed values never contain them.
+//!
+//! Character data is escaped by quick-xml. The rest stays ours, because these bytes are the
+//! ones the wire tests pin and clients have been seen to accept: quick-xml's writer escapes
+//! attribute values its own way (`'` as `&apos;`); with its escaping bypassed it would only
+//! be writing `<`, `/>` and `</name>`; and it cannot turn an element whose children wrote
+//! nothing into `<name/>` without taking back what it already wrote.
 
+use std::borrow::Cow;
 use std::fmt::{Display, Write as _};
+
+use quick_xml::escape::partial_escape;
 
 use crate::tree::is_xml_char;
 
@@ -109,8 +118,10 @@ fn close(out: &mut String, name: &str) {
 
 /// Attribute values: besides markup, whitespace other than space is written as a
 /// character reference because attribute-value normalisation would turn it into spaces.
+/// quick-xml's escaping for attributes is not public, and its public `escape` leaves tab and
+/// line feed as they are.
 fn escape_attr(out: &mut String, value: &str) {
-    for c in value.chars() {
+    for c in xml_chars(value).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -119,27 +130,26 @@ fn escape_attr(out: &mut String, value: &str) {
             '\t' => out.push_str("&#9;"),
             '\n' => out.push_str("&#10;"),
             '\r' => out.push_str("&#13;"),
-            c => push_char(out, c),
+            c => out.push(c),
         }
     }
 }
 
-/// Character data: CR is written as a reference because end-of-line normalisation would
+/// Character data: markup, and CR as a reference because end-of-line normalisation would
 /// otherwise turn CR LF into LF.
 fn escape_text(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => push_char(out, c),
-        }
-    }
+    out.push_str(&partial_escape(xml_chars(text)));
 }
 
-fn push_char(out: &mut String, c: char) {
-    out.push(if is_xml_char(c) { c } else { '\u{FFFD}' });
+/// `s` with the characters XML cannot carry replaced by U+FFFD; borrowed when it has none.
+fn xml_chars(s: &str) -> Cow<'_, str> {
+    if s.chars().all(is_xml_char) {
+        Cow::Borrowed(s)
+    } else {
+        s.chars()
+            .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -26,19 +26,7 @@ pub(crate) fn branch() -> String {
 
 /// A random (version 4) UUID as a `+sip.instance` value, `<urn:uuid:…>`.
 pub(crate) fn instance_id() -> String {
-    let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "<urn:uuid:{}-{}-{}-{}-{}>",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    format!("<{}>", uuid::Uuid::new_v4().urn())
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
+use jiff::Timestamp;
+use jiff::fmt::rfc2822::DateTimePrinter;
 use parlance_store::{ServerKey, Store};
 use sip_proto::auth::AuthHeader;
 use sip_proto::{Headers, Message, Request, Response, name};
@@ -251,35 +253,18 @@ fn conn_unauthorized(conn: &ConnHandle, req: &Request, www_authenticate: String)
     let _ = conn.send_response(resp);
 }
 
-/// RFC 1123 date, as SIP's Date header wants it.
+/// RFC 1123 date, as SIP's Date header wants it (RFC 9110's IMF-fixdate is that form).
 pub fn http_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {day:02} {} {year} {h:02}:{m:02}:{s:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize]
-    )
+    // A clock before 1970 reads as the epoch: jiff prints no negative years.
+    let t = Timestamp::try_from(t).map_or(Timestamp::UNIX_EPOCH, |t| t.max(Timestamp::UNIX_EPOCH));
+    DateTimePrinter::new()
+        .timestamp_to_rfc9110_string(&t)
+        .expect("jiff prints every year from 1970 to 9999")
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
 

@@ -1,6 +1,8 @@
 //! In-band provisioning (MS-SIPREGE): the `vnd-microsoft-provisioning-v2` document that tells
 //! a Lync-family client where persistent chat and the room-management application are.
 
+use quick_xml::Writer;
+use quick_xml::events::BytesText;
 use sip_proto::{Request, Response, name};
 
 pub const EVENT: &str = "vnd-microsoft-provisioning-v2";
@@ -42,15 +44,31 @@ impl Provisioning {
         if let Some(url) = external {
             props.push(("PersistentChatWebManagerUriExt", url));
         }
-        let entries: String = props
-            .iter()
-            .map(|(n, v)| format!("<property name=\"{n}\">{}</property>", xml_escape(v)))
-            .collect();
-        format!(
-            "<provisionGroupList xmlns=\"http://schemas.microsoft.com/2006/09/sip/provisiongrouplist-notification\">\
-             <provisionGroup name=\"persistentChatConfiguration\"><propertyEntryList>{entries}</propertyEntryList>\
-             </provisionGroup></provisionGroupList>"
-        )
+        let mut w = Writer::new(Vec::new());
+        w.create_element("provisionGroupList")
+            .with_attribute((
+                "xmlns",
+                "http://schemas.microsoft.com/2006/09/sip/provisiongrouplist-notification",
+            ))
+            .write_inner_content(|w| {
+                w.create_element("provisionGroup")
+                    .with_attribute(("name", "persistentChatConfiguration"))
+                    .write_inner_content(|w| {
+                        w.create_element("propertyEntryList")
+                            .write_inner_content(|w| {
+                                for (n, v) in &props {
+                                    w.create_element("property")
+                                        .with_attribute(("name", *n))
+                                        .write_text_content(BytesText::new(v))?;
+                                }
+                                Ok(())
+                            })?;
+                        Ok(())
+                    })?;
+                Ok(())
+            })
+            .expect("writing to a Vec does not fail");
+        String::from_utf8(w.into_inner()).expect("quick-xml writes the UTF-8 it is given")
     }
 
     /// The 200 to a provisioning SUBSCRIBE. With `ms-piggyback-first-notify` the document
@@ -78,21 +96,6 @@ impl Provisioning {
     }
 }
 
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +115,25 @@ mod tests {
         assert!(doc.contains(
             "PersistentChatWebManagerUriExt\">https://chat.example.com:8443/rooms?a=1&amp;b=2<"
         ));
+    }
+
+    #[test]
+    fn document_is_compact_and_escaped() {
+        let p = Provisioning {
+            pool_uri: "sip:ocschat@example.com".into(),
+            web_manager_internal: Some("https://x/?a=1&b=<\"'>".into()),
+            web_manager_external: Some("https://y/".into()),
+        };
+        assert_eq!(
+            p.document(),
+            "<provisionGroupList xmlns=\"http://schemas.microsoft.com/2006/09/sip/provisiongrouplist-notification\">\
+             <provisionGroup name=\"persistentChatConfiguration\"><propertyEntryList>\
+             <property name=\"EnablePersistentChat\">true</property>\
+             <property name=\"DefaultPersistentChatPoolUri\">sip:ocschat@example.com</property>\
+             <property name=\"PersistentChatPoolUris\">sip:ocschat@example.com</property>\
+             <property name=\"PersistentChatWebManagerUriInt\">https://x/?a=1&amp;b=&lt;&quot;&apos;&gt;</property>\
+             <property name=\"PersistentChatWebManagerUriExt\">https://y/</property>\
+             </propertyEntryList></provisionGroup></provisionGroupList>"
+        );
     }
 }

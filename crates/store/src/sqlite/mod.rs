@@ -19,7 +19,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use crate::accounts::{DigestSecret, Mechanisms, PasswordSecrets, User};
 use crate::changes::ChangeKind;
 use crate::error::{Result, StoreError};
-use crate::migrate::{Migration, SQLITE};
+use crate::migrate::{self, SQLITE};
 use changes::record_change;
 
 /// Readers share a pool; every write goes through one connection. SQLite admits one writer
@@ -62,7 +62,11 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         // The schema must exist before a reader looks at it.
-        migrate(&writes, SQLITE).await?;
+        adopt_legacy_versions(&writes).await?;
+        SQLITE
+            .run(&writes)
+            .await
+            .map_err(|e| migrate::error(&SQLITE, e))?;
         let reads = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options.clone())
@@ -436,38 +440,55 @@ fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
     }
 }
 
-async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<()> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+/// Databases created before sqlx ran the migrations listed the versions applied in a
+/// `schema_migrations` table of their own. Once, in one transaction, those versions are
+/// recorded as applied in sqlx's table (with the checksums of the files this build embeds:
+/// the files are the ones that ran) and the old table goes; sqlx then applies the rest.
+///
+/// Pre-sqlx builds opening the database afterwards find no versions, try the first
+/// migration again and stop on its `CREATE TABLE` (rolled back, nothing changed).
+async fn adopt_legacy_versions(pool: &SqlitePool) -> Result<()> {
+    use sqlx::migrate::Migrate;
+
+    let mut tx = pool.begin().await?;
+    let legacy: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
     )
-    .execute(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    if !legacy {
+        return Ok(());
+    }
     let current: i64 =
         sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await?;
-    let known = migrations.last().map_or(0, |m| m.version);
+    let known = migrate::latest(&SQLITE);
     if current > known {
         return Err(StoreError::SchemaTooNew {
             found: current,
             known,
         });
     }
-    for m in migrations.iter().filter(|m| m.version > current) {
-        let fail = |source| StoreError::Migration {
-            version: m.version,
-            source,
-        };
-        let mut tx = pool.begin().await.map_err(fail)?;
-        sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(fail)?;
-        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
-            .bind(m.version)
-            .bind(crate::now())
-            .execute(&mut *tx)
-            .await
-            .map_err(fail)?;
-        tx.commit().await.map_err(fail)?;
+    tx.ensure_migrations_table()
+        .await
+        .map_err(StoreError::Migration)?;
+    for m in SQLITE.iter().filter(|m| m.version <= current) {
+        // The columns sqlx's own bookkeeping writes; `installed_on` has its default.
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (?, ?, TRUE, ?, 0)",
+        )
+        .bind(m.version)
+        .bind(&*m.description)
+        .bind(&*m.checksum)
+        .execute(&mut *tx)
+        .await?;
     }
+    sqlx::query("DROP TABLE schema_migrations")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 

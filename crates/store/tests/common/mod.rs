@@ -43,7 +43,7 @@ pub async fn engines() -> Vec<Engine> {
 }
 
 /// A directory no other test (in this process or a concurrent one) uses.
-fn scratch_dir() -> PathBuf {
+pub fn scratch_dir() -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,0 +1,154 @@
+//! The schema's versions across builds: databases created before sqlx ran the migrations
+//! upgrade, and a database written by a newer Parlance is refused. SQLite only: the old
+//! version table never existed anywhere else.
+
+mod common;
+
+use std::path::Path;
+
+use parlance_store::{Store, StoreError};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+
+const MIGRATIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+
+/// The migration files in order, with their versions.
+fn migrations() -> Vec<(i64, String)> {
+    let mut files: Vec<(i64, String)> = std::fs::read_dir(MIGRATIONS)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let version = name.split('_').next().unwrap().parse().unwrap();
+            (version, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn newest() -> i64 {
+    migrations().last().unwrap().0
+}
+
+async fn connect(path: &Path) -> SqlitePool {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    SqlitePool::connect_with(options).await.unwrap()
+}
+
+/// A database as the runner before sqlx left it: migrations up to `version` applied, one
+/// row per version in `schema_migrations`.
+async fn old_runner_database(path: &Path, version: i64) -> SqlitePool {
+    let pool = connect(path).await;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    for (v, sql) in migrations().into_iter().filter(|(v, _)| *v <= version) {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::raw_sql(&sql).execute(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)")
+            .bind(v)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    pool
+}
+
+async fn table_exists(pool: &SqlitePool, name: &str) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Opening refuses the database as written by a Parlance one schema version ahead.
+async fn refused_as_one_version_ahead(path: &Path) {
+    let refused = Store::open_sqlite(path).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreError::SchemaTooNew { found, known } if found == newest() + 1 && known == newest()),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_database_of_the_old_runner_upgrades_and_keeps_its_data() {
+    let dir = common::scratch_dir();
+    let path = dir.join("old.db");
+    // Version 3: the accounts exist, the room search and access changes came later.
+    let old = old_runner_database(&path, 3).await;
+    sqlx::query(
+        "INSERT INTO principals (kind, uri, display_name, created_at) VALUES ('user', 'sip:old@example.test', 'Old', 7)",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = Store::open_sqlite(&path).await.unwrap();
+    let user = store.user("sip:old@example.test").await.unwrap().unwrap();
+    assert_eq!((user.display_name.as_str(), user.created_at), ("Old", 7));
+    assert!(!user.disabled, "a column of migration 5, applied by sqlx");
+    store.close().await;
+
+    let pool = connect(&path).await;
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let every: Vec<(i64, bool)> = migrations().iter().map(|(v, _)| (*v, true)).collect();
+    assert_eq!(applied, every);
+    assert!(!table_exists(&pool, "schema_migrations").await);
+    pool.close().await;
+
+    // Once adopted, it opens like any other.
+    let store = Store::open_sqlite(&path).await.unwrap();
+    assert!(store.user("sip:old@example.test").await.unwrap().is_some());
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_database_of_a_newer_parlance_is_refused() {
+    let dir = common::scratch_dir();
+    let path = dir.join("new.db");
+    Store::open_sqlite(&path).await.unwrap().close().await;
+    let pool = connect(&path).await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (?, 'from the future', TRUE, x'00', 0)",
+    )
+    .bind(newest() + 1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    refused_as_one_version_ahead(&path).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_old_version_table_newer_than_this_build_is_refused() {
+    let dir = common::scratch_dir();
+    let path = dir.join("old-new.db");
+    let old = old_runner_database(&path, newest()).await;
+    sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)")
+        .bind(newest() + 1)
+        .execute(&old)
+        .await
+        .unwrap();
+    old.close().await;
+
+    refused_as_one_version_ahead(&path).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

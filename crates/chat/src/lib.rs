@@ -5,7 +5,6 @@
 mod commands;
 mod output;
 mod permissions;
-mod post;
 mod revoke;
 mod roster;
 mod search;

@@ -1,6 +1,8 @@
 //! One handler per XCCOS command. Each answers with one reply to the asking session; joins
 //! and parts also notify the others in the room.
 
+mod grpchat;
+
 use std::collections::HashMap;
 
 use parlance_store::history::{ComplianceKind, HistoryQuery};

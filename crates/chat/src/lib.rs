@@ -189,50 +189,6 @@ impl ChatService {
         }
     }
 
-    /// Handles one INFO body from a session. `respond` is called once with the SIP answer
-    /// for the INFO, before any reply or message that the body causes is delivered.
-    pub async fn handle(
-        &self,
-        session: SessionId,
-        body: &[u8],
-        respond: impl FnOnce(InfoAnswer) + Send,
-    ) {
-        let envelope = match Envelope::parse(body, &self.settings.xccos_limits) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::info!(session, error = %e, "malformed XCCOS");
-                return respond(InfoAnswer::new(400, "Malformed XCCOS"));
-            }
-        };
-        let Some(principal) = self.rosters().principal(session).cloned() else {
-            return respond(InfoAnswer::new(481, "Call/Transaction Does Not Exist"));
-        };
-        let mut respond = Some(respond);
-        for message in envelope.messages {
-            match message {
-                Message::GrpChat(chat) => {
-                    let answer = |a: InfoAnswer| {
-                        if let Some(r) = respond.take() {
-                            r(a);
-                        }
-                    };
-                    self.post(session, &principal, chat, answer).await;
-                }
-                Message::Command(command) => {
-                    if let Some(r) = respond.take() {
-                        r(InfoAnswer::OK);
-                    }
-                    self.command(session, &principal, envelope.envid, command)
-                        .await;
-                }
-                Message::Reply(_) | Message::Notice(_) => {}
-            }
-        }
-        if let Some(r) = respond.take() {
-            r(InfoAnswer::OK);
-        }
-    }
-
     fn rosters(&self) -> std::sync::MutexGuard<'_, Rosters> {
         self.rosters.lock().expect("rosters lock")
     }

@@ -247,30 +247,6 @@ impl ChatService {
         }
         Ok(self.store.room_by_guid(guid).await?)
     }
-
-    /// What the principal holds in a room, for [`Grant::on`] to judge.
-    async fn grant(&self, info: &RoomInfo, principal: &Principal) -> Result<Grant, ChatError> {
-        Ok(Grant {
-            roles: self.store.roles_of(info.room.id, principal.id).await?,
-            in_scope: self.store.in_scope(info.category.id, principal.id).await?,
-        })
-    }
-}
-
-/// A principal's roles in a room and whether it is in the category's scope.
-struct Grant {
-    roles: Vec<parlance_store::rooms::Role>,
-    in_scope: bool,
-}
-
-impl Grant {
-    fn on<'a>(&'a self, room: &'a RoomInfo) -> Access<'a> {
-        Access {
-            room,
-            roles: &self.roles,
-            in_scope: self.in_scope,
-        }
-    }
 }
 
 /// Unix nanoseconds now.

@@ -8,6 +8,7 @@ use parlance_store::rooms::{Privacy, RoomInfo};
 use xccos::{Chanib, Qib, ReplyData, ResponseCode};
 
 use super::Outcome;
+use crate::permissions::Grant;
 use crate::{ChatError, ChatService, Principal};
 
 pub(super) async fn run(
@@ -36,6 +37,8 @@ pub(super) async fn run(
         Ok(found) => found,
         Err(e) => return Ok(Err(chat.stopped_search(principal, e)?)),
     };
+    // The store returns candidates (see `permissions.rs`); each is judged here. Scope is
+    // a property of the category: asked once per category.
     let mut scope: HashMap<i64, bool> = HashMap::new();
     let mut chanibs = Vec::with_capacity(found.len());
     for info in found {
@@ -47,14 +50,11 @@ pub(super) async fn run(
                 s
             }
         };
-        let roles = if in_scope {
-            Vec::new()
-        } else {
-            chat.store.roles_of(info.room.id, principal.id).await?
+        let grant = Grant {
+            roles: chat.store.roles_of(info.room.id, principal.id).await?,
+            in_scope,
         };
-        // Secret rooms were already filtered by role in the store; scope is checked here.
-        let visible = in_scope || !roles.is_empty() || info.room.privacy == Privacy::Secret;
-        if !visible || info.room.disabled {
+        if !grant.on(&info).can_see() {
             continue;
         }
         chanibs.push(listing(chat, &info));

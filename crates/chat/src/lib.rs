@@ -56,22 +56,29 @@ pub struct ChatSettings {
     pub search: SearchLimits,
 }
 
-/// How the server should answer the SIP INFO that carried a body.
+/// What became of one body the server handed to [`ChatService::handle`]: accepted, or why
+/// not. The server turns it into its transport's answer (a SIP status for an INFO); the
+/// core knows no SIP. Commands are always accepted here and answered by their own reply;
+/// the refusals are a posted message's (`grpchat` has no reply of its own) or the body's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InfoAnswer {
-    pub status: u16,
-    pub reason: &'static str,
-}
-
-impl InfoAnswer {
-    pub const OK: InfoAnswer = InfoAnswer {
-        status: 200,
-        reason: "OK",
-    };
-
-    const fn new(status: u16, reason: &'static str) -> InfoAnswer {
-        InfoAnswer { status, reason }
-    }
+pub enum Answer {
+    Accepted,
+    /// Not XCCOS, or over the parser's limits.
+    Malformed,
+    /// No chat session for the sender: it ended, or never began.
+    NoSession,
+    /// A post to a room that does not exist, or that the author may not see.
+    NoSuchRoom,
+    /// A post without its timestamp.
+    MissingTimestamp,
+    /// A post over the size limits, as typed or as it would go out.
+    TooLarge,
+    /// A post to a room the session has not joined.
+    NotJoined,
+    /// A post to a room where the author may not post (an auditorium, for non-presenters).
+    NotAllowed,
+    /// The service failed (the store did); the post was not taken.
+    ServerError,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -22,7 +22,7 @@ mod requri;
 
 use xccos::{Command, CommandKind, Envelope, Message, Reply, ReplyData, ResponseCode};
 
-use crate::{ChatError, ChatService, InfoAnswer, Principal, SessionId};
+use crate::{Answer, ChatError, ChatService, Principal, SessionId};
 
 /// What a command comes to: the data of its reply, or the code it is refused with.
 type Outcome = Result<ReplyData, ResponseCode>;
@@ -34,32 +34,32 @@ impl ChatService {
         &self,
         session: SessionId,
         body: &[u8],
-        respond: impl FnOnce(InfoAnswer) + Send,
+        respond: impl FnOnce(Answer) + Send,
     ) {
         let envelope = match Envelope::parse(body, &self.settings.xccos_limits) {
             Ok(e) => e,
             Err(e) => {
                 tracing::info!(session, error = %e, "malformed XCCOS");
-                return respond(InfoAnswer::new(400, "Malformed XCCOS"));
+                return respond(Answer::Malformed);
             }
         };
         let Some(principal) = self.rosters().principal(session).cloned() else {
-            return respond(InfoAnswer::new(481, "Call/Transaction Does Not Exist"));
+            return respond(Answer::NoSession);
         };
         let mut respond = Some(respond);
         for message in envelope.messages {
             match message {
                 Message::GrpChat(chat) => {
-                    let answer = |a: InfoAnswer| {
+                    let answer = |a: Answer| {
                         if let Some(r) = respond.take() {
                             r(a);
                         }
                     };
-                    self.post(session, &principal, chat, answer).await;
+                    grpchat::run(self, session, &principal, chat, answer).await;
                 }
                 Message::Command(command) => {
                     if let Some(r) = respond.take() {
-                        r(InfoAnswer::OK);
+                        r(Answer::Accepted);
                     }
                     self.command(session, &principal, envelope.envid, command)
                         .await;
@@ -68,7 +68,7 @@ impl ChatService {
             }
         }
         if let Some(r) = respond.take() {
-            r(InfoAnswer::OK);
+            r(Answer::Accepted);
         }
     }
 

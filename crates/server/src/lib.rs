@@ -3,7 +3,6 @@
 //! such as persistent chat plug in ([`endpoint::Endpoint`]).
 
 mod access;
-pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod frontend;
@@ -21,7 +20,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Outbound};
 use crate::frontend::auth::DigestAuth;
@@ -36,6 +34,7 @@ use crate::groupchat::{Dialogs, GroupChat};
 use crate::tls::CertificateInfo;
 use crate::transport::Connections;
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
+use parlance_clock::Clock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

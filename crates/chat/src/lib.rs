@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use parlance_clock::Clock;
 use parlance_store::Store;
 use parlance_store::rooms::RoomInfo;
 use xccos::{ChatSizeLimits, Envelope, Message};
@@ -102,6 +103,8 @@ pub struct ChatService {
     room_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     envids: AtomicU64,
     search_rate: SearchRate,
+    /// The server's clock: every time the core reads (timestamps, search rates) is its.
+    clock: Clock,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -117,6 +120,7 @@ impl ChatService {
         store: Store,
         settings: ChatSettings,
         sink: Arc<dyn Sink>,
+        clock: Clock,
     ) -> Result<ChatService, ChatError> {
         let root = store.root_category().await?;
         // Every session starts out of every room, so a join still open is one a stopped
@@ -124,7 +128,7 @@ impl ChatService {
         let closed = store
             .close_open_joins(
                 "the server stopped without recording this part",
-                now_nanos(),
+                clock.unix_nanos(),
             )
             .await?;
         if closed > 0 {
@@ -138,7 +142,8 @@ impl ChatService {
             sink,
             rosters: Mutex::new(Rosters::default()),
             room_locks: Mutex::new(HashMap::new()),
-            envids: AtomicU64::new(now_nanos() as u64 / 1000),
+            envids: AtomicU64::new(clock.unix_nanos() as u64 / 1000),
+            clock,
         })
     }
 
@@ -187,13 +192,18 @@ impl ChatService {
                     room,
                     principal.id,
                     "",
-                    now_nanos(),
+                    self.now_nanos(),
                 )
                 .await
             {
                 tracing::error!(error = %e, room, "compliance event for a part not recorded");
             }
         }
+    }
+
+    /// Unix nanoseconds now, on the server's clock.
+    fn now_nanos(&self) -> i64 {
+        self.clock.unix_nanos()
     }
 
     fn rosters(&self) -> std::sync::MutexGuard<'_, Rosters> {
@@ -254,11 +264,4 @@ impl ChatService {
         }
         Ok(self.store.room_by_guid(guid).await?)
     }
-}
-
-/// Unix nanoseconds now.
-pub fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
 }

@@ -154,8 +154,13 @@ impl Server {
         };
         let connections = Arc::new(Connections::default());
         let proxy = Arc::new(Proxy::new(connections.clone()));
-        let groupchat =
-            start_groupchat(&config, store.clone(), Outbound::new(proxy.clone())).await?;
+        let groupchat = start_groupchat(
+            &config,
+            store.clone(),
+            Outbound::new(proxy.clone()),
+            options.clock.clone(),
+        )
+        .await?;
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
         let ntlm = match config.auth.ntlm {
             true => {
@@ -233,9 +238,11 @@ async fn start_groupchat(
     config: &Config,
     store: Store,
     outbound: Outbound,
+    clock: Clock,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
+        clock.clone(),
         Duration::from_secs(config.chat.session_expires_secs),
         config.chat.max_sessions_per_user,
     );
@@ -269,7 +276,7 @@ async fn start_groupchat(
             per_minute: config.chat.searches_per_minute,
         },
     };
-    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone()).await?);
+    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
     Ok(GroupChat::start(chat, dialogs, answers))
 }
 

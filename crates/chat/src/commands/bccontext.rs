@@ -8,7 +8,7 @@ use xccos::{Bcq, Chanib, ChatMessage, ReplyData, ResponseCode, format_timestamp}
 
 use super::Outcome;
 use crate::output::{Keep, fit_history};
-use crate::{ChatError, ChatService, Principal, now_nanos};
+use crate::{ChatError, ChatService, Principal};
 
 pub(super) async fn run(
     chat: &ChatService,
@@ -54,7 +54,7 @@ pub(super) async fn run(
         };
         let messages = match chat
             .store
-            .read_history(info.room.id, principal.id, &q, now_nanos())
+            .read_history(info.room.id, principal.id, &q, chat.now_nanos())
             .await
         {
             Ok(messages) => messages,

@@ -4,7 +4,7 @@
 use xccos::{ReplyData, Sib, format_timestamp};
 
 use super::Outcome;
-use crate::{ChatService, now_nanos};
+use crate::ChatService;
 
 /// Identifies this server's data model to clients (`sib@dbVersion`, a GUID on the wire);
 /// changes when the chat schema does.
@@ -16,7 +16,7 @@ pub(super) fn run(chat: &ChatService, asked: Option<&Sib>) -> Outcome {
     Ok(ReplyData::GetServerInfo(Some(Sib {
         domain: Some(settings.domain.clone()),
         info_type: asked.and_then(|s| s.info_type.clone()),
-        server_time: Some(format_timestamp(now_nanos())),
+        server_time: Some(format_timestamp(chat.now_nanos())),
         search_limit: Some(settings.search_limit),
         message_size_limit: u32::try_from(limits.message_bytes).ok(),
         story_size_limit: u32::try_from(limits.story_bytes).ok(),

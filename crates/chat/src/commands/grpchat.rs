@@ -6,7 +6,7 @@
 use xccos::{ChatMessage, GrpChat, format_timestamp};
 
 use crate::output::fits_on_the_wire;
-use crate::{Answer, ChatService, Principal, SessionId, now_nanos};
+use crate::{Answer, ChatService, Principal, SessionId};
 
 /// Validates, commits and fans out one message; `respond` is called once, before the
 /// message goes out.
@@ -47,6 +47,7 @@ pub(super) async fn run(
         service.settings.max_output_body_bytes,
         &outgoing,
         chat.seqid,
+        service.now_nanos(),
     ) {
         tracing::info!(
             principal = %principal.uri,
@@ -75,7 +76,12 @@ pub(super) async fn run(
     let _order = service.lock_room(info.room.id).await;
     let stored = match service
         .store
-        .post_message(info.room.id, principal.id, &chat.message.text, now_nanos())
+        .post_message(
+            info.room.id,
+            principal.id,
+            &chat.message.text,
+            service.now_nanos(),
+        )
         .await
     {
         Ok(m) => m,

@@ -12,7 +12,7 @@ use xccos::{Aib, ChanId, Chanib, Fib, JoinData, Notice, ReplyData, ResponseCode,
 use super::Outcome;
 use super::chansrch::listing;
 use crate::roster::Present;
-use crate::{ChatError, ChatService, Principal, SessionId, now_nanos};
+use crate::{ChatError, ChatService, Principal, SessionId};
 
 pub(super) async fn join(
     chat: &ChatService,
@@ -74,7 +74,7 @@ async fn enter(
             info.room.id,
             principal.id,
             "",
-            now_nanos(),
+            chat.now_nanos(),
         )
         .await?;
     // Above the limit the roster is hidden, as Lync Server does: listing thousands of

@@ -6,7 +6,7 @@ use parlance_store::history::ComplianceKind;
 use xccos::{Chanib, Notice, ReplyData, ResponseCode, Uib};
 
 use super::Outcome;
-use crate::{ChatError, ChatService, Principal, SessionId, now_nanos};
+use crate::{ChatError, ChatService, Principal, SessionId};
 
 pub(super) async fn run(
     chat: &ChatService,
@@ -35,7 +35,7 @@ pub(super) async fn run(
             info.room.id,
             principal.id,
             "",
-            now_nanos(),
+            chat.now_nanos(),
         )
         .await?;
     let uri = chat.room_uri(&info);

@@ -216,6 +216,12 @@ impl Server {
         })
     }
 
+    /// Runs the periodic housekeeping now, rather than at the next tick: a test that has
+    /// advanced the [`Clock`] sees at once what expired.
+    pub async fn sweep(&self) {
+        housekeeping(&self.front_end, &self.groupchat).await;
+    }
+
     pub fn open_connections(&self) -> usize {
         self.connections.len()
     }
@@ -280,23 +286,32 @@ async fn start_groupchat(
     Ok(GroupChat::start(chat, dialogs, answers))
 }
 
-/// Periodic housekeeping: expired registrations, nonce counts, throttle windows, chat
-/// dialogs and unanswered server requests.
+/// Runs [`housekeeping`] every few seconds until shutdown.
 async fn sweep(
     front_end: Arc<FrontEnd>,
     groupchat: Arc<GroupChat>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        front_end.registrar().sweep();
-        front_end.auth().sweep();
-        front_end.throttle().sweep();
-        front_end.proxy().expire_tracked();
-        groupchat.expire().await;
+        housekeeping(&front_end, &groupchat).await;
     }
+}
+
+/// How often [`housekeeping`] runs: what expires is judged on the [`Clock`], this only
+/// sets how soon after its time it goes.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// One round of housekeeping: expired registrations, nonce counts, throttle windows, chat
+/// dialogs and unanswered server requests.
+async fn housekeeping(front_end: &FrontEnd, groupchat: &GroupChat) {
+    front_end.registrar().sweep();
+    front_end.auth().sweep();
+    front_end.throttle().sweep();
+    front_end.proxy().expire_tracked();
+    groupchat.expire().await;
 }

@@ -1,6 +1,8 @@
 //! The persistent chat core: rooms, rosters and permissions, and one handler per XCCOS
-//! command. It knows sessions (one per client endpoint), not sockets or SIP: the server
-//! hands it INFO bodies and gives it a [`Sink`] to deliver XCCOS bodies to sessions.
+//! command (`commands/<wire id>.rs`). It knows sessions (one per client endpoint), not
+//! sockets or SIP: the server hands it INFO bodies ([`ChatService::handle`]), hears what
+//! became of each as an [`Answer`], and gives it a [`Sink`] to deliver XCCOS bodies to
+//! sessions. Time is the server's [`Clock`], so that tests can move it.
 
 mod commands;
 mod output;

@@ -1,11 +1,14 @@
 //! The XCCOS dispatcher: one INFO body in, one module per wire command out. Each command
 //! lives in the file named by its wire id without the `cmd:` prefix (`cmd:chansrch` in
 //! `chansrch.rs`, `cmd:join` and `cmd:bjoin` in `join.rs`, `cmd:getpref` and `cmd:setpref`
-//! in `pref.rs`); a posted message, `grpchat`, in `grpchat.rs`. Each module's `run` decides
-//! the command's outcome; this module turns it into the reply the asking session gets.
+//! in `pref.rs`); a posted message, `grpchat`, in `grpchat.rs`. A module's function (`run`,
+//! or one per wire id where a module holds two: `join::bjoin`, `pref::set`) decides the
+//! command's [`Outcome`]; this module turns it into the reply the asking session gets.
+//! What several commands share stays beside them: who may do what in `permissions.rs`,
+//! who is present in `roster.rs`, search bounds in `search.rs`, reply sizes in `output.rs`.
 //!
-//! Adding a command: parse it in `xccos` (`CommandKind`), write `<wire id>.rs` here with a
-//! `run`, and add its arm to [`ChatService::run`].
+//! Adding a command: parse it in `xccos` (`CommandKind`), write `<wire id>.rs` here, and add
+//! its arm to [`ChatService::run`].
 
 mod bccontext;
 mod chansrch;

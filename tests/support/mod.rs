@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use parlance_server::clock::Clock;
+use parlance_clock::Clock;
 use parlance_server::config::Config;
 use parlance_server::{Options, Server};
 use rand::RngCore;

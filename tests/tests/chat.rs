@@ -742,3 +742,24 @@ async fn shutdown_records_every_departure() {
     reopened.close().await;
     drop((alice, bob));
 }
+
+#[tokio::test]
+async fn an_unrefreshed_chat_session_ends_at_the_sweep_past_its_timer() {
+    // Session-Expires 20 s: a session lives 26.7 s (a third more) after its last request,
+    // on the server's clock.
+    let s = TestServer::start_with(|c| c.chat.session_expires_secs = 20).await;
+    s.add_user("alice", "pw").await;
+    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
+    for _ in 0..2 {
+        s.clock.advance(std::time::Duration::from_secs(25));
+        s.server().sweep().await;
+        assert_eq!(
+            alice.request("UPDATE").await.status,
+            200,
+            "refreshed in time"
+        );
+    }
+    s.clock.advance(std::time::Duration::from_secs(27));
+    s.server().sweep().await;
+    assert_eq!(alice.request("UPDATE").await.status, 481, "expired");
+}

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use parlance_clock::Clock;
 use parlance_server::Options;
-use parlance_server::clock::Clock;
 use parlance_tests::{DOMAIN, SipConn, TestServer, digest_authorization};
 use sip_proto::auth::{Algorithm, AuthHeader};
 

@@ -1,11 +1,12 @@
 //! The persistent chat core: rooms, rosters and permissions, and one handler per XCCOS
-//! command. It knows sessions (one per client endpoint), not sockets or SIP: the server
-//! hands it INFO bodies and gives it a [`Sink`] to deliver XCCOS bodies to sessions.
+//! command (`commands/<wire id>.rs`). It knows sessions (one per client endpoint), not
+//! sockets or SIP: the server hands it INFO bodies ([`ChatService::handle`]), hears what
+//! became of each as an [`Answer`], and gives it a [`Sink`] to deliver XCCOS bodies to
+//! sessions. Time is the server's [`Clock`], so that tests can move it.
 
 mod commands;
 mod output;
 mod permissions;
-mod post;
 mod revoke;
 mod roster;
 mod search;
@@ -14,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use parlance_clock::Clock;
 use parlance_store::Store;
 use parlance_store::rooms::RoomInfo;
 use xccos::{ChatSizeLimits, Envelope, Message};
@@ -57,22 +59,29 @@ pub struct ChatSettings {
     pub search: SearchLimits,
 }
 
-/// How the server should answer the SIP INFO that carried a body.
+/// What became of one body the server handed to [`ChatService::handle`]: accepted, or why
+/// not. The server turns it into its transport's answer (a SIP status for an INFO); the
+/// core knows no SIP. Commands are always accepted here and answered by their own reply;
+/// the refusals are a posted message's (`grpchat` has no reply of its own) or the body's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InfoAnswer {
-    pub status: u16,
-    pub reason: &'static str,
-}
-
-impl InfoAnswer {
-    pub const OK: InfoAnswer = InfoAnswer {
-        status: 200,
-        reason: "OK",
-    };
-
-    const fn new(status: u16, reason: &'static str) -> InfoAnswer {
-        InfoAnswer { status, reason }
-    }
+pub enum Answer {
+    Accepted,
+    /// Not XCCOS, or over the parser's limits.
+    Malformed,
+    /// No chat session for the sender: it ended, or never began.
+    NoSession,
+    /// A post to a room that does not exist, or that the author may not see.
+    NoSuchRoom,
+    /// A post without its timestamp.
+    MissingTimestamp,
+    /// A post over the size limits, as typed or as it would go out.
+    TooLarge,
+    /// A post to a room the session has not joined.
+    NotJoined,
+    /// A post to a room where the author may not post (an auditorium, for non-presenters).
+    NotAllowed,
+    /// The service failed (the store did); the post was not taken.
+    ServerError,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +105,8 @@ pub struct ChatService {
     room_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     envids: AtomicU64,
     search_rate: SearchRate,
+    /// The server's clock: every time the core reads (timestamps, search rates) is its.
+    clock: Clock,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -111,6 +122,7 @@ impl ChatService {
         store: Store,
         settings: ChatSettings,
         sink: Arc<dyn Sink>,
+        clock: Clock,
     ) -> Result<ChatService, ChatError> {
         let root = store.root_category().await?;
         // Every session starts out of every room, so a join still open is one a stopped
@@ -118,7 +130,7 @@ impl ChatService {
         let closed = store
             .close_open_joins(
                 "the server stopped without recording this part",
-                now_nanos(),
+                clock.unix_nanos(),
             )
             .await?;
         if closed > 0 {
@@ -132,7 +144,8 @@ impl ChatService {
             sink,
             rosters: Mutex::new(Rosters::default()),
             room_locks: Mutex::new(HashMap::new()),
-            envids: AtomicU64::new(now_nanos() as u64 / 1000),
+            envids: AtomicU64::new(clock.unix_nanos() as u64 / 1000),
+            clock,
         })
     }
 
@@ -181,7 +194,7 @@ impl ChatService {
                     room,
                     principal.id,
                     "",
-                    now_nanos(),
+                    self.now_nanos(),
                 )
                 .await
             {
@@ -190,48 +203,9 @@ impl ChatService {
         }
     }
 
-    /// Handles one INFO body from a session. `respond` is called once with the SIP answer
-    /// for the INFO, before any reply or message that the body causes is delivered.
-    pub async fn handle(
-        &self,
-        session: SessionId,
-        body: &[u8],
-        respond: impl FnOnce(InfoAnswer) + Send,
-    ) {
-        let envelope = match Envelope::parse(body, &self.settings.xccos_limits) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::info!(session, error = %e, "malformed XCCOS");
-                return respond(InfoAnswer::new(400, "Malformed XCCOS"));
-            }
-        };
-        let Some(principal) = self.rosters().principal(session).cloned() else {
-            return respond(InfoAnswer::new(481, "Call/Transaction Does Not Exist"));
-        };
-        let mut respond = Some(respond);
-        for message in envelope.messages {
-            match message {
-                Message::GrpChat(chat) => {
-                    let answer = |a: InfoAnswer| {
-                        if let Some(r) = respond.take() {
-                            r(a);
-                        }
-                    };
-                    self.post(session, &principal, chat, answer).await;
-                }
-                Message::Command(command) => {
-                    if let Some(r) = respond.take() {
-                        r(InfoAnswer::OK);
-                    }
-                    self.command(session, &principal, envelope.envid, command)
-                        .await;
-                }
-                Message::Reply(_) | Message::Notice(_) => {}
-            }
-        }
-        if let Some(r) = respond.take() {
-            r(InfoAnswer::OK);
-        }
+    /// Unix nanoseconds now, on the server's clock.
+    fn now_nanos(&self) -> i64 {
+        self.clock.unix_nanos()
     }
 
     fn rosters(&self) -> std::sync::MutexGuard<'_, Rosters> {
@@ -292,35 +266,4 @@ impl ChatService {
         }
         Ok(self.store.room_by_guid(guid).await?)
     }
-
-    /// What the principal holds in a room, for [`Grant::on`] to judge.
-    async fn grant(&self, info: &RoomInfo, principal: &Principal) -> Result<Grant, ChatError> {
-        Ok(Grant {
-            roles: self.store.roles_of(info.room.id, principal.id).await?,
-            in_scope: self.store.in_scope(info.category.id, principal.id).await?,
-        })
-    }
-}
-
-/// A principal's roles in a room and whether it is in the category's scope.
-struct Grant {
-    roles: Vec<parlance_store::rooms::Role>,
-    in_scope: bool,
-}
-
-impl Grant {
-    fn on<'a>(&'a self, room: &'a RoomInfo) -> Access<'a> {
-        Access {
-            room,
-            roles: &self.roles,
-            in_scope: self.in_scope,
-        }
-    }
-}
-
-/// Unix nanoseconds now.
-pub fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
 }

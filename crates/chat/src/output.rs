@@ -7,8 +7,6 @@ use xccos::{
     ChatMessage, CommandRef, Envelope, GrpChat, Reply, ReplyData, ResponseCode, format_timestamp,
 };
 
-use crate::now_nanos;
-
 /// Which end of a history page to keep when not all of it fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Keep {
@@ -21,11 +19,11 @@ pub(crate) enum Keep {
 }
 
 /// Whether a message fits `limit` as the server would send it: live in its own `grpchat`,
-/// and as the only message of a history reply. Numbers the store has not chosen yet are
-/// counted at their widest.
-pub(crate) fn fits_on_the_wire(limit: usize, message: &ChatMessage, seqid: u64) -> bool {
+/// and as the only message of a history reply, stamped `now` (Unix nanoseconds). The
+/// number the store has not chosen yet is counted at its widest.
+pub(crate) fn fits_on_the_wire(limit: usize, message: &ChatMessage, seqid: u64, now: i64) -> bool {
     let message = ChatMessage {
-        ts: Some(format_timestamp(now_nanos())),
+        ts: Some(format_timestamp(now)),
         message_id: Some(u64::MAX),
         ..message.clone()
     };
@@ -117,12 +115,14 @@ mod tests {
     use super::*;
 
     const ROOM: &str = "ma-chan://example.com/6b1f2c9e-4a7d-4f3b-9c2e-0a5d7e8f0002";
+    /// 2023-11-14T22:13:20Z, in Unix nanoseconds.
+    const NOW: i64 = 1_700_000_000_000_000_000;
 
     fn message(id: u64, text: &str) -> ChatMessage {
         ChatMessage {
             channel_uri: ROOM.into(),
             author: "sip:alice@example.com".into(),
-            ts: Some(format_timestamp(now_nanos())),
+            ts: Some(format_timestamp(NOW)),
             message_id: Some(id),
             text: text.into(),
         }
@@ -187,16 +187,16 @@ mod tests {
         let limit = Limits::default().max_body_bytes;
         // Within a 64 KiB story limit as typed, four or five times that on the wire.
         let lt = message(1, &format!("[STORY]{}", "<".repeat(65_529)));
-        assert!(!fits_on_the_wire(limit, &lt, 1));
+        assert!(!fits_on_the_wire(limit, &lt, 1, NOW));
         let amp = message(1, &"&".repeat(60_000));
-        assert!(!fits_on_the_wire(limit, &amp, 1));
+        assert!(!fits_on_the_wire(limit, &amp, 1, NOW));
         let plain = message(1, &"x".repeat(65_536));
-        assert!(fits_on_the_wire(limit, &plain, 1));
+        assert!(fits_on_the_wire(limit, &plain, 1, NOW));
         // What it says is what the serialiser writes: the largest post that fits is sent
         // whole, a little more would not fit a history reply.
         let text = |n: usize| "<".repeat(n);
         let mut n = 0;
-        while fits_on_the_wire(limit, &message(1, &text(n + 1024)), u64::MAX) {
+        while fits_on_the_wire(limit, &message(1, &text(n + 1024)), u64::MAX, NOW) {
             n += 1024;
         }
         let live = Envelope::new(

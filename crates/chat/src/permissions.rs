@@ -1,7 +1,49 @@
-//! Who may do what in a room (DESIGN.md §4): the one place these rules live. The store
-//! mirrors `can_see` in its room search so that search limits count visible rooms only.
+//! Who may do what in a room (DESIGN.md §4): the one place these rules live. Every command
+//! gathers the facts ([`ChatService::grant`]: the principal's roles in the room, whether it
+//! is in the category's scope) and asks [`Access`]; nothing else decides.
+//!
+//! The store helps in one place only, and decides nothing: a room search
+//! (`Store::search_rooms` with `visible_to`) returns *candidates*, leaving out the Secret
+//! rooms in which the principal holds no role. That is a necessary condition of
+//! [`Access::can_see`] (a Secret room is seen only with a role), checked in SQL so that the
+//! search limit is not spent on rooms the principal could never see; it never drops a room
+//! `can_see` would show. `cmd:chansrch` then judges every candidate with `can_see`. A change
+//! to the rules keeps that pre-filter a necessary condition, or changes it with them.
 
 use parlance_store::rooms::{Behavior, Privacy, Role, RoomInfo};
+
+use crate::{ChatError, ChatService, Principal};
+
+/// A principal's roles in a room and whether it is in the category's scope: the facts
+/// [`Access`] judges.
+pub(crate) struct Grant {
+    pub(crate) roles: Vec<Role>,
+    pub(crate) in_scope: bool,
+}
+
+impl Grant {
+    pub(crate) fn on<'a>(&'a self, room: &'a RoomInfo) -> Access<'a> {
+        Access {
+            room,
+            roles: &self.roles,
+            in_scope: self.in_scope,
+        }
+    }
+}
+
+impl ChatService {
+    /// What the principal holds in a room, for [`Grant::on`] to judge.
+    pub(crate) async fn grant(
+        &self,
+        info: &RoomInfo,
+        principal: &Principal,
+    ) -> Result<Grant, ChatError> {
+        Ok(Grant {
+            roles: self.store.roles_of(info.room.id, principal.id).await?,
+            in_scope: self.store.in_scope(info.category.id, principal.id).await?,
+        })
+    }
+}
 
 /// What the server knows about one principal and one room.
 #[derive(Debug, Clone, Copy)]

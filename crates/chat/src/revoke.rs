@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use parlance_store::history::ComplianceKind;
 use xccos::{Chanib, Notice, Uib};
 
-use crate::{ChatError, ChatService, Principal, SessionId, now_nanos};
+use crate::{ChatError, ChatService, Principal, SessionId};
 
 /// What the compliance part row says when a session was made to leave.
 const REVOKED: &str = "access revoked";
@@ -80,7 +80,7 @@ impl ChatService {
                 room,
                 principal.id,
                 REVOKED,
-                now_nanos(),
+                self.now_nanos(),
             )
             .await?;
         tracing::info!(session, user = %principal.uri, room = uri, "access revoked: session left the room");

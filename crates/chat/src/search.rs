@@ -151,7 +151,8 @@ impl ChatService {
         principal: &Principal,
         bounds: Result<(), QueryRefused>,
     ) -> Result<(), ResponseCode> {
-        if let Admission::Refused { first } = self.search_rate.admit(principal.id, Instant::now()) {
+        if let Admission::Refused { first } = self.search_rate.admit(principal.id, self.clock.now())
+        {
             if first {
                 let limits = self.settings.search;
                 tracing::warn!(

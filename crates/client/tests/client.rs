@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use parlance_client::{
-    CertificatePin, Client, ClientConfig, ClientError, Event, HistoryQuery, Transport, Trust,
-    Visibility,
+    CertificatePin, Client, ClientConfig, ClientError, Event, Events, HistoryQuery, Transport,
+    Trust, Visibility,
 };
 use parlance_store::rooms::{Behavior, Privacy, Role};
 use parlance_tests::{DOMAIN, TestServer};
@@ -407,18 +407,35 @@ async fn invitations_are_reported_at_sign_in() {
     );
 }
 
+/// A client over plain TCP through a relay, so that the test can see what the server
+/// answers it.
+async fn connect_through_relay(s: &TestServer, user: &str) -> (Relay, Client, Events) {
+    let relay = Relay::start(s.tcp_addr()).await;
+    let mut config = config_for(s, &relay.addr().to_string(), user, "pw");
+    config.transport = Transport::Tcp;
+    let (client, events) = Client::connect(config).await.expect("signs in");
+    (relay, client, events)
+}
+
 #[tokio::test]
 async fn the_session_is_refreshed_before_the_server_expires_it() {
-    // The shortest session the server allows (20 s) ends unrefreshed 27 s after its last
-    // request, at the next 5 s sweep (so by 32 s); the client refreshes it every 10 s.
+    // The shortest session the server allows (20 s) ends unrefreshed 26.7 s after its last
+    // request (Session-Expires and a third) on the server's clock, at the next sweep; the
+    // client refreshes it every 10 s. The test moves the server's clock and sweeps; the
+    // only real wait is for the client's own timer.
     let s = TestServer::start_with(|c| c.chat.session_expires_secs = 20).await;
     s.add_user("alice", "pw").await;
     let lobby = s
         .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
         .await;
-    let (alice, mut events) = connect(&s, "alice").await;
+    let (relay, alice, mut events) = connect_through_relay(&s, "alice").await;
     alice.join(&lobby).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(37)).await;
+    relay
+        .await_responses(1, "200", "UPDATE", Duration::from_secs(30))
+        .await;
+    // 30 s after the session began: alive only because it was refreshed 20 s ago.
+    s.clock.advance(Duration::from_secs(20));
+    s.server().sweep().await;
     alice
         .post(&lobby, "still here")
         .await
@@ -443,8 +460,14 @@ async fn the_registration_is_renewed_before_it_runs_out() {
     for user in ["alice", "bob"] {
         s.add_user(user, "pw").await;
     }
-    let (_alice, _events) = connect(&s, "alice").await;
-    tokio::time::sleep(Duration::from_secs(9)).await;
+    // Signed in for 4 s on the server's clock; the client renews every 2 s. Once it has,
+    // 3 s more on the server's clock are past the first registration, not the renewed one.
+    let (relay, _alice, _events) = connect_through_relay(&s, "alice").await;
+    relay
+        .await_responses(2, "200", "REGISTER", Duration::from_secs(10))
+        .await;
+    s.clock.advance(Duration::from_secs(3));
+    s.server().sweep().await;
     // A MESSAGE reaches alice's client (which refuses it: it only chats) only while she
     // is registered; unregistered, the server would answer 480 itself.
     let mut bob = s.tcp().await;

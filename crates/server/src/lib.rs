@@ -3,7 +3,6 @@
 //! such as persistent chat plug in ([`endpoint::Endpoint`]).
 
 mod access;
-pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod frontend;
@@ -21,7 +20,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Outbound};
 use crate::frontend::auth::DigestAuth;
@@ -36,6 +34,7 @@ use crate::groupchat::{Dialogs, GroupChat};
 use crate::tls::CertificateInfo;
 use crate::transport::Connections;
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
+use parlance_clock::Clock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -155,8 +154,13 @@ impl Server {
         };
         let connections = Arc::new(Connections::default());
         let proxy = Arc::new(Proxy::new(connections.clone()));
-        let groupchat =
-            start_groupchat(&config, store.clone(), Outbound::new(proxy.clone())).await?;
+        let groupchat = start_groupchat(
+            &config,
+            store.clone(),
+            Outbound::new(proxy.clone()),
+            options.clock.clone(),
+        )
+        .await?;
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
         let ntlm = match config.auth.ntlm {
             true => {
@@ -212,6 +216,12 @@ impl Server {
         })
     }
 
+    /// Runs the periodic housekeeping now, rather than at the next tick: a test that has
+    /// advanced the [`Clock`] sees at once what expired.
+    pub async fn sweep(&self) {
+        housekeeping(&self.front_end, &self.groupchat).await;
+    }
+
     pub fn open_connections(&self) -> usize {
         self.connections.len()
     }
@@ -234,9 +244,11 @@ async fn start_groupchat(
     config: &Config,
     store: Store,
     outbound: Outbound,
+    clock: Clock,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
+        clock.clone(),
         Duration::from_secs(config.chat.session_expires_secs),
         config.chat.max_sessions_per_user,
     );
@@ -270,27 +282,36 @@ async fn start_groupchat(
             per_minute: config.chat.searches_per_minute,
         },
     };
-    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone()).await?);
+    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
     Ok(GroupChat::start(chat, dialogs, answers))
 }
 
-/// Periodic housekeeping: expired registrations, nonce counts, throttle windows, chat
-/// dialogs and unanswered server requests.
+/// Runs [`housekeeping`] every few seconds until shutdown.
 async fn sweep(
     front_end: Arc<FrontEnd>,
     groupchat: Arc<GroupChat>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        front_end.registrar().sweep();
-        front_end.auth().sweep();
-        front_end.throttle().sweep();
-        front_end.proxy().expire_tracked();
-        groupchat.expire().await;
+        housekeeping(&front_end, &groupchat).await;
     }
+}
+
+/// How often [`housekeeping`] runs: what expires is judged on the [`Clock`], this only
+/// sets how soon after its time it goes.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// One round of housekeeping: expired registrations, nonce counts, throttle windows, chat
+/// dialogs and unanswered server requests.
+async fn housekeeping(front_end: &FrontEnd, groupchat: &GroupChat) {
+    front_end.registrar().sweep();
+    front_end.auth().sweep();
+    front_end.throttle().sweep();
+    front_end.proxy().expire_tracked();
+    groupchat.expire().await;
 }

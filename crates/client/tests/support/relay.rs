@@ -1,10 +1,14 @@
 //! A TCP relay between a client and a server, which the test can take down (every
 //! connection through it is cut and new ones are dropped) and bring up towards another
-//! address: a network outage, and a server that comes back elsewhere.
+//! address: a network outage, and a server that comes back elsewhere. It also keeps what
+//! the server sent, so that a test over plain TCP can wait for a given answer (the one to
+//! the client's session refresh, say) instead of sleeping for as long as it may take.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -15,6 +19,8 @@ pub struct Relay {
     target: Arc<Mutex<Option<SocketAddr>>>,
     /// Bumped to cut every open connection.
     cut: watch::Sender<u64>,
+    /// Every byte the server sent, over every connection.
+    from_server: watch::Sender<Vec<u8>>,
     accept: JoinHandle<()>,
 }
 
@@ -26,11 +32,18 @@ impl Relay {
         let addr = listener.local_addr().unwrap();
         let target = Arc::new(Mutex::new(Some(target)));
         let (cut, _) = watch::channel(0);
-        let accept = tokio::spawn(accept_loop(listener, target.clone(), cut.clone()));
+        let (from_server, _) = watch::channel(Vec::new());
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            target.clone(),
+            cut.clone(),
+            from_server.clone(),
+        ));
         Relay {
             addr,
             target,
             cut,
+            from_server,
             accept,
         }
     }
@@ -47,6 +60,31 @@ impl Relay {
     pub fn up(&self, target: SocketAddr) {
         *self.target.lock().unwrap() = Some(target);
     }
+
+    /// Waits, at most `within`, until the server has sent `n` responses whose status line
+    /// starts with `status` (`"200"`) and whose CSeq names `method`.
+    pub async fn await_responses(&self, n: usize, status: &str, method: &str, within: Duration) {
+        let mut seen = self.from_server.subscribe();
+        let enough = |bytes: &Vec<u8>| responses(bytes, status, method) >= n;
+        tokio::time::timeout(within, seen.wait_for(enough))
+            .await
+            .unwrap_or_else(|_| panic!("no {n} × {status} to {method} from the server"))
+            .expect("the relay is up");
+    }
+}
+
+/// Responses in a SIP byte stream with that status and that method in their CSeq.
+fn responses(bytes: &[u8], status: &str, method: &str) -> usize {
+    let text = String::from_utf8_lossy(bytes);
+    let cseq = format!(" {method}");
+    text.split("SIP/2.0 ")
+        .filter(|m| m.starts_with(status))
+        .filter(|m| {
+            m.lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("cseq:"))
+                .is_some_and(|l| l.ends_with(&cseq))
+        })
+        .count()
 }
 
 impl Drop for Relay {
@@ -60,18 +98,38 @@ async fn accept_loop(
     listener: TcpListener,
     target: Arc<Mutex<Option<SocketAddr>>>,
     cut: watch::Sender<u64>,
+    from_server: watch::Sender<Vec<u8>>,
 ) {
-    while let Ok((mut client, _)) = listener.accept().await {
+    while let Ok((client, _)) = listener.accept().await {
         let Some(to) = *target.lock().unwrap() else {
             continue;
         };
         let mut cut = cut.subscribe();
+        let from_server = from_server.clone();
         tokio::spawn(async move {
-            let Ok(mut server) = TcpStream::connect(to).await else {
+            let Ok(server) = TcpStream::connect(to).await else {
                 return;
             };
+            let (mut client_rx, mut client_tx) = client.into_split();
+            let (mut server_rx, mut server_tx) = server.into_split();
+            let up = tokio::io::copy(&mut client_rx, &mut server_tx);
+            let down = async {
+                let mut buf = vec![0; 16 * 1024];
+                loop {
+                    match server_rx.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            from_server.send_modify(|b| b.extend_from_slice(&buf[..n]));
+                            if client_tx.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            };
             tokio::select! {
-                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                _ = up => {}
+                _ = down => {}
                 _ = cut.changed() => {}
             }
         });

@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::Sha256;
 use sip_proto::auth::{Algorithm, Challenge, Credentials};
 
-use crate::clock::Clock;
+use parlance_clock::Clock;
 
 /// Outstanding nonces whose counts are remembered; past this, expired ones are swept first.
 const MAX_TRACKED_NONCES: usize = 100_000;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use sip_proto::{NameAddr, Request, name};
 
-use crate::clock::Clock;
 use crate::config::RegistrarConfig;
 use crate::transport::{ConnHandle, ConnId};
+use parlance_clock::Clock;
 
 #[derive(Debug, Clone)]
 pub struct Binding {

@@ -10,7 +10,7 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use crate::clock::Clock;
+use parlance_clock::Clock;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleLimits {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use parlance_chat::{SessionId, Sink};
+use parlance_clock::Clock;
 use sip_proto::{Method, Request, Uri, name};
 use tokio::sync::mpsc;
 
@@ -81,6 +82,8 @@ pub struct Created {
 
 pub struct Dialogs {
     outbound: Outbound,
+    /// The server's clock, by which session timers run.
+    clock: Clock,
     session_expires: Duration,
     max_per_principal: usize,
     next_session: AtomicU64,
@@ -133,12 +136,14 @@ impl Dialogs {
     /// Also returns where the answers to our INFOs arrive, by session.
     pub fn new(
         outbound: Outbound,
+        clock: Clock,
         session_expires: Duration,
         max_per_principal: usize,
     ) -> (Arc<Dialogs>, mpsc::UnboundedReceiver<(u64, u16)>) {
         let (answers, rx) = mpsc::unbounded_channel();
         let dialogs = Dialogs {
             outbound,
+            clock,
             session_expires,
             max_per_principal,
             next_session: AtomicU64::new(1),
@@ -207,7 +212,7 @@ impl Dialogs {
                 .to_owned(),
             contact: format!("<{local_uri}>"),
             cseq: 0,
-            refreshed: Instant::now(),
+            refreshed: self.clock.now(),
         };
         state.insert(session, dialog);
         Ok(Created { session, replaced })
@@ -237,7 +242,7 @@ impl Dialogs {
             );
             return None;
         }
-        dialog.refreshed = Instant::now();
+        dialog.refreshed = self.clock.now();
         Some(session)
     }
 
@@ -260,7 +265,8 @@ impl Dialogs {
     /// without a BYE, so that the client's next request gets 481 and it starts over.
     pub fn remove_expired(&self) -> Vec<SessionId> {
         let limit = self.session_expires + self.session_expires / 3;
-        self.remove_where(|d| d.refreshed.elapsed() > limit)
+        let now = self.clock.now();
+        self.remove_where(|d| now.saturating_duration_since(d.refreshed) > limit)
     }
 
     fn remove_where(&self, dead: impl Fn(&Dialog) -> bool) -> Vec<SessionId> {

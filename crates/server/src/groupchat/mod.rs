@@ -6,7 +6,7 @@ mod dialogs;
 
 use std::sync::Arc;
 
-use parlance_chat::{ChatService, SessionId};
+use parlance_chat::{Answer, ChatService, SessionId};
 use sip_proto::{Method, Request, Response, name};
 use tokio::sync::mpsc;
 
@@ -81,9 +81,10 @@ impl GroupChat {
             )),
             Method::Info => match self.dialogs.touch(&req, peer.conn) {
                 Some(session) => {
-                    let answer = |a: parlance_chat::InfoAnswer| {
-                        let mut resp = Response::for_request(&req, a.status);
-                        resp.reason = a.reason.to_owned();
+                    let answer = |a: Answer| {
+                        let (status, reason) = info_status(a);
+                        let mut resp = Response::for_request(&req, status);
+                        resp.reason = reason.to_owned();
                         respond(resp);
                     };
                     self.chat.handle(session, &req.body, answer).await;
@@ -180,6 +181,23 @@ async fn watch_answers(
             return;
         };
         service.end(session, "client refused a server INFO").await;
+    }
+}
+
+/// The SIP answer to an INFO, for what the chat core made of its body. The reasons are
+/// what clients have always been shown; sipe reports any non-200 to a post as "not
+/// delivered".
+fn info_status(answer: Answer) -> (u16, &'static str) {
+    match answer {
+        Answer::Accepted => (200, "OK"),
+        Answer::Malformed => (400, "Malformed XCCOS"),
+        Answer::MissingTimestamp => (400, "Missing ts"),
+        Answer::NotJoined => (403, "Not Joined"),
+        Answer::NotAllowed => (403, "Not Allowed To Post Here"),
+        Answer::NoSuchRoom => (404, "No Such Room"),
+        Answer::TooLarge => (413, "Message Too Large"),
+        Answer::NoSession => (481, "Call/Transaction Does Not Exist"),
+        Answer::ServerError => (500, "Server Error"),
     }
 }
 

@@ -301,7 +301,9 @@ impl SqliteStore {
 
     /// Rooms whose name (and description, when asked) contains `text`, at most `limit`.
     /// With `visible_to`, Secret rooms are kept only where that principal holds a role: the
-    /// chat core's visibility rule, applied here so that the limit counts visible rooms.
+    /// candidates the chat core asks for (its `permissions.rs` defines this pre-filter), so
+    /// that the limit is not spent on Secret rooms. A candidate is not yet a visible room:
+    /// the core decides that, room by room.
     pub async fn search_rooms(
         &self,
         text: Option<&str>,

@@ -1,0 +1,27 @@
+//! `cmd:getserverinfo`: the service's limits and identity (`sib`): domain, server time,
+//! search and message size limits, the root category, the room management URL.
+
+use xccos::{ReplyData, Sib, format_timestamp};
+
+use super::Outcome;
+use crate::ChatService;
+
+/// Identifies this server's data model to clients (`sib@dbVersion`, a GUID on the wire);
+/// changes when the chat schema does.
+const DB_VERSION: &str = "6b1f2c9e-4a7d-4f3b-9c2e-0a5d7e8f0002";
+
+pub(super) fn run(chat: &ChatService, asked: Option<&Sib>) -> Outcome {
+    let settings = &chat.settings;
+    let limits = settings.chat_limits;
+    Ok(ReplyData::GetServerInfo(Some(Sib {
+        domain: Some(settings.domain.clone()),
+        info_type: asked.and_then(|s| s.info_type.clone()),
+        server_time: Some(format_timestamp(chat.now_nanos())),
+        search_limit: Some(settings.search_limit),
+        message_size_limit: u32::try_from(limits.message_bytes).ok(),
+        story_size_limit: u32::try_from(limits.story_bytes).ok(),
+        root_uri: Some(chat.root_uri.clone()),
+        db_version: Some(DB_VERSION.to_owned()),
+        room_management_url: settings.room_management_url.clone(),
+    })))
+}

@@ -1,0 +1,107 @@
+//! `grpchat`: a message posted to a room, stored, then delivered to everyone joined,
+//! author included. It has no reply of its own: a refusal is the [`Answer`] to the body
+//! that carried it (the server's answer to the INFO; sipe shows "not delivered" for any
+//! refusal).
+
+use xccos::{ChatMessage, GrpChat, format_timestamp};
+
+use crate::output::fits_on_the_wire;
+use crate::{Answer, ChatService, Principal, SessionId};
+
+/// Validates, commits and fans out one message; `respond` is called once, before the
+/// message goes out.
+pub(super) async fn run(
+    service: &ChatService,
+    session: SessionId,
+    principal: &Principal,
+    chat: GrpChat,
+    respond: impl FnOnce(Answer),
+) {
+    let info = match service.room_by_uri(&chat.message.channel_uri).await {
+        Ok(Some(info)) => info,
+        Ok(None) => return respond(Answer::NoSuchRoom),
+        Err(e) => {
+            tracing::error!(error = %e, "room lookup failed");
+            return respond(Answer::ServerError);
+        }
+    };
+    if chat.message.ts.is_none() {
+        return respond(Answer::MissingTimestamp);
+    }
+    if service
+        .settings
+        .chat_limits
+        .check(&chat.message.text)
+        .is_err()
+    {
+        return respond(Answer::TooLarge);
+    }
+    // The size limits count the text as typed; what goes out is escaped, and must fit
+    // the body limit of whoever receives it.
+    let outgoing = ChatMessage {
+        channel_uri: service.room_uri(&info),
+        author: principal.uri.clone(),
+        ..chat.message.clone()
+    };
+    if !fits_on_the_wire(
+        service.settings.max_output_body_bytes,
+        &outgoing,
+        chat.seqid,
+        service.now_nanos(),
+    ) {
+        tracing::info!(
+            principal = %principal.uri,
+            bytes = chat.message.text.len(),
+            "post refused: too large once escaped for the body limit"
+        );
+        return respond(Answer::TooLarge);
+    }
+    let grant = match service.grant(&info, principal).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!(error = %e, "role lookup failed");
+            return respond(Answer::ServerError);
+        }
+    };
+    let access = grant.on(&info);
+    if !access.can_see() {
+        return respond(Answer::NoSuchRoom);
+    }
+    if !service.rosters().is_joined(info.room.id, session) {
+        return respond(Answer::NotJoined);
+    }
+    if !access.can_post() {
+        return respond(Answer::NotAllowed);
+    }
+    let _order = service.lock_room(info.room.id).await;
+    let stored = match service
+        .store
+        .post_message(
+            info.room.id,
+            principal.id,
+            &chat.message.text,
+            service.now_nanos(),
+        )
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, room = info.room.id, "message not stored");
+            return respond(Answer::ServerError);
+        }
+    };
+    respond(Answer::Accepted);
+    // The author is among the targets: sipe shows its own line only when it comes back.
+    let delivery = GrpChat {
+        seqid: chat.seqid,
+        message: ChatMessage {
+            channel_uri: service.room_uri(&info),
+            author: principal.uri.clone(),
+            ts: Some(format_timestamp(stored.posted_at)),
+            message_id: Some(stored.seq as u64),
+            text: stored.content,
+        },
+    };
+    let targets = service.rosters().targets(info.room.id);
+    service.send(&targets, delivery);
+}

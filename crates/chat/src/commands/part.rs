@@ -1,0 +1,62 @@
+//! `cmd:part`: leaving a room. The others present hear of it (`ntc:part`) once the
+//! principal's last session there has left; the same notice is sent when a session closes
+//! or loses its access ([`ChatService::notify_part`]).
+
+use parlance_store::history::ComplianceKind;
+use xccos::{Chanib, Notice, ReplyData, ResponseCode, Uib};
+
+use super::Outcome;
+use crate::{ChatError, ChatService, Principal, SessionId};
+
+pub(super) async fn run(
+    chat: &ChatService,
+    session: SessionId,
+    principal: &Principal,
+    channel_uri: &str,
+) -> Result<Outcome, ChatError> {
+    let Some(info) = chat.room_by_uri(channel_uri).await? else {
+        return Ok(Err(ResponseCode::NoSuchNode));
+    };
+    let _order = chat.lock_room(info.room.id).await;
+    if !chat.rosters().is_joined(info.room.id, session) {
+        // Not for a room the principal may not see: that would reveal a Secret room.
+        let grant = chat.grant(&info, principal).await?;
+        let access = grant.on(&info);
+        return Ok(Err(if access.can_see() {
+            ResponseCode::UserNotJoined
+        } else {
+            access.refusal()
+        }));
+    }
+    let gone = chat.rosters().part(info.room.id, session);
+    chat.store
+        .record_event(
+            ComplianceKind::Part,
+            info.room.id,
+            principal.id,
+            "",
+            chat.now_nanos(),
+        )
+        .await?;
+    let uri = chat.room_uri(&info);
+    if gone {
+        chat.notify_part(info.room.id, &uri, &principal.uri);
+    }
+    Ok(Ok(ReplyData::Part(vec![Chanib::new(uri)])))
+}
+
+impl ChatService {
+    /// Tells the sessions still in a room that a user left it (not in crowded rooms, whose
+    /// rosters are hidden).
+    pub(crate) fn notify_part(&self, room: i64, room_uri: &str, user_uri: &str) {
+        if self.rosters().user_count(room) >= self.settings.participant_update_limit {
+            return;
+        }
+        let targets = self.rosters().targets(room);
+        let chanib = Chanib {
+            uibs: vec![Uib::new(user_uri)],
+            ..Chanib::new(room_uri)
+        };
+        self.send(&targets, Notice::Part(vec![chanib]));
+    }
+}

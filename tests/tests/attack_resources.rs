@@ -2,6 +2,7 @@
 //! more than its share gets a clear refusal, and everyone else goes on being served.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use parlance_tests::chat::ChatClient;
 use parlance_tests::{DOMAIN, SipConn, TestServer};
@@ -49,8 +50,7 @@ async fn one_connection_holds_a_bounded_number_of_unanswered_requests() {
         );
         assert!(refused.headers.get("Retry-After").is_some());
     }
-    bob.expect_silence(std::time::Duration::from_millis(200))
-        .await;
+    bob.expect_silence(Duration::from_millis(200)).await;
 
     // Another sender is not affected.
     let mut carol = s.tcp().await;
@@ -160,16 +160,31 @@ async fn one_address_holds_a_bounded_number_of_connections() {
 
 #[tokio::test]
 async fn a_connection_that_does_not_authenticate_in_time_is_closed() {
-    let s = TestServer::start_with(|c| c.sip.auth_timeout_secs = 1).await;
+    let s = TestServer::start().await;
     s.add_user("alice", "alice-pw").await;
     let mut signed_in = s.tcp().await;
     assert_eq!(signed_in.register("alice", "alice-pw").await.status, 200);
     let mut idle = s.tcp().await;
+    // Answered without signing in: the server has accepted the connection and armed its
+    // deadline.
+    let ping = idle.request(
+        "OPTIONS",
+        &format!("sip:{DOMAIN}"),
+        "nobody",
+        &format!("sip:{DOMAIN}"),
+        "ping",
+        &[],
+        "",
+    );
+    idle.send(ping).await;
+    assert_eq!(idle.recv_response().await.status, 200);
+    // Both connections' deadlines pass on the server's clock.
+    s.clock
+        .advance(Duration::from_secs(s.config.sip.auth_timeout_secs + 1));
     assert!(
         idle.until_closed().await.is_empty(),
         "closed without a word"
     );
-    // The signed-in connection's deadline passed before the idle one's: it is still served.
     let options = signed_in.request(
         "OPTIONS",
         &format!("sip:{DOMAIN}"),
@@ -180,5 +195,9 @@ async fn a_connection_that_does_not_authenticate_in_time_is_closed() {
         "",
     );
     signed_in.send(options).await;
-    assert_eq!(signed_in.recv_response().await.status, 200);
+    assert_eq!(
+        signed_in.recv_response().await.status,
+        200,
+        "the signed-in connection is still served"
+    );
 }

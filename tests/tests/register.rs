@@ -240,8 +240,10 @@ async fn unknown_user_looks_like_a_wrong_password() {
 #[tokio::test]
 async fn expired_nonce_is_answered_stale() {
     let clock = Clock::default();
+    // The client answers after the nonce's lifetime; its connection must outlive that
+    // unauthenticated.
     let s = TestServer::start_with_options(
-        |_| {},
+        |c| c.sip.auth_timeout_secs = 3600,
         Options {
             clock: clock.clone(),
         },

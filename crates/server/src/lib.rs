@@ -153,7 +153,7 @@ impl Server {
             max_pending_per_connection: config.sip.max_pending_per_connection,
         };
         let connections = Arc::new(Connections::default());
-        let proxy = Arc::new(Proxy::new(connections.clone()));
+        let proxy = Arc::new(Proxy::new(connections.clone(), options.clock.clone()));
         let groupchat = start_groupchat(
             &config,
             store.clone(),
@@ -192,6 +192,7 @@ impl Server {
             config.sip.clone(),
             connections.clone(),
             front_end.clone(),
+            options.clock.clone(),
             shutdown_rx.clone(),
         ));
         let changes = tokio::spawn(access::follow(

@@ -8,14 +8,15 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 use sip_proto::{BRANCH_COOKIE, CSeq, Headers, Method, Request, Response, Uri, name};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+
+use parlance_clock::Clock;
 
 use crate::endpoint::{RequestError, Requests};
 use crate::ids::random_hex;
@@ -99,6 +100,8 @@ struct Fork {
 
 pub struct Proxy {
     connections: Arc<Connections>,
+    /// Transaction timers run on the server's clock, which tests advance.
+    clock: Clock,
     flow_secret: [u8; 32],
     pending: Mutex<HashMap<String, Pending>>,
     /// Proxied INVITEs still open, by the client's transaction key, for CANCEL.
@@ -115,11 +118,12 @@ impl std::fmt::Debug for Proxy {
 }
 
 impl Proxy {
-    pub fn new(connections: Arc<Connections>) -> Proxy {
+    pub fn new(connections: Arc<Connections>, clock: Clock) -> Proxy {
         let mut flow_secret = [0u8; 32];
         rand::rng().fill_bytes(&mut flow_secret);
         Proxy {
             connections,
+            clock,
             flow_secret,
             pending: Mutex::new(HashMap::new()),
             invites: Mutex::new(HashMap::new()),
@@ -232,8 +236,9 @@ impl Proxy {
             NON_INVITE_TIMEOUT
         };
         let proxy = Arc::downgrade(self);
+        let clock = self.clock.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
+            clock.sleep(timeout).await;
             if let Some(proxy) = proxy.upgrade() {
                 proxy.expire(&tx);
             }
@@ -443,10 +448,9 @@ impl Proxy {
         let outcome = if conn.send_request(req).is_err() {
             Err(RequestError::Closed)
         } else {
-            match tokio::time::timeout(NON_INVITE_TIMEOUT, answer).await {
-                Ok(Ok(resp)) => Ok(resp),
-                Ok(Err(_)) => Err(RequestError::Closed),
-                Err(_) => Err(RequestError::Timeout),
+            tokio::select! {
+                answer = answer => answer.map_err(|_| RequestError::Closed),
+                () = self.clock.sleep(NON_INVITE_TIMEOUT) => Err(RequestError::Timeout),
             }
         };
         self.pending.lock().expect("pending lock").remove(&branch);
@@ -467,7 +471,7 @@ impl Proxy {
         let tracked = Pending::Tracked {
             token,
             answers: answers.clone(),
-            sent: Instant::now(),
+            sent: self.clock.now(),
         };
         self.pending
             .lock()
@@ -481,7 +485,7 @@ impl Proxy {
 
     /// Reports tracked requests unanswered for longer than Timer F as 408.
     pub fn expire_tracked(&self) {
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut pending = self.pending.lock().expect("pending lock");
         let expired: Vec<String> = pending
             .iter()

@@ -11,9 +11,9 @@ use bytes::{Bytes, BytesMut};
 use sip_proto::{Decoder, Item, Limits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
-use tokio::time::{Instant, timeout_at};
 
 use super::{ConnHandle, Dispatch};
+use parlance_clock::Clock;
 
 /// Bytes the writer gathers from its queue into one write.
 const WRITE_BATCH: usize = 64 * 1024;
@@ -24,10 +24,12 @@ const READ_CHUNK: usize = 8 * 1024;
 /// How long a closing connection may take to write out what is still queued.
 const FINAL_FLUSH: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Timeouts {
     pub idle: Duration,
     pub message: Duration,
+    /// What the deadlines are read on: the server's clock, which tests advance.
+    pub clock: Clock,
 }
 
 /// Runs a connection until either side closes it: the returned future ends when both halves
@@ -68,8 +70,9 @@ async fn read_loop<R, D>(
     let mut decoder = Decoder::new(limits);
     // Empty (no allocation) whenever no message is partly read: most connections are idle.
     let mut buf = BytesMut::new();
-    let mut last_activity = Instant::now();
-    let mut message_started: Option<Instant> = None;
+    let clock = &timeouts.clock;
+    let mut last_activity = clock.now();
+    let mut message_started: Option<std::time::Instant> = None;
     loop {
         // Between messages a peer may idle (keep-alives reset this); once a message has
         // started it must be completed promptly, or it is a slow sender holding memory.
@@ -78,11 +81,12 @@ async fn read_loop<R, D>(
             None => last_activity + timeouts.idle,
         };
         let read = tokio::select! {
-            r = timeout_at(deadline, read_some(&mut reader, &mut buf)) => r,
+            r = read_some(&mut reader, &mut buf) => Ok(r),
+            () = clock.sleep_until(deadline) => Err(()),
             () = conn.closed() => return,
         };
         match read {
-            Err(_) => {
+            Err(()) => {
                 let why = if message_started.is_some() {
                     "incomplete message timed out"
                 } else {
@@ -96,7 +100,7 @@ async fn read_loop<R, D>(
                 tracing::debug!(conn = conn.id(), peer = %conn.peer(), error = %e, "read failed");
                 return;
             }
-            Ok(Ok(_)) => last_activity = Instant::now(),
+            Ok(Ok(_)) => last_activity = clock.now(),
         }
         loop {
             match decoder.decode(&mut buf) {

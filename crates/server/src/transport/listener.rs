@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use parlance_clock::Clock;
 use sip_proto::Limits;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -48,6 +49,7 @@ impl Listeners {
         config: SipConfig,
         connections: Arc<Connections>,
         dispatch: Arc<D>,
+        clock: Clock,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let ctx = Arc::new(AcceptContext {
@@ -60,6 +62,7 @@ impl Listeners {
             timeouts: Timeouts {
                 idle: Duration::from_secs(config.idle_timeout_secs),
                 message: Duration::from_secs(config.message_timeout_secs),
+                clock,
             },
             handshake: Duration::from_secs(config.handshake_timeout_secs),
             auth_timeout: Duration::from_secs(config.auth_timeout_secs),
@@ -226,9 +229,9 @@ async fn serve_stream<D: Dispatch>(
     tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
     // An open socket costs the server whether or not anyone signs in over it.
     let deadline = tokio::spawn({
-        let (conn, limit) = (conn.clone(), ctx.auth_timeout);
+        let (conn, limit, clock) = (conn.clone(), ctx.auth_timeout, ctx.timeouts.clock.clone());
         async move {
-            tokio::time::sleep(limit).await;
+            clock.sleep(limit).await;
             if conn.identity().is_none() {
                 tracing::info!(conn = conn.id(), peer = %conn.peer(), secs = limit.as_secs(), "not authenticated in time, closing connection");
                 conn.close();
@@ -236,7 +239,17 @@ async fn serve_stream<D: Dispatch>(
         }
     });
     match tls {
-        None => connection::run(stream, conn.clone(), rx, dispatch, ctx.limits, ctx.timeouts).await,
+        None => {
+            connection::run(
+                stream,
+                conn.clone(),
+                rx,
+                dispatch,
+                ctx.limits,
+                ctx.timeouts.clone(),
+            )
+            .await
+        }
         Some(acceptor) => serve_tls(acceptor, stream, conn.clone(), rx, dispatch, ctx).await,
     }
     deadline.abort();
@@ -269,5 +282,13 @@ async fn serve_tls<D: Dispatch>(
             return;
         }
     };
-    connection::run(tls_stream, conn, rx, dispatch, ctx.limits, ctx.timeouts).await;
+    connection::run(
+        tls_stream,
+        conn,
+        rx,
+        dispatch,
+        ctx.limits,
+        ctx.timeouts.clone(),
+    )
+    .await;
 }

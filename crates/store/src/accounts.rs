@@ -93,6 +93,16 @@ pub struct PasswordSecrets {
     pub sealed_nt_hash: Option<Vec<u8>>,
 }
 
+impl PasswordSecrets {
+    /// The mechanisms these secrets let the account sign in with.
+    pub fn mechanisms(&self) -> Mechanisms {
+        Mechanisms {
+            digest: !self.digest.is_empty(),
+            ntlm: self.sealed_nt_hash.is_some(),
+        }
+    }
+}
+
 /// The associated data that binds a sealed NT hash to its account.
 pub fn ntlm_context(uri: &str) -> String {
     format!("ntlm-nt-hash\0{uri}")

@@ -97,10 +97,7 @@ impl SqliteStore {
     ) -> Result<User> {
         let mut tx = self.writes.begin().await?;
         let created_at = crate::now();
-        let mechanisms = Mechanisms {
-            digest: !secrets.digest.is_empty(),
-            ntlm: secrets.sealed_nt_hash.is_some(),
-        };
+        let mechanisms = secrets.mechanisms();
         let id = insert_user(&mut tx, uri, display_name, created_at, mechanisms).await?;
         write_secrets(&mut tx, id, secrets).await?;
         tx.commit().await?;
@@ -125,10 +122,7 @@ impl SqliteStore {
     ) -> Result<User> {
         let mut tx = self.writes.begin().await?;
         let created_at = crate::now();
-        let mechanisms = Mechanisms {
-            digest: !secrets.digest.is_empty(),
-            ntlm: secrets.sealed_nt_hash.is_some(),
-        };
+        let mechanisms = secrets.mechanisms();
         let revived: Option<i64> = sqlx::query_scalar(
             "UPDATE principals SET removed_at = NULL, disabled = 0, display_name = ?, created_at = ?, mechanisms = ? \
              WHERE uri = ? AND kind = 'user' AND removed_at IS NOT NULL RETURNING id",

@@ -457,7 +457,7 @@ impl FrontEnd {
             );
         }
         if self.proxy.open_from(conn.id()) >= self.settings.max_pending_per_connection {
-            if conn.first_limit_hit() {
+            if conn.first_refusal() {
                 tracing::warn!(conn = conn.id(), peer = %conn.peer(), %identity, limit = self.settings.max_pending_per_connection, "pending request limit reached: further requests answered 503");
             }
             return self.reply_with(conn, &req, 503, |r| {

@@ -233,13 +233,15 @@ impl Dialogs {
             return None;
         }
         if dialog.conn.id() != conn.id() {
-            tracing::warn!(
-                conn = conn.id(),
-                peer = %conn.peer(),
-                owner = %dialog.principal,
-                call_id = %key.call_id,
-                "in-dialog request from a connection that does not hold the dialog: refused"
-            );
+            if conn.first_refusal() {
+                tracing::warn!(
+                    conn = conn.id(),
+                    peer = %conn.peer(),
+                    owner = %dialog.principal,
+                    call_id = %key.call_id,
+                    "in-dialog request from a connection that does not hold the dialog: refused"
+                );
+            }
             return None;
         }
         dialog.refreshed = self.clock.now();

@@ -109,7 +109,9 @@ impl GroupChat {
         let created = match self.dialogs.create(req, peer.conn, peer.identity, &tag) {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(conn = peer.conn.id(), identity = peer.identity, error = %e, "chat INVITE refused");
+                if peer.conn.first_refusal() {
+                    tracing::warn!(conn = peer.conn.id(), identity = peer.identity, error = %e, "chat INVITE refused");
+                }
                 let (status, reason) = match e {
                     CreateError::Incomplete => (400, "Missing From-tag Or Contact"),
                     CreateError::NotYours => (403, "Dialog Belongs To Another Connection"),

@@ -67,9 +67,9 @@ struct ConnInner {
     identity: Mutex<Option<String>>,
     /// Signs what is sent once the connection has a security association.
     signer: Mutex<Option<Arc<dyn Signer>>>,
-    /// A limit was hit on this connection and logged: a client that keeps hitting it is
-    /// refused each time, but the log says so once.
-    limit_logged: AtomicBool,
+    /// A request on this connection was refused and logged: a client that keeps sending
+    /// such requests is refused each time, but the log says so once.
+    refusal_logged: AtomicBool,
 }
 
 /// Signs outgoing messages for one connection (MS-SIPAE `Authentication-Info`). The
@@ -167,9 +167,10 @@ impl ConnHandle {
         self.inner.identity.lock().expect("identity lock").clone()
     }
 
-    /// True the first time it is called on this connection: whether to log a limit hit.
-    pub fn first_limit_hit(&self) -> bool {
-        !self.inner.limit_logged.swap(true, Ordering::Relaxed)
+    /// True the first time it is called on this connection: whether to log a refusal
+    /// (a limit hit, a request for someone else's dialog).
+    pub fn first_refusal(&self) -> bool {
+        !self.inner.refusal_logged.swap(true, Ordering::Relaxed)
     }
 
     pub fn set_identity(&self, aor: &str) {
@@ -262,7 +263,7 @@ impl Connections {
                 close: Notify::new(),
                 identity: Mutex::new(None),
                 signer: Mutex::new(None),
-                limit_logged: AtomicBool::new(false),
+                refusal_logged: AtomicBool::new(false),
             }),
         };
         self.open

@@ -1,5 +1,5 @@
 //! A raw chat client for tests: the exact SIP and XCCOS exchange pidgin-sipe performs
-//! (xccos.md §1.5–1.7), written by hand so that tests see every byte the server sends.
+//! (docs/protocol.md, "Persistent chat service"), written by hand so that tests see every byte the server sends.
 
 use std::collections::VecDeque;
 

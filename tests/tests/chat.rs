@@ -1,5 +1,5 @@
 //! The persistent chat service over real sockets: raw SIP dialogs carrying XCCOS, as
-//! pidgin-sipe speaks it (xccos.md §1, Appendix B).
+//! pidgin-sipe speaks it (docs/protocol.md, "Persistent chat service").
 
 use parlance_store::rooms::{Behavior, Privacy, Role};
 use parlance_tests::chat::ChatClient;

@@ -1,6 +1,6 @@
 //! Every command that touches a room, for every kind of principal, in every kind of room,
 //! over the wire. The expectations are written out here independently of the server's own
-//! permission code, from DESIGN.md §4 and xccos.md §3.2–3.3.
+//! permission code, from docs/protocol.md ("Refusals never reveal a Secret room").
 
 use parlance_store::rooms::{Behavior, Privacy, Role, RoomUpdate};
 use parlance_tests::TestServer;

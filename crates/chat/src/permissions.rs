@@ -1,4 +1,4 @@
-//! Who may do what in a room (DESIGN.md §4): the one place these rules live. Every command
+//! Who may do what in a room (docs/protocol.md, "Refusals never reveal a Secret room"): the one place these rules live. Every command
 //! gathers the facts ([`ChatService::grant`]: the principal's roles in the room, whether it
 //! is in the category's scope) and asks [`Access`]; nothing else decides.
 //!

@@ -10,7 +10,7 @@ pub(crate) struct Envelopes {
 }
 
 impl Envelopes {
-    /// Ids start at a random 32-bit value and count up, as sipe's do (xccos.md §1.7).
+    /// Ids start at a random 32-bit value and count up, as sipe's do (docs/protocol.md, "The client").
     pub fn new() -> Envelopes {
         Envelopes {
             next: u64::from(rand::rng().random::<u32>()),

@@ -1,7 +1,7 @@
 //! A Rust client for Parlance and other Lync / OCS Group Chat servers.
 //!
 //! It connects over TLS (or TCP when asked), registers with Digest, and follows the path a
-//! real client takes (xccos.md §1): the provisioning SUBSCRIBE, an INVITE to the chat pool
+//! real client takes (docs/protocol.md, "The client"): the provisioning SUBSCRIBE, an INVITE to the chat pool
 //! URI, `cmd:requri`, BYE, and an INVITE to the channel server it names. Then [`Client`]
 //! offers rooms, joins, history, posting, invitations and file tokens, and [`Events`]
 //! brings messages, roster changes and the state of the connection. The session refreshes

@@ -1,5 +1,5 @@
 //! An established security association: signing what the server sends and checking what
-//! the client sends (reference sections 6, 7 and 8 D/E).
+//! the client sends (docs/protocol.md, "MS-SIPAE").
 
 use std::time::{Duration, SystemTime};
 

@@ -1,5 +1,5 @@
 //! The text an MS-SIPAE signature is computed over: selected header fields, each wrapped
-//! in `<…>` (reference section 5). Values are taken with the message's own spelling, so
+//! in `<…>` (docs/protocol.md, "MS-SIPAE"). Values are taken with the message's own spelling, so
 //! both ends build the same bytes from the same headers.
 
 /// The header values of a SIP message that enter the buffer, as they appear in the

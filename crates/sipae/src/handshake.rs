@@ -1,4 +1,4 @@
-//! The server side of the connectionless NTLM handshake (reference 3, 4 and 8 A–C): the
+//! The server side of the connectionless NTLM handshake (docs/protocol.md, "MS-SIPAE"): the
 //! offer, the CHALLENGE, and the check of the AUTHENTICATE that yields an association.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -60,7 +60,7 @@ pub struct ServerConfig {
     pub version: u32,
     pub target_names: TargetNames,
     /// Accept clients that negotiate NTLM without extended session security (legacy
-    /// signatures, reference 4.6). Off by default: only one real vector supports that path.
+    /// signatures). Off by default: only one real vector supports that path.
     pub allow_without_extended_session_security: bool,
     /// Check the MIC when a client announces one. Verified only against this crate's own
     /// client; turn it off if a Windows client computes it differently.

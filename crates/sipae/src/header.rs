@@ -1,5 +1,5 @@
 //! The MS-SIPAE parameter sets of `WWW-Authenticate`, `Authorization` (or the `Proxy-`
-//! forms) and `Authentication-Info` for the NTLM scheme (reference section 2).
+//! forms) and `Authentication-Info` for the NTLM scheme (docs/protocol.md, "MS-SIPAE").
 //!
 //! Values are written quoted (sipe finds `rand="`, `num="`, `realm="`, `targetname="` by
 //! substring search), `version` unquoted, and in the parameter order of Lync 2013.

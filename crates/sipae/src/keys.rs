@@ -38,7 +38,7 @@ impl SessionKeys {
     /// With extended session security: the [MS-NLMP] magic-constant MD5s, the sealing key
     /// input cut to 16, 7 or 5 bytes by the 128/56 flags. Without it (legacy): the
     /// ExportedSessionKey itself for every key, in both directions, which is what the real
-    /// OCS 2007 signature in the reference needs; [MS-NLMP]'s 40/56-bit weakening would
+    /// OCS 2007 signature in the test vectors needs; [MS-NLMP]'s 40/56-bit weakening would
     /// not reproduce it.
     pub fn derive(exported_session_key: &[u8; 16], flags: NegotiateFlags) -> SessionKeys {
         if !flags.contains(NegotiateFlags::EXTENDED_SESSION_SECURITY) {

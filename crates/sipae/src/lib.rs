@@ -1,5 +1,5 @@
-//! Sans-IO NTLM authentication and message signing for SIP, per [MS-SIPAE] as written up in
-//! `shared/protocol/ms-sipae.md` ("the reference"): what a registrar needs to authenticate
+//! Sans-IO NTLM authentication and message signing for SIP, per [MS-SIPAE] and [MS-NLMP]
+//! with the choices of docs/protocol.md ("MS-SIPAE"): what a registrar needs to authenticate
 //! Lync/SfB-family clients and pidgin-sipe, and to sign and check every later message.
 //!
 //! No sockets, no clock, no global randomness: time comes in as `now`, randomness as an

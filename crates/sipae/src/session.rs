@@ -1,4 +1,4 @@
-//! The per-connection state machine of reference section 8: which answer each incoming
+//! The per-connection state machine (docs/protocol.md, "MS-SIPAE"): which answer each incoming
 //! message gets, from the first 401 through the handshake to signed traffic, expiry and
 //! re-authentication. Every client has one connection, so the association is bound to it.
 
@@ -102,7 +102,8 @@ impl Session {
         }
     }
 
-    /// Decides what to do with an incoming message (reference 8 A, B, C, E, F).
+    /// Decides what to do with an incoming message (handshake, signed traffic,
+    /// re-authentication and expiry).
     ///
     /// Re-authentication: a client whose association is alive may start a new handshake
     /// with a REGISTER (sipe does so five minutes before the eight hours are up, after
@@ -168,7 +169,7 @@ impl Session {
         }
     }
 
-    /// Signs a message the server sends to this client (reference 8 D); add the result as
+    /// Signs a message the server sends to this client (its `Authentication-Info`); add the result as
     /// `Authentication-Info`.
     pub fn sign<R: CryptoRng + ?Sized>(
         &mut self,

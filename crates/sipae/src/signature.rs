@@ -1,4 +1,4 @@
-//! The NTLM signature (MAC) over an MS-SIPAE buffer ([MS-NLMP] 3.4.4; reference 4.5, 4.6).
+//! The NTLM signature (MAC) over an MS-SIPAE buffer ([MS-NLMP] 3.4.4).
 
 use std::fmt;
 
@@ -55,7 +55,7 @@ impl fmt::Display for Signature {
 ///
 /// With extended session security: HMAC-MD5 checksum, sealed with RC4 when KEY_EXCH was
 /// negotiated, keyed per message (`MD5(SealKey ‖ seq)`) when DATAGRAM was. `random_pad` is
-/// unused. Without it (legacy, reference 4.6): RC4 with the sealing key over
+/// unused. Without it (legacy): RC4 with the sealing key over
 /// `0 ‖ CRC32 ‖ seq`, with `random_pad` written in clear in bytes 4..8.
 pub fn sign(
     keys: &DirectionKeys,

@@ -1,4 +1,4 @@
-//! Names chosen where the protocol reference is silent ([gap]/[I] in `xccos.md`).
+//! Names chosen where the protocol reference is silent (docs/protocol.md).
 //!
 //! Each choice lives here once so that a capture of real Lync traffic can correct it in one
 //! place; `docs/protocol.md` ("XCCOS shapes chosen where the reference is silent") gives

@@ -237,7 +237,7 @@ impl Session {
             if answer.status == 481 {
                 return Err(ClientError::Disconnected("the chat session expired".into()));
             }
-            // Any other answer re-arms the timer, as sipe does (xccos.md §1.8).
+            // Any other answer re-arms the timer, as sipe does (docs/protocol.md, "The client").
             conn.schedule_refresh();
         }
         if now >= conn.renew_at {

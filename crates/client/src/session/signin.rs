@@ -1,4 +1,4 @@
-//! Signing in, as a real client does (xccos.md §1.3–1.6): REGISTER with Digest, the
+//! Signing in, as a real client does (docs/protocol.md, "The client"): REGISTER with Digest, the
 //! provisioning SUBSCRIBE, an INVITE to the pool URI and `cmd:requri` there, BYE, an
 //! INVITE to the channel server it names, and a look at outstanding invitations.
 
@@ -107,7 +107,7 @@ impl Session {
     }
 
     /// The chat pool URI from provisioning; `sip:ocschat@<domain>` when the server has no
-    /// document, as sipe does (xccos.md §1.5).
+    /// document, as sipe does (docs/protocol.md, "The client").
     async fn provisioned_pool(&mut self, conn: &mut Connected) -> Result<String, ClientError> {
         let fallback = format!("sip:ocschat@{}", self.identity.domain);
         let subscribe =

@@ -26,7 +26,7 @@ pub(crate) struct Dialog {
 }
 
 impl Dialog {
-    /// The INVITE that opens a chat session with `uri`, shaped as sipe's (xccos.md §1.5).
+    /// The INVITE that opens a chat session with `uri`, shaped as sipe's (docs/protocol.md, "The client").
     pub fn invite(local: &Local, uri: &str) -> Result<Request, UriError> {
         let target = Uri::parse(uri)?;
         let mut req = local.request(

@@ -1,5 +1,5 @@
 //! In-band provisioning (MS-SIPREGE): a SUBSCRIBE to our own address that the server
-//! answers with the document naming the persistent chat pool (xccos.md §1.4, §5).
+//! answers with the document naming the persistent chat pool (docs/protocol.md, "Provisioning").
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;

@@ -1,5 +1,5 @@
 //! Client transactions waiting for their final answer, matched as sipe matches them: by
-//! Call-ID and the CSeq (number and method) copied into the response (xccos.md §1.1).
+//! Call-ID and the CSeq (number and method) copied into the response (docs/protocol.md, "The client").
 
 use std::collections::HashMap;
 

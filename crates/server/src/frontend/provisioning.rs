@@ -9,7 +9,7 @@ pub const EVENT: &str = "vnd-microsoft-provisioning-v2";
 pub const CONTENT_TYPE: &str = "application/vnd-microsoft-roaming-provisioning-v2+xml";
 
 /// Microsoft self-subscriptions a client may send when they are advertised; they are
-/// accepted without data so the client carries on (shared/protocol/xccos.md §1.4).
+/// accepted without data so the client carries on (docs/protocol.md, "Provisioning").
 pub const ACCEPTED_WITHOUT_DATA: &[&str] = &[
     "vnd-microsoft-roaming-contacts",
     "vnd-microsoft-roaming-self",

@@ -1,5 +1,6 @@
 //! The SIP dialogs clients hold with the persistent chat service, one chat session each,
-//! and the delivery of XCCOS bodies as server INFOs within them (xccos.md §1.6–1.9).
+//! and the delivery of XCCOS bodies as server INFOs within them (docs/protocol.md,
+//! "Persistent chat service").
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

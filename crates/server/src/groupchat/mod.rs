@@ -169,7 +169,7 @@ impl Endpoint for GroupChat {
     }
 }
 
-/// A non-2xx answer to one of our INFOs ends that dialog (xccos.md §1.9: sipe answers 487
+/// A non-2xx answer to one of our INFOs ends that dialog (docs/protocol.md, "Server INFOs": sipe answers 487
 /// on a dialog it no longer uses; 481 means it is gone).
 async fn watch_answers(
     service: std::sync::Weak<GroupChat>,
@@ -208,7 +208,8 @@ fn with_allow(mut resp: Response) -> Response {
     resp
 }
 
-/// The session description of the answer; clients do not inspect it (xccos.md §1.5).
+/// The session description of the answer; clients do not inspect it (docs/protocol.md,
+/// "INVITE answer").
 fn sdp_answer(local: std::net::SocketAddr) -> String {
     let (family, ip) = match local.ip() {
         std::net::IpAddr::V4(ip) => ("IP4", ip.to_string()),

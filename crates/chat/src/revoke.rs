@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use parlance_store::history::ComplianceKind;
 use xccos::{Chanib, Notice, Uib};
 
 use crate::{ChatError, ChatService, Principal, SessionId};
@@ -70,28 +69,16 @@ impl ChatService {
         principal: &Principal,
     ) -> Result<bool, ChatError> {
         let _order = self.lock_room(room).await;
-        if !self.rosters().is_joined(room, session) {
+        if !self.leave(room, uri, session, principal, REVOKED).await? {
             return Ok(false);
         }
-        let gone = self.rosters().part(room, session);
-        self.store
-            .record_event(
-                ComplianceKind::Part,
-                room,
-                principal.id,
-                REVOKED,
-                self.now_nanos(),
-            )
-            .await?;
         tracing::info!(session, user = %principal.uri, room = uri, "access revoked: session left the room");
+        // It did not ask to leave, so no reply tells it.
         let chanib = Chanib {
             uibs: vec![Uib::new(principal.uri.clone())],
             ..Chanib::new(uri)
         };
         self.send(&[session], Notice::Part(vec![chanib]));
-        if gone {
-            self.notify_part(room, uri, &principal.uri);
-        }
         Ok(true)
     }
 }

@@ -28,24 +28,43 @@ pub(super) async fn run(
             access.refusal()
         }));
     }
-    let gone = chat.rosters().part(info.room.id, session);
-    chat.store
-        .record_event(
-            ComplianceKind::Part,
-            info.room.id,
-            principal.id,
-            "",
-            chat.now_nanos(),
-        )
-        .await?;
     let uri = chat.room_uri(&info);
-    if gone {
-        chat.notify_part(info.room.id, &uri, &principal.uri);
-    }
+    chat.leave(info.room.id, &uri, session, principal, "")
+        .await?;
     Ok(Ok(ReplyData::Part(vec![Chanib::new(uri)])))
 }
 
 impl ChatService {
+    /// Takes a session out of a room (the caller holds the room's lock): its compliance part
+    /// row, with `reason` as content, and `ntc:part` to the others once its principal's last
+    /// session there has gone. False when the session was not in the room.
+    pub(crate) async fn leave(
+        &self,
+        room: i64,
+        room_uri: &str,
+        session: SessionId,
+        principal: &Principal,
+        reason: &str,
+    ) -> Result<bool, ChatError> {
+        if !self.rosters().is_joined(room, session) {
+            return Ok(false);
+        }
+        let gone = self.rosters().part(room, session);
+        self.store
+            .record_event(
+                ComplianceKind::Part,
+                room,
+                principal.id,
+                reason,
+                self.now_nanos(),
+            )
+            .await?;
+        if gone {
+            self.notify_part(room, room_uri, &principal.uri);
+        }
+        Ok(true)
+    }
+
     /// Tells the sessions still in a room that a user left it (not in crowded rooms, whose
     /// rosters are hidden).
     pub(crate) fn notify_part(&self, room: i64, room_uri: &str, user_uri: &str) {

@@ -95,20 +95,7 @@ impl SqliteStore {
         display_name: &str,
         secrets: &PasswordSecrets,
     ) -> Result<User> {
-        let mut tx = self.writes.begin().await?;
-        let created_at = crate::now();
-        let mechanisms = secrets.mechanisms();
-        let id = insert_user(&mut tx, uri, display_name, created_at, mechanisms).await?;
-        write_secrets(&mut tx, id, secrets).await?;
-        tx.commit().await?;
-        Ok(User {
-            id,
-            uri: uri.to_owned(),
-            display_name: display_name.to_owned(),
-            created_at,
-            mechanisms,
-            disabled: false,
-        })
+        self.create_user(uri, display_name, secrets, false).await
     }
 
     /// Gives the address of a removed account to a new one: the tombstone becomes the new
@@ -120,19 +107,34 @@ impl SqliteStore {
         display_name: &str,
         secrets: &PasswordSecrets,
     ) -> Result<User> {
+        self.create_user(uri, display_name, secrets, true).await
+    }
+
+    /// A new account with its secrets; with `revive`, on the tombstone of a removed one.
+    async fn create_user(
+        &self,
+        uri: &str,
+        display_name: &str,
+        secrets: &PasswordSecrets,
+        revive: bool,
+    ) -> Result<User> {
         let mut tx = self.writes.begin().await?;
         let created_at = crate::now();
         let mechanisms = secrets.mechanisms();
-        let revived: Option<i64> = sqlx::query_scalar(
-            "UPDATE principals SET removed_at = NULL, disabled = 0, display_name = ?, created_at = ?, mechanisms = ? \
-             WHERE uri = ? AND kind = 'user' AND removed_at IS NOT NULL RETURNING id",
-        )
-        .bind(display_name)
-        .bind(created_at)
-        .bind(mechanisms.to_string())
-        .bind(uri)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let revived: Option<i64> = if revive {
+            sqlx::query_scalar(
+                "UPDATE principals SET removed_at = NULL, disabled = 0, display_name = ?, created_at = ?, mechanisms = ? \
+                 WHERE uri = ? AND kind = 'user' AND removed_at IS NOT NULL RETURNING id",
+            )
+            .bind(display_name)
+            .bind(created_at)
+            .bind(mechanisms.to_string())
+            .bind(uri)
+            .fetch_optional(&mut *tx)
+            .await?
+        } else {
+            None
+        };
         let id = match revived {
             Some(id) => id,
             None => insert_user(&mut tx, uri, display_name, created_at, mechanisms).await?,

@@ -35,6 +35,7 @@
 
 mod client;
 mod config;
+mod dial;
 mod envelopes;
 mod error;
 mod events;

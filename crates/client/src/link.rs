@@ -61,7 +61,10 @@ impl Link {
         })?;
         let (stream, secure): (Box<dyn Stream>, bool) = match transport {
             Transport::Tcp => (Box::new(tcp), false),
-            Transport::Tls(trust) => (Box::new(dial::tls(server, trust, tcp, timeout).await?), true),
+            Transport::Tls(trust) => (
+                Box::new(dial::tls(server, trust, tcp, timeout).await?),
+                true,
+            ),
         };
         let (rd, wr) = tokio::io::split(stream);
         let (out, out_rx) = mpsc::unbounded_channel();

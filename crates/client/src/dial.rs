@@ -55,15 +55,16 @@ async fn connect(server: &ServerAddr, from: Option<IpAddr>) -> std::io::Result<T
 }
 
 /// TLS over `tcp` to `server`, whose certificate must be made out to its host, within
-/// `timeout`.
+/// `timeout`, offering the application protocols `alpn` (none for SIP).
 pub(crate) async fn tls(
     server: &ServerAddr,
     trust: &Trust,
+    alpn: &[&[u8]],
     tcp: TcpStream,
     timeout: Duration,
 ) -> Result<TlsStream<TcpStream>, ClientError> {
     let name = server.to_string();
-    let (config, presented) = tls::client_config(trust)?;
+    let (config, presented) = tls::client_config(trust, alpn)?;
     let server_name = ServerName::try_from(server.host.clone()).map_err(|_| {
         ClientError::Config(format!(
             "{:?} is not a host name TLS can check",

@@ -62,7 +62,7 @@ impl Link {
         let (stream, secure): (Box<dyn Stream>, bool) = match transport {
             Transport::Tcp => (Box::new(tcp), false),
             Transport::Tls(trust) => (
-                Box::new(dial::tls(server, trust, tcp, timeout).await?),
+                Box::new(dial::tls(server, trust, &[], tcp, timeout).await?),
                 true,
             ),
         };

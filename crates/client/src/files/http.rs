@@ -28,6 +28,9 @@ use crate::types::FileToken;
 /// Where the plain file API takes tokens.
 const FILES_PATH: &str = "/PersistentChat/files/";
 
+/// HTTP/1.1, said in the TLS handshake (ALPN).
+const ALPN: &[&[u8]] = &[b"http/1.1"];
+
 /// Largest JSON answer read: names, sizes and reasons are short.
 const MAX_ANSWER: usize = 16 * 1024;
 
@@ -75,7 +78,7 @@ impl Connector {
         let (server, authority) = service(&token.server_uri)?;
         let path = file_path(&token.token)?;
         let tcp = dial::tcp(&server, self.from, self.connect_timeout).await?;
-        let tls = dial::tls(&server, &self.trust, tcp, self.connect_timeout).await?;
+        let tls = dial::tls(&server, &self.trust, ALPN, tcp, self.connect_timeout).await?;
         let (sender, connection) = http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| transfer(&e))?;

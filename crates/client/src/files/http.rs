@@ -1,7 +1,8 @@
 //! One HTTPS connection to the file service for one transfer: HTTP/1.1 (hyper's client
 //! connection) over TLS trusted as the SIP connection is. The service is where the token's
 //! `serveruri` points; the plain API lives beside `MGCWebService.asmx`, at
-//! `/PersistentChat/files/<token>` (docs/protocol.md, "The plain file API").
+//! `…/PersistentChat/files/<token>` under the same prefix (docs/protocol.md, "The plain
+//! file API").
 
 use std::convert::Infallible;
 use std::error::Error as _;
@@ -25,7 +26,9 @@ use crate::error::ClientError;
 use crate::tls::Trust;
 use crate::types::FileToken;
 
-/// Where the plain file API takes tokens.
+/// Where a `serveruri` ends: the SOAP service, after the server's prefix.
+const SERVICE_PATH: &str = "/PersistentChat/MGCWebService.asmx";
+/// Where the plain file API takes tokens, after the same prefix.
 const FILES_PATH: &str = "/PersistentChat/files/";
 
 /// HTTP/1.1, said in the TLS handshake (ALPN).
@@ -75,8 +78,8 @@ impl Connector {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (server, authority) = service(&token.server_uri)?;
-        let path = file_path(&token.token)?;
+        let (server, authority, prefix) = service(&token.server_uri)?;
+        let path = file_path(&prefix, &token.token)?;
         let tcp = dial::tcp(&server, self.from, self.connect_timeout).await?;
         let tls = dial::tls(&server, &self.trust, ALPN, tcp, self.connect_timeout).await?;
         let (sender, connection) = http1::handshake(TokioIo::new(tls))
@@ -93,8 +96,8 @@ impl Connector {
     }
 }
 
-/// The server and `Host` of a `serveruri`, which must be HTTPS.
-fn service(server_uri: &str) -> Result<(ServerAddr, String), ClientError> {
+/// The server, `Host` and path prefix of a `serveruri`, which must be HTTPS.
+fn service(server_uri: &str) -> Result<(ServerAddr, String, String), ClientError> {
     let unusable =
         |why: &str| ClientError::Protocol(format!("the file service address {server_uri:?} {why}"));
     let uri: Uri = server_uri.parse().map_err(|_| unusable("is not a URL"))?;
@@ -107,12 +110,18 @@ fn service(server_uri: &str) -> Result<(ServerAddr, String), ClientError> {
         .ok_or_else(|| unusable("names no server"))?;
     let server =
         ServerAddr::parse(authority.as_str(), 443).map_err(|_| unusable("names no server"))?;
-    Ok((server, authority.as_str().to_owned()))
+    let path = uri.path();
+    let prefix = path
+        .len()
+        .checked_sub(SERVICE_PATH.len())
+        .filter(|at| path.is_char_boundary(*at) && path[*at..].eq_ignore_ascii_case(SERVICE_PATH))
+        .map_or("", |at| &path[..at]);
+    Ok((server, authority.as_str().to_owned(), prefix.to_owned()))
 }
 
-/// The plain API's URL path for a token; tokens are GUIDs, so anything that would need
-/// escaping is not one.
-fn file_path(token: &str) -> Result<String, ClientError> {
+/// The plain API's URL path for a token under `prefix`; tokens are GUIDs, so anything that
+/// would need escaping is not one.
+fn file_path(prefix: &str, token: &str) -> Result<String, ClientError> {
     if token.is_empty()
         || !token
             .bytes()
@@ -122,7 +131,7 @@ fn file_path(token: &str) -> Result<String, ClientError> {
             "the server sent the file token {token:?}, which is not a GUID"
         )));
     }
-    Ok(format!("{FILES_PATH}{token}"))
+    Ok(format!("{prefix}{FILES_PATH}{token}"))
 }
 
 /// Runs `work` while driving the connection. The connection's own end is never the answer:
@@ -207,17 +216,27 @@ mod tests {
 
     #[test]
     fn the_service_is_where_the_token_points() {
-        let (server, host) =
+        let (server, host, prefix) =
             service("https://chat.example.com:8443/PersistentChat/MGCWebService.asmx").unwrap();
         assert_eq!(
             (server.host.as_str(), server.port),
             ("chat.example.com", 8443)
         );
-        assert_eq!(host, "chat.example.com:8443");
-        let (server, host) = service("https://[::1]/PersistentChat/MGCWebService.asmx").unwrap();
+        assert_eq!(
+            (host.as_str(), prefix.as_str()),
+            ("chat.example.com:8443", "")
+        );
+        let (server, host, prefix) =
+            service("https://[::1]/chat/PersistentChat/mgcwebservice.asmx").unwrap();
         assert_eq!(
             (server.host.as_str(), server.port, host.as_str()),
             ("::1", 443, "[::1]")
+        );
+        assert_eq!(prefix, "/chat", "under the server's prefix");
+        assert_eq!(
+            service("https://h/elsewhere").unwrap().2,
+            "",
+            "no prefix to be had"
         );
         for bad in [
             "http://chat.example.com/PersistentChat/MGCWebService.asmx",
@@ -235,11 +254,11 @@ mod tests {
     #[test]
     fn tokens_go_into_the_path_as_they_are_or_not_at_all() {
         assert_eq!(
-            file_path("7c9e6679-7425-40de-944b-e07fc1f90ae7").unwrap(),
-            "/PersistentChat/files/7c9e6679-7425-40de-944b-e07fc1f90ae7"
+            file_path("/chat", "7c9e6679-7425-40de-944b-e07fc1f90ae7").unwrap(),
+            "/chat/PersistentChat/files/7c9e6679-7425-40de-944b-e07fc1f90ae7"
         );
         for bad in ["", "../x", "a b", "a?b", "a/b"] {
-            assert!(file_path(bad).is_err(), "{bad}");
+            assert!(file_path("", bad).is_err(), "{bad}");
         }
     }
 }

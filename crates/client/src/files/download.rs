@@ -55,7 +55,12 @@ pub(crate) async fn get(
             Some(total) => return finish(&part, destination, total).await,
             None if !restarted => {
                 restarted = true;
-                fs::remove_file(&part).await.map_err(|e| local(&part, &e))?;
+                match fs::remove_file(&part).await {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(local(&part, &e));
+                    }
+                    _ => {}
+                }
             }
             None => {
                 return Err(ClientError::Protocol(

@@ -2,8 +2,10 @@
 //! (docs/protocol.md, "Files in chat messages"): `ma-filelink://<domain>/<room GUID>/<repository
 //! name>`, written by our client after the file's original name and a space.
 //!
-//! Messages are anyone's text, so a link is only taken when every part of it has the form the
-//! server gives it; anything else stays plain text.
+//! In a message a link runs from its scheme (in any case) to the first character that is not
+//! an ASCII letter, digit, `-`, `.`, `_` or `/`, less the full stops that end a sentence, as
+//! the server reads it. Messages are anyone's text, so a link is only taken when every part
+//! of it has the form the server gives it; anything else stays plain text.
 
 use std::fmt;
 use std::ops::Range;
@@ -13,10 +15,6 @@ pub const FILE_LINK_SCHEME: &str = "ma-filelink://";
 
 /// Longest extension of a repository name (docs/protocol.md, `extension`).
 const MAX_EXTENSION: usize = 16;
-
-/// Characters that end a sentence rather than a link: `see ma-filelink://…/x.pdf.`
-const TRAILING_PUNCTUATION: &[char] =
-    &['.', ',', ';', ':', '!', '?', ')', ']', '}', '>', '"', '\''];
 
 /// A file of a room, by the name the server stored it under.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -131,14 +129,14 @@ fn links(text: &str) -> Vec<(Range<usize>, FileLink)> {
     let mut from = 0;
     while let Some(at) = lower[from..].find(FILE_LINK_SCHEME) {
         let start = from + at;
-        let word_end = text[start..]
-            .find(char::is_whitespace)
-            .map_or(text.len(), |i| start + i);
-        let word = text[start..word_end].trim_end_matches(TRAILING_PUNCTUATION);
-        if let Some(link) = FileLink::parse(word) {
-            found.push((start..start + word.len(), link));
+        let end = text[start + FILE_LINK_SCHEME.len()..]
+            .find(|c: char| !is_link_char(c))
+            .map_or(text.len(), |i| start + FILE_LINK_SCHEME.len() + i);
+        let candidate = text[start..end].trim_end_matches('.');
+        if let Some(link) = FileLink::parse(candidate) {
+            found.push((start..start + candidate.len(), link));
         }
-        from = word_end;
+        from = end;
     }
     found
 }
@@ -165,10 +163,13 @@ pub(crate) fn repository_guid(name: &str) -> &str {
     name.split_once('.').map_or(name, |(guid, _)| guid)
 }
 
+/// What a link may hold after its scheme.
+fn is_link_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '/')
+}
+
 fn is_domain(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !s.is_empty() && s.chars().all(|c| is_link_char(c) && c != '/')
 }
 
 #[cfg(test)]
@@ -245,15 +246,18 @@ mod tests {
         assert_eq!(files[0].link.name, FILE);
         assert_eq!(&text[files[0].span.clone()], text);
 
-        let two = format!("hello\n  a.txt {}, and b.txt {}.", link(), link());
+        let two = format!("hello\n  a.txt {}, and b.txt ({}).", link(), link());
         let files = posted_files(&two);
         let names: Vec<_> = files.iter().map(|f| f.original_name.as_str()).collect();
-        assert_eq!(names, ["a.txt", ", and b.txt"]);
+        assert_eq!(names, ["a.txt", ", and b.txt ("]);
         assert_eq!(&two[files[0].span.clone()], format!("a.txt {}", link()));
-        assert!(
-            two[files[1].span.end..].starts_with('.'),
-            "the full stop is not the link's"
+        assert_eq!(
+            &two[files[1].span.end..],
+            ").",
+            "the bracket and the full stop are not the link's"
         );
+        let stop = format!("{}.", link());
+        assert_eq!(posted_files(&stop)[0].span, 0..link().len());
 
         let bare = posted_files(&link());
         assert_eq!(

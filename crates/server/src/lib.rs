@@ -15,7 +15,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use parlance_store::{ServerKey, Store, StoreError};
+use parlance_web::{BodyPace, WebSettings};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -66,6 +69,8 @@ pub struct Options {
 pub struct Server {
     pub tcp_addr: Option<SocketAddr>,
     pub tls_addr: Option<SocketAddr>,
+    /// The HTTPS listener's address, when it is on.
+    pub https_addr: Option<SocketAddr>,
     pub certificate: Option<CertificateInfo>,
     pub front_end: Arc<FrontEnd>,
     pub groupchat: Arc<GroupChat>,
@@ -98,20 +103,30 @@ impl Server {
         config.validate()?;
         let (mut store, key) = open_data(&config).await?;
         store.set_search_time_limit(Duration::from_millis(config.chat.search_time_limit_ms));
-        let (acceptor, certificate) = match config.sip.tls_listen {
-            Some(_) => {
+        // SIP over TLS and HTTPS present the same certificate.
+        let certificate = match config.sip.tls_listen.is_some() || config.web.listen.is_some() {
+            true => {
                 let mut names = config.tls.hostnames.clone();
                 names.insert(0, config.domain.clone());
                 names.dedup();
-                let (tls, info) = tls::server_config(
+                Some(tls::Certificate::load(
                     config.tls.cert.as_deref(),
                     config.tls.key.as_deref(),
                     &config.data_dir,
                     &names,
-                )?;
-                (Some(TlsAcceptor::from(tls)), Some(info))
+                )?)
             }
-            None => (None, None),
+            false => None,
+        };
+        let acceptor = match (&certificate, config.sip.tls_listen) {
+            (Some(certificate), Some(_)) => {
+                Some(TlsAcceptor::from(certificate.server_config(&[])?))
+            }
+            _ => None,
+        };
+        let web_listener = match config.web.listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(StartError::Bind)?),
+            None => None,
         };
         // Before anyone can connect: every later admin change may concern a live session.
         let changes_seen = store.last_access_change().await?;
@@ -203,17 +218,38 @@ impl Server {
             Duration::from_millis(config.admin_changes_poll_ms),
             shutdown_rx.clone(),
         ));
-        let sweeper = tokio::spawn(sweep(front_end.clone(), groupchat.clone(), shutdown_rx));
+        let mut tasks = vec![serve, changes];
+        let https_addr = match (web_listener, &certificate) {
+            (Some(listener), Some(certificate)) => {
+                let addr = listener.local_addr().map_err(StartError::Bind)?;
+                tasks.push(tokio::spawn(parlance_web::serve(
+                    listener,
+                    certificate.server_config(parlance_web::ALPN)?,
+                    Router::new(),
+                    web_settings(&config),
+                    options.clock.clone(),
+                    shutdown_rx.clone(),
+                )));
+                Some(addr)
+            }
+            _ => None,
+        };
+        tasks.push(tokio::spawn(sweep(
+            front_end.clone(),
+            groupchat.clone(),
+            shutdown_rx,
+        )));
         Ok(Server {
             tcp_addr,
             tls_addr,
-            certificate,
+            https_addr,
+            certificate: certificate.map(|c| c.info),
             front_end,
             groupchat,
             store,
             connections,
             shutdown,
-            tasks: vec![serve, changes, sweeper],
+            tasks,
         })
     }
 
@@ -227,7 +263,8 @@ impl Server {
         self.connections.len()
     }
 
-    /// Stops accepting, closes every connection after its queued answers, and waits.
+    /// Stops accepting, closes every SIP connection after its queued answers, lets HTTPS
+    /// requests in progress finish, and waits.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
@@ -285,6 +322,20 @@ async fn start_groupchat(
     };
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
     Ok(GroupChat::start(chat, dialogs, answers))
+}
+
+/// The HTTPS listener's connection policy, from `[web]`.
+fn web_settings(config: &Config) -> WebSettings {
+    let web = &config.web;
+    WebSettings {
+        max_connections: web.max_connections,
+        header_timeout: Duration::from_secs(web.header_timeout_secs),
+        idle_timeout: Duration::from_secs(web.idle_timeout_secs),
+        body_pace: BodyPace {
+            timeout: Duration::from_secs(web.body_timeout_secs),
+            min_bytes_per_sec: web.min_body_kb_per_sec.saturating_mul(1024),
+        },
+    }
 }
 
 /// Runs [`housekeeping`] every few seconds until shutdown.

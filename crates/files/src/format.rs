@@ -16,8 +16,8 @@ const KEY_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 /// A segment as stored: its plaintext and its tag.
 pub(crate) const SEALED_SEGMENT_LEN: usize = SEGMENT_LEN + TAG_LEN;
-/// Starts the associated data of the key wrap, so that a later format with a context of
-/// its own can never take a v1 header for one of its own.
+/// Starts the associated data of the key wrap. A later format gets a context of its own,
+/// so that neither version's headers can pass for the other's.
 const WRAP_CONTEXT: &[u8] = b"parlance-files v1";
 
 /// Bytes that failed authentication, or a header or length this format cannot have. The
@@ -165,7 +165,7 @@ pub(crate) struct Layout {
 }
 
 /// Where one segment lies in a blob.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Segment {
     pub(crate) offset: u64,
     pub(crate) sealed_len: usize,

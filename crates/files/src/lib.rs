@@ -99,3 +99,20 @@ impl FileStore {
         backend!(self, s => s.remove_room(room).await)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The web layer shares the store between its tasks and keeps uploads and blobs across
+    /// awaits in spawned ones.
+    #[test]
+    fn stores_uploads_and_blobs_go_between_threads() {
+        fn send<T: Send>() {}
+        fn sync<T: Sync>() {}
+        send::<FileStore>();
+        sync::<FileStore>();
+        send::<Upload>();
+        send::<Blob>();
+    }
+}

@@ -23,8 +23,8 @@ pub struct Upload {
     /// `<dir>/<room>/<name>`.
     destination: PathBuf,
     key: FileKey,
-    /// The segment being filled, as plaintext; or, when `sealed`, already sealed because
-    /// writing it was interrupted, and still to be written.
+    /// The segment being filled, as plaintext; or, when `sealed`, sealed and still to be
+    /// written, because writing it was interrupted or failed.
     segment: Vec<u8>,
     sealed: bool,
     index: u64,
@@ -146,6 +146,8 @@ impl Upload {
     }
 
     async fn write_segment(&mut self, last: bool) -> Result<(), FileError> {
+        // A segment is sealed once: sealing other bytes under the same number and flag would
+        // reuse a nonce under the file's key.
         if !self.sealed {
             self.key.seal(self.index, last, &mut self.segment);
             self.sealed = true;

@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::task::{Context, Waker};
 
 use common::{Fixture, KEY, NAME, OTHER_NAME, OTHER_ROOM, ROOM, SEGMENT, content};
@@ -15,6 +16,13 @@ fn partial_files(fixture: &Fixture) -> Vec<PathBuf> {
         .files_on_disk()
         .into_iter()
         .filter(|path| path.starts_with("files/.partial"))
+        .collect()
+}
+
+fn entries(dir: &Path) -> Vec<OsString> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
         .collect()
 }
 
@@ -233,16 +241,8 @@ async fn invalid_names_are_refused_and_create_nothing() {
         ));
     }
     assert_eq!(fixture.files_on_disk(), Vec::<PathBuf>::new());
-    let entries: Vec<_> = std::fs::read_dir(fixture.temp.path())
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name())
-        .collect();
-    assert_eq!(entries, ["files"]);
-    let entries: Vec<_> = std::fs::read_dir(fixture.dir())
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name())
-        .collect();
-    assert_eq!(entries, [".partial"]);
+    assert_eq!(entries(fixture.temp.path()), ["files"]);
+    assert_eq!(entries(&fixture.dir()), [".partial"]);
 }
 
 #[tokio::test]

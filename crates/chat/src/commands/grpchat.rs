@@ -56,14 +56,14 @@ pub(super) async fn run(
         );
         return respond(Answer::TooLarge);
     }
-    let grant = match service.grant(&info, principal).await {
-        Ok(g) => g,
+    let standing = match service.standing(&info, principal).await {
+        Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "role lookup failed");
             return respond(Answer::ServerError);
         }
     };
-    let access = grant.on(&info);
+    let access = standing.on(&info);
     if !access.can_see() {
         return respond(Answer::NoSuchRoom);
     }

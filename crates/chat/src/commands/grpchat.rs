@@ -80,6 +80,7 @@ pub(super) async fn run(
             info.room.id,
             principal.id,
             &chat.message.text,
+            &[],
             service.now_nanos(),
         )
         .await

@@ -215,14 +215,15 @@ mod tests {
         use Privacy::*;
         use Role::*;
         use xccos::ResponseCode::*;
-        let cases: &[(
+        type Case = (
             Privacy,
             Behavior,
-            &[Role],
+            &'static [Role],
             bool,
             bool,
             Option<xccos::ResponseCode>,
-        )] = &[
+        );
+        let cases: &[Case] = &[
             (Open, Normal, &[], true, false, None),
             (Open, Normal, &[], false, false, Some(Permission)),
             (Closed, Normal, &[], true, false, Some(Permission)),

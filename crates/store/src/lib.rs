@@ -463,15 +463,16 @@ impl Store {
         engine!(self, s => s.reserve_upload(token, name, at).await)
     }
 
-    /// Records the declared length of an upload in progress, refused with
+    /// Records the declared length of the upload in progress of `token`, refused with
     /// [`StoreError::QuotaExceeded`] when the room's files would take more than `room_quota`.
     pub async fn declare_upload_length(
         &self,
+        token: &str,
         file_id: i64,
         length: u64,
         room_quota: u64,
     ) -> Result<()> {
-        engine!(self, s => s.declare_upload_length(file_id, length, room_quota).await)
+        engine!(self, s => s.declare_upload_length(token, file_id, length, room_quota).await)
     }
 
     /// The file becomes complete, the token spent and the FILEUPLOAD row written: all or none.

@@ -46,7 +46,7 @@ async fn uploaded(store: &Store, uploader: i64, room_id: i64, name: &str, size: 
         .await
         .unwrap();
     store
-        .declare_upload_length(file.id, size, QUOTA)
+        .declare_upload_length(&token.token, file.id, size, QUOTA)
         .await
         .unwrap();
     store
@@ -188,7 +188,7 @@ async fn an_upload_reserves_one_name_and_completes_with_its_compliance_row() {
         );
 
         store
-            .declare_upload_length(file.id, 43, QUOTA)
+            .declare_upload_length(&token.token, file.id, 43, QUOTA)
             .await
             .unwrap();
         assert_eq!(store.room_file_bytes(lobby.id).await.unwrap(), 43);
@@ -311,13 +311,13 @@ async fn declared_lengths_count_toward_the_room_quota() {
             .await
             .unwrap();
         store
-            .declare_upload_length(file.id, 300, 1_000)
+            .declare_upload_length(&token.token, file.id, 300, 1_000)
             .await
             .unwrap();
         assert_eq!(store.room_file_bytes(lobby.id).await.unwrap(), 900);
         // Declaring again replaces the length rather than adding to it.
         store
-            .declare_upload_length(file.id, 400, 1_000)
+            .declare_upload_length(&token.token, file.id, 400, 1_000)
             .await
             .unwrap();
         assert_eq!(store.room_file_bytes(lobby.id).await.unwrap(), 1_000);
@@ -327,7 +327,9 @@ async fn declared_lengths_count_toward_the_room_quota() {
             .reserve_upload(&second.token, "next.bin", ISSUED)
             .await
             .unwrap();
-        let over = store.declare_upload_length(next.id, 1, 1_000).await;
+        let over = store
+            .declare_upload_length(&second.token, next.id, 1, 1_000)
+            .await;
         assert!(
             matches!(over, Err(StoreError::QuotaExceeded { limit: 1_000, .. })),
             "the upload in progress holds its declared length: {over:?}"
@@ -336,7 +338,7 @@ async fn declared_lengths_count_toward_the_room_quota() {
 
         store.abandon_upload(file.id).await.unwrap();
         store
-            .declare_upload_length(next.id, 400, 1_000)
+            .declare_upload_length(&second.token, next.id, 400, 1_000)
             .await
             .expect("an abandoned upload frees its share");
         assert_eq!(store.room_file_bytes(other.id).await.unwrap(), 900);
@@ -345,10 +347,15 @@ async fn declared_lengths_count_toward_the_room_quota() {
             .await
             .unwrap()
             .unwrap();
-        assert!(matches!(
-            store.declare_upload_length(complete.id, 1, QUOTA).await,
-            Err(StoreError::NotFound(_))
-        ));
+        for (token, file_id) in [(&token.token, complete.id), (&second.token, file.id)] {
+            assert!(
+                matches!(
+                    store.declare_upload_length(token, file_id, 1, QUOTA).await,
+                    Err(StoreError::NotFound(_))
+                ),
+                "only the upload in progress of the token"
+            );
+        }
         engine.finish().await;
     }
 }

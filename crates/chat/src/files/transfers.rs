@@ -192,12 +192,17 @@ impl Transfers {
         file: &StoredFile,
         file_length: u64,
     ) -> Result<(), FileRefusal> {
-        own_file(grant, file)?;
+        upload_only(grant)?;
         if file_length > self.settings.max_file_bytes {
             return Err(FileRefusal::TooLarge);
         }
         self.store
-            .declare_upload_length(file.id, file_length, self.settings.room_quota_bytes)
+            .declare_upload_length(
+                &grant.token.token,
+                file.id,
+                file_length,
+                self.settings.room_quota_bytes,
+            )
             .await
             .map_err(|e| match e {
                 StoreError::QuotaExceeded { .. } => FileRefusal::QuotaExceeded,
@@ -215,13 +220,13 @@ impl Transfers {
         file: &StoredFile,
         size: u64,
     ) -> Result<(), FileRefusal> {
-        own_file(grant, file)?;
+        upload_only(grant)?;
         self.store
             .complete_upload(&grant.token.token, file.id, size, self.now())
             .await
             .map(drop)
             .map_err(|e| match e {
-                // Abandoned or completed by another request since it was authorised.
+                // Not this token's upload, or abandoned or completed since it was authorised.
                 StoreError::NotFound(_) => FileRefusal::NoSuchFile,
                 e => FileRefusal::Store(e),
             })
@@ -355,16 +360,6 @@ fn upload_only(grant: &Grant) -> Result<(), FileRefusal> {
     match grant.token.direction {
         Direction::Upload => Ok(()),
         Direction::Download => Err(FileRefusal::WrongDirection),
-    }
-}
-
-/// `file` is the upload the grant's token reserved.
-fn own_file(grant: &Grant, file: &StoredFile) -> Result<(), FileRefusal> {
-    upload_only(grant)?;
-    if grant.token.file_id == Some(file.id) {
-        Ok(())
-    } else {
-        Err(FileRefusal::NoSuchFile)
     }
 }
 

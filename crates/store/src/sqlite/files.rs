@@ -130,22 +130,27 @@ impl SqliteStore {
         Ok(file)
     }
 
-    /// Records the length an uploader declared for a file in progress, refused with
-    /// [`StoreError::QuotaExceeded`] when the room's files (complete, and the declared
-    /// lengths of the other uploads in progress) would then take more than `room_quota`.
+    /// Records the length an uploader declared for the upload in progress of `token`,
+    /// refused with [`StoreError::QuotaExceeded`] when the room's files (complete, and the
+    /// declared lengths of the other uploads in progress) would then take more than
+    /// `room_quota`, and with [`StoreError::NotFound`] when `file_id` is not that upload.
     pub async fn declare_upload_length(
         &self,
+        token: &str,
         file_id: i64,
         length: u64,
         room_quota: u64,
     ) -> Result<()> {
         let mut tx = self.writes.begin().await?;
-        let room_id: i64 =
-            sqlx::query_scalar("SELECT room_id FROM files WHERE id = ? AND state = 'uploading'")
-                .bind(file_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| StoreError::NotFound("upload".into()))?;
+        let room_id: i64 = sqlx::query_scalar(
+            "SELECT f.room_id FROM files f JOIN file_tokens t ON t.file_id = f.id \
+             WHERE t.token = ? AND f.id = ? AND f.state = 'uploading' AND t.spent = 0",
+        )
+        .bind(token)
+        .bind(file_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("upload".into()))?;
         let others: i64 = sqlx::query_scalar(
             "SELECT COALESCE(SUM(size), 0) FROM files WHERE room_id = ? AND id <> ?",
         )

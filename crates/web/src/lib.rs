@@ -7,10 +7,12 @@
 //! a route reads its body through it ([`Conn::body`]) with its own size limit, at the
 //! listener's pace.
 //!
-//! Routes are grouped by concern, a module each, and merged into one [`Router`] by the
-//! server.
+//! Routes are grouped by concern, a module each, and merged into one `Router` by the
+//! server: file transfer ([`files`]) now; the room-management application and health and
+//! metrics endpoints join the same way.
 
 mod body;
+pub mod files;
 mod idle;
 mod listener;
 mod timer;

@@ -185,7 +185,7 @@ impl FileRoom {
             .unwrap();
         events
             .into_iter()
-            .filter(|e| e.kind.starts_with("FILE"))
+            .filter(|e| e.kind.starts_with("file"))
             .map(|e| (e.kind, e.principal_id, e.content))
             .collect()
     }

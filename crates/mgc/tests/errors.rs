@@ -717,3 +717,15 @@ fn error_reasons_are_short_and_name_only_the_request() {
         ]
     );
 }
+
+#[test]
+fn names_quoted_back_are_cut_short() {
+    let name = "X".repeat(100_000);
+    let error = parse(&operation(&name, "")).unwrap_err();
+    assert_eq!(
+        error,
+        SoapError::UnknownOperation(format!("{}…", "X".repeat(100)))
+    );
+    let error = parse_request(Some(&name), b"", &Limits::default()).unwrap_err();
+    assert!(error.to_string().len() < 150, "{error}");
+}

@@ -8,6 +8,16 @@ use crate::NAMESPACE;
 use crate::fault::FaultCode;
 use crate::operation::OperationName;
 
+/// Text from the body (a name, a parser message) as an error quotes it: cut short, so that a
+/// fault or log line stays a line however long a name a sender makes up.
+pub(crate) fn quoted(text: &str) -> String {
+    const MAX_CHARS: usize = 100;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// Why a body could not be read as a request or response of the service.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SoapError {

@@ -81,25 +81,14 @@ mod tests {
 
     #[test]
     fn fault_codes_by_local_part() {
-        assert_eq!(
-            FaultCode::from_qualified_name("soap:Client"),
-            FaultCode::Client
-        );
-        assert_eq!(
-            FaultCode::from_qualified_name("s:Server"),
-            FaultCode::Server
-        );
-        assert_eq!(
-            FaultCode::from_qualified_name("Server.Database"),
-            FaultCode::Server
-        );
-        assert_eq!(
-            FaultCode::from_qualified_name("soap:Client.Auth"),
-            FaultCode::Client
-        );
-        assert_eq!(
-            FaultCode::from_qualified_name("s:VersionMismatch"),
-            FaultCode::Client
-        );
+        for (text, code) in [
+            ("soap:Client", FaultCode::Client),
+            ("s:Server", FaultCode::Server),
+            ("Server.Database", FaultCode::Server),
+            ("soap:Client.Auth", FaultCode::Client),
+            ("s:VersionMismatch", FaultCode::Client),
+        ] {
+            assert_eq!(FaultCode::from_qualified_name(text), code, "{text}");
+        }
     }
 }

@@ -10,6 +10,11 @@
 //! [`wsdl`] at `?wsdl`. A client, test or benchmark writes requests with [`write_request`]
 //! and reads answers with [`parse_response`]. Nothing here does I/O or knows HTTP.
 //!
+//! A server builds its limits with [`Limits::for_chunk`] from its chunk size (what it
+//! announces through `GetMaxRequestContentInKB`) and refuses a `Content-Length` over
+//! `max_body_bytes` before reading the body; every [`SoapError`] from [`parse_request`] is
+//! answered with `write_fault(FaultCode::Client, &error.to_string())`.
+//!
 //! The operations' names, parameters and result types are one table (`operation.rs`);
 //! `docs/protocol.md` ("MGCWebService.asmx") explains the shapes the reference left open.
 //!

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::NAMESPACE;
-use crate::error::SoapError;
+use crate::error::{SoapError, quoted};
 
 /// The XML Schema types the service uses (prefix `s:` in the WSDL, as ASP.NET writes it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,9 +133,9 @@ impl OperationName {
         format!("{NAMESPACE}/{}", self.as_str())
     }
 
-    /// The operation a `SOAPAction` header value names, compared the way the original
-    /// server's clients were observed to be: surrounding quotes and a leading `http://` or
-    /// `https://` stripped, then the part after the last `/`. `None` for an empty value,
+    /// The operation a `SOAPAction` header value names, compared as the reference's
+    /// attachment handler compares it (docs/protocol.md): surrounding quotes and a leading
+    /// `http://` or `https://` stripped, then the part after the last `/`. `None` for an empty value,
     /// which SOAP 1.1 defines as "the request URI says it", so the body's element decides.
     pub fn from_soap_action(value: &str) -> Result<Option<Self>, SoapError> {
         let value = value.trim();
@@ -183,7 +183,7 @@ impl FromStr for OperationName {
         Self::ALL
             .into_iter()
             .find(|op| op.as_str() == name)
-            .ok_or_else(|| SoapError::UnknownOperation(name.to_owned()))
+            .ok_or_else(|| SoapError::UnknownOperation(quoted(name)))
     }
 }
 

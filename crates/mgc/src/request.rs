@@ -1,7 +1,7 @@
 //! Requests: what a client sends, and how the server reads it.
 
 use crate::NAMESPACE;
-use crate::error::SoapError;
+use crate::error::{SoapError, quoted};
 use crate::limits::Limits;
 use crate::operation::OperationName;
 use crate::read::{Children, Values, read_body};
@@ -180,7 +180,7 @@ pub fn parse_request(
         .flatten();
     let (operation, mut values) = read_body(body, limits, |namespace, local| {
         if namespace != Some(NAMESPACE) {
-            return Err(SoapError::WrongNamespace(local.to_owned()));
+            return Err(SoapError::WrongNamespace(quoted(local)));
         }
         let element: OperationName = local.parse()?;
         if let Some(action) = action

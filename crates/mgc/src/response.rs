@@ -3,7 +3,7 @@
 
 use std::slice;
 
-use crate::error::SoapError;
+use crate::error::{SoapError, quoted};
 use crate::fault::{FAULT_FIELDS, read_fault};
 use crate::limits::Limits;
 use crate::operation::OperationName;
@@ -88,7 +88,7 @@ pub fn parse_response(
         )),
         _ => Err(SoapError::UnexpectedResponse {
             expected: operation,
-            element: local.to_owned(),
+            element: quoted(local),
         }),
     })?;
     if fault {

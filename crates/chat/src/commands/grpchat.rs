@@ -1,7 +1,7 @@
 //! `grpchat`: a message posted to a room, stored (with the files its `ma-filelink:` links
-//! post into the room), then delivered to everyone joined, author included. It has no reply of its own: a refusal is the [`Answer`] to the body
-//! that carried it (the server's answer to the INFO; sipe shows "not delivered" for any
-//! refusal).
+//! post into the room), then delivered to everyone joined, author included. It has no
+//! reply of its own: a refusal is the [`Answer`] to the body that carried it (the server's
+//! answer to the INFO; sipe shows "not delivered" for any refusal).
 
 use xccos::{ChatMessage, GrpChat, format_timestamp};
 

@@ -197,6 +197,20 @@ impl Files {
     }
 }
 
+/// Runs a request's work in a task of its own, to its end. When a client goes away, hyper
+/// drops the future of its request; work that changes what is stored must not stop at an
+/// arbitrary await (an upload half-cleaned, or finished in the store and never completed
+/// in the database), so it goes on without the connection: an upload cut off is ended at
+/// once rather than left for the sweeper.
+async fn to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, Refusal>> + Send + 'static,
+) -> Result<T, Refusal> {
+    tokio::spawn(work).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a file request's task failed");
+        Err(Refusal::Failed)
+    })
+}
+
 /// As much of a token as a log may show: tokens are secrets.
 fn token_hint(token: &str) -> &str {
     let end = token.char_indices().nth(8).map_or(token.len(), |(i, _)| i);

@@ -7,7 +7,7 @@
 #[allow(dead_code)]
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use parlance_client::{Client, ClientError, Events, FileLink, posted_files};
@@ -163,23 +163,62 @@ async fn a_file_one_posts_another_fetches_byte_for_byte() {
     );
 }
 
-#[tokio::test]
-async fn empty_and_one_byte_files() {
-    let (s, _relay) = files_server(&["alice"]).await;
-    let lobby = s
-        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
-        .await;
-    let (alice, mut events) = joined(&s, "alice", &lobby).await;
-    let dir = Scratch::new();
-    for (name, bytes) in [("empty.txt", &b""[..]), ("one.bin", &b"x"[..])] {
-        let path = dir.file(name, bytes);
-        alice.upload(&lobby, &path, |_, _| {}).await.unwrap();
-        let link = posted(&mut events, name).await;
-        let copy = dir.path(&format!("copy of {name}"));
-        let size = alice
-            .download(&lobby, &link.to_string(), &copy, |_, _| {})
+/// Alice alone in an open room of a server with files on, with a directory for her files.
+struct Alone {
+    relay: Relay,
+    lobby: String,
+    alice: Client,
+    events: Events,
+    dir: Scratch,
+    _server: TestServer,
+}
+
+impl Alone {
+    async fn start() -> Alone {
+        let (s, relay) = files_server(&["alice"]).await;
+        let lobby = s
+            .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
+            .await;
+        let (alice, events) = joined(&s, "alice", &lobby).await;
+        Alone {
+            relay,
+            lobby,
+            alice,
+            events,
+            dir: Scratch::new(),
+            _server: s,
+        }
+    }
+
+    /// Uploads `bytes` as `name`; the link the room shows.
+    async fn share(&mut self, name: &str, bytes: &[u8]) -> FileLink {
+        let path = self.dir.file(name, bytes);
+        self.alice
+            .upload(&self.lobby, &path, |_, _| {})
             .await
             .unwrap();
+        posted(&mut self.events, name).await
+    }
+
+    async fn download(
+        &self,
+        link: &FileLink,
+        to: &Path,
+        progress: impl Fn(u64, u64),
+    ) -> Result<u64, ClientError> {
+        self.alice
+            .download(&self.lobby, &link.to_string(), to, progress)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn empty_and_one_byte_files() {
+    let mut a = Alone::start().await;
+    for (name, bytes) in [("empty.txt", &b""[..]), ("one.bin", &b"x"[..])] {
+        let link = a.share(name, bytes).await;
+        let copy = a.dir.path(&format!("copy of {name}"));
+        let size = a.download(&link, &copy, |_, _| {}).await.unwrap();
         assert_eq!(size, bytes.len() as u64);
         assert_eq!(std::fs::read(&copy).unwrap(), bytes);
     }
@@ -187,27 +226,16 @@ async fn empty_and_one_byte_files() {
 
 #[tokio::test]
 async fn a_broken_download_resumes_where_it_stopped() {
-    let (s, relay) = files_server(&["alice"]).await;
-    let lobby = s
-        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
-        .await;
-    let (alice, mut events) = joined(&s, "alice", &lobby).await;
-    let dir = Scratch::new();
+    let mut a = Alone::start().await;
     let bytes = content(2 * 1024 * 1024 + 3);
     let total = bytes.len() as u64;
-    alice
-        .upload(&lobby, &dir.file("big.bin", &bytes), |_, _| {})
-        .await
-        .unwrap();
-    let link = posted(&mut events, "big.bin").await;
-    let copy = dir.path("copy.bin");
+    let link = a.share("big.bin", &bytes).await;
+    let copy = a.dir.path("copy.bin");
     let guid = link.name.trim_end_matches(".bin");
-    let part = dir.path(&format!("copy.bin.{guid}.part"));
+    let part = a.dir.path(&format!("copy.bin.{guid}.part"));
 
-    relay.cut_after(Some(512 * 1024));
-    let broken = alice
-        .download(&lobby, &link.to_string(), &copy, |_, _| {})
-        .await;
+    a.relay.cut_after(Some(512 * 1024));
+    let broken = a.download(&link, &copy, |_, _| {}).await;
     assert!(
         matches!(broken, Err(ClientError::Transfer(_))),
         "{broken:?}"
@@ -218,12 +246,9 @@ async fn a_broken_download_resumes_where_it_stopped() {
     assert!(kept > 0 && kept < total, "{kept} of {total}");
     assert!(!copy.exists());
 
-    relay.cut_after(None);
+    a.relay.cut_after(None);
     let reports = Reports::default();
-    alice
-        .download(&lobby, &link.to_string(), &copy, reports.record())
-        .await
-        .unwrap();
+    a.download(&link, &copy, reports.record()).await.unwrap();
     assert_eq!(
         reports.take().first(),
         Some(&(kept, total)),
@@ -235,30 +260,18 @@ async fn a_broken_download_resumes_where_it_stopped() {
 
 #[tokio::test]
 async fn a_partial_file_that_does_not_fit_is_started_over() {
-    let (s, _relay) = files_server(&["alice"]).await;
-    let lobby = s
-        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
-        .await;
-    let (alice, mut events) = joined(&s, "alice", &lobby).await;
-    let dir = Scratch::new();
+    let mut a = Alone::start().await;
     let bytes = content(100_000);
-    alice
-        .upload(&lobby, &dir.file("a.bin", &bytes), |_, _| {})
-        .await
-        .unwrap();
-    let link = posted(&mut events, "a.bin").await;
+    let link = a.share("a.bin", &bytes).await;
     let guid = link.name.trim_end_matches(".bin");
-    let copy = dir.path("copy.bin");
+    let copy = a.dir.path("copy.bin");
     for stale in [content(150_000), bytes.clone()] {
         // Longer than the file: not its bytes. Exactly the file: a rename that never happened.
-        std::fs::write(dir.path(&format!("copy.bin.{guid}.part")), &stale).unwrap();
-        alice
-            .download(&lobby, &link.to_string(), &copy, |_, _| {})
-            .await
-            .unwrap();
+        std::fs::write(a.dir.path(&format!("copy.bin.{guid}.part")), &stale).unwrap();
+        a.download(&link, &copy, |_, _| {}).await.unwrap();
         assert!(std::fs::read(&copy).unwrap() == bytes);
         std::fs::remove_file(&copy).unwrap();
-        assert_eq!(dir.names(), ["a.bin"]);
+        assert_eq!(a.dir.names(), ["a.bin"]);
     }
 }
 

@@ -282,6 +282,8 @@ async fn start_groupchat(
             burst: config.chat.search_burst,
             per_minute: config.chat.searches_per_minute,
         },
+        // The HTTPS listener that serves files is not wired in yet: tokens are refused.
+        files: None,
     };
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
     Ok(GroupChat::start(chat, dialogs, answers))

@@ -5,7 +5,8 @@
 //! or one per wire id where a module holds two: `join::bjoin`, `pref::set`) decides the
 //! command's [`Outcome`]; this module turns it into the reply the asking session gets.
 //! What several commands share stays beside them: who may do what in `permissions.rs`,
-//! who is present in `roster.rs`, search bounds in `search.rs`, reply sizes in `output.rs`.
+//! who is present in `roster.rs`, search bounds in `search.rs`, reply sizes in `output.rs`,
+//! file tokens and links in `files/`.
 //!
 //! Adding a command: parse it in `xccos` (`CommandKind`), write `<wire id>.rs` here, and add
 //! its arm to [`ChatService::run`].
@@ -126,8 +127,8 @@ impl ChatService {
             CommandKind::GetPref(pref) => pref::get(self, principal, pref).await?,
             CommandKind::SetPref(pref) => pref::set(self, principal, pref).await?,
             CommandKind::NodesPermCreateChild => nodespermcreatechild::run(self, principal).await?,
-            CommandKind::GetFuTok(_) => getfutok::run(),
-            CommandKind::GetFdTok(_) => getfdtok::run(),
+            CommandKind::GetFuTok(ftdb) => getfutok::run(self, principal, ftdb).await?,
+            CommandKind::GetFdTok(ftdb) => getfdtok::run(self, principal, ftdb).await?,
             CommandKind::Unknown { .. } => Err(ResponseCode::MsgNotSupported),
         })
     }

@@ -374,6 +374,7 @@ async fn prepare_web(
     };
     let file_store =
         FileStore::open_local(&config.files_dir(), key.derive_key(FILE_STORE_KEY)).await?;
+    file_store.discard_unfinished().await?;
     let transfers = Transfers::new(
         store.clone(),
         clock,

@@ -174,6 +174,12 @@ impl FileRoom {
             .id
     }
 
+    /// The room's file rows, uploads in progress included.
+    pub async fn file_rows(&self) -> Vec<parlance_store::files::StoredFile> {
+        let room_id = self.room_id().await;
+        self.s.server().store.room_files(room_id).await.unwrap()
+    }
+
     /// The compliance rows about files, as (kind, principal, content).
     pub async fn file_events(&self) -> Vec<(String, i64, String)> {
         let events = self
@@ -185,7 +191,7 @@ impl FileRoom {
             .unwrap();
         events
             .into_iter()
-            .filter(|e| e.kind.starts_with("FILE"))
+            .filter(|e| e.kind.starts_with("file"))
             .map(|e| (e.kind, e.principal_id, e.content))
             .collect()
     }

@@ -23,12 +23,7 @@ async fn nothing_stored(f: &FileRoom) {
         Vec::<std::path::PathBuf>::new(),
         "on disk"
     );
-    let rows =
-        f.s.server()
-            .store
-            .room_files(f.room_id().await)
-            .await
-            .unwrap();
+    let rows = f.file_rows().await;
     assert!(rows.is_empty(), "rows left: {rows:?}");
 }
 
@@ -368,4 +363,36 @@ async fn a_refused_upload_starts_over_with_the_same_token() {
     let token = f.download_token(0, &name).await;
     let back = soap.download(&token, f.guid(), &name, 1024).await.unwrap();
     assert!(back == data);
+}
+
+#[tokio::test]
+async fn uploads_in_progress_are_bounded_per_user() {
+    let mut f = FileRoom::start_with(&["alice"], |c| c.files.max_uploads_per_user = 1).await;
+    let mut soap = f.soap().await;
+    let first = start_upload(&mut f, &mut soap).await;
+    let token = f.upload_token(0, "second.txt").await;
+    refused(
+        soap.upload(&token, f.guid(), "txt", b"second", 1024)
+            .await
+            .map(Response::UniqueFilename),
+        "too many uploads in progress",
+    );
+    let answer = soap
+        .call(&append(
+            &first.token,
+            f.guid(),
+            &first.name,
+            &content(2000, 5),
+            1000,
+            first.length,
+        ))
+        .await;
+    assert_eq!(
+        answer,
+        Ok(Response::AppendChunk(3000)),
+        "the first goes on, and completes"
+    );
+    soap.upload(&token, f.guid(), "txt", b"second", 1024)
+        .await
+        .expect("then the second may start");
 }

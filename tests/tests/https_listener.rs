@@ -32,10 +32,16 @@ async fn https_presents_the_sip_certificate_and_speaks_http_1_1() {
 }
 
 #[tokio::test]
-async fn the_listener_can_be_turned_off() {
-    let s = TestServer::start_with(|c| c.web.listen = None).await;
-    assert_eq!(s.server().https_addr, None);
-    assert!(s.server().tls_addr.is_some(), "SIP over TLS is still on");
+async fn the_listener_can_be_turned_off_and_file_tokens_with_it() {
+    let mut f = FileRoom::start_with(&["alice"], |c| c.web.listen = None).await;
+    assert_eq!(f.s.server().https_addr, None);
+    assert!(f.s.server().tls_addr.is_some(), "SIP over TLS is still on");
+    let room = f.room.clone();
+    assert_eq!(
+        f.members[0].file_token(true, &room, "a.txt").await.err(),
+        Some(501),
+        "no service to hand tokens for"
+    );
 }
 
 #[tokio::test]

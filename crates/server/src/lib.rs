@@ -349,8 +349,8 @@ struct Web {
 }
 
 /// Binds the HTTPS listener and opens the file store, unless `[web]` says the listener is
-/// off. Uploads an earlier run left in progress are forgotten here: their partial files
-/// went when the store was opened.
+/// off. Uploads an earlier run left in progress are forgotten here, their partial files and
+/// their rows, before any new upload can start.
 async fn prepare_web(
     config: &Config,
     certificate: &tls::Certificate,

@@ -174,6 +174,12 @@ impl FileRoom {
             .id
     }
 
+    /// The room's file rows, uploads in progress included.
+    pub async fn file_rows(&self) -> Vec<parlance_store::files::StoredFile> {
+        let room_id = self.room_id().await;
+        self.s.server().store.room_files(room_id).await.unwrap()
+    }
+
     /// The compliance rows about files, as (kind, principal, content).
     pub async fn file_events(&self) -> Vec<(String, i64, String)> {
         let events = self

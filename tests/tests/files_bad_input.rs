@@ -23,12 +23,7 @@ async fn nothing_stored(f: &FileRoom) {
         Vec::<std::path::PathBuf>::new(),
         "on disk"
     );
-    let rows =
-        f.s.server()
-            .store
-            .room_files(f.room_id().await)
-            .await
-            .unwrap();
+    let rows = f.file_rows().await;
     assert!(rows.is_empty(), "rows left: {rows:?}");
 }
 

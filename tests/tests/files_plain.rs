@@ -203,13 +203,7 @@ async fn put_in_progress(f: &FileRoom, token: &str) -> parlance_tests::https::Ra
 /// Waits (bounded) until the server has removed every upload's file and row.
 async fn cleaned_up(f: &FileRoom) -> bool {
     for _ in 0..200 {
-        let rows =
-            f.s.server()
-                .store
-                .room_files(f.room_id().await)
-                .await
-                .unwrap();
-        if rows.is_empty() && f.stored_files().is_empty() {
+        if f.file_rows().await.is_empty() && f.stored_files().is_empty() {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

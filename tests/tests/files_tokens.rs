@@ -279,16 +279,7 @@ async fn a_restart_in_the_middle_of_an_upload_leaves_nothing_and_tokens_work_aft
     f.members.clear();
     f.s.restart().await;
     assert!(f.stored_files().is_empty(), "the partial file is gone");
-    let room_id = f.room_id().await;
-    assert!(
-        f.s.server()
-            .store
-            .room_files(room_id)
-            .await
-            .unwrap()
-            .is_empty(),
-        "and so is its row"
-    );
+    assert!(f.file_rows().await.is_empty(), "and so is its row");
     let mut soap = f.soap().await;
     let answer = soap
         .call(&Request::AppendChunk {

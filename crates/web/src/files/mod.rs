@@ -77,10 +77,7 @@ impl Files {
             }
         };
         for file in expired {
-            if let Some(token) = self.inner.uploads.token_of(file.id) {
-                let Some(slot) = self.inner.uploads.get(&token) else {
-                    continue;
-                };
+            if let Some((token, slot)) = self.inner.uploads.writing(file.id) {
                 // An upload busy storing a chunk is left to that request, which checks the
                 // token itself; the next sweep sees it again if it is still there.
                 let Ok(mut progress) = slot.try_lock() else {

@@ -31,6 +31,10 @@ pub enum Slash {
     Unknown(String),
 }
 
+/// How `/upload` and `/download` are used, for [`Slash::Usage`].
+pub const UPLOAD_USAGE: &str = "/upload FILE";
+pub const DOWNLOAD_USAGE: &str = "/download N [PATH]";
+
 /// The commands and keys, as `/help` shows them.
 pub const HELP: &[&str] = &[
     "/join ROOM    join a room, show history",
@@ -72,8 +76,8 @@ pub fn parse(line: &str) -> Input {
         "rooms" | "list" => Slash::Rooms,
         "search" => arg().map_or(Slash::Usage("/search TEXT"), Slash::Search),
         "who" | "names" => Slash::Who,
-        "upload" => arg().map_or(Slash::Usage("/upload FILE"), Slash::Upload),
-        "download" => download(rest).unwrap_or(Slash::Usage("/download N [PATH]")),
+        "upload" => arg().map_or(Slash::Usage(UPLOAD_USAGE), Slash::Upload),
+        "download" => download(rest).unwrap_or(Slash::Usage(DOWNLOAD_USAGE)),
         "help" | "?" => Slash::Help,
         "quit" | "exit" | "q" => Slash::Quit,
         _ => Slash::Unknown(format!("/{name}")),

@@ -44,7 +44,7 @@ pub const HELP: &[&str] = &[
     "/who          who is here",
     "/upload FILE  post a file in this room",
     "/download N [PATH]",
-    "              save [file N] here or as PATH",
+    "              save [file N] (as PATH)",
     "/help         this list",
     "/quit         leave",
     "Tab, S-Tab    switch rooms",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parlance_chat::files::{
-    Direction, FileRefusal, FileSettings, FileState, Grant, StoredFile, Transfers, file_link,
+    Direction, FileRefusal, FileSettings, FileState, Grant, StoredFile, Transfers,
 };
 use parlance_chat::{Answer, ChatService, ChatSettings, SearchLimits, SessionId, Sink};
 use parlance_clock::Clock;
@@ -20,6 +20,16 @@ use xccos::{
     ChanId, ChatMessage, Command, CommandKind, Envelope, Ftdb, GrpChat, Limits, Message, Reply,
     ReplyData, format_timestamp,
 };
+
+/// The link a message posts a room's file with.
+fn file_link(domain: &str, room_guid: &str, name: &str) -> String {
+    xccos::FileLink {
+        domain: domain.into(),
+        room_guid: room_guid.into(),
+        name: name.into(),
+    }
+    .to_string()
+}
 
 const DOMAIN: &str = "example.test";
 const SERVICE_URL: &str = "https://chat.example.test:8443/PersistentChat/MGCWebService.asmx";

@@ -129,7 +129,7 @@ async fn a_file_one_posts_another_fetches_byte_for_byte() {
         sent.windows(2).all(|w| w[0].0 < w[1].0),
         "progress only grows"
     );
-    assert_eq!(link.room(), lobby);
+    assert_eq!(link.room_uri(), lobby);
     assert!(link.name.ends_with(".pdf"), "{}", link.name);
 
     let seen = posted(&mut bob_events, "Q3 report.pdf").await;

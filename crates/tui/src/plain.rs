@@ -94,7 +94,7 @@ async fn perform(
             let name = destination.display().to_string();
             let size = client
                 .download(
-                    &file.link.room(),
+                    &file.link.room_uri(),
                     &file.link.to_string(),
                     &destination,
                     progress_line(&name),

@@ -20,9 +20,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Notify;
 
 use super::http::{self, Connector, driving};
-use super::link::is_repository_name;
 use crate::error::ClientError;
 use crate::types::FileToken;
+use xccos::is_repository_name;
 
 /// Bytes read and sent at a time.
 const CHUNK: usize = 64 * 1024;

@@ -262,6 +262,26 @@ impl Soap {
         answer
     }
 
+    /// `RequestUniqueFilenameWithExtension`: the repository name the token's upload gets.
+    pub async fn unique_name(
+        &mut self,
+        token: &str,
+        channel_id: &str,
+        extension: &str,
+    ) -> Result<String, SoapError> {
+        match self
+            .call(&Request::RequestUniqueFilenameWithExtension {
+                token: token.to_owned(),
+                channel_id: channel_id.to_owned(),
+                extension: extension.to_owned(),
+            })
+            .await?
+        {
+            Response::UniqueFilename(name) => Ok(name),
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// Uploads `data` as Lync does: a name for the extension, the two limits, then the
     /// chunks in order. Returns the repository name.
     pub async fn upload(
@@ -272,18 +292,8 @@ impl Soap {
         data: &[u8],
         chunk: usize,
     ) -> Result<String, SoapError> {
+        let name = self.unique_name(token, channel_id, extension).await?;
         let (token, channel_id) = (token.to_owned(), channel_id.to_owned());
-        let name = match self
-            .call(&Request::RequestUniqueFilenameWithExtension {
-                token: token.clone(),
-                channel_id: channel_id.clone(),
-                extension: extension.to_owned(),
-            })
-            .await?
-        {
-            Response::UniqueFilename(name) => name,
-            other => panic!("{other:?}"),
-        };
         let max_kb = self
             .call(&Request::GetMaxFileSizeInKB {
                 token: token.clone(),

@@ -6,7 +6,7 @@ use parlance_store::rooms::{Role, RoomUpdate};
 use parlance_tests::files::{FileRoom, Soap, content};
 
 /// Asserts that a call drew a client fault whose reason contains `reason`.
-fn refused(answer: Result<Response, SoapError>, reason: &str) {
+fn refused<T: std::fmt::Debug>(answer: Result<T, SoapError>, reason: &str) {
     match answer {
         Err(SoapError::Fault {
             code: FaultCode::Client,
@@ -36,18 +36,7 @@ struct Started {
 
 async fn start_upload(f: &mut FileRoom, soap: &mut Soap) -> Started {
     let token = f.upload_token(0, "notes.txt").await;
-    let name = match soap
-        .call(&Request::RequestUniqueFilenameWithExtension {
-            token: token.clone(),
-            channel_id: f.guid().to_owned(),
-            extension: "txt".into(),
-        })
-        .await
-        .unwrap()
-    {
-        Response::UniqueFilename(name) => name,
-        other => panic!("{other:?}"),
-    };
+    let name = soap.unique_name(&token, f.guid(), "txt").await.unwrap();
     let answer = soap
         .call(&append(&token, f.guid(), &name, &content(1000, 1), 0, 3000))
         .await
@@ -178,13 +167,7 @@ async fn names_that_would_leave_the_store_are_refused() {
     let token = f.upload_token(0, "notes.txt").await;
     let long = "x".repeat(300);
     for extension in ["../x", "..\\x", "x/y", ".txt.exe", long.as_str()] {
-        let answer = soap
-            .call(&Request::RequestUniqueFilenameWithExtension {
-                token: token.clone(),
-                channel_id: f.guid().to_owned(),
-                extension: extension.into(),
-            })
-            .await;
+        let answer = soap.unique_name(&token, f.guid(), extension).await;
         refused(answer, "invalid file name");
     }
     let body = format!(

@@ -20,17 +20,7 @@ const CAPTURED_APPEND: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org
 </s:Envelope>"#;
 
 /// The captured `DownloadChunk` of the same 43 bytes.
-const CAPTURED_DOWNLOAD: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
-  <s:Body>
-    <DownloadChunk xmlns="http://www.microsoft.com">
-      <token>3f2900af-52f7-40d6-91df-a211e72b7980</token>
-      <channelId>094f5a4a-c492-4f6b-91c2-385eba134fd3</channelId>
-      <reposFileName>6d042d7b-50d1-4117-9bf0-5a8c0b11e842.txt</reposFileName>
-      <offset>0</offset>
-      <bufferSize>43</bufferSize>
-    </DownloadChunk>
-  </s:Body>
-</s:Envelope>"#;
+const CAPTURED_DOWNLOAD: &str = include_str!("../../crates/mgc/tests/captured/download-chunk.xml");
 
 /// What the captured chunk decodes to.
 const CAPTURED_BYTES: &[u8] = b"Sip:Kimtest2.yang@lync.nextlabs.solutions\r\n";
@@ -40,18 +30,7 @@ async fn the_captured_request_bodies_are_served_as_they_were_sent() {
     let mut f = FileRoom::start(&["alice", "bob"]).await;
     let upload = f.upload_token(0, "sip.txt").await;
     let mut soap = f.soap().await;
-    let name = match soap
-        .call(&Request::RequestUniqueFilenameWithExtension {
-            token: upload.clone(),
-            channel_id: f.guid().to_owned(),
-            extension: "txt".into(),
-        })
-        .await
-        .unwrap()
-    {
-        Response::UniqueFilename(name) => name,
-        other => panic!("{other:?}"),
-    };
+    let name = soap.unique_name(&upload, f.guid(), "txt").await.unwrap();
     let body = CAPTURED_APPEND
         .replace("2baa3978-7511-4050-8be7-f1670d8fc220", &upload)
         .replace("094f5a4a-c492-4f6b-91c2-385eba134fd3", f.guid())

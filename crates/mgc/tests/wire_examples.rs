@@ -1,5 +1,5 @@
 //! The two request bodies captured from a real Skype for Business client (NL-ATT, protocol
-//! reference `shared/protocol/xccos.md` §4.2), byte for byte, with every form of SOAPAction
+//! reference `shared/protocol/xccos.md` §4.2), byte for byte in `captured/`, with every form of SOAPAction
 //! a client may send; and the shapes of docs/protocol.md for what the server writes.
 
 use mgc::{
@@ -7,30 +7,9 @@ use mgc::{
     write_request, write_response,
 };
 
-const APPEND_CHUNK: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
-  <s:Body>
-    <AppendChunk xmlns="http://www.microsoft.com">
-      <token>2baa3978-7511-4050-8be7-f1670d8fc220</token>
-      <channelId>094f5a4a-c492-4f6b-91c2-385eba134fd3</channelId>
-      <uniqueFilename>a912898f-cf23-476b-a644-0c541d7cfdcf.txt</uniqueFilename>
-      <fileChunk>U2lwOktpbXRlc3QyLnlhbmdAbHluYy5uZXh0bGFicy5zb2x1dGlvbnMNCg==</fileChunk>
-      <offset>0</offset>
-      <fileLength>43</fileLength>
-    </AppendChunk>
-  </s:Body>
-</s:Envelope>"#;
+const APPEND_CHUNK: &str = include_str!("captured/append-chunk.xml");
 
-const DOWNLOAD_CHUNK: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
-  <s:Body>
-    <DownloadChunk xmlns="http://www.microsoft.com">
-      <token>3f2900af-52f7-40d6-91df-a211e72b7980</token>
-      <channelId>094f5a4a-c492-4f6b-91c2-385eba134fd3</channelId>
-      <reposFileName>6d042d7b-50d1-4117-9bf0-5a8c0b11e842.txt</reposFileName>
-      <offset>0</offset>
-      <bufferSize>43</bufferSize>
-    </DownloadChunk>
-  </s:Body>
-</s:Envelope>"#;
+const DOWNLOAD_CHUNK: &str = include_str!("captured/download-chunk.xml");
 
 /// `body` parses to `expected` with every form of SOAPAction the reference and real stacks
 /// send (quoted or not, with or without scheme, empty) and with none.

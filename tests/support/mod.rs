@@ -2,6 +2,7 @@
 //! client that writes bytes and reads framed messages over TCP or TLS.
 
 pub mod chat;
+pub mod https;
 pub mod ntlm;
 
 use std::net::SocketAddr;
@@ -53,6 +54,7 @@ impl TestServer {
         };
         config.sip.tcp_listen = Some("127.0.0.1:0".parse().unwrap());
         config.sip.tls_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.web.listen = Some("127.0.0.1:0".parse().unwrap());
         tweak(&mut config);
         let clock = options.clock.clone();
         let server = Server::start(config.clone(), options)
@@ -147,8 +149,34 @@ impl TestServer {
     }
 
     pub async fn tls(&self) -> SipConn {
-        let cert = self.config.data_dir.join("tls-cert.pem");
-        SipConn::tls(self.server().tls_addr.expect("TLS listener"), &cert).await
+        SipConn::tls(
+            self.server().tls_addr.expect("TLS listener"),
+            &self.cert_path(),
+        )
+        .await
+    }
+
+    /// The self-signed certificate the server presents over SIP and HTTPS.
+    pub fn cert_path(&self) -> PathBuf {
+        self.config.data_dir.join("tls-cert.pem")
+    }
+
+    pub fn https_addr(&self) -> SocketAddr {
+        self.server().https_addr.expect("HTTPS listener")
+    }
+
+    /// An HTTP/1.1 client connection to the HTTPS listener.
+    pub async fn https(&self) -> https::Https {
+        https::Https::connect(self.https_addr(), &self.cert_path())
+            .await
+            .expect("HTTPS connection")
+    }
+
+    /// A TLS connection to the HTTPS listener for writing raw HTTP.
+    pub async fn https_raw(&self) -> https::RawHttps {
+        https::RawHttps::connect(self.https_addr(), &self.cert_path())
+            .await
+            .expect("HTTPS connection")
     }
 
     /// Stops the server and starts a new one on the same data (new ports).
@@ -187,6 +215,32 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
+/// A TLS connection to `addr` that trusts only the certificate in `cert_pem` (the test
+/// server's self-signed one) and offers the application protocols `alpn`.
+pub async fn tls_connect(
+    addr: SocketAddr,
+    cert_pem: &std::path::Path,
+    alpn: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(cert_pem).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    connector.connect(name, tcp).await
+}
+
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
@@ -219,23 +273,10 @@ impl SipConn {
 
     /// TLS that really verifies: the server's self-signed certificate is the only root.
     pub async fn tls(addr: SocketAddr, cert_pem: &std::path::Path) -> SipConn {
-        use rustls::pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls::pki_types::CertificateDer::pem_file_iter(cert_pem).unwrap() {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let tcp = TcpStream::connect(addr).await.expect("connect");
-        let local = tcp.local_addr().unwrap();
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+        let tls = tls_connect(addr, cert_pem, &[])
+            .await
+            .expect("TLS handshake");
+        let local = tls.get_ref().0.local_addr().unwrap();
         SipConn::new(Box::new(tls), local, "TLS")
     }
 

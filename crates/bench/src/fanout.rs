@@ -271,7 +271,7 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
     let tls_files = if env.tcp {
         None
     } else {
-        parlance_server::tls::server_config(None, None, &dir, &["127.0.0.1".to_owned()])
+        parlance_server::tls::Certificate::load(None, None, &dir, &["127.0.0.1".to_owned()])
             .map_err(|e| BenchError::Tls(e.to_string()))?;
         Some((dir.join("tls-cert.pem"), dir.join("tls-key.pem")))
     };

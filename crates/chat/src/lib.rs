@@ -5,6 +5,7 @@
 //! sessions. Time is the server's [`Clock`], so that tests can move it.
 
 mod commands;
+pub mod files;
 mod output;
 mod permissions;
 mod revoke;
@@ -15,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use files::{FileSettings, Transfers};
 use parlance_clock::Clock;
 use parlance_store::Store;
 use parlance_store::rooms::RoomInfo;
@@ -57,6 +59,8 @@ pub struct ChatSettings {
     /// to it, posts that would not fit are refused, and nothing larger leaves.
     pub max_output_body_bytes: usize,
     pub search: SearchLimits,
+    /// The file service; `None` when the HTTPS listener is off (file tokens are refused).
+    pub files: Option<FileSettings>,
 }
 
 /// What became of one body the server handed to [`ChatService::handle`]: accepted, or why
@@ -105,6 +109,8 @@ pub struct ChatService {
     room_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     envids: AtomicU64,
     search_rate: SearchRate,
+    /// Issues and checks file tokens when the file service is on.
+    transfers: Option<Transfers>,
     /// The server's clock: every time the core reads (timestamps, search rates) is its.
     clock: Clock,
 }
@@ -139,6 +145,9 @@ impl ChatService {
         Ok(ChatService {
             root_uri: format!("ma-cat://{}/{}", settings.domain, root.guid),
             search_rate: SearchRate::new(settings.search),
+            transfers: settings.files.clone().map(|files| {
+                Transfers::new(store.clone(), clock.clone(), settings.domain.clone(), files)
+            }),
             store,
             settings,
             sink,

@@ -1,6 +1,7 @@
 //! Who may do what in a room (docs/protocol.md, "Refusals never reveal a Secret room"): the one place these rules live. Every command
-//! gathers the facts ([`ChatService::grant`]: the principal's roles in the room, whether it
-//! is in the category's scope) and asks [`Access`]; nothing else decides.
+//! gathers the facts ([`Standing::of`]: the principal's roles in the room, whether it is in
+//! the category's scope) and asks [`Access`]; nothing else decides. The file service asks
+//! the same questions when a token is used ([`crate::files::Transfers::authorize`]).
 //!
 //! The store helps in one place only, and decides nothing: a room search
 //! (`Store::search_rooms` with `visible_to`) returns *candidates*, leaving out the Secret
@@ -10,18 +11,31 @@
 //! `can_see` would show. `cmd:chansrch` then judges every candidate with `can_see`. A change
 //! to the rules keeps that pre-filter a necessary condition, or changes it with them.
 
+use parlance_store::Store;
 use parlance_store::rooms::{Behavior, Privacy, Role, RoomInfo};
 
 use crate::{ChatError, ChatService, Principal};
 
 /// A principal's roles in a room and whether it is in the category's scope: the facts
 /// [`Access`] judges.
-pub(crate) struct Grant {
+pub(crate) struct Standing {
     pub(crate) roles: Vec<Role>,
     pub(crate) in_scope: bool,
 }
 
-impl Grant {
+impl Standing {
+    /// What the principal holds in a room, read from the store.
+    pub(crate) async fn of(
+        store: &Store,
+        info: &RoomInfo,
+        principal_id: i64,
+    ) -> Result<Standing, parlance_store::StoreError> {
+        Ok(Standing {
+            roles: store.roles_of(info.room.id, principal_id).await?,
+            in_scope: store.in_scope(info.category.id, principal_id).await?,
+        })
+    }
+
     pub(crate) fn on<'a>(&'a self, room: &'a RoomInfo) -> Access<'a> {
         Access {
             room,
@@ -32,16 +46,13 @@ impl Grant {
 }
 
 impl ChatService {
-    /// What the principal holds in a room, for [`Grant::on`] to judge.
-    pub(crate) async fn grant(
+    /// What the principal holds in a room, for [`Standing::on`] to judge.
+    pub(crate) async fn standing(
         &self,
         info: &RoomInfo,
         principal: &Principal,
-    ) -> Result<Grant, ChatError> {
-        Ok(Grant {
-            roles: self.store.roles_of(info.room.id, principal.id).await?,
-            in_scope: self.store.in_scope(info.category.id, principal.id).await?,
-        })
+    ) -> Result<Standing, ChatError> {
+        Ok(Standing::of(&self.store, info, principal.id).await?)
     }
 }
 
@@ -95,6 +106,12 @@ impl Access<'_> {
                 Behavior::Normal => true,
                 Behavior::Auditorium => self.roles.contains(&Role::Presenter),
             }
+    }
+
+    /// May post files (`cmd:getfutok` and every use of its token): may post, and the room's
+    /// effective `filepost` is on.
+    pub fn can_post_files(&self) -> bool {
+        self.can_post() && self.room.file_post()
     }
 
     /// The answer when an action is refused: a room the principal may not see is reported
@@ -187,6 +204,62 @@ mod tests {
                 in_scope: *in_scope,
             };
             assert!(!d.can_see() && !d.can_join() && !d.can_post() && !d.can_read_history());
+        }
+    }
+
+    /// (privacy, behavior, roles, filepost, disabled) → the refusal of a file post, `None`
+    /// when allowed. In scope throughout: scope is judged as for any post.
+    #[test]
+    fn file_posting_matrix() {
+        use Behavior::*;
+        use Privacy::*;
+        use Role::*;
+        use xccos::ResponseCode::*;
+        type Case = (
+            Privacy,
+            Behavior,
+            &'static [Role],
+            bool,
+            bool,
+            Option<xccos::ResponseCode>,
+        );
+        let cases: &[Case] = &[
+            (Open, Normal, &[], true, false, None),
+            (Open, Normal, &[], false, false, Some(Permission)),
+            (Closed, Normal, &[], true, false, Some(Permission)),
+            (Closed, Normal, &[Member], true, false, None),
+            (Closed, Normal, &[Member], false, false, Some(Permission)),
+            (Secret, Normal, &[], true, false, Some(NoSuchNode)),
+            (Secret, Normal, &[], false, false, Some(NoSuchNode)),
+            (Secret, Normal, &[Member], true, false, None),
+            (Secret, Normal, &[Member], false, false, Some(Permission)),
+            (Open, Auditorium, &[Member], true, false, Some(Permission)),
+            (Open, Auditorium, &[Presenter], true, false, None),
+            (
+                Open,
+                Auditorium,
+                &[Presenter],
+                false,
+                false,
+                Some(Permission),
+            ),
+            (Open, Normal, &[Member], true, true, Some(NodeDisabled)),
+            (Secret, Normal, &[], true, true, Some(NoSuchNode)),
+        ];
+        for (privacy, behavior, roles, file_post, disabled, refused) in cases {
+            let mut info = room(*privacy, *behavior, *disabled);
+            info.category.file_post = *file_post;
+            let access = Access {
+                room: &info,
+                roles,
+                in_scope: true,
+            };
+            let got = (!access.can_post_files()).then(|| access.refusal());
+            assert_eq!(
+                got, *refused,
+                "{privacy:?} {behavior:?} {roles:?} filepost={file_post} disabled={disabled}"
+            );
+            assert!(!access.can_post_files() || access.can_post());
         }
     }
 

@@ -23,7 +23,7 @@ impl ChatService {
         room_id: Option<i64>,
         category_id: Option<i64>,
     ) -> Result<usize, ChatError> {
-        // Grouped by room, then principal: one room and one grant lookup each.
+        // Grouped by room, then principal: one room and one standing lookup each.
         let mut by_room: BTreeMap<i64, BTreeMap<i64, (Principal, Vec<SessionId>)>> =
             BTreeMap::new();
         for (room, session, principal) in self.rosters().joined(principal_id, room_id) {
@@ -46,8 +46,8 @@ impl ChatService {
             }
             let uri = self.room_uri(&info);
             for (principal, sessions) in principals.into_values() {
-                let grant = self.grant(&info, &principal).await?;
-                if grant.on(&info).can_join() {
+                let standing = self.standing(&info, &principal).await?;
+                if standing.on(&info).can_join() {
                     continue;
                 }
                 for session in sessions {

@@ -14,6 +14,9 @@ pub struct ServeArgs {
     /// SIP over TLS listen address, or "off".
     #[arg(long, value_parser = parse_listen)]
     sip_tls: Option<Listen>,
+    /// HTTPS (file posting) listen address, or "off".
+    #[arg(long, value_parser = parse_listen)]
+    https: Option<Listen>,
     /// Accept REGISTER without authentication from this network (CIDR); repeatable.
     #[arg(long = "trusted-network", value_name = "CIDR")]
     trusted_networks: Vec<String>,
@@ -39,6 +42,9 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(tls) = args.sip_tls {
         config.sip.tls_listen = tls.0;
     }
+    if let Some(https) = args.https {
+        config.web.listen = https.0;
+    }
     config.auth.trusted_networks.extend(args.trusted_networks);
     let server = Server::start(config.clone(), Options::default()).await?;
     banner(&config, &server).await;
@@ -58,6 +64,10 @@ async fn banner(config: &Config, server: &Server) {
     }
     if let Some(addr) = server.tls_addr {
         println!("  SIP over TLS  {addr}");
+    }
+    if let Some(addr) = server.https_addr {
+        println!("  HTTPS         {addr}");
+        println!("  public URL    {}", config.public_url(addr.port()));
     }
     if let Some(cert) = &server.certificate {
         let kind = if cert.self_signed {

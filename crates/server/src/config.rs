@@ -39,12 +39,14 @@ pub struct Config {
     pub auth: AuthConfig,
     pub registrar: RegistrarConfig,
     pub chat: ChatConfig,
+    pub web: WebConfig,
+    pub files: FilesConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SipConfig {
-    /// Plain TCP listener; `None` (or an empty string in TOML) disables it.
+    /// Plain TCP listener; `None` (`"off"` or an empty string in TOML) disables it.
     #[serde(deserialize_with = "optional_addr")]
     pub tcp_listen: Option<SocketAddr>,
     /// TLS listener; `None` disables it.
@@ -165,6 +167,49 @@ pub struct ChatConfig {
     pub web_manager_url_external: Option<String>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// The HTTPS listener (file transfer); `None` (`"off"` in TOML) disables it, and with it
+    /// file posting.
+    #[serde(deserialize_with = "optional_addr")]
+    pub listen: Option<SocketAddr>,
+    /// The listener's address as clients reach it, `https://host[:port][/prefix]`; default
+    /// `https://<domain>:<listen port>`. File tokens name the service under it.
+    pub public_url: Option<String>,
+    /// Open connections at most; further ones are closed at once.
+    pub max_connections: usize,
+    /// The TLS handshake, and then each request's head, must arrive within this long of the
+    /// connection being ready for it (so an idle keep-alive connection lasts this long).
+    pub header_timeout_secs: u64,
+    /// A request body must arrive within this long plus the time its length takes at
+    /// `min_body_kb_per_sec`: a slow uploader is cut off.
+    pub body_timeout_secs: u64,
+    pub min_body_kb_per_sec: u64,
+    /// A connection on which no byte moves either way for this long is closed (a client
+    /// that stops reading a download, or stops sending).
+    pub idle_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// Where posted files are stored (encrypted); default `<data_dir>/files`.
+    pub dir: Option<PathBuf>,
+    /// The largest file, in KiB.
+    pub max_file_size_kb: u64,
+    /// The largest chunk of one `AppendChunk` or `DownloadChunk`, in KiB.
+    pub max_chunk_kb: u64,
+    /// What one room's files may take in all, in MiB.
+    pub room_quota_mb: u64,
+    /// How long a file token stays valid after it is issued.
+    pub token_lifetime_secs: u64,
+    /// Live file tokens one user may hold.
+    pub max_tokens_per_user: u32,
+    /// Uploads one user may have in progress at once.
+    pub max_uploads_per_user: usize,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -176,6 +221,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             registrar: RegistrarConfig::default(),
             chat: ChatConfig::default(),
+            web: WebConfig::default(),
+            files: FilesConfig::default(),
         }
     }
 }
@@ -261,6 +308,34 @@ impl Default for ChatConfig {
             preference_quota_bytes: 256 * 1024,
             web_manager_url_internal: None,
             web_manager_url_external: None,
+        }
+    }
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: Some(SocketAddr::from(([0, 0, 0, 0], 8443))),
+            public_url: None,
+            max_connections: 1024,
+            header_timeout_secs: 30,
+            body_timeout_secs: 30,
+            min_body_kb_per_sec: 8,
+            idle_timeout_secs: 60,
+        }
+    }
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            dir: None,
+            max_file_size_kb: 20 * 1024,
+            max_chunk_kb: 1024,
+            room_quota_mb: 1024,
+            token_lifetime_secs: 1800,
+            max_tokens_per_user: 64,
+            max_uploads_per_user: 4,
         }
     }
 }
@@ -354,6 +429,51 @@ impl Config {
         if self.chat.session_expires_secs < 20 {
             return bad("chat.session_expires_secs must be at least 20".into());
         }
+        self.validate_web()
+    }
+
+    fn validate_web(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if let Some(url) = &self.web.public_url {
+            let valid = url.strip_prefix("https://").is_some_and(|rest| {
+                let host = rest.split('/').next().unwrap_or_default();
+                !host.is_empty() && !rest.contains(|c: char| c.is_whitespace() || "?#@".contains(c))
+            });
+            if !valid {
+                return bad(format!(
+                    "web.public_url {url:?} is not an https://host[:port][/prefix] URL"
+                ));
+            }
+        }
+        let (w, f) = (&self.web, &self.files);
+        for (key, value) in [
+            ("web.max_connections", w.max_connections as u64),
+            ("web.header_timeout_secs", w.header_timeout_secs),
+            ("web.body_timeout_secs", w.body_timeout_secs),
+            ("web.min_body_kb_per_sec", w.min_body_kb_per_sec),
+            ("web.idle_timeout_secs", w.idle_timeout_secs),
+            ("files.max_file_size_kb", f.max_file_size_kb),
+            ("files.max_chunk_kb", f.max_chunk_kb),
+            ("files.room_quota_mb", f.room_quota_mb),
+            ("files.token_lifetime_secs", f.token_lifetime_secs),
+            (
+                "files.max_tokens_per_user",
+                u64::from(f.max_tokens_per_user),
+            ),
+            ("files.max_uploads_per_user", f.max_uploads_per_user as u64),
+        ] {
+            if value == 0 {
+                return bad(format!("{key} must be at least 1"));
+            }
+        }
+        // A SOAP request carries a whole chunk, base64-encoded, and is held in memory.
+        if f.max_chunk_kb > MAX_CHUNK_KB {
+            return bad(format!("files.max_chunk_kb must be at most {MAX_CHUNK_KB}"));
+        }
+        // The "InKB" operations answer in a 64-bit count of KiB; past that, bytes overflow.
+        if f.max_file_size_kb > u64::MAX >> 10 || f.room_quota_mb > u64::MAX >> 20 {
+            return bad("files.max_file_size_kb or files.room_quota_mb is too large".into());
+        }
         Ok(())
     }
 
@@ -396,6 +516,21 @@ impl Config {
             .unwrap_or_else(|| format!("sip:chatsrv@{}", self.domain))
     }
 
+    /// The HTTPS listener's public URL once it listens on `port`, without a trailing `/`.
+    pub fn public_url(&self, port: u16) -> String {
+        match &self.web.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("https://{}:{port}", self.domain),
+        }
+    }
+
+    pub fn files_dir(&self) -> PathBuf {
+        self.files
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("files"))
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("parlance.db")
     }
@@ -404,6 +539,9 @@ impl Config {
         self.data_dir.join("server.key")
     }
 }
+
+/// The largest `files.max_chunk_kb`, in KiB.
+const MAX_CHUNK_KB: u64 = 16 * 1024;
 
 fn default_domain() -> String {
     std::fs::read_to_string("/etc/hostname")
@@ -415,7 +553,7 @@ fn default_domain() -> String {
 
 fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
     let s = String::deserialize(d)?;
-    if s.trim().is_empty() {
+    if s.trim().is_empty() || s.trim() == "off" {
         return Ok(None);
     }
     s.parse().map(Some).map_err(serde::de::Error::custom)

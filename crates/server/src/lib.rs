@@ -15,7 +15,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parlance_chat::files::{FileRefusal, FileSettings, Transfers};
+use parlance_files::{FileError, FileStore};
 use parlance_store::{ServerKey, Store, StoreError};
+use parlance_web::files::Files;
+use parlance_web::{BodyPace, WebSettings};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -53,6 +58,10 @@ pub enum StartError {
     Bind(std::io::Error),
     #[error(transparent)]
     Chat(#[from] parlance_chat::ChatError),
+    #[error("file store: {0}")]
+    Files(#[from] FileError),
+    #[error("file records: {0}")]
+    FileRecords(#[from] FileRefusal),
 }
 
 /// What to start, beyond the configuration.
@@ -66,10 +75,14 @@ pub struct Options {
 pub struct Server {
     pub tcp_addr: Option<SocketAddr>,
     pub tls_addr: Option<SocketAddr>,
+    /// The HTTPS listener's address, when it is on.
+    pub https_addr: Option<SocketAddr>,
     pub certificate: Option<CertificateInfo>,
     pub front_end: Arc<FrontEnd>,
     pub groupchat: Arc<GroupChat>,
     pub store: Store,
+    /// The file service, when the HTTPS listener is on.
+    files: Option<Files>,
     connections: Arc<Connections>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -98,20 +111,33 @@ impl Server {
         config.validate()?;
         let (mut store, key) = open_data(&config).await?;
         store.set_search_time_limit(Duration::from_millis(config.chat.search_time_limit_ms));
-        let (acceptor, certificate) = match config.sip.tls_listen {
-            Some(_) => {
+        // SIP over TLS and HTTPS present the same certificate.
+        let certificate = match config.sip.tls_listen.is_some() || config.web.listen.is_some() {
+            true => {
                 let mut names = config.tls.hostnames.clone();
                 names.insert(0, config.domain.clone());
                 names.dedup();
-                let (tls, info) = tls::server_config(
+                Some(tls::Certificate::load(
                     config.tls.cert.as_deref(),
                     config.tls.key.as_deref(),
                     &config.data_dir,
                     &names,
-                )?;
-                (Some(TlsAcceptor::from(tls)), Some(info))
+                )?)
             }
-            None => (None, None),
+            false => None,
+        };
+        let acceptor = match (&certificate, config.sip.tls_listen) {
+            (Some(certificate), Some(_)) => {
+                Some(TlsAcceptor::from(certificate.server_config(&[])?))
+            }
+            _ => None,
+        };
+        // Bound early: the file service's URL names the port.
+        let web = match &certificate {
+            Some(certificate) => {
+                prepare_web(&config, certificate, &store, &key, options.clock.clone()).await?
+            }
+            None => None,
         };
         // Before anyone can connect: every later admin change may concern a live session.
         let changes_seen = store.last_access_change().await?;
@@ -159,6 +185,7 @@ impl Server {
             store.clone(),
             Outbound::new(proxy.clone()),
             options.clock.clone(),
+            web.as_ref().map(|w| w.file_settings.clone()),
         )
         .await?;
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
@@ -203,31 +230,55 @@ impl Server {
             Duration::from_millis(config.admin_changes_poll_ms),
             shutdown_rx.clone(),
         ));
-        let sweeper = tokio::spawn(sweep(front_end.clone(), groupchat.clone(), shutdown_rx));
+        let mut tasks = vec![serve, changes];
+        let (https_addr, files) = match web {
+            Some(web) => {
+                let addr = web.listener.local_addr().map_err(StartError::Bind)?;
+                tasks.push(tokio::spawn(parlance_web::serve(
+                    web.listener,
+                    web.tls,
+                    web.files.routes(),
+                    web_settings(&config),
+                    options.clock.clone(),
+                    shutdown_rx.clone(),
+                )));
+                (Some(addr), Some(web.files))
+            }
+            None => (None, None),
+        };
+        tasks.push(tokio::spawn(sweep(
+            front_end.clone(),
+            groupchat.clone(),
+            files.clone(),
+            shutdown_rx,
+        )));
         Ok(Server {
             tcp_addr,
             tls_addr,
-            certificate,
+            https_addr,
+            certificate: certificate.map(|c| c.info),
+            files,
             front_end,
             groupchat,
             store,
             connections,
             shutdown,
-            tasks: vec![serve, changes, sweeper],
+            tasks,
         })
     }
 
     /// Runs the periodic housekeeping now, rather than at the next tick: a test that has
     /// advanced the [`Clock`] sees at once what expired.
     pub async fn sweep(&self) {
-        housekeeping(&self.front_end, &self.groupchat).await;
+        housekeeping(&self.front_end, &self.groupchat, self.files.as_ref()).await;
     }
 
     pub fn open_connections(&self) -> usize {
         self.connections.len()
     }
 
-    /// Stops accepting, closes every connection after its queued answers, and waits.
+    /// Stops accepting, closes every SIP connection after its queued answers, lets HTTPS
+    /// requests in progress finish, and waits.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
@@ -246,6 +297,7 @@ async fn start_groupchat(
     store: Store,
     outbound: Outbound,
     clock: Clock,
+    files: Option<FileSettings>,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
@@ -282,15 +334,90 @@ async fn start_groupchat(
             burst: config.chat.search_burst,
             per_minute: config.chat.searches_per_minute,
         },
+        files,
     };
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
     Ok(GroupChat::start(chat, dialogs, answers))
+}
+
+/// The HTTPS listener, bound, and the file service it is to serve.
+struct Web {
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    files: Files,
+    file_settings: FileSettings,
+}
+
+/// Binds the HTTPS listener and opens the file store, unless `[web]` says the listener is
+/// off. Uploads an earlier run left in progress are forgotten here: their partial files
+/// went when the store was opened.
+async fn prepare_web(
+    config: &Config,
+    certificate: &tls::Certificate,
+    store: &Store,
+    key: &ServerKey,
+    clock: Clock,
+) -> Result<Option<Web>, StartError> {
+    let Some(addr) = config.web.listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr).await.map_err(StartError::Bind)?;
+    let port = listener.local_addr().map_err(StartError::Bind)?.port();
+    let file_settings = FileSettings {
+        service_url: format!("{}{}", config.public_url(port), mgc::PATH),
+        token_lifetime: Duration::from_secs(config.files.token_lifetime_secs),
+        max_file_bytes: config.files.max_file_size_kb.saturating_mul(1024),
+        room_quota_bytes: config.files.room_quota_mb.saturating_mul(1024 * 1024),
+        max_chunk_bytes: usize::try_from(config.files.max_chunk_kb * 1024)
+            .expect("validated: at most 16 MiB"),
+        max_tokens_per_user: config.files.max_tokens_per_user,
+    };
+    let file_store =
+        FileStore::open_local(&config.files_dir(), key.derive_key(FILE_STORE_KEY)).await?;
+    let transfers = Transfers::new(
+        store.clone(),
+        clock,
+        config.domain.clone(),
+        file_settings.clone(),
+    );
+    let discarded = transfers.discard_unfinished_uploads().await?;
+    if discarded > 0 {
+        tracing::info!(
+            discarded,
+            "uploads left unfinished by the last run were discarded"
+        );
+    }
+    Ok(Some(Web {
+        listener,
+        tls: certificate.server_config(parlance_web::ALPN)?,
+        files: Files::new(transfers, file_store, config.files.max_uploads_per_user),
+        file_settings,
+    }))
+}
+
+/// What the file store's key is derived for from the server key: changing it makes every
+/// stored file unreadable.
+const FILE_STORE_KEY: &str = "parlance files v1";
+
+/// The HTTPS listener's connection policy, from `[web]`.
+fn web_settings(config: &Config) -> WebSettings {
+    let web = &config.web;
+    WebSettings {
+        max_connections: web.max_connections,
+        header_timeout: Duration::from_secs(web.header_timeout_secs),
+        idle_timeout: Duration::from_secs(web.idle_timeout_secs),
+        body_pace: BodyPace {
+            timeout: Duration::from_secs(web.body_timeout_secs),
+            min_bytes_per_sec: web.min_body_kb_per_sec.saturating_mul(1024),
+        },
+    }
 }
 
 /// Runs [`housekeeping`] every few seconds until shutdown.
 async fn sweep(
     front_end: Arc<FrontEnd>,
     groupchat: Arc<GroupChat>,
+    files: Option<Files>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
@@ -299,7 +426,7 @@ async fn sweep(
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        housekeeping(&front_end, &groupchat).await;
+        housekeeping(&front_end, &groupchat, files.as_ref()).await;
     }
 }
 
@@ -308,11 +435,14 @@ async fn sweep(
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// One round of housekeeping: expired registrations, nonce counts, throttle windows, chat
-/// dialogs and unanswered server requests.
-async fn housekeeping(front_end: &FrontEnd, groupchat: &GroupChat) {
+/// dialogs, unanswered server requests, and uploads and file tokens that expired.
+async fn housekeeping(front_end: &FrontEnd, groupchat: &GroupChat, files: Option<&Files>) {
     front_end.registrar().sweep();
     front_end.auth().sweep();
     front_end.throttle().sweep();
     front_end.proxy().expire_tracked();
     groupchat.expire().await;
+    if let Some(files) = files {
+        files.sweep().await;
+    }
 }

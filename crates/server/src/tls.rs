@@ -30,51 +30,70 @@ pub struct CertificateInfo {
     pub self_signed: bool,
 }
 
-/// Builds the rustls configuration from `cert`/`key`, or from the self-signed pair in
-/// `data_dir` (created for `names` when missing).
-pub fn server_config(
-    cert: Option<&Path>,
-    key: Option<&Path>,
-    data_dir: &Path,
-    names: &[String],
-) -> Result<(Arc<ServerConfig>, CertificateInfo), TlsError> {
-    let (cert_path, key_path, self_signed) = match (cert, key) {
-        (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf(), false),
-        _ => {
-            let (c, k) = (data_dir.join("tls-cert.pem"), data_dir.join("tls-key.pem"));
-            if !c.exists() || !k.exists() {
-                create_self_signed(&c, &k, names)?;
+/// The server's certificate and key, loaded once: SIP over TLS and HTTPS present the same
+/// certificate, each through a rustls configuration of its own (they differ in ALPN).
+#[derive(Debug)]
+pub struct Certificate {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    pub info: CertificateInfo,
+}
+
+impl Certificate {
+    /// Reads `cert`/`key`, or the self-signed pair in `data_dir` (created for `names` when
+    /// missing).
+    pub fn load(
+        cert: Option<&Path>,
+        key: Option<&Path>,
+        data_dir: &Path,
+        names: &[String],
+    ) -> Result<Certificate, TlsError> {
+        let (cert_path, key_path, self_signed) = match (cert, key) {
+            (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf(), false),
+            _ => {
+                let (c, k) = (data_dir.join("tls-cert.pem"), data_dir.join("tls-key.pem"));
+                if !c.exists() || !k.exists() {
+                    create_self_signed(&c, &k, names)?;
+                }
+                (c, k, true)
             }
-            (c, k, true)
+        };
+        let pem_err = |path: &Path, e: rustls::pki_types::pem::Error| TlsError::Pem {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let chain = CertificateDer::pem_file_iter(&cert_path)
+            .map_err(|e| pem_err(&cert_path, e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| pem_err(&cert_path, e))?;
+        if chain.is_empty() {
+            return Err(TlsError::Pem {
+                path: cert_path.display().to_string(),
+                message: "no certificate".into(),
+            });
         }
-    };
-    let pem_err = |path: &Path, e: rustls::pki_types::pem::Error| TlsError::Pem {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
-    let chain = CertificateDer::pem_file_iter(&cert_path)
-        .map_err(|e| pem_err(&cert_path, e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem_err(&cert_path, e))?;
-    if chain.is_empty() {
-        return Err(TlsError::Pem {
-            path: cert_path.display().to_string(),
-            message: "no certificate".into(),
-        });
+        let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| pem_err(&key_path, e))?;
+        Ok(Certificate {
+            chain,
+            key,
+            info: CertificateInfo {
+                cert_path,
+                self_signed,
+            },
+        })
     }
-    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| pem_err(&key_path, e))?;
-    let config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)?;
-    Ok((
-        Arc::new(config),
-        CertificateInfo {
-            cert_path,
-            self_signed,
-        },
-    ))
+
+    /// A rustls server configuration presenting this certificate and offering the
+    /// application protocols `alpn` (none for SIP, which does not negotiate one).
+    pub fn server_config(&self, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, TlsError> {
+        let mut config =
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()?
+                .with_no_client_auth()
+                .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(Arc::new(config))
+    }
 }
 
 fn create_self_signed(cert_path: &Path, key_path: &Path, names: &[String]) -> Result<(), TlsError> {

@@ -12,6 +12,9 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("{what} would take more than the quota of {limit} bytes")]
     QuotaExceeded { what: &'static str, limit: u64 },
+    /// A count limit: `limit` of `what` are held already.
+    #[error("at most {limit} {what} at once")]
+    TooMany { what: &'static str, limit: u64 },
     #[error("{0} already exists")]
     Duplicate(String),
     #[error(

@@ -6,9 +6,36 @@
 //!
 //! Password-equivalent secrets are sealed with a [`ServerKey`] kept outside the database.
 
+/// `as_str`, `Display` and a case-insensitive `FromStr` for an enum stored as text. Defined
+/// before the modules so that each can use it.
+macro_rules! text_enum {
+    ($t:ty { $($v:ident = $s:literal),* $(,)? }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> std::result::Result<Self, String> {
+                match s.to_ascii_lowercase().as_str() {
+                    $($s => Ok(Self::$v),)*
+                    _ => Err(format!("{s:?} is not one of: {}", [$($s),*].join(", "))),
+                }
+            }
+        }
+    };
+}
+
 pub mod accounts;
 pub mod changes;
 mod error;
+pub mod files;
 pub mod history;
 mod migrate;
 pub mod rooms;
@@ -26,6 +53,7 @@ pub use secrets::ServerKey;
 pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 
 use accounts::{DigestSecret, digest_context, normalize_user_uri};
+use files::{FileToken, NewFileToken, StoredFile};
 use history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, Preference, StoredMessage,
 };
@@ -154,6 +182,11 @@ impl Store {
     pub async fn user(&self, uri: &str) -> Result<Option<User>> {
         let uri = normalize_user_uri(uri)?;
         engine!(self, s => s.user(&uri).await)
+    }
+
+    /// An account by principal id; `None` once removed.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        engine!(self, s => s.user_by_id(id).await)
     }
 
     /// Checks a password against the stored argon2 hash (web login).
@@ -310,14 +343,18 @@ impl Store {
         engine!(self, s => s.role_holders(room_id).await)
     }
 
+    /// Stores a message, its compliance event and its links to the files it names
+    /// (`linked_files`: repository names; only complete files of the room are linked), in
+    /// one transaction.
     pub async fn post_message(
         &self,
         room_id: i64,
         author_id: i64,
         content: &str,
+        linked_files: &[&str],
         posted_at: i64,
     ) -> Result<StoredMessage> {
-        engine!(self, s => s.post_message(room_id, author_id, content, posted_at).await)
+        engine!(self, s => s.post_message(room_id, author_id, content, linked_files, posted_at).await)
     }
 
     /// Appends messages to a room's history in one transaction (an import: no compliance
@@ -399,6 +436,108 @@ impl Store {
         quota_bytes: u64,
     ) -> Result<Preference> {
         engine!(self, s => s.set_preference(principal_id, label, content, quota_bytes).await)
+    }
+
+    /// Issues a file-transfer token with a fresh random GUID, refused with
+    /// [`StoreError::TooMany`] when the principal already holds `max_live` live tokens.
+    pub async fn issue_file_token(
+        &self,
+        new: &NewFileToken<'_>,
+        max_live: u32,
+    ) -> Result<FileToken> {
+        engine!(self, s => s.issue_file_token(new, max_live).await)
+    }
+
+    /// How many tokens the principal holds that are neither expired at `now` nor spent.
+    pub async fn live_file_tokens(&self, principal_id: i64, now: i64) -> Result<u64> {
+        engine!(self, s => s.live_file_tokens(principal_id, now).await)
+    }
+
+    pub async fn file_token(&self, token: &str) -> Result<Option<FileToken>> {
+        engine!(self, s => s.file_token(token).await)
+    }
+
+    /// The file of an upload token: the one it reserved before, or a new upload in progress
+    /// named `name`. [`StoreError::NotFound`] unless the token is an unspent upload token.
+    pub async fn reserve_upload(&self, token: &str, name: &str, at: i64) -> Result<StoredFile> {
+        engine!(self, s => s.reserve_upload(token, name, at).await)
+    }
+
+    /// Records the declared length of the upload in progress of `token`, refused with
+    /// [`StoreError::QuotaExceeded`] when the room's files would take more than `room_quota`.
+    pub async fn declare_upload_length(
+        &self,
+        token: &str,
+        file_id: i64,
+        length: u64,
+        room_quota: u64,
+    ) -> Result<()> {
+        engine!(self, s => s.declare_upload_length(token, file_id, length, room_quota).await)
+    }
+
+    /// The file becomes complete, the token spent and the FILEUPLOAD row written: all or none.
+    pub async fn complete_upload(
+        &self,
+        token: &str,
+        file_id: i64,
+        size: u64,
+        at: i64,
+    ) -> Result<StoredFile> {
+        engine!(self, s => s.complete_upload(token, file_id, size, at).await)
+    }
+
+    /// Forgets an upload in progress; its token may reserve a name again.
+    pub async fn abandon_upload(&self, file_id: i64) -> Result<bool> {
+        engine!(self, s => s.abandon_upload(file_id).await)
+    }
+
+    /// The FILEDOWNLOAD row of a download token, at most once per token; whether written now.
+    pub async fn record_download(&self, token: &str, at: i64) -> Result<bool> {
+        engine!(self, s => s.record_download(token, at).await)
+    }
+
+    pub async fn file(&self, file_id: i64) -> Result<Option<StoredFile>> {
+        engine!(self, s => s.file(file_id).await)
+    }
+
+    /// A room's file by repository name.
+    pub async fn room_file(&self, room_id: i64, name: &str) -> Result<Option<StoredFile>> {
+        engine!(self, s => s.room_file(room_id, name).await)
+    }
+
+    /// A room's files, uploads in progress included, oldest first.
+    pub async fn room_files(&self, room_id: i64) -> Result<Vec<StoredFile>> {
+        engine!(self, s => s.room_files(room_id).await)
+    }
+
+    /// The bytes a room's files take: complete sizes and declared lengths of uploads.
+    pub async fn room_file_bytes(&self, room_id: i64) -> Result<u64> {
+        engine!(self, s => s.room_file_bytes(room_id).await)
+    }
+
+    /// Whether a message of the file's room links the file.
+    pub async fn file_linked(&self, file_id: i64) -> Result<bool> {
+        engine!(self, s => s.file_linked(file_id).await)
+    }
+
+    /// Uploads in progress whose tokens are all expired at `now`.
+    pub async fn expired_uploads(&self, now: i64) -> Result<Vec<StoredFile>> {
+        engine!(self, s => s.expired_uploads(now).await)
+    }
+
+    /// Removes every upload in progress (at start: their partial blobs did not survive).
+    pub async fn delete_unfinished_uploads(&self) -> Result<u64> {
+        engine!(self, s => s.delete_unfinished_uploads().await)
+    }
+
+    /// Removes a file's row and its links; tokens that named it serve no more.
+    pub async fn remove_file(&self, file_id: i64) -> Result<bool> {
+        engine!(self, s => s.remove_file(file_id).await)
+    }
+
+    /// Deletes tokens expired at `now` that hold no upload in progress.
+    pub async fn prune_file_tokens(&self, now: i64) -> Result<u64> {
+        engine!(self, s => s.prune_file_tokens(now).await)
     }
 }
 

@@ -1,8 +1,5 @@
 //! Categories, rooms and roles: the types every engine stores.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// A category node. Rooms inherit `file_post`, `invitations` and `logged` from theirs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Category {
@@ -53,30 +50,6 @@ pub enum Role {
     Manager,
     /// May post in an auditorium room.
     Presenter,
-}
-
-macro_rules! text_enum {
-    ($t:ty { $($v:ident = $s:literal),* $(,)? }) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s.to_ascii_lowercase().as_str() {
-                    $($s => Ok(Self::$v),)*
-                    _ => Err(format!("{s:?} is not one of: {}", [$($s),*].join(", "))),
-                }
-            }
-        }
-    };
 }
 
 text_enum!(Privacy { Open = "open", Closed = "closed", Secret = "secret" });

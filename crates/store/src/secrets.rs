@@ -1,11 +1,13 @@
 //! The server key and the sealing of password-equivalent secrets (Digest HA1, later the NT
 //! hash). The key lives in a file beside the database, never in it, so a copy of the
-//! database alone reveals no usable credential.
+//! database alone reveals no usable credential. Other parts of the server (the file store)
+//! get keys of their own derived from it ([`ServerKey::derive_key`]), never the key itself.
 
 use std::path::Path;
 
 use rand::RngCore;
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hkdf::{HKDF_SHA256, KeyType, Salt};
 
 use crate::error::{Result, StoreError};
 
@@ -54,6 +56,29 @@ impl ServerKey {
         let mut key = [0u8; KEY_LEN];
         key.copy_from_slice(bytes);
         Ok(ServerKey { bytes: key })
+    }
+
+    /// A 256-bit key for one purpose (e.g. `"parlance files v1"`), derived with HKDF-SHA256
+    /// (RFC 5869: no salt, the purpose as `info`). Keys of different purposes are
+    /// independent, so a part of the server that holds one learns nothing of the others or
+    /// of the sealed secrets. The derivation must never change for a purpose: data sealed
+    /// under a derived key (files at rest) would no longer open. A new scheme takes a new
+    /// purpose string.
+    pub fn derive_key(&self, purpose: &str) -> [u8; KEY_LEN] {
+        /// HKDF's output length, as ring asks for it.
+        struct Len;
+        impl KeyType for Len {
+            fn len(&self) -> usize {
+                KEY_LEN
+            }
+        }
+        let mut key = [0u8; KEY_LEN];
+        Salt::new(HKDF_SHA256, &[])
+            .extract(&self.bytes)
+            .expand(&[purpose.as_bytes()], Len)
+            .and_then(|okm| okm.fill(&mut key))
+            .expect("32 bytes is within HKDF-SHA256's output limit");
+        key
     }
 
     fn cipher(&self) -> LessSafeKey {
@@ -129,6 +154,30 @@ mod tests {
         assert!(key.open("row-1", &tampered).is_err());
         let other = ServerKey::from_bytes(&[8u8; KEY_LEN]).unwrap();
         assert!(other.open("row-1", &sealed).is_err());
+    }
+
+    #[test]
+    fn derived_keys_are_hkdf_sha256_and_differ_by_purpose() {
+        let key = ServerKey::from_bytes(&[7u8; KEY_LEN]).unwrap();
+        // HKDF-SHA256(IKM = 32 × 0x07, no salt, info = purpose, L = 32), computed with
+        // Python's hmac module: a derivation that changed would lose every file at rest.
+        let expected = "26f435ead02f26a5379f8f33204c42d0e95f47d41367060105ec443b457224d3";
+        let hex: String = key
+            .derive_key("parlance files v1")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, expected);
+        assert_ne!(
+            key.derive_key("parlance files v1"),
+            key.derive_key("parlance files v2")
+        );
+        let other = ServerKey::from_bytes(&[8u8; KEY_LEN]).unwrap();
+        assert_ne!(
+            key.derive_key("parlance files v1"),
+            other.derive_key("parlance files v1")
+        );
+        assert_ne!(key.derive_key("parlance files v1"), [7u8; KEY_LEN]);
     }
 
     #[test]

@@ -128,7 +128,7 @@ async fn removed_accounts_keep_their_messages_and_their_address() {
             .await
             .unwrap();
         store
-            .post_message(lobby.id, alice, "hello", 1)
+            .post_message(lobby.id, alice, "hello", &[], 1)
             .await
             .unwrap();
         store
@@ -136,9 +136,14 @@ async fn removed_accounts_keep_their_messages_and_their_address() {
             .await
             .unwrap();
         store.invite(lobby.id, &[alice]).await.unwrap();
+        assert_eq!(
+            store.user_by_id(alice).await.unwrap(),
+            store.user(ALICE).await.unwrap()
+        );
 
         store.remove_user(ALICE).await.unwrap();
         assert!(store.user(ALICE).await.unwrap().is_none());
+        assert!(store.user_by_id(alice).await.unwrap().is_none());
         assert_eq!(store.users().await.unwrap().len(), 1, "only bob is listed");
         assert!(store.roles_of(lobby.id, alice).await.unwrap().is_empty());
         assert!(store.preference(alice, "p").await.unwrap().is_none());

@@ -19,8 +19,8 @@ pub(super) async fn run(
     let Some(info) = chat.room_by_uri(channel_uri).await? else {
         return Ok(Err(ResponseCode::NoSuchNode));
     };
-    let grant = chat.grant(&info, principal).await?;
-    let access = grant.on(&info);
+    let standing = chat.standing(&info, principal).await?;
+    let access = standing.on(&info);
     if !access.can_read_history() {
         return Ok(Err(access.refusal()));
     }

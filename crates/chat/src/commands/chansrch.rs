@@ -8,7 +8,7 @@ use parlance_store::rooms::{Privacy, RoomInfo};
 use xccos::{Chanib, Qib, ReplyData, ResponseCode};
 
 use super::Outcome;
-use crate::permissions::Grant;
+use crate::permissions::Standing;
 use crate::{ChatError, ChatService, Principal};
 
 pub(super) async fn run(
@@ -50,11 +50,11 @@ pub(super) async fn run(
                 s
             }
         };
-        let grant = Grant {
+        let standing = Standing {
             roles: chat.store.roles_of(info.room.id, principal.id).await?,
             in_scope,
         };
-        if !grant.on(&info).can_see() {
+        if !standing.on(&info).can_see() {
             continue;
         }
         chanibs.push(listing(chat, &info));

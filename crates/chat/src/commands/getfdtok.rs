@@ -1,10 +1,44 @@
-//! `cmd:getfdtok`: a token to download a file posted to a room. File transfer is served by
-//! the file web service, which is not in yet: refused as not supported.
+//! `cmd:getfdtok`: a token to download one file of a room (docs/protocol.md, "Tokens").
+//! `ftdb@fileUrl` is the file's repository name or its `ma-filelink:` link; the asker must
+//! be allowed to read the room's history, and the file must be one it may have
+//! (`Transfers::downloadable`). Any other file is answered as if it did not exist.
 
-use xccos::ResponseCode;
+use parlance_store::files::Direction;
+use xccos::{Ftdb, ReplyData, ResponseCode};
 
 use super::Outcome;
+use crate::{ChatError, ChatService, Principal};
 
-pub(super) fn run() -> Outcome {
-    Err(ResponseCode::MsgNotSupported)
+pub(super) async fn run(
+    chat: &ChatService,
+    principal: &Principal,
+    ftdb: &Ftdb,
+) -> Result<Outcome, ChatError> {
+    let Some(transfers) = &chat.transfers else {
+        return Ok(Err(ResponseCode::MsgNotSupported));
+    };
+    let Some(info) = chat.room_by_uri(&ftdb.channel_uri).await? else {
+        return Ok(Err(ResponseCode::NoSuchNode));
+    };
+    let standing = chat.standing(&info, principal).await?;
+    let access = standing.on(&info);
+    if !access.can_read_history() {
+        return Ok(Err(access.refusal()));
+    }
+    let Some(file) = transfers
+        .downloadable(&info, principal.id, &ftdb.file_url)
+        .await?
+    else {
+        return Ok(Err(ResponseCode::NoSuchNode));
+    };
+    let token = transfers
+        .issue(
+            principal.id,
+            info.room.id,
+            Direction::Download,
+            &ftdb.file_url,
+            Some(file.id),
+        )
+        .await?;
+    Ok(token.map(|t| ReplyData::GetFTok(Some(t))))
 }

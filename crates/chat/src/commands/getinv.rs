@@ -17,8 +17,8 @@ pub(super) async fn run(
         let Some(info) = chat.store.room_by_id(invitation.room_id).await? else {
             continue;
         };
-        let grant = chat.grant(&info, principal).await?;
-        if !info.invitations() || !grant.on(&info).can_join() {
+        let standing = chat.standing(&info, principal).await?;
+        if !info.invitations() || !standing.on(&info).can_join() {
             continue;
         }
         out.push(Inv {

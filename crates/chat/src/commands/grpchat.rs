@@ -1,10 +1,11 @@
-//! `grpchat`: a message posted to a room, stored, then delivered to everyone joined,
-//! author included. It has no reply of its own: a refusal is the [`Answer`] to the body
+//! `grpchat`: a message posted to a room, stored (with the files its `ma-filelink:` links
+//! post into the room), then delivered to everyone joined, author included. It has no reply of its own: a refusal is the [`Answer`] to the body
 //! that carried it (the server's answer to the INFO; sipe shows "not delivered" for any
 //! refusal).
 
 use xccos::{ChatMessage, GrpChat, format_timestamp};
 
+use crate::files::file_links;
 use crate::output::fits_on_the_wire;
 use crate::{Answer, ChatService, Principal, SessionId};
 
@@ -56,14 +57,14 @@ pub(super) async fn run(
         );
         return respond(Answer::TooLarge);
     }
-    let grant = match service.grant(&info, principal).await {
-        Ok(g) => g,
+    let standing = match service.standing(&info, principal).await {
+        Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "role lookup failed");
             return respond(Answer::ServerError);
         }
     };
-    let access = grant.on(&info);
+    let access = standing.on(&info);
     if !access.can_see() {
         return respond(Answer::NoSuchRoom);
     }
@@ -73,6 +74,13 @@ pub(super) async fn run(
     if !access.can_post() {
         return respond(Answer::NotAllowed);
     }
+    // The store links only the complete files of this room among them.
+    let links: Vec<String> = file_links(&chat.message.text)
+        .into_iter()
+        .filter(|l| l.is_in(&service.settings.domain, &info.room.guid))
+        .map(|l| l.name)
+        .collect();
+    let linked: Vec<&str> = links.iter().map(String::as_str).collect();
     let _order = service.lock_room(info.room.id).await;
     let stored = match service
         .store
@@ -80,6 +88,7 @@ pub(super) async fn run(
             info.room.id,
             principal.id,
             &chat.message.text,
+            &linked,
             service.now_nanos(),
         )
         .await

@@ -58,8 +58,8 @@ async fn enter(
     let Some(info) = chat.room_by_uri(&chanid.uri()).await? else {
         return Ok(Err(ResponseCode::NoSuchNode));
     };
-    let grant = chat.grant(&info, principal).await?;
-    let access = grant.on(&info);
+    let standing = chat.standing(&info, principal).await?;
+    let access = standing.on(&info);
     if !access.can_join() {
         return Ok(Err(access.refusal()));
     }

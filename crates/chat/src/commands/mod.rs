@@ -126,8 +126,8 @@ impl ChatService {
             CommandKind::GetPref(pref) => pref::get(self, principal, pref).await?,
             CommandKind::SetPref(pref) => pref::set(self, principal, pref).await?,
             CommandKind::NodesPermCreateChild => nodespermcreatechild::run(self, principal).await?,
-            CommandKind::GetFuTok(_) => getfutok::run(),
-            CommandKind::GetFdTok(_) => getfdtok::run(),
+            CommandKind::GetFuTok(ftdb) => getfutok::run(self, principal, ftdb).await?,
+            CommandKind::GetFdTok(ftdb) => getfdtok::run(self, principal, ftdb).await?,
             CommandKind::Unknown { .. } => Err(ResponseCode::MsgNotSupported),
         })
     }

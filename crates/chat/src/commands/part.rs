@@ -20,8 +20,8 @@ pub(super) async fn run(
     let _order = chat.lock_room(info.room.id).await;
     if !chat.rosters().is_joined(info.room.id, session) {
         // Not for a room the principal may not see: that would reveal a Secret room.
-        let grant = chat.grant(&info, principal).await?;
-        let access = grant.on(&info);
+        let standing = chat.standing(&info, principal).await?;
+        let access = standing.on(&info);
         return Ok(Err(if access.can_see() {
             ResponseCode::UserNotJoined
         } else {

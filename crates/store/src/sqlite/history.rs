@@ -6,6 +6,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
+use super::files::link_files;
 use super::rooms::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::history::{
@@ -25,13 +26,16 @@ const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted
      WHERE messages_fts MATCH ?";
 
 impl SqliteStore {
-    /// Stores a message with the room's next sequence number and its compliance event, in
-    /// one short transaction. The commit order is the room's order.
+    /// Stores a message with the room's next sequence number, its compliance event and its
+    /// links to the files it names (`linked_files`: repository names; only complete files
+    /// of the room are linked), in one short transaction. The commit order is the room's
+    /// order.
     pub async fn post_message(
         &self,
         room_id: i64,
         author_id: i64,
         content: &str,
+        linked_files: &[&str],
         posted_at: i64,
     ) -> Result<StoredMessage> {
         let mut tx = self.writes.begin().await?;
@@ -51,6 +55,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| foreign_key_as_not_found(e, "author"))?;
+        link_files(&mut tx, room_id, seq, linked_files).await?;
         outbox(
             &mut tx,
             ComplianceKind::Chat,
@@ -404,7 +409,8 @@ impl SqliteStore {
     }
 }
 
-async fn outbox(
+/// Appends a compliance row inside the transaction of the action it records.
+pub(super) async fn outbox(
     tx: &mut Transaction<'_, Sqlite>,
     kind: ComplianceKind,
     room_id: i64,

@@ -3,6 +3,7 @@
 
 mod changes;
 mod compliance;
+mod files;
 mod history;
 mod rooms;
 mod search;
@@ -255,6 +256,18 @@ impl SqliteStore {
              WHERE kind = 'user' AND uri = ? AND removed_at IS NULL",
         )
         .bind(uri)
+        .fetch_optional(&self.reads)
+        .await?;
+        Ok(row.as_ref().map(user_from_row))
+    }
+
+    /// An account by principal id, unless removed.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT id, uri, display_name, created_at, mechanisms, disabled FROM principals \
+             WHERE kind = 'user' AND id = ? AND removed_at IS NULL",
+        )
+        .bind(id)
         .fetch_optional(&self.reads)
         .await?;
         Ok(row.as_ref().map(user_from_row))

@@ -28,6 +28,18 @@ impl Engine {
         };
     }
 
+    /// A pool of its own on the SQLite database, for a test that must reach below the
+    /// store (to make a statement fail, say).
+    pub async fn sqlite_pool(&self) -> sqlx::SqlitePool {
+        match &self.store {
+            Store::Sqlite(_) => sqlx::SqlitePool::connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new().filename(self.dir.join("test.db")),
+            )
+            .await
+            .unwrap(),
+        }
+    }
+
     /// Closes the store and removes its files.
     pub async fn finish(self) {
         self.store.close().await;

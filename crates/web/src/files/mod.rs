@@ -1,0 +1,229 @@
+//! File transfer over HTTPS (docs/protocol.md, "File transfer over HTTPS"): the SOAP
+//! service of Lync-family clients, `MGCWebService.asmx` ([`soap`]), and the plain API of
+//! Parlance's own client ([`plain`]).
+//!
+//! Both take the same path through [`Files`]: every request is authorised by the chat
+//! core's [`Transfers`] (the token, its room, the principal's rights now), bytes go to and
+//! come from the [`FileStore`], and an upload in progress is held in one table
+//! ([`uploads`]) whichever API it arrives through. An upload ends one of three ways: its
+//! last byte arrives (the file is finished in the store, then completed in the database,
+//! which spends the token and writes the compliance row), a request of it is refused (the
+//! partial file and the file's row go, and the token may start over), or its token expires
+//! first ([`Files::sweep`]).
+
+mod plain;
+mod range;
+mod refusal;
+mod soap;
+mod uploads;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{post, put};
+use parlance_chat::files::{Grant, Transfers};
+use parlance_files::{Blob, FileStore};
+use parlance_store::files::{Direction, StoredFile};
+use tokio::sync::OwnedMutexGuard;
+
+use self::refusal::Refusal;
+use self::uploads::{InProgress, Uploads};
+
+/// The file-transfer routes' state; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Files {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    transfers: Transfers,
+    store: FileStore,
+    uploads: Uploads,
+    /// What a SOAP request may hold: one chunk, base64-encoded, and its envelope.
+    soap_limits: mgc::Limits,
+}
+
+impl Files {
+    pub fn new(transfers: Transfers, store: FileStore, max_uploads_per_user: usize) -> Files {
+        let soap_limits = mgc::Limits::for_chunk(transfers.settings().max_chunk_bytes);
+        Files {
+            inner: Arc::new(Inner {
+                transfers,
+                store,
+                uploads: Uploads::new(max_uploads_per_user),
+                soap_limits,
+            }),
+        }
+    }
+
+    /// `MGCWebService.asmx` (and its WSDL) and the plain file API.
+    pub fn routes(&self) -> Router {
+        Router::new()
+            .route(mgc::PATH, post(soap::call).get(soap::wsdl))
+            .route(plain::PATH, put(plain::upload).get(plain::download))
+            .with_state(self.clone())
+    }
+
+    /// Ends the uploads whose token expired before their last byte arrived (the partial
+    /// file and the file's row go), then forgets the expired tokens.
+    pub async fn sweep(&self) {
+        let expired = match self.inner.transfers.expired_uploads().await {
+            Ok(expired) => expired,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list expired uploads");
+                return;
+            }
+        };
+        for file in expired {
+            if let Some(token) = self.inner.uploads.token_of(file.id) {
+                let Some(slot) = self.inner.uploads.get(&token) else {
+                    continue;
+                };
+                // An upload busy storing a chunk is left to that request, which checks the
+                // token itself; the next sweep sees it again if it is still there.
+                let Ok(mut progress) = slot.try_lock() else {
+                    continue;
+                };
+                if let Some(progress) = progress.take() {
+                    progress.upload.abort().await;
+                }
+                self.inner.uploads.remove(&token);
+            }
+            tracing::info!(room = %file.room_id, file = %file.name, "upload abandoned: its token expired");
+            self.abandon(&file).await;
+        }
+        if let Err(e) = self.transfers().prune_tokens().await {
+            tracing::warn!(error = %e, "cannot prune expired file tokens");
+        }
+    }
+
+    fn transfers(&self) -> &Transfers {
+        &self.inner.transfers
+    }
+
+    async fn authorize(
+        &self,
+        token: &str,
+        channel_id: Option<&str>,
+        direction: Direction,
+    ) -> Result<Grant, Refusal> {
+        Ok(self
+            .transfers()
+            .authorize(token, channel_id, direction)
+            .await?)
+    }
+
+    /// Starts the upload of `file` (the grant's), `file_length` bytes long, and returns its
+    /// place in the table, locked, filled.
+    async fn start_upload(
+        &self,
+        grant: &Grant,
+        file: &StoredFile,
+        file_length: u64,
+    ) -> Result<OwnedMutexGuard<Option<InProgress>>, Refusal> {
+        let mut slot =
+            self.inner
+                .uploads
+                .create(&grant.token.token, &grant.principal_uri, file.id)?;
+        self.transfers()
+            .begin_upload(grant, file, file_length)
+            .await?;
+        let upload = self
+            .inner
+            .store
+            .begin_upload(&grant.room_guid, &file.name)
+            .await?;
+        *slot = Some(InProgress {
+            upload,
+            file: file.clone(),
+            file_length,
+        });
+        Ok(slot)
+    }
+
+    /// The last byte has arrived: the file is finished in the store (whole under its name),
+    /// then completed in the database. Returns its size.
+    async fn complete_upload(&self, grant: &Grant, progress: InProgress) -> Result<u64, Refusal> {
+        self.inner.uploads.remove(&grant.token.token);
+        let InProgress { upload, file, .. } = progress;
+        let size = upload.finish().await?;
+        if let Err(refusal) = self.transfers().complete_upload(grant, &file, size).await {
+            // In the store but not in the database: nothing may find it, so it goes.
+            if let Err(e) = self.inner.store.remove(&grant.room_guid, &file.name).await {
+                tracing::warn!(file = %file.name, error = %e, "cannot remove a file whose upload failed");
+            }
+            return Err(refusal.into());
+        }
+        Ok(size)
+    }
+
+    /// Ends `token`'s upload after a refusal: the partial file goes, and so does the row of
+    /// its file (or of `reserved`, the file the token named), so the token can start over.
+    async fn end_upload(&self, token: &str, reserved: Option<&StoredFile>) {
+        let mut file = reserved.cloned();
+        if let Some(slot) = self.inner.uploads.remove(token)
+            && let Some(progress) = slot.lock().await.take()
+        {
+            progress.upload.abort().await;
+            file = Some(progress.file);
+        }
+        if let Some(file) = file {
+            self.abandon(&file).await;
+        }
+    }
+
+    async fn abandon(&self, file: &StoredFile) {
+        if let Err(e) = self.transfers().abandon_upload(file).await {
+            tracing::warn!(file = %file.name, error = %e, "cannot abandon an upload");
+        }
+    }
+
+    /// The download token's file, opened.
+    async fn open_download<'g>(&self, grant: &'g Grant) -> Result<(&'g StoredFile, Blob), Refusal> {
+        let file = Transfers::download_file(grant)?;
+        let blob = self.inner.store.open(&grant.room_guid, &file.name).await?;
+        Ok((file, blob))
+    }
+
+    /// The compliance row of a download, written once per token before its first byte
+    /// leaves.
+    async fn record_download(&self, grant: &Grant) -> Result<(), Refusal> {
+        if !grant.token.download_recorded {
+            self.transfers().record_download(grant).await?;
+        }
+        Ok(())
+    }
+}
+
+/// As much of a token as a log may show: tokens are secrets.
+fn token_hint(token: &str) -> &str {
+    let end = token.char_indices().nth(8).map_or(token.len(), |(i, _)| i);
+    &token[..end]
+}
+
+/// One line per refused request: who, which token, why.
+fn log_refusal(peer: SocketAddr, token: Option<&str>, request: &str, refusal: &Refusal) {
+    let token = token.map(token_hint).unwrap_or_default();
+    if refusal.is_failure() {
+        tracing::warn!(%peer, token, request, error = %refusal, "file request failed");
+    } else {
+        tracing::info!(%peer, token, request, reason = %refusal, "file request refused");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_shows_no_more_than_eight_characters_of_a_token() {
+        assert_eq!(
+            token_hint("2baa3978-7511-4050-8be7-f1670d8fc220"),
+            "2baa3978"
+        );
+        assert_eq!(token_hint("short"), "short");
+        assert_eq!(token_hint("ééééééééé"), "éééééééé");
+    }
+}

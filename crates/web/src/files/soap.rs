@@ -1,0 +1,267 @@
+//! `MGCWebService.asmx`: the six SOAP operations of Lync-family clients, and the WSDL.
+//! The SOAP itself is the `mgc` crate's; this is the service behind it. Every refusal is a
+//! fault with HTTP 500: those clients abandon a transfer at any 4xx.
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use mgc::Request;
+use parlance_chat::files::{FileRefusal, Grant};
+use parlance_store::files::Direction;
+
+use super::refusal::Refusal;
+use super::{Files, log_refusal};
+use crate::listener::Conn;
+
+const XML: &str = "text/xml; charset=utf-8";
+
+/// `POST MGCWebService.asmx`: one operation.
+pub(super) async fn call(
+    State(files): State<Files>,
+    Extension(conn): Extension<Conn>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request = match read(&files, &conn, &headers, body).await {
+        Ok(request) => request,
+        Err(refusal) => {
+            log_refusal(conn.peer, None, "SOAP", &refusal);
+            return fault(&refusal);
+        }
+    };
+    let operation = request.operation();
+    let token = token(&request).to_owned();
+    match serve(&files, request).await {
+        Ok(response) => xml(StatusCode::OK, mgc::write_response(&response)),
+        Err(refusal) => {
+            log_refusal(conn.peer, Some(&token), operation.as_str(), &refusal);
+            fault(&refusal)
+        }
+    }
+}
+
+/// `GET MGCWebService.asmx?wsdl`: the service description, naming the service at its public
+/// URL.
+pub(super) async fn wsdl(State(files): State<Files>, uri: Uri) -> Response {
+    if !uri.query().is_some_and(|q| q.eq_ignore_ascii_case("wsdl")) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    xml(
+        StatusCode::OK,
+        mgc::wsdl(&files.transfers().settings().service_url).into_bytes(),
+    )
+}
+
+async fn read(
+    files: &Files,
+    conn: &Conn,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Request, Refusal> {
+    let limits = &files.inner.soap_limits;
+    let body = conn
+        .body(headers, body, limits.max_body_bytes as u64)?
+        .to_bytes()
+        .await?;
+    let action = headers.get("SOAPAction").and_then(|v| v.to_str().ok());
+    Ok(mgc::parse_request(action, &body, limits)?)
+}
+
+async fn serve(files: &Files, request: Request) -> Result<mgc::Response, Refusal> {
+    use mgc::Response as R;
+    let transfers = files.transfers();
+    match request {
+        Request::RequestUniqueFilenameWithExtension {
+            token,
+            channel_id,
+            extension,
+        } => {
+            let grant = files
+                .authorize(&token, Some(&channel_id), Direction::Upload)
+                .await?;
+            let file = transfers.reserve_name(&grant, &extension).await?;
+            Ok(R::UniqueFilename(file.name))
+        }
+        Request::GetMaxFileSizeInKB { token, channel_id } => {
+            let grant = files
+                .authorize(&token, Some(&channel_id), Direction::Upload)
+                .await?;
+            let kib = transfers.max_file_bytes(&grant).await? / 1024;
+            Ok(R::MaxFileSizeInKB(i64::try_from(kib).unwrap_or(i64::MAX)))
+        }
+        Request::GetMaxRequestContentInKB { token, channel_id } => {
+            // A limit of the service, not of the token's file: any valid token may ask.
+            match files
+                .authorize(&token, Some(&channel_id), Direction::Upload)
+                .await
+            {
+                Err(Refusal::Transfer(FileRefusal::WrongDirection)) => {
+                    files
+                        .authorize(&token, Some(&channel_id), Direction::Download)
+                        .await?;
+                }
+                upload => {
+                    upload?;
+                }
+            }
+            let kib = transfers.settings().max_chunk_bytes / 1024;
+            Ok(R::MaxRequestContentInKB(
+                i32::try_from(kib).unwrap_or(i32::MAX),
+            ))
+        }
+        Request::AppendChunk {
+            token,
+            channel_id,
+            unique_filename,
+            file_chunk,
+            offset,
+            file_length,
+        } => {
+            let chunk = Chunk {
+                name: &unique_filename,
+                data: &file_chunk,
+                offset,
+                file_length,
+            };
+            let stored = append(files, &token, &channel_id, chunk).await?;
+            Ok(R::AppendChunk(i64::try_from(stored).unwrap_or(i64::MAX)))
+        }
+        Request::GetFileSize {
+            token,
+            channel_id,
+            repos_file_name,
+        } => {
+            let grant = files
+                .authorize(&token, Some(&channel_id), Direction::Download)
+                .await?;
+            let file = download_file(&grant, &repos_file_name)?;
+            Ok(R::FileSize(i64::try_from(file.size).unwrap_or(i64::MAX)))
+        }
+        Request::DownloadChunk {
+            token,
+            channel_id,
+            repos_file_name,
+            offset,
+            buffer_size,
+        } => {
+            let grant = files
+                .authorize(&token, Some(&channel_id), Direction::Download)
+                .await?;
+            download_file(&grant, &repos_file_name)?;
+            let (_, mut blob) = files.open_download(&grant).await?;
+            files.record_download(&grant).await?;
+            let max_chunk = transfers.settings().max_chunk_bytes;
+            let len = usize::try_from(buffer_size).map_or(max_chunk, |n| n.min(max_chunk));
+            let bytes = blob.read_at(offset, len).await?;
+            Ok(R::DownloadChunk(bytes.to_vec()))
+        }
+    }
+}
+
+/// One `AppendChunk`'s piece of the file.
+#[derive(Debug, Clone, Copy)]
+struct Chunk<'a> {
+    name: &'a str,
+    data: &'a [u8],
+    offset: u64,
+    file_length: u64,
+}
+
+/// Stores a chunk; any refusal ends the upload. Returns the bytes stored so far.
+async fn append(
+    files: &Files,
+    token: &str,
+    channel_id: &str,
+    chunk: Chunk<'_>,
+) -> Result<u64, Refusal> {
+    let grant = match files
+        .authorize(token, Some(channel_id), Direction::Upload)
+        .await
+    {
+        Ok(grant) => grant,
+        Err(refusal) => {
+            // Tokens are stored lower-case; the table is keyed by the stored form.
+            files.end_upload(&token.to_ascii_lowercase(), None).await;
+            return Err(refusal);
+        }
+    };
+    let stored = store_chunk(files, &grant, chunk).await;
+    if stored.is_err() {
+        files
+            .end_upload(&grant.token.token, grant.file.as_ref())
+            .await;
+    }
+    stored
+}
+
+async fn store_chunk(files: &Files, grant: &Grant, chunk: Chunk<'_>) -> Result<u64, Refusal> {
+    let file = grant
+        .file
+        .as_ref()
+        .filter(|f| f.name == chunk.name)
+        .ok_or(Refusal::WrongFile)?;
+    let mut slot = match files.inner.uploads.get(&grant.token.token) {
+        Some(slot) => slot.lock_owned().await,
+        None if chunk.offset == 0 => files.start_upload(grant, file, chunk.file_length).await?,
+        None => return Err(Refusal::OffsetMismatch { stored: 0 }),
+    };
+    let progress = slot.as_mut().ok_or(Refusal::NoUpload)?;
+    if progress.file.id != file.id {
+        return Err(Refusal::WrongFile);
+    }
+    if progress.file_length != chunk.file_length {
+        return Err(Refusal::LengthChanged);
+    }
+    let stored = progress.upload.len();
+    if chunk.offset != stored {
+        return Err(Refusal::OffsetMismatch { stored });
+    }
+    if stored + chunk.data.len() as u64 > chunk.file_length {
+        return Err(Refusal::BeyondLength);
+    }
+    progress.upload.write(chunk.data).await?;
+    let stored = progress.upload.len();
+    if stored < chunk.file_length {
+        return Ok(stored);
+    }
+    let progress = slot.take().expect("the upload is in progress");
+    files.complete_upload(grant, progress).await
+}
+
+/// The download token's file, which the request must name exactly.
+fn download_file<'g>(
+    grant: &'g Grant,
+    name: &str,
+) -> Result<&'g parlance_store::files::StoredFile, Refusal> {
+    let file = parlance_chat::files::Transfers::download_file(grant)?;
+    if file.name != name {
+        return Err(Refusal::WrongFile);
+    }
+    Ok(file)
+}
+
+/// The token a request carries, for the log.
+fn token(request: &Request) -> &str {
+    match request {
+        Request::RequestUniqueFilenameWithExtension { token, .. }
+        | Request::GetMaxFileSizeInKB { token, .. }
+        | Request::GetMaxRequestContentInKB { token, .. }
+        | Request::AppendChunk { token, .. }
+        | Request::GetFileSize { token, .. }
+        | Request::DownloadChunk { token, .. } => token,
+    }
+}
+
+fn fault(refusal: &Refusal) -> Response {
+    xml(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        mgc::write_fault(refusal.fault_code(), &refusal.reason()),
+    )
+}
+
+fn xml(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(CONTENT_TYPE, XML)], body).into_response()
+}

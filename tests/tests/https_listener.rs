@@ -1,0 +1,126 @@
+//! The HTTPS listener over real sockets: on and off, the SIP certificate, its timeouts on
+//! the server's clock, the connection limit and shutdown.
+
+use std::time::Duration;
+
+use hyper::StatusCode;
+use parlance_tests::https::Https;
+use parlance_tests::{TestServer, WAIT, tls_connect};
+
+#[tokio::test]
+async fn https_presents_the_sip_certificate_and_speaks_http_1_1() {
+    let s = TestServer::start().await;
+    let cert = s.cert_path();
+    let sip = tls_connect(s.server().tls_addr.unwrap(), &cert, &[])
+        .await
+        .expect("SIP over TLS verifies against the certificate file");
+    let https = tls_connect(s.https_addr(), &cert, &[b"h2", b"http/1.1"])
+        .await
+        .expect("HTTPS verifies against the same file");
+    let presented = |tls: &parlance_tests::https::TlsStream| {
+        tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+    };
+    assert_eq!(presented(&sip), presented(&https), "one certificate");
+    assert_eq!(
+        https.get_ref().1.alpn_protocol(),
+        Some(&b"http/1.1"[..]),
+        "offered h2 too, the server chose HTTP/1.1"
+    );
+    let reply = s.https().await.get("/nowhere").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_listener_can_be_turned_off() {
+    let s = TestServer::start_with(|c| c.web.listen = None).await;
+    assert_eq!(s.server().https_addr, None);
+    assert!(s.server().tls_addr.is_some(), "SIP over TLS is still on");
+}
+
+#[tokio::test]
+async fn a_slow_request_head_is_cut_off() {
+    let s = TestServer::start_with(|c| {
+        c.web.header_timeout_secs = 10;
+        c.web.idle_timeout_secs = 3600;
+    })
+    .await;
+    let mut slow = s.https_raw().await;
+    // An answer first: the server has completed the TLS handshake, whose own deadline
+    // must not be what closes the connection.
+    slow.send("GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await;
+    assert!(slow.read_head().await.starts_with("HTTP/1.1 404"));
+    slow.send("POST /PersistentChat/MGCWebService.asmx HTTP/1.1\r\nHost: localhost\r\n")
+        .await;
+    let seen = slow
+        .advance_until_closed(&s.clock, Duration::from_secs(11))
+        .await;
+    assert!(!seen.contains(" 200 "), "nothing was served: {seen:?}");
+}
+
+#[tokio::test]
+async fn a_connection_where_nothing_moves_is_closed() {
+    let s = TestServer::start_with(|c| {
+        c.web.header_timeout_secs = 3600;
+        c.web.idle_timeout_secs = 20;
+    })
+    .await;
+    let mut raw = s.https_raw().await;
+    raw.send("GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await;
+    let seen = raw
+        .advance_until_closed(&s.clock, Duration::from_secs(21))
+        .await;
+    assert!(
+        seen.starts_with("HTTP/1.1 404"),
+        "answered, then closed: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused_until_one_closes() {
+    let s = TestServer::start_with(|c| c.web.max_connections = 2).await;
+    let mut a = s.https().await;
+    let mut b = s.https().await;
+    // An answer on each shows that the server has accepted and counted both.
+    assert_eq!(a.get("/nowhere").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(b.get("/nowhere").await.status, StatusCode::NOT_FOUND);
+    let refused = async {
+        let mut c = Https::connect(s.https_addr(), &s.cert_path()).await?;
+        c.try_get("/nowhere").await.map_err(std::io::Error::other)
+    };
+    assert!(
+        refused.await.is_err(),
+        "a third connection is closed at once"
+    );
+    a.close().await;
+    // The server notices the closed connection in its own time: retry, a bounded number
+    // of times.
+    let mut admitted = false;
+    for _ in 0..50 {
+        if let Ok(mut c) = Https::connect(s.https_addr(), &s.cert_path()).await
+            && c.try_get("/nowhere").await.is_ok()
+        {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(admitted, "a place freed is taken again");
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_connections_and_stops_accepting() {
+    let mut s = TestServer::start().await;
+    let addr = s.https_addr();
+    let mut idle = s.https().await;
+    assert_eq!(idle.get("/nowhere").await.status, StatusCode::NOT_FOUND);
+    tokio::time::timeout(WAIT, s.shutdown())
+        .await
+        .expect("an idle connection does not hold up the shutdown");
+    assert!(idle.closed().await, "the idle connection was closed");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "nothing listens any more"
+    );
+}

@@ -180,6 +180,13 @@ impl World {
         self.store.room_by_id(room.id).await.unwrap().unwrap()
     }
 
+    /// A Closed room whose members are `members`.
+    async fn closed_room(&self, name: &str, members: &[User]) -> RoomInfo {
+        let roles: Vec<(User, Role)> = members.iter().map(|m| (*m, Role::Member)).collect();
+        self.room(name, Privacy::Closed, Behavior::Normal, true, &roles)
+            .await
+    }
+
     async fn open_room(&self, name: &str) -> RoomInfo {
         self.room(name, Privacy::Open, Behavior::Normal, true, &[])
             .await
@@ -245,11 +252,26 @@ impl World {
             .unwrap()
     }
 
-    /// What the web layer does with an upload token: a name, a length, completion.
-    async fn upload(&self, user: User, room: &RoomInfo, size: u64) -> StoredFile {
+    /// An upload's first steps: a token, its grant, and the name it reserves.
+    async fn reserve(
+        &self,
+        user: User,
+        room: &RoomInfo,
+        extension: &str,
+    ) -> (String, Grant, StoredFile) {
         let token = self.upload_token(user, room).await;
         let grant = self.grant(&token, room, Direction::Upload).await;
-        let file = self.transfers.reserve_name(&grant, "pdf").await.unwrap();
+        let file = self
+            .transfers
+            .reserve_name(&grant, extension)
+            .await
+            .unwrap();
+        (token, grant, file)
+    }
+
+    /// What the web layer does with an upload token: a name, a length, completion.
+    async fn upload(&self, user: User, room: &RoomInfo, size: u64) -> StoredFile {
+        let (_, grant, file) = self.reserve(user, room, "pdf").await;
         self.transfers
             .begin_upload(&grant, &file, size)
             .await
@@ -301,6 +323,14 @@ impl World {
     }
 }
 
+/// The file service on, a user and an open room: where most of these tests start.
+async fn alice_in_lobby() -> (World, User, RoomInfo) {
+    let world = World::start(Some(file_settings())).await;
+    let alice = world.user("alice").await;
+    let lobby = world.open_room("Lobby").await;
+    (world, alice, lobby)
+}
+
 fn room_uri(room: &RoomInfo) -> String {
     format!("ma-chan://{DOMAIN}/{}", room.room.guid)
 }
@@ -311,9 +341,7 @@ fn link(room: &RoomInfo, file: &StoredFile) -> String {
 
 #[tokio::test]
 async fn tokens_are_issued_for_each_direction_with_the_service_url() {
-    let world = World::start(Some(file_settings())).await;
-    let alice = world.user("alice").await;
-    let lobby = world.open_room("Lobby").await;
+    let (world, alice, lobby) = alice_in_lobby().await;
 
     let upload = world
         .token(alice, &lobby, Direction::Upload, "TestInfoRecord.txt")
@@ -479,15 +507,7 @@ async fn download_tokens_need_a_complete_file_linked_in_the_room_or_ones_own() {
     let alice = world.user("alice").await;
     let bob = world.user("bob").await;
     let mallory = world.user("mallory").await;
-    let lobby = world
-        .room(
-            "Lobby",
-            Privacy::Closed,
-            Behavior::Normal,
-            true,
-            &[(alice, Role::Member), (bob, Role::Member)],
-        )
-        .await;
+    let lobby = world.closed_room("Lobby", &[alice, bob]).await;
     let secret = world
         .room(
             "Secret",
@@ -554,9 +574,7 @@ async fn download_tokens_need_a_complete_file_linked_in_the_room_or_ones_own() {
     );
 
     // A file still uploading is nobody's to download, not even its uploader's.
-    let token = world.upload_token(alice, &lobby).await;
-    let grant = world.grant(&token, &lobby, Direction::Upload).await;
-    let partial = world.transfers.reserve_name(&grant, "txt").await.unwrap();
+    let (_, _, partial) = world.reserve(alice, &lobby, "txt").await;
     assert_eq!(
         download(alice, &lobby, partial.name.clone()).await,
         Err(404)
@@ -573,9 +591,7 @@ async fn a_post_links_only_complete_files_of_its_own_room() {
     let other = world.open_room("Other").await;
     let here = world.upload(alice, &lobby, 1).await;
     let there = world.upload(alice, &other, 1).await;
-    let token = world.upload_token(alice, &lobby).await;
-    let grant = world.grant(&token, &lobby, Direction::Upload).await;
-    let partial = world.transfers.reserve_name(&grant, "txt").await.unwrap();
+    let (_, _, partial) = world.reserve(alice, &lobby, "txt").await;
 
     world.join(alice, &lobby).await;
     let text = format!(
@@ -615,15 +631,7 @@ async fn every_use_of_a_token_checks_it_again() {
     let world = World::start(Some(file_settings())).await;
     let alice = world.user("alice").await;
     let bob = world.user("bob").await;
-    let lobby = world
-        .room(
-            "Lobby",
-            Privacy::Closed,
-            Behavior::Normal,
-            true,
-            &[(alice, Role::Member), (bob, Role::Member)],
-        )
-        .await;
+    let lobby = world.closed_room("Lobby", &[alice, bob]).await;
     let other = world.open_room("Other").await;
     let guid = lobby.room.guid.clone();
     let authorize = |token: String, channel: Option<String>, direction| {
@@ -774,9 +782,7 @@ async fn every_use_of_a_token_checks_it_again() {
 
 #[tokio::test]
 async fn a_repository_name_is_chosen_once_from_a_checked_extension() {
-    let world = World::start(Some(file_settings())).await;
-    let alice = world.user("alice").await;
-    let lobby = world.open_room("Lobby").await;
+    let (world, alice, lobby) = alice_in_lobby().await;
     let token = world.upload_token(alice, &lobby).await;
     let grant = world.grant(&token, &lobby, Direction::Upload).await;
 
@@ -812,9 +818,7 @@ async fn a_repository_name_is_chosen_once_from_a_checked_extension() {
     let again = world.transfers.reserve_name(&grant, "pdf").await.unwrap();
     assert_eq!(again.name, file.name, "asking again returns the same name");
 
-    let bare = world.upload_token(alice, &lobby).await;
-    let grant = world.grant(&bare, &lobby, Direction::Upload).await;
-    let file = world.transfers.reserve_name(&grant, "").await.unwrap();
+    let (_, _, file) = world.reserve(alice, &lobby, "").await;
     assert_eq!(file.name.len(), 36, "no extension: the GUID alone");
     assert!(!file.name.contains('.'));
     world.finish().await;
@@ -822,9 +826,7 @@ async fn a_repository_name_is_chosen_once_from_a_checked_extension() {
 
 #[tokio::test]
 async fn uploads_are_held_to_the_size_limit_and_the_room_quota() {
-    let world = World::start(Some(file_settings())).await;
-    let alice = world.user("alice").await;
-    let lobby = world.open_room("Lobby").await;
+    let (world, alice, lobby) = alice_in_lobby().await;
     let token = world.upload_token(alice, &lobby).await;
     let grant = world.grant(&token, &lobby, Direction::Upload).await;
     assert_eq!(
@@ -886,12 +888,8 @@ async fn uploads_are_held_to_the_size_limit_and_the_room_quota() {
 
 #[tokio::test]
 async fn a_completed_upload_is_visible_with_its_compliance_row_and_spends_its_token() {
-    let world = World::start(Some(file_settings())).await;
-    let alice = world.user("alice").await;
-    let lobby = world.open_room("Lobby").await;
-    let token = world.upload_token(alice, &lobby).await;
-    let grant = world.grant(&token, &lobby, Direction::Upload).await;
-    let file = world.transfers.reserve_name(&grant, "txt").await.unwrap();
+    let (world, alice, lobby) = alice_in_lobby().await;
+    let (token, grant, file) = world.reserve(alice, &lobby, "txt").await;
     world
         .transfers
         .begin_upload(&grant, &file, 43)
@@ -990,12 +988,8 @@ async fn a_download_is_recorded_once_per_token() {
 
 #[tokio::test]
 async fn abandoned_expired_and_unfinished_uploads_go() {
-    let world = World::start(Some(file_settings())).await;
-    let alice = world.user("alice").await;
-    let lobby = world.open_room("Lobby").await;
-    let token = world.upload_token(alice, &lobby).await;
-    let grant = world.grant(&token, &lobby, Direction::Upload).await;
-    let first = world.transfers.reserve_name(&grant, "txt").await.unwrap();
+    let (world, alice, lobby) = alice_in_lobby().await;
+    let (token, grant, first) = world.reserve(alice, &lobby, "txt").await;
     world
         .transfers
         .begin_upload(&grant, &first, 10)
@@ -1020,9 +1014,7 @@ async fn abandoned_expired_and_unfinished_uploads_go() {
     world.transfers.abandon_upload(&second).await.unwrap();
     assert_eq!(world.transfers.prune_tokens().await.unwrap(), 1);
 
-    let fresh = world.upload_token(alice, &lobby).await;
-    let grant = world.grant(&fresh, &lobby, Direction::Upload).await;
-    let unfinished = world.transfers.reserve_name(&grant, "txt").await.unwrap();
+    let (_, _, unfinished) = world.reserve(alice, &lobby, "txt").await;
     assert_eq!(
         world.transfers.discard_unfinished_uploads().await.unwrap(),
         1

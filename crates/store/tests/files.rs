@@ -38,13 +38,24 @@ async fn issue(
         .unwrap()
 }
 
-/// A complete file of `size` bytes named `name`, uploaded by `uploader` into `room_id`.
-async fn uploaded(store: &Store, uploader: i64, room_id: i64, name: &str, size: u64) -> StoredFile {
+/// An upload in progress named `name` by `uploader` into `room_id`, with its token.
+async fn reserved(
+    store: &Store,
+    uploader: i64,
+    room_id: i64,
+    name: &str,
+) -> (FileToken, StoredFile) {
     let token = issue(store, uploader, room_id, Direction::Upload, None).await;
     let file = store
         .reserve_upload(&token.token, name, ISSUED)
         .await
         .unwrap();
+    (token, file)
+}
+
+/// A complete file of `size` bytes named `name`, uploaded by `uploader` into `room_id`.
+async fn uploaded(store: &Store, uploader: i64, room_id: i64, name: &str, size: u64) -> StoredFile {
+    let (token, file) = reserved(store, uploader, room_id, name).await;
     store
         .declare_upload_length(&token.token, file.id, size, QUOTA)
         .await
@@ -249,11 +260,7 @@ async fn a_completion_whose_compliance_row_fails_changes_nothing() {
         let store = &engine.store;
         let alice = user(store, "alice").await;
         let lobby = room(store, "Lobby").await;
-        let token = issue(store, alice, lobby.id, Direction::Upload, None).await;
-        let file = store
-            .reserve_upload(&token.token, "a.txt", ISSUED)
-            .await
-            .unwrap();
+        let (token, file) = reserved(store, alice, lobby.id, "a.txt").await;
         let raw = engine.sqlite_pool().await;
         sqlx::query(
             "CREATE TRIGGER refuse_uploads BEFORE INSERT ON compliance_outbox \
@@ -305,11 +312,7 @@ async fn declared_lengths_count_toward_the_room_quota() {
         uploaded(store, alice, lobby.id, "done.bin", 600).await;
         uploaded(store, alice, other.id, "elsewhere.bin", 900).await;
 
-        let token = issue(store, alice, lobby.id, Direction::Upload, None).await;
-        let file = store
-            .reserve_upload(&token.token, "new.bin", ISSUED)
-            .await
-            .unwrap();
+        let (token, file) = reserved(store, alice, lobby.id, "new.bin").await;
         store
             .declare_upload_length(&token.token, file.id, 300, 1_000)
             .await
@@ -322,11 +325,7 @@ async fn declared_lengths_count_toward_the_room_quota() {
             .unwrap();
         assert_eq!(store.room_file_bytes(lobby.id).await.unwrap(), 1_000);
 
-        let second = issue(store, alice, lobby.id, Direction::Upload, None).await;
-        let next = store
-            .reserve_upload(&second.token, "next.bin", ISSUED)
-            .await
-            .unwrap();
+        let (second, next) = reserved(store, alice, lobby.id, "next.bin").await;
         let over = store
             .declare_upload_length(&second.token, next.id, 1, 1_000)
             .await;
@@ -366,11 +365,7 @@ async fn an_abandoned_upload_leaves_its_token_free_to_start_over() {
         let store = &engine.store;
         let alice = user(store, "alice").await;
         let lobby = room(store, "Lobby").await;
-        let token = issue(store, alice, lobby.id, Direction::Upload, None).await;
-        let file = store
-            .reserve_upload(&token.token, "first.txt", ISSUED)
-            .await
-            .unwrap();
+        let (token, file) = reserved(store, alice, lobby.id, "first.txt").await;
         assert!(store.abandon_upload(file.id).await.unwrap());
         assert!(!store.abandon_upload(file.id).await.unwrap(), "once");
         assert!(store.file(file.id).await.unwrap().is_none());
@@ -450,11 +445,7 @@ async fn a_post_links_only_complete_files_of_its_room() {
         let here = uploaded(store, alice, lobby.id, "here.txt", 1).await;
         let there = uploaded(store, alice, other.id, "there.txt", 1).await;
         let unlinked = uploaded(store, alice, lobby.id, "unlinked.txt", 1).await;
-        let token = issue(store, alice, lobby.id, Direction::Upload, None).await;
-        let partial = store
-            .reserve_upload(&token.token, "partial.txt", ISSUED)
-            .await
-            .unwrap();
+        let (_, partial) = reserved(store, alice, lobby.id, "partial.txt").await;
 
         let message = store
             .post_message(
@@ -501,11 +492,7 @@ async fn expired_uploads_are_found_and_unfinished_ones_discarded() {
         let alice = user(store, "alice").await;
         let lobby = room(store, "Lobby").await;
         let complete = uploaded(store, alice, lobby.id, "kept.txt", 2).await;
-        let token = issue(store, alice, lobby.id, Direction::Upload, None).await;
-        let partial = store
-            .reserve_upload(&token.token, "partial.txt", ISSUED)
-            .await
-            .unwrap();
+        let (token, partial) = reserved(store, alice, lobby.id, "partial.txt").await;
         let idle = issue(store, alice, lobby.id, Direction::Upload, None).await;
 
         assert!(store.expired_uploads(EXPIRES - 1).await.unwrap().is_empty());
@@ -527,11 +514,7 @@ async fn expired_uploads_are_found_and_unfinished_ones_discarded() {
         assert_eq!(store.prune_file_tokens(EXPIRES).await.unwrap(), 1);
 
         // At start, every upload in progress goes: its partial blob did not survive.
-        let fresh = issue(store, alice, lobby.id, Direction::Upload, None).await;
-        let unfinished = store
-            .reserve_upload(&fresh.token, "unfinished.txt", ISSUED)
-            .await
-            .unwrap();
+        let (fresh, unfinished) = reserved(store, alice, lobby.id, "unfinished.txt").await;
         assert_eq!(store.delete_unfinished_uploads().await.unwrap(), 1);
         assert!(store.file(unfinished.id).await.unwrap().is_none());
         assert_eq!(

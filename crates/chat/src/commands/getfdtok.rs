@@ -7,6 +7,7 @@ use parlance_store::files::Direction;
 use xccos::{Ftdb, ReplyData, ResponseCode};
 
 use super::Outcome;
+use super::getfutok::file_room;
 use crate::{ChatError, ChatService, Principal};
 
 pub(super) async fn run(
@@ -14,17 +15,11 @@ pub(super) async fn run(
     principal: &Principal,
     ftdb: &Ftdb,
 ) -> Result<Outcome, ChatError> {
-    let Some(transfers) = &chat.transfers else {
-        return Ok(Err(ResponseCode::MsgNotSupported));
+    let (transfers, info) = match file_room(chat, principal, ftdb, |a| a.can_read_history()).await?
+    {
+        Ok(found) => found,
+        Err(code) => return Ok(Err(code)),
     };
-    let Some(info) = chat.room_by_uri(&ftdb.channel_uri).await? else {
-        return Ok(Err(ResponseCode::NoSuchNode));
-    };
-    let standing = chat.standing(&info, principal).await?;
-    let access = standing.on(&info);
-    if !access.can_read_history() {
-        return Ok(Err(access.refusal()));
-    }
     let Some(file) = transfers
         .downloadable(&info, principal.id, &ftdb.file_url)
         .await?

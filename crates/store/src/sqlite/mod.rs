@@ -44,6 +44,9 @@ const READERS: u32 = 8;
 /// Connections for searches: how many may run at once, server-wide. The machine's other
 /// cores stay free for posts, joins and history pages however many users search.
 const SEARCHERS: u32 = 2;
+/// The accounts not removed, as `user_from_row` reads them; callers add conditions.
+const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled \
+     FROM principals WHERE kind = 'user' AND removed_at IS NULL";
 /// How long one search may run unless the server sets another limit.
 pub const DEFAULT_SEARCH_TIME_LIMIT: Duration = Duration::from_secs(1);
 
@@ -241,35 +244,26 @@ impl SqliteStore {
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query(
-            "SELECT id, uri, display_name, created_at, mechanisms, disabled FROM principals \
-             WHERE kind = 'user' AND removed_at IS NULL ORDER BY uri",
-        )
-        .fetch_all(&self.reads)
-        .await?;
+        let rows = sqlx::query(&format!("{LIVE_USERS} ORDER BY uri"))
+            .fetch_all(&self.reads)
+            .await?;
         Ok(rows.iter().map(user_from_row).collect())
     }
 
     pub async fn user(&self, uri: &str) -> Result<Option<User>> {
-        let row = sqlx::query(
-            "SELECT id, uri, display_name, created_at, mechanisms, disabled FROM principals \
-             WHERE kind = 'user' AND uri = ? AND removed_at IS NULL",
-        )
-        .bind(uri)
-        .fetch_optional(&self.reads)
-        .await?;
+        let row = sqlx::query(&format!("{LIVE_USERS} AND uri = ?"))
+            .bind(uri)
+            .fetch_optional(&self.reads)
+            .await?;
         Ok(row.as_ref().map(user_from_row))
     }
 
     /// An account by principal id, unless removed.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
-        let row = sqlx::query(
-            "SELECT id, uri, display_name, created_at, mechanisms, disabled FROM principals \
-             WHERE kind = 'user' AND id = ? AND removed_at IS NULL",
-        )
-        .bind(id)
-        .fetch_optional(&self.reads)
-        .await?;
+        let row = sqlx::query(&format!("{LIVE_USERS} AND id = ?"))
+            .bind(id)
+            .fetch_optional(&self.reads)
+            .await?;
         Ok(row.as_ref().map(user_from_row))
     }
 

@@ -1,13 +1,16 @@
 //! The handle: cheap to clone, each call a message to the session task and an answer back.
 
+use std::path::Path;
 use std::sync::Arc;
 
+use tokio::io::AsyncRead;
 use tokio::sync::{mpsc, oneshot};
 use xccos::{ChanId, CommandKind, Ftdb, Inv, Qib, Reply, ReplyData};
 
 use crate::config::ClientConfig;
 use crate::error::ClientError;
 use crate::events::Events;
+use crate::files::{self, Connector, FileLink};
 use crate::session::{Call, Op, Session};
 use crate::types::{
     BatchJoin, ChatLine, FileToken, HistoryQuery, Invitation, Joined, RoomInfo, ServerInfo,
@@ -23,6 +26,7 @@ pub struct Client {
     ops: mpsc::Sender<Op>,
     user: Arc<str>,
     join_history: u32,
+    files: Arc<Connector>,
 }
 
 impl Client {
@@ -32,6 +36,7 @@ impl Client {
         let (ops, ops_rx) = mpsc::channel(CALL_QUEUE);
         let (events, events_rx) = mpsc::unbounded_channel();
         let join_history = config.join_history.max(1);
+        let files = Arc::new(Connector::new(&config));
         let mut session = Session::new(config, ops_rx, events)?;
         let conn = session.establish().await?;
         let user = Arc::from(session.aor());
@@ -41,6 +46,7 @@ impl Client {
                 ops,
                 user,
                 join_history,
+                files,
             },
             Events::new(events_rx),
         ))
@@ -258,6 +264,90 @@ impl Client {
             }),
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// Uploads the file at `path` into a room and posts it there (its name, then its link);
+    /// the link. `progress` hears (bytes sent, bytes in all) as the upload goes.
+    pub async fn upload(
+        &self,
+        room: &str,
+        path: &Path,
+        progress: impl Fn(u64, u64),
+    ) -> Result<FileLink, ClientError> {
+        let unreadable = |e: std::io::Error| ClientError::LocalFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let original_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| ClientError::LocalFile {
+                path: path.display().to_string(),
+                reason: "not a file name".into(),
+            })?;
+        let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
+        let meta = file.metadata().await.map_err(unreadable)?;
+        if !meta.is_file() {
+            return Err(ClientError::LocalFile {
+                path: path.display().to_string(),
+                reason: "not a file".into(),
+            });
+        }
+        self.upload_from(room, &original_name, file, meta.len(), progress)
+            .await
+    }
+
+    /// Uploads `length` bytes of `reader` into a room as a file named `original_name`, and
+    /// posts it there; the link. The bytes are streamed, never held whole.
+    pub async fn upload_from(
+        &self,
+        room: &str,
+        original_name: &str,
+        reader: impl AsyncRead + Unpin,
+        length: u64,
+        progress: impl Fn(u64, u64),
+    ) -> Result<FileLink, ClientError> {
+        let token = self.upload_token(room, original_name).await?;
+        let name = files::put(
+            &self.files,
+            &token,
+            original_name,
+            reader,
+            length,
+            &progress,
+        )
+        .await?;
+        let link = FileLink::in_room(room, &name).ok_or_else(|| {
+            ClientError::Protocol(format!("{room} and {name:?} make no file link"))
+        })?;
+        self.post(room, &format!("{original_name} {link}")).await?;
+        Ok(link)
+    }
+
+    /// Downloads a file of a room, named by its link or its repository name, to
+    /// `destination` (never replacing a file there); its size. What arrives is kept in a
+    /// partial file beside the destination until it is whole, and asking again after a
+    /// broken transfer resumes from there. `progress` hears (bytes so far, bytes in all).
+    pub async fn download(
+        &self,
+        room: &str,
+        file: &str,
+        destination: &Path,
+        progress: impl Fn(u64, u64),
+    ) -> Result<u64, ClientError> {
+        let name = match FileLink::parse(file) {
+            Some(link) => link.name,
+            None if files::is_repository_name(file) => file.to_owned(),
+            None => {
+                return Err(ClientError::NoSuchFile {
+                    name: file.to_owned(),
+                    room: room.to_owned(),
+                });
+            }
+        };
+        files::refuse_existing(destination).await?;
+        let token = self.download_token(room, file).await?;
+        files::get(&self.files, &token, &name, destination, &progress).await
     }
 
     /// Ends the chat session (BYE) and the connection; every handle is closed after it.

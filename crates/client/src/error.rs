@@ -55,6 +55,24 @@ pub enum ClientError {
         code: u16,
         text: String,
     },
+    /// No file of that name in the room (or none this user may fetch: the server does not
+    /// say which).
+    #[error("there is no file {name} in {room}")]
+    NoSuchFile { name: String, room: String },
+    /// The file service refused a transfer: the HTTP status, and the reason it gave
+    /// (docs/protocol.md, "The plain file API": 403 token or permission, 404 unknown file,
+    /// 413 too large).
+    #[error("the file service refused the transfer: {reason} ({status})")]
+    FileRefused { status: u16, reason: String },
+    /// A transfer broke off; a download can be resumed by asking again.
+    #[error("the file transfer failed: {0}")]
+    Transfer(String),
+    /// A local file could not be read or written.
+    #[error("{path}: {reason}")]
+    LocalFile { path: String, reason: String },
+    /// A download would have replaced this file.
+    #[error("{path} exists already")]
+    FileExists { path: String },
     #[error("the server sent something unexpected: {0}")]
     Protocol(String),
 }

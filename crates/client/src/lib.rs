@@ -35,9 +35,11 @@
 
 mod client;
 mod config;
+mod dial;
 mod envelopes;
 mod error;
 mod events;
+mod files;
 mod link;
 mod session;
 mod sip;
@@ -48,6 +50,7 @@ pub use client::Client;
 pub use config::{ClientConfig, Reconnect, Transport};
 pub use error::ClientError;
 pub use events::{Event, Events};
+pub use files::{FILE_LINK_SCHEME, FileLink, PostedFile, posted_files, safe_file_name};
 pub use tls::{CertificatePin, Trust};
 pub use types::{
     BatchJoin, ChatLine, FileToken, HistoryQuery, Invitation, Joined, Member, RoomInfo, ServerInfo,

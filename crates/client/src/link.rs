@@ -6,44 +6,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rustls::pki_types::ServerName;
 use sip_proto::{Decoder, Item, Limits, Message};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{ServerAddr, Transport};
+use crate::dial;
 use crate::error::ClientError;
-use crate::tls;
 
 /// Messages read but not yet taken by the session; past this the reader stops reading and
 /// TCP flow control slows the server down.
 const INBOUND_QUEUE: usize = 256;
-
-/// A TCP connection to `server`, from `from` when given (to the server's first address of
-/// the same family).
-async fn connect(server: &ServerAddr, from: Option<IpAddr>) -> std::io::Result<TcpStream> {
-    let Some(from) = from else {
-        return TcpStream::connect((server.host.as_str(), server.port)).await;
-    };
-    let to = tokio::net::lookup_host((server.host.as_str(), server.port))
-        .await?
-        .find(|a| a.is_ipv4() == from.is_ipv4())
-        .ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::AddrNotAvailable,
-                format!("no address of the same family as {from}"),
-            )
-        })?;
-    let socket = if from.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.bind(SocketAddr::new(from, 0))?;
-    socket.connect(to).await
-}
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
@@ -80,37 +54,17 @@ impl Link {
         from: Option<IpAddr>,
         timeout: Duration,
     ) -> Result<Link, ClientError> {
-        let name = server.to_string();
-        let unreachable = |reason: String| ClientError::Unreachable {
-            server: name.clone(),
-            reason,
-        };
-        let tcp = tokio::time::timeout(timeout, connect(server, from))
-            .await
-            .map_err(|_| unreachable("no answer in time".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
-        let _ = tcp.set_nodelay(true);
-        let local = tcp.local_addr().map_err(|e| unreachable(e.to_string()))?;
+        let tcp = dial::tcp(server, from, timeout).await?;
+        let local = tcp.local_addr().map_err(|e| ClientError::Unreachable {
+            server: server.to_string(),
+            reason: e.to_string(),
+        })?;
         let (stream, secure): (Box<dyn Stream>, bool) = match transport {
             Transport::Tcp => (Box::new(tcp), false),
-            Transport::Tls(trust) => {
-                let (config, presented) = tls::client_config(trust)?;
-                let server_name = ServerName::try_from(server.host.clone()).map_err(|_| {
-                    ClientError::Config(format!(
-                        "{:?} is not a host name TLS can check",
-                        server.host
-                    ))
-                })?;
-                let handshake = tokio_rustls::TlsConnector::from(config).connect(server_name, tcp);
-                let tls = tokio::time::timeout(timeout, handshake)
-                    .await
-                    .map_err(|_| ClientError::Tls {
-                        server: name.clone(),
-                        reason: "the handshake took too long".into(),
-                    })?
-                    .map_err(|e| tls::handshake_error(&name, &server.host, &e, &presented))?;
-                (Box::new(tls), true)
-            }
+            Transport::Tls(trust) => (
+                Box::new(dial::tls(server, trust, &[], tcp, timeout).await?),
+                true,
+            ),
         };
         let (rd, wr) = tokio::io::split(stream);
         let (out, out_rx) = mpsc::unbounded_channel();

@@ -140,10 +140,11 @@ impl fmt::Debug for CertificatePin {
 /// The fingerprint of the last certificate a server presented, shared with the verifier.
 pub(crate) type Presented = Arc<Mutex<Option<CertificatePin>>>;
 
-/// A rustls client configuration for `trust`, and where the presented certificate's
-/// fingerprint will be recorded.
+/// A rustls client configuration for `trust` offering the application protocols `alpn`,
+/// and where the presented certificate's fingerprint will be recorded.
 pub(crate) fn client_config(
     trust: &Trust,
+    alpn: &[&[u8]],
 ) -> Result<(Arc<rustls::ClientConfig>, Presented), ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let policy = match trust {
@@ -158,12 +159,13 @@ pub(crate) fn client_config(
         provider: provider.clone(),
         presented: presented.clone(),
     };
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ClientError::Config(format!("TLS: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok((Arc::new(config), presented))
 }
 

@@ -2,13 +2,17 @@
 //! it. No I/O here: calls to the server leave as [`Action`]s and their results come back
 //! as [`Outcome`]s, so the behaviour is testable without a terminal or a server.
 
+use std::path::PathBuf;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use jiff::tz::TimeZone;
-use parlance_client::{ChatLine, ClientError, Event, Joined, RoomInfo};
+use parlance_client::{ChatLine, ClientError, Event, FileLink, Joined, RoomInfo};
 
 use crate::command::{self, HELP, Input, Slash};
+use crate::error::TuiError;
 use crate::format;
 use crate::input::LineEditor;
+use crate::transfer;
 use crate::view::View;
 
 /// Messages fetched per page of scroll-back.
@@ -36,6 +40,20 @@ pub enum Action {
         room: String,
         text: String,
     },
+    /// Upload a file into a room; transfer `id` reports its progress.
+    Upload {
+        id: u64,
+        room: String,
+        path: PathBuf,
+    },
+    /// Download a file: to `path`, into it when it is a directory, or here; under `name`
+    /// unless `path` names the file.
+    Download {
+        id: u64,
+        link: FileLink,
+        path: Option<PathBuf>,
+        name: String,
+    },
 }
 
 /// How a call ended.
@@ -60,6 +78,31 @@ pub enum Outcome {
         text: String,
         result: Result<Vec<ChatLine>, ClientError>,
     },
+    /// Transfer `id` has moved `done` of `total` bytes.
+    Progress {
+        id: u64,
+        done: u64,
+        total: u64,
+    },
+    Uploaded {
+        id: u64,
+        result: Result<FileLink, ClientError>,
+    },
+    /// Where the file went, and its size.
+    Downloaded {
+        id: u64,
+        result: Result<(PathBuf, u64), ClientError>,
+    },
+}
+
+/// A file on its way, for the progress bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: u64,
+    /// `↑ name` or `↓ name`.
+    pub label: String,
+    pub done: u64,
+    pub total: u64,
 }
 
 /// The state of the connection, for the status line.
@@ -92,6 +135,9 @@ pub struct App {
     /// The message pane's width and height at the last draw: paging needs them.
     pub pane: (usize, usize),
     pub tz: TimeZone,
+    /// Files on their way, oldest first.
+    pub transfers: Vec<Transfer>,
+    next_transfer: u64,
 }
 
 impl App {
@@ -113,6 +159,8 @@ impl App {
             quit: false,
             pane: (40, 10),
             tz,
+            transfers: Vec::new(),
+            next_transfer: 1,
         }
     }
 
@@ -145,6 +193,23 @@ impl App {
     fn switch_to(&mut self, index: usize) {
         self.active = index.min(self.views.len() - 1);
         self.views[self.active].unread = 0;
+    }
+
+    /// Starts showing a transfer; its id.
+    fn start_transfer(&mut self, label: String) -> u64 {
+        let id = self.next_transfer;
+        self.next_transfer += 1;
+        self.transfers.push(Transfer {
+            id,
+            label,
+            done: 0,
+            total: 0,
+        });
+        id
+    }
+
+    fn end_transfer(&mut self, id: u64) {
+        self.transfers.retain(|t| t.id != id);
     }
 
     fn current_room(&self) -> Option<String> {
@@ -276,6 +341,35 @@ impl App {
                     Vec::new()
                 }
             },
+            Slash::Upload(path) => {
+                let Some(room) = self.current_room() else {
+                    self.fail("uploads go into a room: switch to one first");
+                    return Vec::new();
+                };
+                let path = PathBuf::from(path);
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                self.info(format!("uploading {name}…"));
+                let id = self.start_transfer(format!("↑ {}", format::printable(&name)));
+                vec![Action::Upload { id, room, path }]
+            }
+            Slash::Download { number, path } => {
+                let Some(file) = self.views[self.active].file(number).cloned() else {
+                    self.fail(TuiError::NoFile(number).to_string());
+                    return Vec::new();
+                };
+                let name = transfer::default_name(&file);
+                self.info(format!("downloading {}…", format::printable(&name)));
+                let id = self.start_transfer(format!("↓ {}", format::printable(&name)));
+                vec![Action::Download {
+                    id,
+                    link: file.link,
+                    path: path.map(PathBuf::from),
+                    name,
+                }]
+            }
             Slash::Who => {
                 let view = &self.views[self.active];
                 let names: Vec<String> = view
@@ -488,6 +582,31 @@ impl App {
                     }
                 }
             }
+            Outcome::Progress { id, done, total } => {
+                if let Some(t) = self.transfers.iter_mut().find(|t| t.id == id) {
+                    t.done = done;
+                    t.total = total;
+                }
+            }
+            Outcome::Uploaded { id, result } => {
+                self.end_transfer(id);
+                match result {
+                    // The message with the link arrives like any other.
+                    Ok(link) => self.info(format!("uploaded as {}", link.name)),
+                    Err(e) => self.fail(format!("upload failed: {e}")),
+                }
+            }
+            Outcome::Downloaded { id, result } => {
+                self.end_transfer(id);
+                match result {
+                    Ok((path, size)) => self.info(format!(
+                        "saved {} ({})",
+                        format::printable(&path.display().to_string()),
+                        format::bytes(size)
+                    )),
+                    Err(e) => self.fail(format!("download failed: {e}")),
+                }
+            }
             Outcome::Posted(Ok(())) => {}
             Outcome::Older {
                 room,
@@ -650,6 +769,76 @@ mod tests {
         assert!(matches!(app.link, Link::Reconnecting(_)) && app.status.error);
         app.on_event(Event::Reconnected);
         assert_eq!(app.link, Link::Online);
+    }
+
+    #[test]
+    fn files_go_up_from_this_room_and_come_down_by_number() {
+        let mut app = app();
+        assert_eq!(
+            typed(&mut app, "/upload notes.txt"),
+            [],
+            "no room on screen"
+        );
+        assert!(app.status.error);
+        let link = FileLink::parse(
+            "ma-filelink://d/0f8fad5b-d9cb-469f-a165-70867728950e/7c9e6679-7425-40de-944b-e07fc1f90ae7.sh",
+        )
+        .unwrap();
+        let mut posted = line(1, LOBBY);
+        posted.text = format!("../../.bashrc\u{1b}[2J {link}");
+        let mut nameless = line(2, LOBBY);
+        nameless.text = format!(".. {link}");
+        app.on_outcome(Outcome::Joined(Ok(joined(
+            LOBBY,
+            "Lobby",
+            vec![posted, nameless],
+        ))));
+        assert_eq!(
+            typed(&mut app, "/upload docs/notes.txt"),
+            [Action::Upload {
+                id: 1,
+                room: LOBBY.into(),
+                path: "docs/notes.txt".into()
+            }]
+        );
+        assert_eq!(app.transfers[0].label, "↑ notes.txt");
+        assert_eq!(
+            typed(&mut app, "/download 1"),
+            [Action::Download {
+                id: 2,
+                link: link.clone(),
+                path: None,
+                name: ".bashrc[2J".into()
+            }],
+            "a name from the server stays in the directory, without its escapes"
+        );
+        assert_eq!(
+            typed(&mut app, "/download 2 /tmp"),
+            [Action::Download {
+                id: 3,
+                link: link.clone(),
+                path: Some("/tmp".into()),
+                name: link.name.clone()
+            }],
+            "no usable name: the repository name"
+        );
+        assert_eq!(typed(&mut app, "/download 3"), []);
+        assert_eq!(app.status.text, "there is no [file 3] in this room");
+        app.on_outcome(Outcome::Progress {
+            id: 2,
+            done: 1,
+            total: 4,
+        });
+        assert_eq!((app.transfers[1].done, app.transfers[1].total), (1, 4));
+        app.on_outcome(Outcome::Downloaded {
+            id: 2,
+            result: Ok(("x/.bashrc[2J".into(), 2048)),
+        });
+        assert_eq!(app.status.text, "saved x/.bashrc[2J (2.0 KiB)");
+        assert_eq!(
+            app.transfers.iter().map(|t| t.id).collect::<Vec<_>>(),
+            [1, 3]
+        );
     }
 
     #[test]

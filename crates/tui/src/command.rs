@@ -17,6 +17,13 @@ pub enum Slash {
     Rooms,
     Search(String),
     Who,
+    /// Upload the file at this path into the room on screen.
+    Upload(String),
+    /// Save the room's file shown as `[file number]`, to `path` or under its own name here.
+    Download {
+        number: usize,
+        path: Option<String>,
+    },
     Help,
     Quit,
     /// A command that needs an argument came without one; holds its usage.
@@ -31,6 +38,9 @@ pub const HELP: &[&str] = &[
     "/rooms        list the rooms",
     "/search TEXT  search this room's history",
     "/who          who is here",
+    "/upload FILE  post a file in this room",
+    "/download N [PATH]",
+    "              save [file N] here (or to PATH)",
     "/help         this list",
     "/quit         leave",
     "Tab, S-Tab    switch rooms",
@@ -62,9 +72,21 @@ pub fn parse(line: &str) -> Input {
         "rooms" | "list" => Slash::Rooms,
         "search" => arg().map_or(Slash::Usage("/search TEXT"), Slash::Search),
         "who" | "names" => Slash::Who,
+        "upload" => arg().map_or(Slash::Usage("/upload FILE"), Slash::Upload),
+        "download" => download(rest).unwrap_or(Slash::Usage("/download N [PATH]")),
         "help" | "?" => Slash::Help,
         "quit" | "exit" | "q" => Slash::Quit,
         _ => Slash::Unknown(format!("/{name}")),
+    })
+}
+
+/// `N [PATH]`; the path may hold blanks.
+fn download(rest: &str) -> Option<Slash> {
+    let (number, path) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let path = path.trim();
+    Some(Slash::Download {
+        number: number.parse().ok().filter(|n| *n > 0)?,
+        path: (!path.is_empty()).then(|| path.to_owned()),
     })
 }
 
@@ -93,6 +115,35 @@ mod tests {
         );
         assert_eq!(parse("/rooms"), Input::Command(Slash::Rooms));
         assert_eq!(parse("/who"), Input::Command(Slash::Who));
+        assert_eq!(
+            parse("/upload  Q3 report.pdf"),
+            Input::Command(Slash::Upload("Q3 report.pdf".into()))
+        );
+        assert_eq!(
+            parse("/upload"),
+            Input::Command(Slash::Usage("/upload FILE"))
+        );
+        assert_eq!(
+            parse("/download 3"),
+            Input::Command(Slash::Download {
+                number: 3,
+                path: None
+            })
+        );
+        assert_eq!(
+            parse("/download 3 docs/My Q3.pdf"),
+            Input::Command(Slash::Download {
+                number: 3,
+                path: Some("docs/My Q3.pdf".into())
+            })
+        );
+        for wrong in ["/download", "/download x", "/download 0", "/download -1 f"] {
+            assert_eq!(
+                parse(wrong),
+                Input::Command(Slash::Usage("/download N [PATH]")),
+                "{wrong}"
+            );
+        }
         assert_eq!(parse("/help"), Input::Command(Slash::Help));
         assert_eq!(parse("/quit"), Input::Command(Slash::Quit));
         assert_eq!(

@@ -12,6 +12,11 @@ pub enum TuiError {
     /// The client failed or gave up once connected.
     #[error("{0}")]
     Client(ClientError),
+    #[error("there is no [file {0}] in this room")]
+    NoFile(usize),
+    /// A command of line mode came without what it needs; holds its usage.
+    #[error("usage: {0}")]
+    Usage(&'static str),
     #[error("the connection to the server ended")]
     Ended,
     #[error("no password: set PARLANCE_PASSWORD or run in a terminal")]

@@ -1,10 +1,11 @@
-//! How people and times are shown: users by their account (without `sip:`), times in the
-//! local time zone.
+//! How people, times, sizes and posted files are shown: users by their account (without
+//! `sip:`), times in the local time zone, files as `[file N] name`.
 
 use std::time::SystemTime;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use parlance_client::PostedFile;
 
 /// Text as it may reach a terminal: every control character (C0 but the line break, DEL,
 /// C1) and every bidirectional override, which reorders what follows it on screen, shown
@@ -73,6 +74,45 @@ pub fn seconds(time: Option<SystemTime>, tz: &TimeZone) -> String {
     }
 }
 
+/// A size in bytes, binary units past a KiB: `512 B`, `4.5 MiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A message's text with each posted file (its name and link) shown as `[file N] name`, the
+/// files numbered from `first`: a link is long, and the number is what `/download` takes.
+pub fn with_file_numbers(text: &str, files: &[PostedFile], first: usize) -> String {
+    let mut shown = String::new();
+    let mut after = 0;
+    for (i, file) in files.iter().enumerate() {
+        shown.push_str(&text[after..file.span.start]);
+        shown.push_str(&file_label(first + i, file));
+        after = file.span.end;
+    }
+    shown.push_str(&text[after..]);
+    shown
+}
+
+/// `[file N] name`; a file posted without a name shows its repository name.
+pub fn file_label(number: usize, file: &PostedFile) -> String {
+    let name = if file.original_name.is_empty() {
+        &file.link.name
+    } else {
+        &file.original_name
+    };
+    format!("[file {number}] {name}")
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -107,6 +147,31 @@ mod tests {
             short_name("sip:bob@other.org", "sip:alice@example.com"),
             "bob@other.org"
         );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(10 * 1024 * 1024), "10.0 MiB");
+        assert_eq!(bytes(3 << 40), "3.0 TiB");
+    }
+
+    #[test]
+    fn posted_files_show_their_numbers() {
+        let link = "ma-filelink://d/0f8fad5b-d9cb-469f-a165-70867728950e/7c9e6679-7425-40de-944b-e07fc1f90ae7.pdf";
+        let text = format!("minutes.pdf {link}\nand {link}, see?");
+        let files = parlance_client::posted_files(&text);
+        assert_eq!(
+            with_file_numbers(&text, &files, 3),
+            "[file 3] minutes.pdf\n[file 4] and, see?"
+        );
+        assert_eq!(
+            with_file_numbers(link, &parlance_client::posted_files(link), 1),
+            "[file 1] 7c9e6679-7425-40de-944b-e07fc1f90ae7.pdf"
+        );
+        assert_eq!(with_file_numbers("no files", &[], 1), "no files");
     }
 
     #[test]

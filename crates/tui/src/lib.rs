@@ -8,6 +8,7 @@ mod format;
 mod input;
 mod plain;
 mod screen;
+mod transfer;
 mod ui;
 mod view;
 

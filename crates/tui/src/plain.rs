@@ -1,14 +1,23 @@
 //! `--plain`: line mode for scripts. Each line of standard input is posted to the room;
 //! each message of the room is printed as one line as it arrives:
 //! `HH:MM:SS user@domain: text`, with line breaks in the text written as `\n` (and
-//! backslashes doubled), so that one message is always one line.
+//! backslashes doubled), so that one message is always one line. Files posted in a message
+//! are shown as `[file N] name`, numbered as they are printed.
+//!
+//! A line `/upload FILE` or `/download N [PATH]` transfers a file instead of being posted;
+//! it runs to its end before the next line is read, with its progress on standard error.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
-use parlance_client::{ChatLine, Client, Event, Events};
+use parlance_client::{ChatLine, Client, Event, Events, PostedFile, RoomInfo};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::command::{self, Input, Slash};
 use crate::error::TuiError;
 use crate::format;
+use crate::transfer::{self, Steps};
 
 #[derive(Debug)]
 pub struct PlainArgs {
@@ -25,10 +34,13 @@ pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> Result
         .await
         .map_err(TuiError::Client)?;
     let joined = client.join(&room.uri).await.map_err(TuiError::Client)?;
-    let tz = TimeZone::system();
+    let mut printer = Printer {
+        tz: TimeZone::system(),
+        files: Vec::new(),
+    };
     let skip = joined.history.len().saturating_sub(args.history as usize);
     for line in joined.history.iter().skip(skip) {
-        println!("{}", show(line, &tz));
+        println!("{}", printer.show(line));
     }
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut reading = true;
@@ -36,12 +48,12 @@ pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> Result
         tokio::select! {
             line = stdin.next_line(), if reading => match line? {
                 Some(text) if text.trim().is_empty() => {}
-                Some(text) => client.post(&room.uri, &text).await.map_err(TuiError::Client)?,
+                Some(text) => perform(client, &room, &printer.files, &text).await?,
                 None if args.follow => reading = false,
                 None => return Ok(()),
             },
             event = events.next() => match event {
-                Some(Event::Message(line)) if line.room == room.uri => println!("{}", show(&line, &tz)),
+                Some(Event::Message(line)) if line.room == room.uri => println!("{}", printer.show(&line)),
                 Some(Event::Disconnected { reason }) => eprintln!("parlance: connection lost ({reason}); reconnecting"),
                 Some(Event::Reconnected) => eprintln!("parlance: reconnected"),
                 Some(Event::RejoinFailed { error, .. }) => return Err(TuiError::Client(error)),
@@ -53,9 +65,91 @@ pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> Result
     }
 }
 
-fn show(line: &ChatLine, tz: &TimeZone) -> String {
-    let text = line
-        .text
+/// Posts a line, or carries out the file command it is.
+async fn perform(
+    client: &Client,
+    room: &RoomInfo,
+    files: &[PostedFile],
+    text: &str,
+) -> Result<(), TuiError> {
+    match command::parse(text) {
+        Input::Command(Slash::Upload(path)) => {
+            let path = PathBuf::from(path);
+            let name = path.display().to_string();
+            let link = client
+                .upload(&room.uri, &path, progress_line(&name))
+                .await
+                .map_err(TuiError::Client)?;
+            eprintln!("parlance: uploaded {name} as {}", link.name);
+        }
+        Input::Command(Slash::Download { number, path }) => {
+            let file = files.get(number - 1).ok_or(TuiError::NoFile(number))?;
+            let destination = transfer::destination(
+                &transfer::default_name(file),
+                path.as_deref().map(Path::new),
+            );
+            let name = destination.display().to_string();
+            let size = client
+                .download(
+                    &file.link.room(),
+                    &file.link.to_string(),
+                    &destination,
+                    progress_line(&name),
+                )
+                .await
+                .map_err(TuiError::Client)?;
+            eprintln!("parlance: saved {name} ({})", format::bytes(size));
+        }
+        Input::Command(Slash::Usage(usage @ ("/upload FILE" | "/download N [PATH]"))) => {
+            return Err(TuiError::Usage(usage));
+        }
+        _ => client
+            .post(&room.uri, text)
+            .await
+            .map_err(TuiError::Client)?,
+    }
+    Ok(())
+}
+
+/// Progress on standard error, rewritten in place when it is a terminal; scripts reading it
+/// get only the line that ends the transfer.
+fn progress_line(name: &str) -> impl Fn(u64, u64) + use<> {
+    let name = format::printable(name).into_owned();
+    let steps = Steps::default();
+    let terminal = std::io::stderr().is_terminal();
+    move |done, total| {
+        if terminal && steps.moved(done, total) {
+            let mut err = std::io::stderr();
+            let _ = write!(
+                err,
+                "\r\x1b[Kparlance: {name} {} of {}",
+                format::bytes(done),
+                format::bytes(total)
+            );
+            if done == total {
+                let _ = writeln!(err);
+            }
+        }
+    }
+}
+
+/// Prints messages, numbering the files they post.
+struct Printer {
+    tz: TimeZone,
+    files: Vec<PostedFile>,
+}
+
+impl Printer {
+    fn show(&mut self, line: &ChatLine) -> String {
+        let files = parlance_client::posted_files(&line.text);
+        let text = format::with_file_numbers(&line.text, &files, self.files.len() + 1);
+        self.files.extend(files);
+        show(&text, line, &self.tz)
+    }
+}
+
+fn show(text: &str, line: &ChatLine, tz: &TimeZone) -> String {
+    let text = text
         .replace('\\', "\\\\")
         .replace("\r\n", "\\n")
         .replace('\n', "\\n");
@@ -71,18 +165,22 @@ fn show(line: &ChatLine, tz: &TimeZone) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn one_message_one_line() {
-        let line = ChatLine {
+    fn line(text: &str) -> ChatLine {
+        ChatLine {
             room: "ma-chan://d/r".into(),
             author: "sip:bob@d".into(),
-            text: "two\r\nlines \\ one".into(),
+            text: text.into(),
             id: Some(1),
             time: None,
             replayed: false,
-        };
+        }
+    }
+
+    #[test]
+    fn one_message_one_line() {
+        let line = line("two\r\nlines \\ one");
         assert_eq!(
-            show(&line, &TimeZone::UTC),
+            show(&line.text, &line, &TimeZone::UTC),
             "--:--:-- bob@d: two\\nlines \\\\ one"
         );
         let forged = ChatLine {
@@ -90,9 +188,27 @@ mod tests {
             ..line
         };
         assert_eq!(
-            show(&forged, &TimeZone::UTC),
+            show(&forged.text, &forged, &TimeZone::UTC),
             "--:--:-- bob@d: hi\\u{d}12:00:00 alice@d: I resign",
             "a carriage return cannot start a forged line"
         );
+    }
+
+    #[test]
+    fn files_are_numbered_as_they_are_printed() {
+        let link = "ma-filelink://d/0f8fad5b-d9cb-469f-a165-70867728950e/7c9e6679-7425-40de-944b-e07fc1f90ae7.txt";
+        let mut printer = Printer {
+            tz: TimeZone::UTC,
+            files: Vec::new(),
+        };
+        assert_eq!(
+            printer.show(&line(&format!("a.txt {link}"))),
+            "--:--:-- bob@d: [file 1] a.txt"
+        );
+        assert_eq!(
+            printer.show(&line(&format!("../b.txt {link}"))),
+            "--:--:-- bob@d: [file 2] ../b.txt"
+        );
+        assert_eq!(transfer::default_name(&printer.files[1]), "b.txt");
     }
 }

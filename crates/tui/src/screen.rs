@@ -1,6 +1,6 @@
 //! The full-screen client: the terminal, the loop that feeds keys, server events and
 //! finished calls to [`App`], and the calls it asks for, each run in a task of its own so
-//! that the screen never waits for the server.
+//! that the screen never waits for the server (nor for a file transfer).
 
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::app::{Action, App, OLDER_PAGE, Outcome};
 use crate::error::TuiError;
+use crate::transfer::{self, Steps};
 use crate::ui;
 
 /// Redraw at least this often, so that a finished call shows without a key press.
@@ -123,7 +124,46 @@ fn perform(client: &Client, action: Action, done: &mpsc::UnboundedSender<Outcome
                 room,
                 text,
             },
+            Action::Upload { id, room, path } => Outcome::Uploaded {
+                id,
+                result: client.upload(&room, &path, progress_of(id, &done)).await,
+            },
+            Action::Download {
+                id,
+                link,
+                path,
+                name,
+            } => {
+                let destination = transfer::destination(&name, path.as_deref());
+                let result = client
+                    .download(
+                        &link.room(),
+                        &link.to_string(),
+                        &destination,
+                        progress_of(id, &done),
+                    )
+                    .await;
+                Outcome::Downloaded {
+                    id,
+                    result: result.map(|size| (destination, size)),
+                }
+            }
         };
         let _ = done.send(outcome);
     });
+}
+
+/// Transfer `id`'s progress as outcomes, one per step worth redrawing for.
+fn progress_of(id: u64, done: &mpsc::UnboundedSender<Outcome>) -> impl Fn(u64, u64) + use<> {
+    let done = done.clone();
+    let steps = Steps::default();
+    move |bytes, total| {
+        if steps.moved(bytes, total) {
+            let _ = done.send(Outcome::Progress {
+                id,
+                done: bytes,
+                total,
+            });
+        }
+    }
 }

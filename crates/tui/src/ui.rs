@@ -1,22 +1,26 @@
 //! Drawing the terminal client: rooms on the left, messages in the middle, people on the
-//! right (when there is room for them), a status line and the input line. Fits 80×24.
+//! right (when there is room for them), a progress bar while files are on their way, a
+//! status line and the input line. Fits 80×24.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, LineGauge, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, Link};
 use crate::format;
+use crate::transfer;
 
 /// Narrower than this, the people pane is left out.
 const ROSTER_MIN_WIDTH: u16 = 70;
 
 pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
-    let [main, status, input] = Layout::vertical([
+    let bar = u16::from(!app.transfers.is_empty());
+    let [main, transfers, status, input] = Layout::vertical([
         Constraint::Min(3),
+        Constraint::Length(bar),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
@@ -37,8 +41,34 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     if wide {
         roster(frame, app, panes[2]);
     }
+    progress_bar(frame, app, transfers);
     status_line(frame, app, status);
     input_line(frame, app, input);
+}
+
+/// The oldest transfer as a bar, with how many others are running.
+fn progress_bar(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let Some(t) = app.transfers.first() else {
+        return;
+    };
+    let others = match app.transfers.len() - 1 {
+        0 => String::new(),
+        n => format!(" (+{n} more)"),
+    };
+    let label = format!(
+        "{} {} of {}{others} ",
+        t.label,
+        format::bytes(t.done),
+        format::bytes(t.total)
+    );
+    frame.render_widget(
+        LineGauge::default()
+            .ratio(transfer::ratio(t.done, t.total))
+            .label(label)
+            .filled_style(Style::new().fg(Color::Green))
+            .unfilled_style(Style::new().fg(Color::DarkGray)),
+        area,
+    );
 }
 
 fn rooms(frame: &mut Frame<'_>, app: &App, area: Rect) {
@@ -281,6 +311,57 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected:?} missing from\n{text}");
         }
+        assert_eq!(app.pane, (44, 20));
+    }
+
+    #[test]
+    fn a_transfer_shows_a_bar_while_it_runs() {
+        let mut app = App::new("sip:alice@d", TimeZone::UTC);
+        app.on_outcome(Outcome::Joined(Ok(Joined {
+            room: RoomInfo {
+                uri: "ma-chan://d/l".into(),
+                name: "Lobby".into(),
+                description: String::new(),
+                topic: String::new(),
+                user_count: None,
+                visibility: None,
+                file_post: None,
+                invitations: None,
+                logged: None,
+            },
+            roster: vec![],
+            history: vec![],
+        })));
+        for c in "/upload /tmp/big.iso".chars() {
+            app.on_key(crossterm::event::KeyEvent::from(
+                crossterm::event::KeyCode::Char(c),
+            ));
+        }
+        app.on_key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Enter,
+        ));
+        app.on_outcome(Outcome::Progress {
+            id: 1,
+            done: 5 << 20,
+            total: 10 << 20,
+        });
+        let text = screen(&mut app);
+        let bar = text
+            .lines()
+            .find(|l| l.contains("big.iso"))
+            .unwrap_or_else(|| panic!("no bar in\n{text}"));
+        assert!(bar.starts_with("↑ big.iso 5.0 MiB of 10.0 MiB "), "{bar}");
+        assert_eq!(app.pane, (44, 19), "the bar takes a line from the messages");
+        app.on_outcome(Outcome::Uploaded {
+            id: 1,
+            result: Err(parlance_client::ClientError::Timeout),
+        });
+        let text = screen(&mut app);
+        assert!(
+            !text.contains("big.iso 5.0"),
+            "the bar goes when the transfer ends"
+        );
+        assert!(text.contains("upload failed: the server did not answer in time"));
         assert_eq!(app.pane, (44, 20));
     }
 }

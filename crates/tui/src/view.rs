@@ -1,11 +1,12 @@
 //! One window of the terminal client: the home window or a joined room, with its
-//! messages (by id, so history and live lines merge without duplicates), notes about
-//! what happened, the roster, unread count and scroll position.
+//! messages (by id, so history and live lines merge without duplicates), the files they
+//! post (numbered as they arrive, so a number stays with its file however history loads),
+//! notes about what happened, the roster, unread count and scroll position.
 
 use std::collections::BTreeMap;
 
 use jiff::tz::TimeZone;
-use parlance_client::{ChatLine, Joined};
+use parlance_client::{ChatLine, Joined, PostedFile};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -26,6 +27,8 @@ pub struct View {
     messages: BTreeMap<u64, ChatLine>,
     /// Notes, each shown after the message with the id it is anchored to (0: first).
     notes: Vec<(u64, Note)>,
+    /// Files posted in the messages, `[file 1]` first.
+    files: Vec<PostedFile>,
     /// Who is here: `sip:` URI → manager.
     pub roster: BTreeMap<String, bool>,
     pub unread: usize,
@@ -68,6 +71,7 @@ impl View {
             joined: true,
             messages: BTreeMap::new(),
             notes: Vec::new(),
+            files: Vec::new(),
             roster: BTreeMap::new(),
             unread: 0,
             scroll: 0,
@@ -84,16 +88,27 @@ impl View {
             .collect();
     }
 
-    /// Adds a message; `false` when it was there already.
-    pub fn add_message(&mut self, line: ChatLine) -> bool {
+    /// Adds a message; `false` when it was there already. Files it posts get the next
+    /// numbers and are shown by them.
+    pub fn add_message(&mut self, mut line: ChatLine) -> bool {
         let id = line.id.unwrap_or_else(|| self.last_id() + 1);
         match self.messages.entry(id) {
             std::collections::btree_map::Entry::Occupied(_) => false,
             std::collections::btree_map::Entry::Vacant(slot) => {
+                let files = parlance_client::posted_files(&line.text);
+                if !files.is_empty() {
+                    line.text = format::with_file_numbers(&line.text, &files, self.files.len() + 1);
+                    self.files.extend(files);
+                }
                 slot.insert(line);
                 true
             }
         }
+    }
+
+    /// The file shown as `[file number]`.
+    pub fn file(&self, number: usize) -> Option<&PostedFile> {
+        self.files.get(number.checked_sub(1)?)
     }
 
     fn last_id(&self) -> u64 {
@@ -302,5 +317,33 @@ mod tests {
             texts(&narrow, 20),
             ["--:-- bob: a message", "      that wraps"]
         );
+    }
+
+    #[test]
+    fn files_keep_the_number_they_were_shown_with() {
+        let link = |n: u32| {
+            format!(
+                "ma-filelink://d/0f8fad5b-d9cb-469f-a165-70867728950e/7c9e6679-7425-40de-944b-e07fc1f90a{n:02}.txt"
+            )
+        };
+        let mut v = View::home();
+        v.add_message(line(10, &format!("a.txt {}", link(1))));
+        v.add_message(line(11, "no file"));
+        v.add_message(line(5, &format!("older.txt {}", link(2))));
+        assert!(
+            !v.add_message(line(10, &format!("a.txt {}", link(1)))),
+            "counted once"
+        );
+        assert_eq!(
+            texts(&v, 40),
+            [
+                "--:-- bob: [file 2] older.txt",
+                "--:-- bob: [file 1] a.txt",
+                "--:-- bob: no file"
+            ]
+        );
+        assert_eq!(v.file(1).map(|f| f.original_name.as_str()), Some("a.txt"));
+        assert_eq!(v.file(2).map(|f| f.link.to_string()), Some(link(2)));
+        assert!(v.file(0).is_none() && v.file(3).is_none());
     }
 }

@@ -7,6 +7,7 @@ use xccos::{CommandKind, Reply, Resp, ResponseCode};
 
 use super::{Connected, Session, Which};
 use crate::error::ClientError;
+use crate::files::FileLink;
 
 /// What a handle sends the session.
 #[derive(Debug)]
@@ -76,6 +77,15 @@ impl Session {
             None => "the rooms".to_owned(),
         };
         match resp.response_code() {
+            // A download token for a file that does not exist, or that this user may not
+            // fetch, is refused like an unknown room (docs/protocol.md, "Tokens").
+            Some(ResponseCode::NoSuchNode) if let CommandKind::GetFdTok(ftdb) = kind => {
+                ClientError::NoSuchFile {
+                    name: FileLink::parse(&ftdb.file_url)
+                        .map_or_else(|| ftdb.file_url.clone(), |link| link.name),
+                    room,
+                }
+            }
             Some(ResponseCode::NoSuchNode) => ClientError::NoSuchRoom { room },
             Some(ResponseCode::Permission) => ClientError::Forbidden {
                 action: action(kind),

@@ -20,7 +20,7 @@ use crate::Env;
 use crate::error::BenchError;
 use crate::measure::{Latencies, Latency, ProcSample, Stamp, micros_since, now_ns};
 use crate::population;
-use crate::relay::Relay;
+use crate::relay;
 use crate::report::{Row, Section, TargetCheck, settings};
 use crate::target::{DOMAIN, Target};
 use crate::wire::Dialer;
@@ -275,7 +275,7 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
             .map_err(|e| BenchError::Tls(e.to_string()))?;
         Some((dir.join("tls-cert.pem"), dir.join("tls-key.pem")))
     };
-    let relay = Relay::start(
+    let relay = relay::start(
         tls_files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
         env.in_process,
         env.lifetime,

@@ -7,6 +7,7 @@
 //! 127.0.0.1 only, drives it for a bounded time, and reports a [`report::Section`]. The
 //! whole run prints as a table and, with `--json`, is written as JSON.
 
+mod baseline;
 mod error;
 mod fanout;
 mod history;
@@ -96,6 +97,9 @@ pub enum Scenario {
         /// Lift the per-user search rate limit (the `search-load` scenario).
         #[arg(long)]
         unlimited_search: bool,
+        /// The largest file in bytes, and no room quota to speak of (the `files` scenario).
+        #[arg(long)]
+        max_file_bytes: Option<u64>,
     },
     /// Internal: the baseline relay process.
     #[command(hide = true)]
@@ -173,17 +177,13 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
             server_data,
             stop_after_secs,
             unlimited_search,
+            max_file_bytes,
         } => {
-            let search_rate = match unlimited_search {
-                true => target::SearchRate::Unlimited,
-                false => target::SearchRate::Default,
+            let tuning = target::Tuning {
+                unlimited_search: *unlimited_search,
+                max_file_bytes: *max_file_bytes,
             };
-            target::serve_child(
-                server_data,
-                Duration::from_secs(*stop_after_secs),
-                search_rate,
-            )
-            .await?;
+            target::serve_child(server_data, Duration::from_secs(*stop_after_secs), tuning).await?;
             return Ok(None);
         }
         Scenario::RelayChild {

@@ -10,6 +10,7 @@
 mod baseline;
 mod error;
 mod fanout;
+mod files;
 mod history;
 mod idle;
 mod joinstorm;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 pub use error::BenchError;
 pub use fanout::FanoutArgs;
+pub use files::FilesArgs;
 pub use history::HistoryArgs;
 pub use idle::IdleArgs;
 pub use joinstorm::JoinStormArgs;
@@ -85,6 +87,9 @@ pub enum Scenario {
     /// The Persistent Chat pool design point scaled by a factor; searches for the largest
     /// factor with p99 delivery < 50 ms.
     Pool(PoolArgs),
+    /// A file up and down through SOAP, the plain API and a bare HTTPS copy; server memory
+    /// meanwhile; chat latency with and without concurrent uploads.
+    Files(FilesArgs),
     /// The default suite: every scenario at a size that runs in a few minutes.
     Suite,
     /// Internal: the server process a scenario starts.
@@ -108,6 +113,19 @@ pub enum Scenario {
         cert: Option<PathBuf>,
         #[arg(long)]
         key: Option<PathBuf>,
+        #[arg(long)]
+        stop_after_secs: u64,
+    },
+    /// Internal: the bare HTTPS copy the files scenario compares with.
+    #[command(hide = true)]
+    BareChild {
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// Where the files it is sent go.
+        #[arg(long)]
+        dir: PathBuf,
         #[arg(long)]
         stop_after_secs: u64,
     },
@@ -195,6 +213,15 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
             relay::relay_child(tls, Duration::from_secs(*stop_after_secs)).await?;
             return Ok(None);
         }
+        Scenario::BareChild {
+            cert,
+            key,
+            dir,
+            stop_after_secs,
+        } => {
+            files::bare_child(cert, key, dir, Duration::from_secs(*stop_after_secs)).await?;
+            return Ok(None);
+        }
         _ => {}
     }
     let report = run_scenarios(&Env::new(&args.options), &scenario).await?;
@@ -224,6 +251,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
         Scenario::SearchLoad(a) => sections.push(search_load::run(env, a).await?),
         Scenario::Idle(a) => sections.push(idle::run(env, a).await?),
         Scenario::Pool(a) => sections.push(pool::run(env, a).await?),
+        Scenario::Files(a) => sections.push(files::run(env, a).await?),
         Scenario::Suite => {
             let fan = FanoutArgs {
                 members: 1000,
@@ -277,8 +305,18 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
                 duration: 20,
             };
             sections.push(pool::run(env, &pool).await?);
+            let files = FilesArgs {
+                size_mb: 100,
+                rounds: 1,
+                members: 1000,
+                rate: 5.0,
+                duration: 5,
+                uploads: 50,
+                upload_mb: 4,
+            };
+            sections.push(files::run(env, &files).await?);
         }
-        Scenario::ServeChild { .. } | Scenario::RelayChild { .. } => {}
+        Scenario::ServeChild { .. } | Scenario::RelayChild { .. } | Scenario::BareChild { .. } => {}
     }
     Ok(Report {
         date,

@@ -162,6 +162,11 @@ impl Target {
         self.data_dir.join("tls-cert.pem")
     }
 
+    /// The key of the self-signed certificate (the bare HTTPS copy presents both).
+    pub fn key_path(&self) -> PathBuf {
+        self.data_dir.join("tls-key.pem")
+    }
+
     pub fn describe(in_process: bool) -> &'static str {
         if in_process {
             "in-process (CPU and memory include the load generator)"

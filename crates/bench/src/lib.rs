@@ -105,6 +105,9 @@ pub enum Scenario {
         /// The largest file in bytes, and no room quota to speak of (the `files` scenario).
         #[arg(long)]
         max_file_bytes: Option<u64>,
+        /// The SOAP chunk in KiB (the `files` scenario's `--chunk-kb`).
+        #[arg(long)]
+        max_chunk_kb: Option<u64>,
     },
     /// Internal: the baseline relay process.
     #[command(hide = true)]
@@ -196,10 +199,12 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
             stop_after_secs,
             unlimited_search,
             max_file_bytes,
+            max_chunk_kb,
         } => {
             let tuning = target::Tuning {
                 unlimited_search: *unlimited_search,
                 max_file_bytes: *max_file_bytes,
+                max_chunk_kb: *max_chunk_kb,
             };
             target::serve_child(server_data, Duration::from_secs(*stop_after_secs), tuning).await?;
             return Ok(None);
@@ -313,6 +318,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
                 duration: 5,
                 uploads: 50,
                 upload_mb: 4,
+                chunk_kb: None,
             };
             sections.push(files::run(env, &files).await?);
         }

@@ -48,6 +48,8 @@ pub struct Tuning {
     /// The largest file, in bytes, and no room quota to speak of: the files scenario stores
     /// many large files in one room.
     pub max_file_bytes: Option<u64>,
+    /// The chunk of `AppendChunk` and `DownloadChunk`, in KiB.
+    pub max_chunk_kb: Option<u64>,
 }
 
 /// A room quota no scenario reaches (the configuration's bound is 2^44 MiB).
@@ -63,6 +65,9 @@ impl Tuning {
             config.files.max_file_size_kb = bytes.div_ceil(1024);
             config.files.room_quota_mb = UNREACHED_QUOTA_MB;
         }
+        if let Some(kib) = self.max_chunk_kb {
+            config.files.max_chunk_kb = kib;
+        }
     }
 
     /// The same tuning as `serve-child` arguments.
@@ -73,6 +78,9 @@ impl Tuning {
         }
         if let Some(bytes) = self.max_file_bytes {
             args.extend(["--max-file-bytes".to_owned(), bytes.to_string()]);
+        }
+        if let Some(kib) = self.max_chunk_kb {
+            args.extend(["--max-chunk-kb".to_owned(), kib.to_string()]);
         }
         args
     }
@@ -323,15 +331,23 @@ mod tests {
         let tuning = Tuning {
             unlimited_search: true,
             max_file_bytes: Some(100_000_000),
+            max_chunk_kb: Some(4096),
         };
         let mut config = bench_config(Path::new("/d"));
         tuning.apply(&mut config);
         assert_eq!(config.files.max_file_size_kb, 97_657, "rounded up");
+        assert_eq!(config.files.max_chunk_kb, 4096);
         assert_eq!(config.chat.searches_per_minute, u32::MAX);
         config.validate().expect("a valid configuration");
         assert_eq!(
             tuning.child_args(),
-            ["--unlimited-search", "--max-file-bytes", "100000000"]
+            [
+                "--unlimited-search",
+                "--max-file-bytes",
+                "100000000",
+                "--max-chunk-kb",
+                "4096"
+            ]
         );
         assert!(Tuning::default().child_args().is_empty());
     }

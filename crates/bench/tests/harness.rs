@@ -143,6 +143,7 @@ async fn a_file_travels_byte_exact_every_way_and_uploads_run_while_a_room_chats(
         duration: 1,
         uploads: 3,
         upload_mb: 1,
+        chunk_kb: None,
     };
     let report = run_scenarios(&env(), &Scenario::Files(args))
         .await

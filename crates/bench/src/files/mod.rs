@@ -73,6 +73,9 @@ pub struct FilesArgs {
     /// Size of each of those uploads, in MB.
     #[arg(long, default_value_t = 4)]
     pub upload_mb: u64,
+    /// The SOAP chunk the server announces, in KiB (default: the server's default).
+    #[arg(long)]
+    pub chunk_kb: Option<u64>,
 }
 
 /// The chat room without uploads and with them.
@@ -98,7 +101,9 @@ pub async fn run(env: &Env, args: &FilesArgs) -> Result<Section, BenchError> {
     let size = bytes(args.size_mb)?;
     let upload_size = bytes(args.upload_mb)?;
     let dir = env.scratch("files")?;
-    let chunk_kib = bench_config(&dir).files.max_chunk_kb;
+    let chunk_kib = args
+        .chunk_kb
+        .unwrap_or_else(|| bench_config(&dir).files.max_chunk_kb);
     let outcome = measure(env, args, &dir, size, upload_size).await;
     env.remove(&dir);
     let (transfers, chat) = outcome?;
@@ -124,6 +129,7 @@ async fn measure(
     let cast = cast(&server_dir, args).await?;
     let tuning = Tuning {
         max_file_bytes: Some(size.max(upload_size) as u64),
+        max_chunk_kb: args.chunk_kb,
         ..Tuning::default()
     };
     let target = Target::start_with(&server_dir, env.in_process, env.lifetime, tuning).await?;

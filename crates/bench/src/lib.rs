@@ -319,6 +319,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
                 uploads: 50,
                 upload_mb: 4,
                 chunk_kb: None,
+                upload_mb_per_s: None,
             };
             sections.push(files::run(env, &files).await?);
         }

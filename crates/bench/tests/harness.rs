@@ -144,6 +144,7 @@ async fn a_file_travels_byte_exact_every_way_and_uploads_run_while_a_room_chats(
         uploads: 3,
         upload_mb: 1,
         chunk_kb: None,
+        upload_mb_per_s: None,
     };
     let report = run_scenarios(&env(), &Scenario::Files(args))
         .await

@@ -4,11 +4,14 @@
 //! they stream. The file's bytes are made once, with their SHA-256, so that every download
 //! is checked against what was sent.
 
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::HOST;
 use hyper::http::request;
@@ -24,10 +27,39 @@ use crate::wire::Dialer;
 /// Largest short answer read (JSON, SOAP around one chunk is read with its own limit).
 pub const MAX_SHORT_ANSWER: usize = 64 * 1024;
 
+/// How much of a paced body goes at a time.
+const PACE_STEP: usize = 64 * 1024;
+
+/// A request body: bytes already in memory, sent whole or paced.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// `bytes` as fast as the connection takes them.
+pub fn whole(bytes: Bytes) -> Body {
+    Full::new(bytes).boxed_unsync()
+}
+
+/// `bytes` at `bytes_per_sec`, a step at a time, as a client on a slower link sends them.
+pub fn paced(bytes: Bytes, bytes_per_sec: f64) -> Body {
+    let start = tokio::time::Instant::now();
+    let steps = futures_util::stream::unfold(0, move |at| {
+        let bytes = bytes.clone();
+        async move {
+            if at >= bytes.len() {
+                return None;
+            }
+            let due = start + Duration::from_secs_f64(at as f64 / bytes_per_sec);
+            tokio::time::sleep_until(due).await;
+            let end = (at + PACE_STEP).min(bytes.len());
+            Some((Ok(Frame::data(bytes.slice(at..end))), end))
+        }
+    });
+    StreamBody::new(steps).boxed_unsync()
+}
+
 /// One keep-alive HTTP/1.1 connection over TLS.
 #[derive(Debug)]
 pub struct Connection {
-    sender: SendRequest<Full<Bytes>>,
+    sender: SendRequest<Body>,
     /// The `Host` of every request: the server's address.
     host: String,
 }
@@ -68,10 +100,10 @@ impl Connection {
     pub async fn send(
         &mut self,
         request: request::Builder,
-        body: Bytes,
+        body: Body,
     ) -> Result<Response<Incoming>, BenchError> {
         let request = request
-            .body(Full::new(body))
+            .body(body)
             .map_err(|e| BenchError::Http(format!("cannot make the request: {e}")))?;
         self.sender
             .ready()
@@ -168,6 +200,13 @@ impl Received {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_paced_body_sends_every_byte_in_order() {
+        let content = Content::new(3 * PACE_STEP + 10);
+        let sent = paced(content.bytes.clone(), 1e9).collect().await.unwrap();
+        assert_eq!(sent.to_bytes(), content.bytes);
+    }
 
     #[test]
     fn only_the_same_bytes_pass_the_check() {

@@ -1,6 +1,6 @@
 //! The upload load set against chat: uploaders, each a signed-in client of its own, putting
-//! the same few megabytes through the plain API again and again, as fast as they go, until
-//! stopped. Each upload asks for its token over XCCOS and opens its own connection, as
+//! the same few megabytes through the plain API again and again, as fast as they go (or at
+//! a set pace, as over a slower link), until stopped. Each upload asks for its token over XCCOS and opens its own connection, as
 //! Parlance's client does.
 
 use std::net::SocketAddr;
@@ -55,6 +55,8 @@ pub struct Destination {
     pub dialer: Dialer,
     /// Loopback source addresses the uploaders' connections are spread over.
     pub sources: usize,
+    /// Each upload's pace in bytes per second; none: as fast as it goes.
+    pub pace: Option<f64>,
 }
 
 impl UploadLoad {
@@ -131,7 +133,8 @@ impl Uploader {
             .await?;
         let from = wire::source(self.from_index, self.to.sources);
         let mut conn = Connection::open(&self.to.dialer, from, self.to.https).await?;
-        put(&mut conn, &plain_path(&token.token), self.bytes.clone()).await?;
+        let path = plain_path(&token.token);
+        put(&mut conn, &path, self.bytes.clone(), self.to.pace).await?;
         Ok(())
     }
 }

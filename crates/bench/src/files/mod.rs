@@ -76,6 +76,10 @@ pub struct FilesArgs {
     /// The SOAP chunk the server announces, in KiB (default: the server's default).
     #[arg(long)]
     pub chunk_kb: Option<u64>,
+    /// Each of those uploads' pace in MB/s, as over a slower link (default: as fast as
+    /// loopback goes).
+    #[arg(long)]
+    pub upload_mb_per_s: Option<f64>,
 }
 
 /// The chat room without uploads and with them.
@@ -239,6 +243,7 @@ async fn chat(
         https: target.https_addr,
         dialer: Dialer::new(Some(&target.cert_path()))?,
         sources: env.sources,
+        pace: args.upload_mb_per_s.map(|mb| mb * MB as f64),
     };
     let upload = Content::new(upload_size).bytes;
     tokio::time::sleep(SETTLE).await;
@@ -350,6 +355,11 @@ fn section(
             ("duration_s", json!(args.duration)),
             ("uploads", json!(args.uploads)),
             ("upload_mb", json!(args.upload_mb)),
+            (
+                "upload_mb_per_s",
+                args.upload_mb_per_s
+                    .map_or(json!("unpaced"), |mb| json!(mb)),
+            ),
         ]),
         rows,
         targets,

@@ -148,8 +148,8 @@ impl Transfers<'_> {
         let mut conn = self.connect(way).await?;
         let bytes = self.content.bytes.clone();
         match way {
-            Way::Bare => put(&mut conn, &bare::path(ticket), bytes).await,
-            Way::Plain => put(&mut conn, &plain_path(ticket), bytes).await,
+            Way::Bare => put(&mut conn, &bare::path(ticket), bytes, None).await,
+            Way::Plain => put(&mut conn, &plain_path(ticket), bytes, None).await,
             Way::Soap => Soap::new(conn, ticket, self.room_guid).upload(&bytes).await,
         }
     }

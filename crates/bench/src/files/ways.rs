@@ -10,7 +10,7 @@ use hyper::{Method, StatusCode};
 use mgc::{Limits, Request, Response};
 use serde::Deserialize;
 
-use super::https::{Connection, MAX_SHORT_ANSWER, Received, read_all, unexpected};
+use super::https::{Connection, MAX_SHORT_ANSWER, Received, paced, read_all, unexpected, whole};
 use crate::error::BenchError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,14 +45,24 @@ struct Stored {
     size: u64,
 }
 
-/// `PUT path` with `bytes`; the name the server stored them under.
-pub async fn put(conn: &mut Connection, path: &str, bytes: Bytes) -> Result<String, BenchError> {
+/// `PUT path` with `bytes`, at `pace` bytes per second when given; the name the server
+/// stored them under.
+pub async fn put(
+    conn: &mut Connection,
+    path: &str,
+    bytes: Bytes,
+    pace: Option<f64>,
+) -> Result<String, BenchError> {
     let len = bytes.len() as u64;
     let request = conn
         .request(Method::PUT, path)
         .header(CONTENT_LENGTH, len)
         .header(CONTENT_TYPE, "application/octet-stream");
-    let response = conn.send(request, bytes).await?;
+    let body = match pace {
+        Some(bytes_per_sec) => paced(bytes, bytes_per_sec),
+        None => whole(bytes),
+    };
+    let response = conn.send(request, body).await?;
     if response.status() != StatusCode::CREATED {
         return Err(unexpected(response, StatusCode::CREATED).await);
     }
@@ -71,7 +81,7 @@ pub async fn put(conn: &mut Connection, path: &str, bytes: Bytes) -> Result<Stri
 /// `GET path`: the whole file, hashed as it arrives.
 pub async fn get(conn: &mut Connection, path: &str) -> Result<Received, BenchError> {
     let request = conn.request(Method::GET, path);
-    let response = conn.send(request, Bytes::new()).await?;
+    let response = conn.send(request, whole(Bytes::new())).await?;
     if response.status() != StatusCode::OK {
         return Err(unexpected(response, StatusCode::OK).await);
     }
@@ -223,7 +233,7 @@ impl Soap {
             .request(Method::POST, mgc::PATH)
             .header(CONTENT_TYPE, "text/xml; charset=utf-8")
             .header("SOAPAction", request.soap_action());
-        let body = Bytes::from(mgc::write_request(&request));
+        let body = whole(Bytes::from(mgc::write_request(&request)));
         let response = self.conn.send(http, body).await?;
         if !matches!(
             response.status(),

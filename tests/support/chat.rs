@@ -263,6 +263,32 @@ impl ChatClient {
         }
     }
 
+    /// `cmd:getfutok` (`upload`) or `cmd:getfdtok` for `file_url` in the room: the token, or
+    /// the refusal's code.
+    pub async fn file_token(
+        &mut self,
+        upload: bool,
+        room_uri: &str,
+        file_url: &str,
+    ) -> Result<xccos::Token, u16> {
+        let command = if upload {
+            "cmd:getfutok"
+        } else {
+            "cmd:getfdtok"
+        };
+        let reply = self
+            .command(&format!(
+                "<cmd id=\"{command}\" seqid=\"1\"><data><ftdb channelUri=\"{room_uri}\" fileUrl=\"{}\"/></data></cmd>",
+                xml_escape(file_url).replace('"', "&quot;")
+            ))
+            .await;
+        match reply.data {
+            xccos::ReplyData::GetFTok(Some(token)) if reply.resp.is_success() => Ok(token),
+            xccos::ReplyData::GetFTok(None) => Err(reply.resp.code),
+            other => panic!("not rpl:getftok: {other:?}"),
+        }
+    }
+
     pub async fn bye(&mut self) {
         self.cseq += 1;
         let bye = self.in_dialog("BYE", "", self.cseq);

@@ -173,14 +173,7 @@ impl RawHttps {
             let mut buf = [0u8; 16 * 1024];
             loop {
                 match stream.read(&mut buf).await {
-                    Ok(0) => {
-                        eprintln!("EOF");
-                        return;
-                    }
-                    Err(e) => {
-                        eprintln!("ERR {e}");
-                        return;
-                    }
+                    Ok(0) | Err(_) => return,
                     Ok(n) => received.extend_from_slice(&buf[..n]),
                 }
             }

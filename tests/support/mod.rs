@@ -2,6 +2,7 @@
 //! client that writes bytes and reads framed messages over TCP or TLS.
 
 pub mod chat;
+pub mod files;
 pub mod https;
 pub mod ntlm;
 

@@ -141,7 +141,10 @@ async fn server_info_requri_anywhere_and_unknown_commands() {
         Some(ResponseCode::MsgNotSupported)
     );
     let reply = alice.command("<cmd id=\"cmd:getfutok\" seqid=\"1\"><data><ftdb channelUri=\"ma-chan://example.test/x\" fileUrl=\"a.txt\"/></data></cmd>").await;
-    assert_eq!(reply.resp.code, 501, "file transfer is not served yet");
+    assert_eq!(
+        reply.resp.code, 404,
+        "a file token for a room that does not exist"
+    );
 
     assert_eq!(
         alice.send_body("<xccos><cmd id=").await.status,

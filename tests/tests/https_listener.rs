@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use hyper::StatusCode;
-use parlance_tests::https::Https;
+use parlance_tests::files::FileRoom;
+use parlance_tests::https::{Https, RawHttps};
 use parlance_tests::{TestServer, WAIT, tls_connect};
 
 #[tokio::test]
@@ -31,10 +32,16 @@ async fn https_presents_the_sip_certificate_and_speaks_http_1_1() {
 }
 
 #[tokio::test]
-async fn the_listener_can_be_turned_off() {
-    let s = TestServer::start_with(|c| c.web.listen = None).await;
-    assert_eq!(s.server().https_addr, None);
-    assert!(s.server().tls_addr.is_some(), "SIP over TLS is still on");
+async fn the_listener_can_be_turned_off_and_file_tokens_with_it() {
+    let mut f = FileRoom::start_with(&["alice"], |c| c.web.listen = None).await;
+    assert_eq!(f.s.server().https_addr, None);
+    assert!(f.s.server().tls_addr.is_some(), "SIP over TLS is still on");
+    let room = f.room.clone();
+    assert_eq!(
+        f.members[0].file_token(true, &room, "a.txt").await.err(),
+        Some(501),
+        "no service to hand tokens for"
+    );
 }
 
 #[tokio::test]
@@ -123,4 +130,132 @@ async fn shutdown_closes_idle_connections_and_stops_accepting() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "nothing listens any more"
     );
+}
+
+#[tokio::test]
+async fn a_2_gb_content_length_is_refused_before_the_body_is_read() {
+    let s = TestServer::start().await;
+    for (head, status) in [
+        (
+            format!(
+                "POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\n\
+                 SOAPAction: \"http://www.microsoft.com/AppendChunk\"\r\nContent-Length: 2147483648\r\n\r\n",
+                mgc::PATH
+            ),
+            "HTTP/1.1 500",
+        ),
+        (
+            "PUT /PersistentChat/files/2baa3978-7511-4050-8be7-f1670d8fc220 HTTP/1.1\r\n\
+             Host: localhost\r\nContent-Length: 2147483648\r\n\r\n"
+                .to_owned(),
+            "HTTP/1.1 413",
+        ),
+    ] {
+        let mut raw = s.https_raw().await;
+        // Not a byte of the body is sent: the answer comes from the head alone.
+        raw.send(head).await;
+        let seen = raw.until_closed().await.expect("answered, then closed");
+        assert!(seen.starts_with(status), "{seen}");
+        assert!(seen.contains("larger than"), "{seen}");
+    }
+}
+
+#[tokio::test]
+async fn a_slow_body_is_cut_off() {
+    let mut f = FileRoom::start_with(&["alice"], |c| {
+        c.web.body_timeout_secs = 10;
+        c.web.min_body_kb_per_sec = 1;
+        c.web.header_timeout_secs = 3600;
+        c.web.idle_timeout_secs = 3600;
+    })
+    .await;
+    let token = f.upload_token(0, "slow.txt").await;
+    for (head, status) in [
+        (
+            format!(
+                "POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: 20480\r\n\r\n",
+                mgc::PATH
+            ),
+            "HTTP/1.1 500",
+        ),
+        (
+            format!(
+                "PUT /PersistentChat/files/{token} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 20480\r\n\r\n"
+            ),
+            "HTTP/1.1 408",
+        ),
+    ] {
+        let mut raw = f.s.https_raw().await;
+        raw.send(head).await;
+        raw.send("<s:Envelope").await;
+        // 20 KiB at 1 KiB/s after 10 s: due at 30 s.
+        let seen = raw
+            .advance_until_closed(&f.s.clock, Duration::from_secs(31))
+            .await;
+        assert!(seen.starts_with(status), "{seen}");
+        assert!(seen.contains("too slow"), "{seen}");
+    }
+    assert!(f.stored_files().is_empty(), "the slow upload left nothing");
+}
+
+/// Starts a SOAP request whose body is `len` bytes and waits until the server reads it
+/// (its `100 Continue`): from then on the request is in progress.
+async fn request_in_progress(s: &TestServer, len: usize) -> RawHttps {
+    let mut raw = s.https_raw().await;
+    raw.send(format!(
+        "POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nExpect: 100-continue\r\n\
+         Content-Length: {len}\r\n\r\n",
+        mgc::PATH
+    ))
+    .await;
+    assert!(raw.read_head().await.starts_with("HTTP/1.1 100"));
+    raw
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_progress_finish() {
+    let mut s = TestServer::start().await;
+    let body = "<s:Envelope/>";
+    let mut raw = request_in_progress(&s, body.len()).await;
+    raw.send(&body[..5]).await;
+    let server = s.server.take().unwrap();
+    let addr = server.https_addr.unwrap();
+    let stopping = tokio::spawn(server.shutdown());
+    // Once new connections are refused, the listener has seen the shutdown.
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    raw.send(&body[5..]).await;
+    let seen = raw.until_closed().await.expect("answered, then closed");
+    assert!(
+        seen.starts_with("HTTP/1.1 500"),
+        "the request was served: {seen}"
+    );
+    tokio::time::timeout(WAIT, stopping)
+        .await
+        .expect("then the shutdown completes")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_closes_a_request_that_does_not_finish_after_a_while() {
+    let mut s = TestServer::start_with(|c| {
+        c.web.body_timeout_secs = 3600;
+        c.web.idle_timeout_secs = 3600;
+    })
+    .await;
+    let clock = s.clock.clone();
+    let mut raw = request_in_progress(&s, 1000).await;
+    raw.send("<s:").await;
+    let server = s.server.take().unwrap();
+    let stopping = tokio::spawn(server.shutdown());
+    raw.advance_until_closed(&clock, Duration::from_secs(31))
+        .await;
+    tokio::time::timeout(WAIT, stopping)
+        .await
+        .expect("the shutdown completes")
+        .unwrap();
 }

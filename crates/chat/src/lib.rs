@@ -2,7 +2,9 @@
 //! command (`commands/<wire id>.rs`). It knows sessions (one per client endpoint), not
 //! sockets or SIP: the server hands it INFO bodies ([`ChatService::handle`]), hears what
 //! became of each as an [`Answer`], and gives it a [`Sink`] to deliver XCCOS bodies to
-//! sessions. Time is the server's [`Clock`], so that tests can move it.
+//! sessions. Time is the server's [`Clock`], so that tests can move it. File posting has
+//! its public side in [`files`]: the web service checks the tokens the commands issue with
+//! a [`files::Transfers`] of its own.
 
 mod commands;
 pub mod files;

@@ -9,16 +9,27 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parlance_chat::files::{
-    Direction, FileRefusal, FileSettings, FileState, Grant, StoredFile, Transfers, file_link,
+    Direction, FileRefusal, FileSettings, FileState, Grant, StoredFile, Transfers,
 };
 use parlance_chat::{Answer, ChatService, ChatSettings, SearchLimits, SessionId, Sink};
 use parlance_clock::Clock;
 use parlance_store::Store;
+use parlance_store::files::NewFileToken;
 use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, Role, RoomInfo, RoomUpdate};
 use xccos::{
     ChanId, ChatMessage, Command, CommandKind, Envelope, Ftdb, GrpChat, Limits, Message, Reply,
     ReplyData, format_timestamp,
 };
+
+/// The link a message posts a room's file with.
+fn file_link(domain: &str, room_guid: &str, name: &str) -> String {
+    xccos::FileLink {
+        domain: domain.into(),
+        room_guid: room_guid.into(),
+        name: name.into(),
+    }
+    .to_string()
+}
 
 const DOMAIN: &str = "example.test";
 const SERVICE_URL: &str = "https://chat.example.test:8443/PersistentChat/MGCWebService.asmx";
@@ -760,6 +771,33 @@ async fn every_use_of_a_token_checks_it_again() {
         )
         .await
         .unwrap();
+
+    // A token for a room whose filepost is off (turned off after the token was issued: the
+    // category is made that way here, the token written straight into the store).
+    let no_files = world
+        .room("No files", Privacy::Open, Behavior::Normal, false, &[])
+        .await;
+    let now = world.clock.unix_nanos();
+    let stale = world
+        .store
+        .issue_file_token(
+            &NewFileToken {
+                principal_id: bob.id,
+                room_id: no_files.room.id,
+                direction: Direction::Upload,
+                file_url: "a.txt",
+                file_id: None,
+                issued_at: now,
+                expires_at: now + LIFETIME.as_nanos() as i64,
+            },
+            TOKENS_PER_USER,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        authorize(stale.token, None, Direction::Upload).await,
+        Err(FileRefusal::FilePostOff)
+    ));
 
     // Expiry is on the server's clock.
     world.clock.advance(LIFETIME - Duration::from_secs(60));

@@ -337,7 +337,7 @@ impl Client {
     ) -> Result<u64, ClientError> {
         let name = match FileLink::parse(file) {
             Some(link) => link.name,
-            None if files::is_repository_name(file) => file.to_owned(),
+            None if xccos::is_repository_name(file) => file.to_owned(),
             None => {
                 return Err(ClientError::NoSuchFile {
                     name: file.to_owned(),

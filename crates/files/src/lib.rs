@@ -72,10 +72,17 @@ pub enum FileStore {
 
 impl FileStore {
     /// Opens (creating, mode 0700) the directory `dir`. `key` is a 32-byte key the server
-    /// derives from its server key; it only wraps the per-file keys. Uploads left in
-    /// `.partial/` by an earlier run are discarded here, and how many is logged.
+    /// derives from its server key; it only wraps the per-file keys. Opening touches no
+    /// upload in progress, so administration commands can open the store while the server
+    /// runs.
     pub async fn open_local(dir: &Path, key: [u8; 32]) -> Result<FileStore, FileError> {
         Ok(FileStore::Local(LocalStore::open_dir(dir, key).await?))
+    }
+
+    /// Discards the uploads an earlier run left unfinished, and returns how many: for the
+    /// server at its start, before it accepts uploads of its own.
+    pub async fn discard_unfinished(&self) -> Result<u64, FileError> {
+        backend!(self, s => s.discard_unfinished().await)
     }
 
     /// Starts storing a new file of `room` under the repository name `name`;

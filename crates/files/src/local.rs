@@ -37,20 +37,25 @@ impl LocalStore {
         disk::create_private_dir(&partials)
             .await
             .map_err(FileError::io(&partials))?;
+        Ok(LocalStore {
+            dir: dir.to_owned(),
+            key: StoreKey::new(&key),
+        })
+    }
+
+    pub(crate) async fn discard_unfinished(&self) -> Result<u64, FileError> {
+        let partials = self.dir.join(PARTIAL_DIR);
         let discarded = disk::remove_files_in(&partials)
             .await
             .map_err(FileError::io(&partials))?;
         if discarded > 0 {
             tracing::info!(
                 discarded,
-                dir = %dir.display(),
+                dir = %self.dir.display(),
                 "discarded uploads left unfinished by an earlier run"
             );
         }
-        Ok(LocalStore {
-            dir: dir.to_owned(),
-            key: StoreKey::new(&key),
-        })
+        Ok(discarded)
     }
 
     pub(crate) async fn begin_upload(&self, room: &str, name: &str) -> Result<Upload, FileError> {

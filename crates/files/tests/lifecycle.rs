@@ -160,7 +160,7 @@ async fn of_two_uploads_of_one_name_the_second_to_finish_fails() {
 }
 
 #[tokio::test]
-async fn opening_the_store_discards_unfinished_uploads() {
+async fn unfinished_uploads_survive_opening_and_go_when_discarded() {
     let fixture = Fixture::new().await;
     let data = content(SEGMENT, 8);
     fixture.store_file(ROOM, NAME, &data, &[SEGMENT]).await;
@@ -172,7 +172,10 @@ async fn opening_the_store_discards_unfinished_uploads() {
     }
     assert_eq!(partial_files(&fixture).len(), 2);
 
+    // An administration command opens the store while the server's uploads run.
     let reopened = FileStore::open_local(&fixture.dir(), KEY).await.unwrap();
+    assert_eq!(partial_files(&fixture).len(), 2);
+    assert_eq!(reopened.discard_unfinished().await.unwrap(), 2);
     assert!(partial_files(&fixture).is_empty());
     let mut blob = reopened.open(ROOM, NAME).await.unwrap();
     assert_eq!(blob.read_at(0, SEGMENT).await.unwrap(), data);

@@ -48,6 +48,9 @@ pub enum Command {
     /// Manage rooms and who holds which role in them.
     #[command(subcommand)]
     Room(admin::room::RoomCommand),
+    /// List and remove the files posted into rooms.
+    #[command(subcommand)]
+    File(admin::file::FileCommand),
     /// Chat from the terminal (a client of any Parlance server).
     Chat(parlance_tui::ChatArgs),
     /// Measure this machine: load scenarios against a real server (see BENCHMARKS.md).

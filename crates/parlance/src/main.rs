@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => admin::user::run(config()?, cmd).await,
             Command::Category(cmd) => admin::category::run(config()?, cmd).await,
             Command::Room(cmd) => admin::room::run(config()?, cmd).await,
+            Command::File(cmd) => admin::file::run(config()?, cmd).await,
             Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),
             Command::Bench(args) => parlance_bench::run(args)
                 .await

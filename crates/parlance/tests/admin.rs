@@ -289,3 +289,126 @@ async fn account_commands_reach_a_running_server() {
     cli_ok(&data, &["user", "add", "alice@example.test", "--reuse"]).await;
     assert_eq!(s.tcp().await.register("alice", "pw").await.status, 200);
 }
+
+/// A complete file of `room` named `name`, as an upload leaves it: its row and its blob.
+async fn stored_file(
+    store: &parlance_store::Store,
+    files: &parlance_files::FileStore,
+    room: &parlance_store::rooms::RoomInfo,
+    uploader: i64,
+    name: &str,
+) {
+    use parlance_store::files::{Direction, NewFileToken};
+    let token = store
+        .issue_file_token(
+            &NewFileToken {
+                principal_id: uploader,
+                room_id: room.room.id,
+                direction: Direction::Upload,
+                file_url: "notes.txt",
+                file_id: None,
+                issued_at: 1,
+                expires_at: i64::MAX,
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    let file = store.reserve_upload(&token.token, name, 1).await.unwrap();
+    store
+        .declare_upload_length(&token.token, file.id, 5, u64::MAX)
+        .await
+        .unwrap();
+    let mut upload = files.begin_upload(&room.room.guid, name).await.unwrap();
+    upload.write(b"hello").await.unwrap();
+    upload.finish().await.unwrap();
+    store
+        .complete_upload(&token.token, file.id, 5, 2)
+        .await
+        .unwrap();
+}
+
+/// `file list`, `file remove` and `room purge` take a file's row and its stored bytes together.
+#[tokio::test]
+async fn files_are_listed_removed_and_purged_with_their_bytes() {
+    let data = std::env::temp_dir().join(format!("parlance-admin-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    cli_ok(&data, &["user", "add", "alice@example.test"]).await;
+    cli_ok(&data, &["category", "add", "Work"]).await;
+    cli_ok(&data, &["room", "add", "Lobby", "--category", "Work"]).await;
+
+    let config = parlance_server::config::Config {
+        domain: "example.test".into(),
+        data_dir: data.clone(),
+        ..Default::default()
+    };
+    let (store, key) = parlance_server::open_data(&config).await.unwrap();
+    let files = parlance_server::open_file_store(&config, &key)
+        .await
+        .unwrap();
+    let lobby = store.find_room("Lobby").await.unwrap().unwrap();
+    let alice = store
+        .user("sip:alice@example.test")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let (posted, kept, removed) = (
+        "11111111-1111-4111-8111-111111111111.txt",
+        "22222222-2222-4222-8222-222222222222.txt",
+        "33333333-3333-4333-8333-333333333333.txt",
+    );
+    for name in [posted, kept, removed] {
+        stored_file(&store, &files, &lobby, alice, name).await;
+    }
+    // Posted long ago; `kept` is linked by a message of now.
+    store
+        .post_message(lobby.room.id, alice, "old", &[posted], 10)
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+    store
+        .post_message(lobby.room.id, alice, "new", &[kept], now)
+        .await
+        .unwrap();
+
+    let list = cli_ok(&data, &["file", "list", "Lobby"]).await;
+    for name in [posted, kept, removed] {
+        assert!(
+            list.contains(&format!(
+                "{name}\t5\tcomplete\tsip:alice@example.test\tnotes.txt"
+            )),
+            "{list}"
+        );
+    }
+
+    cli_ok(&data, &["file", "remove", "Lobby", removed]).await;
+    let (success, text) = cli(&data, &["file", "remove", "Lobby", removed]).await;
+    assert!(!success && text.contains("no file"), "{text}");
+    assert!(
+        store
+            .room_file(lobby.room.id, removed)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        files.open(&lobby.room.guid, removed).await,
+        Err(parlance_files::FileError::NotFound)
+    ));
+
+    let purged = cli_ok(&data, &["room", "purge", "Lobby", "--before", "2001-09-09"]).await;
+    assert!(purged.contains("purged 1 messages and 1 files"), "{purged}");
+    assert!(files.open(&lobby.room.guid, posted).await.is_err());
+    assert!(
+        files.open(&lobby.room.guid, kept).await.is_ok(),
+        "still linked"
+    );
+
+    let purged = cli_ok(&data, &["room", "purge", "Lobby"]).await;
+    assert!(purged.contains("purged 1 messages and 1 files"), "{purged}");
+    assert!(files.open(&lobby.room.guid, kept).await.is_err());
+    assert!(store.room_files(lobby.room.id).await.unwrap().is_empty());
+    store.close().await;
+    std::fs::remove_dir_all(&data).unwrap();
+}

@@ -606,4 +606,38 @@ mod tests {
             toml::from_str("domain = \"example.com\"\n[chat]\nsearches_per_minute = 0").unwrap();
         assert!(c.validate().is_err());
     }
+
+    #[test]
+    fn the_https_listener_and_its_files_are_configured_and_checked() {
+        let c: Config = toml::from_str("domain = \"example.com\"").unwrap();
+        assert_eq!(c.web.listen, Some(SocketAddr::from(([0, 0, 0, 0], 8443))));
+        assert_eq!(c.public_url(8443), "https://example.com:8443");
+        assert_eq!(c.files_dir(), PathBuf::from("parlance-data/files"));
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[web]\nlisten = \"off\"\npublic_url = \"https://chat.example.com/pc/\"",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.web.listen, None);
+        assert_eq!(
+            c.public_url(8443),
+            "https://chat.example.com/pc",
+            "no trailing slash"
+        );
+        for bad in [
+            "[web]\npublic_url = \"http://chat.example.com\"",
+            "[web]\npublic_url = \"https://\"",
+            "[web]\npublic_url = \"https://chat.example.com/?x=1\"",
+            "[web]\nmax_connections = 0",
+            "[web]\nmin_body_kb_per_sec = 0",
+            "[files]\nmax_chunk_kb = 0",
+            "[files]\nmax_chunk_kb = 16385",
+            "[files]\nmax_uploads_per_user = 0",
+        ] {
+            let c: Config = toml::from_str(&format!("domain = \"example.com\"\n{bad}")).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        let err = toml::from_str::<Config>("[files]\nmax_file_size = 1").unwrap_err();
+        assert!(err.to_string().contains("max_file_size"), "{err}");
+    }
 }

@@ -349,8 +349,8 @@ struct Web {
 }
 
 /// Binds the HTTPS listener and opens the file store, unless `[web]` says the listener is
-/// off. Uploads an earlier run left in progress are forgotten here: their partial files
-/// went when the store was opened.
+/// off. Uploads an earlier run left in progress are forgotten here, their partial files and
+/// their rows, before any new upload can start.
 async fn prepare_web(
     config: &Config,
     certificate: &tls::Certificate,
@@ -372,8 +372,8 @@ async fn prepare_web(
             .expect("validated: at most 16 MiB"),
         max_tokens_per_user: config.files.max_tokens_per_user,
     };
-    let file_store =
-        FileStore::open_local(&config.files_dir(), key.derive_key(FILE_STORE_KEY)).await?;
+    let file_store = open_file_store(config, key).await?;
+    file_store.discard_unfinished().await?;
     let transfers = Transfers::new(
         store.clone(),
         clock,
@@ -398,6 +398,12 @@ async fn prepare_web(
 /// What the file store's key is derived for from the server key: changing it makes every
 /// stored file unreadable.
 const FILE_STORE_KEY: &str = "parlance files v1";
+
+/// Opens the file store as `config` says, with its key derived from the server key. Opening
+/// touches no upload in progress, so administration commands use it while the server runs.
+pub async fn open_file_store(config: &Config, key: &ServerKey) -> Result<FileStore, StartError> {
+    Ok(FileStore::open_local(&config.files_dir(), key.derive_key(FILE_STORE_KEY)).await?)
+}
 
 /// The HTTPS listener's connection policy, from `[web]`.
 fn web_settings(config: &Config) -> WebSettings {

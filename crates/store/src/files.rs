@@ -31,7 +31,7 @@ pub struct FileToken {
     pub file_id: Option<i64>,
     pub issued_at: i64,
     pub expires_at: i64,
-    /// An upload token whose upload completed (or whose file was removed) serves no more.
+    /// A token whose upload completed, or whose file was removed, serves no more.
     pub spent: bool,
     /// A download token whose FILEDOWNLOAD compliance row is written.
     pub download_recorded: bool,

@@ -535,6 +535,17 @@ impl Store {
         engine!(self, s => s.remove_file(file_id).await)
     }
 
+    /// Deletes a room's messages posted before `before` (unix nanoseconds; all when `None`)
+    /// and the complete files nothing left links; returns how many messages went and the
+    /// files whose rows went, which the caller removes from the file store.
+    pub async fn purge_history(
+        &self,
+        room_id: i64,
+        before: Option<i64>,
+    ) -> Result<(u64, Vec<StoredFile>)> {
+        engine!(self, s => s.purge_history(room_id, before).await)
+    }
+
     /// Deletes tokens expired at `now` that hold no upload in progress.
     pub async fn prune_file_tokens(&self, now: i64) -> Result<u64> {
         engine!(self, s => s.prune_file_tokens(now).await)

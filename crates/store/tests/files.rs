@@ -580,3 +580,85 @@ async fn tokens_and_files_survive_a_restart() {
         engine.finish().await;
     }
 }
+
+#[tokio::test]
+async fn purging_history_removes_its_messages_and_the_files_nothing_left_links() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let lobby = room(store, "Lobby").await;
+        let other = room(store, "Other").await;
+        let old_post = uploaded(
+            store,
+            alice,
+            lobby.id,
+            "11111111-1111-4111-8111-111111111111.txt",
+            3,
+        )
+        .await;
+        let kept_post = uploaded(
+            store,
+            alice,
+            lobby.id,
+            "22222222-2222-4222-8222-222222222222.txt",
+            3,
+        )
+        .await;
+        let never_posted = uploaded(
+            store,
+            alice,
+            lobby.id,
+            "33333333-3333-4333-8333-333333333333",
+            3,
+        )
+        .await;
+        let elsewhere = uploaded(
+            store,
+            alice,
+            other.id,
+            "44444444-4444-4444-8444-444444444444",
+            3,
+        )
+        .await;
+        let (_, in_progress) = reserved(
+            store,
+            alice,
+            lobby.id,
+            "55555555-5555-4555-8555-555555555555",
+        )
+        .await;
+        store
+            .post_message(lobby.id, alice, "old", &[old_post.name.as_str()], 10)
+            .await
+            .unwrap();
+        store
+            .post_message(lobby.id, alice, "kept", &[kept_post.name.as_str()], 5_000)
+            .await
+            .unwrap();
+
+        let (messages, removed) = store.purge_history(lobby.id, Some(4_000)).await.unwrap();
+        assert_eq!(messages, 1, "only the message before the cut");
+        let mut names: Vec<_> = removed.iter().map(|f| f.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, [old_post.name.as_str(), never_posted.name.as_str()]);
+        let left: Vec<_> = store
+            .room_files(lobby.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(
+            left,
+            [kept_post.id, in_progress.id],
+            "linked and in-progress files stay"
+        );
+        assert!(store.file_linked(kept_post.id).await.unwrap());
+        assert_eq!(store.room_files(other.id).await.unwrap(), [elsewhere]);
+
+        let (messages, removed) = store.purge_history(lobby.id, None).await.unwrap();
+        assert_eq!(messages, 1);
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].id, kept_post.id);
+    }
+}

@@ -99,8 +99,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {
     pub id: u64,
-    /// `↑ name` or `↓ name`.
-    pub label: String,
+    pub upload: bool,
+    /// The file's name, printable.
+    pub name: String,
     pub done: u64,
     pub total: u64,
 }
@@ -196,20 +197,28 @@ impl App {
     }
 
     /// Starts showing a transfer; its id.
-    fn start_transfer(&mut self, label: String) -> u64 {
+    fn start_transfer(&mut self, upload: bool, name: &str) -> u64 {
         let id = self.next_transfer;
         self.next_transfer += 1;
+        let name = format::printable(name).into_owned();
+        self.info(format!(
+            "{} {name}…",
+            if upload { "uploading" } else { "downloading" }
+        ));
         self.transfers.push(Transfer {
             id,
-            label,
+            upload,
+            name,
             done: 0,
             total: 0,
         });
         id
     }
 
-    fn end_transfer(&mut self, id: u64) {
-        self.transfers.retain(|t| t.id != id);
+    /// Stops showing a transfer; its file's name.
+    fn end_transfer(&mut self, id: u64) -> String {
+        let index = self.transfers.iter().position(|t| t.id == id);
+        index.map_or_else(String::new, |i| self.transfers.remove(i).name)
     }
 
     fn current_room(&self) -> Option<String> {
@@ -351,8 +360,7 @@ impl App {
                     || path.display().to_string(),
                     |n| n.to_string_lossy().into_owned(),
                 );
-                self.info(format!("uploading {name}…"));
-                let id = self.start_transfer(format!("↑ {}", format::printable(&name)));
+                let id = self.start_transfer(true, &name);
                 vec![Action::Upload { id, room, path }]
             }
             Slash::Download { number, path } => {
@@ -361,8 +369,7 @@ impl App {
                     return Vec::new();
                 };
                 let name = transfer::default_name(&file);
-                self.info(format!("downloading {}…", format::printable(&name)));
-                let id = self.start_transfer(format!("↓ {}", format::printable(&name)));
+                let id = self.start_transfer(false, &name);
                 vec![Action::Download {
                     id,
                     link: file.link,
@@ -589,22 +596,22 @@ impl App {
                 }
             }
             Outcome::Uploaded { id, result } => {
-                self.end_transfer(id);
+                let name = self.end_transfer(id);
                 match result {
                     // The message with the link arrives like any other.
-                    Ok(link) => self.info(format!("uploaded as {}", link.name)),
-                    Err(e) => self.fail(format!("upload failed: {e}")),
+                    Ok(_) => self.info(format!("uploaded {name}")),
+                    Err(e) => self.fail(format!("uploading {name} failed: {e}")),
                 }
             }
             Outcome::Downloaded { id, result } => {
-                self.end_transfer(id);
+                let name = self.end_transfer(id);
                 match result {
                     Ok((path, size)) => self.info(format!(
                         "saved {} ({})",
                         format::printable(&path.display().to_string()),
                         format::bytes(size)
                     )),
-                    Err(e) => self.fail(format!("download failed: {e}")),
+                    Err(e) => self.fail(format!("downloading {name} failed: {e}")),
                 }
             }
             Outcome::Posted(Ok(())) => {}
@@ -801,7 +808,10 @@ mod tests {
                 path: "docs/notes.txt".into()
             }]
         );
-        assert_eq!(app.transfers[0].label, "↑ notes.txt");
+        assert_eq!(
+            (app.transfers[0].upload, app.transfers[0].name.as_str()),
+            (true, "notes.txt")
+        );
         assert_eq!(
             typed(&mut app, "/download 1"),
             [Action::Download {

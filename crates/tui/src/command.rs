@@ -31,6 +31,10 @@ pub enum Slash {
     Unknown(String),
 }
 
+/// How `/upload` and `/download` are used, for [`Slash::Usage`].
+pub const UPLOAD_USAGE: &str = "/upload FILE";
+pub const DOWNLOAD_USAGE: &str = "/download N [PATH]";
+
 /// The commands and keys, as `/help` shows them.
 pub const HELP: &[&str] = &[
     "/join ROOM    join a room, show history",
@@ -40,7 +44,7 @@ pub const HELP: &[&str] = &[
     "/who          who is here",
     "/upload FILE  post a file in this room",
     "/download N [PATH]",
-    "              save [file N] here (or to PATH)",
+    "              save [file N] (as PATH)",
     "/help         this list",
     "/quit         leave",
     "Tab, S-Tab    switch rooms",
@@ -72,8 +76,8 @@ pub fn parse(line: &str) -> Input {
         "rooms" | "list" => Slash::Rooms,
         "search" => arg().map_or(Slash::Usage("/search TEXT"), Slash::Search),
         "who" | "names" => Slash::Who,
-        "upload" => arg().map_or(Slash::Usage("/upload FILE"), Slash::Upload),
-        "download" => download(rest).unwrap_or(Slash::Usage("/download N [PATH]")),
+        "upload" => arg().map_or(Slash::Usage(UPLOAD_USAGE), Slash::Upload),
+        "download" => download(rest).unwrap_or(Slash::Usage(DOWNLOAD_USAGE)),
         "help" | "?" => Slash::Help,
         "quit" | "exit" | "q" => Slash::Quit,
         _ => Slash::Unknown(format!("/{name}")),

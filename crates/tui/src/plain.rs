@@ -14,7 +14,7 @@ use jiff::tz::TimeZone;
 use parlance_client::{ChatLine, Client, Event, Events, PostedFile, RoomInfo};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::command::{self, Input, Slash};
+use crate::command::{self, DOWNLOAD_USAGE, Input, Slash, UPLOAD_USAGE};
 use crate::error::TuiError;
 use crate::format;
 use crate::transfer::{self, Steps};
@@ -83,7 +83,10 @@ async fn perform(
             eprintln!("parlance: uploaded {name} as {}", link.name);
         }
         Input::Command(Slash::Download { number, path }) => {
-            let file = files.get(number - 1).ok_or(TuiError::NoFile(number))?;
+            let file = number
+                .checked_sub(1)
+                .and_then(|i| files.get(i))
+                .ok_or(TuiError::NoFile(number))?;
             let destination = transfer::destination(
                 &transfer::default_name(file),
                 path.as_deref().map(Path::new),
@@ -91,7 +94,7 @@ async fn perform(
             let name = destination.display().to_string();
             let size = client
                 .download(
-                    &file.link.room(),
+                    &file.link.room_uri(),
                     &file.link.to_string(),
                     &destination,
                     progress_line(&name),
@@ -100,7 +103,7 @@ async fn perform(
                 .map_err(TuiError::Client)?;
             eprintln!("parlance: saved {name} ({})", format::bytes(size));
         }
-        Input::Command(Slash::Usage(usage @ ("/upload FILE" | "/download N [PATH]"))) => {
+        Input::Command(Slash::Usage(usage)) if [UPLOAD_USAGE, DOWNLOAD_USAGE].contains(&usage) => {
             return Err(TuiError::Usage(usage));
         }
         _ => client

@@ -137,7 +137,7 @@ fn perform(client: &Client, action: Action, done: &mpsc::UnboundedSender<Outcome
                 let destination = transfer::destination(&name, path.as_deref());
                 let result = client
                     .download(
-                        &link.room(),
+                        &link.room_uri(),
                         &link.to_string(),
                         &destination,
                         progress_of(id, &done),

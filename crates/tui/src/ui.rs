@@ -56,8 +56,9 @@ fn progress_bar(frame: &mut Frame<'_>, app: &App, area: Rect) {
         n => format!(" (+{n} more)"),
     };
     let label = format!(
-        "{} {} of {}{others} ",
-        t.label,
+        "{} {} {} of {}{others} ",
+        if t.upload { "↑" } else { "↓" },
+        t.name,
         format::bytes(t.done),
         format::bytes(t.total)
     );
@@ -361,7 +362,7 @@ mod tests {
             !text.contains("big.iso 5.0"),
             "the bar goes when the transfer ends"
         );
-        assert!(text.contains("upload failed: the server did not answer in time"));
+        assert!(text.contains("uploading big.iso failed: the server did not answer in time"));
         assert_eq!(app.pane, (44, 20));
     }
 }

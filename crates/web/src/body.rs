@@ -6,9 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::HeaderMap;
-use axum::http::header::CONTENT_LENGTH;
+use axum::body::{Body, HttpBody};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use parlance_clock::Clock;
@@ -53,17 +51,14 @@ impl BodyReader {
     /// Checks the declared length against `limit` before anything is read. The deadline
     /// follows from the declared length, or from the limit when the body is chunked.
     pub(crate) fn new(
-        headers: &HeaderMap,
         body: Body,
         limit: u64,
         pace: BodyPace,
         clock: Clock,
     ) -> Result<BodyReader, BodyError> {
-        // hyper refuses a request whose Content-Length is not a number before it gets here.
-        let declared = headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        // hyper knows the length exactly from a Content-Length (refusing one that is not a
+        // number), and knows it is 0 when neither a length nor chunks are announced.
+        let declared = body.size_hint().exact();
         if declared.is_some_and(|len| len > limit) {
             return Err(BodyError::TooLarge { limit });
         }
@@ -78,7 +73,8 @@ impl BodyReader {
         })
     }
 
-    /// The length the request declared (`Content-Length`), if any.
+    /// The length the request declared (`Content-Length`, or none at all for an empty
+    /// body); `None` for a chunked body.
     pub fn declared_len(&self) -> Option<u64> {
         self.declared
     }

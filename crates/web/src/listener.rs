@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request};
+use axum::http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -54,13 +54,8 @@ pub struct Conn {
 
 impl Conn {
     /// The request's body, refused at once when it declares more than `limit` bytes.
-    pub fn body(
-        &self,
-        headers: &HeaderMap,
-        body: Body,
-        limit: u64,
-    ) -> Result<BodyReader, BodyError> {
-        BodyReader::new(headers, body, limit, self.pace, self.clock.clone())
+    pub fn body(&self, body: Body, limit: u64) -> Result<BodyReader, BodyError> {
+        BodyReader::new(body, limit, self.pace, self.clock.clone())
     }
 }
 

@@ -36,6 +36,7 @@ mod code;
 mod command;
 mod envelope;
 mod error;
+mod filelink;
 mod files;
 mod grpchat;
 mod items;
@@ -53,6 +54,9 @@ pub use code::ResponseCode;
 pub use command::{Command, CommandKind};
 pub use envelope::{Envelope, Message, NAMESPACE, VERSION};
 pub use error::{ChatTooLarge, ParseError, TimeError};
+pub use filelink::{
+    FILE_LINK_SCHEME, FileLink, MAX_EXTENSION_CHARS, file_links, is_repository_name,
+};
 pub use files::{Ftdb, Token};
 pub use grpchat::{ChatMessage, GrpChat};
 pub use items::{

@@ -1,13 +1,13 @@
 //! `grpchat`: a message posted to a room, stored (with the files its `ma-filelink:` links
-//! post into the room), then delivered to everyone joined, author included. It has no reply of its own: a refusal is the [`Answer`] to the body
-//! that carried it (the server's answer to the INFO; sipe shows "not delivered" for any
-//! refusal).
+//! post into the room), then delivered to everyone joined, author included. It has no
+//! reply of its own: a refusal is the [`Answer`] to the body that carried it (the server's
+//! answer to the INFO; sipe shows "not delivered" for any refusal).
 
 use xccos::{ChatMessage, GrpChat, format_timestamp};
 
-use crate::files::file_links;
 use crate::output::fits_on_the_wire;
 use crate::{Answer, ChatService, Principal, SessionId};
+use xccos::file_links;
 
 /// Validates, commits and fans out one message; `respond` is called once, before the
 /// message goes out.
@@ -77,6 +77,7 @@ pub(super) async fn run(
     // The store links only the complete files of this room among them.
     let links: Vec<String> = file_links(&chat.message.text)
         .into_iter()
+        .map(|(_, l)| l)
         .filter(|l| l.is_in(&service.settings.domain, &info.room.guid))
         .map(|l| l.name)
         .collect();

@@ -5,7 +5,8 @@
 //! or one per wire id where a module holds two: `join::bjoin`, `pref::set`) decides the
 //! command's [`Outcome`]; this module turns it into the reply the asking session gets.
 //! What several commands share stays beside them: who may do what in `permissions.rs`,
-//! who is present in `roster.rs`, search bounds in `search.rs`, reply sizes in `output.rs`.
+//! who is present in `roster.rs`, search bounds in `search.rs`, reply sizes in `output.rs`,
+//! file tokens and links in `files/`.
 //!
 //! Adding a command: parse it in `xccos` (`CommandKind`), write `<wire id>.rs` here, and add
 //! its arm to [`ChatService::run`].

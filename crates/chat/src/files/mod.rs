@@ -1,17 +1,15 @@
 //! File posting (docs/protocol.md, "File transfer over HTTPS"): the rules of file-transfer
-//! tokens, of the files they move and of the `ma-filelink:` links that post files into
-//! rooms. The chat commands issue tokens (`cmd:getfutok`, `cmd:getfdtok`); the web service
+//! tokens, of the files they move and of what a `ma-filelink:` link (read by `xccos`)
+//! grants. The chat commands issue tokens (`cmd:getfutok`, `cmd:getfdtok`); the web service
 //! (crate `parlance-web`) holds a [`Transfers`] and starts every SOAP operation and plain
 //! API request with [`Transfers::authorize`]. Who may post or read in a room is asked of
 //! `permissions.rs`, as everywhere; the bytes themselves are the file store's.
 
-mod link;
 mod names;
 mod transfers;
 
 use std::time::Duration;
 
-pub use link::{FileLink, file_link, file_links};
 pub(crate) use names::is_original_name;
 pub use parlance_store::files::{Direction, FileState, FileToken, StoredFile};
 pub use transfers::{FileRefusal, Grant, Transfers};

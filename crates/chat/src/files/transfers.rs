@@ -10,9 +10,9 @@ use parlance_store::{Store, StoreError};
 use xccos::ResponseCode;
 
 use super::FileSettings;
-use super::link::FileLink;
 use super::names::repository_name;
 use crate::permissions::Standing;
+use xccos::FileLink;
 
 /// Checks tokens and keeps the records of the files they move. Cheap to clone: the web
 /// layer holds one, the chat core another.

@@ -313,30 +313,14 @@ mod tests {
 
     #[test]
     fn a_range_past_the_end_is_a_whole_file_or_a_stranger() {
+        let past_the_end =
+            |range, have| plan(StatusCode::RANGE_NOT_SATISFIABLE, range, None, have).unwrap();
         assert_eq!(
-            plan(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                Some("bytes */10"),
-                None,
-                10
-            )
-            .unwrap(),
+            past_the_end(Some("bytes */10"), 10),
             Plan::Complete { total: 10 }
         );
-        assert_eq!(
-            plan(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                Some("bytes */10"),
-                None,
-                12
-            )
-            .unwrap(),
-            Plan::Restart
-        );
-        assert_eq!(
-            plan(StatusCode::RANGE_NOT_SATISFIABLE, None, None, 12).unwrap(),
-            Plan::Restart
-        );
+        assert_eq!(past_the_end(Some("bytes */10"), 12), Plan::Restart);
+        assert_eq!(past_the_end(None, 12), Plan::Restart);
     }
 
     #[test]

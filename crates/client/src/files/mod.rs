@@ -10,7 +10,6 @@ mod upload;
 
 pub(crate) use self::download::{get, refuse_existing};
 pub(crate) use self::http::Connector;
-pub(crate) use self::link::is_repository_name;
 pub use self::link::{FILE_LINK_SCHEME, FileLink, PostedFile, posted_files};
 pub use self::name::safe_file_name;
 pub(crate) use self::upload::put;

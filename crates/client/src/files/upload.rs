@@ -2,8 +2,14 @@
 //! bytes streamed as they are read, so that memory stays flat whatever the size. The service
 //! answers `201 Created` with the repository name it chose (docs/protocol.md, "The plain file
 //! API").
+//!
+//! The request says `Expect: 100-continue` and the bytes wait for the `100 Continue`: the
+//! service refuses a token or a length before it reads a byte and then closes the
+//! connection, and a client still sending at that moment would be reset, losing the answer
+//! that says why.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -11,14 +17,19 @@ use http_body_util::channel::{Channel, Sender};
 use hyper::{Method, StatusCode, header};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::Notify;
 
 use super::http::{self, Connector, driving};
-use super::link::is_repository_name;
 use crate::error::ClientError;
 use crate::types::FileToken;
+use xccos::is_repository_name;
 
 /// Bytes read and sent at a time.
 const CHUNK: usize = 64 * 1024;
+
+/// How long the bytes wait for `100 Continue` before they go anyway (RFC 9110 §10.1.1: a
+/// server may not answer the expectation).
+const CONTINUE_WAIT: Duration = Duration::from_secs(3);
 
 /// The request body: a channel the reader feeds, one chunk ahead of the connection.
 type Upload = Channel<Bytes, io::Error>;
@@ -42,16 +53,28 @@ pub(crate) async fn put(
 ) -> Result<String, ClientError> {
     let (mut sender, connection, request) = connector.open::<Upload>(token).await?;
     let (body, channel) = Channel::new(1);
-    let request = http::built(
+    let mut request = http::built(
         request
             .method(Method::PUT)
             .header(header::CONTENT_LENGTH, length)
             .header(header::CONTENT_TYPE, "application/octet-stream")
+            .header(header::EXPECT, "100-continue")
             .body(channel),
     )?;
+    let go = Arc::new(Notify::new());
+    let heard = go.clone();
+    hyper::ext::on_informational(&mut request, move |response| {
+        if response.status() == StatusCode::CONTINUE {
+            heard.notify_one();
+        }
+    });
     let idle = connector.idle;
     driving(connection, async {
-        let feed = feed(reader, length, body, idle, label, progress);
+        let feed = async {
+            progress(0, length);
+            let _ = tokio::time::timeout(CONTINUE_WAIT, go.notified()).await;
+            feed(reader, length, body, idle, label, progress).await
+        };
         let answer = async {
             let response = sender
                 .send_request(request)
@@ -99,7 +122,6 @@ async fn feed(
 ) -> Result<(), ClientError> {
     let mut reader = reader.take(length);
     let mut sent = 0;
-    progress(0, length);
     while sent < length {
         let mut chunk = BytesMut::with_capacity(CHUNK);
         let problem = match reader.read_buf(&mut chunk).await {

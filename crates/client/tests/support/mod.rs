@@ -6,13 +6,19 @@ pub mod relay;
 use std::time::Duration;
 
 use parlance_client::{Client, ClientConfig, Event, Events, Reconnect, Transport, Trust};
+use parlance_server::config::Config;
 use parlance_tests::{DOMAIN, TestServer};
 
 /// How long a test waits for something that should happen at once.
 pub const WAIT: Duration = Duration::from_secs(10);
 
 pub async fn server(users: &[&str]) -> TestServer {
-    let s = TestServer::start().await;
+    server_with(users, |_| {}).await
+}
+
+/// A server with `users` (password `pw`), configured as `tweak` says.
+pub async fn server_with(users: &[&str], tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let s = TestServer::start_with(tweak).await;
     for u in users {
         s.add_user(u, "pw").await;
     }

@@ -1,6 +1,8 @@
 //! A TCP relay between a client and a server, which the test can take down (every
 //! connection through it is cut and new ones are dropped) and bring up towards another
-//! address: a network outage, and a server that comes back elsewhere. It also keeps what
+//! address: a network outage, and a server that comes back elsewhere. It can also cut each
+//! connection once the server has sent so many bytes through it: a transfer broken off at a
+//! known point. It also keeps what
 //! the server sent, so that a test over plain TCP can wait for a given answer (the one to
 //! the client's session refresh, say) instead of sleeping for as long as it may take.
 
@@ -17,6 +19,8 @@ pub struct Relay {
     addr: SocketAddr,
     /// Where connections go; `None` while down.
     target: Arc<Mutex<Option<SocketAddr>>>,
+    /// Bytes from the server after which a new connection is cut; `None`: no limit.
+    budget: Arc<Mutex<Option<usize>>>,
     /// Bumped to cut every open connection.
     cut: watch::Sender<u64>,
     /// Every byte the server sent, over every connection.
@@ -31,17 +35,20 @@ impl Relay {
             .expect("relay listens");
         let addr = listener.local_addr().unwrap();
         let target = Arc::new(Mutex::new(Some(target)));
+        let budget = Arc::new(Mutex::new(None));
         let (cut, _) = watch::channel(0);
         let (from_server, _) = watch::channel(Vec::new());
         let accept = tokio::spawn(accept_loop(
             listener,
             target.clone(),
+            budget.clone(),
             cut.clone(),
             from_server.clone(),
         ));
         Relay {
             addr,
             target,
+            budget,
             cut,
             from_server,
             accept,
@@ -59,6 +66,12 @@ impl Relay {
 
     pub fn up(&self, target: SocketAddr) {
         *self.target.lock().unwrap() = Some(target);
+    }
+
+    /// Connections opened from now on are cut once the server has sent `bytes` through
+    /// them; `None` lifts the limit.
+    pub fn cut_after(&self, bytes: Option<usize>) {
+        *self.budget.lock().unwrap() = bytes;
     }
 
     /// Waits, at most `within`, until the server has sent `n` responses whose status line
@@ -97,6 +110,7 @@ impl Drop for Relay {
 async fn accept_loop(
     listener: TcpListener,
     target: Arc<Mutex<Option<SocketAddr>>>,
+    budget: Arc<Mutex<Option<usize>>>,
     cut: watch::Sender<u64>,
     from_server: watch::Sender<Vec<u8>>,
 ) {
@@ -104,6 +118,7 @@ async fn accept_loop(
         let Some(to) = *target.lock().unwrap() else {
             continue;
         };
+        let mut budget = budget.lock().unwrap().unwrap_or(usize::MAX);
         let mut cut = cut.subscribe();
         let from_server = from_server.clone();
         tokio::spawn(async move {
@@ -119,8 +134,10 @@ async fn accept_loop(
                     match server_rx.read(&mut buf).await {
                         Ok(0) | Err(_) => return,
                         Ok(n) => {
+                            let n = n.min(budget);
+                            budget -= n;
                             from_server.send_modify(|b| b.extend_from_slice(&buf[..n]));
-                            if client_tx.write_all(&buf[..n]).await.is_err() {
+                            if client_tx.write_all(&buf[..n]).await.is_err() || budget == 0 {
                                 return;
                             }
                         }

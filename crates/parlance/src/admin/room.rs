@@ -1,4 +1,4 @@
-//! `parlance room add|edit|disable|enable|list|show|member`: rooms and who holds which role
+//! `parlance room add|edit|disable|enable|list|show|purge|member`: rooms and who holds which role
 //! in them. Rooms are named by name, GUID or `ma-chan:` URI; users by user@domain.
 
 use clap::{Args, Subcommand};
@@ -39,6 +39,14 @@ pub enum RoomCommand {
     List,
     /// Show a room with its members, managers and presenters.
     Show { room: String },
+    /// Delete a room's history before a date (all of it without --before), and the files
+    /// no remaining message links.
+    Purge {
+        room: String,
+        /// A date (2026-01-31) or a moment (2026-01-31T12:00:00Z); UTC.
+        #[arg(long, value_parser = moment)]
+        before: Option<jiff::Timestamp>,
+    },
     /// Give or take a role in a room.
     Member {
         #[command(subcommand)]
@@ -82,6 +90,16 @@ pub enum MemberAction {
     },
 }
 
+/// A moment, or a date (its first moment, in UTC).
+fn moment(s: &str) -> Result<jiff::Timestamp, String> {
+    let full = match s.parse::<jiff::civil::Date>() {
+        Ok(date) => format!("{date}T00:00:00Z"),
+        Err(_) => s.to_owned(),
+    };
+    full.parse()
+        .map_err(|e| format!("{s:?}: {e} (use e.g. 2026-01-31 or 2026-01-31T12:00:00Z)"))
+}
+
 fn on_off(s: &str) -> Result<bool, String> {
     match s {
         "on" => Ok(true),
@@ -91,7 +109,7 @@ fn on_off(s: &str) -> Result<bool, String> {
 }
 
 pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
-    let (store, _) = parlance_server::open_data(&config).await?;
+    let (store, key) = parlance_server::open_data(&config).await?;
     let uri = |r: &RoomInfo| format!("ma-chan://{}/{}", config.domain, r.room.guid);
     match cmd {
         RoomCommand::Add {
@@ -178,6 +196,10 @@ pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
             for h in store.role_holders(r.room.id).await? {
                 println!("  {:<12} {}", h.role.as_str(), h.uri);
             }
+        }
+        RoomCommand::Purge { room: name, before } => {
+            let r = room(&store, &name).await?;
+            super::file::purge(&config, (&store, &key), &r, before).await?;
         }
         RoomCommand::Member { action } => {
             let (name, user, role, on) = match action {

@@ -364,21 +364,45 @@ impl SqliteStore {
     /// name no file. False when there was no such file.
     pub async fn remove_file(&self, file_id: i64) -> Result<bool> {
         let mut tx = self.writes.begin().await?;
-        sqlx::query("UPDATE file_tokens SET file_id = NULL, spent = 1 WHERE file_id = ?")
-            .bind(file_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM message_files WHERE file_id = ?")
-            .bind(file_id)
-            .execute(&mut *tx)
-            .await?;
-        let removed = sqlx::query("DELETE FROM files WHERE id = ?")
-            .bind(file_id)
+        let removed = delete_file_rows(&mut tx, file_id).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Deletes a room's messages posted before `before` (all of them when `None`) and the
+    /// complete files nothing left links: those the deleted messages linked and those never
+    /// posted, uploaded before the same moment. Uploads in progress stay. Returns the files
+    /// whose rows went, for the caller to remove from the file store.
+    pub async fn purge_history(
+        &self,
+        room_id: i64,
+        before: Option<i64>,
+    ) -> Result<(u64, Vec<StoredFile>)> {
+        let before = before.unwrap_or(i64::MAX);
+        let mut tx = self.writes.begin().await?;
+        let messages = sqlx::query("DELETE FROM messages WHERE room_id = ? AND posted_at < ?")
+            .bind(room_id)
+            .bind(before)
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE room_id = ? AND state = 'complete' \
+             AND created_at < ? AND id NOT IN (SELECT file_id FROM message_files)"
+        );
+        let orphans = sqlx::query(&sql)
+            .bind(room_id)
+            .bind(before)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(file_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        for file in &orphans {
+            delete_file_rows(&mut tx, file.id).await?;
+        }
         tx.commit().await?;
-        Ok(removed > 0)
+        Ok((messages, orphans))
     }
 
     /// Deletes the tokens expired at `now`, except those still holding an upload in
@@ -394,6 +418,24 @@ impl SqliteStore {
         .await?
         .rows_affected())
     }
+}
+
+/// Deletes a file's row and its links, and spends the tokens that named it.
+async fn delete_file_rows(tx: &mut Transaction<'_, Sqlite>, file_id: i64) -> Result<bool> {
+    sqlx::query("UPDATE file_tokens SET file_id = NULL, spent = 1 WHERE file_id = ?")
+        .bind(file_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM message_files WHERE file_id = ?")
+        .bind(file_id)
+        .execute(&mut **tx)
+        .await?;
+    let removed = sqlx::query("DELETE FROM files WHERE id = ?")
+        .bind(file_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(removed > 0)
 }
 
 /// Links a stored message to the files it names (repository names) that are complete

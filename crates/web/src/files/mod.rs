@@ -77,10 +77,7 @@ impl Files {
             }
         };
         for file in expired {
-            if let Some(token) = self.inner.uploads.token_of(file.id) {
-                let Some(slot) = self.inner.uploads.get(&token) else {
-                    continue;
-                };
+            if let Some((token, slot)) = self.inner.uploads.writing(file.id) {
                 // An upload busy storing a chunk is left to that request, which checks the
                 // token itself; the next sweep sees it again if it is still there.
                 let Ok(mut progress) = slot.try_lock() else {
@@ -195,6 +192,20 @@ impl Files {
         }
         Ok(())
     }
+}
+
+/// Runs a request's work in a task of its own, to its end. When a client goes away, hyper
+/// drops the future of its request; work that changes what is stored must not stop at an
+/// arbitrary await (an upload half-cleaned, or finished in the store and never completed
+/// in the database), so it goes on without the connection: an upload cut off is ended at
+/// once rather than left for the sweeper.
+async fn to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, Refusal>> + Send + 'static,
+) -> Result<T, Refusal> {
+    tokio::spawn(work).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a file request's task failed");
+        Err(Refusal::Failed)
+    })
 }
 
 /// As much of a token as a log may show: tokens are secrets.

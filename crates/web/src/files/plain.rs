@@ -17,7 +17,7 @@ use parlance_store::files::{Direction, StoredFile};
 
 use super::range::{self, Span};
 use super::refusal::Refusal;
-use super::{Files, log_refusal};
+use super::{Files, log_refusal, to_completion};
 use crate::body::BodyReader;
 use crate::listener::Conn;
 
@@ -32,10 +32,13 @@ pub(super) async fn upload(
     State(files): State<Files>,
     Extension(conn): Extension<Conn>,
     Path(token): Path<String>,
-    headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match store(&files, &conn, &token, &headers, body).await {
+    let work = {
+        let (files, conn, token) = (files.clone(), conn.clone(), token.clone());
+        async move { store(&files, &conn, &token, body).await }
+    };
+    match to_completion(work).await {
         Ok((name, size)) => json(
             StatusCode::CREATED,
             &serde_json::json!({ "name": name, "size": size }),
@@ -69,11 +72,10 @@ async fn store(
     files: &Files,
     conn: &Conn,
     token: &str,
-    headers: &HeaderMap,
     body: Body,
 ) -> Result<(String, u64), Refusal> {
     let max = files.transfers().settings().max_file_bytes;
-    let mut body = conn.body(headers, body, max)?;
+    let mut body = conn.body(body, max)?;
     // The length is checked against the room's limits before the first byte is stored.
     let length = body.declared_len().ok_or(Refusal::LengthRequired)?;
     let grant = files.authorize(token, None, Direction::Upload).await?;

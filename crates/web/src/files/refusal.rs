@@ -37,6 +37,9 @@ pub(crate) enum Refusal {
     NoUpload,
     #[error("Content-Length required")]
     LengthRequired,
+    /// The request's task ended without an answer (it panicked).
+    #[error("server error")]
+    Failed,
     /// A `Range` that is malformed, one of several, or not within the file's `size`.
     #[error("range not satisfiable")]
     Range { size: u64 },
@@ -57,6 +60,7 @@ impl Refusal {
         matches!(
             self,
             Refusal::Transfer(FileRefusal::Store(_))
+                | Refusal::Failed
                 | Refusal::Store(FileError::Io { .. } | FileError::Corrupt | FileError::Exists)
         )
     }

@@ -13,7 +13,7 @@ use parlance_chat::files::{FileRefusal, Grant};
 use parlance_store::files::Direction;
 
 use super::refusal::Refusal;
-use super::{Files, log_refusal};
+use super::{Files, log_refusal, to_completion};
 use crate::listener::Conn;
 
 const XML: &str = "text/xml; charset=utf-8";
@@ -34,7 +34,11 @@ pub(super) async fn call(
     };
     let operation = request.operation();
     let token = token(&request).to_owned();
-    match serve(&files, request).await {
+    let work = {
+        let files = files.clone();
+        async move { serve(&files, request).await }
+    };
+    match to_completion(work).await {
         Ok(response) => xml(StatusCode::OK, mgc::write_response(&response)),
         Err(refusal) => {
             log_refusal(conn.peer, Some(&token), operation.as_str(), &refusal);
@@ -63,7 +67,7 @@ async fn read(
 ) -> Result<Request, Refusal> {
     let limits = &files.inner.soap_limits;
     let body = conn
-        .body(headers, body, limits.max_body_bytes as u64)?
+        .body(body, limits.max_body_bytes as u64)?
         .to_bytes()
         .await?;
     let action = headers.get("SOAPAction").and_then(|v| v.to_str().ok());

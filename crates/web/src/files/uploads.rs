@@ -82,12 +82,12 @@ impl Uploads {
         self.lock().remove(token).map(|e| e.slot)
     }
 
-    /// The token whose upload writes file `file_id`, if one does.
-    pub(crate) fn token_of(&self, file_id: i64) -> Option<String> {
+    /// The upload that writes file `file_id`, if one does, and its token.
+    pub(crate) fn writing(&self, file_id: i64) -> Option<(String, Slot)> {
         self.lock()
             .iter()
             .find(|(_, e)| e.file_id == file_id)
-            .map(|(token, _)| token.clone())
+            .map(|(token, e)| (token.clone(), e.slot.clone()))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {

@@ -1,0 +1,167 @@
+//! MGCWebService.asmx over real sockets: the request bodies captured from a real client
+//! (xccos.md §4.2), whole uploads and downloads through the six operations, and the WSDL.
+
+use hyper::StatusCode;
+use mgc::{OperationName, Request, Response};
+use parlance_tests::files::{FileRoom, content};
+
+/// The captured `AppendChunk`: 43 bytes, one chunk.
+const CAPTURED_APPEND: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
+  <s:Body>
+    <AppendChunk xmlns="http://www.microsoft.com">
+      <token>2baa3978-7511-4050-8be7-f1670d8fc220</token>
+      <channelId>094f5a4a-c492-4f6b-91c2-385eba134fd3</channelId>
+      <uniqueFilename>a912898f-cf23-476b-a644-0c541d7cfdcf.txt</uniqueFilename>
+      <fileChunk>U2lwOktpbXRlc3QyLnlhbmdAbHluYy5uZXh0bGFicy5zb2x1dGlvbnMNCg==</fileChunk>
+      <offset>0</offset>
+      <fileLength>43</fileLength>
+    </AppendChunk>
+  </s:Body>
+</s:Envelope>"#;
+
+/// The captured `DownloadChunk` of the same 43 bytes.
+const CAPTURED_DOWNLOAD: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
+  <s:Body>
+    <DownloadChunk xmlns="http://www.microsoft.com">
+      <token>3f2900af-52f7-40d6-91df-a211e72b7980</token>
+      <channelId>094f5a4a-c492-4f6b-91c2-385eba134fd3</channelId>
+      <reposFileName>6d042d7b-50d1-4117-9bf0-5a8c0b11e842.txt</reposFileName>
+      <offset>0</offset>
+      <bufferSize>43</bufferSize>
+    </DownloadChunk>
+  </s:Body>
+</s:Envelope>"#;
+
+/// What the captured chunk decodes to.
+const CAPTURED_BYTES: &[u8] = b"Sip:Kimtest2.yang@lync.nextlabs.solutions\r\n";
+
+#[tokio::test]
+async fn the_captured_request_bodies_are_served_as_they_were_sent() {
+    let mut f = FileRoom::start(&["alice", "bob"]).await;
+    let upload = f.upload_token(0, "sip.txt").await;
+    let mut soap = f.soap().await;
+    let name = match soap
+        .call(&Request::RequestUniqueFilenameWithExtension {
+            token: upload.clone(),
+            channel_id: f.guid().to_owned(),
+            extension: "txt".into(),
+        })
+        .await
+        .unwrap()
+    {
+        Response::UniqueFilename(name) => name,
+        other => panic!("{other:?}"),
+    };
+    let body = CAPTURED_APPEND
+        .replace("2baa3978-7511-4050-8be7-f1670d8fc220", &upload)
+        .replace("094f5a4a-c492-4f6b-91c2-385eba134fd3", f.guid())
+        .replace("a912898f-cf23-476b-a644-0c541d7cfdcf.txt", &name);
+    let reply = soap
+        .post(Some("http://www.microsoft.com/AppendChunk"), body)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        mgc::parse_response(
+            OperationName::AppendChunk,
+            &reply.body,
+            &mgc::Limits::default()
+        ),
+        Ok(Response::AppendChunk(43))
+    );
+
+    f.post_link(0, "sip.txt", &name).await;
+    let download = f.download_token(1, &name).await;
+    let body = CAPTURED_DOWNLOAD
+        .replace("3f2900af-52f7-40d6-91df-a211e72b7980", &download)
+        .replace("094f5a4a-c492-4f6b-91c2-385eba134fd3", f.guid())
+        .replace("6d042d7b-50d1-4117-9bf0-5a8c0b11e842.txt", &name);
+    let reply = soap
+        .post(Some("http://www.microsoft.com/DownloadChunk"), body)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        mgc::parse_response(
+            OperationName::DownloadChunk,
+            &reply.body,
+            &mgc::Limits::default()
+        ),
+        Ok(Response::DownloadChunk(CAPTURED_BYTES.to_vec()))
+    );
+}
+
+#[tokio::test]
+async fn files_around_the_chunk_size_and_of_several_megabytes_come_back_byte_exact() {
+    let mut f = FileRoom::start_with(&["alice", "bob"], |c| c.files.max_chunk_kb = 64).await;
+    let chunk = f.max_chunk();
+    let mut soap = f.soap().await;
+    for (i, len) in [0, 1, chunk - 1, chunk, chunk + 1, 3 * 1024 * 1024 + 17]
+        .into_iter()
+        .enumerate()
+    {
+        let data = content(len, i as u8);
+        let token = f.upload_token(0, "data.bin").await;
+        let name = soap
+            .upload(&token, f.guid(), "bin", &data, chunk)
+            .await
+            .unwrap_or_else(|e| panic!("upload of {len} bytes: {e}"));
+        assert!(name.ends_with(".bin"), "{name}");
+        f.post_link(0, "data.bin", &name).await;
+        let token = f.download_token(1, &name).await;
+        let back = soap
+            .download(&token, f.guid(), &name, chunk)
+            .await
+            .unwrap_or_else(|e| panic!("download of {len} bytes: {e}"));
+        assert!(back == data, "{len} bytes came back different");
+    }
+}
+
+#[tokio::test]
+async fn a_download_chunk_is_never_larger_than_the_announced_maximum() {
+    let mut f = FileRoom::start_with(&["alice"], |c| c.files.max_chunk_kb = 64).await;
+    let chunk = f.max_chunk();
+    let data = content(3 * chunk, 7);
+    let token = f.upload_token(0, "big.bin").await;
+    let mut soap = f.soap().await;
+    let name = soap
+        .upload(&token, f.guid(), ".bin", &data, chunk)
+        .await
+        .unwrap();
+    let token = f.download_token(0, &name).await;
+    let asked = |offset: u64, buffer_size: u64| Request::DownloadChunk {
+        token: token.clone(),
+        channel_id: f.guid().to_owned(),
+        repos_file_name: name.clone(),
+        offset,
+        buffer_size,
+    };
+    let answer = soap.call(&asked(10, 10 * chunk as u64)).await.unwrap();
+    assert_eq!(
+        answer,
+        Response::DownloadChunk(data[10..10 + chunk].to_vec()),
+        "cut to the maximum"
+    );
+    let answer = soap.call(&asked(data.len() as u64, 100)).await.unwrap();
+    assert_eq!(
+        answer,
+        Response::DownloadChunk(Vec::new()),
+        "nothing past the end"
+    );
+}
+
+#[tokio::test]
+async fn the_wsdl_names_the_service_at_its_public_url() {
+    let f = FileRoom::start(&[]).await;
+    let mut https = f.s.https().await;
+    let reply = https.get(&format!("{}?wsdl", mgc::PATH)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/xml; charset=utf-8")
+    );
+    assert!(reply.text().contains(&f.service_url()), "{}", reply.text());
+    assert_eq!(
+        https.get(mgc::PATH).await.status,
+        StatusCode::NOT_FOUND,
+        "only ?wsdl is served by GET"
+    );
+}

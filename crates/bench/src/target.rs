@@ -120,37 +120,32 @@ impl Target {
         lifetime: Duration,
         tuning: Tuning,
     ) -> Result<Target, BenchError> {
-        if in_process {
+        let (listening, run) = if in_process {
             let mut config = bench_config(data_dir);
             tuning.apply(&mut config);
             let server = Server::start(config, Options::default()).await?;
-            let Listening { tls, tcp, https } = Listening::of(&server)?;
-            return Ok(Target {
-                tls_addr: tls,
-                tcp_addr: tcp,
-                https_addr: https,
-                data_dir: data_dir.to_path_buf(),
-                run: Running::InProcess(server),
-            });
-        }
-        let mut args = vec![
-            "serve-child".to_owned(),
-            "--stop-after-secs".to_owned(),
-            lifetime.as_secs().to_string(),
-            "--server-data".to_owned(),
-            data_dir.display().to_string(),
-        ];
-        args.extend(tuning.child_args());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (child, line) = ChildProc::spawn(&args).await?;
-        let Listening { tls, tcp, https } = Listening::parse(&line)
-            .ok_or_else(|| BenchError::Failed(format!("the server said {line:?}")))?;
+            (Listening::of(&server)?, Running::InProcess(server))
+        } else {
+            let mut args = vec![
+                "serve-child".to_owned(),
+                "--stop-after-secs".to_owned(),
+                lifetime.as_secs().to_string(),
+                "--server-data".to_owned(),
+                data_dir.display().to_string(),
+            ];
+            args.extend(tuning.child_args());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (child, line) = ChildProc::spawn(&args).await?;
+            let listening = Listening::parse(&line)
+                .ok_or_else(|| BenchError::Failed(format!("the server said {line:?}")))?;
+            (listening, Running::Child(child))
+        };
         Ok(Target {
-            tls_addr: tls,
-            tcp_addr: tcp,
-            https_addr: https,
+            tls_addr: listening.tls,
+            tcp_addr: listening.tcp,
+            https_addr: listening.https,
             data_dir: data_dir.to_path_buf(),
-            run: Running::Child(child),
+            run,
         })
     }
 

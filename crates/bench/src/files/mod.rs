@@ -21,9 +21,10 @@ use serde_json::json;
 
 use self::https::Content;
 use self::load::{Destination, LoadResult, UploadLoad};
-use self::throughput::{MB, Measured, Summary, Transfers};
+use self::throughput::{MB, Measured, Rounds, Summary};
 use self::ways::Way;
 use crate::Env;
+use crate::baseline::Baseline;
 use crate::error::BenchError;
 use crate::fanout::{ClientRoom, FanoutArgs, PhaseResult};
 use crate::measure::PeakRss;
@@ -147,7 +148,7 @@ async fn measure(
         )
         .await?;
         let measured = async {
-            let transfers = transfers(env, args, &target, &bare, &cast, size).await?;
+            let transfers = rounds(env, args, &target, &bare, &cast, size).await?;
             let chat = match args.members {
                 0 => None,
                 _ => Some(chat(env, args, &target, &cast, upload_size).await?),
@@ -182,11 +183,11 @@ async fn cast(server_dir: &Path, args: &FilesArgs) -> Result<Cast, BenchError> {
 }
 
 /// The rounds of the three ways, by one signed-in user.
-async fn transfers(
+async fn rounds(
     env: &Env,
     args: &FilesArgs,
     target: &Target,
-    bare: &crate::baseline::Baseline,
+    bare: &Baseline,
     cast: &Cast,
     size: usize,
 ) -> Result<Vec<Measured>, BenchError> {
@@ -201,7 +202,7 @@ async fn transfers(
         .ok_or_else(|| BenchError::Failed("the filer did not sign in".into()))?;
     let dialer = Dialer::new(Some(&target.cert_path()))?;
     tokio::time::sleep(SETTLE).await;
-    Transfers {
+    Rounds {
         target,
         bare,
         client: &client,
@@ -234,6 +235,7 @@ async fn chat(
     let room = ClientRoom::join(target, env, &cast.members, &cast.chat_uri, CHAT_POSTERS).await?;
     let (uploaders, _) =
         population::connect_and_join(target, env, &cast.uploaders, |_| Vec::new()).await?;
+    // Uploaders join no room, so their events (none worth reading) are let go.
     let uploaders: Vec<_> = uploaders
         .into_iter()
         .map(|(client, _events)| client)

@@ -27,7 +27,7 @@ pub const MB: u64 = 1_000_000;
 
 /// What the rounds need: both servers, and a signed-in client of the server for tokens.
 #[derive(Debug)]
-pub struct Transfers<'a> {
+pub struct Rounds<'a> {
     pub target: &'a Target,
     pub bare: &'a Baseline,
     pub client: &'a Client,
@@ -77,7 +77,7 @@ struct Sample {
     peak_rss_kib: u64,
 }
 
-impl Transfers<'_> {
+impl Rounds<'_> {
     /// `rounds` rounds of every way; results in [`Way::ALL`]'s order.
     pub async fn measure(&self, rounds: usize) -> Result<Vec<Measured>, BenchError> {
         let idle = Way::ALL.map(|way| ProcSample::read(self.pid(way)).rss_kib);

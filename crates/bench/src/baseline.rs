@@ -27,9 +27,18 @@ enum Run {
 }
 
 impl Baseline {
-    /// Runs `parlance bench ARGS…`, whose first line is `ready <what>=<address>`.
-    pub async fn child(what: &str, args: &[&str]) -> Result<Baseline, BenchError> {
-        let (child, line) = ChildProc::spawn(args).await?;
+    /// Runs `parlance bench SUBCOMMAND --stop-after-secs LIFETIME ARGS…`, whose first line
+    /// is `ready <what>=<address>`.
+    pub async fn child(
+        what: &str,
+        subcommand: &str,
+        lifetime: Duration,
+        args: &[String],
+    ) -> Result<Baseline, BenchError> {
+        let lifetime = lifetime.as_secs().to_string();
+        let mut all = vec![subcommand, "--stop-after-secs", &lifetime];
+        all.extend(args.iter().map(String::as_str));
+        let (child, line) = ChildProc::spawn(&all).await?;
         let addr = line
             .strip_prefix("ready ")
             .and_then(|rest| rest.strip_prefix(what))

@@ -36,21 +36,16 @@ pub async fn start(
         let acceptor = tls.map(|(c, k)| wire::acceptor(c, k)).transpose()?;
         return Baseline::task(RELAY, lifetime, |listener| serve(listener, acceptor)).await;
     }
-    let mut args = vec![
-        "relay-child".to_owned(),
-        "--stop-after-secs".to_owned(),
-        lifetime.as_secs().to_string(),
-    ];
-    if let Some((c, k)) = tls {
-        args.extend([
+    let args = match tls {
+        Some((c, k)) => vec![
             "--cert".to_owned(),
             c.display().to_string(),
             "--key".to_owned(),
             k.display().to_string(),
-        ]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Baseline::child(RELAY, &args).await
+        ],
+        None => Vec::new(),
+    };
+    Baseline::child(RELAY, "relay-child", lifetime, &args).await
 }
 
 /// The child's side of [`start`].

@@ -58,9 +58,6 @@ pub async fn start(
         return Baseline::task(BARE, lifetime, |listener| serve(listener, acceptor, dir)).await;
     }
     let args = [
-        "bare-child".to_owned(),
-        "--stop-after-secs".to_owned(),
-        lifetime.as_secs().to_string(),
         "--cert".to_owned(),
         cert.display().to_string(),
         "--key".to_owned(),
@@ -68,8 +65,7 @@ pub async fn start(
         "--dir".to_owned(),
         dir.display().to_string(),
     ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Baseline::child(BARE, &args).await
+    Baseline::child(BARE, "bare-child", lifetime, &args).await
 }
 
 /// The child's side of [`start`].

@@ -18,6 +18,10 @@ pub enum BenchError {
     Start(#[from] parlance_server::StartError),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("HTTPS: {0}")]
+    Http(String),
+    #[error("SOAP: {0}")]
+    Soap(#[from] mgc::SoapError),
     /// The scenario could not run as asked (a peer misbehaved, a bound was hit).
     #[error("{0}")]
     Failed(String),

@@ -20,12 +20,13 @@ use crate::Env;
 use crate::error::BenchError;
 use crate::measure::{Latencies, Latency, ProcSample, Stamp, micros_since, now_ns};
 use crate::population;
-use crate::relay::Relay;
+use crate::relay;
 use crate::report::{Row, Section, TargetCheck, settings};
 use crate::target::{DOMAIN, Target};
 use crate::wire::Dialer;
 
-/// Phase 0 posts at the set rate, phase 1 as fast as the closed-loop posters go.
+/// Phases a room's receivers tell apart. In fan-out, phase 0 posts at the set rate and
+/// phase 1 as fast as the closed-loop posters go; the files scenario paces both.
 const PHASES: usize = 2;
 /// How long deliveries may trail the last post before the rest count as lost.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -215,15 +216,54 @@ pub async fn run_server(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, B
     store.close().await;
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
+        let room = ClientRoom::join(&target, env, &accounts, &room_uri, args.posters).await?;
+        let setup = room.setup;
+        let (paced, saturated) = room.phases(args, || target.sample()).await?;
+        Ok(FanoutOutcome {
+            setup,
+            paced,
+            saturated,
+            server_peak_rss_mib: target.sample().hwm_kib as f64 / 1024.0,
+        })
+    }
+    .await;
+    target.stop().await;
+    env.remove(&dir);
+    outcome
+}
+
+/// A room on the server whose members are clients of the client library, each taking in
+/// its deliveries in a task of its own; the first few also post.
+pub struct ClientRoom {
+    /// How long signing in and joining took.
+    pub setup: Duration,
+    posters: Vec<Arc<ClientPoster>>,
+    echo_rx: Vec<mpsc::UnboundedReceiver<u64>>,
+    receivers: Vec<JoinHandle<Tally>>,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    /// Every handle is kept: dropping the last one closes a client's session.
+    keep: Vec<Client>,
+}
+
+impl ClientRoom {
+    /// Signs in `accounts`, joins them to `room_uri` and starts their receivers; the first
+    /// `posters` of them (at least one) post.
+    pub async fn join(
+        target: &Target,
+        env: &Env,
+        accounts: &[String],
+        room_uri: &str,
+        posters: usize,
+    ) -> Result<ClientRoom, BenchError> {
         let (clients, setup) =
-            population::connect_and_join(&target, env, &accounts, |_| vec![room_uri.clone()])
+            population::connect_and_join(target, env, accounts, |_| vec![room_uri.to_owned()])
                 .await?;
-        let posters = args.posters.max(1);
+        let posters = posters.max(1);
         let (shared, echo_rx) = shared(posters);
         let (stop, stopped) = watch::channel(false);
         let mut receivers = Vec::with_capacity(clients.len());
         let mut handles = Vec::new();
-        // Every handle is kept: dropping the last one closes a client's session.
         let mut keep = Vec::with_capacity(clients.len());
         for (i, (client, events)) in clients.into_iter().enumerate() {
             let own = (i < posters).then(|| u32::try_from(i).unwrap_or(u32::MAX));
@@ -236,31 +276,60 @@ pub async fn run_server(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, B
             if i < posters {
                 handles.push(Arc::new(ClientPoster {
                     client: client.clone(),
-                    room: room_uri.clone(),
+                    room: room_uri.to_owned(),
                 }));
             }
             keep.push(client);
         }
-        let run = Run {
-            args,
-            shared: &shared,
-            members: args.members as u64,
-        };
-        let (paced, saturated) = run
-            .phases(&handles, echo_rx, receivers, stop, || target.sample())
-            .await?;
-        drop(keep);
-        Ok(FanoutOutcome {
+        Ok(ClientRoom {
             setup,
-            paced,
-            saturated,
-            server_peak_rss_mib: target.sample().hwm_kib as f64 / 1024.0,
+            posters: handles,
+            echo_rx,
+            receivers,
+            shared,
+            stop,
+            keep,
         })
     }
-    .await;
-    target.stop().await;
-    env.remove(&dir);
-    outcome
+
+    /// The fan-out's phases ([`Run::phases`]); the clients go after.
+    async fn phases(
+        self,
+        args: &FanoutArgs,
+        sample: impl Fn() -> ProcSample,
+    ) -> Result<(PhaseResult, Option<PhaseResult>), BenchError> {
+        let phases = Run::new(args, &self.shared, self.keep.len())
+            .phases(
+                &self.posters,
+                self.echo_rx,
+                self.receivers,
+                self.stop,
+                sample,
+            )
+            .await;
+        drop(self.keep);
+        phases
+    }
+
+    /// Posts at `args.rate` for `args.duration` as phase `phase`, then waits for the
+    /// deliveries.
+    pub async fn paced(
+        &self,
+        args: &FanoutArgs,
+        phase: usize,
+        sample: impl Fn() -> ProcSample,
+    ) -> Window {
+        Run::new(args, &self.shared, self.keep.len())
+            .paced_window(&self.posters, phase, sample)
+            .await
+    }
+
+    /// Stops the receivers and gathers what they measured; the clients go.
+    pub async fn finish(self) -> Result<Deliveries, BenchError> {
+        let gathered = gather(self.receivers, self.stop).await;
+        drop(self.keep);
+        gathered
+    }
 }
 
 /// The baseline: the same room through the relay, members on raw connections spread over
@@ -275,7 +344,7 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
             .map_err(|e| BenchError::Tls(e.to_string()))?;
         Some((dir.join("tls-cert.pem"), dir.join("tls-key.pem")))
     };
-    let relay = Relay::start(
+    let relay = relay::start(
         tls_files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
         env.in_process,
         env.lifetime,
@@ -303,12 +372,7 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
         let setup = started.elapsed();
         // Every member must be registered with the relay before the first post.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let run = Run {
-            args,
-            shared: &shared,
-            members: args.members as u64,
-        };
-        let (paced, saturated) = run
+        let (paced, saturated) = Run::new(args, &shared, args.members)
             .phases(&handles, echo_rx, receivers, stop, || relay.sample())
             .await?;
         Ok(FanoutOutcome {
@@ -335,13 +399,100 @@ fn shared(posters: usize) -> (Arc<Shared>, Vec<mpsc::UnboundedReceiver<u64>>) {
     )
 }
 
-struct Run<'a> {
+/// Phases of posting in one room, and what each measured.
+pub struct Run<'a> {
     args: &'a FanoutArgs,
     shared: &'a Shared,
     members: u64,
 }
 
-impl Run<'_> {
+/// One phase's bounds: the posts made, when it started, and the samples of the server (or
+/// relay) and of this process at its start and end.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    phase: usize,
+    /// Deliveries each post makes.
+    members: u64,
+    posts: u64,
+    start_ns: u64,
+    server: (ProcSample, ProcSample),
+    bench: (ProcSample, ProcSample),
+}
+
+/// Where a phase began: the server (or relay) and this process sampled, and the clock.
+struct Mark {
+    server: ProcSample,
+    bench: ProcSample,
+    ns: u64,
+}
+
+impl Mark {
+    fn now(sample: &impl Fn() -> ProcSample) -> Mark {
+        Mark {
+            server: sample(),
+            bench: ProcSample::read(std::process::id()),
+            ns: now_ns(),
+        }
+    }
+
+    /// The phase that began here ends now.
+    fn window(
+        self,
+        phase: usize,
+        members: u64,
+        posts: u64,
+        sample: &impl Fn() -> ProcSample,
+    ) -> Window {
+        Window {
+            phase,
+            members,
+            posts,
+            start_ns: self.ns,
+            server: (self.server, sample()),
+            bench: (self.bench, ProcSample::read(std::process::id())),
+        }
+    }
+}
+
+/// Every receiver's samples, per phase: the latencies, and the last arrival.
+#[derive(Debug)]
+pub struct Deliveries {
+    latencies: [Latencies; PHASES],
+    last_ns: [u64; PHASES],
+}
+
+impl Deliveries {
+    /// What `window` measured.
+    pub fn result(&self, window: &Window) -> PhaseResult {
+        let delivery = &self.latencies[window.phase];
+        let count = delivery.count();
+        let expected = window.posts * window.members;
+        let secs = self.last_ns[window.phase].saturating_sub(window.start_ns) as f64 / 1e9;
+        PhaseResult {
+            posts: window.posts,
+            deliveries: count,
+            delivered_pct: if expected > 0 {
+                100.0 * count as f64 / expected as f64
+            } else {
+                0.0
+            },
+            deliveries_per_s: if secs > 0.0 { count as f64 / secs } else { 0.0 },
+            latency: delivery.summary(),
+            server_cpu_pct: window.server.0.cpu_percent(&window.server.1),
+            bench_cpu_pct: window.bench.0.cpu_percent(&window.bench.1),
+        }
+    }
+}
+
+impl<'a> Run<'a> {
+    fn new(args: &'a FanoutArgs, shared: &'a Shared, members: usize) -> Run<'a> {
+        Run {
+            args,
+            shared,
+            members: members as u64,
+        }
+    }
+
     /// The paced phase, the closed-loop phase (unless no posters), then every receiver's
     /// samples gathered.
     async fn phases<P: Poster>(
@@ -352,89 +503,40 @@ impl Run<'_> {
         stop: watch::Sender<bool>,
         sample: impl Fn() -> ProcSample,
     ) -> Result<(PhaseResult, Option<PhaseResult>), BenchError> {
-        let duration = Duration::from_secs(self.args.duration);
-        let before = (sample(), ProcSample::read(std::process::id()), now_ns());
-        let posts = self.paced(posters, duration).await;
-        self.drain(0, posts).await;
-        let paced_end = (sample(), ProcSample::read(std::process::id()));
-        let mut saturated_window = None;
+        let paced = self.paced_window(posters, 0, &sample).await;
+        let mut saturated = None;
         if self.args.posters > 0 {
-            let start = (sample(), ProcSample::read(std::process::id()), now_ns());
-            let posts = self.closed_loop(posters, echo_rx, duration).await?;
+            let start = Mark::now(&sample);
+            let posts = self.closed_loop(posters, echo_rx, self.duration()).await?;
             self.drain(1, posts).await;
-            saturated_window = Some((
-                start,
-                (sample(), ProcSample::read(std::process::id())),
-                posts,
-            ));
+            saturated = Some(start.window(1, self.members, posts, &sample));
         }
-        let _ = stop.send(true);
-        let mut delivery: [Latencies; PHASES] = Default::default();
-        let mut last_ns = [0u64; PHASES];
-        for r in receivers {
-            let tally = r
-                .await
-                .map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
-            for p in 0..PHASES {
-                delivery[p].record_micros(&tally.micros[p]);
-                last_ns[p] = last_ns[p].max(tally.last_ns[p]);
-            }
-        }
-        let [d0, d1] = &delivery;
-        let paced = self.result(
-            posts,
-            d0,
-            before.2,
-            last_ns[0],
-            (&before.0, &paced_end.0),
-            (&before.1, &paced_end.1),
-        );
-        let saturated = saturated_window.map(|(start, end, posts)| {
-            self.result(
-                posts,
-                d1,
-                start.2,
-                last_ns[1],
-                (&start.0, &end.0),
-                (&start.1, &end.1),
-            )
-        });
-        Ok((paced, saturated))
+        let deliveries = gather(receivers, stop).await?;
+        Ok((
+            deliveries.result(&paced),
+            saturated.map(|w| deliveries.result(&w)),
+        ))
     }
 
-    fn result(
+    fn duration(&self) -> Duration {
+        Duration::from_secs(self.args.duration)
+    }
+
+    /// Posts on schedule as phase `phase`, then waits for the deliveries.
+    async fn paced_window<P: Poster>(
         &self,
-        posts: u64,
-        delivery: &Latencies,
-        start_ns: u64,
-        last_ns: u64,
-        server: (&ProcSample, &ProcSample),
-        bench: (&ProcSample, &ProcSample),
-    ) -> PhaseResult {
-        let deliveries = delivery.count();
-        let expected = posts * self.members;
-        let secs = last_ns.saturating_sub(start_ns) as f64 / 1e9;
-        PhaseResult {
-            posts,
-            deliveries,
-            delivered_pct: if expected > 0 {
-                100.0 * deliveries as f64 / expected as f64
-            } else {
-                0.0
-            },
-            deliveries_per_s: if secs > 0.0 {
-                deliveries as f64 / secs
-            } else {
-                0.0
-            },
-            latency: delivery.summary(),
-            server_cpu_pct: server.0.cpu_percent(server.1),
-            bench_cpu_pct: bench.0.cpu_percent(bench.1),
-        }
+        posters: &[Arc<P>],
+        phase: usize,
+        sample: impl Fn() -> ProcSample,
+    ) -> Window {
+        let start = Mark::now(&sample);
+        let posts = self.paced(posters, phase, self.duration()).await;
+        self.drain(phase, posts).await;
+        start.window(phase, self.members, posts, &sample)
     }
 
     /// Open loop: posts leave on schedule whether or not earlier ones were answered.
-    async fn paced<P: Poster>(&self, posters: &[Arc<P>], duration: Duration) -> u64 {
+    async fn paced<P: Poster>(&self, posters: &[Arc<P>], phase: usize, duration: Duration) -> u64 {
         let total = (self.args.rate * duration.as_secs_f64()).round() as u64;
         let every = Duration::from_secs_f64(1.0 / self.args.rate.max(0.001));
         let start = tokio::time::Instant::now();
@@ -443,7 +545,7 @@ impl Run<'_> {
             tokio::time::sleep_until(start + every.mul_f64(seq as f64)).await;
             let which = (seq % posters.len() as u64) as usize;
             let stamp = Stamp {
-                phase: 0,
+                phase,
                 poster: which as u32,
                 seq,
                 sent_ns: now_ns(),
@@ -520,6 +622,28 @@ impl Run<'_> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Stops the receivers and merges their samples.
+async fn gather(
+    receivers: Vec<JoinHandle<Tally>>,
+    stop: watch::Sender<bool>,
+) -> Result<Deliveries, BenchError> {
+    let _ = stop.send(true);
+    let mut deliveries = Deliveries {
+        latencies: Default::default(),
+        last_ns: [0; PHASES],
+    };
+    for r in receivers {
+        let tally = r
+            .await
+            .map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
+        for p in 0..PHASES {
+            deliveries.latencies[p].record_micros(&tally.micros[p]);
+            deliveries.last_ns[p] = deliveries.last_ns[p].max(tally.last_ns[p]);
+        }
+    }
+    Ok(deliveries)
 }
 
 async fn receive_client(

@@ -7,8 +7,10 @@
 //! 127.0.0.1 only, drives it for a bounded time, and reports a [`report::Section`]. The
 //! whole run prints as a table and, with `--json`, is written as JSON.
 
+mod baseline;
 mod error;
 mod fanout;
+mod files;
 mod history;
 mod idle;
 mod joinstorm;
@@ -27,6 +29,7 @@ use std::time::Duration;
 
 pub use error::BenchError;
 pub use fanout::FanoutArgs;
+pub use files::FilesArgs;
 pub use history::HistoryArgs;
 pub use idle::IdleArgs;
 pub use joinstorm::JoinStormArgs;
@@ -84,6 +87,9 @@ pub enum Scenario {
     /// The Persistent Chat pool design point scaled by a factor; searches for the largest
     /// factor with p99 delivery < 50 ms.
     Pool(PoolArgs),
+    /// A file up and down through SOAP, the plain API and a bare HTTPS copy; server memory
+    /// meanwhile; chat latency with and without concurrent uploads.
+    Files(FilesArgs),
     /// The default suite: every scenario at a size that runs in a few minutes.
     Suite,
     /// Internal: the server process a scenario starts.
@@ -96,6 +102,12 @@ pub enum Scenario {
         /// Lift the per-user search rate limit (the `search-load` scenario).
         #[arg(long)]
         unlimited_search: bool,
+        /// The largest file in bytes, and no room quota to speak of (the `files` scenario).
+        #[arg(long)]
+        max_file_bytes: Option<u64>,
+        /// The SOAP chunk in KiB (the `files` scenario's `--chunk-kb`).
+        #[arg(long)]
+        max_chunk_kb: Option<u64>,
     },
     /// Internal: the baseline relay process.
     #[command(hide = true)]
@@ -104,6 +116,19 @@ pub enum Scenario {
         cert: Option<PathBuf>,
         #[arg(long)]
         key: Option<PathBuf>,
+        #[arg(long)]
+        stop_after_secs: u64,
+    },
+    /// Internal: the bare HTTPS copy the files scenario compares with.
+    #[command(hide = true)]
+    BareChild {
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// Where the files it is sent go.
+        #[arg(long)]
+        dir: PathBuf,
         #[arg(long)]
         stop_after_secs: u64,
     },
@@ -173,17 +198,15 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
             server_data,
             stop_after_secs,
             unlimited_search,
+            max_file_bytes,
+            max_chunk_kb,
         } => {
-            let search_rate = match unlimited_search {
-                true => target::SearchRate::Unlimited,
-                false => target::SearchRate::Default,
+            let tuning = target::Tuning {
+                unlimited_search: *unlimited_search,
+                max_file_bytes: *max_file_bytes,
+                max_chunk_kb: *max_chunk_kb,
             };
-            target::serve_child(
-                server_data,
-                Duration::from_secs(*stop_after_secs),
-                search_rate,
-            )
-            .await?;
+            target::serve_child(server_data, Duration::from_secs(*stop_after_secs), tuning).await?;
             return Ok(None);
         }
         Scenario::RelayChild {
@@ -193,6 +216,15 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
         } => {
             let tls = cert.as_deref().zip(key.as_deref());
             relay::relay_child(tls, Duration::from_secs(*stop_after_secs)).await?;
+            return Ok(None);
+        }
+        Scenario::BareChild {
+            cert,
+            key,
+            dir,
+            stop_after_secs,
+        } => {
+            files::bare_child(cert, key, dir, Duration::from_secs(*stop_after_secs)).await?;
             return Ok(None);
         }
         _ => {}
@@ -224,6 +256,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
         Scenario::SearchLoad(a) => sections.push(search_load::run(env, a).await?),
         Scenario::Idle(a) => sections.push(idle::run(env, a).await?),
         Scenario::Pool(a) => sections.push(pool::run(env, a).await?),
+        Scenario::Files(a) => sections.push(files::run(env, a).await?),
         Scenario::Suite => {
             let fan = FanoutArgs {
                 members: 1000,
@@ -277,8 +310,20 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
                 duration: 20,
             };
             sections.push(pool::run(env, &pool).await?);
+            let files = FilesArgs {
+                size_mb: 100,
+                rounds: 1,
+                members: 1000,
+                rate: 5.0,
+                duration: 5,
+                uploads: 50,
+                upload_mb: 4,
+                chunk_kb: None,
+                upload_mb_per_s: None,
+            };
+            sections.push(files::run(env, &files).await?);
         }
-        Scenario::ServeChild { .. } | Scenario::RelayChild { .. } => {}
+        Scenario::ServeChild { .. } | Scenario::RelayChild { .. } | Scenario::BareChild { .. } => {}
     }
     Ok(Report {
         date,

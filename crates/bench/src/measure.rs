@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 static BASE: OnceLock<Instant> = OnceLock::new();
 
@@ -173,6 +175,52 @@ impl ProcSample {
     }
 }
 
+/// How often [`PeakRss`] reads the resident set.
+const RSS_EVERY: Duration = Duration::from_millis(10);
+
+/// The peak resident set of a process over a span of time. The kernel's high-water mark
+/// (VmHWM) is reset at the start (`/proc/<pid>/clear_refs`, Linux 4.0) so that it covers
+/// the span alone; where that is not allowed, samples every [`RSS_EVERY`] stand in.
+#[derive(Debug)]
+pub struct PeakRss {
+    pid: u32,
+    hwm_reset: bool,
+    stop: watch::Sender<bool>,
+    sampler: JoinHandle<u64>,
+}
+
+impl PeakRss {
+    pub fn start(pid: u32) -> PeakRss {
+        let hwm_reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
+        let (stop, mut stopped) = watch::channel(false);
+        let sampler = tokio::spawn(async move {
+            let mut peak = 0;
+            loop {
+                peak = peak.max(ProcSample::read(pid).rss_kib);
+                tokio::select! {
+                    _ = stopped.changed() => return peak,
+                    () = tokio::time::sleep(RSS_EVERY) => {}
+                }
+            }
+        });
+        PeakRss {
+            pid,
+            hwm_reset,
+            stop,
+            sampler,
+        }
+    }
+
+    /// The peak since [`PeakRss::start`], in KiB.
+    pub async fn stop(self) -> u64 {
+        let _ = self.stop.send(true);
+        let sampled = self.sampler.await.unwrap_or(0);
+        let now = ProcSample::read(self.pid);
+        let hwm = if self.hwm_reset { now.hwm_kib } else { 0 };
+        sampled.max(now.rss_kib).max(hwm)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +258,23 @@ mod tests {
         assert_eq!(Latencies::default().summary().count, 0);
         let small = Latency::from_durations(&[Duration::from_micros(1500); 3]);
         assert_eq!((small.count, small.p99_ms), (3, 1.5));
+    }
+
+    #[tokio::test]
+    async fn a_peak_covers_what_was_touched_meanwhile() {
+        let peak = PeakRss::start(std::process::id());
+        let before = ProcSample::read(std::process::id()).rss_kib;
+        // 64 MiB written, so resident, held while the sampler runs (in case the high-water
+        // mark may not be reset), then freed before the peak is read.
+        let touched = vec![1u8; 64 << 20];
+        assert_eq!(touched.iter().map(|b| u64::from(*b)).sum::<u64>(), 64 << 20);
+        tokio::time::sleep(RSS_EVERY * 5).await;
+        drop(touched);
+        let peak = peak.stop().await;
+        assert!(
+            peak >= before + (60 << 10),
+            "{peak} KiB, {before} KiB before"
+        );
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! parsing, no dialogs, no storage. Each connection has one reader and one batching writer,
 //! as in the server. Fan-out through it is the limit the server's fan-out is compared to.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,118 +12,49 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::baseline::{Baseline, child_main};
 use crate::error::BenchError;
-use crate::measure::ProcSample;
-use crate::target::ChildProc;
 use crate::wire::{self, Frame, Stream};
+
+/// What the relay calls itself in its ready line.
+const RELAY: &str = "relay";
 
 /// Frames written together at most, as the server's writer batches.
 const WRITE_BATCH: usize = 64;
 
 type Members = Arc<Mutex<Vec<(u64, mpsc::UnboundedSender<Bytes>)>>>;
 
-/// A running relay: a child process (`parlance bench relay-child`) or a task here.
-#[derive(Debug)]
-pub struct Relay {
-    pub addr: SocketAddr,
-    run: RelayRun,
+/// Starts a relay; with `tls`, it presents this certificate and key.
+pub async fn start(
+    tls: Option<(&Path, &Path)>,
+    in_process: bool,
+    lifetime: Duration,
+) -> Result<Baseline, BenchError> {
+    if in_process {
+        let acceptor = tls.map(|(c, k)| wire::acceptor(c, k)).transpose()?;
+        return Baseline::task(RELAY, lifetime, |listener| serve(listener, acceptor)).await;
+    }
+    let args = match tls {
+        Some((c, k)) => vec![
+            "--cert".to_owned(),
+            c.display().to_string(),
+            "--key".to_owned(),
+            k.display().to_string(),
+        ],
+        None => Vec::new(),
+    };
+    Baseline::child(RELAY, "relay-child", lifetime, &args).await
 }
 
-#[derive(Debug)]
-enum RelayRun {
-    Child(Box<ChildProc>),
-    InProcess(JoinHandle<()>),
-}
-
-impl Relay {
-    /// Starts a relay; with `tls`, it presents this certificate and key.
-    pub async fn start(
-        tls: Option<(&Path, &Path)>,
-        in_process: bool,
-        lifetime: Duration,
-    ) -> Result<Relay, BenchError> {
-        if in_process {
-            let acceptor = tls.map(|(c, k)| wire::acceptor(c, k)).transpose()?;
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(BenchError::io("relay listen"))?;
-            let addr = listener
-                .local_addr()
-                .map_err(BenchError::io("relay address"))?;
-            let task = tokio::spawn(async move {
-                tokio::select! {
-                    () = serve(listener, acceptor) => {}
-                    () = tokio::time::sleep(lifetime) => {}
-                }
-            });
-            return Ok(Relay {
-                addr,
-                run: RelayRun::InProcess(task),
-            });
-        }
-        let lifetime = lifetime.as_secs().to_string();
-        let mut args = vec![
-            "relay-child".to_owned(),
-            "--stop-after-secs".to_owned(),
-            lifetime,
-        ];
-        if let Some((c, k)) = tls {
-            args.extend([
-                "--cert".to_owned(),
-                c.display().to_string(),
-                "--key".to_owned(),
-                k.display().to_string(),
-            ]);
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (child, line) = ChildProc::spawn(&args).await?;
-        let addr = line
-            .strip_prefix("ready relay=")
-            .and_then(|a| a.trim().parse().ok())
-            .ok_or_else(|| BenchError::Failed(format!("the relay said {line:?}")))?;
-        Ok(Relay {
-            addr,
-            run: RelayRun::Child(Box::new(child)),
-        })
-    }
-
-    pub fn sample(&self) -> ProcSample {
-        match &self.run {
-            RelayRun::Child(c) => ProcSample::read(c.pid),
-            RelayRun::InProcess(_) => ProcSample::read(std::process::id()),
-        }
-    }
-
-    pub async fn stop(self) {
-        match self.run {
-            RelayRun::Child(c) => c.stop().await,
-            RelayRun::InProcess(task) => task.abort(),
-        }
-    }
-}
-
-/// The child's side of [`Relay::start`].
+/// The child's side of [`start`].
 pub async fn relay_child(
     tls: Option<(&Path, &Path)>,
     lifetime: Duration,
 ) -> Result<(), BenchError> {
-    crate::limits::raise_nofile();
     let acceptor = tls.map(|(c, k)| wire::acceptor(c, k)).transpose()?;
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(BenchError::io("relay listen"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(BenchError::io("relay address"))?;
-    println!("ready relay={addr}");
-    tokio::select! {
-        () = serve(listener, acceptor) => {}
-        () = crate::target::until_parent_gone(lifetime) => {}
-    }
-    Ok(())
+    child_main(RELAY, lifetime, |listener| serve(listener, acceptor)).await
 }
 
 async fn serve(listener: TcpListener, acceptor: Option<TlsAcceptor>) {

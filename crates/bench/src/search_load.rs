@@ -21,7 +21,7 @@ use crate::history::{IMPORT_BATCH, VOCABULARY, sentence, word};
 use crate::measure::Latency;
 use crate::population;
 use crate::report::{Row, Section, TargetCheck, settings};
-use crate::target::{DOMAIN, SearchRate, Target};
+use crate::target::{DOMAIN, Target, Tuning};
 
 /// Words in the searcher's query: the most the server accepts by default
 /// (`chat.search_max_terms`), each among the most frequent, so that the most rows are read.
@@ -125,8 +125,16 @@ async fn measure(
     args: &SearchLoadArgs,
 ) -> Result<Measured, BenchError> {
     let (searched, posters) = prepare(dir, args).await?;
-    let target =
-        Target::start_with(dir, env.in_process, env.lifetime, SearchRate::Unlimited).await?;
+    let target = Target::start_with(
+        dir,
+        env.in_process,
+        env.lifetime,
+        Tuning {
+            unlimited_search: true,
+            ..Tuning::default()
+        },
+    )
+    .await?;
     let result = async {
         let mut accounts: Vec<String> = posters.iter().map(|(a, _)| a.clone()).collect();
         accounts.push(format!("searcher0@{DOMAIN}"));

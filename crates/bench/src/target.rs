@@ -38,22 +38,51 @@ pub fn bench_config(data_dir: &Path) -> Config {
     config
 }
 
-/// How the server under test limits each user's searches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchRate {
-    /// The configured default.
-    Default,
-    /// No rate limit (the bounds on a query and its time limit still hold), so that one
-    /// user's searches run back to back.
-    Unlimited,
+/// What a scenario changes in the benchmark server's configuration; the default changes
+/// nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tuning {
+    /// No per-user search rate limit (the bounds on a query and its time limit still hold),
+    /// so that one user's searches run back to back.
+    pub unlimited_search: bool,
+    /// The largest file, in bytes, and no room quota to speak of: the files scenario stores
+    /// many large files in one room.
+    pub max_file_bytes: Option<u64>,
+    /// The chunk of `AppendChunk` and `DownloadChunk`, in KiB.
+    pub max_chunk_kb: Option<u64>,
 }
 
-impl SearchRate {
+/// A room quota no scenario reaches (the configuration's bound is 2^44 MiB).
+const UNREACHED_QUOTA_MB: u64 = 1 << 30;
+
+impl Tuning {
     fn apply(self, config: &mut Config) {
-        if self == SearchRate::Unlimited {
+        if self.unlimited_search {
             config.chat.search_burst = u32::MAX;
             config.chat.searches_per_minute = u32::MAX;
         }
+        if let Some(bytes) = self.max_file_bytes {
+            config.files.max_file_size_kb = bytes.div_ceil(1024);
+            config.files.room_quota_mb = UNREACHED_QUOTA_MB;
+        }
+        if let Some(kib) = self.max_chunk_kb {
+            config.files.max_chunk_kb = kib;
+        }
+    }
+
+    /// The same tuning as `serve-child` arguments.
+    fn child_args(self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.unlimited_search {
+            args.push("--unlimited-search".to_owned());
+        }
+        if let Some(bytes) = self.max_file_bytes {
+            args.extend(["--max-file-bytes".to_owned(), bytes.to_string()]);
+        }
+        if let Some(kib) = self.max_chunk_kb {
+            args.extend(["--max-chunk-kb".to_owned(), kib.to_string()]);
+        }
+        args
     }
 }
 
@@ -62,6 +91,8 @@ impl SearchRate {
 pub struct Target {
     pub tls_addr: SocketAddr,
     pub tcp_addr: SocketAddr,
+    /// The HTTPS listener (file transfer).
+    pub https_addr: SocketAddr,
     pub data_dir: PathBuf,
     run: Running,
 }
@@ -79,50 +110,42 @@ impl Target {
         in_process: bool,
         lifetime: Duration,
     ) -> Result<Target, BenchError> {
-        Target::start_with(data_dir, in_process, lifetime, SearchRate::Default).await
+        Target::start_with(data_dir, in_process, lifetime, Tuning::default()).await
     }
 
-    /// [`Target::start`] with a search rate limit of choice.
+    /// [`Target::start`] with the configuration tuned for a scenario.
     pub async fn start_with(
         data_dir: &Path,
         in_process: bool,
         lifetime: Duration,
-        search_rate: SearchRate,
+        tuning: Tuning,
     ) -> Result<Target, BenchError> {
-        if in_process {
+        let (listening, run) = if in_process {
             let mut config = bench_config(data_dir);
-            search_rate.apply(&mut config);
+            tuning.apply(&mut config);
             let server = Server::start(config, Options::default()).await?;
-            let addr = |a: Option<SocketAddr>| {
-                a.ok_or_else(|| BenchError::Failed("the server has no listener".into()))
-            };
-            return Ok(Target {
-                tls_addr: addr(server.tls_addr)?,
-                tcp_addr: addr(server.tcp_addr)?,
-                data_dir: data_dir.to_path_buf(),
-                run: Running::InProcess(server),
-            });
-        }
-        let lifetime = lifetime.as_secs().to_string();
-        let data = data_dir.display().to_string();
-        let mut args = vec![
-            "serve-child",
-            "--stop-after-secs",
-            &lifetime,
-            "--server-data",
-            &data,
-        ];
-        if search_rate == SearchRate::Unlimited {
-            args.push("--unlimited-search");
-        }
-        let (child, line) = ChildProc::spawn(&args).await?;
-        let (tls_addr, tcp_addr) = parse_ready(&line)
-            .ok_or_else(|| BenchError::Failed(format!("the server said {line:?}")))?;
+            (Listening::of(&server)?, Running::InProcess(server))
+        } else {
+            let mut args = vec![
+                "serve-child".to_owned(),
+                "--stop-after-secs".to_owned(),
+                lifetime.as_secs().to_string(),
+                "--server-data".to_owned(),
+                data_dir.display().to_string(),
+            ];
+            args.extend(tuning.child_args());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (child, line) = ChildProc::spawn(&args).await?;
+            let listening = Listening::parse(&line)
+                .ok_or_else(|| BenchError::Failed(format!("the server said {line:?}")))?;
+            (listening, Running::Child(child))
+        };
         Ok(Target {
-            tls_addr,
-            tcp_addr,
+            tls_addr: listening.tls,
+            tcp_addr: listening.tcp,
+            https_addr: listening.https,
             data_dir: data_dir.to_path_buf(),
-            run: Running::Child(child),
+            run,
         })
     }
 
@@ -140,6 +163,11 @@ impl Target {
 
     pub fn cert_path(&self) -> PathBuf {
         self.data_dir.join("tls-cert.pem")
+    }
+
+    /// The key of the self-signed certificate (the bare HTTPS copy presents both).
+    pub fn key_path(&self) -> PathBuf {
+        self.data_dir.join("tls-key.pem")
     }
 
     pub fn describe(in_process: bool) -> &'static str {
@@ -226,14 +254,39 @@ pub async fn until_parent_gone(lifetime: Duration) {
     }
 }
 
-fn ready_line(tls: SocketAddr, tcp: SocketAddr) -> String {
-    format!("ready tls={tls} tcp={tcp}")
+/// Where a server under test listens; the child says it in its first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Listening {
+    tls: SocketAddr,
+    tcp: SocketAddr,
+    https: SocketAddr,
 }
 
-fn parse_ready(line: &str) -> Option<(SocketAddr, SocketAddr)> {
-    let rest = line.strip_prefix("ready tls=")?;
-    let (tls, tcp) = rest.split_once(" tcp=")?;
-    Some((tls.parse().ok()?, tcp.trim().parse().ok()?))
+impl Listening {
+    fn of(server: &Server) -> Result<Listening, BenchError> {
+        match (server.tls_addr, server.tcp_addr, server.https_addr) {
+            (Some(tls), Some(tcp), Some(https)) => Ok(Listening { tls, tcp, https }),
+            _ => Err(BenchError::Failed("the server lacks a listener".into())),
+        }
+    }
+
+    fn ready_line(self) -> String {
+        format!(
+            "ready tls={} tcp={} https={}",
+            self.tls, self.tcp, self.https
+        )
+    }
+
+    fn parse(line: &str) -> Option<Listening> {
+        let rest = line.strip_prefix("ready tls=")?;
+        let (tls, rest) = rest.split_once(" tcp=")?;
+        let (tcp, https) = rest.split_once(" https=")?;
+        Some(Listening {
+            tls: tls.parse().ok()?,
+            tcp: tcp.parse().ok()?,
+            https: https.trim().parse().ok()?,
+        })
+    }
 }
 
 /// The child's side: runs the server, prints where it listens, and stops when stdin ends
@@ -241,16 +294,13 @@ fn parse_ready(line: &str) -> Option<(SocketAddr, SocketAddr)> {
 pub async fn serve_child(
     data_dir: &Path,
     lifetime: Duration,
-    search_rate: SearchRate,
+    tuning: Tuning,
 ) -> Result<(), BenchError> {
     crate::limits::raise_nofile();
     let mut config = bench_config(data_dir);
-    search_rate.apply(&mut config);
+    tuning.apply(&mut config);
     let server = Server::start(config, Options::default()).await?;
-    let (Some(tls), Some(tcp)) = (server.tls_addr, server.tcp_addr) else {
-        return Err(BenchError::Failed("the server has no listener".into()));
-    };
-    println!("{}", ready_line(tls, tcp));
+    println!("{}", Listening::of(&server)?.ready_line());
     until_parent_gone(lifetime).await;
     server.shutdown().await;
     Ok(())
@@ -262,11 +312,38 @@ mod tests {
 
     #[test]
     fn the_ready_line_round_trips() {
-        let (a, b): (SocketAddr, SocketAddr) = (
-            "127.0.0.1:5061".parse().unwrap(),
-            "127.0.0.1:5060".parse().unwrap(),
+        let listening = Listening {
+            tls: "127.0.0.1:5061".parse().unwrap(),
+            tcp: "127.0.0.1:5060".parse().unwrap(),
+            https: "127.0.0.1:8443".parse().unwrap(),
+        };
+        assert_eq!(Listening::parse(&listening.ready_line()), Some(listening));
+        assert_eq!(Listening::parse("hello"), None);
+    }
+
+    #[test]
+    fn tuning_reaches_the_configuration_and_the_child_alike() {
+        let tuning = Tuning {
+            unlimited_search: true,
+            max_file_bytes: Some(100_000_000),
+            max_chunk_kb: Some(4096),
+        };
+        let mut config = bench_config(Path::new("/d"));
+        tuning.apply(&mut config);
+        assert_eq!(config.files.max_file_size_kb, 97_657, "rounded up");
+        assert_eq!(config.files.max_chunk_kb, 4096);
+        assert_eq!(config.chat.searches_per_minute, u32::MAX);
+        config.validate().expect("a valid configuration");
+        assert_eq!(
+            tuning.child_args(),
+            [
+                "--unlimited-search",
+                "--max-file-bytes",
+                "100000000",
+                "--max-chunk-kb",
+                "4096"
+            ]
         );
-        assert_eq!(parse_ready(&ready_line(a, b)), Some((a, b)));
-        assert_eq!(parse_ready("hello"), None);
+        assert!(Tuning::default().child_args().is_empty());
     }
 }

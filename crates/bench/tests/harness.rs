@@ -2,7 +2,9 @@
 //! the relay, in-process, delivers every message and reports every field.
 
 use parlance_bench::report::Section;
-use parlance_bench::{BenchOptions, Env, FanoutArgs, IdleArgs, PoolArgs, Scenario, run_scenarios};
+use parlance_bench::{
+    BenchOptions, Env, FanoutArgs, FilesArgs, IdleArgs, PoolArgs, Scenario, run_scenarios,
+};
 
 fn env() -> Env {
     Env::new(&BenchOptions {
@@ -128,4 +130,49 @@ async fn the_pool_design_load_at_a_tiny_factor_delivers_every_post_to_every_memb
     assert!(number(values, "delivery.p99_ms") > 0.0);
     assert_eq!(section.targets.len(), 1);
     assert!(!section.targets[0].met, "factor 1.0 was not tried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_travels_byte_exact_every_way_and_uploads_run_while_a_room_chats() {
+    // 3 MB: three SOAP chunks of the default 1 MiB, the last one short.
+    let args = FilesArgs {
+        size_mb: 3,
+        rounds: 1,
+        members: 6,
+        rate: 10.0,
+        duration: 1,
+        uploads: 3,
+        upload_mb: 1,
+        chunk_kb: None,
+        upload_mb_per_s: None,
+    };
+    let report = run_scenarios(&env(), &Scenario::Files(args))
+        .await
+        .expect("the scenario runs (a download that differs from the upload fails it)");
+    let section = &report.sections[0];
+    for way in ["bare copy", "plain API", "SOAP"] {
+        for direction in ["upload", "download"] {
+            let name = format!("{way} {direction}");
+            let values = row(section, &name);
+            assert_eq!(number(values, "bytes"), 3e6, "{name}");
+            assert_eq!(number(values, "rounds"), 1.0, "{name}");
+            assert!(number(values, "mb_per_s") > 0.0, "{name}: {values:?}");
+            assert!(number(values, "vs_bare") > 0.0, "{name}: {values:?}");
+        }
+        assert_eq!(
+            number(row(section, &format!("{way} download")), "verified"),
+            1.0,
+            "{way}: the download was checked against what was sent"
+        );
+    }
+    assert_eq!(number(row(section, "bare copy upload"), "vs_bare"), 1.0);
+    for name in ["chat, no uploads", "chat, 3 uploads"] {
+        let values = row(section, name);
+        assert_eq!(number(values, "posts"), 10.0, "{name}: {values:?}");
+        assert_eq!(number(values, "delivered_pct"), 100.0, "{name}: {values:?}");
+    }
+    let load = row(section, "uploads during chat");
+    assert!(number(load, "uploads") >= 1.0, "{load:?}");
+    assert_eq!(number(load, "failed"), 0.0, "{load:?}");
+    assert_eq!(section.targets.len(), 4, "{:?}", section.targets);
 }

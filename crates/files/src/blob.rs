@@ -25,6 +25,8 @@ pub struct Blob {
     /// The segment whose plaintext `segment` holds, if any: consecutive reads within one
     /// segment (small download chunks) decrypt it once.
     cached: Option<u64>,
+    /// Where the file's cursor is, when known: a read cut short leaves it unknown.
+    position: Option<u64>,
     /// A blob that fails verification is logged once, however often it is read after.
     reported: bool,
 }
@@ -73,6 +75,7 @@ impl Blob {
             layout,
             segment: Vec::with_capacity(SEALED_SEGMENT_LEN),
             cached: None,
+            position: Some(HEADER_LEN as u64),
             reported: false,
         };
         blob.load(layout.segments - 1).await?;
@@ -119,12 +122,17 @@ impl Blob {
         self.cached = None;
         let place = self.layout.segment(index);
         self.segment.resize(place.sealed_len, 0);
-        self.file
-            .seek(SeekFrom::Start(place.offset))
-            .await
-            .map_err(FileError::io(&self.path))?;
+        // A download reads segment after segment: the cursor is usually where the next one
+        // starts, and a seek would cost one more trip to the blocking pool.
+        if self.position != Some(place.offset) {
+            self.file
+                .seek(SeekFrom::Start(place.offset))
+                .await
+                .map_err(FileError::io(&self.path))?;
+        }
+        self.position = None;
         match self.file.read_exact(&mut self.segment).await {
-            Ok(_) => {}
+            Ok(_) => self.position = Some(place.offset + place.sealed_len as u64),
             // Shorter than when it was opened: no longer the blob that was verified.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(self.corrupt()),
             Err(e) => return Err(FileError::io(&self.path)(e)),

@@ -29,6 +29,8 @@ pub struct Upload {
     sealed: bool,
     index: u64,
     len: u64,
+    /// Where the file's cursor is, when known. A write cut short leaves it unknown.
+    position: Option<u64>,
 }
 
 impl fmt::Debug for Upload {
@@ -67,6 +69,7 @@ impl Upload {
             sealed: false,
             index: 0,
             len: 0,
+            position: Some(HEADER_LEN as u64),
         })
     }
 
@@ -152,16 +155,23 @@ impl Upload {
             self.key.seal(self.index, last, &mut self.segment);
             self.sealed = true;
         }
-        // Segments have fixed places, so seeking before each one makes a write that was
-        // interrupted harmless: the next call writes the same sealed bytes to the same place.
-        self.file
-            .seek(SeekFrom::Start(format::segment_offset(self.index)))
-            .await
-            .map_err(FileError::io(&self.partial.path))?;
+        // Segments have fixed places, so a write that was interrupted is harmless: the next
+        // call seeks back and writes the same sealed bytes to the same place. Otherwise the
+        // cursor is already there, and a seek would cost a trip to the blocking pool and hold
+        // this segment back until the previous one is on disk.
+        let offset = format::segment_offset(self.index);
+        if self.position != Some(offset) {
+            self.file
+                .seek(SeekFrom::Start(offset))
+                .await
+                .map_err(FileError::io(&self.partial.path))?;
+        }
+        self.position = None;
         self.file
             .write_all(&self.segment)
             .await
             .map_err(FileError::io(&self.partial.path))?;
+        self.position = Some(offset + self.segment.len() as u64);
         self.segment.clear();
         self.sealed = false;
         self.index += 1;

@@ -1,0 +1,140 @@
+//! The upload load set against chat: uploaders, each a signed-in client of its own, putting
+//! the same few megabytes through the plain API again and again, as fast as they go (or at
+//! a set pace, as over a slower link), until stopped. Each upload asks for its token over XCCOS and opens its own connection, as
+//! Parlance's client does.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parlance_client::Client;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::https::Connection;
+use super::throughput::{FILE_NAME, MB};
+use super::ways::{plain_path, put};
+use crate::error::BenchError;
+use crate::wire::{self, Dialer};
+
+/// How long an uploader waits after a failed upload before the next.
+const AFTER_FAILURE: Duration = Duration::from_millis(100);
+
+/// Uploads running until [`UploadLoad::stop`].
+#[derive(Debug)]
+pub struct UploadLoad {
+    stop: watch::Sender<bool>,
+    uploaders: JoinSet<()>,
+    counts: Arc<Counts>,
+    started: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    completed: AtomicU64,
+    bytes: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// What the uploads achieved while they ran.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LoadResult {
+    pub uploads: u64,
+    pub failed: u64,
+    pub mb_per_s: f64,
+}
+
+/// Where the uploads go, and from where.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub room_uri: String,
+    pub https: SocketAddr,
+    pub dialer: Dialer,
+    /// Loopback source addresses the uploaders' connections are spread over.
+    pub sources: usize,
+    /// Each upload's pace in bytes per second; none: as fast as it goes.
+    pub pace: Option<f64>,
+}
+
+impl UploadLoad {
+    /// One uploader per client, each putting `bytes` in a loop.
+    pub fn start(clients: &[Client], to: &Destination, bytes: &Bytes) -> UploadLoad {
+        let (stop, stopped) = watch::channel(false);
+        let counts = Arc::new(Counts::default());
+        let mut uploaders = JoinSet::new();
+        for (i, client) in clients.iter().enumerate() {
+            let uploader = Uploader {
+                client: client.clone(),
+                to: to.clone(),
+                from_index: i,
+                bytes: bytes.clone(),
+                counts: counts.clone(),
+            };
+            uploaders.spawn(uploader.run(stopped.clone()));
+        }
+        UploadLoad {
+            stop,
+            uploaders,
+            counts,
+            started: Instant::now(),
+        }
+    }
+
+    /// Stops every uploader; uploads under way are cut off and not counted.
+    pub async fn stop(mut self) -> LoadResult {
+        let _ = self.stop.send(true);
+        let secs = self.started.elapsed().as_secs_f64();
+        self.uploaders.shutdown().await;
+        let bytes = self.counts.bytes.load(Ordering::Relaxed);
+        LoadResult {
+            uploads: self.counts.completed.load(Ordering::Relaxed),
+            failed: self.counts.failed.load(Ordering::Relaxed),
+            mb_per_s: bytes as f64 / MB as f64 / secs.max(1e-9),
+        }
+    }
+}
+
+struct Uploader {
+    client: Client,
+    to: Destination,
+    from_index: usize,
+    bytes: Bytes,
+    counts: Arc<Counts>,
+}
+
+impl Uploader {
+    async fn run(self, stopped: watch::Receiver<bool>) {
+        while !*stopped.borrow() {
+            match self.upload().await {
+                Ok(()) => {
+                    self.counts.completed.fetch_add(1, Ordering::Relaxed);
+                    self.counts
+                        .bytes
+                        .fetch_add(self.bytes.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    // The count goes in the report; one line is enough to say why.
+                    if self.counts.failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                        tracing::warn!(error = %e, "an upload of the load failed");
+                    }
+                    tokio::time::sleep(AFTER_FAILURE).await;
+                }
+            }
+        }
+    }
+
+    async fn upload(&self) -> Result<(), BenchError> {
+        let token = self
+            .client
+            .upload_token(&self.to.room_uri, FILE_NAME)
+            .await?;
+        let from = wire::source(self.from_index, self.to.sources);
+        let mut conn = Connection::open(&self.to.dialer, from, self.to.https).await?;
+        let path = plain_path(&token.token);
+        put(&mut conn, &path, self.bytes.clone(), self.to.pace).await?;
+        Ok(())
+    }
+}

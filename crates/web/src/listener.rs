@@ -13,6 +13,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use parlance_clock::Clock;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -37,6 +38,10 @@ pub struct WebSettings {
 
 /// How long requests in progress at shutdown may take to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// What a closing connection still reads and drops at most, and for how long.
+const LINGER_BYTES: usize = 4 * 1024 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(2);
 
 /// The most a request head may take (request line and headers), in bytes. hyper holds it
 /// in its read buffer, which this also bounds.
@@ -173,26 +178,51 @@ async fn serve_connection(
         .header_read_timeout(settings.header_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS);
-    let connection = builder.serve_connection(io, service);
-    tokio::pin!(connection);
+    let mut connection = builder.serve_connection(io, service);
     let mut closing = false;
     loop {
         tokio::select! {
-            served = connection.as_mut() => {
-                if let Err(e) = served {
-                    log_connection_error(peer, &e);
+            served = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)) => {
+                match served {
+                    Ok(()) => break,
+                    Err(e) => {
+                        log_connection_error(peer, &e);
+                        return;
+                    }
                 }
-                return;
             }
             () = activity.idle_for(settings.idle_timeout) => {
                 tracing::info!(%peer, "HTTPS: idle timeout, closing connection");
                 return;
             }
-            _ = shutdown.wait_for(|stop| *stop), if !closing => {
-                connection.as_mut().graceful_shutdown();
-                closing = true;
+            _ = shutdown.wait_for(|stop| *stop), if !closing => closing = true,
+        }
+        // Outside the select, whose first branch holds the connection.
+        std::pin::Pin::new(&mut connection).graceful_shutdown();
+    }
+    linger(connection.into_parts().io.into_inner(), &context.clock).await;
+}
+
+/// Closing a socket with bytes unread makes the kernel answer with a reset, which can
+/// destroy a response the client has not read yet: a refusal sent before the body (a 413
+/// for an announced length) would reach the client as a broken pipe. So the connection's
+/// sending side is closed first and what the client still sends is read and dropped, for
+/// a bounded time and amount, before the socket closes.
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, clock: &Clock) {
+    let drain = async {
+        let _ = stream.shutdown().await;
+        let mut buf = vec![0; 16 * 1024];
+        let mut left = LINGER_BYTES;
+        while left > 0 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
             }
         }
+    };
+    tokio::select! {
+        () = drain => {}
+        () = clock.sleep(LINGER_TIME) => {}
     }
 }
 

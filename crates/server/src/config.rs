@@ -189,6 +189,10 @@ pub struct WebConfig {
     /// A connection on which no byte moves either way for this long is closed (a client
     /// that stops reading a download, or stops sending).
     pub idle_timeout_secs: u64,
+    /// Threads that run HTTPS (TLS, SOAP, encryption at rest), apart from the chat's: file
+    /// transfers, however many, use at most these and the file I/O threads, so that chat
+    /// keeps its cores.
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -322,6 +326,7 @@ impl Default for WebConfig {
             body_timeout_secs: 30,
             min_body_kb_per_sec: 8,
             idle_timeout_secs: 60,
+            threads: 1,
         }
     }
 }
@@ -452,6 +457,7 @@ impl Config {
             ("web.body_timeout_secs", w.body_timeout_secs),
             ("web.min_body_kb_per_sec", w.min_body_kb_per_sec),
             ("web.idle_timeout_secs", w.idle_timeout_secs),
+            ("web.threads", w.threads as u64),
             ("files.max_file_size_kb", f.max_file_size_kb),
             ("files.max_chunk_kb", f.max_chunk_kb),
             ("files.room_quota_mb", f.room_quota_mb),

@@ -8,6 +8,7 @@ pub mod endpoint;
 pub mod frontend;
 pub mod groupchat;
 mod ids;
+mod runtime;
 pub mod tls;
 pub mod transport;
 
@@ -36,6 +37,7 @@ use crate::frontend::throttle::{Throttle, ThrottleLimits};
 use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
+use crate::runtime::WebRuntime;
 use crate::tls::CertificateInfo;
 use crate::transport::Connections;
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
@@ -86,6 +88,8 @@ pub struct Server {
     connections: Arc<Connections>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Where the HTTPS listener runs; dropped after its task has ended.
+    web_runtime: Option<WebRuntime>,
 }
 
 /// Opens the data directory, the server key and the store as `config` says.
@@ -231,20 +235,32 @@ impl Server {
             shutdown_rx.clone(),
         ));
         let mut tasks = vec![serve, changes];
-        let (https_addr, files) = match web {
+        let (https_addr, files, web_runtime) = match web {
             Some(web) => {
                 let addr = web.listener.local_addr().map_err(StartError::Bind)?;
-                tasks.push(tokio::spawn(parlance_web::serve(
-                    web.listener,
+                let runtime = WebRuntime::new(config.web.threads).map_err(StartError::Bind)?;
+                // The listening socket was bound here; it is registered with the runtime
+                // that polls it.
+                let listener = web.listener.into_std().map_err(StartError::Bind)?;
+                let (tls, routes, settings, clock, shutdown) = (
                     web.tls,
                     web.files.routes(),
                     web_settings(&config),
                     options.clock.clone(),
                     shutdown_rx.clone(),
-                )));
-                (Some(addr), Some(web.files))
+                );
+                tasks.push(runtime.spawn(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            parlance_web::serve(listener, tls, routes, settings, clock, shutdown)
+                                .await
+                        }
+                        Err(e) => tracing::error!(error = %e, "the HTTPS listener cannot start"),
+                    }
+                }));
+                (Some(addr), Some(web.files), Some(runtime))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         tasks.push(tokio::spawn(sweep(
             front_end.clone(),
@@ -264,6 +280,7 @@ impl Server {
             connections,
             shutdown,
             tasks,
+            web_runtime,
         })
     }
 
@@ -284,6 +301,7 @@ impl Server {
         for t in self.tasks {
             let _ = t.await;
         }
+        drop(self.web_runtime);
         // Sessions whose connections did not finish closing in time end here, so that their
         // departures reach the compliance outbox before the store closes.
         self.groupchat.close_all().await;

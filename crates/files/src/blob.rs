@@ -7,14 +7,17 @@ use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
 use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, BufReader};
 
 use crate::FileError;
-use crate::format::{FileKey, HEADER_LEN, Layout, SEALED_SEGMENT_LEN, SEGMENT_LEN, StoreKey};
+use crate::format::{
+    FileKey, HEADER_LEN, IO_BUFFER_LEN, Layout, SEALED_SEGMENT_LEN, SEGMENT_LEN, StoreKey,
+};
 
-/// A complete file opened for reading. Holds one segment in memory.
+/// A complete file opened for reading. Holds one segment in memory, and [`IO_BUFFER_LEN`]
+/// bytes read ahead.
 pub struct Blob {
-    file: File,
+    file: BufReader<File>,
     path: PathBuf,
     room: String,
     name: String,
@@ -50,12 +53,13 @@ impl Blob {
         room: &str,
         name: &str,
     ) -> Result<Blob, FileError> {
-        let mut file = match File::open(&path).await {
+        let file = match File::open(&path).await {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(FileError::NotFound),
             Err(e) => return Err(FileError::io(path)(e)),
         };
         let blob_len = file.metadata().await.map_err(FileError::io(&path))?.len();
+        let mut file = BufReader::with_capacity(IO_BUFFER_LEN, file);
         let Ok(layout) = Layout::of(blob_len) else {
             return Err(report_corrupt(room, name));
         };

@@ -16,6 +16,9 @@ const KEY_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 /// A segment as stored: its plaintext and its tag.
 pub(crate) const SEALED_SEGMENT_LEN: usize = SEGMENT_LEN + TAG_LEN;
+/// What a file moves to and from the disk at once: a few segments, so that a transfer
+/// makes one trip to the blocking pool for several of them rather than one each.
+pub(crate) const IO_BUFFER_LEN: usize = 4 * SEALED_SEGMENT_LEN;
 /// Starts the associated data of the key wrap. A later format gets a context of its own,
 /// so that neither version's headers can pass for the other's.
 const WRAP_CONTEXT: &[u8] = b"parlance-files v1";

@@ -1,4 +1,5 @@
-//! Storing a new file: plaintext in, sealed segments out, with one segment in memory.
+//! Storing a new file: plaintext in, sealed segments out, with one segment of plaintext and
+//! a few sealed ones on their way to the disk in memory.
 //!
 //! The file is written under `.partial/` and only linked to its final name once whole and
 //! synced, so a reader never sees part of it. Everything that ends an upload without
@@ -10,15 +11,16 @@ use std::io::{self, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use tokio::fs::File;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use crate::FileError;
 use crate::disk;
-use crate::format::{self, FileKey, HEADER_LEN, SEALED_SEGMENT_LEN, SEGMENT_LEN};
+use crate::format::{self, FileKey, HEADER_LEN, IO_BUFFER_LEN, SEALED_SEGMENT_LEN, SEGMENT_LEN};
 
-/// A file being stored. Send, and holds at most one segment of plaintext.
+/// A file being stored. Send, and holds at most one segment of plaintext (and
+/// [`IO_BUFFER_LEN`] bytes of sealed ones not yet written).
 pub struct Upload {
-    file: File,
+    file: BufWriter<File>,
     partial: Partial,
     /// `<dir>/<room>/<name>`.
     destination: PathBuf,
@@ -50,9 +52,10 @@ impl Upload {
         header: [u8; HEADER_LEN],
         key: FileKey,
     ) -> Result<Upload, FileError> {
-        let mut file = disk::create_private_file(&partial)
+        let file = disk::create_private_file(&partial)
             .await
             .map_err(FileError::io(&partial))?;
+        let mut file = BufWriter::with_capacity(IO_BUFFER_LEN, file);
         let partial = Partial {
             path: partial,
             present: true,
@@ -117,6 +120,7 @@ impl Upload {
             .await
             .map_err(FileError::io(&self.partial.path))?;
         self.file
+            .get_ref()
             .sync_all()
             .await
             .map_err(FileError::io(&self.partial.path))?;

@@ -160,7 +160,8 @@ async fn serve(files: &Files, request: Request) -> Result<mgc::Response, Refusal
             let max_chunk = transfers.settings().max_chunk_bytes;
             let len = usize::try_from(buffer_size).map_or(max_chunk, |n| n.min(max_chunk));
             let bytes = blob.read_at(offset, len).await?;
-            Ok(R::DownloadChunk(bytes.to_vec()))
+            // The chunk was read into a buffer of its own: handed over, not copied.
+            Ok(R::DownloadChunk(Vec::from(bytes)))
         }
     }
 }

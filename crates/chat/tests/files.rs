@@ -400,6 +400,48 @@ async fn tokens_are_issued_for_each_direction_with_the_service_url() {
     world.finish().await;
 }
 
+/// A limit of the service (`GetMaxRequestContentInKB`) may be asked with either kind of
+/// token, still only a valid one of that room.
+#[tokio::test]
+async fn either_kind_of_token_may_ask_what_holds_for_both() {
+    let (world, alice, lobby) = alice_in_lobby().await;
+    let upload = world
+        .token(alice, &lobby, Direction::Upload, "notes.txt")
+        .await
+        .unwrap();
+    let file = world.upload(alice, &lobby, 43).await;
+    let download = world
+        .token(alice, &lobby, Direction::Download, &file.name)
+        .await
+        .unwrap();
+    for (token, direction) in [
+        (&upload, Direction::Upload),
+        (&download, Direction::Download),
+    ] {
+        let grant = world
+            .transfers
+            .authorize_either(token, Some(&lobby.room.guid))
+            .await
+            .unwrap();
+        assert_eq!(grant.token.direction, direction);
+    }
+    assert!(matches!(
+        world
+            .transfers
+            .authorize_either(&download, Some("0b0e7c52-5e55-4c0b-b3f4-6b8e5e3b0a55"))
+            .await,
+        Err(FileRefusal::WrongRoom)
+    ));
+    assert!(matches!(
+        world
+            .transfers
+            .authorize_either("0b0e7c52-5e55-4c0b-b3f4-6b8e5e3b0a55", None)
+            .await,
+        Err(FileRefusal::InvalidToken)
+    ));
+    world.finish().await;
+}
+
 #[tokio::test]
 async fn without_the_file_service_tokens_are_not_supported() {
     let world = World::start(None).await;

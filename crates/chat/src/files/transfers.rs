@@ -92,6 +92,25 @@ impl Transfers {
         channel_id: Option<&str>,
         direction: Direction,
     ) -> Result<Grant, FileRefusal> {
+        self.authorize_for(token, channel_id, Some(direction)).await
+    }
+
+    /// As [`Transfers::authorize`], for a request that either kind of token may make (a
+    /// limit of the service): the rights checked are those of the token's own direction.
+    pub async fn authorize_either(
+        &self,
+        token: &str,
+        channel_id: Option<&str>,
+    ) -> Result<Grant, FileRefusal> {
+        self.authorize_for(token, channel_id, None).await
+    }
+
+    async fn authorize_for(
+        &self,
+        token: &str,
+        channel_id: Option<&str>,
+        wanted: Option<Direction>,
+    ) -> Result<Grant, FileRefusal> {
         let token = self
             .known_token(token)
             .await?
@@ -99,9 +118,10 @@ impl Transfers {
         if self.now() >= token.expires_at {
             return Err(FileRefusal::Expired);
         }
-        if token.direction != direction {
+        if wanted.is_some_and(|d| d != token.direction) {
             return Err(FileRefusal::WrongDirection);
         }
+        let direction = token.direction;
         if token.spent {
             return Err(FileRefusal::Spent);
         }

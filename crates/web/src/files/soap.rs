@@ -9,7 +9,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use mgc::Request;
-use parlance_chat::files::{FileRefusal, Grant};
+use parlance_chat::files::Grant;
 use parlance_store::files::Direction;
 
 use super::refusal::Refusal;
@@ -98,19 +98,9 @@ async fn serve(files: &Files, request: Request) -> Result<mgc::Response, Refusal
         }
         Request::GetMaxRequestContentInKB { token, channel_id } => {
             // A limit of the service, not of the token's file: any valid token may ask.
-            match files
-                .authorize(&token, Some(&channel_id), Direction::Upload)
-                .await
-            {
-                Err(Refusal::Transfer(FileRefusal::WrongDirection)) => {
-                    files
-                        .authorize(&token, Some(&channel_id), Direction::Download)
-                        .await?;
-                }
-                upload => {
-                    upload?;
-                }
-            }
+            transfers
+                .authorize_either(&token, Some(&channel_id))
+                .await?;
             let kib = transfers.settings().max_chunk_bytes / 1024;
             Ok(R::MaxRequestContentInKB(
                 i32::try_from(kib).unwrap_or(i32::MAX),

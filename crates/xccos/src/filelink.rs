@@ -90,12 +90,9 @@ impl fmt::Display for FileLink {
 
 /// Every valid link in a message's text, in order, with the bytes it takes.
 pub fn file_links(text: &str) -> Vec<(Range<usize>, FileLink)> {
-    // ASCII lower-casing keeps every byte offset, so positions found in `lower` hold in `text`.
-    let lower = text.to_ascii_lowercase();
     let mut found = Vec::new();
     let mut from = 0;
-    while let Some(at) = lower[from..].find(FILE_LINK_SCHEME) {
-        let start = from + at;
+    while let Some(start) = find_scheme(text, from) {
         let after_scheme = start + FILE_LINK_SCHEME.len();
         let end = text[after_scheme..]
             .find(|c: char| !is_link_char(c))
@@ -107,6 +104,15 @@ pub fn file_links(text: &str) -> Vec<(Range<usize>, FileLink)> {
         from = end;
     }
     found
+}
+
+/// Where the next scheme (in any case) starts at or after `from`. Every post is searched,
+/// so without a lower-cased copy of it.
+fn find_scheme(text: &str, from: usize) -> Option<usize> {
+    text.as_bytes()[from..]
+        .windows(FILE_LINK_SCHEME.len())
+        .position(|w| w.eq_ignore_ascii_case(FILE_LINK_SCHEME.as_bytes()))
+        .map(|at| from + at)
 }
 
 /// `<GUID>` or `<GUID>.<ext>`, the extension 1–16 ASCII letters or digits: the names the

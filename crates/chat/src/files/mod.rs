@@ -10,6 +10,7 @@ mod transfers;
 
 use std::time::Duration;
 
+pub use names::extension_of;
 pub(crate) use names::is_original_name;
 pub use parlance_store::files::{Direction, FileState, FileToken, StoredFile};
 pub use transfers::{FileRefusal, Grant, Transfers};

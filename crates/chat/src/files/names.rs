@@ -5,8 +5,7 @@
 
 /// Longest original name (`ftdb@fileUrl` of `cmd:getfutok`), in characters.
 const MAX_ORIGINAL_NAME_CHARS: usize = 255;
-/// Longest extension, in ASCII letters and digits.
-const MAX_EXTENSION_CHARS: usize = 16;
+use xccos::MAX_EXTENSION_CHARS;
 
 /// Whether an original file name is acceptable: 1–255 characters, none of them a control
 /// character. It is stored and shown, never used as a path.
@@ -21,8 +20,22 @@ pub(crate) fn is_original_name(name: &str) -> bool {
 /// than cleaned: a client that sends it is not naming an extension.
 pub(super) fn extension(asked: &str) -> Option<String> {
     let bare = asked.strip_prefix('.').unwrap_or(asked);
-    (bare.len() <= MAX_EXTENSION_CHARS && bare.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .then(|| bare.to_ascii_lowercase())
+    is_extension(bare).then(|| bare.to_ascii_lowercase())
+}
+
+fn is_extension(s: &str) -> bool {
+    s.len() <= MAX_EXTENSION_CHARS && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The extension a file keeps from its original name (for a client that names none of its
+/// own, as the plain API's): the last one, when a repository name may carry it; none
+/// otherwise.
+pub fn extension_of(original: &str) -> &str {
+    original
+        .rsplit_once('.')
+        .map(|(_, ext)| ext)
+        .filter(|ext| is_extension(ext))
+        .unwrap_or("")
 }
 
 /// A fresh repository name: a random GUID, with the extension when there is one.
@@ -38,6 +51,18 @@ pub(super) fn repository_name(extension: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repository_name_keeps_a_plain_extension_only() {
+        assert_eq!(extension_of("report.PDF"), "PDF");
+        assert_eq!(extension_of("archive.tar.gz"), "gz");
+        assert_eq!(extension_of(r"C:\Users\alice\notes.txt"), "txt");
+        assert_eq!(extension_of("README"), "");
+        assert_eq!(extension_of("trailing."), "");
+        assert_eq!(extension_of("dir.d/file"), "");
+        assert_eq!(extension_of("x.abcdefghijklmnopq"), "", "17 characters");
+        assert_eq!(extension_of("x.t\u{e9}xt"), "");
+    }
 
     #[test]
     fn extensions_are_short_ascii_words_or_refused() {

@@ -79,7 +79,7 @@ async fn store(
     // The length is checked against the room's limits before the first byte is stored.
     let length = body.declared_len().ok_or(Refusal::LengthRequired)?;
     let grant = files.authorize(token, None, Direction::Upload).await?;
-    let extension = extension(&grant.token.file_url);
+    let extension = parlance_chat::files::extension_of(&grant.token.file_url);
     let file = files.transfers().reserve_name(&grant, extension).await?;
     match receive(files, &grant, &file, length, &mut body).await {
         Ok(size) => Ok((file.name, size)),
@@ -105,18 +105,6 @@ async fn receive(
     }
     let progress = slot.take().ok_or(Refusal::NoUpload)?;
     files.complete_upload(grant, progress).await
-}
-
-/// The extension a repository name keeps: the original name's, when it is 1–16 ASCII
-/// letters or digits (docs/protocol.md); none otherwise.
-fn extension(original: &str) -> &str {
-    original
-        .rsplit_once('.')
-        .map(|(_, ext)| ext)
-        .filter(|ext| {
-            (1..=16).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric())
-        })
-        .unwrap_or("")
 }
 
 async fn send(
@@ -225,18 +213,6 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_repository_name_keeps_a_plain_extension_only() {
-        assert_eq!(extension("report.PDF"), "PDF");
-        assert_eq!(extension("archive.tar.gz"), "gz");
-        assert_eq!(extension(r"C:\Users\alice\notes.txt"), "txt");
-        assert_eq!(extension("README"), "");
-        assert_eq!(extension("trailing."), "");
-        assert_eq!(extension("dir.d/file"), "");
-        assert_eq!(extension("x.abcdefghijklmnopq"), "", "17 characters");
-        assert_eq!(extension("x.t\u{e9}xt"), "");
-    }
 
     #[test]
     fn the_original_name_is_percent_encoded_in_the_disposition() {

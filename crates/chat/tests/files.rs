@@ -37,6 +37,7 @@ const LIFETIME: Duration = Duration::from_secs(1800);
 const MAX_FILE: u64 = 1_000;
 const QUOTA: u64 = 2_500;
 const TOKENS_PER_USER: u32 = 3;
+const FILES_PER_ROOM: u64 = 8;
 
 fn file_settings() -> FileSettings {
     FileSettings {
@@ -46,6 +47,7 @@ fn file_settings() -> FileSettings {
         room_quota_bytes: QUOTA,
         max_chunk_bytes: 64,
         max_tokens_per_user: TOKENS_PER_USER,
+        max_files_per_room: FILES_PER_ROOM,
     }
 }
 
@@ -901,6 +903,42 @@ async fn a_repository_name_is_chosen_once_from_a_checked_extension() {
     let (_, _, file) = world.reserve(alice, &lobby, "").await;
     assert_eq!(file.name.len(), 36, "no extension: the GUID alone");
     assert!(!file.name.contains('.'));
+    world.finish().await;
+}
+
+/// Empty files cost no bytes of the quota; a room still holds only so many files.
+#[tokio::test]
+async fn a_room_holds_only_so_many_files_however_small() {
+    let (world, alice, lobby) = alice_in_lobby().await;
+    let early = world.upload_token(alice, &lobby).await;
+    let early = world.grant(&early, &lobby, Direction::Upload).await;
+    let reserved = world.transfers.reserve_name(&early, "txt").await.unwrap();
+    for _ in 1..FILES_PER_ROOM {
+        world.upload(alice, &lobby, 0).await;
+    }
+    assert_eq!(
+        world.store.room_file_count(lobby.room.id).await.unwrap(),
+        FILES_PER_ROOM
+    );
+    let late = world.upload_token(alice, &lobby).await;
+    let late = world.grant(&late, &lobby, Direction::Upload).await;
+    assert!(matches!(
+        world.transfers.reserve_name(&late, "txt").await,
+        Err(FileRefusal::QuotaExceeded)
+    ));
+    // The token that named its file before the room filled up keeps that name.
+    let early = world
+        .grant(&early.token.token, &lobby, Direction::Upload)
+        .await;
+    assert_eq!(
+        world
+            .transfers
+            .reserve_name(&early, "txt")
+            .await
+            .unwrap()
+            .name,
+        reserved.name
+    );
     world.finish().await;
 }
 

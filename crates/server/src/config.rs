@@ -206,6 +206,8 @@ pub struct FilesConfig {
     pub max_chunk_kb: u64,
     /// What one room's files may take in all, in MiB.
     pub room_quota_mb: u64,
+    /// Files one room may hold (uploads in progress count), whatever their size.
+    pub max_files_per_room: u64,
     /// How long a file token stays valid after it is issued.
     pub token_lifetime_secs: u64,
     /// Live file tokens one user may hold.
@@ -338,6 +340,7 @@ impl Default for FilesConfig {
             max_file_size_kb: 20 * 1024,
             max_chunk_kb: 1024,
             room_quota_mb: 1024,
+            max_files_per_room: 100_000,
             token_lifetime_secs: 1800,
             max_tokens_per_user: 64,
             max_uploads_per_user: 4,
@@ -461,6 +464,7 @@ impl Config {
             ("files.max_file_size_kb", f.max_file_size_kb),
             ("files.max_chunk_kb", f.max_chunk_kb),
             ("files.room_quota_mb", f.room_quota_mb),
+            ("files.max_files_per_room", f.max_files_per_room),
             ("files.token_lifetime_secs", f.token_lifetime_secs),
             (
                 "files.max_tokens_per_user",

@@ -389,6 +389,7 @@ async fn prepare_web(
         max_chunk_bytes: usize::try_from(config.files.max_chunk_kb * 1024)
             .expect("validated: at most 16 MiB"),
         max_tokens_per_user: config.files.max_tokens_per_user,
+        max_files_per_room: config.files.max_files_per_room,
     };
     let file_store = open_file_store(config, key).await?;
     file_store.discard_unfinished().await?;

@@ -515,6 +515,11 @@ impl Store {
         engine!(self, s => s.room_file_bytes(room_id).await)
     }
 
+    /// How many files a room holds, uploads in progress included.
+    pub async fn room_file_count(&self, room_id: i64) -> Result<u64> {
+        engine!(self, s => s.room_file_count(room_id).await)
+    }
+
     /// Whether a message of the file's room links the file.
     pub async fn file_linked(&self, file_id: i64) -> Result<bool> {
         engine!(self, s => s.file_linked(file_id).await)

@@ -33,4 +33,7 @@ pub struct FileSettings {
     pub max_chunk_bytes: usize,
     /// Live (unexpired, unspent) tokens one principal may hold at once.
     pub max_tokens_per_user: u32,
+    /// Files one room may hold, uploads in progress included: the byte quota alone would let
+    /// empty files pile up without bound.
+    pub max_files_per_room: u64,
 }

@@ -175,6 +175,13 @@ impl Transfers {
     ) -> Result<StoredFile, FileRefusal> {
         upload_only(grant)?;
         let extension = super::names::extension(extension).ok_or(FileRefusal::BadName)?;
+        // A token that already named its file gets that name again, whatever the count.
+        if grant.file.is_none()
+            && self.store.room_file_count(grant.token.room_id).await?
+                >= self.settings.max_files_per_room
+        {
+            return Err(FileRefusal::QuotaExceeded);
+        }
         let name = repository_name(&extension);
         self.store
             .reserve_upload(&grant.token.token, &name, self.now())

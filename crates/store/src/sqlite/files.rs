@@ -316,6 +316,15 @@ impl SqliteStore {
         Ok(bytes as u64)
     }
 
+    /// How many files a room holds, uploads in progress included.
+    pub async fn room_file_count(&self, room_id: i64) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM files WHERE room_id = ?")
+            .bind(room_id)
+            .fetch_one(&self.reads)
+            .await?;
+        Ok(count as u64)
+    }
+
     /// Whether a message of the file's room links the file.
     pub async fn file_linked(&self, file_id: i64) -> Result<bool> {
         Ok(sqlx::query_scalar(

@@ -3,16 +3,16 @@
 //! Everything here is pure computation; the upload and the blob do the I/O.
 
 use rand::RngCore;
-use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
 /// Plaintext bytes per segment: what an upload or a blob holds in memory at once.
 pub(crate) const SEGMENT_LEN: usize = 64 * 1024;
 pub(crate) const HEADER_LEN: usize = MAGIC.len() + 1 + 4 + NONCE_LEN + KEY_LEN + TAG_LEN;
 
 const MAGIC: &[u8; 4] = b"PLFS";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const KEY_LEN: usize = 32;
-/// ChaCha20-Poly1305's tag.
+/// AES-256-GCM's tag.
 const TAG_LEN: usize = 16;
 /// A segment as stored: its plaintext and its tag.
 pub(crate) const SEALED_SEGMENT_LEN: usize = SEGMENT_LEN + TAG_LEN;
@@ -21,7 +21,7 @@ pub(crate) const SEALED_SEGMENT_LEN: usize = SEGMENT_LEN + TAG_LEN;
 pub(crate) const IO_BUFFER_LEN: usize = 4 * SEALED_SEGMENT_LEN;
 /// Starts the associated data of the key wrap. A later format gets a context of its own,
 /// so that neither version's headers can pass for the other's.
-const WRAP_CONTEXT: &[u8] = b"parlance-files v1";
+const WRAP_CONTEXT: &[u8] = b"parlance-files v2";
 
 /// Bytes that failed authentication, or a header or length this format cannot have. The
 /// caller knows which file it was and reports it.
@@ -53,7 +53,7 @@ impl StoreKey {
                 Aad::from(wrap_context(room, name)),
                 &mut wrapped,
             )
-            .expect("ChaCha20-Poly1305 seals a 32-byte key");
+            .expect("AES-256-GCM seals a 32-byte key");
 
         let mut header = [0u8; HEADER_LEN];
         let fields = [
@@ -126,7 +126,7 @@ impl FileKey {
                 Aad::from(&self.associated),
                 segment,
             )
-            .expect("ChaCha20-Poly1305 seals a 64 KiB segment");
+            .expect("AES-256-GCM seals a 64 KiB segment");
     }
 
     /// Opens segment `index` in place, leaving its plaintext. The nonce carries the index and
@@ -212,9 +212,7 @@ impl Layout {
 }
 
 fn aead_key(bytes: &[u8; KEY_LEN]) -> LessSafeKey {
-    LessSafeKey::new(
-        UnboundKey::new(&CHACHA20_POLY1305, bytes).expect("ChaCha20-Poly1305 takes 32-byte keys"),
-    )
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).expect("AES-256-GCM takes 32-byte keys"))
 }
 
 /// `room` is a fixed-length GUID, so plain concatenation is unambiguous.

@@ -11,18 +11,18 @@
 //! or digits). The store refuses any other name with [`FileError::InvalidName`] before it
 //! touches the disk, so no caller can turn client input into a path.
 //!
-//! # Blob format, version 1
+//! # Blob format, version 2
 //!
 //! | bytes | field |
 //! |------:|-------|
 //! | 4 | magic `PLFS` |
-//! | 1 | version: 1 |
+//! | 1 | version: 2 |
 //! | 4 | plaintext bytes per segment, big-endian: 65,536 |
 //! | 12 | random nonce of the key wrap |
-//! | 48 | the file's own random 256-bit key, sealed with ChaCha20-Poly1305 under the store key (32 bytes and the 16-byte tag), associated data `"parlance-files v1" ‖ room ‖ name` |
+//! | 48 | the file's own random 256-bit key, sealed with AES-256-GCM under the store key (32 bytes and the 16-byte tag), associated data `"parlance-files v2" ‖ room ‖ name` |
 //! | … | the segments |
 //!
-//! Segment *i* is up to 65,536 bytes of plaintext sealed with ChaCha20-Poly1305 under the
+//! Segment *i* is up to 65,536 bytes of plaintext sealed with AES-256-GCM under the
 //! file's key and followed by its 16-byte tag, with the nonce *i* as 8 bytes big-endian ‖ a
 //! last-segment flag byte (1 on the last segment, else 0) ‖ 3 zero bytes (the STREAM
 //! construction), and associated data `room ‖ "/" ‖ name`. Every segment but the last is
@@ -38,6 +38,10 @@
 //! flag marks the true last segment); a store opened with another key. Per-file keys mean
 //! the segment counter never repeats a nonce under one key, and the store key only ever
 //! seals keys, so its random nonces are safe.
+//!
+//! Version 1 sealed with ChaCha20-Poly1305; it never left development. AES-256-GCM
+//! replaced it because servers have AES instructions: on the benchmark machine it costs a
+//! third as much per byte, and every byte of a transfer passes through it once.
 
 mod blob;
 mod disk;

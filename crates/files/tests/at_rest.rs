@@ -41,7 +41,7 @@ async fn the_stored_bytes_do_not_contain_the_plaintext() {
     fixture.store_file(ROOM, NAME, &data, &[SEGMENT]).await;
 
     let raw = std::fs::read(fixture.blob_path(ROOM, NAME)).unwrap();
-    assert!(raw.starts_with(b"PLFS\x01"));
+    assert!(raw.starts_with(b"PLFS\x02"));
     assert!(!raw.windows(marker.len()).any(|w| w == marker));
     // Repeated plaintext does not show as repeated ciphertext either.
     let first = &raw[HEADER..HEADER + 64];

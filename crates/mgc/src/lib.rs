@@ -6,7 +6,8 @@
 //! Both sides are here. A server reads requests with [`parse_request`] under hard
 //! [`Limits`] (refusing DTDs, entity declarations, processing instructions, oversized
 //! bodies, strings and chunks) and answers with [`write_response`] or, for any refusal,
-//! [`write_fault`] (sent with HTTP 500: the client stops a transfer at any 4xx), and serves
+//! [`write_fault`] (sent with HTTP 500: the client stops a transfer at any 4xx), writes a
+//! `DownloadChunk` answer as its bytes are read with [`StreamedChunk`], and serves
 //! [`wsdl`] at `?wsdl`. A client, test or benchmark writes requests with [`write_request`]
 //! and reads answers with [`parse_response`]. Nothing here does I/O or knows HTTP.
 //!
@@ -43,6 +44,7 @@ mod operation;
 mod read;
 mod request;
 mod response;
+mod streamed;
 mod write;
 mod wsdl;
 
@@ -52,6 +54,7 @@ pub use limits::Limits;
 pub use operation::OperationName;
 pub use request::{Request, parse_request, write_request};
 pub use response::{Response, parse_response, write_response};
+pub use streamed::{StreamedChunk, TooFew, TooMany};
 pub use wsdl::wsdl;
 
 /// The namespace of the operation elements, and the base of every `SOAPAction`.

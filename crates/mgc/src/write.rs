@@ -47,12 +47,22 @@ pub(crate) fn body_element(
         values.len(),
         "one value per field of {element}"
     );
-    let frame = 256 + 2 * element.len();
     let content: usize = fields
         .iter()
         .zip(values)
         .map(|(field, value)| 5 + 2 * field.name.len() + value.written_len())
         .sum();
+    let mut out = open_body(element, namespace, content);
+    for (field, value) in fields.iter().zip(values) {
+        write_field(&mut out, field.name, value);
+    }
+    close_body(&mut out, element);
+    out.into_bytes()
+}
+
+/// The frame up to and including `element`'s start tag, with room for `content` more bytes.
+pub(crate) fn open_body(element: &str, namespace: Option<&str>, content: usize) -> String {
+    let frame = 256 + 2 * element.len();
     let mut out = String::with_capacity(frame + content);
     out.push_str(r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap=""#);
     out.push_str(SOAP_ENV);
@@ -64,13 +74,14 @@ pub(crate) fn body_element(
         out.push('"');
     }
     out.push('>');
-    for (field, value) in fields.iter().zip(values) {
-        write_field(&mut out, field.name, value);
-    }
+    out
+}
+
+/// The frame from `element`'s end tag on.
+pub(crate) fn close_body(out: &mut String, element: &str) {
     out.push_str("</");
     out.push_str(element);
     out.push_str("></soap:Body></soap:Envelope>");
-    out.into_bytes()
 }
 
 /// `<name>value</name>`, or `<name/>` for an empty string or binary.

@@ -22,8 +22,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{post, put};
+use bytes::Bytes;
+use futures_util::Stream;
 use parlance_chat::files::{Grant, Transfers};
-use parlance_files::{Blob, FileStore};
+use parlance_files::{Blob, FileError, FileStore};
 use parlance_store::files::{Direction, StoredFile};
 use tokio::sync::OwnedMutexGuard;
 
@@ -205,6 +207,33 @@ async fn to_completion<T: Send + 'static>(
     tokio::spawn(work).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "a file request's task failed");
         Err(Refusal::Failed)
+    })
+}
+
+/// How much of a file one step of a download reads and sends.
+const STEP: usize = 64 * 1024;
+
+/// `len` bytes of a stored file from `start`, read a step at a time as hyper sends them:
+/// the body of a download, whichever API asked.
+fn read_steps(
+    blob: Blob,
+    start: u64,
+    len: u64,
+) -> impl Stream<Item = Result<Bytes, FileError>> + Send + 'static {
+    let end = start + len;
+    futures_util::stream::try_unfold((blob, start), move |(mut blob, at)| async move {
+        if at >= end {
+            return Ok(None);
+        }
+        let want = usize::try_from(end - at).map_or(STEP, |left| left.min(STEP));
+        let bytes = blob.read_at(at, want).await.inspect_err(|e| {
+            tracing::warn!(error = %e, "download failed while reading the stored file");
+        })?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        let next = at + bytes.len() as u64;
+        Ok(Some((bytes, (blob, next))))
     })
 }
 

@@ -12,20 +12,16 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parlance_chat::files::Grant;
-use parlance_files::Blob;
 use parlance_store::files::{Direction, StoredFile};
 
 use super::range::{self, Span};
 use super::refusal::Refusal;
-use super::{Files, log_refusal, to_completion};
+use super::{Files, log_refusal, read_steps, to_completion};
 use crate::body::BodyReader;
 use crate::listener::Conn;
 
 /// The route; `{token}` is the file token.
 pub(super) const PATH: &str = "/PersistentChat/files/{token}";
-
-/// How much of a file one step of a download reads and sends.
-const STEP: usize = 64 * 1024;
 
 /// `PUT`: the whole file, of a declared length, into the token's room.
 pub(super) async fn upload(
@@ -146,30 +142,9 @@ async fn send(
     if !head {
         // No byte leaves before the compliance row of the download is committed.
         files.record_download(&grant).await?;
-        *response.body_mut() = stream(blob, span.start, len);
+        *response.body_mut() = Body::from_stream(read_steps(blob, span.start, len));
     }
     Ok(response)
-}
-
-/// The body of a download: `len` bytes from `start`, read from the store a step at a time
-/// as hyper sends them.
-fn stream(blob: Blob, start: u64, len: u64) -> Body {
-    let end = start + len;
-    let steps = futures_util::stream::try_unfold((blob, start), move |(mut blob, at)| async move {
-        if at >= end {
-            return Ok(None);
-        }
-        let want = usize::try_from(end - at).map_or(STEP, |left| left.min(STEP));
-        let bytes = blob.read_at(at, want).await.inspect_err(|e| {
-            tracing::warn!(error = %e, "download failed while reading the stored file");
-        })?;
-        if bytes.is_empty() {
-            return Ok(None);
-        }
-        let next = at + bytes.len() as u64;
-        Ok::<_, parlance_files::FileError>(Some((bytes, (blob, next))))
-    });
-    Body::from_stream(steps)
 }
 
 /// `attachment; filename*=UTF-8''<name>` (RFC 6266, RFC 8187): the name percent-encoded

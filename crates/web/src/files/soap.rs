@@ -2,18 +2,22 @@
 //! The SOAP itself is the `mgc` crate's; this is the service behind it. Every refusal is a
 //! fault with HTTP 500: those clients abandon a transfer at any 4xx.
 
+use axum::BoxError;
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use mgc::Request;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use mgc::{Request, StreamedChunk};
 use parlance_chat::files::Grant;
+use parlance_files::Blob;
 use parlance_store::files::Direction;
 
 use super::refusal::Refusal;
-use super::{Files, log_refusal, to_completion};
+use super::{Files, log_refusal, read_steps, to_completion};
 use crate::listener::Conn;
 
 const XML: &str = "text/xml; charset=utf-8";
@@ -39,7 +43,8 @@ pub(super) async fn call(
         async move { serve(&files, request).await }
     };
     match to_completion(work).await {
-        Ok(response) => xml(StatusCode::OK, mgc::write_response(&response)),
+        Ok(Answer::Whole(response)) => xml(StatusCode::OK, mgc::write_response(&response)),
+        Ok(Answer::Chunk { blob, offset, len }) => streamed_chunk(*blob, offset, len),
         Err(refusal) => {
             log_refusal(conn.peer, Some(&token), operation.as_str(), &refusal);
             fault(&refusal)
@@ -74,10 +79,21 @@ async fn read(
     Ok(mgc::parse_request(action, &body, limits)?)
 }
 
-async fn serve(files: &Files, request: Request) -> Result<mgc::Response, Refusal> {
+/// What a call that succeeded answers.
+enum Answer {
+    Whole(mgc::Response),
+    /// `len` bytes (at least one) of a stored file from `offset`, written as they are read.
+    Chunk {
+        blob: Box<Blob>,
+        offset: u64,
+        len: usize,
+    },
+}
+
+async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
     use mgc::Response as R;
     let transfers = files.transfers();
-    match request {
+    Ok(match request {
         Request::RequestUniqueFilenameWithExtension {
             token,
             channel_id,
@@ -87,14 +103,14 @@ async fn serve(files: &Files, request: Request) -> Result<mgc::Response, Refusal
                 .authorize(&token, Some(&channel_id), Direction::Upload)
                 .await?;
             let file = transfers.reserve_name(&grant, &extension).await?;
-            Ok(R::UniqueFilename(file.name))
+            Answer::Whole(R::UniqueFilename(file.name))
         }
         Request::GetMaxFileSizeInKB { token, channel_id } => {
             let grant = files
                 .authorize(&token, Some(&channel_id), Direction::Upload)
                 .await?;
             let kib = transfers.max_file_bytes(&grant).await? / 1024;
-            Ok(R::MaxFileSizeInKB(i64::try_from(kib).unwrap_or(i64::MAX)))
+            Answer::Whole(R::MaxFileSizeInKB(i64::try_from(kib).unwrap_or(i64::MAX)))
         }
         Request::GetMaxRequestContentInKB { token, channel_id } => {
             // A limit of the service, not of the token's file: any valid token may ask.
@@ -102,7 +118,7 @@ async fn serve(files: &Files, request: Request) -> Result<mgc::Response, Refusal
                 .authorize_either(&token, Some(&channel_id))
                 .await?;
             let kib = transfers.settings().max_chunk_bytes / 1024;
-            Ok(R::MaxRequestContentInKB(
+            Answer::Whole(R::MaxRequestContentInKB(
                 i32::try_from(kib).unwrap_or(i32::MAX),
             ))
         }
@@ -121,7 +137,7 @@ async fn serve(files: &Files, request: Request) -> Result<mgc::Response, Refusal
                 file_length,
             };
             let stored = append(files, &token, &channel_id, chunk).await?;
-            Ok(R::AppendChunk(i64::try_from(stored).unwrap_or(i64::MAX)))
+            Answer::Whole(R::AppendChunk(i64::try_from(stored).unwrap_or(i64::MAX)))
         }
         Request::GetFileSize {
             token,
@@ -132,7 +148,7 @@ async fn serve(files: &Files, request: Request) -> Result<mgc::Response, Refusal
                 .authorize(&token, Some(&channel_id), Direction::Download)
                 .await?;
             let file = download_file(&grant, &repos_file_name)?;
-            Ok(R::FileSize(i64::try_from(file.size).unwrap_or(i64::MAX)))
+            Answer::Whole(R::FileSize(i64::try_from(file.size).unwrap_or(i64::MAX)))
         }
         Request::DownloadChunk {
             token,
@@ -145,15 +161,54 @@ async fn serve(files: &Files, request: Request) -> Result<mgc::Response, Refusal
                 .authorize(&token, Some(&channel_id), Direction::Download)
                 .await?;
             download_file(&grant, &repos_file_name)?;
-            let (_, mut blob) = files.open_download(&grant).await?;
+            let (_, blob) = files.open_download(&grant).await?;
             files.record_download(&grant).await?;
             let max_chunk = transfers.settings().max_chunk_bytes;
-            let len = usize::try_from(buffer_size).map_or(max_chunk, |n| n.min(max_chunk));
-            let bytes = blob.read_at(offset, len).await?;
-            // The chunk was read into a buffer of its own: handed over, not copied.
-            Ok(R::DownloadChunk(Vec::from(bytes)))
+            let wanted = usize::try_from(buffer_size).map_or(max_chunk, |n| n.min(max_chunk));
+            let left = usize::try_from(blob.len().saturating_sub(offset)).unwrap_or(usize::MAX);
+            match wanted.min(left) {
+                0 => Answer::Whole(R::DownloadChunk(Vec::new())),
+                len => Answer::Chunk {
+                    blob: Box::new(blob),
+                    offset,
+                    len,
+                },
+            }
         }
-    }
+    })
+}
+
+/// A `DownloadChunk` answer written as the file is read: the client receives the start of
+/// the chunk while the rest is still being read and decrypted. Its length is known before
+/// the first byte is read; a read that fails half-way can only end the connection, which
+/// the client takes as the failed transfer it is.
+fn streamed_chunk(blob: Blob, offset: u64, len: usize) -> Response {
+    let (writer, head) = StreamedChunk::new(len);
+    let text = futures_util::stream::try_unfold(
+        (Box::pin(read_steps(blob, offset, len as u64)), Some(writer)),
+        |(mut steps, writer)| async move {
+            let Some(mut writer) = writer else {
+                return Ok(None);
+            };
+            match steps.try_next().await? {
+                Some(bytes) => {
+                    let text = Bytes::from(writer.push(&bytes)?);
+                    Ok(Some((text, (steps, Some(writer)))))
+                }
+                None => Ok(Some((Bytes::from(writer.finish()?), (steps, None)))),
+            }
+        },
+    );
+    let body =
+        futures_util::stream::once(async { Ok::<_, BoxError>(Bytes::from(head)) }).chain(text);
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static(XML)),
+        (
+            CONTENT_LENGTH,
+            HeaderValue::from(StreamedChunk::answer_len(len)),
+        ),
+    ];
+    (StatusCode::OK, headers, Body::from_stream(body)).into_response()
 }
 
 /// One `AppendChunk`'s piece of the file.

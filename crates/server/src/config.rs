@@ -193,6 +193,9 @@ pub struct WebConfig {
     /// transfers, however many, use at most these and the file I/O threads, so that chat
     /// keeps its cores.
     pub threads: usize,
+    /// How many steps below the chat's priority those threads run (0–19): chat's fan-out
+    /// gets the cores first when both want them.
+    pub nice: i32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -329,6 +332,7 @@ impl Default for WebConfig {
             min_body_kb_per_sec: 8,
             idle_timeout_secs: 60,
             threads: 1,
+            nice: 10,
         }
     }
 }
@@ -454,6 +458,9 @@ impl Config {
             }
         }
         let (w, f) = (&self.web, &self.files);
+        if !(0..=19).contains(&w.nice) {
+            return bad(format!("web.nice is {}, it must be 0 to 19", w.nice));
+        }
         for (key, value) in [
             ("web.max_connections", w.max_connections as u64),
             ("web.header_timeout_secs", w.header_timeout_secs),

@@ -37,7 +37,7 @@ use crate::frontend::throttle::{Throttle, ThrottleLimits};
 use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
-use crate::runtime::WebRuntime;
+pub use crate::runtime::WebRuntime;
 use crate::tls::CertificateInfo;
 use crate::transport::Connections;
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
@@ -238,7 +238,8 @@ impl Server {
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
                 let addr = web.listener.local_addr().map_err(StartError::Bind)?;
-                let runtime = WebRuntime::new(config.web.threads).map_err(StartError::Bind)?;
+                let runtime = WebRuntime::new(config.web.threads, config.web.nice)
+                    .map_err(StartError::Bind)?;
                 // The listening socket was bound here; it is registered with the runtime
                 // that polls it.
                 let listener = web.listener.into_std().map_err(StartError::Bind)?;
@@ -409,7 +410,13 @@ async fn prepare_web(
     Ok(Some(Web {
         listener,
         tls: certificate.server_config(parlance_web::ALPN)?,
-        files: Files::new(transfers, file_store, config.files.max_uploads_per_user),
+        files: Files::new(
+            transfers,
+            // Servers start on the chat's runtime.
+            tokio::runtime::Handle::current(),
+            file_store,
+            config.files.max_uploads_per_user,
+        ),
         file_settings,
     }))
 }

@@ -3,7 +3,9 @@
 //! presenting the same certificate; `PUT /files/<name>` writes the body to a file and syncs
 //! it, as the file store does before a file is complete, and `GET /files/<name>` sends it
 //! back in steps of the plain API's size. No SOAP, no tokens, no database, no encryption at
-//! rest: what is left is the cost of moving the bytes.
+//! rest: what is left is the cost of moving the bytes. It runs as the server's HTTPS does,
+//! on a [`WebRuntime`] of the default `[web]` threads and priority, so that both get the
+//! same share of the cores beside the bench.
 
 use std::convert::Infallible;
 use std::io;
@@ -23,6 +25,9 @@ use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+
+use parlance_server::WebRuntime;
+use parlance_server::config::WebConfig;
 
 use crate::baseline::{Baseline, child_main};
 use crate::error::BenchError;
@@ -81,6 +86,23 @@ pub async fn bare_child(
 }
 
 async fn serve(listener: TcpListener, acceptor: TlsAcceptor, dir: PathBuf) {
+    let web = WebConfig::default();
+    let listener = listener.into_std();
+    let (runtime, listener) = match (WebRuntime::new(web.threads, web.nice), listener) {
+        (Ok(runtime), Ok(listener)) => (runtime, listener),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "the bare HTTPS copy cannot start");
+            return;
+        }
+    };
+    let _ = runtime.spawn(accept(listener, acceptor, dir)).await;
+}
+
+async fn accept(listener: std::net::TcpListener, acceptor: TlsAcceptor, dir: PathBuf) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        tracing::error!("the bare HTTPS copy cannot listen");
+        return;
+    };
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;

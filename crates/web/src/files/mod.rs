@@ -24,9 +24,10 @@ use axum::Router;
 use axum::routing::{post, put};
 use bytes::Bytes;
 use futures_util::Stream;
-use parlance_chat::files::{Grant, Transfers};
+use parlance_chat::files::{FileSettings, Grant, Transfers};
 use parlance_files::{Blob, FileError, FileStore};
 use parlance_store::files::{Direction, StoredFile};
+use tokio::runtime::Handle;
 use tokio::sync::OwnedMutexGuard;
 
 use self::refusal::Refusal;
@@ -41,6 +42,8 @@ pub struct Files {
 #[derive(Debug)]
 struct Inner {
     transfers: Transfers,
+    /// The chat's runtime, where every call into the file records runs ([`Files::in_core`]).
+    core: Handle,
     store: FileStore,
     uploads: Uploads,
     /// What a SOAP request may hold: one chunk, base64-encoded, and its envelope.
@@ -48,11 +51,18 @@ struct Inner {
 }
 
 impl Files {
-    pub fn new(transfers: Transfers, store: FileStore, max_uploads_per_user: usize) -> Files {
+    /// `core` is the chat's runtime: the file records' store work runs there.
+    pub fn new(
+        transfers: Transfers,
+        core: Handle,
+        store: FileStore,
+        max_uploads_per_user: usize,
+    ) -> Files {
         let soap_limits = mgc::Limits::for_chunk(transfers.settings().max_chunk_bytes);
         Files {
             inner: Arc::new(Inner {
                 transfers,
+                core,
                 store,
                 uploads: Uploads::new(max_uploads_per_user),
                 soap_limits,
@@ -71,7 +81,10 @@ impl Files {
     /// Ends the uploads whose token expired before their last byte arrived (the partial
     /// file and the file's row go), then forgets the expired tokens.
     pub async fn sweep(&self) {
-        let expired = match self.inner.transfers.expired_uploads().await {
+        let expired = match self
+            .in_core(|t| async move { t.expired_uploads().await })
+            .await
+        {
             Ok(expired) => expired,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list expired uploads");
@@ -93,25 +106,73 @@ impl Files {
             tracing::info!(room = %file.room_id, file = %file.name, "upload abandoned: its token expired");
             self.abandon(&file).await;
         }
-        if let Err(e) = self.transfers().prune_tokens().await {
+        if let Err(e) = self
+            .in_core(|t| async move { t.prune_tokens().await })
+            .await
+        {
             tracing::warn!(error = %e, "cannot prune expired file tokens");
         }
     }
 
-    fn transfers(&self) -> &Transfers {
-        &self.inner.transfers
+    fn settings(&self) -> &FileSettings {
+        self.inner.transfers.settings()
     }
 
+    /// Runs `work` with the file records on the chat's runtime. This runtime is busy with
+    /// the bytes of transfers: a store transaction started here would wait for a turn
+    /// between every two of its statements while holding the store's single writer, and
+    /// every chat message would queue behind it (fifty uploads made a room's posts wait
+    /// about 100 ms for the writer). On the chat's runtime the statements follow at once.
+    async fn in_core<T, E, F>(&self, work: impl FnOnce(Transfers) -> F) -> Result<T, Refusal>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Into<Refusal> + Send + 'static,
+    {
+        match self
+            .inner
+            .core
+            .spawn(work(self.inner.transfers.clone()))
+            .await
+        {
+            Ok(result) => result.map_err(Into::into),
+            Err(e) => {
+                tracing::error!(error = %e, "a file request's work in the chat core failed");
+                Err(Refusal::Failed)
+            }
+        }
+    }
+
+    /// `direction`: the token's, or `None` for a request either kind may make.
     async fn authorize(
         &self,
         token: &str,
         channel_id: Option<&str>,
-        direction: Direction,
+        direction: Option<Direction>,
     ) -> Result<Grant, Refusal> {
-        Ok(self
-            .transfers()
-            .authorize(token, channel_id, direction)
-            .await?)
+        let (token, channel_id) = (token.to_owned(), channel_id.map(str::to_owned));
+        self.in_core(move |t| async move {
+            let channel_id = channel_id.as_deref();
+            match direction {
+                Some(direction) => t.authorize(&token, channel_id, direction).await,
+                None => t.authorize_either(&token, channel_id).await,
+            }
+        })
+        .await
+    }
+
+    /// A repository name for the grant's upload, reserved.
+    async fn reserve_name(&self, grant: &Grant, extension: &str) -> Result<StoredFile, Refusal> {
+        let (grant, extension) = (grant.clone(), extension.to_owned());
+        self.in_core(move |t| async move { t.reserve_name(&grant, &extension).await })
+            .await
+    }
+
+    /// The largest file the grant may upload, in bytes.
+    async fn max_file_bytes(&self, grant: &Grant) -> Result<u64, Refusal> {
+        let grant = grant.clone();
+        self.in_core(move |t| async move { t.max_file_bytes(&grant).await })
+            .await
     }
 
     /// Starts the upload of `file` (the grant's), `file_length` bytes long, and returns its
@@ -126,9 +187,11 @@ impl Files {
             self.inner
                 .uploads
                 .create(&grant.token.token, &grant.principal_uri, file.id)?;
-        self.transfers()
-            .begin_upload(grant, file, file_length)
-            .await?;
+        let (begun, begun_file) = (grant.clone(), file.clone());
+        self.in_core(
+            move |t| async move { t.begin_upload(&begun, &begun_file, file_length).await },
+        )
+        .await?;
         let upload = self
             .inner
             .store
@@ -148,12 +211,18 @@ impl Files {
         self.inner.uploads.remove(&grant.token.token);
         let InProgress { upload, file, .. } = progress;
         let size = upload.finish().await?;
-        if let Err(refusal) = self.transfers().complete_upload(grant, &file, size).await {
+        let (completed, completed_file) = (grant.clone(), file.clone());
+        let done = self
+            .in_core(
+                move |t| async move { t.complete_upload(&completed, &completed_file, size).await },
+            )
+            .await;
+        if let Err(refusal) = done {
             // In the store but not in the database: nothing may find it, so it goes.
             if let Err(e) = self.inner.store.remove(&grant.room_guid, &file.name).await {
                 tracing::warn!(file = %file.name, error = %e, "cannot remove a file whose upload failed");
             }
-            return Err(refusal.into());
+            return Err(refusal);
         }
         Ok(size)
     }
@@ -174,7 +243,11 @@ impl Files {
     }
 
     async fn abandon(&self, file: &StoredFile) {
-        if let Err(e) = self.transfers().abandon_upload(file).await {
+        let abandoned = file.clone();
+        let result = self
+            .in_core(move |t| async move { t.abandon_upload(&abandoned).await })
+            .await;
+        if let Err(e) = result {
             tracing::warn!(file = %file.name, error = %e, "cannot abandon an upload");
         }
     }
@@ -190,7 +263,9 @@ impl Files {
     /// leaves.
     async fn record_download(&self, grant: &Grant) -> Result<(), Refusal> {
         if !grant.token.download_recorded {
-            self.transfers().record_download(grant).await?;
+            let grant = grant.clone();
+            self.in_core(move |t| async move { t.record_download(&grant).await })
+                .await?;
         }
         Ok(())
     }

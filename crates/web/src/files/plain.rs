@@ -70,13 +70,15 @@ async fn store(
     token: &str,
     body: Body,
 ) -> Result<(String, u64), Refusal> {
-    let max = files.transfers().settings().max_file_bytes;
+    let max = files.settings().max_file_bytes;
     let mut body = conn.body(body, max)?;
     // The length is checked against the room's limits before the first byte is stored.
     let length = body.declared_len().ok_or(Refusal::LengthRequired)?;
-    let grant = files.authorize(token, None, Direction::Upload).await?;
+    let grant = files
+        .authorize(token, None, Some(Direction::Upload))
+        .await?;
     let extension = parlance_chat::files::extension_of(&grant.token.file_url);
-    let file = files.transfers().reserve_name(&grant, extension).await?;
+    let file = files.reserve_name(&grant, extension).await?;
     match receive(files, &grant, &file, length, &mut body).await {
         Ok(size) => Ok((file.name, size)),
         Err(refusal) => {
@@ -109,7 +111,9 @@ async fn send(
     head: bool,
     headers: &HeaderMap,
 ) -> Result<Response, Refusal> {
-    let grant = files.authorize(token, None, Direction::Download).await?;
+    let grant = files
+        .authorize(token, None, Some(Direction::Download))
+        .await?;
     let (file, blob) = files.open_download(&grant).await?;
     let size = blob.len();
     let range = headers.get(RANGE).and_then(|v| v.to_str().ok());

@@ -60,7 +60,7 @@ pub(super) async fn wsdl(State(files): State<Files>, uri: Uri) -> Response {
     }
     xml(
         StatusCode::OK,
-        mgc::wsdl(&files.transfers().settings().service_url).into_bytes(),
+        mgc::wsdl(&files.settings().service_url).into_bytes(),
     )
 }
 
@@ -92,7 +92,6 @@ enum Answer {
 
 async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
     use mgc::Response as R;
-    let transfers = files.transfers();
     Ok(match request {
         Request::RequestUniqueFilenameWithExtension {
             token,
@@ -100,24 +99,22 @@ async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
             extension,
         } => {
             let grant = files
-                .authorize(&token, Some(&channel_id), Direction::Upload)
+                .authorize(&token, Some(&channel_id), Some(Direction::Upload))
                 .await?;
-            let file = transfers.reserve_name(&grant, &extension).await?;
+            let file = files.reserve_name(&grant, &extension).await?;
             Answer::Whole(R::UniqueFilename(file.name))
         }
         Request::GetMaxFileSizeInKB { token, channel_id } => {
             let grant = files
-                .authorize(&token, Some(&channel_id), Direction::Upload)
+                .authorize(&token, Some(&channel_id), Some(Direction::Upload))
                 .await?;
-            let kib = transfers.max_file_bytes(&grant).await? / 1024;
+            let kib = files.max_file_bytes(&grant).await? / 1024;
             Answer::Whole(R::MaxFileSizeInKB(i64::try_from(kib).unwrap_or(i64::MAX)))
         }
         Request::GetMaxRequestContentInKB { token, channel_id } => {
             // A limit of the service, not of the token's file: any valid token may ask.
-            transfers
-                .authorize_either(&token, Some(&channel_id))
-                .await?;
-            let kib = transfers.settings().max_chunk_bytes / 1024;
+            files.authorize(&token, Some(&channel_id), None).await?;
+            let kib = files.settings().max_chunk_bytes / 1024;
             Answer::Whole(R::MaxRequestContentInKB(
                 i32::try_from(kib).unwrap_or(i32::MAX),
             ))
@@ -145,7 +142,7 @@ async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
             repos_file_name,
         } => {
             let grant = files
-                .authorize(&token, Some(&channel_id), Direction::Download)
+                .authorize(&token, Some(&channel_id), Some(Direction::Download))
                 .await?;
             let file = download_file(&grant, &repos_file_name)?;
             Answer::Whole(R::FileSize(i64::try_from(file.size).unwrap_or(i64::MAX)))
@@ -158,12 +155,12 @@ async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
             buffer_size,
         } => {
             let grant = files
-                .authorize(&token, Some(&channel_id), Direction::Download)
+                .authorize(&token, Some(&channel_id), Some(Direction::Download))
                 .await?;
             download_file(&grant, &repos_file_name)?;
             let (_, blob) = files.open_download(&grant).await?;
             files.record_download(&grant).await?;
-            let max_chunk = transfers.settings().max_chunk_bytes;
+            let max_chunk = files.settings().max_chunk_bytes;
             let wanted = usize::try_from(buffer_size).map_or(max_chunk, |n| n.min(max_chunk));
             let left = usize::try_from(blob.len().saturating_sub(offset)).unwrap_or(usize::MAX);
             match wanted.min(left) {
@@ -228,7 +225,7 @@ async fn append(
     chunk: Chunk<'_>,
 ) -> Result<u64, Refusal> {
     let grant = match files
-        .authorize(token, Some(channel_id), Direction::Upload)
+        .authorize(token, Some(channel_id), Some(Direction::Upload))
         .await
     {
         Ok(grant) => grant,

@@ -647,6 +647,8 @@ mod tests {
             "[web]\npublic_url = \"https://chat.example.com/?x=1\"",
             "[web]\nmax_connections = 0",
             "[web]\nmin_body_kb_per_sec = 0",
+            "[web]\nnice = -1",
+            "[web]\nnice = 20",
             "[files]\nmax_chunk_kb = 0",
             "[files]\nmax_chunk_kb = 16385",
             "[files]\nmax_uploads_per_user = 0",

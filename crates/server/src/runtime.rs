@@ -64,3 +64,28 @@ impl Drop for WebRuntime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn its_threads_run_the_given_steps_below_the_starting_thread() {
+        let base = getpriority_process(Some(gettid())).unwrap();
+        let runtime = WebRuntime::new(1, 3).unwrap();
+        let worker = runtime
+            .spawn(async { getpriority_process(Some(gettid())).unwrap() })
+            .await
+            .unwrap();
+        assert_eq!(worker, (base + 3).min(MAX_NICE));
+        let blocking = runtime
+            .spawn(async {
+                tokio::task::spawn_blocking(|| getpriority_process(Some(gettid())).unwrap())
+                    .await
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+        assert_eq!(blocking, (base + 3).min(MAX_NICE));
+    }
+}

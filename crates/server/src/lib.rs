@@ -3,6 +3,7 @@
 //! such as persistent chat plug in ([`endpoint::Endpoint`]).
 
 mod access;
+pub mod compliance;
 pub mod config;
 pub mod endpoint;
 pub mod frontend;
@@ -90,6 +91,8 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
     /// Where the HTTPS listener runs; dropped after its task has ended.
     web_runtime: Option<WebRuntime>,
+    /// The compliance exporter, when `compliance.enabled`: it runs once more at shutdown.
+    exporter: Option<parlance_compliance::Exporter>,
 }
 
 /// Opens the data directory, the server key and the store as `config` says.
@@ -114,6 +117,12 @@ impl Server {
     pub async fn start(config: Config, options: Options) -> Result<Server, StartError> {
         config.validate()?;
         let (mut store, key) = open_data(&config).await?;
+        let exporter = match config.compliance.enabled {
+            true => Some(
+                compliance::exporter(&config, store.clone(), &key, options.clock.clone()).await?,
+            ),
+            false => None,
+        };
         store.set_search_time_limit(Duration::from_millis(config.chat.search_time_limit_ms));
         // SIP over TLS and HTTPS present the same certificate.
         let certificate = match config.sip.tls_listen.is_some() || config.web.listen.is_some() {
@@ -262,6 +271,13 @@ impl Server {
             }
             None => (None, None, None),
         };
+        if let Some(exporter) = &exporter {
+            tasks.push(tokio::spawn(compliance::run_periodically(
+                exporter.clone(),
+                Duration::from_secs(config.compliance.interval_secs),
+                shutdown_rx.clone(),
+            )));
+        }
         tasks.push(tokio::spawn(sweep(
             front_end.clone(),
             groupchat.clone(),
@@ -281,6 +297,7 @@ impl Server {
             shutdown,
             tasks,
             web_runtime,
+            exporter,
         })
     }
 
@@ -305,6 +322,10 @@ impl Server {
         // Sessions whose connections did not finish closing in time end here, so that their
         // departures reach the compliance outbox before the store closes.
         self.groupchat.close_all().await;
+        // The last run archives those departures too.
+        if let Some(exporter) = &self.exporter {
+            compliance::run_once(exporter).await;
+        }
         self.store.close().await;
     }
 }

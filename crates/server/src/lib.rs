@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parlance_chat::files::{FileRefusal, FileSettings, Transfers};
+use parlance_compliance::Exporter;
 use parlance_files::{FileError, FileStore};
 use parlance_store::{ServerKey, Store, StoreError};
 use parlance_web::files::Files;
@@ -92,7 +93,8 @@ pub struct Server {
     /// Where the HTTPS listener runs; dropped after its task has ended.
     web_runtime: Option<WebRuntime>,
     /// The compliance exporter, when `compliance.enabled`: it runs once more at shutdown.
-    exporter: Option<parlance_compliance::Exporter>,
+    /// Boxed: a `Server` is moved around whole (a benchmark keeps one in an enum).
+    exporter: Option<Box<Exporter>>,
 }
 
 /// Opens the data directory, the server key and the store as `config` says.
@@ -118,9 +120,9 @@ impl Server {
         config.validate()?;
         let (mut store, key) = open_data(&config).await?;
         let exporter = match config.compliance.enabled {
-            true => Some(
+            true => Some(Box::new(
                 compliance::exporter(&config, store.clone(), &key, options.clock.clone()).await?,
-            ),
+            )),
             false => None,
         };
         store.set_search_time_limit(Duration::from_millis(config.chat.search_time_limit_ms));
@@ -273,7 +275,7 @@ impl Server {
         };
         if let Some(exporter) = &exporter {
             tasks.push(tokio::spawn(compliance::run_periodically(
-                exporter.clone(),
+                Exporter::clone(exporter),
                 Duration::from_secs(config.compliance.interval_secs),
                 shutdown_rx.clone(),
             )));

@@ -72,6 +72,14 @@ fn assert_golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "{name} differs from the golden file");
 }
 
+/// The archived messages' contents, in time order.
+fn contents(out: &Path) -> Vec<String> {
+    archived_messages(out)
+        .into_iter()
+        .map(|m| m.content)
+        .collect()
+}
+
 /// The single output file with `extension` in `out`.
 fn only_output(out: &Path, extension: &str) -> std::path::PathBuf {
     let found: Vec<_> = std::fs::read_dir(out)
@@ -302,10 +310,7 @@ async fn an_unusable_output_directory_moves_nothing_and_the_next_run_catches_up(
         .unwrap();
     let report = f.exporter(f.settings()).export(None).await.unwrap();
     assert_eq!(report.events, 2);
-    let contents: Vec<String> = archived_messages(&f.out())
-        .into_iter()
-        .map(|m| m.content)
-        .collect();
+    let contents = contents(&f.out());
     assert_eq!(contents, ["one", "two"]);
     f.finish().await;
 }
@@ -333,10 +338,7 @@ async fn one_exporter_at_a_time_and_until_stops_at_the_first_later_event() {
     assert_eq!(report.events, 2);
     let report = f.exporter(f.settings()).export(None).await.unwrap();
     assert_eq!(report.events, 1);
-    let contents: Vec<String> = archived_messages(&f.out())
-        .into_iter()
-        .map(|m| m.content)
-        .collect();
+    let contents = contents(&f.out());
     assert_eq!(contents, ["early", "on time", "late"]);
     f.finish().await;
 }

@@ -4,6 +4,7 @@
 
 pub mod category;
 pub mod compliance;
+mod export;
 pub mod file;
 mod find;
 pub mod room;

@@ -49,7 +49,8 @@ impl ChatService {
         if !self.rosters().is_joined(room, session) {
             return Ok(false);
         }
-        let gone = self.rosters().part(room, session);
+        // As for a join: the row first, then the roster. A failed write leaves the session
+        // in the room, where everyone still sees it, rather than gone without a trace.
         self.store
             .record_event(
                 ComplianceKind::Part,
@@ -59,6 +60,7 @@ impl ChatService {
                 self.now_nanos(),
             )
             .await?;
+        let gone = self.rosters().part(room, session);
         if gone {
             self.notify_part(room, room_uri, &principal.uri);
         }

@@ -51,6 +51,9 @@ pub enum Command {
     /// List and remove the files posted into rooms.
     #[command(subcommand)]
     File(admin::file::FileCommand),
+    /// History retention applied now, and legal holds that suspend it.
+    #[command(subcommand)]
+    Compliance(admin::compliance::ComplianceCommand),
     /// Chat from the terminal (a client of any Parlance server).
     Chat(parlance_tui::ChatArgs),
     /// Measure this machine: load scenarios against a real server (see BENCHMARKS.md).

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             Command::Category(cmd) => admin::category::run(config()?, cmd).await,
             Command::Room(cmd) => admin::room::run(config()?, cmd).await,
             Command::File(cmd) => admin::file::run(config()?, cmd).await,
+            Command::Compliance(cmd) => admin::compliance::run(config()?, cmd).await,
             Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),
             Command::Bench(args) => parlance_bench::run(args)
                 .await

@@ -412,3 +412,228 @@ async fn files_are_listed_removed_and_purged_with_their_bytes() {
     store.close().await;
     std::fs::remove_dir_all(&data).unwrap();
 }
+
+/// `category set --retention-days`, `compliance purge` and `compliance hold`: retention
+/// takes what is older than the category keeps, except what a hold covers, and `room purge`
+/// refuses a held room; each purge leaves its compliance record.
+#[tokio::test]
+async fn retention_purges_what_no_legal_hold_covers() {
+    let data =
+        std::env::temp_dir().join(format!("parlance-admin-retention-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    cli_ok(&data, &["user", "add", "alice@example.test"]).await;
+    cli_ok(&data, &["user", "add", "bob@example.test"]).await;
+    cli_ok(&data, &["category", "add", "Work"]).await;
+    cli_ok(&data, &["room", "add", "Lobby", "--category", "Work"]).await;
+    cli_ok(&data, &["room", "add", "Evidence", "--category", "Work"]).await;
+
+    let config = parlance_server::config::Config {
+        domain: "example.test".into(),
+        data_dir: data.clone(),
+        ..Default::default()
+    };
+    let (store, key) = parlance_server::open_data(&config).await.unwrap();
+    let files = parlance_server::open_file_store(&config, &key)
+        .await
+        .unwrap();
+    let lobby = store.find_room("Lobby").await.unwrap().unwrap();
+    let evidence = store.find_room("Evidence").await.unwrap().unwrap();
+    let id = |uri: &'static str| {
+        let store = store.clone();
+        async move { store.user(uri).await.unwrap().unwrap().id }
+    };
+    let (alice, bob) = (
+        id("sip:alice@example.test").await,
+        id("sip:bob@example.test").await,
+    );
+    let (alices, bobs) = (
+        "11111111-1111-4111-8111-111111111111.txt",
+        "22222222-2222-4222-8222-222222222222.txt",
+    );
+    stored_file(&store, &files, &lobby, alice, alices).await;
+    stored_file(&store, &files, &lobby, bob, bobs).await;
+    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+    for (room, author, text, at) in [
+        (&lobby, alice, "old alice", 10),
+        (&lobby, bob, "old bob", 20),
+        (&lobby, bob, "new bob", now),
+        (&evidence, bob, "old evidence", 30),
+    ] {
+        store
+            .post_message(room.room.id, author, text, &[], at)
+            .await
+            .unwrap();
+    }
+    let history = |room: &parlance_store::rooms::RoomInfo| {
+        let (store, room_id) = (store.clone(), room.room.id);
+        async move {
+            let query = parlance_store::history::HistoryQuery::Last(10);
+            let messages = store.read_history(room_id, alice, &query, 0).await.unwrap();
+            messages.into_iter().map(|m| m.content).collect::<Vec<_>>()
+        }
+    };
+
+    let (refused, text) = cli(&data, &["category", "set", "Work", "--retention-days", "0"]).await;
+    assert!(!refused && text.contains("nor off"), "{text}");
+    cli_ok(
+        &data,
+        &["category", "set", "Work", "--retention-days", "30"],
+    )
+    .await;
+    let list = cli_ok(&data, &["category", "list"]).await;
+    assert!(list.contains("\tretention 30 days"), "{list}");
+
+    cli_ok(
+        &data,
+        &[
+            "compliance",
+            "hold",
+            "add",
+            "--room",
+            "Evidence",
+            "--reason",
+            "case 42",
+        ],
+    )
+    .await;
+    cli_ok(
+        &data,
+        &[
+            "compliance",
+            "hold",
+            "add",
+            "--user",
+            "alice@example.test",
+            "--reason",
+            "custodian",
+        ],
+    )
+    .await;
+    let (again, text) = cli(
+        &data,
+        &[
+            "compliance",
+            "hold",
+            "add",
+            "--room",
+            "Evidence",
+            "--reason",
+            "twice",
+        ],
+    )
+    .await;
+    assert!(
+        !again && text.contains("under legal hold already"),
+        "{text}"
+    );
+    let holds = cli_ok(&data, &["compliance", "hold", "list"]).await;
+    assert!(
+        holds.contains("room Evidence\tcase 42\tplaced by uid "),
+        "{holds}"
+    );
+    assert!(
+        holds.contains("user sip:alice@example.test\tcustodian\tplaced by uid "),
+        "{holds}"
+    );
+
+    let purged = cli_ok(&data, &["compliance", "purge"]).await;
+    assert!(
+        purged.contains("purged 1 messages and 1 files from Lobby (retention 30 days)"),
+        "{purged}"
+    );
+    assert!(!purged.contains("Evidence"), "{purged}");
+    assert_eq!(history(&lobby).await, ["old alice", "new bob"]);
+    assert_eq!(history(&evidence).await, ["old evidence"]);
+    assert!(files.open(&lobby.room.guid, bobs).await.is_err());
+    assert!(files.open(&lobby.room.guid, alices).await.is_ok(), "held");
+    let (refused, text) = cli(&data, &["room", "purge", "Evidence"]).await;
+    assert!(
+        !refused && text.contains("Evidence is under legal hold"),
+        "{text}"
+    );
+    assert_eq!(history(&evidence).await, ["old evidence"]);
+
+    cli_ok(
+        &data,
+        &["compliance", "hold", "remove", "--room", "Evidence"],
+    )
+    .await;
+    cli_ok(
+        &data,
+        &[
+            "compliance",
+            "hold",
+            "remove",
+            "--user",
+            "alice@example.test",
+        ],
+    )
+    .await;
+    let (again, text) = cli(
+        &data,
+        &["compliance", "hold", "remove", "--room", "Evidence"],
+    )
+    .await;
+    assert!(!again && text.contains("not under legal hold"), "{text}");
+    assert_eq!(cli_ok(&data, &["compliance", "hold", "list"]).await, "");
+    let all = cli_ok(&data, &["compliance", "hold", "list", "--all"]).await;
+    assert_eq!(all.matches("\treleased by uid ").count(), 2, "{all}");
+
+    let purged = cli_ok(&data, &["compliance", "purge"]).await;
+    assert!(purged.contains("purged 2 messages in all"), "{purged}");
+    assert_eq!(history(&lobby).await, ["new bob"]);
+    assert!(history(&evidence).await.is_empty());
+    assert!(files.open(&lobby.room.guid, alices).await.is_err());
+
+    let records: Vec<(i64, i64, String)> = store
+        .compliance_events(0, u32::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "purge")
+        .map(|e| (e.room_id, e.principal_id, e.content))
+        .collect();
+    assert_eq!(
+        records,
+        [
+            (
+                lobby.room.id,
+                bob,
+                "retention 30 days: 1 messages, seq 2-2".into()
+            ),
+            (
+                lobby.room.id,
+                bob,
+                format!("retention 30 days: file {bobs} (notes.txt)")
+            ),
+            (
+                lobby.room.id,
+                alice,
+                "retention 30 days: 1 messages, seq 1-1".into()
+            ),
+            (
+                lobby.room.id,
+                alice,
+                format!("retention 30 days: file {alices} (notes.txt)")
+            ),
+            (
+                evidence.room.id,
+                bob,
+                "retention 30 days: 1 messages, seq 1-1".into()
+            ),
+        ]
+    );
+
+    cli_ok(
+        &data,
+        &["category", "set", "Work", "--retention-days", "off"],
+    )
+    .await;
+    assert!(
+        !cli_ok(&data, &["category", "list"])
+            .await
+            .contains("retention")
+    );
+    store.close().await;
+    std::fs::remove_dir_all(&data).unwrap();
+}

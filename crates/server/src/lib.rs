@@ -8,6 +8,7 @@ pub mod endpoint;
 pub mod frontend;
 pub mod groupchat;
 mod ids;
+pub mod retention;
 mod runtime;
 pub mod tls;
 pub mod transport;
@@ -143,6 +144,12 @@ impl Server {
             }
             None => None,
         };
+        let purger = retention::Purger::new(
+            store.clone(),
+            open_file_store(&config, &key).await?,
+            options.clock.clone(),
+            config.retention.step,
+        );
         // Before anyone can connect: every later admin change may concern a live session.
         let changes_seen = store.last_access_change().await?;
         let listeners = transport::bind_listeners(&config.sip, acceptor)
@@ -234,7 +241,12 @@ impl Server {
             Duration::from_millis(config.admin_changes_poll_ms),
             shutdown_rx.clone(),
         ));
-        let mut tasks = vec![serve, changes];
+        let retention = tokio::spawn(retention::follow(
+            purger,
+            Duration::from_secs(config.retention.interval_secs),
+            shutdown_rx.clone(),
+        ));
+        let mut tasks = vec![serve, changes, retention];
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
                 let addr = web.listener.local_addr().map_err(StartError::Bind)?;

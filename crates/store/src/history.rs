@@ -34,6 +34,9 @@ pub enum ComplianceKind {
     Backchat,
     FileUpload,
     FileDownload,
+    /// Messages or files purged (by retention or an administrator): the original's chat
+    /// purge, event code 11. Its content says what went.
+    Purge,
 }
 
 impl ComplianceKind {
@@ -45,6 +48,7 @@ impl ComplianceKind {
             ComplianceKind::Backchat => "backchat",
             ComplianceKind::FileUpload => "fileupload",
             ComplianceKind::FileDownload => "filedownload",
+            ComplianceKind::Purge => "purge",
         }
     }
 }

@@ -1,8 +1,9 @@
-//! The administrator's commands (`parlance user|category|room|file …`). Each opens the data
+//! The administrator's commands (`parlance user|category|room|file|compliance …`). Each opens the data
 //! directory itself, so they work whether the server runs or not; a running server applies
 //! what they change within `admin_changes_poll_ms`.
 
 pub mod category;
+pub mod compliance;
 pub mod file;
 mod find;
 pub mod room;

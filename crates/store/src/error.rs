@@ -35,6 +35,9 @@ pub enum StoreError {
     /// A search ran longer than the store allows and was stopped.
     #[error("the search ran past its time limit of {limit_ms} ms and was stopped")]
     SearchTimeLimit { limit_ms: u64 },
+    /// The compliance export cursor was not where the exporter left it: another exporter ran.
+    #[error("the export cursor is at {found}, not {expected}: another exporter moved it")]
+    ExportCursorMoved { expected: i64, found: i64 },
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
     #[error("I/O error on {path}: {source}")]

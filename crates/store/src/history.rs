@@ -65,6 +65,18 @@ pub struct ComplianceEvent {
     pub at: i64,
 }
 
+/// An outbox row with the principal and room it names, read together for the archive.
+/// Removed accounts keep their row (a tombstone), so their events still name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceRecord {
+    pub event: ComplianceEvent,
+    /// `sip:alice@example.com`.
+    pub principal_uri: String,
+    pub principal_name: String,
+    pub room_guid: String,
+    pub room_name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invitation {
     pub invite_id: i64,

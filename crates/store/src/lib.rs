@@ -56,7 +56,8 @@ pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 use accounts::{DigestSecret, digest_context, normalize_user_uri};
 use files::{FileToken, NewFileToken, StoredFile};
 use history::{
-    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, Preference, StoredMessage,
+    ComplianceEvent, ComplianceKind, ComplianceRecord, HistoryQuery, Invitation, Preference,
+    StoredMessage,
 };
 use retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
 use rooms::{
@@ -414,6 +415,33 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ComplianceEvent>> {
         engine!(self, s => s.compliance_events(after_id, limit).await)
+    }
+
+    /// The id of the last outbox row the compliance archive holds durably (0 before any).
+    pub async fn export_cursor(&self) -> Result<i64> {
+        engine!(self, s => s.export_cursor().await)
+    }
+
+    /// Moves the export cursor from `from` to `to`; [`StoreError::ExportCursorMoved`] when
+    /// another exporter moved it meanwhile.
+    pub async fn move_export_cursor(&self, from: i64, to: i64, at: i64) -> Result<()> {
+        engine!(self, s => s.move_export_cursor(from, to, at).await)
+    }
+
+    /// Outbox rows after `after_id`, oldest first, at most `limit`, with their principals
+    /// and rooms.
+    pub async fn compliance_records(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<ComplianceRecord>> {
+        engine!(self, s => s.compliance_records(after_id, limit).await)
+    }
+
+    /// Deletes exported outbox rows (ids up to `exported_id`) recorded before `before`,
+    /// joins only with their parts; returns how many went.
+    pub async fn prune_exported(&self, exported_id: i64, before: i64) -> Result<u64> {
+        engine!(self, s => s.prune_exported(exported_id, before).await)
     }
 
     pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<()> {

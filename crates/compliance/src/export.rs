@@ -1,0 +1,407 @@
+//! One export run: batches from the cursor on, each made durable before the cursor moves
+//! past it; then the exported rows the retention lets go are pruned.
+
+use std::collections::HashSet;
+use std::fs::{File, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parlance_clock::Clock;
+use parlance_files::FileStore;
+use parlance_store::Store;
+use parlance_store::history::ComplianceRecord;
+
+use crate::attach::{self, ATTACHMENT_DIR, Attachment};
+use crate::durable::{self, Counting};
+use crate::error::ExportError;
+use crate::manifest::{self, Entry};
+use crate::model::{self, Conversation, MessageType};
+use crate::{Adapter, ExportSettings, jsonl, xml};
+
+/// Outbox rows read per query while a batch fills.
+const PAGE: u32 = 1_000;
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Events written.
+    pub events: u64,
+    /// Output files written (manifests and attachments not counted).
+    pub files: u64,
+    /// Attachments copied, and FILEUPLOADs whose file could not be.
+    pub attachments: u64,
+    pub missing_attachments: u64,
+    /// Bytes written: output files, manifests and attachments.
+    pub bytes: u64,
+    /// Exported outbox rows deleted.
+    pub pruned: u64,
+    /// The cursor after the run: the last outbox row the archive holds.
+    pub cursor: i64,
+}
+
+/// A point an export passes, for progress reports (the command line prints the files it
+/// publishes; tests stop a child exporter at each point to crash it there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// An output file or manifest is written and synced under its temporary name.
+    Written(&'a Path),
+    /// It is renamed into place (durable once its directory is synced).
+    Published(&'a Path),
+    /// An attachment is copied and renamed into place.
+    AttachmentCopied(&'a Path),
+    /// A batch's files are all durable; the cursor moves to `last` next.
+    Durable { first: i64, last: i64 },
+    /// The cursor moved.
+    Committed { cursor: i64 },
+}
+
+/// Receives the [`Step`]s of a run, on whichever thread reaches them.
+pub trait Progress: Send + Sync {
+    fn step(&self, step: Step<'_>);
+}
+
+/// Exports the compliance outbox of a store; see the crate documentation.
+#[derive(Clone)]
+pub struct Exporter {
+    store: Store,
+    files: FileStore,
+    settings: ExportSettings,
+    clock: Clock,
+    progress: Option<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Exporter {
+    pub fn new(store: Store, files: FileStore, settings: ExportSettings) -> Exporter {
+        Exporter {
+            store,
+            files,
+            settings,
+            clock: Clock::default(),
+            progress: None,
+        }
+    }
+
+    /// The clock that stamps the cursor and judges `keep_exported` (the server's).
+    pub fn with_clock(mut self, clock: Clock) -> Exporter {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Exporter {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub fn settings(&self) -> &ExportSettings {
+        &self.settings
+    }
+
+    /// Exports every outbox row after the cursor recorded at or before `until` (all when
+    /// `None`), stopping at the first one recorded later, then prunes exported rows.
+    /// [`ExportError::Busy`] at once when another exporter runs.
+    pub async fn export(
+        &self,
+        until: Option<jiff::Timestamp>,
+    ) -> Result<ExportReport, ExportError> {
+        let _lock = self.lock()?;
+        let dir = self.settings.dir.clone();
+        blocking(dir.clone(), move || prepare(&dir))
+            .await
+            .map_err(|e| match e {
+                ExportError::Write { path, source } => ExportError::Directory { path, source },
+                e => e,
+            })?;
+        let until = until.map(|t| i64::try_from(t.as_nanosecond()).unwrap_or(i64::MAX));
+        let mut report = ExportReport {
+            cursor: self.store.export_cursor().await?,
+            ..ExportReport::default()
+        };
+        loop {
+            let (batch, more) = self.next_batch(report.cursor, until).await?;
+            let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+                break;
+            };
+            let (first, last) = (first.event.id, last.event.id);
+            warn_clock_steps(&batch);
+            report.events += batch.len() as u64;
+            let conversations = model::conversations(batch, &self.settings.domain);
+            self.write_batch(first, conversations, &mut report).await?;
+            self.report(Step::Durable { first, last });
+            self.store
+                .move_export_cursor(report.cursor, last, self.clock.unix_nanos())
+                .await?;
+            report.cursor = last;
+            self.report(Step::Committed { cursor: last });
+            if !more {
+                break;
+            }
+        }
+        let keep = i64::try_from(self.settings.keep_exported.as_nanos()).unwrap_or(i64::MAX);
+        report.pruned = self
+            .store
+            .prune_exported(report.cursor, self.clock.unix_nanos().saturating_sub(keep))
+            .await?;
+        Ok(report)
+    }
+
+    /// Takes the exporters' lock, or says who holds it. The kernel releases it when the
+    /// process ends, however it ends.
+    fn lock(&self) -> Result<File, ExportError> {
+        let path = &self.settings.lock;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|source| ExportError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(TryLockError::WouldBlock) => Err(ExportError::Busy(path.clone())),
+            Err(TryLockError::Error(source)) => Err(ExportError::Write {
+                path: path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// The rows of the next batch, and whether more may follow (false once `until` or the
+    /// end of the outbox is reached).
+    async fn next_batch(
+        &self,
+        cursor: i64,
+        until: Option<i64>,
+    ) -> Result<(Vec<ComplianceRecord>, bool), ExportError> {
+        let max_events = self.settings.batch_events.max(1) as usize;
+        let mut batch: Vec<ComplianceRecord> = Vec::new();
+        let mut bytes = 0;
+        let mut after = cursor;
+        loop {
+            let want = PAGE.min((max_events - batch.len()) as u32);
+            let page = self.store.compliance_records(after, want).await?;
+            let complete = page.len() < want as usize;
+            for record in page {
+                if until.is_some_and(|until| record.event.at > until) {
+                    return Ok((batch, false));
+                }
+                after = record.event.id;
+                bytes += record.event.content.len();
+                batch.push(record);
+                if bytes >= self.settings.batch_bytes {
+                    return Ok((batch, true));
+                }
+            }
+            if complete {
+                return Ok((batch, false));
+            }
+            if batch.len() >= max_events {
+                return Ok((batch, true));
+            }
+        }
+    }
+
+    /// Writes a batch's files (attachments and manifests first, then the output files) and
+    /// makes them durable. Files are named after the batch's first outbox row; any other
+    /// file of that name an interrupted run left is removed, so that the batch is in the
+    /// archive once, as this run wrote it.
+    async fn write_batch(
+        &self,
+        first: i64,
+        conversations: Vec<Conversation>,
+        report: &mut ExportReport,
+    ) -> Result<(), ExportError> {
+        let prefix = format!("conversations-{first:012}");
+        let units: Vec<(String, Vec<Conversation>)> = if self.settings.one_room_per_file {
+            conversations
+                .into_iter()
+                .map(|c| (format!("{prefix}-room{}", c.channel.room_id), vec![c]))
+                .collect()
+        } else {
+            vec![(prefix.clone(), conversations)]
+        };
+        let mut written = HashSet::new();
+        for (base, conversations) in units {
+            let output = format!("{base}.{}", self.settings.adapter.extension());
+            let entries = self.copy_attachments(&conversations, report).await?;
+            if !entries.is_empty() {
+                let name = format!("{base}.ATTACH");
+                let output = output.clone();
+                report.bytes += self
+                    .write_file(&name, move |w| {
+                        manifest::write_manifest(w, &output, &entries).map(drop)
+                    })
+                    .await?;
+                written.insert(name);
+            }
+            let (adapter, details) = (self.settings.adapter, self.settings.details);
+            report.bytes += self
+                .write_file(&output, move |w| match adapter {
+                    Adapter::Xml => xml::write_conversations(w, &conversations, details).map(drop),
+                    Adapter::JsonLines => jsonl::write_lines(w, &conversations, details).map(drop),
+                })
+                .await?;
+            report.files += 1;
+            written.insert(output);
+        }
+        let dir = self.settings.dir.clone();
+        blocking(dir.clone(), move || {
+            remove_stale(&dir, &prefix, &written)?;
+            durable::sync_dir(&dir.join(ATTACHMENT_DIR))?;
+            durable::sync_dir(&dir)
+        })
+        .await
+    }
+
+    /// Copies the file of every FILEUPLOAD in `conversations`; the manifest's entries.
+    async fn copy_attachments(
+        &self,
+        conversations: &[Conversation],
+        report: &mut ExportReport,
+    ) -> Result<Vec<Entry>, ExportError> {
+        let mut entries = Vec::new();
+        for c in conversations {
+            for m in c
+                .messages
+                .iter()
+                .filter(|m| m.kind == MessageType::FileUpload)
+            {
+                let record = self.store.room_file(c.channel.room_id, &m.content).await?;
+                let attachment = match &record {
+                    Some(_) => {
+                        attach::copy(
+                            &self.files,
+                            &self.settings.dir,
+                            &c.channel.guid,
+                            m.event_id,
+                            &m.content,
+                        )
+                        .await?
+                    }
+                    None => Attachment::Missing {
+                        reason: "removed from the room",
+                    },
+                };
+                match &attachment {
+                    Attachment::Copied { path, size, .. } => {
+                        report.attachments += 1;
+                        report.bytes += size;
+                        self.report(Step::AttachmentCopied(&self.settings.dir.join(path)));
+                    }
+                    Attachment::Missing { reason } => {
+                        report.missing_attachments += 1;
+                        tracing::warn!(
+                            event = m.event_id,
+                            room = %c.channel.uri,
+                            file = %m.content,
+                            "compliance export: a posted file is {reason}; its FILEUPLOAD is archived, the manifest says it is missing"
+                        );
+                    }
+                }
+                entries.push(Entry {
+                    event_id: m.event_id,
+                    channel: c.channel.uri.clone(),
+                    content: m.content.clone(),
+                    original_name: record.map(|f| f.original_name).unwrap_or_default(),
+                    attachment,
+                });
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Writes `name` in the output directory through `fill`: temporary name, synced,
+    /// renamed. Returns the bytes written.
+    async fn write_file(
+        &self,
+        name: &str,
+        fill: impl FnOnce(&mut Counting<io::BufWriter<File>>) -> io::Result<()> + Send + 'static,
+    ) -> Result<u64, ExportError> {
+        let path = self.settings.dir.join(name);
+        let target = path.clone();
+        let bytes = blocking(path.clone(), move || {
+            durable::write_temporary(&target, fill)
+        })
+        .await?;
+        self.report(Step::Written(&durable::temporary_path(&path)));
+        let target = path.clone();
+        blocking(path.clone(), move || durable::publish(&target)).await?;
+        self.report(Step::Published(&path));
+        Ok(bytes)
+    }
+
+    fn report(&self, step: Step<'_>) {
+        if let Some(progress) = &self.progress {
+            progress.step(step);
+        }
+    }
+}
+
+/// Checks the output directory, makes its `Attachment` subdirectory, and removes the
+/// temporary files an interrupted run left in both.
+fn prepare(dir: &Path) -> io::Result<()> {
+    if !std::fs::metadata(dir)?.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "not a directory",
+        ));
+    }
+    let attachments = dir.join(ATTACHMENT_DIR);
+    std::fs::create_dir_all(&attachments)?;
+    durable::remove_temporaries(dir)?;
+    durable::remove_temporaries(&attachments)?;
+    Ok(())
+}
+
+/// Removes the files of batch `prefix` that this run did not write: an interrupted run's,
+/// for events this run's batch did not reach (a smaller batch, or another layout).
+fn remove_stale(dir: &Path, prefix: &str, written: &HashSet<String>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        let of_batch = name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with(['.', '-']));
+        if of_batch && !written.contains(name.as_ref()) {
+            std::fs::remove_file(dir.join(name.as_ref()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Events keep outbox order whatever their times say; a time that goes backwards means the
+/// server's clock was stepped back, which the operator should know of.
+fn warn_clock_steps(batch: &[ComplianceRecord]) {
+    let steps = batch
+        .windows(2)
+        .filter(|w| w[1].event.at < w[0].event.at)
+        .count();
+    if let Some(w) = batch.windows(2).find(|w| w[1].event.at < w[0].event.at) {
+        tracing::warn!(
+            steps,
+            first_row = w[1].event.id,
+            "compliance export: event times go backwards (the server clock was stepped back); events stay in outbox order"
+        );
+    }
+}
+
+/// Runs file work on the blocking pool; an error names `path`.
+async fn blocking<T: Send + 'static>(
+    path: PathBuf,
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, ExportError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)))
+        .map_err(|source| ExportError::Write { path, source })
+}

@@ -1,0 +1,113 @@
+//! The compliance exporter's part of the store every engine must show: the export cursor,
+//! outbox rows read with their principals and rooms, and pruning of exported rows that
+//! keeps the joins a stopped server left open findable.
+
+mod common;
+
+use common::{engines, room, user};
+use parlance_store::StoreError;
+use parlance_store::history::ComplianceKind;
+
+#[tokio::test]
+async fn the_cursor_moves_only_from_where_it_is() {
+    for engine in engines().await {
+        let store = &engine.store;
+        assert_eq!(store.export_cursor().await.unwrap(), 0);
+        store.move_export_cursor(0, 5, 1).await.unwrap();
+        assert_eq!(store.export_cursor().await.unwrap(), 5);
+        let got = store.move_export_cursor(0, 9, 2).await;
+        assert!(
+            matches!(
+                got,
+                Err(StoreError::ExportCursorMoved {
+                    expected: 0,
+                    found: 5
+                })
+            ),
+            "{got:?}"
+        );
+        assert_eq!(store.export_cursor().await.unwrap(), 5);
+        engine.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn records_name_their_principal_and_room_even_once_the_account_is_removed() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let lobby = room(store, "Lobby").await;
+        store
+            .record_event(ComplianceKind::Join, lobby.id, alice, "", 1)
+            .await
+            .unwrap();
+        store
+            .post_message(lobby.id, alice, "hello", &[], 2)
+            .await
+            .unwrap();
+        store.remove_user("alice@example.test").await.unwrap();
+        let records = store.compliance_records(0, 10).await.unwrap();
+        assert_eq!(records.len(), 2);
+        for r in &records {
+            assert_eq!(r.principal_uri, "sip:alice@example.test");
+            assert_eq!((r.room_guid.as_str(), r.room_name.as_str()), (lobby.guid.as_str(), "Lobby"));
+        }
+        assert_eq!(records[1].event.message_seq, Some(1));
+        let after_first = store.compliance_records(records[0].event.id, 10).await.unwrap();
+        assert_eq!(after_first, records[1..]);
+        engine.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
+    for mut engine in engines().await {
+        let store = &engine.store;
+        let (alice, bob) = (user(store, "alice").await, user(store, "bob").await);
+        let lobby = room(store, "Lobby").await;
+        let event = |kind, who, at| store.record_event(kind, lobby.id, who, "", at);
+        event(ComplianceKind::Join, alice, 1).await.unwrap();
+        event(ComplianceKind::Join, bob, 2).await.unwrap();
+        store.post_message(lobby.id, alice, "hi", &[], 3).await.unwrap();
+        event(ComplianceKind::Part, alice, 4).await.unwrap();
+        event(ComplianceKind::Join, alice, 5).await.unwrap();
+        event(ComplianceKind::Backchat, bob, 6).await.unwrap();
+        let all = store.compliance_records(0, 100).await.unwrap();
+        let exported = all[4].event.id; // up to alice's second join
+        store.move_export_cursor(0, exported, 7).await.unwrap();
+
+        // Only rows recorded before 3 may go: the two joins, which wait for their parts.
+        assert_eq!(store.prune_exported(exported, 3).await.unwrap(), 0);
+        // Everything exported may go: the chat, alice's first join with its part. Bob's
+        // join and alice's second are open; the backchat is not exported.
+        assert_eq!(store.prune_exported(exported, i64::MAX).await.unwrap(), 3);
+        let left: Vec<(String, i64)> = store
+            .compliance_records(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.event.kind, r.event.at))
+            .collect();
+        assert_eq!(
+            left,
+            [("join".into(), 2), ("join".into(), 5), ("backchat".into(), 6)]
+        );
+        // A restart after a crash still finds both open joins.
+        assert_eq!(store.close_open_joins("crash", 8).await.unwrap(), 2);
+
+        // With every row gone, a new row still gets an id past every one given before.
+        let last = store.compliance_records(0, 100).await.unwrap().last().unwrap().event.id;
+        store.move_export_cursor(exported, last, 9).await.unwrap();
+        store.prune_exported(last, i64::MAX).await.unwrap();
+        assert!(store.compliance_records(0, 100).await.unwrap().is_empty());
+        engine.reopen().await;
+        let store = &engine.store;
+        store
+            .record_event(ComplianceKind::Join, lobby.id, alice, "", 10)
+            .await
+            .unwrap();
+        let fresh = store.compliance_records(last, 10).await.unwrap();
+        assert_eq!(fresh.len(), 1, "the new row is after the cursor");
+        engine.finish().await;
+    }
+}

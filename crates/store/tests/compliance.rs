@@ -50,10 +50,16 @@ async fn records_name_their_principal_and_room_even_once_the_account_is_removed(
         assert_eq!(records.len(), 2);
         for r in &records {
             assert_eq!(r.principal_uri, "sip:alice@example.test");
-            assert_eq!((r.room_guid.as_str(), r.room_name.as_str()), (lobby.guid.as_str(), "Lobby"));
+            assert_eq!(
+                (r.room_guid.as_str(), r.room_name.as_str()),
+                (lobby.guid.as_str(), "Lobby")
+            );
         }
         assert_eq!(records[1].event.message_seq, Some(1));
-        let after_first = store.compliance_records(records[0].event.id, 10).await.unwrap();
+        let after_first = store
+            .compliance_records(records[0].event.id, 10)
+            .await
+            .unwrap();
         assert_eq!(after_first, records[1..]);
         engine.finish().await;
     }
@@ -68,7 +74,10 @@ async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
         let event = |kind, who, at| store.record_event(kind, lobby.id, who, "", at);
         event(ComplianceKind::Join, alice, 1).await.unwrap();
         event(ComplianceKind::Join, bob, 2).await.unwrap();
-        store.post_message(lobby.id, alice, "hi", &[], 3).await.unwrap();
+        store
+            .post_message(lobby.id, alice, "hi", &[], 3)
+            .await
+            .unwrap();
         event(ComplianceKind::Part, alice, 4).await.unwrap();
         event(ComplianceKind::Join, alice, 5).await.unwrap();
         event(ComplianceKind::Backchat, bob, 6).await.unwrap();
@@ -90,13 +99,24 @@ async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
             .collect();
         assert_eq!(
             left,
-            [("join".into(), 2), ("join".into(), 5), ("backchat".into(), 6)]
+            [
+                ("join".into(), 2),
+                ("join".into(), 5),
+                ("backchat".into(), 6)
+            ]
         );
         // A restart after a crash still finds both open joins.
         assert_eq!(store.close_open_joins("crash", 8).await.unwrap(), 2);
 
         // With every row gone, a new row still gets an id past every one given before.
-        let last = store.compliance_records(0, 100).await.unwrap().last().unwrap().event.id;
+        let last = store
+            .compliance_records(0, 100)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .event
+            .id;
         store.move_export_cursor(exported, last, 9).await.unwrap();
         store.prune_exported(last, i64::MAX).await.unwrap();
         assert!(store.compliance_records(0, 100).await.unwrap().is_empty());

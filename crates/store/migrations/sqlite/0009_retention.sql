@@ -27,9 +27,11 @@ CREATE UNIQUE INDEX legal_holds_on_user ON legal_holds (principal_id)
 
 -- A purge is recorded for compliance like any event: the outbox admits the kind 'purge'
 -- (the original's event code 11, chat purge). SQLite changes a CHECK only by rebuilding the
--- table; nothing references the outbox, and its ids are kept as they are.
+-- table; nothing references the outbox. Its ids stay as they are and, the table being
+-- AUTOINCREMENT (0008), so does the highest id ever given: rows the exporter pruned must not
+-- have their ids handed out again.
 CREATE TABLE compliance_outbox_new (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     kind         TEXT    NOT NULL CHECK (kind IN ('chat', 'join', 'part', 'backchat', 'fileupload', 'filedownload', 'purge')),
     room_id      INTEGER NOT NULL REFERENCES rooms(id),
     principal_id INTEGER NOT NULL REFERENCES principals(id),
@@ -39,5 +41,10 @@ CREATE TABLE compliance_outbox_new (
 );
 INSERT INTO compliance_outbox_new (id, kind, room_id, principal_id, message_seq, content, at)
     SELECT id, kind, room_id, principal_id, message_seq, content, at FROM compliance_outbox;
+DELETE FROM sqlite_sequence WHERE name = 'compliance_outbox_new';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'compliance_outbox_new', seq FROM sqlite_sequence WHERE name = 'compliance_outbox';
 DROP TABLE compliance_outbox;
 ALTER TABLE compliance_outbox_new RENAME TO compliance_outbox;
+CREATE INDEX compliance_outbox_sessions ON compliance_outbox (room_id, principal_id, kind, id)
+    WHERE kind IN ('join', 'part');

@@ -637,3 +637,59 @@ async fn retention_purges_what_no_legal_hold_covers() {
     store.close().await;
     std::fs::remove_dir_all(&data).unwrap();
 }
+
+/// A running server applies the categories' retention by itself, every
+/// `retention.interval_secs`, and records what it purged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_purges_what_retention_lets_go() {
+    use parlance_tests::TestServer;
+
+    let s = TestServer::start_with(|c| c.retention.interval_secs = 1).await;
+    let data = s.config.data_dir.clone();
+    cli_ok(&data, &["user", "add", "alice@example.test"]).await;
+    cli_ok(&data, &["category", "add", "Team"]).await;
+    cli_ok(&data, &["room", "add", "Lobby", "--category", "Team"]).await;
+    let store = &s.server().store;
+    let lobby = store.find_room("Lobby").await.unwrap().unwrap();
+    let alice = store
+        .user("sip:alice@example.test")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+    for (text, at) in [("long ago", 10), ("today", now)] {
+        store
+            .post_message(lobby.room.id, alice, text, &[], at)
+            .await
+            .unwrap();
+    }
+    cli_ok(&data, &["category", "set", "Team", "--retention-days", "7"]).await;
+
+    let query = parlance_store::history::HistoryQuery::Last(10);
+    let deadline = tokio::time::Instant::now() + parlance_tests::WAIT;
+    loop {
+        let left = store
+            .read_history(lobby.room.id, alice, &query, now)
+            .await
+            .unwrap();
+        if left.len() == 1 {
+            assert_eq!(left[0].content, "today");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "retention not applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let purges: Vec<String> = store
+        .compliance_events(0, u32::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "purge")
+        .map(|e| e.content)
+        .collect();
+    assert_eq!(purges, ["retention 7 days: 1 messages, seq 1-1"]);
+}

@@ -53,6 +53,18 @@ impl ComplianceKind {
     }
 }
 
+/// A compliance event written directly, for load generation
+/// ([`crate::Store::import_compliance_events`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewComplianceEvent<'a> {
+    pub kind: ComplianceKind,
+    pub room_id: i64,
+    pub principal_id: i64,
+    pub message_seq: Option<i64>,
+    pub content: &'a str,
+    pub at: i64,
+}
+
 /// A row of the compliance outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplianceEvent {

@@ -56,8 +56,8 @@ pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 use accounts::{DigestSecret, digest_context, normalize_user_uri};
 use files::{FileToken, NewFileToken, StoredFile};
 use history::{
-    ComplianceEvent, ComplianceKind, ComplianceRecord, HistoryQuery, Invitation, Preference,
-    StoredMessage,
+    ComplianceEvent, ComplianceKind, ComplianceRecord, HistoryQuery, Invitation,
+    NewComplianceEvent, Preference, StoredMessage,
 };
 use retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
 use rooms::{
@@ -370,6 +370,11 @@ impl Store {
         messages: &[(&str, i64)],
     ) -> Result<i64> {
         engine!(self, s => s.import_messages(room_id, author_id, messages).await)
+    }
+
+    /// Appends compliance events in one transaction (load generation: `parlance bench`).
+    pub async fn import_compliance_events(&self, events: &[NewComplianceEvent<'_>]) -> Result<()> {
+        engine!(self, s => s.import_compliance_events(events).await)
     }
 
     pub async fn read_history(

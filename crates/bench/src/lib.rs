@@ -352,6 +352,14 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
                 upload_mb_per_s: None,
             };
             sections.push(files::run(env, &files).await?);
+            let compliance = ComplianceArgs {
+                events: 200_000,
+                content_bytes: 100,
+                members: 1000,
+                rate: 5.0,
+                duration: 5,
+            };
+            sections.push(compliance::run(env, &compliance).await?);
         }
         Scenario::ServeChild { .. }
         | Scenario::RelayChild { .. }

@@ -7,8 +7,8 @@ mod common;
 use common::{DOMAIN, Recorder};
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use parlance_chat::files::{
@@ -18,10 +18,8 @@ use parlance_chat::{Answer, ChatService, SessionId};
 use parlance_clock::Clock;
 use parlance_store::Store;
 use parlance_store::files::NewFileToken;
-use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, Role, RoomInfo, RoomUpdate};
-use xccos::{
-    ChanId, ChatMessage, CommandKind, Envelope, Ftdb, GrpChat, Reply, ReplyData, format_timestamp,
-};
+use parlance_store::rooms::{Behavior, Privacy, Role, RoomInfo, RoomUpdate};
+use xccos::{ChanId, CommandKind, Ftdb, Reply, ReplyData};
 
 /// The link a message posts a room's file with.
 fn file_link(domain: &str, room_guid: &str, name: &str) -> String {
@@ -120,39 +118,14 @@ impl World {
         file_post: bool,
         roles: &[(User, Role)],
     ) -> RoomInfo {
-        let root = self.store.root_category().await.unwrap();
-        let category = self
-            .store
-            .add_category(&NewCategory {
-                parent_id: root.id,
-                name: &format!("{name} category"),
-                description: "",
-                file_post,
-                invitations: true,
-                logged: true,
-            })
-            .await
-            .unwrap();
-        let room = self
-            .store
-            .add_room(&NewRoom {
-                category_id: category.id,
-                name,
-                description: "",
-                topic: "",
-                privacy,
-                behavior,
-                invitations: true,
-            })
-            .await
-            .unwrap();
+        let room = common::room(&self.store, name, privacy, behavior, file_post).await;
         for (user, role) in roles {
             self.store
-                .set_role(room.id, user.id, *role, true)
+                .set_role(room.room.id, user.id, *role, true)
                 .await
                 .unwrap();
         }
-        self.store.room_by_id(room.id).await.unwrap().unwrap()
+        room
     }
 
     /// A Closed room whose members are `members`.
@@ -251,24 +224,8 @@ impl World {
 
     async fn post(&self, user: User, room: &RoomInfo, text: &str) -> Answer {
         let author = self.store.user_by_id(user.id).await.unwrap().unwrap().uri;
-        let chat = GrpChat {
-            seqid: 1,
-            message: ChatMessage {
-                channel_uri: room_uri(room),
-                author,
-                ts: Some(format_timestamp(self.clock.unix_nanos())),
-                message_id: None,
-                text: text.into(),
-            },
-        };
-        let body = Envelope::new(1, chat).to_xml();
-        let answer = Mutex::new(None);
-        self.chat
-            .handle(user.session, body.as_bytes(), |a| {
-                *answer.lock().unwrap() = Some(a)
-            })
-            .await;
-        answer.into_inner().unwrap().expect("answered")
+        let at = self.clock.unix_nanos();
+        common::post(&self.chat, user.session, &author, &room_uri(room), at, text).await
     }
 
     async fn file_events(&self) -> Vec<(String, i64, String)> {

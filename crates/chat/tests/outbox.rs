@@ -10,13 +10,10 @@ use std::sync::Arc;
 use parlance_chat::{Answer, ChatService, SessionId};
 use parlance_clock::Clock;
 use parlance_store::Store;
-use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, RoomInfo};
+use parlance_store::rooms::{Behavior, Privacy, RoomInfo};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteConnectOptions;
-use xccos::{
-    ChanId, ChatMessage, CommandKind, Envelope, GrpChat, Message, Notice, ReplyData, ResponseCode,
-    format_timestamp,
-};
+use xccos::{ChanId, CommandKind, Message, Notice, ReplyData, ResponseCode};
 
 use common::{DOMAIN, Recorder};
 
@@ -83,33 +80,7 @@ impl World {
     }
 
     async fn open_room(&self, name: &str) -> RoomInfo {
-        let root = self.store.root_category().await.unwrap();
-        let category = self
-            .store
-            .add_category(&NewCategory {
-                parent_id: root.id,
-                name: &format!("{name} category"),
-                description: "",
-                file_post: true,
-                invitations: true,
-                logged: true,
-            })
-            .await
-            .unwrap();
-        let room = self
-            .store
-            .add_room(&NewRoom {
-                category_id: category.id,
-                name,
-                description: "",
-                topic: "",
-                privacy: Privacy::Open,
-                behavior: Behavior::Normal,
-                invitations: true,
-            })
-            .await
-            .unwrap();
-        self.store.room_by_id(room.id).await.unwrap().unwrap()
+        common::room(&self.store, name, Privacy::Open, Behavior::Normal, true).await
     }
 
     /// From now on SQLite refuses every `kind` row of `room`'s outbox.
@@ -153,24 +124,16 @@ impl World {
     /// Posts a line: whether the session is in the room shows in the answer.
     async fn post(&self, user: User, room: &RoomInfo) -> Answer {
         let author = self.store.user_by_id(user.id).await.unwrap().unwrap().uri;
-        let chat = GrpChat {
-            seqid: 1,
-            message: ChatMessage {
-                channel_uri: room_uri(room),
-                author,
-                ts: Some(format_timestamp(self.clock.unix_nanos())),
-                message_id: None,
-                text: "still here?".into(),
-            },
-        };
-        let body = Envelope::new(1, chat).to_xml();
-        let answer = std::sync::Mutex::new(None);
-        self.chat
-            .handle(user.session, body.as_bytes(), |a| {
-                *answer.lock().unwrap() = Some(a)
-            })
-            .await;
-        answer.into_inner().unwrap().expect("answered")
+        let at = self.clock.unix_nanos();
+        common::post(
+            &self.chat,
+            user.session,
+            &author,
+            &room_uri(room),
+            at,
+            "still here?",
+        )
+        .await
     }
 
     /// The join and part rows of a room, as (kind, principal).

@@ -9,9 +9,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
+use parlance_chat::Answer;
 use parlance_chat::files::FileSettings;
 use parlance_chat::{ChatService, ChatSettings, SearchLimits, SessionId, Sink};
-use xccos::{Command, CommandKind, Envelope, Limits, Message, Reply};
+use parlance_store::Store;
+use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, RoomInfo};
+use xccos::{
+    ChatMessage, Command, CommandKind, Envelope, GrpChat, Limits, Message, Reply, format_timestamp,
+};
 
 pub const DOMAIN: &str = "example.test";
 
@@ -69,6 +74,41 @@ pub fn settings(files: Option<FileSettings>) -> ChatSettings {
     }
 }
 
+/// A room in a category of its own, whose `filepost` is as given.
+pub async fn room(
+    store: &Store,
+    name: &str,
+    privacy: Privacy,
+    behavior: Behavior,
+    file_post: bool,
+) -> RoomInfo {
+    let root = store.root_category().await.unwrap();
+    let category = store
+        .add_category(&NewCategory {
+            parent_id: root.id,
+            name: &format!("{name} category"),
+            description: "",
+            file_post,
+            invitations: true,
+            logged: true,
+        })
+        .await
+        .unwrap();
+    let room = store
+        .add_room(&NewRoom {
+            category_id: category.id,
+            name,
+            description: "",
+            topic: "",
+            privacy,
+            behavior,
+            invitations: true,
+        })
+        .await
+        .unwrap();
+    store.room_by_id(room.id).await.unwrap().unwrap()
+}
+
 /// A directory of its own for one test of the file `name`.
 pub fn scratch_dir(name: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
@@ -97,4 +137,33 @@ pub async fn command(
         Some(Message::Reply(reply)) => reply,
         other => panic!("not a reply: {other:?}"),
     }
+}
+
+/// Posts `text` to a room as `author` (a SIP URI) stamped `at` (unix nanoseconds); returns
+/// how the INFO was answered.
+pub async fn post(
+    chat: &ChatService,
+    session: SessionId,
+    author: &str,
+    room_uri: &str,
+    at: i64,
+    text: &str,
+) -> Answer {
+    let grpchat = GrpChat {
+        seqid: 1,
+        message: ChatMessage {
+            channel_uri: room_uri.into(),
+            author: author.into(),
+            ts: Some(format_timestamp(at)),
+            message_id: None,
+            text: text.into(),
+        },
+    };
+    let body = Envelope::new(1, grpchat).to_xml();
+    let answer = Mutex::new(None);
+    chat.handle(session, body.as_bytes(), |a| {
+        *answer.lock().unwrap() = Some(a)
+    })
+    .await;
+    answer.into_inner().unwrap().expect("answered")
 }

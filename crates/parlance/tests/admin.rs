@@ -290,6 +290,32 @@ async fn account_commands_reach_a_running_server() {
     assert_eq!(s.tcp().await.register("alice", "pw").await.status, 200);
 }
 
+/// `parlance compliance hold ARGS…`.
+async fn hold(data: &Path, args: &[&str]) -> (bool, String) {
+    let args: Vec<&str> = ["compliance", "hold"].iter().chain(args).copied().collect();
+    cli(data, &args).await
+}
+
+async fn hold_ok(data: &Path, args: &[&str]) -> String {
+    let (success, text) = hold(data, args).await;
+    assert!(success, "parlance compliance hold {args:?}: {text}");
+    text
+}
+
+/// The store and file store of the data directory the commands above work on.
+async fn open_data(data: &Path) -> (parlance_store::Store, parlance_files::FileStore) {
+    let config = parlance_server::config::Config {
+        domain: "example.test".into(),
+        data_dir: data.to_owned(),
+        ..Default::default()
+    };
+    let (store, key) = parlance_server::open_data(&config).await.unwrap();
+    let files = parlance_server::open_file_store(&config, &key)
+        .await
+        .unwrap();
+    (store, files)
+}
+
 /// A complete file of `room` named `name`, as an upload leaves it: its row and its blob.
 async fn stored_file(
     store: &parlance_store::Store,
@@ -337,15 +363,7 @@ async fn files_are_listed_removed_and_purged_with_their_bytes() {
     cli_ok(&data, &["category", "add", "Work"]).await;
     cli_ok(&data, &["room", "add", "Lobby", "--category", "Work"]).await;
 
-    let config = parlance_server::config::Config {
-        domain: "example.test".into(),
-        data_dir: data.clone(),
-        ..Default::default()
-    };
-    let (store, key) = parlance_server::open_data(&config).await.unwrap();
-    let files = parlance_server::open_file_store(&config, &key)
-        .await
-        .unwrap();
+    let (store, files) = open_data(&data).await;
     let lobby = store.find_room("Lobby").await.unwrap().unwrap();
     let alice = store
         .user("sip:alice@example.test")
@@ -427,15 +445,7 @@ async fn retention_purges_what_no_legal_hold_covers() {
     cli_ok(&data, &["room", "add", "Lobby", "--category", "Work"]).await;
     cli_ok(&data, &["room", "add", "Evidence", "--category", "Work"]).await;
 
-    let config = parlance_server::config::Config {
-        domain: "example.test".into(),
-        data_dir: data.clone(),
-        ..Default::default()
-    };
-    let (store, key) = parlance_server::open_data(&config).await.unwrap();
-    let files = parlance_server::open_file_store(&config, &key)
-        .await
-        .unwrap();
+    let (store, files) = open_data(&data).await;
     let lobby = store.find_room("Lobby").await.unwrap().unwrap();
     let evidence = store.find_room("Evidence").await.unwrap().unwrap();
     let id = |uri: &'static str| {
@@ -483,24 +493,10 @@ async fn retention_purges_what_no_legal_hold_covers() {
     let list = cli_ok(&data, &["category", "list"]).await;
     assert!(list.contains("\tretention 30 days"), "{list}");
 
-    cli_ok(
+    hold_ok(&data, &["add", "--room", "Evidence", "--reason", "case 42"]).await;
+    hold_ok(
         &data,
         &[
-            "compliance",
-            "hold",
-            "add",
-            "--room",
-            "Evidence",
-            "--reason",
-            "case 42",
-        ],
-    )
-    .await;
-    cli_ok(
-        &data,
-        &[
-            "compliance",
-            "hold",
             "add",
             "--user",
             "alice@example.test",
@@ -509,24 +505,12 @@ async fn retention_purges_what_no_legal_hold_covers() {
         ],
     )
     .await;
-    let (again, text) = cli(
-        &data,
-        &[
-            "compliance",
-            "hold",
-            "add",
-            "--room",
-            "Evidence",
-            "--reason",
-            "twice",
-        ],
-    )
-    .await;
+    let (again, text) = hold(&data, &["add", "--room", "Evidence", "--reason", "twice"]).await;
     assert!(
         !again && text.contains("under legal hold already"),
         "{text}"
     );
-    let holds = cli_ok(&data, &["compliance", "hold", "list"]).await;
+    let holds = hold_ok(&data, &["list"]).await;
     assert!(
         holds.contains("room Evidence\tcase 42\tplaced by uid "),
         "{holds}"
@@ -553,30 +537,12 @@ async fn retention_purges_what_no_legal_hold_covers() {
     );
     assert_eq!(history(&evidence).await, ["old evidence"]);
 
-    cli_ok(
-        &data,
-        &["compliance", "hold", "remove", "--room", "Evidence"],
-    )
-    .await;
-    cli_ok(
-        &data,
-        &[
-            "compliance",
-            "hold",
-            "remove",
-            "--user",
-            "alice@example.test",
-        ],
-    )
-    .await;
-    let (again, text) = cli(
-        &data,
-        &["compliance", "hold", "remove", "--room", "Evidence"],
-    )
-    .await;
+    hold_ok(&data, &["remove", "--room", "Evidence"]).await;
+    hold_ok(&data, &["remove", "--user", "alice@example.test"]).await;
+    let (again, text) = hold(&data, &["remove", "--room", "Evidence"]).await;
     assert!(!again && text.contains("not under legal hold"), "{text}");
-    assert_eq!(cli_ok(&data, &["compliance", "hold", "list"]).await, "");
-    let all = cli_ok(&data, &["compliance", "hold", "list", "--all"]).await;
+    assert_eq!(hold_ok(&data, &["list"]).await, "");
+    let all = hold_ok(&data, &["list", "--all"]).await;
     assert_eq!(all.matches("\treleased by uid ").count(), 2, "{all}");
 
     let purged = cli_ok(&data, &["compliance", "purge"]).await;

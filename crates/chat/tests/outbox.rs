@@ -10,7 +10,7 @@ use std::sync::Arc;
 use parlance_chat::{Answer, ChatService, SessionId};
 use parlance_clock::Clock;
 use parlance_store::Store;
-use parlance_store::rooms::{Behavior, Privacy, RoomInfo};
+use parlance_store::rooms::{Behavior, Privacy, Role, RoomInfo};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteConnectOptions;
 use xccos::{ChanId, CommandKind, Message, Notice, ReplyData, ResponseCode};
@@ -281,6 +281,50 @@ async fn a_part_that_cannot_be_recorded_leaves_the_session_in_the_room() {
             ("join".into(), bob.id),
             ("part".into(), alice.id)
         ]
+    );
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn a_session_whose_access_is_revoked_leaves_even_when_its_part_cannot_be_recorded() {
+    let world = World::start().await;
+    let (alice, bob) = (world.user("alice", 1).await, world.user("bob", 2).await);
+    let team = common::room(
+        &world.store,
+        "Team",
+        Privacy::Closed,
+        Behavior::Normal,
+        true,
+    )
+    .await;
+    for user in [alice, bob] {
+        world
+            .store
+            .set_role(team.room.id, user.id, Role::Member, true)
+            .await
+            .unwrap();
+        assert!(world.join(user, &team).await.resp.is_success());
+    }
+    world.refuse("part", &team).await;
+
+    world
+        .store
+        .set_role(team.room.id, alice.id, Role::Member, false)
+        .await
+        .unwrap();
+    let mark = world.sink.mark();
+    let left = world
+        .chat
+        .recheck_access(Some(alice.id), Some(team.room.id), None)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+    assert_eq!(world.post(alice, &team).await, Answer::NotJoined);
+    assert!(matches!(world.notices(mark, bob)[..], [Notice::Part(_)]));
+    assert_eq!(
+        world.presence_rows(&team).await,
+        vec![("join".into(), alice.id), ("join".into(), bob.id)],
+        "the part row could not be written"
     );
     world.finish().await;
 }

@@ -1,5 +1,6 @@
 //! `parlance category add|set|list|creator`: the categories rooms live in, how long their
-//! rooms keep history, and who may create rooms in them. Categories are named by name or GUID; users by user@domain.
+//! rooms keep history, and who may create rooms in them. Categories are named by name or
+//! GUID; users by user@domain.
 
 use anyhow::bail;
 use clap::Subcommand;

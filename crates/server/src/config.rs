@@ -640,6 +640,15 @@ mod tests {
         let c: Config =
             toml::from_str("domain = \"example.com\"\n[chat]\nsearches_per_minute = 0").unwrap();
         assert!(c.validate().is_err());
+        let c: Config =
+            toml::from_str("domain = \"example.com\"\n[retention]\ninterval_secs = 60").unwrap();
+        c.validate().unwrap();
+        assert_eq!((c.retention.interval_secs, c.retention.step), (60, 500));
+        for bad in ["interval_secs = 0", "step = 0"] {
+            let c: Config =
+                toml::from_str(&format!("domain = \"example.com\"\n[retention]\n{bad}")).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -214,5 +214,7 @@ async fn the_outbox_is_exported_whole_twice_and_a_room_chats_meanwhile() {
         assert_eq!(number(values, "posts"), 10.0, "{name}: {values:?}");
         assert_eq!(number(values, "delivered_pct"), 100.0, "{name}: {values:?}");
     }
-    assert_eq!(section.targets.len(), 2, "{:?}", section.targets);
+    let tenth = row(section, "export, a tenth of the events");
+    assert_eq!(number(tenth, "events"), 250.0, "{tenth:?}");
+    assert_eq!(section.targets.len(), 3, "{:?}", section.targets);
 }

@@ -25,9 +25,18 @@ pub struct Cast {
     /// The busy room's members and its URI.
     pub members: Vec<String>,
     pub chat_uri: String,
-    /// The time of the last filled event (unix nanoseconds): an export up to it exports
-    /// exactly the filled events.
-    pub until: i64,
+    /// The time of the first filled event (unix nanoseconds); the others follow one
+    /// microsecond apart.
+    base: i64,
+    pub events: u64,
+}
+
+impl Cast {
+    /// The time of the `n`th filled event: an export up to it exports exactly the first
+    /// `n` (at least one).
+    pub fn until(&self, n: u64) -> i64 {
+        self.base + n.clamp(1, self.events.max(1)).saturating_sub(1) as i64 * 1_000
+    }
 }
 
 pub async fn fill(
@@ -88,7 +97,8 @@ pub async fn fill(
     Ok(Cast {
         members,
         chat_uri,
-        until: base + events.saturating_sub(1) as i64 * 1_000,
+        base,
+        events,
     })
 }
 

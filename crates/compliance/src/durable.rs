@@ -8,6 +8,9 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 const TEMPORARY_SUFFIX: &str = ".tmp";
+/// Output is written in pieces this large: an export writes large files sequentially, and
+/// fewer, larger writes keep it near the disk's speed.
+const WRITE_BUFFER: usize = 256 * 1024;
 
 /// Where `path` is written before it is renamed into place.
 pub fn temporary_path(path: &Path) -> PathBuf {
@@ -23,7 +26,7 @@ pub fn write_temporary(
 ) -> io::Result<u64> {
     let temporary = temporary_path(path);
     let mut out = Counting {
-        inner: BufWriter::new(File::create(&temporary)?),
+        inner: BufWriter::with_capacity(WRITE_BUFFER, File::create(&temporary)?),
         written: 0,
     };
     fill(&mut out)?;

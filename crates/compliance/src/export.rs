@@ -382,13 +382,10 @@ fn remove_stale(dir: &Path, prefix: &str, written: &HashSet<String>) -> io::Resu
 /// Events keep outbox order whatever their times say; a time that goes backwards means the
 /// server's clock was stepped back, which the operator should know of.
 fn warn_clock_steps(batch: &[ComplianceRecord]) {
-    let steps = batch
-        .windows(2)
-        .filter(|w| w[1].event.at < w[0].event.at)
-        .count();
-    if let Some(w) = batch.windows(2).find(|w| w[1].event.at < w[0].event.at) {
+    let mut backwards = batch.windows(2).filter(|w| w[1].event.at < w[0].event.at);
+    if let Some(w) = backwards.next() {
         tracing::warn!(
-            steps,
+            steps = 1 + backwards.count(),
             first_row = w[1].event.id,
             "compliance export: event times go backwards (the server clock was stepped back); events stay in outbox order"
         );

@@ -22,8 +22,8 @@ mod escape;
 mod export;
 mod jsonl;
 mod manifest;
-pub mod model;
-pub mod time;
+mod model;
+mod time;
 mod xml;
 
 use std::path::PathBuf;

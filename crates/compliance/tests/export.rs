@@ -72,6 +72,14 @@ fn assert_golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "{name} differs from the golden file");
 }
 
+/// The archived messages' contents, in time order.
+fn contents(out: &Path) -> Vec<String> {
+    archived_messages(out)
+        .into_iter()
+        .map(|m| m.content)
+        .collect()
+}
+
 /// The single output file with `extension` in `out`.
 fn only_output(out: &Path, extension: &str) -> std::path::PathBuf {
     let found: Vec<_> = std::fs::read_dir(out)
@@ -302,10 +310,7 @@ async fn an_unusable_output_directory_moves_nothing_and_the_next_run_catches_up(
         .unwrap();
     let report = f.exporter(f.settings()).export(None).await.unwrap();
     assert_eq!(report.events, 2);
-    let contents: Vec<String> = archived_messages(&f.out())
-        .into_iter()
-        .map(|m| m.content)
-        .collect();
+    let contents = contents(&f.out());
     assert_eq!(contents, ["one", "two"]);
     f.finish().await;
 }
@@ -333,10 +338,44 @@ async fn one_exporter_at_a_time_and_until_stops_at_the_first_later_event() {
     assert_eq!(report.events, 2);
     let report = f.exporter(f.settings()).export(None).await.unwrap();
     assert_eq!(report.events, 1);
-    let contents: Vec<String> = archived_messages(&f.out())
-        .into_iter()
-        .map(|m| m.content)
-        .collect();
+    let contents = contents(&f.out());
     assert_eq!(contents, ["early", "on time", "late"]);
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn a_clock_stepped_back_keeps_outbox_order_and_spans_earliest_to_latest() {
+    let f = Fixture::new().await;
+    let alice = user(&f.store, "alice", "Alice").await;
+    let lobby = room(&f.store, "Lobby").await;
+    for (text, at) in [
+        ("first", T0 + 10_000),
+        ("second", T0),
+        ("third", T0 + 5_000),
+    ] {
+        f.store
+            .post_message(lobby.id, alice, text, &[], at)
+            .await
+            .unwrap();
+    }
+    f.exporter(f.settings()).export(None).await.unwrap();
+    let xml = std::fs::read_to_string(only_output(&f.out(), "xml")).unwrap();
+    let order: Vec<usize> = ["first", "second", "third"]
+        .iter()
+        .map(|t| {
+            xml.find(&format!("<Message type=\"CHAT\" content=\"{t}\""))
+                .unwrap()
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "outbox order");
+    let ticks = |at: i64| at / 100 + 621_355_968_000_000_000;
+    assert!(xml.contains(&format!("<StartTimeUTC since1970=\"1212610540953\" string=\"2008-06-04T20:15:40.9535482Z\" long=\"{}\"/>", ticks(T0))));
+    assert!(
+        xml.contains(&format!(
+            "long=\"{}\"/>\n  </Conversation>",
+            ticks(T0 + 10_000)
+        )),
+        "{xml}"
+    );
     f.finish().await;
 }

@@ -3,6 +3,7 @@
 //! such as persistent chat plug in ([`endpoint::Endpoint`]).
 
 mod access;
+pub mod compliance;
 pub mod config;
 pub mod endpoint;
 pub mod frontend;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parlance_chat::files::{FileRefusal, FileSettings, Transfers};
+use parlance_compliance::Exporter;
 use parlance_files::{FileError, FileStore};
 use parlance_store::{ServerKey, Store, StoreError};
 use parlance_web::files::Files;
@@ -91,6 +93,9 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
     /// Where the HTTPS listener runs; dropped after its task has ended.
     web_runtime: Option<WebRuntime>,
+    /// The compliance exporter, when `compliance.enabled`: it runs once more at shutdown.
+    /// Boxed: a `Server` is moved around whole (a benchmark keeps one in an enum).
+    exporter: Option<Box<Exporter>>,
 }
 
 /// Opens the data directory, the server key and the store as `config` says.
@@ -115,6 +120,12 @@ impl Server {
     pub async fn start(config: Config, options: Options) -> Result<Server, StartError> {
         config.validate()?;
         let (mut store, key) = open_data(&config).await?;
+        let exporter = match config.compliance.enabled {
+            true => Some(Box::new(
+                compliance::exporter(&config, store.clone(), &key, options.clock.clone()).await?,
+            )),
+            false => None,
+        };
         store.set_search_time_limit(Duration::from_millis(config.chat.search_time_limit_ms));
         // SIP over TLS and HTTPS present the same certificate.
         let certificate = match config.sip.tls_listen.is_some() || config.web.listen.is_some() {
@@ -274,6 +285,13 @@ impl Server {
             }
             None => (None, None, None),
         };
+        if let Some(exporter) = &exporter {
+            tasks.push(tokio::spawn(compliance::run_periodically(
+                Exporter::clone(exporter),
+                Duration::from_secs(config.compliance.interval_secs),
+                shutdown_rx.clone(),
+            )));
+        }
         tasks.push(tokio::spawn(sweep(
             front_end.clone(),
             groupchat.clone(),
@@ -293,6 +311,7 @@ impl Server {
             shutdown,
             tasks,
             web_runtime,
+            exporter,
         })
     }
 
@@ -317,6 +336,10 @@ impl Server {
         // Sessions whose connections did not finish closing in time end here, so that their
         // departures reach the compliance outbox before the store closes.
         self.groupchat.close_all().await;
+        // The last run archives those departures too.
+        if let Some(exporter) = &self.exporter {
+            compliance::run_once(exporter).await;
+        }
         self.store.close().await;
     }
 }

@@ -4,17 +4,18 @@
 //! exports, prints what it did as one JSON line, and waits for the bench process to let it
 //! go, so that its high-water mark can still be read.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use parlance_compliance::{ExportSettings, Exporter};
+use parlance_clock::Clock;
+use parlance_compliance::Exporter;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use crate::Env;
 use crate::error::BenchError;
 use crate::measure::PeakRss;
-use crate::target::{ChildProc, DOMAIN, bench_config, until_parent_gone};
+use crate::target::{ChildProc, bench_config, until_parent_gone};
 
 /// Exported rows stay in the outbox (nothing is pruned), so that the same events can be
 /// exported again while chat runs.
@@ -121,18 +122,14 @@ pub async fn export_child(
     Ok(())
 }
 
-/// The server's store and file store, and an exporter writing XML into `out`.
+/// The exporter the server's configuration describes (XML, the default batches), writing
+/// into `out` and pruning nothing.
 async fn exporter(server_dir: &Path, out: &Path) -> Result<Exporter, BenchError> {
-    let config = bench_config(server_dir);
+    let mut config = bench_config(server_dir);
+    config.compliance.dir = Some(out.to_path_buf());
+    config.compliance.keep_exported_secs = KEEP_EXPORTED.as_secs();
     let (store, key) = parlance_server::open_data(&config).await?;
-    let files = parlance_server::open_file_store(&config, &key).await?;
-    let mut settings = ExportSettings::new(
-        PathBuf::from(out),
-        server_dir.join("compliance-export.lock"),
-        DOMAIN.into(),
-    );
-    settings.keep_exported = KEEP_EXPORTED;
-    Ok(Exporter::new(store, files, settings))
+    Ok(parlance_server::compliance::exporter(&config, store, &key, Clock::default()).await?)
 }
 
 async fn export(exporter: &Exporter, until: i64) -> Result<Exported, BenchError> {

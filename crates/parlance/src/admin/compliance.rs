@@ -1,23 +1,39 @@
-//! `parlance compliance purge|hold`: history retention applied on demand, and legal holds.
+//! `parlance compliance export|purge|hold`: the compliance outbox archived now, history
+//! retention applied now, and legal holds.
+//!
+//! `export` runs with the server's `[compliance]` settings, whether the server runs or not.
+//! It never races the server's own export: each run holds the exporters' lock, and one that
+//! finds it held stops at once.
+//!
 //! A hold on a room or a user suspends every purge of what it covers (retention and
 //! `room purge`); it records who placed it: the operating-system account running the
 //! command, the only identity an administration command has (whoever may open the data
 //! directory administers the server).
 
 use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use parlance_clock::Clock;
+use parlance_compliance::{Progress, Step};
 use parlance_server::config::Config;
 use parlance_server::retention::Purger;
 use parlance_store::retention::{HoldTarget, LegalHold};
 use parlance_store::{ServerKey, Store};
 
 use super::find::{in_domain, room, user_id};
+use super::room::moment;
 
 #[derive(Debug, Subcommand)]
 pub enum ComplianceCommand {
+    /// Write every event not yet archived to the compliance directory, with attachments.
+    Export {
+        /// Only events recorded up to this date (2026-01-31) or moment
+        /// (2026-01-31T12:00:00Z), UTC; later ones wait for the next export.
+        #[arg(long, value_parser = moment)]
+        until: Option<jiff::Timestamp>,
+    },
     /// Purge now what each category's retention lets go (the server does it every
     /// retention.interval_secs); held rooms and users lose nothing.
     Purge,
@@ -62,28 +78,66 @@ pub struct Target {
     user: Option<String>,
 }
 
+/// Prints each output file as it is published.
+struct PrintPublished;
+
+impl Progress for PrintPublished {
+    fn step(&self, step: Step<'_>) {
+        if let Step::Published(path) = step {
+            println!("wrote {}", path.display());
+        }
+    }
+}
+
 pub async fn run(config: Config, cmd: ComplianceCommand) -> anyhow::Result<()> {
     let (store, key) = parlance_server::open_data(&config).await?;
-    match cmd {
-        ComplianceCommand::Purge => {
-            let purger = purger(&config, &store, &key).await?;
-            let mut total = 0;
-            for (retained, report) in purger.apply_retention().await? {
-                let name = store
-                    .room_by_id(retained.room_id)
-                    .await?
-                    .map_or(retained.room_guid.clone(), |r| r.room.name);
-                println!(
-                    "purged {} messages and {} files from {name} (retention {} days)",
-                    report.messages, report.files, retained.days
-                );
-                total += report.messages;
-            }
-            println!("purged {total} messages in all");
-        }
-        ComplianceCommand::Hold { action } => hold(&config, &store, action).await?,
-    }
+    let result = match cmd {
+        ComplianceCommand::Export { until } => export(&config, &store, &key, until).await,
+        ComplianceCommand::Purge => purge(&config, &store, &key).await,
+        ComplianceCommand::Hold { action } => hold(&config, &store, action).await,
+    };
     store.close().await;
+    result
+}
+
+async fn export(
+    config: &Config,
+    store: &Store,
+    key: &ServerKey,
+    until: Option<jiff::Timestamp>,
+) -> anyhow::Result<()> {
+    let exporter =
+        parlance_server::compliance::exporter(config, store.clone(), key, Clock::default())
+            .await?
+            .with_progress(Arc::new(PrintPublished));
+    let report = exporter.export(until).await?;
+    println!(
+        "exported {} events in {} files, {} attachments ({} missing), {} bytes; {} outbox rows pruned",
+        report.events,
+        report.files,
+        report.attachments,
+        report.missing_attachments,
+        report.bytes,
+        report.pruned
+    );
+    Ok(())
+}
+
+async fn purge(config: &Config, store: &Store, key: &ServerKey) -> anyhow::Result<()> {
+    let purger = purger(config, store, key).await?;
+    let mut total = 0;
+    for (retained, report) in purger.apply_retention().await? {
+        let name = store
+            .room_by_id(retained.room_id)
+            .await?
+            .map_or(retained.room_guid.clone(), |r| r.room.name);
+        println!(
+            "purged {} messages and {} files from {name} (retention {} days)",
+            report.messages, report.files, retained.days
+        );
+        total += report.messages;
+    }
+    println!("purged {total} messages in all");
     Ok(())
 }
 
@@ -169,15 +223,16 @@ async fn describe(store: &Store, h: &LegalHold) -> anyhow::Result<String> {
         "{target}\t{}\tplaced by {} at {}",
         h.reason,
         h.placed_by,
-        moment(h.placed_at)
+        when(h.placed_at)
     );
     if let (Some(by), Some(at)) = (&h.released_by, h.released_at) {
-        line.push_str(&format!("\treleased by {by} at {}", moment(at)));
+        line.push_str(&format!("\treleased by {by} at {}", when(at)));
     }
     Ok(line)
 }
 
-fn moment(nanos: i64) -> String {
+/// A stored time (unix nanoseconds) as RFC 3339.
+fn when(nanos: i64) -> String {
     jiff::Timestamp::from_nanosecond(i128::from(nanos))
         .map_or_else(|_| nanos.to_string(), |t| t.to_string())
 }

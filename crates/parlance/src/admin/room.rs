@@ -91,7 +91,7 @@ pub enum MemberAction {
 }
 
 /// A moment, or a date (its first moment, in UTC).
-fn moment(s: &str) -> Result<jiff::Timestamp, String> {
+pub(super) fn moment(s: &str) -> Result<jiff::Timestamp, String> {
     let full = match s.parse::<jiff::civil::Date>() {
         Ok(date) => format!("{date}T00:00:00Z"),
         Err(_) => s.to_owned(),

@@ -5,8 +5,9 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
+use super::history::event_from_row;
 use crate::error::{Result, StoreError};
-use crate::history::{ComplianceEvent, ComplianceKind, ComplianceRecord};
+use crate::history::{ComplianceKind, ComplianceRecord};
 
 /// Outbox ids one pruning transaction covers: the single writer is held for a few
 /// milliseconds at a time, so chat commits queue behind no long delete.
@@ -177,15 +178,7 @@ impl SqliteStore {
 
 fn record_from_row(r: &SqliteRow) -> ComplianceRecord {
     ComplianceRecord {
-        event: ComplianceEvent {
-            id: r.get("id"),
-            kind: r.get("kind"),
-            room_id: r.get("room_id"),
-            principal_id: r.get("principal_id"),
-            message_seq: r.get("message_seq"),
-            content: r.get("content"),
-            at: r.get("at"),
-        },
+        event: event_from_row(r),
         principal_uri: r.get("principal_uri"),
         principal_name: r.get("principal_name"),
         room_guid: r.get("room_guid"),

@@ -328,18 +328,7 @@ impl SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.reads)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| ComplianceEvent {
-                id: r.get("id"),
-                kind: r.get("kind"),
-                room_id: r.get("room_id"),
-                principal_id: r.get("principal_id"),
-                message_seq: r.get("message_seq"),
-                content: r.get("content"),
-                at: r.get("at"),
-            })
-            .collect())
+        Ok(rows.iter().map(event_from_row).collect())
     }
 
     /// Invites principals to a room; each gets the next invitation id of their own. Already
@@ -462,6 +451,19 @@ pub(super) async fn outbox(
     .await
     .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
     Ok(())
+}
+
+/// An outbox row, from a query that selects its columns by their names.
+pub(super) fn event_from_row(r: &SqliteRow) -> ComplianceEvent {
+    ComplianceEvent {
+        id: r.get("id"),
+        kind: r.get("kind"),
+        room_id: r.get("room_id"),
+        principal_id: r.get("principal_id"),
+        message_seq: r.get("message_seq"),
+        content: r.get("content"),
+        at: r.get("at"),
+    }
 }
 
 fn message_from_row(r: &SqliteRow) -> StoredMessage {

@@ -1,0 +1,78 @@
+//! The compliance exporter as the server runs it: every `compliance.interval_secs` and once
+//! more at shutdown, after the last sessions' parts are recorded. Each run reads the outbox
+//! in batches on the readers' pool and takes the single writer only to move the cursor and
+//! prune, a short transaction at a time, so chat commits do not wait behind an export.
+
+use std::time::Duration;
+
+use parlance_clock::Clock;
+use parlance_compliance::{ExportError, Exporter};
+use parlance_store::{ServerKey, Store};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::{StartError, open_file_store};
+
+/// The exporter `config` describes, on `store` and the file store; the default output
+/// directory (`<data_dir>/compliance`, the owner's only) is made when missing.
+pub async fn exporter(
+    config: &Config,
+    store: Store,
+    key: &ServerKey,
+    clock: Clock,
+) -> Result<Exporter, StartError> {
+    let files = open_file_store(config, key).await?;
+    if config.compliance.dir.is_none() {
+        let dir = config.compliance_dir();
+        let made = std::fs::create_dir_all(&dir).and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        });
+        made.map_err(|source| StartError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(Exporter::new(store, files, config.export_settings()).with_clock(clock))
+}
+
+/// Exports now, then every `interval`, until shutdown.
+pub(crate) async fn run_periodically(
+    exporter: Exporter,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        run_once(&exporter).await;
+    }
+}
+
+/// One export, logged in one line whatever happens; a failed run is taken up by the next.
+pub(crate) async fn run_once(exporter: &Exporter) {
+    match exporter.export(None).await {
+        Ok(report) if report.events > 0 || report.pruned > 0 => tracing::info!(
+            events = report.events,
+            files = report.files,
+            attachments = report.attachments,
+            missing_attachments = report.missing_attachments,
+            bytes = report.bytes,
+            pruned = report.pruned,
+            "compliance export"
+        ),
+        Ok(_) => {}
+        Err(ExportError::Busy(lock)) => tracing::info!(
+            lock = %lock.display(),
+            "compliance export skipped: another export is running"
+        ),
+        Err(e) => tracing::error!(
+            error = %e,
+            "compliance export failed; nothing is lost, the next run resumes from the last archived event"
+        ),
+    }
+}

@@ -97,15 +97,8 @@ impl World {
     }
 
     async fn user(&self, name: &str) -> User {
-        let uri = format!("sip:{name}@{DOMAIN}");
-        let id = self
-            .store
-            .add_users_without_password(&[&uri])
-            .await
-            .unwrap()[0]
-            .id;
         let session = self.sessions.fetch_add(1, Ordering::SeqCst);
-        self.chat.open_session(session, &uri).await.unwrap();
+        let id = common::sign_in(&self.chat, &self.store, name, session).await;
         User { id, session }
     }
 

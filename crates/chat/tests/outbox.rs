@@ -68,14 +68,7 @@ impl World {
     }
 
     async fn user(&self, name: &str, session: SessionId) -> User {
-        let uri = format!("sip:{name}@{DOMAIN}");
-        let id = self
-            .store
-            .add_users_without_password(&[&uri])
-            .await
-            .unwrap()[0]
-            .id;
-        self.chat.open_session(session, &uri).await.unwrap();
+        let id = common::sign_in(&self.chat, &self.store, name, session).await;
         User { id, session }
     }
 

@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod frontend;
 pub mod groupchat;
 mod ids;
+mod periodic;
 pub mod retention;
 mod runtime;
 pub mod tls;
@@ -478,14 +479,10 @@ async fn sweep(
     front_end: Arc<FrontEnd>,
     groupchat: Arc<GroupChat>,
     files: Option<Files>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
+    let mut periodic = periodic::Periodic::new(SWEEP_INTERVAL, shutdown);
+    while periodic.next().await {
         housekeeping(&front_end, &groupchat, files.as_ref()).await;
     }
 }

@@ -14,6 +14,8 @@ use parlance_store::retention::RetainedRoom;
 use parlance_store::{Store, StoreError};
 use tokio::sync::watch;
 
+use crate::periodic::Periodic;
+
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
 /// What a purge removed from one room.
@@ -108,14 +110,9 @@ impl Purger {
 }
 
 /// Applies retention every `every` until shutdown, the first time at once.
-pub(crate) async fn follow(purger: Purger, every: Duration, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
+pub(crate) async fn follow(purger: Purger, every: Duration, shutdown: watch::Receiver<bool>) {
+    let mut periodic = Periodic::new(every, shutdown);
+    while periodic.next().await {
         match purger.apply_retention().await {
             Ok(rooms) => {
                 for (room, report) in rooms {

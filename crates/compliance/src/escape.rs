@@ -44,7 +44,54 @@ fn is_xml_char(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+    use quick_xml::events::{BytesStart, Event};
+
     use super::*;
+
+    /// `value` written as an attribute by quick-xml's writer, then read back as an XML 1.0
+    /// parser reads it (attribute-value normalisation included).
+    fn round_trip(value: &str) -> String {
+        let mut e = BytesStart::new("a");
+        e.push_attribute(crate::xml::attr("v", value));
+        let mut w = quick_xml::Writer::new(Vec::new());
+        w.write_event(Event::Empty(e)).unwrap();
+        let xml = String::from_utf8(w.into_inner()).unwrap();
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        match reader.read_event().unwrap() {
+            Event::Empty(e) => e
+                .try_get_attribute("v")
+                .unwrap()
+                .unwrap()
+                .normalized_value(quick_xml::XmlVersion::Explicit1_0)
+                .unwrap()
+                .into_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    proptest! {
+        /// Any text comes back exactly, but for the characters XML 1.0 cannot carry.
+        #[test]
+        fn every_string_survives_but_what_xml_cannot_carry(
+            chars in prop::collection::vec(
+                // Any character, and often the controls and markup this is about.
+                prop_oneof![
+                    any::<char>(),
+                    prop::char::range('\0', ' '),
+                    prop::sample::select(vec!['&', '<', '>', '"', '\'', '\u{FFFE}', '\u{FFFF}']),
+                ],
+                0..64,
+            )
+        ) {
+            let value: String = chars.into_iter().collect();
+            let expected: String = value
+                .chars()
+                .map(|c| if is_xml_char(c) { c } else { char::REPLACEMENT_CHARACTER })
+                .collect();
+            prop_assert_eq!(round_trip(&value), expected);
+        }
+    }
 
     #[test]
     fn markup_whitespace_and_controls() {

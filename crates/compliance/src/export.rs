@@ -101,10 +101,6 @@ impl Exporter {
         self
     }
 
-    pub fn settings(&self) -> &ExportSettings {
-        &self.settings
-    }
-
     /// Exports every outbox row after the cursor recorded at or before `until` (all when
     /// `None`), stopping at the first one recorded later, then prunes exported rows.
     /// [`ExportError::Busy`] at once when another exporter runs.

@@ -359,7 +359,9 @@ async fn a_clock_stepped_back_keeps_outbox_order_and_spans_earliest_to_latest() 
             .unwrap();
     }
     f.exporter(f.settings()).export(None).await.unwrap();
-    let xml = std::fs::read_to_string(only_output(&f.out(), "xml")).unwrap();
+    let output = only_output(&f.out(), "xml");
+    assert_valid(&output);
+    let xml = std::fs::read_to_string(output).unwrap();
     let order: Vec<usize> = ["first", "second", "third"]
         .iter()
         .map(|t| {

@@ -78,6 +78,13 @@ async fn banner(config: &Config, server: &Server) {
         println!("  certificate   {} ({kind})", cert.cert_path.display());
     }
     println!("  chat pool     {}", config.pool_uri());
+    if config.compliance.enabled {
+        println!(
+            "  compliance    {} (every {} s and at shutdown)",
+            config.compliance_dir().display(),
+            config.compliance.interval_secs
+        );
+    }
     if users == 0 {
         println!();
         println!("Next steps:");

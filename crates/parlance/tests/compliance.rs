@@ -3,6 +3,9 @@
 
 mod common;
 
+use std::path::Path;
+use std::process::Command;
+
 use common::{DataDir, admin, parlance};
 use parlance_store::Store;
 
@@ -55,6 +58,15 @@ async fn the_command_archives_up_to_a_moment_then_the_rest_and_waits_for_no_one(
         .filter(|p| p.extension().is_some_and(|e| e == "xml"))
         .collect();
     assert_eq!(first.len(), 1);
+    let schema =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../compliance/schema/conversations.xsd");
+    let valid = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&schema)
+        .arg(&first[0])
+        .status()
+        .expect("xmllint (Debian libxml2-utils; scripts/test installs it)");
+    assert!(valid.success(), "{} is not valid", first[0].display());
     let xml = std::fs::read_to_string(&first[0]).unwrap();
     assert!(xml.contains("content=\"january\"") && !xml.contains("february"));
     assert!(

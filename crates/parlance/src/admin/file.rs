@@ -82,7 +82,7 @@ pub async fn purge(
         .map(|t| i64::try_from(t.as_nanosecond()))
         .transpose()
         .context("the date is out of range")?;
-    let purger = super::compliance::purger(config, store, key).await?;
+    let purger = super::retention::purger(config, store, key).await?;
     let room = PurgedRoom {
         id: r.room.id,
         guid: &r.room.guid,

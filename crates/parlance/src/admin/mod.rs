@@ -4,7 +4,10 @@
 
 pub mod category;
 pub mod compliance;
+mod export;
 pub mod file;
 mod find;
+mod hold;
+mod retention;
 pub mod room;
 pub mod user;

@@ -8,6 +8,7 @@
 //! whole run prints as a table and, with `--json`, is written as JSON.
 
 mod baseline;
+mod compliance;
 mod error;
 mod fanout;
 mod files;
@@ -27,6 +28,7 @@ mod wire;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use compliance::ComplianceArgs;
 pub use error::BenchError;
 pub use fanout::FanoutArgs;
 pub use files::FilesArgs;
@@ -90,6 +92,9 @@ pub enum Scenario {
     /// A file up and down through SOAP, the plain API and a bare HTTPS copy; server memory
     /// meanwhile; chat latency with and without concurrent uploads.
     Files(FilesArgs),
+    /// A million compliance outbox events exported as XML against a sequential write of
+    /// the same bytes; the exporter's memory; chat latency with and without an export.
+    Compliance(ComplianceArgs),
     /// The default suite: every scenario at a size that runs in a few minutes.
     Suite,
     /// Internal: the server process a scenario starts.
@@ -108,6 +113,20 @@ pub enum Scenario {
         /// The SOAP chunk in KiB (the `files` scenario's `--chunk-kb`).
         #[arg(long)]
         max_chunk_kb: Option<u64>,
+    },
+    /// Internal: the exporting process of the compliance scenario.
+    #[command(hide = true)]
+    ExportChild {
+        #[arg(long)]
+        server_data: PathBuf,
+        /// The archive directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// The last event exported: its time in unix nanoseconds.
+        #[arg(long)]
+        until: i64,
+        #[arg(long)]
+        stop_after_secs: u64,
     },
     /// Internal: the baseline relay process.
     #[command(hide = true)]
@@ -227,6 +246,16 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
             files::bare_child(cert, key, dir, Duration::from_secs(*stop_after_secs)).await?;
             return Ok(None);
         }
+        Scenario::ExportChild {
+            server_data,
+            out,
+            until,
+            stop_after_secs,
+        } => {
+            let lifetime = Duration::from_secs(*stop_after_secs);
+            compliance::export_child(server_data, out, *until, lifetime).await?;
+            return Ok(None);
+        }
         _ => {}
     }
     let report = run_scenarios(&Env::new(&args.options), &scenario).await?;
@@ -257,6 +286,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
         Scenario::Idle(a) => sections.push(idle::run(env, a).await?),
         Scenario::Pool(a) => sections.push(pool::run(env, a).await?),
         Scenario::Files(a) => sections.push(files::run(env, a).await?),
+        Scenario::Compliance(a) => sections.push(compliance::run(env, a).await?),
         Scenario::Suite => {
             let fan = FanoutArgs {
                 members: 1000,
@@ -322,8 +352,19 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
                 upload_mb_per_s: None,
             };
             sections.push(files::run(env, &files).await?);
+            let compliance = ComplianceArgs {
+                events: 200_000,
+                content_bytes: 100,
+                members: 1000,
+                rate: 5.0,
+                duration: 5,
+            };
+            sections.push(compliance::run(env, &compliance).await?);
         }
-        Scenario::ServeChild { .. } | Scenario::RelayChild { .. } | Scenario::BareChild { .. } => {}
+        Scenario::ServeChild { .. }
+        | Scenario::RelayChild { .. }
+        | Scenario::BareChild { .. }
+        | Scenario::ExportChild { .. } => {}
     }
     Ok(Report {
         date,

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use parlance_server::config::Config;
 use parlance_server::{Options, Server};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::error::BenchError;
 use crate::measure::ProcSample;
@@ -198,6 +198,17 @@ pub struct ChildProc {
 impl ChildProc {
     /// Runs `parlance bench ARGS…` with this process's own binary; returns its first line.
     pub async fn spawn(args: &[&str]) -> Result<(ChildProc, String), BenchError> {
+        let (child, line, mut lines) = ChildProc::spawn_reading(args).await?;
+        // Keep draining stdout so that the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok((child, line))
+    }
+
+    /// [`ChildProc::spawn`], handing back the rest of the child's output: the caller reads
+    /// it to the end (a child whose pipe fills up blocks).
+    pub async fn spawn_reading(
+        args: &[&str],
+    ) -> Result<(ChildProc, String, Lines<BufReader<ChildStdout>>), BenchError> {
         let exe = std::env::current_exe().map_err(BenchError::io("finding the parlance binary"))?;
         let mut child = Command::new(exe)
             .arg("bench")
@@ -226,9 +237,7 @@ impl ChildProc {
             .ok_or_else(|| {
                 BenchError::Failed("the benchmark process ended before it was ready".into())
             })?;
-        // Keep draining stdout so that the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok((ChildProc { child, stdin, pid }, line))
+        Ok((ChildProc { child, stdin, pid }, line, lines))
     }
 
     pub async fn stop(mut self) {

@@ -3,7 +3,8 @@
 
 use parlance_bench::report::Section;
 use parlance_bench::{
-    BenchOptions, Env, FanoutArgs, FilesArgs, IdleArgs, PoolArgs, Scenario, run_scenarios,
+    BenchOptions, ComplianceArgs, Env, FanoutArgs, FilesArgs, IdleArgs, PoolArgs, Scenario,
+    run_scenarios,
 };
 
 fn env() -> Env {
@@ -175,4 +176,45 @@ async fn a_file_travels_byte_exact_every_way_and_uploads_run_while_a_room_chats(
     assert!(number(load, "uploads") >= 1.0, "{load:?}");
     assert_eq!(number(load, "failed"), 0.0, "{load:?}");
     assert_eq!(section.targets.len(), 4, "{:?}", section.targets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_is_exported_whole_twice_and_a_room_chats_meanwhile() {
+    let args = ComplianceArgs {
+        events: 2_500,
+        content_bytes: 100,
+        members: 6,
+        rate: 10.0,
+        duration: 1,
+    };
+    let report = run_scenarios(&env(), &Scenario::Compliance(args))
+        .await
+        .expect("the scenario runs");
+    let section = &report.sections[0];
+    let export = row(section, "export");
+    assert_eq!(
+        number(export, "events"),
+        2_500.0,
+        "every filled event: {export:?}"
+    );
+    // Each event's XML holds at least its text.
+    assert!(number(export, "mb") > 2_500.0 * 100.0 / 1e6, "{export:?}");
+    assert!(number(export, "peak_rss_mib") > 0.0, "{export:?}");
+    let disk = row(section, "sequential write");
+    assert_eq!(number(disk, "mb"), number(export, "mb"), "the same bytes");
+    assert!(number(disk, "mb_per_s") > 0.0, "{disk:?}");
+    let again = row(section, "export during chat");
+    assert_eq!(
+        number(again, "export.events"),
+        2_500.0,
+        "the same events again, none the server added: {again:?}"
+    );
+    for name in ["chat, no export", "chat, export running"] {
+        let values = row(section, name);
+        assert_eq!(number(values, "posts"), 10.0, "{name}: {values:?}");
+        assert_eq!(number(values, "delivered_pct"), 100.0, "{name}: {values:?}");
+    }
+    let tenth = row(section, "export, a tenth of the events");
+    assert_eq!(number(tenth, "events"), 250.0, "{tenth:?}");
+    assert_eq!(section.targets.len(), 3, "{:?}", section.targets);
 }

@@ -188,7 +188,9 @@ impl ChatService {
         Ok(())
     }
 
-    /// Ends a session: it leaves every room, and the others hear of it.
+    /// Ends a session: it leaves every room, and the others hear of it. The connection is
+    /// gone whatever the store says, so here the roster changes first; a part row that
+    /// cannot be written is logged, and the next start writes it ([`Store::close_open_joins`]).
     pub async fn close_session(&self, session: SessionId) {
         let principal = self.rosters().principal(session).cloned();
         let left = self.rosters().close(session);

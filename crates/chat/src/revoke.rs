@@ -69,8 +69,16 @@ impl ChatService {
         principal: &Principal,
     ) -> Result<bool, ChatError> {
         let _order = self.lock_room(room).await;
-        if !self.leave(room, uri, session, principal, REVOKED).await? {
-            return Ok(false);
+        match self.leave(room, uri, session, principal, REVOKED).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            // Unlike a part it asked for, this one cannot wait for the store: the rights are
+            // gone. The part row left unwritten is written at the next start, with the other
+            // joins left open (`close_open_joins`).
+            Err(e) => {
+                tracing::error!(error = %e, session, room = uri, "access revoked: part not recorded; the session leaves all the same");
+                self.drop_from(room, uri, session, principal);
+            }
         }
         tracing::info!(session, user = %principal.uri, room = uri, "access revoked: session left the room");
         // It did not ask to leave, so no reply tells it.

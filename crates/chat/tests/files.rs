@@ -2,24 +2,24 @@
 //! INFO bodies, posts that link files, and the web layer's side (`Transfers`) checking the
 //! tokens it is handed. A real store on disk and the server's clock, moved by the tests.
 
+mod common;
+
+use common::{DOMAIN, Recorder};
+
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use parlance_chat::files::{
     Direction, FileRefusal, FileSettings, FileState, Grant, StoredFile, Transfers,
 };
-use parlance_chat::{Answer, ChatService, ChatSettings, SearchLimits, SessionId, Sink};
+use parlance_chat::{Answer, ChatService, SessionId};
 use parlance_clock::Clock;
 use parlance_store::Store;
 use parlance_store::files::NewFileToken;
-use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, Role, RoomInfo, RoomUpdate};
-use xccos::{
-    ChanId, ChatMessage, Command, CommandKind, Envelope, Ftdb, GrpChat, Limits, Message, Reply,
-    ReplyData, format_timestamp,
-};
+use parlance_store::rooms::{Behavior, Privacy, Role, RoomInfo, RoomUpdate};
+use xccos::{ChanId, CommandKind, Ftdb, Reply, ReplyData};
 
 /// The link a message posts a room's file with.
 fn file_link(domain: &str, room_guid: &str, name: &str) -> String {
@@ -31,7 +31,6 @@ fn file_link(domain: &str, room_guid: &str, name: &str) -> String {
     .to_string()
 }
 
-const DOMAIN: &str = "example.test";
 const SERVICE_URL: &str = "https://chat.example.test:8443/PersistentChat/MGCWebService.asmx";
 const LIFETIME: Duration = Duration::from_secs(1800);
 const MAX_FILE: u64 = 1_000;
@@ -48,17 +47,6 @@ fn file_settings() -> FileSettings {
         max_chunk_bytes: 64,
         max_tokens_per_user: TOKENS_PER_USER,
         max_files_per_room: FILES_PER_ROOM,
-    }
-}
-
-/// Every body the core delivers, with the session it went to.
-#[derive(Default)]
-struct Recorder(Mutex<Vec<(SessionId, Bytes)>>);
-
-impl Sink for Recorder {
-    fn deliver(&self, sessions: &[SessionId], body: &Bytes) {
-        let mut delivered = self.0.lock().unwrap();
-        delivered.extend(sessions.iter().map(|s| (*s, body.clone())));
     }
 }
 
@@ -82,39 +70,11 @@ struct User {
 
 impl World {
     async fn start(files: Option<FileSettings>) -> World {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "parlance-chat-files-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::scratch_dir("files");
         let store = Store::open_sqlite(&dir.join("chat.db")).await.unwrap();
         let clock = Clock::default();
         let sink = Arc::new(Recorder::default());
-        let settings = ChatSettings {
-            domain: DOMAIN.into(),
-            channel_uri: format!("sip:chatsrv@{DOMAIN}"),
-            search_limit: 100,
-            chat_limits: xccos::ChatSizeLimits {
-                message_bytes: 8_000,
-                story_bytes: 65_536,
-            },
-            history_default: 10,
-            history_max: 100,
-            participant_update_limit: 100,
-            room_management_url: None,
-            xccos_limits: Limits::default(),
-            preference_quota_bytes: 1 << 20,
-            max_output_body_bytes: Limits::default().max_body_bytes,
-            search: SearchLimits {
-                max_bytes: 256,
-                max_terms: 8,
-                burst: 10,
-                per_minute: 60,
-            },
-            files,
-        };
+        let settings = common::settings(files);
         let chat = ChatService::new(store.clone(), settings, sink.clone(), clock.clone())
             .await
             .unwrap();
@@ -137,15 +97,8 @@ impl World {
     }
 
     async fn user(&self, name: &str) -> User {
-        let uri = format!("sip:{name}@{DOMAIN}");
-        let id = self
-            .store
-            .add_users_without_password(&[&uri])
-            .await
-            .unwrap()[0]
-            .id;
         let session = self.sessions.fetch_add(1, Ordering::SeqCst);
-        self.chat.open_session(session, &uri).await.unwrap();
+        let id = common::sign_in(&self.chat, &self.store, name, session).await;
         User { id, session }
     }
 
@@ -158,39 +111,14 @@ impl World {
         file_post: bool,
         roles: &[(User, Role)],
     ) -> RoomInfo {
-        let root = self.store.root_category().await.unwrap();
-        let category = self
-            .store
-            .add_category(&NewCategory {
-                parent_id: root.id,
-                name: &format!("{name} category"),
-                description: "",
-                file_post,
-                invitations: true,
-                logged: true,
-            })
-            .await
-            .unwrap();
-        let room = self
-            .store
-            .add_room(&NewRoom {
-                category_id: category.id,
-                name,
-                description: "",
-                topic: "",
-                privacy,
-                behavior,
-                invitations: true,
-            })
-            .await
-            .unwrap();
+        let room = common::room(&self.store, name, privacy, behavior, file_post).await;
         for (user, role) in roles {
             self.store
-                .set_role(room.id, user.id, *role, true)
+                .set_role(room.room.id, user.id, *role, true)
                 .await
                 .unwrap();
         }
-        self.store.room_by_id(room.id).await.unwrap().unwrap()
+        room
     }
 
     /// A Closed room whose members are `members`.
@@ -207,22 +135,7 @@ impl World {
 
     /// Runs one command and returns its reply.
     async fn command(&self, user: User, kind: CommandKind) -> Reply {
-        let body = Envelope::new(1, Command { seqid: 7, kind }).to_xml();
-        let before = self.sink.0.lock().unwrap().len();
-        self.chat
-            .handle(user.session, body.as_bytes(), |_| {})
-            .await;
-        let delivered = self.sink.0.lock().unwrap();
-        let (_, body) = delivered[before..]
-            .iter()
-            .rev()
-            .find(|(s, _)| *s == user.session)
-            .expect("a reply");
-        let envelope = Envelope::parse(body, &Limits::default()).unwrap();
-        match envelope.messages.into_iter().next() {
-            Some(Message::Reply(reply)) => reply,
-            other => panic!("not a reply: {other:?}"),
-        }
+        common::command(&self.chat, &self.sink, user.session, kind).await
     }
 
     /// `cmd:getfutok` (or `cmd:getfdtok`): the token, or the refusal's code.
@@ -304,24 +217,8 @@ impl World {
 
     async fn post(&self, user: User, room: &RoomInfo, text: &str) -> Answer {
         let author = self.store.user_by_id(user.id).await.unwrap().unwrap().uri;
-        let chat = GrpChat {
-            seqid: 1,
-            message: ChatMessage {
-                channel_uri: room_uri(room),
-                author,
-                ts: Some(format_timestamp(self.clock.unix_nanos())),
-                message_id: None,
-                text: text.into(),
-            },
-        };
-        let body = Envelope::new(1, chat).to_xml();
-        let answer = Mutex::new(None);
-        self.chat
-            .handle(user.session, body.as_bytes(), |a| {
-                *answer.lock().unwrap() = Some(a)
-            })
-            .await;
-        answer.into_inner().unwrap().expect("answered")
+        let at = self.clock.unix_nanos();
+        common::post(&self.chat, user.session, &author, &room_uri(room), at, text).await
     }
 
     async fn file_events(&self) -> Vec<(String, i64, String)> {

@@ -51,7 +51,8 @@ pub enum Command {
     /// List and remove the files posted into rooms.
     #[command(subcommand)]
     File(admin::file::FileCommand),
-    /// Archive the compliance outbox (works whether the server runs or not).
+    /// Archive the compliance outbox, apply history retention now, and place legal holds
+    /// that suspend it (works whether the server runs or not).
     #[command(subcommand)]
     Compliance(admin::compliance::ComplianceCommand),
     /// Chat from the terminal (a client of any Parlance server).

@@ -290,6 +290,32 @@ async fn account_commands_reach_a_running_server() {
     assert_eq!(s.tcp().await.register("alice", "pw").await.status, 200);
 }
 
+/// `parlance compliance hold ARGS…`.
+async fn hold(data: &Path, args: &[&str]) -> (bool, String) {
+    let args: Vec<&str> = ["compliance", "hold"].iter().chain(args).copied().collect();
+    cli(data, &args).await
+}
+
+async fn hold_ok(data: &Path, args: &[&str]) -> String {
+    let (success, text) = hold(data, args).await;
+    assert!(success, "parlance compliance hold {args:?}: {text}");
+    text
+}
+
+/// The store and file store of the data directory the commands above work on.
+async fn open_data(data: &Path) -> (parlance_store::Store, parlance_files::FileStore) {
+    let config = parlance_server::config::Config {
+        domain: "example.test".into(),
+        data_dir: data.to_owned(),
+        ..Default::default()
+    };
+    let (store, key) = parlance_server::open_data(&config).await.unwrap();
+    let files = parlance_server::open_file_store(&config, &key)
+        .await
+        .unwrap();
+    (store, files)
+}
+
 /// A complete file of `room` named `name`, as an upload leaves it: its row and its blob.
 async fn stored_file(
     store: &parlance_store::Store,
@@ -337,15 +363,7 @@ async fn files_are_listed_removed_and_purged_with_their_bytes() {
     cli_ok(&data, &["category", "add", "Work"]).await;
     cli_ok(&data, &["room", "add", "Lobby", "--category", "Work"]).await;
 
-    let config = parlance_server::config::Config {
-        domain: "example.test".into(),
-        data_dir: data.clone(),
-        ..Default::default()
-    };
-    let (store, key) = parlance_server::open_data(&config).await.unwrap();
-    let files = parlance_server::open_file_store(&config, &key)
-        .await
-        .unwrap();
+    let (store, files) = open_data(&data).await;
     let lobby = store.find_room("Lobby").await.unwrap().unwrap();
     let alice = store
         .user("sip:alice@example.test")
@@ -411,4 +429,233 @@ async fn files_are_listed_removed_and_purged_with_their_bytes() {
     assert!(store.room_files(lobby.room.id).await.unwrap().is_empty());
     store.close().await;
     std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// `category set --retention-days`, `compliance purge` and `compliance hold`: retention
+/// takes what is older than the category keeps, except what a hold covers, and `room purge`
+/// refuses a held room; each purge leaves its compliance record.
+#[tokio::test]
+async fn retention_purges_what_no_legal_hold_covers() {
+    let data =
+        std::env::temp_dir().join(format!("parlance-admin-retention-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    cli_ok(&data, &["user", "add", "alice@example.test"]).await;
+    cli_ok(&data, &["user", "add", "bob@example.test"]).await;
+    cli_ok(&data, &["category", "add", "Work"]).await;
+    cli_ok(&data, &["room", "add", "Lobby", "--category", "Work"]).await;
+    cli_ok(&data, &["room", "add", "Evidence", "--category", "Work"]).await;
+
+    let (store, files) = open_data(&data).await;
+    let lobby = store.find_room("Lobby").await.unwrap().unwrap();
+    let evidence = store.find_room("Evidence").await.unwrap().unwrap();
+    let id = |uri: &'static str| {
+        let store = store.clone();
+        async move { store.user(uri).await.unwrap().unwrap().id }
+    };
+    let (alice, bob) = (
+        id("sip:alice@example.test").await,
+        id("sip:bob@example.test").await,
+    );
+    let (alices, bobs) = (
+        "11111111-1111-4111-8111-111111111111.txt",
+        "22222222-2222-4222-8222-222222222222.txt",
+    );
+    stored_file(&store, &files, &lobby, alice, alices).await;
+    stored_file(&store, &files, &lobby, bob, bobs).await;
+    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+    for (room, author, text, at) in [
+        (&lobby, alice, "old alice", 10),
+        (&lobby, bob, "old bob", 20),
+        (&lobby, bob, "new bob", now),
+        (&evidence, bob, "old evidence", 30),
+    ] {
+        store
+            .post_message(room.room.id, author, text, &[], at)
+            .await
+            .unwrap();
+    }
+    let history = |room: &parlance_store::rooms::RoomInfo| {
+        let (store, room_id) = (store.clone(), room.room.id);
+        async move {
+            let query = parlance_store::history::HistoryQuery::Last(10);
+            let messages = store.read_history(room_id, alice, &query, 0).await.unwrap();
+            messages.into_iter().map(|m| m.content).collect::<Vec<_>>()
+        }
+    };
+
+    let (refused, text) = cli(&data, &["category", "set", "Work", "--retention-days", "0"]).await;
+    assert!(!refused && text.contains("nor off"), "{text}");
+    cli_ok(
+        &data,
+        &["category", "set", "Work", "--retention-days", "30"],
+    )
+    .await;
+    let list = cli_ok(&data, &["category", "list"]).await;
+    assert!(list.contains("\tretention 30 days"), "{list}");
+
+    hold_ok(&data, &["add", "--room", "Evidence", "--reason", "case 42"]).await;
+    hold_ok(
+        &data,
+        &[
+            "add",
+            "--user",
+            "alice@example.test",
+            "--reason",
+            "custodian",
+        ],
+    )
+    .await;
+    let (again, text) = hold(&data, &["add", "--room", "Evidence", "--reason", "twice"]).await;
+    assert!(
+        !again && text.contains("under legal hold already"),
+        "{text}"
+    );
+    let holds = hold_ok(&data, &["list"]).await;
+    assert!(
+        holds.contains("room Evidence\tcase 42\tplaced by uid "),
+        "{holds}"
+    );
+    assert!(
+        holds.contains("user sip:alice@example.test\tcustodian\tplaced by uid "),
+        "{holds}"
+    );
+
+    let purged = cli_ok(&data, &["compliance", "purge"]).await;
+    assert!(
+        purged.contains("purged 1 messages and 1 files from Lobby (retention 30 days)"),
+        "{purged}"
+    );
+    assert!(!purged.contains("Evidence"), "{purged}");
+    assert_eq!(history(&lobby).await, ["old alice", "new bob"]);
+    assert_eq!(history(&evidence).await, ["old evidence"]);
+    assert!(files.open(&lobby.room.guid, bobs).await.is_err());
+    assert!(files.open(&lobby.room.guid, alices).await.is_ok(), "held");
+    let (refused, text) = cli(&data, &["room", "purge", "Evidence"]).await;
+    assert!(
+        !refused && text.contains("Evidence is under legal hold"),
+        "{text}"
+    );
+    assert_eq!(history(&evidence).await, ["old evidence"]);
+
+    hold_ok(&data, &["remove", "--room", "Evidence"]).await;
+    hold_ok(&data, &["remove", "--user", "alice@example.test"]).await;
+    let (again, text) = hold(&data, &["remove", "--room", "Evidence"]).await;
+    assert!(!again && text.contains("not under legal hold"), "{text}");
+    assert_eq!(hold_ok(&data, &["list"]).await, "");
+    let all = hold_ok(&data, &["list", "--all"]).await;
+    assert_eq!(all.matches("\treleased by uid ").count(), 2, "{all}");
+
+    let purged = cli_ok(&data, &["compliance", "purge"]).await;
+    assert!(purged.contains("purged 2 messages in all"), "{purged}");
+    assert_eq!(history(&lobby).await, ["new bob"]);
+    assert!(history(&evidence).await.is_empty());
+    assert!(files.open(&lobby.room.guid, alices).await.is_err());
+
+    let records: Vec<(i64, i64, String)> = store
+        .compliance_events(0, u32::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "purge")
+        .map(|e| (e.room_id, e.principal_id, e.content))
+        .collect();
+    assert_eq!(
+        records,
+        [
+            (
+                lobby.room.id,
+                bob,
+                "retention 30 days: 1 messages, seq 2-2".into()
+            ),
+            (
+                lobby.room.id,
+                bob,
+                format!("retention 30 days: file {bobs} (notes.txt)")
+            ),
+            (
+                lobby.room.id,
+                alice,
+                "retention 30 days: 1 messages, seq 1-1".into()
+            ),
+            (
+                lobby.room.id,
+                alice,
+                format!("retention 30 days: file {alices} (notes.txt)")
+            ),
+            (
+                evidence.room.id,
+                bob,
+                "retention 30 days: 1 messages, seq 1-1".into()
+            ),
+        ]
+    );
+
+    cli_ok(
+        &data,
+        &["category", "set", "Work", "--retention-days", "off"],
+    )
+    .await;
+    assert!(
+        !cli_ok(&data, &["category", "list"])
+            .await
+            .contains("retention")
+    );
+    store.close().await;
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// A running server applies the categories' retention by itself, every
+/// `retention.interval_secs`, and records what it purged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_purges_what_retention_lets_go() {
+    use parlance_tests::TestServer;
+
+    let s = TestServer::start_with(|c| c.retention.interval_secs = 1).await;
+    let data = s.config.data_dir.clone();
+    cli_ok(&data, &["user", "add", "alice@example.test"]).await;
+    cli_ok(&data, &["category", "add", "Team"]).await;
+    cli_ok(&data, &["room", "add", "Lobby", "--category", "Team"]).await;
+    let store = &s.server().store;
+    let lobby = store.find_room("Lobby").await.unwrap().unwrap();
+    let alice = store
+        .user("sip:alice@example.test")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+    for (text, at) in [("long ago", 10), ("today", now)] {
+        store
+            .post_message(lobby.room.id, alice, text, &[], at)
+            .await
+            .unwrap();
+    }
+    cli_ok(&data, &["category", "set", "Team", "--retention-days", "7"]).await;
+
+    let query = parlance_store::history::HistoryQuery::Last(10);
+    let deadline = tokio::time::Instant::now() + parlance_tests::WAIT;
+    loop {
+        let left = store
+            .read_history(lobby.room.id, alice, &query, now)
+            .await
+            .unwrap();
+        if left.len() == 1 {
+            assert_eq!(left[0].content, "today");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "retention not applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let purges: Vec<String> = store
+        .compliance_events(0, u32::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "purge")
+        .map(|e| e.content)
+        .collect();
+    assert_eq!(purges, ["retention 7 days: 1 messages, seq 1-1"]);
 }

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::frontend::FrontEnd;
 use crate::groupchat::GroupChat;
+use crate::periodic::Periodic;
 
 /// Changes read in one go; more wait for the next tick, which comes at once.
 const BATCH: u32 = 500;
@@ -25,15 +26,10 @@ pub(crate) async fn follow(
     groupchat: Arc<GroupChat>,
     mut last: i64,
     every: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
+    let mut periodic = Periodic::new(every, shutdown);
+    while periodic.next().await {
         loop {
             let changes = match store.access_changes_after(last, BATCH).await {
                 Ok(c) => c,

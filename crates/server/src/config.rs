@@ -41,6 +41,7 @@ pub struct Config {
     pub chat: ChatConfig,
     pub web: WebConfig,
     pub files: FilesConfig,
+    pub retention: RetentionConfig,
     pub compliance: ComplianceConfig,
 }
 
@@ -220,6 +221,17 @@ pub struct FilesConfig {
     pub max_uploads_per_user: usize,
 }
 
+/// History retention (`parlance category set --retention-days`), applied by the server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// How often the server purges what the categories' retention lets go.
+    pub interval_secs: u64,
+    /// Messages (and files) one purge step removes, in one short transaction: chat waits
+    /// for the store's writer at most one step at a time.
+    pub step: u32,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComplianceConfig {
@@ -259,6 +271,7 @@ impl Default for Config {
             chat: ChatConfig::default(),
             web: WebConfig::default(),
             files: FilesConfig::default(),
+            retention: RetentionConfig::default(),
             compliance: ComplianceConfig::default(),
         }
     }
@@ -396,6 +409,15 @@ impl Default for FilesConfig {
     }
 }
 
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            interval_secs: 3600,
+            step: 500,
+        }
+    }
+}
+
 impl Config {
     /// `auth.trusted_networks`, parsed.
     pub fn trusted_networks(&self) -> Result<Vec<IpNet>, ConfigError> {
@@ -489,6 +511,9 @@ impl Config {
         // Clients refresh 10 s before the end (sipe), so a shorter session could not live.
         if self.chat.session_expires_secs < 20 {
             return bad("chat.session_expires_secs must be at least 20".into());
+        }
+        if self.retention.interval_secs == 0 || self.retention.step == 0 {
+            return bad("retention.interval_secs and retention.step must be at least 1".into());
         }
         self.validate_web()
     }
@@ -703,6 +728,15 @@ mod tests {
         let c: Config =
             toml::from_str("domain = \"example.com\"\n[chat]\nsearches_per_minute = 0").unwrap();
         assert!(c.validate().is_err());
+        let c: Config =
+            toml::from_str("domain = \"example.com\"\n[retention]\ninterval_secs = 60").unwrap();
+        c.validate().unwrap();
+        assert_eq!((c.retention.interval_secs, c.retention.step), (60, 500));
+        for bad in ["interval_secs = 0", "step = 0"] {
+            let c: Config =
+                toml::from_str(&format!("domain = \"example.com\"\n[retention]\n{bad}")).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

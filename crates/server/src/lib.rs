@@ -9,6 +9,8 @@ pub mod endpoint;
 pub mod frontend;
 pub mod groupchat;
 mod ids;
+mod periodic;
+pub mod retention;
 mod runtime;
 pub mod tls;
 pub mod transport;
@@ -154,6 +156,12 @@ impl Server {
             }
             None => None,
         };
+        let purger = retention::Purger::new(
+            store.clone(),
+            open_file_store(&config, &key).await?,
+            options.clock.clone(),
+            config.retention.step,
+        );
         // Before anyone can connect: every later admin change may concern a live session.
         let changes_seen = store.last_access_change().await?;
         let listeners = transport::bind_listeners(&config.sip, acceptor)
@@ -245,7 +253,12 @@ impl Server {
             Duration::from_millis(config.admin_changes_poll_ms),
             shutdown_rx.clone(),
         ));
-        let mut tasks = vec![serve, changes];
+        let retention = tokio::spawn(retention::follow(
+            purger,
+            Duration::from_secs(config.retention.interval_secs),
+            shutdown_rx.clone(),
+        ));
+        let mut tasks = vec![serve, changes, retention];
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
                 let addr = web.listener.local_addr().map_err(StartError::Bind)?;
@@ -473,14 +486,10 @@ async fn sweep(
     front_end: Arc<FrontEnd>,
     groupchat: Arc<GroupChat>,
     files: Option<Files>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
+    let mut periodic = periodic::Periodic::new(SWEEP_INTERVAL, shutdown);
+    while periodic.next().await {
         housekeeping(&front_end, &groupchat, files.as_ref()).await;
     }
 }

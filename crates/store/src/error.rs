@@ -21,6 +21,9 @@ pub enum StoreError {
         "{0} belonged to a removed account whose messages keep that address; re-using it must be asked for"
     )]
     Removed(String),
+    /// A purge of what a legal hold covers.
+    #[error("{0} is under legal hold")]
+    Held(String),
     #[error("{0} does not exist")]
     NotFound(String),
     #[error("invalid {what}: {why}")]

@@ -34,6 +34,9 @@ pub enum ComplianceKind {
     Backchat,
     FileUpload,
     FileDownload,
+    /// Messages or files purged (by retention or an administrator): the original's chat
+    /// purge, event code 11. Its content says what went.
+    Purge,
 }
 
 impl ComplianceKind {
@@ -45,8 +48,21 @@ impl ComplianceKind {
             ComplianceKind::Backchat => "backchat",
             ComplianceKind::FileUpload => "fileupload",
             ComplianceKind::FileDownload => "filedownload",
+            ComplianceKind::Purge => "purge",
         }
     }
+}
+
+/// A compliance event written directly, for load generation
+/// ([`crate::Store::import_compliance_events`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewComplianceEvent<'a> {
+    pub kind: ComplianceKind,
+    pub room_id: i64,
+    pub principal_id: i64,
+    pub message_seq: Option<i64>,
+    pub content: &'a str,
+    pub at: i64,
 }
 
 /// A row of the compliance outbox.

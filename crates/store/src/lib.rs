@@ -38,6 +38,7 @@ mod error;
 pub mod files;
 pub mod history;
 mod migrate;
+pub mod retention;
 pub mod rooms;
 mod secrets;
 mod sqlite;
@@ -55,9 +56,10 @@ pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 use accounts::{DigestSecret, digest_context, normalize_user_uri};
 use files::{FileToken, NewFileToken, StoredFile};
 use history::{
-    ComplianceEvent, ComplianceKind, ComplianceRecord, HistoryQuery, Invitation, Preference,
-    StoredMessage,
+    ComplianceEvent, ComplianceKind, ComplianceRecord, HistoryQuery, Invitation,
+    NewComplianceEvent, Preference, StoredMessage,
 };
+use retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
 use rooms::{
     Category, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate, ScopeEntry,
 };
@@ -370,6 +372,11 @@ impl Store {
         engine!(self, s => s.import_messages(room_id, author_id, messages).await)
     }
 
+    /// Appends compliance events in one transaction (load generation: `parlance bench`).
+    pub async fn import_compliance_events(&self, events: &[NewComplianceEvent<'_>]) -> Result<()> {
+        engine!(self, s => s.import_compliance_events(events).await)
+    }
+
     pub async fn read_history(
         &self,
         room_id: i64,
@@ -568,15 +575,63 @@ impl Store {
         engine!(self, s => s.remove_file(file_id).await)
     }
 
-    /// Deletes a room's messages posted before `before` (unix nanoseconds; all when `None`)
-    /// and the complete files nothing left links; returns how many messages went and the
-    /// files whose rows went, which the caller removes from the file store.
+    /// One step of a purge of a room's history before `before` (unix nanoseconds; all when
+    /// `None`), at most `limit` messages and `limit` files, held users' left, each author's
+    /// and file's compliance `purge` row written; a held room is refused
+    /// ([`StoreError::Held`]). The caller removes the returned files from the file store,
+    /// and calls again while [`Purged::full`].
     pub async fn purge_history(
         &self,
         room_id: i64,
         before: Option<i64>,
-    ) -> Result<(u64, Vec<StoredFile>)> {
-        engine!(self, s => s.purge_history(room_id, before).await)
+        limit: u32,
+        reason: &str,
+        at: i64,
+    ) -> Result<Purged> {
+        engine!(self, s => s.purge_history(room_id, before, limit, reason, at).await)
+    }
+
+    /// Sets how many days a category's rooms keep their messages (`None`: forever).
+    pub async fn set_category_retention(&self, category_id: i64, days: Option<u32>) -> Result<()> {
+        engine!(self, s => s.set_category_retention(category_id, days).await)
+    }
+
+    /// The retention of every category that has one, by category id.
+    pub async fn category_retentions(&self) -> Result<std::collections::BTreeMap<i64, u32>> {
+        engine!(self, s => s.category_retentions().await)
+    }
+
+    /// The rooms of categories with a retention, less those a hold keeps whole.
+    pub async fn retained_rooms(&self) -> Result<Vec<RetainedRoom>> {
+        engine!(self, s => s.retained_rooms().await)
+    }
+
+    /// Places a legal hold (`placed_by`: the operating-system account; `at`: unix
+    /// nanoseconds); [`StoreError::Duplicate`] when one is in force on the target already.
+    pub async fn place_hold(
+        &self,
+        target: HoldTarget,
+        reason: &str,
+        placed_by: &str,
+        at: i64,
+    ) -> Result<LegalHold> {
+        engine!(self, s => s.place_hold(target, reason, placed_by, at).await)
+    }
+
+    /// Releases the hold in force on a target (its row stays, as released); false when
+    /// there was none.
+    pub async fn release_hold(
+        &self,
+        target: HoldTarget,
+        released_by: &str,
+        at: i64,
+    ) -> Result<bool> {
+        engine!(self, s => s.release_hold(target, released_by, at).await)
+    }
+
+    /// Holds in force, oldest first; with `released`, the released ones too.
+    pub async fn legal_holds(&self, released: bool) -> Result<Vec<LegalHold>> {
+        engine!(self, s => s.legal_holds(released).await)
     }
 
     /// Deletes tokens expired at `now` that hold no upload in progress.

@@ -3,68 +3,12 @@
 
 mod common;
 
+use common::uploads::{EXPIRES, ISSUED, QUOTA, issue, reserved, uploaded};
 use common::{engines, room, user};
-use parlance_store::files::{Direction, FileState, FileToken, NewFileToken, StoredFile};
+use parlance_store::files::{Direction, FileState, NewFileToken};
 use parlance_store::history::ComplianceEvent;
+use parlance_store::retention::Purged;
 use parlance_store::{Store, StoreError};
-
-/// Token lifetimes in these tests: issued at `ISSUED`, valid until `EXPIRES`.
-const ISSUED: i64 = 1_000;
-const EXPIRES: i64 = 2_000;
-const ROOMY: u32 = 100;
-const QUOTA: u64 = 1 << 30;
-
-async fn issue(
-    store: &Store,
-    principal_id: i64,
-    room_id: i64,
-    direction: Direction,
-    file_id: Option<i64>,
-) -> FileToken {
-    store
-        .issue_file_token(
-            &NewFileToken {
-                principal_id,
-                room_id,
-                direction,
-                file_url: "report.pdf",
-                file_id,
-                issued_at: ISSUED,
-                expires_at: EXPIRES,
-            },
-            ROOMY,
-        )
-        .await
-        .unwrap()
-}
-
-/// An upload in progress named `name` by `uploader` into `room_id`, with its token.
-async fn reserved(
-    store: &Store,
-    uploader: i64,
-    room_id: i64,
-    name: &str,
-) -> (FileToken, StoredFile) {
-    let token = issue(store, uploader, room_id, Direction::Upload, None).await;
-    let file = store
-        .reserve_upload(&token.token, name, ISSUED)
-        .await
-        .unwrap();
-    (token, file)
-}
-
-/// A complete file of `size` bytes named `name`, uploaded by `uploader` into `room_id`.
-async fn uploaded(store: &Store, uploader: i64, room_id: i64, name: &str, size: u64) -> StoredFile {
-    let (token, file) = reserved(store, uploader, room_id, name).await;
-    store
-        .declare_upload_length(&token.token, file.id, size, QUOTA)
-        .await
-        .unwrap();
-    store
-        .complete_upload(&token.token, file.id, size, ISSUED + 1)
-        .await
-        .unwrap()
-}
 
 async fn file_events(store: &Store) -> Vec<ComplianceEvent> {
     store
@@ -636,7 +580,13 @@ async fn purging_history_removes_its_messages_and_the_files_nothing_left_links()
             .await
             .unwrap();
 
-        let (messages, removed) = store.purge_history(lobby.id, Some(4_000)).await.unwrap();
+        let Purged {
+            messages,
+            files: removed,
+        } = store
+            .purge_history(lobby.id, Some(4_000), 100, "test", 6_000)
+            .await
+            .unwrap();
         assert_eq!(messages, 1, "only the message before the cut");
         let mut names: Vec<_> = removed.iter().map(|f| f.name.as_str()).collect();
         names.sort();
@@ -656,7 +606,13 @@ async fn purging_history_removes_its_messages_and_the_files_nothing_left_links()
         assert!(store.file_linked(kept_post.id).await.unwrap());
         assert_eq!(store.room_files(other.id).await.unwrap(), [elsewhere]);
 
-        let (messages, removed) = store.purge_history(lobby.id, None).await.unwrap();
+        let Purged {
+            messages,
+            files: removed,
+        } = store
+            .purge_history(lobby.id, None, 100, "test", 7_000)
+            .await
+            .unwrap();
         assert_eq!(messages, 1);
         assert_eq!(removed.len(), 1);
         assert_eq!(removed[0].id, kept_post.id);

@@ -5,7 +5,7 @@ mod common;
 
 use common::{engines, room, user};
 use parlance_store::history::{
-    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, StoredMessage,
+    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, StoredMessage,
 };
 use parlance_store::{Store, StoreError};
 
@@ -1009,6 +1009,49 @@ async fn a_search_past_its_time_limit_is_stopped_and_still_recorded() {
             .await
             .unwrap();
         assert_eq!(post.seq, 3001);
+        engine.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn compliance_events_written_straight_in_are_read_back_in_order() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let lobby = room(store, "Lobby").await;
+        let texts: Vec<String> = (0..1_200).map(|i| format!("line {i}")).collect();
+        let events: Vec<NewComplianceEvent<'_>> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| NewComplianceEvent {
+                kind: ComplianceKind::Chat,
+                room_id: lobby.id,
+                principal_id: alice,
+                message_seq: Some(i as i64 + 1),
+                content: text,
+                at: i as i64,
+            })
+            .collect();
+        store.import_compliance_events(&events).await.unwrap();
+        let read = all_events(store).await;
+        assert_eq!(read.len(), 1_200, "more rows than one statement holds");
+        assert_eq!(
+            (
+                read[1_199].kind.as_str(),
+                read[1_199].message_seq,
+                read[1_199].content.as_str()
+            ),
+            ("chat", Some(1_200), "line 1199")
+        );
+        let unknown = NewComplianceEvent {
+            room_id: lobby.id + 100,
+            ..events[0]
+        };
+        assert!(matches!(
+            store.import_compliance_events(&[events[1], unknown]).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(all_events(store).await.len(), 1_200, "all or nothing");
         engine.finish().await;
     }
 }

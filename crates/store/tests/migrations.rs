@@ -6,6 +6,7 @@ mod common;
 
 use std::path::Path;
 
+use parlance_store::history::ComplianceKind;
 use parlance_store::{Store, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
@@ -150,5 +151,50 @@ async fn an_old_version_table_newer_than_this_build_is_refused() {
     old.close().await;
 
     refused_as_one_version_ahead(&path).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_outbox_rebuilt_for_purge_records_keeps_its_rows_and_never_reuses_an_id() {
+    let dir = common::scratch_dir();
+    let path = dir.join("outbox.db");
+    // Version 8: the outbox with AUTOINCREMENT, before it admitted purge records. Three
+    // rows were written and the newest pruned, so the next id is 4 and not 3.
+    let old = old_runner_database(&path, 8).await;
+    sqlx::raw_sql(
+        "INSERT INTO principals (id, kind, uri, display_name, created_at) VALUES (1, 'user', 'sip:a@example.test', '', 0); \
+         INSERT INTO categories (id, guid, parent_id, name, created_at) VALUES (1, 'root', NULL, 'Root', 0), (2, 'c', 1, 'C', 0); \
+         INSERT INTO rooms (id, guid, category_id, name, privacy, behavior, created_at, updated_at) \
+             VALUES (1, 'r', 2, 'R', 'open', 'normal', 0, 0); \
+         INSERT INTO compliance_outbox (kind, room_id, principal_id, content, at) \
+             VALUES ('join', 1, 1, '', 1), ('chat', 1, 1, 'hello', 2), ('part', 1, 1, '', 3); \
+         DELETE FROM compliance_outbox WHERE id = 3;",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = Store::open_sqlite(&path).await.unwrap();
+    store
+        .record_event(ComplianceKind::Purge, 1, 1, "purged", 4)
+        .await
+        .unwrap();
+    let rows: Vec<(i64, String, String)> = store
+        .compliance_events(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.id, e.kind, e.content))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, "join".into(), "".into()),
+            (2, "chat".into(), "hello".into()),
+            (4, "purge".into(), "purged".into()),
+        ]
+    );
+    store.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -36,11 +36,15 @@ pub(super) async fn bjoin(
     let mut data = JoinData::default();
     let mut ids = HashMap::new();
     for chanid in chanids {
-        if enter(chat, session, principal, chanid, &mut data, &mut ids)
-            .await?
-            .is_err()
-        {
-            data.fibs.push(Fib::failed(chanid));
+        match enter(chat, session, principal, chanid, &mut data, &mut ids).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => data.fibs.push(Fib::failed(chanid)),
+            // The rooms joined before stay joined (their rows are written): this one failed
+            // like a refused one, and the reply says so.
+            Err(e) => {
+                tracing::error!(error = %e, room = %chanid.uri(), "bjoin: join not recorded");
+                data.fibs.push(Fib::failed(chanid));
+            }
         }
     }
     Ok(Ok(ReplyData::BJoin(data)))
@@ -65,18 +69,24 @@ async fn enter(
     }
     let uri = chat.room_uri(&info);
     let _order = chat.lock_room(info.room.id).await;
+    // The join row is the join's only durable trace, so it is committed before the roster
+    // changes: a failed write leaves the session out of the room, and the client hears the
+    // failure. A session joining a room it is in already writes no second row, which would
+    // be a join without its part.
+    if !chat.rosters().is_joined(info.room.id, session) {
+        chat.store
+            .record_event(
+                ComplianceKind::Join,
+                info.room.id,
+                principal.id,
+                "",
+                chat.now_nanos(),
+            )
+            .await?;
+    }
     let first = chat
         .rosters()
         .join(info.room.id, &uri, session, access.is_manager());
-    chat.store
-        .record_event(
-            ComplianceKind::Join,
-            info.room.id,
-            principal.id,
-            "",
-            chat.now_nanos(),
-        )
-        .await?;
     // Above the limit the roster is hidden, as Lync Server does: listing thousands of
     // people in every join reply (and telling all of them of every join) costs more than
     // it tells anyone. The joiner still sees itself.

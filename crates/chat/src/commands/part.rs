@@ -49,7 +49,8 @@ impl ChatService {
         if !self.rosters().is_joined(room, session) {
             return Ok(false);
         }
-        let gone = self.rosters().part(room, session);
+        // As for a join: the row first, then the roster. A failed write leaves the session
+        // in the room, where everyone still sees it, rather than gone without a trace.
         self.store
             .record_event(
                 ComplianceKind::Part,
@@ -59,10 +60,22 @@ impl ChatService {
                 self.now_nanos(),
             )
             .await?;
-        if gone {
+        self.drop_from(room, room_uri, session, principal);
+        Ok(true)
+    }
+
+    /// Takes a session out of a room's roster (the caller holds the room's lock), and tells
+    /// the others once its principal's last session there has gone.
+    pub(crate) fn drop_from(
+        &self,
+        room: i64,
+        room_uri: &str,
+        session: SessionId,
+        principal: &Principal,
+    ) {
+        if self.rosters().part(room, session) {
             self.notify_part(room, room_uri, &principal.uri);
         }
-        Ok(true)
     }
 
     /// Tells the sessions still in a room that a user left it (not in crowded rooms, whose

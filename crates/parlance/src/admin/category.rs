@@ -1,6 +1,8 @@
-//! `parlance category add|list|creator`: the categories rooms live in, and who may create
-//! rooms in them. Categories are named by name or GUID; users by user@domain.
+//! `parlance category add|set|list|creator`: the categories rooms live in, how long their
+//! rooms keep history, and who may create rooms in them. Categories are named by name or
+//! GUID; users by user@domain.
 
+use anyhow::bail;
 use clap::Subcommand;
 use parlance_server::config::Config;
 use parlance_store::rooms::NewCategory;
@@ -25,6 +27,14 @@ pub enum CategoryCommand {
         /// Keep no chat history in its rooms.
         #[arg(long)]
         not_logged: bool,
+    },
+    /// Change a category.
+    Set {
+        category: String,
+        /// Days its rooms keep their messages (older ones are purged, unless held), or
+        /// `off` to keep them forever.
+        #[arg(long, value_parser = retention_days)]
+        retention_days: Option<Retention>,
     },
     /// List categories.
     List,
@@ -71,12 +81,31 @@ pub async fn run(config: Config, cmd: CategoryCommand) -> anyhow::Result<()> {
                 c.name, config.domain, c.guid
             );
         }
+        CategoryCommand::Set {
+            category: name,
+            retention_days,
+        } => {
+            let c = category(&store, &name).await?;
+            let Some(Retention(days)) = retention_days else {
+                bail!("nothing to set (see: parlance category set --help)");
+            };
+            store.set_category_retention(c.id, days).await?;
+            match days {
+                Some(days) => println!("{} keeps its rooms' messages {days} days", c.name),
+                None => println!("{} keeps its rooms' messages forever", c.name),
+            }
+        }
         CategoryCommand::List => {
             store.root_category().await?;
+            let retentions = store.category_retentions().await?;
             for c in store.categories().await? {
                 let parent = if c.parent_id.is_none() { "(root)" } else { "" };
+                let retention = retentions
+                    .get(&c.id)
+                    .map(|days| format!("\tretention {days} days"))
+                    .unwrap_or_default();
                 println!(
-                    "{}\tma-cat://{}/{}\t{parent}",
+                    "{}\tma-cat://{}/{}\t{parent}{retention}",
                     c.name, config.domain, c.guid
                 );
             }
@@ -99,4 +128,20 @@ pub async fn run(config: Config, cmd: CategoryCommand) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// `--retention-days`: a number of days, or none (`off`).
+#[derive(Debug, Clone, Copy)]
+pub struct Retention(Option<u32>);
+
+fn retention_days(value: &str) -> Result<Retention, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(Retention(None));
+    }
+    match value.parse::<u32>() {
+        Ok(days) if days > 0 => Ok(Retention(Some(days))),
+        _ => Err(format!(
+            "{value:?} is neither a number of days (1 or more) nor off"
+        )),
+    }
 }

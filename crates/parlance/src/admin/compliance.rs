@@ -1,8 +1,10 @@
-//! `parlance compliance …`: the compliance archive from the command line.
+//! `parlance compliance …`: the compliance archive, history retention and legal holds from
+//! the command line.
 
 use clap::Subcommand;
 use parlance_server::config::Config;
 
+use super::hold::HoldAction;
 use super::room::moment;
 
 #[derive(Debug, Subcommand)]
@@ -15,15 +17,25 @@ pub enum ComplianceCommand {
         #[arg(long, value_parser = moment)]
         until: Option<jiff::Timestamp>,
     },
+    /// Purge now what each category's retention lets go (the server does it every
+    /// retention.interval_secs); held rooms and users lose nothing.
+    Purge,
+    /// Legal holds: a held room, or a held user's messages and files, are never purged.
+    Hold {
+        #[command(subcommand)]
+        action: HoldAction,
+    },
 }
 
 pub async fn run(config: Config, cmd: ComplianceCommand) -> anyhow::Result<()> {
     let (store, key) = parlance_server::open_data(&config).await?;
-    match cmd {
+    let result = match cmd {
         ComplianceCommand::Export { until } => {
-            super::export::run(&config, (&store, &key), until).await?;
+            super::export::run(&config, (&store, &key), until).await
         }
-    }
+        ComplianceCommand::Purge => super::retention::purge(&config, (&store, &key)).await,
+        ComplianceCommand::Hold { action } => super::hold::run(&config, &store, action).await,
+    };
     store.close().await;
-    Ok(())
+    result
 }

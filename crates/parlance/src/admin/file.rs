@@ -2,13 +2,14 @@
 //! file is a row in the database and an encrypted blob in the file store; both go together,
 //! the row first, so that no token or link can reach a blob that is being removed.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Subcommand;
 use parlance_files::FileStore;
 use parlance_server::config::Config;
+use parlance_server::retention::PurgedRoom;
 use parlance_store::files::{FileState, StoredFile};
 use parlance_store::rooms::RoomInfo;
-use parlance_store::{ServerKey, Store};
+use parlance_store::{ServerKey, Store, StoreError};
 
 use super::find::room;
 
@@ -69,24 +70,33 @@ pub async fn run(config: Config, cmd: FileCommand) -> anyhow::Result<()> {
 }
 
 /// `parlance room purge`: a room's messages before a moment, and the files nothing left
-/// links.
+/// links, in the server's purge steps; a held room is refused and loses nothing, a held
+/// user's messages and files stay.
 pub async fn purge(
     config: &Config,
     (store, key): (&Store, &ServerKey),
     r: &RoomInfo,
     before: Option<jiff::Timestamp>,
 ) -> anyhow::Result<()> {
-    let files = parlance_server::open_file_store(config, key).await?;
     let before_nanos = before
         .map(|t| i64::try_from(t.as_nanosecond()))
         .transpose()
         .context("the date is out of range")?;
-    let (messages, removed) = store.purge_history(r.room.id, before_nanos).await?;
-    remove_blobs(&files, r, &removed).await;
+    let purger = super::retention::purger(config, store, key).await?;
+    let room = PurgedRoom {
+        id: r.room.id,
+        guid: &r.room.guid,
+    };
+    let report = match purger.purge_room(room, before_nanos, "room purge").await {
+        Err(StoreError::Held(_)) => bail!(
+            "{} is under legal hold: nothing purged (see: parlance compliance hold list)",
+            r.room.name
+        ),
+        report => report?,
+    };
     println!(
-        "purged {messages} messages and {} files from {}",
-        removed.len(),
-        r.room.name
+        "purged {} messages and {} files from {}",
+        report.messages, report.files, r.room.name
     );
     Ok(())
 }

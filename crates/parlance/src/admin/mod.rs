@@ -7,5 +7,7 @@ pub mod compliance;
 mod export;
 pub mod file;
 mod find;
+mod hold;
+mod retention;
 pub mod room;
 pub mod user;

@@ -13,7 +13,7 @@ use crate::error::{Result, StoreError};
 use crate::files::{Direction, FileState, FileToken, NewFileToken, StoredFile};
 use crate::history::ComplianceKind;
 
-const FILE_COLUMNS: &str =
+pub(super) const FILE_COLUMNS: &str =
     "id, room_id, name, original_name, uploader_id, size, state, created_at, completed_at";
 const TOKEN_COLUMNS: &str = "token, principal_id, room_id, direction, file_url, file_id, \
      issued_at, expires_at, spent, download_recorded";
@@ -378,42 +378,6 @@ impl SqliteStore {
         Ok(removed)
     }
 
-    /// Deletes a room's messages posted before `before` (all of them when `None`) and the
-    /// complete files nothing left links: those the deleted messages linked and those never
-    /// posted, uploaded before the same moment. Uploads in progress stay. Returns the files
-    /// whose rows went, for the caller to remove from the file store.
-    pub async fn purge_history(
-        &self,
-        room_id: i64,
-        before: Option<i64>,
-    ) -> Result<(u64, Vec<StoredFile>)> {
-        let before = before.unwrap_or(i64::MAX);
-        let mut tx = self.writes.begin().await?;
-        let messages = sqlx::query("DELETE FROM messages WHERE room_id = ? AND posted_at < ?")
-            .bind(room_id)
-            .bind(before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let sql = format!(
-            "SELECT {FILE_COLUMNS} FROM files WHERE room_id = ? AND state = 'complete' \
-             AND created_at < ? AND id NOT IN (SELECT file_id FROM message_files)"
-        );
-        let orphans = sqlx::query(&sql)
-            .bind(room_id)
-            .bind(before)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(file_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        for file in &orphans {
-            delete_file_rows(&mut tx, file.id).await?;
-        }
-        tx.commit().await?;
-        Ok((messages, orphans))
-    }
-
     /// Deletes the tokens expired at `now`, except those still holding an upload in
     /// progress: [`SqliteStore::expired_uploads`] finds those until the upload is abandoned.
     /// Returns how many went.
@@ -430,7 +394,10 @@ impl SqliteStore {
 }
 
 /// Deletes a file's row and its links, and spends the tokens that named it.
-async fn delete_file_rows(tx: &mut Transaction<'_, Sqlite>, file_id: i64) -> Result<bool> {
+pub(super) async fn delete_file_rows(
+    tx: &mut Transaction<'_, Sqlite>,
+    file_id: i64,
+) -> Result<bool> {
     sqlx::query("UPDATE file_tokens SET file_id = NULL, spent = 1 WHERE file_id = ?")
         .bind(file_id)
         .execute(&mut **tx)
@@ -515,7 +482,7 @@ fn to_i64(bytes: u64) -> Result<i64> {
     })
 }
 
-fn file_from_row(r: &SqliteRow) -> Result<StoredFile> {
+pub(super) fn file_from_row(r: &SqliteRow) -> Result<StoredFile> {
     Ok(StoredFile {
         id: r.get("id"),
         room_id: r.get("room_id"),

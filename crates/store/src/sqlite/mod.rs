@@ -5,6 +5,7 @@ mod changes;
 mod compliance;
 mod files;
 mod history;
+mod retention;
 mod rooms;
 mod search;
 

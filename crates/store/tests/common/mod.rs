@@ -4,6 +4,8 @@
 // Each test file is its own crate and uses only some of these helpers.
 #![allow(dead_code)]
 
+pub mod uploads;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 

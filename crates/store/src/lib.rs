@@ -414,6 +414,11 @@ impl Store {
         engine!(self, s => s.find_room(guid_or_name).await)
     }
 
+    /// The rooms in which the principal holds `role`, by name.
+    pub async fn rooms_with_role(&self, principal_id: i64, role: Role) -> Result<Vec<RoomInfo>> {
+        engine!(self, s => s.rooms_with_role(principal_id, role).await)
+    }
+
     pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
         engine!(self, s => s.rooms().await)
     }

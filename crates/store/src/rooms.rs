@@ -134,6 +134,7 @@ impl RoomInfo {
 pub struct RoleHolder {
     pub principal_id: i64,
     pub uri: String,
+    pub display_name: String,
     pub role: Role,
 }
 

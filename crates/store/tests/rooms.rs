@@ -655,6 +655,7 @@ async fn roles_are_granted_listed_and_revoked() {
         let holder = |principal_id, uri: &str, role| RoleHolder {
             principal_id,
             uri: uri.into(),
+            display_name: String::new(),
             role,
         };
         assert_eq!(

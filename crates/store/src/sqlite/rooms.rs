@@ -249,6 +249,21 @@ impl SqliteStore {
             .map(room_info_from_row))
     }
 
+    /// The rooms in which the principal holds `role`, by name.
+    pub async fn rooms_with_role(&self, principal_id: i64, role: Role) -> Result<Vec<RoomInfo>> {
+        let sql = format!(
+            "{ROOM_INFO_SELECT} WHERE r.id IN \
+             (SELECT room_id FROM room_roles WHERE principal_id = ? AND role = ?) \
+             ORDER BY r.name COLLATE NOCASE"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(principal_id)
+            .bind(role.as_str())
+            .fetch_all(&self.reads)
+            .await?;
+        Ok(rows.iter().map(room_info_from_row).collect())
+    }
+
     /// Every room with its category, by name.
     pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
         self.search_rooms(None, false, None, u32::MAX).await
@@ -315,7 +330,7 @@ impl SqliteStore {
 
     pub async fn role_holders(&self, room_id: i64) -> Result<Vec<RoleHolder>> {
         let rows = sqlx::query(
-            "SELECT rr.principal_id, p.uri, rr.role FROM room_roles rr JOIN principals p ON p.id = rr.principal_id \
+            "SELECT rr.principal_id, p.uri, p.display_name, rr.role FROM room_roles rr JOIN principals p ON p.id = rr.principal_id \
              WHERE rr.room_id = ? ORDER BY p.uri, rr.role",
         )
         .bind(room_id)
@@ -327,6 +342,7 @@ impl SqliteStore {
                 Some(RoleHolder {
                     principal_id: r.get("principal_id"),
                     uri: r.get("uri"),
+                    display_name: r.get("display_name"),
                     role: r.get::<String, _>("role").parse().ok()?,
                 })
             })

@@ -595,7 +595,7 @@ async fn bad_fields_are_refused_and_leave_the_room_unchanged() {
         .set_category_scope(
             projects.id,
             denied.actor.principal.id,
-            Some(parlance_store::rooms::ScopeEntry::Deny),
+            Some(ScopeEntry::Deny),
         )
         .await
         .unwrap();

@@ -137,6 +137,16 @@ impl World {
             .expect("a reply")
     }
 
+    /// A user made an administrator after signing in to chat: the user (whose actor is
+    /// from before), and the actor the application sees now.
+    async fn admin(&self, name: &str) -> (User, Actor) {
+        let user = self.user(name, "").await;
+        let uri = &user.actor.principal.uri;
+        self.store.set_admin(uri, true).await.unwrap();
+        let admin = self.chat.actor(uri).await.unwrap().unwrap();
+        (user, admin)
+    }
+
     /// `by` gives `role` in `room` to the account `address`.
     async fn give(&self, by: &User, room: &RoomView, role: Role, address: &str) -> RoomView {
         let add = [address.to_owned()];
@@ -330,18 +340,7 @@ async fn only_creators_create_and_only_managers_edit() {
         .set_admin("carol@example.test", true)
         .await
         .unwrap_err();
-    let carol = world.user("carol", "").await;
-    world
-        .store
-        .set_admin("carol@example.test", true)
-        .await
-        .unwrap();
-    let carol_admin = world
-        .chat
-        .actor("sip:carol@example.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let (carol, carol_admin) = world.admin("carol").await;
     assert!(carol_admin.admin);
     assert!(!carol.actor.admin);
     world
@@ -788,19 +787,8 @@ async fn a_manager_who_steps_down_from_a_secret_room_learns_how_it_ended() {
 #[tokio::test]
 async fn administrators_manage_categories_and_the_rooms_feel_it() {
     let world = World::start().await;
-    let alice = world.user("alice", "").await;
+    let (alice, admin) = world.admin("alice").await;
     let bob = world.user("bob", "").await;
-    world
-        .store
-        .set_admin("alice@example.test", true)
-        .await
-        .unwrap();
-    let admin = world
-        .chat
-        .actor("alice@example.test")
-        .await
-        .unwrap()
-        .unwrap();
     let projects = world.category("Projects", true, &[]).await;
     assert!(matches!(
         world.chat.categories_admin(&bob.actor).await,

@@ -46,7 +46,7 @@ impl Standing {
 }
 
 /// May create rooms in a category: its creators and administrators.
-pub fn can_create_rooms(creator: bool, admin: bool) -> bool {
+pub(crate) fn can_create_rooms(creator: bool, admin: bool) -> bool {
     creator || admin
 }
 

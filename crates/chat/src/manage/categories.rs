@@ -3,13 +3,11 @@
 
 use parlance_store::rooms::{Category, CategoryUpdate, ScopeEntry, TextKind};
 
-use super::views::{audit_view, category_view, person_view};
+use super::people::check_people_count;
+use super::views::{PAGE_CHANGES, audit_view, category_view, person_view};
 use super::{Actor, AuditView, CategoryView, Field, ManageError, PersonView, check_text};
 use crate::ChatService;
 use crate::permissions::can_create_rooms;
-
-/// Audit records a category's page shows.
-const PAGE_CHANGES: u32 = 20;
 
 /// A category as its administration page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +159,7 @@ impl ChatService {
     ) -> Result<CategoryAdminView, ManageError> {
         require_admin(actor)?;
         let category = self.category_by_guid(guid).await?;
+        check_people_count(add.len() + remove.len())?;
         let mut creators = Vec::new();
         let mut detail = Vec::new();
         for (people, on, sign) in [(add, true, '+'), (remove, false, '-')] {
@@ -191,6 +190,7 @@ impl ChatService {
             Some(ScopeEntry::Deny) => "denied",
             None => "unlisted",
         };
+        check_people_count(people.len())?;
         let mut scope = Vec::new();
         let mut detail = Vec::new();
         for address in people {
@@ -210,14 +210,6 @@ impl ChatService {
         scope: &[(i64, Option<ScopeEntry>)],
         detail: Vec<String>,
     ) -> Result<CategoryAdminView, ManageError> {
-        if detail.len() > super::people::MAX_PEOPLE_PER_CHANGE {
-            return Err(ManageError::invalid(
-                Field::People,
-                super::Problem::TooLong {
-                    max: super::people::MAX_PEOPLE_PER_CHANGE,
-                },
-            ));
-        }
         if !detail.is_empty() {
             let detail = detail.join(", ");
             let audit = self.audit(actor, "category.people", &detail);

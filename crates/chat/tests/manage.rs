@@ -361,6 +361,32 @@ async fn only_creators_create_and_only_managers_edit() {
             .len(),
         1
     );
+
+    // A creator denied the category's scope creates no more rooms there.
+    world
+        .store
+        .set_category_scope(
+            projects.id,
+            alice.actor.principal.id,
+            Some(ScopeEntry::Deny),
+        )
+        .await
+        .unwrap();
+    assert!(
+        world
+            .chat
+            .creatable_categories(&alice.actor)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        world
+            .chat
+            .create_room(&alice.actor, &form(&projects, "Denied"))
+            .await,
+        Err(ManageError::Forbidden)
+    ));
     world.finish().await;
 }
 

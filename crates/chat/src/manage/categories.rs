@@ -42,15 +42,19 @@ impl ChatService {
         actor: &Actor,
     ) -> Result<Vec<CategoryView>, ManageError> {
         let creator_of = self.store.creator_categories(actor.principal.id).await?;
-        let creator = |c: &Category| creator_of.iter().any(|m| m.id == c.id);
-        Ok(self
-            .store
-            .categories()
-            .await?
-            .iter()
-            .filter(|c| c.parent_id.is_some() && can_create_rooms(creator(c), actor.admin))
-            .map(category_view)
-            .collect())
+        let mut views = Vec::new();
+        for category in self.store.categories().await? {
+            if category.parent_id.is_none() {
+                continue;
+            }
+            let creator = creator_of.iter().any(|c| c.id == category.id);
+            // Scope matters only to creators: no lookup for the others.
+            let in_scope = creator && self.store.in_scope(category.id, actor.principal.id).await?;
+            if can_create_rooms(creator, in_scope, actor.admin) {
+                views.push(category_view(&category));
+            }
+        }
+        Ok(views)
     }
 
     /// Every category below the root, for administrators.

@@ -150,7 +150,8 @@ impl ChatService {
             .await?
             .iter()
             .any(|c| c.id == category.id);
-        if !can_create_rooms(creator, actor.admin) {
+        let in_scope = self.store.in_scope(category.id, actor.principal.id).await?;
+        if !can_create_rooms(creator, in_scope, actor.admin) {
             return Err(ManageError::Forbidden);
         }
         Ok(category)

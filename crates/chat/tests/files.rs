@@ -74,7 +74,7 @@ impl World {
         let store = Store::open_sqlite(&dir.join("chat.db")).await.unwrap();
         let clock = Clock::default();
         let sink = Arc::new(Recorder::default());
-        let settings = common::settings(files);
+        let settings = common::settings(files, None);
         let chat = ChatService::new(store.clone(), settings, sink.clone(), clock.clone())
             .await
             .unwrap();

@@ -45,7 +45,7 @@ impl World {
         let clock = Clock::default();
         let chat = ChatService::new(
             store.clone(),
-            common::settings(None),
+            common::settings(None, None),
             sink.clone(),
             clock.clone(),
         )

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parlance_chat::Answer;
 use parlance_chat::files::FileSettings;
+use parlance_chat::manage::WebTicketKey;
 use parlance_chat::{ChatService, ChatSettings, SearchLimits, SessionId, Sink};
 use parlance_store::Store;
 use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, RoomInfo};
@@ -48,7 +49,7 @@ impl Recorder {
 }
 
 /// The settings of a test core on [`DOMAIN`], its file service on or off.
-pub fn settings(files: Option<FileSettings>) -> ChatSettings {
+pub fn settings(files: Option<FileSettings>, room_management_url: Option<&str>) -> ChatSettings {
     ChatSettings {
         domain: DOMAIN.into(),
         channel_uri: format!("sip:chatsrv@{DOMAIN}"),
@@ -60,7 +61,7 @@ pub fn settings(files: Option<FileSettings>) -> ChatSettings {
         history_default: 10,
         history_max: 100,
         participant_update_limit: 100,
-        room_management_url: None,
+        room_management_url: room_management_url.map(str::to_owned),
         xccos_limits: Limits::default(),
         preference_quota_bytes: 1 << 20,
         max_output_body_bytes: Limits::default().max_body_bytes,
@@ -71,6 +72,7 @@ pub fn settings(files: Option<FileSettings>) -> ChatSettings {
             per_minute: 60,
         },
         files,
+        web_ticket_key: WebTicketKey::new(&[9; 32]),
     }
 }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parlance_chat::files::{FileRefusal, FileSettings, Transfers};
+use parlance_chat::throttle::{Throttle, ThrottleLimits};
 use parlance_files::{FileError, FileStore};
 use parlance_store::{ServerKey, Store, StoreError};
 use parlance_web::files::Files;
@@ -33,7 +34,6 @@ use crate::frontend::ntlm::Ntlm;
 use crate::frontend::provisioning::Provisioning;
 use crate::frontend::proxy::Proxy;
 use crate::frontend::registrar::Registrar;
-use crate::frontend::throttle::{Throttle, ThrottleLimits};
 use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
@@ -161,7 +161,7 @@ impl Server {
             config.auth.nonce_lifetime_secs,
             options.clock.clone(),
         );
-        let throttle = Throttle::new(
+        let throttle = Arc::new(Throttle::new(
             ThrottleLimits {
                 per_account_address: config.auth.max_failures_per_account_address,
                 per_address: config.auth.max_failures_per_address,
@@ -170,7 +170,7 @@ impl Server {
                 window_secs: config.auth.failure_window_secs,
             },
             options.clock.clone(),
-        );
+        ));
         let settings = FrontEndSettings {
             domain: config.domain.clone(),
             keep_alive_secs: config.sip.keep_alive_secs,

@@ -8,6 +8,7 @@
 
 mod commands;
 pub mod files;
+pub mod manage;
 mod output;
 mod permissions;
 mod revoke;
@@ -64,6 +65,8 @@ pub struct ChatSettings {
     pub search: SearchLimits,
     /// The file service; `None` when the HTTPS listener is off (file tokens are refused).
     pub files: Option<FileSettings>,
+    /// Signs the web tickets of the room management URL ([`manage::WebTicketKey`]).
+    pub web_ticket_key: manage::WebTicketKey,
 }
 
 /// What became of one body the server handed to [`ChatService::handle`]: accepted, or why

@@ -45,6 +45,11 @@ impl Standing {
     }
 }
 
+/// May create rooms in a category: its creators and administrators.
+pub fn can_create_rooms(creator: bool, admin: bool) -> bool {
+    creator || admin
+}
+
 impl ChatService {
     /// What the principal holds in a room, for [`Standing::on`] to judge.
     pub(crate) async fn standing(
@@ -114,6 +119,18 @@ impl Access<'_> {
         self.can_post() && self.room.file_post()
     }
 
+    /// May open the room's page in the room-management application: whoever can see the
+    /// room, its managers also while it is disabled (to enable it again), and
+    /// administrators (`admin`) always. Everyone else is told the room does not exist.
+    pub fn can_view_settings(&self, admin: bool) -> bool {
+        admin || self.is_manager() || self.can_see()
+    }
+
+    /// May change the room's settings and people: its managers and administrators.
+    pub fn can_manage(&self, admin: bool) -> bool {
+        admin || self.is_manager()
+    }
+
     /// The answer when an action is refused: a room the principal may not see is reported
     /// as missing, so that refusals never reveal a Secret room.
     pub fn refusal(&self) -> xccos::ResponseCode {
@@ -146,6 +163,7 @@ mod tests {
                 behavior,
                 invitations: true,
                 disabled,
+                file_post: None,
             },
             category: Category {
                 id: 2,
@@ -261,6 +279,40 @@ mod tests {
             );
             assert!(!access.can_post_files() || access.can_post());
         }
+    }
+
+    /// (privacy, disabled, roles, admin) → (view the page, manage).
+    #[test]
+    fn management_matrix() {
+        use Privacy::*;
+        use Role::*;
+        type Case = (Privacy, bool, &'static [Role], bool, [bool; 2]);
+        let cases: &[Case] = &[
+            (Open, false, &[], false, [true, false]),
+            (Closed, false, &[], false, [true, false]),
+            (Secret, false, &[], false, [false, false]),
+            (Secret, false, &[Member], false, [true, false]),
+            (Secret, false, &[Manager], false, [true, true]),
+            (Secret, false, &[], true, [true, true]),
+            (Open, true, &[Member], false, [false, false]),
+            (Open, true, &[Manager], false, [true, true]),
+            (Secret, true, &[], true, [true, true]),
+        ];
+        for (privacy, disabled, roles, admin, [view, manage]) in cases {
+            let info = room(*privacy, Behavior::Normal, *disabled);
+            let access = Access {
+                room: &info,
+                roles,
+                in_scope: true,
+            };
+            assert_eq!(
+                [access.can_view_settings(*admin), access.can_manage(*admin)],
+                [*view, *manage],
+                "{privacy:?} disabled={disabled} {roles:?} admin={admin}"
+            );
+        }
+        assert!(can_create_rooms(true, false) && can_create_rooms(false, true));
+        assert!(!can_create_rooms(false, false));
     }
 
     #[test]

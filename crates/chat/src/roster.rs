@@ -171,6 +171,22 @@ impl Rosters {
         seen.into_values().collect()
     }
 
+    /// Marks a principal's sessions in a room as a manager's or not (its role changed while
+    /// it was there). Returns whether it is present.
+    pub fn set_manager(&mut self, room: i64, principal_id: i64, manager: bool) -> bool {
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return false;
+        };
+        let mut present = false;
+        for p in r.present.values_mut() {
+            if p.principal.id == principal_id {
+                p.manager = manager;
+                present = true;
+            }
+        }
+        present
+    }
+
     pub fn user_count(&self, room: i64) -> usize {
         self.rooms.get(&room).map_or(0, |r| r.principals.len())
     }

@@ -114,6 +114,7 @@ impl World {
                 per_minute: 60,
             },
             files,
+            web_ticket_key: parlance_chat::manage::WebTicketKey::new(&[7; 32]),
         };
         let chat = ChatService::new(store.clone(), settings, sink.clone(), clock.clone())
             .await

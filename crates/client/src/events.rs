@@ -17,6 +17,12 @@ pub enum Event {
     MemberJoined { room: String, member: Member },
     /// Someone left a room (their last endpoint there left).
     MemberLeft { room: String, user: String },
+    /// A room's properties changed (`ntc:chanupd`): its name and topic as they are now.
+    RoomChanged {
+        room: String,
+        name: Option<String>,
+        topic: Option<String>,
+    },
     /// A new invitation (checked at every sign-in).
     Invited(Invitation),
     /// The connection was lost; reconnecting follows.

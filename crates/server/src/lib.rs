@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parlance_chat::files::{FileRefusal, FileSettings, Transfers};
+use parlance_chat::manage::{WEB_TICKET_PURPOSE, WebTicketKey};
 use parlance_chat::throttle::{Throttle, ThrottleLimits};
 use parlance_files::{FileError, FileStore};
 use parlance_store::{ServerKey, Store, StoreError};
@@ -190,6 +191,7 @@ impl Server {
             Outbound::new(proxy.clone()),
             options.clock.clone(),
             web.as_ref().map(|w| w.file_settings.clone()),
+            WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
         )
         .await?;
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
@@ -316,6 +318,7 @@ async fn start_groupchat(
     outbound: Outbound,
     clock: Clock,
     files: Option<FileSettings>,
+    web_ticket_key: WebTicketKey,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
@@ -353,6 +356,7 @@ async fn start_groupchat(
             per_minute: config.chat.searches_per_minute,
         },
         files,
+        web_ticket_key,
     };
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
     Ok(GroupChat::start(chat, dialogs, answers))

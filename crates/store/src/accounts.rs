@@ -18,6 +18,8 @@ pub struct User {
     pub mechanisms: Mechanisms,
     /// Signs in nowhere until enabled again.
     pub disabled: bool,
+    /// Sees and manages every category and room in the room-management application.
+    pub admin: bool,
 }
 
 /// The SIP authentication mechanisms an account may use.

@@ -33,6 +33,7 @@ macro_rules! text_enum {
 }
 
 pub mod accounts;
+pub mod audit;
 pub mod changes;
 mod error;
 pub mod files;
@@ -53,12 +54,14 @@ pub use secrets::ServerKey;
 pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 
 use accounts::{DigestSecret, digest_context, normalize_user_uri};
+use audit::{Audit, AuditEntry};
 use files::{FileToken, NewFileToken, StoredFile};
 use history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, Preference, StoredMessage,
 };
 use rooms::{
-    Category, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate, ScopeEntry,
+    Category, CategoryUpdate, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate,
+    ScopeEntry, TextKind,
 };
 
 /// Calls the same method on whichever engine is in use.
@@ -175,6 +178,19 @@ impl Store {
         engine!(self, s => s.access_changes_after(seq, limit).await)
     }
 
+    /// Makes an account an administrator of the room-management application, or not.
+    pub async fn set_admin(&self, uri: &str, admin: bool) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.set_admin(&uri, admin).await)
+    }
+
+    /// Active (not removed, not disabled) accounts whose address or display name contains
+    /// `query`, case-insensitively, at most `limit`. Every character of the query is taken
+    /// literally (`%`, `_`, `*`, `\` too); an empty query finds nobody.
+    pub async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<User>> {
+        engine!(self, s => s.search_users(query, limit).await)
+    }
+
     pub async fn users(&self) -> Result<Vec<User>> {
         engine!(self, s => s.users().await)
     }
@@ -288,15 +304,102 @@ impl Store {
     }
 
     pub async fn add_room(&self, new: &NewRoom<'_>) -> Result<Room> {
-        check_room_name(new.name)?;
+        check_new_room(new)?;
         engine!(self, s => s.add_room(new).await)
     }
 
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
-        if let Some(name) = &update.name {
-            check_room_name(name)?;
-        }
+        check_room_update(update)?;
         engine!(self, s => s.update_room(room_id, update).await)
+    }
+
+    /// A room made through the room-management application: its creator (`audit.actor_id`)
+    /// becomes its first member and manager, and the audit record is written with it.
+    pub async fn create_room(
+        &self,
+        new: &NewRoom<'_>,
+        file_post: Option<bool>,
+        audit: &Audit<'_>,
+    ) -> Result<Room> {
+        check_new_room(new)?;
+        engine!(self, s => s.create_room(new, file_post, audit).await)
+    }
+
+    /// [`Store::update_room`] with its audit record, in one transaction.
+    pub async fn edit_room(
+        &self,
+        room_id: i64,
+        update: &RoomUpdate,
+        audit: &Audit<'_>,
+    ) -> Result<Room> {
+        check_room_update(update)?;
+        engine!(self, s => s.edit_room(room_id, update, audit).await)
+    }
+
+    /// Gives one role to the principals of `add` and takes it from those of `remove`, with
+    /// the audit record, in one transaction.
+    pub async fn change_roles(
+        &self,
+        room_id: i64,
+        role: Role,
+        add: &[i64],
+        remove: &[i64],
+        audit: &Audit<'_>,
+    ) -> Result<()> {
+        engine!(self, s => s.change_roles(room_id, role, add, remove, audit).await)
+    }
+
+    /// Changes a category's settings, with the audit record, in one transaction.
+    pub async fn edit_category(
+        &self,
+        category_id: i64,
+        update: &CategoryUpdate,
+        audit: &Audit<'_>,
+    ) -> Result<Category> {
+        if let Some(name) = &update.name {
+            check_text("category name", TextKind::Name, name)?;
+        }
+        if let Some(description) = &update.description {
+            check_text("category description", TextKind::Description, description)?;
+        }
+        engine!(self, s => s.edit_category(category_id, update, audit).await)
+    }
+
+    /// Sets (`true`) or takes away (`false`) the creator role of principals in a category and
+    /// changes its scope lists (`None` takes a principal off them), with the audit record,
+    /// in one transaction.
+    pub async fn change_category_people(
+        &self,
+        category_id: i64,
+        creators: &[(i64, bool)],
+        scope: &[(i64, Option<ScopeEntry>)],
+        audit: &Audit<'_>,
+    ) -> Result<()> {
+        engine!(self, s => s.change_category_people(category_id, creators, scope, audit).await)
+    }
+
+    /// The principal ids of a category's creators.
+    pub async fn category_creators(&self, category_id: i64) -> Result<Vec<i64>> {
+        engine!(self, s => s.category_creators(category_id).await)
+    }
+
+    /// A category's scope lists.
+    pub async fn category_scope(&self, category_id: i64) -> Result<Vec<(i64, ScopeEntry)>> {
+        engine!(self, s => s.category_scope(category_id).await)
+    }
+
+    /// A room's audit records, newest first, at most `limit`.
+    pub async fn audit_for_room(&self, room_id: i64, limit: u32) -> Result<Vec<AuditEntry>> {
+        engine!(self, s => s.audit_for_room(room_id, limit).await)
+    }
+
+    /// A category's audit records, newest first, at most `limit`.
+    pub async fn audit_for_category(
+        &self,
+        category_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        engine!(self, s => s.audit_for_category(category_id, limit).await)
     }
 
     pub async fn room_by_id(&self, room_id: i64) -> Result<Option<RoomInfo>> {
@@ -309,6 +412,11 @@ impl Store {
 
     pub async fn find_room(&self, guid_or_name: &str) -> Result<Option<RoomInfo>> {
         engine!(self, s => s.find_room(guid_or_name).await)
+    }
+
+    /// The rooms in which the principal holds `role`, by name.
+    pub async fn rooms_with_role(&self, principal_id: i64, role: Role) -> Result<Vec<RoomInfo>> {
+        engine!(self, s => s.rooms_with_role(principal_id, role).await)
     }
 
     pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
@@ -557,15 +665,37 @@ impl Store {
     }
 }
 
-/// Rooms are found and listed by name, so a blank one is refused when set as well as at creation.
-fn check_room_name(name: &str) -> Result<()> {
-    if name.trim().is_empty() {
-        return Err(StoreError::Invalid {
-            what: "room name",
-            why: "empty".into(),
-        });
+/// The rules of [`TextKind::check`] for a new room's texts.
+fn check_new_room(new: &NewRoom<'_>) -> Result<()> {
+    check_text("room name", TextKind::Name, new.name)?;
+    check_text("room description", TextKind::Description, new.description)?;
+    check_text("room topic", TextKind::Topic, new.topic)
+}
+
+/// The rules of [`TextKind::check`] for the texts an update sets.
+fn check_room_update(update: &RoomUpdate) -> Result<()> {
+    let texts = [
+        ("room name", TextKind::Name, &update.name),
+        (
+            "room description",
+            TextKind::Description,
+            &update.description,
+        ),
+        ("room topic", TextKind::Topic, &update.topic),
+    ];
+    for (what, kind, value) in texts {
+        if let Some(value) = value {
+            check_text(what, kind, value)?;
+        }
     }
     Ok(())
+}
+
+fn check_text(what: &'static str, kind: TextKind, value: &str) -> Result<()> {
+    kind.check(value).map_err(|fault| StoreError::Invalid {
+        what,
+        why: fault.to_string(),
+    })
 }
 
 /// A fresh random (version 4) GUID in its usual lower-case text form.

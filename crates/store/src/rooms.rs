@@ -69,6 +69,9 @@ pub struct Room {
     /// False when the room turns invitations off; true inherits the category's setting.
     pub invitations: bool,
     pub disabled: bool,
+    /// The room's own file-posting setting; `None` inherits the category's. The category
+    /// must allow file posting for the room to have it ([`RoomInfo::file_post`]).
+    pub file_post: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +95,16 @@ pub struct RoomUpdate {
     pub behavior: Option<Behavior>,
     pub invitations: Option<bool>,
     pub disabled: Option<bool>,
+    /// `Some(None)` makes the room inherit its category's file posting again.
+    pub file_post: Option<Option<bool>>,
+}
+
+impl RoomUpdate {
+    /// Whether the change can shut someone out of the room: privacy and disabling decide
+    /// who may stay.
+    pub fn changes_access(&self) -> bool {
+        self.privacy.is_some() || self.disabled == Some(true)
+    }
 }
 
 /// A room together with its category, as permission checks need both.
@@ -102,8 +115,9 @@ pub struct RoomInfo {
 }
 
 impl RoomInfo {
+    /// Files may be posted: the category allows it and the room does not turn it off.
     pub fn file_post(&self) -> bool {
-        self.category.file_post
+        self.category.file_post && self.room.file_post.unwrap_or(true)
     }
 
     pub fn logged(&self) -> bool {
@@ -120,6 +134,7 @@ impl RoomInfo {
 pub struct RoleHolder {
     pub principal_id: i64,
     pub uri: String,
+    pub display_name: String,
     pub role: Role,
 }
 
@@ -128,4 +143,78 @@ pub struct RoleHolder {
 pub enum ScopeEntry {
     Allow,
     Deny,
+}
+
+/// Changes to a category's settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct CategoryUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub file_post: Option<bool>,
+    pub invitations: Option<bool>,
+    pub logged: Option<bool>,
+}
+
+/// Longest room or category name, in characters (the original's node names: 256).
+pub const MAX_NAME_CHARS: usize = 256;
+/// Longest room or category description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+/// Longest room topic, in characters.
+pub const MAX_TOPIC_CHARS: usize = 1024;
+
+/// What is wrong with a name, description or topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFault {
+    Empty,
+    TooLong { max: usize },
+    ControlCharacters,
+}
+
+impl std::fmt::Display for TextFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Empty => f.write_str("empty"),
+            Self::TooLong { max } => write!(f, "longer than {max} characters"),
+            Self::ControlCharacters => f.write_str("contains control characters"),
+        }
+    }
+}
+
+/// The kinds of room and category text, each with its rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    /// Required, one line.
+    Name,
+    /// Optional; line breaks and tabs allowed.
+    Description,
+    /// Optional, one line.
+    Topic,
+}
+
+impl TextKind {
+    pub fn max_chars(self) -> usize {
+        match self {
+            Self::Name => MAX_NAME_CHARS,
+            Self::Description => MAX_DESCRIPTION_CHARS,
+            Self::Topic => MAX_TOPIC_CHARS,
+        }
+    }
+
+    /// Checks one value. Names are listed and searched, so a blank one is refused; control
+    /// characters would reach every client's screen (and terminal) as they are.
+    pub fn check(self, value: &str) -> Result<(), TextFault> {
+        if self == Self::Name && value.trim().is_empty() {
+            return Err(TextFault::Empty);
+        }
+        let max = self.max_chars();
+        // Counting stops one past the limit: a huge value costs no more than a long one.
+        if value.chars().take(max + 1).count() > max {
+            return Err(TextFault::TooLong { max });
+        }
+        let allowed = |c: char| self == Self::Description && matches!(c, '\n' | '\r' | '\t');
+        if value.chars().any(|c| c.is_control() && !allowed(c)) {
+            return Err(TextFault::ControlCharacters);
+        }
+        Ok(())
+    }
 }

@@ -181,6 +181,7 @@ async fn new_rooms_get_fresh_guids_and_unique_names() {
                 behavior: Behavior::Auditorium,
                 invitations: false,
                 disabled: false,
+                file_post: None,
             }
         );
         let other = store.add_room(&new_room(cat.id, "Other")).await.unwrap();
@@ -336,6 +337,7 @@ async fn rooms_are_disabled_and_enabled() {
             found,
             Room {
                 disabled: true,
+                file_post: None,
                 ..lobby.clone()
             }
         );
@@ -653,6 +655,7 @@ async fn roles_are_granted_listed_and_revoked() {
         let holder = |principal_id, uri: &str, role| RoleHolder {
             principal_id,
             uri: uri.into(),
+            display_name: String::new(),
             role,
         };
         assert_eq!(

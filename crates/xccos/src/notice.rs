@@ -15,6 +15,10 @@ pub enum Notice {
     BJoin(Vec<Uib>),
     /// `ntc:part`: each `chanib` lists in its `uibs` the users who left it.
     Part(Vec<Chanib>),
+    /// `ntc:chanupd`: a room's properties changed; each `chanib` carries them as they are
+    /// now, in the shape of a `rpl:chansrch` listing with the topic. Parlance's own notice
+    /// (docs/protocol.md): the reference names none for this.
+    ChanUpd(Vec<Chanib>),
     /// Any other notice id; its data is not interpreted.
     Unknown { id: String },
 }
@@ -25,6 +29,7 @@ impl Notice {
             Self::Join(_) => "ntc:join",
             Self::BJoin(_) => "ntc:bjoin",
             Self::Part(_) => "ntc:part",
+            Self::ChanUpd(_) => "ntc:chanupd",
             Self::Unknown { id } => id,
         }
     }
@@ -36,14 +41,16 @@ impl Notice {
         let uibs = || -> Result<Vec<Uib>, ParseError> {
             data.children_named("uib").map(Uib::from_element).collect()
         };
+        let chanibs = || -> Result<Vec<Chanib>, ParseError> {
+            data.children_named("chanib")
+                .map(Chanib::from_element)
+                .collect()
+        };
         Ok(match id {
             "ntc:join" => Self::Join(uibs()?),
             "ntc:bjoin" => Self::BJoin(uibs()?),
-            "ntc:part" => Self::Part(
-                data.children_named("chanib")
-                    .map(Chanib::from_element)
-                    .collect::<Result<_, _>>()?,
-            ),
+            "ntc:part" => Self::Part(chanibs()?),
+            "ntc:chanupd" => Self::ChanUpd(chanibs()?),
             other => Self::Unknown {
                 id: other.to_owned(),
             },
@@ -54,7 +61,9 @@ impl Notice {
         w.start("ntc").attr("id", self.id()).children(|w| {
             w.start("data").children(|w| match self {
                 Self::Join(uibs) | Self::BJoin(uibs) => uibs.iter().for_each(|u| u.write(w)),
-                Self::Part(chanibs) => chanibs.iter().for_each(|c| c.write(w)),
+                Self::Part(chanibs) | Self::ChanUpd(chanibs) => {
+                    chanibs.iter().for_each(|c| c.write(w))
+                }
                 Self::Unknown { .. } => {}
             });
         });

@@ -235,6 +235,7 @@ fn notice() -> impl Strategy<Value = Notice> {
         vec(uib(), 0..3).prop_map(Notice::Join),
         vec(uib(), 0..3).prop_map(Notice::BJoin),
         vec(chanib(), 0..3).prop_map(Notice::Part),
+        vec(chanib(), 0..3).prop_map(Notice::ChanUpd),
         "ntc:x-[a-z]{0,8}".prop_map(|id| Notice::Unknown { id }),
     ]
 }

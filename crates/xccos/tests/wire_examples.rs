@@ -541,6 +541,22 @@ mod reference {
         );
     }
 
+    /// Parlance's own notice of a room's new properties: a chansrch listing with the topic.
+    #[test]
+    fn ntc_chanupd() {
+        assert_server_body(
+            Envelope::new(
+                11,
+                Notice::ChanUpd(vec![Chanib {
+                    name: Some("Room A".into()),
+                    topic: Some("<b>new</b>".into()),
+                    ..Chanib::new("ma-chan://example.com/GUID-A")
+                }]),
+            ),
+            r#"<xccos ver="1" envid="11" xmlns="urn:parlano:xml:ns:xccos"><ntc id="ntc:chanupd"><data><chanib uri="ma-chan://example.com/GUID-A" name="Room A" topic="&lt;b&gt;new&lt;/b&gt;"/></data></ntc></xccos>"#,
+        );
+    }
+
     #[test]
     fn cmd_getpref_and_setpref() {
         assert_client_command(

@@ -63,7 +63,7 @@ pub(super) async fn run(
 }
 
 /// A room as room lists show it (join replies add its topic and roster).
-pub(super) fn listing(chat: &ChatService, info: &RoomInfo) -> Chanib {
+pub(crate) fn listing(chat: &ChatService, info: &RoomInfo) -> Chanib {
     Chanib {
         name: Some(info.room.name.clone()),
         description: Some(info.room.description.clone()),

@@ -4,13 +4,16 @@
 use xccos::{ReplyData, Sib, format_timestamp};
 
 use super::Outcome;
-use crate::ChatService;
+use crate::manage::with_ticket;
+use crate::{ChatService, Principal};
 
 /// Identifies this server's data model to clients (`sib@dbVersion`, a GUID on the wire);
 /// changes when the chat schema does.
 const DB_VERSION: &str = "6b1f2c9e-4a7d-4f3b-9c2e-0a5d7e8f0002";
 
-pub(super) fn run(chat: &ChatService, asked: Option<&Sib>) -> Outcome {
+/// The room management URL carries a fresh web ticket for the asking principal, so the
+/// browser the client opens starts signed in (docs/protocol.md).
+pub(super) fn run(chat: &ChatService, principal: &Principal, asked: Option<&Sib>) -> Outcome {
     let settings = &chat.settings;
     let limits = settings.chat_limits;
     Ok(ReplyData::GetServerInfo(Some(Sib {
@@ -22,6 +25,9 @@ pub(super) fn run(chat: &ChatService, asked: Option<&Sib>) -> Outcome {
         story_size_limit: u32::try_from(limits.story_bytes).ok(),
         root_uri: Some(chat.root_uri.clone()),
         db_version: Some(DB_VERSION.to_owned()),
-        room_management_url: settings.room_management_url.clone(),
+        room_management_url: settings
+            .room_management_url
+            .as_deref()
+            .map(|url| with_ticket(url, &chat.web_ticket(principal))),
     })))
 }

@@ -12,7 +12,7 @@
 //! its arm to [`ChatService::run`].
 
 mod bccontext;
-mod chansrch;
+pub(crate) mod chansrch;
 mod getfdtok;
 mod getfutok;
 mod getinv;
@@ -113,7 +113,9 @@ impl ChatService {
     ) -> Result<Outcome, ChatError> {
         Ok(match kind {
             CommandKind::ReqUri => requri::run(self),
-            CommandKind::GetServerInfo(asked) => getserverinfo::run(self, asked.as_ref()),
+            CommandKind::GetServerInfo(asked) => {
+                getserverinfo::run(self, principal, asked.as_ref())
+            }
             CommandKind::ChanSrch(qib) => chansrch::run(self, principal, qib).await?,
             CommandKind::Join(chanid) => join::join(self, session, principal, chanid).await?,
             CommandKind::BJoin(chanids) => join::bjoin(self, session, principal, chanids).await?,

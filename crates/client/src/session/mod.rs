@@ -411,6 +411,15 @@ impl Session {
                     }
                 }
             }
+            Notice::ChanUpd(chanibs) => {
+                for chanib in chanibs {
+                    self.emit(Event::RoomChanged {
+                        room: chanib.uri,
+                        name: chanib.name,
+                        topic: chanib.topic,
+                    });
+                }
+            }
             Notice::Unknown { id } => tracing::debug!(id, "unknown notice skipped"),
         }
     }

@@ -5,6 +5,8 @@ mod changes;
 mod compliance;
 mod files;
 mod history;
+mod manage;
+mod people;
 mod rooms;
 mod search;
 
@@ -45,7 +47,7 @@ const READERS: u32 = 8;
 /// cores stay free for posts, joins and history pages however many users search.
 const SEARCHERS: u32 = 2;
 /// The accounts not removed, as `user_from_row` reads them; callers add conditions.
-const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled \
+const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled, admin \
      FROM principals WHERE kind = 'user' AND removed_at IS NULL";
 /// How long one search may run unless the server sets another limit.
 pub const DEFAULT_SEARCH_TIME_LIMIT: Duration = Duration::from_secs(1);
@@ -127,7 +129,7 @@ impl SqliteStore {
         let mechanisms = secrets.mechanisms();
         let revived: Option<i64> = if revive {
             sqlx::query_scalar(
-                "UPDATE principals SET removed_at = NULL, disabled = 0, display_name = ?, created_at = ?, mechanisms = ? \
+                "UPDATE principals SET removed_at = NULL, disabled = 0, admin = 0, display_name = ?, created_at = ?, mechanisms = ? \
                  WHERE uri = ? AND kind = 'user' AND removed_at IS NOT NULL RETURNING id",
             )
             .bind(display_name)
@@ -152,6 +154,7 @@ impl SqliteStore {
             created_at,
             mechanisms,
             disabled: false,
+            admin: false,
         })
     }
 
@@ -173,6 +176,7 @@ impl SqliteStore {
                 created_at,
                 mechanisms,
                 disabled: false,
+                admin: false,
             });
         }
         tx.commit().await?;
@@ -202,7 +206,7 @@ impl SqliteStore {
     pub async fn remove_user(&self, uri: &str) -> Result<()> {
         let mut tx = self.writes.begin().await?;
         let id = live_user_id(&mut tx, uri).await?;
-        sqlx::query("UPDATE principals SET removed_at = ?, disabled = 0 WHERE id = ?")
+        sqlx::query("UPDATE principals SET removed_at = ?, disabled = 0, admin = 0 WHERE id = ?")
             .bind(crate::now())
             .bind(id)
             .execute(&mut *tx)
@@ -348,7 +352,7 @@ impl SqliteStore {
 }
 
 /// The id of an account that exists and is not removed.
-async fn live_user_id(tx: &mut Transaction<'_, Sqlite>, uri: &str) -> Result<i64> {
+pub(super) async fn live_user_id(tx: &mut Transaction<'_, Sqlite>, uri: &str) -> Result<i64> {
     sqlx::query_scalar(
         "SELECT id FROM principals WHERE uri = ? AND kind = 'user' AND removed_at IS NULL",
     )
@@ -429,7 +433,7 @@ async fn write_secrets(
     Ok(())
 }
 
-fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
+pub(super) fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
     User {
         id: r.get("id"),
         uri: r.get("uri"),
@@ -440,6 +444,7 @@ fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
             ntlm: false,
         }),
         disabled: r.get("disabled"),
+        admin: r.get("admin"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Categories, rooms and roles on SQLite.
 
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
 use super::changes::record_change;
@@ -11,11 +11,11 @@ use crate::rooms::{
     Category, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate, ScopeEntry,
 };
 
-const CATEGORY_COLUMNS: &str =
+pub(super) const CATEGORY_COLUMNS: &str =
     "id, guid, parent_id, name, description, file_post, invitations, logged";
 /// A room with its category's columns prefixed `c_`, as `room_info_from_row` reads them.
 const ROOM_INFO_SELECT: &str = "SELECT r.id, r.guid, r.category_id, r.name, r.description, r.topic, r.privacy, \
-     r.behavior, r.invitations, r.disabled, c.id AS c_id, c.guid AS c_guid, c.parent_id AS c_parent_id, \
+     r.behavior, r.invitations, r.disabled, r.file_post, c.id AS c_id, c.guid AS c_guid, c.parent_id AS c_parent_id, \
      c.name AS c_name, c.description AS c_description, c.file_post AS c_file_post, \
      c.invitations AS c_invitations, c.logged AS c_logged FROM rooms r JOIN categories c ON c.id = r.category_id";
 
@@ -195,66 +195,21 @@ impl SqliteStore {
     }
 
     pub async fn add_room(&self, new: &NewRoom<'_>) -> Result<Room> {
-        let now = crate::now();
-        let inserted = sqlx::query(
-            "INSERT INTO rooms (guid, category_id, name, description, topic, privacy, behavior, invitations, created_at, updated_at) \
-             SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ? FROM categories WHERE id = ? AND parent_id IS NOT NULL",
-        )
-        .bind(crate::new_guid())
-        .bind(new.name)
-        .bind(new.description)
-        .bind(new.topic)
-        .bind(new.privacy.as_str())
-        .bind(new.behavior.as_str())
-        .bind(new.invitations)
-        .bind(now)
-        .bind(now)
-        .bind(new.category_id)
-        .execute(&self.writes)
-        .await
-        .map_err(|e| unique_as_duplicate(e, new.name))?;
-        if inserted.rows_affected() == 0 {
-            // The insert selects nothing both for a missing category and for the root.
-            return Err(match self.category(new.category_id).await? {
-                None => StoreError::NotFound("category".into()),
-                Some(_) => StoreError::Invalid {
-                    what: "category",
-                    why: "it is the root (rooms live in categories below the root)".into(),
-                },
-            });
-        }
-        let info = self.room_by_id(inserted.last_insert_rowid()).await?;
-        info.map(|i| i.room)
-            .ok_or_else(|| StoreError::NotFound("room".into()))
+        let mut tx = self.writes.begin().await?;
+        let room_id = insert_room(&mut tx, new, None).await?;
+        tx.commit().await?;
+        self.room_after_write(room_id).await
     }
 
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
         let mut tx = self.writes.begin().await?;
-        let done = sqlx::query(
-            "UPDATE rooms SET name = COALESCE(?, name), description = COALESCE(?, description), \
-             topic = COALESCE(?, topic), privacy = COALESCE(?, privacy), behavior = COALESCE(?, behavior), \
-             invitations = COALESCE(?, invitations), disabled = COALESCE(?, disabled), updated_at = ? WHERE id = ?",
-        )
-        .bind(update.name.as_deref())
-        .bind(update.description.as_deref())
-        .bind(update.topic.as_deref())
-        .bind(update.privacy.map(|p| p.as_str()))
-        .bind(update.behavior.map(|b| b.as_str()))
-        .bind(update.invitations)
-        .bind(update.disabled)
-        .bind(crate::now())
-        .bind(room_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique_as_duplicate(e, update.name.as_deref().unwrap_or("room name")))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("room".into()));
-        }
-        // Privacy and disabling decide who may stay in the room.
-        if update.privacy.is_some() || update.disabled == Some(true) {
-            record_change(&mut tx, &ChangeKind::rights_in_room(room_id, None)).await?;
-        }
+        update_room_in(&mut tx, room_id, update).await?;
         tx.commit().await?;
+        self.room_after_write(room_id).await
+    }
+
+    /// A room just written, read back.
+    pub(super) async fn room_after_write(&self, room_id: i64) -> Result<Room> {
         let info = self.room_by_id(room_id).await?;
         info.map(|i| i.room)
             .ok_or_else(|| StoreError::NotFound("room".into()))
@@ -292,6 +247,21 @@ impl SqliteStore {
             .await?
             .as_ref()
             .map(room_info_from_row))
+    }
+
+    /// The rooms in which the principal holds `role`, by name.
+    pub async fn rooms_with_role(&self, principal_id: i64, role: Role) -> Result<Vec<RoomInfo>> {
+        let sql = format!(
+            "{ROOM_INFO_SELECT} WHERE r.id IN \
+             (SELECT room_id FROM room_roles WHERE principal_id = ? AND role = ?) \
+             ORDER BY r.name COLLATE NOCASE"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(principal_id)
+            .bind(role.as_str())
+            .fetch_all(&self.reads)
+            .await?;
+        Ok(rows.iter().map(room_info_from_row).collect())
     }
 
     /// Every room with its category, by name.
@@ -341,24 +311,8 @@ impl SqliteStore {
         role: Role,
         on: bool,
     ) -> Result<()> {
-        let sql = if on {
-            "INSERT OR IGNORE INTO room_roles (room_id, principal_id, role) VALUES (?, ?, ?)"
-        } else {
-            "DELETE FROM room_roles WHERE room_id = ? AND principal_id = ? AND role = ?"
-        };
         let mut tx = self.writes.begin().await?;
-        sqlx::query(sql)
-            .bind(room_id)
-            .bind(principal_id)
-            .bind(role.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
-        // Only taking a role away can shut someone out of a room they are in.
-        if !on {
-            let change = ChangeKind::rights_in_room(room_id, Some(principal_id));
-            record_change(&mut tx, &change).await?;
-        }
+        set_role_in(&mut tx, room_id, principal_id, role, on).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -376,7 +330,7 @@ impl SqliteStore {
 
     pub async fn role_holders(&self, room_id: i64) -> Result<Vec<RoleHolder>> {
         let rows = sqlx::query(
-            "SELECT rr.principal_id, p.uri, rr.role FROM room_roles rr JOIN principals p ON p.id = rr.principal_id \
+            "SELECT rr.principal_id, p.uri, p.display_name, rr.role FROM room_roles rr JOIN principals p ON p.id = rr.principal_id \
              WHERE rr.room_id = ? ORDER BY p.uri, rr.role",
         )
         .bind(room_id)
@@ -388,6 +342,7 @@ impl SqliteStore {
                 Some(RoleHolder {
                     principal_id: r.get("principal_id"),
                     uri: r.get("uri"),
+                    display_name: r.get("display_name"),
                     role: r.get::<String, _>("role").parse().ok()?,
                 })
             })
@@ -395,12 +350,119 @@ impl SqliteStore {
     }
 }
 
+/// Inserts a room; returns its id. A missing category is `NotFound`, the root `Invalid`, a
+/// taken name `Duplicate`.
+pub(super) async fn insert_room(
+    tx: &mut Transaction<'_, Sqlite>,
+    new: &NewRoom<'_>,
+    file_post: Option<bool>,
+) -> Result<i64> {
+    let now = crate::now();
+    let inserted = sqlx::query(
+        "INSERT INTO rooms (guid, category_id, name, description, topic, privacy, behavior, invitations, file_post, created_at, updated_at) \
+         SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM categories WHERE id = ? AND parent_id IS NOT NULL",
+    )
+    .bind(crate::new_guid())
+    .bind(new.name)
+    .bind(new.description)
+    .bind(new.topic)
+    .bind(new.privacy.as_str())
+    .bind(new.behavior.as_str())
+    .bind(new.invitations)
+    .bind(file_post)
+    .bind(now)
+    .bind(now)
+    .bind(new.category_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| unique_as_duplicate(e, new.name))?;
+    if inserted.rows_affected() == 0 {
+        // The insert selects nothing both for a missing category and for the root.
+        let parent: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT parent_id FROM categories WHERE id = ?")
+                .bind(new.category_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        return Err(match parent {
+            None => StoreError::NotFound("category".into()),
+            Some(_) => StoreError::Invalid {
+                what: "category",
+                why: "it is the root (rooms live in categories below the root)".into(),
+            },
+        });
+    }
+    Ok(inserted.last_insert_rowid())
+}
+
+/// Applies a room update, recording an access change when it can shut someone out.
+pub(super) async fn update_room_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    room_id: i64,
+    update: &RoomUpdate,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE rooms SET name = COALESCE(?, name), description = COALESCE(?, description), \
+         topic = COALESCE(?, topic), privacy = COALESCE(?, privacy), behavior = COALESCE(?, behavior), \
+         invitations = COALESCE(?, invitations), disabled = COALESCE(?, disabled), \
+         file_post = CASE WHEN ? THEN ? ELSE file_post END, updated_at = ? WHERE id = ?",
+    )
+    .bind(update.name.as_deref())
+    .bind(update.description.as_deref())
+    .bind(update.topic.as_deref())
+    .bind(update.privacy.map(|p| p.as_str()))
+    .bind(update.behavior.map(|b| b.as_str()))
+    .bind(update.invitations)
+    .bind(update.disabled)
+    .bind(update.file_post.is_some())
+    .bind(update.file_post.flatten())
+    .bind(crate::now())
+    .bind(room_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| unique_as_duplicate(e, update.name.as_deref().unwrap_or("room name")))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("room".into()));
+    }
+    if update.changes_access() {
+        record_change(tx, &ChangeKind::rights_in_room(room_id, None)).await?;
+    }
+    Ok(())
+}
+
+/// Gives or takes one role, recording an access change when taken (only taking a role away
+/// can shut someone out of a room they are in).
+pub(super) async fn set_role_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    room_id: i64,
+    principal_id: i64,
+    role: Role,
+    on: bool,
+) -> Result<()> {
+    let sql = if on {
+        "INSERT OR IGNORE INTO room_roles (room_id, principal_id, role) VALUES (?, ?, ?)"
+    } else {
+        "DELETE FROM room_roles WHERE room_id = ? AND principal_id = ? AND role = ?"
+    };
+    sqlx::query(sql)
+        .bind(room_id)
+        .bind(principal_id)
+        .bind(role.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
+    if !on {
+        let change = ChangeKind::rights_in_room(room_id, Some(principal_id));
+        record_change(tx, &change).await?;
+    }
+    Ok(())
+}
+
 enum RoomKey<'a> {
     Id(i64),
     Text(&'a str),
 }
 
-fn category_from_row(r: &SqliteRow) -> Category {
+pub(super) fn category_from_row(r: &SqliteRow) -> Category {
     Category {
         id: r.get("id"),
         guid: r.get("guid"),
@@ -432,6 +494,7 @@ fn room_info_from_row(r: &SqliteRow) -> RoomInfo {
                 .unwrap_or(crate::rooms::Behavior::Auditorium),
             invitations: r.get("invitations"),
             disabled: r.get("disabled"),
+            file_post: r.get("file_post"),
         },
         category: Category {
             id: r.get("c_id"),
@@ -446,13 +509,13 @@ fn room_info_from_row(r: &SqliteRow) -> RoomInfo {
     }
 }
 
-fn like_escape(s: &str) -> String {
+pub(super) fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
 
-fn unique_as_duplicate(e: sqlx::Error, what: &str) -> StoreError {
+pub(super) fn unique_as_duplicate(e: sqlx::Error, what: &str) -> StoreError {
     match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             StoreError::Duplicate(what.to_owned())

@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod files;
 pub mod https;
+pub mod manage;
 pub mod ntlm;
 
 use std::net::SocketAddr;

@@ -41,6 +41,7 @@ pub struct Config {
     pub chat: ChatConfig,
     pub web: WebConfig,
     pub files: FilesConfig,
+    pub manage: ManageConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,7 +162,9 @@ pub struct ChatConfig {
     pub max_sessions_per_user: usize,
     /// Bytes one user's stored client preferences (`cmd:setpref`) may take in all.
     pub preference_quota_bytes: u64,
-    /// Room-management web application URL for internal clients (MS-PCWP base URL).
+    /// Room-management web application URL for internal clients (MS-PCWP base URL);
+    /// default, while the HTTPS listener is on, Parlance's own:
+    /// `<web.public_url>/PersistentChat/RM/`.
     pub web_manager_url_internal: Option<String>,
     /// The same for external clients; defaults to the internal one.
     pub web_manager_url_external: Option<String>,
@@ -193,6 +196,18 @@ pub struct WebConfig {
     /// transfers, however many, use at most these and the file I/O threads, so that chat
     /// keeps its cores.
     pub threads: usize,
+}
+
+/// The room-management web application (MS-PCWP), served on the HTTPS listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManageConfig {
+    /// A browser session not used for this long ends.
+    pub session_idle_secs: u64,
+    /// A browser session ends this long after sign-in, used or not.
+    pub session_max_secs: u64,
+    /// Signed-in browser sessions at most, over all users; a sign-in beyond it is refused.
+    pub max_sessions: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,6 +244,7 @@ impl Default for Config {
             chat: ChatConfig::default(),
             web: WebConfig::default(),
             files: FilesConfig::default(),
+            manage: ManageConfig::default(),
         }
     }
 }
@@ -329,6 +345,16 @@ impl Default for WebConfig {
             min_body_kb_per_sec: 8,
             idle_timeout_secs: 60,
             threads: 1,
+        }
+    }
+}
+
+impl Default for ManageConfig {
+    fn default() -> Self {
+        ManageConfig {
+            session_idle_secs: 1800,
+            session_max_secs: 12 * 3600,
+            max_sessions: 10_000,
         }
     }
 }
@@ -471,6 +497,9 @@ impl Config {
                 u64::from(f.max_tokens_per_user),
             ),
             ("files.max_uploads_per_user", f.max_uploads_per_user as u64),
+            ("manage.session_idle_secs", self.manage.session_idle_secs),
+            ("manage.session_max_secs", self.manage.session_max_secs),
+            ("manage.max_sessions", self.manage.max_sessions as u64),
         ] {
             if value == 0 {
                 return bad(format!("{key} must be at least 1"));
@@ -532,6 +561,15 @@ impl Config {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("https://{}:{port}", self.domain),
         }
+    }
+
+    /// The room-management application's base URL for internal clients: the configured
+    /// one, else Parlance's own while the HTTPS listener is on (its port given).
+    pub fn web_manager_url(&self, https_port: Option<u16>) -> Option<String> {
+        self.chat.web_manager_url_internal.clone().or_else(|| {
+            https_port
+                .map(|port| format!("{}{}", self.public_url(port), parlance_web::manage::BASE))
+        })
     }
 
     pub fn files_dir(&self) -> PathBuf {

@@ -15,6 +15,7 @@ mod body;
 pub mod files;
 mod idle;
 mod listener;
+pub mod manage;
 mod timer;
 
 pub use body::{BodyError, BodyPace, BodyReader};

@@ -305,7 +305,13 @@ async fn forms_without_the_sessions_token_change_nothing() {
 
 #[tokio::test]
 async fn an_expired_session_asks_to_sign_in_again() {
-    let t = Setup::start_with(|c| c.manage.session_idle_secs = 600).await;
+    let t = Setup::start_with(|c| {
+        c.manage.session_idle_secs = 600;
+        // The connection outlives the session.
+        c.web.idle_timeout_secs = 3600;
+        c.web.header_timeout_secs = 3600;
+    })
+    .await;
     let mut web = t.web("alice").await;
     t.s.clock.advance(Duration::from_secs(601));
     let late = web
@@ -517,7 +523,7 @@ async fn long_names_duplicates_and_markup_get_clear_messages() {
     let html = page.text();
     assert!(!html.contains("<script>alert"), "{html}");
     assert!(
-        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
         "{html}"
     );
     let mut bob = t.web("bob").await;

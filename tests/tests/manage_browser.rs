@@ -19,11 +19,20 @@ async fn server() -> TestServer {
     for user in ["alice", "bob", "carol"] {
         s.add_user(user, PASSWORD).await;
     }
-    s.add_room("Lobby", Privacy::Open, Behavior::Normal, &[("alice", Role::Manager)])
-        .await;
+    s.add_room(
+        "Lobby",
+        Privacy::Open,
+        Behavior::Normal,
+        &[("alice", Role::Manager)],
+    )
+    .await;
     let store = &s.server().store;
     let category = store.find_category("Tests").await.unwrap().unwrap();
-    let alice = store.user(&format!("alice@{DOMAIN}")).await.unwrap().unwrap();
+    let alice = store
+        .user(&format!("alice@{DOMAIN}"))
+        .await
+        .unwrap()
+        .unwrap();
     store
         .set_category_creator(category.id, alice.id, true)
         .await
@@ -32,7 +41,10 @@ async fn server() -> TestServer {
 }
 
 fn base(s: &TestServer) -> String {
-    format!("https://127.0.0.1:{}/PersistentChat/RM/", s.https_addr().port())
+    format!(
+        "https://127.0.0.1:{}/PersistentChat/RM/",
+        s.https_addr().port()
+    )
 }
 
 async fn sign_in(browser: &Browser, url: &str, user: &str) {
@@ -52,7 +64,9 @@ async fn a_manager_creates_and_staffs_a_room_and_chat_clients_see_it_live() {
     // Create, in the category alice may create in.
     assert_eq!(browser.text_of("h1").await, "Create a room");
     browser.fill("#name", "Release planning").await;
-    browser.fill("#description", "Dates, <b>owners</b> and risks").await;
+    browser
+        .fill("#description", "Dates, <b>owners</b> and risks")
+        .await;
     browser.fill("#topic", "Next release").await;
     browser.click("input[name=privacy][value=closed]").await;
     browser.screenshot("manage-create-en-US").await;
@@ -60,23 +74,50 @@ async fn a_manager_creates_and_staffs_a_room_and_chat_clients_see_it_live() {
     browser.find("#edit").await;
     assert_eq!(browser.text_of("#message").await, "The room was created.");
     let url = browser.client.current_url().await.unwrap().to_string();
-    let guid = url.split("id=").nth(1).unwrap().split('&').next().unwrap().to_owned();
-    let room = s.server().store.find_room(&guid).await.unwrap().expect("created").room;
-    assert_eq!((room.name.as_str(), room.privacy), ("Release planning", Privacy::Closed));
+    let guid = url
+        .split("id=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let room = s
+        .server()
+        .store
+        .find_room(&guid)
+        .await
+        .unwrap()
+        .expect("created")
+        .room;
+    assert_eq!(
+        (room.name.as_str(), room.privacy),
+        ("Release planning", Privacy::Closed)
+    );
     let room_uri = format!("ma-chan://{DOMAIN}/{guid}");
 
     // Open it as a client would: the GUID from its ma-chan URI, in its case.
     let id = room_guid(&room_uri).to_uppercase();
-    browser.goto(&format!("{}?clientlang=en-US&id={id}", base(&s))).await;
+    browser
+        .goto(&format!("{}?clientlang=en-US&id={id}", base(&s)))
+        .await;
     assert_eq!(browser.text_of("h1").await, "Room Release planning");
-    assert!(browser.source().await.contains("Dates, &lt;b&gt;owners&lt;/b&gt; and risks"));
+    assert!(
+        browser
+            .source()
+            .await
+            .contains("Dates, &lt;b&gt;owners&lt;/b&gt; and risks")
+    );
 
     // Members: bob and carol; both join over SIP.
     browser.fill("#add-member", "bob, carol").await;
     browser.click("#people-member button[type=submit]").await;
     browser.find("#message").await;
     let members = browser.text_of("#people-member").await;
-    assert!(members.contains("sip:bob@example.test") && members.contains("sip:carol@example.test"), "{members}");
+    assert!(
+        members.contains("sip:bob@example.test") && members.contains("sip:carol@example.test"),
+        "{members}"
+    );
     let mut bob = ChatClient::connect(&s, "bob", PASSWORD).await;
     assert!(bob.join(&room_uri).await.resp.is_success());
     let mut carol = ChatClient::connect(&s, "carol", PASSWORD).await;
@@ -87,14 +128,21 @@ async fn a_manager_creates_and_staffs_a_room_and_chat_clients_see_it_live() {
     browser.fill("#add-manager", "carol").await;
     browser.click("#people-manager button[type=submit]").await;
     browser.find("#message").await;
-    assert!(browser.text_of("#people-manager").await.contains("sip:carol@example.test"));
+    assert!(
+        browser
+            .text_of("#people-manager")
+            .await
+            .contains("sip:carol@example.test")
+    );
     let roster = loop {
         if let Notice::Join(uibs) = bob.next_notice().await {
             break uibs;
         }
     };
     assert!(
-        roster.iter().any(|u| u.uri == format!("sip:carol@{DOMAIN}")),
+        roster
+            .iter()
+            .any(|u| u.uri == format!("sip:carol@{DOMAIN}")),
         "{roster:?}"
     );
 
@@ -108,11 +156,16 @@ async fn a_manager_creates_and_staffs_a_room_and_chat_clients_see_it_live() {
         }
     };
     assert_eq!(update[0].topic.as_deref(), Some("Release moved to Friday"));
-    assert!(browser.source().await.contains("id=\"changes\""), "the change log");
+    assert!(
+        browser.source().await.contains("id=\"changes\""),
+        "the change log"
+    );
     browser.screenshot("manage-room-manager").await;
 
     // Bob removed: he stops receiving at once.
-    browser.click(&format!("#people-member input[value=\"sip:bob@{DOMAIN}\"]")).await;
+    browser
+        .click(&format!("#people-member input[value=\"sip:bob@{DOMAIN}\"]"))
+        .await;
     browser.click("#people-member button[type=submit]").await;
     browser.find("#message").await;
     let part = loop {
@@ -144,7 +197,10 @@ async fn a_member_sees_the_room_read_only_in_german_and_cannot_post_its_form() {
     assert!(!browser.exists("#edit").await, "no edit form for a member");
     assert!(!browser.exists("input[name=remove]").await);
     let settings = browser.text_of("#settings").await;
-    assert!(settings.contains("Auditorium: nur Referenten können schreiben"), "{settings}");
+    assert!(
+        settings.contains("Auditorium: nur Referenten können schreiben"),
+        "{settings}"
+    );
     browser.screenshot("manage-room-member-de-DE").await;
 
     // The edit form posted anyway, with bob's own form token: refused.
@@ -160,8 +216,18 @@ async fn a_member_sees_the_room_read_only_in_german_and_cannot_post_its_form() {
     browser.client.execute(&script, vec![]).await.unwrap();
     let message = browser.text_of("#message").await;
     assert_eq!(message, "Das dürfen Sie nicht.");
-    let room = s.server().store.find_room(&guid).await.unwrap().unwrap().room;
-    assert_eq!((room.name.as_str(), room.privacy), ("Ankündigungen", Privacy::Closed));
+    let room = s
+        .server()
+        .store
+        .find_room(&guid)
+        .await
+        .unwrap()
+        .unwrap()
+        .room;
+    assert_eq!(
+        (room.name.as_str(), room.privacy),
+        ("Ankündigungen", Privacy::Closed)
+    );
     browser.close().await;
 }
 
@@ -173,13 +239,22 @@ async fn the_create_page_renders_in_german_and_on_a_phone() {
     assert_eq!(browser.text_of("h1").await, "Raum erstellen");
     let html = browser.source().await;
     assert!(html.contains("<html lang=\"de-DE\">"));
-    for label in ["Kategorie", "Sichtbarkeit", "Neue Mitglieder einladen", "Raum erstellen", "Abmelden"] {
+    for label in [
+        "Kategorie",
+        "Sichtbarkeit",
+        "Neue Mitglieder einladen",
+        "Raum erstellen",
+        "Abmelden",
+    ] {
         assert!(html.contains(label), "{label}");
     }
     // Nothing is wider than the phone's screen.
     let overflow = browser
         .client
-        .execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(overflow, serde_json::Value::Bool(true));

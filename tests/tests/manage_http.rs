@@ -638,3 +638,133 @@ async fn the_server_provisions_its_own_management_url() {
     );
     assert!(format!("{reply:?}").contains(&expected), "{reply:?}");
 }
+
+#[tokio::test]
+async fn administrators_manage_categories_and_see_every_room() {
+    let t = Setup::start().await;
+    let secret =
+        t.s.add_room(
+            "Board",
+            Privacy::Secret,
+            Behavior::Normal,
+            &[("bob", Role::Member)],
+        )
+        .await;
+    t.s.server()
+        .store
+        .set_admin(&format!("carol@{DOMAIN}"), true)
+        .await
+        .unwrap();
+    let mut alice = t.web("alice").await;
+    let refused = alice.get(&format!("{BASE}admin/?clientlang=en-US")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.text().contains("You are not allowed to do this."));
+    let category_page = format!("{BASE}admin/{}", t.category);
+    let posted = alice
+        .post(&category_page, &[("name", "Mine"), ("clientlang", "en-US")])
+        .await;
+    assert_eq!(posted.status, StatusCode::FORBIDDEN);
+
+    let mut carol = t.web("carol").await;
+    let home = carol.get(&format!("{BASE}?clientlang=en-US")).await;
+    assert!(
+        home.text().contains("class=\"admin\""),
+        "the header links to the administration"
+    );
+    assert!(
+        home.text().contains("Board"),
+        "administrators manage every room"
+    );
+    let list = carol.get(&format!("{BASE}admin/?clientlang=de-DE")).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.text().contains("Kategorien") && list.text().contains(">Tests</a>"));
+    let page = carol
+        .get(&format!("{category_page}?clientlang=en-US"))
+        .await;
+    assert!(page.text().contains("Category Tests"), "{}", page.text());
+    let board = carol
+        .get(&format!(
+            "{BASE}?clientlang=en-US&id={}",
+            room_guid(&secret)
+        ))
+        .await;
+    assert!(
+        board.text().contains("id=\"edit\""),
+        "a Secret room, to an administrator"
+    );
+
+    // Bob becomes a creator, and can create.
+    let people = format!("{category_page}/people");
+    let added = carol
+        .post(
+            &people,
+            &[
+                ("list", "creators"),
+                ("add", "bob"),
+                ("clientlang", "en-US"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
+    let mut bob = t.web("bob").await;
+    let created = bob
+        .post(&format!("{BASE}rooms"), &t.room_fields("Bobs room"))
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text());
+
+    // Settings, with a bad name and a good one.
+    let long = "y".repeat(10_000);
+    let bad = carol
+        .post(
+            &category_page,
+            &[("name", long.as_str()), ("clientlang", "en-US")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("this is too long"));
+    let saved = carol
+        .post(
+            &category_page,
+            &[
+                ("name", "Teams"),
+                ("description", "<i>all</i>"),
+                ("file_post", "on"),
+                ("clientlang", "en-US"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+    let page = carol.get(saved.header("location").unwrap()).await;
+    let html = page.text();
+    assert!(html.contains("Category Teams") && html.contains("Your changes were saved."));
+    assert!(!html.contains("<i>all"), "markup shown as text");
+    assert!(html.contains("id=\"changes\""));
+
+    // The scope: an unknown person is named.
+    let unknown = carol
+        .post(
+            &people,
+            &[
+                ("list", "denied"),
+                ("add", "nobody"),
+                ("clientlang", "en-US"),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unknown
+            .text()
+            .contains("There is no account for sip:nobody@example.test"),
+        "{}",
+        unknown.text()
+    );
+    let unknown_list = carol
+        .post(&people, &[("list", "owners"), ("add", "bob")])
+        .await;
+    assert_eq!(unknown_list.status, StatusCode::BAD_REQUEST);
+    let missing = carol
+        .get(&format!("{BASE}admin/00000000-0000-0000-0000-000000000000"))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}

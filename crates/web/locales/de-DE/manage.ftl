@@ -87,3 +87,14 @@ problem-duplicate = { $value }: In dieser Kategorie gibt es schon einen Raum mit
 problem-unknown-person = Für { $value } gibt es kein Konto.
 problem-not-allowed-here = { $value }: Die Kategorie erlaubt das nicht.
 problem-control = { $value }: Das darf keine Steuerzeichen enthalten.
+
+admin-link = Verwaltung
+admin-title = Kategorien
+admin-none = Es gibt noch keine Kategorien.
+category-title = Kategorie { $value }
+category-file-post = Räume dürfen Dateien erlauben
+category-logged = Chatverlauf der Räume aufbewahren
+scope-intro = Ersteller dürfen hier Räume erstellen. Ist niemand zugelassen, darf jeder, der nicht ausgeschlossen ist, die Räume der Kategorie nutzen; sonst nur die Zugelassenen.
+list-creators = Ersteller
+list-allowed = Zugelassen
+list-denied = Ausgeschlossen

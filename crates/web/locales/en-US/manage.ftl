@@ -87,3 +87,14 @@ problem-duplicate = { $value }: a room with this name already exists in this cat
 problem-unknown-person = There is no account for { $value }.
 problem-not-allowed-here = { $value }: the category does not allow this.
 problem-control = { $value }: this must not contain control characters.
+
+admin-link = Administration
+admin-title = Categories
+admin-none = There are no categories yet.
+category-title = Category { $value }
+category-file-post = Rooms may allow file posting
+category-logged = Keep the chat history of its rooms
+scope-intro = Creators may create rooms here. With nobody allowed, everyone not denied may use the category's rooms; with some allowed, only they may.
+list-creators = Creators
+list-allowed = Allowed
+list-denied = Denied

@@ -4,16 +4,21 @@
 //!
 //! The URL rules are in [`url`]; who is signed in in `session` (a cookie, a form token per
 //! session) and `tickets` (signed links a chat client hands the browser); the strings in
-//! `l10n`; the pages in `pages` (askama templates); the handlers in `routes`. Every
+//! `l10n`; the pages in `pages` (askama templates); the handlers in `routes` (the entry),
+//! `signin`, `rooms` and `admin`, answering through `respond`. Every
 //! decision about rooms — who may see, create, change — is the chat core's
 //! ([`parlance_chat::manage`]): this module turns forms into its calls and its answers into
 //! pages.
 
+mod admin;
 mod forms;
 mod l10n;
 mod pages;
+mod respond;
+mod rooms;
 mod routes;
 mod session;
+mod signin;
 mod static_files;
 mod tickets;
 pub mod url;
@@ -84,12 +89,15 @@ impl Manage {
         Router::new()
             .route(BASE, get(routes::entry))
             .route(BASE.trim_end_matches('/'), get(routes::to_base))
-            .route(&at("signin"), post(routes::signin))
-            .route(&at("signout"), post(routes::signout))
-            .route(&at("rooms"), post(routes::create))
-            .route(&at("rooms/{guid}"), post(routes::edit))
-            .route(&at("rooms/{guid}/people"), post(routes::people))
-            .route(&at("people"), get(routes::search))
+            .route(&at("signin"), post(signin::signin))
+            .route(&at("signout"), post(signin::signout))
+            .route(&at("rooms"), post(rooms::create))
+            .route(&at("rooms/{guid}"), post(rooms::edit))
+            .route(&at("rooms/{guid}/people"), post(rooms::people))
+            .route(&at("people"), get(rooms::search))
+            .route(&at("admin/"), get(admin::categories))
+            .route(&at("admin/{guid}"), get(admin::category).post(admin::edit))
+            .route(&at("admin/{guid}/people"), post(admin::people))
             .route(&at(static_files::STYLESHEET), get(static_files::stylesheet))
             .route(&at(static_files::SCRIPT), get(static_files::script))
             .route(

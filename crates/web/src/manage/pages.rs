@@ -16,6 +16,8 @@ pub struct Frame<'a> {
     pub tr: Tr<'a>,
     pub base: &'static str,
     pub session: Option<&'a Session>,
+    /// The header links to the administration pages.
+    pub admin: bool,
     pub title: String,
     pub notice: Option<String>,
     pub error: Option<String>,
@@ -103,6 +105,48 @@ pub struct RoomPage<'a> {
     /// The people search without script: its query and, once searched, what it found.
     pub query: String,
     pub found: Option<Vec<PersonView>>,
+    /// When, who, what.
+    pub changes: Vec<(String, String, String)>,
+}
+
+/// A category in the administrators' list.
+#[derive(Debug)]
+pub struct CategoryRow {
+    pub name: String,
+    pub url: String,
+    /// Its creators' count, written the language's way.
+    pub creators: String,
+    pub file_post: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "manage/admin.html")]
+pub struct AdminPage<'a> {
+    pub f: Frame<'a>,
+    pub categories: Vec<CategoryRow>,
+}
+
+/// The people of one of a category's lists.
+#[derive(Debug)]
+pub struct ListBlock {
+    /// `creators`, `allowed` or `denied`, as the form posts it.
+    pub list: &'static str,
+    pub title: String,
+    pub people: Vec<PersonView>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "manage/category.html")]
+pub struct CategoryPage<'a> {
+    pub f: Frame<'a>,
+    pub csrf: String,
+    pub guid: String,
+    pub name: String,
+    pub description: String,
+    pub file_post: bool,
+    pub invitations: bool,
+    pub logged: bool,
+    pub lists: Vec<ListBlock>,
     /// When, who, what.
     pub changes: Vec<(String, String, String)>,
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parlance_chat::manage::{
-    Actor, Behavior, Field, ManageError, Privacy, Problem, Role, RoomForm, TICKET_LIFETIME,
-    WebTicketKey,
+    Actor, Behavior, CategoryForm, Field, ManageError, Privacy, Problem, Role, RoomForm,
+    ScopeEntry, TICKET_LIFETIME, WebTicketKey,
 };
 use parlance_chat::{ChatService, ChatSettings, Principal, SearchLimits, SessionId, Sink};
 use parlance_clock::Clock;
@@ -595,7 +595,7 @@ async fn bad_fields_are_refused_and_leave_the_room_unchanged() {
         .set_category_scope(
             projects.id,
             denied.actor.principal.id,
-            Some(parlance_store::rooms::ScopeEntry::Deny),
+            Some(ScopeEntry::Deny),
         )
         .await
         .unwrap();
@@ -804,6 +804,140 @@ async fn changes_reach_joined_sessions_as_notices() {
             .unwrap()
             .disabled
     );
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn a_manager_who_steps_down_from_a_secret_room_learns_how_it_ended() {
+    let world = World::start().await;
+    let alice = world.user("alice", "").await;
+    let bob = world.user("bob", "").await;
+    let projects = world.category("Projects", true, &[&alice]).await;
+    let secret = RoomForm {
+        privacy: Privacy::Secret,
+        ..form(&projects, "Hidden")
+    };
+    let room = world.chat.create_room(&alice.actor, &secret).await.unwrap();
+    let bob_manager = ["bob@example.test".to_owned()];
+    world
+        .chat
+        .set_people(&alice.actor, &room.guid, Role::Manager, &bob_manager, &[])
+        .await
+        .unwrap();
+    let after = world
+        .chat
+        .set_people(&bob.actor, &room.guid, Role::Manager, &[], &bob_manager)
+        .await
+        .unwrap();
+    assert!(!after.can_edit && after.changes.is_empty());
+    assert_eq!(uris(&after.managers), ["sip:alice@example.test"]);
+    assert!(matches!(
+        world.chat.room_page(&bob.actor, &room.guid).await,
+        Err(ManageError::NotFound)
+    ));
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn administrators_manage_categories_and_the_rooms_feel_it() {
+    let world = World::start().await;
+    let alice = world.user("alice", "").await;
+    let bob = world.user("bob", "").await;
+    world
+        .store
+        .set_admin("alice@example.test", true)
+        .await
+        .unwrap();
+    let admin = world
+        .chat
+        .actor("alice@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let projects = world.category("Projects", true, &[]).await;
+    assert!(matches!(
+        world.chat.categories_admin(&bob.actor).await,
+        Err(ManageError::Forbidden)
+    ));
+    let listed = world.chat.categories_admin(&admin).await.unwrap();
+    assert_eq!(listed.len(), 1, "the root is not managed");
+
+    // Creators: bob may create once made one.
+    let bob_list = ["bob@example.test".to_owned()];
+    let page = world
+        .chat
+        .set_category_creators(&admin, &projects.guid, &bob_list, &[])
+        .await
+        .unwrap();
+    assert_eq!(uris(&page.creators), ["sip:bob@example.test"]);
+    let open = RoomForm {
+        privacy: Privacy::Open,
+        ..form(&projects, "Open plan")
+    };
+    let room = world.chat.create_room(&bob.actor, &open).await.unwrap();
+    world.join(&alice, &room.uri).await;
+    world.join(&bob, &room.uri).await;
+
+    // Defaults: file posting off reaches the joined sessions.
+    let from = world.mark();
+    let settings = CategoryForm {
+        name: "Projects".into(),
+        description: "<i>team</i> rooms".into(),
+        file_post: false,
+        invitations: true,
+        logged: true,
+    };
+    let page = world
+        .chat
+        .edit_category(&admin, &projects.guid.to_uppercase(), &settings)
+        .await
+        .unwrap();
+    assert_eq!(page.category.description, "<i>team</i> rooms");
+    assert_eq!(page.changes[0].action, "category.edit");
+    match world.received(bob.session, from).as_slice() {
+        [Message::Notice(Notice::ChanUpd(chanibs))] => {
+            assert_eq!(chanibs[0].file_post, Some(false))
+        }
+        other => panic!("not one ntc:chanupd: {other:?}"),
+    }
+    let bad = CategoryForm {
+        name: "\u{0}".into(),
+        ..settings.clone()
+    };
+    assert_eq!(
+        invalid(world.chat.edit_category(&admin, &projects.guid, &bad).await),
+        (Field::Name, Problem::ControlCharacters)
+    );
+
+    // Scope: alice, in the Open room without a role there, leaves it at once when denied
+    // (administrators manage rooms in the application; in chat they are like anyone).
+    let from = world.mark();
+    let page = world
+        .chat
+        .set_category_scope(
+            &admin,
+            &projects.guid,
+            Some(ScopeEntry::Deny),
+            &["alice@example.test".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(uris(&page.denied), ["sip:alice@example.test"]);
+    assert!(matches!(
+        world.received(alice.session, from).as_slice(),
+        [Message::Notice(Notice::Part(_))]
+    ));
+    assert!(
+        matches!(
+            world.received(bob.session, from).as_slice(),
+            [Message::Notice(Notice::Part(_))]
+        ),
+        "bob hears that alice left"
+    );
+    assert!(matches!(
+        world.chat.category_admin(&admin, "nonsense").await,
+        Err(ManageError::NotFound)
+    ));
     world.finish().await;
 }
 

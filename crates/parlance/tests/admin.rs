@@ -30,6 +30,43 @@ fn ok(data: &Path, args: &[&str]) -> String {
     text
 }
 
+/// `parlance user admin NAME on|off`: the flag the room-management application reads.
+#[test]
+fn administrators_are_made_and_unmade() {
+    let data = std::env::temp_dir().join(format!("parlance-admin-flag-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["user", "add", "alice@example.test"]);
+    let admin_line = |data: &Path| {
+        ok(data, &["user", "list"])
+            .lines()
+            .find(|l| l.starts_with("sip:alice@example.test"))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(!admin_line(&data).ends_with("admin"));
+    assert_eq!(
+        ok(&data, &["user", "admin", "alice@example.test", "on"]),
+        "sip:alice@example.test is an administrator\n"
+    );
+    assert!(
+        admin_line(&data).ends_with("\tadmin"),
+        "{}",
+        admin_line(&data)
+    );
+    ok(&data, &["user", "disable", "alice@example.test"]);
+    assert!(admin_line(&data).ends_with("\tadmin,disabled"));
+    ok(&data, &["user", "admin", "sip:alice@example.test", "off"]);
+    assert!(admin_line(&data).ends_with("\tdisabled"));
+
+    let (success, text) = run(&data, &["user", "admin", "nobody@example.test", "on"]);
+    assert!(!success && text.contains("does not exist"), "{text}");
+    let (success, text) = run(&data, &["user", "admin", "alice@example.test", "maybe"]);
+    assert!(!success && text.contains("on"), "{text}");
+    let (success, _) = run(&data, &["user", "admin", "alice@other.test", "on"]);
+    assert!(!success, "another domain's user");
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
 /// Categories, rooms and roles on a data directory no server runs on.
 #[test]
 fn categories_rooms_and_roles_without_a_server() {

@@ -46,6 +46,11 @@ pub enum Action {
         room: String,
         path: PathBuf,
     },
+    /// The room-management page of `room` (`None`: the page that creates a room), opened
+    /// in the browser when there is a display.
+    Manage {
+        room: Option<String>,
+    },
     /// Download a file: to `path`, into it when it is a directory, or here; under `name`
     /// unless `path` names the file.
     Download {
@@ -93,6 +98,8 @@ pub enum Outcome {
         id: u64,
         result: Result<(PathBuf, u64), ClientError>,
     },
+    /// The room-management page, and whether it went to the browser.
+    Managed(Result<(String, bool), TuiError>),
 }
 
 /// A file on its way, for the progress bar.
@@ -377,6 +384,12 @@ impl App {
                     name,
                 }]
             }
+            Slash::Manage => {
+                self.info("asking the server for the room-management page…");
+                vec![Action::Manage {
+                    room: self.current_room(),
+                }]
+            }
             Slash::Who => {
                 let view = &self.views[self.active];
                 let names: Vec<String> = view
@@ -435,6 +448,22 @@ impl App {
                     && view.roster.remove(&user).is_some()
                 {
                     view.note(format!("{name} left"));
+                }
+            }
+            Event::RoomChanged { room, name, topic } => {
+                if let Some(view) = self.view_of(&room) {
+                    if let Some(name) = name.map(|n| format::printable(&n).into_owned())
+                        && name != view.title
+                    {
+                        view.note(format!("the room is now called {name}"));
+                        view.title = name;
+                    }
+                    if let Some(topic) = topic.map(|t| format::printable(&t).into_owned())
+                        && topic != view.topic
+                    {
+                        view.note(format!("topic: {topic}"));
+                        view.topic = topic;
+                    }
                 }
             }
             Event::Invited(invitation) => {
@@ -614,6 +643,15 @@ impl App {
                     Err(e) => self.fail(format!("downloading {name} failed: {e}")),
                 }
             }
+            Outcome::Managed(Ok((url, opened))) => {
+                let view = &mut self.views[self.active];
+                view.note(format!("room management: {url}"));
+                if opened {
+                    view.note("(opened in your browser; the link signs you in for two minutes)");
+                }
+                self.info("");
+            }
+            Outcome::Managed(Err(e)) => self.fail(e.to_string()),
             Outcome::Posted(Ok(())) => {}
             Outcome::Older {
                 room,
@@ -643,6 +681,16 @@ mod tests {
 
     fn app() -> App {
         App::new("sip:alice@d", TimeZone::UTC)
+    }
+
+    /// A window's text as the screen shows it.
+    fn shown(view: &View) -> String {
+        let lines = view.lines(200, "sip:alice@d", &TimeZone::UTC);
+        lines
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn typed(app: &mut App, text: &str) -> Vec<Action> {
@@ -721,6 +769,39 @@ mod tests {
             result: Ok(()),
         });
         assert_eq!((app.views.len(), app.active), (1, 0));
+    }
+
+    #[test]
+    fn manage_asks_for_the_page_of_the_room_on_screen() {
+        let mut app = app();
+        assert_eq!(typed(&mut app, "/manage"), [Action::Manage { room: None }]);
+        app.on_outcome(Outcome::Joined(Ok(joined(LOBBY, "Lobby", vec![]))));
+        assert_eq!(
+            typed(&mut app, "/manage"),
+            [Action::Manage {
+                room: Some(LOBBY.into())
+            }]
+        );
+        app.on_outcome(Outcome::Managed(Ok(("https://h/rm/?x".into(), false))));
+        assert!(shown(&app.views[1]).contains("room management: https://h/rm/?x"));
+        app.on_outcome(Outcome::Managed(Err(TuiError::NoRoomManagement)));
+        assert!(app.status.error && app.status.text.contains("room-management"));
+    }
+
+    #[test]
+    fn a_changed_room_shows_its_new_name_and_topic() {
+        let mut app = app();
+        app.on_outcome(Outcome::Joined(Ok(joined(LOBBY, "Lobby", vec![]))));
+        app.on_event(Event::RoomChanged {
+            room: LOBBY.into(),
+            name: Some("Hall".into()),
+            topic: Some("new\u{1b}[2J topic".into()),
+        });
+        let view = &app.views[1];
+        assert_eq!(view.title, "Hall");
+        assert!(!view.topic.contains('\u{1b}'), "printable: {}", view.topic);
+        let text = shown(view);
+        assert!(text.contains("the room is now called Hall") && text.contains("topic: new"));
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum Slash {
         number: usize,
         path: Option<String>,
     },
+    /// Open the room-management page of the room on screen (or the page that creates one).
+    Manage,
     Help,
     Quit,
     /// A command that needs an argument came without one; holds its usage.
@@ -45,6 +47,8 @@ pub const HELP: &[&str] = &[
     "/upload FILE  post a file in this room",
     "/download N [PATH]",
     "              save [file N] (as PATH)",
+    "/manage       manage this room (or create",
+    "              one) in the web browser",
     "/help         this list",
     "/quit         leave",
     "Tab, S-Tab    switch rooms",
@@ -78,6 +82,7 @@ pub fn parse(line: &str) -> Input {
         "who" | "names" => Slash::Who,
         "upload" => arg().map_or(Slash::Usage(UPLOAD_USAGE), Slash::Upload),
         "download" => download(rest).unwrap_or(Slash::Usage(DOWNLOAD_USAGE)),
+        "manage" => Slash::Manage,
         "help" | "?" => Slash::Help,
         "quit" | "exit" | "q" => Slash::Quit,
         _ => Slash::Unknown(format!("/{name}")),
@@ -118,6 +123,7 @@ mod tests {
             Input::Command(Slash::Search("deploy failed".into()))
         );
         assert_eq!(parse("/rooms"), Input::Command(Slash::Rooms));
+        assert_eq!(parse("/manage"), Input::Command(Slash::Manage));
         assert_eq!(parse("/who"), Input::Command(Slash::Who));
         assert_eq!(
             parse("/upload  Q3 report.pdf"),

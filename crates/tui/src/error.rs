@@ -17,6 +17,8 @@ pub enum TuiError {
     /// A command of line mode came without what it needs; holds its usage.
     #[error("usage: {0}")]
     Usage(&'static str),
+    #[error("the server offers no room-management application")]
+    NoRoomManagement,
     #[error("the connection to the server ended")]
     Ended,
     #[error("no password: set PARLANCE_PASSWORD or run in a terminal")]

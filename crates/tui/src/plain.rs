@@ -6,6 +6,8 @@
 //!
 //! A line `/upload FILE` or `/download N [PATH]` transfers a file instead of being posted;
 //! it runs to its end before the next line is read, with its progress on standard error.
+//! A line `/manage` prints the room's room-management page on standard error (and opens it
+//! when there is a display).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::command::{self, DOWNLOAD_USAGE, Input, Slash, UPLOAD_USAGE};
 use crate::error::TuiError;
 use crate::format;
+use crate::manage;
 use crate::transfer::{self, Steps};
 
 #[derive(Debug)]
@@ -102,6 +105,11 @@ async fn perform(
                 .await
                 .map_err(TuiError::Client)?;
             eprintln!("parlance: saved {name} ({})", format::bytes(size));
+        }
+        Input::Command(Slash::Manage) => {
+            let url = manage::page(client, Some(&room.uri)).await?;
+            manage::open(&url);
+            eprintln!("parlance: room management: {url}");
         }
         Input::Command(Slash::Usage(usage)) if [UPLOAD_USAGE, DOWNLOAD_USAGE].contains(&usage) => {
             return Err(TuiError::Usage(usage));

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::app::{Action, App, OLDER_PAGE, Outcome};
 use crate::error::TuiError;
+use crate::manage;
 use crate::transfer::{self, Steps};
 use crate::ui;
 
@@ -128,6 +129,12 @@ fn perform(client: &Client, action: Action, done: &mpsc::UnboundedSender<Outcome
                 id,
                 result: client.upload(&room, &path, progress_of(id, &done)).await,
             },
+            Action::Manage { room } => {
+                Outcome::Managed(manage::page(&client, room.as_deref()).await.map(|url| {
+                    let opened = manage::open(&url);
+                    (url, opened)
+                }))
+            }
             Action::Download {
                 id,
                 link,

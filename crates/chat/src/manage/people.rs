@@ -86,8 +86,7 @@ impl ChatService {
         tracing::info!(actor = %actor.principal.uri, room = %info.room.guid, changes = %detail, "room people changed");
         self.roles_changed(info.room.id, role == Role::Manager, &added, &removed)
             .await?;
-        let (info, standing) = self.room_for(actor, guid).await?;
-        self.room_view(actor, &info, &standing).await
+        self.changed_room_view(actor, info.room.id).await
     }
 
     /// Active accounts whose address or display name contains `query`, for the people

@@ -3,7 +3,9 @@
 
 use parlance_store::StoreError;
 use parlance_store::audit::Audit;
-use parlance_store::rooms::{Category, NewRoom, Privacy, Role, RoomInfo, RoomUpdate, TextKind};
+use parlance_store::rooms::{
+    Category, NewRoom, Privacy, Role, Room, RoomInfo, RoomUpdate, TextKind,
+};
 
 use super::{
     Actor, Behavior, Field, ManageError, Problem, RoomForm, RoomView, check_text, parse_guid,
@@ -51,7 +53,7 @@ impl ChatService {
         form: &RoomForm,
     ) -> Result<RoomView, ManageError> {
         let category = self.creatable_category(actor, &form.category).await?;
-        check_form(form, &category)?;
+        check_form(form, &category, None)?;
         let new = NewRoom {
             category_id: category.id,
             name: &form.name,
@@ -77,8 +79,7 @@ impl ChatService {
             .await
             .map_err(name_taken)?;
         tracing::info!(actor = %actor.principal.uri, room = %room.guid, "room created");
-        let (info, standing) = self.room_for(actor, &room.guid).await?;
-        self.room_view(actor, &info, &standing).await
+        self.changed_room_view(actor, room.id).await
     }
 
     /// Changes a room's settings (managers and administrators); the sessions in the room
@@ -93,7 +94,7 @@ impl ChatService {
         if !standing.on(&info).can_manage(actor.admin) {
             return Err(ManageError::Forbidden);
         }
-        check_form(form, &info.category)?;
+        check_form(form, &info.category, Some(&info.room))?;
         let (update, detail) = changes(&info, form);
         if detail.is_empty() {
             return self.room_view(actor, &info, &standing).await;
@@ -107,8 +108,7 @@ impl ChatService {
         tracing::info!(actor = %actor.principal.uri, room = %info.room.guid, changes = %detail, "room edited");
         self.room_changed(info.room.id, update.changes_access())
             .await?;
-        let (info, standing) = self.room_for(actor, guid).await?;
-        self.room_view(actor, &info, &standing).await
+        self.changed_room_view(actor, info.room.id).await
     }
 
     /// The rooms the actor manages (every room, for administrators), by name, at most
@@ -175,12 +175,41 @@ impl ChatService {
     }
 }
 
-/// Checks a room form's texts and what its category allows.
-fn check_form(form: &RoomForm, category: &Category) -> Result<(), ManageError> {
-    check_text(Field::Name, TextKind::Name, &form.name)?;
-    check_text(Field::Description, TextKind::Description, &form.description)?;
-    check_text(Field::Topic, TextKind::Topic, &form.topic)?;
-    if form.file_post == Some(true) && !category.file_post {
+/// Checks a room form's texts and what its category allows. Editing `current`, only what the
+/// form changes is checked: a value set before a rule existed (or before the category
+/// forbade file posting) stays until someone changes it.
+fn check_form(
+    form: &RoomForm,
+    category: &Category,
+    current: Option<&Room>,
+) -> Result<(), ManageError> {
+    let texts = [
+        (
+            Field::Name,
+            TextKind::Name,
+            &form.name,
+            current.map(|r| &r.name),
+        ),
+        (
+            Field::Description,
+            TextKind::Description,
+            &form.description,
+            current.map(|r| &r.description),
+        ),
+        (
+            Field::Topic,
+            TextKind::Topic,
+            &form.topic,
+            current.map(|r| &r.topic),
+        ),
+    ];
+    for (field, kind, value, old) in texts {
+        if old != Some(value) {
+            check_text(field, kind, value)?;
+        }
+    }
+    let file_post_changed = current.is_none_or(|r| r.file_post != form.file_post);
+    if file_post_changed && form.file_post == Some(true) && !category.file_post {
         return Err(ManageError::invalid(
             Field::FilePost,
             Problem::NotAllowedHere,

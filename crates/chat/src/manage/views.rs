@@ -31,6 +31,23 @@ impl ChatService {
         Ok((info, standing))
     }
 
+    /// A room the actor has just changed, as it is now. Built whatever the actor may see
+    /// now: a manager who gave up the role in a Secret room still learns how the change
+    /// ended (and `can_edit` says it is no longer theirs to change).
+    pub(super) async fn changed_room_view(
+        &self,
+        actor: &Actor,
+        room_id: i64,
+    ) -> Result<RoomView, ManageError> {
+        let info = self
+            .store
+            .room_by_id(room_id)
+            .await?
+            .ok_or(ManageError::NotFound)?;
+        let standing = self.standing(&info, &actor.principal).await?;
+        self.room_view(actor, &info, &standing).await
+    }
+
     /// A room as its page shows it to the actor.
     pub(super) async fn room_view(
         &self,

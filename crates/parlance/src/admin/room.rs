@@ -153,6 +153,7 @@ pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
                 behavior: e.behavior,
                 invitations: e.invitations,
                 disabled: None,
+                file_post: None,
             };
             store.update_room(r.room.id, &update).await?;
             println!("updated {}", uri(&r));

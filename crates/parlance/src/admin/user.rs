@@ -1,10 +1,10 @@
-//! `parlance user add|remove|list|passwd|mechanisms|disable|enable|unlock`. A running server
+//! `parlance user add|remove|list|passwd|mechanisms|disable|enable|unlock|admin`. A running server
 //! applies what these change to live sessions within `admin_changes_poll_ms`.
 
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context, anyhow, bail};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use parlance_server::config::Config;
 use parlance_store::{Mechanisms, StoreError};
 
@@ -37,6 +37,9 @@ pub enum UserCommand {
     Enable { user: String },
     /// Forget a user's failed sign-ins, so that no address has to wait before trying again.
     Unlock { user: String },
+    /// Make a user an administrator of the room-management web application (sees and
+    /// manages every category and room there), or no longer.
+    Admin { user: String, switch: Switch },
     /// List users.
     List,
     /// Choose how a user may sign in (digest, ntlm, or both). Adding one takes effect
@@ -52,6 +55,12 @@ pub enum UserCommand {
         #[command(flatten)]
         password: PasswordSource,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// Where the password comes from: standard input, the environment, or a prompt.
@@ -152,9 +161,26 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             store.request_unlock(&uri).await?;
             println!("failed sign-ins of {uri} forgotten");
         }
+        UserCommand::Admin { user, switch } => {
+            let uri = in_domain(&user)?;
+            let admin = switch == Switch::On;
+            store.set_admin(&uri, admin).await?;
+            let now = if admin {
+                "an administrator"
+            } else {
+                "not an administrator"
+            };
+            println!("{uri} is {now}");
+        }
         UserCommand::List => {
             for u in store.users().await? {
-                let state = if u.disabled { "disabled" } else { "" };
+                let flags = [(u.admin, "admin"), (u.disabled, "disabled")];
+                let state: Vec<&str> = flags
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, n)| *n)
+                    .collect();
+                let state = state.join(",");
                 println!("{}\t{}\t{}\t{state}", u.uri, u.mechanisms, u.display_name);
             }
         }

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod chat;
 pub mod files;
 pub mod https;
+pub mod logs;
 pub mod manage;
 pub mod ntlm;
 

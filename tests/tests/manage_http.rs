@@ -768,3 +768,92 @@ async fn administrators_manage_categories_and_see_every_room() {
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn every_refusal_is_one_log_line() {
+    parlance_tests::logs::capture();
+    let t = Setup::start().await;
+    let mut alice = t.web("alice").await;
+    let mut bob = t.web("bob").await;
+    let long = "z".repeat(10_000);
+    let lobby = format!("{BASE}rooms/{}", t.lobby);
+    let secret =
+        t.s.add_room(
+            "Vault",
+            Privacy::Secret,
+            Behavior::Normal,
+            &[("alice", Role::Manager)],
+        )
+        .await;
+    let vault = format!("{BASE}?clientlang=en-US&id={}", room_guid(&secret));
+    let refusals = |web: &WebClient| {
+        let peer = format!("peer={}", web.https.local);
+        parlance_tests::logs::lines_with(&["room management request refused", &peer]).len()
+    };
+    // Each bad input: who sends it, and how.
+    type Attempt<'a> = (&'a str, bool, Vec<(&'a str, &'a str)>, String);
+    let attempts: Vec<Attempt> = vec![
+        (
+            "missing form token",
+            true,
+            t.room_fields("A"),
+            format!("{BASE}rooms"),
+        ),
+        ("member edits", false, t.room_fields("B"), lobby.clone()),
+        (
+            "non-creator creates",
+            false,
+            t.room_fields("C"),
+            format!("{BASE}rooms"),
+        ),
+        (
+            "long name",
+            true,
+            t.room_fields(&long),
+            format!("{BASE}rooms"),
+        ),
+        (
+            "duplicate",
+            true,
+            t.room_fields("Lobby"),
+            format!("{BASE}rooms"),
+        ),
+        (
+            "bad privacy",
+            true,
+            vec![("privacy", "public")],
+            format!("{BASE}rooms"),
+        ),
+        (
+            "malformed id",
+            true,
+            t.room_fields("D"),
+            format!("{BASE}rooms/nonsense"),
+        ),
+        (
+            "unknown person",
+            true,
+            vec![("role", "member"), ("add", "nobody")],
+            format!("{lobby}/people"),
+        ),
+    ];
+    for (what, as_alice, fields, path) in attempts {
+        let web = if as_alice { &mut alice } else { &mut bob };
+        let before = refusals(web);
+        let reply = match what {
+            "missing form token" => web.post_raw(&path, &fields).await,
+            _ => web.post(&path, &fields).await,
+        };
+        assert!(reply.status.is_client_error(), "{what}: {}", reply.status);
+        assert_eq!(refusals(web), before + 1, "{what}: one line");
+    }
+    for (what, path) in [("secret room", vault), ("unknown page", format!("{BASE}x"))] {
+        let before = refusals(&bob);
+        assert!(bob.get(&path).await.status.is_client_error(), "{what}");
+        assert_eq!(refusals(&bob), before + 1, "{what}: one line");
+    }
+    let mut stranger = WebClient::new(&t.s).await;
+    stranger.sign_in("alice", "wrong", "en-US").await;
+    assert_eq!(refusals(&stranger), 1, "a wrong password");
+    assert_eq!(t.room(&t.lobby).await.name, "Lobby", "nothing changed");
+}

@@ -375,7 +375,7 @@ async fn create_edit_and_people_through_the_forms() {
         )
         .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
-    let page = web.get(&added.header("location").unwrap().to_owned()).await;
+    let page = web.get(added.header("location").unwrap()).await;
     let html = page.text();
     assert!(html.contains("sip:bob@example.test") && html.contains("sip:carol@example.test"));
     assert!(html.contains("Your changes were saved."));
@@ -517,9 +517,7 @@ async fn long_names_duplicates_and_markup_get_clear_messages() {
     ];
     let created = web.post(&format!("{BASE}rooms"), &fields).await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text());
-    let page = web
-        .get(&created.header("location").unwrap().to_owned())
-        .await;
+    let page = web.get(created.header("location").unwrap()).await;
     let html = page.text();
     assert!(!html.contains("<script>alert"), "{html}");
     assert!(

@@ -286,6 +286,7 @@ impl Manage {
 
 #[cfg(test)]
 mod tests {
+    use super::super::rooms::SAVED;
     use super::*;
 
     #[test]

@@ -12,9 +12,9 @@ use axum::response::Response;
 use parlance_chat::manage::{Actor, CategoryAdminView, CategoryForm, ManageError, ScopeEntry};
 
 use super::l10n::Lang;
-use super::pages::{AdminPage, CategoryPage, CategoryRow, ListBlock};
+use super::pages::{AdminPage, CategoryPage, CategoryRow, PeopleBlock};
 use super::respond::{accept_language, param, refused, render, see_other};
-use super::rooms::{SAVED, changes_of, on_off, person_uris, problem_text};
+use super::rooms::{SAVED, changes_of, invalid, on_off, person_uris};
 use super::routes::Managed;
 use super::session::Session;
 use super::url::{self, Guid};
@@ -91,14 +91,11 @@ pub(super) async fn edit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (form, lang, session, actor) = match m.guard(&conn, &headers, body, "admin edit").await {
-        Ok(guarded) => guarded,
-        Err(response) => return response,
-    };
-    let Some(guid) = Guid::parse(&guid) else {
-        refused(conn.peer, "admin edit", Some(&session.uri), "malformed id");
-        return m.not_found(lang, Some(&session));
-    };
+    let ((form, lang, session, actor), guid) =
+        match m.guard_at(&conn, &headers, body, "admin edit", &guid).await {
+            Ok(guarded) => guarded,
+            Err(response) => return response,
+        };
     let settings = CategoryForm {
         name: form.text("name"),
         description: form.text("description"),
@@ -124,14 +121,11 @@ pub(super) async fn people(
     body: Body,
 ) -> Response {
     let route = "admin people";
-    let (form, lang, session, actor) = match m.guard(&conn, &headers, body, route).await {
-        Ok(guarded) => guarded,
-        Err(response) => return response,
-    };
-    let Some(guid) = Guid::parse(&guid) else {
-        refused(conn.peer, route, Some(&session.uri), "malformed id");
-        return m.not_found(lang, Some(&session));
-    };
+    let ((form, lang, session, actor), guid) =
+        match m.guard_at(&conn, &headers, body, route, &guid).await {
+            Ok(guarded) => guarded,
+            Err(response) => return response,
+        };
     let add = person_uris(&form, &m.inner.domain);
     let remove: Vec<String> = form.all("remove").map(str::to_owned).collect();
     let chat = &m.inner.chat;
@@ -192,14 +186,8 @@ impl Manage {
                 see_other(&page, &[])
             }
             Err(ManageError::Invalid { field, problem }) => {
-                refused(
-                    peer,
-                    route,
-                    Some(&session.uri),
-                    &format!("{field:?}: {problem:?}"),
-                );
                 let tr = self.inner.l10n.tr(lang);
-                let error = problem_text(&tr, &field, &problem);
+                let error = invalid(peer, route, session, &tr, &field, &problem);
                 match self.inner.chat.category_admin(actor, guid.as_str()).await {
                     Ok(view) => self.category_page(
                         lang,
@@ -227,14 +215,15 @@ impl Manage {
     ) -> Response {
         let tr = self.inner.l10n.tr(lang);
         let c = &view.category;
-        let lists = [
+        let people = [
             ("creators", "list-creators", &view.creators),
             ("allowed", "list-allowed", &view.allowed),
             ("denied", "list-denied", &view.denied),
         ]
         .into_iter()
-        .map(|(list, title, people)| ListBlock {
-            list,
+        .map(|(key, title, people)| PeopleBlock {
+            field: "list",
+            key,
             title: tr.get(title),
             people: people.clone(),
         })
@@ -249,7 +238,8 @@ impl Manage {
             file_post: c.file_post,
             invitations: c.invitations,
             logged: view.logged,
-            lists,
+            people,
+            people_action: format!("{BASE}admin/{}/people", c.guid),
             changes: changes_of(&tr, &view.changes),
         };
         page.f.admin = true;

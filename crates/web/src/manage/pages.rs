@@ -79,11 +79,14 @@ pub struct CreatePage<'a> {
     pub managed: Vec<ManagedRoom>,
 }
 
-/// The people of one role.
+/// One list of people and the form that changes it: a room's people of one role, or a
+/// category's creators, allowed or denied.
 #[derive(Debug)]
-pub struct RoleBlock {
-    /// `member`, `manager` or `presenter`, as the form posts it.
-    pub role: &'static str,
+pub struct PeopleBlock {
+    /// The form field that names the list (`role` or `list`) and its value here (`member`,
+    /// `creators`, …).
+    pub field: &'static str,
+    pub key: &'static str,
     pub title: String,
     pub people: Vec<PersonView>,
 }
@@ -101,7 +104,9 @@ pub struct RoomPage<'a> {
     pub form: FormValues,
     /// Label and value of each setting (members' read-only view).
     pub settings: Vec<(String, String)>,
-    pub people: Vec<RoleBlock>,
+    pub people: Vec<PeopleBlock>,
+    /// Where the people forms post.
+    pub people_action: String,
     /// The people search without script: its query and, once searched, what it found.
     pub query: String,
     pub found: Option<Vec<PersonView>>,
@@ -126,15 +131,6 @@ pub struct AdminPage<'a> {
     pub categories: Vec<CategoryRow>,
 }
 
-/// The people of one of a category's lists.
-#[derive(Debug)]
-pub struct ListBlock {
-    /// `creators`, `allowed` or `denied`, as the form posts it.
-    pub list: &'static str,
-    pub title: String,
-    pub people: Vec<PersonView>,
-}
-
 #[derive(Debug, Template)]
 #[template(path = "manage/category.html")]
 pub struct CategoryPage<'a> {
@@ -146,7 +142,9 @@ pub struct CategoryPage<'a> {
     pub file_post: bool,
     pub invitations: bool,
     pub logged: bool,
-    pub lists: Vec<ListBlock>,
+    pub people: Vec<PeopleBlock>,
+    /// Where the people forms post.
+    pub people_action: String,
     /// When, who, what.
     pub changes: Vec<(String, String, String)>,
 }

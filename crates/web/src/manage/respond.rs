@@ -27,16 +27,7 @@ pub(super) fn refused(peer: SocketAddr, route: &str, account: Option<&str>, reas
 /// `Referer` (a ticket may be in the URL).
 pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
-        Ok(html) => {
-            let mut response = (status, html).into_response();
-            let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            secure(h);
-            response
-        }
+        Ok(html) => answer(status, html, "text/html; charset=utf-8"),
         Err(e) => {
             tracing::error!(error = %e, "a page did not render");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -45,12 +36,13 @@ pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
 }
 
 pub(super) fn json(status: StatusCode, body: String) -> Response {
+    answer(status, body, "application/json")
+}
+
+fn answer(status: StatusCode, body: String, content_type: &'static str) -> Response {
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     secure(h);
     response
 }

@@ -15,11 +15,11 @@ use parlance_chat::manage::{
 
 use super::forms::Form;
 use super::l10n::{Lang, Tr};
-use super::pages::{CreatePage, FormValues, ManagedRoom, RoleBlock, RoomPage};
-use super::respond::*;
+use super::pages::{CreatePage, FormValues, ManagedRoom, PeopleBlock, RoomPage};
+use super::respond::{json, param, refused, render, see_other, target};
 use super::routes::Managed;
 use super::session::Session;
-use super::signin::*;
+use super::signin::account_uri;
 use super::url::{self, Guid};
 use super::{BASE, Manage};
 use crate::Conn;
@@ -54,13 +54,7 @@ pub(super) async fn create(
         }
         Err(ManageError::Invalid { field, problem }) => {
             let tr = m.inner.l10n.tr(lang);
-            let text = problem_text(&tr, &field, &problem);
-            refused(
-                conn.peer,
-                "create",
-                Some(&session.uri),
-                &format!("{field:?}: {problem:?}"),
-            );
+            let text = invalid(conn.peer, "create", &session, &tr, &field, &problem);
             let values = values_of(&tr, &room, None);
             m.create_page(
                 lang,
@@ -83,14 +77,11 @@ pub(super) async fn edit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (form, lang, session, actor) = match m.guard(&conn, &headers, body, "edit").await {
-        Ok(guarded) => guarded,
-        Err(response) => return response,
-    };
-    let Some(guid) = Guid::parse(&guid) else {
-        refused(conn.peer, "edit", Some(&session.uri), "malformed id");
-        return m.not_found(lang, Some(&session));
-    };
+    let ((form, lang, session, actor), guid) =
+        match m.guard_at(&conn, &headers, body, "edit", &guid).await {
+            Ok(guarded) => guarded,
+            Err(response) => return response,
+        };
     let Some(room) = room_form(&form) else {
         return m.bad_form(conn.peer, "edit", lang, &session);
     };
@@ -101,14 +92,8 @@ pub(super) async fn edit(
         }
         Err(ManageError::Invalid { field, problem }) => {
             let tr = m.inner.l10n.tr(lang);
-            refused(
-                conn.peer,
-                "edit",
-                Some(&session.uri),
-                &format!("{field:?}: {problem:?}"),
-            );
             let shown = Shown {
-                error: Some(problem_text(&tr, &field, &problem)),
+                error: Some(invalid(conn.peer, "edit", &session, &tr, &field, &problem)),
                 form: Some(room),
                 ..Shown::default()
             };
@@ -126,14 +111,11 @@ pub(super) async fn people(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (form, lang, session, actor) = match m.guard(&conn, &headers, body, "people").await {
-        Ok(guarded) => guarded,
-        Err(response) => return response,
-    };
-    let Some(guid) = Guid::parse(&guid) else {
-        refused(conn.peer, "people", Some(&session.uri), "malformed id");
-        return m.not_found(lang, Some(&session));
-    };
+    let ((form, lang, session, actor), guid) =
+        match m.guard_at(&conn, &headers, body, "people", &guid).await {
+            Ok(guarded) => guarded,
+            Err(response) => return response,
+        };
     let role = match form.get("role") {
         Some("member") => Role::Member,
         Some("manager") => Role::Manager,
@@ -154,14 +136,10 @@ pub(super) async fn people(
         }
         Err(ManageError::Invalid { field, problem }) => {
             let tr = m.inner.l10n.tr(lang);
-            refused(
-                conn.peer,
-                "people",
-                Some(&session.uri),
-                &format!("{field:?}: {problem:?}"),
-            );
             let shown = Shown {
-                error: Some(problem_text(&tr, &field, &problem)),
+                error: Some(invalid(
+                    conn.peer, "people", &session, &tr, &field, &problem,
+                )),
                 ..Shown::default()
             };
             m.room_page(conn.peer, lang, &session, &actor, &guid, shown)
@@ -344,15 +322,16 @@ pub(super) fn settings_of(tr: &Tr<'_>, view: &RoomView) -> Vec<(String, String)>
     ]
 }
 
-pub(super) fn people_of(tr: &Tr<'_>, view: &RoomView) -> Vec<RoleBlock> {
+pub(super) fn people_of(tr: &Tr<'_>, view: &RoomView) -> Vec<PeopleBlock> {
     [
         ("member", "role-members", &view.members),
         ("manager", "role-managers", &view.managers),
         ("presenter", "role-presenters", &view.presenters),
     ]
     .into_iter()
-    .map(|(role, title, people)| RoleBlock {
-        role,
+    .map(|(key, title, people)| PeopleBlock {
+        field: "role",
+        key,
         title: tr.get(title),
         people: people.clone(),
     })
@@ -371,6 +350,20 @@ pub(super) fn changes_of(tr: &Tr<'_>, changes: &[AuditView]) -> Vec<(String, Str
             )
         })
         .collect()
+}
+
+/// A field the chat core found invalid: its one log line, and what the page says.
+pub(super) fn invalid(
+    peer: SocketAddr,
+    route: &str,
+    session: &Session,
+    tr: &Tr<'_>,
+    field: &Field,
+    problem: &Problem,
+) -> String {
+    let reason = format!("{field:?}: {problem:?}");
+    refused(peer, route, Some(&session.uri), &reason);
+    problem_text(tr, field, problem)
 }
 
 /// What was wrong with a field, in the page's language.
@@ -508,6 +501,7 @@ impl Manage {
             can_edit: view.can_edit,
             settings: settings_of(&tr, &view),
             people: people_of(&tr, &view),
+            people_action: format!("{BASE}rooms/{}/people", view.guid),
             query: shown.search.unwrap_or_default(),
             found,
             changes: changes_of(&tr, &view.changes),

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::l10n::Lang;
-use super::respond::*;
-use super::rooms::*;
+use super::respond::{accept_language, param, refused, see_other};
+use super::rooms::{CREATED, MAX_QUERY_CHARS, SAVED, Shown};
 use super::url::{MalformedId, PcwpQuery};
 use super::{BASE, Manage};
 use crate::Conn;

@@ -14,7 +14,7 @@ use parlance_chat::manage::Actor;
 use super::forms::Form;
 use super::l10n::Lang;
 use super::pages::SigninPage;
-use super::respond::*;
+use super::respond::{cookie, lang_of, refused, render, same, see_other, target};
 use super::routes::Managed;
 use super::session::{self, Session};
 use super::url::{Guid, MalformedId};
@@ -204,10 +204,28 @@ impl Manage {
             return Err(self.signin_page(headers, lang, StatusCode::OK, None, "", room));
         };
         let Some(actor) = self.actor(peer, &session).await else {
-            let expired = Some("session-expired");
-            return Err(self.signin_page(headers, lang, StatusCode::FORBIDDEN, expired, "", room));
+            return Err(self.expired(headers, lang, room));
         };
         Ok((session, actor))
+    }
+
+    /// [`guard`](Manage::guard) for a form about one room or category, whose GUID is in
+    /// the path.
+    pub(super) async fn guard_at(
+        &self,
+        conn: &Conn,
+        headers: &HeaderMap,
+        body: Body,
+        route: &str,
+        guid: &str,
+    ) -> Result<((Form, Lang, Session, Actor), Guid), Response> {
+        let guarded = self.guard(conn, headers, body, route).await?;
+        let Some(guid) = Guid::parse(guid) else {
+            let (_, lang, session, _) = &guarded;
+            refused(conn.peer, route, Some(&session.uri), "malformed id");
+            return Err(self.not_found(*lang, Some(session)));
+        };
+        Ok((guarded, guid))
     }
 
     /// What every form post checks first: a readable form, a live session, the session's
@@ -226,14 +244,7 @@ impl Manage {
         let lang = lang_of(&form, headers);
         let Some(session) = self.session(headers) else {
             refused(conn.peer, route, None, "no session or session expired");
-            return Err(self.signin_page(
-                headers,
-                lang,
-                StatusCode::FORBIDDEN,
-                Some("session-expired"),
-                "",
-                None,
-            ));
+            return Err(self.expired(headers, lang, None));
         };
         if !session.csrf_matches(form.get("csrf").unwrap_or_default()) {
             refused(
@@ -251,14 +262,7 @@ impl Manage {
             ));
         }
         let Some(actor) = self.actor(conn.peer, &session).await else {
-            return Err(self.signin_page(
-                headers,
-                lang,
-                StatusCode::FORBIDDEN,
-                Some("session-expired"),
-                "",
-                None,
-            ));
+            return Err(self.expired(headers, lang, None));
         };
         Ok((form, lang, session, actor))
     }
@@ -304,6 +308,12 @@ impl Manage {
             &target(lang, room.as_ref().map(Guid::as_str), None),
             &[session::set_cookie(BASE, Some(&session.id))],
         )
+    }
+
+    /// The sign-in page, saying the session ended.
+    fn expired(&self, headers: &HeaderMap, lang: Lang, room: Option<&Guid>) -> Response {
+        let status = StatusCode::FORBIDDEN;
+        self.signin_page(headers, lang, status, Some("session-expired"), "", room)
     }
 
     /// The sign-in page, with a message from the catalogue.

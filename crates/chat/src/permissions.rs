@@ -45,9 +45,10 @@ impl Standing {
     }
 }
 
-/// May create rooms in a category: its creators and administrators.
-pub fn can_create_rooms(creator: bool, admin: bool) -> bool {
-    creator || admin
+/// May create rooms in a category: its creators while inside its scope (a creator denied
+/// there would make rooms it could hold a role in but not be listed for), and administrators.
+pub(crate) fn can_create_rooms(creator: bool, in_scope: bool, admin: bool) -> bool {
+    (creator && in_scope) || admin
 }
 
 impl ChatService {
@@ -311,8 +312,8 @@ mod tests {
                 "{privacy:?} disabled={disabled} {roles:?} admin={admin}"
             );
         }
-        assert!(can_create_rooms(true, false) && can_create_rooms(false, true));
-        assert!(!can_create_rooms(false, false));
+        assert!(can_create_rooms(true, true, false) && can_create_rooms(false, false, true));
+        assert!(!can_create_rooms(false, true, false) && !can_create_rooms(true, false, false));
     }
 
     #[test]

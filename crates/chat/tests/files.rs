@@ -2,16 +2,19 @@
 //! INFO bodies, posts that link files, and the web layer's side (`Transfers`) checking the
 //! tokens it is handed. A real store on disk and the server's clock, moved by the tests.
 
+mod common;
+
+use common::{DOMAIN, Recorder};
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use parlance_chat::files::{
     Direction, FileRefusal, FileSettings, FileState, Grant, StoredFile, Transfers,
 };
-use parlance_chat::{Answer, ChatService, ChatSettings, SearchLimits, SessionId, Sink};
+use parlance_chat::{Answer, ChatService, SessionId};
 use parlance_clock::Clock;
 use parlance_store::Store;
 use parlance_store::files::NewFileToken;
@@ -31,7 +34,6 @@ fn file_link(domain: &str, room_guid: &str, name: &str) -> String {
     .to_string()
 }
 
-const DOMAIN: &str = "example.test";
 const SERVICE_URL: &str = "https://chat.example.test:8443/PersistentChat/MGCWebService.asmx";
 const LIFETIME: Duration = Duration::from_secs(1800);
 const MAX_FILE: u64 = 1_000;
@@ -48,17 +50,6 @@ fn file_settings() -> FileSettings {
         max_chunk_bytes: 64,
         max_tokens_per_user: TOKENS_PER_USER,
         max_files_per_room: FILES_PER_ROOM,
-    }
-}
-
-/// Every body the core delivers, with the session it went to.
-#[derive(Default)]
-struct Recorder(Mutex<Vec<(SessionId, Bytes)>>);
-
-impl Sink for Recorder {
-    fn deliver(&self, sessions: &[SessionId], body: &Bytes) {
-        let mut delivered = self.0.lock().unwrap();
-        delivered.extend(sessions.iter().map(|s| (*s, body.clone())));
     }
 }
 
@@ -82,40 +73,11 @@ struct User {
 
 impl World {
     async fn start(files: Option<FileSettings>) -> World {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "parlance-chat-files-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::scratch_dir("files");
         let store = Store::open_sqlite(&dir.join("chat.db")).await.unwrap();
         let clock = Clock::default();
         let sink = Arc::new(Recorder::default());
-        let settings = ChatSettings {
-            domain: DOMAIN.into(),
-            channel_uri: format!("sip:chatsrv@{DOMAIN}"),
-            search_limit: 100,
-            chat_limits: xccos::ChatSizeLimits {
-                message_bytes: 8_000,
-                story_bytes: 65_536,
-            },
-            history_default: 10,
-            history_max: 100,
-            participant_update_limit: 100,
-            room_management_url: None,
-            xccos_limits: Limits::default(),
-            preference_quota_bytes: 1 << 20,
-            max_output_body_bytes: Limits::default().max_body_bytes,
-            search: SearchLimits {
-                max_bytes: 256,
-                max_terms: 8,
-                burst: 10,
-                per_minute: 60,
-            },
-            files,
-            web_ticket_key: parlance_chat::manage::WebTicketKey::new(&[7; 32]),
-        };
+        let settings = common::settings(files, None);
         let chat = ChatService::new(store.clone(), settings, sink.clone(), clock.clone())
             .await
             .unwrap();

@@ -2,17 +2,20 @@
 //! sessions joined through XCCOS bodies, and what the sessions receive when a room is
 //! changed through the API. Every bad input of issue 13 that the core refuses is here.
 
+mod common;
+
+use common::{DOMAIN, Recorder};
+
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use parlance_chat::manage::{
-    Actor, Behavior, CategoryForm, Field, ManageError, Privacy, Problem, Role, RoomForm,
-    ScopeEntry, TICKET_LIFETIME, WebTicketKey,
+    Actor, Behavior, CategoryForm, Field, ManageError, Privacy, Problem, Role, RoomForm, RoomView,
+    ScopeEntry, TICKET_LIFETIME,
 };
-use parlance_chat::{ChatService, ChatSettings, Principal, SearchLimits, SessionId, Sink};
+use parlance_chat::{ChatService, Principal, SessionId};
 use parlance_clock::Clock;
 use parlance_store::Store;
 use parlance_store::rooms::{Category, NewCategory};
@@ -21,19 +24,7 @@ use xccos::{
     ReplyData, Sib, format_timestamp,
 };
 
-const DOMAIN: &str = "example.test";
 const RM_URL: &str = "https://chat.example.test/PersistentChat/RM/?extensionparam=value";
-
-/// Every body the core delivers, with the session it went to.
-#[derive(Default)]
-struct Recorder(Mutex<Vec<(SessionId, Bytes)>>);
-
-impl Sink for Recorder {
-    fn deliver(&self, sessions: &[SessionId], body: &Bytes) {
-        let mut delivered = self.0.lock().unwrap();
-        delivered.extend(sessions.iter().map(|s| (*s, body.clone())));
-    }
-}
 
 struct World {
     chat: ChatService,
@@ -53,40 +44,11 @@ struct User {
 
 impl World {
     async fn start() -> World {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "parlance-chat-manage-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::scratch_dir("manage");
         let store = Store::open_sqlite(&dir.join("chat.db")).await.unwrap();
         let clock = Clock::default();
         let sink = Arc::new(Recorder::default());
-        let settings = ChatSettings {
-            domain: DOMAIN.into(),
-            channel_uri: format!("sip:chatsrv@{DOMAIN}"),
-            search_limit: 100,
-            chat_limits: xccos::ChatSizeLimits {
-                message_bytes: 8_000,
-                story_bytes: 65_536,
-            },
-            history_default: 10,
-            history_max: 100,
-            participant_update_limit: 100,
-            room_management_url: Some(RM_URL.into()),
-            xccos_limits: Limits::default(),
-            preference_quota_bytes: 1 << 20,
-            max_output_body_bytes: Limits::default().max_body_bytes,
-            search: SearchLimits {
-                max_bytes: 256,
-                max_terms: 8,
-                burst: 10,
-                per_minute: 60,
-            },
-            files: None,
-            web_ticket_key: WebTicketKey::new(&[9; 32]),
-        };
+        let settings = common::settings(None, Some(RM_URL));
         let chat = ChatService::new(store.clone(), settings, sink.clone(), clock.clone())
             .await
             .unwrap();
@@ -173,6 +135,25 @@ impl World {
                 _ => None,
             })
             .expect("a reply")
+    }
+
+    /// A user made an administrator after signing in to chat: the user (whose actor is
+    /// from before), and the actor the application sees now.
+    async fn admin(&self, name: &str) -> (User, Actor) {
+        let user = self.user(name, "").await;
+        let uri = &user.actor.principal.uri;
+        self.store.set_admin(uri, true).await.unwrap();
+        let admin = self.chat.actor(uri).await.unwrap().unwrap();
+        (user, admin)
+    }
+
+    /// `by` gives `role` in `room` to the account `address`.
+    async fn give(&self, by: &User, room: &RoomView, role: Role, address: &str) -> RoomView {
+        let add = [address.to_owned()];
+        self.chat
+            .set_people(&by.actor, &room.guid, role, &add, &[])
+            .await
+            .unwrap()
     }
 
     async fn join(&self, user: &User, room_uri: &str) {
@@ -318,16 +299,8 @@ async fn only_creators_create_and_only_managers_edit() {
         .await
         .unwrap();
     world
-        .chat
-        .set_people(
-            &alice.actor,
-            &room.guid,
-            Role::Member,
-            &["bob@example.test".into()],
-            &[],
-        )
-        .await
-        .unwrap();
+        .give(&alice, &room, Role::Member, "bob@example.test")
+        .await;
     let seen = world.chat.room_page(&bob.actor, &room.guid).await.unwrap();
     assert!(!seen.can_edit, "a member sees the room read-only");
     assert!(seen.changes.is_empty(), "and not its audit records");
@@ -367,18 +340,7 @@ async fn only_creators_create_and_only_managers_edit() {
         .set_admin("carol@example.test", true)
         .await
         .unwrap_err();
-    let carol = world.user("carol", "").await;
-    world
-        .store
-        .set_admin("carol@example.test", true)
-        .await
-        .unwrap();
-    let carol_admin = world
-        .chat
-        .actor("sip:carol@example.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let (carol, carol_admin) = world.admin("carol").await;
     assert!(carol_admin.admin);
     assert!(!carol.actor.admin);
     world
@@ -399,6 +361,32 @@ async fn only_creators_create_and_only_managers_edit() {
             .len(),
         1
     );
+
+    // A creator denied the category's scope creates no more rooms there.
+    world
+        .store
+        .set_category_scope(
+            projects.id,
+            alice.actor.principal.id,
+            Some(ScopeEntry::Deny),
+        )
+        .await
+        .unwrap();
+    assert!(
+        world
+            .chat
+            .creatable_categories(&alice.actor)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        world
+            .chat
+            .create_room(&alice.actor, &form(&projects, "Denied"))
+            .await,
+        Err(ManageError::Forbidden)
+    ));
     world.finish().await;
 }
 
@@ -662,16 +650,8 @@ async fn a_removed_member_gets_ntc_part_and_nothing_more() {
         .await
         .unwrap();
     world
-        .chat
-        .set_people(
-            &alice.actor,
-            &room.guid,
-            Role::Member,
-            &["sip:bob@example.test".into()],
-            &[],
-        )
-        .await
-        .unwrap();
+        .give(&alice, &room, Role::Member, "sip:bob@example.test")
+        .await;
     world.join(&alice, &room.uri).await;
     world.join(&bob, &room.uri).await;
 
@@ -747,16 +727,8 @@ async fn changes_reach_joined_sessions_as_notices() {
     // Bob made a manager while present: the roster shows it.
     let from = world.mark();
     world
-        .chat
-        .set_people(
-            &alice.actor,
-            &room.guid,
-            Role::Manager,
-            &["bob@example.test".into()],
-            &[],
-        )
-        .await
-        .unwrap();
+        .give(&alice, &room, Role::Manager, "bob@example.test")
+        .await;
     match world.received(bob.session, from).as_slice() {
         [Message::Notice(Notice::Join(uibs))] => {
             assert_eq!(uibs[0].uri, "sip:bob@example.test");
@@ -841,19 +813,8 @@ async fn a_manager_who_steps_down_from_a_secret_room_learns_how_it_ended() {
 #[tokio::test]
 async fn administrators_manage_categories_and_the_rooms_feel_it() {
     let world = World::start().await;
-    let alice = world.user("alice", "").await;
+    let (alice, admin) = world.admin("alice").await;
     let bob = world.user("bob", "").await;
-    world
-        .store
-        .set_admin("alice@example.test", true)
-        .await
-        .unwrap();
-    let admin = world
-        .chat
-        .actor("alice@example.test")
-        .await
-        .unwrap()
-        .unwrap();
     let projects = world.category("Projects", true, &[]).await;
     assert!(matches!(
         world.chat.categories_admin(&bob.actor).await,

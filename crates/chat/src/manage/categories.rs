@@ -3,13 +3,11 @@
 
 use parlance_store::rooms::{Category, CategoryUpdate, ScopeEntry, TextKind};
 
-use super::views::{audit_view, category_view, person_view};
+use super::people::check_people_count;
+use super::views::{PAGE_CHANGES, audit_view, category_view, person_view};
 use super::{Actor, AuditView, CategoryView, Field, ManageError, PersonView, check_text};
 use crate::ChatService;
 use crate::permissions::can_create_rooms;
-
-/// Audit records a category's page shows.
-const PAGE_CHANGES: u32 = 20;
 
 /// A category as its administration page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,15 +42,19 @@ impl ChatService {
         actor: &Actor,
     ) -> Result<Vec<CategoryView>, ManageError> {
         let creator_of = self.store.creator_categories(actor.principal.id).await?;
-        let creator = |c: &Category| creator_of.iter().any(|m| m.id == c.id);
-        Ok(self
-            .store
-            .categories()
-            .await?
-            .iter()
-            .filter(|c| c.parent_id.is_some() && can_create_rooms(creator(c), actor.admin))
-            .map(category_view)
-            .collect())
+        let mut views = Vec::new();
+        for category in self.store.categories().await? {
+            if category.parent_id.is_none() {
+                continue;
+            }
+            let creator = creator_of.iter().any(|c| c.id == category.id);
+            // Scope matters only to creators: no lookup for the others.
+            let in_scope = creator && self.store.in_scope(category.id, actor.principal.id).await?;
+            if can_create_rooms(creator, in_scope, actor.admin) {
+                views.push(category_view(&category));
+            }
+        }
+        Ok(views)
     }
 
     /// Every category below the root, for administrators.
@@ -161,6 +163,7 @@ impl ChatService {
     ) -> Result<CategoryAdminView, ManageError> {
         require_admin(actor)?;
         let category = self.category_by_guid(guid).await?;
+        check_people_count(add.len() + remove.len())?;
         let mut creators = Vec::new();
         let mut detail = Vec::new();
         for (people, on, sign) in [(add, true, '+'), (remove, false, '-')] {
@@ -191,6 +194,7 @@ impl ChatService {
             Some(ScopeEntry::Deny) => "denied",
             None => "unlisted",
         };
+        check_people_count(people.len())?;
         let mut scope = Vec::new();
         let mut detail = Vec::new();
         for address in people {
@@ -210,14 +214,6 @@ impl ChatService {
         scope: &[(i64, Option<ScopeEntry>)],
         detail: Vec<String>,
     ) -> Result<CategoryAdminView, ManageError> {
-        if detail.len() > super::people::MAX_PEOPLE_PER_CHANGE {
-            return Err(ManageError::invalid(
-                Field::People,
-                super::Problem::TooLong {
-                    max: super::people::MAX_PEOPLE_PER_CHANGE,
-                },
-            ));
-        }
         if !detail.is_empty() {
             let detail = detail.join(", ");
             let audit = self.audit(actor, "category.people", &detail);

@@ -17,7 +17,11 @@ mod ticket;
 mod views;
 
 pub use categories::{CategoryAdminView, CategoryForm};
-pub use parlance_store::rooms::{Behavior, Privacy, Role, ScopeEntry};
+pub use parlance_store::rooms::{
+    Behavior, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TOPIC_CHARS, Privacy, Role, ScopeEntry,
+};
+pub use people::{MAX_PEOPLE_PER_CHANGE, MAX_QUERY_CHARS, MAX_SEARCH_RESULTS};
+pub use rooms::MAX_LISTED_ROOMS;
 pub(crate) use ticket::with_ticket;
 pub use ticket::{TICKET_LIFETIME, WEB_TICKET_PURPOSE, WebTicketKey};
 

@@ -31,14 +31,7 @@ impl ChatService {
         if !standing.on(&info).can_manage(actor.admin) {
             return Err(ManageError::Forbidden);
         }
-        if add.len() + remove.len() > MAX_PEOPLE_PER_CHANGE {
-            return Err(ManageError::invalid(
-                Field::People,
-                Problem::TooLong {
-                    max: MAX_PEOPLE_PER_CHANGE,
-                },
-            ));
-        }
+        check_people_count(add.len() + remove.len())?;
         let holders: Vec<i64> = self
             .store
             .role_holders(info.room.id)
@@ -130,6 +123,20 @@ impl ChatService {
         let user = user.filter(|u| !u.disabled).ok_or_else(unknown)?;
         Ok((user.id, user.uri))
     }
+}
+
+/// Refuses a change naming more than [`MAX_PEOPLE_PER_CHANGE`] addresses before any is
+/// looked up.
+pub(super) fn check_people_count(count: usize) -> Result<(), ManageError> {
+    if count > MAX_PEOPLE_PER_CHANGE {
+        return Err(ManageError::invalid(
+            Field::People,
+            Problem::TooLong {
+                max: MAX_PEOPLE_PER_CHANGE,
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// `member: +sip:a@x, -sip:b@x`.

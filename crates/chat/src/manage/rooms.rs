@@ -115,7 +115,9 @@ impl ChatService {
     /// [`MAX_LISTED_ROOMS`].
     pub async fn managed_rooms(&self, actor: &Actor) -> Result<Vec<RoomView>, ManageError> {
         let rooms: Vec<RoomInfo> = if actor.admin {
-            self.store.rooms().await?
+            // Only the first rooms are read: a large server's list stays a page.
+            let limit = u32::try_from(MAX_LISTED_ROOMS).unwrap_or(u32::MAX);
+            self.store.search_rooms(None, false, None, limit).await?
         } else {
             self.store
                 .rooms_with_role(actor.principal.id, Role::Manager)
@@ -148,7 +150,8 @@ impl ChatService {
             .await?
             .iter()
             .any(|c| c.id == category.id);
-        if !can_create_rooms(creator, actor.admin) {
+        let in_scope = self.store.in_scope(category.id, actor.principal.id).await?;
+        if !can_create_rooms(creator, in_scope, actor.admin) {
             return Err(ManageError::Forbidden);
         }
         Ok(category)

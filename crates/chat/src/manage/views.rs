@@ -7,8 +7,8 @@ use super::{Actor, AuditView, CategoryView, ManageError, PersonView, RoomView, p
 use crate::ChatService;
 use crate::permissions::Standing;
 
-/// Audit records a room page shows.
-const PAGE_CHANGES: u32 = 20;
+/// Audit records a room's or a category's page shows.
+pub(super) const PAGE_CHANGES: u32 = 20;
 
 impl ChatService {
     /// The room a URL's GUID names, with the actor's standing in it, if the actor may see

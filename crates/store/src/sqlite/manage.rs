@@ -5,13 +5,11 @@
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
-use super::changes::record_change;
 use super::rooms::{
-    CATEGORY_COLUMNS, category_from_row, foreign_key_as_not_found, insert_room, set_role_in,
-    update_room_in,
+    CATEGORY_COLUMNS, category_from_row, foreign_key_as_not_found, insert_room,
+    record_scope_change, set_creator_in, set_role_in, set_scope_in, update_room_in,
 };
 use crate::audit::{Audit, AuditEntry};
-use crate::changes::ChangeKind;
 use crate::error::{Result, StoreError};
 use crate::rooms::{Category, CategoryUpdate, NewRoom, Role, Room, ScopeEntry};
 
@@ -117,45 +115,13 @@ impl SqliteStore {
     ) -> Result<()> {
         let mut tx = self.writes.begin().await?;
         for &(principal_id, creator) in creators {
-            let sql = if creator {
-                "INSERT OR IGNORE INTO category_creators (category_id, principal_id) VALUES (?, ?)"
-            } else {
-                "DELETE FROM category_creators WHERE category_id = ? AND principal_id = ?"
-            };
-            sqlx::query(sql)
-                .bind(category_id)
-                .bind(principal_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
+            set_creator_in(&mut tx, category_id, principal_id, creator).await?;
         }
         for &(principal_id, entry) in scope {
-            let query = match entry {
-                Some(e) => sqlx::query(
-                    "INSERT INTO category_scope (category_id, principal_id, allow) VALUES (?, ?, ?) \
-                     ON CONFLICT (category_id, principal_id) DO UPDATE SET allow = excluded.allow",
-                )
-                .bind(category_id)
-                .bind(principal_id)
-                .bind(e == ScopeEntry::Allow),
-                None => sqlx::query(
-                    "DELETE FROM category_scope WHERE category_id = ? AND principal_id = ?",
-                )
-                .bind(category_id)
-                .bind(principal_id),
-            };
-            query
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
+            set_scope_in(&mut tx, category_id, principal_id, entry).await?;
         }
         if !scope.is_empty() {
-            let change = ChangeKind::Rights {
-                principal_id: None,
-                room_id: None,
-                category_id: Some(category_id),
-            };
-            record_change(&mut tx, &change).await?;
+            record_scope_change(&mut tx, category_id).await?;
         }
         write_audit(&mut tx, Subject::Category(category_id), audit).await?;
         tx.commit().await?;

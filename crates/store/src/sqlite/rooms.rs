@@ -101,17 +101,9 @@ impl SqliteStore {
         principal_id: i64,
         creator: bool,
     ) -> Result<()> {
-        let sql = if creator {
-            "INSERT OR IGNORE INTO category_creators (category_id, principal_id) VALUES (?, ?)"
-        } else {
-            "DELETE FROM category_creators WHERE category_id = ? AND principal_id = ?"
-        };
-        sqlx::query(sql)
-            .bind(category_id)
-            .bind(principal_id)
-            .execute(&self.writes)
-            .await
-            .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
+        let mut tx = self.writes.begin().await?;
+        set_creator_in(&mut tx, category_id, principal_id, creator).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -137,37 +129,8 @@ impl SqliteStore {
         entry: Option<ScopeEntry>,
     ) -> Result<()> {
         let mut tx = self.writes.begin().await?;
-        match entry {
-            Some(e) => {
-                sqlx::query(
-                    "INSERT INTO category_scope (category_id, principal_id, allow) VALUES (?, ?, ?) \
-                     ON CONFLICT (category_id, principal_id) DO UPDATE SET allow = excluded.allow",
-                )
-                .bind(category_id)
-                .bind(principal_id)
-                .bind(e == ScopeEntry::Allow)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
-            }
-            None => {
-                sqlx::query(
-                    "DELETE FROM category_scope WHERE category_id = ? AND principal_id = ?",
-                )
-                .bind(category_id)
-                .bind(principal_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        // The first allow entry shuts everyone else out: every session in the category's
-        // rooms is re-checked, not only this principal's.
-        let change = ChangeKind::Rights {
-            principal_id: None,
-            room_id: None,
-            category_id: Some(category_id),
-        };
-        record_change(&mut tx, &change).await?;
+        set_scope_in(&mut tx, category_id, principal_id, entry).await?;
+        record_scope_change(&mut tx, category_id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -427,6 +390,69 @@ pub(super) async fn update_room_in(
         record_change(tx, &ChangeKind::rights_in_room(room_id, None)).await?;
     }
     Ok(())
+}
+
+/// Gives or takes the creator role in a category.
+pub(super) async fn set_creator_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    category_id: i64,
+    principal_id: i64,
+    creator: bool,
+) -> Result<()> {
+    let sql = if creator {
+        "INSERT OR IGNORE INTO category_creators (category_id, principal_id) VALUES (?, ?)"
+    } else {
+        "DELETE FROM category_creators WHERE category_id = ? AND principal_id = ?"
+    };
+    sqlx::query(sql)
+        .bind(category_id)
+        .bind(principal_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
+    Ok(())
+}
+
+/// Puts a principal on a category's allow or deny list, or takes it off both (`None`).
+pub(super) async fn set_scope_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    category_id: i64,
+    principal_id: i64,
+    entry: Option<ScopeEntry>,
+) -> Result<()> {
+    let query = match entry {
+        Some(e) => sqlx::query(
+            "INSERT INTO category_scope (category_id, principal_id, allow) VALUES (?, ?, ?) \
+             ON CONFLICT (category_id, principal_id) DO UPDATE SET allow = excluded.allow",
+        )
+        .bind(category_id)
+        .bind(principal_id)
+        .bind(e == ScopeEntry::Allow),
+        None => {
+            sqlx::query("DELETE FROM category_scope WHERE category_id = ? AND principal_id = ?")
+                .bind(category_id)
+                .bind(principal_id)
+        }
+    };
+    query
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| foreign_key_as_not_found(e, "category or principal"))?;
+    Ok(())
+}
+
+/// After a scope change: the first allow entry shuts everyone else out, so every session in
+/// the category's rooms is re-checked, not only those of the principals listed.
+pub(super) async fn record_scope_change(
+    tx: &mut Transaction<'_, Sqlite>,
+    category_id: i64,
+) -> Result<()> {
+    let change = ChangeKind::Rights {
+        principal_id: None,
+        room_id: None,
+        category_id: Some(category_id),
+    };
+    record_change(tx, &change).await
 }
 
 /// Gives or takes one role, recording an access change when taken (only taking a role away

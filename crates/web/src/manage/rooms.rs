@@ -10,7 +10,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use parlance_chat::manage::{
-    Actor, AuditView, Behavior, Field, ManageError, Privacy, Problem, Role, RoomForm, RoomView,
+    Actor, AuditView, Behavior, Field, MAX_QUERY_CHARS, ManageError, Privacy, Problem, Role,
+    RoomForm, RoomView,
 };
 
 use super::forms::Form;
@@ -24,10 +25,8 @@ use super::url::{self, Guid};
 use super::{BASE, Manage};
 use crate::Conn;
 
-/// The people search: results per query, and the longest query looked at.
+/// The people search: results per query.
 pub(super) const SEARCH_LIMIT: u32 = 20;
-
-pub(super) const MAX_QUERY_CHARS: usize = 256;
 
 /// What the pages say after a redirect (`done=`).
 pub(super) const CREATED: &str = "created";

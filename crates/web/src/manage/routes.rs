@@ -8,10 +8,11 @@ use axum::Extension;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use parlance_chat::manage::MAX_QUERY_CHARS;
 
 use super::l10n::Lang;
 use super::respond::{accept_language, param, refused, see_other};
-use super::rooms::{CREATED, MAX_QUERY_CHARS, SAVED, Shown};
+use super::rooms::{CREATED, SAVED, Shown};
 use super::url::{MalformedId, PcwpQuery};
 use super::{BASE, Manage};
 use crate::Conn;

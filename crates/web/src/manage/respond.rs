@@ -47,7 +47,7 @@ fn answer(status: StatusCode, body: String, content_type: &'static str) -> Respo
     response
 }
 
-pub(super) fn secure(h: &mut HeaderMap) {
+fn secure(h: &mut HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -26,7 +26,7 @@ use super::{BASE, Manage};
 use crate::Conn;
 
 /// The people search: results per query.
-pub(super) const SEARCH_LIMIT: u32 = 20;
+const SEARCH_LIMIT: u32 = 20;
 
 /// What the pages say after a redirect (`done=`).
 pub(super) const CREATED: &str = "created";
@@ -206,7 +206,7 @@ pub(super) fn person_uris(form: &Form, domain: &str) -> Vec<String> {
 }
 
 /// The room form as posted; `None` when a choice has a value no page of ours offers.
-pub(super) fn room_form(form: &Form) -> Option<RoomForm> {
+fn room_form(form: &Form) -> Option<RoomForm> {
     let privacy = match form.get("privacy") {
         Some("open") => Privacy::Open,
         Some("closed") | None => Privacy::Closed,
@@ -238,7 +238,7 @@ pub(super) fn room_form(form: &Form) -> Option<RoomForm> {
 }
 
 /// The room's settings as its edit form starts.
-pub(super) fn form_of(view: &RoomView) -> RoomForm {
+fn form_of(view: &RoomView) -> RoomForm {
     RoomForm {
         category: view.category.guid.clone(),
         name: view.name.clone(),
@@ -253,7 +253,7 @@ pub(super) fn form_of(view: &RoomView) -> RoomForm {
 }
 
 /// A room form as its page shows it; `room` says what "as the category says" means.
-pub(super) fn values_of(tr: &Tr<'_>, form: &RoomForm, room: Option<&RoomView>) -> FormValues {
+fn values_of(tr: &Tr<'_>, form: &RoomForm, room: Option<&RoomView>) -> FormValues {
     let inherit_label = match room {
         Some(room) => tr.arg(
             "file-post-inherit",
@@ -291,12 +291,12 @@ pub(super) fn on_off(tr: &Tr<'_>, on: bool) -> String {
     tr.get(if on { "file-post-on" } else { "file-post-off" })
 }
 
-pub(super) fn yes_no(tr: &Tr<'_>, yes: bool) -> String {
+fn yes_no(tr: &Tr<'_>, yes: bool) -> String {
     tr.get(if yes { "yes" } else { "no" })
 }
 
 /// The read-only view's rows.
-pub(super) fn settings_of(tr: &Tr<'_>, view: &RoomView) -> Vec<(String, String)> {
+fn settings_of(tr: &Tr<'_>, view: &RoomView) -> Vec<(String, String)> {
     let privacy = match view.privacy {
         Privacy::Open => "privacy-open",
         Privacy::Closed => "privacy-closed",
@@ -321,7 +321,7 @@ pub(super) fn settings_of(tr: &Tr<'_>, view: &RoomView) -> Vec<(String, String)>
     ]
 }
 
-pub(super) fn people_of(tr: &Tr<'_>, view: &RoomView) -> Vec<PeopleBlock> {
+fn people_of(tr: &Tr<'_>, view: &RoomView) -> Vec<PeopleBlock> {
     [
         ("member", "role-members", &view.members),
         ("manager", "role-managers", &view.managers),
@@ -366,7 +366,7 @@ pub(super) fn invalid(
 }
 
 /// What was wrong with a field, in the page's language.
-pub(super) fn problem_text(tr: &Tr<'_>, field: &Field, problem: &Problem) -> String {
+fn problem_text(tr: &Tr<'_>, field: &Field, problem: &Problem) -> String {
     let label = match field {
         Field::Name => tr.get("field-name"),
         Field::Description => tr.get("field-description"),

@@ -24,9 +24,9 @@ use crate::Conn;
 /// The sign-in form's token lives in this cookie and in the form: a page of another site
 /// cannot read the one to forge the other (login CSRF), and no state is held for browsers
 /// that only look at the sign-in page.
-pub(super) const SIGNIN_COOKIE: &str = "parlance_rm_signin";
+const SIGNIN_COOKIE: &str = "parlance_rm_signin";
 
-pub(super) const MAX_ACCOUNT_CHARS: usize = 256;
+const MAX_ACCOUNT_CHARS: usize = 256;
 
 pub(super) async fn signin(
     State(m): Managed,
@@ -317,7 +317,7 @@ impl Manage {
     }
 
     /// The sign-in page, with a message from the catalogue.
-    pub(super) fn signin_page(
+    fn signin_page(
         &self,
         headers: &HeaderMap,
         lang: Lang,
@@ -331,7 +331,7 @@ impl Manage {
     }
 
     /// The sign-in page; its form token is the browser's sign-in cookie, or a new one.
-    pub(super) fn signin_with(
+    fn signin_with(
         &self,
         headers: &HeaderMap,
         lang: Lang,

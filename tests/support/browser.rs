@@ -14,8 +14,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// How long chromedriver may take to listen.
+/// How long chromedriver may take to listen, and a form post to load its answer.
 const STARTUP: Duration = Duration::from_secs(30);
+const NAVIGATION: Duration = Duration::from_secs(10);
 
 /// A browser session and the chromedriver behind it, which goes with it.
 #[allow(missing_debug_implementations)]
@@ -108,6 +109,22 @@ impl Browser {
 
     pub async fn click(&self, css: &str) {
         self.find(css).await.click().await.expect("clicked");
+    }
+
+    /// Clicks the submit button `css` and waits for the next page: until the page it was
+    /// on is gone (an element of it goes stale), so that nothing is read from the old one.
+    pub async fn submit(&self, css: &str) {
+        let old = self.find("html").await;
+        self.click(css).await;
+        let started = Instant::now();
+        while old.tag_name().await.is_ok() {
+            assert!(
+                started.elapsed() < NAVIGATION,
+                "{css}: the page did not change"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.find("main").await;
     }
 
     /// Saves a screenshot as `target/screenshots/<name>.png` and returns its path.

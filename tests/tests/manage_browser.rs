@@ -51,7 +51,7 @@ async fn sign_in(browser: &Browser, url: &str, user: &str) {
     browser.goto(url).await;
     browser.fill("#account", user).await;
     browser.fill("#password", PASSWORD).await;
-    browser.click("form.card button[type=submit]").await;
+    browser.submit("form.card button[type=submit]").await;
     browser.find("form.signout").await;
 }
 
@@ -70,7 +70,7 @@ async fn a_manager_creates_and_staffs_a_room_and_chat_clients_see_it_live() {
     browser.fill("#topic", "Next release").await;
     browser.click("input[name=privacy][value=closed]").await;
     browser.screenshot("manage-create-en-US").await;
-    browser.click("#create button[type=submit]").await;
+    browser.submit("#create button[type=submit]").await;
     browser.find("#edit").await;
     assert_eq!(browser.text_of("#message").await, "The room was created.");
     let url = browser.client.current_url().await.unwrap().to_string();
@@ -111,8 +111,7 @@ async fn a_manager_creates_and_staffs_a_room_and_chat_clients_see_it_live() {
 
     // Members: bob and carol; both join over SIP.
     browser.fill("#add-member", "bob, carol").await;
-    browser.click("#people-member button[type=submit]").await;
-    browser.find("#message").await;
+    browser.submit("#people-member button[type=submit]").await;
     let members = browser.text_of("#people-member").await;
     assert!(
         members.contains("sip:bob@example.test") && members.contains("sip:carol@example.test"),
@@ -126,8 +125,7 @@ async fn a_manager_creates_and_staffs_a_room_and_chat_clients_see_it_live() {
 
     // Carol made a manager while present: bob's roster shows it.
     browser.fill("#add-manager", "carol").await;
-    browser.click("#people-manager button[type=submit]").await;
-    browser.find("#message").await;
+    browser.submit("#people-manager button[type=submit]").await;
     assert!(
         browser
             .text_of("#people-manager")
@@ -148,8 +146,7 @@ async fn a_manager_creates_and_staffs_a_room_and_chat_clients_see_it_live() {
 
     // A new topic reaches the joined clients at once.
     browser.fill("#topic", "Release moved to Friday").await;
-    browser.click("#edit button[type=submit]").await;
-    browser.find("#message").await;
+    browser.submit("#edit button[type=submit]").await;
     let update = loop {
         if let Notice::ChanUpd(chanibs) = bob.next_notice().await {
             break chanibs;
@@ -166,8 +163,7 @@ async fn a_manager_creates_and_staffs_a_room_and_chat_clients_see_it_live() {
     browser
         .click(&format!("#people-member input[value=\"sip:bob@{DOMAIN}\"]"))
         .await;
-    browser.click("#people-member button[type=submit]").await;
-    browser.find("#message").await;
+    browser.submit("#people-member button[type=submit]").await;
     let part = loop {
         if let Notice::Part(chanibs) = bob.next_notice().await {
             break chanibs;

@@ -103,7 +103,10 @@ async fn the_protocols_urls_open_the_right_pages() {
     assert_eq!(create.status, StatusCode::OK);
     assert!(create.text().contains("<html lang=\"en-US\">"));
     assert!(create.text().contains("id=\"create\""), "{}", create.text());
-    assert!(create.text().contains("maxlength=\"256\""), "the core's limit, in the form");
+    assert!(
+        create.text().contains("maxlength=\"256\""),
+        "the core's limit, in the form"
+    );
 
     // §4: a base URL with a parameter of its own, the protocol's appended after it.
     let extended = web

@@ -156,3 +156,19 @@ pub fn room_of(location: &str) -> String {
     let at = location.find("id=").expect("a room page") + 3;
     location[at..].split('&').next().unwrap().to_owned()
 }
+
+/// Makes `user` a creator in the category named `category`; returns the category's GUID.
+pub async fn make_creator(s: &TestServer, user: &str, category: &str) -> String {
+    let store = &s.server().store;
+    let category = store.find_category(category).await.unwrap().unwrap();
+    let user = store
+        .user(&format!("{user}@{}", crate::DOMAIN))
+        .await
+        .unwrap()
+        .expect("user exists");
+    store
+        .set_category_creator(category.id, user.id, true)
+        .await
+        .unwrap();
+    category.guid
+}

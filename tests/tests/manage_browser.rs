@@ -8,6 +8,7 @@ use parlance_store::rooms::{Behavior, Privacy, Role};
 use parlance_tests::browser::Browser;
 use parlance_tests::chat::ChatClient;
 use parlance_tests::files::room_guid;
+use parlance_tests::manage::make_creator;
 use parlance_tests::{DOMAIN, TestServer};
 use xccos::Notice;
 
@@ -26,17 +27,7 @@ async fn server() -> TestServer {
         &[("alice", Role::Manager)],
     )
     .await;
-    let store = &s.server().store;
-    let category = store.find_category("Tests").await.unwrap().unwrap();
-    let alice = store
-        .user(&format!("alice@{DOMAIN}"))
-        .await
-        .unwrap()
-        .unwrap();
-    store
-        .set_category_creator(category.id, alice.id, true)
-        .await
-        .unwrap();
+    make_creator(&s, "alice", "Tests").await;
     s
 }
 

@@ -8,7 +8,7 @@ use hyper::{Method, StatusCode};
 use parlance_store::rooms::{Behavior, Privacy, Role};
 use parlance_tests::chat::ChatClient;
 use parlance_tests::files::room_guid;
-use parlance_tests::manage::{BASE, WebClient, room_of};
+use parlance_tests::manage::{BASE, WebClient, make_creator, room_of};
 use parlance_tests::{DOMAIN, TestServer};
 
 const PASSWORD: &str = "correct horse";
@@ -43,20 +43,10 @@ impl Setup {
                 ],
             )
             .await;
-        let store = &s.server().store;
-        let category = store.find_category("Tests").await.unwrap().unwrap();
-        let alice = store
-            .user(&format!("alice@{DOMAIN}"))
-            .await
-            .unwrap()
-            .unwrap();
-        store
-            .set_category_creator(category.id, alice.id, true)
-            .await
-            .unwrap();
+        let category = make_creator(&s, "alice", "Tests").await;
         Setup {
             lobby: room_guid(&lobby).to_owned(),
-            category: category.guid,
+            category,
             s,
         }
     }

@@ -688,4 +688,38 @@ mod tests {
         let err = toml::from_str::<Config>("[files]\nmax_file_size = 1").unwrap_err();
         assert!(err.to_string().contains("max_file_size"), "{err}");
     }
+
+    #[test]
+    fn the_room_management_url_defaults_to_parlances_own() {
+        let c: Config = toml::from_str("domain = \"example.com\"").unwrap();
+        assert_eq!(
+            c.web_manager_url(Some(8443)).as_deref(),
+            Some("https://example.com:8443/PersistentChat/RM/")
+        );
+        assert_eq!(c.web_manager_url(None), None, "no listener, no application");
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[web]\npublic_url = \"https://chat.example.com/pc/\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.web_manager_url(Some(8443)).as_deref(),
+            Some("https://chat.example.com/pc/PersistentChat/RM/")
+        );
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[chat]\nweb_manager_url_internal = \"https://rm.example.com/?a=1\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.web_manager_url(Some(8443)).as_deref(),
+            Some("https://rm.example.com/?a=1"),
+            "the configured one"
+        );
+        for bad in [
+            "[manage]\nmax_sessions = 0",
+            "[manage]\nsession_idle_secs = 0",
+        ] {
+            let c: Config = toml::from_str(&format!("domain = \"example.com\"\n{bad}")).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+    }
 }

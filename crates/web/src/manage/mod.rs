@@ -5,10 +5,9 @@
 //! The URL rules are in [`url`]; who is signed in in `session` (a cookie, a form token per
 //! session) and `tickets` (signed links a chat client hands the browser); the strings in
 //! `l10n`; the pages in `pages` (askama templates); the handlers in `routes` (the entry),
-//! `signin`, `rooms` and `admin`, answering through `respond`. Every
-//! decision about rooms — who may see, create, change — is the chat core's
-//! ([`parlance_chat::manage`]): this module turns forms into its calls and its answers into
-//! pages.
+//! `signin`, `rooms` and `admin`, answering through `respond`. Every decision about rooms —
+//! who may see, create, change — is the chat core's ([`parlance_chat::manage`]): this module
+//! turns forms into its calls and its answers into pages.
 
 mod admin;
 mod forms;
@@ -33,7 +32,6 @@ use parlance_clock::Clock;
 use parlance_store::Store;
 
 use self::l10n::L10n;
-pub use self::l10n::Lang;
 pub use self::session::SessionLimits;
 use self::session::Sessions;
 use self::tickets::SpentTickets;

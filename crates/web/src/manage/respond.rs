@@ -14,7 +14,7 @@ use super::forms::Form;
 use super::l10n::{Lang, Tr};
 use super::pages::{Frame, MessagePage};
 use super::session::Session;
-use super::url::{self};
+use super::url;
 use super::{BASE, Manage};
 
 /// One line per refused request: from where, what, whose, why.

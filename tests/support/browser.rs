@@ -14,9 +14,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// How long chromedriver may take to listen, and a form post to load its answer.
+/// How long chromedriver may take to listen, a form post to load its answer and an element
+/// to appear: generous, for a machine busy with other tests (they bound waits, they do not
+/// measure speed).
 const STARTUP: Duration = Duration::from_secs(30);
-const NAVIGATION: Duration = Duration::from_secs(10);
+const NAVIGATION: Duration = Duration::from_secs(30);
 
 /// A browser session and the chromedriver behind it, which goes with it.
 #[allow(missing_debug_implementations)]
@@ -90,7 +92,7 @@ impl Browser {
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client
             .wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(NAVIGATION)
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"))

@@ -849,3 +849,31 @@ async fn every_refusal_is_one_log_line() {
     assert_eq!(refusals(&stranger), 1, "a wrong password");
     assert_eq!(t.room(&t.lobby).await.name, "Lobby", "nothing changed");
 }
+
+#[tokio::test]
+async fn a_password_change_signs_the_browser_out() {
+    let t = Setup::start_with(|c| c.admin_changes_poll_ms = 50).await;
+    let mut web = t.web("bob").await;
+    assert_eq!(t.s.server().manage_sessions(), 1);
+    let key = parlance_store::ServerKey::load_or_create(&t.s.config.server_key_path()).unwrap();
+    t.s.server()
+        .store
+        .set_password(
+            &format!("bob@{DOMAIN}"),
+            "new password",
+            t.s.config.realm(),
+            &key,
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while t.s.server().manage_sessions() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still signed in"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let page = web.get(&format!("{BASE}?clientlang=en-US")).await;
+    assert!(page.text().contains("id=\"password\""), "signed out");
+}

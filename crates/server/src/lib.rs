@@ -256,6 +256,7 @@ impl Server {
             store.clone(),
             front_end.clone(),
             groupchat.clone(),
+            manage.clone(),
             changes_seen,
             Duration::from_millis(config.admin_changes_poll_ms),
             shutdown_rx.clone(),

@@ -111,6 +111,12 @@ impl Manage {
         self.inner.tickets.sweep();
     }
 
+    /// Ends the browser sessions of `account` (a password change, a disabled or removed
+    /// account); returns how many there were.
+    pub fn sign_out(&self, account: &str) -> usize {
+        self.inner.sessions.end_account(account)
+    }
+
     /// Signed-in sessions now (for tests and metrics).
     pub fn sessions(&self) -> usize {
         self.inner.sessions.len()

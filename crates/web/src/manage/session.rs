@@ -115,6 +115,14 @@ impl Sessions {
         self.lock().remove(id);
     }
 
+    /// Ends every session of `uri`; returns how many there were.
+    pub fn end_account(&self, uri: &str) -> usize {
+        let mut entries = self.lock();
+        let before = entries.len();
+        entries.retain(|_, e| e.session.uri != uri);
+        before - entries.len()
+    }
+
     /// Ends the sessions that expired.
     pub fn sweep(&self) {
         let now = self.clock.now();
@@ -201,6 +209,9 @@ mod tests {
         assert!(s.start("sip:c@example.com").is_err(), "full");
         s.end(&a.id);
         assert!(s.get(&a.id).is_none());
+        let c = s.start("sip:c@example.com").unwrap();
+        assert_eq!(s.end_account("sip:c@example.com"), 1);
+        assert!(s.get(&c.id).is_none(), "signed out everywhere");
         let c = s.start("sip:c@example.com").unwrap();
         s.clock.advance(Duration::from_secs(61));
         assert!(

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use parlance_chat::manage::{Actor, CategoryAdminView, CategoryForm, ManageError, ScopeEntry};
+use parlance_chat::manage::{CategoryAdminView, CategoryForm, ManageError, ScopeEntry};
 
 use super::l10n::Lang;
 use super::pages::{AdminPage, CategoryPage, CategoryRow, PeopleBlock};
@@ -17,6 +17,7 @@ use super::respond::{accept_language, param, refused, render, see_other};
 use super::rooms::{SAVED, changes_of, invalid, on_off, person_uris};
 use super::routes::Managed;
 use super::session::Session;
+use super::signin::Poster;
 use super::url::{self, Guid};
 use super::{BASE, Manage};
 use crate::Conn;
@@ -91,11 +92,11 @@ pub(super) async fn edit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ((form, lang, session, actor), guid) =
-        match m.guard_at(&conn, &headers, body, "admin edit", &guid).await {
-            Ok(guarded) => guarded,
-            Err(response) => return response,
-        };
+    let ((form, poster), guid) = match m.guard_at(&conn, &headers, body, "admin edit", &guid).await
+    {
+        Ok(guarded) => guarded,
+        Err(response) => return response,
+    };
     let settings = CategoryForm {
         name: form.text("name"),
         description: form.text("description"),
@@ -106,9 +107,9 @@ pub(super) async fn edit(
     let done = m
         .inner
         .chat
-        .edit_category(&actor, guid.as_str(), &settings)
+        .edit_category(&poster.actor, guid.as_str(), &settings)
         .await;
-    m.category_changed(conn.peer, "admin edit", lang, &session, &actor, &guid, done)
+    m.category_changed(conn.peer, "admin edit", &poster, &guid, done)
         .await
 }
 
@@ -121,18 +122,17 @@ pub(super) async fn people(
     body: Body,
 ) -> Response {
     let route = "admin people";
-    let ((form, lang, session, actor), guid) =
-        match m.guard_at(&conn, &headers, body, route, &guid).await {
-            Ok(guarded) => guarded,
-            Err(response) => return response,
-        };
+    let ((form, poster), guid) = match m.guard_at(&conn, &headers, body, route, &guid).await {
+        Ok(guarded) => guarded,
+        Err(response) => return response,
+    };
     let add = person_uris(&form, &m.inner.domain);
     let remove: Vec<String> = form.all("remove").map(str::to_owned).collect();
-    let chat = &m.inner.chat;
+    let (chat, actor) = (&m.inner.chat, &poster.actor);
     let guid_str = guid.as_str();
     let done = match form.get("list") {
         Some("creators") => {
-            chat.set_category_creators(&actor, guid_str, &add, &remove)
+            chat.set_category_creators(actor, guid_str, &add, &remove)
                 .await
         }
         Some(list @ ("allowed" | "denied")) => {
@@ -141,20 +141,20 @@ pub(super) async fn people(
                 _ => ScopeEntry::Deny,
             };
             match chat
-                .set_category_scope(&actor, guid_str, Some(entry), &add)
+                .set_category_scope(actor, guid_str, Some(entry), &add)
                 .await
             {
                 Ok(view) if remove.is_empty() => Ok(view),
                 Ok(_) => {
-                    chat.set_category_scope(&actor, guid_str, None, &remove)
+                    chat.set_category_scope(actor, guid_str, None, &remove)
                         .await
                 }
                 Err(e) => Err(e),
             }
         }
-        _ => return m.bad_form(conn.peer, route, lang, &session),
+        _ => return m.bad_form(conn.peer, route, poster.lang, &poster.session),
     };
-    m.category_changed(conn.peer, route, lang, &session, &actor, &guid, done)
+    m.category_changed(conn.peer, route, &poster, &guid, done)
         .await
 }
 
@@ -166,17 +166,20 @@ fn page_lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
 
 impl Manage {
     /// After a category form: back to its page, or the page again with what was wrong.
-    #[allow(clippy::too_many_arguments)]
     async fn category_changed(
         &self,
         peer: SocketAddr,
         route: &str,
-        lang: Lang,
-        session: &Session,
-        actor: &Actor,
+        poster: &Poster,
         guid: &Guid,
         done: Result<CategoryAdminView, ManageError>,
     ) -> Response {
+        let Poster {
+            lang,
+            session,
+            actor,
+        } = poster;
+        let lang = *lang;
         match done {
             Ok(_) => {
                 let page = url::append(

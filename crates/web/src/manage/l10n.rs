@@ -78,7 +78,6 @@ fn preferred(header: &str) -> Option<Lang> {
 }
 
 /// Every catalogue, parsed once at start.
-#[allow(missing_debug_implementations)]
 pub struct L10n {
     bundles: Vec<(Lang, FluentBundle<FluentResource>)>,
 }

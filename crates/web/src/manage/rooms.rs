@@ -20,7 +20,7 @@ use super::pages::{CreatePage, FormValues, ManagedRoom, PeopleBlock, RoomPage};
 use super::respond::{json, param, refused, render, see_other, target};
 use super::routes::Managed;
 use super::session::Session;
-use super::signin::account_uri;
+use super::signin::{Poster, account_uri};
 use super::url::{self, Guid};
 use super::{BASE, Manage};
 use crate::Conn;
@@ -39,7 +39,14 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (form, lang, session, actor) = match m.guard(&conn, &headers, body, "create").await {
+    let (
+        form,
+        Poster {
+            lang,
+            session,
+            actor,
+        },
+    ) = match m.guard(&conn, &headers, body, "create").await {
         Ok(guarded) => guarded,
         Err(response) => return response,
     };
@@ -76,11 +83,20 @@ pub(super) async fn edit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ((form, lang, session, actor), guid) =
-        match m.guard_at(&conn, &headers, body, "edit", &guid).await {
-            Ok(guarded) => guarded,
-            Err(response) => return response,
-        };
+    let (
+        (
+            form,
+            Poster {
+                lang,
+                session,
+                actor,
+            },
+        ),
+        guid,
+    ) = match m.guard_at(&conn, &headers, body, "edit", &guid).await {
+        Ok(guarded) => guarded,
+        Err(response) => return response,
+    };
     let Some(room) = room_form(&form) else {
         return m.bad_form(conn.peer, "edit", lang, &session);
     };
@@ -110,11 +126,20 @@ pub(super) async fn people(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ((form, lang, session, actor), guid) =
-        match m.guard_at(&conn, &headers, body, "people", &guid).await {
-            Ok(guarded) => guarded,
-            Err(response) => return response,
-        };
+    let (
+        (
+            form,
+            Poster {
+                lang,
+                session,
+                actor,
+            },
+        ),
+        guid,
+    ) = match m.guard_at(&conn, &headers, body, "people", &guid).await {
+        Ok(guarded) => guarded,
+        Err(response) => return response,
+    };
     let role = match form.get("role") {
         Some("member") => Role::Member,
         Some("manager") => Role::Manager,

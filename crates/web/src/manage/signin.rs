@@ -132,7 +132,7 @@ pub(super) async fn signout(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (_, lang, session, _) = match m.guard(&conn, &headers, body, "sign-out").await {
+    let (_, Poster { lang, session, .. }) = match m.guard(&conn, &headers, body, "sign-out").await {
         Ok(guarded) => guarded,
         Err(response) => return response,
     };
@@ -156,6 +156,15 @@ pub(super) fn account_uri(typed: &str, domain: &str) -> String {
         true => format!("sip:{}", bare.to_lowercase()),
         false => format!("sip:{}@{domain}", bare.to_lowercase()),
     }
+}
+
+/// Who posted a form, once [`Manage::guard`] has checked it: the page's language, the
+/// session and its account as it is now.
+#[derive(Debug)]
+pub(super) struct Poster {
+    pub(super) lang: Lang,
+    pub(super) session: Session,
+    pub(super) actor: Actor,
 }
 
 impl Manage {
@@ -218,10 +227,10 @@ impl Manage {
         body: Body,
         route: &str,
         guid: &str,
-    ) -> Result<((Form, Lang, Session, Actor), Guid), Response> {
+    ) -> Result<((Form, Poster), Guid), Response> {
         let guarded = self.guard(conn, headers, body, route).await?;
         let Some(guid) = Guid::parse(guid) else {
-            let (_, lang, session, _) = &guarded;
+            let Poster { lang, session, .. } = &guarded.1;
             refused(conn.peer, route, Some(&session.uri), "malformed id");
             return Err(self.not_found(*lang, Some(session)));
         };
@@ -236,7 +245,7 @@ impl Manage {
         headers: &HeaderMap,
         body: Body,
         route: &str,
-    ) -> Result<(Form, Lang, Session, Actor), Response> {
+    ) -> Result<(Form, Poster), Response> {
         let form = match Form::read(conn, body).await {
             Ok(form) => form,
             Err(e) => return Err(self.unreadable(conn.peer, route, headers, &e)),
@@ -264,7 +273,14 @@ impl Manage {
         let Some(actor) = self.actor(conn.peer, &session).await else {
             return Err(self.expired(headers, lang, None));
         };
-        Ok((form, lang, session, actor))
+        Ok((
+            form,
+            Poster {
+                lang,
+                session,
+                actor,
+            },
+        ))
     }
 
     /// A ticket from a chat client: checked, spent, and turned into a session; then the

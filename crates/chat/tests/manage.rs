@@ -147,6 +147,17 @@ impl World {
         (user, admin)
     }
 
+    /// `user` is offered no category and may not create `name` in `category`.
+    async fn cannot_create(&self, user: &User, category: &Category, name: &str) {
+        let offered = self.chat.creatable_categories(&user.actor).await.unwrap();
+        assert!(offered.is_empty(), "{offered:?}");
+        let made = self
+            .chat
+            .create_room(&user.actor, &form(category, name))
+            .await;
+        assert!(matches!(made, Err(ManageError::Forbidden)), "{made:?}");
+    }
+
     /// `by` gives `role` in `room` to the account `address`.
     async fn give(&self, by: &User, room: &RoomView, role: Role, address: &str) -> RoomView {
         let add = [address.to_owned()];
@@ -264,21 +275,7 @@ async fn only_creators_create_and_only_managers_edit() {
     let alice = world.user("alice", "").await;
     let bob = world.user("bob", "").await;
     let projects = world.category("Projects", true, &[&alice]).await;
-    assert!(
-        world
-            .chat
-            .creatable_categories(&bob.actor)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(matches!(
-        world
-            .chat
-            .create_room(&bob.actor, &form(&projects, "Bob's"))
-            .await,
-        Err(ManageError::Forbidden)
-    ));
+    world.cannot_create(&bob, &projects, "Bob's").await;
     assert!(matches!(
         world.chat.room_defaults(&bob.actor, &projects.guid).await,
         Err(ManageError::Forbidden)
@@ -372,21 +369,7 @@ async fn only_creators_create_and_only_managers_edit() {
         )
         .await
         .unwrap();
-    assert!(
-        world
-            .chat
-            .creatable_categories(&alice.actor)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(matches!(
-        world
-            .chat
-            .create_room(&alice.actor, &form(&projects, "Denied"))
-            .await,
-        Err(ManageError::Forbidden)
-    ));
+    world.cannot_create(&alice, &projects, "Denied").await;
     world.finish().await;
 }
 

@@ -32,7 +32,10 @@ created = Der Raum wurde erstellt.
 saved = Ihre Änderungen wurden gespeichert.
 managed-title = Ihre verwalteten Räume
 managed-none = Sie verwalten noch keine Räume.
-members-count = { $value } Mitglieder
+members-count = { $count ->
+    [one] { $value } Mitglied
+   *[other] { $value } Mitglieder
+}
 
 field-category = Kategorie
 field-name = Name

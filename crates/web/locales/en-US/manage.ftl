@@ -32,7 +32,10 @@ created = The room was created.
 saved = Your changes were saved.
 managed-title = Rooms you manage
 managed-none = You manage no rooms yet.
-members-count = { $value } members
+members-count = { $count ->
+    [one] { $value } member
+   *[other] { $value } members
+}
 
 field-category = Category
 field-name = Name

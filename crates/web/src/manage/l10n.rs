@@ -178,6 +178,15 @@ impl Tr<'_> {
         text.into_owned()
     }
 
+    /// The message `id` for a count of `n`: `$count` chooses the plural form, `$value` is
+    /// the count written the language's way.
+    pub fn count(&self, id: &str, n: u64) -> String {
+        let mut args = FluentArgs::new();
+        args.set("count", FluentValue::from(n));
+        args.set("value", FluentValue::from(self.number(n)));
+        self.format(id, Some(&args))
+    }
+
     /// A count with the language's digit grouping (1,234 / 1.234).
     pub fn number(&self, n: u64) -> String {
         let separator = match self.lang {
@@ -232,7 +241,7 @@ mod tests {
             assert_eq!(ids(lang.catalogue()), english, "{}", lang.tag());
             let tr = l10n.tr(lang);
             for id in &english {
-                let text = tr.args(id, &[("value", "x"), ("max", "1")]);
+                let text = tr.args(id, &[("value", "x"), ("max", "1"), ("count", "2")]);
                 assert!(!text.is_empty() && text != *id, "{}: {id}", lang.tag());
             }
         }
@@ -259,6 +268,10 @@ mod tests {
         assert_eq!(en.number(1_234_567), "1,234,567");
         assert_eq!(de.number(1_234_567), "1.234.567");
         assert_eq!(en.number(12), "12");
+        assert_eq!(en.count("members-count", 1), "1 member");
+        assert_eq!(en.count("members-count", 1234), "1,234 members");
+        assert_eq!(de.count("members-count", 1), "1 Mitglied");
+        assert_eq!(de.count("members-count", 2), "2 Mitglieder");
         // 2026-12-04 23:05:00 UTC
         assert_eq!(en.date(1_796_425_500), "12/04/2026 11:05 PM UTC");
         assert_eq!(de.date(1_796_425_500), "04.12.2026 23:05 UTC");

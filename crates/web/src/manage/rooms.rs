@@ -452,11 +452,7 @@ impl Manage {
             .map(|room| ManagedRoom {
                 name: room.name.clone(),
                 url: url::room_url(BASE, lang.tag(), &room.guid),
-                members: tr.arg(
-                    "members-count",
-                    "value",
-                    &tr.number(room.members.len() as u64),
-                ),
+                members: tr.count("members-count", room.members.len() as u64),
             })
             .collect();
         let mut page = CreatePage {

@@ -5,9 +5,10 @@ use axum::body::Body;
 
 use crate::{BodyError, Conn};
 
-/// The largest form body: a room form with every field at its limit, each character
-/// percent-encoded as the longest UTF-8 sequence, fits; anything larger is no form of ours.
-const MAX_FORM_BYTES: u64 = 64 * 1024;
+/// The largest form body. A room form with every field at its limit fits many times over,
+/// and so does a name of 10,000 characters in any script (12 bytes each, percent-encoded),
+/// which then gets its own "too long" rather than an unreadable form.
+const MAX_FORM_BYTES: u64 = 256 * 1024;
 
 /// Fields at most: the people form has one per person to remove, and pages list
 /// people without bound only up to the room's size — past this a post is refused.

@@ -218,19 +218,15 @@ impl Manage {
     ) -> Response {
         let tr = self.inner.l10n.tr(lang);
         let c = &view.category;
-        let people = [
-            ("creators", "list-creators", &view.creators),
-            ("allowed", "list-allowed", &view.allowed),
-            ("denied", "list-denied", &view.denied),
-        ]
-        .into_iter()
-        .map(|(key, title, people)| PeopleBlock {
-            field: "list",
-            key,
-            title: tr.get(title),
-            people: people.clone(),
-        })
-        .collect();
+        let people = PeopleBlock::all(
+            &tr,
+            "list",
+            [
+                ("creators", "list-creators", &view.creators),
+                ("allowed", "list-allowed", &view.allowed),
+                ("denied", "list-denied", &view.denied),
+            ],
+        );
         let title = tr.arg("category-title", "value", &c.name);
         let mut page = CategoryPage {
             f: self.frame(tr, Some(session), title, notice.map(|n| tr.get(n)), error),

@@ -91,6 +91,26 @@ pub struct PeopleBlock {
     pub people: Vec<PersonView>,
 }
 
+impl PeopleBlock {
+    /// The blocks of a page's lists, each given as its key, the catalogue id of its title
+    /// and its people.
+    pub fn all(
+        tr: &Tr<'_>,
+        field: &'static str,
+        lists: [(&'static str, &str, &Vec<PersonView>); 3],
+    ) -> Vec<PeopleBlock> {
+        lists
+            .into_iter()
+            .map(|(key, title, people)| PeopleBlock {
+                field,
+                key,
+                title: tr.get(title),
+                people: people.clone(),
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Template)]
 #[template(path = "manage/room.html")]
 pub struct RoomPage<'a> {

@@ -39,17 +39,15 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (
-        form,
-        Poster {
-            lang,
-            session,
-            actor,
-        },
-    ) = match m.guard(&conn, &headers, body, "create").await {
+    let (form, poster) = match m.guard(&conn, &headers, body, "create").await {
         Ok(guarded) => guarded,
         Err(response) => return response,
     };
+    let Poster {
+        lang,
+        session,
+        actor,
+    } = poster;
     let Some(room) = room_form(&form) else {
         return m.bad_form(conn.peer, "create", lang, &session);
     };
@@ -83,20 +81,15 @@ pub(super) async fn edit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (
-        (
-            form,
-            Poster {
-                lang,
-                session,
-                actor,
-            },
-        ),
-        guid,
-    ) = match m.guard_at(&conn, &headers, body, "edit", &guid).await {
+    let ((form, poster), guid) = match m.guard_at(&conn, &headers, body, "edit", &guid).await {
         Ok(guarded) => guarded,
         Err(response) => return response,
     };
+    let Poster {
+        lang,
+        session,
+        actor,
+    } = poster;
     let Some(room) = room_form(&form) else {
         return m.bad_form(conn.peer, "edit", lang, &session);
     };
@@ -126,20 +119,15 @@ pub(super) async fn people(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (
-        (
-            form,
-            Poster {
-                lang,
-                session,
-                actor,
-            },
-        ),
-        guid,
-    ) = match m.guard_at(&conn, &headers, body, "people", &guid).await {
+    let ((form, poster), guid) = match m.guard_at(&conn, &headers, body, "people", &guid).await {
         Ok(guarded) => guarded,
         Err(response) => return response,
     };
+    let Poster {
+        lang,
+        session,
+        actor,
+    } = poster;
     let role = match form.get("role") {
         Some("member") => Role::Member,
         Some("manager") => Role::Manager,
@@ -347,19 +335,15 @@ fn settings_of(tr: &Tr<'_>, view: &RoomView) -> Vec<(String, String)> {
 }
 
 fn people_of(tr: &Tr<'_>, view: &RoomView) -> Vec<PeopleBlock> {
-    [
-        ("member", "role-members", &view.members),
-        ("manager", "role-managers", &view.managers),
-        ("presenter", "role-presenters", &view.presenters),
-    ]
-    .into_iter()
-    .map(|(key, title, people)| PeopleBlock {
-        field: "role",
-        key,
-        title: tr.get(title),
-        people: people.clone(),
-    })
-    .collect()
+    PeopleBlock::all(
+        tr,
+        "role",
+        [
+            ("member", "role-members", &view.members),
+            ("manager", "role-managers", &view.managers),
+            ("presenter", "role-presenters", &view.presenters),
+        ],
+    )
 }
 
 /// An audit log as its table shows it: when, who, what.

@@ -172,3 +172,11 @@ pub async fn make_creator(s: &TestServer, user: &str, category: &str) -> String 
         .unwrap();
     category.guid
 }
+
+/// That a page came with `status` and says `text`.
+#[track_caller]
+pub fn assert_page(reply: &Reply, status: StatusCode, text: &str) {
+    let html = reply.text();
+    assert_eq!(reply.status, status, "{html}");
+    assert!(html.contains(text), "{text:?} not in {html}");
+}

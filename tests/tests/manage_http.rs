@@ -8,7 +8,7 @@ use hyper::{Method, StatusCode};
 use parlance_store::rooms::{Behavior, Privacy, Role};
 use parlance_tests::chat::ChatClient;
 use parlance_tests::files::room_guid;
-use parlance_tests::manage::{BASE, WebClient, make_creator, room_of};
+use parlance_tests::manage::{BASE, WebClient, assert_page, make_creator, room_of};
 use parlance_tests::{DOMAIN, TestServer};
 
 const PASSWORD: &str = "correct horse";
@@ -232,8 +232,11 @@ async fn wrong_passwords_are_refused_and_throttled_with_the_sip_front_end() {
     .await;
     let mut web = WebClient::new(&t.s).await;
     let wrong = web.sign_in("alice", "wrong", "de-DE").await;
-    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
-    assert!(wrong.text().contains("Konto oder Kennwort ist falsch."));
+    assert_page(
+        &wrong,
+        StatusCode::FORBIDDEN,
+        "Konto oder Kennwort ist falsch.",
+    );
     let nobody = web.sign_in("nobody", "wrong", "en-US").await;
     assert_eq!(nobody.status, StatusCode::FORBIDDEN);
     assert!(
@@ -243,8 +246,11 @@ async fn wrong_passwords_are_refused_and_throttled_with_the_sip_front_end() {
     );
     web.sign_in("alice", "wrong", "en-US").await;
     let throttled = web.sign_in("alice", PASSWORD, "en-US").await;
-    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(throttled.text().contains("Too many failed sign-ins"));
+    assert_page(
+        &throttled,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many failed sign-ins",
+    );
     let ip = "127.0.0.1".parse().unwrap();
     assert!(
         t.s.server()
@@ -394,13 +400,10 @@ async fn create_edit_and_people_through_the_forms() {
             ],
         )
         .await;
-    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-    assert!(
-        unknown
-            .text()
-            .contains("There is no account for sip:nobody@example.test"),
-        "{}",
-        unknown.text()
+    assert_page(
+        &unknown,
+        StatusCode::BAD_REQUEST,
+        "There is no account for sip:nobody@example.test",
     );
     let bad_role = web
         .post(&people, &[("role", "owner"), ("add", "bob")])
@@ -431,8 +434,7 @@ async fn members_see_the_room_read_only_and_cannot_post_its_forms() {
     edit.retain(|(n, _)| *n != "clientlang");
     edit.push(("clientlang", "de-DE"));
     let refused = bob.post(&format!("{BASE}rooms/{}", t.lobby), &edit).await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(refused.text().contains("Das dürfen Sie nicht."));
+    assert_page(&refused, StatusCode::FORBIDDEN, "Das dürfen Sie nicht.");
     let people = bob
         .post(
             &format!("{BASE}rooms/{}/people", t.lobby),
@@ -469,25 +471,19 @@ async fn long_names_duplicates_and_markup_get_clear_messages() {
         let refused = web
             .post(&format!("{BASE}rooms"), &t.room_fields(&name))
             .await;
-        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-        assert!(
-            refused
-                .text()
-                .contains("Name: this is too long (at most 256 characters)."),
-            "{}",
-            refused.text()
+        assert_page(
+            &refused,
+            StatusCode::BAD_REQUEST,
+            "Name: this is too long (at most 256 characters).",
         );
     }
     let mut german = t.room_fields("Lobby");
     german[0] = ("clientlang", "de-DE");
     let duplicate = web.post(&format!("{BASE}rooms"), &german).await;
-    assert_eq!(duplicate.status, StatusCode::BAD_REQUEST);
-    assert!(
-        duplicate
-            .text()
-            .contains("gibt es schon einen Raum mit diesem Namen"),
-        "{}",
-        duplicate.text()
+    assert_page(
+        &duplicate,
+        StatusCode::BAD_REQUEST,
+        "gibt es schon einen Raum mit diesem Namen",
     );
     let empty = web
         .post(&format!("{BASE}rooms"), &t.room_fields("  "))
@@ -586,8 +582,11 @@ async fn a_ticket_from_the_chat_client_signs_in_once() {
     assert!(page.text().contains("Raum Lobby"));
     let mut thief = WebClient::new(&t.s).await;
     let again = thief.get(&path).await;
-    assert_eq!(again.status, StatusCode::FORBIDDEN);
-    assert!(again.text().contains("Dieser Anmeldelink ist abgelaufen"));
+    assert_page(
+        &again,
+        StatusCode::FORBIDDEN,
+        "Dieser Anmeldelink ist abgelaufen",
+    );
     let forged = thief
         .get(&format!("{BASE}?clientlang=en-US&ticket=AAAA"))
         .await;
@@ -652,8 +651,11 @@ async fn administrators_manage_categories_and_see_every_room() {
         .unwrap();
     let mut alice = t.web("alice").await;
     let refused = alice.get(&format!("{BASE}admin/?clientlang=en-US")).await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(refused.text().contains("You are not allowed to do this."));
+    assert_page(
+        &refused,
+        StatusCode::FORBIDDEN,
+        "You are not allowed to do this.",
+    );
     let category_page = format!("{BASE}admin/{}", t.category);
     let posted = alice
         .post(&category_page, &[("name", "Mine"), ("clientlang", "en-US")])
@@ -715,8 +717,7 @@ async fn administrators_manage_categories_and_see_every_room() {
             &[("name", long.as_str()), ("clientlang", "en-US")],
         )
         .await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.text().contains("this is too long"));
+    assert_page(&bad, StatusCode::BAD_REQUEST, "this is too long");
     let saved = carol
         .post(
             &category_page,
@@ -746,13 +747,10 @@ async fn administrators_manage_categories_and_see_every_room() {
             ],
         )
         .await;
-    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-    assert!(
-        unknown
-            .text()
-            .contains("There is no account for sip:nobody@example.test"),
-        "{}",
-        unknown.text()
+    assert_page(
+        &unknown,
+        StatusCode::BAD_REQUEST,
+        "There is no account for sip:nobody@example.test",
     );
     let unknown_list = carol
         .post(&people, &[("list", "owners"), ("add", "bob")])

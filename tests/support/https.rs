@@ -23,6 +23,8 @@ pub type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 /// One HTTP/1.1 connection; requests go one after the other.
 #[allow(missing_debug_implementations)]
 pub struct Https {
+    /// This side's address: what the server's log lines name as the peer.
+    pub local: SocketAddr,
     sender: SendRequest<Full<Bytes>>,
     connection: JoinHandle<Result<(), hyper::Error>>,
 }
@@ -48,10 +50,12 @@ impl Reply {
 impl Https {
     pub async fn connect(addr: SocketAddr, cert_pem: &Path) -> std::io::Result<Https> {
         let tls = tls_connect(addr, cert_pem, &[b"http/1.1"]).await?;
+        let local = tls.get_ref().0.local_addr()?;
         let (sender, connection) = http1::handshake(TokioIo::new(tls))
             .await
             .map_err(std::io::Error::other)?;
         Ok(Https {
+            local,
             sender,
             connection: tokio::spawn(connection),
         })

@@ -1,9 +1,12 @@
 //! Test support: a real server on 127.0.0.1 with a throw-away data directory, and a raw SIP
 //! client that writes bytes and reads framed messages over TCP or TLS.
 
+pub mod browser;
 pub mod chat;
 pub mod files;
 pub mod https;
+pub mod logs;
+pub mod manage;
 pub mod ntlm;
 
 use std::net::SocketAddr;

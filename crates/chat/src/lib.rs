@@ -14,6 +14,7 @@ mod permissions;
 mod revoke;
 mod roster;
 mod search;
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

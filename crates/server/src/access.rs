@@ -3,12 +3,14 @@
 //! access change in the transaction of the change itself, and the server polls for changes
 //! after the last one it applied (an indexed read, about once a second by default). A change
 //! of rights parts the sessions that may no longer be in a room; a password change, a
-//! disabled or removed account ends the account's sessions; an unlock clears its throttle.
+//! disabled or removed account ends the account's sessions (SIP and room-management
+//! browser sessions alike); an unlock clears its throttle.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use parlance_store::{AccessChange, ChangeKind, Store};
+use parlance_web::manage::Manage;
 use tokio::sync::watch;
 
 use crate::frontend::FrontEnd;
@@ -24,6 +26,7 @@ pub(crate) async fn follow(
     store: Store,
     front_end: Arc<FrontEnd>,
     groupchat: Arc<GroupChat>,
+    manage: Option<Manage>,
     mut last: i64,
     every: Duration,
     shutdown: watch::Receiver<bool>,
@@ -40,7 +43,7 @@ pub(crate) async fn follow(
             };
             let full = changes.len() == BATCH as usize;
             for change in changes {
-                apply(&front_end, &groupchat, &change).await;
+                apply(&front_end, &groupchat, manage.as_ref(), &change).await;
                 last = change.seq;
             }
             if !full {
@@ -50,7 +53,12 @@ pub(crate) async fn follow(
     }
 }
 
-async fn apply(front_end: &FrontEnd, groupchat: &GroupChat, change: &AccessChange) {
+async fn apply(
+    front_end: &FrontEnd,
+    groupchat: &GroupChat,
+    manage: Option<&Manage>,
+    change: &AccessChange,
+) {
     match &change.kind {
         ChangeKind::Rights {
             principal_id,
@@ -67,7 +75,8 @@ async fn apply(front_end: &FrontEnd, groupchat: &GroupChat, change: &AccessChang
         }
         ChangeKind::SignOut { account, reason } => {
             let connections = front_end.sign_out(account);
-            tracing::info!(%account, reason, connections, "sessions ended by an admin change");
+            let browsers = manage.map_or(0, |m| m.sign_out(account));
+            tracing::info!(%account, reason, connections, browsers, "sessions ended by an admin change");
         }
         ChangeKind::Unlock { account } => {
             let addresses = front_end.throttle().unlock(account);

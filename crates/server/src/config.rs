@@ -43,6 +43,7 @@ pub struct Config {
     pub files: FilesConfig,
     pub retention: RetentionConfig,
     pub compliance: ComplianceConfig,
+    pub manage: ManageConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,7 +164,9 @@ pub struct ChatConfig {
     pub max_sessions_per_user: usize,
     /// Bytes one user's stored client preferences (`cmd:setpref`) may take in all.
     pub preference_quota_bytes: u64,
-    /// Room-management web application URL for internal clients (MS-PCWP base URL).
+    /// Room-management web application URL for internal clients (MS-PCWP base URL);
+    /// default, while the HTTPS listener is on, Parlance's own:
+    /// `<web.public_url>/PersistentChat/RM/`.
     pub web_manager_url_internal: Option<String>,
     /// The same for external clients; defaults to the internal one.
     pub web_manager_url_external: Option<String>,
@@ -198,6 +201,18 @@ pub struct WebConfig {
     /// How many steps below the chat's priority those threads run (0–19): chat's fan-out
     /// gets the cores first when both want them.
     pub nice: i32,
+}
+
+/// The room-management web application (MS-PCWP), served on the HTTPS listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManageConfig {
+    /// A browser session not used for this long ends.
+    pub session_idle_secs: u64,
+    /// A browser session ends this long after sign-in, used or not.
+    pub session_max_secs: u64,
+    /// Signed-in browser sessions at most, over all users; a sign-in beyond it is refused.
+    pub max_sessions: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -273,6 +288,7 @@ impl Default for Config {
             files: FilesConfig::default(),
             retention: RetentionConfig::default(),
             compliance: ComplianceConfig::default(),
+            manage: ManageConfig::default(),
         }
     }
 }
@@ -390,6 +406,16 @@ impl Default for WebConfig {
             idle_timeout_secs: 60,
             threads: 1,
             nice: 10,
+        }
+    }
+}
+
+impl Default for ManageConfig {
+    fn default() -> Self {
+        ManageConfig {
+            session_idle_secs: 1800,
+            session_max_secs: 12 * 3600,
+            max_sessions: 10_000,
         }
     }
 }
@@ -552,6 +578,9 @@ impl Config {
                 u64::from(f.max_tokens_per_user),
             ),
             ("files.max_uploads_per_user", f.max_uploads_per_user as u64),
+            ("manage.session_idle_secs", self.manage.session_idle_secs),
+            ("manage.session_max_secs", self.manage.session_max_secs),
+            ("manage.max_sessions", self.manage.max_sessions as u64),
         ] {
             if value == 0 {
                 return bad(format!("{key} must be at least 1"));
@@ -613,6 +642,15 @@ impl Config {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("https://{}:{port}", self.domain),
         }
+    }
+
+    /// The room-management application's base URL for internal clients: the configured
+    /// one, else Parlance's own while the HTTPS listener is on (its port given).
+    pub fn web_manager_url(&self, https_port: Option<u16>) -> Option<String> {
+        self.chat.web_manager_url_internal.clone().or_else(|| {
+            https_port
+                .map(|port| format!("{}{}", self.public_url(port), parlance_web::manage::BASE))
+        })
     }
 
     pub fn files_dir(&self) -> PathBuf {
@@ -803,5 +841,39 @@ mod tests {
         }
         let err = toml::from_str::<Config>("[compliance]\nadapter = \"csv\"").unwrap_err();
         assert!(err.to_string().contains("csv"), "{err}");
+    }
+
+    #[test]
+    fn the_room_management_url_defaults_to_parlances_own() {
+        let c: Config = toml::from_str("domain = \"example.com\"").unwrap();
+        assert_eq!(
+            c.web_manager_url(Some(8443)).as_deref(),
+            Some("https://example.com:8443/PersistentChat/RM/")
+        );
+        assert_eq!(c.web_manager_url(None), None, "no listener, no application");
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[web]\npublic_url = \"https://chat.example.com/pc/\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.web_manager_url(Some(8443)).as_deref(),
+            Some("https://chat.example.com/pc/PersistentChat/RM/")
+        );
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[chat]\nweb_manager_url_internal = \"https://rm.example.com/?a=1\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.web_manager_url(Some(8443)).as_deref(),
+            Some("https://rm.example.com/?a=1"),
+            "the configured one"
+        );
+        for bad in [
+            "[manage]\nmax_sessions = 0",
+            "[manage]\nsession_idle_secs = 0",
+        ] {
+            let c: Config = toml::from_str(&format!("domain = \"example.com\"\n{bad}")).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
     }
 }

@@ -21,10 +21,12 @@ use std::time::Duration;
 
 use parlance_chat::files::{FileRefusal, FileSettings, Transfers};
 use parlance_chat::manage::{WEB_TICKET_PURPOSE, WebTicketKey};
+use parlance_chat::throttle::{Throttle, ThrottleLimits};
 use parlance_compliance::Exporter;
 use parlance_files::{FileError, FileStore};
 use parlance_store::{ServerKey, Store, StoreError};
 use parlance_web::files::Files;
+use parlance_web::manage::{Manage, SessionLimits};
 use parlance_web::{BodyPace, WebSettings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -38,7 +40,6 @@ use crate::frontend::ntlm::Ntlm;
 use crate::frontend::provisioning::Provisioning;
 use crate::frontend::proxy::Proxy;
 use crate::frontend::registrar::Registrar;
-use crate::frontend::throttle::{Throttle, ThrottleLimits};
 use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
@@ -90,6 +91,8 @@ pub struct Server {
     pub store: Store,
     /// The file service, when the HTTPS listener is on.
     files: Option<Files>,
+    /// The room-management application, when the HTTPS listener is on.
+    manage: Option<Manage>,
     connections: Arc<Connections>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -181,7 +184,7 @@ impl Server {
             config.auth.nonce_lifetime_secs,
             options.clock.clone(),
         );
-        let throttle = Throttle::new(
+        let throttle = Arc::new(Throttle::new(
             ThrottleLimits {
                 per_account_address: config.auth.max_failures_per_account_address,
                 per_address: config.auth.max_failures_per_address,
@@ -190,13 +193,19 @@ impl Server {
                 window_secs: config.auth.failure_window_secs,
             },
             options.clock.clone(),
-        );
+        ));
+        // The room-management application's URL names the HTTPS port, known once bound.
+        let https_port = match &web {
+            Some(web) => Some(web.listener.local_addr().map_err(StartError::Bind)?.port()),
+            None => None,
+        };
+        let web_manager_url = config.web_manager_url(https_port);
         let settings = FrontEndSettings {
             domain: config.domain.clone(),
             keep_alive_secs: config.sip.keep_alive_secs,
             provisioning: Provisioning {
                 pool_uri: config.pool_uri(),
-                web_manager_internal: config.chat.web_manager_url_internal.clone(),
+                web_manager_internal: web_manager_url.clone(),
                 web_manager_external: config.chat.web_manager_url_external.clone(),
             },
             trusted,
@@ -211,6 +220,7 @@ impl Server {
             options.clock.clone(),
             web.as_ref().map(|w| w.file_settings.clone()),
             WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
+            web_manager_url,
         )
         .await?;
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
@@ -233,11 +243,25 @@ impl Server {
             settings,
             store.clone(),
             key,
-            (auth, ntlm, throttle),
+            (auth, ntlm, throttle.clone()),
             Registrar::new(config.registrar.clone(), options.clock.clone()),
             proxy,
             vec![(chat_uris, groupchat.clone() as Arc<dyn Endpoint>)],
         ));
+        let manage = web.as_ref().map(|_| {
+            Manage::new(
+                groupchat.chat().clone(),
+                store.clone(),
+                throttle,
+                &config.domain,
+                SessionLimits {
+                    idle: Duration::from_secs(config.manage.session_idle_secs),
+                    absolute: Duration::from_secs(config.manage.session_max_secs),
+                    max_sessions: config.manage.max_sessions,
+                },
+                options.clock.clone(),
+            )
+        });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (tcp_addr, tls_addr) = (listeners.tcp_addr(), listeners.tls_addr());
         let serve = tokio::spawn(listeners.serve(
@@ -251,6 +275,7 @@ impl Server {
             store.clone(),
             front_end.clone(),
             groupchat.clone(),
+            manage.clone(),
             changes_seen,
             Duration::from_millis(config.admin_changes_poll_ms),
             shutdown_rx.clone(),
@@ -269,9 +294,13 @@ impl Server {
                 // The listening socket was bound here; it is registered with the runtime
                 // that polls it.
                 let listener = web.listener.into_std().map_err(StartError::Bind)?;
+                let routes = match &manage {
+                    Some(manage) => web.files.routes().merge(manage.routes()),
+                    None => web.files.routes(),
+                };
                 let (tls, routes, settings, clock, shutdown) = (
                     web.tls,
-                    web.files.routes(),
+                    routes,
                     web_settings(&config),
                     options.clock.clone(),
                     shutdown_rx.clone(),
@@ -300,6 +329,7 @@ impl Server {
             front_end.clone(),
             groupchat.clone(),
             files.clone(),
+            manage.clone(),
             shutdown_rx,
         )));
         Ok(Server {
@@ -308,6 +338,7 @@ impl Server {
             https_addr,
             certificate: certificate.map(|c| c.info),
             files,
+            manage,
             front_end,
             groupchat,
             store,
@@ -322,7 +353,18 @@ impl Server {
     /// Runs the periodic housekeeping now, rather than at the next tick: a test that has
     /// advanced the [`Clock`] sees at once what expired.
     pub async fn sweep(&self) {
-        housekeeping(&self.front_end, &self.groupchat, self.files.as_ref()).await;
+        housekeeping(
+            &self.front_end,
+            &self.groupchat,
+            self.files.as_ref(),
+            self.manage.as_ref(),
+        )
+        .await;
+    }
+
+    /// Signed-in sessions of the room-management application.
+    pub fn manage_sessions(&self) -> usize {
+        self.manage.as_ref().map_or(0, Manage::sessions)
     }
 
     pub fn open_connections(&self) -> usize {
@@ -356,6 +398,7 @@ async fn start_groupchat(
     clock: Clock,
     files: Option<FileSettings>,
     web_ticket_key: WebTicketKey,
+    room_management_url: Option<String>,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
@@ -374,7 +417,7 @@ async fn start_groupchat(
         history_default: config.chat.history_default,
         history_max: config.chat.history_max,
         participant_update_limit: config.chat.participant_update_limit as usize,
-        room_management_url: config.chat.web_manager_url_internal.clone(),
+        room_management_url,
         xccos_limits: xccos::Limits {
             max_body_bytes: config.sip.max_body_bytes,
             ..xccos::Limits::default()
@@ -490,11 +533,12 @@ async fn sweep(
     front_end: Arc<FrontEnd>,
     groupchat: Arc<GroupChat>,
     files: Option<Files>,
+    manage: Option<Manage>,
     shutdown: watch::Receiver<bool>,
 ) {
     let mut periodic = periodic::Periodic::new(SWEEP_INTERVAL, shutdown);
     while periodic.next().await {
-        housekeeping(&front_end, &groupchat, files.as_ref()).await;
+        housekeeping(&front_end, &groupchat, files.as_ref(), manage.as_ref()).await;
     }
 }
 
@@ -503,8 +547,14 @@ async fn sweep(
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// One round of housekeeping: expired registrations, nonce counts, throttle windows, chat
-/// dialogs, unanswered server requests, and uploads and file tokens that expired.
-async fn housekeeping(front_end: &FrontEnd, groupchat: &GroupChat, files: Option<&Files>) {
+/// dialogs, unanswered server requests, uploads and file tokens that expired, and the
+/// room-management application's expired sessions and spent tickets.
+async fn housekeeping(
+    front_end: &FrontEnd,
+    groupchat: &GroupChat,
+    files: Option<&Files>,
+    manage: Option<&Manage>,
+) {
     front_end.registrar().sweep();
     front_end.auth().sweep();
     front_end.throttle().sweep();
@@ -512,5 +562,8 @@ async fn housekeeping(front_end: &FrontEnd, groupchat: &GroupChat, files: Option
     groupchat.expire().await;
     if let Some(files) = files {
         files.sweep().await;
+    }
+    if let Some(manage) = manage {
+        manage.sweep();
     }
 }

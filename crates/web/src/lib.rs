@@ -8,13 +8,14 @@
 //! listener's pace.
 //!
 //! Routes are grouped by concern, a module each, and merged into one `Router` by the
-//! server: file transfer ([`files`]) now; the room-management application and health and
-//! metrics endpoints join the same way.
+//! server: file transfer ([`files`]) and the room-management application ([`manage`]);
+//! health and metrics endpoints would join the same way.
 
 mod body;
 pub mod files;
 mod idle;
 mod listener;
+pub mod manage;
 mod timer;
 
 pub use body::{BodyError, BodyPace, BodyReader};

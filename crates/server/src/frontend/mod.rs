@@ -8,13 +8,13 @@ pub mod provisioning;
 pub mod proxy;
 mod register;
 pub mod registrar;
-pub mod throttle;
 pub mod trusted;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use parlance_chat::throttle::Throttle;
 use parlance_store::{ServerKey, Store};
 use sip_proto::{Message, Method, Rejected, Request, Response, Uri, name};
 
@@ -23,7 +23,6 @@ use self::ntlm::{Gate, Ntlm};
 use self::provisioning::Provisioning;
 use self::proxy::{Proxy, Target};
 use self::registrar::Registrar;
-use self::throttle::Throttle;
 use self::trusted::TrustedNetworks;
 use crate::endpoint::{Endpoint, Outbound, Peer};
 use crate::ids::random_hex;
@@ -56,8 +55,9 @@ pub struct FrontEnd {
     auth: DigestAuth,
     /// NTLM per MS-SIPAE, when enabled.
     ntlm: Option<Ntlm>,
-    /// Failed sign-ins of both mechanisms.
-    throttle: Throttle,
+    /// Failed sign-ins of both mechanisms, and of the room-management web application
+    /// (the same guesser must not get a fresh allowance by switching doors).
+    throttle: Arc<Throttle>,
     registrar: Registrar,
     proxy: Arc<Proxy>,
     outbound: Outbound,
@@ -79,7 +79,7 @@ impl FrontEnd {
         settings: FrontEndSettings,
         store: Store,
         key: ServerKey,
-        auth: (DigestAuth, Option<Ntlm>, Throttle),
+        auth: (DigestAuth, Option<Ntlm>, Arc<Throttle>),
         registrar: Registrar,
         proxy: Arc<Proxy>,
         endpoints: Vec<(Vec<String>, Arc<dyn Endpoint>)>,

@@ -8,10 +8,10 @@ use sip_proto::{Message, Request, Response, Uri, name};
 use super::auth::Verdict;
 use super::ntlm::{Gate, Ntlm};
 use super::registrar::RegisterError;
-use super::throttle::Wait;
 use super::{FrontEnd, SERVER, UAS_EXTENSIONS, provisioning, unsupported};
 use crate::ids::random_hex;
 use crate::transport::ConnHandle;
+use parlance_chat::throttle::Wait;
 
 impl FrontEnd {
     /// RFC 3261 §10.3 with NTLM, Digest authentication, or a trusted network.

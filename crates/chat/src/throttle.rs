@@ -1,4 +1,5 @@
-//! Throttling of failed sign-ins. It must slow whoever guesses, not the account's owner: a
+//! Throttling of failed sign-ins, one for every door into an account: the SIP front end
+//! (Digest, NTLM) and the room-management web application share it. It must slow whoever guesses, not the account's owner: a
 //! lock-out per account lets anyone lock anyone out. Failures are counted per (account,
 //! source address) and per source address; past a number of free failures each further one
 //! makes that key wait before its next attempt is even checked, twice as long each time up

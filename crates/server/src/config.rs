@@ -198,8 +198,8 @@ pub struct WebConfig {
     /// transfers, however many, use at most these and the file I/O threads, so that chat
     /// keeps its cores.
     pub threads: usize,
-    /// How many steps below the chat's priority those threads run (0–19): chat's fan-out
-    /// gets the cores first when both want them.
+    /// How many steps below the chat's priority those threads run (0–19; by default the
+    /// lowest priority): chat's fan-out gets the cores first when both want them.
     pub nice: i32,
 }
 
@@ -405,7 +405,7 @@ impl Default for WebConfig {
             min_body_kb_per_sec: 8,
             idle_timeout_secs: 60,
             threads: 1,
-            nice: 10,
+            nice: 19,
         }
     }
 }

@@ -3,9 +3,10 @@
 //! every chat message and a room's latency grows with them. On a runtime of their own with
 //! `web.threads` workers, they cannot take the chat's workers; and at a lower priority
 //! (`web.nice`), the operating system gives a chat message's fan-out the cores first when
-//! both want them, while transfers still get every cycle chat does not use. Fifty uploads
-//! as fast as loopback goes took a 1,000-member room's p99 from 8× to 2× its quiet value
-//! on two cores once these threads were niced.
+//! both want them, while transfers still get every cycle chat does not use. By default they
+//! run at the lowest priority there is: fifty uploads as fast as loopback goes took a
+//! 1,000-member room's p99 from 8× its quiet value to about 2× on two cores with these
+//! threads niced (BENCHMARKS.md, "Files").
 
 use std::future::Future;
 
@@ -29,6 +30,10 @@ impl WebRuntime {
             .enable_all()
             .build()?;
         Ok(WebRuntime(Some(runtime)))
+    }
+
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().expect("present until dropped").handle()
     }
 
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>

@@ -1,7 +1,13 @@
 //! The upload load set against chat: uploaders, each a signed-in client of its own, putting
 //! the same few megabytes through the plain API again and again, as fast as they go (or at
-//! a set pace, as over a slower link), until stopped. Each upload asks for its token over XCCOS and opens its own connection, as
-//! Parlance's client does.
+//! a set pace, as over a slower link), until stopped. Each upload asks for its token over
+//! XCCOS and opens its own connection, as Parlance's client does.
+//!
+//! The uploaders stand for other machines. Here they share two cores with the receivers
+//! that measure the room, so they run on a runtime of their own at the lowest priority:
+//! they still take every cycle the rest leaves, but a receiver does not wait behind one
+//! encrypting megabytes, and the report shows the server's latency rather than the
+//! generator's queue.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parlance_client::Client;
+use parlance_server::WebRuntime;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -23,9 +30,16 @@ use crate::wire::{self, Dialer};
 /// How long an uploader waits after a failed upload before the next.
 const AFTER_FAILURE: Duration = Duration::from_millis(100);
 
+/// The uploaders' threads: as many as the machine has cores, so that they can keep the
+/// server as busy as uploaders on other machines would; and how far below the receivers'
+/// priority they run (the lowest there is).
+const UPLOAD_THREADS: usize = 2;
+const UPLOAD_NICE: i32 = 19;
+
 /// Uploads running until [`UploadLoad::stop`].
 #[derive(Debug)]
 pub struct UploadLoad {
+    runtime: WebRuntime,
     stop: watch::Sender<bool>,
     uploaders: JoinSet<()>,
     counts: Arc<Counts>,
@@ -61,7 +75,13 @@ pub struct Destination {
 
 impl UploadLoad {
     /// One uploader per client, each putting `bytes` in a loop.
-    pub fn start(clients: &[Client], to: &Destination, bytes: &Bytes) -> UploadLoad {
+    pub fn start(
+        clients: &[Client],
+        to: &Destination,
+        bytes: &Bytes,
+    ) -> Result<UploadLoad, BenchError> {
+        let runtime = WebRuntime::new(UPLOAD_THREADS, UPLOAD_NICE)
+            .map_err(BenchError::io("starting the uploaders' runtime"))?;
         let (stop, stopped) = watch::channel(false);
         let counts = Arc::new(Counts::default());
         let mut uploaders = JoinSet::new();
@@ -73,14 +93,15 @@ impl UploadLoad {
                 bytes: bytes.clone(),
                 counts: counts.clone(),
             };
-            uploaders.spawn(uploader.run(stopped.clone()));
+            uploaders.spawn_on(uploader.run(stopped.clone()), runtime.handle());
         }
-        UploadLoad {
+        Ok(UploadLoad {
+            runtime,
             stop,
             uploaders,
             counts,
             started: Instant::now(),
-        }
+        })
     }
 
     /// Stops every uploader; uploads under way are cut off and not counted.
@@ -88,6 +109,7 @@ impl UploadLoad {
         let _ = self.stop.send(true);
         let secs = self.started.elapsed().as_secs_f64();
         self.uploaders.shutdown().await;
+        drop(self.runtime);
         let bytes = self.counts.bytes.load(Ordering::Relaxed);
         LoadResult {
             uploads: self.counts.completed.load(Ordering::Relaxed),

@@ -251,7 +251,7 @@ async fn chat(
     tokio::time::sleep(SETTLE).await;
     let idle_kib = target.sample().rss_kib;
     let quiet = room.paced(&fanout, 0, || target.sample()).await;
-    let load = UploadLoad::start(&uploaders, &destination, &upload);
+    let load = UploadLoad::start(&uploaders, &destination, &upload)?;
     tokio::time::sleep(WARM_UP).await;
     let peak = PeakRss::start(target.pid());
     let busy = room.paced(&fanout, 1, || target.sample()).await;

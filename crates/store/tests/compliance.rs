@@ -31,6 +31,36 @@ async fn the_cursor_moves_only_from_where_it_is() {
     }
 }
 
+/// The export command writes its cursor while the server writes messages: a transaction
+/// that reads before it writes waits for the other's lock, rather than failing with
+/// "database is locked" because the other wrote after it began to read.
+#[tokio::test]
+async fn the_cursor_moves_while_another_process_writes() {
+    for engine in engines().await {
+        let server = &engine.store;
+        let export = engine.beside().await;
+        let alice = user(server, "alice").await;
+        let lobby = room(server, "Lobby").await;
+        let posts = async {
+            for i in 0..300 {
+                server
+                    .post_message(lobby.id, alice, "hello", &[], i)
+                    .await
+                    .unwrap();
+            }
+        };
+        let cursor = async {
+            for i in 0..300 {
+                export.move_export_cursor(i, i + 1, i).await.unwrap();
+            }
+        };
+        tokio::join!(posts, cursor);
+        assert_eq!(server.export_cursor().await.unwrap(), 300);
+        export.close().await;
+        engine.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn records_name_their_principal_and_room_even_once_the_account_is_removed() {
     for engine in engines().await {

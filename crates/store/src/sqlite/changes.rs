@@ -54,7 +54,7 @@ impl SqliteStore {
 
     /// Asks the server to forget the failed sign-ins of `uri` (normalised).
     pub async fn request_unlock(&self, uri: &str) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         record_change(
             &mut tx,
             &ChangeKind::Unlock {

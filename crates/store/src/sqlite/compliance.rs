@@ -19,7 +19,7 @@ impl SqliteStore {
     /// Joins and parts are recorded per chat session, so a principal's open joins in a room
     /// are its joins there less its parts. Returns how many parts were written.
     pub async fn close_open_joins(&self, reason: &str, at: i64) -> Result<u64> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let open = sqlx::query(
             "SELECT room_id, principal_id, \
                     SUM(kind = 'join') - SUM(kind = 'part') AS open \
@@ -64,7 +64,7 @@ impl SqliteStore {
     /// Moves the export cursor from `from` to `to`, refused with
     /// [`StoreError::ExportCursorMoved`] when it is no longer at `from`.
     pub async fn move_export_cursor(&self, from: i64, to: i64, at: i64) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let found: i64 =
             sqlx::query_scalar("SELECT exported_id FROM compliance_export WHERE id = 1")
                 .fetch_one(&mut *tx)
@@ -126,7 +126,7 @@ impl SqliteStore {
                 .await?;
         while let Some(from) = lo {
             let to = from.saturating_add(PRUNE_SPAN).min(exported_id);
-            let mut tx = self.writes.begin().await?;
+            let mut tx = self.begin_write().await?;
             pruned += sqlx::query(
                 "DELETE FROM compliance_outbox WHERE id > ? AND id <= ? AND at < ? \
                  AND kind NOT IN ('join', 'part')",

@@ -27,7 +27,7 @@ impl SqliteStore {
         new: &NewFileToken<'_>,
         max_live: u32,
     ) -> Result<FileToken> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let live = count_live_tokens(&mut tx, new.principal_id, new.issued_at).await?;
         if live >= u64::from(max_live) {
             return Err(StoreError::TooMany {
@@ -85,7 +85,7 @@ impl SqliteStore {
     /// `name` (the token's `file_url` as its original name), tied to the token. Asking
     /// twice gives the first name.
     pub async fn reserve_upload(&self, token: &str, name: &str, at: i64) -> Result<StoredFile> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM file_tokens WHERE token = ?");
         let found = sqlx::query(&sql)
             .bind(token)
@@ -141,7 +141,7 @@ impl SqliteStore {
         length: u64,
         room_quota: u64,
     ) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let room_id: i64 = sqlx::query_scalar(
             "SELECT f.room_id FROM files f JOIN file_tokens t ON t.file_id = f.id \
              WHERE t.token = ? AND f.id = ? AND f.state = 'uploading' AND t.spent = 0",
@@ -184,7 +184,7 @@ impl SqliteStore {
         size: u64,
         at: i64,
     ) -> Result<StoredFile> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let spent = sqlx::query(
             "UPDATE file_tokens SET spent = 1 \
              WHERE token = ? AND file_id = ? AND direction = 'upload' AND spent = 0",
@@ -226,7 +226,7 @@ impl SqliteStore {
     /// token can reserve a name again. False when there is no such upload (a complete file
     /// is never abandoned).
     pub async fn abandon_upload(&self, file_id: i64) -> Result<bool> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let uploading: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM files WHERE id = ? AND state = 'uploading')",
         )
@@ -252,7 +252,7 @@ impl SqliteStore {
     /// its content) and marks the token, in one transaction; at most once per token.
     /// Returns whether it was written now.
     pub async fn record_download(&self, token: &str, at: i64) -> Result<bool> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let marked = sqlx::query(
             "UPDATE file_tokens SET download_recorded = 1 \
              WHERE token = ? AND direction = 'download' AND download_recorded = 0 AND file_id IS NOT NULL \
@@ -354,7 +354,7 @@ impl SqliteStore {
 
     /// Removes every upload in progress (their tokens keep no file); returns how many.
     pub async fn delete_unfinished_uploads(&self) -> Result<u64> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE file_tokens SET file_id = NULL \
              WHERE file_id IN (SELECT id FROM files WHERE state = 'uploading')",
@@ -372,7 +372,7 @@ impl SqliteStore {
     /// Removes a file's row and the links to it; the tokens that named it are spent and
     /// name no file. False when there was no such file.
     pub async fn remove_file(&self, file_id: i64) -> Result<bool> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let removed = delete_file_rows(&mut tx, file_id).await?;
         tx.commit().await?;
         Ok(removed)

@@ -38,7 +38,7 @@ impl SqliteStore {
         linked_files: &[&str],
         posted_at: i64,
     ) -> Result<StoredMessage> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let seq: i64 = sqlx::query_scalar(
             "UPDATE rooms SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1",
         )
@@ -94,7 +94,7 @@ impl SqliteStore {
             what: "import",
             why: "too many messages".into(),
         })?;
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let first: i64 = sqlx::query_scalar(
             "UPDATE rooms SET next_seq = next_seq + ? WHERE id = ? RETURNING next_seq - ?",
         )
@@ -134,7 +134,7 @@ impl SqliteStore {
     pub async fn import_compliance_events(&self, events: &[NewComplianceEvent<'_>]) -> Result<()> {
         // 6 parameters a row; SQLite allows 32,766 per statement.
         const ROWS_PER_STATEMENT: usize = 500;
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let mut sql = String::from(
                 "INSERT INTO compliance_outbox (kind, room_id, principal_id, message_seq, content, at) VALUES ",
@@ -306,7 +306,7 @@ impl SqliteStore {
         content: &str,
         at: i64,
     ) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         for room_id in room_ids {
             outbox(&mut tx, kind, *room_id, principal_id, None, content, at).await?;
         }
@@ -334,7 +334,7 @@ impl SqliteStore {
     /// Invites principals to a room; each gets the next invitation id of their own. Already
     /// invited principals are left as they are.
     pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         for p in principal_ids {
             sqlx::query(
                 "INSERT OR IGNORE INTO invitations (principal_id, invite_id, room_id, created_at) \
@@ -393,7 +393,7 @@ impl SqliteStore {
         content: &str,
         quota_bytes: u64,
     ) -> Result<Preference> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let others: i64 = sqlx::query_scalar(
             "SELECT COALESCE(SUM(length(CAST(label AS BLOB)) + length(CAST(content AS BLOB)) + ?), 0) \
              FROM preferences WHERE principal_id = ? AND label <> ?",

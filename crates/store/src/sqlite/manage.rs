@@ -27,7 +27,7 @@ impl SqliteStore {
         file_post: Option<bool>,
         audit: &Audit<'_>,
     ) -> Result<Room> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let room_id = insert_room(&mut tx, new, file_post).await?;
         for role in [Role::Member, Role::Manager] {
             set_role_in(&mut tx, room_id, audit.actor_id, role, true).await?;
@@ -43,7 +43,7 @@ impl SqliteStore {
         update: &crate::rooms::RoomUpdate,
         audit: &Audit<'_>,
     ) -> Result<Room> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         update_room_in(&mut tx, room_id, update).await?;
         write_audit(&mut tx, Subject::Room(room_id), audit).await?;
         tx.commit().await?;
@@ -59,7 +59,7 @@ impl SqliteStore {
         remove: &[i64],
         audit: &Audit<'_>,
     ) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (ids, on) in [(add, true), (remove, false)] {
             for &principal_id in ids {
                 set_role_in(&mut tx, room_id, principal_id, role, on).await?;
@@ -76,7 +76,7 @@ impl SqliteStore {
         update: &CategoryUpdate,
         audit: &Audit<'_>,
     ) -> Result<Category> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE categories SET name = COALESCE(?, name), description = COALESCE(?, description), \
              file_post = COALESCE(?, file_post), invitations = COALESCE(?, invitations), \
@@ -113,7 +113,7 @@ impl SqliteStore {
         scope: &[(i64, Option<ScopeEntry>)],
         audit: &Audit<'_>,
     ) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         for &(principal_id, creator) in creators {
             set_creator_in(&mut tx, category_id, principal_id, creator).await?;
         }

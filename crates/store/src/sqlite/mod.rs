@@ -53,6 +53,15 @@ const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, 
 pub const DEFAULT_SEARCH_TIME_LIMIT: Duration = Duration::from_secs(1);
 
 impl SqliteStore {
+    /// A write transaction, holding SQLite's write lock from its first statement. A deferred
+    /// one that read first would ask for the lock only at its first write, and if another
+    /// process (an admin command, the compliance export) had written since it began reading,
+    /// SQLite would refuse it at once — "database is locked" — rather than wait in its busy
+    /// handler. Taken at `BEGIN IMMEDIATE`, the lock is waited for like any other.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.writes.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     pub async fn open(path: &Path) -> Result<SqliteStore> {
         owner_only(path)?;
         let options = SqliteConnectOptions::new()
@@ -124,7 +133,7 @@ impl SqliteStore {
         secrets: &PasswordSecrets,
         revive: bool,
     ) -> Result<User> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let created_at = crate::now();
         let mechanisms = secrets.mechanisms();
         let revived: Option<i64> = if revive {
@@ -160,7 +169,7 @@ impl SqliteStore {
 
     /// `uris` are normalised. No secret rows: Digest and NTLM find nothing to check against.
     pub async fn add_users_without_password(&self, uris: &[String]) -> Result<Vec<User>> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let created_at = crate::now();
         let mechanisms = Mechanisms {
             digest: true,
@@ -184,7 +193,7 @@ impl SqliteStore {
     }
 
     pub async fn set_password(&self, uri: &str, secrets: &PasswordSecrets) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = live_user_id(&mut tx, uri).await?;
         sqlx::query("DELETE FROM digest_secrets WHERE principal_id = ?")
             .bind(id)
@@ -204,7 +213,7 @@ impl SqliteStore {
     /// Removes an account, keeping a tombstone: its messages and compliance rows keep their
     /// author, everything that let it sign in or act goes, and its sessions end.
     pub async fn remove_user(&self, uri: &str) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = live_user_id(&mut tx, uri).await?;
         sqlx::query("UPDATE principals SET removed_at = ?, disabled = 0, admin = 0 WHERE id = ?")
             .bind(crate::now())
@@ -233,7 +242,7 @@ impl SqliteStore {
 
     /// Disables an account (its sessions end and sign-in is refused) or enables it again.
     pub async fn set_disabled(&self, uri: &str, disabled: bool) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = live_user_id(&mut tx, uri).await?;
         sqlx::query("UPDATE principals SET disabled = ? WHERE id = ?")
             .bind(disabled)
@@ -317,7 +326,7 @@ impl SqliteStore {
     /// Restricts (or widens) the mechanisms of an account; the secrets of mechanisms no
     /// longer allowed are deleted.
     pub async fn set_mechanisms(&self, uri: &str, mechanisms: Mechanisms) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "UPDATE principals SET mechanisms = ? WHERE uri = ? AND kind = 'user' AND removed_at IS NULL RETURNING id",
         )

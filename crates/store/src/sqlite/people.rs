@@ -11,7 +11,7 @@ impl SqliteStore {
     /// Makes an account an administrator or takes the flag away. The account's rights are
     /// re-checked by a running server, as after any change of who may do what.
     pub async fn set_admin(&self, uri: &str, admin: bool) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = live_user_id(&mut tx, uri).await?;
         sqlx::query("UPDATE principals SET admin = ? WHERE id = ?")
             .bind(admin)

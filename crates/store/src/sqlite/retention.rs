@@ -155,7 +155,7 @@ impl SqliteStore {
         at: i64,
     ) -> Result<Purged> {
         let before = before.unwrap_or(i64::MAX);
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let held: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM legal_holds WHERE room_id = ? AND released_at IS NULL)",
         )

@@ -101,7 +101,7 @@ impl SqliteStore {
         principal_id: i64,
         creator: bool,
     ) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         set_creator_in(&mut tx, category_id, principal_id, creator).await?;
         tx.commit().await?;
         Ok(())
@@ -128,7 +128,7 @@ impl SqliteStore {
         principal_id: i64,
         entry: Option<ScopeEntry>,
     ) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         set_scope_in(&mut tx, category_id, principal_id, entry).await?;
         record_scope_change(&mut tx, category_id).await?;
         tx.commit().await?;
@@ -158,14 +158,14 @@ impl SqliteStore {
     }
 
     pub async fn add_room(&self, new: &NewRoom<'_>) -> Result<Room> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         let room_id = insert_room(&mut tx, new, None).await?;
         tx.commit().await?;
         self.room_after_write(room_id).await
     }
 
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         update_room_in(&mut tx, room_id, update).await?;
         tx.commit().await?;
         self.room_after_write(room_id).await
@@ -274,7 +274,7 @@ impl SqliteStore {
         role: Role,
         on: bool,
     ) -> Result<()> {
-        let mut tx = self.writes.begin().await?;
+        let mut tx = self.begin_write().await?;
         set_role_in(&mut tx, room_id, principal_id, role, on).await?;
         tx.commit().await?;
         Ok(())

@@ -30,6 +30,14 @@ impl Engine {
         };
     }
 
+    /// Another store on the same database, as an admin command running beside the server
+    /// opens it.
+    pub async fn beside(&self) -> Store {
+        match &self.store {
+            Store::Sqlite(_) => Store::open_sqlite(&self.dir.join("test.db")).await.unwrap(),
+        }
+    }
+
     /// A pool of its own on the SQLite database, for a test that must reach below the
     /// store (to make a statement fail, say).
     pub async fn sqlite_pool(&self) -> sqlx::SqlitePool {

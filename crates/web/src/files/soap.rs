@@ -181,6 +181,7 @@ async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
 /// the client takes as the failed transfer it is.
 fn streamed_chunk(blob: Blob, offset: u64, len: usize) -> Response {
     let (writer, head) = StreamedChunk::new(len);
+    let answer_len = writer.answer_len();
     let text = futures_util::stream::try_unfold(
         (Box::pin(read_steps(blob, offset, len as u64)), Some(writer)),
         |(mut steps, writer)| async move {
@@ -200,10 +201,7 @@ fn streamed_chunk(blob: Blob, offset: u64, len: usize) -> Response {
         futures_util::stream::once(async { Ok::<_, BoxError>(Bytes::from(head)) }).chain(text);
     let headers = [
         (CONTENT_TYPE, HeaderValue::from_static(XML)),
-        (
-            CONTENT_LENGTH,
-            HeaderValue::from(StreamedChunk::answer_len(len)),
-        ),
+        (CONTENT_LENGTH, HeaderValue::from(answer_len)),
     ];
     (StatusCode::OK, headers, Body::from_stream(body)).into_response()
 }

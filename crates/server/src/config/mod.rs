@@ -8,6 +8,12 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use sip_proto::auth::Algorithm;
 
+mod archive;
+mod web;
+
+pub use archive::{ComplianceConfig, RetentionConfig};
+pub use web::{FilesConfig, ManageConfig, WebConfig};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -172,107 +178,6 @@ pub struct ChatConfig {
     pub web_manager_url_external: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WebConfig {
-    /// The HTTPS listener (file transfer); `None` (`"off"` in TOML) disables it, and with it
-    /// file posting.
-    #[serde(deserialize_with = "optional_addr")]
-    pub listen: Option<SocketAddr>,
-    /// The listener's address as clients reach it, `https://host[:port][/prefix]`; default
-    /// `https://<domain>:<listen port>`. File tokens name the service under it.
-    pub public_url: Option<String>,
-    /// Open connections at most; further ones are closed at once.
-    pub max_connections: usize,
-    /// The TLS handshake, and then each request's head, must arrive within this long of the
-    /// connection being ready for it (so an idle keep-alive connection lasts this long).
-    pub header_timeout_secs: u64,
-    /// A request body must arrive within this long plus the time its length takes at
-    /// `min_body_kb_per_sec`: a slow uploader is cut off.
-    pub body_timeout_secs: u64,
-    pub min_body_kb_per_sec: u64,
-    /// A connection on which no byte moves either way for this long is closed (a client
-    /// that stops reading a download, or stops sending).
-    pub idle_timeout_secs: u64,
-    /// Threads that run HTTPS (TLS, SOAP, encryption at rest), apart from the chat's: file
-    /// transfers, however many, use at most these and the file I/O threads, so that chat
-    /// keeps its cores.
-    pub threads: usize,
-    /// How many steps below the chat's priority those threads run (0–19; by default the
-    /// lowest priority): chat's fan-out gets the cores first when both want them.
-    pub nice: i32,
-}
-
-/// The room-management web application (MS-PCWP), served on the HTTPS listener.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ManageConfig {
-    /// A browser session not used for this long ends.
-    pub session_idle_secs: u64,
-    /// A browser session ends this long after sign-in, used or not.
-    pub session_max_secs: u64,
-    /// Signed-in browser sessions at most, over all users; a sign-in beyond it is refused.
-    pub max_sessions: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FilesConfig {
-    /// Where posted files are stored (encrypted); default `<data_dir>/files`.
-    pub dir: Option<PathBuf>,
-    /// The largest file, in KiB.
-    pub max_file_size_kb: u64,
-    /// The largest chunk of one `AppendChunk` or `DownloadChunk`, in KiB.
-    pub max_chunk_kb: u64,
-    /// What one room's files may take in all, in MiB.
-    pub room_quota_mb: u64,
-    /// Files one room may hold (uploads in progress count), whatever their size.
-    pub max_files_per_room: u64,
-    /// How long a file token stays valid after it is issued.
-    pub token_lifetime_secs: u64,
-    /// Live file tokens one user may hold.
-    pub max_tokens_per_user: u32,
-    /// Uploads one user may have in progress at once.
-    pub max_uploads_per_user: usize,
-}
-
-/// History retention (`parlance category set --retention-days`), applied by the server.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetentionConfig {
-    /// How often the server purges what the categories' retention lets go.
-    pub interval_secs: u64,
-    /// Messages (and files) one purge step removes, in one short transaction: chat waits
-    /// for the store's writer at most one step at a time.
-    pub step: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ComplianceConfig {
-    /// Export the compliance outbox from the running server, every `interval_secs` and at
-    /// shutdown. Off by default: the archive holds every message and posted file in the
-    /// clear. `parlance compliance export` works either way.
-    pub enabled: bool,
-    /// The output directory; default `<data_dir>/compliance`, made when missing. A
-    /// directory set here must exist (an archive share that is not mounted is an error,
-    /// not a directory created in its place).
-    pub dir: Option<PathBuf>,
-    pub interval_secs: u64,
-    /// `xml` (the original's XmlAdapter) or `json_lines`.
-    pub adapter: parlance_compliance::Adapter,
-    /// One output file per room and batch (OneChatRoomPerOutputFile).
-    pub one_room_per_file: bool,
-    /// The room's name in `Channel@name`, else its URI (AddChatRoomDetails).
-    pub room_details: bool,
-    /// `UserName`, `email` and `internal` on `Sender` (AddUserDetails).
-    pub user_details: bool,
-    /// Events in one output batch at most.
-    pub batch_events: u32,
-    /// How long exported rows stay in the outbox; 0 deletes them once archived.
-    pub keep_exported_secs: u64,
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -289,22 +194,6 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             compliance: ComplianceConfig::default(),
             manage: ManageConfig::default(),
-        }
-    }
-}
-
-impl Default for ComplianceConfig {
-    fn default() -> Self {
-        ComplianceConfig {
-            enabled: false,
-            dir: None,
-            interval_secs: 15 * 60,
-            adapter: parlance_compliance::Adapter::Xml,
-            one_room_per_file: false,
-            room_details: true,
-            user_details: true,
-            batch_events: 10_000,
-            keep_exported_secs: 0,
         }
     }
 }
@@ -394,56 +283,6 @@ impl Default for ChatConfig {
     }
 }
 
-impl Default for WebConfig {
-    fn default() -> Self {
-        WebConfig {
-            listen: Some(SocketAddr::from(([0, 0, 0, 0], 8443))),
-            public_url: None,
-            max_connections: 1024,
-            header_timeout_secs: 30,
-            body_timeout_secs: 30,
-            min_body_kb_per_sec: 8,
-            idle_timeout_secs: 60,
-            threads: 1,
-            nice: 19,
-        }
-    }
-}
-
-impl Default for ManageConfig {
-    fn default() -> Self {
-        ManageConfig {
-            session_idle_secs: 1800,
-            session_max_secs: 12 * 3600,
-            max_sessions: 10_000,
-        }
-    }
-}
-
-impl Default for FilesConfig {
-    fn default() -> Self {
-        FilesConfig {
-            dir: None,
-            max_file_size_kb: 20 * 1024,
-            max_chunk_kb: 1024,
-            room_quota_mb: 1024,
-            max_files_per_room: 100_000,
-            token_lifetime_secs: 1800,
-            max_tokens_per_user: 64,
-            max_uploads_per_user: 4,
-        }
-    }
-}
-
-impl Default for RetentionConfig {
-    fn default() -> Self {
-        RetentionConfig {
-            interval_secs: 3600,
-            step: 500,
-        }
-    }
-}
-
 impl Config {
     /// `auth.trusted_networks`, parsed.
     pub fn trusted_networks(&self) -> Result<Vec<IpNet>, ConfigError> {
@@ -524,11 +363,6 @@ impl Config {
             ("chat.search_time_limit_ms", c.search_time_limit_ms),
             ("chat.search_burst", u64::from(c.search_burst)),
             ("chat.searches_per_minute", u64::from(c.searches_per_minute)),
-            ("compliance.interval_secs", self.compliance.interval_secs),
-            (
-                "compliance.batch_events",
-                u64::from(self.compliance.batch_events),
-            ),
         ] {
             if value == 0 {
                 return bad(format!("{key} must be at least 1"));
@@ -538,63 +372,8 @@ impl Config {
         if self.chat.session_expires_secs < 20 {
             return bad("chat.session_expires_secs must be at least 20".into());
         }
-        if self.retention.interval_secs == 0 || self.retention.step == 0 {
-            return bad("retention.interval_secs and retention.step must be at least 1".into());
-        }
-        self.validate_web()
-    }
-
-    fn validate_web(&self) -> Result<(), ConfigError> {
-        let bad = |m: String| Err(ConfigError::Invalid(m));
-        if let Some(url) = &self.web.public_url {
-            let valid = url.strip_prefix("https://").is_some_and(|rest| {
-                let host = rest.split('/').next().unwrap_or_default();
-                !host.is_empty() && !rest.contains(|c: char| c.is_whitespace() || "?#@".contains(c))
-            });
-            if !valid {
-                return bad(format!(
-                    "web.public_url {url:?} is not an https://host[:port][/prefix] URL"
-                ));
-            }
-        }
-        let (w, f) = (&self.web, &self.files);
-        if !(0..=19).contains(&w.nice) {
-            return bad(format!("web.nice is {}, it must be 0 to 19", w.nice));
-        }
-        for (key, value) in [
-            ("web.max_connections", w.max_connections as u64),
-            ("web.header_timeout_secs", w.header_timeout_secs),
-            ("web.body_timeout_secs", w.body_timeout_secs),
-            ("web.min_body_kb_per_sec", w.min_body_kb_per_sec),
-            ("web.idle_timeout_secs", w.idle_timeout_secs),
-            ("web.threads", w.threads as u64),
-            ("files.max_file_size_kb", f.max_file_size_kb),
-            ("files.max_chunk_kb", f.max_chunk_kb),
-            ("files.room_quota_mb", f.room_quota_mb),
-            ("files.max_files_per_room", f.max_files_per_room),
-            ("files.token_lifetime_secs", f.token_lifetime_secs),
-            (
-                "files.max_tokens_per_user",
-                u64::from(f.max_tokens_per_user),
-            ),
-            ("files.max_uploads_per_user", f.max_uploads_per_user as u64),
-            ("manage.session_idle_secs", self.manage.session_idle_secs),
-            ("manage.session_max_secs", self.manage.session_max_secs),
-            ("manage.max_sessions", self.manage.max_sessions as u64),
-        ] {
-            if value == 0 {
-                return bad(format!("{key} must be at least 1"));
-            }
-        }
-        // A SOAP request carries a whole chunk, base64-encoded, and is held in memory.
-        if f.max_chunk_kb > MAX_CHUNK_KB {
-            return bad(format!("files.max_chunk_kb must be at most {MAX_CHUNK_KB}"));
-        }
-        // The "InKB" operations answer in a 64-bit count of KiB; past that, bytes overflow.
-        if f.max_file_size_kb > u64::MAX >> 10 || f.room_quota_mb > u64::MAX >> 20 {
-            return bad("files.max_file_size_kb or files.room_quota_mb is too large".into());
-        }
-        Ok(())
+        self.validate_web()?;
+        self.validate_archive()
     }
 
     /// The offered Digest algorithms, checked: MD5 and SHA-256, each at most once.
@@ -636,62 +415,6 @@ impl Config {
             .unwrap_or_else(|| format!("sip:chatsrv@{}", self.domain))
     }
 
-    /// The HTTPS listener's public URL once it listens on `port`, without a trailing `/`.
-    pub fn public_url(&self, port: u16) -> String {
-        match &self.web.public_url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => format!("https://{}:{port}", self.domain),
-        }
-    }
-
-    /// The room-management application's base URL for internal clients: the configured
-    /// one, else Parlance's own while the HTTPS listener is on (its port given).
-    pub fn web_manager_url(&self, https_port: Option<u16>) -> Option<String> {
-        self.chat.web_manager_url_internal.clone().or_else(|| {
-            https_port
-                .map(|port| format!("{}{}", self.public_url(port), parlance_web::manage::BASE))
-        })
-    }
-
-    pub fn files_dir(&self) -> PathBuf {
-        self.files
-            .dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("files"))
-    }
-
-    /// The compliance output directory.
-    pub fn compliance_dir(&self) -> PathBuf {
-        self.compliance
-            .dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("compliance"))
-    }
-
-    /// The lock one compliance exporter at a time holds, beside the database it exports.
-    pub fn compliance_lock_path(&self) -> PathBuf {
-        self.data_dir.join("compliance-export.lock")
-    }
-
-    /// How `[compliance]` says to export.
-    pub fn export_settings(&self) -> parlance_compliance::ExportSettings {
-        let c = &self.compliance;
-        let mut settings = parlance_compliance::ExportSettings::new(
-            self.compliance_dir(),
-            self.compliance_lock_path(),
-            self.domain.clone(),
-        );
-        settings.adapter = c.adapter;
-        settings.one_room_per_file = c.one_room_per_file;
-        settings.details = parlance_compliance::Details {
-            rooms: c.room_details,
-            users: c.user_details,
-        };
-        settings.batch_events = c.batch_events;
-        settings.keep_exported = std::time::Duration::from_secs(c.keep_exported_secs);
-        settings
-    }
-
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("parlance.db")
     }
@@ -700,9 +423,6 @@ impl Config {
         self.data_dir.join("server.key")
     }
 }
-
-/// The largest `files.max_chunk_kb`, in KiB.
-const MAX_CHUNK_KB: u64 = 16 * 1024;
 
 fn default_domain() -> String {
     std::fs::read_to_string("/etc/hostname")
@@ -773,106 +493,6 @@ mod tests {
         for bad in ["interval_secs = 0", "step = 0"] {
             let c: Config =
                 toml::from_str(&format!("domain = \"example.com\"\n[retention]\n{bad}")).unwrap();
-            assert!(c.validate().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_https_listener_and_its_files_are_configured_and_checked() {
-        let c: Config = toml::from_str("domain = \"example.com\"").unwrap();
-        assert_eq!(c.web.listen, Some(SocketAddr::from(([0, 0, 0, 0], 8443))));
-        assert_eq!(c.public_url(8443), "https://example.com:8443");
-        assert_eq!(c.files_dir(), PathBuf::from("parlance-data/files"));
-        let c: Config = toml::from_str(
-            "domain = \"example.com\"\n[web]\nlisten = \"off\"\npublic_url = \"https://chat.example.com/pc/\"",
-        )
-        .unwrap();
-        c.validate().unwrap();
-        assert_eq!(c.web.listen, None);
-        assert_eq!(
-            c.public_url(8443),
-            "https://chat.example.com/pc",
-            "no trailing slash"
-        );
-        for bad in [
-            "[web]\npublic_url = \"http://chat.example.com\"",
-            "[web]\npublic_url = \"https://\"",
-            "[web]\npublic_url = \"https://chat.example.com/?x=1\"",
-            "[web]\nmax_connections = 0",
-            "[web]\nmin_body_kb_per_sec = 0",
-            "[web]\nnice = -1",
-            "[web]\nnice = 20",
-            "[files]\nmax_chunk_kb = 0",
-            "[files]\nmax_chunk_kb = 16385",
-            "[files]\nmax_uploads_per_user = 0",
-        ] {
-            let c: Config = toml::from_str(&format!("domain = \"example.com\"\n{bad}")).unwrap();
-            assert!(c.validate().is_err(), "{bad}");
-        }
-        let err = toml::from_str::<Config>("[files]\nmax_file_size = 1").unwrap_err();
-        assert!(err.to_string().contains("max_file_size"), "{err}");
-    }
-
-    #[test]
-    fn the_compliance_export_is_configured_and_checked() {
-        let c: Config = toml::from_str("domain = \"example.com\"").unwrap();
-        assert!(!c.compliance.enabled);
-        assert_eq!(
-            c.compliance_dir(),
-            PathBuf::from("parlance-data/compliance")
-        );
-        let s = c.export_settings();
-        assert_eq!(s.adapter, parlance_compliance::Adapter::Xml);
-        assert_eq!(s.keep_exported, std::time::Duration::ZERO);
-        let c: Config = toml::from_str(
-            "domain = \"example.com\"\n[compliance]\nenabled = true\ndir = \"/archive\"\nadapter = \"json_lines\"\none_room_per_file = true\nuser_details = false\nkeep_exported_secs = 86400",
-        )
-        .unwrap();
-        c.validate().unwrap();
-        let s = c.export_settings();
-        assert_eq!(s.dir, PathBuf::from("/archive"));
-        assert_eq!(s.adapter, parlance_compliance::Adapter::JsonLines);
-        assert!(s.one_room_per_file && s.details.rooms && !s.details.users);
-        assert_eq!(s.keep_exported, std::time::Duration::from_secs(86400));
-        for bad in ["interval_secs = 0", "batch_events = 0"] {
-            let c: Config =
-                toml::from_str(&format!("domain = \"example.com\"\n[compliance]\n{bad}")).unwrap();
-            assert!(c.validate().is_err(), "{bad}");
-        }
-        let err = toml::from_str::<Config>("[compliance]\nadapter = \"csv\"").unwrap_err();
-        assert!(err.to_string().contains("csv"), "{err}");
-    }
-
-    #[test]
-    fn the_room_management_url_defaults_to_parlances_own() {
-        let c: Config = toml::from_str("domain = \"example.com\"").unwrap();
-        assert_eq!(
-            c.web_manager_url(Some(8443)).as_deref(),
-            Some("https://example.com:8443/PersistentChat/RM/")
-        );
-        assert_eq!(c.web_manager_url(None), None, "no listener, no application");
-        let c: Config = toml::from_str(
-            "domain = \"example.com\"\n[web]\npublic_url = \"https://chat.example.com/pc/\"",
-        )
-        .unwrap();
-        assert_eq!(
-            c.web_manager_url(Some(8443)).as_deref(),
-            Some("https://chat.example.com/pc/PersistentChat/RM/")
-        );
-        let c: Config = toml::from_str(
-            "domain = \"example.com\"\n[chat]\nweb_manager_url_internal = \"https://rm.example.com/?a=1\"",
-        )
-        .unwrap();
-        assert_eq!(
-            c.web_manager_url(Some(8443)).as_deref(),
-            Some("https://rm.example.com/?a=1"),
-            "the configured one"
-        );
-        for bad in [
-            "[manage]\nmax_sessions = 0",
-            "[manage]\nsession_idle_secs = 0",
-        ] {
-            let c: Config = toml::from_str(&format!("domain = \"example.com\"\n{bad}")).unwrap();
             assert!(c.validate().is_err(), "{bad}");
         }
     }

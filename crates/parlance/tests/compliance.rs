@@ -29,6 +29,7 @@ const JAN_31: i64 = 1_769_817_600_000_000_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_archives_up_to_a_moment_then_the_rest_and_waits_for_no_one() {
     let data = DataDir::new("compliance-cli");
+    admin(&data.0, &["init"]);
     admin(&data.0, &["user", "add", "alice@example.test"]);
     admin(&data.0, &["category", "add", "Eng"]);
     admin(&data.0, &["room", "add", "Lobby", "--category", "Eng"]);

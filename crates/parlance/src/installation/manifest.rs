@@ -88,14 +88,16 @@ impl Manifest {
                 manifest.format
             );
         }
+        for entry in &manifest.files {
+            check_path(&entry.path)
+                .with_context(|| format!("{}: {:?}", path.display(), entry.path))?;
+        }
         for required in ["parlance.db", "server.key"] {
             if !manifest.files.iter().any(|e| e.path == required) {
                 bail!("{} lists no {required}", path.display());
             }
         }
         for entry in &manifest.files {
-            check_path(&entry.path)
-                .with_context(|| format!("{}: {:?}", path.display(), entry.path))?;
             let file = dir.join(&entry.path);
             let (bytes, sha256) = hash_file(&file)
                 .with_context(|| format!("the backup's {} cannot be read", entry.path))?;

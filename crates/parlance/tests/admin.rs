@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{BIN, open_data, stored_file};
+use common::{BIN, open_data, outcome, stored_file};
 
 fn run(data: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)
@@ -18,12 +18,7 @@ fn run(data: &Path, args: &[&str]) -> (bool, String) {
         .env("PARLANCE_PASSWORD", "pw")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    outcome(out)
 }
 
 fn ok(data: &Path, args: &[&str]) -> String {

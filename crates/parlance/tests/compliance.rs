@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{DataDir, admin, parlance};
+use common::{DataDir, admin, outcome, parlance};
 use parlance_store::Store;
 
 fn export(data: &DataDir, args: &[&str]) -> (bool, String) {
@@ -15,12 +15,7 @@ fn export(data: &DataDir, args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    outcome(out)
 }
 
 /// 2026-01-31T00:00:00Z, in Unix nanoseconds.

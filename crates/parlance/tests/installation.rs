@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{
-    BIN, DOMAIN, DataDir, PASSWORD, admin, chat_server, client_config, open_data, serve,
+    BIN, DOMAIN, DataDir, PASSWORD, admin, chat_server, client_config, open_data, outcome, serve,
     stored_file,
 };
 use parlance_client::Client;
@@ -46,13 +46,9 @@ fn run_as(data: &Path, domain: &str, args: &[&str]) -> (bool, String) {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (success, text) = outcome(out);
     assert!(!text.contains("panicked"), "{text}");
-    (out.status.success(), text)
+    (success, text)
 }
 
 fn run(data: &Path, args: &[&str]) -> (bool, String) {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use parlance_server::config::Config;
-use parlance_server::installation::{self, Access};
+use parlance_server::installation::{self, Access, InstallationError};
 use parlance_server::tls::Certificate;
 use parlance_store::Store;
 
@@ -65,9 +65,12 @@ pub async fn init(config: Config) -> anyhow::Result<()> {
 /// `parlance migrate`: brings the database's schema to this build's, with no server
 /// running on it (the lock says whether one does).
 pub async fn migrate(config: Config) -> anyhow::Result<()> {
+    // Before the lock file is made: a missing installation stays missing.
     if !installation::exists(&config) {
-        // Named as every other command names it, and before the lock file is made.
-        installation::open(&config, Access::Existing).await?;
+        return Err(InstallationError::Missing {
+            path: config.data_dir,
+        }
+        .into());
     }
     let _lock = installation::lock(&config)?;
     let (store, _key) = installation::open(&config, Access::Migrate).await?;

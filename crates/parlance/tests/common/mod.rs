@@ -48,6 +48,16 @@ pub fn parlance(data: &Path) -> Command {
     c
 }
 
+/// Whether a finished command succeeded, and what it wrote (its output, then its errors).
+pub fn outcome(out: std::process::Output) -> (bool, String) {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// Runs an admin command (`user add …` reads the password from stdin) and insists it works.
 pub fn admin(data: &Path, args: &[&str]) {
     let mut cmd = parlance(data);

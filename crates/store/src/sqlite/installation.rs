@@ -3,22 +3,28 @@
 use std::path::Path;
 
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
 use crate::error::{Result, StoreError};
 use crate::installation::{FileLocation, Installation};
 
+const INSTALLATION: &str = "SELECT domain, key_check, created_at FROM installation WHERE id = 1";
+
+fn installation_from_row(r: &SqliteRow) -> Installation {
+    Installation {
+        domain: r.get("domain"),
+        key_check: r.get("key_check"),
+        created_at: r.get("created_at"),
+    }
+}
+
 impl SqliteStore {
     pub async fn installation(&self) -> Result<Option<Installation>> {
-        let row =
-            sqlx::query("SELECT domain, key_check, created_at FROM installation WHERE id = 1")
-                .fetch_optional(&self.reads)
-                .await?;
-        Ok(row.map(|r| Installation {
-            domain: r.get("domain"),
-            key_check: r.get("key_check"),
-            created_at: r.get("created_at"),
-        }))
+        let row = sqlx::query(INSTALLATION)
+            .fetch_optional(&self.reads)
+            .await?;
+        Ok(row.as_ref().map(installation_from_row))
     }
 
     /// Records the identity unless one is recorded already, and returns the one in force:
@@ -37,15 +43,9 @@ impl SqliteStore {
         .bind(crate::now())
         .execute(&self.writes)
         .await?;
-        let row =
-            sqlx::query("SELECT domain, key_check, created_at FROM installation WHERE id = 1")
-                .fetch_one(&self.writes)
-                .await?;
-        Ok(Installation {
-            domain: row.get("domain"),
-            key_check: row.get("key_check"),
-            created_at: row.get("created_at"),
-        })
+        // On the writer: a reader might not see the row just written by another process yet.
+        let row = sqlx::query(INSTALLATION).fetch_one(&self.writes).await?;
+        Ok(installation_from_row(&row))
     }
 
     pub async fn set_domain(&self, domain: &str) -> Result<()> {

@@ -4,13 +4,12 @@
 
 use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A held lock; released when dropped.
 #[derive(Debug)]
 pub struct LockFile {
     file: File,
-    path: PathBuf,
 }
 
 impl LockFile {
@@ -24,10 +23,7 @@ impl LockFile {
             .write(true)
             .open(path)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(LockFile {
-                file,
-                path: path.to_owned(),
-            })),
+            Ok(()) => Ok(Some(LockFile { file })),
             Err(TryLockError::WouldBlock) => Ok(None),
             Err(TryLockError::Error(e)) => Err(e),
         }
@@ -47,10 +43,6 @@ impl LockFile {
         let mut text = String::new();
         File::open(path).ok()?.read_to_string(&mut text).ok()?;
         text.trim().parse().ok()
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

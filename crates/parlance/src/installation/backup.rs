@@ -86,6 +86,7 @@ fn copy_all(
         bytes,
         sha256,
     });
+    // The first of them, the database, is there already.
     for name in DATA_FILES.iter().skip(1) {
         let from = config.data_dir.join(name);
         if from.exists() {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use parlance_server::config::Config;
-use parlance_server::installation;
+use parlance_server::installation::{self, InstallationError};
 use parlance_store::Store;
 
 use super::RestoreArgs;
@@ -32,7 +32,12 @@ pub async fn run(config: Config, args: RestoreArgs) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || Manifest::read_verified(&src)).await??
     };
     installation::create_dir(&config)?;
-    let _lock = installation::lock(&config).context("cannot restore: stop the server first")?;
+    let _lock = installation::lock(&config).map_err(|e| match e {
+        InstallationError::Locked { .. } => {
+            anyhow::Error::from(e).context("cannot restore: stop the server first")
+        }
+        e => e.into(),
+    })?;
     let occupied = occupied(&config);
     if !occupied.is_empty() {
         if !args.force {

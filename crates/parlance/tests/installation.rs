@@ -377,6 +377,14 @@ fn a_damaged_backup_is_refused_before_anything_is_replaced() {
         text.contains("server.key does not match its manifest"),
         "{text}"
     );
+    let elsewhere = target.0.join("key-elsewhere");
+    std::fs::write(&elsewhere, &saved).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &key).unwrap();
+    let text = refused(&target.0, DOMAIN, &["restore", dest.to_str().unwrap()]);
+    assert!(text.contains("symbolic link"), "{text}");
+    std::fs::remove_file(&key).unwrap();
+    std::fs::remove_file(&elsewhere).unwrap();
     std::fs::write(&key, &saved).unwrap();
 
     let manifest = dest.join("manifest.json");

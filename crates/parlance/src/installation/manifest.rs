@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 pub const NAME: &str = "manifest.json";
 /// The layout described here; a restore refuses any other.
 const FORMAT: u32 = 1;
+/// The largest manifest read: about a million files' entries. A restore reads it whole.
+const MAX_MANIFEST: u64 = 256 << 20;
 
 /// The backup's files, by their path inside it. The first component says what each is:
 /// `parlance.db`, `server.key`, `tls-cert.pem`, `tls-key.pem` go to the data directory,
@@ -73,12 +75,21 @@ impl Manifest {
     /// there, whole and unchanged, and that its paths stay inside the backup.
     pub fn read_verified(dir: &Path) -> anyhow::Result<Manifest> {
         let path = dir.join(NAME);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{} is not a Parlance backup (no readable {NAME})",
-                dir.display()
-            )
-        })?;
+        let mut text = String::new();
+        File::open(&path)
+            .and_then(|f| f.take(MAX_MANIFEST + 1).read_to_string(&mut text))
+            .with_context(|| {
+                format!(
+                    "{} is not a Parlance backup (no readable {NAME})",
+                    dir.display()
+                )
+            })?;
+        if text.len() as u64 > MAX_MANIFEST {
+            bail!(
+                "{} is larger than {MAX_MANIFEST} bytes: not a Parlance manifest",
+                path.display()
+            );
+        }
         let manifest: Manifest = serde_json::from_str(&text)
             .with_context(|| format!("{} is damaged", path.display()))?;
         if manifest.format != FORMAT {
@@ -99,6 +110,7 @@ impl Manifest {
         }
         for entry in &manifest.files {
             let file = dir.join(&entry.path);
+            regular_file(dir, &entry.path)?;
             let (bytes, sha256) = hash_file(&file)
                 .with_context(|| format!("the backup's {} cannot be read", entry.path))?;
             if bytes != entry.bytes || sha256 != entry.sha256 {
@@ -128,6 +140,24 @@ fn check_path(path: &str) -> anyhow::Result<()> {
     };
     if !known {
         bail!("not a part of a Parlance backup");
+    }
+    Ok(())
+}
+
+/// Refuses a symbolic link anywhere on the way to a backup's file: restored, it would copy
+/// whatever it points to (outside the backup) into the installation.
+fn regular_file(dir: &Path, path: &str) -> anyhow::Result<()> {
+    let mut at = dir.to_path_buf();
+    for part in Path::new(path).components() {
+        at.push(part);
+        let meta = std::fs::symlink_metadata(&at)
+            .with_context(|| format!("the backup's {path} cannot be read"))?;
+        if meta.file_type().is_symlink() {
+            bail!(
+                "the backup's {path} goes through the symbolic link {}: a backup holds plain files only",
+                at.display()
+            );
+        }
     }
     Ok(())
 }

@@ -214,7 +214,7 @@ pub fn client_config(data: &DataDir, server: &Server, user: &str) -> parlance_cl
 /// The store and file store of an installation, opened as the admin commands open them.
 pub async fn open_data(data: &Path) -> (parlance_store::Store, parlance_files::FileStore) {
     let config = parlance_server::config::Config {
-        domain: "example.test".into(),
+        domain: DOMAIN.into(),
         data_dir: data.to_owned(),
         ..Default::default()
     };

@@ -2,15 +2,15 @@
 //! past it; then the exported rows the retention lets go are pruned.
 
 use std::collections::HashSet;
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parlance_clock::Clock;
 use parlance_files::FileStore;
-use parlance_store::Store;
 use parlance_store::history::ComplianceRecord;
+use parlance_store::{LockFile, Store};
 
 use crate::attach::{self, ATTACHMENT_DIR, Attachment};
 use crate::durable::{self, Counting};
@@ -151,21 +151,12 @@ impl Exporter {
 
     /// Takes the exporters' lock, or says who holds it. The kernel releases it when the
     /// process ends, however it ends.
-    fn lock(&self) -> Result<File, ExportError> {
+    fn lock(&self) -> Result<LockFile, ExportError> {
         let path = &self.settings.lock;
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|source| ExportError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        match file.try_lock() {
-            Ok(()) => Ok(file),
-            Err(TryLockError::WouldBlock) => Err(ExportError::Busy(path.clone())),
-            Err(TryLockError::Error(source)) => Err(ExportError::Write {
+        match LockFile::try_take(path) {
+            Ok(Some(lock)) => Ok(lock),
+            Ok(None) => Err(ExportError::Busy(path.clone())),
+            Err(source) => Err(ExportError::Write {
                 path: path.clone(),
                 source,
             }),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use parlance_server::config::Config;
 
-use crate::{admin, serve};
+use crate::{admin, installation, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,8 +37,21 @@ pub struct Common {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server.
+    /// Run the server (creating the installation on first start).
     Serve(serve::ServeArgs),
+    /// Create the installation (database, server key, certificate, domain) without
+    /// starting the server; on an existing one, check it.
+    Init,
+    /// Upgrade the database's schema to this version's (stop the server first).
+    Migrate,
+    /// Show or change the domain the installation serves.
+    #[command(subcommand)]
+    Domain(installation::DomainCommand),
+    /// Copy the installation (database, key, certificates, files, configuration) into a
+    /// new directory, whether the server runs or not.
+    Backup(installation::BackupArgs),
+    /// Put a backup back into the data directory (the server must be stopped).
+    Restore(installation::RestoreArgs),
     /// Manage user accounts (works whether the server runs or not).
     #[command(subcommand)]
     User(admin::user::UserCommand),
@@ -62,6 +75,11 @@ pub enum Command {
 }
 
 impl Common {
+    /// The configuration file given, if any.
+    pub fn config_file(&self) -> Option<PathBuf> {
+        self.config.clone()
+    }
+
     pub fn config(&self) -> anyhow::Result<Config> {
         let mut config = match &self.config {
             Some(path) => Config::load(path)?,

@@ -2,6 +2,7 @@
 
 mod admin;
 mod cli;
+mod installation;
 mod serve;
 
 use std::process::ExitCode;
@@ -38,6 +39,13 @@ fn main() -> ExitCode {
         let config = || cli.common.config();
         match cli.command {
             Command::Serve(args) => serve::run(config()?, args).await,
+            Command::Init => installation::init(config()?).await,
+            Command::Migrate => installation::migrate(config()?).await,
+            Command::Domain(cmd) => installation::domain(config()?, cmd).await,
+            Command::Backup(args) => {
+                installation::backup(config()?, cli.common.config_file(), args.dest).await
+            }
+            Command::Restore(args) => installation::restore(config()?, args).await,
             Command::User(cmd) => admin::user::run(config()?, cmd).await,
             Command::Category(cmd) => admin::category::run(config()?, cmd).await,
             Command::Room(cmd) => admin::room::run(config()?, cmd).await,

@@ -2,10 +2,12 @@
 //! no server (they open it themselves), and beside a running server, which applies what
 //! they change to live sessions.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_parlance");
+use common::{BIN, open_data, outcome, stored_file};
 
 fn run(data: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)
@@ -16,12 +18,7 @@ fn run(data: &Path, args: &[&str]) -> (bool, String) {
         .env("PARLANCE_PASSWORD", "pw")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    outcome(out)
 }
 
 fn ok(data: &Path, args: &[&str]) -> String {
@@ -35,6 +32,7 @@ fn ok(data: &Path, args: &[&str]) -> String {
 fn administrators_are_made_and_unmade() {
     let data = std::env::temp_dir().join(format!("parlance-admin-flag-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["init"]);
     ok(&data, &["user", "add", "alice@example.test"]);
     let admin_line = |data: &Path| {
         ok(data, &["user", "list"])
@@ -72,6 +70,7 @@ fn administrators_are_made_and_unmade() {
 fn categories_rooms_and_roles_without_a_server() {
     let data = std::env::temp_dir().join(format!("parlance-admin-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["init"]);
     ok(&data, &["user", "add", "alice@example.test"]);
     ok(
         &data,
@@ -339,63 +338,12 @@ async fn hold_ok(data: &Path, args: &[&str]) -> String {
     text
 }
 
-/// The store and file store of the data directory the commands above work on.
-async fn open_data(data: &Path) -> (parlance_store::Store, parlance_files::FileStore) {
-    let config = parlance_server::config::Config {
-        domain: "example.test".into(),
-        data_dir: data.to_owned(),
-        ..Default::default()
-    };
-    let (store, key) = parlance_server::open_data(&config).await.unwrap();
-    let files = parlance_server::open_file_store(&config, &key)
-        .await
-        .unwrap();
-    (store, files)
-}
-
-/// A complete file of `room` named `name`, as an upload leaves it: its row and its blob.
-async fn stored_file(
-    store: &parlance_store::Store,
-    files: &parlance_files::FileStore,
-    room: &parlance_store::rooms::RoomInfo,
-    uploader: i64,
-    name: &str,
-) {
-    use parlance_store::files::{Direction, NewFileToken};
-    let token = store
-        .issue_file_token(
-            &NewFileToken {
-                principal_id: uploader,
-                room_id: room.room.id,
-                direction: Direction::Upload,
-                file_url: "notes.txt",
-                file_id: None,
-                issued_at: 1,
-                expires_at: i64::MAX,
-            },
-            100,
-        )
-        .await
-        .unwrap();
-    let file = store.reserve_upload(&token.token, name, 1).await.unwrap();
-    store
-        .declare_upload_length(&token.token, file.id, 5, u64::MAX)
-        .await
-        .unwrap();
-    let mut upload = files.begin_upload(&room.room.guid, name).await.unwrap();
-    upload.write(b"hello").await.unwrap();
-    upload.finish().await.unwrap();
-    store
-        .complete_upload(&token.token, file.id, 5, 2)
-        .await
-        .unwrap();
-}
-
 /// `file list`, `file remove` and `room purge` take a file's row and its stored bytes together.
 #[tokio::test]
 async fn files_are_listed_removed_and_purged_with_their_bytes() {
     let data = std::env::temp_dir().join(format!("parlance-admin-files-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    cli_ok(&data, &["init"]).await;
     cli_ok(&data, &["user", "add", "alice@example.test"]).await;
     cli_ok(&data, &["category", "add", "Work"]).await;
     cli_ok(&data, &["room", "add", "Lobby", "--category", "Work"]).await;
@@ -476,6 +424,7 @@ async fn retention_purges_what_no_legal_hold_covers() {
     let data =
         std::env::temp_dir().join(format!("parlance-admin-retention-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    cli_ok(&data, &["init"]).await;
     cli_ok(&data, &["user", "add", "alice@example.test"]).await;
     cli_ok(&data, &["user", "add", "bob@example.test"]).await;
     cli_ok(&data, &["category", "add", "Work"]).await;

@@ -28,7 +28,7 @@ pub async fn exporter(
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
         });
-        made.map_err(|source| StartError::DataDir {
+        made.map_err(|source| StartError::Directory {
             path: dir.display().to_string(),
             source,
         })?;

@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod frontend;
 pub mod groupchat;
 mod ids;
+pub mod installation;
 mod periodic;
 pub mod retention;
 mod runtime;
@@ -24,7 +25,7 @@ use parlance_chat::manage::{WEB_TICKET_PURPOSE, WebTicketKey};
 use parlance_chat::throttle::{Throttle, ThrottleLimits};
 use parlance_compliance::Exporter;
 use parlance_files::{FileError, FileStore};
-use parlance_store::{ServerKey, Store, StoreError};
+use parlance_store::{LockFile, ServerKey, Store, StoreError};
 use parlance_web::files::Files;
 use parlance_web::manage::{Manage, SessionLimits};
 use parlance_web::{BodyPace, WebSettings};
@@ -43,6 +44,7 @@ use crate::frontend::registrar::Registrar;
 use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
+use crate::installation::Access;
 pub use crate::runtime::WebRuntime;
 use crate::tls::CertificateInfo;
 use crate::transport::Connections;
@@ -53,8 +55,10 @@ use parlance_clock::Clock;
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
+    #[error(transparent)]
+    Installation(#[from] installation::InstallationError),
+    #[error("cannot create the directory {path}: {source}")]
+    Directory {
         path: String,
         source: std::io::Error,
     },
@@ -101,30 +105,18 @@ pub struct Server {
     /// The compliance exporter, when `compliance.enabled`: it runs once more at shutdown.
     /// Boxed: a `Server` is moved around whole (a benchmark keeps one in an enum).
     exporter: Option<Box<Exporter>>,
-}
-
-/// Opens the data directory, the server key and the store as `config` says.
-pub async fn open_data(config: &Config) -> Result<(Store, ServerKey), StartError> {
-    // The directory holds the server key and every user's sealed secrets: its owner only,
-    // whatever the umask.
-    let private = |dir: &std::path::Path| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-    };
-    private(&config.data_dir).map_err(|source| StartError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let key = ServerKey::load_or_create(&config.server_key_path())?;
-    let store = Store::open_sqlite(&config.database_path()).await?;
-    Ok((store, key))
+    /// The data directory's lock, held until the server is shut down and dropped.
+    lock: LockFile,
 }
 
 impl Server {
     pub async fn start(config: Config, options: Options) -> Result<Server, StartError> {
         config.validate()?;
-        let (mut store, key) = open_data(&config).await?;
+        installation::create_dir(&config)?;
+        // Before the database is opened: a second server must not migrate it, nor record
+        // an identity, under the first.
+        let lock = installation::lock(&config)?;
+        let (mut store, key) = installation::open(&config, Access::Create).await?;
         let exporter = match config.compliance.enabled {
             true => Some(Box::new(
                 compliance::exporter(&config, store.clone(), &key, options.clock.clone()).await?,
@@ -134,17 +126,7 @@ impl Server {
         store.set_search_time_limit(Duration::from_millis(config.chat.search_time_limit_ms));
         // SIP over TLS and HTTPS present the same certificate.
         let certificate = match config.sip.tls_listen.is_some() || config.web.listen.is_some() {
-            true => {
-                let mut names = config.tls.hostnames.clone();
-                names.insert(0, config.domain.clone());
-                names.dedup();
-                Some(tls::Certificate::load(
-                    config.tls.cert.as_deref(),
-                    config.tls.key.as_deref(),
-                    &config.data_dir,
-                    &names,
-                )?)
-            }
+            true => Some(tls::Certificate::for_config(&config)?),
             false => None,
         };
         let acceptor = match (&certificate, config.sip.tls_listen) {
@@ -347,6 +329,7 @@ impl Server {
             tasks,
             web_runtime,
             exporter,
+            lock,
         })
     }
 
@@ -387,6 +370,8 @@ impl Server {
             compliance::run_once(exporter).await;
         }
         self.store.close().await;
+        // Only once the database is closed may another server take the data directory.
+        drop(self.lock);
     }
 }
 

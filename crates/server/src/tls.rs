@@ -40,6 +40,20 @@ pub struct Certificate {
 }
 
 impl Certificate {
+    /// The certificate `config` names, or the self-signed pair in its data directory
+    /// (created for the domain and `tls.hostnames` when missing).
+    pub fn for_config(config: &crate::config::Config) -> Result<Certificate, TlsError> {
+        let mut names = config.tls.hostnames.clone();
+        names.insert(0, config.domain.clone());
+        names.dedup();
+        Self::load(
+            config.tls.cert.as_deref(),
+            config.tls.key.as_deref(),
+            &config.data_dir,
+            &names,
+        )
+    }
+
     /// Reads `cert`/`key`, or the self-signed pair in `data_dir` (created for `names` when
     /// missing).
     pub fn load(

@@ -38,6 +38,8 @@ pub mod changes;
 mod error;
 pub mod files;
 pub mod history;
+pub mod installation;
+pub mod lock;
 mod migrate;
 pub mod retention;
 pub mod rooms;
@@ -51,6 +53,8 @@ use sip_proto::auth::Algorithm;
 pub use accounts::{Mechanisms, User};
 pub use changes::{AccessChange, ChangeKind};
 pub use error::{Result, StoreError};
+pub use installation::{FileLocation, Installation};
+pub use lock::LockFile;
 pub use secrets::ServerKey;
 pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 
@@ -86,6 +90,58 @@ impl Store {
     /// Opens (creating and migrating as needed) the embedded SQLite database at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Store> {
         Ok(Store::Sqlite(SqliteStore::open(path).await?))
+    }
+
+    /// Opens an existing SQLite database at this build's schema without changing it (no
+    /// file created, no migration run): for commands that may run beside a server.
+    pub async fn open_sqlite_existing(path: &Path) -> Result<Store> {
+        Ok(Store::Sqlite(SqliteStore::open_existing(path).await?))
+    }
+
+    /// The newest schema version this build knows.
+    pub fn known_schema() -> i64 {
+        migrate::latest(&migrate::SQLITE)
+    }
+
+    /// The newest schema version applied to the database.
+    pub async fn schema_version(&self) -> Result<i64> {
+        engine!(self, s => s.schema_version().await)
+    }
+
+    /// The recorded identity of the installation, if one is recorded.
+    pub async fn installation(&self) -> Result<Option<Installation>> {
+        engine!(self, s => s.installation().await)
+    }
+
+    /// Records the identity unless one is recorded, and returns the one in force.
+    pub async fn record_installation(
+        &self,
+        domain: &str,
+        key_check: &[u8],
+    ) -> Result<Installation> {
+        engine!(self, s => s.record_installation(domain, key_check).await)
+    }
+
+    /// Changes the recorded domain; [`StoreError::NotFound`] when none is recorded.
+    pub async fn set_domain(&self, domain: &str) -> Result<()> {
+        engine!(self, s => s.set_domain(domain).await)
+    }
+
+    /// Whether anything in the database is sealed under the server key (password secrets,
+    /// stored files): then a new key would lose it all.
+    pub async fn holds_sealed_data(&self) -> Result<bool> {
+        engine!(self, s => s.holds_sealed_data().await)
+    }
+
+    /// Writes a consistent copy of the whole database to `path`, which must not exist,
+    /// while the server goes on writing.
+    pub async fn snapshot_into(&self, path: &Path) -> Result<()> {
+        engine!(self, s => s.snapshot_into(path).await)
+    }
+
+    /// Every complete file, as the file store names it.
+    pub async fn complete_files(&self) -> Result<Vec<FileLocation>> {
+        engine!(self, s => s.complete_files().await)
     }
 
     /// How long one search (history or rooms) may run before it is stopped with

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use parlance_clock::Clock;
 use parlance_compliance::Exporter;
+use parlance_server::installation::{self, Access};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
@@ -128,7 +129,9 @@ async fn exporter(server_dir: &Path, out: &Path) -> Result<Exporter, BenchError>
     let mut config = bench_config(server_dir);
     config.compliance.dir = Some(out.to_path_buf());
     config.compliance.keep_exported_secs = KEEP_EXPORTED.as_secs();
-    let (store, key) = parlance_server::open_data(&config).await?;
+    let (store, key) = installation::open(&config, Access::Existing)
+        .await
+        .map_err(parlance_server::StartError::from)?;
     Ok(parlance_server::compliance::exporter(&config, store, &key, Clock::default()).await?)
 }
 

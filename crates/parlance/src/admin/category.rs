@@ -52,7 +52,7 @@ pub enum GrantAction {
 }
 
 pub async fn run(config: Config, cmd: CategoryCommand) -> anyhow::Result<()> {
-    let (store, _) = parlance_server::open_data(&config).await?;
+    let (store, _) = super::open(&config).await?;
     match cmd {
         CategoryCommand::Add {
             name,

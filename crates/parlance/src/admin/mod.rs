@@ -1,6 +1,8 @@
 //! The administrator's commands (`parlance user|category|room|file|compliance …`). Each
 //! opens the data directory itself, so they work whether the server runs or not; a running
-//! server applies what they change within `admin_changes_poll_ms`.
+//! server applies what they change within `admin_changes_poll_ms`. They open only an
+//! installation that exists at this build's schema, with its recorded domain and key
+//! (docs/operations.md): they never create one, nor migrate one under a running server.
 
 pub mod category;
 pub mod compliance;
@@ -11,3 +13,12 @@ mod hold;
 mod retention;
 pub mod room;
 pub mod user;
+
+use parlance_server::config::Config;
+use parlance_server::installation::{self, Access};
+use parlance_store::{ServerKey, Store};
+
+/// The installation's store and server key, as every administration command opens them.
+async fn open(config: &Config) -> anyhow::Result<(Store, ServerKey)> {
+    Ok(installation::open(config, Access::Existing).await?)
+}

@@ -109,7 +109,7 @@ fn on_off(s: &str) -> Result<bool, String> {
 }
 
 pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
-    let (store, key) = parlance_server::open_data(&config).await?;
+    let (store, key) = super::open(&config).await?;
     let uri = |r: &RoomInfo| format!("ma-chan://{}/{}", config.domain, r.room.guid);
     match cmd {
         RoomCommand::Add {

@@ -104,7 +104,7 @@ fn parse_mechanisms(s: &str) -> Result<Mechanisms, String> {
 }
 
 pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
-    let (store, key) = parlance_server::open_data(&config).await?;
+    let (store, key) = super::open(&config).await?;
     let in_domain = |user: &str| in_domain(&config, user);
     match cmd {
         UserCommand::Add {

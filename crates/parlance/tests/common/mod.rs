@@ -48,6 +48,16 @@ pub fn parlance(data: &Path) -> Command {
     c
 }
 
+/// Whether a finished command succeeded, and what it wrote (its output, then its errors).
+pub fn outcome(out: std::process::Output) -> (bool, String) {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// Runs an admin command (`user add …` reads the password from stdin) and insists it works.
 pub fn admin(data: &Path, args: &[&str]) {
     let mut cmd = parlance(data);
@@ -76,6 +86,10 @@ pub struct Server {
 }
 
 impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server as an operator would (SIGTERM) and returns how it exited.
     pub fn terminate(&mut self) -> ExitStatus {
         let sent = Command::new("kill")
@@ -195,4 +209,61 @@ pub fn client_config(data: &DataDir, server: &Server, user: &str) -> parlance_cl
         PASSWORD,
         parlance_client::Transport::Tls(trust),
     )
+}
+
+/// The store and file store of an installation, opened as the admin commands open them.
+pub async fn open_data(data: &Path) -> (parlance_store::Store, parlance_files::FileStore) {
+    let config = parlance_server::config::Config {
+        domain: DOMAIN.into(),
+        data_dir: data.to_owned(),
+        ..Default::default()
+    };
+    let (store, key) = parlance_server::installation::open(
+        &config,
+        parlance_server::installation::Access::Existing,
+    )
+    .await
+    .unwrap();
+    let files = parlance_server::open_file_store(&config, &key)
+        .await
+        .unwrap();
+    (store, files)
+}
+
+/// A complete file of `room` named `name`, as an upload leaves it: its row and its blob.
+pub async fn stored_file(
+    store: &parlance_store::Store,
+    files: &parlance_files::FileStore,
+    room: &parlance_store::rooms::RoomInfo,
+    uploader: i64,
+    name: &str,
+) {
+    use parlance_store::files::{Direction, NewFileToken};
+    let token = store
+        .issue_file_token(
+            &NewFileToken {
+                principal_id: uploader,
+                room_id: room.room.id,
+                direction: Direction::Upload,
+                file_url: "notes.txt",
+                file_id: None,
+                issued_at: 1,
+                expires_at: i64::MAX,
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    let file = store.reserve_upload(&token.token, name, 1).await.unwrap();
+    store
+        .declare_upload_length(&token.token, file.id, 5, u64::MAX)
+        .await
+        .unwrap();
+    let mut upload = files.begin_upload(&room.room.guid, name).await.unwrap();
+    upload.write(b"hello").await.unwrap();
+    upload.finish().await.unwrap();
+    store
+        .complete_upload(&token.token, file.id, 5, 2)
+        .await
+        .unwrap();
 }

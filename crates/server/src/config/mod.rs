@@ -304,10 +304,17 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let mut config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.display().to_string(),
             source: Box::new(source),
         })?;
+        // A relative data_dir names a directory beside the file, as a reader of the file
+        // expects, whichever directory the command runs from.
+        if config.data_dir.is_relative()
+            && let Some(parent) = path.parent()
+        {
+            config.data_dir = parent.join(&config.data_dir);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -421,6 +428,11 @@ impl Config {
 
     pub fn server_key_path(&self) -> PathBuf {
         self.data_dir.join("server.key")
+    }
+
+    /// The lock a running server holds (docs/operations.md, "The lock").
+    pub fn lock_path(&self) -> PathBuf {
+        self.data_dir.join("parlance.lock")
     }
 }
 

@@ -4,6 +4,7 @@ mod changes;
 mod compliance;
 mod files;
 mod history;
+mod installation;
 mod manage;
 mod people;
 mod retention;
@@ -62,26 +63,40 @@ impl SqliteStore {
         Ok(self.writes.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// Opens the database at `path`, creating it when missing and applying every migration
+    /// this build knows: for the commands that create or upgrade an installation.
     pub async fn open(path: &Path) -> Result<SqliteStore> {
         owner_only(path)?;
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // The admin CLI may write while the server runs: wait for the lock, don't fail.
-            .busy_timeout(Duration::from_secs(10));
-        let writes = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let options = connect_options(path).create_if_missing(true);
+        let writes = writer(&options).await?;
         // The schema must exist before a reader looks at it.
         adopt_legacy_versions(&writes).await?;
         SQLITE
             .run(&writes)
             .await
             .map_err(|e| migrate::error(&SQLITE, e))?;
+        Self::with_writer(writes, options).await
+    }
+
+    /// Opens an existing database that is at this build's schema, changing nothing:
+    /// [`StoreError::NoDatabase`] when there is no file, [`StoreError::SchemaTooOld`] or
+    /// [`StoreError::SchemaTooNew`] when another build's migrations are needed. For the
+    /// commands that run beside a server, which must never migrate under it.
+    pub async fn open_existing(path: &Path) -> Result<SqliteStore> {
+        if !path.is_file() {
+            return Err(StoreError::NoDatabase(path.display().to_string()));
+        }
+        owner_only(path)?;
+        let options = connect_options(path).create_if_missing(false);
+        let writes = writer(&options).await?;
+        if let Err(e) = check_schema(&writes).await {
+            writes.close().await;
+            return Err(e);
+        }
+        Self::with_writer(writes, options).await
+    }
+
+    async fn with_writer(writes: SqlitePool, options: SqliteConnectOptions) -> Result<SqliteStore> {
         let reads = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options.clone())
@@ -455,6 +470,55 @@ pub(super) fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
         disabled: r.get("disabled"),
         admin: r.get("admin"),
     }
+}
+
+fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        // The admin CLI may write while the server runs: wait for the lock, don't fail.
+        .busy_timeout(Duration::from_secs(10))
+}
+
+async fn writer(options: &SqliteConnectOptions) -> Result<SqlitePool> {
+    Ok(SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await?)
+}
+
+/// Refuses a schema other than this build's: older (migrations to run) or newer (written
+/// by a later Parlance). A database of the runner before sqlx counts as older.
+async fn check_schema(pool: &SqlitePool) -> Result<()> {
+    let table = |name: &'static str| {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)",
+        )
+        .bind(name)
+        .fetch_one(pool)
+    };
+    let applied: Vec<i64> = if table("_sqlx_migrations").await? {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?
+    } else if table("schema_migrations").await? {
+        sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let known = migrate::latest(&SQLITE);
+    let found = applied.iter().copied().max().unwrap_or(0);
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    if SQLITE.iter().any(|m| !applied.contains(&m.version)) {
+        return Err(StoreError::SchemaTooOld { found, known });
+    }
+    Ok(())
 }
 
 /// Databases created before sqlx ran the migrations listed the versions applied in a

@@ -43,7 +43,7 @@ use crate::frontend::registrar::Registrar;
 use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
-pub use crate::runtime::WebRuntime;
+pub use crate::runtime::LowPriorityRuntime;
 use crate::tls::CertificateInfo;
 use crate::transport::Connections;
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
@@ -64,6 +64,8 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("cannot listen: {0}")]
     Bind(std::io::Error),
+    #[error("cannot start background threads: {0}")]
+    Runtime(std::io::Error),
     #[error(transparent)]
     Chat(#[from] parlance_chat::ChatError),
     #[error("file store: {0}")]
@@ -97,10 +99,10 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// Where the HTTPS listener runs; dropped after its task has ended.
-    web_runtime: Option<WebRuntime>,
+    web_runtime: Option<LowPriorityRuntime>,
     /// The compliance exporter, when `compliance.enabled`: it runs once more at shutdown.
     /// Boxed: a `Server` is moved around whole (a benchmark keeps one in an enum).
-    exporter: Option<Box<Exporter>>,
+    exporter: Option<Box<compliance::Background>>,
 }
 
 /// Opens the data directory, the server key and the store as `config` says.
@@ -127,7 +129,7 @@ impl Server {
         let (mut store, key) = open_data(&config).await?;
         let exporter = match config.compliance.enabled {
             true => Some(Box::new(
-                compliance::exporter(&config, store.clone(), &key, options.clock.clone()).await?,
+                compliance::Background::start(&config, &key, options.clock.clone()).await?,
             )),
             false => None,
         };
@@ -289,8 +291,9 @@ impl Server {
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
                 let addr = web.listener.local_addr().map_err(StartError::Bind)?;
-                let runtime = WebRuntime::new(config.web.threads, config.web.nice)
-                    .map_err(StartError::Bind)?;
+                let runtime =
+                    LowPriorityRuntime::new("parlance-https", config.web.threads, config.web.nice)
+                        .map_err(StartError::Runtime)?;
                 // The listening socket was bound here; it is registered with the runtime
                 // that polls it.
                 let listener = web.listener.into_std().map_err(StartError::Bind)?;
@@ -318,9 +321,9 @@ impl Server {
             }
             None => (None, None, None),
         };
-        if let Some(exporter) = &exporter {
-            tasks.push(tokio::spawn(compliance::run_periodically(
-                Exporter::clone(exporter),
+        if let Some(background) = &exporter {
+            tasks.push(background.spawn(compliance::run_periodically(
+                Exporter::clone(background.exporter()),
                 Duration::from_secs(config.compliance.interval_secs),
                 shutdown_rx.clone(),
             )));
@@ -383,8 +386,8 @@ impl Server {
         // departures reach the compliance outbox before the store closes.
         self.groupchat.close_all().await;
         // The last run archives those departures too.
-        if let Some(exporter) = &self.exporter {
-            compliance::run_once(exporter).await;
+        if let Some(background) = &self.exporter {
+            compliance::run_once(background.exporter()).await;
         }
         self.store.close().await;
     }

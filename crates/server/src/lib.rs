@@ -45,7 +45,7 @@ use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
 use crate::installation::Access;
-pub use crate::runtime::WebRuntime;
+pub use crate::runtime::LowPriorityRuntime;
 use crate::tls::CertificateInfo;
 use crate::transport::Connections;
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
@@ -68,6 +68,8 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("cannot listen: {0}")]
     Bind(std::io::Error),
+    #[error("cannot start background threads: {0}")]
+    Runtime(std::io::Error),
     #[error(transparent)]
     Chat(#[from] parlance_chat::ChatError),
     #[error("file store: {0}")]
@@ -101,10 +103,10 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// Where the HTTPS listener runs; dropped after its task has ended.
-    web_runtime: Option<WebRuntime>,
+    web_runtime: Option<LowPriorityRuntime>,
     /// The compliance exporter, when `compliance.enabled`: it runs once more at shutdown.
     /// Boxed: a `Server` is moved around whole (a benchmark keeps one in an enum).
-    exporter: Option<Box<Exporter>>,
+    exporter: Option<Box<compliance::Background>>,
     /// The data directory's lock, held until the server is shut down and dropped.
     lock: LockFile,
 }
@@ -119,7 +121,7 @@ impl Server {
         let (mut store, key) = installation::open(&config, Access::Create).await?;
         let exporter = match config.compliance.enabled {
             true => Some(Box::new(
-                compliance::exporter(&config, store.clone(), &key, options.clock.clone()).await?,
+                compliance::Background::start(&config, &key, options.clock.clone()).await?,
             )),
             false => None,
         };
@@ -271,8 +273,9 @@ impl Server {
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
                 let addr = web.listener.local_addr().map_err(StartError::Bind)?;
-                let runtime = WebRuntime::new(config.web.threads, config.web.nice)
-                    .map_err(StartError::Bind)?;
+                let runtime =
+                    LowPriorityRuntime::new("parlance-https", config.web.threads, config.web.nice)
+                        .map_err(StartError::Runtime)?;
                 // The listening socket was bound here; it is registered with the runtime
                 // that polls it.
                 let listener = web.listener.into_std().map_err(StartError::Bind)?;
@@ -300,9 +303,9 @@ impl Server {
             }
             None => (None, None, None),
         };
-        if let Some(exporter) = &exporter {
-            tasks.push(tokio::spawn(compliance::run_periodically(
-                Exporter::clone(exporter),
+        if let Some(background) = &exporter {
+            tasks.push(background.spawn(compliance::run_periodically(
+                Exporter::clone(background.exporter()),
                 Duration::from_secs(config.compliance.interval_secs),
                 shutdown_rx.clone(),
             )));
@@ -366,8 +369,8 @@ impl Server {
         // departures reach the compliance outbox before the store closes.
         self.groupchat.close_all().await;
         // The last run archives those departures too.
-        if let Some(exporter) = &self.exporter {
-            compliance::run_once(exporter).await;
+        if let Some(background) = &self.exporter {
+            compliance::run_once(background.exporter()).await;
         }
         self.store.close().await;
         // Only once the database is closed may another server take the data directory.

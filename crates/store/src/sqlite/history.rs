@@ -454,7 +454,7 @@ pub(super) async fn outbox(
 }
 
 /// An outbox row, from a query that selects its columns by their names.
-pub(super) fn event_from_row(r: &SqliteRow) -> ComplianceEvent {
+fn event_from_row(r: &SqliteRow) -> ComplianceEvent {
     ComplianceEvent {
         id: r.get("id"),
         kind: r.get("kind"),

@@ -1,7 +1,10 @@
 //! `parlance`: the one binary. Wiring only — the work is in the library crates.
 
 mod admin;
+mod check;
 mod cli;
+mod logging;
+mod notify;
 mod serve;
 
 use std::process::ExitCode;
@@ -17,12 +20,7 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARLANCE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let logging = logging::Logging::init(cli.log_format, default_log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,7 +35,8 @@ fn main() -> ExitCode {
         // The client needs no server configuration.
         let config = || cli.common.config();
         match cli.command {
-            Command::Serve(args) => serve::run(config()?, args).await,
+            Command::Serve(args) => serve::run(&cli.common, args, &logging).await,
+            Command::CheckConfig(args) => check::run(&cli.common, args),
             Command::User(cmd) => admin::user::run(config()?, cmd).await,
             Command::Category(cmd) => admin::category::run(config()?, cmd).await,
             Command::Room(cmd) => admin::room::run(config()?, cmd).await,

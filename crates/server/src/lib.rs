@@ -9,7 +9,9 @@ pub mod endpoint;
 pub mod frontend;
 pub mod groupchat;
 mod ids;
+mod observe;
 mod periodic;
+pub mod reload;
 pub mod retention;
 mod runtime;
 pub mod tls;
@@ -24,6 +26,7 @@ use parlance_chat::manage::{WEB_TICKET_PURPOSE, WebTicketKey};
 use parlance_chat::throttle::{Throttle, ThrottleLimits};
 use parlance_compliance::Exporter;
 use parlance_files::{FileError, FileStore};
+use parlance_metrics::Metrics;
 use parlance_store::{ServerKey, Store, StoreError};
 use parlance_web::files::Files;
 use parlance_web::manage::{Manage, SessionLimits};
@@ -43,9 +46,10 @@ use crate::frontend::registrar::Registrar;
 use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
+use crate::observe::Observer;
 pub use crate::runtime::WebRuntime;
-use crate::tls::CertificateInfo;
-use crate::transport::Connections;
+use crate::tls::{CertificateInfo, CertificateSlot};
+use crate::transport::{Connections, ListenError, listen};
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
 use parlance_clock::Clock;
 
@@ -62,8 +66,10 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    #[error("cannot listen: {0}")]
-    Bind(std::io::Error),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error("cannot start the HTTPS listener: {0}")]
+    Web(std::io::Error),
     #[error(transparent)]
     Chat(#[from] parlance_chat::ChatError),
     #[error("file store: {0}")]
@@ -85,7 +91,14 @@ pub struct Server {
     pub tls_addr: Option<SocketAddr>,
     /// The HTTPS listener's address, when it is on.
     pub https_addr: Option<SocketAddr>,
+    /// The admin listener's address (health and metrics), when it is on.
+    pub admin_addr: Option<SocketAddr>,
     pub certificate: Option<CertificateInfo>,
+    /// What the TLS listeners present; a reload replaces it.
+    certificate_slot: Option<Arc<CertificateSlot>>,
+    /// The configuration the server runs with: a reload says what differs from it.
+    config: Config,
+    pub metrics: Metrics,
     pub front_end: Arc<FrontEnd>,
     pub groupchat: Arc<GroupChat>,
     pub store: Store,
@@ -134,30 +147,22 @@ impl Server {
         store.set_search_time_limit(Duration::from_millis(config.chat.search_time_limit_ms));
         // SIP over TLS and HTTPS present the same certificate.
         let certificate = match config.sip.tls_listen.is_some() || config.web.listen.is_some() {
-            true => {
-                let mut names = config.tls.hostnames.clone();
-                names.insert(0, config.domain.clone());
-                names.dedup();
-                Some(tls::Certificate::load(
-                    config.tls.cert.as_deref(),
-                    config.tls.key.as_deref(),
-                    &config.data_dir,
-                    &names,
-                )?)
-            }
+            true => Some(tls::Certificate::load(
+                config.tls.cert.as_deref(),
+                config.tls.key.as_deref(),
+                &config.data_dir,
+                &certificate_names(&config),
+            )?),
             false => None,
         };
-        let acceptor = match (&certificate, config.sip.tls_listen) {
-            (Some(certificate), Some(_)) => {
-                Some(TlsAcceptor::from(certificate.server_config(&[])?))
-            }
+        let slot = certificate.as_ref().map(CertificateSlot::new);
+        let acceptor = match (&slot, config.sip.tls_listen) {
+            (Some(slot), Some(_)) => Some(TlsAcceptor::from(slot.server_config(&[])?)),
             _ => None,
         };
         // Bound early: the file service's URL names the port.
-        let web = match &certificate {
-            Some(certificate) => {
-                prepare_web(&config, certificate, &store, &key, options.clock.clone()).await?
-            }
+        let web = match &slot {
+            Some(slot) => prepare_web(&config, slot, &store, &key, options.clock.clone()).await?,
             None => None,
         };
         let purger = retention::Purger::new(
@@ -168,9 +173,12 @@ impl Server {
         );
         // Before anyone can connect: every later admin change may concern a live session.
         let changes_seen = store.last_access_change().await?;
-        let listeners = transport::bind_listeners(&config.sip, acceptor)
-            .await
-            .map_err(StartError::Bind)?;
+        let listeners = transport::bind_listeners(&config.sip, acceptor).await?;
+        let admin = match config.admin.listen {
+            Some(addr) => Some(listen("admin (HTTP)", addr).await?),
+            None => None,
+        };
+        let metrics = Metrics::new();
         let trusted = TrustedNetworks::new(config.trusted_networks()?);
         if !trusted.is_empty() {
             tracing::warn!(
@@ -193,10 +201,11 @@ impl Server {
                 window_secs: config.auth.failure_window_secs,
             },
             options.clock.clone(),
+            metrics.auth_failures.clone(),
         ));
         // The room-management application's URL names the HTTPS port, known once bound.
         let https_port = match &web {
-            Some(web) => Some(web.listener.local_addr().map_err(StartError::Bind)?.port()),
+            Some(web) => Some(web.listener.local_addr().map_err(StartError::Web)?.port()),
             None => None,
         };
         let web_manager_url = config.web_manager_url(https_port);
@@ -211,7 +220,7 @@ impl Server {
             trusted,
             max_pending_per_connection: config.sip.max_pending_per_connection,
         };
-        let connections = Arc::new(Connections::default());
+        let connections = Arc::new(Connections::new(metrics.write_queue_drops.clone()));
         let proxy = Arc::new(Proxy::new(connections.clone(), options.clock.clone()));
         let groupchat = start_groupchat(
             &config,
@@ -221,6 +230,7 @@ impl Server {
             web.as_ref().map(|w| w.file_settings.clone()),
             WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
             web_manager_url,
+            metrics.clone(),
         )
         .await?;
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
@@ -285,15 +295,16 @@ impl Server {
             Duration::from_secs(config.retention.interval_secs),
             shutdown_rx.clone(),
         ));
+        let mut listening = vec![("SIP", serve.abort_handle())];
         let mut tasks = vec![serve, changes, retention];
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
-                let addr = web.listener.local_addr().map_err(StartError::Bind)?;
+                let addr = web.listener.local_addr().map_err(StartError::Web)?;
                 let runtime = WebRuntime::new(config.web.threads, config.web.nice)
-                    .map_err(StartError::Bind)?;
+                    .map_err(StartError::Web)?;
                 // The listening socket was bound here; it is registered with the runtime
                 // that polls it.
-                let listener = web.listener.into_std().map_err(StartError::Bind)?;
+                let listener = web.listener.into_std().map_err(StartError::Web)?;
                 let routes = match &manage {
                     Some(manage) => web.files.routes().merge(manage.routes()),
                     None => web.files.routes(),
@@ -305,7 +316,7 @@ impl Server {
                     options.clock.clone(),
                     shutdown_rx.clone(),
                 );
-                tasks.push(runtime.spawn(async move {
+                let task = runtime.spawn(async move {
                     match TcpListener::from_std(listener) {
                         Ok(listener) => {
                             parlance_web::serve(listener, tls, routes, settings, clock, shutdown)
@@ -313,7 +324,9 @@ impl Server {
                         }
                         Err(e) => tracing::error!(error = %e, "the HTTPS listener cannot start"),
                     }
-                }));
+                });
+                listening.push(("HTTPS", task.abort_handle()));
+                tasks.push(task);
                 (Some(addr), Some(web.files), Some(runtime))
             }
             None => (None, None, None),
@@ -325,6 +338,27 @@ impl Server {
                 shutdown_rx.clone(),
             )));
         }
+        let admin_addr = match admin {
+            Some(listener) => {
+                let addr = listener.local_addr().map_err(StartError::Web)?;
+                let observer = Arc::new(Observer {
+                    metrics: metrics.clone(),
+                    store: store.clone(),
+                    connections: connections.clone(),
+                    front_end: front_end.clone(),
+                    groupchat: groupchat.clone(),
+                    listeners: listening,
+                });
+                tasks.push(tokio::spawn(parlance_web::admin::serve_admin(
+                    listener,
+                    observer,
+                    config.admin.max_connections,
+                    shutdown_rx.clone(),
+                )));
+                Some(addr)
+            }
+            None => None,
+        };
         tasks.push(tokio::spawn(sweep(
             front_end.clone(),
             groupchat.clone(),
@@ -336,7 +370,11 @@ impl Server {
             tcp_addr,
             tls_addr,
             https_addr,
+            admin_addr,
             certificate: certificate.map(|c| c.info),
+            certificate_slot: slot,
+            config,
+            metrics,
             files,
             manage,
             front_end,
@@ -390,6 +428,14 @@ impl Server {
     }
 }
 
+/// The names a self-signed certificate is made for: the domain, then `tls.hostnames`.
+fn certificate_names(config: &Config) -> Vec<String> {
+    let mut names = config.tls.hostnames.clone();
+    names.insert(0, config.domain.clone());
+    names.dedup();
+    names
+}
+
 /// The persistent chat service: the core, and the SIP dialogs through which it is reached.
 async fn start_groupchat(
     config: &Config,
@@ -399,6 +445,7 @@ async fn start_groupchat(
     files: Option<FileSettings>,
     web_ticket_key: WebTicketKey,
     room_management_url: Option<String>,
+    metrics: Metrics,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
@@ -437,6 +484,7 @@ async fn start_groupchat(
         },
         files,
         web_ticket_key,
+        metrics,
     };
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
     Ok(GroupChat::start(chat, dialogs, answers))
@@ -455,7 +503,7 @@ struct Web {
 /// their rows, before any new upload can start.
 async fn prepare_web(
     config: &Config,
-    certificate: &tls::Certificate,
+    certificate: &Arc<CertificateSlot>,
     store: &Store,
     key: &ServerKey,
     clock: Clock,
@@ -463,8 +511,8 @@ async fn prepare_web(
     let Some(addr) = config.web.listen else {
         return Ok(None);
     };
-    let listener = TcpListener::bind(addr).await.map_err(StartError::Bind)?;
-    let port = listener.local_addr().map_err(StartError::Bind)?.port();
+    let listener = listen("HTTPS", addr).await?;
+    let port = listener.local_addr().map_err(StartError::Web)?.port();
     let file_settings = FileSettings {
         service_url: format!("{}{}", config.public_url(port), mgc::PATH),
         token_lifetime: Duration::from_secs(config.files.token_lifetime_secs),

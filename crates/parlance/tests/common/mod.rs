@@ -106,6 +106,8 @@ pub fn serve(data: &Path) -> Server {
             "127.0.0.1:0",
             "--https",
             "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

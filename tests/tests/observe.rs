@@ -99,6 +99,33 @@ async fn metrics_move_while_clients_chat() {
     assert!(page.ends_with("# EOF\n"));
 
     assert_eq!(get(admin(&s), "/nothing").await.0, 404);
+    dashboard_names_only_metrics_on(&page);
+}
+
+/// The Grafana dashboard in dist/ asks for metrics the server has, by their names.
+fn dashboard_names_only_metrics_on(page: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist/grafana/parlance.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut queried = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (at, _) in expr.match_indices("parlance_") {
+                let name: String = expr[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                queried += 1;
+                assert!(
+                    page.lines().any(|l| l.starts_with(&format!("{name} "))
+                        || l.starts_with(&format!("{name}{{"))),
+                    "the dashboard asks for {name}, which the server does not have"
+                );
+            }
+        }
+    }
+    assert!(queried >= 10, "{queried}");
 }
 
 #[tokio::test]

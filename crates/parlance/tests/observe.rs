@@ -6,6 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
@@ -17,8 +18,11 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// `parlance serve` on free loopback ports, with `extra` global arguments, stderr piped.
 fn serve(data: &DataDir, extra: &[&str]) -> (Child, Receiver<String>) {
-    let mut child = parlance(&data.0)
-        .args(extra)
+    serve_with(parlance(&data.0).args(extra))
+}
+
+fn serve_with(command: &mut Command) -> (Child, Receiver<String>) {
+    let mut child = command
         .env_remove("PARLANCE_LOG")
         .args([
             "serve",
@@ -69,7 +73,7 @@ fn signal(child: &Child, name: &str) {
 const LISTENERS: [&str; 4] = ["SIP over TCP", "SIP over TLS", "HTTPS", "admin (HTTP)"];
 
 #[test]
-fn json_log_lines_parse_and_name_every_listener_and_sighup_reloads() {
+fn json_log_lines_parse_and_name_every_listener() {
     let data = DataDir::new("observe-json");
     let (mut child, lines) = serve(&data, &["--log-format", "json"]);
     let mut listening = Vec::new();
@@ -90,12 +94,72 @@ fn json_log_lines_parse_and_name_every_listener_and_sighup_reloads() {
     expected.sort();
     assert_eq!(listening, expected);
 
-    // SIGHUP reloads (the certificate is read again) and the server stays up.
-    signal(&child, "HUP");
-    lines_until(&lines, |l| l.contains("new TLS handshakes present"));
-    signal(&child, "HUP");
-    lines_until(&lines, |l| l.contains("new TLS handshakes present"));
     signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn sighup_applies_what_changes_live_and_refuses_a_bad_file() {
+    let data = DataDir::new("observe-hup");
+    let file = data.0.join("parlance.toml");
+    std::fs::write(&file, "[log]\nlevel = \"info\"\n").unwrap();
+    // JSON: one line per event, however many lines a TOML error takes.
+    let config = ["--log-format", "json", "--config", file.to_str().unwrap()];
+    let (mut child, lines) = serve(&data, &config);
+    lines_until(&lines, |l| {
+        l.contains("listening on") && l.contains("admin")
+    });
+
+    // The certificate is read again; the level changes; a limit waits for a restart.
+    std::fs::write(
+        &file,
+        "[log]\nlevel = \"debug\"\n[sip]\nmax_connections = 7\n",
+    )
+    .unwrap();
+    signal(&child, "HUP");
+    let seen = lines_until(&lines, |l| l.contains("apply at the next restart"));
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("new TLS handshakes present")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("log level changed")),
+        "{seen:#?}"
+    );
+    assert!(seen.last().unwrap().contains("sip"), "{seen:#?}");
+
+    // A file with a mistake is refused, named, and the server runs on.
+    std::fs::write(&file, "[log]\nlevel = \"info\"\nbogus_key = 1\n").unwrap();
+    signal(&child, "HUP");
+    let seen = lines_until(&lines, |l| l.contains("reload refused"));
+    assert!(seen.last().unwrap().contains("bogus_key"), "{seen:#?}");
+    std::fs::write(&file, "[log]\nlevel = \"info\"\n").unwrap();
+    signal(&child, "HUP");
+    lines_until(&lines, |l| l.contains("log level changed"));
+
+    signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn systemd_hears_ready_once_listening_and_stopping_at_the_end() {
+    let data = DataDir::new("observe-notify");
+    let socket_path = data.0.join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let (mut child, lines) = serve_with(parlance(&data.0).env("NOTIFY_SOCKET", &socket_path));
+    let mut buf = [0; 256];
+    let n = socket.recv(&mut buf).expect("READY=1 within the wait");
+    assert_eq!(&buf[..n], b"READY=1");
+    let logged = lines_until(&lines, |l| {
+        l.contains("listening on") && l.contains("admin")
+    });
+    let listening = logged.iter().filter(|l| l.contains("listening on")).count();
+    assert_eq!(listening, LISTENERS.len(), "{logged:#?}");
+    signal(&child, "TERM");
+    let n = socket.recv(&mut buf).expect("STOPPING=1 within the wait");
+    assert_eq!(&buf[..n], b"STOPPING=1");
     assert!(child.wait().unwrap().success());
 }
 

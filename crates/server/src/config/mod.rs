@@ -298,7 +298,7 @@ impl Config {
             .map(|n| {
                 parse_network(n).ok_or_else(|| {
                     ConfigError::Invalid(format!(
-                        "{n:?} is not a CIDR network such as 192.0.2.0/24"
+                        "auth.trusted_networks: {n:?} is not a CIDR network such as 192.0.2.0/24"
                     ))
                 })
             })

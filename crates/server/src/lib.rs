@@ -96,9 +96,9 @@ pub struct Server {
     pub certificate: Option<CertificateInfo>,
     /// What the TLS listeners present; a reload replaces it.
     certificate_slot: Option<Arc<CertificateSlot>>,
-    /// The configuration the server runs with: a reload says what differs from it.
-    config: Config,
-    pub metrics: Metrics,
+    /// The configuration the server runs with: a reload says what differs from it. Boxed,
+    /// like the exporter: it is large, and a `Server` is moved whole.
+    config: Box<Config>,
     pub front_end: Arc<FrontEnd>,
     pub groupchat: Arc<GroupChat>,
     pub store: Store,
@@ -222,15 +222,19 @@ impl Server {
         };
         let connections = Arc::new(Connections::new(metrics.write_queue_drops.clone()));
         let proxy = Arc::new(Proxy::new(connections.clone(), options.clock.clone()));
+        let chat_settings = chat_settings(
+            &config,
+            web.as_ref().map(|w| w.file_settings.clone()),
+            WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
+            web_manager_url,
+            metrics.clone(),
+        );
         let groupchat = start_groupchat(
             &config,
             store.clone(),
             Outbound::new(proxy.clone()),
             options.clock.clone(),
-            web.as_ref().map(|w| w.file_settings.clone()),
-            WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
-            web_manager_url,
-            metrics.clone(),
+            chat_settings,
         )
         .await?;
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
@@ -373,8 +377,7 @@ impl Server {
             admin_addr,
             certificate: certificate.map(|c| c.info),
             certificate_slot: slot,
-            config,
-            metrics,
+            config: Box::new(config),
             files,
             manage,
             front_end,
@@ -442,10 +445,7 @@ async fn start_groupchat(
     store: Store,
     outbound: Outbound,
     clock: Clock,
-    files: Option<FileSettings>,
-    web_ticket_key: WebTicketKey,
-    room_management_url: Option<String>,
-    metrics: Metrics,
+    settings: ChatSettings,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
@@ -453,7 +453,19 @@ async fn start_groupchat(
         Duration::from_secs(config.chat.session_expires_secs),
         config.chat.max_sessions_per_user,
     );
-    let settings = ChatSettings {
+    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
+    Ok(GroupChat::start(chat, dialogs, answers))
+}
+
+/// The chat core's settings, from `[chat]` and `[sip]`, and what the HTTPS side lends it.
+fn chat_settings(
+    config: &Config,
+    files: Option<FileSettings>,
+    web_ticket_key: WebTicketKey,
+    room_management_url: Option<String>,
+    metrics: Metrics,
+) -> ChatSettings {
+    ChatSettings {
         domain: config.domain.clone(),
         channel_uri: config.channel_uri(),
         search_limit: config.chat.search_limit,
@@ -485,9 +497,7 @@ async fn start_groupchat(
         files,
         web_ticket_key,
         metrics,
-    };
-    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
-    Ok(GroupChat::start(chat, dialogs, answers))
+    }
 }
 
 /// The HTTPS listener, bound, and the file service it is to serve.

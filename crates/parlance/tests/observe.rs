@@ -4,14 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use common::{DataDir, parlance};
+use common::{DataDir, lines_of, parlance};
 
 /// How long a test waits for a line the server should write at once.
 const WAIT: Duration = Duration::from_secs(20);
@@ -36,14 +35,8 @@ fn serve_with(command: &mut Command) -> (Child, Receiver<String>) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
+    let lines = lines_of(child.stderr.take().unwrap());
+    (child, lines)
 }
 
 /// Lines until one satisfies `done`; all of them, that one last.

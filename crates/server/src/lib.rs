@@ -68,8 +68,9 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Listen(#[from] ListenError),
-    #[error("cannot start the HTTPS listener: {0}")]
-    Web(std::io::Error),
+    /// A bound listener that could not be handed to what serves it.
+    #[error("cannot start serving: {0}")]
+    Serve(std::io::Error),
     #[error(transparent)]
     Chat(#[from] parlance_chat::ChatError),
     #[error("file store: {0}")]
@@ -205,7 +206,7 @@ impl Server {
         ));
         // The room-management application's URL names the HTTPS port, known once bound.
         let https_port = match &web {
-            Some(web) => Some(web.listener.local_addr().map_err(StartError::Web)?.port()),
+            Some(web) => Some(web.listener.local_addr().map_err(StartError::Serve)?.port()),
             None => None,
         };
         let web_manager_url = config.web_manager_url(https_port);
@@ -303,12 +304,12 @@ impl Server {
         let mut tasks = vec![serve, changes, retention];
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
-                let addr = web.listener.local_addr().map_err(StartError::Web)?;
+                let addr = web.listener.local_addr().map_err(StartError::Serve)?;
                 let runtime = WebRuntime::new(config.web.threads, config.web.nice)
-                    .map_err(StartError::Web)?;
+                    .map_err(StartError::Serve)?;
                 // The listening socket was bound here; it is registered with the runtime
                 // that polls it.
-                let listener = web.listener.into_std().map_err(StartError::Web)?;
+                let listener = web.listener.into_std().map_err(StartError::Serve)?;
                 let routes = match &manage {
                     Some(manage) => web.files.routes().merge(manage.routes()),
                     None => web.files.routes(),
@@ -344,7 +345,7 @@ impl Server {
         }
         let admin_addr = match admin {
             Some(listener) => {
-                let addr = listener.local_addr().map_err(StartError::Web)?;
+                let addr = listener.local_addr().map_err(StartError::Serve)?;
                 let observer = Arc::new(Observer {
                     metrics: metrics.clone(),
                     store: store.clone(),
@@ -522,7 +523,7 @@ async fn prepare_web(
         return Ok(None);
     };
     let listener = listen("HTTPS", addr).await?;
-    let port = listener.local_addr().map_err(StartError::Web)?.port();
+    let port = listener.local_addr().map_err(StartError::Serve)?.port();
     let file_settings = FileSettings {
         service_url: format!("{}{}", config.public_url(port), mgc::PATH),
         token_lifetime: Duration::from_secs(config.files.token_lifetime_secs),

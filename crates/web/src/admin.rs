@@ -23,6 +23,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::accept::accept;
+
 /// What the listener asks the server.
 pub trait Probe: Send + Sync + 'static {
     /// `Ok` when the server can serve; otherwise why not, for the operator.
@@ -52,18 +54,12 @@ pub async fn serve_admin<P: Probe>(
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            accepted = accept(&listener, "admin") => accepted,
             Some(_) = connections.join_next() => continue,
             _ = shutdown.wait_for(|stop| *stop) => break,
         };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Typically EMFILE: back off instead of spinning.
-                tracing::warn!(error = %e, "admin accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
+        let Some((stream, peer)) = accepted else {
+            continue;
         };
         if connections.len() >= max_connections {
             tracing::info!(%peer, max_connections, "admin listener busy, connection refused");

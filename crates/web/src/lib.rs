@@ -12,6 +12,7 @@
 //! Health and metrics are apart, on a plain-HTTP listener of their own ([`admin`]), for the
 //! monitoring system rather than users.
 
+mod accept;
 pub mod admin;
 mod body;
 pub mod files;

@@ -5,10 +5,10 @@
 
 pub mod tmux;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -113,7 +113,7 @@ pub fn serve(data: &Path) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let lines = stdout_lines(child.stdout.take().unwrap());
+    let lines = lines_of(child.stdout.take().unwrap());
     let (mut tcp, mut tls) = (None, None);
     let deadline = Instant::now() + Duration::from_secs(20);
     while tcp.is_none() || tls.is_none() {
@@ -140,13 +140,13 @@ pub fn serve(data: &Path) -> Server {
     }
 }
 
-/// The lines of `stdout`, read on a thread of their own so that waiting for one can be
-/// bounded. The thread reads to the end even when nobody listens any more: a full pipe
-/// would block the server.
-fn stdout_lines(stdout: ChildStdout) -> Receiver<String> {
+/// The lines of a child's output, read on a thread of their own so that waiting for one
+/// can be bounded. The thread reads to the end even when nobody listens any more: a full
+/// pipe would block the server.
+pub fn lines_of(output: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use common::{DataDir, lines_of, parlance};
+use common::{DataDir, SERVE_ON_FREE_PORTS, lines_of, parlance};
 
 /// How long a test waits for a line the server should write at once.
 const WAIT: Duration = Duration::from_secs(20);
@@ -23,14 +23,7 @@ fn serve(data: &DataDir, extra: &[&str]) -> (Child, Receiver<String>) {
 fn serve_with(command: &mut Command) -> (Child, Receiver<String>) {
     let mut child = command
         .env_remove("PARLANCE_LOG")
-        .args([
-            "serve",
-            "--sip-tcp",
-            "127.0.0.1:0",
-            "--sip-tls",
-            "127.0.0.1:0",
-        ])
-        .args(["--https", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .args(SERVE_ON_FREE_PORTS)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -95,20 +95,23 @@ impl Drop for Server {
     }
 }
 
+/// `serve` with every listener on a free loopback port.
+pub const SERVE_ON_FREE_PORTS: [&str; 9] = [
+    "serve",
+    "--sip-tcp",
+    "127.0.0.1:0",
+    "--sip-tls",
+    "127.0.0.1:0",
+    "--https",
+    "127.0.0.1:0",
+    "--admin",
+    "127.0.0.1:0",
+];
+
 /// Starts `serve` on free loopback ports, read from its banner.
 pub fn serve(data: &Path) -> Server {
     let mut child = parlance(data)
-        .args([
-            "serve",
-            "--sip-tcp",
-            "127.0.0.1:0",
-            "--sip-tls",
-            "127.0.0.1:0",
-            "--https",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-        ])
+        .args(SERVE_ON_FREE_PORTS)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -28,7 +28,7 @@ pub struct Metrics {
     /// From a post's arrival in the chat core to its deliveries queued on the connections.
     pub delivery_latency: Histogram,
     /// How long the store took to write a post (the single writer's share of a post).
-    pub store_latency: Histogram,
+    pub store_write_latency: Histogram,
     /// Connections closed because their write queue was full (the peer did not read).
     pub write_queue_drops: Counter,
     /// Sign-ins refused for a wrong password or an unknown account (SIP and web).
@@ -79,7 +79,7 @@ impl Metrics {
             posts: Counter::default(),
             deliveries: Counter::default(),
             delivery_latency: latency_buckets(),
-            store_latency: latency_buckets(),
+            store_write_latency: latency_buckets(),
             write_queue_drops: Counter::default(),
             auth_failures: Counter::default(),
             levels: Levels::default(),
@@ -102,7 +102,7 @@ impl Metrics {
             "store_write_latency",
             "How long the store took to write a post",
             Unit::Seconds,
-            metrics.store_latency.clone(),
+            metrics.store_write_latency.clone(),
         );
         registry.register(
             "write_queue_drops",

@@ -106,7 +106,7 @@ pub(super) async fn run(
     };
     let metrics = &service.settings.metrics;
     metrics
-        .store_latency
+        .store_write_latency
         .observe(writing.elapsed().as_secs_f64());
     metrics.posts.inc();
     respond(Answer::Accepted);

@@ -59,6 +59,7 @@ impl TestServer {
         config.sip.tcp_listen = Some("127.0.0.1:0".parse().unwrap());
         config.sip.tls_listen = Some("127.0.0.1:0".parse().unwrap());
         config.web.listen = Some("127.0.0.1:0".parse().unwrap());
+        config.admin.listen = Some("127.0.0.1:0".parse().unwrap());
         tweak(&mut config);
         let clock = options.clock.clone();
         let server = Server::start(config.clone(), options)

@@ -31,6 +31,7 @@ pub fn bench_config(data_dir: &Path) -> Config {
     config.sip.tcp_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.sip.tls_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.web.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.admin.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.sip.max_connections = 100_000;
     // Thousands of clients share a handful of loopback source addresses.
     config.sip.max_connections_per_address = 100_000;

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use files::{FileSettings, Transfers};
 use parlance_clock::Clock;
+use parlance_metrics::Metrics;
 use parlance_store::Store;
 use parlance_store::rooms::RoomInfo;
 use xccos::{ChatSizeLimits, Envelope, Message};
@@ -63,6 +64,8 @@ pub struct ChatSettings {
     /// to it, posts that would not fit are refused, and nothing larger leaves.
     pub max_output_body_bytes: usize,
     pub search: SearchLimits,
+    /// Where the core counts posts and deliveries and measures their latency.
+    pub metrics: Metrics,
     /// The file service; `None` when the HTTPS listener is off (file tokens are refused).
     pub files: Option<FileSettings>,
     /// Signs the web tickets of the room management URL ([`manage::WebTicketKey`]).
@@ -225,6 +228,11 @@ impl ChatService {
         self.clock.unix_nanos()
     }
 
+    /// Sessions joined to rooms, each counted once per room it has joined.
+    pub fn joined_endpoints(&self) -> usize {
+        self.rosters().joined_endpoints()
+    }
+
     fn rosters(&self) -> std::sync::MutexGuard<'_, Rosters> {
         self.rosters.lock().expect("rosters lock")
     }
@@ -262,6 +270,10 @@ impl ChatService {
             return false;
         }
         self.sink.deliver(sessions, &bytes::Bytes::from(body));
+        self.settings
+            .metrics
+            .deliveries
+            .inc_by(sessions.len() as u64);
         true
     }
 

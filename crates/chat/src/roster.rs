@@ -187,6 +187,11 @@ impl Rosters {
         present
     }
 
+    /// Sessions present in rooms, each counted once per room.
+    pub fn joined_endpoints(&self) -> usize {
+        self.rooms.values().map(|r| r.present.len()).sum()
+    }
+
     pub fn user_count(&self, room: i64) -> usize {
         self.rooms.get(&room).map_or(0, |r| r.principals.len())
     }

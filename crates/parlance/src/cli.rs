@@ -1,12 +1,13 @@
 //! The command line: global settings and the subcommands, each defined by the module or
 //! crate that runs it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use parlance_server::config::Config;
 
-use crate::{admin, installation, serve};
+use crate::logging::LogFormat;
+use crate::{admin, check, installation, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,6 +18,16 @@ use crate::{admin, installation, serve};
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
+    /// How log lines look on stderr: text (coloured on a terminal only) or one JSON object
+    /// per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "PARLANCE_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,6 +63,9 @@ pub enum Command {
     Backup(installation::BackupArgs),
     /// Put a backup back into the data directory (the server must be stopped).
     Restore(installation::RestoreArgs),
+    /// Check a configuration file without starting anything; exits non-zero naming what is
+    /// wrong.
+    CheckConfig(check::CheckArgs),
     /// Manage user accounts (works whether the server runs or not).
     #[command(subcommand)]
     User(admin::user::UserCommand),
@@ -75,13 +89,19 @@ pub enum Command {
 }
 
 impl Common {
-    /// The configuration file given, if any.
-    pub fn config_file(&self) -> Option<PathBuf> {
-        self.config.clone()
+    pub fn config(&self) -> anyhow::Result<Config> {
+        self.config_from(self.config.as_deref())
     }
 
-    pub fn config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
+    /// The file `--config` names, if any.
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config.as_deref()
+    }
+
+    /// The configuration in `path` (the built-in one without), with the command line's
+    /// overrides, validated.
+    pub fn config_from(&self, path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut config = match path {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };

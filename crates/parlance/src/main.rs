@@ -1,10 +1,14 @@
 //! `parlance`: the one binary. Wiring only — the work is in the library crates.
 
 mod admin;
+mod check;
 mod cli;
 mod installation;
+mod logging;
+mod notify;
 mod serve;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -18,12 +22,7 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARLANCE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let logging = logging::Logging::init(cli.log_format, default_log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,14 +37,20 @@ fn main() -> ExitCode {
         // The client needs no server configuration.
         let config = || cli.common.config();
         match cli.command {
-            Command::Serve(args) => serve::run(config()?, args).await,
             Command::Init => installation::init(config()?).await,
             Command::Migrate => installation::migrate(config()?).await,
             Command::Domain(cmd) => installation::domain(config()?, cmd).await,
             Command::Backup(args) => {
-                installation::backup(config()?, cli.common.config_file(), args.dest).await
+                installation::backup(
+                    config()?,
+                    cli.common.config_path().map(Path::to_path_buf),
+                    args.dest,
+                )
+                .await
             }
             Command::Restore(args) => installation::restore(config()?, args).await,
+            Command::Serve(args) => serve::run(&cli.common, args, &logging).await,
+            Command::CheckConfig(args) => check::run(&cli.common, args),
             Command::User(cmd) => admin::user::run(config()?, cmd).await,
             Command::Category(cmd) => admin::category::run(config()?, cmd).await,
             Command::Room(cmd) => admin::room::run(config()?, cmd).await,

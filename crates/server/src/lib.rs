@@ -10,7 +10,9 @@ pub mod frontend;
 pub mod groupchat;
 mod ids;
 pub mod installation;
+mod observe;
 mod periodic;
+pub mod reload;
 pub mod retention;
 mod runtime;
 pub mod tls;
@@ -25,6 +27,7 @@ use parlance_chat::manage::{WEB_TICKET_PURPOSE, WebTicketKey};
 use parlance_chat::throttle::{Throttle, ThrottleLimits};
 use parlance_compliance::Exporter;
 use parlance_files::{FileError, FileStore};
+use parlance_metrics::Metrics;
 use parlance_store::{LockFile, ServerKey, Store, StoreError};
 use parlance_web::files::Files;
 use parlance_web::manage::{Manage, SessionLimits};
@@ -45,9 +48,10 @@ use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
 use crate::installation::Access;
+use crate::observe::Observer;
 pub use crate::runtime::LowPriorityRuntime;
-use crate::tls::CertificateInfo;
-use crate::transport::Connections;
+use crate::tls::{CertificateInfo, CertificateSlot};
+use crate::transport::{Connections, ListenError, listen};
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
 use parlance_clock::Clock;
 
@@ -66,8 +70,11 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    #[error("cannot listen: {0}")]
-    Bind(std::io::Error),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    /// A bound listener that could not be handed to what serves it.
+    #[error("cannot start serving: {0}")]
+    Serve(std::io::Error),
     #[error("cannot start background threads: {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
@@ -91,7 +98,14 @@ pub struct Server {
     pub tls_addr: Option<SocketAddr>,
     /// The HTTPS listener's address, when it is on.
     pub https_addr: Option<SocketAddr>,
+    /// The admin listener's address (health and metrics), when it is on.
+    pub admin_addr: Option<SocketAddr>,
     pub certificate: Option<CertificateInfo>,
+    /// What the TLS listeners present; a reload replaces it.
+    certificate_slot: Option<Arc<CertificateSlot>>,
+    /// The configuration the server runs with: a reload says what differs from it. Boxed,
+    /// like the exporter: it is large, and a `Server` is moved whole.
+    config: Box<Config>,
     pub front_end: Arc<FrontEnd>,
     pub groupchat: Arc<GroupChat>,
     pub store: Store,
@@ -131,17 +145,14 @@ impl Server {
             true => Some(tls::Certificate::for_config(&config)?),
             false => None,
         };
-        let acceptor = match (&certificate, config.sip.tls_listen) {
-            (Some(certificate), Some(_)) => {
-                Some(TlsAcceptor::from(certificate.server_config(&[])?))
-            }
+        let slot = certificate.as_ref().map(CertificateSlot::new);
+        let acceptor = match (&slot, config.sip.tls_listen) {
+            (Some(slot), Some(_)) => Some(TlsAcceptor::from(slot.server_config(&[])?)),
             _ => None,
         };
         // Bound early: the file service's URL names the port.
-        let web = match &certificate {
-            Some(certificate) => {
-                prepare_web(&config, certificate, &store, &key, options.clock.clone()).await?
-            }
+        let web = match &slot {
+            Some(slot) => prepare_web(&config, slot, &store, &key, options.clock.clone()).await?,
             None => None,
         };
         let purger = retention::Purger::new(
@@ -152,9 +163,12 @@ impl Server {
         );
         // Before anyone can connect: every later admin change may concern a live session.
         let changes_seen = store.last_access_change().await?;
-        let listeners = transport::bind_listeners(&config.sip, acceptor)
-            .await
-            .map_err(StartError::Bind)?;
+        let listeners = transport::bind_listeners(&config.sip, acceptor).await?;
+        let admin = match config.admin.listen {
+            Some(addr) => Some(listen("admin (HTTP)", addr).await?),
+            None => None,
+        };
+        let metrics = Metrics::new();
         let trusted = TrustedNetworks::new(config.trusted_networks()?);
         if !trusted.is_empty() {
             tracing::warn!(
@@ -177,10 +191,11 @@ impl Server {
                 window_secs: config.auth.failure_window_secs,
             },
             options.clock.clone(),
+            metrics.auth_failures.clone(),
         ));
         // The room-management application's URL names the HTTPS port, known once bound.
         let https_port = match &web {
-            Some(web) => Some(web.listener.local_addr().map_err(StartError::Bind)?.port()),
+            Some(web) => Some(web.listener.local_addr().map_err(StartError::Serve)?.port()),
             None => None,
         };
         let web_manager_url = config.web_manager_url(https_port);
@@ -195,16 +210,21 @@ impl Server {
             trusted,
             max_pending_per_connection: config.sip.max_pending_per_connection,
         };
-        let connections = Arc::new(Connections::default());
+        let connections = Arc::new(Connections::new(metrics.write_queue_drops.clone()));
         let proxy = Arc::new(Proxy::new(connections.clone(), options.clock.clone()));
+        let chat_settings = chat_settings(
+            &config,
+            web.as_ref().map(|w| w.file_settings.clone()),
+            WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
+            web_manager_url,
+            metrics.clone(),
+        );
         let groupchat = start_groupchat(
             &config,
             store.clone(),
             Outbound::new(proxy.clone()),
             options.clock.clone(),
-            web.as_ref().map(|w| w.file_settings.clone()),
-            WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
-            web_manager_url,
+            chat_settings,
         )
         .await?;
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
@@ -269,16 +289,17 @@ impl Server {
             Duration::from_secs(config.retention.interval_secs),
             shutdown_rx.clone(),
         ));
+        let mut listening = vec![("SIP", serve.abort_handle())];
         let mut tasks = vec![serve, changes, retention];
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
-                let addr = web.listener.local_addr().map_err(StartError::Bind)?;
+                let addr = web.listener.local_addr().map_err(StartError::Serve)?;
                 let runtime =
                     LowPriorityRuntime::new("parlance-https", config.web.threads, config.web.nice)
                         .map_err(StartError::Runtime)?;
                 // The listening socket was bound here; it is registered with the runtime
                 // that polls it.
-                let listener = web.listener.into_std().map_err(StartError::Bind)?;
+                let listener = web.listener.into_std().map_err(StartError::Serve)?;
                 let routes = match &manage {
                     Some(manage) => web.files.routes().merge(manage.routes()),
                     None => web.files.routes(),
@@ -290,7 +311,7 @@ impl Server {
                     options.clock.clone(),
                     shutdown_rx.clone(),
                 );
-                tasks.push(runtime.spawn(async move {
+                let task = runtime.spawn(async move {
                     match TcpListener::from_std(listener) {
                         Ok(listener) => {
                             parlance_web::serve(listener, tls, routes, settings, clock, shutdown)
@@ -298,7 +319,9 @@ impl Server {
                         }
                         Err(e) => tracing::error!(error = %e, "the HTTPS listener cannot start"),
                     }
-                }));
+                });
+                listening.push(("HTTPS", task.abort_handle()));
+                tasks.push(task);
                 (Some(addr), Some(web.files), Some(runtime))
             }
             None => (None, None, None),
@@ -310,6 +333,27 @@ impl Server {
                 shutdown_rx.clone(),
             )));
         }
+        let admin_addr = match admin {
+            Some(listener) => {
+                let addr = listener.local_addr().map_err(StartError::Serve)?;
+                let observer = Arc::new(Observer {
+                    metrics: metrics.clone(),
+                    store: store.clone(),
+                    connections: connections.clone(),
+                    front_end: front_end.clone(),
+                    groupchat: groupchat.clone(),
+                    listeners: listening,
+                });
+                tasks.push(tokio::spawn(parlance_web::admin::serve_admin(
+                    listener,
+                    observer,
+                    config.admin.max_connections,
+                    shutdown_rx.clone(),
+                )));
+                Some(addr)
+            }
+            None => None,
+        };
         tasks.push(tokio::spawn(sweep(
             front_end.clone(),
             groupchat.clone(),
@@ -321,7 +365,10 @@ impl Server {
             tcp_addr,
             tls_addr,
             https_addr,
+            admin_addr,
             certificate: certificate.map(|c| c.info),
+            certificate_slot: slot,
+            config: Box::new(config),
             files,
             manage,
             front_end,
@@ -384,9 +431,7 @@ async fn start_groupchat(
     store: Store,
     outbound: Outbound,
     clock: Clock,
-    files: Option<FileSettings>,
-    web_ticket_key: WebTicketKey,
-    room_management_url: Option<String>,
+    settings: ChatSettings,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
@@ -394,7 +439,19 @@ async fn start_groupchat(
         Duration::from_secs(config.chat.session_expires_secs),
         config.chat.max_sessions_per_user,
     );
-    let settings = ChatSettings {
+    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
+    Ok(GroupChat::start(chat, dialogs, answers))
+}
+
+/// The chat core's settings, from `[chat]` and `[sip]`, and what the HTTPS side lends it.
+fn chat_settings(
+    config: &Config,
+    files: Option<FileSettings>,
+    web_ticket_key: WebTicketKey,
+    room_management_url: Option<String>,
+    metrics: Metrics,
+) -> ChatSettings {
+    ChatSettings {
         domain: config.domain.clone(),
         channel_uri: config.channel_uri(),
         search_limit: config.chat.search_limit,
@@ -425,9 +482,8 @@ async fn start_groupchat(
         },
         files,
         web_ticket_key,
-    };
-    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
-    Ok(GroupChat::start(chat, dialogs, answers))
+        metrics,
+    }
 }
 
 /// The HTTPS listener, bound, and the file service it is to serve.
@@ -443,7 +499,7 @@ struct Web {
 /// their rows, before any new upload can start.
 async fn prepare_web(
     config: &Config,
-    certificate: &tls::Certificate,
+    certificate: &Arc<CertificateSlot>,
     store: &Store,
     key: &ServerKey,
     clock: Clock,
@@ -451,8 +507,8 @@ async fn prepare_web(
     let Some(addr) = config.web.listen else {
         return Ok(None);
     };
-    let listener = TcpListener::bind(addr).await.map_err(StartError::Bind)?;
-    let port = listener.local_addr().map_err(StartError::Bind)?.port();
+    let listener = listen("HTTPS", addr).await?;
+    let port = listener.local_addr().map_err(StartError::Serve)?.port();
     let file_settings = FileSettings {
         service_url: format!("{}{}", config.public_url(port), mgc::PATH),
         token_lifetime: Duration::from_secs(config.files.token_lifetime_secs),

@@ -591,6 +591,11 @@ impl Store {
         engine!(self, s => s.export_cursor().await)
     }
 
+    /// Outbox rows the compliance archive does not hold yet (after the export cursor).
+    pub async fn compliance_backlog(&self) -> Result<u64> {
+        engine!(self, s => s.compliance_backlog().await)
+    }
+
     /// Moves the export cursor from `from` to `to`; [`StoreError::ExportCursorMoved`] when
     /// another exporter moved it meanwhile.
     pub async fn move_export_cursor(&self, from: i64, to: i64, at: i64) -> Result<()> {

@@ -13,6 +13,7 @@ use parlance_chat::Answer;
 use parlance_chat::files::FileSettings;
 use parlance_chat::manage::WebTicketKey;
 use parlance_chat::{ChatService, ChatSettings, SearchLimits, SessionId, Sink};
+use parlance_metrics::Metrics;
 use parlance_store::Store;
 use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, RoomInfo};
 use xccos::{
@@ -73,6 +74,7 @@ pub fn settings(files: Option<FileSettings>, room_management_url: Option<&str>) 
         },
         files,
         web_ticket_key: WebTicketKey::new(&[9; 32]),
+        metrics: Metrics::default(),
     }
 }
 

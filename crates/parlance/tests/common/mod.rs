@@ -5,10 +5,10 @@
 
 pub mod tmux;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -109,23 +109,28 @@ impl Drop for Server {
     }
 }
 
+/// `serve` with every listener on a free loopback port.
+pub const SERVE_ON_FREE_PORTS: [&str; 9] = [
+    "serve",
+    "--sip-tcp",
+    "127.0.0.1:0",
+    "--sip-tls",
+    "127.0.0.1:0",
+    "--https",
+    "127.0.0.1:0",
+    "--admin",
+    "127.0.0.1:0",
+];
+
 /// Starts `serve` on free loopback ports, read from its banner.
 pub fn serve(data: &Path) -> Server {
     let mut child = parlance(data)
-        .args([
-            "serve",
-            "--sip-tcp",
-            "127.0.0.1:0",
-            "--sip-tls",
-            "127.0.0.1:0",
-            "--https",
-            "127.0.0.1:0",
-        ])
+        .args(SERVE_ON_FREE_PORTS)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let lines = stdout_lines(child.stdout.take().unwrap());
+    let lines = lines_of(child.stdout.take().unwrap());
     let (mut tcp, mut tls) = (None, None);
     let deadline = Instant::now() + Duration::from_secs(20);
     while tcp.is_none() || tls.is_none() {
@@ -152,13 +157,13 @@ pub fn serve(data: &Path) -> Server {
     }
 }
 
-/// The lines of `stdout`, read on a thread of their own so that waiting for one can be
-/// bounded. The thread reads to the end even when nobody listens any more: a full pipe
-/// would block the server.
-fn stdout_lines(stdout: ChildStdout) -> Receiver<String> {
+/// The lines of a child's output, read on a thread of their own so that waiting for one
+/// can be bounded. The thread reads to the end even when nobody listens any more: a full
+/// pipe would block the server.
+pub fn lines_of(output: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });

@@ -9,9 +9,11 @@ use serde::Deserialize;
 use sip_proto::auth::Algorithm;
 
 mod archive;
+mod observe;
 mod web;
 
 pub use archive::{ComplianceConfig, RetentionConfig};
+pub use observe::{AdminConfig, LogConfig};
 pub use web::{FilesConfig, ManageConfig, WebConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub compliance: ComplianceConfig,
     pub manage: ManageConfig,
+    pub admin: AdminConfig,
+    pub log: LogConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -194,6 +198,8 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             compliance: ComplianceConfig::default(),
             manage: ManageConfig::default(),
+            admin: AdminConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -292,7 +298,7 @@ impl Config {
             .map(|n| {
                 parse_network(n).ok_or_else(|| {
                     ConfigError::Invalid(format!(
-                        "{n:?} is not a CIDR network such as 192.0.2.0/24"
+                        "auth.trusted_networks: {n:?} is not a CIDR network such as 192.0.2.0/24"
                     ))
                 })
             })
@@ -380,6 +386,7 @@ impl Config {
             return bad("chat.session_expires_secs must be at least 20".into());
         }
         self.validate_web()?;
+        self.validate_observe()?;
         self.validate_archive()
     }
 

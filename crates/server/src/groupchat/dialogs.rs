@@ -286,6 +286,15 @@ impl Dialogs {
         sessions
     }
 
+    /// Dialogs open now.
+    pub fn len(&self) -> usize {
+        self.state().dialogs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("dialogs lock")
     }

@@ -40,6 +40,10 @@ impl GroupChat {
         &self.chat
     }
 
+    pub fn dialogs(&self) -> &Dialogs {
+        &self.dialogs
+    }
+
     /// Ends sessions whose dialogs were not refreshed in time.
     pub async fn expire(&self) {
         for session in self.dialogs.remove_expired() {

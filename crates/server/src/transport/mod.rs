@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use parlance_metrics::Counter;
 use sip_proto::{Message, Rejected, Request, Response};
 use tokio::sync::{Notify, mpsc};
 
-pub use listener::{Listeners, bind_listeners};
+pub use listener::{ListenError, Listeners, bind_listeners, listen};
 
 pub type ConnId = u64;
 
@@ -70,6 +71,8 @@ struct ConnInner {
     /// A request on this connection was refused and logged: a client that keeps sending
     /// such requests is refused each time, but the log says so once.
     refusal_logged: AtomicBool,
+    /// Counts connections closed for a full write queue (the server's metric).
+    drops: Counter,
 }
 
 /// Signs outgoing messages for one connection (MS-SIPAE `Authentication-Info`). The
@@ -139,6 +142,7 @@ impl ConnHandle {
         if before > 0 && before + len > self.inner.queue_limit {
             self.inner.queued.fetch_sub(len, Ordering::AcqRel);
             tracing::warn!(conn = self.id(), peer = %self.peer(), queued = before, "write queue full, closing connection");
+            self.inner.drops.inc();
             self.close();
             return Err(SendError::QueueFull);
         }
@@ -191,9 +195,29 @@ impl ConnHandle {
 pub struct Connections {
     next_id: AtomicU64,
     open: Mutex<HashMap<ConnId, ConnHandle>>,
+    /// Handed to every connection, which counts its own drop.
+    drops: Counter,
 }
 
 impl Connections {
+    /// `drops` counts the connections closed because their write queue filled.
+    pub fn new(drops: Counter) -> Connections {
+        Connections {
+            drops,
+            ..Connections::default()
+        }
+    }
+
+    /// Open connections over TCP and over TLS.
+    pub fn by_transport(&self) -> (usize, usize) {
+        let open = self.open.lock().expect("connections lock");
+        let tls = open
+            .values()
+            .filter(|c| c.transport() == Transport::Tls)
+            .count();
+        (open.len() - tls, tls)
+    }
+
     pub fn get(&self, id: ConnId) -> Option<ConnHandle> {
         self.open
             .lock()
@@ -264,6 +288,7 @@ impl Connections {
                 identity: Mutex::new(None),
                 signer: Mutex::new(None),
                 refusal_logged: AtomicBool::new(false),
+                drops: self.drops.clone(),
             }),
         };
         self.open

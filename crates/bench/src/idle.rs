@@ -4,22 +4,22 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use serde_json::json;
-use sip_proto::{Decoder, Item, Limits, Message};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::Env;
 use crate::error::BenchError;
+use crate::lean::{Conn, register};
 use crate::population;
 use crate::report::{Row, Section, TargetCheck, settings};
-use crate::target::{DOMAIN, Target};
-use crate::wire::{Dialer, Stream, source};
+use crate::target::Target;
+use crate::wire::{Dialer, source};
 
 /// How long the server may settle before its memory is read.
 const SETTLE: Duration = Duration::from_secs(2);
 /// Registrations in flight at once.
 const AT_ONCE: usize = 128;
+/// How long a registration may take.
+const REGISTER_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct IdleArgs {
@@ -36,11 +36,7 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
         let dialer = Dialer::new((!env.tcp).then(|| target.cert_path()).as_deref())?;
-        let to = if env.tcp {
-            target.tcp_addr
-        } else {
-            target.tls_addr
-        };
+        let to = target.sip_addr(env.tcp);
         // A few connections first, so that the baseline includes what any first one costs.
         let warm = open(
             &dialer,
@@ -110,7 +106,7 @@ async fn open(
     accounts: &[String],
     sources: usize,
     offset: usize,
-) -> Result<Vec<Box<dyn Stream>>, BenchError> {
+) -> Result<Vec<Conn>, BenchError> {
     let mut held = Vec::with_capacity(accounts.len());
     for (c, chunk) in accounts.chunks(AT_ONCE).enumerate() {
         let mut tasks = Vec::with_capacity(chunk.len());
@@ -118,7 +114,13 @@ async fn open(
             let i = offset + c * AT_ONCE + j;
             let (dialer, account) = (dialer.clone(), account.clone());
             tasks.push(tokio::spawn(async move {
-                register(&dialer, source(i, sources), to, &account).await
+                let mut conn = Conn::open(&dialer, source(i, sources), to).await?;
+                tokio::time::timeout(REGISTER_WAIT, register(&mut conn, &account))
+                    .await
+                    .map_err(|_| {
+                        BenchError::Failed(format!("no answer to {account}'s REGISTER"))
+                    })??;
+                Ok::<_, BenchError>(conn)
             }));
         }
         for t in tasks {
@@ -130,61 +132,4 @@ async fn open(
         }
     }
     Ok(held)
-}
-
-async fn register(
-    dialer: &Dialer,
-    from: std::net::IpAddr,
-    to: std::net::SocketAddr,
-    account: &str,
-) -> Result<Box<dyn Stream>, BenchError> {
-    let (mut stream, local) = dialer.connect(from, to).await?;
-    let transport = dialer.transport();
-    let user = account.split('@').next().unwrap_or(account);
-    let request = format!(
-        "REGISTER sip:{DOMAIN} SIP/2.0\r\n\
-         Via: SIP/2.0/{transport} {local};branch=z9hG4bK{user}r1\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:{account}>;tag={user}t\r\n\
-         To: <sip:{account}>\r\n\
-         Call-ID: {user}-idle\r\n\
-         CSeq: 1 REGISTER\r\n\
-         Contact: <sip:{user}@{local};transport={}>\r\n\
-         Expires: 3600\r\n\
-         Content-Length: 0\r\n\r\n",
-        transport.to_ascii_lowercase()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(BenchError::io("sending REGISTER"))?;
-    stream
-        .flush()
-        .await
-        .map_err(BenchError::io("sending REGISTER"))?;
-    let mut decoder = Decoder::new(Limits::default());
-    let mut buf = BytesMut::with_capacity(2048);
-    let answer = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            if let Ok(Some(Item::Message(Message::Response(r)))) = decoder.decode(&mut buf) {
-                return Ok(r.status);
-            }
-            match stream.read_buf(&mut buf).await {
-                Ok(n) if n > 0 => {}
-                _ => {
-                    return Err(BenchError::Failed(format!(
-                        "the server closed {account}'s connection"
-                    )));
-                }
-            }
-        }
-    })
-    .await
-    .map_err(|_| BenchError::Failed(format!("no answer to {account}'s REGISTER")))??;
-    if answer != 200 {
-        return Err(BenchError::Failed(format!(
-            "REGISTER of {account} answered {answer}"
-        )));
-    }
-    Ok(stream)
 }

@@ -1,0 +1,271 @@
+//! Lean members: room members that do only what a client must, so that the load generator
+//! costs far less per delivery than the server it measures. Each is one raw TLS (or TCP)
+//! connection in one task on the bench's few runtime threads: it signs in and joins with
+//! the fewest messages the server accepts ([`setup`]), then, for each message that
+//! arrives, cuts it out of the stream by its Content-Length, answers a request `200 OK`
+//! with its transaction headers copied, and reads a delivery's body only as far as the
+//! time stamp the bench wrote into the text ([`crate::measure::Stamp::find`]). Everything
+//! one read brought in is answered with one write. No SIP decoding, no XCCOS parsing, no
+//! channel or task per delivery. The full client library stays available as
+//! `--members full`.
+
+mod conn;
+mod setup;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use conn::Conn;
+use setup::Dialog;
+pub use setup::register;
+
+use crate::Env;
+use crate::error::BenchError;
+use crate::fanout::{Poster, Shared, Tally, relay_info};
+use crate::measure::Stamp;
+use crate::wire::{self, Dialer};
+
+/// Members signing in and joining at the same time.
+const JOINING_AT_ONCE: usize = 64;
+/// How long one member may take to sign in and join: every join sends a roster notice to
+/// the members already in the room (up to the participant update limit), so the joins of
+/// a large room queue behind each other.
+const JOIN_WAIT: Duration = Duration::from_secs(300);
+
+/// How the members of a scenario are driven.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Members {
+    /// Raw connections that register, join, and answer each delivery (this module).
+    #[default]
+    Lean,
+    /// One client of the client library per member (TLS, SIP and XCCOS decoding, a
+    /// session task): what a real client costs.
+    Full,
+}
+
+impl Members {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Members::Lean => "lean (raw connections)",
+            Members::Full => "full (client library)",
+        }
+    }
+}
+
+/// A post handed to a member's task, and where to say how it was answered.
+type Post = (String, oneshot::Sender<Result<(), BenchError>>);
+
+/// Posts through one lean member; a post is done when the server answered it (through
+/// the relay, which answers nothing, when it was written).
+pub struct LeanPoster {
+    posts: mpsc::UnboundedSender<Post>,
+}
+
+impl Poster for LeanPoster {
+    async fn post(&self, text: String) -> Result<(), BenchError> {
+        let (done, answered) = oneshot::channel();
+        self.posts
+            .send((text, done))
+            .map_err(|_| BenchError::Failed("a member's connection closed".into()))?;
+        answered
+            .await
+            .map_err(|_| BenchError::Failed("a member's connection closed".into()))?
+    }
+}
+
+/// What a member posts through.
+enum Voice {
+    /// The baseline relay: the INFO the server would deliver, sent as it is to everyone.
+    Relay,
+    /// Its chat session with the server, into `room`.
+    Session { dialog: Dialog, room: String },
+}
+
+/// A member of the baseline relay's room (connected, nothing to sign in to): the poster
+/// for it when it posts (`own`), and its task, which hands back its tally once stopped.
+pub fn relay_member(
+    conn: Conn,
+    own: Option<u32>,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) -> (Option<LeanPoster>, JoinHandle<Tally>) {
+    let (poster, posts) = poster_for(own);
+    let task = tokio::spawn(listen(conn, Voice::Relay, own, shared, stop, posts));
+    (poster, task)
+}
+
+fn poster_for(own: Option<u32>) -> (Option<LeanPoster>, Option<mpsc::UnboundedReceiver<Post>>) {
+    match own {
+        Some(_) => {
+            let (posts, rx) = mpsc::unbounded_channel();
+            (Some(LeanPoster { posts }), Some(rx))
+        }
+        None => (None, None),
+    }
+}
+
+/// Answers, records and posts until `stop` (or until the connection ends).
+async fn listen(
+    mut conn: Conn,
+    mut voice: Voice,
+    own: Option<u32>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    mut posts: Option<mpsc::UnboundedReceiver<Post>>,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut out = Vec::with_capacity(4096);
+    // Our posts the server has not answered yet, by CSeq number.
+    let mut waiting: Vec<(u32, oneshot::Sender<Result<(), BenchError>>)> = Vec::new();
+    loop {
+        let taken = conn.take(&mut out, |m| match m {
+            conn::Incoming::Request { body } => {
+                if let Some(stamp) = Stamp::find(body) {
+                    tally.record(stamp, own, &shared);
+                }
+            }
+            conn::Incoming::Response { head, .. } => {
+                let cseq = wire::cseq(head);
+                if let Some(i) = waiting.iter().position(|(c, _)| Some(*c) == cseq) {
+                    let (_, done) = waiting.swap_remove(i);
+                    let _ = done.send(match wire::status(head) {
+                        Some(200..=299) => Ok(()),
+                        status => Err(BenchError::Failed(format!(
+                            "a post was answered {status:?}"
+                        ))),
+                    });
+                }
+            }
+        });
+        if let Err(e) = taken {
+            tracing::warn!(error = %e, "a member could not read what the server sent");
+            break;
+        }
+        if !out.is_empty() {
+            if let Err(e) = conn.send(&out).await {
+                tracing::warn!(error = %e, "a member's connection failed");
+                break;
+            }
+            out.clear();
+        }
+        let next_post = async {
+            match posts.as_mut() {
+                Some(p) => p.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            read = conn.read() => match read {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a member's connection failed");
+                    break;
+                }
+            },
+            Some((text, done)) = next_post => match &mut voice {
+                Voice::Relay => {
+                    out.extend_from_slice(&relay_info(&text));
+                    let _ = done.send(Ok(()));
+                }
+                Voice::Session { dialog, room } => {
+                    waiting.push((dialog.post(&mut out, room, &text), done));
+                }
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    tally
+}
+
+/// A room on the server whose members are lean: each signed in, joined, and listening.
+pub struct LeanRoom {
+    /// How long signing in and joining took.
+    pub setup: Duration,
+    pub posters: Vec<Arc<LeanPoster>>,
+    pub receivers: Vec<JoinHandle<Tally>>,
+    pub stop: watch::Sender<bool>,
+}
+
+impl LeanRoom {
+    /// Signs in `accounts` (the `i`-th from the `i`-th loopback source address) at `to`,
+    /// joins each to `room`, and starts listening; the first `posters` of them post.
+    pub async fn join(
+        env: &Env,
+        dialer: &Dialer,
+        to: SocketAddr,
+        accounts: &[String],
+        room: &str,
+        posters: usize,
+        shared: &Arc<Shared>,
+    ) -> Result<LeanRoom, BenchError> {
+        let started = Instant::now();
+        let permits = Arc::new(Semaphore::new(JOINING_AT_ONCE));
+        let (stop, stopped) = watch::channel(false);
+        let (ready, mut readies) = mpsc::unbounded_channel();
+        let mut receivers = Vec::with_capacity(accounts.len());
+        let mut handles = Vec::new();
+        for (i, account) in accounts.iter().enumerate() {
+            let own = (i < posters).then(|| u32::try_from(i).unwrap_or(u32::MAX));
+            let (poster, posts) = poster_for(own);
+            handles.extend(poster.map(Arc::new));
+            let from = wire::source(i, env.sources);
+            let (dialer, account, room) = (dialer.clone(), account.clone(), room.to_owned());
+            let (permits, ready, shared, stopped) = (
+                permits.clone(),
+                ready.clone(),
+                shared.clone(),
+                stopped.clone(),
+            );
+            receivers.push(tokio::spawn(async move {
+                let permit = permits.acquire_owned().await;
+                let joining = async {
+                    let mut conn = Conn::open(&dialer, from, to).await?;
+                    register(&mut conn, &account).await?;
+                    let mut dialog = Dialog::open(&mut conn, &account).await?;
+                    dialog.join(&mut conn, &room).await?;
+                    Ok::<_, BenchError>((conn, dialog))
+                };
+                let joined = tokio::time::timeout(JOIN_WAIT, joining)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(BenchError::Failed(format!(
+                            "{account} did not join within {JOIN_WAIT:?}"
+                        )))
+                    });
+                drop(permit);
+                match joined {
+                    Ok((conn, dialog)) => {
+                        let _ = ready.send(Ok(()));
+                        let voice = Voice::Session { dialog, room };
+                        listen(conn, voice, own, shared, stopped, posts).await
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        Tally::default()
+                    }
+                }
+            }));
+        }
+        for _ in 0..accounts.len() {
+            let joined = readies
+                .recv()
+                .await
+                .unwrap_or_else(|| Err(BenchError::Failed("a member's task ended".into())));
+            if let Err(e) = joined {
+                let _ = stop.send(true);
+                return Err(e);
+            }
+        }
+        Ok(LeanRoom {
+            setup: started.elapsed(),
+            posters: handles,
+            receivers,
+            stop,
+        })
+    }
+}

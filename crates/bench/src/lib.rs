@@ -75,9 +75,9 @@ pub struct BenchOptions {
     pub lifetime_secs: u64,
     /// How room members are driven in fan-out, big room and smoke: `lean` raw
     /// connections that do only what a client must, or `full` clients of the client
-    /// library.
+    /// library. (Not `--members`: that is how many there are.)
     #[arg(long, global = true, value_enum, default_value_t = Members::Lean)]
-    pub members: Members,
+    pub member_mode: Members,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -197,7 +197,7 @@ impl Env {
             sources: options.sources.max(1),
             work_dir: options.work_dir.clone().unwrap_or_else(std::env::temp_dir),
             lifetime: Duration::from_secs(options.lifetime_secs),
-            members: options.members,
+            members: options.member_mode,
         }
     }
 
@@ -429,5 +429,29 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn the_member_mode_is_lean_unless_asked_and_apart_from_the_member_count() {
+        let cmd = BenchArgs::augment_args(clap::Command::new("bench"));
+        let parse = |line: &[&str]| {
+            let matches = cmd.clone().try_get_matches_from(line).unwrap();
+            BenchArgs::from_arg_matches(&matches).unwrap()
+        };
+        let args = parse(&[
+            "bench",
+            "fanout",
+            "--members",
+            "10",
+            "--member-mode",
+            "full",
+        ]);
+        assert_eq!(args.options.member_mode, Members::Full);
+        assert!(matches!(
+            args.scenario,
+            Some(Scenario::Fanout(FanoutArgs { members: 10, .. }))
+        ));
+        let args = parse(&["bench", "smoke"]);
+        assert_eq!(args.options.member_mode, Members::Lean);
     }
 }

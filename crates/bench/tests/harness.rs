@@ -3,8 +3,8 @@
 
 use parlance_bench::report::Section;
 use parlance_bench::{
-    BenchOptions, ComplianceArgs, Env, FanoutArgs, FilesArgs, IdleArgs, Members, PoolArgs,
-    Scenario, SmokeArgs, run_scenarios,
+    BenchOptions, ComplianceArgs, Env, FanoutArgs, FilesArgs, IdleArgs, JoinStormArgs, Members,
+    PoolArgs, Scenario, SmokeArgs, run_scenarios,
 };
 
 fn env() -> Env {
@@ -19,7 +19,7 @@ fn env_with(members: Members) -> Env {
         sources: 4,
         work_dir: None,
         lifetime_secs: 120,
-        members,
+        member_mode: members,
     })
 }
 
@@ -153,6 +153,26 @@ async fn the_smoke_run_delivers_everything_and_reports_the_cost_per_delivery() {
     for column in ["server_us_per_delivery", "per_cpu_s_ratio"] {
         assert!(table.contains(column), "{column} in {table}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lean_members_all_join_every_room_with_history_in_a_storm() {
+    // A bjoin refused in part, or a history page refused, fails the scenario.
+    let args = JoinStormArgs {
+        users: 8,
+        rooms: 3,
+        history: 5,
+    };
+    let report = run_scenarios(&env(), &Scenario::JoinStorm(args))
+        .await
+        .expect("the scenario runs");
+    let section = &report.sections[0];
+    assert_eq!(section.settings["members_driven"], Members::Lean.describe());
+    assert_eq!(number(row(section, "sign-in"), "users"), 8.0);
+    let storm = row(section, "join storm");
+    assert_eq!(number(storm, "per_user.count"), 8.0, "{storm:?}");
+    assert!(number(storm, "room_joins_per_s") > 0.0, "{storm:?}");
+    number(storm, "bench_cpu_pct");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,8 +20,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use conn::Conn;
-use setup::Dialog;
-pub use setup::register;
+pub use setup::{Dialog, register, sign_in};
 
 use crate::Env;
 use crate::error::BenchError;
@@ -29,8 +28,8 @@ use crate::fanout::{Poster, Shared, Tally, relay_info};
 use crate::measure::Stamp;
 use crate::wire::{self, Dialer};
 
-/// Members signing in and joining at the same time.
-const JOINING_AT_ONCE: usize = 64;
+/// Members signing in (and joining) at the same time.
+pub const SIGNING_IN_AT_ONCE: usize = 64;
 /// How long one member may take to sign in and join: every join sends a roster notice to
 /// the members already in the room (up to the participant update limit), so the joins of
 /// a large room queue behind each other.
@@ -94,7 +93,8 @@ pub fn relay_member(
     stop: watch::Receiver<bool>,
 ) -> (Option<LeanPoster>, JoinHandle<Tally>) {
     let (poster, posts) = poster_for(own);
-    let task = tokio::spawn(listen(conn, Voice::Relay, own, shared, stop, posts));
+    let voice = own.map(|_| Voice::Relay);
+    let task = tokio::spawn(listen(conn, voice, own, shared, stop, posts));
     (poster, task)
 }
 
@@ -108,10 +108,17 @@ fn poster_for(own: Option<u32>) -> (Option<LeanPoster>, Option<mpsc::UnboundedRe
     }
 }
 
-/// Answers, records and posts until `stop` (or until the connection ends).
+/// Answers whatever the server sends until `stop` (or until the connection ends): a
+/// member with nothing more to do must still answer, or the server ends its session.
+pub async fn answer_until(conn: Conn, stop: watch::Receiver<bool>) {
+    let (shared, _) = crate::fanout::shared(0);
+    listen(conn, None, None, shared, stop, None).await;
+}
+
+/// Answers, records, and (with a voice) posts until `stop` (or until the connection ends).
 async fn listen(
     mut conn: Conn,
-    mut voice: Voice,
+    mut voice: Option<Voice>,
     own: Option<u32>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
@@ -168,13 +175,14 @@ async fn listen(
                 }
             },
             Some((text, done)) = next_post => match &mut voice {
-                Voice::Relay => {
+                Some(Voice::Relay) => {
                     out.extend_from_slice(&relay_info(&text));
                     let _ = done.send(Ok(()));
                 }
-                Voice::Session { dialog, room } => {
+                Some(Voice::Session { dialog, room }) => {
                     waiting.push((dialog.post(&mut out, room, &text), done));
                 }
+                None => drop(done),
             },
             _ = stop.changed() => break,
         }
@@ -204,7 +212,7 @@ impl LeanRoom {
         shared: &Arc<Shared>,
     ) -> Result<LeanRoom, BenchError> {
         let started = Instant::now();
-        let permits = Arc::new(Semaphore::new(JOINING_AT_ONCE));
+        let permits = Arc::new(Semaphore::new(SIGNING_IN_AT_ONCE));
         let (stop, stopped) = watch::channel(false);
         let (ready, mut readies) = mpsc::unbounded_channel();
         let mut receivers = Vec::with_capacity(accounts.len());
@@ -224,9 +232,7 @@ impl LeanRoom {
             receivers.push(tokio::spawn(async move {
                 let permit = permits.acquire_owned().await;
                 let joining = async {
-                    let mut conn = Conn::open(&dialer, from, to).await?;
-                    register(&mut conn, &account).await?;
-                    let mut dialog = Dialog::open(&mut conn, &account).await?;
+                    let (mut conn, mut dialog) = sign_in(&dialer, from, to, &account).await?;
                     dialog.join(&mut conn, &room).await?;
                     Ok::<_, BenchError>((conn, dialog))
                 };
@@ -242,7 +248,7 @@ impl LeanRoom {
                     Ok((conn, dialog)) => {
                         let _ = ready.send(Ok(()));
                         let voice = Voice::Session { dialog, room };
-                        listen(conn, voice, own, shared, stopped, posts).await
+                        listen(conn, Some(voice), own, shared, stopped, posts).await
                     }
                     Err(e) => {
                         let _ = ready.send(Err(e));

@@ -4,12 +4,14 @@
 //! history: the server allows each of these to be skipped (docs/protocol.md, "One service,
 //! two URIs"), as Lync 2013 does.
 
-use xccos::{ChanId, Command, CommandKind, Envelope, Message, ReplyData};
+use xccos::{ChanId, Command, CommandKind, Envelope, Message, Reply};
+
+use std::net::{IpAddr, SocketAddr};
 
 use super::conn::{Conn, Incoming};
 use crate::error::BenchError;
 use crate::target::DOMAIN;
-use crate::wire;
+use crate::wire::{self, Dialer};
 
 /// What in-dialog requests of a chat session carry; the server's half comes from its 200.
 #[derive(Debug)]
@@ -32,6 +34,19 @@ pub struct Dialog {
 /// The account's user part: what names its Call-IDs and tags.
 fn user(account: &str) -> &str {
     account.split('@').next().unwrap_or(account)
+}
+
+/// Connects from `from` to `to`, registers `account` and opens its chat session.
+pub async fn sign_in(
+    dialer: &Dialer,
+    from: IpAddr,
+    to: SocketAddr,
+    account: &str,
+) -> Result<(Conn, Dialog), BenchError> {
+    let mut conn = Conn::open(dialer, from, to).await?;
+    register(&mut conn, account).await?;
+    let dialog = Dialog::open(&mut conn, account).await?;
+    Ok((conn, dialog))
 }
 
 /// Registers `account` over `conn`; anything but a 200 is an error.
@@ -126,45 +141,52 @@ impl Dialog {
     pub async fn join(&mut self, conn: &mut Conn, room: &str) -> Result<(), BenchError> {
         let chanid = ChanId::from_uri(0, room)
             .ok_or_else(|| BenchError::Failed(format!("{room} is no room URI")))?;
+        self.command(conn, CommandKind::Join(chanid)).await?;
+        Ok(())
+    }
+
+    /// Sends a command and waits for its SIP answer and its reply (the reply with its
+    /// `seqid`); an answer other than 200, or a reply with a `resp` other than 200, is an
+    /// error. Requests that come meanwhile are answered.
+    pub async fn command(
+        &mut self,
+        conn: &mut Conn,
+        kind: CommandKind,
+    ) -> Result<Reply, BenchError> {
         self.envid += 1;
-        let body = Envelope::new(
-            self.envid,
-            Command {
-                seqid: 1,
-                kind: CommandKind::Join(chanid),
-            },
-        )
-        .to_xml();
+        let (seqid, what) = (self.envid, kind.id().to_owned());
+        let body = Envelope::new(self.envid, Command { seqid, kind }).to_xml();
         let mut info = Vec::new();
         let cseq = self.info(&mut info, &body);
         conn.send(&info).await?;
         let account = self.account.clone();
-        // The 200 to the INFO, then the reply in an INFO of the server's (answered by `until`).
-        let (mut answered, mut joined) = (false, None);
-        conn.until("joining", |m| {
-            match m {
-                Incoming::Response { head, .. } if wire::cseq(head) == Some(cseq) => {
-                    answered = true;
-                    if let Err(e) = expect_ok(head, &account, "cmd:join") {
-                        return Some(Err(e));
+        let (mut answered, mut reply) = (false, None);
+        let reply = conn
+            .until(&what, |m| {
+                match m {
+                    Incoming::Response { head, .. } if wire::cseq(head) == Some(cseq) => {
+                        answered = true;
+                        if let Err(e) = expect_ok(head, &account, &what) {
+                            return Some(Err(e));
+                        }
                     }
-                }
-                Incoming::Request { body } => {
-                    if let Some(code) = join_reply(body) {
-                        joined = Some(code);
+                    Incoming::Request { body } => {
+                        if let Some(r) = reply_to(body, seqid) {
+                            reply = Some(r);
+                        }
                     }
+                    Incoming::Response { .. } => {}
                 }
-                Incoming::Response { .. } => {}
-            }
-            match (answered, joined) {
-                (true, Some(200)) => Some(Ok(())),
-                (true, Some(code)) => Some(Err(BenchError::Failed(format!(
-                    "{account} could not join {room}: {code}"
-                )))),
-                _ => None,
-            }
-        })
-        .await?
+                if answered { reply.take().map(Ok) } else { None }
+            })
+            .await??;
+        match reply.resp.code {
+            200 => Ok(reply),
+            code => Err(BenchError::Failed(format!(
+                "{account}: {what} answered {code} {}",
+                reply.resp.text
+            ))),
+        }
     }
 
     /// Appends an INFO carrying `body` in this dialog; returns its CSeq number.
@@ -221,11 +243,11 @@ impl Dialog {
     }
 }
 
-/// The `resp` code of a `rpl:join` in `body`, if that is what it holds.
-fn join_reply(body: &[u8]) -> Option<u16> {
+/// The reply to the command numbered `seqid`, if that is what `body` holds.
+fn reply_to(body: &[u8], seqid: u64) -> Option<Reply> {
     let envelope = Envelope::parse(body, &xccos::Limits::default()).ok()?;
     envelope.messages.into_iter().find_map(|m| match m {
-        Message::Reply(r) if matches!(r.data, ReplyData::Join(_)) => Some(r.resp.code),
+        Message::Reply(r) if r.seqid == seqid => Some(r),
         _ => None,
     })
 }

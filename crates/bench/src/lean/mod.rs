@@ -1,13 +1,14 @@
 //! Lean members: room members that do only what a client must, so that the load generator
 //! costs far less per delivery than the server it measures. Each is one raw TLS (or TCP)
-//! connection in one task on the bench's few runtime threads: it signs in and joins with
-//! the fewest messages the server accepts ([`setup`]), then, for each message that
-//! arrives, cuts it out of the stream by its Content-Length, answers a request `200 OK`
-//! with its transaction headers copied, and reads a delivery's body only as far as the
-//! time stamp the bench wrote into the text ([`crate::measure::Stamp::find`]). Everything
-//! one read brought in is answered with one write. No SIP decoding, no XCCOS parsing, no
-//! channel or task per delivery. The full client library stays available as
-//! `--members full`.
+//! connection in one task on the bench's few runtime threads (tokio's workers, one per
+//! core): it signs in and joins with the fewest messages the server accepts ([`setup`]),
+//! then, for each message that arrives, cuts it out of the stream by its Content-Length,
+//! answers a request `200 OK` with its transaction headers copied, and reads a delivery's
+//! body only as far as the time stamp the bench wrote into the text
+//! ([`crate::measure::Stamp::find`]). Everything one read brought in is answered with one
+//! write. No SIP decoding, no XCCOS parsing, no channel or task per delivery; commands
+//! (the join storm's) are the only messages decoded. The full client library stays
+//! available as `--member-mode full`.
 
 mod conn;
 mod setup;
@@ -81,7 +82,7 @@ enum Voice {
     /// The baseline relay: the INFO the server would deliver, sent as it is to everyone.
     Relay,
     /// Its chat session with the server, into `room`.
-    Session { dialog: Dialog, room: String },
+    Session { dialog: Box<Dialog>, room: String },
 }
 
 /// A member of the baseline relay's room (connected, nothing to sign in to): the poster
@@ -247,7 +248,10 @@ impl LeanRoom {
                 match joined {
                     Ok((conn, dialog)) => {
                         let _ = ready.send(Ok(()));
-                        let voice = Voice::Session { dialog, room };
+                        let voice = Voice::Session {
+                            dialog: Box::new(dialog),
+                            room,
+                        };
                         listen(conn, Some(voice), own, shared, stopped, posts).await
                     }
                     Err(e) => {

@@ -132,6 +132,13 @@ pub struct Shared {
     echoes: Vec<mpsc::UnboundedSender<u64>>,
 }
 
+impl Shared {
+    /// Deliveries of `phase` so far.
+    pub fn delivered(&self, phase: usize) -> u64 {
+        self.delivered[phase].load(Ordering::Relaxed)
+    }
+}
+
 /// One receiver's samples (microseconds) and its last arrival, per phase.
 #[derive(Default)]
 pub struct Tally {
@@ -269,8 +276,9 @@ pub async fn run_server(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, B
                 let posters = args.posters.max(1);
                 let (shared, echo_rx) = shared(posters);
                 let to = target.sip_addr(env.tcp);
-                let room = LeanRoom::join(env, &dialer, to, &accounts, &room_uri, posters, &shared)
-                    .await?;
+                let only = |_| vec![room_uri.clone()];
+                let room =
+                    LeanRoom::join(env, &dialer, to, &accounts, only, posters, &shared).await?;
                 let phases = Run::new(args, &shared, args.members)
                     .phases(&room.posters, echo_rx, room.receivers, room.stop, sample)
                     .await?;
@@ -534,6 +542,11 @@ pub struct Deliveries {
 }
 
 impl Deliveries {
+    /// The latencies of `phase`, and its last arrival.
+    pub fn phase(&self, phase: usize) -> (&Latencies, u64) {
+        (&self.latencies[phase], self.last_ns[phase])
+    }
+
     /// What `window` measured.
     pub fn result(&self, window: &Window) -> PhaseResult {
         let delivery = &self.latencies[window.phase];
@@ -693,9 +706,7 @@ impl<'a> Run<'a> {
     async fn drain(&self, phase: usize, posts: u64) {
         let expected = posts * self.members;
         let deadline = Instant::now() + DRAIN;
-        while self.shared.delivered[phase].load(Ordering::Relaxed) < expected
-            && Instant::now() < deadline
-        {
+        while self.shared.delivered(phase) < expected && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -707,7 +718,7 @@ fn per(a: f64, b: f64) -> f64 {
 }
 
 /// Stops the receivers and merges their samples.
-async fn gather(
+pub async fn gather(
     receivers: Vec<JoinHandle<Tally>>,
     stop: watch::Sender<bool>,
 ) -> Result<Deliveries, BenchError> {
@@ -728,7 +739,7 @@ async fn gather(
     Ok(deliveries)
 }
 
-async fn receive_client(
+pub async fn receive_client(
     mut events: Events,
     own: Option<u32>,
     shared: Arc<Shared>,

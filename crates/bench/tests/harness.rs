@@ -211,6 +211,13 @@ async fn the_pool_design_load_at_a_tiny_factor_delivers_every_post_to_every_memb
     );
     assert!(number(values, "posts") >= 1.0);
     assert_eq!(number(values, "failed_posts"), 0.0);
+    // 0.05 joins/s for 10 s: one member leaves a room and joins it again, history included.
+    assert_eq!(
+        (number(values, "joins"), number(values, "failed_joins")),
+        (1.0, 0.0),
+        "{values:?}"
+    );
+    assert_eq!(section.settings["members_driven"], Members::Lean.describe());
     assert_eq!(number(values, "delivered_pct"), 100.0, "{values:?}");
     assert!(number(values, "delivery.p99_ms") > 0.0);
     assert_eq!(section.targets.len(), 1);

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use xccos::CommandKind;
 
 pub use conn::Conn;
 pub use setup::{Dialog, register, sign_in};
@@ -56,33 +57,57 @@ impl Members {
     }
 }
 
-/// A post handed to a member's task, and where to say how it was answered.
-type Post = (String, oneshot::Sender<Result<(), BenchError>>);
+/// What a member's task is asked to do.
+enum Ask {
+    /// Post `text` into `room` (through the relay, where there is one room only: `None`).
+    Post { room: Option<String>, text: String },
+    /// Send a command in the member's chat session.
+    Command(Box<CommandKind>),
+}
 
-/// Posts through one lean member; a post is done when the server answered it (through
-/// the relay, which answers nothing, when it was written).
+/// An ask, and where to say how it ended.
+type Order = (Ask, oneshot::Sender<Result<(), BenchError>>);
+
+/// Asks one lean member to post or send commands; each is done when the server answered
+/// it (a command: its SIP answer and its reply), or through the relay, which answers
+/// nothing, when it was written.
 pub struct LeanPoster {
-    posts: mpsc::UnboundedSender<Post>,
+    asks: mpsc::UnboundedSender<Order>,
+    /// Where [`Poster::post`] posts: the member's only room.
+    room: Option<String>,
+}
+
+impl LeanPoster {
+    async fn ask(&self, ask: Ask) -> Result<(), BenchError> {
+        let gone = || BenchError::Failed("a member's connection closed".into());
+        let (done, answered) = oneshot::channel();
+        self.asks.send((ask, done)).map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
+    }
+
+    pub async fn post_to(&self, room: &str, text: String) -> Result<(), BenchError> {
+        let room = Some(room.to_owned());
+        self.ask(Ask::Post { room, text }).await
+    }
+
+    pub async fn command(&self, kind: CommandKind) -> Result<(), BenchError> {
+        self.ask(Ask::Command(Box::new(kind))).await
+    }
 }
 
 impl Poster for LeanPoster {
     async fn post(&self, text: String) -> Result<(), BenchError> {
-        let (done, answered) = oneshot::channel();
-        self.posts
-            .send((text, done))
-            .map_err(|_| BenchError::Failed("a member's connection closed".into()))?;
-        answered
-            .await
-            .map_err(|_| BenchError::Failed("a member's connection closed".into()))?
+        let room = self.room.clone();
+        self.ask(Ask::Post { room, text }).await
     }
 }
 
-/// What a member posts through.
+/// What a member speaks through.
 enum Voice {
     /// The baseline relay: the INFO the server would deliver, sent as it is to everyone.
     Relay,
-    /// Its chat session with the server, into `room`.
-    Session { dialog: Box<Dialog>, room: String },
+    /// Its chat session with the server.
+    Session(Box<Dialog>),
 }
 
 /// A member of the baseline relay's room (connected, nothing to sign in to): the poster
@@ -93,17 +118,20 @@ pub fn relay_member(
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) -> (Option<LeanPoster>, JoinHandle<Tally>) {
-    let (poster, posts) = poster_for(own);
+    let (poster, asks) = poster_for(own, None);
     let voice = own.map(|_| Voice::Relay);
-    let task = tokio::spawn(listen(conn, voice, own, shared, stop, posts));
+    let task = tokio::spawn(listen(conn, voice, own, shared, stop, asks));
     (poster, task)
 }
 
-fn poster_for(own: Option<u32>) -> (Option<LeanPoster>, Option<mpsc::UnboundedReceiver<Post>>) {
+fn poster_for(
+    own: Option<u32>,
+    room: Option<String>,
+) -> (Option<LeanPoster>, Option<mpsc::UnboundedReceiver<Order>>) {
     match own {
         Some(_) => {
-            let (posts, rx) = mpsc::unbounded_channel();
-            (Some(LeanPoster { posts }), Some(rx))
+            let (asks, rx) = mpsc::unbounded_channel();
+            (Some(LeanPoster { asks, room }), Some(rx))
         }
         None => (None, None),
     }
@@ -116,36 +144,66 @@ pub async fn answer_until(conn: Conn, stop: watch::Receiver<bool>) {
     listen(conn, None, None, shared, stop, None).await;
 }
 
-/// Answers, records, and (with a voice) posts until `stop` (or until the connection ends).
+/// An ask written and not yet done: its INFO's CSeq number, and for a command the
+/// `seqid` its reply will carry.
+struct Pending {
+    cseq: u32,
+    answered: bool,
+    reply: Option<u64>,
+    replied: bool,
+    done: oneshot::Sender<Result<(), BenchError>>,
+}
+
+impl Pending {
+    fn complete(&self) -> bool {
+        self.answered && (self.reply.is_none() || self.replied)
+    }
+}
+
+/// Ends the pending ask at `i` with `outcome` once it failed or is complete.
+fn settle(pending: &mut Vec<Pending>, i: usize, outcome: Result<(), BenchError>) {
+    if outcome.is_err() || pending[i].complete() {
+        let _ = pending.swap_remove(i).done.send(outcome);
+    }
+}
+
+/// Answers, records, and (with a voice) does what it is asked until `stop` (or until the
+/// connection ends).
 async fn listen(
     mut conn: Conn,
     mut voice: Option<Voice>,
     own: Option<u32>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
-    mut posts: Option<mpsc::UnboundedReceiver<Post>>,
+    mut asks: Option<mpsc::UnboundedReceiver<Order>>,
 ) -> Tally {
     let mut tally = Tally::default();
     let mut out = Vec::with_capacity(4096);
-    // Our posts the server has not answered yet, by CSeq number.
-    let mut waiting: Vec<(u32, oneshot::Sender<Result<(), BenchError>>)> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     loop {
         let taken = conn.take(&mut out, |m| match m {
             conn::Incoming::Request { body } => {
                 if let Some(stamp) = Stamp::find(body) {
                     tally.record(stamp, own, &shared);
+                } else if pending.iter().any(|p| p.reply.is_some()) {
+                    // Only while a command waits is a body decoded.
+                    for reply in setup::replies(body) {
+                        if let Some(i) = pending.iter().position(|p| p.reply == Some(reply.seqid)) {
+                            pending[i].replied = true;
+                            settle(&mut pending, i, setup::succeeded(&reply));
+                        }
+                    }
                 }
             }
             conn::Incoming::Response { head, .. } => {
                 let cseq = wire::cseq(head);
-                if let Some(i) = waiting.iter().position(|(c, _)| Some(*c) == cseq) {
-                    let (_, done) = waiting.swap_remove(i);
-                    let _ = done.send(match wire::status(head) {
+                if let Some(i) = pending.iter().position(|p| Some(p.cseq) == cseq) {
+                    pending[i].answered = true;
+                    let outcome = match wire::status(head) {
                         Some(200..=299) => Ok(()),
-                        status => Err(BenchError::Failed(format!(
-                            "a post was answered {status:?}"
-                        ))),
-                    });
+                        status => Err(BenchError::Failed(format!("answered {status:?}"))),
+                    };
+                    settle(&mut pending, i, outcome);
                 }
             }
         });
@@ -160,9 +218,9 @@ async fn listen(
             }
             out.clear();
         }
-        let next_post = async {
-            match posts.as_mut() {
-                Some(p) => p.recv().await,
+        let next_ask = async {
+            match asks.as_mut() {
+                Some(a) => a.recv().await,
                 None => std::future::pending().await,
             }
         };
@@ -175,15 +233,22 @@ async fn listen(
                     break;
                 }
             },
-            Some((text, done)) = next_post => match &mut voice {
-                Some(Voice::Relay) => {
+            Some((ask, done)) = next_ask => match (ask, &mut voice) {
+                (Ask::Post { text, .. }, Some(Voice::Relay)) => {
                     out.extend_from_slice(&relay_info(&text));
                     let _ = done.send(Ok(()));
                 }
-                Some(Voice::Session { dialog, room }) => {
-                    waiting.push((dialog.post(&mut out, room, &text), done));
+                (Ask::Post { room: Some(room), text }, Some(Voice::Session(dialog))) => {
+                    let cseq = dialog.post(&mut out, &room, &text);
+                    pending.push(Pending { cseq, answered: false, reply: None, replied: false, done });
                 }
-                None => drop(done),
+                (Ask::Command(kind), Some(Voice::Session(dialog))) => {
+                    let (cseq, seqid) = dialog.send_command(&mut out, *kind);
+                    pending.push(Pending { cseq, answered: false, reply: Some(seqid), replied: false, done });
+                }
+                _ => {
+                    let _ = done.send(Err(BenchError::Failed("a member was asked what it cannot do".into())));
+                }
             },
             _ = stop.changed() => break,
         }
@@ -191,7 +256,8 @@ async fn listen(
     tally
 }
 
-/// A room on the server whose members are lean: each signed in, joined, and listening.
+/// Members on the server whose members are lean: each signed in, joined to its rooms,
+/// and listening.
 pub struct LeanRoom {
     /// How long signing in and joining took.
     pub setup: Duration,
@@ -202,13 +268,14 @@ pub struct LeanRoom {
 
 impl LeanRoom {
     /// Signs in `accounts` (the `i`-th from the `i`-th loopback source address) at `to`,
-    /// joins each to `room`, and starts listening; the first `posters` of them post.
+    /// joins the `i`-th to the rooms `rooms(i)` names, and starts listening; the first
+    /// `posters` of them post (into their room, when they have exactly one).
     pub async fn join(
         env: &Env,
         dialer: &Dialer,
         to: SocketAddr,
         accounts: &[String],
-        room: &str,
+        rooms: impl Fn(usize) -> Vec<String>,
         posters: usize,
         shared: &Arc<Shared>,
     ) -> Result<LeanRoom, BenchError> {
@@ -220,10 +287,15 @@ impl LeanRoom {
         let mut handles = Vec::new();
         for (i, account) in accounts.iter().enumerate() {
             let own = (i < posters).then(|| u32::try_from(i).unwrap_or(u32::MAX));
-            let (poster, posts) = poster_for(own);
+            let rooms = rooms(i);
+            let only = match rooms.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            };
+            let (poster, asks) = poster_for(own, only);
             handles.extend(poster.map(Arc::new));
             let from = wire::source(i, env.sources);
-            let (dialer, account, room) = (dialer.clone(), account.clone(), room.to_owned());
+            let (dialer, account) = (dialer.clone(), account.clone());
             let (permits, ready, shared, stopped) = (
                 permits.clone(),
                 ready.clone(),
@@ -234,7 +306,7 @@ impl LeanRoom {
                 let permit = permits.acquire_owned().await;
                 let joining = async {
                     let (mut conn, mut dialog) = sign_in(&dialer, from, to, &account).await?;
-                    dialog.join(&mut conn, &room).await?;
+                    dialog.join_all(&mut conn, &rooms).await?;
                     Ok::<_, BenchError>((conn, dialog))
                 };
                 let joined = tokio::time::timeout(JOIN_WAIT, joining)
@@ -248,11 +320,8 @@ impl LeanRoom {
                 match joined {
                     Ok((conn, dialog)) => {
                         let _ = ready.send(Ok(()));
-                        let voice = Voice::Session {
-                            dialog: Box::new(dialog),
-                            room,
-                        };
-                        listen(conn, Some(voice), own, shared, stopped, posts).await
+                        let voice = Voice::Session(Box::new(dialog));
+                        listen(conn, Some(voice), own, shared, stopped, asks).await
                     }
                     Err(e) => {
                         let _ = ready.send(Err(e));

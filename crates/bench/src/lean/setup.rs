@@ -4,7 +4,7 @@
 //! history: the server allows each of these to be skipped (docs/protocol.md, "One service,
 //! two URIs"), as Lync 2013 does.
 
-use xccos::{ChanId, Command, CommandKind, Envelope, Message, Reply};
+use xccos::{ChanId, Command, CommandKind, Envelope, Message, Reply, ReplyData};
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -67,15 +67,13 @@ pub async fn register(conn: &mut Conn, account: &str) -> Result<(), BenchError> 
         transport.to_ascii_lowercase()
     );
     let (head, _) = conn.transact(request.as_bytes(), 1, "registering").await?;
-    expect_ok(&head, account, "REGISTER")
+    expect_ok(&head, &format!("REGISTER of {account}"))
 }
 
-fn expect_ok(head: &[u8], account: &str, what: &str) -> Result<(), BenchError> {
+fn expect_ok(head: &[u8], what: &str) -> Result<(), BenchError> {
     match wire::status(head) {
         Some(200..=299) => Ok(()),
-        status => Err(BenchError::Failed(format!(
-            "{what} of {account} answered {status:?}"
-        ))),
+        status => Err(BenchError::Failed(format!("{what}: answered {status:?}"))),
     }
 }
 
@@ -108,7 +106,7 @@ impl Dialog {
         let (head, _) = conn
             .transact(invite.as_bytes(), 1, "opening a chat session")
             .await?;
-        expect_ok(&head, account, "INVITE")?;
+        expect_ok(&head, &format!("INVITE of {account}"))?;
         let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
         let to = wire::header(&head, "to", "t")
             .map(text)
@@ -137,12 +135,40 @@ impl Dialog {
         Ok(dialog)
     }
 
-    /// Joins `room` and waits for the reply; a refusal is an error.
-    pub async fn join(&mut self, conn: &mut Conn, room: &str) -> Result<(), BenchError> {
-        let chanid = ChanId::from_uri(0, room)
-            .ok_or_else(|| BenchError::Failed(format!("{room} is no room URI")))?;
-        self.command(conn, CommandKind::Join(chanid)).await?;
-        Ok(())
+    /// Joins `rooms` (`cmd:join` for one, `cmd:bjoin` for more) and waits for the reply;
+    /// a room refused is an error.
+    pub async fn join_all(&mut self, conn: &mut Conn, rooms: &[String]) -> Result<(), BenchError> {
+        let mut chanids = Vec::with_capacity(rooms.len());
+        for (key, room) in rooms.iter().enumerate() {
+            chanids.push(
+                ChanId::from_uri(u32::try_from(key).unwrap_or(u32::MAX), room)
+                    .ok_or_else(|| BenchError::Failed(format!("{room} is no room URI")))?,
+            );
+        }
+        match chanids.len() {
+            0 => Ok(()),
+            1 => {
+                let chanid = chanids.remove(0);
+                self.command(conn, CommandKind::Join(chanid)).await?;
+                Ok(())
+            }
+            n => match self.command(conn, CommandKind::BJoin(chanids)).await?.data {
+                ReplyData::BJoin(data) if data.fibs.is_empty() && data.chanibs.len() == n => Ok(()),
+                _ => Err(BenchError::Failed(format!(
+                    "{}: a bjoin did not join every room",
+                    self.account
+                ))),
+            },
+        }
+    }
+
+    /// Appends the INFO of a command; returns its CSeq number and the `seqid` its reply
+    /// will carry.
+    pub fn send_command(&mut self, out: &mut Vec<u8>, kind: CommandKind) -> (u32, u64) {
+        self.envid += 1;
+        let seqid = self.envid;
+        let body = Envelope::new(self.envid, Command { seqid, kind }).to_xml();
+        (self.info(out, &body), seqid)
     }
 
     /// Sends a command and waits for its SIP answer and its reply (the reply with its
@@ -153,40 +179,30 @@ impl Dialog {
         conn: &mut Conn,
         kind: CommandKind,
     ) -> Result<Reply, BenchError> {
-        self.envid += 1;
-        let (seqid, what) = (self.envid, kind.id().to_owned());
-        let body = Envelope::new(self.envid, Command { seqid, kind }).to_xml();
+        let what = format!("{}: {}", self.account, kind.id());
         let mut info = Vec::new();
-        let cseq = self.info(&mut info, &body);
+        let (cseq, seqid) = self.send_command(&mut info, kind);
         conn.send(&info).await?;
-        let account = self.account.clone();
         let (mut answered, mut reply) = (false, None);
         let reply = conn
             .until(&what, |m| {
                 match m {
                     Incoming::Response { head, .. } if wire::cseq(head) == Some(cseq) => {
                         answered = true;
-                        if let Err(e) = expect_ok(head, &account, &what) {
+                        if let Err(e) = expect_ok(head, &what) {
                             return Some(Err(e));
                         }
                     }
-                    Incoming::Request { body } => {
-                        if let Some(r) = reply_to(body, seqid) {
-                            reply = Some(r);
-                        }
+                    Incoming::Request { body } if reply.is_none() => {
+                        reply = replies(body).into_iter().find(|r| r.seqid == seqid);
                     }
-                    Incoming::Response { .. } => {}
+                    Incoming::Request { .. } | Incoming::Response { .. } => {}
                 }
                 if answered { reply.take().map(Ok) } else { None }
             })
             .await??;
-        match reply.resp.code {
-            200 => Ok(reply),
-            code => Err(BenchError::Failed(format!(
-                "{account}: {what} answered {code} {}",
-                reply.resp.text
-            ))),
-        }
+        succeeded(&reply).map_err(|e| BenchError::Failed(format!("{what}: {e}")))?;
+        Ok(reply)
     }
 
     /// Appends an INFO carrying `body` in this dialog; returns its CSeq number.
@@ -243,11 +259,28 @@ impl Dialog {
     }
 }
 
-/// The reply to the command numbered `seqid`, if that is what `body` holds.
-fn reply_to(body: &[u8], seqid: u64) -> Option<Reply> {
-    let envelope = Envelope::parse(body, &xccos::Limits::default()).ok()?;
-    envelope.messages.into_iter().find_map(|m| match m {
-        Message::Reply(r) if r.seqid == seqid => Some(r),
-        _ => None,
-    })
+/// The replies `body` holds (none when it holds anything else).
+pub fn replies(body: &[u8]) -> Vec<Reply> {
+    let Ok(envelope) = Envelope::parse(body, &xccos::Limits::default()) else {
+        return Vec::new();
+    };
+    envelope
+        .messages
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Reply(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A reply's `resp`: 200, or an error naming the code.
+pub fn succeeded(reply: &Reply) -> Result<(), BenchError> {
+    match reply.resp.code {
+        200 => Ok(()),
+        code => Err(BenchError::Failed(format!(
+            "replied {code} {}",
+            reply.resp.text
+        ))),
+    }
 }

@@ -1,5 +1,6 @@
-//! `parlance bench`: reproducible load scenarios against a real Parlance server, built on
-//! the client library, with a baseline relay to compare fan-out against.
+//! `parlance bench`: reproducible load scenarios against a real Parlance server, driven by
+//! lean members (raw connections that do only what a client must, module `lean`) or by the
+//! client library, with a baseline relay to compare fan-out against.
 //!
 //! Each scenario prepares a throw-away data directory (accounts and rooms written straight
 //! into the store), starts the server as a child process (`parlance bench serve-child`, so

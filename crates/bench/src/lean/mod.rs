@@ -155,6 +155,16 @@ struct Pending {
 }
 
 impl Pending {
+    fn new(cseq: u32, reply: Option<u64>, done: oneshot::Sender<Result<(), BenchError>>) -> Self {
+        Pending {
+            cseq,
+            answered: false,
+            reply,
+            replied: false,
+            done,
+        }
+    }
+
     fn complete(&self) -> bool {
         self.answered && (self.reply.is_none() || self.replied)
     }
@@ -178,7 +188,7 @@ async fn listen(
     mut asks: Option<mpsc::UnboundedReceiver<Order>>,
 ) -> Tally {
     let mut tally = Tally::default();
-    let mut out = Vec::with_capacity(4096);
+    let mut out = Vec::new();
     let mut pending: Vec<Pending> = Vec::new();
     loop {
         let taken = conn.take(&mut out, |m| match m {
@@ -188,7 +198,8 @@ async fn listen(
                 } else if pending.iter().any(|p| p.reply.is_some()) {
                     // Only while a command waits is a body decoded.
                     for reply in setup::replies(body) {
-                        if let Some(i) = pending.iter().position(|p| p.reply == Some(reply.seqid)) {
+                        let waiting = pending.iter().position(|p| p.reply == Some(reply.seqid));
+                        if let Some(i) = waiting {
                             pending[i].replied = true;
                             settle(&mut pending, i, setup::succeeded(&reply));
                         }
@@ -201,7 +212,9 @@ async fn listen(
                     pending[i].answered = true;
                     let outcome = match wire::status(head) {
                         Some(200..=299) => Ok(()),
-                        status => Err(BenchError::Failed(format!("answered {status:?}"))),
+                        status => Err(BenchError::Failed(format!(
+                            "the server answered {status:?}"
+                        ))),
                     };
                     settle(&mut pending, i, outcome);
                 }
@@ -240,14 +253,15 @@ async fn listen(
                 }
                 (Ask::Post { room: Some(room), text }, Some(Voice::Session(dialog))) => {
                     let cseq = dialog.post(&mut out, &room, &text);
-                    pending.push(Pending { cseq, answered: false, reply: None, replied: false, done });
+                    pending.push(Pending::new(cseq, None, done));
                 }
                 (Ask::Command(kind), Some(Voice::Session(dialog))) => {
                     let (cseq, seqid) = dialog.send_command(&mut out, *kind);
-                    pending.push(Pending { cseq, answered: false, reply: Some(seqid), replied: false, done });
+                    pending.push(Pending::new(cseq, Some(seqid), done));
                 }
                 _ => {
-                    let _ = done.send(Err(BenchError::Failed("a member was asked what it cannot do".into())));
+                    let cannot = "a member was asked what it cannot do";
+                    let _ = done.send(Err(BenchError::Failed(cannot.into())));
                 }
             },
             _ = stop.changed() => break,
@@ -256,8 +270,8 @@ async fn listen(
     tally
 }
 
-/// Members on the server whose members are lean: each signed in, joined to its rooms,
-/// and listening.
+/// Lean members of rooms on the server (one room, or a pool's many): each signed in,
+/// joined to its rooms, and listening.
 pub struct LeanRoom {
     /// How long signing in and joining took.
     pub setup: Duration,

@@ -1,12 +1,14 @@
 //! What a lean member says before it only listens: REGISTER (benchmark accounts sign in
 //! from loopback without a challenge, see `target::bench_config`), an INVITE to the chat
-//! pool URI, its ACK, and one `cmd:join`. No provisioning SUBSCRIBE, no lookup stage, no
-//! history: the server allows each of these to be skipped (docs/protocol.md, "One service,
-//! two URIs"), as Lync 2013 does.
-
-use xccos::{ChanId, Command, CommandKind, Envelope, Message, Reply, ReplyData};
+//! pool URI, its ACK, and one `cmd:join` (or `cmd:bjoin`). No provisioning SUBSCRIBE, no
+//! lookup stage, no history: the server allows each of these to be skipped
+//! (docs/protocol.md, "One service, two URIs"), as Lync 2013 does. Also the commands a
+//! member sends later (the join storm's, the pool's rejoins) and how their replies are
+//! found: only these messages are decoded.
 
 use std::net::{IpAddr, SocketAddr};
+
+use xccos::{ChanId, Command, CommandKind, Envelope, Message, Reply, ReplyData};
 
 use super::conn::{Conn, Incoming};
 use crate::error::BenchError;
@@ -85,7 +87,8 @@ impl Dialog {
         let pool = format!("sip:ocschat@{DOMAIN}");
         let (call_id, from_tag) = (format!("{user}-chat"), format!("{user}c"));
         let sdp = format!(
-            "v=0\r\no=- 0 0 IN IP4 {ip}\r\ns=session\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=message {port} sip null\r\n",
+            "v=0\r\no=- 0 0 IN IP4 {ip}\r\ns=session\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=message {port} sip null\r\n",
             ip = local.ip(),
             port = local.port()
         );

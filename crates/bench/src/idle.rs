@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::Env;
 use crate::error::BenchError;
 use crate::lean::{Conn, register};
+use crate::measure::ProcSample;
 use crate::population;
 use crate::report::{Row, Section, TargetCheck, settings};
 use crate::target::Target;
@@ -47,7 +48,7 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
         )
         .await?;
         tokio::time::sleep(SETTLE).await;
-        let before = target.sample();
+        let (before, bench_before) = (target.sample(), ProcSample::read(std::process::id()));
         let started = Instant::now();
         let held = open(
             &dialer,
@@ -59,16 +60,21 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
         .await?;
         let connect_s = started.elapsed().as_secs_f64();
         tokio::time::sleep(SETTLE).await;
-        let after = target.sample();
+        let (after, bench_after) = (target.sample(), ProcSample::read(std::process::id()));
+        // CPU seconds of the registrations (and the settling after them), both sides.
+        let cpu_s = (
+            after.cpu_secs - before.cpu_secs,
+            bench_after.cpu_secs - bench_before.cpu_secs,
+        );
         let n = held.len() as f64;
         let per_conn_kib = (after.rss_kib.saturating_sub(before.rss_kib)) as f64 / n.max(1.0);
         drop((warm, held));
-        Ok::<_, BenchError>((before, after, per_conn_kib, connect_s, n))
+        Ok::<_, BenchError>((before, after, per_conn_kib, connect_s, n, cpu_s))
     }
     .await;
     target.stop().await;
     env.remove(&dir);
-    let (before, after, per_conn_kib, connect_s, n) = outcome?;
+    let (before, after, per_conn_kib, connect_s, n, (server_cpu_s, bench_cpu_s)) = outcome?;
     let per_conn_kb = per_conn_kib * 1.024;
     Ok(Section {
         scenario: "idle connections".into(),
@@ -84,6 +90,8 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
                 "rss_before_mib": before.rss_kib as f64 / 1024.0,
                 "rss_after_mib": after.rss_kib as f64 / 1024.0,
                 "peak_rss_mib": after.hwm_kib as f64 / 1024.0,
+                "server_cpu_s": server_cpu_s,
+                "bench_cpu_s": bench_cpu_s,
                 "kib_per_connection": per_conn_kib,
             }),
         )],

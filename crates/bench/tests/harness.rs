@@ -187,6 +187,8 @@ async fn idle_connections_register_and_are_measured() {
         "8 warm-up connections are not counted"
     );
     assert!(number(values, "rss_after_mib") > 0.0);
+    number(values, "server_cpu_s");
+    number(values, "bench_cpu_s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

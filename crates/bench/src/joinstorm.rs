@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::{Semaphore, oneshot, watch};
-use xccos::{Bcq, ChanId, CommandKind, ReplyData};
+use xccos::{Bcq, CommandKind};
 
 use crate::Env;
 use crate::error::BenchError;
@@ -209,33 +209,17 @@ async fn lean_storm(
                 .map_err(|e| BenchError::Failed(format!("a sign-in failed: {e}")))??,
         );
     }
-    let chanids: Vec<ChanId> = rooms
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| ChanId::from_uri(u32::try_from(i).ok()?, r))
-        .collect();
     // Members answer until the storm is over and measured.
     let (_stop, stopped) = watch::channel(false);
     Storm::measure(target, started.elapsed(), async {
         let mut tasks = Vec::with_capacity(sessions.len());
         for (mut conn, mut dialog) in sessions {
-            let (chanids, rooms, stopped) = (chanids.clone(), rooms.to_vec(), stopped.clone());
+            let (rooms, stopped) = (rooms.to_vec(), stopped.clone());
             let (took, done) = oneshot::channel();
             tokio::spawn(async move {
                 let t = Instant::now();
                 let storm = async {
-                    let reply = dialog
-                        .command(&mut conn, CommandKind::BJoin(chanids))
-                        .await?;
-                    match reply.data {
-                        ReplyData::BJoin(data)
-                            if data.fibs.is_empty() && data.chanibs.len() == rooms.len() => {}
-                        _ => {
-                            return Err(BenchError::Failed(
-                                "a bjoin did not join every room".into(),
-                            ));
-                        }
-                    }
+                    dialog.bjoin(&mut conn, &rooms).await?;
                     for room in rooms {
                         let history = CommandKind::BcContext {
                             channel_uri: room,

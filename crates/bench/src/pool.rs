@@ -23,12 +23,12 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use xccos::{Bcq, ChanId, CommandKind};
+use xccos::{Bcq, CommandKind};
 
 use crate::Env;
 use crate::error::BenchError;
 use crate::fanout::{self, Shared, Tally};
-use crate::lean::{LeanPoster, LeanRoom, Members};
+use crate::lean::{self, LeanPoster, LeanRoom, Members};
 use crate::measure::{Latency, ProcSample, Stamp, now_ns};
 use crate::population;
 use crate::report::{Row, Section, TargetCheck, settings};
@@ -367,9 +367,8 @@ impl PoolUser for LeanPoster {
     }
 
     async fn join(&self, room: &str) -> Result<(), BenchError> {
-        let chanid = ChanId::from_uri(0, room)
-            .ok_or_else(|| BenchError::Failed(format!("{room} is no room URI")))?;
-        self.command(CommandKind::Join(chanid)).await?;
+        self.command(CommandKind::Join(lean::chanid(0, room)?))
+            .await?;
         let channel_uri = room.to_owned();
         let query = Bcq::Last { cnt: 1 };
         self.command(CommandKind::BcContext { channel_uri, query })

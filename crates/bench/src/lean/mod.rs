@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use xccos::CommandKind;
 
 pub use conn::Conn;
-pub use setup::{Dialog, register, sign_in};
+pub use setup::{Dialog, chanid, register, sign_in};
 
 use crate::Env;
 use crate::error::BenchError;

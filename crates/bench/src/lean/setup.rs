@@ -138,30 +138,36 @@ impl Dialog {
         Ok(dialog)
     }
 
-    /// Joins `rooms` (`cmd:join` for one, `cmd:bjoin` for more) and waits for the reply;
-    /// a room refused is an error.
+    /// Joins `rooms` (`cmd:join` for one, `cmd:bjoin` for more, as the client library
+    /// does) and waits for the reply; a room refused is an error.
     pub async fn join_all(&mut self, conn: &mut Conn, rooms: &[String]) -> Result<(), BenchError> {
-        let mut chanids = Vec::with_capacity(rooms.len());
-        for (key, room) in rooms.iter().enumerate() {
-            chanids.push(
-                ChanId::from_uri(u32::try_from(key).unwrap_or(u32::MAX), room)
-                    .ok_or_else(|| BenchError::Failed(format!("{room} is no room URI")))?,
-            );
-        }
-        match chanids.len() {
-            0 => Ok(()),
-            1 => {
-                let chanid = chanids.remove(0);
+        match rooms {
+            [] => Ok(()),
+            [one] => {
+                let chanid = chanid(0, one)?;
                 self.command(conn, CommandKind::Join(chanid)).await?;
                 Ok(())
             }
-            n => match self.command(conn, CommandKind::BJoin(chanids)).await?.data {
-                ReplyData::BJoin(data) if data.fibs.is_empty() && data.chanibs.len() == n => Ok(()),
-                _ => Err(BenchError::Failed(format!(
-                    "{}: a bjoin did not join every room",
-                    self.account
-                ))),
-            },
+            many => self.bjoin(conn, many).await,
+        }
+    }
+
+    /// Joins `rooms` with one `cmd:bjoin` and waits for the reply; a room refused is an
+    /// error.
+    pub async fn bjoin(&mut self, conn: &mut Conn, rooms: &[String]) -> Result<(), BenchError> {
+        let chanids = rooms
+            .iter()
+            .enumerate()
+            .map(|(key, room)| chanid(u32::try_from(key).unwrap_or(u32::MAX), room))
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.command(conn, CommandKind::BJoin(chanids)).await?.data {
+            ReplyData::BJoin(data) if data.fibs.is_empty() && data.chanibs.len() == rooms.len() => {
+                Ok(())
+            }
+            _ => Err(BenchError::Failed(format!(
+                "{}: a bjoin did not join every room",
+                self.account
+            ))),
         }
     }
 
@@ -260,6 +266,11 @@ impl Dialog {
             }
         }
     }
+}
+
+/// The `chanid` of a room URI, `key` its place in a batch.
+pub fn chanid(key: u32, room: &str) -> Result<ChanId, BenchError> {
+    ChanId::from_uri(key, room).ok_or_else(|| BenchError::Failed(format!("{room} is no room URI")))
 }
 
 /// The replies `body` holds (none when it holds anything else).

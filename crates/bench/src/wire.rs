@@ -1,6 +1,6 @@
-//! Loopback source addresses, raw connections for what is not a chat client (the baseline
-//! relay's members, the idle connections), and the relay's framing, which looks at nothing
-//! but the message boundaries.
+//! Loopback source addresses, raw connections (lean members, the baseline relay's members,
+//! the idle connections), and the framing they and the relay share, which looks at nothing
+//! but the message boundaries and the few headers an answer echoes.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -178,8 +178,8 @@ fn header_lines(head: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], &[u8])> {
     })
 }
 
-/// The value of the last header called `name` or by its compact form `compact` (the last,
-/// so that a second Content-Length wins as the decoder's check would refuse it anyway).
+/// The value of the header called `name` or by its compact form `compact`; the last one
+/// where there are several (only a malformed message repeats a single-valued header).
 pub fn header<'a>(head: &'a [u8], name: &str, compact: &str) -> Option<&'a [u8]> {
     header_lines(head)
         .filter(|(n, _, _)| {

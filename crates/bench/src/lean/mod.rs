@@ -6,9 +6,9 @@
 //! answers a request `200 OK` with its transaction headers copied, and reads a delivery's
 //! body only as far as the time stamp the bench wrote into the text
 //! ([`crate::measure::Stamp::find`]). Everything one read brought in is answered with one
-//! write. No SIP decoding, no XCCOS parsing, no channel or task per delivery; commands
-//! (the join storm's) are the only messages decoded. The full client library stays
-//! available as `--member-mode full`.
+//! write. No SIP decoding, no XCCOS parsing, no channel or task per delivery; only the
+//! replies to commands (the join storm's, the pool's rejoins) are decoded, and only while
+//! one is awaited. The full client library stays available as `--member-mode full`.
 
 mod conn;
 mod setup;

@@ -216,6 +216,8 @@ pub async fn run(
             "server / relay",
             &json!({
                 "phase": phase,
+                "server_us_per_delivery": headline.server_us_per_delivery,
+                "relay_us_per_delivery": relay_headline.server_us_per_delivery,
                 "server_deliveries_per_cpu_s": headline.deliveries_per_server_cpu_s,
                 "relay_deliveries_per_cpu_s": relay_headline.deliveries_per_server_cpu_s,
                 "per_cpu_s_ratio": per(

@@ -126,6 +126,8 @@ fn every_phase_delivered(section: &Section, members: f64, paced: f64) {
     let versus = row(section, "server / relay");
     assert_eq!(versus["phase"], "saturated", "{versus:?}");
     for ratio in [
+        "server_us_per_delivery",
+        "relay_us_per_delivery",
         "server_deliveries_per_cpu_s",
         "relay_deliveries_per_cpu_s",
         "per_cpu_s_ratio",

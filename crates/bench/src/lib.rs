@@ -74,9 +74,10 @@ pub struct BenchOptions {
     /// Servers started by a scenario stop by themselves after this many seconds.
     #[arg(long, global = true, default_value_t = 1800)]
     pub lifetime_secs: u64,
-    /// How room members are driven in fan-out, big room and smoke: `lean` raw
-    /// connections that do only what a client must, or `full` clients of the client
-    /// library. (Not `--members`: that is how many there are.)
+    /// How members are driven in fan-out, big room, join storm, pool and smoke (files and
+    /// compliance always use the client library): `lean` raw connections that do only
+    /// what a client must, or `full` clients of the client library. (Not `--members`:
+    /// that is how many there are.)
     #[arg(long, global = true, value_enum, default_value_t = Members::Lean)]
     pub member_mode: Members,
 }

@@ -150,6 +150,11 @@ impl Target {
         })
     }
 
+    /// Where SIP clients connect: the TCP listener with `tcp`, else the TLS one.
+    pub fn sip_addr(&self, tcp: bool) -> SocketAddr {
+        if tcp { self.tcp_addr } else { self.tls_addr }
+    }
+
     /// The process whose CPU and memory are the server's.
     pub fn pid(&self) -> u32 {
         match &self.run {

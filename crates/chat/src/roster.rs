@@ -1,7 +1,7 @@
 //! Who is in which room right now: sessions (one per client endpoint) and the rooms each
 //! has joined. In memory only; a restart empties it and clients re-join.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::SessionId;
@@ -23,6 +23,8 @@ pub struct Present {
 pub struct Rosters {
     sessions: HashMap<SessionId, (Principal, BTreeSet<i64>)>,
     rooms: HashMap<i64, RoomRoster>,
+    /// Sessions that get their rooms' history pushed after a `bjoin` (Lync 2013's flow).
+    history_on_bjoin: HashSet<SessionId>,
 }
 
 #[derive(Debug, Default)]
@@ -53,9 +55,21 @@ impl Rosters {
         self.sessions.get(&session).map(|(p, _)| p)
     }
 
+    /// From now on the session gets the history of the rooms of each `bjoin` pushed to it.
+    pub fn push_history_on_bjoin(&mut self, session: SessionId) {
+        if self.sessions.contains_key(&session) {
+            self.history_on_bjoin.insert(session);
+        }
+    }
+
+    pub fn pushes_history_on_bjoin(&self, session: SessionId) -> bool {
+        self.history_on_bjoin.contains(&session)
+    }
+
     /// Removes a session. Returns, for each room it was in, the room's URI and whether its
     /// principal is now gone from that room.
     pub fn close(&mut self, session: SessionId) -> Vec<(i64, String, bool)> {
+        self.history_on_bjoin.remove(&session);
         let Some((_, rooms)) = self.sessions.remove(&session) else {
             return Vec::new();
         };
@@ -226,5 +240,21 @@ mod tests {
         );
         assert_eq!(r.user_count(7), 0);
         assert!(r.targets(7).is_empty());
+    }
+
+    #[test]
+    fn the_history_push_is_a_live_sessions_and_ends_with_it() {
+        let mut r = Rosters::default();
+        r.push_history_on_bjoin(10);
+        assert!(!r.pushes_history_on_bjoin(10), "no such session");
+        r.open(10, alice());
+        r.push_history_on_bjoin(10);
+        assert!(r.pushes_history_on_bjoin(10));
+        r.close(10);
+        r.open(10, alice());
+        assert!(
+            !r.pushes_history_on_bjoin(10),
+            "a new session starts without it"
+        );
     }
 }

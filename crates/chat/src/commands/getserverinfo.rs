@@ -5,7 +5,7 @@ use xccos::{ReplyData, Sib, format_timestamp};
 
 use super::Outcome;
 use crate::manage::with_ticket;
-use crate::{ChatService, Principal};
+use crate::{ChatService, Principal, SessionId};
 
 /// Identifies this server's data model to clients (`sib@dbVersion`, a GUID on the wire);
 /// changes when the chat schema does.
@@ -13,7 +13,17 @@ const DB_VERSION: &str = "6b1f2c9e-4a7d-4f3b-9c2e-0a5d7e8f0002";
 
 /// The room management URL carries a fresh web ticket for the asking principal, so the
 /// browser the client opens starts signed in (docs/protocol.md).
-pub(super) fn run(chat: &ChatService, principal: &Principal, asked: Option<&Sib>) -> Outcome {
+///
+/// Lync 2013 opens its session with this command (OCSPROT 2.5.21) and sipe never sends it:
+/// a session that asks it gets its rooms' history pushed after each `bjoin`, as Lync
+/// expects, where sipe asks for it itself and would show it twice.
+pub(super) fn run(
+    chat: &ChatService,
+    session: SessionId,
+    principal: &Principal,
+    asked: Option<&Sib>,
+) -> Outcome {
+    chat.rosters().push_history_on_bjoin(session);
     let settings = &chat.settings;
     let limits = settings.chat_limits;
     Ok(ReplyData::GetServerInfo(Some(Sib {

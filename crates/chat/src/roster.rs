@@ -25,6 +25,8 @@ pub struct Rosters {
     rooms: HashMap<i64, RoomRoster>,
     /// Sessions that get their rooms' history pushed after a `bjoin` (Lync 2013's flow).
     history_on_bjoin: HashSet<SessionId>,
+    /// Sessions whose clients connect from outside.
+    outside: HashSet<SessionId>,
 }
 
 #[derive(Debug, Default)]
@@ -45,10 +47,17 @@ impl RoomRoster {
 }
 
 impl Rosters {
-    pub fn open(&mut self, session: SessionId, principal: Principal) {
+    pub fn open(&mut self, session: SessionId, principal: Principal, outside: bool) {
         self.sessions
             .entry(session)
             .or_insert((principal, BTreeSet::new()));
+        if outside {
+            self.outside.insert(session);
+        }
+    }
+
+    pub fn is_outside(&self, session: SessionId) -> bool {
+        self.outside.contains(&session)
     }
 
     pub fn principal(&self, session: SessionId) -> Option<&Principal> {
@@ -70,6 +79,7 @@ impl Rosters {
     /// principal is now gone from that room.
     pub fn close(&mut self, session: SessionId) -> Vec<(i64, String, bool)> {
         self.history_on_bjoin.remove(&session);
+        self.outside.remove(&session);
         let Some((_, rooms)) = self.sessions.remove(&session) else {
             return Vec::new();
         };
@@ -220,8 +230,9 @@ mod tests {
     #[test]
     fn a_principal_on_two_endpoints_is_present_once() {
         let mut r = Rosters::default();
-        r.open(10, alice());
-        r.open(11, alice());
+        r.open(10, alice(), false);
+        r.open(11, alice(), true);
+        assert!(!r.is_outside(10) && r.is_outside(11));
         assert!(r.join(7, "ma-chan://example.test/g", 10, false));
         assert!(
             !r.join(7, "ma-chan://example.test/g", 11, true),
@@ -240,6 +251,7 @@ mod tests {
         );
         assert_eq!(r.user_count(7), 0);
         assert!(r.targets(7).is_empty());
+        assert!(!r.is_outside(11), "closed sessions are forgotten");
     }
 
     #[test]
@@ -247,11 +259,12 @@ mod tests {
         let mut r = Rosters::default();
         r.push_history_on_bjoin(10);
         assert!(!r.pushes_history_on_bjoin(10), "no such session");
-        r.open(10, alice());
+        r.open(10, alice(), true);
         r.push_history_on_bjoin(10);
         assert!(r.pushes_history_on_bjoin(10));
         r.close(10);
-        r.open(10, alice());
+        assert!(!r.is_outside(10));
+        r.open(10, alice(), false);
         assert!(
             !r.pushes_history_on_bjoin(10),
             "a new session starts without it"

@@ -67,6 +67,32 @@ fn administrators_are_made_and_unmade() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
+/// `parlance user chat NAME on|off`: the persistent chat policy provisioning reads.
+#[test]
+fn persistent_chat_is_turned_off_and_on_again() {
+    let data = std::env::temp_dir().join(format!("parlance-chat-policy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["user", "add", "alice@example.test"]);
+    let line = |data: &Path| {
+        ok(data, &["user", "list"])
+            .lines()
+            .find(|l| l.starts_with("sip:alice@example.test"))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(!line(&data).contains("no-chat"), "on by default");
+    assert_eq!(
+        ok(&data, &["user", "chat", "alice@example.test", "off"]),
+        "sip:alice@example.test may not use persistent chat\n"
+    );
+    assert!(line(&data).ends_with("\tno-chat"), "{}", line(&data));
+    ok(&data, &["user", "chat", "alice@example.test", "on"]);
+    assert!(!line(&data).contains("no-chat"));
+    let (success, text) = run(&data, &["user", "chat", "nobody@example.test", "off"]);
+    assert!(!success && text.contains("does not exist"), "{text}");
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
 /// Categories, rooms and roles on a data directory no server runs on.
 #[test]
 fn categories_rooms_and_roles_without_a_server() {

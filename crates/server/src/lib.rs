@@ -36,11 +36,11 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Outbound};
 use crate::frontend::auth::DigestAuth;
+use crate::frontend::networks::Networks;
 use crate::frontend::ntlm::Ntlm;
 use crate::frontend::provisioning::Provisioning;
 use crate::frontend::proxy::Proxy;
 use crate::frontend::registrar::Registrar;
-use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
 pub use crate::runtime::WebRuntime;
@@ -171,7 +171,8 @@ impl Server {
         let listeners = transport::bind_listeners(&config.sip, acceptor)
             .await
             .map_err(StartError::Bind)?;
-        let trusted = TrustedNetworks::new(config.trusted_networks()?);
+        let trusted = Networks::new(config.trusted_networks()?);
+        let external = Networks::new(config.external_networks()?);
         if !trusted.is_empty() {
             tracing::warn!(
                 networks = ?config.auth.trusted_networks,
@@ -199,17 +200,10 @@ impl Server {
             Some(web) => Some(web.listener.local_addr().map_err(StartError::Bind)?.port()),
             None => None,
         };
-        let web_manager_url = config.web_manager_url(https_port);
-        let settings = FrontEndSettings {
-            domain: config.domain.clone(),
-            keep_alive_secs: config.sip.keep_alive_secs,
-            provisioning: Provisioning {
-                pool_uri: config.pool_uri(),
-                web_manager_internal: web_manager_url.clone(),
-                web_manager_external: config.chat.web_manager_url_external.clone(),
-            },
-            trusted,
-            max_pending_per_connection: config.sip.max_pending_per_connection,
+        let provisioning = Provisioning {
+            pool_uri: config.pool_uri(),
+            web_manager_internal: config.web_manager_url(https_port),
+            web_manager_external: config.chat.web_manager_url_external.clone(),
         };
         let connections = Arc::new(Connections::default());
         let proxy = Arc::new(Proxy::new(connections.clone(), options.clock.clone()));
@@ -220,9 +214,18 @@ impl Server {
             options.clock.clone(),
             web.as_ref().map(|w| w.file_settings.clone()),
             WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
-            web_manager_url,
+            &provisioning,
+            external.clone(),
         )
         .await?;
+        let settings = FrontEndSettings {
+            domain: config.domain.clone(),
+            keep_alive_secs: config.sip.keep_alive_secs,
+            provisioning,
+            trusted,
+            external,
+            max_pending_per_connection: config.sip.max_pending_per_connection,
+        };
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
         let ntlm = match config.auth.ntlm {
             true => {
@@ -398,7 +401,8 @@ async fn start_groupchat(
     clock: Clock,
     files: Option<FileSettings>,
     web_ticket_key: WebTicketKey,
-    room_management_url: Option<String>,
+    provisioning: &Provisioning,
+    external: Networks,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
@@ -417,7 +421,8 @@ async fn start_groupchat(
         history_default: config.chat.history_default,
         history_max: config.chat.history_max,
         participant_update_limit: config.chat.participant_update_limit as usize,
-        room_management_url,
+        room_management_url: provisioning.web_manager_url(false).map(str::to_owned),
+        room_management_url_external: provisioning.web_manager_url(true).map(str::to_owned),
         xccos_limits: xccos::Limits {
             max_body_bytes: config.sip.max_body_bytes,
             ..xccos::Limits::default()
@@ -439,7 +444,7 @@ async fn start_groupchat(
         web_ticket_key,
     };
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
-    Ok(GroupChat::start(chat, dialogs, answers))
+    Ok(GroupChat::start(chat, dialogs, answers, external))
 }
 
 /// The HTTPS listener, bound, and the file service it is to serve.

@@ -1,5 +1,6 @@
 //! `cmd:getserverinfo`: the service's limits and identity (`sib`): domain, server time,
-//! search and message size limits, the root category, the room management URL.
+//! search and message size limits, the root category, the room management URL (the
+//! external one for sessions from outside).
 
 use xccos::{ReplyData, Sib, format_timestamp};
 
@@ -23,8 +24,16 @@ pub(super) fn run(
     principal: &Principal,
     asked: Option<&Sib>,
 ) -> Outcome {
-    chat.rosters().push_history_on_bjoin(session);
+    let outside = {
+        let mut rosters = chat.rosters();
+        rosters.push_history_on_bjoin(session);
+        rosters.is_outside(session)
+    };
     let settings = &chat.settings;
+    let url = match outside {
+        true => &settings.room_management_url_external,
+        false => &settings.room_management_url,
+    };
     let limits = settings.chat_limits;
     Ok(ReplyData::GetServerInfo(Some(Sib {
         domain: Some(settings.domain.clone()),
@@ -35,8 +44,7 @@ pub(super) fn run(
         story_size_limit: u32::try_from(limits.story_bytes).ok(),
         root_uri: Some(chat.root_uri.clone()),
         db_version: Some(DB_VERSION.to_owned()),
-        room_management_url: settings
-            .room_management_url
+        room_management_url: url
             .as_deref()
             .map(|url| with_ticket(url, &chat.web_ticket(principal))),
     })))

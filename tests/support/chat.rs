@@ -53,6 +53,12 @@ impl ChatClient {
         ChatClient::invite(lookup.conn, user, &channel, "channel").await
     }
 
+    /// INVITEs `uri` straight away on a connection that has registered, as Lync 2013 does
+    /// with the provisioned pool URI (no `cmd:requri`).
+    pub async fn direct(conn: SipConn, user: &str, uri: &str) -> ChatClient {
+        ChatClient::invite(conn, user, uri, "direct").await
+    }
+
     /// A new INVITE (no To tag) with the dialog's Call-ID and tag, as a client that starts
     /// over sends it: the server replaces the dialog.
     pub async fn reinvite(self) -> ChatClient {
@@ -178,7 +184,8 @@ impl ChatClient {
         self.inbox.pop_front().expect("just received")
     }
 
-    /// Sends a command and returns its reply (notices that arrive first stay queued).
+    /// Sends a command and returns its reply, matched by the `envid` its `commandid` echoes
+    /// (notices, and replies pushed without a command, that arrive first stay queued).
     pub async fn command(&mut self, xml: &str) -> xccos::Reply {
         self.envid += 1;
         let body = format!(
@@ -194,7 +201,9 @@ impl ChatClient {
         let reply = loop {
             let e = self.next_envelope().await;
             match e.messages.first() {
-                Some(Xccos::Reply(r)) => break r.clone(),
+                Some(Xccos::Reply(r)) if r.command.is_some_and(|c| c.envid == self.envid) => {
+                    break r.clone();
+                }
                 _ => skipped.push_back(e),
             }
         };

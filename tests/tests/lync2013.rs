@@ -174,12 +174,7 @@ async fn a_whole_lync_2013_session() {
     assert_eq!(uibs[0].uri, format!("sip:alice@{DOMAIN}"));
     let rooms: Vec<String> = uibs[0].aibs.iter().filter_map(|a| a.room_uri()).collect();
     assert_eq!(rooms, [ops.clone(), dev.clone()]);
-    assert!(
-        uibs[0]
-            .aibs
-            .iter()
-            .all(|a| a.key == xccos::AIB_KEY_MEMBER)
-    );
+    assert!(uibs[0].aibs.iter().all(|a| a.key == xccos::AIB_KEY_MEMBER));
 
     // A post on the pool dialog reaches both, the author included.
     assert_eq!(alice.post(&ops, "hello from Lync").await, 200);
@@ -326,7 +321,9 @@ async fn a_user_who_may_not_use_chat_is_told_so_and_sent_a_bye_at_the_first_comm
                 assert_eq!(r.call_id(), dave.call_id);
                 assert_eq!(r.from().unwrap().tag(), Some(dave.server_tag.as_str()));
                 assert_eq!(r.from().unwrap().uri.to_string(), pool());
-                dave.conn.send(Response::for_request(&r, 200).to_bytes()).await;
+                dave.conn
+                    .send(Response::for_request(&r, 200).to_bytes())
+                    .await;
                 bye = Some(r);
             }
         }

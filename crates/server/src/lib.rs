@@ -215,7 +215,6 @@ impl Server {
             web.as_ref().map(|w| w.file_settings.clone()),
             WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
             &provisioning,
-            external.clone(),
         )
         .await?;
         let settings = FrontEndSettings {
@@ -402,7 +401,6 @@ async fn start_groupchat(
     files: Option<FileSettings>,
     web_ticket_key: WebTicketKey,
     provisioning: &Provisioning,
-    external: Networks,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
@@ -444,6 +442,7 @@ async fn start_groupchat(
         web_ticket_key,
     };
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
+    let external = Networks::new(config.external_networks()?);
     Ok(GroupChat::start(chat, dialogs, answers, external))
 }
 

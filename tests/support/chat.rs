@@ -124,11 +124,17 @@ impl ChatClient {
         )
     }
 
+    /// The next in-dialog request, as bytes to send when the test reads what comes back
+    /// itself.
+    pub fn next_request(&mut self, method: &str, body: &str) -> String {
+        self.cseq += 1;
+        self.in_dialog(method, body, self.cseq)
+    }
+
     /// Sends a body in an INFO and returns the SIP answer to it. Server INFOs that arrive
     /// meanwhile are answered and kept.
     pub async fn send_body(&mut self, body: &str) -> Response {
-        self.cseq += 1;
-        let info = self.in_dialog("INFO", body, self.cseq);
+        let info = self.next_request("INFO", body);
         self.conn.send(info).await;
         self.response_to(self.cseq).await
     }
@@ -299,16 +305,14 @@ impl ChatClient {
     }
 
     pub async fn bye(&mut self) {
-        self.cseq += 1;
-        let bye = self.in_dialog("BYE", "", self.cseq);
+        let bye = self.next_request("BYE", "");
         self.conn.send(bye).await;
         assert_eq!(self.response_to(self.cseq).await.status, 200);
     }
 
     /// An in-dialog request of any method; returns the answer.
     pub async fn request(&mut self, method: &str) -> Response {
-        self.cseq += 1;
-        let req = self.in_dialog(method, "", self.cseq);
+        let req = self.next_request(method, "");
         self.conn.send(req).await;
         self.response_to(self.cseq).await
     }

@@ -18,28 +18,10 @@ fn pool() -> String {
     format!("sip:ocschat@{DOMAIN}")
 }
 
-/// The provisioning SUBSCRIBE as a Lync-family client sends it (§1.4), on a registered
-/// connection; returns the document piggy-backed in the 200.
+/// The provisioning SUBSCRIBE (§1.4) on a registered connection; returns the document
+/// piggy-backed in the 200.
 async fn provision(c: &mut SipConn, user: &str) -> String {
-    let me = format!("sip:{user}@{DOMAIN}");
-    let req = c.request(
-        "SUBSCRIBE",
-        &me,
-        user,
-        &me,
-        &format!("prov-{user}-{}", c.local.port()),
-        &[
-            "Event: vnd-microsoft-provisioning-v2",
-            "Accept: application/vnd-microsoft-roaming-provisioning-v2+xml",
-            "Supported: com.microsoft.autoextend",
-            "Supported: ms-benotify",
-            "Proxy-Require: ms-benotify",
-            "Supported: ms-piggyback-first-notify",
-            "Expires: 0",
-            "Content-Type: application/vnd-microsoft-roaming-provisioning-v2+xml",
-        ],
-        GROUPS,
-    );
+    let req = c.provisioning_subscribe(user, &format!("prov-{user}-{}", c.local.port()), GROUPS);
     c.send(req).await;
     let r = c.recv_response().await;
     assert_eq!(r.status, 200);
@@ -295,21 +277,8 @@ async fn a_user_who_may_not_use_chat_is_told_so_and_sent_a_bye_at_the_first_comm
     // sipe ignores the pool URI then and INVITEs ocschat@ all the same: accepted.
     let mut dave = ChatClient::direct(conn, "dave", &pool()).await;
     let body = "<xccos ver=\"1\" envid=\"9\" xmlns=\"urn:parlano:xml:ns:xccos\"><cmd id=\"cmd:getinv\" seqid=\"1\"><data/></cmd></xccos>";
-    let info = |cseq: u32| {
-        format!(
-            "INFO {uri} SIP/2.0\r\nVia: SIP/2.0/tcp {local}\r\nFrom: <sip:dave@{DOMAIN}>;tag={tag};epid=edave\r\n\
-             To: <{uri}>;tag={server_tag}\r\nMax-Forwards: 70\r\nCSeq: {cseq} INFO\r\nCall-ID: {call_id}\r\n\
-             Content-Type: text/plain\r\nContent-Length: {len}\r\n\r\n{body}",
-            uri = dave.channel_uri,
-            local = dave.conn.local,
-            tag = dave.tag,
-            server_tag = dave.server_tag,
-            call_id = dave.call_id,
-            len = body.len(),
-        )
-    };
-    let first = info(2);
-    let second = info(3);
+    let first = dave.next_request("INFO", body);
+    let second = dave.next_request("INFO", body);
     dave.conn.send(first).await;
     let mut answered = None;
     let mut bye = None;

@@ -255,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn the_history_push_is_a_live_sessions_and_ends_with_it() {
+    fn the_history_push_belongs_to_a_live_session_and_ends_with_it() {
         let mut r = Rosters::default();
         r.push_history_on_bjoin(10);
         assert!(!r.pushes_history_on_bjoin(10), "no such session");

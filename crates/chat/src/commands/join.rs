@@ -4,7 +4,7 @@
 //! joined all the same. The others present hear of the joiner, unless the room is crowded:
 //! `ntc:join` for a join, and for a `bjoin` one `ntc:bjoin` per session naming every room of
 //! the batch that session shares with the joiner. After a `bjoin`, a session that follows
-//! Lync 2013's flow gets the rooms' recent history pushed ([`ChatService::push_history`]).
+//! Lync 2013's flow gets the rooms' recent history pushed (`bccontext::push`).
 
 use std::collections::{BTreeMap, HashMap};
 

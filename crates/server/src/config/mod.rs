@@ -430,7 +430,6 @@ fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Socket
     s.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
-/// `192.0.2.0/24`, `::1/128`, or a bare address (that host alone).
 /// A list of networks under `key`, each parsed by [`parse_network`].
 fn parse_networks(key: &str, list: &[String]) -> Result<Vec<IpNet>, ConfigError> {
     list.iter()
@@ -444,6 +443,7 @@ fn parse_networks(key: &str, list: &[String]) -> Result<Vec<IpNet>, ConfigError>
         .collect()
 }
 
+/// `192.0.2.0/24`, `::1/128`, or a bare address (that host alone).
 pub fn parse_network(s: &str) -> Option<IpNet> {
     let s = s.trim();
     s.parse::<IpNet>()

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// Configured networks, as [`crate::config::Config::networks`] parsed them.
+/// Configured networks, as [`crate::config::Config::trusted_networks`] and
+/// [`crate::config::Config::external_networks`] parse them.
 #[derive(Debug, Clone, Default)]
 pub struct Networks(Vec<IpNet>);
 

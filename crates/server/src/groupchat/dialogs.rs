@@ -267,22 +267,23 @@ impl Dialogs {
         }
     }
 
+    pub fn is_refused(&self, session: SessionId) -> bool {
+        self.state()
+            .dialogs
+            .get(&session)
+            .is_some_and(|d| d.refused)
+    }
+
     /// Ends a refused dialog with a BYE, as Lync Server does on the first command of a user
-    /// not allowed persistent chat. False, and nothing done, for any other dialog.
-    pub fn end_refused(&self, session: SessionId) -> bool {
-        let bye = {
-            let mut state = self.state();
-            if !state.dialogs.get(&session).is_some_and(|d| d.refused) {
-                return false;
-            }
-            let mut dialog = state.take(session).expect("present: just looked at");
-            (dialog.conn.clone(), dialog.request(Method::Bye))
+    /// not allowed persistent chat.
+    pub fn end_refused(&self, session: SessionId) {
+        let Some(mut dialog) = self.state().take(session) else {
+            return;
         };
-        let (conn, bye) = bye;
+        let bye = dialog.request(Method::Bye);
         // Its answer finds no dialog any more, whatever it is.
         self.outbound
-            .send_tracked(&conn, bye, session, &self.answers);
-        true
+            .send_tracked(&dialog.conn, bye, session, &self.answers);
     }
 
     /// Ends a dialog; returns its session.

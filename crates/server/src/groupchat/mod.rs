@@ -90,9 +90,10 @@ impl GroupChat {
                 Response::for_request(&req, 200).with_to_tag(&random_hex(5)),
             )),
             Method::Info => match self.dialogs.touch(&req, peer.conn) {
-                Some(session) if self.dialogs.end_refused(session) => {
+                Some(session) if self.dialogs.is_refused(session) => {
                     // The INFO itself was received; the BYE that follows is the refusal.
                     respond(Response::for_request(&req, 200));
+                    self.dialogs.end_refused(session);
                     tracing::info!(
                         session,
                         identity = peer.identity,
@@ -156,7 +157,7 @@ impl GroupChat {
             Ok(()) => {}
             // Lync Server accepts the INVITE of a user it will not serve and BYEs the dialog
             // at the first command (xccos.md §1.8): a 403 here would have sipe retry every
-            // five minutes for ever (docs/protocol.md, "A user who may not use chat").
+            // five minutes for ever (docs/protocol.md, "Lync 2013 fidelity").
             Err(
                 e @ (ChatError::UnknownPrincipal(_)
                 | ChatError::Disabled(_)

@@ -1,12 +1,15 @@
 //! Lync 2013's way through the service, over real sockets, in the shapes of the reference
 //! (xccos.md §1.4–1.8, §2.7, §5; OCSPROT 2.5.21): provisioning by the groups asked for, the
 //! pool URI used as the channel (no `cmd:requri`), `getserverinfo` first, a `bjoin` of
-//! several rooms answered by `ntc:bjoin` to the others and the rooms' history pushed, posts
-//! and parts on that dialog; the external room-management URL for users from outside; and
-//! a user who may not use chat, accepted and sent a BYE at the first command.
+//! several rooms answered by `ntc:bjoin` to the others and the rooms' history pushed, posts,
+//! a topic changed in the room-management application the client opens (`ntc:chanupd`) and
+//! parts on that dialog; the external room-management URL for users from outside; and a
+//! user who may not use chat, accepted and sent a BYE at the first command.
 
-use parlance_store::rooms::{Behavior, Privacy};
+use hyper::StatusCode;
+use parlance_store::rooms::{Behavior, Privacy, Role};
 use parlance_tests::chat::ChatClient;
+use parlance_tests::manage::{BASE, WebClient};
 use parlance_tests::{DOMAIN, SipConn, TestServer};
 use sip_proto::{Message, Method, Response};
 use xccos::{ChanId, Message as Xccos, Notice, ReplyData};
@@ -54,7 +57,12 @@ async fn a_whole_lync_2013_session() {
     s.add_user("alice", "pw").await;
     s.add_user("bob", "pw").await;
     let ops = s
-        .add_room("Ops", Privacy::Open, Behavior::Normal, &[])
+        .add_room(
+            "Ops",
+            Privacy::Open,
+            Behavior::Normal,
+            &[("alice", Role::Manager), ("alice", Role::Member)],
+        )
         .await;
     let dev = s
         .add_room("Dev", Privacy::Open, Behavior::Normal, &[])
@@ -99,7 +107,9 @@ async fn a_whole_lync_2013_session() {
     let info = alice
         .command(&format!("<cmd id=\"cmd:getserverinfo\" seqid=\"1\"><data><sib domain=\"{DOMAIN}\" infoType=\"123\"/></data></cmd>"))
         .await;
-    assert!(matches!(info.data, ReplyData::GetServerInfo(Some(_))));
+    let ReplyData::GetServerInfo(Some(sib)) = info.data else {
+        panic!("{:?}", info.data)
+    };
 
     // Room search on the pool dialog.
     let found = alice
@@ -154,9 +164,18 @@ async fn a_whole_lync_2013_session() {
     };
     assert_eq!(uibs.len(), 1);
     assert_eq!(uibs[0].uri, format!("sip:alice@{DOMAIN}"));
-    let rooms: Vec<String> = uibs[0].aibs.iter().filter_map(|a| a.room_uri()).collect();
-    assert_eq!(rooms, [ops.clone(), dev.clone()]);
-    assert!(uibs[0].aibs.iter().all(|a| a.key == xccos::AIB_KEY_MEMBER));
+    let rooms: Vec<(String, &str)> = uibs[0]
+        .aibs
+        .iter()
+        .map(|a| (a.room_uri().unwrap(), a.key.as_str()))
+        .collect();
+    assert_eq!(
+        rooms,
+        [
+            (ops.clone(), xccos::AIB_KEY_MANAGER),
+            (dev.clone(), xccos::AIB_KEY_MEMBER)
+        ]
+    );
 
     // A post on the pool dialog reaches both, the author included.
     assert_eq!(alice.post(&ops, "hello from Lync").await, 200);
@@ -166,6 +185,53 @@ async fn a_whole_lync_2013_session() {
             (m.text.as_str(), m.author.as_str()),
             ("hello from Lync", "sip:alice@example.test")
         );
+    }
+
+    // Alice, a manager of Ops, opens the room-management URL getserverinfo gave her (its
+    // ticket signs her in) and changes the topic: everyone in the room hears of it.
+    let url = sib.room_management_url.expect("the room-management URL");
+    let ops_guid = ops.rsplit('/').next().unwrap();
+    let mut web = WebClient::new(&s).await;
+    let signed = web
+        .get(&format!(
+            "{}&clientlang=en-US&id={ops_guid}",
+            &url[url.find(BASE).unwrap()..]
+        ))
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text());
+    let page = web.get(signed.header("location").unwrap()).await;
+    assert!(page.text().contains("id=\"edit\""), "{}", page.text());
+    let category = s
+        .server()
+        .store
+        .find_category("Tests")
+        .await
+        .unwrap()
+        .unwrap()
+        .guid;
+    let saved = web
+        .post(
+            &format!("{BASE}rooms/{ops_guid}"),
+            &[
+                ("clientlang", "en-US"),
+                ("category", &category),
+                ("name", "Ops"),
+                ("description", "about Ops"),
+                ("topic", "Release moved to Friday"),
+                ("privacy", "open"),
+                ("behavior", "normal"),
+                ("invitations", "on"),
+                ("file_post", "inherit"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+    for client in [&mut alice, &mut bob] {
+        let Notice::ChanUpd(chanibs) = client.next_notice().await else {
+            panic!("expected ntc:chanupd")
+        };
+        assert_eq!(chanibs[0].uri, ops);
+        assert_eq!(chanibs[0].topic.as_deref(), Some("Release moved to Friday"));
     }
 
     // Asked for, history is the command's own reply, and nothing more is pushed.

@@ -56,7 +56,10 @@ pub struct ChatSettings {
     /// Rooms with more principals present than this send no join/part notices and list
     /// only the joiner in join replies (Lync Server's ParticipantUpdateLimit).
     pub participant_update_limit: usize,
+    /// The room management application's base URL (`sib@roomManagementUrl`), and the one
+    /// for sessions from outside.
     pub room_management_url: Option<String>,
+    pub room_management_url_external: Option<String>,
     pub xccos_limits: xccos::Limits,
     /// Bytes one principal's stored preferences (`cmd:setpref`) may take in all.
     pub preference_quota_bytes: u64,
@@ -105,6 +108,8 @@ pub enum ChatError {
     UnknownPrincipal(String),
     #[error("{0} is disabled")]
     Disabled(String),
+    #[error("{0} may not use persistent chat")]
+    NotAllowed(String),
 }
 
 pub struct ChatService {
@@ -171,11 +176,13 @@ impl ChatService {
         &self.settings
     }
 
-    /// Starts a session for an authenticated principal.
+    /// Starts a session for an authenticated principal; `outside`: it connects from outside
+    /// (it is given the external room management URL).
     pub async fn open_session(
         &self,
         session: SessionId,
         principal_uri: &str,
+        outside: bool,
     ) -> Result<(), ChatError> {
         let user = self
             .store
@@ -185,12 +192,16 @@ impl ChatService {
         if user.disabled {
             return Err(ChatError::Disabled(user.uri));
         }
+        if !user.persistent_chat {
+            return Err(ChatError::NotAllowed(user.uri));
+        }
         self.rosters().open(
             session,
             Principal {
                 id: user.id,
                 uri: user.uri,
             },
+            outside,
         );
         Ok(())
     }

@@ -80,7 +80,7 @@ impl World {
             .await
             .unwrap();
         let session = self.sessions.fetch_add(1, Ordering::SeqCst);
-        self.chat.open_session(session, &uri).await.unwrap();
+        self.chat.open_session(session, &uri, false).await.unwrap();
         let actor = self.chat.actor(&uri).await.unwrap().unwrap();
         User { actor, session }
     }

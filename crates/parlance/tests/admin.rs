@@ -27,6 +27,15 @@ fn ok(data: &Path, args: &[&str]) -> String {
     text
 }
 
+/// Alice's line of `parlance user list`.
+fn alice_listed(data: &Path) -> String {
+    ok(data, &["user", "list"])
+        .lines()
+        .find(|l| l.starts_with("sip:alice@example.test"))
+        .unwrap()
+        .to_owned()
+}
+
 /// `parlance user admin NAME on|off`: the flag the room-management application reads.
 #[test]
 fn administrators_are_made_and_unmade() {
@@ -34,27 +43,20 @@ fn administrators_are_made_and_unmade() {
     let _ = std::fs::remove_dir_all(&data);
     ok(&data, &["init"]);
     ok(&data, &["user", "add", "alice@example.test"]);
-    let admin_line = |data: &Path| {
-        ok(data, &["user", "list"])
-            .lines()
-            .find(|l| l.starts_with("sip:alice@example.test"))
-            .unwrap()
-            .to_owned()
-    };
-    assert!(!admin_line(&data).ends_with("admin"));
+    assert!(!alice_listed(&data).ends_with("admin"));
     assert_eq!(
         ok(&data, &["user", "admin", "alice@example.test", "on"]),
         "sip:alice@example.test is an administrator\n"
     );
     assert!(
-        admin_line(&data).ends_with("\tadmin"),
+        alice_listed(&data).ends_with("\tadmin"),
         "{}",
-        admin_line(&data)
+        alice_listed(&data)
     );
     ok(&data, &["user", "disable", "alice@example.test"]);
-    assert!(admin_line(&data).ends_with("\tadmin,disabled"));
+    assert!(alice_listed(&data).ends_with("\tadmin,disabled"));
     ok(&data, &["user", "admin", "sip:alice@example.test", "off"]);
-    assert!(admin_line(&data).ends_with("\tdisabled"));
+    assert!(alice_listed(&data).ends_with("\tdisabled"));
 
     let (success, text) = run(&data, &["user", "admin", "nobody@example.test", "on"]);
     assert!(!success && text.contains("does not exist"), "{text}");
@@ -62,6 +64,29 @@ fn administrators_are_made_and_unmade() {
     assert!(!success && text.contains("on"), "{text}");
     let (success, _) = run(&data, &["user", "admin", "alice@other.test", "on"]);
     assert!(!success, "another domain's user");
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// `parlance user chat NAME on|off`: the persistent chat policy provisioning reads.
+#[test]
+fn persistent_chat_is_turned_off_and_on_again() {
+    let data = std::env::temp_dir().join(format!("parlance-chat-policy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["user", "add", "alice@example.test"]);
+    assert!(!alice_listed(&data).contains("no-chat"), "on by default");
+    assert_eq!(
+        ok(&data, &["user", "chat", "alice@example.test", "off"]),
+        "sip:alice@example.test may not use persistent chat\n"
+    );
+    assert!(
+        alice_listed(&data).ends_with("\tno-chat"),
+        "{}",
+        alice_listed(&data)
+    );
+    ok(&data, &["user", "chat", "alice@example.test", "on"]);
+    assert!(!alice_listed(&data).contains("no-chat"));
+    let (success, text) = run(&data, &["user", "chat", "nobody@example.test", "off"]);
+    assert!(!success && text.contains("does not exist"), "{text}");
     std::fs::remove_dir_all(&data).unwrap();
 }
 

@@ -40,11 +40,11 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Outbound};
 use crate::frontend::auth::DigestAuth;
+use crate::frontend::networks::Networks;
 use crate::frontend::ntlm::Ntlm;
 use crate::frontend::provisioning::Provisioning;
 use crate::frontend::proxy::Proxy;
 use crate::frontend::registrar::Registrar;
-use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
 use crate::installation::Access;
@@ -169,7 +169,8 @@ impl Server {
             None => None,
         };
         let metrics = Metrics::new();
-        let trusted = TrustedNetworks::new(config.trusted_networks()?);
+        let trusted = Networks::new(config.trusted_networks()?);
+        let external = Networks::new(config.external_networks()?);
         if !trusted.is_empty() {
             tracing::warn!(
                 networks = ?config.auth.trusted_networks,
@@ -198,17 +199,10 @@ impl Server {
             Some(web) => Some(web.listener.local_addr().map_err(StartError::Serve)?.port()),
             None => None,
         };
-        let web_manager_url = config.web_manager_url(https_port);
-        let settings = FrontEndSettings {
-            domain: config.domain.clone(),
-            keep_alive_secs: config.sip.keep_alive_secs,
-            provisioning: Provisioning {
-                pool_uri: config.pool_uri(),
-                web_manager_internal: web_manager_url.clone(),
-                web_manager_external: config.chat.web_manager_url_external.clone(),
-            },
-            trusted,
-            max_pending_per_connection: config.sip.max_pending_per_connection,
+        let provisioning = Provisioning {
+            pool_uri: config.pool_uri(),
+            web_manager_internal: config.web_manager_url(https_port),
+            web_manager_external: config.chat.web_manager_url_external.clone(),
         };
         let connections = Arc::new(Connections::new(metrics.write_queue_drops.clone()));
         let proxy = Arc::new(Proxy::new(connections.clone(), options.clock.clone()));
@@ -216,7 +210,7 @@ impl Server {
             &config,
             web.as_ref().map(|w| w.file_settings.clone()),
             WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
-            web_manager_url,
+            &provisioning,
             metrics.clone(),
         );
         let groupchat = start_groupchat(
@@ -227,6 +221,14 @@ impl Server {
             chat_settings,
         )
         .await?;
+        let settings = FrontEndSettings {
+            domain: config.domain.clone(),
+            keep_alive_secs: config.sip.keep_alive_secs,
+            provisioning,
+            trusted,
+            external,
+            max_pending_per_connection: config.sip.max_pending_per_connection,
+        };
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
         let ntlm = match config.auth.ntlm {
             true => {
@@ -440,7 +442,8 @@ async fn start_groupchat(
         config.chat.max_sessions_per_user,
     );
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
-    Ok(GroupChat::start(chat, dialogs, answers))
+    let external = Networks::new(config.external_networks()?);
+    Ok(GroupChat::start(chat, dialogs, answers, external))
 }
 
 /// The chat core's settings, from `[chat]` and `[sip]`, and what the HTTPS side lends it.
@@ -448,7 +451,7 @@ fn chat_settings(
     config: &Config,
     files: Option<FileSettings>,
     web_ticket_key: WebTicketKey,
-    room_management_url: Option<String>,
+    provisioning: &Provisioning,
     metrics: Metrics,
 ) -> ChatSettings {
     ChatSettings {
@@ -462,7 +465,8 @@ fn chat_settings(
         history_default: config.chat.history_default,
         history_max: config.chat.history_max,
         participant_update_limit: config.chat.participant_update_limit as usize,
-        room_management_url,
+        room_management_url: provisioning.web_manager_url(false).map(str::to_owned),
+        room_management_url_external: provisioning.web_manager_url(true).map(str::to_owned),
         xccos_limits: xccos::Limits {
             max_body_bytes: config.sip.max_body_bytes,
             ..xccos::Limits::default()

@@ -243,6 +243,12 @@ impl Store {
         engine!(self, s => s.set_admin(&uri, admin).await)
     }
 
+    /// Lets an account use persistent chat (the default) or not; turned off, its sessions end.
+    pub async fn set_persistent_chat(&self, uri: &str, enabled: bool) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.set_persistent_chat(&uri, enabled).await)
+    }
+
     /// Active (not removed, not disabled) accounts whose address or display name contains
     /// `query`, case-insensitively, at most `limit`. Every character of the query is taken
     /// literally (`%`, `_`, `*`, `\` too); an empty query finds nobody.

@@ -1,4 +1,4 @@
-//! `parlance user add|remove|list|passwd|mechanisms|disable|enable|unlock|admin`. A running server
+//! `parlance user add|remove|list|passwd|mechanisms|disable|enable|unlock|admin|chat`. A running server
 //! applies what these change to live sessions within `admin_changes_poll_ms`.
 
 use std::io::{BufRead, IsTerminal};
@@ -40,6 +40,10 @@ pub enum UserCommand {
     /// Make a user an administrator of the room-management web application (sees and
     /// manages every category and room there), or no longer.
     Admin { user: String, switch: Switch },
+    /// Let a user use persistent chat (the default), or not: provisioned to their clients
+    /// as EnablePersistentChat, and the chat service ends their sessions on the first
+    /// command. Turned off, their sessions end.
+    Chat { user: String, switch: Switch },
     /// List users.
     List,
     /// Choose how a user may sign in (digest, ntlm, or both). Adding one takes effect
@@ -172,9 +176,20 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             };
             println!("{uri} is {now}");
         }
+        UserCommand::Chat { user, switch } => {
+            let uri = in_domain(&user)?;
+            let enabled = switch == Switch::On;
+            store.set_persistent_chat(&uri, enabled).await?;
+            let may = if enabled { "may" } else { "may not" };
+            println!("{uri} {may} use persistent chat");
+        }
         UserCommand::List => {
             for u in store.users().await? {
-                let flags = [(u.admin, "admin"), (u.disabled, "disabled")];
+                let flags = [
+                    (u.admin, "admin"),
+                    (u.disabled, "disabled"),
+                    (!u.persistent_chat, "no-chat"),
+                ];
                 let state: Vec<&str> = flags
                     .iter()
                     .filter(|(on, _)| *on)

@@ -292,17 +292,7 @@ impl Default for ChatConfig {
 impl Config {
     /// `auth.trusted_networks`, parsed.
     pub fn trusted_networks(&self) -> Result<Vec<IpNet>, ConfigError> {
-        self.auth
-            .trusted_networks
-            .iter()
-            .map(|n| {
-                parse_network(n).ok_or_else(|| {
-                    ConfigError::Invalid(format!(
-                        "auth.trusted_networks: {n:?} is not a CIDR network such as 192.0.2.0/24"
-                    ))
-                })
-            })
-            .collect()
+        parse_networks("auth.trusted_networks", &self.auth.trusted_networks)
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -457,6 +447,19 @@ fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Socket
         return Ok(None);
     }
     s.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+/// A list of networks under `key`, each parsed by [`parse_network`].
+fn parse_networks(key: &str, list: &[String]) -> Result<Vec<IpNet>, ConfigError> {
+    list.iter()
+        .map(|n| {
+            parse_network(n).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "{key}: {n:?} is not a CIDR network such as 192.0.2.0/24"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// `192.0.2.0/24`, `::1/128`, or a bare address (that host alone).

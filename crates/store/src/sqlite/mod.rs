@@ -48,7 +48,7 @@ const READERS: u32 = 8;
 /// cores stay free for posts, joins and history pages however many users search.
 const SEARCHERS: u32 = 2;
 /// The accounts not removed, as `user_from_row` reads them; callers add conditions.
-const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled, admin \
+const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled, admin, persistent_chat \
      FROM principals WHERE kind = 'user' AND removed_at IS NULL";
 /// How long one search may run unless the server sets another limit.
 pub const DEFAULT_SEARCH_TIME_LIMIT: Duration = Duration::from_secs(1);
@@ -153,7 +153,7 @@ impl SqliteStore {
         let mechanisms = secrets.mechanisms();
         let revived: Option<i64> = if revive {
             sqlx::query_scalar(
-                "UPDATE principals SET removed_at = NULL, disabled = 0, admin = 0, display_name = ?, created_at = ?, mechanisms = ? \
+                "UPDATE principals SET removed_at = NULL, disabled = 0, admin = 0, persistent_chat = 1, display_name = ?, created_at = ?, mechanisms = ? \
                  WHERE uri = ? AND kind = 'user' AND removed_at IS NOT NULL RETURNING id",
             )
             .bind(display_name)
@@ -179,6 +179,7 @@ impl SqliteStore {
             mechanisms,
             disabled: false,
             admin: false,
+            persistent_chat: true,
         })
     }
 
@@ -201,6 +202,7 @@ impl SqliteStore {
                 mechanisms,
                 disabled: false,
                 admin: false,
+                persistent_chat: true,
             });
         }
         tx.commit().await?;
@@ -469,6 +471,7 @@ pub(super) fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
         }),
         disabled: r.get("disabled"),
         admin: r.get("admin"),
+        persistent_chat: r.get("persistent_chat"),
     }
 }
 

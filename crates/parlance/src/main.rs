@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let chat = matches!(cli.command, Command::Chat(_));
     let result = runtime.block_on(async {
         // The client needs no server configuration.
         let config = || cli.common.config();
@@ -50,6 +51,12 @@ fn main() -> ExitCode {
                 .map_err(Into::into),
         }
     });
+    if chat {
+        // `chat --plain` reads standard input on a blocking thread whose read cannot be
+        // cancelled: a runtime dropped the usual way would wait for it, so a session ended
+        // by the server would hang until the next line came (or forever, with --follow).
+        runtime.shutdown_background();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -42,6 +42,7 @@ mod migrate;
 pub mod retention;
 pub mod rooms;
 mod secrets;
+pub mod signed_in;
 mod sqlite;
 
 use std::path::Path;
@@ -66,6 +67,7 @@ use rooms::{
     Category, CategoryUpdate, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate,
     ScopeEntry, TextKind,
 };
+use signed_in::SignedIn;
 
 /// Calls the same method on whichever engine is in use.
 macro_rules! engine {
@@ -278,6 +280,41 @@ impl Store {
 
     pub async fn categories(&self) -> Result<Vec<Category>> {
         engine!(self, s => s.categories().await)
+    }
+
+    /// Renames a category; [`StoreError::Duplicate`] when another has that name (in any case).
+    pub async fn rename_category(&self, category_id: i64, name: &str) -> Result<Category> {
+        check_text("category name", TextKind::Name, name)?;
+        engine!(self, s => s.rename_category(category_id, name).await)
+    }
+
+    /// Deletes a category with its creators, scope lists and audit records, moving its rooms
+    /// to `rooms_to` first when given; refused ([`StoreError::Invalid`]) for the root, a
+    /// category with categories below it, and one with rooms and nowhere to move them.
+    /// Returns how many rooms moved.
+    pub async fn delete_category(&self, category_id: i64, rooms_to: Option<i64>) -> Result<u64> {
+        engine!(self, s => s.delete_category(category_id, rooms_to).await)
+    }
+
+    /// Takes the connections `ended` off the signed-in table and puts `started` on it,
+    /// moving their accounts' last sign-in (when later by more than a minute).
+    pub async fn note_signed_in(&self, ended: &[u64], started: &[SignedIn]) -> Result<()> {
+        engine!(self, s => s.note_signed_in(ended, started).await)
+    }
+
+    /// Empties the signed-in table; returns how many rows it had.
+    pub async fn clear_signed_in(&self) -> Result<u64> {
+        engine!(self, s => s.clear_signed_in().await)
+    }
+
+    /// The connections signed in to the running server, by account, oldest first.
+    pub async fn signed_in(&self) -> Result<Vec<SignedIn>> {
+        engine!(self, s => s.signed_in().await)
+    }
+
+    /// The last sign-in (unix seconds) of every account that has signed in, by principal id.
+    pub async fn last_sign_ins(&self) -> Result<std::collections::BTreeMap<i64, i64>> {
+        engine!(self, s => s.last_sign_ins().await)
     }
 
     pub async fn set_category_creator(

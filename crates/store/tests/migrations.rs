@@ -198,3 +198,42 @@ async fn the_outbox_rebuilt_for_purge_records_keeps_its_rows_and_never_reuses_an
     store.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_of_one_name_made_before_names_were_unique_are_told_apart() {
+    let dir = common::scratch_dir();
+    let path = dir.join("categories.db");
+    let old = old_runner_database(&path, 9).await;
+    sqlx::raw_sql(
+        "INSERT INTO categories (id, guid, parent_id, name, created_at) VALUES \
+             (1, 'root', NULL, 'Root', 0), (2, 'a', 1, 'Eng', 0), (3, 'b', 1, 'Ops', 0), \
+             (4, 'c', 1, 'eng', 0), (5, 'd', 2, 'ENG', 0);",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = Store::open_sqlite(&path).await.unwrap();
+    let mut names: Vec<(i64, String)> = store
+        .categories()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            (1, "Root".into()),
+            (2, "Eng".into()),
+            (3, "Ops".into()),
+            (4, "eng (4)".into()),
+            (5, "ENG (5)".into()),
+        ],
+        "the oldest keeps the name; each later one has its id appended"
+    );
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

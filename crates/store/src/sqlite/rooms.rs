@@ -53,7 +53,12 @@ impl SqliteStore {
         .bind(crate::now())
         .execute(&self.writes)
         .await
-        .map_err(|e| foreign_key_as_not_found(e, "parent category"))?
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Duplicate(format!("a category named {}", new.name))
+            }
+            e => foreign_key_as_not_found(e, "parent category"),
+        })?
         .last_insert_rowid();
         self.category(id)
             .await?

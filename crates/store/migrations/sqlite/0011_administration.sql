@@ -1,0 +1,28 @@
+-- Category names are unique, without regard to case: the admin commands and the
+-- room-management application find a category by its name, and with two of one name they
+-- silently picked one. Duplicates made before this migration keep their oldest holder's name;
+-- each later one gets its id appended, "Eng (7)", and can be renamed with
+-- `parlance category rename`.
+UPDATE categories SET name = name || ' (' || id || ')'
+WHERE EXISTS (
+    SELECT 1 FROM categories older
+    WHERE older.name = categories.name COLLATE NOCASE AND older.id < categories.id
+);
+CREATE UNIQUE INDEX categories_by_name ON categories (name COLLATE NOCASE);
+
+-- When an account last signed in (unix seconds): written when a new connection of the
+-- account is seen signed in, and only when it moves the time by more than a minute, so that
+-- clients reconnecting in a loop do not keep the store's single writer busy.
+ALTER TABLE principals ADD COLUMN last_sign_in_at INTEGER;
+
+-- The connections signed in to the running server, for `parlance session list` (a separate
+-- process). The server keeps this table in step with its connections in batches, only when
+-- they changed, and empties it when it starts: rows of a server that stopped are not
+-- sessions any more. One row per connection, so it is bounded by the connection limit.
+CREATE TABLE signed_in (
+    connection  INTEGER PRIMARY KEY,                 -- the server's connection number
+    account     TEXT    NOT NULL,                    -- sip:alice@example.com
+    transport   TEXT    NOT NULL CHECK (transport IN ('tcp', 'tls')),
+    remote      TEXT    NOT NULL,                    -- the client's address and port
+    since       INTEGER NOT NULL                     -- unix seconds
+);

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => admin::user::run(config()?, cmd).await,
             Command::Category(cmd) => admin::category::run(config()?, cmd).await,
             Command::Room(cmd) => admin::room::run(config()?, cmd).await,
+            Command::Session(cmd) => admin::session::run(config()?, cmd).await,
             Command::File(cmd) => admin::file::run(config()?, cmd).await,
             Command::Compliance(cmd) => admin::compliance::run(config()?, cmd).await,
             Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),

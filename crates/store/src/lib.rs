@@ -173,6 +173,13 @@ impl Store {
         engine!(self, s => s.request_unlock(&uri).await)
     }
 
+    /// Asks the running server to end every session of an account (`reason` is for its log);
+    /// [`StoreError::NotFound`] when there is no such account.
+    pub async fn request_sign_out(&self, uri: &str, reason: &str) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.request_sign_out(&uri, reason).await)
+    }
+
     /// The sequence number of the newest access change (0 when none).
     pub async fn last_access_change(&self) -> Result<i64> {
         engine!(self, s => s.last_access_change().await)

@@ -1,4 +1,4 @@
-//! The administrator's commands (`parlance user|category|room|file|compliance …`). Each
+//! The administrator's commands (`parlance user|category|room|session|file|compliance …`). Each
 //! opens the data directory itself, so they work whether the server runs or not; a running
 //! server applies what they change within `admin_changes_poll_ms`.
 
@@ -10,4 +10,10 @@ mod find;
 mod hold;
 mod retention;
 pub mod room;
+pub mod session;
 pub mod user;
+
+/// A stored time (unix seconds) as RFC 3339, in UTC.
+fn utc(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs).map_or_else(|_| secs.to_string(), |t| t.to_string())
+}

@@ -1,6 +1,7 @@
 //! `parlance room add|edit|disable|enable|list|show|purge|member`: rooms and who holds which role
 //! in them. Rooms are named by name, GUID or `ma-chan:` URI; users by user@domain.
 
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use parlance_server::config::Config;
 use parlance_store::Store;
@@ -82,6 +83,7 @@ pub enum MemberAction {
         #[arg(long, default_value = "member")]
         role: Role,
     },
+    /// Take a role away; fails when the user does not hold it.
     Remove {
         room: String,
         user: String,
@@ -209,6 +211,11 @@ pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
             };
             let r = room(&store, &name).await?;
             let u = user_id(&store, &config, &user).await?;
+            // A removal that removes nothing is most likely a mistyped room, user or role:
+            // it fails, so that a script notices.
+            if !on && !store.roles_of(r.room.id, u).await?.contains(&role) {
+                bail!("{user} is not {role} of {}: nothing to remove", r.room.name);
+            }
             store.set_role(r.room.id, u, role, on).await?;
             println!(
                 "{user} {} {role} of {}",

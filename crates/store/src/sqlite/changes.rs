@@ -52,6 +52,15 @@ impl SqliteStore {
             .collect())
     }
 
+    /// Asks the server to end every session of `uri` (normalised), which must be an account.
+    pub async fn request_sign_out(&self, uri: &str, reason: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        super::live_user_id(&mut tx, uri).await?;
+        record_change(&mut tx, &ChangeKind::sign_out(uri, reason)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Asks the server to forget the failed sign-ins of `uri` (normalised).
     pub async fn request_unlock(&self, uri: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;

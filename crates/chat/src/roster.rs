@@ -127,6 +127,11 @@ impl Rosters {
 
     /// The sessions of `principal` (everyone's when `None`) in `room` (every room when
     /// `None`), each with the room and its principal.
+    /// The `ma-chan:` URI of a room someone is in.
+    pub fn room_uri(&self, room: i64) -> Option<String> {
+        self.rooms.get(&room).map(|r| r.uri.clone())
+    }
+
     pub fn joined(
         &self,
         principal: Option<i64>,

@@ -360,6 +360,15 @@ impl Store {
         engine!(self, s => s.update_room(room_id, update).await)
     }
 
+    /// Deletes a room with its history, files, roles, invitations, compliance outbox rows,
+    /// audit records and released holds, in one transaction; [`StoreError::Held`] while a
+    /// legal hold is in force on it. Purge its history first (the steps of
+    /// [`Store::purge_history`] keep the writer free between them), and remove its files'
+    /// stored bytes after.
+    pub async fn delete_room(&self, room_id: i64) -> Result<()> {
+        engine!(self, s => s.delete_room(room_id).await)
+    }
+
     /// A room made through the room-management application: its creator (`audit.actor_id`)
     /// becomes its first member and manager, and the audit record is written with it.
     pub async fn create_room(

@@ -6,7 +6,8 @@ mod common;
 
 use common::{category, engines, new_room, user};
 use parlance_store::audit::Audit;
-use parlance_store::rooms::{CategoryUpdate, NewCategory};
+use parlance_store::retention::HoldTarget;
+use parlance_store::rooms::{CategoryUpdate, NewCategory, Role};
 use parlance_store::signed_in::SignedIn;
 use parlance_store::{ChangeKind, StoreError};
 
@@ -232,6 +233,87 @@ async fn signed_in_connections_and_the_last_sign_in() {
             1010,
             "kept"
         );
+        engine.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_is_deleted_with_everything_of_it_unless_held() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let eng = category(store, "Eng").await;
+        let lobby = store.add_room(&new_room(eng.id, "Lobby")).await.unwrap();
+        let other = store.add_room(&new_room(eng.id, "Other")).await.unwrap();
+        let alice = user(store, "alice").await;
+        for room in [lobby.id, other.id] {
+            store
+                .set_role(room, alice, Role::Manager, true)
+                .await
+                .unwrap();
+            store.invite(room, &[alice]).await.unwrap();
+            store
+                .post_message(room, alice, "hello", &[], 1)
+                .await
+                .unwrap();
+        }
+        store
+            .place_hold(HoldTarget::Room(lobby.id), "case 1", "root", 2)
+            .await
+            .unwrap();
+        let held = store.delete_room(lobby.id).await;
+        assert!(matches!(held, Err(StoreError::Held(_))), "{held:?}");
+        assert!(store.room_by_id(lobby.id).await.unwrap().is_some());
+        store
+            .release_hold(HoldTarget::Room(lobby.id), "root", 3)
+            .await
+            .unwrap();
+
+        let before = store.last_access_change().await.unwrap();
+        store.delete_room(lobby.id).await.unwrap();
+        assert!(store.room_by_id(lobby.id).await.unwrap().is_none());
+        assert!(store.find_room("Lobby").await.unwrap().is_none());
+        let invited: Vec<i64> = store
+            .invitations(alice, 0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.room_id)
+            .collect();
+        assert_eq!(invited, [other.id], "the other room's invitation stays");
+        let events: Vec<i64> = store
+            .compliance_events(0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.room_id)
+            .collect();
+        assert!(
+            !events.is_empty() && events.iter().all(|r| *r == other.id),
+            "{events:?}"
+        );
+        assert!(store.legal_holds(true).await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .rooms_with_role(alice, Role::Manager)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.room.id)
+                .collect::<Vec<_>>(),
+            [other.id]
+        );
+        let changes = store.access_changes_after(before, 10).await.unwrap();
+        assert_eq!(
+            changes.iter().map(|c| &c.kind).collect::<Vec<_>>(),
+            [&ChangeKind::Rights {
+                principal_id: None,
+                room_id: Some(lobby.id),
+                category_id: None,
+            }],
+            "a running server parts whoever is still in it"
+        );
+        let again = store.delete_room(lobby.id).await;
+        assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
         engine.finish().await;
     }
 }

@@ -10,6 +10,7 @@ mod find;
 mod hold;
 mod retention;
 pub mod room;
+mod room_delete;
 pub mod session;
 pub mod user;
 

@@ -1,5 +1,6 @@
-//! `parlance room add|edit|disable|enable|list|show|purge|member`: rooms and who holds which role
-//! in them. Rooms are named by name, GUID or `ma-chan:` URI; users by user@domain.
+//! `parlance room add|edit|disable|enable|list|show|purge|delete|member`: rooms and who
+//! holds which role in them. Rooms are named by name, GUID or `ma-chan:` URI; users by
+//! user@domain.
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
@@ -47,6 +48,15 @@ pub enum RoomCommand {
         /// A date (2026-01-31) or a moment (2026-01-31T12:00:00Z); UTC.
         #[arg(long, value_parser = moment)]
         before: Option<jiff::Timestamp>,
+    },
+    /// Delete a room for good: its history, files, roles, invitations, compliance outbox
+    /// rows and audit records. Whoever is in it leaves. Refused while a legal hold is in
+    /// force on it.
+    Delete {
+        room: String,
+        /// Really delete it.
+        #[arg(long)]
+        yes: bool,
     },
     /// Give or take a role in a room.
     Member {
@@ -203,6 +213,10 @@ pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
         RoomCommand::Purge { room: name, before } => {
             let r = room(&store, &name).await?;
             super::file::purge(&config, (&store, &key), &r, before).await?;
+        }
+        RoomCommand::Delete { room: name, yes } => {
+            let r = room(&store, &name).await?;
+            super::room_delete::delete(&config, (&store, &key), &r, yes).await?;
         }
         RoomCommand::Member { action } => {
             let (name, user, role, on) = match action {

@@ -8,6 +8,7 @@ mod history;
 mod manage;
 mod people;
 mod retention;
+mod room_delete;
 mod rooms;
 mod search;
 mod signed_in;

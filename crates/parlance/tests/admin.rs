@@ -522,6 +522,70 @@ async fn sessions_are_listed_and_ended() {
     assert!(!success && text.contains("does not exist"), "{text}");
 }
 
+/// `room delete` removes a room for good, parting whoever is in it; not under legal hold,
+/// not without `--yes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_room_parts_whoever_is_in_it() {
+    use parlance_tests::chat::ChatClient;
+    use parlance_tests::{DOMAIN, TestServer};
+
+    let s = TestServer::start_with(|c| c.admin_changes_poll_ms = 10).await;
+    let data = s.config.data_dir.clone();
+    cli_ok(&data, &["user", "add", "alice@example.test"]).await;
+    cli_ok(&data, &["category", "add", "Team"]).await;
+    cli_ok(&data, &["room", "add", "Lobby", "--category", "Team"]).await;
+    cli_ok(&data, &["room", "add", "Other", "--category", "Team"]).await;
+    let store = &s.server().store;
+    let lobby = store.find_room("Lobby").await.unwrap().unwrap();
+    let uri = format!("ma-chan://{DOMAIN}/{}", lobby.room.guid);
+    let mut alice = ChatClient::connect(&s, "alice", PASSWORD).await;
+    assert!(alice.join(&uri).await.resp.is_success());
+    assert_eq!(alice.post(&uri, "hello").await, 200);
+
+    let (success, text) = cli(&data, &["room", "delete", "Lobby"]).await;
+    assert!(!success && text.contains("add --yes"), "{text}");
+    cli_ok(
+        &data,
+        &[
+            "compliance",
+            "hold",
+            "add",
+            "--room",
+            "Lobby",
+            "--reason",
+            "case 9",
+        ],
+    )
+    .await;
+    let (success, text) = cli(&data, &["room", "delete", "Lobby", "--yes"]).await;
+    assert!(!success && text.contains("under legal hold"), "{text}");
+    assert_eq!(alice.post(&uri, "still here").await, 200, "nothing changed");
+    cli_ok(&data, &["compliance", "hold", "remove", "--room", "Lobby"]).await;
+
+    assert_eq!(
+        cli_ok(&data, &["room", "delete", "Lobby", "--yes"]).await,
+        "deleted Lobby with 2 messages and 0 files\n"
+    );
+    let notice = alice.next_notice().await;
+    match &notice {
+        xccos::Notice::Part(chanibs) => {
+            assert_eq!(chanibs.len(), 1, "{notice:?}");
+            assert_eq!(chanibs[0].uri, uri);
+            assert_eq!(chanibs[0].uibs[0].uri, format!("sip:alice@{DOMAIN}"));
+        }
+        other => panic!("expected ntc:part, got {other:?}"),
+    }
+    assert!(store.find_room("Lobby").await.unwrap().is_none());
+    let rooms = cli_ok(&data, &["room", "list"]).await;
+    assert!(
+        !rooms.contains("Lobby") && rooms.contains("Other"),
+        "{rooms}"
+    );
+    assert_ne!(alice.post(&uri, "into nothing").await, 200);
+    let (success, text) = cli(&data, &["room", "delete", "Lobby", "--yes"]).await;
+    assert!(!success && text.contains("no room \"Lobby\""), "{text}");
+}
+
 /// Runs a command until its output satisfies `done` (the server writes what it shows once
 /// a poll period); returns that output.
 async fn until(data: &Path, args: &[&str], done: impl Fn(&str) -> bool) -> String {

@@ -53,6 +53,22 @@ impl Rosters {
         self.sessions.get(&session).map(|(p, _)| p)
     }
 
+    /// The principal's open sessions, with the principal.
+    pub fn sessions_of(&self, principal_id: i64) -> Option<(Principal, Vec<SessionId>)> {
+        let mut found: Option<(Principal, Vec<SessionId>)> = None;
+        for (session, (p, _)) in self
+            .sessions
+            .iter()
+            .filter(|(_, (p, _))| p.id == principal_id)
+        {
+            found
+                .get_or_insert_with(|| (p.clone(), Vec::new()))
+                .1
+                .push(*session);
+        }
+        found
+    }
+
     /// Removes a session. Returns, for each room it was in, the room's URI and whether its
     /// principal is now gone from that room.
     pub fn close(&mut self, session: SessionId) -> Vec<(i64, String, bool)> {

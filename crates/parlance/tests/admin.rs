@@ -586,6 +586,72 @@ async fn a_deleted_room_parts_whoever_is_in_it() {
     assert!(!success && text.contains("no room \"Lobby\""), "{text}");
 }
 
+/// `room invite`: an invitee who is connected gets the invitation at once (`ntc:inv`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_reaches_an_invitee_who_is_online() {
+    use parlance_tests::chat::ChatClient;
+    use parlance_tests::{DOMAIN, TestServer};
+
+    let s = TestServer::start_with(|c| c.admin_changes_poll_ms = 10).await;
+    let data = s.config.data_dir.clone();
+    for user in ["alice", "bob"] {
+        cli_ok(&data, &["user", "add", &format!("{user}@example.test")]).await;
+    }
+    cli_ok(&data, &["category", "add", "Team"]).await;
+    cli_ok(&data, &["room", "add", "Lobby", "--category", "Team"]).await;
+    cli_ok(
+        &data,
+        &[
+            "room",
+            "add",
+            "Quiet",
+            "--category",
+            "Team",
+            "--no-invitations",
+        ],
+    )
+    .await;
+    let lobby = s.server().store.find_room("Lobby").await.unwrap().unwrap();
+    let uri = format!("ma-chan://{DOMAIN}/{}", lobby.room.guid);
+    let mut bob = ChatClient::connect(&s, "bob", PASSWORD).await;
+
+    assert_eq!(
+        cli_ok(
+            &data,
+            &[
+                "room",
+                "invite",
+                "Lobby",
+                "bob@example.test",
+                "alice@example.test"
+            ]
+        )
+        .await,
+        "invited 2 users to Lobby (0 invited already)\n"
+    );
+    let notice = bob.next_notice().await;
+    match &notice {
+        xccos::Notice::Inv(invs) => {
+            assert_eq!(invs.len(), 1, "{notice:?}");
+            assert_eq!(invs[0].invite_id, 1);
+            let chanib = invs[0].chanib.as_ref().unwrap();
+            assert_eq!(
+                (chanib.uri.as_str(), chanib.name.as_deref()),
+                (uri.as_str(), Some("Lobby"))
+            );
+        }
+        other => panic!("expected ntc:inv, got {other:?}"),
+    }
+    assert_eq!(
+        cli_ok(&data, &["room", "invite", "Lobby", "bob@example.test"]).await,
+        "invited 0 users to Lobby (1 invited already)\n"
+    );
+    let (success, text) = cli(&data, &["room", "invite", "Quiet", "bob@example.test"]).await;
+    assert!(!success && text.contains("takes no invitations"), "{text}");
+    let (success, text) = cli(&data, &["room", "invite", "Lobby", "nobody@example.test"]).await;
+    assert!(!success && text.contains("no user"), "{text}");
+}
+
 /// Runs a command until its output satisfies `done` (the server writes what it shows once
 /// a poll period); returns that output.
 async fn until(data: &Path, args: &[&str], done: impl Fn(&str) -> bool) -> String {

@@ -23,6 +23,8 @@ pub enum ChangeKind {
     SignOut { account: String, reason: String },
     /// Forget the failed sign-ins of the account.
     Unlock { account: String },
+    /// The principal was invited to the room: push the invitation to its sessions.
+    Invite { principal_id: i64, room_id: i64 },
 }
 
 impl ChangeKind {

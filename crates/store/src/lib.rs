@@ -610,7 +610,9 @@ impl Store {
         engine!(self, s => s.prune_exported(exported_id, before).await)
     }
 
-    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<()> {
+    /// Invites principals to a room (each invitation with its access change, so that a
+    /// running server pushes it); returns how many were not invited already.
+    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<u64> {
         engine!(self, s => s.invite(room_id, principal_ids).await)
     }
 

@@ -317,3 +317,41 @@ async fn a_room_is_deleted_with_everything_of_it_unless_held() {
         engine.finish().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_invitation_is_written_with_its_access_change() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let eng = category(store, "Eng").await;
+        let lobby = store.add_room(&new_room(eng.id, "Lobby")).await.unwrap();
+        let alice = user(store, "alice").await;
+        let bob = user(store, "bob").await;
+        let before = store.last_access_change().await.unwrap();
+        assert_eq!(store.invite(lobby.id, &[alice, bob]).await.unwrap(), 2);
+        assert_eq!(
+            store.invite(lobby.id, &[alice]).await.unwrap(),
+            0,
+            "invited already"
+        );
+        let changes = store.access_changes_after(before, 10).await.unwrap();
+        assert_eq!(
+            changes.iter().map(|c| &c.kind).collect::<Vec<_>>(),
+            [
+                &ChangeKind::Invite {
+                    principal_id: alice,
+                    room_id: lobby.id
+                },
+                &ChangeKind::Invite {
+                    principal_id: bob,
+                    room_id: lobby.id
+                },
+            ]
+        );
+        let missing = store.invite(lobby.id + 100, &[alice]).await;
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{missing:?}"
+        );
+        engine.finish().await;
+    }
+}

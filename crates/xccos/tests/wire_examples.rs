@@ -626,6 +626,25 @@ mod reference {
         );
     }
 
+    /// Parlance's own notice of an invitation made while the invitee was connected: the
+    /// invitation as `rpl:getinv` lists it.
+    #[test]
+    fn ntc_inv() {
+        let inv = Inv {
+            invite_id: 5,
+            domain: Some("example.com".into()),
+            ts: Some("2024-01-01T10:00:00.0000000Z".into()),
+            chanib: Some(Chanib {
+                name: Some("Ops".into()),
+                ..Chanib::new(OPS)
+            }),
+        };
+        assert_server_body(
+            Envelope::new(17, Notice::Inv(vec![inv])),
+            r#"<xccos ver="1" envid="17" xmlns="urn:parlano:xml:ns:xccos"><ntc id="ntc:inv"><data><inv inviteId="5" domain="example.com" ts="2024-01-01T10:00:00.0000000Z"><chanib uri="ma-chan://example.com/0f6a4c2e-8d1b-4b57-9c1e-2f3a4b5c6d7e" name="Ops"/></inv></data></ntc></xccos>"#,
+        );
+    }
+
     #[test]
     fn cmd_and_rpl_nodespermcreatechild() {
         assert_client_command(

@@ -1,6 +1,6 @@
-//! `parlance room add|edit|disable|enable|list|show|purge|delete|member`: rooms and who
-//! holds which role in them. Rooms are named by name, GUID or `ma-chan:` URI; users by
-//! user@domain.
+//! `parlance room add|edit|disable|enable|list|show|purge|delete|invite|member`: rooms, who
+//! holds which role in them, and invitations. Rooms are named by name, GUID or `ma-chan:`
+//! URI; users by user@domain.
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
@@ -57,6 +57,13 @@ pub enum RoomCommand {
         /// Really delete it.
         #[arg(long)]
         yes: bool,
+    },
+    /// Invite users to a room: each gets an invitation that their clients list
+    /// (`cmd:getinv`) and, when connected, receive at once (`ntc:inv`).
+    Invite {
+        room: String,
+        #[arg(required = true)]
+        users: Vec<String>,
     },
     /// Give or take a role in a room.
     Member {
@@ -217,6 +224,25 @@ pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
         RoomCommand::Delete { room: name, yes } => {
             let r = room(&store, &name).await?;
             super::room_delete::delete(&config, (&store, &key), &r, yes).await?;
+        }
+        RoomCommand::Invite { room: name, users } => {
+            let r = room(&store, &name).await?;
+            if !r.invitations() {
+                bail!(
+                    "{} takes no invitations (see: parlance room edit --invitations on, and its category's)",
+                    r.room.name
+                );
+            }
+            let mut ids = Vec::new();
+            for user in &users {
+                ids.push(user_id(&store, &config, user).await?);
+            }
+            let new = store.invite(r.room.id, &ids).await?;
+            println!(
+                "invited {new} users to {} ({} invited already)",
+                r.room.name,
+                ids.len() as u64 - new
+            );
         }
         RoomCommand::Member { action } => {
             let (name, user, role, on) = match action {

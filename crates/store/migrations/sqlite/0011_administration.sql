@@ -26,3 +26,26 @@ CREATE TABLE signed_in (
     remote      TEXT    NOT NULL,                    -- the client's address and port
     since       INTEGER NOT NULL                     -- unix seconds
 );
+
+-- The access change feed admits 'invite': principal_id was invited to room_id by an admin
+-- command, and a running server pushes the invitation to the principal's sessions
+-- (docs/protocol.md, "ntc:inv"). SQLite changes a CHECK only by rebuilding the table, as
+-- 0009 did for the outbox: the rows keep their seq, and the highest seq ever given is
+-- carried over, so that a seq is never handed out twice.
+CREATE TABLE access_changes_new (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind         TEXT    NOT NULL CHECK (kind IN ('rights', 'sign_out', 'unlock', 'invite')),
+    principal_id INTEGER,
+    room_id      INTEGER,
+    category_id  INTEGER,
+    account      TEXT,
+    reason       TEXT    NOT NULL DEFAULT '',
+    at           INTEGER NOT NULL                    -- unix seconds
+);
+INSERT INTO access_changes_new (seq, kind, principal_id, room_id, category_id, account, reason, at)
+    SELECT seq, kind, principal_id, room_id, category_id, account, reason, at FROM access_changes;
+DELETE FROM sqlite_sequence WHERE name = 'access_changes_new';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'access_changes_new', seq FROM sqlite_sequence WHERE name = 'access_changes';
+DROP TABLE access_changes;
+ALTER TABLE access_changes_new RENAME TO access_changes;

@@ -42,6 +42,10 @@ impl SqliteStore {
                         reason: r.get("reason"),
                     },
                     "unlock" => ChangeKind::Unlock { account: account() },
+                    "invite" => ChangeKind::Invite {
+                        principal_id: r.get::<Option<i64>, _>("principal_id")?,
+                        room_id: r.get::<Option<i64>, _>("room_id")?,
+                    },
                     _ => return None,
                 };
                 Some(AccessChange {
@@ -91,6 +95,17 @@ pub(super) async fn record_change(
             ("sign_out", None, None, None, Some(account), reason.as_str())
         }
         ChangeKind::Unlock { account } => ("unlock", None, None, None, Some(account), ""),
+        ChangeKind::Invite {
+            principal_id,
+            room_id,
+        } => (
+            "invite",
+            Some(*principal_id),
+            Some(*room_id),
+            None,
+            None,
+            "",
+        ),
     };
     sqlx::query(
         "INSERT INTO access_changes (kind, principal_id, room_id, category_id, account, reason, at) \

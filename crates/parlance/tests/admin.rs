@@ -522,10 +522,10 @@ async fn sessions_are_listed_and_ended() {
     assert!(!success && text.contains("does not exist"), "{text}");
 }
 
-/// `room delete` removes a room for good, parting whoever is in it; not under legal hold,
-/// not without `--yes`.
+/// `room edit` is announced to the sessions in the room; `room delete` removes a room for
+/// good, parting whoever is in it; not under legal hold, not without `--yes`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deleted_room_parts_whoever_is_in_it() {
+async fn an_edited_room_is_announced_and_a_deleted_one_parts_whoever_is_in_it() {
     use parlance_tests::chat::ChatClient;
     use parlance_tests::{DOMAIN, TestServer};
 
@@ -541,6 +541,17 @@ async fn a_deleted_room_parts_whoever_is_in_it() {
     let mut alice = ChatClient::connect(&s, "alice", PASSWORD).await;
     assert!(alice.join(&uri).await.resp.is_success());
     assert_eq!(alice.post(&uri, "hello").await, 200);
+
+    // An edit from the command line reaches the sessions in the room as one from the
+    // room-management application does.
+    cli_ok(&data, &["room", "edit", "Lobby", "--topic", "Moving out"]).await;
+    match alice.next_notice().await {
+        xccos::Notice::ChanUpd(chanibs) => {
+            assert_eq!(chanibs[0].uri, uri);
+            assert_eq!(chanibs[0].topic.as_deref(), Some("Moving out"));
+        }
+        other => panic!("expected ntc:chanupd, got {other:?}"),
+    }
 
     let (success, text) = cli(&data, &["room", "delete", "Lobby"]).await;
     assert!(!success && text.contains("add --yes"), "{text}");

@@ -92,6 +92,11 @@ async fn apply(
             }
             Err(e) => tracing::error!(error = %e, seq = change.seq, "invitation not pushed"),
         },
+        ChangeKind::RoomChanged { room_id } => {
+            if let Err(e) = groupchat.chat().announce_room(*room_id).await {
+                tracing::error!(error = %e, seq = change.seq, "room change not announced");
+            }
+        }
         ChangeKind::Unlock { account } => {
             let addresses = front_end.throttle().unlock(account);
             tracing::info!(%account, addresses, "failed sign-ins forgotten (user unlock)");

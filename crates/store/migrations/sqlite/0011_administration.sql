@@ -27,14 +27,15 @@ CREATE TABLE signed_in (
     since       INTEGER NOT NULL                     -- unix seconds
 );
 
--- The access change feed admits 'invite': principal_id was invited to room_id by an admin
--- command, and a running server pushes the invitation to the principal's sessions
--- (docs/protocol.md, "ntc:inv"). SQLite changes a CHECK only by rebuilding the table, as
+-- The access change feed admits 'invite': principal_id was invited to room_id, and a running
+-- server pushes the invitation to the principal's sessions (docs/protocol.md, "ntc:inv"); and
+-- 'room_changed': an admin command changed the settings of room_id, and the server tells the
+-- sessions in it (ntc:chanupd). SQLite changes a CHECK only by rebuilding the table, as
 -- 0009 did for the outbox: the rows keep their seq, and the highest seq ever given is
 -- carried over, so that a seq is never handed out twice.
 CREATE TABLE access_changes_new (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind         TEXT    NOT NULL CHECK (kind IN ('rights', 'sign_out', 'unlock', 'invite')),
+    kind         TEXT    NOT NULL CHECK (kind IN ('rights', 'sign_out', 'unlock', 'invite', 'room_changed')),
     principal_id INTEGER,
     room_id      INTEGER,
     category_id  INTEGER,

@@ -42,6 +42,9 @@ impl SqliteStore {
                         reason: r.get("reason"),
                     },
                     "unlock" => ChangeKind::Unlock { account: account() },
+                    "room_changed" => ChangeKind::RoomChanged {
+                        room_id: r.get::<Option<i64>, _>("room_id")?,
+                    },
                     "invite" => ChangeKind::Invite {
                         principal_id: r.get::<Option<i64>, _>("principal_id")?,
                         room_id: r.get::<Option<i64>, _>("room_id")?,
@@ -95,6 +98,9 @@ pub(super) async fn record_change(
             ("sign_out", None, None, None, Some(account), reason.as_str())
         }
         ChangeKind::Unlock { account } => ("unlock", None, None, None, Some(account), ""),
+        ChangeKind::RoomChanged { room_id } => {
+            ("room_changed", None, Some(*room_id), None, None, "")
+        }
         ChangeKind::Invite {
             principal_id,
             room_id,

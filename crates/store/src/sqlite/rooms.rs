@@ -169,9 +169,13 @@ impl SqliteStore {
         self.room_after_write(room_id).await
     }
 
+    /// Changes a room from outside the server (the admin commands): the server hears of it
+    /// from the change feed and tells the sessions in the room. (The room-management
+    /// application tells them itself, through `edit_room`.)
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
         let mut tx = self.begin_write().await?;
         update_room_in(&mut tx, room_id, update).await?;
+        record_change(&mut tx, &ChangeKind::RoomChanged { room_id }).await?;
         tx.commit().await?;
         self.room_after_write(room_id).await
     }

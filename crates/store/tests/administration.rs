@@ -214,11 +214,17 @@ async fn signed_in_connections_and_the_last_sign_in() {
 
         // Within a minute of the last one: not written again.
         let a3 = signed_in(3, "sip:alice@example.test", 1059);
-        store.note_signed_in(&[1], &[a3.clone()]).await.unwrap();
+        store
+            .note_signed_in(&[1], std::slice::from_ref(&a3))
+            .await
+            .unwrap();
         assert_eq!(store.signed_in().await.unwrap(), [a3.clone(), b2.clone()]);
         assert_eq!(store.last_sign_ins().await.unwrap()[&alice], 1000);
         let a4 = signed_in(4, "sip:alice@example.test", 1061);
-        store.note_signed_in(&[], &[a4.clone()]).await.unwrap();
+        store
+            .note_signed_in(&[], std::slice::from_ref(&a4))
+            .await
+            .unwrap();
         assert_eq!(store.last_sign_ins().await.unwrap()[&alice], 1061);
 
         // Another process sees them, until a starting server empties the table.

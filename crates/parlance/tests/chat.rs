@@ -81,11 +81,7 @@ async fn the_terminal_client_joins_posts_and_sees_another_clients_message() {
 async fn plain_mode_over_tcp_posts_stdin_lines_and_prints_messages() {
     let data = DataDir::new("plain");
     let server = chat_server(&data);
-    let (alice, mut alice_events) = Client::connect(client_config(&data, &server, "alice"))
-        .await
-        .unwrap();
-    let lobby = alice.find_room("Lobby").await.unwrap();
-    alice.join(&lobby.uri).await.unwrap();
+    let (alice, mut alice_events, lobby) = alice_in_lobby(&data, &server).await;
     alice.post(&lobby.uri, "said before").await.unwrap();
 
     let (mut plain, lines) = plain_chat(&server, "bob", &["--history", "1"]);
@@ -164,6 +160,19 @@ fn is_line(line: &str, who: &str, text: &str) -> bool {
         && rest == format!("{who}@{DOMAIN}: {text}")
 }
 
+/// alice connected and in Lobby, with her events and the room.
+async fn alice_in_lobby(
+    data: &DataDir,
+    server: &common::Server,
+) -> (Client, parlance_client::Events, parlance_client::RoomInfo) {
+    let (alice, events) = Client::connect(client_config(data, server, "alice"))
+        .await
+        .unwrap();
+    let lobby = alice.find_room("Lobby").await.unwrap();
+    alice.join(&lobby.uri).await.unwrap();
+    (alice, events, lobby)
+}
+
 /// Waits until someone joins the room of `events`' client.
 async fn joined(events: &mut parlance_client::Events) {
     loop {
@@ -179,11 +188,7 @@ async fn joined(events: &mut parlance_client::Events) {
 async fn plain_mode_refuses_a_bad_line_and_reads_the_next() {
     let data = DataDir::new("plain-refuses");
     let server = chat_server(&data);
-    let (alice, mut alice_events) = Client::connect(client_config(&data, &server, "alice"))
-        .await
-        .unwrap();
-    let lobby = alice.find_room("Lobby").await.unwrap();
-    alice.join(&lobby.uri).await.unwrap();
+    let (_alice, mut alice_events, _lobby) = alice_in_lobby(&data, &server).await;
     let (mut plain, lines) = plain_chat(&server, "bob", &[]);
     joined(&mut alice_events).await;
 
@@ -217,11 +222,7 @@ async fn plain_mode_refuses_a_bad_line_and_reads_the_next() {
 async fn plain_follow_ends_when_the_session_does_though_stdin_stays_open() {
     let data = DataDir::new("plain-follow-ends");
     let server = chat_server(&data);
-    let (alice, mut alice_events) = Client::connect(client_config(&data, &server, "alice"))
-        .await
-        .unwrap();
-    let lobby = alice.find_room("Lobby").await.unwrap();
-    alice.join(&lobby.uri).await.unwrap();
+    let (_alice, mut alice_events, _lobby) = alice_in_lobby(&data, &server).await;
     let (mut plain, _lines) = plain_chat(&server, "bob", &["--follow"]);
     joined(&mut alice_events).await;
 

@@ -7,9 +7,25 @@ mod common;
 use common::{category, engines, new_room, user};
 use parlance_store::audit::Audit;
 use parlance_store::retention::HoldTarget;
-use parlance_store::rooms::{CategoryUpdate, NewCategory, Role};
+use parlance_store::rooms::{Category, CategoryUpdate, NewCategory, Role};
 use parlance_store::signed_in::SignedIn;
-use parlance_store::{ChangeKind, StoreError};
+use parlance_store::{ChangeKind, Store, StoreError};
+
+/// A category edited in the room-management application by `actor`, with its audit record.
+async fn edit(
+    store: &Store,
+    category_id: i64,
+    update: &CategoryUpdate,
+    actor: i64,
+) -> Result<Category, StoreError> {
+    let audit = Audit {
+        actor_id: actor,
+        action: "category.edit",
+        detail: "",
+        at: 1,
+    };
+    store.edit_category(category_id, update, &audit).await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn category_names_are_unique_whatever_their_case() {
@@ -37,21 +53,11 @@ async fn category_names_are_unique_whatever_their_case() {
             "{renamed:?}"
         );
         let admin = user(store, "admin").await;
-        let edited = store
-            .edit_category(
-                ops.id,
-                &CategoryUpdate {
-                    name: Some("eNg".into()),
-                    ..CategoryUpdate::default()
-                },
-                &Audit {
-                    actor_id: admin,
-                    action: "category.edit",
-                    detail: "",
-                    at: 1,
-                },
-            )
-            .await;
+        let update = CategoryUpdate {
+            name: Some("eNg".into()),
+            ..CategoryUpdate::default()
+        };
+        let edited = edit(store, ops.id, &update, admin).await;
         assert!(
             matches!(edited, Err(StoreError::Duplicate(_))),
             "{edited:?}"
@@ -95,22 +101,11 @@ async fn a_category_is_deleted_only_once_nothing_lives_in_it() {
             .set_category_creator(eng.id, alice, true)
             .await
             .unwrap();
-        store
-            .edit_category(
-                eng.id,
-                &CategoryUpdate {
-                    description: Some("engineering".into()),
-                    ..CategoryUpdate::default()
-                },
-                &Audit {
-                    actor_id: alice,
-                    action: "category.edit",
-                    detail: "",
-                    at: 1,
-                },
-            )
-            .await
-            .unwrap();
+        let update = CategoryUpdate {
+            description: Some("engineering".into()),
+            ..CategoryUpdate::default()
+        };
+        edit(store, eng.id, &update, alice).await.unwrap();
 
         let refused = store.delete_category(eng.id, None).await;
         assert!(

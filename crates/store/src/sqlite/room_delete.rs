@@ -2,6 +2,7 @@
 
 use super::SqliteStore;
 use super::changes::record_change;
+use super::retention::refuse_held_room;
 use crate::changes::ChangeKind;
 use crate::error::{Result, StoreError};
 
@@ -25,15 +26,7 @@ impl SqliteStore {
     /// in it.
     pub async fn delete_room(&self, room_id: i64) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let held: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM legal_holds WHERE room_id = ? AND released_at IS NULL)",
-        )
-        .bind(room_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if held {
-            return Err(StoreError::Held("the room".into()));
-        }
+        refuse_held_room(&mut tx, room_id).await?;
         let mut deleted = 0;
         for sql in ROOM_ROWS {
             deleted = sqlx::query(sql)

@@ -9,9 +9,9 @@
 //! A line `/manage` prints the room's room-management page on standard error (and opens it
 //! when there is a display).
 //!
-//! A line that cannot be done (too long for the server, not UTF-8, a file command that
-//! fails) is refused with one line on standard error, and the next line is read: one bad
-//! line in a script's output does not end the session.
+//! A line that cannot be done (too long for the server, not UTF-8, a post or a transfer
+//! refused, a file number not shown) is refused with one line on standard error, and the
+//! next line is read: one bad line in a script's output does not end the session.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};

@@ -75,6 +75,22 @@ impl Rosters {
         self.history_on_bjoin.contains(&session)
     }
 
+    /// The principal's open sessions, with the principal.
+    pub fn sessions_of(&self, principal_id: i64) -> Option<(Principal, Vec<SessionId>)> {
+        let mut found: Option<(Principal, Vec<SessionId>)> = None;
+        for (session, (p, _)) in self
+            .sessions
+            .iter()
+            .filter(|(_, (p, _))| p.id == principal_id)
+        {
+            found
+                .get_or_insert_with(|| (p.clone(), Vec::new()))
+                .1
+                .push(*session);
+        }
+        found
+    }
+
     /// Removes a session. Returns, for each room it was in, the room's URI and whether its
     /// principal is now gone from that room.
     pub fn close(&mut self, session: SessionId) -> Vec<(i64, String, bool)> {
@@ -151,6 +167,11 @@ impl Rosters {
 
     /// The sessions of `principal` (everyone's when `None`) in `room` (every room when
     /// `None`), each with the room and its principal.
+    /// The `ma-chan:` URI of a room someone is in.
+    pub fn room_uri(&self, room: i64) -> Option<String> {
+        self.rooms.get(&room).map(|r| r.uri.clone())
+    }
+
     pub fn joined(
         &self,
         principal: Option<i64>,

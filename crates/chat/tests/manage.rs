@@ -852,6 +852,21 @@ async fn administrators_manage_categories_and_the_rooms_feel_it() {
         invalid(world.chat.edit_category(&admin, &projects.guid, &bad).await),
         (Field::Name, Problem::ControlCharacters)
     );
+    // Category names are unique whatever their case.
+    world.category("Other", true, &[]).await;
+    let taken = CategoryForm {
+        name: "OTHER".into(),
+        ..settings.clone()
+    };
+    assert_eq!(
+        invalid(
+            world
+                .chat
+                .edit_category(&admin, &projects.guid, &taken)
+                .await
+        ),
+        (Field::Name, Problem::Duplicate)
+    );
 
     // Scope: alice, in the Open room without a role there, leaves it at once when denied
     // (administrators manage rooms in the application; in chat they are like anyone).

@@ -75,6 +75,9 @@ pub enum Command {
     /// Manage rooms and who holds which role in them.
     #[command(subcommand)]
     Room(admin::room::RoomCommand),
+    /// See who is signed in to the running server, and end a user's sessions.
+    #[command(subcommand)]
+    Session(admin::session::SessionCommand),
     /// List and remove the files posted into rooms.
     #[command(subcommand)]
     File(admin::file::FileCommand),

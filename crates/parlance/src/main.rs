@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let chat = matches!(cli.command, Command::Chat(_));
     let result = runtime.block_on(async {
         // The client needs no server configuration.
         let config = || cli.common.config();
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => admin::user::run(config()?, cmd).await,
             Command::Category(cmd) => admin::category::run(config()?, cmd).await,
             Command::Room(cmd) => admin::room::run(config()?, cmd).await,
+            Command::Session(cmd) => admin::session::run(config()?, cmd).await,
             Command::File(cmd) => admin::file::run(config()?, cmd).await,
             Command::Compliance(cmd) => admin::compliance::run(config()?, cmd).await,
             Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),
@@ -63,6 +65,12 @@ fn main() -> ExitCode {
                 .map_err(Into::into),
         }
     });
+    if chat {
+        // `chat --plain` reads standard input on a blocking thread whose read cannot be
+        // cancelled: a runtime dropped the usual way would wait for it, so a session ended
+        // by the server would hang until the next line came (or forever, with --follow).
+        runtime.shutdown_background();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -15,6 +15,7 @@ mod periodic;
 pub mod reload;
 pub mod retention;
 mod runtime;
+mod signed_in;
 pub mod tls;
 pub mod transport;
 
@@ -291,8 +292,14 @@ impl Server {
             Duration::from_secs(config.retention.interval_secs),
             shutdown_rx.clone(),
         ));
+        let signed_in = tokio::spawn(signed_in::follow(
+            store.clone(),
+            connections.clone(),
+            Duration::from_millis(config.admin_changes_poll_ms),
+            shutdown_rx.clone(),
+        ));
         let mut listening = vec![("SIP", serve.abort_handle())];
-        let mut tasks = vec![serve, changes, retention];
+        let mut tasks = vec![serve, changes, retention, signed_in];
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
                 let addr = web.listener.local_addr().map_err(StartError::Serve)?;

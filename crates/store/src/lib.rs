@@ -44,6 +44,7 @@ mod migrate;
 pub mod retention;
 pub mod rooms;
 mod secrets;
+pub mod signed_in;
 mod sqlite;
 
 use std::path::Path;
@@ -70,6 +71,7 @@ use rooms::{
     Category, CategoryUpdate, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate,
     ScopeEntry, TextKind,
 };
+use signed_in::SignedIn;
 
 /// Calls the same method on whichever engine is in use.
 macro_rules! engine {
@@ -227,6 +229,13 @@ impl Store {
         engine!(self, s => s.request_unlock(&uri).await)
     }
 
+    /// Asks the running server to end every session of an account (`reason` is for its log);
+    /// [`StoreError::NotFound`] when there is no such account.
+    pub async fn request_sign_out(&self, uri: &str, reason: &str) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.request_sign_out(&uri, reason).await)
+    }
+
     /// The sequence number of the newest access change (0 when none).
     pub async fn last_access_change(&self) -> Result<i64> {
         engine!(self, s => s.last_access_change().await)
@@ -342,6 +351,41 @@ impl Store {
         engine!(self, s => s.categories().await)
     }
 
+    /// Renames a category; [`StoreError::Duplicate`] when another has that name (in any case).
+    pub async fn rename_category(&self, category_id: i64, name: &str) -> Result<Category> {
+        check_text("category name", TextKind::Name, name)?;
+        engine!(self, s => s.rename_category(category_id, name).await)
+    }
+
+    /// Deletes a category with its creators, scope lists and audit records, moving its rooms
+    /// to `rooms_to` first when given; refused ([`StoreError::Invalid`]) for the root, a
+    /// category with categories below it, and one with rooms and nowhere to move them.
+    /// Returns how many rooms moved.
+    pub async fn delete_category(&self, category_id: i64, rooms_to: Option<i64>) -> Result<u64> {
+        engine!(self, s => s.delete_category(category_id, rooms_to).await)
+    }
+
+    /// Takes the connections `ended` off the signed-in table and puts `started` on it,
+    /// moving their accounts' last sign-in (when later by more than a minute).
+    pub async fn note_signed_in(&self, ended: &[u64], started: &[SignedIn]) -> Result<()> {
+        engine!(self, s => s.note_signed_in(ended, started).await)
+    }
+
+    /// Empties the signed-in table; returns how many rows it had.
+    pub async fn clear_signed_in(&self) -> Result<u64> {
+        engine!(self, s => s.clear_signed_in().await)
+    }
+
+    /// The connections signed in to the running server, by account, oldest first.
+    pub async fn signed_in(&self) -> Result<Vec<SignedIn>> {
+        engine!(self, s => s.signed_in().await)
+    }
+
+    /// The last sign-in (unix seconds) of every account that has signed in, by principal id.
+    pub async fn last_sign_ins(&self) -> Result<std::collections::BTreeMap<i64, i64>> {
+        engine!(self, s => s.last_sign_ins().await)
+    }
+
     pub async fn set_category_creator(
         &self,
         category_id: i64,
@@ -376,6 +420,15 @@ impl Store {
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
         check_room_update(update)?;
         engine!(self, s => s.update_room(room_id, update).await)
+    }
+
+    /// Deletes a room with its history, files, roles, invitations, compliance outbox rows,
+    /// audit records and released holds, in one transaction; [`StoreError::Held`] while a
+    /// legal hold is in force on it. Purge its history first (the steps of
+    /// [`Store::purge_history`] keep the writer free between them), and remove its files'
+    /// stored bytes after.
+    pub async fn delete_room(&self, room_id: i64) -> Result<()> {
+        engine!(self, s => s.delete_room(room_id).await)
     }
 
     /// A room made through the room-management application: its creator (`audit.actor_id`)
@@ -624,7 +677,9 @@ impl Store {
         engine!(self, s => s.prune_exported(exported_id, before).await)
     }
 
-    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<()> {
+    /// Invites principals to a room (each invitation with its access change, so that a
+    /// running server pushes it); returns how many were not invited already.
+    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<u64> {
         engine!(self, s => s.invite(room_id, principal_ids).await)
     }
 

@@ -44,7 +44,8 @@ pub enum UserCommand {
     /// as EnablePersistentChat, and the chat service ends their sessions on the first
     /// command. Turned off, their sessions end.
     Chat { user: String, switch: Switch },
-    /// List users.
+    /// List users: address, sign-in mechanisms, display name, last sign-in (UTC), and
+    /// whether an administrator or disabled.
     List,
     /// Choose how a user may sign in (digest, ntlm, or both). Adding one takes effect
     /// with the next `passwd`, since its secret is made from the password.
@@ -76,7 +77,8 @@ pub struct PasswordSource {
 }
 
 impl PasswordSource {
-    fn read(&self) -> anyhow::Result<String> {
+    /// The password, refused when shorter than `min_length` characters.
+    fn read(&self, min_length: usize) -> anyhow::Result<String> {
         let password = if self.password_stdin {
             let mut line = String::new();
             std::io::stdin()
@@ -96,8 +98,11 @@ impl PasswordSource {
         } else {
             bail!("no password: use --password-stdin, PARLANCE_PASSWORD, or run in a terminal");
         };
-        if password.is_empty() {
-            bail!("the password is empty");
+        let length = password.chars().count();
+        if length < min_length {
+            bail!(
+                "the password has {length} characters; at least {min_length} are needed ([auth] min_password_length)"
+            );
         }
         Ok(password)
     }
@@ -119,7 +124,7 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             password,
         } => {
             let uri = in_domain(&user)?;
-            let pw = password.read()?;
+            let pw = password.read(config.auth.min_password_length)?;
             let created = if reuse {
                 store
                     .reuse_user(&uri, &display_name, &pw, config.realm(), &key)
@@ -184,7 +189,11 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             println!("{uri} {may} use persistent chat");
         }
         UserCommand::List => {
+            let last_sign_ins = store.last_sign_ins().await?;
             for u in store.users().await? {
+                let last = last_sign_ins
+                    .get(&u.id)
+                    .map_or_else(|| "never signed in".to_owned(), |at| super::utc(*at));
                 let flags = [
                     (u.admin, "admin"),
                     (u.disabled, "disabled"),
@@ -196,12 +205,15 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                     .map(|(_, n)| *n)
                     .collect();
                 let state = state.join(",");
-                println!("{}\t{}\t{}\t{state}", u.uri, u.mechanisms, u.display_name);
+                println!(
+                    "{}\t{}\t{}\t{last}\t{state}",
+                    u.uri, u.mechanisms, u.display_name
+                );
             }
         }
         UserCommand::Passwd { user, password } => {
             let uri = in_domain(&user)?;
-            let pw = password.read()?;
+            let pw = password.read(config.auth.min_password_length)?;
             store.set_password(&uri, &pw, config.realm(), &key).await?;
             println!("password changed for {uri}");
         }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_parlance");
 pub const DOMAIN: &str = "example.test";
-pub const PASSWORD: &str = "pw";
+pub const PASSWORD: &str = "correct horse";
 
 /// A data directory, removed at the end of the test.
 pub struct DataDir(pub PathBuf);

@@ -128,6 +128,8 @@ pub struct AuthConfig {
     pub max_failure_delay_secs: u64,
     /// Failures are forgotten after this long without a new one.
     pub failure_window_secs: u64,
+    /// The fewest characters a password set by `parlance user add|passwd` may have.
+    pub min_password_length: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +251,7 @@ impl Default for AuthConfig {
             failure_delay_secs: 1,
             max_failure_delay_secs: 300,
             failure_window_secs: 900,
+            min_password_length: 8,
         }
     }
 }
@@ -339,6 +342,9 @@ impl Config {
         let a = &self.auth;
         if a.max_failures_per_account_address == 0 || a.max_failures_per_address == 0 {
             return bad("auth.max_failures_per_…: at least 1".into());
+        }
+        if a.min_password_length == 0 {
+            return bad("auth.min_password_length: at least 1".into());
         }
         if a.failure_delay_secs == 0 || a.max_failure_delay_secs < a.failure_delay_secs {
             return bad("auth: need 1 <= failure_delay_secs <= max_failure_delay_secs".into());

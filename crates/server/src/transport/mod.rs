@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use parlance_metrics::Counter;
@@ -66,6 +67,9 @@ struct ConnInner {
     close: Notify,
     /// The address-of-record this connection authenticated as.
     identity: Mutex<Option<String>>,
+    /// When it first did: a connection never changes accounts, and a REGISTER refresh is
+    /// not a new sign-in.
+    signed_in_at: OnceLock<SystemTime>,
     /// Signs what is sent once the connection has a security association.
     signer: Mutex<Option<Arc<dyn Signer>>>,
     /// A request on this connection was refused and logged: a client that keeps sending
@@ -179,6 +183,12 @@ impl ConnHandle {
 
     pub fn set_identity(&self, aor: &str) {
         *self.inner.identity.lock().expect("identity lock") = Some(aor.to_owned());
+        self.inner.signed_in_at.get_or_init(SystemTime::now);
+    }
+
+    /// When the connection first authenticated; `None` while it has not.
+    pub fn signed_in_at(&self) -> Option<SystemTime> {
+        self.inner.signed_in_at.get().copied()
     }
 
     async fn closed(&self) {
@@ -259,6 +269,17 @@ impl Connections {
         mine.len()
     }
 
+    /// The open connections that have authenticated.
+    pub fn signed_in(&self) -> Vec<ConnHandle> {
+        self.open
+            .lock()
+            .expect("connections lock")
+            .values()
+            .filter(|c| c.signed_in_at().is_some())
+            .cloned()
+            .collect()
+    }
+
     pub fn close_all(&self) {
         for c in self.open.lock().expect("connections lock").values() {
             c.close();
@@ -286,6 +307,7 @@ impl Connections {
                 closed: AtomicBool::new(false),
                 close: Notify::new(),
                 identity: Mutex::new(None),
+                signed_in_at: OnceLock::new(),
                 signer: Mutex::new(None),
                 refusal_logged: AtomicBool::new(false),
                 drops: self.drops.clone(),

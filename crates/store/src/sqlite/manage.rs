@@ -7,7 +7,8 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::SqliteStore;
 use super::rooms::{
     CATEGORY_COLUMNS, category_from_row, foreign_key_as_not_found, insert_room,
-    record_scope_change, set_creator_in, set_role_in, set_scope_in, update_room_in,
+    record_scope_change, set_creator_in, set_role_in, set_scope_in, unique_as_duplicate,
+    update_room_in,
 };
 use crate::audit::{Audit, AuditEntry};
 use crate::error::{Result, StoreError};
@@ -89,7 +90,11 @@ impl SqliteStore {
         .bind(update.logged)
         .bind(category_id)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| {
+            let name = update.name.as_deref().unwrap_or_default();
+            unique_as_duplicate(e, &format!("a category named {name}"))
+        })?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("category".into()));
         }

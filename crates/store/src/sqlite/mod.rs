@@ -1,5 +1,6 @@
 //! The embedded engine: one SQLite file in WAL mode, shared safely by the server and the
 //! admin commands running beside it.
+mod categories;
 mod changes;
 mod compliance;
 mod files;
@@ -8,8 +9,10 @@ mod installation;
 mod manage;
 mod people;
 mod retention;
+mod room_delete;
 mod rooms;
 mod search;
+mod signed_in;
 
 use std::path::Path;
 use std::time::Duration;

@@ -23,6 +23,10 @@ pub enum ChangeKind {
     SignOut { account: String, reason: String },
     /// Forget the failed sign-ins of the account.
     Unlock { account: String },
+    /// A room's properties (name, topic, description, privacy, …) were changed by an admin
+    /// command: tell the sessions in it (`ntc:chanupd`). The room-management application
+    /// runs inside the server and tells them itself, so it records none.
+    Settings { room_id: i64 },
 }
 
 impl ChangeKind {

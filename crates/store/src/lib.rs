@@ -311,6 +311,9 @@ impl Store {
         engine!(self, s => s.add_room(new).await)
     }
 
+    /// Changes a room for an admin command, with the access changes a running server needs:
+    /// a re-check when the change can shut someone out, and always the room's new settings
+    /// for the sessions in it.
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
         check_room_update(update)?;
         engine!(self, s => s.update_room(room_id, update).await)

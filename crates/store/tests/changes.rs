@@ -69,6 +69,8 @@ async fn admin_changes_reach_the_feed_in_order() {
                     room_id: Some(lobby.id),
                     category_id: None
                 },
+                ChangeKind::Settings { room_id: lobby.id },
+                ChangeKind::Settings { room_id: lobby.id },
                 ChangeKind::Rights {
                     principal_id: None,
                     room_id: None,

@@ -20,6 +20,13 @@ impl ChatService {
         if access_changed {
             self.recheck_access(None, Some(room_id), None).await?;
         }
+        self.announce_settings(room_id).await
+    }
+
+    /// Tells the sessions in a room its properties as they are now (`ntc:chanupd`): after
+    /// any change of its settings, whichever path made it (the room-management application
+    /// here, the admin commands through the access change feed).
+    pub async fn announce_settings(&self, room_id: i64) -> Result<(), ChatError> {
         let Some(info) = self.store.room_by_id(room_id).await? else {
             return Ok(());
         };

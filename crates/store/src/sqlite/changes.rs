@@ -42,6 +42,9 @@ impl SqliteStore {
                         reason: r.get("reason"),
                     },
                     "unlock" => ChangeKind::Unlock { account: account() },
+                    "settings" => ChangeKind::Settings {
+                        room_id: r.get::<Option<i64>, _>("room_id")?,
+                    },
                     _ => return None,
                 };
                 Some(AccessChange {
@@ -82,6 +85,7 @@ pub(super) async fn record_change(
             ("sign_out", None, None, None, Some(account), reason.as_str())
         }
         ChangeKind::Unlock { account } => ("unlock", None, None, None, Some(account), ""),
+        ChangeKind::Settings { room_id } => ("settings", None, Some(*room_id), None, None, ""),
     };
     sqlx::query(
         "INSERT INTO access_changes (kind, principal_id, room_id, category_id, account, reason, at) \

@@ -167,6 +167,7 @@ impl SqliteStore {
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
         let mut tx = self.begin_write().await?;
         update_room_in(&mut tx, room_id, update).await?;
+        record_change(&mut tx, &ChangeKind::Settings { room_id }).await?;
         tx.commit().await?;
         self.room_after_write(room_id).await
     }

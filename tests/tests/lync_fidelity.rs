@@ -32,7 +32,12 @@ async fn room_id(s: &TestServer, room_uri: &str) -> i64 {
 async fn a_topic_changed_by_the_administrator_reaches_everyone_in_the_room() {
     let s = server(&["alice", "bob", "carol"]).await;
     let room = s
-        .add_room("Ops", Privacy::Open, Behavior::Normal, &[("alice", Role::Member)])
+        .add_room(
+            "Ops",
+            Privacy::Open,
+            Behavior::Normal,
+            &[("alice", Role::Member)],
+        )
         .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let mut bob = ChatClient::connect(&s, "bob", "pw").await;

@@ -10,7 +10,7 @@ use common::{
     user,
 };
 use parlance_compliance::{Adapter, Details, ExportError};
-use parlance_store::history::ComplianceKind;
+use parlance_store::history::{ComplianceKind, HistoryQuery};
 use parlance_store::rooms::Room;
 
 /// The reference's example instant (xccos.md §6): 2008-06-04T20:15:40.9535482Z.
@@ -39,8 +39,9 @@ async fn every_kind(f: &Fixture) -> (Room, String) {
         .record_event(ComplianceKind::Join, lobby.id, bob, "", at(2))
         .await
         .unwrap();
+    // bob reads the history: the BACKCHAT row holds what he was shown, TRICKY included.
     store
-        .record_event(ComplianceKind::Backchat, lobby.id, bob, "last 25", at(3))
+        .read_history(lobby.id, bob, &HistoryQuery::Last(25), at(3))
         .await
         .unwrap();
     let file = upload(f, &lobby, alice, "numbers.xlsx", ATTACHED, at(4)).await;

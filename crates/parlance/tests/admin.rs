@@ -152,17 +152,33 @@ fn categories_rooms_and_roles_without_a_server() {
     );
     assert!(!success && text.contains("hidden"), "{text}");
 
+    // A presenter must be a member first, as in the original (PresenterNotInMemList).
+    let presenter = [
+        "room",
+        "member",
+        "add",
+        "Stage",
+        "alice@example.test",
+        "--role",
+        "presenter",
+    ];
+    let (success, text) = run(&data, &presenter);
+    assert!(
+        !success && text.contains("must be a member"),
+        "presenters are members: {text}"
+    );
     ok(
         &data,
-        &[
-            "room",
-            "member",
-            "add",
-            "Stage",
-            "alice@example.test",
-            "--role",
-            "presenter",
-        ],
+        &["room", "member", "add", "Stage", "alice@example.test"],
+    );
+    ok(&data, &presenter);
+    let (success, text) = run(
+        &data,
+        &["room", "member", "remove", "Stage", "alice@example.test"],
+    );
+    assert!(
+        !success && text.contains("still a presenter"),
+        "a presenter stays a member: {text}"
     );
     ok(
         &data,

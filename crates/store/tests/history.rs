@@ -6,6 +6,7 @@ mod common;
 use common::{engines, room, user};
 use parlance_store::history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, StoredMessage,
+    backchat_content,
 };
 use parlance_store::{Store, StoreError};
 
@@ -37,6 +38,11 @@ async fn read(store: &Store, room_id: i64, viewer: i64, query: HistoryQuery) -> 
         ),
         ("backchat", room_id, viewer, None, 7),
         "{query:?}"
+    );
+    assert_eq!(
+        event.content,
+        backchat_content(&messages),
+        "the row holds the history returned: {query:?}"
     );
     messages
 }
@@ -1054,4 +1060,40 @@ async fn compliance_events_written_straight_in_are_read_back_in_order() {
         assert_eq!(all_events(store).await.len(), 1_200, "all or nothing");
         engine.finish().await;
     }
+}
+
+/// A BACKCHAT row keeps whole messages up to its cap and says how many it left out; a first
+/// message larger than the cap alone is cut at a character boundary.
+#[test]
+fn backchat_content_is_bounded() {
+    use parlance_store::history::BACKCHAT_CONTENT_MAX_BYTES as MAX;
+    let message = |seq: i64, content: String| StoredMessage {
+        room_id: 1,
+        seq,
+        author_uri: "sip:bob@example.test".into(),
+        posted_at: 0,
+        content,
+    };
+    let two = [message(1, "one\nline two".into()), message(2, "<b>".into())];
+    assert_eq!(
+        backchat_content(&two),
+        "#1 sip:bob@example.test: one\nline two\n#2 sip:bob@example.test: <b>"
+    );
+    assert_eq!(backchat_content(&[]), "");
+
+    let many: Vec<StoredMessage> = (1..=100).map(|i| message(i, "x".repeat(1000))).collect();
+    let kept = backchat_content(&many);
+    assert!(kept.len() <= MAX + 64, "{}", kept.len());
+    let whole = kept.matches("#").count();
+    assert!(whole > 0 && whole < 100);
+    assert!(
+        kept.ends_with(&format!("\n… {} more messages not kept", 100 - whole)),
+        "{}",
+        &kept[kept.len() - 60..]
+    );
+
+    let huge = [message(1, "é".repeat(MAX))];
+    let cut = backchat_content(&huge);
+    assert!(cut.len() <= MAX && cut.len() > MAX - 2);
+    assert!(cut.starts_with("#1 sip:bob@example.test: é"));
 }

@@ -9,7 +9,7 @@
 use parlance_store::rooms::{Behavior, Privacy, Role, RoomUpdate};
 use parlance_tests::chat::ChatClient;
 use parlance_tests::{DOMAIN, TestServer};
-use xccos::Notice;
+use xccos::{Notice, ReplyData, ResponseCode};
 
 async fn server(users: &[&str]) -> TestServer {
     let s = TestServer::start_with(|c| c.admin_changes_poll_ms = 10).await;
@@ -76,4 +76,125 @@ async fn a_topic_changed_by_the_administrator_reaches_everyone_in_the_room() {
         .await;
     assert!(invitations.resp.is_success());
     assert!(carol.take_inbox().is_empty(), "carol is not in the room");
+}
+
+/// The names of the rooms a reply lists, in order.
+fn names(reply: &xccos::Reply) -> Vec<String> {
+    let chanibs = match &reply.data {
+        ReplyData::ChanSrch(c) | ReplyData::GetAssoc(c) => c,
+        other => panic!("expected a room list, got {other:?}"),
+    };
+    chanibs.iter().map(|c| c.name.clone().unwrap()).collect()
+}
+
+fn chansrch(qtype: &str, criteria: &str) -> String {
+    format!(
+        "<cmd id=\"cmd:chansrch\" seqid=\"1\"><data><qib qtype=\"{qtype}\" criteria=\"{criteria}\" extended=\"false\"/></data></cmd>"
+    )
+}
+
+/// `cmd:chansrch` by category, by manager and by member, and `cmd:getassoc`: each lists only
+/// rooms the asker may see — never a Secret room without a role in it, never a disabled one —
+/// and an unknown category or query type is refused without revealing anything.
+#[tokio::test]
+async fn room_lists_by_query_type_never_reveal_a_secret_room() {
+    let s = server(&["alice", "bob"]).await;
+    let open = s
+        .add_room("Open hall", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    s.add_room(
+        "Secret of bob",
+        Privacy::Secret,
+        Behavior::Normal,
+        &[("bob", Role::Member), ("bob", Role::Manager)],
+    )
+    .await;
+    s.add_room(
+        "Secret of alice",
+        Privacy::Secret,
+        Behavior::Normal,
+        &[("alice", Role::Member)],
+    )
+    .await;
+    s.add_room(
+        "Closed desk",
+        Privacy::Closed,
+        Behavior::Normal,
+        &[("alice", Role::Manager)],
+    )
+    .await;
+    let gone = s
+        .add_room(
+            "Disabled attic",
+            Privacy::Open,
+            Behavior::Normal,
+            &[("alice", Role::Member)],
+        )
+        .await;
+    let disable = RoomUpdate {
+        disabled: Some(true),
+        ..RoomUpdate::default()
+    };
+    let gone_id = room_id(&s, &gone).await;
+    s.server()
+        .store
+        .update_room(gone_id, &disable)
+        .await
+        .unwrap();
+    let guid = open.rsplit('/').next().unwrap();
+    let info = s.server().store.room_by_guid(guid).await.unwrap().unwrap();
+    let category = format!("ma-cat://{DOMAIN}/{}", info.category.guid);
+
+    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
+    let by_category = alice.command(&chansrch("BYCATEGORY", &category)).await;
+    assert!(by_category.resp.is_success(), "{by_category:?}");
+    assert_eq!(
+        names(&by_category),
+        ["Closed desk", "Open hall", "Secret of alice"]
+    );
+    // In any case, as the other qtypes.
+    let upper = category
+        .to_uppercase()
+        .replace(&DOMAIN.to_uppercase(), DOMAIN);
+    let lower_qtype = alice.command(&chansrch("bycategory", &upper)).await;
+    assert_eq!(names(&lower_qtype), names(&by_category));
+
+    let managed = alice.command(&chansrch("BYMANAGER", "")).await;
+    assert_eq!(names(&managed), ["Closed desk"]);
+    let member = alice.command(&chansrch("BYMEMBER", "")).await;
+    assert_eq!(names(&member), ["Secret of alice"]);
+    let assoc = alice
+        .command("<cmd id=\"cmd:getassoc\" seqid=\"1\"><data/></cmd>")
+        .await;
+    assert_eq!(assoc.data.id(), "rpl:getassoc");
+    assert!(assoc.resp.is_success());
+    assert_eq!(names(&assoc), ["Closed desk", "Secret of alice"]);
+
+    // bob sees his Secret room and not alice's.
+    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
+    let theirs = bob.command(&chansrch("BYCATEGORY", &category)).await;
+    assert_eq!(
+        names(&theirs),
+        ["Closed desk", "Open hall", "Secret of bob"]
+    );
+
+    // Another domain's category, a malformed one, an unknown GUID, a category's name:
+    // one answer, and nothing listed.
+    for criteria in [
+        category.replace(DOMAIN, "other.test"),
+        "ma-cat://".to_owned(),
+        format!("ma-cat://{DOMAIN}/00000000-0000-0000-0000-000000000000"),
+        format!("ma-cat://{DOMAIN}/Tests"),
+        info.category.guid.clone(),
+    ] {
+        let refused = alice.command(&chansrch("BYCATEGORY", &criteria)).await;
+        assert_eq!(
+            refused.resp.code,
+            ResponseCode::NoSuchNode.code(),
+            "{criteria}"
+        );
+        assert_eq!(refused.data, ReplyData::ChanSrch(Vec::new()));
+    }
+    let unknown = alice.command(&chansrch("BYJOINEDUSER", "sip:bob@x")).await;
+    assert_eq!(unknown.resp.code, ResponseCode::MsgNotSupported.code());
 }

@@ -425,6 +425,17 @@ impl Store {
         engine!(self, s => s.rooms_with_role(principal_id, role).await)
     }
 
+    /// The rooms of one category, by name, at most `limit`, leaving out the Secret rooms in
+    /// which `visible_to` holds no role: candidates, as [`Store::search_rooms`] returns.
+    pub async fn rooms_in_category(
+        &self,
+        category_id: i64,
+        visible_to: i64,
+        limit: u32,
+    ) -> Result<Vec<RoomInfo>> {
+        engine!(self, s => s.rooms_in_category(category_id, visible_to, limit).await)
+    }
+
     pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
         engine!(self, s => s.rooms().await)
     }

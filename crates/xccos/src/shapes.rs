@@ -37,3 +37,13 @@ pub const CATEGORY_ELEMENT: &str = "catib";
 /// Chat text starting with this marker is a story, measured against `storySizeLimit`
 /// (the Persistent Chat store keeps stories in this form).
 pub const STORY_PREFIX: &str = "[STORY]";
+
+/// `qib@qtype`: the rooms of one category; `criteria` is its `ma-cat://<domain>/<GUID>` URI.
+pub const QTYPE_BYCATEGORY: &str = "BYCATEGORY";
+/// `qib@qtype`: the rooms the user manages; `criteria` is not read.
+pub const QTYPE_BYMANAGER: &str = "BYMANAGER";
+/// `qib@qtype`: the rooms the user is a member of; `criteria` is not read.
+pub const QTYPE_BYMEMBER: &str = "BYMEMBER";
+
+/// Scheme of category URIs: `ma-cat://<domain>/<GUID>`.
+pub const CATEGORY_SCHEME: &str = "ma-cat://";

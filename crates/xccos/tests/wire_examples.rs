@@ -745,14 +745,14 @@ mod reference {
             r#"<xccos ver="1" envid="24" xmlns="urn:parlano:xml:ns:xccos"><rpl id="rpl:join" seqid="1"><commandid seqid="1" envid="1804289385"/><resp code="403">ERR_PERMISSION</resp><data/></rpl></xccos>"#,
         );
         let unknown = command(
-            r#"<xccos ver="1" envid="25" xmlns="urn:parlano:xml:ns:xccos"><cmd id="cmd:getassoc" seqid="3"><data><x/></data></cmd></xccos>"#,
+            r#"<xccos ver="1" envid="25" xmlns="urn:parlano:xml:ns:xccos"><cmd id="cmd:gethiddenlist" seqid="3"><data><x/></data></cmd></xccos>"#,
         );
         assert_eq!(
             unknown,
             Command {
                 seqid: 3,
                 kind: CommandKind::Unknown {
-                    id: "cmd:getassoc".into()
+                    id: "cmd:gethiddenlist".into()
                 }
             }
         );
@@ -761,7 +761,7 @@ mod reference {
                 26,
                 Reply::failure(&unknown, 25, ResponseCode::MsgNotSupported),
             ),
-            r#"<xccos ver="1" envid="26" xmlns="urn:parlano:xml:ns:xccos"><rpl id="rpl:getassoc" seqid="3"><commandid seqid="3" envid="25"/><resp code="501">ERR_MSG_NOT_SUPPORTED</resp><data/></rpl></xccos>"#,
+            r#"<xccos ver="1" envid="26" xmlns="urn:parlano:xml:ns:xccos"><rpl id="rpl:gethiddenlist" seqid="3"><commandid seqid="3" envid="25"/><resp code="501">ERR_MSG_NOT_SUPPORTED</resp><data/></rpl></xccos>"#,
         );
         let custom = Resp {
             code: 599,
@@ -769,6 +769,25 @@ mod reference {
         };
         assert_eq!(custom.response_code(), None);
         assert!(!custom.is_success());
+    }
+
+    /// `cmd:getassoc` (Parlance's shape: no data read) and its `rpl:getassoc`, a room list.
+    #[test]
+    fn getassoc_and_its_room_list() {
+        let asked = command(
+            r#"<xccos ver="1" envid="30" xmlns="urn:parlano:xml:ns:xccos"><cmd id="cmd:getassoc" seqid="1"><data/></cmd></xccos>"#,
+        );
+        assert_eq!(asked.kind, CommandKind::GetAssoc);
+        let listed = Chanib {
+            name: Some("Ops".into()),
+            ..Chanib::new(OPS)
+        };
+        assert_server_body(
+            Envelope::new(31, ok_reply((1, 30), ReplyData::GetAssoc(vec![listed]))),
+            &format!(
+                r#"<xccos ver="1" envid="31" xmlns="urn:parlano:xml:ns:xccos"><rpl id="rpl:getassoc" seqid="1"><commandid seqid="1" envid="30"/><resp code="200">SUCCESS_OK</resp><data><chanib uri="{OPS}" name="Ops"/></data></rpl></xccos>"#
+            ),
+        );
     }
 
     #[test]

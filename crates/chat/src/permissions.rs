@@ -73,7 +73,8 @@ pub enum RoleRefusal {
 /// allowed but for a presenter's member role; giving one needs the scope, and presenting
 /// needs membership.
 pub fn role_change(role: Role, on: bool, held: &[Role], in_scope: bool) -> Result<(), RoleRefusal> {
-    if on && held.contains(&role) || !on && !held.contains(&role) {
+    // Giving a role already held, or taking one not held, changes nothing.
+    if on == held.contains(&role) {
         return Ok(());
     }
     match (role, on) {

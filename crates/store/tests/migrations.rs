@@ -198,3 +198,72 @@ async fn the_outbox_rebuilt_for_purge_records_keeps_its_rows_and_never_reuses_an
     store.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Migration 12: a presenter who was not a member becomes one too (nobody's access changes),
+/// and the access change feed, made again for its new kind, keeps its rows and never reuses a
+/// sequence number, not even that of a deleted row.
+#[tokio::test]
+async fn migration_12_makes_presenters_members_and_keeps_the_change_feed() {
+    let dir = common::scratch_dir();
+    let path = dir.join("roles.db");
+    let old = old_runner_database(&path, 9).await;
+    sqlx::raw_sql(
+        "INSERT INTO principals (id, kind, uri, display_name, created_at) VALUES \
+             (1, 'user', 'sip:a@example.test', '', 0), (2, 'user', 'sip:b@example.test', '', 0); \
+         INSERT INTO categories (id, guid, parent_id, name, created_at) VALUES (1, 'root', NULL, 'Root', 0), (2, 'c', 1, 'C', 0); \
+         INSERT INTO rooms (id, guid, category_id, name, privacy, behavior, created_at, updated_at) \
+             VALUES (1, 'r', 2, 'R', 'open', 'auditorium', 0, 0); \
+         INSERT INTO room_roles (room_id, principal_id, role) VALUES \
+             (1, 1, 'presenter'), (1, 2, 'member'), (1, 2, 'presenter'); \
+         INSERT INTO access_changes (kind, room_id, at) VALUES ('rights', 1, 1), ('rights', 1, 2), ('rights', 1, 3); \
+         DELETE FROM access_changes WHERE seq = 3;",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = Store::open_sqlite(&path).await.unwrap();
+    for principal in [1, 2] {
+        assert_eq!(
+            store.roles_of(1, principal).await.unwrap(),
+            [
+                parlance_store::rooms::Role::Member,
+                parlance_store::rooms::Role::Presenter
+            ],
+            "principal {principal}"
+        );
+    }
+    let update = parlance_store::rooms::RoomUpdate {
+        topic: Some("new".into()),
+        ..Default::default()
+    };
+    store.update_room(1, &update).await.unwrap();
+    let seqs: Vec<(i64, parlance_store::ChangeKind)> = store
+        .access_changes_after(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.seq, c.kind))
+        .collect();
+    let rights = |seq| {
+        (
+            seq,
+            parlance_store::ChangeKind::Rights {
+                principal_id: None,
+                room_id: Some(1),
+                category_id: None,
+            },
+        )
+    };
+    assert_eq!(
+        seqs,
+        [
+            rights(1),
+            rights(2),
+            (4, parlance_store::ChangeKind::Settings { room_id: 1 })
+        ]
+    );
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

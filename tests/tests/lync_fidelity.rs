@@ -198,3 +198,36 @@ async fn room_lists_by_query_type_never_reveal_a_secret_room() {
     let unknown = alice.command(&chansrch("BYJOINEDUSER", "sip:bob@x")).await;
     assert_eq!(unknown.resp.code, ResponseCode::MsgNotSupported.code());
 }
+
+/// An alert (`grpchat@alert="true"`) is stored and delivered as one, to everyone joined, the
+/// author included, and shows as one in history; an ordinary message carries no flag.
+#[tokio::test]
+async fn an_alert_is_delivered_and_kept_as_one() {
+    let s = server(&["alice", "bob"]).await;
+    let room = s
+        .add_room("Ops", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
+    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
+    assert!(alice.join(&room).await.resp.is_success());
+    assert!(bob.join(&room).await.resp.is_success());
+
+    let alert = format!(
+        "<xccos ver=\"1\" envid=\"77\" xmlns=\"urn:parlano:xml:ns:xccos\"><grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"{room}\" \
+         author=\"sip:alice@{DOMAIN}\" ts=\"2024-01-01T10:00:00Z\" alert=\"true\"><chat>fire drill at 3</chat></grpchat></xccos>"
+    );
+    assert_eq!(alice.send_body(&alert).await.status, 200);
+    for client in [&mut alice, &mut bob] {
+        let delivered = client.next_chat().await;
+        assert_eq!(
+            (delivered.text.as_str(), delivered.alert),
+            ("fire drill at 3", true)
+        );
+    }
+    assert_eq!(alice.post(&room, "all clear").await, 200);
+    assert!(!bob.next_chat().await.alert);
+
+    let history = bob.history(&room, "<last cnt=\"5\"/>").await;
+    let seen: Vec<_> = history.iter().map(|m| (m.text.as_str(), m.alert)).collect();
+    assert_eq!(seen, [("fire drill at 3", true), ("all clear", false)]);
+}

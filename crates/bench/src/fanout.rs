@@ -730,6 +730,7 @@ fn relay_info(text: &str) -> Bytes {
             ts: Some(xccos::format_timestamp(unix_ns)),
             message_id: Some(seq + 1),
             text: text.to_owned(),
+            alert: false,
         },
     };
     let body = Envelope::new(seq + 1, chat).to_xml();

@@ -182,6 +182,7 @@ impl World {
                 ts: Some(format_timestamp(self.clock.unix_nanos())),
                 message_id: None,
                 text: text.into(),
+                alert: false,
             },
         };
         let body = Envelope::new(1, chat).to_xml();

@@ -434,12 +434,22 @@ async fn files_are_listed_removed_and_purged_with_their_bytes() {
     }
     // Posted long ago; `kept` is linked by a message of now.
     store
-        .post_message(lobby.room.id, alice, "old", &[posted], 10)
+        .post_message(
+            lobby.room.id,
+            alice,
+            &parlance_store::history::Post::text("old", &[posted]),
+            10,
+        )
         .await
         .unwrap();
     let now = jiff::Timestamp::now().as_nanosecond() as i64;
     store
-        .post_message(lobby.room.id, alice, "new", &[kept], now)
+        .post_message(
+            lobby.room.id,
+            alice,
+            &parlance_store::history::Post::text("new", &[kept]),
+            now,
+        )
         .await
         .unwrap();
 
@@ -523,7 +533,12 @@ async fn retention_purges_what_no_legal_hold_covers() {
         (&evidence, bob, "old evidence", 30),
     ] {
         store
-            .post_message(room.room.id, author, text, &[], at)
+            .post_message(
+                room.room.id,
+                author,
+                &parlance_store::history::Post::text(text, &[]),
+                at,
+            )
             .await
             .unwrap();
     }
@@ -679,7 +694,12 @@ async fn a_running_server_purges_what_retention_lets_go() {
     let now = jiff::Timestamp::now().as_nanosecond() as i64;
     for (text, at) in [("long ago", 10), ("today", now)] {
         store
-            .post_message(lobby.room.id, alice, text, &[], at)
+            .post_message(
+                lobby.room.id,
+                alice,
+                &parlance_store::history::Post::text(text, &[]),
+                at,
+            )
             .await
             .unwrap();
     }

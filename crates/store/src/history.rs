@@ -10,6 +10,28 @@ pub struct StoredMessage {
     /// Unix nanoseconds, server time.
     pub posted_at: i64,
     pub content: String,
+    /// A high-importance message (the original's `isAlert`).
+    pub alert: bool,
+}
+
+/// A message to post: its text, the repository names of the files it links (only complete
+/// files of the room are linked), and whether it is an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Post<'a> {
+    pub content: &'a str,
+    pub linked_files: &'a [&'a str],
+    pub alert: bool,
+}
+
+impl<'a> Post<'a> {
+    /// An ordinary message linking `linked_files`.
+    pub fn text(content: &'a str, linked_files: &'a [&'a str]) -> Self {
+        Self {
+            content,
+            linked_files,
+            alert: false,
+        }
+    }
 }
 
 /// The most a BACKCHAT compliance row keeps of the history it records, in bytes: a read

@@ -59,7 +59,7 @@ use audit::{Audit, AuditEntry};
 use files::{FileToken, NewFileToken, StoredFile};
 use history::{
     ComplianceEvent, ComplianceKind, ComplianceRecord, HistoryQuery, Invitation,
-    NewComplianceEvent, Preference, StoredMessage,
+    NewComplianceEvent, Post, Preference, StoredMessage,
 };
 use retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
 use rooms::{
@@ -475,11 +475,10 @@ impl Store {
         &self,
         room_id: i64,
         author_id: i64,
-        content: &str,
-        linked_files: &[&str],
+        post: &Post<'_>,
         posted_at: i64,
     ) -> Result<StoredMessage> {
-        engine!(self, s => s.post_message(room_id, author_id, content, linked_files, posted_at).await)
+        engine!(self, s => s.post_message(room_id, author_id, post, posted_at).await)
     }
 
     /// Appends messages to a room's history in one transaction (an import: no compliance

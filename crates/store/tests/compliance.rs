@@ -44,7 +44,12 @@ async fn the_cursor_moves_while_another_process_writes() {
         let posts = async {
             for i in 0..300 {
                 server
-                    .post_message(lobby.id, alice, "hello", &[], i)
+                    .post_message(
+                        lobby.id,
+                        alice,
+                        &parlance_store::history::Post::text("hello", &[]),
+                        i,
+                    )
                     .await
                     .unwrap();
             }
@@ -72,7 +77,12 @@ async fn records_name_their_principal_and_room_even_once_the_account_is_removed(
             .await
             .unwrap();
         store
-            .post_message(lobby.id, alice, "hello", &[], 2)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text("hello", &[]),
+                2,
+            )
             .await
             .unwrap();
         store.remove_user("alice@example.test").await.unwrap();
@@ -105,7 +115,12 @@ async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
         event(ComplianceKind::Join, alice, 1).await.unwrap();
         event(ComplianceKind::Join, bob, 2).await.unwrap();
         store
-            .post_message(lobby.id, alice, "hi", &[], 3)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text("hi", &[]),
+                3,
+            )
             .await
             .unwrap();
         event(ComplianceKind::Part, alice, 4).await.unwrap();

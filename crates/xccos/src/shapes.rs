@@ -47,3 +47,8 @@ pub const QTYPE_BYMEMBER: &str = "BYMEMBER";
 
 /// Scheme of category URIs: `ma-cat://<domain>/<GUID>`.
 pub const CATEGORY_SCHEME: &str = "ma-cat://";
+
+/// Attribute of `grpchat` and history `msg` marking a high-importance message (an alert):
+/// `alert="true"`, absent otherwise. The original stores the flag (tblChat `isAlert`, the
+/// SDK's `ChatMessage.IsAlert`); its wire form is unknown.
+pub const ALERT_ATTR: &str = "alert";

@@ -79,6 +79,14 @@ fn uib(id: u64, uri: &str) -> Uib {
     }
 }
 
+/// The `grpchat` a client body carries.
+fn command_grpchat(xml: &str) -> GrpChat {
+    match only(xml) {
+        Message::GrpChat(g) => g,
+        other => panic!("expected grpchat, got {other:?}"),
+    }
+}
+
 fn chat(channel_uri: &str, author: &str, ts: &str, text: &str) -> ChatMessage {
     ChatMessage {
         channel_uri: channel_uri.into(),
@@ -86,6 +94,7 @@ fn chat(channel_uri: &str, author: &str, ts: &str, text: &str) -> ChatMessage {
         ts: Some(ts.into()),
         message_id: None,
         text: text.into(),
+        alert: false,
     }
 }
 
@@ -769,6 +778,35 @@ mod reference {
         };
         assert_eq!(custom.response_code(), None);
         assert!(!custom.is_success());
+    }
+
+    /// An alert carries `alert="true"` on `grpchat` and history `msg` alike; an ordinary
+    /// message carries no attribute, and `alert="false"` reads as ordinary.
+    #[test]
+    fn alerts_carry_the_alert_attribute() {
+        let posted = command_grpchat(&format!(
+            r#"<xccos ver="1" envid="40" xmlns="urn:parlano:xml:ns:xccos"><grpchat id="grpchat" seqid="1" chanUri="{OPS}" author="sip:alice@example.com" ts="2024-01-01T10:00:00Z" alert="True"><chat>fire drill</chat></grpchat></xccos>"#
+        ));
+        assert!(posted.message.alert);
+        assert_server_body(
+            Envelope::new(41, posted.clone()),
+            &format!(
+                r#"<xccos ver="1" envid="41" xmlns="urn:parlano:xml:ns:xccos"><grpchat id="grpchat" seqid="1" chanUri="{OPS}" author="sip:alice@example.com" ts="2024-01-01T10:00:00Z" alert="true"><chat>fire drill</chat></grpchat></xccos>"#
+            ),
+        );
+        let calm = command_grpchat(&format!(
+            r#"<xccos ver="1" envid="42" xmlns="urn:parlano:xml:ns:xccos"><grpchat id="grpchat" seqid="1" chanUri="{OPS}" author="sip:alice@example.com" ts="2024-01-01T10:00:00Z" alert="false"><chat>calm</chat></grpchat></xccos>"#
+        ));
+        assert!(!calm.message.alert);
+        let plain = chat(OPS, "sip:bob@example.com", "2024-01-01T10:00:00Z", "calm");
+        let alert = ChatMessage {
+            alert: true,
+            ..plain.clone()
+        };
+        assert_eq!(
+            alert.history_len(),
+            plain.history_len() + r#" alert="true""#.len()
+        );
     }
 
     /// `cmd:getassoc` (Parlance's shape: no data read) and its `rpl:getassoc`, a room list.

@@ -164,6 +164,7 @@ mod tests {
                 ts: None,
                 message_id: Some(*id),
                 text: String::new(),
+                alert: false,
             })
             .collect();
         ReplyData::BcContext(vec![Chanib {

@@ -26,3 +26,6 @@ DELETE FROM sqlite_sequence WHERE name = 'access_changes_new';
 UPDATE sqlite_sequence SET name = 'access_changes_new' WHERE name = 'access_changes';
 DROP TABLE access_changes;
 ALTER TABLE access_changes_new RENAME TO access_changes;
+
+-- A message may be an alert (high importance), as the original's tblChat isAlert.
+ALTER TABLE messages ADD COLUMN alert INTEGER NOT NULL DEFAULT 0;

@@ -10,18 +10,19 @@ use super::files::link_files;
 use super::rooms::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::history::{
-    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Preference,
-    StoredMessage, backchat_content, fts_in_rooms,
+    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Post,
+    Preference, StoredMessage, backchat_content, fts_in_rooms,
 };
 
-const MESSAGE_COLUMNS: &str = "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content";
+const MESSAGE_COLUMNS: &str =
+    "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert";
 
 /// What a stored preference costs besides its label and content (its row), so that many
 /// empty blobs count too.
 const PREFERENCE_OVERHEAD: u64 = 64;
 
 /// Messages found by an [`fts_in_rooms`] query, the full-text index driving the search.
-const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content \
+const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert \
      FROM messages_fts f JOIN messages m ON m.id = f.rowid JOIN principals p ON p.id = m.author_id \
      WHERE messages_fts MATCH ?";
 
@@ -34,10 +35,14 @@ impl SqliteStore {
         &self,
         room_id: i64,
         author_id: i64,
-        content: &str,
-        linked_files: &[&str],
+        post: &Post<'_>,
         posted_at: i64,
     ) -> Result<StoredMessage> {
+        let Post {
+            content,
+            linked_files,
+            alert,
+        } = *post;
         let mut tx = self.begin_write().await?;
         let seq: i64 = sqlx::query_scalar(
             "UPDATE rooms SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1",
@@ -46,12 +51,13 @@ impl SqliteStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound("room".into()))?;
-        sqlx::query("INSERT INTO messages (room_id, seq, author_id, posted_at, content) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO messages (room_id, seq, author_id, posted_at, content, alert) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(room_id)
             .bind(seq)
             .bind(author_id)
             .bind(posted_at)
             .bind(content)
+            .bind(alert)
             .execute(&mut *tx)
             .await
             .map_err(|e| foreign_key_as_not_found(e, "author"))?;
@@ -77,6 +83,7 @@ impl SqliteStore {
             author_uri,
             posted_at,
             content: content.to_owned(),
+            alert,
         })
     }
 
@@ -506,5 +513,6 @@ fn message_from_row(r: &SqliteRow) -> StoredMessage {
         author_uri: r.get("author_uri"),
         posted_at: r.get("posted_at"),
         content: r.get("content"),
+        alert: r.get("alert"),
     }
 }

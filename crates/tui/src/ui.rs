@@ -270,6 +270,7 @@ mod tests {
             id: Some(1),
             time: None,
             replayed: false,
+            alert: false,
         }];
         let roster = vec![
             Member {

@@ -143,6 +143,7 @@ mod tests {
             id: Some(id),
             time: None,
             replayed: false,
+            alert: false,
         }
     }
 

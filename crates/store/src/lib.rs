@@ -1,8 +1,8 @@
 //! Parlance storage.
 //!
 //! Everything durable goes through [`Store`], an enum over the storage engines: SQLite
-//! embedded by default (one file, no service to run). A PostgreSQL variant for server pools
-//! joins later behind the same methods, and both pass one shared test suite.
+//! embedded by default (one file, no service to run), and PostgreSQL for a pool of servers
+//! sharing one database. Both pass one shared test suite.
 //!
 //! Password-equivalent secrets are sealed with a [`ServerKey`] kept outside the database.
 
@@ -39,6 +39,7 @@ mod error;
 pub mod files;
 pub mod history;
 mod migrate;
+mod postgres;
 pub mod retention;
 pub mod rooms;
 mod secrets;
@@ -51,6 +52,7 @@ use sip_proto::auth::Algorithm;
 pub use accounts::{Mechanisms, User};
 pub use changes::{AccessChange, ChangeKind};
 pub use error::{Result, StoreError};
+pub use postgres::PgStore;
 pub use secrets::ServerKey;
 pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 
@@ -72,6 +74,7 @@ macro_rules! engine {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             Store::Sqlite($s) => $call,
+            Store::Postgres($s) => $call,
         }
     };
 }
@@ -80,9 +83,20 @@ macro_rules! engine {
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
 impl Store {
+    /// Opens the store a URL names: `sqlite:PATH` (the embedded file, created as needed) or
+    /// `postgres://…` / `postgresql://…` (a database several servers may share). Either is
+    /// migrated to this build's schema.
+    pub async fn open(url: &str) -> Result<Store> {
+        match StoreUrl::parse(url)? {
+            StoreUrl::Sqlite(path) => Store::open_sqlite(&path).await,
+            StoreUrl::Postgres(url) => Ok(Store::Postgres(PgStore::open(&url).await?)),
+        }
+    }
+
     /// Opens (creating and migrating as needed) the embedded SQLite database at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Store> {
         Ok(Store::Sqlite(SqliteStore::open(path).await?))
@@ -745,6 +759,37 @@ impl Store {
     /// Deletes tokens expired at `now` that hold no upload in progress.
     pub async fn prune_file_tokens(&self, now: i64) -> Result<u64> {
         engine!(self, s => s.prune_file_tokens(now).await)
+    }
+}
+
+/// What a store URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// `sqlite:PATH` (also `sqlite://PATH`).
+    Sqlite(std::path::PathBuf),
+    /// `postgres://…` or `postgresql://…`, as given.
+    Postgres(String),
+}
+
+impl StoreUrl {
+    pub fn parse(url: &str) -> Result<StoreUrl> {
+        if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(StoreError::Invalid {
+                    what: "store URL",
+                    why: "sqlite: needs a file path".into(),
+                });
+            }
+            return Ok(StoreUrl::Sqlite(path.into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreUrl::Postgres(url.to_owned()));
+        }
+        Err(StoreError::Invalid {
+            what: "store URL",
+            why: "expected sqlite:PATH or postgres://…".into(),
+        })
     }
 }
 

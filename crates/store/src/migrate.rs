@@ -7,6 +7,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use crate::error::StoreError;
 
 pub(crate) static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The newest version `migrator` knows.
 pub(crate) fn latest(migrator: &Migrator) -> i64 {

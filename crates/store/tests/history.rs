@@ -979,8 +979,9 @@ async fn a_search_past_its_time_limit_is_stopped_and_still_recorded() {
 
         // A limit already over stops the statement at SQLite's first progress check (a
         // few hundred steps in).
-        let Store::Sqlite(sqlite) = &mut engine.store;
-        sqlite.set_search_time_limit(std::time::Duration::ZERO);
+        engine
+            .store
+            .set_search_time_limit(std::time::Duration::ZERO);
         let store = &engine.store;
         let before = all_events(store).await.len();
         let got = store.read_history(r.id, author, &search, 8).await;

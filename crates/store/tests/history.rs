@@ -118,11 +118,21 @@ async fn concurrent_posts_take_every_sequence_number_once() {
         for t in 0..TASKS {
             authors.push(user(store, &format!("user{t}")).await);
         }
+        // Half the writers share the test's store; the others each have a store of their
+        // own, as the servers of a pool (or admin commands) have.
+        let mut stores = Vec::new();
+        for t in 0..TASKS {
+            stores.push(if t % 2 == 0 {
+                store.clone()
+            } else {
+                engine.beside().await
+            });
+        }
         let tasks: Vec<_> = authors
             .iter()
+            .zip(stores)
             .enumerate()
-            .map(|(t, &author)| {
-                let store = store.clone();
+            .map(|(t, (&author, store))| {
                 tokio::spawn(async move {
                     let mut seqs = Vec::new();
                     for i in 0..POSTS {
@@ -168,12 +178,67 @@ async fn concurrent_posts_take_every_sequence_number_once() {
             let posted: Vec<String> = (0..POSTS).map(|i| format!("task {t} post {i}")).collect();
             assert_eq!(own, posted, "history keeps task {t}'s order");
         }
-        let chat = all_events(store)
+        // The outbox's ids follow the commits: its chat rows come in sequence order, so a
+        // reader that moves a cursor along the ids never passes a row still to commit.
+        let chat: Vec<i64> = all_events(store)
             .await
             .into_iter()
             .filter(|e| e.kind == "chat")
-            .count();
-        assert_eq!(chat, TASKS * POSTS);
+            .filter_map(|e| e.message_seq)
+            .collect();
+        assert_eq!(chat, (1..=(TASKS * POSTS) as i64).collect::<Vec<_>>());
+        engine.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cursor_reader_of_the_outbox_never_passes_a_row_still_to_commit() {
+    const TASKS: usize = 6;
+    const POSTS: usize = 40;
+    for engine in engines().await {
+        let store = &engine.store;
+        let mut writers = Vec::new();
+        for t in 0..TASKS {
+            let author = user(store, &format!("user{t}")).await;
+            let room = room(store, &format!("Room {t}")).await;
+            let own = engine.beside().await;
+            writers.push(tokio::spawn(async move {
+                for i in 0..POSTS {
+                    own.post_message(room.id, author, &format!("post {i}"), &[], 0)
+                        .await
+                        .unwrap();
+                }
+                own.close().await;
+            }));
+        }
+        // The exporter's way of reading: everything after the last id it has seen, over and
+        // over while the writers run, then once more.
+        let reader = store.clone();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writing = done.clone();
+        let reading = tokio::spawn(async move {
+            let (mut cursor, mut seen) = (0, Vec::new());
+            loop {
+                let last_round = writing.load(std::sync::atomic::Ordering::SeqCst);
+                let events = reader.compliance_events(cursor, 1_000).await.unwrap();
+                if let Some(last) = events.last() {
+                    cursor = last.id;
+                }
+                seen.extend(events.into_iter().map(|e| e.id));
+                if last_round {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let seen = reading.await.unwrap();
+        let all: Vec<i64> = all_events(store).await.iter().map(|e| e.id).collect();
+        assert_eq!(all.len(), TASKS * POSTS);
+        assert_eq!(seen, all);
         engine.finish().await;
     }
 }

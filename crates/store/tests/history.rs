@@ -535,6 +535,51 @@ async fn search_matches_every_word_and_takes_the_query_literally() {
 }
 
 #[tokio::test]
+async fn search_words_are_split_and_folded_alike_on_every_engine() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let lobby = room(store, "Lobby").await;
+        for (i, content) in [
+            "Crème brûlée at the CAFÉ",
+            "mail alice@example.com about re-run v1.5",
+            "Größe und Maße",
+            "ünïcödé_under_score",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            store
+                .post_message(lobby.id, alice, content, &[], i as i64)
+                .await
+                .unwrap();
+        }
+        let cases: [(&str, &[i64]); 12] = [
+            ("creme", &[1]),
+            ("BRÛLÉE cafe", &[1]),
+            ("café", &[1]),
+            ("example", &[2]),
+            ("alice@example.com", &[2]),
+            ("re", &[2]),
+            ("rerun", &[]),
+            ("v1 5", &[2]),
+            ("GRÖSSE", &[]),
+            ("größe masse", &[]),
+            ("GRÖßE maße", &[3]),
+            ("unicode under SCORE", &[4]),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                search(store, lobby.id, alice, text, 10).await,
+                expected,
+                "{text:?}"
+            );
+        }
+        engine.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn search_history_covers_only_the_given_rooms_newest_first() {
     for engine in engines().await {
         let store = &engine.store;

@@ -8,6 +8,8 @@ use sqlx::pool::PoolConnection;
 use super::PgStore;
 use crate::error::{Result, StoreError};
 use crate::history::search_terms;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
 
 /// PostgreSQL's SQLSTATE for a statement cancelled, by its timeout among other causes.
 const QUERY_CANCELED: &str = "57014";
@@ -53,13 +55,21 @@ impl PgStore {
 const MAX_LEXEME: usize = 2046;
 
 /// The words of a message as the full-text index holds them: the words a search matches
-/// ([`search_terms`]), lower-cased, as SQLite's FTS5 tokenises and folds them. They are
-/// made here, not by a PostgreSQL text-search configuration, whose parser splits text
-/// otherwise (e-mail addresses, hyphenated words and numbers are tokens of their own).
+/// ([`search_terms`]), folded as SQLite's FTS5 (`unicode61`) folds them. They are made
+/// here, not by a PostgreSQL text-search configuration, whose parser splits text otherwise
+/// (e-mail addresses, hyphenated words and numbers are tokens of their own).
 pub(super) fn search_lexemes(content: &str) -> Vec<String> {
     search_terms(content)
-        .map(str::to_lowercase)
+        .map(fold)
         .filter(|w| w.len() <= MAX_LEXEME)
+        .collect()
+}
+
+/// Lower case without diacritics: `Crème` is `creme`, as FTS5's `remove_diacritics`.
+fn fold(word: &str) -> String {
+    word.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
         .collect()
 }
 
@@ -67,7 +77,7 @@ pub(super) fn search_lexemes(content: &str) -> Vec<String> {
 /// can match (no word, or one too long to be indexed). The lexemes are alphanumeric, so
 /// quoting each makes it literal: no operator or prefix syntax of the text survives.
 pub(super) fn all_words_query(text: &str) -> Option<String> {
-    let words: Vec<String> = search_terms(text).map(str::to_lowercase).collect();
+    let words: Vec<String> = search_terms(text).map(fold).collect();
     if words.is_empty() || words.iter().any(|w| w.len() > MAX_LEXEME) {
         return None;
     }
@@ -96,6 +106,7 @@ mod tests {
             all_words_query("\" OR * NEAR( Friday").as_deref(),
             Some("'or' & 'near' & 'friday'")
         );
+        assert_eq!(search_lexemes("Crème BRÛLÉE"), ["creme", "brulee"]);
         assert_eq!(all_words_query("  ...  "), None);
         assert_eq!(all_words_query(&"x".repeat(MAX_LEXEME + 1)), None);
     }

@@ -52,7 +52,7 @@ use sip_proto::auth::Algorithm;
 pub use accounts::{Mechanisms, User};
 pub use changes::{AccessChange, ChangeKind};
 pub use error::{Result, StoreError};
-pub use postgres::PgStore;
+pub use postgres::{PgStore, TableCopy};
 pub use secrets::ServerKey;
 pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 
@@ -95,6 +95,32 @@ impl Store {
             StoreUrl::Sqlite(path) => Store::open_sqlite(&path).await,
             StoreUrl::Postgres(url) => Ok(Store::Postgres(PgStore::open(&url).await?)),
         }
+    }
+
+    /// Copies the SQLite installation at `from` (`sqlite:PATH`) into the empty PostgreSQL
+    /// database at `to` (`postgres://…`, migrated first), verified table by table by count
+    /// and checksum; see [`PgStore::copy_from_sqlite`].
+    pub async fn migrate(from: &str, to: &str) -> Result<Vec<TableCopy>> {
+        let wrong = |why: &str| StoreError::Invalid {
+            what: "store URL",
+            why: why.into(),
+        };
+        let StoreUrl::Sqlite(path) = StoreUrl::parse(from)? else {
+            return Err(wrong("--from must be a sqlite: URL"));
+        };
+        let StoreUrl::Postgres(url) = StoreUrl::parse(to)? else {
+            return Err(wrong("--to must be a postgres:// URL"));
+        };
+        // Opening would create an empty database where a mistyped path points.
+        if !path.is_file() {
+            return Err(StoreError::NotFound(path.display().to_string()));
+        }
+        let source = SqliteStore::open(&path).await?;
+        let target = PgStore::open(&url).await?;
+        let copied = target.copy_from_sqlite(&source).await;
+        source.close().await;
+        target.close().await;
+        copied
     }
 
     /// Opens (creating and migrating as needed) the embedded SQLite database at `path`.

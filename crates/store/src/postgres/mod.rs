@@ -4,6 +4,9 @@
 //! the exporter read by id, an advisory lock) in its transaction.
 mod changes;
 mod compliance;
+mod copy;
+
+pub use copy::TableCopy;
 mod files;
 mod history;
 mod manage;
@@ -53,14 +56,24 @@ const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, 
 /// rest of a short transaction.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum FeedLock {
-    AccessChanges = 0x7061_726c_0001,
-    ComplianceOutbox = 0x7061_726c_0002,
+    AccessChanges,
+    ComplianceOutbox,
 }
 
 impl FeedLock {
+    /// The advisory lock's key: "parl" and a number, unlikely to meet another program's.
+    fn key(self) -> i64 {
+        const PARLANCE: i64 = 0x7061_726c << 16;
+        PARLANCE
+            | match self {
+                FeedLock::AccessChanges => 1,
+                FeedLock::ComplianceOutbox => 2,
+            }
+    }
+
     pub(crate) async fn take(self, tx: &mut Transaction<'_, Postgres>) -> Result<()> {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(self as i64)
+            .bind(self.key())
             .execute(&mut **tx)
             .await?;
         Ok(())

@@ -2,6 +2,7 @@
 
 mod admin;
 mod cli;
+mod migrate_store;
 mod serve;
 
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
             Command::File(cmd) => admin::file::run(config()?, cmd).await,
             Command::Compliance(cmd) => admin::compliance::run(config()?, cmd).await,
             Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),
+            Command::MigrateStore(args) => migrate_store::run(args).await,
             Command::Bench(args) => parlance_bench::run(args)
                 .await
                 .map(drop)

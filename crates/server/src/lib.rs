@@ -117,7 +117,7 @@ pub async fn open_data(config: &Config) -> Result<(Store, ServerKey), StartError
         source,
     })?;
     let key = ServerKey::load_or_create(&config.server_key_path())?;
-    let store = Store::open_sqlite(&config.database_path()).await?;
+    let store = Store::open(&config.store_url()).await?;
     Ok((store, key))
 }
 

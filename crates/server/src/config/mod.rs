@@ -50,6 +50,16 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub compliance: ComplianceConfig,
     pub manage: ManageConfig,
+    pub store: StoreConfig,
+}
+
+/// Where the server's state and history live.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite:PATH` or `postgres://user@host/database` (the password from `PGPASSWORD` or
+    /// `~/.pgpass`, best kept out of the URL); default: `parlance.db` in the data directory.
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -194,6 +204,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             compliance: ComplianceConfig::default(),
             manage: ManageConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -314,6 +325,11 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        if let Some(url) = &self.store.url
+            && let Err(e) = parlance_store::StoreUrl::parse(url)
+        {
+            return bad(format!("store.url: {e}"));
+        }
         if self.domain.is_empty() || self.domain.contains(['@', ':', '/', ' ']) {
             return bad(format!("domain {:?} is not a host name", self.domain));
         }
@@ -417,6 +433,14 @@ impl Config {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("parlance.db")
+    }
+
+    /// The store the server opens: `store.url`, or the SQLite file in the data directory.
+    pub fn store_url(&self) -> String {
+        self.store
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.database_path().display()))
     }
 
     pub fn server_key_path(&self) -> PathBuf {

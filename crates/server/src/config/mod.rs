@@ -510,6 +510,21 @@ mod tests {
         let c: Config =
             toml::from_str("domain = \"example.com\"\n[chat]\nsearches_per_minute = 0").unwrap();
         assert!(c.validate().is_err());
+        let c: Config = toml::from_str("domain = \"example.com\"").unwrap();
+        assert_eq!(c.store_url(), "sqlite:parlance-data/parlance.db");
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[store]\nurl = \"postgres://parlance@db.example.com/chat\"",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.store_url(), "postgres://parlance@db.example.com/chat");
+        for bad in ["mysql://db/chat", "sqlite:", "parlance.db"] {
+            let c: Config = toml::from_str(&format!(
+                "domain = \"example.com\"\n[store]\nurl = \"{bad}\""
+            ))
+            .unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
         let c: Config =
             toml::from_str("domain = \"example.com\"\n[retention]\ninterval_secs = 60").unwrap();
         c.validate().unwrap();

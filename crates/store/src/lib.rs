@@ -35,6 +35,7 @@ macro_rules! text_enum {
 pub mod accounts;
 pub mod audit;
 pub mod changes;
+mod engine;
 mod error;
 pub mod files;
 pub mod history;

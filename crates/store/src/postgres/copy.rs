@@ -13,6 +13,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::PgStore;
+use super::history::placeholders;
 use super::search::search_lexemes;
 use crate::SqliteStore;
 use crate::error::{Result, StoreError};
@@ -449,27 +450,11 @@ async fn insert_batch(
     if messages {
         names.push("search");
     }
-    let width = names.len();
-    let groups: Vec<String> = (0..rows.len())
-        .map(|r| {
-            let values: Vec<String> = (1..=width)
-                .map(|c| {
-                    let n = r * width + c;
-                    if messages && c == width {
-                        format!("array_to_tsvector(${n}::text[])")
-                    } else {
-                        format!("${n}")
-                    }
-                })
-                .collect();
-            format!("({})", values.join(", "))
-        })
-        .collect();
+    let values = placeholders(rows.len(), names.len(), messages.then_some(names.len()));
     let sql = format!(
-        "INSERT INTO {} ({}) VALUES {}",
+        "INSERT INTO {} ({}) VALUES {values}",
         table.name,
-        names.join(", "),
-        groups.join(", ")
+        names.join(", ")
     );
     let mut query = sqlx::query(&sql);
     for row in rows {

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, Postgres, Row, Transaction};
 
 use super::PgStore;
 use super::history::{lock_principal, outbox};
-use super::rooms::foreign_key_as_not_found;
+use crate::engine::{foreign_key_as_not_found, size_column};
 use crate::error::{Result, StoreError};
 use crate::files::{Direction, FileState, FileToken, NewFileToken, StoredFile};
 use crate::history::ComplianceKind;
@@ -174,7 +174,7 @@ impl PgStore {
             });
         }
         sqlx::query("UPDATE files SET size = $1 WHERE id = $2")
-            .bind(to_i64(length)?)
+            .bind(size_column(length)?)
             .bind(file_id)
             .execute(&mut *tx)
             .await?;
@@ -210,7 +210,7 @@ impl PgStore {
              WHERE id = $3 AND state = 'uploading' RETURNING {FILE_COLUMNS}"
         );
         let row = sqlx::query(&sql)
-            .bind(to_i64(size)?)
+            .bind(size_column(size)?)
             .bind(at)
             .bind(file_id)
             .fetch_optional(&mut *tx)
@@ -480,13 +480,6 @@ async fn file_where(
         .as_ref()
         .map(file_from_row)
         .transpose()
-}
-
-fn to_i64(bytes: u64) -> Result<i64> {
-    i64::try_from(bytes).map_err(|_| StoreError::Invalid {
-        what: "file size",
-        why: format!("{bytes} bytes"),
-    })
 }
 
 pub(super) fn file_from_row(r: &PgRow) -> Result<StoredFile> {

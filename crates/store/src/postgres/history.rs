@@ -6,9 +6,9 @@ use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::files::link_files;
-use super::rooms::foreign_key_as_not_found;
 use super::search::{all_words_query, search_lexemes};
 use super::{FeedLock, PgStore};
+use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Preference,
@@ -483,7 +483,7 @@ pub(super) async fn lock_principal(tx: &mut Transaction<'_, Postgres>, id: i64) 
 
 /// `rows` groups of `columns` numbered placeholders for a multi-row `VALUES`; the column
 /// `tsvector` (1-based) is made from its parameter, a text array of lexemes.
-fn placeholders(rows: usize, columns: usize, tsvector: Option<usize>) -> String {
+pub(super) fn placeholders(rows: usize, columns: usize, tsvector: Option<usize>) -> String {
     (0..rows)
         .map(|row| {
             let values: Vec<String> = (1..=columns)

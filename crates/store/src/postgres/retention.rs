@@ -11,6 +11,7 @@ use sqlx::{Postgres, Row, Transaction};
 use super::PgStore;
 use super::files::{FILE_COLUMNS, delete_file_rows, file_from_row};
 use super::history::outbox;
+use crate::engine::{hold_columns, purge_summaries};
 use crate::error::{Result, StoreError};
 use crate::history::ComplianceKind;
 use crate::retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
@@ -75,7 +76,7 @@ impl PgStore {
         placed_by: &str,
         at: i64,
     ) -> Result<LegalHold> {
-        let (room_id, principal_id) = columns(target);
+        let (room_id, principal_id) = hold_columns(target);
         let row = sqlx::query(&format!(
             "INSERT INTO legal_holds (room_id, principal_id, reason, placed_by, placed_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {HOLD_COLUMNS}"
@@ -106,7 +107,7 @@ impl PgStore {
         released_by: &str,
         at: i64,
     ) -> Result<bool> {
-        let (room_id, principal_id) = columns(target);
+        let (room_id, principal_id) = hold_columns(target);
         let released = sqlx::query(
             "UPDATE legal_holds SET released_by = $1, released_at = $2 \
              WHERE room_id IS NOT DISTINCT FROM $3 AND principal_id IS NOT DISTINCT FROM $4 \
@@ -218,16 +219,8 @@ async fn record_messages(
     reason: &str,
     at: i64,
 ) -> Result<()> {
-    let mut by_author: BTreeMap<i64, (u64, i64, i64)> = BTreeMap::new();
-    for row in deleted {
-        let (author, seq): (i64, i64) = (row.get("author_id"), row.get("seq"));
-        let entry = by_author.entry(author).or_insert((0, seq, seq));
-        entry.0 += 1;
-        entry.1 = entry.1.min(seq);
-        entry.2 = entry.2.max(seq);
-    }
-    for (author, (count, first, last)) in by_author {
-        let what = format!("{reason}: {count} messages, seq {first}-{last}");
+    let deleted = deleted.iter().map(|r| (r.get("author_id"), r.get("seq")));
+    for (author, last, what) in purge_summaries(deleted, reason) {
         outbox(
             tx,
             ComplianceKind::Purge,
@@ -240,13 +233,6 @@ async fn record_messages(
         .await?;
     }
     Ok(())
-}
-
-fn columns(target: HoldTarget) -> (Option<i64>, Option<i64>) {
-    match target {
-        HoldTarget::Room(id) => (Some(id), None),
-        HoldTarget::User(id) => (None, Some(id)),
-    }
 }
 
 /// A retention in days; the column's CHECK keeps it positive, and no one sets more than

@@ -8,7 +8,7 @@ use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
 use super::SqliteStore;
 use super::history::outbox;
-use super::rooms::foreign_key_as_not_found;
+use crate::engine::{foreign_key_as_not_found, size_column};
 use crate::error::{Result, StoreError};
 use crate::files::{Direction, FileState, FileToken, NewFileToken, StoredFile};
 use crate::history::ComplianceKind;
@@ -165,7 +165,7 @@ impl SqliteStore {
             });
         }
         sqlx::query("UPDATE files SET size = ? WHERE id = ?")
-            .bind(to_i64(length)?)
+            .bind(size_column(length)?)
             .bind(file_id)
             .execute(&mut *tx)
             .await?;
@@ -201,7 +201,7 @@ impl SqliteStore {
              WHERE id = ? AND state = 'uploading' RETURNING {FILE_COLUMNS}"
         );
         let row = sqlx::query(&sql)
-            .bind(to_i64(size)?)
+            .bind(size_column(size)?)
             .bind(at)
             .bind(file_id)
             .fetch_optional(&mut *tx)
@@ -473,13 +473,6 @@ async fn file_where(
         .as_ref()
         .map(file_from_row)
         .transpose()
-}
-
-fn to_i64(bytes: u64) -> Result<i64> {
-    i64::try_from(bytes).map_err(|_| StoreError::Invalid {
-        what: "file size",
-        why: format!("{bytes} bytes"),
-    })
 }
 
 pub(super) fn file_from_row(r: &SqliteRow) -> Result<StoredFile> {

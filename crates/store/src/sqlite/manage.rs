@@ -6,10 +6,11 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
 use super::rooms::{
-    CATEGORY_COLUMNS, category_from_row, foreign_key_as_not_found, insert_room,
-    record_scope_change, set_creator_in, set_role_in, set_scope_in, update_room_in,
+    CATEGORY_COLUMNS, category_from_row, insert_room, record_scope_change, set_creator_in,
+    set_role_in, set_scope_in, update_room_in,
 };
 use crate::audit::{Audit, AuditEntry};
+use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::rooms::{Category, CategoryUpdate, NewRoom, Role, Room, ScopeEntry};
 

@@ -1,10 +1,10 @@
 //! Administrators and the people search of the room-management application, on SQLite.
 
 use super::changes::record_change;
-use super::rooms::like_escape;
 use super::{LIVE_USERS, SqliteStore, live_user_id, user_from_row};
 use crate::accounts::User;
 use crate::changes::ChangeKind;
+use crate::engine::like_escape;
 use crate::error::Result;
 
 impl SqliteStore {

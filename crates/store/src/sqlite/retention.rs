@@ -11,6 +11,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::SqliteStore;
 use super::files::{FILE_COLUMNS, delete_file_rows, file_from_row};
 use super::history::outbox;
+use crate::engine::{hold_columns, purge_summaries};
 use crate::error::{Result, StoreError};
 use crate::history::ComplianceKind;
 use crate::retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
@@ -78,7 +79,7 @@ impl SqliteStore {
         placed_by: &str,
         at: i64,
     ) -> Result<LegalHold> {
-        let (room_id, principal_id) = columns(target);
+        let (room_id, principal_id) = hold_columns(target);
         let row = sqlx::query(&format!(
             "INSERT INTO legal_holds (room_id, principal_id, reason, placed_by, placed_at) \
              VALUES (?, ?, ?, ?, ?) RETURNING {HOLD_COLUMNS}"
@@ -109,7 +110,7 @@ impl SqliteStore {
         released_by: &str,
         at: i64,
     ) -> Result<bool> {
-        let (room_id, principal_id) = columns(target);
+        let (room_id, principal_id) = hold_columns(target);
         let released = sqlx::query(
             "UPDATE legal_holds SET released_by = ?, released_at = ? \
              WHERE room_id IS ? AND principal_id IS ? AND released_at IS NULL",
@@ -220,16 +221,8 @@ async fn record_messages(
     reason: &str,
     at: i64,
 ) -> Result<()> {
-    let mut by_author: BTreeMap<i64, (u64, i64, i64)> = BTreeMap::new();
-    for row in deleted {
-        let (author, seq): (i64, i64) = (row.get("author_id"), row.get("seq"));
-        let entry = by_author.entry(author).or_insert((0, seq, seq));
-        entry.0 += 1;
-        entry.1 = entry.1.min(seq);
-        entry.2 = entry.2.max(seq);
-    }
-    for (author, (count, first, last)) in by_author {
-        let what = format!("{reason}: {count} messages, seq {first}-{last}");
+    let deleted = deleted.iter().map(|r| (r.get("author_id"), r.get("seq")));
+    for (author, last, what) in purge_summaries(deleted, reason) {
         outbox(
             tx,
             ComplianceKind::Purge,
@@ -242,13 +235,6 @@ async fn record_messages(
         .await?;
     }
     Ok(())
-}
-
-fn columns(target: HoldTarget) -> (Option<i64>, Option<i64>) {
-    match target {
-        HoldTarget::Room(id) => (Some(id), None),
-        HoldTarget::User(id) => (None, Some(id)),
-    }
 }
 
 fn hold_from_row(r: &SqliteRow) -> LegalHold {

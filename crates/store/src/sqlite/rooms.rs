@@ -6,6 +6,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::SqliteStore;
 use super::changes::record_change;
 use crate::changes::ChangeKind;
+use crate::engine::{foreign_key_as_not_found, like_escape, unique_as_duplicate};
 use crate::error::{Result, StoreError};
 use crate::rooms::{
     Category, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate, ScopeEntry,
@@ -532,29 +533,5 @@ fn room_info_from_row(r: &SqliteRow) -> RoomInfo {
             invitations: r.get("c_invitations"),
             logged: r.get("c_logged"),
         },
-    }
-}
-
-pub(super) fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-pub(super) fn unique_as_duplicate(e: sqlx::Error, what: &str) -> StoreError {
-    match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Duplicate(what.to_owned())
-        }
-        other => other.into(),
-    }
-}
-
-pub(super) fn foreign_key_as_not_found(e: sqlx::Error, what: &str) -> StoreError {
-    match e {
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-            StoreError::NotFound(what.to_owned())
-        }
-        other => other.into(),
     }
 }

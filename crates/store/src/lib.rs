@@ -43,6 +43,7 @@ mod migrate;
 mod postgres;
 pub mod retention;
 pub mod rooms;
+mod rows;
 mod secrets;
 mod sqlite;
 

@@ -2,12 +2,11 @@
 //! exporter's cursor, reads and pruning.
 
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
-use super::history::event_from_row;
 use super::{FeedLock, PgStore};
 use crate::error::{Result, StoreError};
 use crate::history::{ComplianceKind, ComplianceRecord};
+use crate::rows;
 
 /// Outbox ids one pruning transaction covers: the single writer is held for a few
 /// milliseconds at a time, so chat commits queue behind no long delete.
@@ -110,7 +109,7 @@ impl PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(record_from_row).collect())
+        Ok(rows.iter().map(rows::record).collect())
     }
 
     /// Deletes exported rows (ids up to `exported_id`) recorded before `before` (unix
@@ -177,15 +176,5 @@ impl PgStore {
             tx.commit().await?;
         }
         Ok(pruned)
-    }
-}
-
-fn record_from_row(r: &PgRow) -> ComplianceRecord {
-    ComplianceRecord {
-        event: event_from_row(r),
-        principal_uri: r.get("principal_uri"),
-        principal_name: r.get("principal_name"),
-        room_guid: r.get("room_guid"),
-        room_name: r.get("room_name"),
     }
 }

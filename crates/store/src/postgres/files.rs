@@ -3,15 +3,15 @@
 //! download's first chunk and its FILEDOWNLOAD row; a token and the count it is checked
 //! against; a declared length and the room quota.
 
-use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, Row, Transaction};
 
 use super::PgStore;
 use super::history::{lock_principal, outbox};
 use crate::engine::{foreign_key_as_not_found, size_column};
 use crate::error::{Result, StoreError};
-use crate::files::{Direction, FileState, FileToken, NewFileToken, StoredFile};
+use crate::files::{Direction, FileToken, NewFileToken, StoredFile};
 use crate::history::ComplianceKind;
+use crate::rows;
 
 pub(super) const FILE_COLUMNS: &str =
     "id, room_id, name, original_name, uploader_id, size, state, created_at, completed_at";
@@ -80,7 +80,7 @@ impl PgStore {
             .bind(token)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(token_from_row).transpose()
+        row.as_ref().map(rows::token).transpose()
     }
 
     /// The file of an upload token: the one reserved before, or a new `uploading` row named
@@ -96,7 +96,7 @@ impl PgStore {
             .await?;
         let token = found
             .as_ref()
-            .map(token_from_row)
+            .map(rows::token)
             .transpose()?
             .filter(|t| t.direction == Direction::Upload && !t.spent)
             .ok_or_else(|| StoreError::NotFound("upload token".into()))?;
@@ -123,7 +123,7 @@ impl PgStore {
                 }
                 other => other.into(),
             })?;
-        let file = file_from_row(&row)?;
+        let file = rows::file(&row)?;
         sqlx::query("UPDATE file_tokens SET file_id = $1 WHERE token = $2")
             .bind(file.id)
             .bind(&token.token)
@@ -216,7 +216,7 @@ impl PgStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::NotFound("upload".into()))?;
-        let file = file_from_row(&row)?;
+        let file = rows::file(&row)?;
         outbox(
             &mut tx,
             ComplianceKind::FileUpload,
@@ -310,7 +310,7 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(file_from_row)
+            .map(rows::file)
             .collect()
     }
 
@@ -358,7 +358,7 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(file_from_row)
+            .map(rows::file)
             .collect()
     }
 
@@ -478,43 +478,6 @@ async fn file_where(
         .fetch_optional(conn)
         .await?
         .as_ref()
-        .map(file_from_row)
+        .map(rows::file)
         .transpose()
-}
-
-pub(super) fn file_from_row(r: &PgRow) -> Result<StoredFile> {
-    Ok(StoredFile {
-        id: r.get("id"),
-        room_id: r.get("room_id"),
-        name: r.get("name"),
-        original_name: r.get("original_name"),
-        uploader_id: r.get("uploader_id"),
-        size: r.get::<i64, _>("size") as u64,
-        state: parse_column::<FileState>(r, "state")?,
-        created_at: r.get("created_at"),
-        completed_at: r.get("completed_at"),
-    })
-}
-
-fn token_from_row(r: &PgRow) -> Result<FileToken> {
-    Ok(FileToken {
-        token: r.get("token"),
-        principal_id: r.get("principal_id"),
-        room_id: r.get("room_id"),
-        direction: parse_column::<Direction>(r, "direction")?,
-        file_url: r.get("file_url"),
-        file_id: r.get("file_id"),
-        issued_at: r.get("issued_at"),
-        expires_at: r.get("expires_at"),
-        spent: r.get("spent"),
-        download_recorded: r.get("download_recorded"),
-    })
-}
-
-/// A text column holding one of an enum's names; the schema's CHECK makes anything else a
-/// damaged database.
-fn parse_column<T: std::str::FromStr<Err = String>>(r: &PgRow, column: &'static str) -> Result<T> {
-    r.get::<String, _>(column)
-        .parse()
-        .map_err(|why| StoreError::Invalid { what: column, why })
 }

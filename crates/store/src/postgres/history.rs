@@ -14,6 +14,7 @@ use crate::history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Preference,
     StoredMessage,
 };
+use crate::rows;
 
 const MESSAGE_COLUMNS: &str = "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content";
 
@@ -197,7 +198,7 @@ impl PgStore {
         recorded?;
         let mut rows = rows?;
         rows.reverse();
-        Ok(rows.iter().map(message_from_row).collect())
+        Ok(rows.iter().map(rows::message).collect())
     }
 
     /// The rows a history query asks for, newest first.
@@ -291,7 +292,7 @@ impl PgStore {
             search,
         );
         recorded?;
-        Ok(rows?.iter().map(message_from_row).collect())
+        Ok(rows?.iter().map(rows::message).collect())
     }
 
     /// Records a join or part (or any event without its own row) for compliance.
@@ -338,7 +339,7 @@ impl PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(event_from_row).collect())
+        Ok(rows.iter().map(rows::event).collect())
     }
 
     /// Invites principals to a room; each gets the next invitation id of their own. Already
@@ -500,27 +501,4 @@ pub(super) fn placeholders(rows: usize, columns: usize, tsvector: Option<usize>)
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// An outbox row, from a query that selects its columns by their names.
-pub(super) fn event_from_row(r: &PgRow) -> ComplianceEvent {
-    ComplianceEvent {
-        id: r.get("id"),
-        kind: r.get("kind"),
-        room_id: r.get("room_id"),
-        principal_id: r.get("principal_id"),
-        message_seq: r.get("message_seq"),
-        content: r.get("content"),
-        at: r.get("at"),
-    }
-}
-
-fn message_from_row(r: &PgRow) -> StoredMessage {
-    StoredMessage {
-        room_id: r.get("room_id"),
-        seq: r.get("seq"),
-        author_uri: r.get("author_uri"),
-        posted_at: r.get("posted_at"),
-        content: r.get("content"),
-    }
 }

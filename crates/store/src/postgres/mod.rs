@@ -25,6 +25,7 @@ use crate::accounts::{DigestSecret, Mechanisms, PasswordSecrets, User};
 use crate::changes::ChangeKind;
 use crate::error::{Result, StoreError};
 use crate::migrate::{self, POSTGRES};
+use crate::rows;
 use crate::sqlite::DEFAULT_SEARCH_TIME_LIMIT;
 use changes::record_change;
 
@@ -43,7 +44,7 @@ pub struct PgStore {
 const CONNECTIONS: u32 = 16;
 /// Connections for searches, per node: how many may run at once.
 const SEARCHERS: u32 = 2;
-/// The accounts not removed, as `user_from_row` reads them; callers add conditions.
+/// The accounts not removed, as `rows::user` reads them; callers add conditions.
 const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled, admin \
      FROM principals WHERE kind = 'user' AND removed_at IS NULL";
 
@@ -273,7 +274,7 @@ impl PgStore {
         let rows = sqlx::query(&format!("{LIVE_USERS} ORDER BY uri"))
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(user_from_row).collect())
+        Ok(rows.iter().map(rows::user).collect())
     }
 
     pub async fn user(&self, uri: &str) -> Result<Option<User>> {
@@ -281,7 +282,7 @@ impl PgStore {
             .bind(uri)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(user_from_row))
+        Ok(row.as_ref().map(rows::user))
     }
 
     /// An account by principal id, unless removed.
@@ -290,7 +291,7 @@ impl PgStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(user_from_row))
+        Ok(row.as_ref().map(rows::user))
     }
 
     pub async fn password_phc(&self, uri: &str) -> Result<Option<String>> {
@@ -451,19 +452,4 @@ async fn write_secrets(
         .await?;
     }
     Ok(())
-}
-
-pub(super) fn user_from_row(r: &sqlx::postgres::PgRow) -> User {
-    User {
-        id: r.get("id"),
-        uri: r.get("uri"),
-        display_name: r.get("display_name"),
-        created_at: r.get("created_at"),
-        mechanisms: Mechanisms::parse(r.get("mechanisms")).unwrap_or(Mechanisms {
-            digest: true,
-            ntlm: false,
-        }),
-        disabled: r.get("disabled"),
-        admin: r.get("admin"),
-    }
 }

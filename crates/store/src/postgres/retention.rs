@@ -9,12 +9,13 @@ use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::PgStore;
-use super::files::{FILE_COLUMNS, delete_file_rows, file_from_row};
+use super::files::{FILE_COLUMNS, delete_file_rows};
 use super::history::outbox;
 use crate::engine::{hold_columns, purge_summaries};
 use crate::error::{Result, StoreError};
 use crate::history::ComplianceKind;
 use crate::retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
+use crate::rows;
 
 /// The principals under a hold in force, as SQL to test an author or uploader against.
 const HELD_USERS: &str =
@@ -45,7 +46,10 @@ impl PgStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(|r| (r.get("id"), days(r))).collect())
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("id"), rows::retention_days(r)))
+            .collect())
     }
 
     /// The rooms of categories with a retention, less those a hold keeps whole.
@@ -63,7 +67,7 @@ impl PgStore {
             .map(|r| RetainedRoom {
                 room_id: r.get("id"),
                 room_guid: r.get("guid"),
-                days: days(r),
+                days: rows::retention_days(r),
             })
             .collect())
     }
@@ -97,7 +101,7 @@ impl PgStore {
             }
             other => other.into(),
         })?;
-        Ok(hold_from_row(&row))
+        Ok(rows::hold(&row))
     }
 
     /// Releases the hold in force on a target; false when there was none.
@@ -135,7 +139,7 @@ impl PgStore {
         ))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(hold_from_row).collect())
+        Ok(rows.iter().map(rows::hold).collect())
     }
 
     /// One step of a purge: deletes at most `limit` of a room's messages posted before
@@ -186,7 +190,7 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(file_from_row)
+        .map(rows::file)
         .collect::<Result<Vec<_>>>()?;
         for file in &orphans {
             delete_file_rows(&mut tx, file.id).await?;
@@ -233,26 +237,4 @@ async fn record_messages(
         .await?;
     }
     Ok(())
-}
-
-/// A retention in days; the column's CHECK keeps it positive, and no one sets more than
-/// `u32::MAX` days.
-fn days(r: &PgRow) -> u32 {
-    u32::try_from(r.get::<i64, _>("retention_days")).unwrap_or(u32::MAX)
-}
-
-fn hold_from_row(r: &PgRow) -> LegalHold {
-    let target = match r.get::<Option<i64>, _>("room_id") {
-        Some(room) => HoldTarget::Room(room),
-        None => HoldTarget::User(r.get("principal_id")),
-    };
-    LegalHold {
-        id: r.get("id"),
-        target,
-        reason: r.get("reason"),
-        placed_by: r.get("placed_by"),
-        placed_at: r.get("placed_at"),
-        released_by: r.get("released_by"),
-        released_at: r.get("released_at"),
-    }
 }

@@ -2,12 +2,11 @@
 //! exporter's cursor, reads and pruning.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
-use super::history::event_from_row;
 use crate::error::{Result, StoreError};
 use crate::history::{ComplianceKind, ComplianceRecord};
+use crate::rows;
 
 /// Outbox ids one pruning transaction covers: the single writer is held for a few
 /// milliseconds at a time, so chat commits queue behind no long delete.
@@ -106,7 +105,7 @@ impl SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.reads)
         .await?;
-        Ok(rows.iter().map(record_from_row).collect())
+        Ok(rows.iter().map(rows::record).collect())
     }
 
     /// Deletes exported rows (ids up to `exported_id`) recorded before `before` (unix
@@ -173,15 +172,5 @@ impl SqliteStore {
             tx.commit().await?;
         }
         Ok(pruned)
-    }
-}
-
-fn record_from_row(r: &SqliteRow) -> ComplianceRecord {
-    ComplianceRecord {
-        event: event_from_row(r),
-        principal_uri: r.get("principal_uri"),
-        principal_name: r.get("principal_name"),
-        room_guid: r.get("room_guid"),
-        room_name: r.get("room_name"),
     }
 }

@@ -13,6 +13,7 @@ use crate::history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Preference,
     StoredMessage, fts_in_rooms,
 };
+use crate::rows;
 
 const MESSAGE_COLUMNS: &str = "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content";
 
@@ -189,7 +190,7 @@ impl SqliteStore {
         recorded?;
         let mut rows = rows?;
         rows.reverse();
-        Ok(rows.iter().map(message_from_row).collect())
+        Ok(rows.iter().map(rows::message).collect())
     }
 
     /// The rows a history query asks for, newest first.
@@ -281,7 +282,7 @@ impl SqliteStore {
             search,
         );
         recorded?;
-        Ok(rows?.iter().map(message_from_row).collect())
+        Ok(rows?.iter().map(rows::message).collect())
     }
 
     /// Records a join or part (or any event without its own row) for compliance.
@@ -328,7 +329,7 @@ impl SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.reads)
         .await?;
-        Ok(rows.iter().map(event_from_row).collect())
+        Ok(rows.iter().map(rows::event).collect())
     }
 
     /// Invites principals to a room; each gets the next invitation id of their own. Already
@@ -451,27 +452,4 @@ pub(super) async fn outbox(
     .await
     .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
     Ok(())
-}
-
-/// An outbox row, from a query that selects its columns by their names.
-pub(super) fn event_from_row(r: &SqliteRow) -> ComplianceEvent {
-    ComplianceEvent {
-        id: r.get("id"),
-        kind: r.get("kind"),
-        room_id: r.get("room_id"),
-        principal_id: r.get("principal_id"),
-        message_seq: r.get("message_seq"),
-        content: r.get("content"),
-        at: r.get("at"),
-    }
-}
-
-fn message_from_row(r: &SqliteRow) -> StoredMessage {
-    StoredMessage {
-        room_id: r.get("room_id"),
-        seq: r.get("seq"),
-        author_uri: r.get("author_uri"),
-        posted_at: r.get("posted_at"),
-        content: r.get("content"),
-    }
 }

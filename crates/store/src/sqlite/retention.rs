@@ -9,12 +9,13 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
-use super::files::{FILE_COLUMNS, delete_file_rows, file_from_row};
+use super::files::{FILE_COLUMNS, delete_file_rows};
 use super::history::outbox;
 use crate::engine::{hold_columns, purge_summaries};
 use crate::error::{Result, StoreError};
 use crate::history::ComplianceKind;
 use crate::retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
+use crate::rows;
 
 /// The principals under a hold in force, as SQL to test an author or uploader against.
 const HELD_USERS: &str =
@@ -47,7 +48,7 @@ impl SqliteStore {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| (r.get("id"), r.get("retention_days")))
+            .map(|r| (r.get("id"), rows::retention_days(r)))
             .collect())
     }
 
@@ -66,7 +67,7 @@ impl SqliteStore {
             .map(|r| RetainedRoom {
                 room_id: r.get("id"),
                 room_guid: r.get("guid"),
-                days: r.get("retention_days"),
+                days: rows::retention_days(r),
             })
             .collect())
     }
@@ -100,7 +101,7 @@ impl SqliteStore {
             }
             other => other.into(),
         })?;
-        Ok(hold_from_row(&row))
+        Ok(rows::hold(&row))
     }
 
     /// Releases the hold in force on a target; false when there was none.
@@ -137,7 +138,7 @@ impl SqliteStore {
         ))
         .fetch_all(&self.reads)
         .await?;
-        Ok(rows.iter().map(hold_from_row).collect())
+        Ok(rows.iter().map(rows::hold).collect())
     }
 
     /// One step of a purge: deletes at most `limit` of a room's messages posted before
@@ -188,7 +189,7 @@ impl SqliteStore {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(file_from_row)
+        .map(rows::file)
         .collect::<Result<Vec<_>>>()?;
         for file in &orphans {
             delete_file_rows(&mut tx, file.id).await?;
@@ -235,20 +236,4 @@ async fn record_messages(
         .await?;
     }
     Ok(())
-}
-
-fn hold_from_row(r: &SqliteRow) -> LegalHold {
-    let target = match r.get::<Option<i64>, _>("room_id") {
-        Some(room) => HoldTarget::Room(room),
-        None => HoldTarget::User(r.get("principal_id")),
-    };
-    LegalHold {
-        id: r.get("id"),
-        target,
-        reason: r.get("reason"),
-        placed_by: r.get("placed_by"),
-        placed_at: r.get("placed_at"),
-        released_by: r.get("released_by"),
-        released_at: r.get("released_at"),
-    }
 }

@@ -8,8 +8,8 @@ use crate::error::{Result, StoreError};
 use crate::history::{ComplianceKind, ComplianceRecord};
 use crate::rows;
 
-/// Outbox ids one pruning transaction covers: the single writer is held for a few
-/// milliseconds at a time, so chat commits queue behind no long delete.
+/// Outbox ids one pruning transaction covers: the rows it deletes stay locked for a few
+/// milliseconds at a time, never through a long delete.
 const PRUNE_SPAN: i64 = 2_000;
 
 impl PgStore {
@@ -88,7 +88,7 @@ impl PgStore {
     }
 
     /// Outbox rows after `after_id`, oldest first, at most `limit`, each with its principal
-    /// and room. Read on the readers' pool: the writer is not held.
+    /// and room. A read: it locks nothing.
     pub async fn compliance_records(
         &self,
         after_id: i64,

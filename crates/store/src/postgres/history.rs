@@ -169,9 +169,9 @@ impl PgStore {
     }
 
     /// Reads history (oldest first) and records the read as a compliance event. The record
-    /// is written beside the read, not around it: a read changes nothing, so the writer is
-    /// held for one insert only, and a search never holds it at all. Nothing read is
-    /// returned unless the record was written.
+    /// is written beside the read, not around it: a read changes nothing, so the outbox's
+    /// lock is held for one insert only, and never for a search. Nothing read is returned
+    /// unless the record was written.
     pub async fn read_history(
         &self,
         room_id: i64,

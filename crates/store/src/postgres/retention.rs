@@ -1,7 +1,7 @@
 //! Retention policies, legal holds and purging on PostgreSQL. A purge runs in steps of a bounded
-//! number of messages and files, one short transaction each, so that posts and joins queued
-//! for the single writer get their turn between steps; each step writes the compliance
-//! record of what it removed in its own transaction.
+//! number of messages and files, one short transaction each, so that the locks it takes (the
+//! outbox's among them) are held briefly; each step writes the compliance record of what it
+//! removed in its own transaction.
 
 use std::collections::BTreeMap;
 

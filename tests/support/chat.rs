@@ -53,6 +53,12 @@ impl ChatClient {
         ChatClient::invite(lookup.conn, user, &channel, "channel").await
     }
 
+    /// INVITEs `uri` straight away on a connection that has registered, as Lync 2013 does
+    /// with the provisioned pool URI (no `cmd:requri`).
+    pub async fn direct(conn: SipConn, user: &str, uri: &str) -> ChatClient {
+        ChatClient::invite(conn, user, uri, "direct").await
+    }
+
     /// A new INVITE (no To tag) with the dialog's Call-ID and tag, as a client that starts
     /// over sends it: the server replaces the dialog.
     pub async fn reinvite(self) -> ChatClient {
@@ -118,11 +124,17 @@ impl ChatClient {
         )
     }
 
+    /// The next in-dialog request, as bytes to send when the test reads what comes back
+    /// itself.
+    pub fn next_request(&mut self, method: &str, body: &str) -> String {
+        self.cseq += 1;
+        self.in_dialog(method, body, self.cseq)
+    }
+
     /// Sends a body in an INFO and returns the SIP answer to it. Server INFOs that arrive
     /// meanwhile are answered and kept.
     pub async fn send_body(&mut self, body: &str) -> Response {
-        self.cseq += 1;
-        let info = self.in_dialog("INFO", body, self.cseq);
+        let info = self.next_request("INFO", body);
         self.conn.send(info).await;
         self.response_to(self.cseq).await
     }
@@ -178,7 +190,8 @@ impl ChatClient {
         self.inbox.pop_front().expect("just received")
     }
 
-    /// Sends a command and returns its reply (notices that arrive first stay queued).
+    /// Sends a command and returns its reply, matched by the `envid` its `commandid` echoes
+    /// (notices, and replies pushed without a command, that arrive first stay queued).
     pub async fn command(&mut self, xml: &str) -> xccos::Reply {
         self.envid += 1;
         let body = format!(
@@ -194,7 +207,9 @@ impl ChatClient {
         let reply = loop {
             let e = self.next_envelope().await;
             match e.messages.first() {
-                Some(Xccos::Reply(r)) => break r.clone(),
+                Some(Xccos::Reply(r)) if r.command.is_some_and(|c| c.envid == self.envid) => {
+                    break r.clone();
+                }
                 _ => skipped.push_back(e),
             }
         };
@@ -290,16 +305,14 @@ impl ChatClient {
     }
 
     pub async fn bye(&mut self) {
-        self.cseq += 1;
-        let bye = self.in_dialog("BYE", "", self.cseq);
+        let bye = self.next_request("BYE", "");
         self.conn.send(bye).await;
         assert_eq!(self.response_to(self.cseq).await.status, 200);
     }
 
     /// An in-dialog request of any method; returns the answer.
     pub async fn request(&mut self, method: &str) -> Response {
-        self.cseq += 1;
-        let req = self.in_dialog(method, "", self.cseq);
+        let req = self.next_request(method, "");
         self.conn.send(req).await;
         self.response_to(self.cseq).await
     }

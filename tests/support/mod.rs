@@ -59,6 +59,7 @@ impl TestServer {
         config.sip.tcp_listen = Some("127.0.0.1:0".parse().unwrap());
         config.sip.tls_listen = Some("127.0.0.1:0".parse().unwrap());
         config.web.listen = Some("127.0.0.1:0".parse().unwrap());
+        config.admin.listen = Some("127.0.0.1:0".parse().unwrap());
         tweak(&mut config);
         let clock = options.clock.clone();
         let server = Server::start(config.clone(), options)
@@ -398,6 +399,30 @@ impl SipConn {
         }
         s.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
         s
+    }
+
+    /// The provisioning SUBSCRIBE exactly as pidgin-sipe writes it (xccos.md §1.4,
+    /// shared/protocol/sipe-transcript.txt #3), asking for the groups of `body`.
+    pub fn provisioning_subscribe(&mut self, user: &str, call_id: &str, body: &str) -> String {
+        let me = format!("sip:{user}@{DOMAIN}");
+        self.request(
+            "SUBSCRIBE",
+            &me,
+            user,
+            &me,
+            call_id,
+            &[
+                "Event: vnd-microsoft-provisioning-v2",
+                "Accept: application/vnd-microsoft-roaming-provisioning-v2+xml",
+                "Supported: com.microsoft.autoextend",
+                "Supported: ms-benotify",
+                "Proxy-Require: ms-benotify",
+                "Supported: ms-piggyback-first-notify",
+                "Expires: 0",
+                "Content-Type: application/vnd-microsoft-roaming-provisioning-v2+xml",
+            ],
+            body,
+        )
     }
 
     /// A REGISTER for `user` with optional extra headers.

@@ -15,24 +15,7 @@ async fn provisioning_is_piggybacked_when_the_client_supports_it() {
     let mut c = s.tls().await;
     c.register("alice", "wonderland").await;
     // Exactly the headers pidgin-sipe sends (shared/protocol/sipe-transcript.txt #3).
-    let req = c.request(
-        "SUBSCRIBE",
-        &format!("sip:alice@{DOMAIN}"),
-        "alice",
-        &format!("sip:alice@{DOMAIN}"),
-        "prov1",
-        &[
-            "Event: vnd-microsoft-provisioning-v2",
-            "Accept: application/vnd-microsoft-roaming-provisioning-v2+xml",
-            "Supported: com.microsoft.autoextend",
-            "Supported: ms-benotify",
-            "Proxy-Require: ms-benotify",
-            "Supported: ms-piggyback-first-notify",
-            "Expires: 0",
-            "Content-Type: application/vnd-microsoft-roaming-provisioning-v2+xml",
-        ],
-        PROVISIONING_BODY,
-    );
+    let req = c.provisioning_subscribe("alice", "prov1", PROVISIONING_BODY);
     c.send(req).await;
     let r = c.recv_response().await;
     assert_eq!(r.status, 200);

@@ -18,6 +18,7 @@ use xccos::{ChatMessage, Envelope, GrpChat};
 
 use crate::Env;
 use crate::error::BenchError;
+use crate::lean::{self, Conn, LeanRoom, Members};
 use crate::measure::{Latencies, Latency, ProcSample, Stamp, micros_since, now_ns};
 use crate::population;
 use crate::relay;
@@ -68,6 +69,13 @@ pub struct PhaseResult {
     pub server_cpu_pct: f64,
     /// CPU of this process, the load generator.
     pub bench_cpu_pct: f64,
+    /// The headline: deliveries made per second of the server's (or relay's) CPU time.
+    pub deliveries_per_server_cpu_s: f64,
+    /// The same, inverted: the server's (or relay's) CPU time per delivery.
+    pub server_us_per_delivery: f64,
+    /// The load generator's CPU time per delivery: well below the server's, or the
+    /// scenario measures the generator.
+    pub bench_us_per_delivery: f64,
 }
 
 /// Both phases against one system, and its peak memory.
@@ -79,8 +87,19 @@ pub struct FanoutOutcome {
     pub server_peak_rss_mib: f64,
 }
 
+impl FanoutOutcome {
+    /// The phase whose cost per delivery heads the report: the closed loop, which keeps
+    /// the system busy, when there was one.
+    fn headline(&self) -> (&'static str, &PhaseResult) {
+        match &self.saturated {
+            Some(s) => ("saturated", s),
+            None => ("paced", &self.paced),
+        }
+    }
+}
+
 /// Sends one message, stamped by the caller.
-trait Poster: Send + Sync + 'static {
+pub trait Poster: Send + Sync + 'static {
     fn post(&self, text: String) -> impl Future<Output = Result<(), BenchError>> + Send;
 }
 
@@ -108,23 +127,31 @@ impl Poster for RawPoster {
 }
 
 /// What every receiver shares: delivery counts per phase, and where posters hear their echo.
-struct Shared {
+pub struct Shared {
     delivered: [AtomicU64; PHASES],
     echoes: Vec<mpsc::UnboundedSender<u64>>,
 }
 
+impl Shared {
+    /// Deliveries of `phase` so far.
+    pub fn delivered(&self, phase: usize) -> u64 {
+        self.delivered[phase].load(Ordering::Relaxed)
+    }
+}
+
 /// One receiver's samples (microseconds) and its last arrival, per phase.
 #[derive(Default)]
-struct Tally {
+pub struct Tally {
     micros: [Vec<u32>; PHASES],
     last_ns: [u64; PHASES],
 }
 
 impl Tally {
-    fn record(&mut self, text: &str, own: Option<u32>, shared: &Shared) {
-        let Some(stamp) = Stamp::parse(text).filter(|s| s.phase < PHASES) else {
+    /// One delivery to a member that posts as `own` (if it posts).
+    pub fn record(&mut self, stamp: Stamp, own: Option<u32>, shared: &Shared) {
+        if stamp.phase >= PHASES {
             return;
-        };
+        }
         self.micros[stamp.phase].push(micros_since(stamp.sent_ns));
         self.last_ns[stamp.phase] = now_ns();
         shared.delivered[stamp.phase].fetch_add(1, Ordering::Relaxed);
@@ -167,22 +194,44 @@ pub async fn run(
             p99 < 50.0,
         ));
     }
+    let (phase, headline) = server.headline();
+    if targets {
+        checks.push(TargetCheck::new(
+            "server CPU per delivery <= 4 us (>= 250,000 deliveries per server CPU-second)",
+            format!(
+                "{:.1} us, {:.0} deliveries per server CPU-second ({phase})",
+                headline.server_us_per_delivery, headline.deliveries_per_server_cpu_s
+            ),
+            headline.server_us_per_delivery > 0.0 && headline.server_us_per_delivery <= 4.0,
+        ));
+    }
     if !args.no_baseline {
         let relay = run_relay(env, args).await?;
         rows.push(Row::of("relay paced", &relay.paced));
         if let Some(s) = &relay.saturated {
             rows.push(Row::of("relay saturated", s));
         }
-        if let (Some(s), Some(r)) = (&server.saturated, &relay.saturated) {
-            let ratio = if r.deliveries_per_s > 0.0 {
-                s.deliveries_per_s / r.deliveries_per_s
-            } else {
-                0.0
-            };
-            rows.push(Row::of(
-                "server / relay",
-                &json!({ "deliveries_per_s_ratio": ratio }),
-            ));
+        let (_, relay_headline) = relay.headline();
+        rows.push(Row::of(
+            "server / relay",
+            &json!({
+                "phase": phase,
+                "server_us_per_delivery": headline.server_us_per_delivery,
+                "relay_us_per_delivery": relay_headline.server_us_per_delivery,
+                "server_deliveries_per_cpu_s": headline.deliveries_per_server_cpu_s,
+                "relay_deliveries_per_cpu_s": relay_headline.deliveries_per_server_cpu_s,
+                "per_cpu_s_ratio": per(
+                    headline.deliveries_per_server_cpu_s,
+                    relay_headline.deliveries_per_server_cpu_s
+                ),
+                "deliveries_per_s_ratio": per(
+                    headline.deliveries_per_s,
+                    relay_headline.deliveries_per_s
+                ),
+            }),
+        ));
+        if let (true, Some(s), Some(r)) = (targets, &server.saturated, &relay.saturated) {
+            let ratio = per(s.deliveries_per_s, r.deliveries_per_s);
             checks.push(TargetCheck::new(
                 "fan-out >= 0.5 x baseline",
                 format!(
@@ -201,13 +250,14 @@ pub async fn run(
             ("duration_s", json!(args.duration)),
             ("closed_loop_posters", json!(args.posters)),
             ("text_bytes", json!(args.size)),
+            ("members_driven", json!(env.members.describe())),
         ]),
         rows,
         targets: checks,
     })
 }
 
-/// The fan-out through the real server, members on the client library.
+/// The fan-out through the real server, members lean or on the client library.
 pub async fn run_server(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, BenchError> {
     let dir = env.scratch("fanout")?;
     let store = population::open_store(&dir).await?;
@@ -216,9 +266,27 @@ pub async fn run_server(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, B
     store.close().await;
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
-        let room = ClientRoom::join(&target, env, &accounts, &room_uri, args.posters).await?;
-        let setup = room.setup;
-        let (paced, saturated) = room.phases(args, || target.sample()).await?;
+        let sample = || target.sample();
+        let (setup, (paced, saturated)) = match env.members {
+            Members::Full => {
+                let room =
+                    ClientRoom::join(&target, env, &accounts, &room_uri, args.posters).await?;
+                (room.setup, room.phases(args, sample).await?)
+            }
+            Members::Lean => {
+                let dialer = Dialer::new((!env.tcp).then(|| target.cert_path()).as_deref())?;
+                let posters = args.posters.max(1);
+                let (shared, echo_rx) = shared(posters);
+                let to = target.sip_addr(env.tcp);
+                let only = |_| vec![room_uri.clone()];
+                let room =
+                    LeanRoom::join(env, &dialer, to, &accounts, only, posters, &shared).await?;
+                let phases = Run::new(args, &shared, args.members)
+                    .phases(&room.posters, echo_rx, room.receivers, room.stop, sample)
+                    .await?;
+                (room.setup, phases)
+            }
+        };
         Ok(FanoutOutcome {
             setup,
             paced,
@@ -333,7 +401,8 @@ impl ClientRoom {
 }
 
 /// The baseline: the same room through the relay, members on raw connections spread over
-/// the loopback source addresses, doing a client's work per message (decode, parse, 200).
+/// the loopback source addresses: lean members, or (with full members) ones that do a
+/// client's work per message (decode, parse, 200).
 pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, BenchError> {
     // The relay presents a certificate like the server's: make one the same way.
     let dir = env.scratch("relay")?;
@@ -357,24 +426,37 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
         let (stop, stopped) = watch::channel(false);
         let started = Instant::now();
         let mut receivers = Vec::with_capacity(args.members);
-        let mut handles = Vec::new();
+        let (mut raw, mut lean) = (Vec::new(), Vec::new());
         for i in 0..args.members {
-            let (stream, _) = dialer
-                .connect(crate::wire::source(i, env.sources), relay.addr)
-                .await?;
+            let from = crate::wire::source(i, env.sources);
             let own = (i < posters).then(|| u32::try_from(i).unwrap_or(u32::MAX));
-            let (out, task) = raw_member(stream, own, shared.clone(), stopped.clone());
-            receivers.push(task);
-            if i < posters {
-                handles.push(Arc::new(RawPoster { out }));
+            let (shared, stopped) = (shared.clone(), stopped.clone());
+            match env.members {
+                Members::Lean => {
+                    let conn = Conn::open(&dialer, from, relay.addr).await?;
+                    let (poster, task) = lean::relay_member(conn, own, shared, stopped);
+                    receivers.push(task);
+                    lean.extend(poster.map(Arc::new));
+                }
+                Members::Full => {
+                    let (stream, _) = dialer.connect(from, relay.addr).await?;
+                    let (out, task) = raw_member(stream, own, shared, stopped);
+                    receivers.push(task);
+                    if own.is_some() {
+                        raw.push(Arc::new(RawPoster { out }));
+                    }
+                }
             }
         }
         let setup = started.elapsed();
         // Every member must be registered with the relay before the first post.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let (paced, saturated) = Run::new(args, &shared, args.members)
-            .phases(&handles, echo_rx, receivers, stop, || relay.sample())
-            .await?;
+        let run = Run::new(args, &shared, args.members);
+        let sample = || relay.sample();
+        let (paced, saturated) = match env.members {
+            Members::Lean => run.phases(&lean, echo_rx, receivers, stop, sample).await?,
+            Members::Full => run.phases(&raw, echo_rx, receivers, stop, sample).await?,
+        };
         Ok(FanoutOutcome {
             setup,
             paced,
@@ -388,7 +470,7 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
     outcome
 }
 
-fn shared(posters: usize) -> (Arc<Shared>, Vec<mpsc::UnboundedReceiver<u64>>) {
+pub fn shared(posters: usize) -> (Arc<Shared>, Vec<mpsc::UnboundedReceiver<u64>>) {
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..posters).map(|_| mpsc::unbounded_channel()).unzip();
     (
         Arc::new(Shared {
@@ -462,12 +544,19 @@ pub struct Deliveries {
 }
 
 impl Deliveries {
+    /// The latencies of `phase`, and its last arrival.
+    pub fn phase(&self, phase: usize) -> (&Latencies, u64) {
+        (&self.latencies[phase], self.last_ns[phase])
+    }
+
     /// What `window` measured.
     pub fn result(&self, window: &Window) -> PhaseResult {
         let delivery = &self.latencies[window.phase];
         let count = delivery.count();
         let expected = window.posts * window.members;
         let secs = self.last_ns[window.phase].saturating_sub(window.start_ns) as f64 / 1e9;
+        let server_cpu_s = window.server.1.cpu_secs - window.server.0.cpu_secs;
+        let bench_cpu_s = window.bench.1.cpu_secs - window.bench.0.cpu_secs;
         PhaseResult {
             posts: window.posts,
             deliveries: count,
@@ -480,6 +569,9 @@ impl Deliveries {
             latency: delivery.summary(),
             server_cpu_pct: window.server.0.cpu_percent(&window.server.1),
             bench_cpu_pct: window.bench.0.cpu_percent(&window.bench.1),
+            deliveries_per_server_cpu_s: per(count as f64, server_cpu_s),
+            server_us_per_delivery: per(server_cpu_s * 1e6, count as f64),
+            bench_us_per_delivery: per(bench_cpu_s * 1e6, count as f64),
         }
     }
 }
@@ -616,16 +708,19 @@ impl<'a> Run<'a> {
     async fn drain(&self, phase: usize, posts: u64) {
         let expected = posts * self.members;
         let deadline = Instant::now() + DRAIN;
-        while self.shared.delivered[phase].load(Ordering::Relaxed) < expected
-            && Instant::now() < deadline
-        {
+        while self.shared.delivered(phase) < expected && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
 
+/// `a / b`, and 0 where `b` is none (a phase too short for one CPU tick).
+fn per(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
 /// Stops the receivers and merges their samples.
-async fn gather(
+pub async fn gather(
     receivers: Vec<JoinHandle<Tally>>,
     stop: watch::Sender<bool>,
 ) -> Result<Deliveries, BenchError> {
@@ -646,7 +741,7 @@ async fn gather(
     Ok(deliveries)
 }
 
-async fn receive_client(
+pub async fn receive_client(
     mut events: Events,
     own: Option<u32>,
     shared: Arc<Shared>,
@@ -656,7 +751,11 @@ async fn receive_client(
     loop {
         tokio::select! {
             event = events.next() => match event {
-                Some(Event::Message(line)) => tally.record(&line.text, own, &shared),
+                Some(Event::Message(line)) => {
+                    if let Some(stamp) = Stamp::parse(&line.text) {
+                        tally.record(stamp, own, &shared);
+                    }
+                }
                 Some(Event::Closed { error }) => {
                     tracing::warn!(%error, "a member's client closed");
                     break;
@@ -697,8 +796,10 @@ fn raw_member(
                 if let Item::Message(Message::Request(req)) = item {
                     if let Ok(envelope) = Envelope::parse(&req.body, &xccos::Limits::default()) {
                         for m in envelope.messages {
-                            if let xccos::Message::GrpChat(chat) = m {
-                                tally.record(&chat.message.text, own, &shared);
+                            if let xccos::Message::GrpChat(chat) = m
+                                && let Some(stamp) = Stamp::parse(&chat.message.text)
+                            {
+                                tally.record(stamp, own, &shared);
                             }
                         }
                     }
@@ -717,22 +818,15 @@ fn raw_member(
 
 /// The INFO the relay carries: shaped like the server's delivery (same headers, a
 /// `grpchat` body written by the same codec), so that both move the same bytes.
-fn relay_info(text: &str) -> Bytes {
+pub fn relay_info(text: &str) -> Bytes {
     let seq = Stamp::parse(text).map_or(0, |s| s.seq);
-    let unix_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64);
-    let chat = GrpChat {
-        seqid: 1,
-        message: ChatMessage {
-            channel_uri: format!("ma-chan://{DOMAIN}/6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
-            author: format!("sip:member0@{DOMAIN}"),
-            ts: Some(xccos::format_timestamp(unix_ns)),
-            message_id: Some(seq + 1),
-            text: text.to_owned(),
-        },
-    };
-    let body = Envelope::new(seq + 1, chat).to_xml();
+    let body = grpchat(
+        seq + 1,
+        &format!("ma-chan://{DOMAIN}/6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
+        &format!("sip:member0@{DOMAIN}"),
+        text,
+        Some(seq + 1),
+    );
     Bytes::from(format!(
         "INFO sip:member@127.0.0.1:50000;transport=tls SIP/2.0\r\n\
          Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK{seq:016x}\r\n\
@@ -747,4 +841,29 @@ fn relay_info(text: &str) -> Bytes {
         seq + 2,
         body.len()
     ))
+}
+
+/// A `grpchat` envelope of `text` by `author` in `room`, stamped now; `message_id` is the
+/// room's sequence number, which only the server writes.
+pub fn grpchat(
+    envid: u64,
+    room: &str,
+    author: &str,
+    text: &str,
+    message_id: Option<u64>,
+) -> String {
+    let unix_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let chat = GrpChat {
+        seqid: 1,
+        message: ChatMessage {
+            channel_uri: room.to_owned(),
+            author: author.to_owned(),
+            ts: Some(xccos::format_timestamp(unix_ns)),
+            message_id,
+            text: text.to_owned(),
+        },
+    };
+    Envelope::new(envid, chat).to_xml()
 }

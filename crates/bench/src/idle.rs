@@ -4,22 +4,23 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use serde_json::json;
-use sip_proto::{Decoder, Item, Limits, Message};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::Env;
 use crate::error::BenchError;
+use crate::lean::{Conn, register};
+use crate::measure::ProcSample;
 use crate::population;
 use crate::report::{Row, Section, TargetCheck, settings};
-use crate::target::{DOMAIN, Target};
-use crate::wire::{Dialer, Stream, source};
+use crate::target::Target;
+use crate::wire::{Dialer, source};
 
 /// How long the server may settle before its memory is read.
 const SETTLE: Duration = Duration::from_secs(2);
 /// Registrations in flight at once.
 const AT_ONCE: usize = 128;
+/// How long a registration may take.
+const REGISTER_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct IdleArgs {
@@ -36,11 +37,7 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
         let dialer = Dialer::new((!env.tcp).then(|| target.cert_path()).as_deref())?;
-        let to = if env.tcp {
-            target.tcp_addr
-        } else {
-            target.tls_addr
-        };
+        let to = target.sip_addr(env.tcp);
         // A few connections first, so that the baseline includes what any first one costs.
         let warm = open(
             &dialer,
@@ -51,7 +48,7 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
         )
         .await?;
         tokio::time::sleep(SETTLE).await;
-        let before = target.sample();
+        let (before, bench_before) = (target.sample(), ProcSample::read(std::process::id()));
         let started = Instant::now();
         let held = open(
             &dialer,
@@ -63,16 +60,21 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
         .await?;
         let connect_s = started.elapsed().as_secs_f64();
         tokio::time::sleep(SETTLE).await;
-        let after = target.sample();
+        let (after, bench_after) = (target.sample(), ProcSample::read(std::process::id()));
+        // CPU seconds of the registrations (and the settling after them), both sides.
+        let cpu_s = (
+            after.cpu_secs - before.cpu_secs,
+            bench_after.cpu_secs - bench_before.cpu_secs,
+        );
         let n = held.len() as f64;
         let per_conn_kib = (after.rss_kib.saturating_sub(before.rss_kib)) as f64 / n.max(1.0);
         drop((warm, held));
-        Ok::<_, BenchError>((before, after, per_conn_kib, connect_s, n))
+        Ok::<_, BenchError>((before, after, per_conn_kib, connect_s, n, cpu_s))
     }
     .await;
     target.stop().await;
     env.remove(&dir);
-    let (before, after, per_conn_kib, connect_s, n) = outcome?;
+    let (before, after, per_conn_kib, connect_s, n, (server_cpu_s, bench_cpu_s)) = outcome?;
     let per_conn_kb = per_conn_kib * 1.024;
     Ok(Section {
         scenario: "idle connections".into(),
@@ -88,6 +90,8 @@ pub async fn run(env: &Env, args: &IdleArgs) -> Result<Section, BenchError> {
                 "rss_before_mib": before.rss_kib as f64 / 1024.0,
                 "rss_after_mib": after.rss_kib as f64 / 1024.0,
                 "peak_rss_mib": after.hwm_kib as f64 / 1024.0,
+                "server_cpu_s": server_cpu_s,
+                "bench_cpu_s": bench_cpu_s,
                 "kib_per_connection": per_conn_kib,
             }),
         )],
@@ -110,7 +114,7 @@ async fn open(
     accounts: &[String],
     sources: usize,
     offset: usize,
-) -> Result<Vec<Box<dyn Stream>>, BenchError> {
+) -> Result<Vec<Conn>, BenchError> {
     let mut held = Vec::with_capacity(accounts.len());
     for (c, chunk) in accounts.chunks(AT_ONCE).enumerate() {
         let mut tasks = Vec::with_capacity(chunk.len());
@@ -118,7 +122,13 @@ async fn open(
             let i = offset + c * AT_ONCE + j;
             let (dialer, account) = (dialer.clone(), account.clone());
             tasks.push(tokio::spawn(async move {
-                register(&dialer, source(i, sources), to, &account).await
+                let mut conn = Conn::open(&dialer, source(i, sources), to).await?;
+                tokio::time::timeout(REGISTER_WAIT, register(&mut conn, &account))
+                    .await
+                    .map_err(|_| {
+                        BenchError::Failed(format!("no answer to {account}'s REGISTER"))
+                    })??;
+                Ok::<_, BenchError>(conn)
             }));
         }
         for t in tasks {
@@ -130,61 +140,4 @@ async fn open(
         }
     }
     Ok(held)
-}
-
-async fn register(
-    dialer: &Dialer,
-    from: std::net::IpAddr,
-    to: std::net::SocketAddr,
-    account: &str,
-) -> Result<Box<dyn Stream>, BenchError> {
-    let (mut stream, local) = dialer.connect(from, to).await?;
-    let transport = dialer.transport();
-    let user = account.split('@').next().unwrap_or(account);
-    let request = format!(
-        "REGISTER sip:{DOMAIN} SIP/2.0\r\n\
-         Via: SIP/2.0/{transport} {local};branch=z9hG4bK{user}r1\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:{account}>;tag={user}t\r\n\
-         To: <sip:{account}>\r\n\
-         Call-ID: {user}-idle\r\n\
-         CSeq: 1 REGISTER\r\n\
-         Contact: <sip:{user}@{local};transport={}>\r\n\
-         Expires: 3600\r\n\
-         Content-Length: 0\r\n\r\n",
-        transport.to_ascii_lowercase()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(BenchError::io("sending REGISTER"))?;
-    stream
-        .flush()
-        .await
-        .map_err(BenchError::io("sending REGISTER"))?;
-    let mut decoder = Decoder::new(Limits::default());
-    let mut buf = BytesMut::with_capacity(2048);
-    let answer = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            if let Ok(Some(Item::Message(Message::Response(r)))) = decoder.decode(&mut buf) {
-                return Ok(r.status);
-            }
-            match stream.read_buf(&mut buf).await {
-                Ok(n) if n > 0 => {}
-                _ => {
-                    return Err(BenchError::Failed(format!(
-                        "the server closed {account}'s connection"
-                    )));
-                }
-            }
-        }
-    })
-    .await
-    .map_err(|_| BenchError::Failed(format!("no answer to {account}'s REGISTER")))??;
-    if answer != 200 {
-        return Err(BenchError::Failed(format!(
-            "REGISTER of {account} answered {answer}"
-        )));
-    }
-    Ok(stream)
 }

@@ -1,5 +1,6 @@
-//! `parlance bench`: reproducible load scenarios against a real Parlance server, built on
-//! the client library, with a baseline relay to compare fan-out against.
+//! `parlance bench`: reproducible load scenarios against a real Parlance server, driven by
+//! lean members (raw connections that do only what a client must, module `lean`) or by the
+//! client library, with a baseline relay to compare fan-out against.
 //!
 //! Each scenario prepares a throw-away data directory (accounts and rooms written straight
 //! into the store), starts the server as a child process (`parlance bench serve-child`, so
@@ -15,6 +16,7 @@ mod files;
 mod history;
 mod idle;
 mod joinstorm;
+mod lean;
 mod limits;
 mod measure;
 mod pool;
@@ -22,6 +24,7 @@ mod population;
 mod relay;
 pub mod report;
 mod search_load;
+mod smoke;
 mod target;
 mod wire;
 
@@ -35,9 +38,11 @@ pub use files::FilesArgs;
 pub use history::HistoryArgs;
 pub use idle::IdleArgs;
 pub use joinstorm::JoinStormArgs;
+pub use lean::Members;
 pub use pool::PoolArgs;
 use report::{Machine, Report};
 pub use search_load::SearchLoadArgs;
+pub use smoke::SmokeArgs;
 
 /// `parlance bench [OPTIONS] [SCENARIO]`; without a scenario, the default suite.
 #[derive(Debug, clap::Args)]
@@ -69,6 +74,12 @@ pub struct BenchOptions {
     /// Servers started by a scenario stop by themselves after this many seconds.
     #[arg(long, global = true, default_value_t = 1800)]
     pub lifetime_secs: u64,
+    /// How members are driven in fan-out, big room, join storm, pool and smoke (files and
+    /// compliance always use the client library): `lean` raw connections that do only
+    /// what a client must, or `full` clients of the client library. (Not `--members`:
+    /// that is how many there are.)
+    #[arg(long, global = true, value_enum, default_value_t = Members::Lean)]
+    pub member_mode: Members,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -95,6 +106,9 @@ pub enum Scenario {
     /// A million compliance outbox events exported as XML against a sequential write of
     /// the same bytes; the exporter's memory; chat latency with and without an export.
     Compliance(ComplianceArgs),
+    /// A short fan-out with lean members and the relay, well under a minute: the server's
+    /// CPU per delivery and its ratio to the relay's, as a report for the test command.
+    Smoke(SmokeArgs),
     /// The default suite: every scenario at a size that runs in a few minutes.
     Suite,
     /// Internal: the server process a scenario starts.
@@ -174,6 +188,7 @@ pub struct Env {
     pub sources: usize,
     pub work_dir: PathBuf,
     pub lifetime: Duration,
+    pub members: Members,
 }
 
 impl Env {
@@ -184,6 +199,7 @@ impl Env {
             sources: options.sources.max(1),
             work_dir: options.work_dir.clone().unwrap_or_else(std::env::temp_dir),
             lifetime: Duration::from_secs(options.lifetime_secs),
+            members: options.member_mode,
         }
     }
 
@@ -287,6 +303,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
         Scenario::Pool(a) => sections.push(pool::run(env, a).await?),
         Scenario::Files(a) => sections.push(files::run(env, a).await?),
         Scenario::Compliance(a) => sections.push(compliance::run(env, a).await?),
+        Scenario::Smoke(a) => sections.push(smoke::run(env, a).await?),
         Scenario::Suite => {
             let fan = FanoutArgs {
                 members: 1000,
@@ -414,5 +431,29 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn the_member_mode_is_lean_unless_asked_and_apart_from_the_member_count() {
+        let cmd = BenchArgs::augment_args(clap::Command::new("bench"));
+        let parse = |line: &[&str]| {
+            let matches = cmd.clone().try_get_matches_from(line).unwrap();
+            BenchArgs::from_arg_matches(&matches).unwrap()
+        };
+        let args = parse(&[
+            "bench",
+            "fanout",
+            "--members",
+            "10",
+            "--member-mode",
+            "full",
+        ]);
+        assert_eq!(args.options.member_mode, Members::Full);
+        assert!(matches!(
+            args.scenario,
+            Some(Scenario::Fanout(FanoutArgs { members: 10, .. }))
+        ));
+        let args = parse(&["bench", "smoke"]);
+        assert_eq!(args.options.member_mode, Members::Lean);
     }
 }

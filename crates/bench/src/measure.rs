@@ -41,6 +41,16 @@ impl Stamp {
         t
     }
 
+    /// The stamp in a delivered message's body, read as far as its end and no further: a
+    /// lean member looks for the chat text's start (`>bench `) and parses up to the next
+    /// tag, leaving the rest of the XCCOS unread.
+    pub fn find(body: &[u8]) -> Option<Stamp> {
+        const MARK: &[u8] = b">bench ";
+        let start = memchr::memmem::find(body, MARK)? + 1;
+        let len = memchr::memchr(b'<', &body[start..])?;
+        Stamp::parse(std::str::from_utf8(&body[start..start + len]).ok()?)
+    }
+
     pub fn parse(text: &str) -> Option<Stamp> {
         let mut words = text.strip_prefix("bench ")?.split(' ');
         let mut next = || words.next()?.parse::<u64>().ok();
@@ -238,6 +248,11 @@ mod tests {
         assert_eq!(Stamp::parse(&text), Some(s));
         assert_eq!(Stamp::parse(&s.text(5)), Some(s));
         assert_eq!(Stamp::parse("hello"), None);
+        let body = format!(
+            "<xccos><grpchat chanUri=\"parlance bench \"><chat>{text}</chat></grpchat></xccos>"
+        );
+        assert_eq!(Stamp::find(body.as_bytes()), Some(s));
+        assert_eq!(Stamp::find(b"<chat>bench 1 2 3</chat>"), None, "cut short");
     }
 
     #[test]

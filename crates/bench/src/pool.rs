@@ -9,26 +9,31 @@
 //! membership is equally likely to post (a member of a big room talks as often as a member
 //! of a small one), so the 16,000-member rooms carry an eighth of the posts and most of the
 //! deliveries. A join is a member leaving one of its rooms and joining it again (history
-//! included), so the population stays the same while joins go on.
+//! included), so the population stays the same while joins go on. Users are lean members
+//! or clients of the client library (`--member-mode`); a lean user's join is `cmd:join`
+//! and a history page of one message, as the client library's.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parlance_client::{Client, Event, Events};
+use parlance_client::Client;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use xccos::{Bcq, CommandKind};
 
 use crate::Env;
 use crate::error::BenchError;
-use crate::measure::{Latencies, Latency, ProcSample, Stamp, micros_since, now_ns};
+use crate::fanout::{self, Shared, Tally};
+use crate::lean::{self, LeanPoster, LeanRoom, Members};
+use crate::measure::{Latency, ProcSample, Stamp, now_ns};
 use crate::population;
 use crate::report::{Row, Section, TargetCheck, settings};
 use crate::target::Target;
+use crate::wire::Dialer;
 
 /// One size of room at factor 1.0.
 struct RoomSize {
@@ -243,6 +248,7 @@ pub async fn run(env: &Env, args: &PoolArgs) -> Result<Section, BenchError> {
             ("joins_per_s_at_1", json!(JOINS_PER_S)),
             ("duration_s", json!(args.duration)),
             ("largest_factor_the_open_file_limit_allows", json!(fd_cap)),
+            ("members_driven", json!(env.members.describe())),
         ]),
         rows,
         targets: vec![TargetCheck::new(
@@ -267,21 +273,56 @@ async fn run_factor(env: &Env, factor: f64, duration: u64) -> Result<StepResult,
     let target = Target::start(&dir, env.in_process, env.lifetime).await?;
     let outcome = async {
         let rooms_of = design.rooms_of_users();
-        let (clients, setup) = population::connect_and_join(&target, env, &accounts, |u| {
+        let rooms = |u: usize| -> Vec<String> {
             rooms_of[u]
                 .iter()
                 .map(|r| uris[*r as usize].clone())
                 .collect()
-        })
-        .await?;
-        let mut step = apply(
-            &design,
-            &uris,
-            clients,
-            Duration::from_secs(duration),
-            &target,
-        )
-        .await?;
+        };
+        let duration = Duration::from_secs(duration);
+        // No echoes: nobody posts in a closed loop here.
+        let (shared, _) = fanout::shared(0);
+        let (mut step, setup) = match env.members {
+            Members::Full => {
+                let (clients, setup) =
+                    population::connect_and_join(&target, env, &accounts, rooms).await?;
+                let (stop, stopped) = watch::channel(false);
+                let mut users = Vec::with_capacity(clients.len());
+                let mut receivers = Vec::with_capacity(clients.len());
+                for (client, events) in clients {
+                    let (shared, stopped) = (shared.clone(), stopped.clone());
+                    receivers.push(tokio::spawn(fanout::receive_client(
+                        events, None, shared, stopped,
+                    )));
+                    users.push(Arc::new(client));
+                }
+                let load = Load {
+                    design: &design,
+                    uris: &uris,
+                    shared: &shared,
+                    target: &target,
+                };
+                (load.apply(&users, receivers, stop, duration).await?, setup)
+            }
+            Members::Lean => {
+                let dialer = Dialer::new((!env.tcp).then(|| target.cert_path()).as_deref())?;
+                let to = target.sip_addr(env.tcp);
+                // Every user may post and rejoin: each gets a handle.
+                let room =
+                    LeanRoom::join(env, &dialer, to, &accounts, rooms, accounts.len(), &shared)
+                        .await?;
+                let load = Load {
+                    design: &design,
+                    uris: &uris,
+                    shared: &shared,
+                    target: &target,
+                };
+                let step = load
+                    .apply(&room.posters, room.receivers, room.stop, duration)
+                    .await?;
+                (step, room.setup)
+            }
+        };
         step.setup_s = setup.as_secs_f64();
         Ok(step)
     }
@@ -291,85 +332,122 @@ async fn run_factor(env: &Env, factor: f64, duration: u64) -> Result<StepResult,
     outcome
 }
 
-/// Posts and joins side by side for `duration`, both open loop (each leaves on schedule
-/// whether or not the earlier ones were answered), then waits for the deliveries.
-async fn apply(
-    design: &Design,
-    uris: &[String],
-    clients: Vec<(Client, Events)>,
-    duration: Duration,
-    target: &Target,
-) -> Result<StepResult, BenchError> {
-    let delivered = Arc::new(AtomicU64::new(0));
-    let (stop, stopped) = watch::channel(false);
-    let mut handles = Vec::with_capacity(clients.len());
-    let mut receivers = Vec::with_capacity(clients.len());
-    for (client, events) in clients {
-        receivers.push(tokio::spawn(receive(
-            events,
-            delivered.clone(),
-            stopped.clone(),
-        )));
-        handles.push(client);
+/// A user of the pool, whichever way it is driven.
+trait PoolUser: Send + Sync + 'static {
+    fn post(&self, room: &str, text: String)
+    -> impl Future<Output = Result<(), BenchError>> + Send;
+    fn part(&self, room: &str) -> impl Future<Output = Result<(), BenchError>> + Send;
+    /// Joins `room` and reads its newest message, as a client joining does.
+    fn join(&self, room: &str) -> impl Future<Output = Result<(), BenchError>> + Send;
+}
+
+impl PoolUser for Client {
+    async fn post(&self, room: &str, text: String) -> Result<(), BenchError> {
+        Ok(Client::post(self, room, &text).await?)
     }
-    let handles = Arc::new(handles);
-    tokio::time::sleep(SETTLE).await;
-    let (server_before, bench_before, started) = (
-        target.sample(),
-        ProcSample::read(std::process::id()),
-        now_ns(),
-    );
-    let (posting, joining) = tokio::join!(
-        post(design, uris, &handles, duration),
-        join(design, uris, &handles, duration)
-    );
-    let posts = posting?;
-    let joins = joining?;
-    let deadline = Instant::now() + DRAIN;
-    while delivered.load(Ordering::Relaxed) < posts.expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+
+    async fn part(&self, room: &str) -> Result<(), BenchError> {
+        Ok(Client::part(self, room).await?)
     }
-    let (server_after, bench_after) = (target.sample(), ProcSample::read(std::process::id()));
-    let _ = stop.send(true);
-    let mut delivery = Latencies::default();
-    let mut last_ns = started;
-    for r in receivers {
-        let tally = r
+
+    async fn join(&self, room: &str) -> Result<(), BenchError> {
+        // The client reads `join_history` (1) messages after the join.
+        Ok(Client::join(self, room).await.map(drop)?)
+    }
+}
+
+impl PoolUser for LeanPoster {
+    async fn post(&self, room: &str, text: String) -> Result<(), BenchError> {
+        self.post_to(room, text).await
+    }
+
+    async fn part(&self, room: &str) -> Result<(), BenchError> {
+        let channel_uri = room.to_owned();
+        self.command(CommandKind::Part { channel_uri }).await
+    }
+
+    async fn join(&self, room: &str) -> Result<(), BenchError> {
+        self.command(CommandKind::Join(lean::chanid(0, room)?))
+            .await?;
+        let channel_uri = room.to_owned();
+        let query = Bcq::Last { cnt: 1 };
+        self.command(CommandKind::BcContext { channel_uri, query })
             .await
-            .map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
-        delivery.record_micros(&tally.micros);
-        last_ns = last_ns.max(tally.last_ns);
     }
-    let deliveries = delivery.count();
-    let secs = last_ns.saturating_sub(started) as f64 / 1e9;
-    Ok(StepResult {
-        factor: design.factor,
-        users: design.users,
-        rooms: design.per_size.map(|n| n.to_string()).join(" / "),
-        memberships: design.memberships.len(),
-        setup_s: 0.0,
-        posts: posts.done,
-        failed_posts: posts.failed,
-        post_answer: Latency::from_durations(&posts.times),
-        deliveries,
-        delivered_pct: if posts.expected > 0 {
-            100.0 * deliveries as f64 / posts.expected as f64
-        } else {
-            0.0
-        },
-        deliveries_per_s: if secs > 0.0 {
-            deliveries as f64 / secs
-        } else {
-            0.0
-        },
-        delivery: delivery.summary(),
-        joins: joins.done,
-        failed_joins: joins.failed,
-        join: Latency::from_durations(&joins.times),
-        server_cpu_pct: server_before.cpu_percent(&server_after),
-        bench_cpu_pct: bench_before.cpu_percent(&bench_after),
-        server_peak_rss_mib: server_after.hwm_kib as f64 / 1024.0,
-    })
+}
+
+/// The load at one factor, and what it is measured against.
+struct Load<'a> {
+    design: &'a Design,
+    uris: &'a [String],
+    shared: &'a Arc<Shared>,
+    target: &'a Target,
+}
+
+impl Load<'_> {
+    /// Posts and joins side by side for `duration`, both open loop (each leaves on
+    /// schedule whether or not the earlier ones were answered), then waits for the
+    /// deliveries and gathers what `receivers` measured.
+    async fn apply<U: PoolUser>(
+        &self,
+        users: &[Arc<U>],
+        receivers: Vec<JoinHandle<Tally>>,
+        stop: watch::Sender<bool>,
+        duration: Duration,
+    ) -> Result<StepResult, BenchError> {
+        let design = self.design;
+        tokio::time::sleep(SETTLE).await;
+        let (server_before, bench_before, started) = (
+            self.target.sample(),
+            ProcSample::read(std::process::id()),
+            now_ns(),
+        );
+        let (posting, joining) = tokio::join!(
+            post(design, self.uris, users, duration),
+            join(design, self.uris, users, duration)
+        );
+        let posts = posting?;
+        let joins = joining?;
+        let deadline = Instant::now() + DRAIN;
+        while self.shared.delivered(0) < posts.expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (server_after, bench_after) =
+            (self.target.sample(), ProcSample::read(std::process::id()));
+        let gathered = fanout::gather(receivers, stop).await?;
+        let (delivery, last_ns) = gathered.phase(0);
+        let last_ns = last_ns.max(started);
+        let deliveries = delivery.count();
+        let secs = last_ns.saturating_sub(started) as f64 / 1e9;
+        Ok(StepResult {
+            factor: design.factor,
+            users: design.users,
+            rooms: design.per_size.map(|n| n.to_string()).join(" / "),
+            memberships: design.memberships.len(),
+            setup_s: 0.0,
+            posts: posts.done,
+            failed_posts: posts.failed,
+            post_answer: Latency::from_durations(&posts.times),
+            deliveries,
+            delivered_pct: if posts.expected > 0 {
+                100.0 * deliveries as f64 / posts.expected as f64
+            } else {
+                0.0
+            },
+            deliveries_per_s: if secs > 0.0 {
+                deliveries as f64 / secs
+            } else {
+                0.0
+            },
+            delivery: delivery.summary(),
+            joins: joins.done,
+            failed_joins: joins.failed,
+            join: Latency::from_durations(&joins.times),
+            server_cpu_pct: server_before.cpu_percent(&server_after),
+            bench_cpu_pct: bench_before.cpu_percent(&bench_after),
+            server_peak_rss_mib: server_after.hwm_kib as f64 / 1024.0,
+        })
+    }
 }
 
 /// What the posting or joining side did.
@@ -409,17 +487,17 @@ async fn schedule<T: Send + 'static>(
     Ok(out)
 }
 
-async fn post(
+async fn post<U: PoolUser>(
     design: &Design,
     uris: &[String],
-    clients: &Arc<Vec<Client>>,
+    users: &[Arc<U>],
     duration: Duration,
 ) -> Result<Done, BenchError> {
     let mut done = Done::default();
     let outcomes = schedule(design.messages_per_s(), duration, 1, |rng, seq| {
         let (room, user) = design.memberships[rng.random_range(0..design.memberships.len())];
         done.expected += design.rooms[room as usize].len() as u64;
-        let (client, uri) = (clients[user as usize].clone(), uris[room as usize].clone());
+        let (poster, uri) = (users[user as usize].clone(), uris[room as usize].clone());
         let text = Stamp {
             phase: 0,
             poster: user,
@@ -429,8 +507,8 @@ async fn post(
         .text(100);
         let left = Instant::now();
         tokio::spawn(async move {
-            client.post(&uri, &text).await?;
-            Ok::<_, parlance_client::ClientError>(left.elapsed())
+            poster.post(&uri, text).await?;
+            Ok::<_, BenchError>(left.elapsed())
         })
     })
     .await?;
@@ -449,21 +527,21 @@ async fn post(
     Ok(done)
 }
 
-async fn join(
+async fn join<U: PoolUser>(
     design: &Design,
     uris: &[String],
-    clients: &Arc<Vec<Client>>,
+    users: &[Arc<U>],
     duration: Duration,
 ) -> Result<Done, BenchError> {
     let mut done = Done::default();
     let outcomes = schedule(design.joins_per_s(), duration, 2, |rng, _| {
         let (room, user) = design.memberships[rng.random_range(0..design.memberships.len())];
-        let (client, uri) = (clients[user as usize].clone(), uris[room as usize].clone());
+        let (member, uri) = (users[user as usize].clone(), uris[room as usize].clone());
         tokio::spawn(async move {
-            client.part(&uri).await?;
+            member.part(&uri).await?;
             let started = Instant::now();
-            client.join(&uri).await?;
-            Ok::<_, parlance_client::ClientError>(started.elapsed())
+            member.join(&uri).await?;
+            Ok::<_, BenchError>(started.elapsed())
         })
     })
     .await?;
@@ -480,42 +558,6 @@ async fn join(
         }
     }
     Ok(done)
-}
-
-/// One member's delivery samples (microseconds) and its last arrival.
-#[derive(Default)]
-struct Tally {
-    micros: Vec<u32>,
-    last_ns: u64,
-}
-
-async fn receive(
-    mut events: Events,
-    delivered: Arc<AtomicU64>,
-    mut stop: watch::Receiver<bool>,
-) -> Tally {
-    let mut tally = Tally::default();
-    loop {
-        tokio::select! {
-            event = events.next() => match event {
-                Some(Event::Message(line)) => {
-                    if let Some(stamp) = Stamp::parse(&line.text) {
-                        tally.micros.push(micros_since(stamp.sent_ns));
-                        tally.last_ns = now_ns();
-                        delivered.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Some(Event::Closed { error }) => {
-                    tracing::warn!(%error, "a member's client closed");
-                    break;
-                }
-                Some(_) => {}
-                None => break,
-            },
-            _ = stop.changed() => break,
-        }
-    }
-    tally
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parlance_client::{Client, ClientConfig, Events, Reconnect, Transport, Trust};
+use parlance_server::installation::{self, Access};
 use parlance_store::Store;
 use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, Room};
 use tokio::sync::Semaphore;
@@ -20,9 +21,12 @@ const USERS_PER_BATCH: usize = 5000;
 /// Clients signing in at the same time.
 const CONNECTING_AT_ONCE: usize = 64;
 
-/// Opens the store of the data directory the server will use.
+/// Opens the store of the data directory the server will use, creating the installation as
+/// `parlance init` does: the accounts go in before the server starts.
 pub async fn open_store(data_dir: &Path) -> Result<Store, BenchError> {
-    let (store, _key) = parlance_server::open_data(&bench_config(data_dir)).await?;
+    let (store, _key) = installation::open(&bench_config(data_dir), Access::Create)
+        .await
+        .map_err(parlance_server::StartError::from)?;
     Ok(store)
 }
 

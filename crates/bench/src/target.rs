@@ -31,6 +31,7 @@ pub fn bench_config(data_dir: &Path) -> Config {
     config.sip.tcp_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.sip.tls_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.web.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.admin.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.sip.max_connections = 100_000;
     // Thousands of clients share a handful of loopback source addresses.
     config.sip.max_connections_per_address = 100_000;
@@ -147,6 +148,11 @@ impl Target {
             data_dir: data_dir.to_path_buf(),
             run,
         })
+    }
+
+    /// Where SIP clients connect: the TCP listener with `tcp`, else the TLS one.
+    pub fn sip_addr(&self, tcp: bool) -> SocketAddr {
+        if tcp { self.tcp_addr } else { self.tls_addr }
     }
 
     /// The process whose CPU and memory are the server's.

@@ -1,6 +1,6 @@
-//! Loopback source addresses, raw connections for what is not a chat client (the baseline
-//! relay's members, the idle connections), and the relay's framing, which looks at nothing
-//! but the message boundaries.
+//! Loopback source addresses, raw connections (lean members, the baseline relay's members,
+//! the idle connections), and the framing they and the relay share, which looks at nothing
+//! but the message boundaries and the few headers an answer echoes.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -138,19 +138,13 @@ pub fn frame(buf: &[u8]) -> Result<Frame, BenchError> {
         return Ok(Frame::Partial);
     };
     let head = &buf[..head_end];
-    let mut body = 0usize;
-    for line in head.split(|b| *b == b'\n').skip(1) {
-        let Some(colon) = memchr::memchr(b':', line) else {
-            continue;
-        };
-        let name = line[..colon].trim_ascii();
-        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
-            body = std::str::from_utf8(line[colon + 1..].trim_ascii())
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| BenchError::Failed("a bad Content-Length".into()))?;
-        }
-    }
+    let body = match header(head, "content-length", "l") {
+        None => 0,
+        Some(v) => std::str::from_utf8(v)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .ok_or_else(|| BenchError::Failed("a bad Content-Length".into()))?,
+    };
     let len = head_end + 4 + body;
     if buf.len() < len {
         return Ok(Frame::Partial);
@@ -159,6 +153,77 @@ pub fn frame(buf: &[u8]) -> Result<Frame, BenchError> {
         len,
         request: !head.starts_with(b"SIP/2.0"),
     })
+}
+
+/// A whole message (as [`frame`] delimited it) cut into its head, without the blank line,
+/// and its body.
+pub fn split(message: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memmem::find(message, b"\r\n\r\n") {
+        Some(end) => (&message[..end], &message[end + 4..]),
+        None => (message, &[]),
+    }
+}
+
+/// The header lines of a head (the start line skipped), each as its name, its value, and
+/// the whole line without its line end. Names and values are trimmed.
+fn header_lines(head: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], &[u8])> {
+    head.split(|b| *b == b'\n').skip(1).filter_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = memchr::memchr(b':', line)?;
+        Some((
+            line[..colon].trim_ascii(),
+            line[colon + 1..].trim_ascii(),
+            line,
+        ))
+    })
+}
+
+/// The value of the header called `name` or by its compact form `compact`; the last one
+/// where there are several (only a malformed message repeats a single-valued header).
+pub fn header<'a>(head: &'a [u8], name: &str, compact: &str) -> Option<&'a [u8]> {
+    header_lines(head)
+        .filter(|(n, _, _)| {
+            n.eq_ignore_ascii_case(name.as_bytes()) || n.eq_ignore_ascii_case(compact.as_bytes())
+        })
+        .map(|(_, v, _)| v)
+        .last()
+}
+
+/// Every value of the header `name` (full form only), in order.
+pub fn headers<'a>(head: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    header_lines(head)
+        .filter(move |(n, _, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, v, _)| v)
+}
+
+/// The status code of a response head.
+pub fn status(head: &[u8]) -> Option<u16> {
+    let code = head.strip_prefix(b"SIP/2.0 ")?.get(..3)?;
+    std::str::from_utf8(code).ok()?.parse().ok()
+}
+
+/// The sequence number of a head's CSeq.
+pub fn cseq(head: &[u8]) -> Option<u32> {
+    let value = header(head, "cseq", "cseq")?;
+    let number = value.split(|b| *b == b' ').next()?;
+    std::str::from_utf8(number).ok()?.parse().ok()
+}
+
+/// Appends the `200 OK` that answers the request whose head is `head`: its Via, From, To,
+/// Call-ID and CSeq lines copied as they came (RFC 3261 §8.2.6.2), which is all the server
+/// matches an answer by. The To already carries our tag: in a dialog the server writes it.
+pub fn answer_ok(head: &[u8], out: &mut Vec<u8>) {
+    const ECHOED: [&[u8]; 9] = [
+        b"via", b"v", b"from", b"f", b"to", b"t", b"call-id", b"i", b"cseq",
+    ];
+    out.extend_from_slice(b"SIP/2.0 200 OK\r\n");
+    for (name, _, line) in header_lines(head) {
+        if ECHOED.iter().any(|e| name.eq_ignore_ascii_case(e)) {
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
 }
 
 #[cfg(test)]
@@ -186,6 +251,33 @@ mod tests {
         assert_eq!(frame(&msg[..31]).unwrap(), Frame::Partial);
         assert_eq!(frame(b"\r\n\r\nINFO").unwrap(), Frame::KeepAlive(4));
         assert!(frame(b"INFO x SIP/2.0\r\nContent-Length: x\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn a_request_is_answered_by_its_transaction_headers_only() {
+        let head = b"INFO sip:m@127.0.0.1 SIP/2.0\r\n\
+            Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKa\r\n\
+            v: SIP/2.0/TLS 10.0.0.1;branch=z9hG4bKb\r\n\
+            From: <sip:chatsrv@x>;tag=s\r\nTo: <sip:m@x>;tag=c;epid=e\r\n\
+            Call-ID: c1\r\nCSeq: 7 INFO\r\nContent-Type: text/plain\r\nContent-Length: 3";
+        let mut out = Vec::new();
+        answer_ok(head, &mut out);
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "SIP/2.0 200 OK\r\n\
+             Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKa\r\n\
+             v: SIP/2.0/TLS 10.0.0.1;branch=z9hG4bKb\r\n\
+             From: <sip:chatsrv@x>;tag=s\r\nTo: <sip:m@x>;tag=c;epid=e\r\n\
+             Call-ID: c1\r\nCSeq: 7 INFO\r\nContent-Length: 0\r\n\r\n"
+        );
+        let (answer, body) = split(&out);
+        assert_eq!(
+            (status(answer), cseq(answer), body),
+            (Some(200), Some(7), &b""[..])
+        );
+        assert_eq!(header(head, "call-id", "i"), Some(&b"c1"[..]));
+        assert_eq!(headers(head, "via").count(), 1, "full names only");
+        assert_eq!(status(head), None, "a request has no status");
     }
 
     #[test]

@@ -3,11 +3,15 @@
 
 use parlance_bench::report::Section;
 use parlance_bench::{
-    BenchOptions, ComplianceArgs, Env, FanoutArgs, FilesArgs, IdleArgs, PoolArgs, Scenario,
-    run_scenarios,
+    BenchOptions, ComplianceArgs, Env, FanoutArgs, FilesArgs, IdleArgs, JoinStormArgs, Members,
+    PoolArgs, Scenario, SmokeArgs, run_scenarios,
 };
 
 fn env() -> Env {
+    env_with(Members::Lean)
+}
+
+fn env_with(members: Members) -> Env {
     Env::new(&BenchOptions {
         tcp: false,
         json: None,
@@ -15,6 +19,7 @@ fn env() -> Env {
         sources: 4,
         work_dir: None,
         lifetime_secs: 120,
+        member_mode: members,
     })
 }
 
@@ -35,7 +40,16 @@ fn number(values: &serde_json::Map<String, serde_json::Value>, key: &str) -> f64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_small_fan_out_delivers_everything_through_server_and_relay() {
+async fn a_small_fan_out_of_lean_members_delivers_everything_through_server_and_relay() {
+    small_fan_out(Members::Lean).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_fan_out_of_full_clients_delivers_everything_through_server_and_relay() {
+    small_fan_out(Members::Full).await;
+}
+
+async fn small_fan_out(members: Members) {
     let args = FanoutArgs {
         members: 6,
         rate: 20.0,
@@ -44,10 +58,27 @@ async fn a_small_fan_out_delivers_everything_through_server_and_relay() {
         size: 80,
         no_baseline: false,
     };
-    let report = run_scenarios(&env(), &Scenario::Fanout(args))
+    let report = run_scenarios(&env_with(members), &Scenario::Fanout(args))
         .await
         .expect("the scenario runs");
     let section = &report.sections[0];
+    assert_eq!(
+        section.settings["members_driven"],
+        members.describe(),
+        "the report says how members were driven"
+    );
+    // 20 posts/s for 1 s.
+    every_phase_delivered(section, 6.0, 20.0);
+    assert!(number(row(section, "server / relay"), "deliveries_per_s_ratio") > 0.0);
+    assert_eq!(section.targets.len(), 3);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["sections"][0]["scenario"], "fan-out");
+    assert!(report.table().contains("server saturated"));
+}
+
+/// Every phase of server and relay: each post (`paced` of them in the paced phase) reached
+/// each of `members`, once, with one latency sample each, and the CPU columns are numbers.
+fn every_phase_delivered(section: &Section, members: f64, paced: f64) {
     for name in [
         "server paced",
         "server saturated",
@@ -57,17 +88,17 @@ async fn a_small_fan_out_delivers_everything_through_server_and_relay() {
         let values = row(section, name);
         let posts = number(values, "posts");
         if name.ends_with("paced") {
-            // 20 posts/s for 1 s; a post that failed would not be counted.
-            assert_eq!(posts, 20.0, "{name}: every post went through: {values:?}");
+            // A post that failed would not be counted.
+            assert_eq!(posts, paced, "{name}: every post went through: {values:?}");
         } else {
             // Each poster counts a post when its own message came back.
             assert!(posts >= 2.0, "{name}: each poster posted: {values:?}");
         }
-        assert_eq!(number(values, "deliveries"), posts * 6.0, "{name}");
+        assert_eq!(number(values, "deliveries"), posts * members, "{name}");
         assert_eq!(number(values, "delivered_pct"), 100.0, "{name}: {values:?}");
         assert_eq!(
             number(values, "latency.count"),
-            posts * 6.0,
+            posts * members,
             "{name}: one latency per delivery"
         );
         assert!(
@@ -80,15 +111,70 @@ async fn a_small_fan_out_delivers_everything_through_server_and_relay() {
             0.0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= max,
             "{name}: a delivery takes time, and percentiles are ordered: {values:?}"
         );
-        // Present, and a number (NaN would be written as null). CPU time is counted in
+        // Present, and numbers (NaN would be written as null). CPU time is counted in
         // ticks, so a short phase may well show 0.
-        number(values, "server_cpu_pct");
+        for cpu in [
+            "server_cpu_pct",
+            "bench_cpu_pct",
+            "deliveries_per_server_cpu_s",
+            "server_us_per_delivery",
+            "bench_us_per_delivery",
+        ] {
+            number(values, cpu);
+        }
     }
-    assert!(number(row(section, "server / relay"), "deliveries_per_s_ratio") > 0.0);
-    assert_eq!(section.targets.len(), 2);
-    let json = serde_json::to_value(&report).unwrap();
-    assert_eq!(json["sections"][0]["scenario"], "fan-out");
-    assert!(report.table().contains("server saturated"));
+    let versus = row(section, "server / relay");
+    assert_eq!(versus["phase"], "saturated", "{versus:?}");
+    for ratio in [
+        "server_us_per_delivery",
+        "relay_us_per_delivery",
+        "server_deliveries_per_cpu_s",
+        "relay_deliveries_per_cpu_s",
+        "per_cpu_s_ratio",
+    ] {
+        number(versus, ratio);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_smoke_run_delivers_everything_and_reports_the_cost_per_delivery() {
+    let args = SmokeArgs {
+        members: 12,
+        duration: 1,
+        rate: 10.0,
+        posters: 2,
+    };
+    let report = run_scenarios(&env(), &Scenario::Smoke(args))
+        .await
+        .expect("the scenario runs");
+    let section = &report.sections[0];
+    assert_eq!(section.scenario, "smoke");
+    every_phase_delivered(section, 12.0, 10.0);
+    assert!(section.targets.is_empty(), "a report, never a check");
+    let table = report.table();
+    for column in ["server_us_per_delivery", "per_cpu_s_ratio"] {
+        assert!(table.contains(column), "{column} in {table}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lean_members_all_join_every_room_with_history_in_a_storm() {
+    // A bjoin refused in part, or a history page refused, fails the scenario.
+    let args = JoinStormArgs {
+        users: 8,
+        rooms: 3,
+        history: 5,
+    };
+    let report = run_scenarios(&env(), &Scenario::JoinStorm(args))
+        .await
+        .expect("the scenario runs");
+    let section = &report.sections[0];
+    assert_eq!(section.settings["members_driven"], Members::Lean.describe());
+    assert_eq!(number(row(section, "sign-in"), "users"), 8.0);
+    let storm = row(section, "join storm");
+    assert_eq!(number(storm, "per_user.count"), 8.0, "{storm:?}");
+    assert!(number(storm, "room_joins_per_s") > 0.0, "{storm:?}");
+    number(storm, "bench_cpu_pct");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,6 +189,8 @@ async fn idle_connections_register_and_are_measured() {
         "8 warm-up connections are not counted"
     );
     assert!(number(values, "rss_after_mib") > 0.0);
+    number(values, "server_cpu_s");
+    number(values, "bench_cpu_s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,6 +215,13 @@ async fn the_pool_design_load_at_a_tiny_factor_delivers_every_post_to_every_memb
     );
     assert!(number(values, "posts") >= 1.0);
     assert_eq!(number(values, "failed_posts"), 0.0);
+    // 0.05 joins/s for 10 s: one member leaves a room and joins it again, history included.
+    assert_eq!(
+        (number(values, "joins"), number(values, "failed_joins")),
+        (1.0, 0.0),
+        "{values:?}"
+    );
+    assert_eq!(section.settings["members_driven"], Members::Lean.describe());
     assert_eq!(number(values, "delivered_pct"), 100.0, "{values:?}");
     assert!(number(values, "delivery.p99_ms") > 0.0);
     assert_eq!(section.targets.len(), 1);

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use files::{FileSettings, Transfers};
 use parlance_clock::Clock;
+use parlance_metrics::Metrics;
 use parlance_store::Store;
 use parlance_store::rooms::RoomInfo;
 use xccos::{ChatSizeLimits, Envelope, Message};
@@ -55,7 +56,10 @@ pub struct ChatSettings {
     /// Rooms with more principals present than this send no join/part notices and list
     /// only the joiner in join replies (Lync Server's ParticipantUpdateLimit).
     pub participant_update_limit: usize,
+    /// The room management application's base URL (`sib@roomManagementUrl`), and the one
+    /// for sessions from outside.
     pub room_management_url: Option<String>,
+    pub room_management_url_external: Option<String>,
     pub xccos_limits: xccos::Limits,
     /// Bytes one principal's stored preferences (`cmd:setpref`) may take in all.
     pub preference_quota_bytes: u64,
@@ -63,6 +67,8 @@ pub struct ChatSettings {
     /// to it, posts that would not fit are refused, and nothing larger leaves.
     pub max_output_body_bytes: usize,
     pub search: SearchLimits,
+    /// Where the core counts posts and deliveries and measures their latency.
+    pub metrics: Metrics,
     /// The file service; `None` when the HTTPS listener is off (file tokens are refused).
     pub files: Option<FileSettings>,
     /// Signs the web tickets of the room management URL ([`manage::WebTicketKey`]).
@@ -102,6 +108,8 @@ pub enum ChatError {
     UnknownPrincipal(String),
     #[error("{0} is disabled")]
     Disabled(String),
+    #[error("{0} may not use persistent chat")]
+    NotAllowed(String),
 }
 
 pub struct ChatService {
@@ -168,11 +176,13 @@ impl ChatService {
         &self.settings
     }
 
-    /// Starts a session for an authenticated principal.
+    /// Starts a session for an authenticated principal; `outside`: it connects from outside
+    /// (it is given the external room management URL).
     pub async fn open_session(
         &self,
         session: SessionId,
         principal_uri: &str,
+        outside: bool,
     ) -> Result<(), ChatError> {
         let user = self
             .store
@@ -182,12 +192,16 @@ impl ChatService {
         if user.disabled {
             return Err(ChatError::Disabled(user.uri));
         }
+        if !user.persistent_chat {
+            return Err(ChatError::NotAllowed(user.uri));
+        }
         self.rosters().open(
             session,
             Principal {
                 id: user.id,
                 uri: user.uri,
             },
+            outside,
         );
         Ok(())
     }
@@ -223,6 +237,11 @@ impl ChatService {
     /// Unix nanoseconds now, on the server's clock.
     fn now_nanos(&self) -> i64 {
         self.clock.unix_nanos()
+    }
+
+    /// Sessions joined to rooms, each counted once per room it has joined.
+    pub fn joined_endpoints(&self) -> usize {
+        self.rosters().joined_endpoints()
     }
 
     fn rosters(&self) -> std::sync::MutexGuard<'_, Rosters> {
@@ -262,6 +281,10 @@ impl ChatService {
             return false;
         }
         self.sink.deliver(sessions, &bytes::Bytes::from(body));
+        self.settings
+            .metrics
+            .deliveries
+            .inc_by(sessions.len() as u64);
         true
     }
 

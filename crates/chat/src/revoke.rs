@@ -1,5 +1,5 @@
 //! Rights taken away while people are in a room: an administrator removed a role, made a room
-//! Closed or Secret, disabled it, or changed a category's scope. A session that may no longer
+//! Closed or Secret, disabled or deleted it, or changed a category's scope. A session that may no longer
 //! be in a room leaves it at once, as if it had parted: out of the roster (so nothing more is
 //! delivered to it), a compliance part row, and `ntc:part` to the room and to the session
 //! itself (it did not ask to leave, so no reply tells it).
@@ -37,8 +37,8 @@ impl ChatService {
         }
         let mut left = 0;
         for (room, principals) in by_room {
-            // Rooms are never deleted, only disabled: one not found has nobody to re-check.
             let Some(info) = self.store.room_by_id(room).await? else {
+                left += self.gone(room, principals.into_values()).await;
                 continue;
             };
             if category_id.is_some_and(|c| info.category.id != c) {
@@ -58,6 +58,30 @@ impl ChatService {
             }
         }
         Ok(left)
+    }
+
+    /// Makes everyone leave a room that was deleted (`parlance room delete`); returns how
+    /// many sessions left. There is nothing to record: the room's compliance rows went with
+    /// it.
+    async fn gone(
+        &self,
+        room: i64,
+        principals: impl Iterator<Item = (Principal, Vec<SessionId>)>,
+    ) -> usize {
+        let _order = self.lock_room(room).await;
+        let Some(uri) = self.rosters().room_uri(room) else {
+            return 0;
+        };
+        let mut left = 0;
+        for (principal, sessions) in principals {
+            for session in sessions {
+                self.drop_from(room, &uri, session, &principal);
+                tracing::info!(session, user = %principal.uri, room = uri, "room deleted: session left it");
+                self.tell_parted(session, &uri, &principal);
+                left += 1;
+            }
+        }
+        left
     }
 
     /// Makes one session leave a room. False when it had left already.
@@ -81,12 +105,16 @@ impl ChatService {
             }
         }
         tracing::info!(session, user = %principal.uri, room = uri, "access revoked: session left the room");
-        // It did not ask to leave, so no reply tells it.
+        self.tell_parted(session, uri, principal);
+        Ok(true)
+    }
+
+    /// `ntc:part` to a session made to leave: it did not ask to, so no reply tells it.
+    fn tell_parted(&self, session: SessionId, uri: &str, principal: &Principal) {
         let chanib = Chanib {
             uibs: vec![Uib::new(principal.uri.clone())],
             ..Chanib::new(uri)
         };
         self.send(&[session], Notice::Part(vec![chanib]));
-        Ok(true)
     }
 }

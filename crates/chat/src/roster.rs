@@ -1,7 +1,7 @@
 //! Who is in which room right now: sessions (one per client endpoint) and the rooms each
 //! has joined. In memory only; a restart empties it and clients re-join.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::SessionId;
@@ -23,6 +23,10 @@ pub struct Present {
 pub struct Rosters {
     sessions: HashMap<SessionId, (Principal, BTreeSet<i64>)>,
     rooms: HashMap<i64, RoomRoster>,
+    /// Sessions that get their rooms' history pushed after a `bjoin` (Lync 2013's flow).
+    history_on_bjoin: HashSet<SessionId>,
+    /// Sessions whose clients connect from outside.
+    outside: HashSet<SessionId>,
 }
 
 #[derive(Debug, Default)]
@@ -43,19 +47,55 @@ impl RoomRoster {
 }
 
 impl Rosters {
-    pub fn open(&mut self, session: SessionId, principal: Principal) {
+    pub fn open(&mut self, session: SessionId, principal: Principal, outside: bool) {
         self.sessions
             .entry(session)
             .or_insert((principal, BTreeSet::new()));
+        if outside {
+            self.outside.insert(session);
+        }
+    }
+
+    pub fn is_outside(&self, session: SessionId) -> bool {
+        self.outside.contains(&session)
     }
 
     pub fn principal(&self, session: SessionId) -> Option<&Principal> {
         self.sessions.get(&session).map(|(p, _)| p)
     }
 
+    /// From now on the session gets the history of the rooms of each `bjoin` pushed to it.
+    pub fn push_history_on_bjoin(&mut self, session: SessionId) {
+        if self.sessions.contains_key(&session) {
+            self.history_on_bjoin.insert(session);
+        }
+    }
+
+    pub fn pushes_history_on_bjoin(&self, session: SessionId) -> bool {
+        self.history_on_bjoin.contains(&session)
+    }
+
+    /// The principal's open sessions, with the principal.
+    pub fn sessions_of(&self, principal_id: i64) -> Option<(Principal, Vec<SessionId>)> {
+        let mut found: Option<(Principal, Vec<SessionId>)> = None;
+        for (session, (p, _)) in self
+            .sessions
+            .iter()
+            .filter(|(_, (p, _))| p.id == principal_id)
+        {
+            found
+                .get_or_insert_with(|| (p.clone(), Vec::new()))
+                .1
+                .push(*session);
+        }
+        found
+    }
+
     /// Removes a session. Returns, for each room it was in, the room's URI and whether its
     /// principal is now gone from that room.
     pub fn close(&mut self, session: SessionId) -> Vec<(i64, String, bool)> {
+        self.history_on_bjoin.remove(&session);
+        self.outside.remove(&session);
         let Some((_, rooms)) = self.sessions.remove(&session) else {
             return Vec::new();
         };
@@ -127,6 +167,11 @@ impl Rosters {
 
     /// The sessions of `principal` (everyone's when `None`) in `room` (every room when
     /// `None`), each with the room and its principal.
+    /// The `ma-chan:` URI of a room someone is in.
+    pub fn room_uri(&self, room: i64) -> Option<String> {
+        self.rooms.get(&room).map(|r| r.uri.clone())
+    }
+
     pub fn joined(
         &self,
         principal: Option<i64>,
@@ -187,6 +232,11 @@ impl Rosters {
         present
     }
 
+    /// Sessions present in rooms, each counted once per room.
+    pub fn joined_endpoints(&self) -> usize {
+        self.rooms.values().map(|r| r.present.len()).sum()
+    }
+
     pub fn user_count(&self, room: i64) -> usize {
         self.rooms.get(&room).map_or(0, |r| r.principals.len())
     }
@@ -206,8 +256,9 @@ mod tests {
     #[test]
     fn a_principal_on_two_endpoints_is_present_once() {
         let mut r = Rosters::default();
-        r.open(10, alice());
-        r.open(11, alice());
+        r.open(10, alice(), false);
+        r.open(11, alice(), true);
+        assert!(!r.is_outside(10) && r.is_outside(11));
         assert!(r.join(7, "ma-chan://example.test/g", 10, false));
         assert!(
             !r.join(7, "ma-chan://example.test/g", 11, true),
@@ -226,5 +277,23 @@ mod tests {
         );
         assert_eq!(r.user_count(7), 0);
         assert!(r.targets(7).is_empty());
+        assert!(!r.is_outside(11), "closed sessions are forgotten");
+    }
+
+    #[test]
+    fn the_history_push_belongs_to_a_live_session_and_ends_with_it() {
+        let mut r = Rosters::default();
+        r.push_history_on_bjoin(10);
+        assert!(!r.pushes_history_on_bjoin(10), "no such session");
+        r.open(10, alice(), true);
+        r.push_history_on_bjoin(10);
+        assert!(r.pushes_history_on_bjoin(10));
+        r.close(10);
+        assert!(!r.is_outside(10));
+        r.open(10, alice(), false);
+        assert!(
+            !r.pushes_history_on_bjoin(10),
+            "a new session starts without it"
+        );
     }
 }

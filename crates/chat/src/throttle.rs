@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use parlance_clock::Clock;
+use parlance_metrics::Counter;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleLimits {
@@ -42,6 +43,8 @@ pub struct Throttle {
     clock: Clock,
     pairs: Mutex<HashMap<(String, IpAddr), Entry>>,
     addresses: Mutex<HashMap<IpAddr, Entry>>,
+    /// Every failure recorded, for the metrics.
+    failures: Counter,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -76,12 +79,14 @@ impl Entry {
 }
 
 impl Throttle {
-    pub fn new(limits: ThrottleLimits, clock: Clock) -> Throttle {
+    /// `failures` counts every failure recorded (the server's metric).
+    pub fn new(limits: ThrottleLimits, clock: Clock, failures: Counter) -> Throttle {
         Throttle {
             limits,
             clock,
             pairs: Mutex::new(HashMap::new()),
             addresses: Mutex::new(HashMap::new()),
+            failures,
         }
     }
 
@@ -105,6 +110,7 @@ impl Throttle {
     }
 
     pub fn record_failure(&self, account: &str, ip: IpAddr) {
+        self.failures.inc();
         let now = self.clock.unix_secs();
         let l = &self.limits;
         let pair = lock(&self.pairs)
@@ -187,6 +193,7 @@ mod tests {
                 window_secs: 600,
             },
             Clock::default(),
+            Counter::default(),
         )
     }
 

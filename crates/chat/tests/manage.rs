@@ -80,7 +80,7 @@ impl World {
             .await
             .unwrap();
         let session = self.sessions.fetch_add(1, Ordering::SeqCst);
-        self.chat.open_session(session, &uri).await.unwrap();
+        self.chat.open_session(session, &uri, false).await.unwrap();
         let actor = self.chat.actor(&uri).await.unwrap().unwrap();
         User { actor, session }
     }
@@ -851,6 +851,21 @@ async fn administrators_manage_categories_and_the_rooms_feel_it() {
     assert_eq!(
         invalid(world.chat.edit_category(&admin, &projects.guid, &bad).await),
         (Field::Name, Problem::ControlCharacters)
+    );
+    // Category names are unique whatever their case.
+    world.category("Other", true, &[]).await;
+    let taken = CategoryForm {
+        name: "OTHER".into(),
+        ..settings.clone()
+    };
+    assert_eq!(
+        invalid(
+            world
+                .chat
+                .edit_category(&admin, &projects.guid, &taken)
+                .await
+        ),
+        (Field::Name, Problem::Duplicate)
     );
 
     // Scope: alice, in the Open room without a role there, leaves it at once when denied

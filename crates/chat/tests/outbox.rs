@@ -321,3 +321,42 @@ async fn a_session_whose_access_is_revoked_leaves_even_when_its_part_cannot_be_r
     );
     world.finish().await;
 }
+
+#[tokio::test]
+async fn everyone_leaves_a_room_deleted_behind_the_servers_back() {
+    let world = World::start().await;
+    let (alice, bob) = (world.user("alice", 1).await, world.user("bob", 2).await);
+    let lobby = common::room(&world.store, "Lobby", Privacy::Open, Behavior::Normal, true).await;
+    let other = common::room(&world.store, "Other", Privacy::Open, Behavior::Normal, true).await;
+    for user in [alice, bob] {
+        assert!(world.join(user, &lobby).await.resp.is_success());
+    }
+    assert!(world.join(alice, &other).await.resp.is_success());
+
+    // Deleted without being disabled first: the server learns of it only from the change
+    // feed, when the room is gone already.
+    world.store.delete_room(lobby.room.id).await.unwrap();
+    let mark = world.sink.mark();
+    let left = world
+        .chat
+        .recheck_access(None, Some(lobby.room.id), None)
+        .await
+        .unwrap();
+    assert_eq!(left, 2);
+    for user in [alice, bob] {
+        assert!(
+            world
+                .notices(mark, user)
+                .iter()
+                .any(|n| matches!(n, Notice::Part(_))),
+            "each session is told it left"
+        );
+        assert_eq!(world.post(user, &lobby).await, Answer::NoSuchRoom);
+    }
+    assert_eq!(
+        world.post(alice, &other).await,
+        Answer::Accepted,
+        "its other room stays"
+    );
+    world.finish().await;
+}

@@ -2,15 +2,15 @@
 //! past it; then the exported rows the retention lets go are pruned.
 
 use std::collections::HashSet;
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parlance_clock::Clock;
 use parlance_files::FileStore;
-use parlance_store::Store;
 use parlance_store::history::ComplianceRecord;
+use parlance_store::{LockFile, Store};
 
 use crate::attach::{self, ATTACHMENT_DIR, Attachment};
 use crate::durable::{self, Counting};
@@ -121,8 +121,11 @@ impl Exporter {
             cursor: self.store.export_cursor().await?,
             ..ExportReport::default()
         };
+        // The next batch is read while the current one is written: reading is the
+        // database's work on its own thread, writing the file system's on another.
+        let mut next = self.next_batch(report.cursor, until).await?;
         loop {
-            let (batch, more) = self.next_batch(report.cursor, until).await?;
+            let (batch, more) = next;
             let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
                 break;
             };
@@ -130,16 +133,25 @@ impl Exporter {
             warn_clock_steps(&batch);
             report.events += batch.len() as u64;
             let conversations = model::conversations(batch, &self.settings.domain);
-            self.write_batch(first, conversations, &mut report).await?;
-            self.report(Step::Durable { first, last });
-            self.store
-                .move_export_cursor(report.cursor, last, self.clock.unix_nanos())
-                .await?;
-            report.cursor = last;
-            self.report(Step::Committed { cursor: last });
-            if !more {
-                break;
-            }
+            let write = async {
+                self.write_batch(first, conversations, &mut report).await?;
+                self.report(Step::Durable { first, last });
+                self.store
+                    .move_export_cursor(report.cursor, last, self.clock.unix_nanos())
+                    .await?;
+                report.cursor = last;
+                self.report(Step::Committed { cursor: last });
+                Ok::<_, ExportError>(())
+            };
+            let read = async {
+                match more {
+                    true => self.next_batch(last, until).await,
+                    false => Ok((Vec::new(), false)),
+                }
+            };
+            let (written, read) = tokio::join!(write, read);
+            written?;
+            next = read?;
         }
         let keep = i64::try_from(self.settings.keep_exported.as_nanos()).unwrap_or(i64::MAX);
         report.pruned = self
@@ -151,21 +163,12 @@ impl Exporter {
 
     /// Takes the exporters' lock, or says who holds it. The kernel releases it when the
     /// process ends, however it ends.
-    fn lock(&self) -> Result<File, ExportError> {
+    fn lock(&self) -> Result<LockFile, ExportError> {
         let path = &self.settings.lock;
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|source| ExportError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        match file.try_lock() {
-            Ok(()) => Ok(file),
-            Err(TryLockError::WouldBlock) => Err(ExportError::Busy(path.clone())),
-            Err(TryLockError::Error(source)) => Err(ExportError::Write {
+        match LockFile::try_take(path) {
+            Ok(Some(lock)) => Ok(lock),
+            Ok(None) => Err(ExportError::Busy(path.clone())),
+            Err(source) => Err(ExportError::Write {
                 path: path.clone(),
                 source,
             }),

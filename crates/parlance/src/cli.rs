@@ -1,12 +1,13 @@
 //! The command line: global settings and the subcommands, each defined by the module or
 //! crate that runs it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use parlance_server::config::Config;
 
-use crate::{admin, migrate_store, serve};
+use crate::logging::LogFormat;
+use crate::{admin, check, installation, migrate_store, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,6 +18,16 @@ use crate::{admin, migrate_store, serve};
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
+    /// How log lines look on stderr: text (coloured on a terminal only) or one JSON object
+    /// per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "PARLANCE_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,8 +52,24 @@ pub struct Common {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server.
+    /// Run the server (creating the installation on first start).
     Serve(serve::ServeArgs),
+    /// Create the installation (database, server key, certificate, domain) without
+    /// starting the server; on an existing one, check it.
+    Init,
+    /// Upgrade the database's schema to this version's (stop the server first).
+    Migrate,
+    /// Show or change the domain the installation serves.
+    #[command(subcommand)]
+    Domain(installation::DomainCommand),
+    /// Copy the installation (database, key, certificates, files, configuration) into a
+    /// new directory, whether the server runs or not.
+    Backup(installation::BackupArgs),
+    /// Put a backup back into the data directory (the server must be stopped).
+    Restore(installation::RestoreArgs),
+    /// Check a configuration file without starting anything; exits non-zero naming what is
+    /// wrong.
+    CheckConfig(check::CheckArgs),
     /// Manage user accounts (works whether the server runs or not).
     #[command(subcommand)]
     User(admin::user::UserCommand),
@@ -52,6 +79,9 @@ pub enum Command {
     /// Manage rooms and who holds which role in them.
     #[command(subcommand)]
     Room(admin::room::RoomCommand),
+    /// See who is signed in to the running server, and end a user's sessions.
+    #[command(subcommand)]
+    Session(admin::session::SessionCommand),
     /// List and remove the files posted into rooms.
     #[command(subcommand)]
     File(admin::file::FileCommand),
@@ -69,7 +99,18 @@ pub enum Command {
 
 impl Common {
     pub fn config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
+        self.config_from(self.config.as_deref())
+    }
+
+    /// The file `--config` names, if any.
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config.as_deref()
+    }
+
+    /// The configuration in `path` (the built-in one without), with the command line's
+    /// overrides, validated.
+    pub fn config_from(&self, path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut config = match path {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };

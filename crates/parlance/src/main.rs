@@ -1,10 +1,15 @@
 //! `parlance`: the one binary. Wiring only — the work is in the library crates.
 
 mod admin;
+mod check;
 mod cli;
+mod installation;
+mod logging;
 mod migrate_store;
+mod notify;
 mod serve;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -18,12 +23,7 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARLANCE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let logging = logging::Logging::init(cli.log_format, default_log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,14 +34,29 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let chat = matches!(cli.command, Command::Chat(_));
     let result = runtime.block_on(async {
         // The client needs no server configuration.
         let config = || cli.common.config();
         match cli.command {
-            Command::Serve(args) => serve::run(config()?, args).await,
+            Command::Init => installation::init(config()?).await,
+            Command::Migrate => installation::migrate(config()?).await,
+            Command::Domain(cmd) => installation::domain(config()?, cmd).await,
+            Command::Backup(args) => {
+                installation::backup(
+                    config()?,
+                    cli.common.config_path().map(Path::to_path_buf),
+                    args.dest,
+                )
+                .await
+            }
+            Command::Restore(args) => installation::restore(config()?, args).await,
+            Command::Serve(args) => serve::run(&cli.common, args, &logging).await,
+            Command::CheckConfig(args) => check::run(&cli.common, args),
             Command::User(cmd) => admin::user::run(config()?, cmd).await,
             Command::Category(cmd) => admin::category::run(config()?, cmd).await,
             Command::Room(cmd) => admin::room::run(config()?, cmd).await,
+            Command::Session(cmd) => admin::session::run(config()?, cmd).await,
             Command::File(cmd) => admin::file::run(config()?, cmd).await,
             Command::Compliance(cmd) => admin::compliance::run(config()?, cmd).await,
             Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),
@@ -52,6 +67,12 @@ fn main() -> ExitCode {
                 .map_err(Into::into),
         }
     });
+    if chat {
+        // `chat --plain` reads standard input on a blocking thread whose read cannot be
+        // cancelled: a runtime dropped the usual way would wait for it, so a session ended
+        // by the server would hang until the next line came (or forever, with --follow).
+        runtime.shutdown_background();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

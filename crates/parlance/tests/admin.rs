@@ -2,10 +2,14 @@
 //! no server (they open it themselves), and beside a running server, which applies what
 //! they change to live sessions.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_parlance");
+use common::{BIN, open_data, outcome, stored_file};
+/// Every user's password: as long as `[auth] min_password_length` asks by default.
+const PASSWORD: &str = "correct horse";
 
 fn run(data: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)
@@ -13,15 +17,10 @@ fn run(data: &Path, args: &[&str]) -> (bool, String) {
         .arg(data)
         .args(["--domain", "example.test"])
         .args(args)
-        .env("PARLANCE_PASSWORD", "pw")
+        .env("PARLANCE_PASSWORD", PASSWORD)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    outcome(out)
 }
 
 fn ok(data: &Path, args: &[&str]) -> String {
@@ -30,33 +29,36 @@ fn ok(data: &Path, args: &[&str]) -> String {
     text
 }
 
+/// Alice's line of `parlance user list`.
+fn alice_listed(data: &Path) -> String {
+    ok(data, &["user", "list"])
+        .lines()
+        .find(|l| l.starts_with("sip:alice@example.test"))
+        .unwrap()
+        .to_owned()
+}
+
 /// `parlance user admin NAME on|off`: the flag the room-management application reads.
 #[test]
 fn administrators_are_made_and_unmade() {
     let data = std::env::temp_dir().join(format!("parlance-admin-flag-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["init"]);
     ok(&data, &["user", "add", "alice@example.test"]);
-    let admin_line = |data: &Path| {
-        ok(data, &["user", "list"])
-            .lines()
-            .find(|l| l.starts_with("sip:alice@example.test"))
-            .unwrap()
-            .to_owned()
-    };
-    assert!(!admin_line(&data).ends_with("admin"));
+    assert!(!alice_listed(&data).ends_with("admin"));
     assert_eq!(
         ok(&data, &["user", "admin", "alice@example.test", "on"]),
         "sip:alice@example.test is an administrator\n"
     );
     assert!(
-        admin_line(&data).ends_with("\tadmin"),
+        alice_listed(&data).ends_with("\tadmin"),
         "{}",
-        admin_line(&data)
+        alice_listed(&data)
     );
     ok(&data, &["user", "disable", "alice@example.test"]);
-    assert!(admin_line(&data).ends_with("\tadmin,disabled"));
+    assert!(alice_listed(&data).ends_with("\tadmin,disabled"));
     ok(&data, &["user", "admin", "sip:alice@example.test", "off"]);
-    assert!(admin_line(&data).ends_with("\tdisabled"));
+    assert!(alice_listed(&data).ends_with("\tdisabled"));
 
     let (success, text) = run(&data, &["user", "admin", "nobody@example.test", "on"]);
     assert!(!success && text.contains("does not exist"), "{text}");
@@ -67,11 +69,35 @@ fn administrators_are_made_and_unmade() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
+/// `parlance user chat NAME on|off`: the persistent chat policy provisioning reads.
+#[test]
+fn persistent_chat_is_turned_off_and_on_again() {
+    let data = std::env::temp_dir().join(format!("parlance-chat-policy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["user", "add", "alice@example.test"]);
+    assert!(!alice_listed(&data).contains("no-chat"), "on by default");
+    assert_eq!(
+        ok(&data, &["user", "chat", "alice@example.test", "off"]),
+        "sip:alice@example.test may not use persistent chat\n"
+    );
+    assert!(
+        alice_listed(&data).ends_with("\tno-chat"),
+        "{}",
+        alice_listed(&data)
+    );
+    ok(&data, &["user", "chat", "alice@example.test", "on"]);
+    assert!(!alice_listed(&data).contains("no-chat"));
+    let (success, text) = run(&data, &["user", "chat", "nobody@example.test", "off"]);
+    assert!(!success && text.contains("does not exist"), "{text}");
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
 /// Categories, rooms and roles on a data directory no server runs on.
 #[test]
 fn categories_rooms_and_roles_without_a_server() {
     let data = std::env::temp_dir().join(format!("parlance-admin-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["init"]);
     ok(&data, &["user", "add", "alice@example.test"]);
     ok(
         &data,
@@ -276,7 +302,7 @@ async fn account_commands_reach_a_running_server() {
     let lobby = s.server().store.find_room("Lobby").await.unwrap().unwrap();
     let lobby = format!("ma-chan://{DOMAIN}/{}", lobby.room.guid);
 
-    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
+    let mut alice = ChatClient::connect(&s, "alice", PASSWORD).await;
     assert!(alice.join(&lobby).await.resp.is_success());
     assert_eq!(alice.post(&lobby, "hello from alice").await, 200);
 
@@ -289,9 +315,9 @@ async fn account_commands_reach_a_running_server() {
             .lines()
             .any(|l| l.starts_with("sip:alice@example.test") && l.ends_with("disabled"))
     );
-    assert_eq!(s.tcp().await.register("alice", "pw").await.status, 403);
+    assert_eq!(s.tcp().await.register("alice", PASSWORD).await.status, 403);
     cli_ok(&data, &["user", "enable", "alice@example.test"]).await;
-    assert_eq!(s.tcp().await.register("alice", "pw").await.status, 200);
+    assert_eq!(s.tcp().await.register("alice", PASSWORD).await.status, 200);
 
     // unlock: an address made to wait by failures may try again at once.
     let ip = "127.0.0.3".parse().unwrap();
@@ -318,13 +344,364 @@ async fn account_commands_reach_a_running_server() {
     // unless asked.
     cli_ok(&data, &["user", "remove", "alice@example.test"]).await;
     assert!(!cli_ok(&data, &["user", "list"]).await.contains("alice"));
-    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
+    let mut bob = ChatClient::connect(&s, "bob", PASSWORD).await;
     let history = bob.history(&lobby, "<last cnt=\"5\"/>").await;
     assert_eq!(history[0].author, format!("sip:alice@{DOMAIN}"));
     let (success, text) = cli(&data, &["user", "add", "alice@example.test"]).await;
     assert!(!success && text.contains("--reuse"), "{text}");
     cli_ok(&data, &["user", "add", "alice@example.test", "--reuse"]).await;
-    assert_eq!(s.tcp().await.register("alice", "pw").await.status, 200);
+    assert_eq!(s.tcp().await.register("alice", PASSWORD).await.status, 200);
+}
+
+/// Runs `parlance user ARGS…` with `password` in PARLANCE_PASSWORD.
+fn user_with_password(data: &Path, args: &[&str], password: &str) -> (bool, String) {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--domain", "example.test", "user"])
+        .args(args)
+        .env("PARLANCE_PASSWORD", password)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Passwords shorter than `[auth] min_password_length` (8 by default) are refused wherever
+/// one is set, counted in characters.
+#[test]
+fn short_passwords_are_refused() {
+    let data = std::env::temp_dir().join(format!("parlance-admin-pw-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let (success, text) = user_with_password(&data, &["add", "alice@example.test"], "seven77");
+    assert!(!success, "{text}");
+    assert_eq!(
+        text,
+        "error: the password has 7 characters; at least 8 are needed ([auth] min_password_length)\n"
+    );
+    assert!(
+        !ok(&data, &["user", "list"]).contains("alice"),
+        "nothing written"
+    );
+    let (success, text) = user_with_password(&data, &["add", "alice@example.test"], "äöüäöüäö");
+    assert!(success, "eight characters, sixteen bytes: {text}");
+    let (success, text) = user_with_password(&data, &["passwd", "alice@example.test"], "");
+    assert!(!success && text.contains("has 0 characters"), "{text}");
+
+    let config = data.join("parlance.toml");
+    std::fs::write(&config, "[auth]\nmin_password_length = 12\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "--domain",
+            "example.test",
+            "user",
+            "passwd",
+            "alice@example.test",
+        ])
+        .env("PARLANCE_PASSWORD", "eleven char")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && text.contains("at least 12"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// Category names are unique; categories are renamed, deleted (their rooms moved) and
+/// scoped; a role removal that removes nothing says so and fails.
+#[test]
+fn categories_are_renamed_deleted_and_scoped() {
+    let data = std::env::temp_dir().join(format!("parlance-admin-cat-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["user", "add", "alice@example.test"]);
+    ok(&data, &["category", "add", "Eng"]);
+    let (success, text) = run(&data, &["category", "add", "ENG"]);
+    assert!(!success, "{text}");
+    assert_eq!(text, "error: a category named ENG already exists\n");
+    ok(&data, &["category", "add", "Ops"]);
+    ok(&data, &["room", "add", "Lobby", "--category", "Eng"]);
+
+    let (success, text) = run(&data, &["category", "rename", "Ops", "eng"]);
+    assert!(!success && text.contains("already exists"), "{text}");
+    assert_eq!(
+        ok(&data, &["category", "rename", "Ops", "Operations"]),
+        "Ops is now Operations\n"
+    );
+
+    let (success, text) = run(&data, &["category", "delete", "Eng"]);
+    assert!(!success, "{text}");
+    assert!(
+        text.contains("it has 1 rooms") && text.contains("--rooms-to"),
+        "{text}"
+    );
+    let (success, text) = run(
+        &data,
+        &["category", "delete", "Eng", "--rooms-to", "Nowhere"],
+    );
+    assert!(
+        !success && text.contains("no category \"Nowhere\""),
+        "{text}"
+    );
+    assert_eq!(
+        ok(
+            &data,
+            &["category", "delete", "Eng", "--rooms-to", "Operations"]
+        ),
+        "deleted Eng; its 1 rooms are in Operations now\n"
+    );
+    assert!(!ok(&data, &["category", "list"]).contains("Eng"));
+    assert!(
+        ok(&data, &["room", "list"])
+            .lines()
+            .any(|l| l.starts_with("Lobby\t") && l.contains("\tOperations\t"))
+    );
+
+    let alice = "alice@example.test";
+    assert_eq!(
+        ok(&data, &["category", "scope", "allow", "Operations", alice]),
+        "alice@example.test is on the allow list of Operations\n"
+    );
+    assert_eq!(
+        ok(&data, &["category", "scope", "list", "Operations"]),
+        "allow\tsip:alice@example.test\n"
+    );
+    ok(&data, &["category", "scope", "deny", "Operations", alice]);
+    assert_eq!(
+        ok(&data, &["category", "scope", "list", "Operations"]),
+        "deny\tsip:alice@example.test\n"
+    );
+    ok(&data, &["category", "scope", "clear", "Operations", alice]);
+    assert_eq!(ok(&data, &["category", "scope", "list", "Operations"]), "");
+
+    ok(&data, &["room", "member", "add", "Lobby", alice]);
+    ok(&data, &["room", "member", "remove", "Lobby", alice]);
+    let (success, text) = run(&data, &["room", "member", "remove", "Lobby", alice]);
+    assert!(!success, "{text}");
+    assert_eq!(
+        text,
+        "error: alice@example.test is not member of Lobby: nothing to remove\n"
+    );
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// `session list` shows who is signed in to the running server, `session end` drops them,
+/// and `user list` shows when each account last signed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_listed_and_ended() {
+    use parlance_tests::TestServer;
+    use parlance_tests::chat::ChatClient;
+
+    let s = TestServer::start_with(|c| c.admin_changes_poll_ms = 10).await;
+    let data = s.config.data_dir.clone();
+    cli_ok(&data, &["user", "add", "alice@example.test"]).await;
+    cli_ok(&data, &["user", "add", "bob@example.test"]).await;
+    let alice_line = |users: &str| {
+        users
+            .lines()
+            .find(|l| l.starts_with("sip:alice@example.test\t"))
+            .unwrap()
+            .to_owned()
+    };
+    let users = cli_ok(&data, &["user", "list"]).await;
+    assert!(
+        alice_line(&users).contains("\tnever signed in\t"),
+        "{users}"
+    );
+
+    let mut alice = ChatClient::connect(&s, "alice", PASSWORD).await;
+    let listed = until(&data, &["session", "list"], |out| out.contains("sip:alice")).await;
+    let line = listed.lines().next().unwrap();
+    let fields: Vec<&str> = line.split('\t').collect();
+    assert_eq!(fields.len(), 4, "{line}");
+    assert_eq!(fields[0], "sip:alice@example.test");
+    assert!(["tcp", "tls"].contains(&fields[1]), "{line}");
+    assert!(fields[2].starts_with("127.0.0.1:"), "{line}");
+    let year = jiff::Timestamp::now().to_string()[..4].to_owned();
+    assert!(fields[3].starts_with(&format!("since {year}-")), "{line}");
+    assert!(!listed.contains("bob"), "{listed}");
+    let users = cli_ok(&data, &["user", "list"]).await;
+    assert!(
+        alice_line(&users).contains(&format!("\t{year}-")),
+        "the last sign-in: {users}"
+    );
+
+    assert_eq!(
+        cli_ok(&data, &["session", "end", "alice@example.test"]).await,
+        "the sessions of sip:alice@example.test end (1 connections were signed in)\n"
+    );
+    alice.conn.until_closed().await;
+    until(&data, &["session", "list"], |out| {
+        !out.contains("sip:alice")
+    })
+    .await;
+    let (success, text) = cli(&data, &["session", "end", "nobody@example.test"]).await;
+    assert!(!success && text.contains("does not exist"), "{text}");
+}
+
+/// `room edit` is announced to the sessions in the room; `room delete` removes a room for
+/// good, parting whoever is in it; not under legal hold, not without `--yes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_room_is_announced_and_a_deleted_one_parts_whoever_is_in_it() {
+    use parlance_tests::chat::ChatClient;
+    use parlance_tests::{DOMAIN, TestServer};
+
+    let s = TestServer::start_with(|c| c.admin_changes_poll_ms = 10).await;
+    let data = s.config.data_dir.clone();
+    cli_ok(&data, &["user", "add", "alice@example.test"]).await;
+    cli_ok(&data, &["category", "add", "Team"]).await;
+    cli_ok(&data, &["room", "add", "Lobby", "--category", "Team"]).await;
+    cli_ok(&data, &["room", "add", "Other", "--category", "Team"]).await;
+    let store = &s.server().store;
+    let lobby = store.find_room("Lobby").await.unwrap().unwrap();
+    let uri = format!("ma-chan://{DOMAIN}/{}", lobby.room.guid);
+    let mut alice = ChatClient::connect(&s, "alice", PASSWORD).await;
+    assert!(alice.join(&uri).await.resp.is_success());
+    assert_eq!(alice.post(&uri, "hello").await, 200);
+
+    // An edit from the command line reaches the sessions in the room as one from the
+    // room-management application does.
+    cli_ok(&data, &["room", "edit", "Lobby", "--topic", "Moving out"]).await;
+    match alice.next_notice().await {
+        xccos::Notice::ChanUpd(chanibs) => {
+            assert_eq!(chanibs[0].uri, uri);
+            assert_eq!(chanibs[0].topic.as_deref(), Some("Moving out"));
+        }
+        other => panic!("expected ntc:chanupd, got {other:?}"),
+    }
+
+    let (success, text) = cli(&data, &["room", "delete", "Lobby"]).await;
+    assert!(!success && text.contains("add --yes"), "{text}");
+    cli_ok(
+        &data,
+        &[
+            "compliance",
+            "hold",
+            "add",
+            "--room",
+            "Lobby",
+            "--reason",
+            "case 9",
+        ],
+    )
+    .await;
+    let (success, text) = cli(&data, &["room", "delete", "Lobby", "--yes"]).await;
+    assert!(!success && text.contains("under legal hold"), "{text}");
+    assert_eq!(alice.post(&uri, "still here").await, 200, "nothing changed");
+    cli_ok(&data, &["compliance", "hold", "remove", "--room", "Lobby"]).await;
+
+    assert_eq!(
+        cli_ok(&data, &["room", "delete", "Lobby", "--yes"]).await,
+        "deleted Lobby with 2 messages and 0 files\n"
+    );
+    let notice = alice.next_notice().await;
+    match &notice {
+        xccos::Notice::Part(chanibs) => {
+            assert_eq!(chanibs.len(), 1, "{notice:?}");
+            assert_eq!(chanibs[0].uri, uri);
+            assert_eq!(chanibs[0].uibs[0].uri, format!("sip:alice@{DOMAIN}"));
+        }
+        other => panic!("expected ntc:part, got {other:?}"),
+    }
+    assert!(store.find_room("Lobby").await.unwrap().is_none());
+    let rooms = cli_ok(&data, &["room", "list"]).await;
+    assert!(
+        !rooms.contains("Lobby") && rooms.contains("Other"),
+        "{rooms}"
+    );
+    assert_ne!(alice.post(&uri, "into nothing").await, 200);
+    let (success, text) = cli(&data, &["room", "delete", "Lobby", "--yes"]).await;
+    assert!(!success && text.contains("no room \"Lobby\""), "{text}");
+}
+
+/// `room invite`: an invitee who is connected gets the invitation at once (`ntc:inv`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_reaches_an_invitee_who_is_online() {
+    use parlance_tests::chat::ChatClient;
+    use parlance_tests::{DOMAIN, TestServer};
+
+    let s = TestServer::start_with(|c| c.admin_changes_poll_ms = 10).await;
+    let data = s.config.data_dir.clone();
+    for user in ["alice", "bob"] {
+        cli_ok(&data, &["user", "add", &format!("{user}@example.test")]).await;
+    }
+    cli_ok(&data, &["category", "add", "Team"]).await;
+    cli_ok(&data, &["room", "add", "Lobby", "--category", "Team"]).await;
+    cli_ok(
+        &data,
+        &[
+            "room",
+            "add",
+            "Quiet",
+            "--category",
+            "Team",
+            "--no-invitations",
+        ],
+    )
+    .await;
+    let lobby = s.server().store.find_room("Lobby").await.unwrap().unwrap();
+    let uri = format!("ma-chan://{DOMAIN}/{}", lobby.room.guid);
+    let mut bob = ChatClient::connect(&s, "bob", PASSWORD).await;
+
+    assert_eq!(
+        cli_ok(
+            &data,
+            &[
+                "room",
+                "invite",
+                "Lobby",
+                "bob@example.test",
+                "alice@example.test"
+            ]
+        )
+        .await,
+        "invited 2 users to Lobby (0 invited already)\n"
+    );
+    let notice = bob.next_notice().await;
+    match &notice {
+        xccos::Notice::Inv(invs) => {
+            assert_eq!(invs.len(), 1, "{notice:?}");
+            assert_eq!(invs[0].invite_id, 1);
+            let chanib = invs[0].chanib.as_ref().unwrap();
+            assert_eq!(
+                (chanib.uri.as_str(), chanib.name.as_deref()),
+                (uri.as_str(), Some("Lobby"))
+            );
+        }
+        other => panic!("expected ntc:inv, got {other:?}"),
+    }
+    assert_eq!(
+        cli_ok(&data, &["room", "invite", "Lobby", "bob@example.test"]).await,
+        "invited 0 users to Lobby (1 invited already)\n"
+    );
+    let (success, text) = cli(&data, &["room", "invite", "Quiet", "bob@example.test"]).await;
+    assert!(!success && text.contains("takes no invitations"), "{text}");
+    let (success, text) = cli(&data, &["room", "invite", "Lobby", "nobody@example.test"]).await;
+    assert!(!success && text.contains("no user"), "{text}");
+}
+
+/// Runs a command until its output satisfies `done` (the server writes what it shows once
+/// a poll period); returns that output.
+async fn until(data: &Path, args: &[&str], done: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + parlance_tests::WAIT;
+    loop {
+        let out = cli_ok(data, args).await;
+        if done(&out) {
+            return out;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "parlance {args:?} never showed it: {out}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// `parlance compliance hold ARGS…`.
@@ -339,63 +716,12 @@ async fn hold_ok(data: &Path, args: &[&str]) -> String {
     text
 }
 
-/// The store and file store of the data directory the commands above work on.
-async fn open_data(data: &Path) -> (parlance_store::Store, parlance_files::FileStore) {
-    let config = parlance_server::config::Config {
-        domain: "example.test".into(),
-        data_dir: data.to_owned(),
-        ..Default::default()
-    };
-    let (store, key) = parlance_server::open_data(&config).await.unwrap();
-    let files = parlance_server::open_file_store(&config, &key)
-        .await
-        .unwrap();
-    (store, files)
-}
-
-/// A complete file of `room` named `name`, as an upload leaves it: its row and its blob.
-async fn stored_file(
-    store: &parlance_store::Store,
-    files: &parlance_files::FileStore,
-    room: &parlance_store::rooms::RoomInfo,
-    uploader: i64,
-    name: &str,
-) {
-    use parlance_store::files::{Direction, NewFileToken};
-    let token = store
-        .issue_file_token(
-            &NewFileToken {
-                principal_id: uploader,
-                room_id: room.room.id,
-                direction: Direction::Upload,
-                file_url: "notes.txt",
-                file_id: None,
-                issued_at: 1,
-                expires_at: i64::MAX,
-            },
-            100,
-        )
-        .await
-        .unwrap();
-    let file = store.reserve_upload(&token.token, name, 1).await.unwrap();
-    store
-        .declare_upload_length(&token.token, file.id, 5, u64::MAX)
-        .await
-        .unwrap();
-    let mut upload = files.begin_upload(&room.room.guid, name).await.unwrap();
-    upload.write(b"hello").await.unwrap();
-    upload.finish().await.unwrap();
-    store
-        .complete_upload(&token.token, file.id, 5, 2)
-        .await
-        .unwrap();
-}
-
 /// `file list`, `file remove` and `room purge` take a file's row and its stored bytes together.
 #[tokio::test]
 async fn files_are_listed_removed_and_purged_with_their_bytes() {
     let data = std::env::temp_dir().join(format!("parlance-admin-files-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    cli_ok(&data, &["init"]).await;
     cli_ok(&data, &["user", "add", "alice@example.test"]).await;
     cli_ok(&data, &["category", "add", "Work"]).await;
     cli_ok(&data, &["room", "add", "Lobby", "--category", "Work"]).await;
@@ -476,6 +802,7 @@ async fn retention_purges_what_no_legal_hold_covers() {
     let data =
         std::env::temp_dir().join(format!("parlance-admin-retention-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    cli_ok(&data, &["init"]).await;
     cli_ok(&data, &["user", "add", "alice@example.test"]).await;
     cli_ok(&data, &["user", "add", "bob@example.test"]).await;
     cli_ok(&data, &["category", "add", "Work"]).await;

@@ -81,47 +81,11 @@ async fn the_terminal_client_joins_posts_and_sees_another_clients_message() {
 async fn plain_mode_over_tcp_posts_stdin_lines_and_prints_messages() {
     let data = DataDir::new("plain");
     let server = chat_server(&data);
-    let (alice, mut alice_events) = Client::connect(client_config(&data, &server, "alice"))
-        .await
-        .unwrap();
-    let lobby = alice.find_room("Lobby").await.unwrap();
-    alice.join(&lobby.uri).await.unwrap();
+    let (alice, mut alice_events, lobby) = alice_in_lobby(&data, &server).await;
     alice.post(&lobby.uri, "said before").await.unwrap();
 
-    let mut plain = Command::new(BIN)
-        .args([
-            "chat",
-            "--plain",
-            "--room",
-            "Lobby",
-            "--history",
-            "1",
-            "--tcp",
-            "--server",
-            &server.tcp.to_string(),
-        ])
-        .args(["--user", &format!("bob@{DOMAIN}")])
-        .env("PARLANCE_PASSWORD", PASSWORD)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    let stdout = plain.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let _ = lines_tx.send(line.unwrap());
-        }
-    });
+    let (mut plain, lines) = plain_chat(&server, "bob", &["--history", "1"]);
     let next_line = || lines.recv_timeout(WAIT).expect("a line from --plain");
-    let is_line = |line: &str, who: &str, text: &str| {
-        let (time, rest) = line.split_at(9);
-        time.len() == 9
-            && time.as_bytes()[2] == b':'
-            && time.as_bytes()[5] == b':'
-            && rest == format!("{who}@{DOMAIN}: {text}")
-    };
     let first = next_line();
     assert!(
         is_line(&first, "alice", "said before"),
@@ -129,14 +93,7 @@ async fn plain_mode_over_tcp_posts_stdin_lines_and_prints_messages() {
     );
 
     // bob's join is how alice can tell that --plain is ready.
-    loop {
-        if let Some(Event::MemberJoined { .. }) = tokio::time::timeout(WAIT, alice_events.next())
-            .await
-            .unwrap()
-        {
-            break;
-        }
-    }
+    joined(&mut alice_events).await;
     alice.post(&lobby.uri, "two\nlines").await.unwrap();
     let printed = next_line();
     assert!(is_line(&printed, "alice", "two\\nlines"), "{printed:?}");
@@ -163,6 +120,139 @@ async fn plain_mode_over_tcp_posts_stdin_lines_and_prints_messages() {
         "the end of stdin ends --plain: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `parlance chat --plain --room Lobby` as `user` over TCP, with `args`; its standard
+/// output comes line by line through the receiver.
+fn plain_chat(
+    server: &common::Server,
+    user: &str,
+    args: &[&str],
+) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut plain = Command::new(BIN)
+        .args(["chat", "--plain", "--room", "Lobby", "--tcp", "--server"])
+        .arg(server.tcp.to_string())
+        .args(["--user", &format!("{user}@{DOMAIN}")])
+        .args(args)
+        .env("PARLANCE_PASSWORD", PASSWORD)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    let stdout = plain.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let _ = lines_tx.send(line.unwrap());
+        }
+    });
+    (plain, lines)
+}
+
+/// Whether `line` is `HH:MM:SS who@domain: text`, as --plain prints a message.
+fn is_line(line: &str, who: &str, text: &str) -> bool {
+    let Some((time, rest)) = line.split_at_checked(9) else {
+        return false;
+    };
+    time.as_bytes()[2] == b':'
+        && time.as_bytes()[5] == b':'
+        && rest == format!("{who}@{DOMAIN}: {text}")
+}
+
+/// alice connected and in Lobby, with her events and the room.
+async fn alice_in_lobby(
+    data: &DataDir,
+    server: &common::Server,
+) -> (Client, parlance_client::Events, parlance_client::RoomInfo) {
+    let (alice, events) = Client::connect(client_config(data, server, "alice"))
+        .await
+        .unwrap();
+    let lobby = alice.find_room("Lobby").await.unwrap();
+    alice.join(&lobby.uri).await.unwrap();
+    (alice, events, lobby)
+}
+
+/// Waits until someone joins the room of `events`' client.
+async fn joined(events: &mut parlance_client::Events) {
+    loop {
+        if let Some(Event::MemberJoined { .. }) =
+            tokio::time::timeout(WAIT, events.next()).await.unwrap()
+        {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_refuses_a_bad_line_and_reads_the_next() {
+    let data = DataDir::new("plain-refuses");
+    let server = chat_server(&data);
+    let (_alice, mut alice_events, _lobby) = alice_in_lobby(&data, &server).await;
+    let (mut plain, lines) = plain_chat(&server, "bob", &[]);
+    joined(&mut alice_events).await;
+
+    let mut stdin = plain.stdin.take().unwrap();
+    // Over the server's message size (16 KiB by default): the server refuses it.
+    writeln!(stdin, "{}", "x".repeat(20 * 1024)).unwrap();
+    // Over what a line may have: never kept whole, never sent.
+    writeln!(stdin, "{}", "y".repeat(300 * 1024)).unwrap();
+    stdin.write_all(b"caf\xe9\n").unwrap();
+    writeln!(stdin, "still here").unwrap();
+    let echoed = lines.recv_timeout(WAIT).expect("a line from --plain");
+    assert!(
+        is_line(&echoed, "bob", "still here"),
+        "the line after the refused ones is posted: {echoed:?}"
+    );
+    drop(stdin);
+    let out = plain.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "parlance: refused: the message is too large for Lobby",
+            "parlance: refused: the line has 307200 bytes, more than the 262144 a line may have",
+            "parlance: refused: the line is not UTF-8 text",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_follow_ends_when_the_session_does_though_stdin_stays_open() {
+    let data = DataDir::new("plain-follow-ends");
+    let server = chat_server(&data);
+    let (_alice, mut alice_events, _lobby) = alice_in_lobby(&data, &server).await;
+    let (mut plain, _lines) = plain_chat(&server, "bob", &["--follow"]);
+    joined(&mut alice_events).await;
+
+    let disabled = common::parlance(&data.0)
+        .args(["user", "disable", &format!("bob@{DOMAIN}")])
+        .output()
+        .unwrap();
+    assert!(disabled.status.success());
+    // The session ends at the server, and standard input is still open: --plain must end
+    // all the same. The bound only keeps a hang from stalling the suite.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = plain.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "--plain --follow still runs after its session ended"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut plain.stderr.take().unwrap(), &mut stderr).unwrap();
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains(&format!("bob@{DOMAIN}")),
+        "the reason is the last line: {stderr}"
+    );
+    drop(plain.stdin.take());
 }
 
 /// Runs `parlance chat` expecting failure; returns its standard error.

@@ -42,9 +42,13 @@ async fn users_are_managed_while_the_server_runs() {
     assert!(dir.cert().exists(), "self-signed certificate created");
     assert!(data.join("server.key").exists());
 
-    let (ok, out) = user(data, &["add", "alice@example.test"], Some("first"));
+    let (ok, out) = user(data, &["add", "alice@example.test"], Some("first password"));
     assert!(ok, "{out}");
-    let (ok, out) = user(data, &["add", "alice@example.test"], Some("again"));
+    let (ok, out) = user(
+        data,
+        &["add", "alice@example.test"],
+        Some("again and again"),
+    );
     assert!(!ok && out.contains("already exists"), "{out}");
     let (ok, out) = user(data, &["add", "eve@elsewhere.test"], Some("x"));
     assert!(!ok && out.contains("not in this server's domain"), "{out}");
@@ -52,12 +56,16 @@ async fn users_are_managed_while_the_server_runs() {
     assert!(ok && out.contains("sip:alice@example.test"), "{out}");
 
     let mut c = SipConn::tcp(addr).await;
-    assert_eq!(c.register("alice", "first").await.status, 200);
-    let (ok, out) = user(data, &["passwd", "alice@example.test"], Some("second"));
+    assert_eq!(c.register("alice", "first password").await.status, 200);
+    let (ok, out) = user(
+        data,
+        &["passwd", "alice@example.test"],
+        Some("second password"),
+    );
     assert!(ok, "{out}");
     let mut c = SipConn::tcp(addr).await;
     assert_eq!(
-        c.register("alice", "second").await.status,
+        c.register("alice", "second password").await.status,
         200,
         "the new password works at once"
     );

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{DataDir, admin, parlance};
+use common::{DataDir, admin, outcome, parlance};
 use parlance_store::Store;
 
 fn export(data: &DataDir, args: &[&str]) -> (bool, String) {
@@ -15,12 +15,7 @@ fn export(data: &DataDir, args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    outcome(out)
 }
 
 /// 2026-01-31T00:00:00Z, in Unix nanoseconds.
@@ -29,6 +24,7 @@ const JAN_31: i64 = 1_769_817_600_000_000_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_archives_up_to_a_moment_then_the_rest_and_waits_for_no_one() {
     let data = DataDir::new("compliance-cli");
+    admin(&data.0, &["init"]);
     admin(&data.0, &["user", "add", "alice@example.test"]);
     admin(&data.0, &["category", "add", "Eng"]);
     admin(&data.0, &["room", "add", "Lobby", "--category", "Eng"]);

@@ -4,7 +4,8 @@
 //! after the last one it applied (an indexed read, about once a second by default). A change
 //! of rights parts the sessions that may no longer be in a room; a password change, a
 //! disabled or removed account ends the account's sessions (SIP and room-management
-//! browser sessions alike); an unlock clears its throttle.
+//! browser sessions alike); an unlock clears its throttle; an invitation is pushed to the
+//! invitee's sessions.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +78,24 @@ async fn apply(
             let connections = front_end.sign_out(account);
             let browsers = manage.map_or(0, |m| m.sign_out(account));
             tracing::info!(%account, reason, connections, browsers, "sessions ended by an admin change");
+        }
+        ChangeKind::Invite {
+            principal_id,
+            room_id,
+        } => match groupchat
+            .chat()
+            .push_invitation(*principal_id, *room_id)
+            .await
+        {
+            Ok(sessions) => {
+                tracing::info!(principal_id, room_id, sessions, "invitation pushed");
+            }
+            Err(e) => tracing::error!(error = %e, seq = change.seq, "invitation not pushed"),
+        },
+        ChangeKind::RoomChanged { room_id } => {
+            if let Err(e) = groupchat.chat().announce_room(*room_id).await {
+                tracing::error!(error = %e, seq = change.seq, "room change not announced");
+            }
         }
         ChangeKind::Unlock { account } => {
             let addresses = front_end.throttle().unlock(account);

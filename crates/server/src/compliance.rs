@@ -1,17 +1,66 @@
 //! The compliance exporter as the server runs it: every `compliance.interval_secs` and once
 //! more at shutdown, after the last sessions' parts are recorded. Each run reads the outbox
 //! in batches on the readers' pool and takes the single writer only to move the cursor and
-//! prune, a short transaction at a time, so chat commits do not wait behind an export.
+//! prune, a short transaction at a time, so chat commits do not wait behind an export. It
+//! runs on threads of its own `compliance.nice` steps below the chat's, with a database
+//! connection of its own opened there: an export's reads, XML and file writes are all
+//! CPU work that would otherwise take the cores from a room's deliveries while it runs.
 
+use std::future::Future;
 use std::time::Duration;
 
 use parlance_clock::Clock;
 use parlance_compliance::{ExportError, Exporter};
 use parlance_store::{ServerKey, Store};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::runtime::LowPriorityRuntime;
 use crate::{StartError, open_file_store};
+
+/// The exporter on its low-priority threads.
+#[derive(Debug)]
+pub struct Background {
+    exporter: Exporter,
+    /// Declared last: the exporter's store is closed before its threads stop.
+    runtime: LowPriorityRuntime,
+}
+
+impl Background {
+    /// Starts the threads and opens the exporter's own store on them: a SQLite connection's
+    /// worker thread is started by the thread that opens it, and keeps its priority.
+    pub async fn start(
+        config: &Config,
+        key: &ServerKey,
+        clock: Clock,
+    ) -> Result<Background, StartError> {
+        let runtime = LowPriorityRuntime::new("parlance-export", 1, config.compliance.nice)
+            .map_err(StartError::Runtime)?;
+        let (config, key) = (config.clone(), key.clone());
+        let exporter = runtime
+            .spawn(async move {
+                let store = Store::open_sqlite_existing(&config.database_path()).await?;
+                exporter(&config, store, &key, clock).await
+            })
+            .await
+            .map_err(|e| StartError::Runtime(std::io::Error::other(e)))??;
+        Ok(Background { exporter, runtime })
+    }
+
+    pub fn exporter(&self) -> &Exporter {
+        &self.exporter
+    }
+
+    /// Runs `work` (an export, or the periodic loop) on the exporter's threads.
+    pub fn spawn<F>(&self, work: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.spawn(work)
+    }
+}
 
 /// The exporter `config` describes, on `store` and the file store; the default output
 /// directory (`<data_dir>/compliance`, the owner's only) is made when missing.
@@ -28,7 +77,7 @@ pub async fn exporter(
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
         });
-        made.map_err(|source| StartError::DataDir {
+        made.map_err(|source| StartError::Directory {
             path: dir.display().to_string(),
             source,
         })?;

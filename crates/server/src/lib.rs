@@ -9,9 +9,13 @@ pub mod endpoint;
 pub mod frontend;
 pub mod groupchat;
 mod ids;
+pub mod installation;
+mod observe;
 mod periodic;
+pub mod reload;
 pub mod retention;
 mod runtime;
+mod signed_in;
 pub mod tls;
 pub mod transport;
 
@@ -24,7 +28,8 @@ use parlance_chat::manage::{WEB_TICKET_PURPOSE, WebTicketKey};
 use parlance_chat::throttle::{Throttle, ThrottleLimits};
 use parlance_compliance::Exporter;
 use parlance_files::{FileError, FileStore};
-use parlance_store::{ServerKey, Store, StoreError};
+use parlance_metrics::Metrics;
+use parlance_store::{LockFile, ServerKey, Store, StoreError};
 use parlance_web::files::Files;
 use parlance_web::manage::{Manage, SessionLimits};
 use parlance_web::{BodyPace, WebSettings};
@@ -36,16 +41,18 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Outbound};
 use crate::frontend::auth::DigestAuth;
+use crate::frontend::networks::Networks;
 use crate::frontend::ntlm::Ntlm;
 use crate::frontend::provisioning::Provisioning;
 use crate::frontend::proxy::Proxy;
 use crate::frontend::registrar::Registrar;
-use crate::frontend::trusted::TrustedNetworks;
 use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
-pub use crate::runtime::WebRuntime;
-use crate::tls::CertificateInfo;
-use crate::transport::Connections;
+use crate::installation::Access;
+use crate::observe::Observer;
+pub use crate::runtime::LowPriorityRuntime;
+use crate::tls::{CertificateInfo, CertificateSlot};
+use crate::transport::{Connections, ListenError, listen};
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
 use parlance_clock::Clock;
 
@@ -53,8 +60,10 @@ use parlance_clock::Clock;
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
+    #[error(transparent)]
+    Installation(#[from] installation::InstallationError),
+    #[error("cannot create the directory {path}: {source}")]
+    Directory {
         path: String,
         source: std::io::Error,
     },
@@ -62,8 +71,13 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    #[error("cannot listen: {0}")]
-    Bind(std::io::Error),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    /// A bound listener that could not be handed to what serves it.
+    #[error("cannot start serving: {0}")]
+    Serve(std::io::Error),
+    #[error("cannot start background threads: {0}")]
+    Runtime(std::io::Error),
     #[error(transparent)]
     Chat(#[from] parlance_chat::ChatError),
     #[error("file store: {0}")]
@@ -85,7 +99,14 @@ pub struct Server {
     pub tls_addr: Option<SocketAddr>,
     /// The HTTPS listener's address, when it is on.
     pub https_addr: Option<SocketAddr>,
+    /// The admin listener's address (health and metrics), when it is on.
+    pub admin_addr: Option<SocketAddr>,
     pub certificate: Option<CertificateInfo>,
+    /// What the TLS listeners present; a reload replaces it.
+    certificate_slot: Option<Arc<CertificateSlot>>,
+    /// The configuration the server runs with: a reload says what differs from it. Boxed,
+    /// like the exporter: it is large, and a `Server` is moved whole.
+    config: Box<Config>,
     pub front_end: Arc<FrontEnd>,
     pub groupchat: Arc<GroupChat>,
     pub store: Store,
@@ -97,67 +118,42 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// Where the HTTPS listener runs; dropped after its task has ended.
-    web_runtime: Option<WebRuntime>,
+    web_runtime: Option<LowPriorityRuntime>,
     /// The compliance exporter, when `compliance.enabled`: it runs once more at shutdown.
     /// Boxed: a `Server` is moved around whole (a benchmark keeps one in an enum).
-    exporter: Option<Box<Exporter>>,
-}
-
-/// Opens the data directory, the server key and the store as `config` says.
-pub async fn open_data(config: &Config) -> Result<(Store, ServerKey), StartError> {
-    // The directory holds the server key and every user's sealed secrets: its owner only,
-    // whatever the umask.
-    let private = |dir: &std::path::Path| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-    };
-    private(&config.data_dir).map_err(|source| StartError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let key = ServerKey::load_or_create(&config.server_key_path())?;
-    let store = Store::open(&config.store_url()).await?;
-    Ok((store, key))
+    exporter: Option<Box<compliance::Background>>,
+    /// The data directory's lock, held until the server is shut down and dropped.
+    lock: LockFile,
 }
 
 impl Server {
     pub async fn start(config: Config, options: Options) -> Result<Server, StartError> {
         config.validate()?;
-        let (mut store, key) = open_data(&config).await?;
+        installation::create_dir(&config)?;
+        // Before the database is opened: a second server must not migrate it, nor record
+        // an identity, under the first.
+        let lock = installation::lock(&config)?;
+        let (mut store, key) = installation::open(&config, Access::Create).await?;
         let exporter = match config.compliance.enabled {
             true => Some(Box::new(
-                compliance::exporter(&config, store.clone(), &key, options.clock.clone()).await?,
+                compliance::Background::start(&config, &key, options.clock.clone()).await?,
             )),
             false => None,
         };
         store.set_search_time_limit(Duration::from_millis(config.chat.search_time_limit_ms));
         // SIP over TLS and HTTPS present the same certificate.
         let certificate = match config.sip.tls_listen.is_some() || config.web.listen.is_some() {
-            true => {
-                let mut names = config.tls.hostnames.clone();
-                names.insert(0, config.domain.clone());
-                names.dedup();
-                Some(tls::Certificate::load(
-                    config.tls.cert.as_deref(),
-                    config.tls.key.as_deref(),
-                    &config.data_dir,
-                    &names,
-                )?)
-            }
+            true => Some(tls::Certificate::for_config(&config)?),
             false => None,
         };
-        let acceptor = match (&certificate, config.sip.tls_listen) {
-            (Some(certificate), Some(_)) => {
-                Some(TlsAcceptor::from(certificate.server_config(&[])?))
-            }
+        let slot = certificate.as_ref().map(CertificateSlot::new);
+        let acceptor = match (&slot, config.sip.tls_listen) {
+            (Some(slot), Some(_)) => Some(TlsAcceptor::from(slot.server_config(&[])?)),
             _ => None,
         };
         // Bound early: the file service's URL names the port.
-        let web = match &certificate {
-            Some(certificate) => {
-                prepare_web(&config, certificate, &store, &key, options.clock.clone()).await?
-            }
+        let web = match &slot {
+            Some(slot) => prepare_web(&config, slot, &store, &key, options.clock.clone()).await?,
             None => None,
         };
         let purger = retention::Purger::new(
@@ -168,10 +164,14 @@ impl Server {
         );
         // Before anyone can connect: every later admin change may concern a live session.
         let changes_seen = store.last_access_change().await?;
-        let listeners = transport::bind_listeners(&config.sip, acceptor)
-            .await
-            .map_err(StartError::Bind)?;
-        let trusted = TrustedNetworks::new(config.trusted_networks()?);
+        let listeners = transport::bind_listeners(&config.sip, acceptor).await?;
+        let admin = match config.admin.listen {
+            Some(addr) => Some(listen("admin (HTTP)", addr).await?),
+            None => None,
+        };
+        let metrics = Metrics::new();
+        let trusted = Networks::new(config.trusted_networks()?);
+        let external = Networks::new(config.external_networks()?);
         if !trusted.is_empty() {
             tracing::warn!(
                 networks = ?config.auth.trusted_networks,
@@ -193,36 +193,43 @@ impl Server {
                 window_secs: config.auth.failure_window_secs,
             },
             options.clock.clone(),
+            metrics.auth_failures.clone(),
         ));
         // The room-management application's URL names the HTTPS port, known once bound.
         let https_port = match &web {
-            Some(web) => Some(web.listener.local_addr().map_err(StartError::Bind)?.port()),
+            Some(web) => Some(web.listener.local_addr().map_err(StartError::Serve)?.port()),
             None => None,
         };
-        let web_manager_url = config.web_manager_url(https_port);
-        let settings = FrontEndSettings {
-            domain: config.domain.clone(),
-            keep_alive_secs: config.sip.keep_alive_secs,
-            provisioning: Provisioning {
-                pool_uri: config.pool_uri(),
-                web_manager_internal: web_manager_url.clone(),
-                web_manager_external: config.chat.web_manager_url_external.clone(),
-            },
-            trusted,
-            max_pending_per_connection: config.sip.max_pending_per_connection,
+        let provisioning = Provisioning {
+            pool_uri: config.pool_uri(),
+            web_manager_internal: config.web_manager_url(https_port),
+            web_manager_external: config.chat.web_manager_url_external.clone(),
         };
-        let connections = Arc::new(Connections::default());
+        let connections = Arc::new(Connections::new(metrics.write_queue_drops.clone()));
         let proxy = Arc::new(Proxy::new(connections.clone(), options.clock.clone()));
+        let chat_settings = chat_settings(
+            &config,
+            web.as_ref().map(|w| w.file_settings.clone()),
+            WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
+            &provisioning,
+            metrics.clone(),
+        );
         let groupchat = start_groupchat(
             &config,
             store.clone(),
             Outbound::new(proxy.clone()),
             options.clock.clone(),
-            web.as_ref().map(|w| w.file_settings.clone()),
-            WebTicketKey::new(&key.derive_key(WEB_TICKET_PURPOSE)),
-            web_manager_url,
+            chat_settings,
         )
         .await?;
+        let settings = FrontEndSettings {
+            domain: config.domain.clone(),
+            keep_alive_secs: config.sip.keep_alive_secs,
+            provisioning,
+            trusted,
+            external,
+            max_pending_per_connection: config.sip.max_pending_per_connection,
+        };
         let chat_uris = vec![config.pool_uri(), config.channel_uri()];
         let ntlm = match config.auth.ntlm {
             true => {
@@ -285,15 +292,23 @@ impl Server {
             Duration::from_secs(config.retention.interval_secs),
             shutdown_rx.clone(),
         ));
-        let mut tasks = vec![serve, changes, retention];
+        let signed_in = tokio::spawn(signed_in::follow(
+            store.clone(),
+            connections.clone(),
+            Duration::from_millis(config.admin_changes_poll_ms),
+            shutdown_rx.clone(),
+        ));
+        let mut listening = vec![("SIP", serve.abort_handle())];
+        let mut tasks = vec![serve, changes, retention, signed_in];
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
-                let addr = web.listener.local_addr().map_err(StartError::Bind)?;
-                let runtime = WebRuntime::new(config.web.threads, config.web.nice)
-                    .map_err(StartError::Bind)?;
+                let addr = web.listener.local_addr().map_err(StartError::Serve)?;
+                let runtime =
+                    LowPriorityRuntime::new("parlance-https", config.web.threads, config.web.nice)
+                        .map_err(StartError::Runtime)?;
                 // The listening socket was bound here; it is registered with the runtime
                 // that polls it.
-                let listener = web.listener.into_std().map_err(StartError::Bind)?;
+                let listener = web.listener.into_std().map_err(StartError::Serve)?;
                 let routes = match &manage {
                     Some(manage) => web.files.routes().merge(manage.routes()),
                     None => web.files.routes(),
@@ -305,7 +320,7 @@ impl Server {
                     options.clock.clone(),
                     shutdown_rx.clone(),
                 );
-                tasks.push(runtime.spawn(async move {
+                let task = runtime.spawn(async move {
                     match TcpListener::from_std(listener) {
                         Ok(listener) => {
                             parlance_web::serve(listener, tls, routes, settings, clock, shutdown)
@@ -313,18 +328,41 @@ impl Server {
                         }
                         Err(e) => tracing::error!(error = %e, "the HTTPS listener cannot start"),
                     }
-                }));
+                });
+                listening.push(("HTTPS", task.abort_handle()));
+                tasks.push(task);
                 (Some(addr), Some(web.files), Some(runtime))
             }
             None => (None, None, None),
         };
-        if let Some(exporter) = &exporter {
-            tasks.push(tokio::spawn(compliance::run_periodically(
-                Exporter::clone(exporter),
+        if let Some(background) = &exporter {
+            tasks.push(background.spawn(compliance::run_periodically(
+                Exporter::clone(background.exporter()),
                 Duration::from_secs(config.compliance.interval_secs),
                 shutdown_rx.clone(),
             )));
         }
+        let admin_addr = match admin {
+            Some(listener) => {
+                let addr = listener.local_addr().map_err(StartError::Serve)?;
+                let observer = Arc::new(Observer {
+                    metrics: metrics.clone(),
+                    store: store.clone(),
+                    connections: connections.clone(),
+                    front_end: front_end.clone(),
+                    groupchat: groupchat.clone(),
+                    listeners: listening,
+                });
+                tasks.push(tokio::spawn(parlance_web::admin::serve_admin(
+                    listener,
+                    observer,
+                    config.admin.max_connections,
+                    shutdown_rx.clone(),
+                )));
+                Some(addr)
+            }
+            None => None,
+        };
         tasks.push(tokio::spawn(sweep(
             front_end.clone(),
             groupchat.clone(),
@@ -336,7 +374,10 @@ impl Server {
             tcp_addr,
             tls_addr,
             https_addr,
+            admin_addr,
             certificate: certificate.map(|c| c.info),
+            certificate_slot: slot,
+            config: Box::new(config),
             files,
             manage,
             front_end,
@@ -347,6 +388,7 @@ impl Server {
             tasks,
             web_runtime,
             exporter,
+            lock,
         })
     }
 
@@ -383,10 +425,12 @@ impl Server {
         // departures reach the compliance outbox before the store closes.
         self.groupchat.close_all().await;
         // The last run archives those departures too.
-        if let Some(exporter) = &self.exporter {
-            compliance::run_once(exporter).await;
+        if let Some(background) = &self.exporter {
+            compliance::run_once(background.exporter()).await;
         }
         self.store.close().await;
+        // Only once the database is closed may another server take the data directory.
+        drop(self.lock);
     }
 }
 
@@ -396,9 +440,7 @@ async fn start_groupchat(
     store: Store,
     outbound: Outbound,
     clock: Clock,
-    files: Option<FileSettings>,
-    web_ticket_key: WebTicketKey,
-    room_management_url: Option<String>,
+    settings: ChatSettings,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
@@ -406,7 +448,20 @@ async fn start_groupchat(
         Duration::from_secs(config.chat.session_expires_secs),
         config.chat.max_sessions_per_user,
     );
-    let settings = ChatSettings {
+    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
+    let external = Networks::new(config.external_networks()?);
+    Ok(GroupChat::start(chat, dialogs, answers, external))
+}
+
+/// The chat core's settings, from `[chat]` and `[sip]`, and what the HTTPS side lends it.
+fn chat_settings(
+    config: &Config,
+    files: Option<FileSettings>,
+    web_ticket_key: WebTicketKey,
+    provisioning: &Provisioning,
+    metrics: Metrics,
+) -> ChatSettings {
+    ChatSettings {
         domain: config.domain.clone(),
         channel_uri: config.channel_uri(),
         search_limit: config.chat.search_limit,
@@ -417,7 +472,8 @@ async fn start_groupchat(
         history_default: config.chat.history_default,
         history_max: config.chat.history_max,
         participant_update_limit: config.chat.participant_update_limit as usize,
-        room_management_url,
+        room_management_url: provisioning.web_manager_url(false).map(str::to_owned),
+        room_management_url_external: provisioning.web_manager_url(true).map(str::to_owned),
         xccos_limits: xccos::Limits {
             max_body_bytes: config.sip.max_body_bytes,
             ..xccos::Limits::default()
@@ -437,9 +493,8 @@ async fn start_groupchat(
         },
         files,
         web_ticket_key,
-    };
-    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
-    Ok(GroupChat::start(chat, dialogs, answers))
+        metrics,
+    }
 }
 
 /// The HTTPS listener, bound, and the file service it is to serve.
@@ -455,7 +510,7 @@ struct Web {
 /// their rows, before any new upload can start.
 async fn prepare_web(
     config: &Config,
-    certificate: &tls::Certificate,
+    certificate: &Arc<CertificateSlot>,
     store: &Store,
     key: &ServerKey,
     clock: Clock,
@@ -463,8 +518,8 @@ async fn prepare_web(
     let Some(addr) = config.web.listen else {
         return Ok(None);
     };
-    let listener = TcpListener::bind(addr).await.map_err(StartError::Bind)?;
-    let port = listener.local_addr().map_err(StartError::Bind)?.port();
+    let listener = listen("HTTPS", addr).await?;
+    let port = listener.local_addr().map_err(StartError::Serve)?.port();
     let file_settings = FileSettings {
         service_url: format!("{}{}", config.public_url(port), mgc::PATH),
         token_lifetime: Duration::from_secs(config.files.token_lifetime_secs),

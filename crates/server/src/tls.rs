@@ -1,12 +1,19 @@
 //! TLS server configuration: the operator's certificate, or a self-signed one created on
 //! first start so that the embedded default runs TLS with no preparation.
+//!
+//! The certificate can be replaced while the server runs (SIGHUP): both listeners' rustls
+//! configurations ask a [`CertificateSlot`] for it at every handshake, so a new handshake
+//! presents the new certificate while connections already open keep the session they
+//! negotiated.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -30,16 +37,63 @@ pub struct CertificateInfo {
     pub self_signed: bool,
 }
 
-/// The server's certificate and key, loaded once: SIP over TLS and HTTPS present the same
-/// certificate, each through a rustls configuration of its own (they differ in ALPN).
+/// The server's certificate and key: SIP over TLS and HTTPS present the same certificate,
+/// each through a rustls configuration of its own (they differ in ALPN).
 #[derive(Debug)]
 pub struct Certificate {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    key: Arc<CertifiedKey>,
     pub info: CertificateInfo,
 }
 
+/// The certificate the listeners present now. A read lock per handshake, never held
+/// across an await; a reload holds the write lock only to swap one pointer.
+#[derive(Debug)]
+pub struct CertificateSlot(RwLock<Arc<CertifiedKey>>);
+
+impl CertificateSlot {
+    pub fn new(certificate: &Certificate) -> Arc<CertificateSlot> {
+        Arc::new(CertificateSlot(RwLock::new(certificate.key.clone())))
+    }
+
+    /// Presents `certificate` from the next handshake on.
+    pub fn replace(&self, certificate: &Certificate) {
+        *self.0.write().expect("certificate lock") = certificate.key.clone();
+    }
+
+    /// A rustls server configuration presenting the slot's certificate and offering the
+    /// application protocols `alpn` (none for SIP, which does not negotiate one).
+    pub fn server_config(self: &Arc<Self>, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, TlsError> {
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_cert_resolver(self.clone());
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(Arc::new(config))
+    }
+}
+
+impl ResolvesServerCert for CertificateSlot {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.read().expect("certificate lock").clone())
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
 impl Certificate {
+    /// The certificate `config` names, or the self-signed pair in its data directory
+    /// (created for the domain and `tls.hostnames` when missing).
+    pub fn for_config(config: &crate::config::Config) -> Result<Certificate, TlsError> {
+        Self::load(
+            config.tls.cert.as_deref(),
+            config.tls.key.as_deref(),
+            &config.data_dir,
+            &names(config),
+        )
+    }
+
     /// Reads `cert`/`key`, or the self-signed pair in `data_dir` (created for `names` when
     /// missing).
     pub fn load(
@@ -73,26 +127,16 @@ impl Certificate {
             });
         }
         let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| pem_err(&key_path, e))?;
+        // Checked here, not at the first handshake: a key that does not match its
+        // certificate is refused at start and at reload alike.
+        let key = CertifiedKey::from_der(chain, key, &provider())?;
         Ok(Certificate {
-            chain,
-            key,
+            key: Arc::new(key),
             info: CertificateInfo {
                 cert_path,
                 self_signed,
             },
         })
-    }
-
-    /// A rustls server configuration presenting this certificate and offering the
-    /// application protocols `alpn` (none for SIP, which does not negotiate one).
-    pub fn server_config(&self, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, TlsError> {
-        let mut config =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()?
-                .with_no_client_auth()
-                .with_single_cert(self.chain.clone(), self.key.clone_key())?;
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        Ok(Arc::new(config))
     }
 }
 
@@ -124,4 +168,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
+}
+
+/// The names a self-signed certificate is made for: the domain, then `tls.hostnames`.
+pub(crate) fn names(config: &crate::config::Config) -> Vec<String> {
+    let mut names = config.tls.hostnames.clone();
+    names.insert(0, config.domain.clone());
+    names.dedup();
+    names
 }

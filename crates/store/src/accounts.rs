@@ -20,6 +20,8 @@ pub struct User {
     pub disabled: bool,
     /// Sees and manages every category and room in the room-management application.
     pub admin: bool,
+    /// May use persistent chat (provisioned as `EnablePersistentChat`); on by default.
+    pub persistent_chat: bool,
 }
 
 /// The SIP authentication mechanisms an account may use.

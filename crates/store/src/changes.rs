@@ -23,6 +23,11 @@ pub enum ChangeKind {
     SignOut { account: String, reason: String },
     /// Forget the failed sign-ins of the account.
     Unlock { account: String },
+    /// The principal was invited to the room: push the invitation to its sessions.
+    Invite { principal_id: i64, room_id: i64 },
+    /// An admin command changed a room's settings: tell the sessions in it. (Whoever may no
+    /// longer be there is re-checked by a `Rights` change before it.)
+    RoomChanged { room_id: i64 },
 }
 
 impl ChangeKind {

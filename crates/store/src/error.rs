@@ -10,6 +10,13 @@ pub enum StoreError {
         "the database was written by a newer Parlance (schema {found}, this build knows {known})"
     )]
     SchemaTooNew { found: i64, known: i64 },
+    /// Migrations this build knows have not run on the database.
+    #[error(
+        "the database has schema {found}, older than this build's {known}: it needs `parlance migrate`"
+    )]
+    SchemaTooOld { found: i64, known: i64 },
+    #[error("there is no database at {0}")]
+    NoDatabase(String),
     #[error("{what} would take more than the quota of {limit} bytes")]
     QuotaExceeded { what: &'static str, limit: u64 },
     /// A count limit: `limit` of `what` are held already.

@@ -39,12 +39,15 @@ mod engine;
 mod error;
 pub mod files;
 pub mod history;
+pub mod installation;
+pub mod lock;
 mod migrate;
 mod postgres;
 pub mod retention;
 pub mod rooms;
 mod rows;
 mod secrets;
+pub mod signed_in;
 mod sqlite;
 
 use std::path::Path;
@@ -54,6 +57,8 @@ use sip_proto::auth::Algorithm;
 pub use accounts::{Mechanisms, User};
 pub use changes::{AccessChange, ChangeKind};
 pub use error::{Result, StoreError};
+pub use installation::{FileLocation, Installation};
+pub use lock::LockFile;
 pub use postgres::{PgStore, TableCopy};
 pub use secrets::ServerKey;
 pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
@@ -70,6 +75,7 @@ use rooms::{
     Category, CategoryUpdate, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate,
     ScopeEntry, TextKind,
 };
+use signed_in::SignedIn;
 
 /// Calls the same method on whichever engine is in use.
 macro_rules! engine {
@@ -128,6 +134,58 @@ impl Store {
     /// Opens (creating and migrating as needed) the embedded SQLite database at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Store> {
         Ok(Store::Sqlite(SqliteStore::open(path).await?))
+    }
+
+    /// Opens an existing SQLite database at this build's schema without changing it (no
+    /// file created, no migration run): for commands that may run beside a server.
+    pub async fn open_sqlite_existing(path: &Path) -> Result<Store> {
+        Ok(Store::Sqlite(SqliteStore::open_existing(path).await?))
+    }
+
+    /// The newest schema version this build knows.
+    pub fn known_schema() -> i64 {
+        migrate::latest(&migrate::SQLITE)
+    }
+
+    /// The newest schema version applied to the database.
+    pub async fn schema_version(&self) -> Result<i64> {
+        engine!(self, s => s.schema_version().await)
+    }
+
+    /// The recorded identity of the installation, if one is recorded.
+    pub async fn installation(&self) -> Result<Option<Installation>> {
+        engine!(self, s => s.installation().await)
+    }
+
+    /// Records the identity unless one is recorded, and returns the one in force.
+    pub async fn record_installation(
+        &self,
+        domain: &str,
+        key_check: &[u8],
+    ) -> Result<Installation> {
+        engine!(self, s => s.record_installation(domain, key_check).await)
+    }
+
+    /// Changes the recorded domain; [`StoreError::NotFound`] when none is recorded.
+    pub async fn set_domain(&self, domain: &str) -> Result<()> {
+        engine!(self, s => s.set_domain(domain).await)
+    }
+
+    /// Whether anything in the database is sealed under the server key (password secrets,
+    /// stored files): then a new key would lose it all.
+    pub async fn holds_sealed_data(&self) -> Result<bool> {
+        engine!(self, s => s.holds_sealed_data().await)
+    }
+
+    /// Writes a consistent copy of the whole database to `path`, which must not exist,
+    /// while the server goes on writing.
+    pub async fn snapshot_into(&self, path: &Path) -> Result<()> {
+        engine!(self, s => s.snapshot_into(path).await)
+    }
+
+    /// Every complete file, as the file store names it.
+    pub async fn complete_files(&self) -> Result<Vec<FileLocation>> {
+        engine!(self, s => s.complete_files().await)
     }
 
     /// How long one search (history or rooms) may run before it is stopped with
@@ -213,6 +271,13 @@ impl Store {
         engine!(self, s => s.request_unlock(&uri).await)
     }
 
+    /// Asks the running server to end every session of an account (`reason` is for its log);
+    /// [`StoreError::NotFound`] when there is no such account.
+    pub async fn request_sign_out(&self, uri: &str, reason: &str) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.request_sign_out(&uri, reason).await)
+    }
+
     /// The sequence number of the newest access change (0 when none).
     pub async fn last_access_change(&self) -> Result<i64> {
         engine!(self, s => s.last_access_change().await)
@@ -227,6 +292,12 @@ impl Store {
     pub async fn set_admin(&self, uri: &str, admin: bool) -> Result<()> {
         let uri = normalize_user_uri(uri)?;
         engine!(self, s => s.set_admin(&uri, admin).await)
+    }
+
+    /// Lets an account use persistent chat (the default) or not; turned off, its sessions end.
+    pub async fn set_persistent_chat(&self, uri: &str, enabled: bool) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.set_persistent_chat(&uri, enabled).await)
     }
 
     /// Active (not removed, not disabled) accounts whose address or display name contains
@@ -322,6 +393,41 @@ impl Store {
         engine!(self, s => s.categories().await)
     }
 
+    /// Renames a category; [`StoreError::Duplicate`] when another has that name (in any case).
+    pub async fn rename_category(&self, category_id: i64, name: &str) -> Result<Category> {
+        check_text("category name", TextKind::Name, name)?;
+        engine!(self, s => s.rename_category(category_id, name).await)
+    }
+
+    /// Deletes a category with its creators, scope lists and audit records, moving its rooms
+    /// to `rooms_to` first when given; refused ([`StoreError::Invalid`]) for the root, a
+    /// category with categories below it, and one with rooms and nowhere to move them.
+    /// Returns how many rooms moved.
+    pub async fn delete_category(&self, category_id: i64, rooms_to: Option<i64>) -> Result<u64> {
+        engine!(self, s => s.delete_category(category_id, rooms_to).await)
+    }
+
+    /// Takes the connections `ended` off the signed-in table and puts `started` on it,
+    /// moving their accounts' last sign-in (when later by more than a minute).
+    pub async fn note_signed_in(&self, ended: &[u64], started: &[SignedIn]) -> Result<()> {
+        engine!(self, s => s.note_signed_in(ended, started).await)
+    }
+
+    /// Empties the signed-in table; returns how many rows it had.
+    pub async fn clear_signed_in(&self) -> Result<u64> {
+        engine!(self, s => s.clear_signed_in().await)
+    }
+
+    /// The connections signed in to the running server, by account, oldest first.
+    pub async fn signed_in(&self) -> Result<Vec<SignedIn>> {
+        engine!(self, s => s.signed_in().await)
+    }
+
+    /// The last sign-in (unix seconds) of every account that has signed in, by principal id.
+    pub async fn last_sign_ins(&self) -> Result<std::collections::BTreeMap<i64, i64>> {
+        engine!(self, s => s.last_sign_ins().await)
+    }
+
     pub async fn set_category_creator(
         &self,
         category_id: i64,
@@ -356,6 +462,15 @@ impl Store {
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
         check_room_update(update)?;
         engine!(self, s => s.update_room(room_id, update).await)
+    }
+
+    /// Deletes a room with its history, files, roles, invitations, compliance outbox rows,
+    /// audit records and released holds, in one transaction; [`StoreError::Held`] while a
+    /// legal hold is in force on it. Purge its history first (the steps of
+    /// [`Store::purge_history`] keep the writer free between them), and remove its files'
+    /// stored bytes after.
+    pub async fn delete_room(&self, room_id: i64) -> Result<()> {
+        engine!(self, s => s.delete_room(room_id).await)
     }
 
     /// A room made through the room-management application: its creator (`audit.actor_id`)
@@ -577,6 +692,11 @@ impl Store {
         engine!(self, s => s.export_cursor().await)
     }
 
+    /// Outbox rows the compliance archive does not hold yet (after the export cursor).
+    pub async fn compliance_backlog(&self) -> Result<u64> {
+        engine!(self, s => s.compliance_backlog().await)
+    }
+
     /// Moves the export cursor from `from` to `to`; [`StoreError::ExportCursorMoved`] when
     /// another exporter moved it meanwhile.
     pub async fn move_export_cursor(&self, from: i64, to: i64, at: i64) -> Result<()> {
@@ -599,7 +719,9 @@ impl Store {
         engine!(self, s => s.prune_exported(exported_id, before).await)
     }
 
-    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<()> {
+    /// Invites principals to a room (each invitation with its access change, so that a
+    /// running server pushes it); returns how many were not invited already.
+    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<u64> {
         engine!(self, s => s.invite(room_id, principal_ids).await)
     }
 

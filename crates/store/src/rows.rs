@@ -66,6 +66,7 @@ pub(crate) fn user(r: &impl Columns) -> User {
         }),
         disabled: r.flag("disabled"),
         admin: r.flag("admin"),
+        persistent_chat: r.flag("persistent_chat"),
     }
 }
 

@@ -12,6 +12,9 @@ use ring::hkdf::{HKDF_SHA256, KeyType, Salt};
 use crate::error::{Result, StoreError};
 
 const KEY_LEN: usize = 32;
+/// The purpose of [`ServerKey::check_value`]'s derivation; never to change, or every
+/// installation's recorded check would stop matching.
+const CHECK_PURPOSE: &str = "parlance key check v1";
 
 /// A ChaCha20-Poly1305 key. Sealed values are `nonce || ciphertext || tag`, and the
 /// associated data binds each value to the row it belongs to, so values cannot be swapped.
@@ -44,6 +47,22 @@ impl ServerKey {
             Err(e) => return Err(io(e)),
         };
         Self::from_bytes(&bytes)
+    }
+
+    /// Loads the key file, which must exist.
+    pub fn load(path: &Path) -> Result<ServerKey> {
+        let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// A value that identifies this key without revealing it or any key derived from it for
+    /// another purpose: recorded with the installation, it tells a wrong key file from the
+    /// right one before any secret fails to open.
+    pub fn check_value(&self) -> [u8; KEY_LEN] {
+        self.derive_key(CHECK_PURPOSE)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<ServerKey> {

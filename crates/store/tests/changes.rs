@@ -69,6 +69,8 @@ async fn admin_changes_reach_the_feed_in_order() {
                     room_id: Some(lobby.id),
                     category_id: None
                 },
+                ChangeKind::RoomChanged { room_id: lobby.id },
+                ChangeKind::RoomChanged { room_id: lobby.id },
                 ChangeKind::Rights {
                     principal_id: None,
                     room_id: None,
@@ -110,6 +112,54 @@ async fn disabled_accounts_keep_everything_but_say_so() {
         assert!(!store.user(ALICE).await.unwrap().unwrap().disabled);
         assert!(matches!(
             store.set_disabled("nobody@example.test", true).await,
+            Err(StoreError::NotFound(_))
+        ));
+        engine.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn persistent_chat_is_on_until_turned_off_and_turning_it_off_signs_out() {
+    for engine in engines().await {
+        let store = &engine.store;
+        user(store, "alice").await;
+        assert!(store.user(ALICE).await.unwrap().unwrap().persistent_chat);
+        let start = store.last_access_change().await.unwrap();
+        store
+            .set_persistent_chat("Alice@Example.test", false)
+            .await
+            .unwrap();
+        assert!(!store.user(ALICE).await.unwrap().unwrap().persistent_chat);
+        assert!(!store.users().await.unwrap()[0].persistent_chat);
+        store.set_persistent_chat(ALICE, true).await.unwrap();
+        assert!(store.user(ALICE).await.unwrap().unwrap().persistent_chat);
+        let kinds: Vec<ChangeKind> = store
+            .access_changes_after(start, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [ChangeKind::SignOut {
+                account: ALICE.into(),
+                reason: "persistent chat turned off".into(),
+            }],
+            "turning it on ends nothing"
+        );
+        // A re-used address starts with the default again.
+        store.set_persistent_chat(ALICE, false).await.unwrap();
+        store.remove_user(ALICE).await.unwrap();
+        store
+            .reuse_user(ALICE, "", "pw", REALM, &key())
+            .await
+            .unwrap();
+        assert!(store.user(ALICE).await.unwrap().unwrap().persistent_chat);
+        assert!(matches!(
+            store
+                .set_persistent_chat("nobody@example.test", false)
+                .await,
             Err(StoreError::NotFound(_))
         ));
         engine.finish().await;

@@ -31,6 +31,28 @@ async fn the_cursor_moves_only_from_where_it_is() {
     }
 }
 
+#[tokio::test]
+async fn the_backlog_is_what_the_cursor_has_not_passed() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let lobby = room(store, "Lobby").await;
+        let before = store.compliance_backlog().await.unwrap();
+        for i in 0..3 {
+            store
+                .post_message(lobby.id, alice, "hello", &[], i)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.compliance_backlog().await.unwrap(), before + 3);
+        let newest = store.compliance_events(0, 1000).await.unwrap();
+        let last = newest.last().unwrap().id;
+        store.move_export_cursor(0, last, 9).await.unwrap();
+        assert_eq!(store.compliance_backlog().await.unwrap(), 0);
+        engine.finish().await;
+    }
+}
+
 /// The export command writes its cursor while the server writes messages: a transaction
 /// that reads before it writes waits for the other's lock, rather than failing with
 /// "database is locked" because the other wrote after it began to read.

@@ -198,3 +198,73 @@ async fn the_outbox_rebuilt_for_purge_records_keeps_its_rows_and_never_reuses_an
     store.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_of_one_name_made_before_names_were_unique_are_told_apart() {
+    let dir = common::scratch_dir();
+    let path = dir.join("categories.db");
+    let old = old_runner_database(&path, 9).await;
+    sqlx::raw_sql(
+        "INSERT INTO categories (id, guid, parent_id, name, created_at) VALUES \
+             (1, 'root', NULL, 'Root', 0), (2, 'a', 1, 'Eng', 0), (3, 'b', 1, 'Ops', 0), \
+             (4, 'c', 1, 'eng', 0), (5, 'd', 2, 'ENG', 0);",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = Store::open_sqlite(&path).await.unwrap();
+    let mut names: Vec<(i64, String)> = store
+        .categories()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            (1, "Root".into()),
+            (2, "Eng".into()),
+            (3, "Ops".into()),
+            (4, "eng (4)".into()),
+            (5, "ENG (5)".into()),
+        ],
+        "the oldest keeps the name; each later one has its id appended"
+    );
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_rebuilt_for_invitations_keeps_its_rows_and_never_reuses_a_seq() {
+    let dir = common::scratch_dir();
+    let path = dir.join("changes.db");
+    let old = old_runner_database(&path, 9).await;
+    sqlx::raw_sql(
+        "INSERT INTO access_changes (kind, account, reason, at) VALUES \
+             ('sign_out', 'sip:a@example.test', 'account disabled', 1), \
+             ('unlock', 'sip:a@example.test', '', 2), ('unlock', 'sip:b@example.test', '', 3); \
+         DELETE FROM access_changes WHERE seq = 3;",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = Store::open_sqlite(&path).await.unwrap();
+    assert_eq!(store.access_changes_after(0, 10).await.unwrap().len(), 2);
+    store.request_unlock("sip:c@example.test").await.unwrap();
+    let seqs: Vec<i64> = store
+        .access_changes_after(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(seqs, [1, 2, 4]);
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -120,6 +120,7 @@ async fn categories_nest_and_are_found_by_guid_or_name() {
 
         let orphan = NewCategory {
             parent_id: backend.id + 1000,
+            name: "Orphan",
             ..new
         };
         assert!(matches!(

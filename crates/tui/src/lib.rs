@@ -6,6 +6,7 @@ mod command;
 mod error;
 mod format;
 mod input;
+mod lines;
 mod manage;
 mod plain;
 mod screen;

@@ -8,17 +8,22 @@
 //! it runs to its end before the next line is read, with its progress on standard error.
 //! A line `/manage` prints the room's room-management page on standard error (and opens it
 //! when there is a display).
+//!
+//! A line that cannot be done (too long for the server, not UTF-8, a post or a transfer
+//! refused, a file number not shown) is refused with one line on standard error, and the
+//! next line is read: one bad line in a script's output does not end the session.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
-use parlance_client::{ChatLine, Client, Event, Events, PostedFile, RoomInfo};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use parlance_client::{ChatLine, Client, ClientError, Event, Events, PostedFile, RoomInfo};
+use tokio::io::BufReader;
 
 use crate::command::{self, DOWNLOAD_USAGE, Input, Slash, UPLOAD_USAGE};
 use crate::error::TuiError;
 use crate::format;
+use crate::lines::{Line, Lines, MAX_LINE};
 use crate::manage;
 use crate::transfer::{self, Steps};
 
@@ -45,13 +50,20 @@ pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> Result
     for line in joined.history.iter().skip(skip) {
         println!("{}", printer.show(line));
     }
-    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin = Lines::new(BufReader::new(tokio::io::stdin()), MAX_LINE);
     let mut reading = true;
     loop {
         tokio::select! {
-            line = stdin.next_line(), if reading => match line? {
-                Some(text) if text.trim().is_empty() => {}
-                Some(text) => perform(client, &room, &printer.files, &text).await?,
+            line = stdin.next(), if reading => match line? {
+                Some(Line::Text(text)) if text.trim().is_empty() => {}
+                Some(Line::Text(text)) => match perform(client, &room, &printer.files, &text).await {
+                    Err(e) if about_the_line(&e) => eprintln!("parlance: refused: {e}"),
+                    done => done?,
+                },
+                Some(Line::TooLong(bytes)) => eprintln!(
+                    "parlance: refused: the line has {bytes} bytes, more than the {MAX_LINE} a line may have"
+                ),
+                Some(Line::NotText) => eprintln!("parlance: refused: the line is not UTF-8 text"),
                 None if args.follow => reading = false,
                 None => return Ok(()),
             },
@@ -65,6 +77,23 @@ pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> Result
                 None => return Err(TuiError::Ended),
             },
         }
+    }
+}
+
+/// Whether an error concerns only the line that caused it: the line is refused, and the
+/// session goes on with the next one. The others (the connection lost for good, standard
+/// input unreadable) end it.
+fn about_the_line(error: &TuiError) -> bool {
+    match error {
+        TuiError::NoFile(_) | TuiError::Usage(_) | TuiError::NoRoomManagement => true,
+        TuiError::Client(e) => matches!(
+            e,
+            ClientError::TooLarge { .. }
+                | ClientError::Forbidden { .. }
+                | ClientError::NoSuchFile { .. }
+                | ClientError::FileRefused { .. }
+        ),
+        _ => false,
     }
 }
 

@@ -12,16 +12,24 @@ use unicode_width::UnicodeWidthStr;
 use crate::app::{App, Link};
 use crate::format;
 use crate::transfer;
+use crate::view;
 
 /// Narrower than this, the people pane is left out.
 const ROSTER_MIN_WIDTH: u16 = 70;
 
 pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     let bar = u16::from(!app.transfers.is_empty());
+    let status_text = status_lines(app, frame.area().width);
+    // A long reason (why the connection ended, say) is read whole, in up to a third of the
+    // screen; the messages keep the rest.
+    let status_height = u16::try_from(status_text.len())
+        .unwrap_or(u16::MAX)
+        .min(frame.area().height / 3)
+        .max(1);
     let [main, transfers, status, input] = Layout::vertical([
         Constraint::Min(3),
         Constraint::Length(bar),
-        Constraint::Length(1),
+        Constraint::Length(status_height),
         Constraint::Length(1),
     ])
     .areas(frame.area());
@@ -42,7 +50,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         roster(frame, app, panes[2]);
     }
     progress_bar(frame, app, transfers);
-    status_line(frame, app, status);
+    frame.render_widget(Paragraph::new(status_text), status);
     input_line(frame, app, input);
 }
 
@@ -175,7 +183,8 @@ fn roster(frame: &mut Frame<'_>, app: &App, area: Rect) {
     );
 }
 
-fn status_line(frame: &mut Frame<'_>, app: &App, area: Rect) {
+/// The connection mark, our account and the status text, word-wrapped to `width`.
+fn status_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let (mark, color) = match app.link {
         Link::Online => ("●", Color::Green),
         Link::Reconnecting(_) => ("○", Color::Yellow),
@@ -186,15 +195,19 @@ fn status_line(frame: &mut Frame<'_>, app: &App, area: Rect) {
     } else {
         Style::new()
     };
-    let line = Line::from(vec![
-        Span::styled(format!("{mark} "), Style::new().fg(color)),
-        Span::styled(
-            format!("{} ", format::account(&app.me)),
-            Style::new().fg(Color::DarkGray),
-        ),
-        Span::styled(app.status.text.clone(), text_style),
-    ]);
-    frame.render_widget(Paragraph::new(line), area);
+    let mark = format!("{mark} ");
+    let account = format!("{} ", format::account(&app.me));
+    let width = usize::from(width);
+    let first = width.saturating_sub(mark.width() + account.width());
+    let mut pieces = view::wrap(&app.status.text, first, width).into_iter();
+    let mut first_line = vec![
+        Span::styled(mark, Style::new().fg(color)),
+        Span::styled(account, Style::new().fg(Color::DarkGray)),
+    ];
+    first_line.extend(pieces.next().map(|p| Span::styled(p, text_style)));
+    std::iter::once(Line::from(first_line))
+        .chain(pieces.map(|p| Line::from(Span::styled(p, text_style))))
+        .collect()
 }
 
 /// `> ` and the input, scrolled sideways so that the cursor stays visible.
@@ -364,5 +377,40 @@ mod tests {
         );
         assert!(text.contains("uploading big.iso failed: the server did not answer in time"));
         assert_eq!(app.pane, (44, 20));
+    }
+
+    #[test]
+    fn a_long_fatal_reason_is_wrapped_not_cut() {
+        let mut app = App::new("sip:alice@d", TimeZone::UTC);
+        let error = parlance_client::ClientError::SignInRefused {
+            user: "alice@d".into(),
+            status: 403,
+            reason: "the account was disabled by the administrator of this server; \
+                     ask them to enable it again, then sign in"
+                .into(),
+        };
+        app.on_event(parlance_client::Event::Closed { error });
+        let text = screen(&mut app);
+        let shown: Vec<&str> = text
+            .lines()
+            .map(str::trim_end)
+            .skip_while(|l| !l.starts_with("✕ alice@d "))
+            .take_while(|l| !l.starts_with('>'))
+            .collect();
+        assert!(
+            shown.len() > 1,
+            "the reason takes more than one line:\n{text}"
+        );
+        assert_eq!(
+            shown.join(" "),
+            format!("✕ alice@d {}", app.status.text),
+            "every word of the reason is on the screen:\n{text}"
+        );
+        assert!(app.status.text.ends_with("then sign in; /quit to leave"));
+        assert_eq!(
+            app.pane.1,
+            24 - 2 - 1 - shown.len(),
+            "the messages give up the lines"
+        );
     }
 }

@@ -8,9 +8,12 @@
 //! listener's pace.
 //!
 //! Routes are grouped by concern, a module each, and merged into one `Router` by the
-//! server: file transfer ([`files`]) and the room-management application ([`manage`]);
-//! health and metrics endpoints would join the same way.
+//! server: file transfer ([`files`]) and the room-management application ([`manage`]).
+//! Health and metrics are apart, on a plain-HTTP listener of their own ([`admin`]), for the
+//! monitoring system rather than users.
 
+mod accept;
+pub mod admin;
 mod body;
 pub mod files;
 mod idle;

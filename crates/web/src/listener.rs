@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use crate::accept::accept;
 use crate::body::{BodyError, BodyPace, BodyReader};
 use crate::idle::{Activity, Watched};
 use crate::timer::ClockTimer;
@@ -85,18 +86,12 @@ pub async fn serve(
     let mut refusing = false;
     loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            accepted = accept(&listener, "HTTPS") => accepted,
             Some(_) = connections.join_next() => continue,
             _ = shutdown.wait_for(|stop| *stop) => break,
         };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Typically EMFILE: back off instead of spinning.
-                tracing::warn!(error = %e, "HTTPS accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
+        let Some((stream, peer)) = accepted else {
+            continue;
         };
         if connections.len() >= context.settings.max_connections {
             if !refusing {

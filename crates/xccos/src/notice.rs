@@ -1,7 +1,9 @@
-//! `ntc`: unsolicited server notices about other members of a room.
+//! `ntc`: unsolicited server notices: about other members of a room, a room changed, an
+//! invitation.
 
 use crate::error::ParseError;
 use crate::items::{Chanib, Uib};
+use crate::query::Inv;
 use crate::tree::Element;
 use crate::write::XmlWriter;
 
@@ -19,6 +21,9 @@ pub enum Notice {
     /// now, in the shape of a `rpl:chansrch` listing with the topic. Parlance's own notice
     /// (docs/protocol.md): the reference names none for this.
     ChanUpd(Vec<Chanib>),
+    /// `ntc:inv`: invitations made while the principal was connected, each as `rpl:getinv`
+    /// lists it. Parlance's own notice (docs/protocol.md): the reference names none.
+    Inv(Vec<Inv>),
     /// Any other notice id; its data is not interpreted.
     Unknown { id: String },
 }
@@ -30,6 +35,7 @@ impl Notice {
             Self::BJoin(_) => "ntc:bjoin",
             Self::Part(_) => "ntc:part",
             Self::ChanUpd(_) => "ntc:chanupd",
+            Self::Inv(_) => "ntc:inv",
             Self::Unknown { id } => id,
         }
     }
@@ -51,6 +57,11 @@ impl Notice {
             "ntc:bjoin" => Self::BJoin(uibs()?),
             "ntc:part" => Self::Part(chanibs()?),
             "ntc:chanupd" => Self::ChanUpd(chanibs()?),
+            "ntc:inv" => Self::Inv(
+                data.children_named("inv")
+                    .map(Inv::from_element)
+                    .collect::<Result<_, _>>()?,
+            ),
             other => Self::Unknown {
                 id: other.to_owned(),
             },
@@ -64,6 +75,7 @@ impl Notice {
                 Self::Part(chanibs) | Self::ChanUpd(chanibs) => {
                     chanibs.iter().for_each(|c| c.write(w))
                 }
+                Self::Inv(invs) => invs.iter().for_each(|i| i.write(w)),
                 Self::Unknown { .. } => {}
             });
         });

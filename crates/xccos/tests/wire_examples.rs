@@ -609,20 +609,37 @@ mod reference {
         );
     }
 
-    #[test]
-    fn rpl_getinv_with_an_invitation() {
-        let inv = Inv {
-            invite_id: 4,
+    /// An invitation to the room Ops.
+    fn ops_invitation(invite_id: u64) -> Inv {
+        Inv {
+            invite_id,
             domain: Some("example.com".into()),
             ts: Some("2024-01-01T10:00:00.0000000Z".into()),
             chanib: Some(Chanib {
                 name: Some("Ops".into()),
                 ..Chanib::new(OPS)
             }),
-        };
+        }
+    }
+
+    #[test]
+    fn rpl_getinv_with_an_invitation() {
         assert_server_body(
-            Envelope::new(15, ok_reply((1, 16), ReplyData::GetInv(vec![inv]))),
+            Envelope::new(
+                15,
+                ok_reply((1, 16), ReplyData::GetInv(vec![ops_invitation(4)])),
+            ),
             r#"<xccos ver="1" envid="15" xmlns="urn:parlano:xml:ns:xccos"><rpl id="rpl:getinv" seqid="1"><commandid seqid="1" envid="16"/><resp code="200">SUCCESS_OK</resp><data><inv inviteId="4" domain="example.com" ts="2024-01-01T10:00:00.0000000Z"><chanib uri="ma-chan://example.com/0f6a4c2e-8d1b-4b57-9c1e-2f3a4b5c6d7e" name="Ops"/></inv></data></rpl></xccos>"#,
+        );
+    }
+
+    /// Parlance's own notice of an invitation made while the invitee was connected: the
+    /// invitation as `rpl:getinv` lists it.
+    #[test]
+    fn ntc_inv() {
+        assert_server_body(
+            Envelope::new(17, Notice::Inv(vec![ops_invitation(5)])),
+            r#"<xccos ver="1" envid="17" xmlns="urn:parlano:xml:ns:xccos"><ntc id="ntc:inv"><data><inv inviteId="5" domain="example.com" ts="2024-01-01T10:00:00.0000000Z"><chanib uri="ma-chan://example.com/0f6a4c2e-8d1b-4b57-9c1e-2f3a4b5c6d7e" name="Ops"/></inv></data></ntc></xccos>"#,
         );
     }
 

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use parlance_clock::Clock;
-use parlance_compliance::Exporter;
+use parlance_server::compliance::Background;
+use parlance_server::installation::{self, Access};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
@@ -123,22 +124,26 @@ pub async fn export_child(
 }
 
 /// The exporter the server's configuration describes (XML, the default batches), writing
-/// into `out` and pruning nothing.
-async fn exporter(server_dir: &Path, out: &Path) -> Result<Exporter, BenchError> {
+/// into `out` and pruning nothing, on the threads and at the priority the server runs it.
+async fn exporter(server_dir: &Path, out: &Path) -> Result<Background, BenchError> {
     let mut config = bench_config(server_dir);
     config.compliance.dir = Some(out.to_path_buf());
     config.compliance.keep_exported_secs = KEEP_EXPORTED.as_secs();
-    let (store, key) = parlance_server::open_data(&config).await?;
-    Ok(parlance_server::compliance::exporter(&config, store, &key, Clock::default()).await?)
+    let (_, key) = installation::open(&config, Access::Existing)
+        .await
+        .map_err(parlance_server::StartError::from)?;
+    Ok(Background::start(&config, &key, Clock::default()).await?)
 }
 
-async fn export(exporter: &Exporter, until: i64) -> Result<Exported, BenchError> {
+async fn export(background: &Background, until: i64) -> Result<Exported, BenchError> {
     let until = jiff::Timestamp::from_nanosecond(i128::from(until))
         .map_err(|e| BenchError::Failed(format!("export bound: {e}")))?;
     let started = Instant::now();
-    let report = exporter
-        .export(Some(until))
+    let exporter = background.exporter().clone();
+    let report = background
+        .spawn(async move { exporter.export(Some(until)).await })
         .await
+        .map_err(|e| BenchError::Failed(format!("export: {e}")))?
         .map_err(|e| BenchError::Failed(format!("export: {e}")))?;
     Ok(Exported {
         events: report.events,

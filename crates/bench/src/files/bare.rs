@@ -4,7 +4,7 @@
 //! it, as the file store does before a file is complete, and `GET /files/<name>` sends it
 //! back in steps of the plain API's size. No SOAP, no tokens, no database, no encryption at
 //! rest: what is left is the cost of moving the bytes. It runs as the server's HTTPS does,
-//! on a [`WebRuntime`] of the default `[web]` threads and priority, so that both get the
+//! on a [`LowPriorityRuntime`] of the default `[web]` threads and priority, so that both get the
 //! same share of the cores beside the bench.
 
 use std::convert::Infallible;
@@ -26,7 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use parlance_server::WebRuntime;
+use parlance_server::LowPriorityRuntime;
 use parlance_server::config::WebConfig;
 
 use crate::baseline::{Baseline, child_main};
@@ -88,7 +88,10 @@ pub async fn bare_child(
 async fn serve(listener: TcpListener, acceptor: TlsAcceptor, dir: PathBuf) {
     let web = WebConfig::default();
     let listener = listener.into_std();
-    let (runtime, listener) = match (WebRuntime::new(web.threads, web.nice), listener) {
+    let (runtime, listener) = match (
+        LowPriorityRuntime::new("parlance-https", web.threads, web.nice),
+        listener,
+    ) {
         (Ok(runtime), Ok(listener)) => (runtime, listener),
         (Err(e), _) | (_, Err(e)) => {
             tracing::error!(error = %e, "the bare HTTPS copy cannot start");

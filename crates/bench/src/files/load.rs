@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parlance_client::Client;
-use parlance_server::WebRuntime;
+use parlance_server::LowPriorityRuntime;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -39,7 +39,7 @@ const UPLOAD_NICE: i32 = 19;
 /// Uploads running until [`UploadLoad::stop`].
 #[derive(Debug)]
 pub struct UploadLoad {
-    runtime: WebRuntime,
+    runtime: LowPriorityRuntime,
     stop: watch::Sender<bool>,
     uploaders: JoinSet<()>,
     counts: Arc<Counts>,
@@ -80,7 +80,7 @@ impl UploadLoad {
         to: &Destination,
         bytes: &Bytes,
     ) -> Result<UploadLoad, BenchError> {
-        let runtime = WebRuntime::new(UPLOAD_THREADS, UPLOAD_NICE)
+        let runtime = LowPriorityRuntime::new("bench-uploads", UPLOAD_THREADS, UPLOAD_NICE)
             .map_err(BenchError::io("starting the uploaders' runtime"))?;
         let (stop, stopped) = watch::channel(false);
         let counts = Arc::new(Counts::default());

@@ -1,14 +1,21 @@
 //! `cmd:bccontext`: a room's history — the latest messages, a page before or after a
 //! message id, or a full-text search (bounded and rate-limited like every search). For
 //! those who may join the room; a room not logged has none. The reply is cut to the body
-//! limit at the end away from the query's anchor ([`crate::output`]).
+//! limit at the end away from the query's anchor ([`crate::output`]). The same history is
+//! pushed, unasked, after a Lync 2013-style `bjoin` ([`push`]).
 
 use parlance_store::history::HistoryQuery;
-use xccos::{Bcq, Chanib, ChatMessage, ReplyData, ResponseCode, format_timestamp};
+use xccos::{Bcq, Chanib, ChatMessage, Envelope, Reply, ReplyData, ResponseCode, format_timestamp};
 
 use super::Outcome;
 use crate::output::{Keep, fit_history};
-use crate::{ChatError, ChatService, Principal};
+use crate::{ChatError, ChatService, Principal, SessionId};
+
+/// Bytes of history one `bjoin` pushes at most, over all its rooms: a batch of hundreds of
+/// rooms must not fill the connection's write queue (8 MiB by default) with history nobody
+/// asked for. Each room's page is also within the body limit, as any reply is. Rooms past
+/// the budget get none; the client asks with `cmd:bccontext` as it would anyway.
+pub(super) const PUSH_BUDGET_BYTES: usize = 1024 * 1024;
 
 pub(super) async fn run(
     chat: &ChatService,
@@ -16,6 +23,67 @@ pub(super) async fn run(
     channel_uri: &str,
     query: &Bcq,
 ) -> Result<Outcome, ChatError> {
+    Ok(history(chat, principal, channel_uri, query)
+        .await?
+        .map(|chanib| ReplyData::BcContext(vec![chanib])))
+}
+
+/// After a `bjoin` by a session following Lync 2013's flow (it asked `cmd:getserverinfo`
+/// first, which sipe never does), each joined room's latest `chat.history_default`
+/// messages, one `rpl:bccontext` INFO per room in the reply's order, as OCSPROT 2.5.21 has
+/// the server do. The pushed replies answer no command of their own: they carry the
+/// `bjoin`'s `seqid` and no `commandid`. Each read is recorded for compliance as any
+/// history read is.
+pub(super) async fn push(
+    chat: &ChatService,
+    session: SessionId,
+    principal: &Principal,
+    seqid: u64,
+    rooms: Vec<String>,
+) {
+    let mut budget = PUSH_BUDGET_BYTES;
+    for uri in rooms {
+        let chanib = match history(chat, principal, &uri, &Bcq::Last { cnt: 0 }).await {
+            Ok(Ok(chanib)) => chanib,
+            // Joined a moment ago; a room gone or closed to the principal since has nothing
+            // to push.
+            Ok(Err(code)) => {
+                tracing::debug!(room = uri, code = code.code(), "no history pushed");
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, room = uri, "history push failed");
+                continue;
+            }
+        };
+        let reply = Reply {
+            seqid,
+            command: None,
+            resp: ResponseCode::Ok.into(),
+            data: ReplyData::BcContext(vec![chanib]),
+        };
+        let bytes = Envelope::new(u64::MAX, reply.clone()).to_xml().len();
+        if bytes > budget {
+            tracing::info!(
+                room = uri,
+                bytes,
+                budget,
+                "history push stopped at its budget"
+            );
+            return;
+        }
+        budget -= bytes;
+        chat.send(&[session], reply);
+    }
+}
+
+/// The history `query` asks of a room, as a `chanib` holding it, or the refusal.
+async fn history(
+    chat: &ChatService,
+    principal: &Principal,
+    channel_uri: &str,
+    query: &Bcq,
+) -> Result<Result<Chanib, ResponseCode>, ChatError> {
     let Some(info) = chat.room_by_uri(channel_uri).await? else {
         return Ok(Err(ResponseCode::NoSuchNode));
     };
@@ -76,7 +144,7 @@ pub(super) async fn run(
         };
         chanib.msgs = fit_history(chat.settings.max_output_body_bytes, &uri, messages, keep);
     }
-    Ok(Ok(ReplyData::BcContext(vec![chanib])))
+    Ok(Ok(chanib))
 }
 
 fn clamp_seq(id: u64) -> i64 {

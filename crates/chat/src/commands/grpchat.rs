@@ -3,6 +3,8 @@
 //! reply of its own: a refusal is the [`Answer`] to the body that carried it (the server's
 //! answer to the INFO; sipe shows "not delivered" for any refusal).
 
+use std::time::Instant;
+
 use xccos::{ChatMessage, GrpChat, format_timestamp};
 
 use crate::output::fits_on_the_wire;
@@ -18,6 +20,7 @@ pub(super) async fn run(
     chat: GrpChat,
     respond: impl FnOnce(Answer),
 ) {
+    let arrived = Instant::now();
     let info = match service.room_by_uri(&chat.message.channel_uri).await {
         Ok(Some(info)) => info,
         Ok(None) => return respond(Answer::NoSuchRoom),
@@ -83,6 +86,7 @@ pub(super) async fn run(
         .collect();
     let linked: Vec<&str> = links.iter().map(String::as_str).collect();
     let _order = service.lock_room(info.room.id).await;
+    let writing = Instant::now();
     let stored = match service
         .store
         .post_message(
@@ -100,6 +104,11 @@ pub(super) async fn run(
             return respond(Answer::ServerError);
         }
     };
+    let metrics = &service.settings.metrics;
+    metrics
+        .store_write_latency
+        .observe(writing.elapsed().as_secs_f64());
+    metrics.posts.inc();
     respond(Answer::Accepted);
     // The author is among the targets: sipe shows its own line only when it comes back.
     let delivery = GrpChat {
@@ -114,4 +123,7 @@ pub(super) async fn run(
     };
     let targets = service.rosters().targets(info.room.id);
     service.send(&targets, delivery);
+    metrics
+        .delivery_latency
+        .observe(arrived.elapsed().as_secs_f64());
 }

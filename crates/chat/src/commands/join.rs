@@ -1,10 +1,12 @@
 //! `cmd:join` and `cmd:bjoin`: entering one room, or several at once. The reply carries each
 //! room (listing, topic, who is present) and one user id space shared by all of them; a
 //! room of a `bjoin` that cannot be joined is listed as failed (`fib`) and the others are
-//! joined all the same. The others present hear of the joiner (`ntc:join`), unless the room
-//! is crowded.
+//! joined all the same. The others present hear of the joiner, unless the room is crowded:
+//! `ntc:join` for a join, and for a `bjoin` one `ntc:bjoin` per session naming every room of
+//! the batch that session shares with the joiner. After a `bjoin`, a session that follows
+//! Lync 2013's flow gets the rooms' recent history pushed (`bccontext::push`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use parlance_store::history::ComplianceKind;
 use xccos::{Aib, ChanId, Chanib, Fib, JoinData, Notice, ReplyData, ResponseCode, Uib};
@@ -22,9 +24,11 @@ pub(super) async fn join(
 ) -> Result<Outcome, ChatError> {
     let mut data = JoinData::default();
     let mut ids = HashMap::new();
-    Ok(enter(chat, session, principal, chanid, &mut data, &mut ids)
-        .await?
-        .map(|()| ReplyData::Join(data)))
+    Ok(
+        enter(chat, session, principal, chanid, &mut data, &mut ids, None)
+            .await?
+            .map(|()| ReplyData::Join(data)),
+    )
 }
 
 pub(super) async fn bjoin(
@@ -35,8 +39,10 @@ pub(super) async fn bjoin(
 ) -> Result<Outcome, ChatError> {
     let mut data = JoinData::default();
     let mut ids = HashMap::new();
+    let mut joined = Vec::new();
     for chanid in chanids {
-        match enter(chat, session, principal, chanid, &mut data, &mut ids).await {
+        let batch = Some(&mut joined);
+        match enter(chat, session, principal, chanid, &mut data, &mut ids, batch).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => data.fibs.push(Fib::failed(chanid)),
             // The rooms joined before stay joined (their rows are written): this one failed
@@ -47,10 +53,43 @@ pub(super) async fn bjoin(
             }
         }
     }
+    announce_batch(chat, principal, joined);
     Ok(Ok(ReplyData::BJoin(data)))
 }
 
-/// Joins one room, adding it to `data` (ids: the reply's shared user id space).
+/// A room of a `bjoin` whose others are to hear of the joiner, and the joiner's role there.
+struct Joined {
+    room: i64,
+    aib: Aib,
+}
+
+/// One `ntc:bjoin` per session present in any of the rooms: its `uib` carries an `aib` for
+/// each room of the batch that session shares with the joiner. Sessions sharing the same
+/// rooms get the same envelope. The notices follow the whole batch, so unlike `ntc:join`
+/// they are not ordered with the rooms' posts; a session that has left a room since is not
+/// told of it.
+fn announce_batch(chat: &ChatService, principal: &Principal, joined: Vec<Joined>) {
+    let mut rooms_of: BTreeMap<SessionId, Vec<usize>> = BTreeMap::new();
+    for (i, j) in joined.iter().enumerate() {
+        for s in others(chat, j.room, principal) {
+            rooms_of.entry(s).or_default().push(i);
+        }
+    }
+    let mut sessions_of: BTreeMap<Vec<usize>, Vec<SessionId>> = BTreeMap::new();
+    for (session, rooms) in rooms_of {
+        sessions_of.entry(rooms).or_default().push(session);
+    }
+    for (rooms, sessions) in sessions_of {
+        let joiner = Uib {
+            aibs: rooms.iter().map(|&i| joined[i].aib.clone()).collect(),
+            ..Uib::new(principal.uri.clone())
+        };
+        chat.send(&sessions, Notice::BJoin(vec![joiner]));
+    }
+}
+
+/// Joins one room, adding it to `data` (ids: the reply's shared user id space). The others
+/// hear of it at once (`ntc:join`, in the room's order), or, in a `batch`, once it is done.
 async fn enter(
     chat: &ChatService,
     session: SessionId,
@@ -58,6 +97,7 @@ async fn enter(
     chanid: &ChanId,
     data: &mut JoinData,
     ids: &mut HashMap<String, u64>,
+    batch: Option<&mut Vec<Joined>>,
 ) -> Result<Result<(), ResponseCode>, ChatError> {
     let Some(info) = chat.room_by_uri(&chanid.uri()).await? else {
         return Ok(Err(ResponseCode::NoSuchNode));
@@ -132,12 +172,23 @@ async fn enter(
         } else {
             xccos::AIB_KEY_MEMBER
         };
-        let joined = Uib {
-            aibs: vec![Aib::room(key, chanid)],
-            ..Uib::new(principal.uri.clone())
-        };
-        let others = others(chat, info.room.id, principal);
-        chat.send(&others, Notice::Join(vec![joined]));
+        let aib = Aib::room(key, chanid);
+        match batch {
+            Some(batch) => batch.push(Joined {
+                room: info.room.id,
+                aib,
+            }),
+            None => {
+                let joined = Uib {
+                    aibs: vec![aib],
+                    ..Uib::new(principal.uri.clone())
+                };
+                chat.send(
+                    &others(chat, info.room.id, principal),
+                    Notice::Join(vec![joined]),
+                );
+            }
+        }
     }
     Ok(Ok(()))
 }

@@ -91,6 +91,15 @@ impl ChatService {
                 Err(ResponseCode::Server)
             }
         };
+        // Lync 2013 expects the rooms' history after `rpl:bjoin` without asking for it.
+        let pushed = match (&command.kind, &outcome) {
+            (CommandKind::BJoin(_), Ok(ReplyData::BJoin(data)))
+                if self.rosters().pushes_history_on_bjoin(session) =>
+            {
+                Some(data.chanibs.iter().map(|c| c.uri.clone()).collect())
+            }
+            _ => None,
+        };
         let reply = match outcome {
             Ok(data) => Reply::answer(&command, envid, ResponseCode::Ok, data),
             Err(code) => Reply::failure(&command, envid, code),
@@ -101,6 +110,9 @@ impl ChatService {
                 &[session],
                 Reply::failure(&command, envid, ResponseCode::LimitExceeded),
             );
+        }
+        if let Some(rooms) = pushed {
+            bccontext::push(self, session, principal, command.seqid, rooms).await;
         }
     }
 
@@ -114,7 +126,7 @@ impl ChatService {
         Ok(match kind {
             CommandKind::ReqUri => requri::run(self),
             CommandKind::GetServerInfo(asked) => {
-                getserverinfo::run(self, principal, asked.as_ref())
+                getserverinfo::run(self, session, principal, asked.as_ref())
             }
             CommandKind::ChanSrch(qib) => chansrch::run(self, principal, qib).await?,
             CommandKind::Join(chanid) => join::join(self, session, principal, chanid).await?,

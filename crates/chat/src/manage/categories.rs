@@ -142,7 +142,8 @@ impl ChatService {
         let edited = self
             .store
             .edit_category(category.id, &update, &audit)
-            .await?;
+            .await
+            .map_err(super::rooms::name_taken)?;
         tracing::info!(actor = %actor.principal.uri, category = %category.guid, changes = %detail, "category edited");
         for info in self.store.rooms().await? {
             if info.category.id == category.id {

@@ -34,6 +34,13 @@ impl ChatService {
         Ok(())
     }
 
+    /// After an admin command changed a room's settings (the server reads it from the
+    /// change feed, after the rights change that re-checked who may stay): the sessions in
+    /// the room get its properties as they are now.
+    pub async fn announce_room(&self, room_id: i64) -> Result<(), ChatError> {
+        self.room_changed(room_id, false).await
+    }
+
     /// After people were given or lost a role: those who lost one are re-checked (a member
     /// removed leaves at once), and a manager role given or taken shows in the roster.
     pub(super) async fn roles_changed(

@@ -280,7 +280,7 @@ fn file_post_text(file_post: Option<bool>) -> &'static str {
 }
 
 /// A taken name is the name field's problem; anything else stays the store's.
-fn name_taken(e: StoreError) -> ManageError {
+pub(super) fn name_taken(e: StoreError) -> ManageError {
     match e {
         StoreError::Duplicate(_) => ManageError::invalid(Field::Name, Problem::Duplicate),
         other => other.into(),

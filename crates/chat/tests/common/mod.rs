@@ -13,6 +13,7 @@ use parlance_chat::Answer;
 use parlance_chat::files::FileSettings;
 use parlance_chat::manage::WebTicketKey;
 use parlance_chat::{ChatService, ChatSettings, SearchLimits, SessionId, Sink};
+use parlance_metrics::Metrics;
 use parlance_store::Store;
 use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, RoomInfo};
 use xccos::{
@@ -62,6 +63,7 @@ pub fn settings(files: Option<FileSettings>, room_management_url: Option<&str>) 
         history_max: 100,
         participant_update_limit: 100,
         room_management_url: room_management_url.map(str::to_owned),
+        room_management_url_external: None,
         xccos_limits: Limits::default(),
         preference_quota_bytes: 1 << 20,
         max_output_body_bytes: Limits::default().max_body_bytes,
@@ -73,6 +75,7 @@ pub fn settings(files: Option<FileSettings>, room_management_url: Option<&str>) 
         },
         files,
         web_ticket_key: WebTicketKey::new(&[9; 32]),
+        metrics: Metrics::default(),
     }
 }
 
@@ -81,7 +84,7 @@ pub fn settings(files: Option<FileSettings>, room_management_url: Option<&str>) 
 pub async fn sign_in(chat: &ChatService, store: &Store, name: &str, session: SessionId) -> i64 {
     let uri = format!("sip:{name}@{DOMAIN}");
     let id = store.add_users_without_password(&[&uri]).await.unwrap()[0].id;
-    chat.open_session(session, &uri).await.unwrap();
+    chat.open_session(session, &uri, false).await.unwrap();
     id
 }
 

@@ -31,7 +31,7 @@ use crate::sip::dialog::Dialog;
 use crate::sip::local::Local;
 use crate::sip::register::Registration;
 use crate::sip::transactions::Transactions;
-use crate::types::{ChatLine, Member};
+use crate::types::{ChatLine, Invitation, Member};
 
 /// How often timers (session refresh, re-registration) are checked.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
@@ -418,6 +418,11 @@ impl Session {
                         name: chanib.name,
                         topic: chanib.topic,
                     });
+                }
+            }
+            Notice::Inv(invs) => {
+                for invitation in invs.iter().filter_map(Invitation::from_inv) {
+                    self.emit(Event::Invited(invitation));
                 }
             }
             Notice::Unknown { id } => tracing::debug!(id, "unknown notice skipped"),

@@ -1,11 +1,12 @@
-//! `parlance category add|set|list|creator`: the categories rooms live in, how long their
-//! rooms keep history, and who may create rooms in them. Categories are named by name or
-//! GUID; users by user@domain.
+//! `parlance category add|set|list|rename|delete|scope|creator`: the categories rooms live
+//! in, how long their rooms keep history, who may see their rooms and who may create rooms
+//! in them. Categories are named by name or GUID; users by user@domain.
 
 use anyhow::bail;
 use clap::Subcommand;
 use parlance_server::config::Config;
-use parlance_store::rooms::NewCategory;
+use parlance_store::Store;
+use parlance_store::rooms::{NewCategory, ScopeEntry};
 
 use super::find::{category, user_id};
 
@@ -38,11 +39,39 @@ pub enum CategoryCommand {
     },
     /// List categories.
     List,
+    /// Rename a category (names are unique, whatever their case).
+    Rename { category: String, name: String },
+    /// Delete a category with its creators, scope lists and audit records. Refused while it
+    /// has rooms, unless they move to another category with --rooms-to.
+    Delete {
+        category: String,
+        /// The category its rooms move to.
+        #[arg(long, value_name = "CATEGORY")]
+        rooms_to: Option<String>,
+    },
+    /// Who may see and join a category's rooms: an allow list (once it has one entry, only
+    /// those on it) and a deny list (never).
+    Scope {
+        #[command(subcommand)]
+        action: ScopeAction,
+    },
     /// Let a user create rooms in a category (the Creator role), or stop it.
     Creator {
         #[command(subcommand)]
         action: GrantAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScopeAction {
+    /// Put a user on the allow list.
+    Allow { category: String, user: String },
+    /// Put a user on the deny list.
+    Deny { category: String, user: String },
+    /// Take a user off both lists.
+    Clear { category: String, user: String },
+    /// Show both lists.
+    List { category: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,7 +81,7 @@ pub enum GrantAction {
 }
 
 pub async fn run(config: Config, cmd: CategoryCommand) -> anyhow::Result<()> {
-    let (store, _) = parlance_server::open_data(&config).await?;
+    let (store, _) = super::open(&config).await?;
     match cmd {
         CategoryCommand::Add {
             name,
@@ -110,6 +139,35 @@ pub async fn run(config: Config, cmd: CategoryCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        CategoryCommand::Rename {
+            category: name,
+            name: new_name,
+        } => {
+            let c = category(&store, &name).await?;
+            let renamed = store.rename_category(c.id, &new_name).await?;
+            println!("{} is now {}", c.name, renamed.name);
+        }
+        CategoryCommand::Delete {
+            category: name,
+            rooms_to,
+        } => {
+            let c = category(&store, &name).await?;
+            let target = match rooms_to {
+                Some(other) => Some(category(&store, &other).await?),
+                None => None,
+            };
+            let moved = store
+                .delete_category(c.id, target.as_ref().map(|t| t.id))
+                .await?;
+            match target {
+                Some(t) => println!(
+                    "deleted {}; its {moved} rooms are in {} now",
+                    c.name, t.name
+                ),
+                None => println!("deleted {}", c.name),
+            }
+        }
+        CategoryCommand::Scope { action } => scope(&store, &config, action).await?,
         CategoryCommand::Creator { action } => {
             let (cat, user, on) = match action {
                 GrantAction::Add { category, user } => (category, user, true),
@@ -127,6 +185,37 @@ pub async fn run(config: Config, cmd: CategoryCommand) -> anyhow::Result<()> {
         }
     }
     store.close().await;
+    Ok(())
+}
+
+async fn scope(store: &Store, config: &Config, action: ScopeAction) -> anyhow::Result<()> {
+    let (name, user, entry) = match action {
+        ScopeAction::List { category: name } => {
+            let c = category(store, &name).await?;
+            for (principal_id, entry) in store.category_scope(c.id).await? {
+                let list = match entry {
+                    ScopeEntry::Allow => "allow",
+                    ScopeEntry::Deny => "deny",
+                };
+                // Scope entries of removed accounts are deleted with them.
+                if let Some(u) = store.user_by_id(principal_id).await? {
+                    println!("{list}\t{}", u.uri);
+                }
+            }
+            return Ok(());
+        }
+        ScopeAction::Allow { category, user } => (category, user, Some(ScopeEntry::Allow)),
+        ScopeAction::Deny { category, user } => (category, user, Some(ScopeEntry::Deny)),
+        ScopeAction::Clear { category, user } => (category, user, None),
+    };
+    let c = category(store, &name).await?;
+    let u = user_id(store, config, &user).await?;
+    store.set_category_scope(c.id, u, entry).await?;
+    match entry {
+        Some(ScopeEntry::Allow) => println!("{user} is on the allow list of {}", c.name),
+        Some(ScopeEntry::Deny) => println!("{user} is on the deny list of {}", c.name),
+        None => println!("{user} is on neither list of {}", c.name),
+    }
     Ok(())
 }
 

@@ -28,7 +28,7 @@ pub enum ComplianceCommand {
 }
 
 pub async fn run(config: Config, cmd: ComplianceCommand) -> anyhow::Result<()> {
-    let (store, key) = parlance_server::open_data(&config).await?;
+    let (store, key) = super::open(&config).await?;
     let result = match cmd {
         ComplianceCommand::Export { until } => {
             super::export::run(&config, (&store, &key), until).await

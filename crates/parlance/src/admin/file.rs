@@ -26,7 +26,7 @@ pub enum FileCommand {
 }
 
 pub async fn run(config: Config, cmd: FileCommand) -> anyhow::Result<()> {
-    let (store, key) = parlance_server::open_data(&config).await?;
+    let (store, key) = super::open(&config).await?;
     let files = parlance_server::open_file_store(&config, &key).await?;
     match cmd {
         FileCommand::List { room: name } => {

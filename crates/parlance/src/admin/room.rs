@@ -1,6 +1,8 @@
-//! `parlance room add|edit|disable|enable|list|show|purge|member`: rooms and who holds which role
-//! in them. Rooms are named by name, GUID or `ma-chan:` URI; users by user@domain.
+//! `parlance room add|edit|disable|enable|list|show|purge|delete|invite|member`: rooms, who
+//! holds which role in them, and invitations. Rooms are named by name, GUID or `ma-chan:`
+//! URI; users by user@domain.
 
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use parlance_server::config::Config;
 use parlance_store::Store;
@@ -47,6 +49,22 @@ pub enum RoomCommand {
         #[arg(long, value_parser = moment)]
         before: Option<jiff::Timestamp>,
     },
+    /// Delete a room for good: its history, files, roles, invitations, compliance outbox
+    /// rows and audit records. Whoever is in it leaves. Refused while a legal hold is in
+    /// force on it.
+    Delete {
+        room: String,
+        /// Really delete it.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Invite users to a room: each gets an invitation that their clients list
+    /// (`cmd:getinv`) and, when connected, receive at once (`ntc:inv`).
+    Invite {
+        room: String,
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
     /// Give or take a role in a room.
     Member {
         #[command(subcommand)]
@@ -82,6 +100,7 @@ pub enum MemberAction {
         #[arg(long, default_value = "member")]
         role: Role,
     },
+    /// Take a role away; fails when the user does not hold it.
     Remove {
         room: String,
         user: String,
@@ -109,7 +128,7 @@ fn on_off(s: &str) -> Result<bool, String> {
 }
 
 pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
-    let (store, key) = parlance_server::open_data(&config).await?;
+    let (store, key) = super::open(&config).await?;
     let uri = |r: &RoomInfo| format!("ma-chan://{}/{}", config.domain, r.room.guid);
     match cmd {
         RoomCommand::Add {
@@ -202,6 +221,29 @@ pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
             let r = room(&store, &name).await?;
             super::file::purge(&config, (&store, &key), &r, before).await?;
         }
+        RoomCommand::Delete { room: name, yes } => {
+            let r = room(&store, &name).await?;
+            super::room_delete::delete(&config, (&store, &key), &r, yes).await?;
+        }
+        RoomCommand::Invite { room: name, users } => {
+            let r = room(&store, &name).await?;
+            if !r.invitations() {
+                bail!(
+                    "{} takes no invitations (see: parlance room edit --invitations on, and its category's)",
+                    r.room.name
+                );
+            }
+            let mut ids = Vec::new();
+            for user in &users {
+                ids.push(user_id(&store, &config, user).await?);
+            }
+            let new = store.invite(r.room.id, &ids).await?;
+            println!(
+                "invited {new} users to {} ({} invited already)",
+                r.room.name,
+                ids.len() as u64 - new
+            );
+        }
         RoomCommand::Member { action } => {
             let (name, user, role, on) = match action {
                 MemberAction::Add { room, user, role } => (room, user, role, true),
@@ -209,6 +251,11 @@ pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
             };
             let r = room(&store, &name).await?;
             let u = user_id(&store, &config, &user).await?;
+            // A removal that removes nothing is most likely a mistyped room, user or role:
+            // it fails, so that a script notices.
+            if !on && !store.roles_of(r.room.id, u).await?.contains(&role) {
+                bail!("{user} is not {role} of {}: nothing to remove", r.room.name);
+            }
             store.set_role(r.room.id, u, role, on).await?;
             println!(
                 "{user} {} {role} of {}",

@@ -1,4 +1,4 @@
-//! `parlance user add|remove|list|passwd|mechanisms|disable|enable|unlock|admin`. A running server
+//! `parlance user add|remove|list|passwd|mechanisms|disable|enable|unlock|admin|chat`. A running server
 //! applies what these change to live sessions within `admin_changes_poll_ms`.
 
 use std::io::{BufRead, IsTerminal};
@@ -40,7 +40,12 @@ pub enum UserCommand {
     /// Make a user an administrator of the room-management web application (sees and
     /// manages every category and room there), or no longer.
     Admin { user: String, switch: Switch },
-    /// List users.
+    /// Let a user use persistent chat (the default), or not: provisioned to their clients
+    /// as EnablePersistentChat, and the chat service ends their sessions on the first
+    /// command. Turned off, their sessions end.
+    Chat { user: String, switch: Switch },
+    /// List users: address, sign-in mechanisms, display name, last sign-in (UTC), and
+    /// whether an administrator or disabled.
     List,
     /// Choose how a user may sign in (digest, ntlm, or both). Adding one takes effect
     /// with the next `passwd`, since its secret is made from the password.
@@ -72,7 +77,8 @@ pub struct PasswordSource {
 }
 
 impl PasswordSource {
-    fn read(&self) -> anyhow::Result<String> {
+    /// The password, refused when shorter than `min_length` characters.
+    fn read(&self, min_length: usize) -> anyhow::Result<String> {
         let password = if self.password_stdin {
             let mut line = String::new();
             std::io::stdin()
@@ -92,8 +98,11 @@ impl PasswordSource {
         } else {
             bail!("no password: use --password-stdin, PARLANCE_PASSWORD, or run in a terminal");
         };
-        if password.is_empty() {
-            bail!("the password is empty");
+        let length = password.chars().count();
+        if length < min_length {
+            bail!(
+                "the password has {length} characters; at least {min_length} are needed ([auth] min_password_length)"
+            );
         }
         Ok(password)
     }
@@ -104,7 +113,7 @@ fn parse_mechanisms(s: &str) -> Result<Mechanisms, String> {
 }
 
 pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
-    let (store, key) = parlance_server::open_data(&config).await?;
+    let (store, key) = super::open(&config).await?;
     let in_domain = |user: &str| in_domain(&config, user);
     match cmd {
         UserCommand::Add {
@@ -115,7 +124,7 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             password,
         } => {
             let uri = in_domain(&user)?;
-            let pw = password.read()?;
+            let pw = password.read(config.auth.min_password_length)?;
             let created = if reuse {
                 store
                     .reuse_user(&uri, &display_name, &pw, config.realm(), &key)
@@ -172,21 +181,39 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             };
             println!("{uri} is {now}");
         }
+        UserCommand::Chat { user, switch } => {
+            let uri = in_domain(&user)?;
+            let enabled = switch == Switch::On;
+            store.set_persistent_chat(&uri, enabled).await?;
+            let may = if enabled { "may" } else { "may not" };
+            println!("{uri} {may} use persistent chat");
+        }
         UserCommand::List => {
+            let last_sign_ins = store.last_sign_ins().await?;
             for u in store.users().await? {
-                let flags = [(u.admin, "admin"), (u.disabled, "disabled")];
+                let last = last_sign_ins
+                    .get(&u.id)
+                    .map_or_else(|| "never signed in".to_owned(), |at| super::utc(*at));
+                let flags = [
+                    (u.admin, "admin"),
+                    (u.disabled, "disabled"),
+                    (!u.persistent_chat, "no-chat"),
+                ];
                 let state: Vec<&str> = flags
                     .iter()
                     .filter(|(on, _)| *on)
                     .map(|(_, n)| *n)
                     .collect();
                 let state = state.join(",");
-                println!("{}\t{}\t{}\t{state}", u.uri, u.mechanisms, u.display_name);
+                println!(
+                    "{}\t{}\t{}\t{last}\t{state}",
+                    u.uri, u.mechanisms, u.display_name
+                );
             }
         }
         UserCommand::Passwd { user, password } => {
             let uri = in_domain(&user)?;
-            let pw = password.read()?;
+            let pw = password.read(config.auth.min_password_length)?;
             store.set_password(&uri, &pw, config.realm(), &key).await?;
             println!("password changed for {uri}");
         }

@@ -5,16 +5,16 @@
 
 pub mod tmux;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_parlance");
 pub const DOMAIN: &str = "example.test";
-pub const PASSWORD: &str = "pw";
+pub const PASSWORD: &str = "correct horse";
 
 /// A data directory, removed at the end of the test.
 pub struct DataDir(pub PathBuf);
@@ -59,6 +59,16 @@ pub fn parlance(data: &Path) -> Command {
     c
 }
 
+/// Whether a finished command succeeded, and what it wrote (its output, then its errors).
+pub fn outcome(out: std::process::Output) -> (bool, String) {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// The file of a data directory naming the store its commands use instead of SQLite.
 const STORE_URL_FILE: &str = "test-store.url";
 
@@ -90,6 +100,10 @@ pub struct Server {
 }
 
 impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server as an operator would (SIGTERM) and returns how it exited.
     pub fn terminate(&mut self) -> ExitStatus {
         let sent = Command::new("kill")
@@ -109,23 +123,28 @@ impl Drop for Server {
     }
 }
 
+/// `serve` with every listener on a free loopback port.
+pub const SERVE_ON_FREE_PORTS: [&str; 9] = [
+    "serve",
+    "--sip-tcp",
+    "127.0.0.1:0",
+    "--sip-tls",
+    "127.0.0.1:0",
+    "--https",
+    "127.0.0.1:0",
+    "--admin",
+    "127.0.0.1:0",
+];
+
 /// Starts `serve` on free loopback ports, read from its banner.
 pub fn serve(data: &Path) -> Server {
     let mut child = parlance(data)
-        .args([
-            "serve",
-            "--sip-tcp",
-            "127.0.0.1:0",
-            "--sip-tls",
-            "127.0.0.1:0",
-            "--https",
-            "127.0.0.1:0",
-        ])
+        .args(SERVE_ON_FREE_PORTS)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let lines = stdout_lines(child.stdout.take().unwrap());
+    let lines = lines_of(child.stdout.take().unwrap());
     let (mut tcp, mut tls) = (None, None);
     let deadline = Instant::now() + Duration::from_secs(20);
     while tcp.is_none() || tls.is_none() {
@@ -152,13 +171,13 @@ pub fn serve(data: &Path) -> Server {
     }
 }
 
-/// The lines of `stdout`, read on a thread of their own so that waiting for one can be
-/// bounded. The thread reads to the end even when nobody listens any more: a full pipe
-/// would block the server.
-fn stdout_lines(stdout: ChildStdout) -> Receiver<String> {
+/// The lines of a child's output, read on a thread of their own so that waiting for one
+/// can be bounded. The thread reads to the end even when nobody listens any more: a full
+/// pipe would block the server.
+pub fn lines_of(output: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
@@ -209,4 +228,61 @@ pub fn client_config(data: &DataDir, server: &Server, user: &str) -> parlance_cl
         PASSWORD,
         parlance_client::Transport::Tls(trust),
     )
+}
+
+/// The store and file store of an installation, opened as the admin commands open them.
+pub async fn open_data(data: &Path) -> (parlance_store::Store, parlance_files::FileStore) {
+    let config = parlance_server::config::Config {
+        domain: DOMAIN.into(),
+        data_dir: data.to_owned(),
+        ..Default::default()
+    };
+    let (store, key) = parlance_server::installation::open(
+        &config,
+        parlance_server::installation::Access::Existing,
+    )
+    .await
+    .unwrap();
+    let files = parlance_server::open_file_store(&config, &key)
+        .await
+        .unwrap();
+    (store, files)
+}
+
+/// A complete file of `room` named `name`, as an upload leaves it: its row and its blob.
+pub async fn stored_file(
+    store: &parlance_store::Store,
+    files: &parlance_files::FileStore,
+    room: &parlance_store::rooms::RoomInfo,
+    uploader: i64,
+    name: &str,
+) {
+    use parlance_store::files::{Direction, NewFileToken};
+    let token = store
+        .issue_file_token(
+            &NewFileToken {
+                principal_id: uploader,
+                room_id: room.room.id,
+                direction: Direction::Upload,
+                file_url: "notes.txt",
+                file_id: None,
+                issued_at: 1,
+                expires_at: i64::MAX,
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    let file = store.reserve_upload(&token.token, name, 1).await.unwrap();
+    store
+        .declare_upload_length(&token.token, file.id, 5, u64::MAX)
+        .await
+        .unwrap();
+    let mut upload = files.begin_upload(&room.room.guid, name).await.unwrap();
+    upload.write(b"hello").await.unwrap();
+    upload.finish().await.unwrap();
+    store
+        .complete_upload(&token.token, file.id, 5, 2)
+        .await
+        .unwrap();
 }

@@ -9,9 +9,11 @@ use serde::Deserialize;
 use sip_proto::auth::Algorithm;
 
 mod archive;
+mod observe;
 mod web;
 
 pub use archive::{ComplianceConfig, RetentionConfig};
+pub use observe::{AdminConfig, LogConfig};
 pub use web::{FilesConfig, ManageConfig, WebConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub compliance: ComplianceConfig,
     pub manage: ManageConfig,
+    pub admin: AdminConfig,
+    pub log: LogConfig,
     pub store: StoreConfig,
 }
 
@@ -134,6 +138,8 @@ pub struct AuthConfig {
     pub max_failure_delay_secs: u64,
     /// Failures are forgotten after this long without a new one.
     pub failure_window_secs: u64,
+    /// The fewest characters a password set by `parlance user add|passwd` may have.
+    pub min_password_length: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -204,6 +210,8 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             compliance: ComplianceConfig::default(),
             manage: ManageConfig::default(),
+            admin: AdminConfig::default(),
+            log: LogConfig::default(),
             store: StoreConfig::default(),
         }
     }
@@ -254,6 +262,7 @@ impl Default for AuthConfig {
             failure_delay_secs: 1,
             max_failure_delay_secs: 300,
             failure_window_secs: 900,
+            min_password_length: 8,
         }
     }
 }
@@ -297,17 +306,7 @@ impl Default for ChatConfig {
 impl Config {
     /// `auth.trusted_networks`, parsed.
     pub fn trusted_networks(&self) -> Result<Vec<IpNet>, ConfigError> {
-        self.auth
-            .trusted_networks
-            .iter()
-            .map(|n| {
-                parse_network(n).ok_or_else(|| {
-                    ConfigError::Invalid(format!(
-                        "{n:?} is not a CIDR network such as 192.0.2.0/24"
-                    ))
-                })
-            })
-            .collect()
+        parse_networks("auth.trusted_networks", &self.auth.trusted_networks)
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -315,10 +314,17 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let mut config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.display().to_string(),
             source: Box::new(source),
         })?;
+        // A relative data_dir names a directory beside the file, as a reader of the file
+        // expects, whichever directory the command runs from.
+        if config.data_dir.is_relative()
+            && let Some(parent) = path.parent()
+        {
+            config.data_dir = parent.join(&config.data_dir);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -352,6 +358,9 @@ impl Config {
         let a = &self.auth;
         if a.max_failures_per_account_address == 0 || a.max_failures_per_address == 0 {
             return bad("auth.max_failures_per_…: at least 1".into());
+        }
+        if a.min_password_length == 0 {
+            return bad("auth.min_password_length: at least 1".into());
         }
         if a.failure_delay_secs == 0 || a.max_failure_delay_secs < a.failure_delay_secs {
             return bad("auth: need 1 <= failure_delay_secs <= max_failure_delay_secs".into());
@@ -389,6 +398,7 @@ impl Config {
             return bad("chat.session_expires_secs must be at least 20".into());
         }
         self.validate_web()?;
+        self.validate_observe()?;
         self.validate_archive()
     }
 
@@ -446,6 +456,11 @@ impl Config {
     pub fn server_key_path(&self) -> PathBuf {
         self.data_dir.join("server.key")
     }
+
+    /// The lock a running server holds (docs/operations.md, "The lock").
+    pub fn lock_path(&self) -> PathBuf {
+        self.data_dir.join("parlance.lock")
+    }
 }
 
 fn default_domain() -> String {
@@ -462,6 +477,19 @@ fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Socket
         return Ok(None);
     }
     s.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+/// A list of networks under `key`, each parsed by [`parse_network`].
+fn parse_networks(key: &str, list: &[String]) -> Result<Vec<IpNet>, ConfigError> {
+    list.iter()
+        .map(|n| {
+            parse_network(n).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "{key}: {n:?} is not a CIDR network such as 192.0.2.0/24"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// `192.0.2.0/24`, `::1/128`, or a bare address (that host alone).

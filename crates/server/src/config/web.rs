@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Config, ConfigError, optional_addr};
+use ipnet::IpNet;
+
+use super::{Config, ConfigError, optional_addr, parse_networks};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -48,6 +50,10 @@ pub struct ManageConfig {
     pub session_max_secs: u64,
     /// Signed-in browser sessions at most, over all users; a sign-in beyond it is refused.
     pub max_sessions: usize,
+    /// Client networks (CIDR) whose users are outside: they are given the external
+    /// room-management URL (`chat.web_manager_url_external`), in provisioning and in
+    /// `getserverinfo`, and everyone else the internal one.
+    pub external_networks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +99,7 @@ impl Default for ManageConfig {
             session_idle_secs: 1800,
             session_max_secs: 12 * 3600,
             max_sessions: 10_000,
+            external_networks: Vec::new(),
         }
     }
 }
@@ -158,6 +165,7 @@ impl Config {
                 return bad(format!("{key} must be at least 1"));
             }
         }
+        self.external_networks()?;
         // A SOAP request carries a whole chunk, base64-encoded, and is held in memory.
         if f.max_chunk_kb > MAX_CHUNK_KB {
             return bad(format!("files.max_chunk_kb must be at most {MAX_CHUNK_KB}"));
@@ -184,6 +192,11 @@ impl Config {
             https_port
                 .map(|port| format!("{}{}", self.public_url(port), parlance_web::manage::BASE))
         })
+    }
+
+    /// `manage.external_networks`, parsed.
+    pub fn external_networks(&self) -> Result<Vec<IpNet>, ConfigError> {
+        parse_networks("manage.external_networks", &self.manage.external_networks)
     }
 
     pub fn files_dir(&self) -> PathBuf {
@@ -226,6 +239,8 @@ mod tests {
             "[files]\nmax_chunk_kb = 0",
             "[files]\nmax_chunk_kb = 16385",
             "[files]\nmax_uploads_per_user = 0",
+            "[manage]\nexternal_networks = [\"203.0.113.0/33\"]",
+            "[manage]\nexternal_networks = [\"outside\"]",
         ] {
             let c: Config = toml::from_str(&format!("domain = \"example.com\"\n{bad}")).unwrap();
             assert!(c.validate().is_err(), "{bad}");

@@ -3,12 +3,12 @@
 //! REGISTER and its authentication are handled in `register.rs`; everything else here.
 
 pub mod auth;
+pub mod networks;
 pub mod ntlm;
 pub mod provisioning;
 pub mod proxy;
 mod register;
 pub mod registrar;
-pub mod trusted;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,11 +19,11 @@ use parlance_store::{ServerKey, Store};
 use sip_proto::{Message, Method, Rejected, Request, Response, Uri, name};
 
 use self::auth::DigestAuth;
+use self::networks::Networks;
 use self::ntlm::{Gate, Ntlm};
-use self::provisioning::Provisioning;
+use self::provisioning::{Asker, Provisioning};
 use self::proxy::{Proxy, Target};
 use self::registrar::Registrar;
-use self::trusted::TrustedNetworks;
 use crate::endpoint::{Endpoint, Outbound, Peer};
 use crate::ids::random_hex;
 use crate::transport::{ConnHandle, Connections, Dispatch};
@@ -42,7 +42,9 @@ pub struct FrontEndSettings {
     pub domain: String,
     pub keep_alive_secs: u64,
     pub provisioning: Provisioning,
-    pub trusted: TrustedNetworks,
+    pub trusted: Networks,
+    /// Where users from outside connect from (`manage.external_networks`).
+    pub external: Networks,
     /// Proxied requests one connection may have waiting for answers.
     pub max_pending_per_connection: usize,
 }
@@ -267,7 +269,7 @@ impl FrontEnd {
         if req.method == Method::Subscribe
             && target_aor.as_ref().map(|a| format!("sip:{a}")) == Some(identity.clone())
         {
-            return self.subscribe_self(conn, &req).await;
+            return self.subscribe_self(conn, &req, &identity).await;
         }
         let in_domain = req.uri.as_sip().is_some_and(|u| {
             u.host.eq_ignore_ascii_case(&self.settings.domain) && u.user.is_some()
@@ -353,7 +355,7 @@ impl FrontEnd {
     }
 
     /// SUBSCRIBE to the subscriber's own address: provisioning and Microsoft roaming events.
-    async fn subscribe_self(&self, conn: &ConnHandle, req: &Request) {
+    async fn subscribe_self(&self, conn: &ConnHandle, req: &Request, identity: &str) {
         if let Some(unsupported) = unsupported(req, name::REQUIRE, UAS_EXTENSIONS) {
             return self.reply_with(conn, req, 420, |r| {
                 r.headers.push(name::UNSUPPORTED, unsupported)
@@ -365,11 +367,24 @@ impl FrontEnd {
             .map(|e| e.split(';').next().unwrap_or("").trim().to_owned());
         match event.as_deref() {
             Some(provisioning::EVENT) => {
+                let persistent_chat = match self.store.user(identity).await {
+                    Ok(user) => user.is_some_and(|u| u.persistent_chat),
+                    Err(e) => {
+                        tracing::error!(error = %e, identity, "provisioning: account not read");
+                        return self.reply(conn, req, 500, None);
+                    }
+                };
+                let asker = Asker {
+                    persistent_chat,
+                    outside: self.settings.external.contains(conn.peer().ip()),
+                };
+                let groups = provisioning::requested_groups(&req.body);
+                let document = self.settings.provisioning.document(&groups, asker);
                 let to_tag = random_hex(5);
-                let (resp, notify) = self.settings.provisioning.answer(req, &to_tag);
+                let (resp, notify) = Provisioning::answer(req, &to_tag, &document);
                 let _ = conn.send_response(resp);
                 if notify {
-                    self.notify_provisioning(conn, req, &to_tag).await;
+                    self.notify_provisioning(conn, req, &to_tag, document).await;
                 }
             }
             Some(e) if provisioning::ACCEPTED_WITHOUT_DATA.contains(&e) => {
@@ -386,7 +401,13 @@ impl FrontEnd {
     }
 
     /// The provisioning document as a NOTIFY, for clients that cannot take it piggy-backed.
-    async fn notify_provisioning(&self, conn: &ConnHandle, sub: &Request, to_tag: &str) {
+    async fn notify_provisioning(
+        &self,
+        conn: &ConnHandle,
+        sub: &Request,
+        to_tag: &str,
+        document: String,
+    ) {
         let Some(contact) = sub.contacts().into_iter().next() else {
             return;
         };
@@ -411,7 +432,7 @@ impl FrontEnd {
         notify
             .headers
             .push(name::CONTENT_TYPE, provisioning::CONTENT_TYPE);
-        notify.body = self.settings.provisioning.document().into_bytes().into();
+        notify.body = document.into_bytes().into();
         if let Err(e) = self.outbound.request(conn, notify).await {
             tracing::info!(conn = conn.id(), error = %e, "provisioning NOTIFY not answered");
         }

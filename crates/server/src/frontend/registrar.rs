@@ -134,6 +134,17 @@ impl Registrar {
         &self.clock
     }
 
+    /// Bindings held now (expired ones until the next sweep).
+    pub fn bindings(&self) -> usize {
+        self.bindings
+            .lock()
+            .expect("registrar lock")
+            .by_aor
+            .values()
+            .map(Vec::len)
+            .sum()
+    }
+
     /// Applies a REGISTER for `aor` received on `conn`; returns the current bindings.
     pub fn register(
         &self,

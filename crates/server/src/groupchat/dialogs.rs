@@ -42,19 +42,29 @@ struct Dialog {
     contact: String,
     cseq: u32,
     refreshed: Instant,
+    /// Accepted without a chat session: the user may not use persistent chat, and the
+    /// dialog ends at its first INFO ([`Dialogs::end_refused`]).
+    refused: bool,
 }
 
 impl Dialog {
+    /// The next request of the dialog from our side.
+    fn request(&mut self, method: Method) -> Request {
+        self.cseq += 1;
+        let mut req = Request::new(method.clone(), self.remote_target.clone());
+        req.headers.push(name::MAX_FORWARDS, "70");
+        req.headers.push(name::FROM, self.from.as_str());
+        req.headers.push(name::TO, self.to.as_str());
+        req.headers.push(name::CALL_ID, self.key.call_id.as_str());
+        req.headers
+            .push(name::CSEQ, format!("{} {method}", self.cseq));
+        req.headers.push(name::CONTACT, self.contact.as_str());
+        req
+    }
+
     /// The next INFO of the dialog, carrying `body`.
     fn info(&mut self, body: &bytes::Bytes) -> Request {
-        self.cseq += 1;
-        let mut info = Request::new(Method::Info, self.remote_target.clone());
-        info.headers.push(name::MAX_FORWARDS, "70");
-        info.headers.push(name::FROM, self.from.as_str());
-        info.headers.push(name::TO, self.to.as_str());
-        info.headers.push(name::CALL_ID, self.key.call_id.as_str());
-        info.headers.push(name::CSEQ, format!("{} INFO", self.cseq));
-        info.headers.push(name::CONTACT, self.contact.as_str());
+        let mut info = self.request(Method::Info);
         info.headers.push(name::CONTENT_TYPE, "text/plain");
         info.body = body.clone();
         info
@@ -214,6 +224,7 @@ impl Dialogs {
             contact: format!("<{local_uri}>"),
             cseq: 0,
             refreshed: self.clock.now(),
+            refused: false,
         };
         state.insert(session, dialog);
         Ok(Created { session, replaced })
@@ -247,6 +258,32 @@ impl Dialogs {
         }
         dialog.refreshed = self.clock.now();
         Some(session)
+    }
+
+    /// Marks a dialog as accepted without a chat session (see [`Dialogs::end_refused`]).
+    pub fn refuse(&self, session: SessionId) {
+        if let Some(dialog) = self.state().dialogs.get_mut(&session) {
+            dialog.refused = true;
+        }
+    }
+
+    pub fn is_refused(&self, session: SessionId) -> bool {
+        self.state()
+            .dialogs
+            .get(&session)
+            .is_some_and(|d| d.refused)
+    }
+
+    /// Ends a refused dialog with a BYE, as Lync Server does on the first command of a user
+    /// not allowed persistent chat.
+    pub fn end_refused(&self, session: SessionId) {
+        let Some(mut dialog) = self.state().take(session) else {
+            return;
+        };
+        let bye = dialog.request(Method::Bye);
+        // Its answer finds no dialog any more, whatever it is.
+        self.outbound
+            .send_tracked(&dialog.conn, bye, session, &self.answers);
     }
 
     /// Ends a dialog; returns its session.
@@ -284,6 +321,15 @@ impl Dialogs {
             state.take(*session);
         }
         sessions
+    }
+
+    /// Dialogs open now.
+    pub fn len(&self) -> usize {
+        self.state().dialogs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {

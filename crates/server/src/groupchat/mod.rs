@@ -1,18 +1,21 @@
 //! The persistent chat service at its SIP URIs: the lookup (pool) URI answers `cmd:requri`,
 //! the channel URI serves everything else; both accept any command (Lync 2013 uses the
-//! pool URI directly). Each INVITE opens a dialog and a chat session in the core.
+//! pool URI directly). Each INVITE opens a dialog and a chat session in the core; a user who
+//! may not use persistent chat gets the dialog without a session, ended by a BYE at its
+//! first INFO, as Lync Server does.
 
 mod dialogs;
 
 use std::sync::Arc;
 
-use parlance_chat::{Answer, ChatService, SessionId};
+use parlance_chat::{Answer, ChatError, ChatService, SessionId};
 use sip_proto::{Method, Request, Response, name};
 use tokio::sync::mpsc;
 
 use self::dialogs::CreateError;
 pub use self::dialogs::Dialogs;
 use crate::endpoint::{Endpoint, EndpointFuture, Peer};
+use crate::frontend::networks::Networks;
 use crate::ids::random_hex;
 use crate::transport::ConnId;
 
@@ -22,6 +25,8 @@ const ALLOW: &str = "INVITE, ACK, INFO, UPDATE, BYE, OPTIONS";
 pub struct GroupChat {
     chat: Arc<ChatService>,
     dialogs: Arc<Dialogs>,
+    /// Where users from outside connect from (`manage.external_networks`).
+    external: Networks,
 }
 
 impl GroupChat {
@@ -30,14 +35,23 @@ impl GroupChat {
         chat: Arc<ChatService>,
         dialogs: Arc<Dialogs>,
         answers: mpsc::UnboundedReceiver<(u64, u16)>,
+        external: Networks,
     ) -> Arc<GroupChat> {
-        let service = Arc::new(GroupChat { chat, dialogs });
+        let service = Arc::new(GroupChat {
+            chat,
+            dialogs,
+            external,
+        });
         tokio::spawn(watch_answers(Arc::downgrade(&service), answers));
         service
     }
 
     pub fn chat(&self) -> &Arc<ChatService> {
         &self.chat
+    }
+
+    pub fn dialogs(&self) -> &Dialogs {
+        &self.dialogs
     }
 
     /// Ends sessions whose dialogs were not refreshed in time.
@@ -80,6 +94,16 @@ impl GroupChat {
                 Response::for_request(&req, 200).with_to_tag(&random_hex(5)),
             )),
             Method::Info => match self.dialogs.touch(&req, peer.conn) {
+                Some(session) if self.dialogs.is_refused(session) => {
+                    // The INFO itself was received; the BYE that follows is the refusal.
+                    respond(Response::for_request(&req, 200));
+                    self.dialogs.end_refused(session);
+                    tracing::info!(
+                        session,
+                        identity = peer.identity,
+                        "chat session refused: BYE"
+                    );
+                }
                 Some(session) => {
                     let answer = |a: Answer| {
                         let (status, reason) = info_status(a);
@@ -128,12 +152,31 @@ impl GroupChat {
             self.chat.close_session(old).await;
         }
         let session = created.session;
-        if let Err(e) = self.chat.open_session(session, peer.identity).await {
-            tracing::warn!(error = %e, identity = peer.identity, "chat session refused");
-            self.dialogs.remove(session);
-            return peer
-                .outbound
-                .respond(peer.conn, Response::for_request(req, 403).with_to_tag(&tag));
+        let outside = self.external.contains(peer.conn.peer().ip());
+        match self
+            .chat
+            .open_session(session, peer.identity, outside)
+            .await
+        {
+            Ok(()) => {}
+            // Lync Server accepts the INVITE of a user it will not serve and BYEs the dialog
+            // at the first command (xccos.md §1.8): a 403 here would have sipe retry every
+            // five minutes for ever (docs/protocol.md, "Lync 2013 fidelity").
+            Err(
+                e @ (ChatError::UnknownPrincipal(_)
+                | ChatError::Disabled(_)
+                | ChatError::NotAllowed(_)),
+            ) => {
+                tracing::info!(error = %e, identity = peer.identity, "chat session refused: accepted, to end at the first command");
+                self.dialogs.refuse(session);
+            }
+            Err(e @ ChatError::Store(_)) => {
+                tracing::error!(error = %e, identity = peer.identity, "chat session not opened");
+                self.dialogs.remove(session);
+                let mut resp = Response::for_request(req, 503).with_to_tag(&tag);
+                resp.headers.push(name::RETRY_AFTER, "60");
+                return peer.outbound.respond(peer.conn, resp);
+            }
         }
         let mut resp = self.session_ok(req).with_to_tag(&tag);
         resp.headers.push(name::CONTACT, format!("<{}>", req.uri));

@@ -105,16 +105,35 @@ impl Listeners {
 pub async fn bind_listeners(
     config: &SipConfig,
     tls: Option<TlsAcceptor>,
-) -> std::io::Result<Listeners> {
+) -> Result<Listeners, ListenError> {
     let tcp = match config.tcp_listen {
-        Some(addr) => Some(TcpListener::bind(addr).await?),
+        Some(addr) => Some(listen("SIP over TCP", addr).await?),
         None => None,
     };
     let tls = match (config.tls_listen, tls) {
-        (Some(addr), Some(acceptor)) => Some((TcpListener::bind(addr).await?, acceptor)),
+        (Some(addr), Some(acceptor)) => Some((listen("SIP over TLS", addr).await?, acceptor)),
         _ => None,
     };
     Ok(Listeners { tcp, tls })
+}
+
+/// A listening socket that could not be opened, named for the operator: which listener,
+/// on which address (a port in use, a privileged port, an address not on this host).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen for {what} on {addr}: {source}")]
+pub struct ListenError {
+    pub what: &'static str,
+    pub addr: SocketAddr,
+    pub source: std::io::Error,
+}
+
+/// Binds one listener and says so in the log, with the address it got (port 0 picks one).
+pub async fn listen(what: &'static str, addr: SocketAddr) -> Result<TcpListener, ListenError> {
+    let error = |source| ListenError { what, addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(error)?;
+    let bound = listener.local_addr().map_err(error)?;
+    tracing::info!(listener = what, addr = %bound, "listening on {bound}");
+    Ok(listener)
 }
 
 #[derive(Debug)]

@@ -10,13 +10,15 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use bytes::Bytes;
+use parlance_metrics::Counter;
 use sip_proto::{Message, Rejected, Request, Response};
 use tokio::sync::{Notify, mpsc};
 
-pub use listener::{Listeners, bind_listeners};
+pub use listener::{ListenError, Listeners, bind_listeners, listen};
 
 pub type ConnId = u64;
 
@@ -65,11 +67,16 @@ struct ConnInner {
     close: Notify,
     /// The address-of-record this connection authenticated as.
     identity: Mutex<Option<String>>,
+    /// When it first did: a connection never changes accounts, and a REGISTER refresh is
+    /// not a new sign-in.
+    signed_in_at: OnceLock<SystemTime>,
     /// Signs what is sent once the connection has a security association.
     signer: Mutex<Option<Arc<dyn Signer>>>,
     /// A request on this connection was refused and logged: a client that keeps sending
     /// such requests is refused each time, but the log says so once.
     refusal_logged: AtomicBool,
+    /// Counts connections closed for a full write queue (the server's metric).
+    drops: Counter,
 }
 
 /// Signs outgoing messages for one connection (MS-SIPAE `Authentication-Info`). The
@@ -139,6 +146,7 @@ impl ConnHandle {
         if before > 0 && before + len > self.inner.queue_limit {
             self.inner.queued.fetch_sub(len, Ordering::AcqRel);
             tracing::warn!(conn = self.id(), peer = %self.peer(), queued = before, "write queue full, closing connection");
+            self.inner.drops.inc();
             self.close();
             return Err(SendError::QueueFull);
         }
@@ -175,6 +183,12 @@ impl ConnHandle {
 
     pub fn set_identity(&self, aor: &str) {
         *self.inner.identity.lock().expect("identity lock") = Some(aor.to_owned());
+        self.inner.signed_in_at.get_or_init(SystemTime::now);
+    }
+
+    /// When the connection first authenticated; `None` while it has not.
+    pub fn signed_in_at(&self) -> Option<SystemTime> {
+        self.inner.signed_in_at.get().copied()
     }
 
     async fn closed(&self) {
@@ -191,9 +205,29 @@ impl ConnHandle {
 pub struct Connections {
     next_id: AtomicU64,
     open: Mutex<HashMap<ConnId, ConnHandle>>,
+    /// Handed to every connection, which counts its own drop.
+    drops: Counter,
 }
 
 impl Connections {
+    /// `drops` counts the connections closed because their write queue filled.
+    pub fn new(drops: Counter) -> Connections {
+        Connections {
+            drops,
+            ..Connections::default()
+        }
+    }
+
+    /// Open connections over TCP and over TLS.
+    pub fn by_transport(&self) -> (usize, usize) {
+        let open = self.open.lock().expect("connections lock");
+        let tls = open
+            .values()
+            .filter(|c| c.transport() == Transport::Tls)
+            .count();
+        (open.len() - tls, tls)
+    }
+
     pub fn get(&self, id: ConnId) -> Option<ConnHandle> {
         self.open
             .lock()
@@ -235,6 +269,17 @@ impl Connections {
         mine.len()
     }
 
+    /// The open connections that have authenticated.
+    pub fn signed_in(&self) -> Vec<ConnHandle> {
+        self.open
+            .lock()
+            .expect("connections lock")
+            .values()
+            .filter(|c| c.signed_in_at().is_some())
+            .cloned()
+            .collect()
+    }
+
     pub fn close_all(&self) {
         for c in self.open.lock().expect("connections lock").values() {
             c.close();
@@ -262,8 +307,10 @@ impl Connections {
                 closed: AtomicBool::new(false),
                 close: Notify::new(),
                 identity: Mutex::new(None),
+                signed_in_at: OnceLock::new(),
                 signer: Mutex::new(None),
                 refusal_logged: AtomicBool::new(false),
+                drops: self.drops.clone(),
             }),
         };
         self.open

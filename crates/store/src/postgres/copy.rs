@@ -42,6 +42,16 @@ struct Table {
 /// arrive). A table added by a migration is added here too, or the copy refuses to start.
 const TABLES: &[Table] = &[
     Table {
+        name: "installation",
+        columns: &[
+            ("id", Int),
+            ("domain", Text),
+            ("key_check", Blob),
+            ("created_at", Int),
+        ],
+        identity: None,
+    },
+    Table {
         name: "principals",
         columns: &[
             ("id", Int),
@@ -53,6 +63,8 @@ const TABLES: &[Table] = &[
             ("disabled", Flag),
             ("removed_at", Int),
             ("admin", Flag),
+            ("last_sign_in_at", Int),
+            ("persistent_chat", Flag),
         ],
         identity: Some("id"),
     },
@@ -240,6 +252,17 @@ const TABLES: &[Table] = &[
             ("detail", Text),
         ],
         identity: Some("id"),
+    },
+    Table {
+        name: "signed_in",
+        columns: &[
+            ("connection", Int),
+            ("account", Text),
+            ("transport", Text),
+            ("remote", Text),
+            ("since", Int),
+        ],
+        identity: None,
     },
     Table {
         name: "legal_holds",

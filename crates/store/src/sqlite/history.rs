@@ -6,7 +6,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
+use super::changes::record_change;
 use super::files::link_files;
+use crate::changes::ChangeKind;
 use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::history::{
@@ -333,11 +335,13 @@ impl SqliteStore {
     }
 
     /// Invites principals to a room; each gets the next invitation id of their own. Already
-    /// invited principals are left as they are.
-    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<()> {
+    /// invited principals are left as they are. Each new invitation is written with its
+    /// access change, through which a running server pushes it. Returns how many are new.
+    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<u64> {
         let mut tx = self.begin_write().await?;
+        let mut invited = 0;
         for p in principal_ids {
-            sqlx::query(
+            let new = sqlx::query(
                 "INSERT OR IGNORE INTO invitations (principal_id, invite_id, room_id, created_at) \
                  SELECT ?1, COALESCE(MAX(invite_id), 0) + 1, ?2, ?3 FROM invitations WHERE principal_id = ?1",
             )
@@ -345,10 +349,20 @@ impl SqliteStore {
             .bind(room_id)
             .bind(crate::now())
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?
+            .rows_affected();
+            if new > 0 {
+                let change = ChangeKind::Invite {
+                    principal_id: *p,
+                    room_id,
+                };
+                record_change(&mut tx, &change).await?;
+                invited += new;
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(invited)
     }
 
     /// Invitations with an id of at least `from_id`, in order.

@@ -1,14 +1,18 @@
 //! The embedded engine: one SQLite file in WAL mode, shared safely by the server and the
 //! admin commands running beside it.
+mod categories;
 mod changes;
 mod compliance;
 mod files;
 mod history;
+mod installation;
 mod manage;
 mod people;
 mod retention;
+mod room_delete;
 mod rooms;
 mod search;
+mod signed_in;
 
 use std::path::Path;
 use std::time::Duration;
@@ -48,7 +52,7 @@ const READERS: u32 = 8;
 /// cores stay free for posts, joins and history pages however many users search.
 const SEARCHERS: u32 = 2;
 /// The accounts not removed, as `rows::user` reads them; callers add conditions.
-const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled, admin \
+const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled, admin, persistent_chat \
      FROM principals WHERE kind = 'user' AND removed_at IS NULL";
 /// How long one search may run unless the server sets another limit.
 pub const DEFAULT_SEARCH_TIME_LIMIT: Duration = Duration::from_secs(1);
@@ -63,26 +67,40 @@ impl SqliteStore {
         Ok(self.writes.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// Opens the database at `path`, creating it when missing and applying every migration
+    /// this build knows: for the commands that create or upgrade an installation.
     pub async fn open(path: &Path) -> Result<SqliteStore> {
         owner_only(path)?;
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // The admin CLI may write while the server runs: wait for the lock, don't fail.
-            .busy_timeout(Duration::from_secs(10));
-        let writes = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let options = connect_options(path).create_if_missing(true);
+        let writes = writer(&options).await?;
         // The schema must exist before a reader looks at it.
         adopt_legacy_versions(&writes).await?;
         SQLITE
             .run(&writes)
             .await
             .map_err(|e| migrate::error(&SQLITE, e))?;
+        Self::with_writer(writes, options).await
+    }
+
+    /// Opens an existing database that is at this build's schema, changing nothing:
+    /// [`StoreError::NoDatabase`] when there is no file, [`StoreError::SchemaTooOld`] or
+    /// [`StoreError::SchemaTooNew`] when another build's migrations are needed. For the
+    /// commands that run beside a server, which must never migrate under it.
+    pub async fn open_existing(path: &Path) -> Result<SqliteStore> {
+        if !path.is_file() {
+            return Err(StoreError::NoDatabase(path.display().to_string()));
+        }
+        owner_only(path)?;
+        let options = connect_options(path).create_if_missing(false);
+        let writes = writer(&options).await?;
+        if let Err(e) = check_schema(&writes).await {
+            writes.close().await;
+            return Err(e);
+        }
+        Self::with_writer(writes, options).await
+    }
+
+    async fn with_writer(writes: SqlitePool, options: SqliteConnectOptions) -> Result<SqliteStore> {
         let reads = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options.clone())
@@ -139,7 +157,7 @@ impl SqliteStore {
         let mechanisms = secrets.mechanisms();
         let revived: Option<i64> = if revive {
             sqlx::query_scalar(
-                "UPDATE principals SET removed_at = NULL, disabled = 0, admin = 0, display_name = ?, created_at = ?, mechanisms = ? \
+                "UPDATE principals SET removed_at = NULL, disabled = 0, admin = 0, persistent_chat = 1, display_name = ?, created_at = ?, mechanisms = ? \
                  WHERE uri = ? AND kind = 'user' AND removed_at IS NOT NULL RETURNING id",
             )
             .bind(display_name)
@@ -165,6 +183,7 @@ impl SqliteStore {
             mechanisms,
             disabled: false,
             admin: false,
+            persistent_chat: true,
         })
     }
 
@@ -187,6 +206,7 @@ impl SqliteStore {
                 mechanisms,
                 disabled: false,
                 admin: false,
+                persistent_chat: true,
             });
         }
         tx.commit().await?;
@@ -439,6 +459,55 @@ async fn write_secrets(
         .bind(&d.sealed_ha1)
         .execute(&mut **tx)
         .await?;
+    }
+    Ok(())
+}
+
+fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        // The admin CLI may write while the server runs: wait for the lock, don't fail.
+        .busy_timeout(Duration::from_secs(10))
+}
+
+async fn writer(options: &SqliteConnectOptions) -> Result<SqlitePool> {
+    Ok(SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await?)
+}
+
+/// Refuses a schema other than this build's: older (migrations to run) or newer (written
+/// by a later Parlance). A database of the runner before sqlx counts as older.
+async fn check_schema(pool: &SqlitePool) -> Result<()> {
+    let table = |name: &'static str| {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)",
+        )
+        .bind(name)
+        .fetch_one(pool)
+    };
+    let applied: Vec<i64> = if table("_sqlx_migrations").await? {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?
+    } else if table("schema_migrations").await? {
+        sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let known = migrate::latest(&SQLITE);
+    let found = applied.iter().copied().max().unwrap_or(0);
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    if SQLITE.iter().any(|m| !applied.contains(&m.version)) {
+        return Err(StoreError::SchemaTooOld { found, known });
     }
     Ok(())
 }

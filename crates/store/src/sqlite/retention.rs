@@ -158,15 +158,7 @@ impl SqliteStore {
     ) -> Result<Purged> {
         let before = before.unwrap_or(i64::MAX);
         let mut tx = self.begin_write().await?;
-        let held: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM legal_holds WHERE room_id = ? AND released_at IS NULL)",
-        )
-        .bind(room_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if held {
-            return Err(StoreError::Held("the room".into()));
-        }
+        refuse_held_room(&mut tx, room_id).await?;
         let deleted = sqlx::query(&format!(
             "DELETE FROM messages WHERE id IN (SELECT id FROM messages \
              WHERE room_id = ? AND posted_at < ? AND author_id NOT IN ({HELD_USERS}) \
@@ -215,6 +207,20 @@ impl SqliteStore {
 
 /// One `purge` row per author of the deleted messages: how many, and the first and last
 /// sequence numbers (the last also as the row's `message_seq`).
+/// [`StoreError::Held`] while a legal hold is in force on the room: nothing of it may go.
+pub(super) async fn refuse_held_room(tx: &mut Transaction<'_, Sqlite>, room_id: i64) -> Result<()> {
+    let held: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM legal_holds WHERE room_id = ? AND released_at IS NULL)",
+    )
+    .bind(room_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if held {
+        return Err(StoreError::Held("the room".into()));
+    }
+    Ok(())
+}
+
 async fn record_messages(
     tx: &mut Transaction<'_, Sqlite>,
     room_id: i64,

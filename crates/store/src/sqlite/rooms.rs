@@ -54,7 +54,12 @@ impl SqliteStore {
         .bind(crate::now())
         .execute(&self.writes)
         .await
-        .map_err(|e| foreign_key_as_not_found(e, "parent category"))?
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Duplicate(format!("a category named {}", new.name))
+            }
+            e => foreign_key_as_not_found(e, "parent category"),
+        })?
         .last_insert_rowid();
         self.category(id)
             .await?
@@ -165,9 +170,13 @@ impl SqliteStore {
         self.room_after_write(room_id).await
     }
 
+    /// Changes a room from outside the server (the admin commands): the server hears of it
+    /// from the change feed and tells the sessions in the room. (The room-management
+    /// application tells them itself, through `edit_room`.)
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
         let mut tx = self.begin_write().await?;
         update_room_in(&mut tx, room_id, update).await?;
+        record_change(&mut tx, &ChangeKind::RoomChanged { room_id }).await?;
         tx.commit().await?;
         self.room_after_write(room_id).await
     }

@@ -1,17 +1,19 @@
-//! The networks whose REGISTERs need no authentication (`auth.trusted_networks`).
+//! Sets of client networks the configuration names: those whose REGISTERs need no
+//! authentication (`auth.trusted_networks`), and those whose users are outside
+//! (`manage.external_networks`).
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// The configured trusted networks, as [`crate::config::Config::trusted_networks`] parsed
-/// them.
+/// Configured networks, as [`crate::config::Config::trusted_networks`] and
+/// [`crate::config::Config::external_networks`] parse them.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedNetworks(Vec<IpNet>);
+pub struct Networks(Vec<IpNet>);
 
-impl TrustedNetworks {
-    pub fn new(networks: Vec<IpNet>) -> TrustedNetworks {
-        TrustedNetworks(networks)
+impl Networks {
+    pub fn new(networks: Vec<IpNet>) -> Networks {
+        Networks(networks)
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -33,8 +35,8 @@ mod tests {
     use super::*;
     use crate::config::parse_network;
 
-    fn trusted(list: &[&str]) -> TrustedNetworks {
-        TrustedNetworks::new(list.iter().map(|n| parse_network(n).unwrap()).collect())
+    fn trusted(list: &[&str]) -> Networks {
+        Networks::new(list.iter().map(|n| parse_network(n).unwrap()).collect())
     }
 
     #[test]
@@ -47,6 +49,6 @@ mod tests {
         assert!(host.contains("::1".parse().unwrap()));
         assert!(!host.contains("::2".parse().unwrap()));
         assert!(trusted(&["0.0.0.0/0"]).contains("8.8.8.8".parse().unwrap()));
-        assert!(!TrustedNetworks::default().contains("127.0.0.1".parse().unwrap()));
+        assert!(!Networks::default().contains("127.0.0.1".parse().unwrap()));
     }
 }

@@ -1,0 +1,364 @@
+//! Lean members: room members that do only what a client must, so that the load generator
+//! costs far less per delivery than the server it measures. Each is one raw TLS (or TCP)
+//! connection in one task on the bench's few runtime threads (tokio's workers, one per
+//! core): it signs in and joins with the fewest messages the server accepts ([`setup`]),
+//! then, for each message that arrives, cuts it out of the stream by its Content-Length,
+//! answers a request `200 OK` with its transaction headers copied, and reads a delivery's
+//! body only as far as the time stamp the bench wrote into the text
+//! ([`crate::measure::Stamp::find`]). Everything one read brought in is answered with one
+//! write. No SIP decoding, no XCCOS parsing, no channel or task per delivery; only the
+//! replies to commands (the join storm's, the pool's rejoins) are decoded, and only while
+//! one is awaited. The full client library stays available as `--member-mode full`.
+
+mod conn;
+mod setup;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use xccos::CommandKind;
+
+pub use conn::Conn;
+pub use setup::{Dialog, chanid, register, sign_in};
+
+use crate::Env;
+use crate::error::BenchError;
+use crate::fanout::{Poster, Shared, Tally, relay_info};
+use crate::measure::Stamp;
+use crate::wire::{self, Dialer};
+
+/// Members signing in (and joining) at the same time.
+pub const SIGNING_IN_AT_ONCE: usize = 64;
+/// How long one member may take to sign in and join: every join sends a roster notice to
+/// the members already in the room (up to the participant update limit), so the joins of
+/// a large room queue behind each other.
+const JOIN_WAIT: Duration = Duration::from_secs(300);
+
+/// How the members of a scenario are driven.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Members {
+    /// Raw connections that register, join, and answer each delivery (this module).
+    #[default]
+    Lean,
+    /// One client of the client library per member (TLS, SIP and XCCOS decoding, a
+    /// session task): what a real client costs.
+    Full,
+}
+
+impl Members {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Members::Lean => "lean (raw connections)",
+            Members::Full => "full (client library)",
+        }
+    }
+}
+
+/// What a member's task is asked to do.
+enum Ask {
+    /// Post `text` into `room` (through the relay, where there is one room only: `None`).
+    Post { room: Option<String>, text: String },
+    /// Send a command in the member's chat session.
+    Command(Box<CommandKind>),
+}
+
+/// An ask, and where to say how it ended.
+type Order = (Ask, oneshot::Sender<Result<(), BenchError>>);
+
+/// Asks one lean member to post or send commands; each is done when the server answered
+/// it (a command: its SIP answer and its reply), or through the relay, which answers
+/// nothing, when it was written.
+pub struct LeanPoster {
+    asks: mpsc::UnboundedSender<Order>,
+    /// Where [`Poster::post`] posts: the member's only room.
+    room: Option<String>,
+}
+
+impl LeanPoster {
+    async fn ask(&self, ask: Ask) -> Result<(), BenchError> {
+        let gone = || BenchError::Failed("a member's connection closed".into());
+        let (done, answered) = oneshot::channel();
+        self.asks.send((ask, done)).map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
+    }
+
+    pub async fn post_to(&self, room: &str, text: String) -> Result<(), BenchError> {
+        let room = Some(room.to_owned());
+        self.ask(Ask::Post { room, text }).await
+    }
+
+    pub async fn command(&self, kind: CommandKind) -> Result<(), BenchError> {
+        self.ask(Ask::Command(Box::new(kind))).await
+    }
+}
+
+impl Poster for LeanPoster {
+    async fn post(&self, text: String) -> Result<(), BenchError> {
+        let room = self.room.clone();
+        self.ask(Ask::Post { room, text }).await
+    }
+}
+
+/// What a member speaks through.
+enum Voice {
+    /// The baseline relay: the INFO the server would deliver, sent as it is to everyone.
+    Relay,
+    /// Its chat session with the server.
+    Session(Box<Dialog>),
+}
+
+/// A member of the baseline relay's room (connected, nothing to sign in to): the poster
+/// for it when it posts (`own`), and its task, which hands back its tally once stopped.
+pub fn relay_member(
+    conn: Conn,
+    own: Option<u32>,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) -> (Option<LeanPoster>, JoinHandle<Tally>) {
+    let (poster, asks) = poster_for(own, None);
+    let voice = own.map(|_| Voice::Relay);
+    let task = tokio::spawn(listen(conn, voice, own, shared, stop, asks));
+    (poster, task)
+}
+
+fn poster_for(
+    own: Option<u32>,
+    room: Option<String>,
+) -> (Option<LeanPoster>, Option<mpsc::UnboundedReceiver<Order>>) {
+    match own {
+        Some(_) => {
+            let (asks, rx) = mpsc::unbounded_channel();
+            (Some(LeanPoster { asks, room }), Some(rx))
+        }
+        None => (None, None),
+    }
+}
+
+/// Answers whatever the server sends until `stop` (or until the connection ends): a
+/// member with nothing more to do must still answer, or the server ends its session.
+pub async fn answer_until(conn: Conn, stop: watch::Receiver<bool>) {
+    let (shared, _) = crate::fanout::shared(0);
+    listen(conn, None, None, shared, stop, None).await;
+}
+
+/// An ask written and not yet done: its INFO's CSeq number, and for a command the
+/// `seqid` its reply will carry.
+struct Pending {
+    cseq: u32,
+    answered: bool,
+    reply: Option<u64>,
+    replied: bool,
+    done: oneshot::Sender<Result<(), BenchError>>,
+}
+
+impl Pending {
+    fn new(cseq: u32, reply: Option<u64>, done: oneshot::Sender<Result<(), BenchError>>) -> Self {
+        Pending {
+            cseq,
+            answered: false,
+            reply,
+            replied: false,
+            done,
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.answered && (self.reply.is_none() || self.replied)
+    }
+}
+
+/// Ends the pending ask at `i` with `outcome` once it failed or is complete.
+fn settle(pending: &mut Vec<Pending>, i: usize, outcome: Result<(), BenchError>) {
+    if outcome.is_err() || pending[i].complete() {
+        let _ = pending.swap_remove(i).done.send(outcome);
+    }
+}
+
+/// Answers, records, and (with a voice) does what it is asked until `stop` (or until the
+/// connection ends).
+async fn listen(
+    mut conn: Conn,
+    mut voice: Option<Voice>,
+    own: Option<u32>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    mut asks: Option<mpsc::UnboundedReceiver<Order>>,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut out = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    loop {
+        let taken = conn.take(&mut out, |m| match m {
+            conn::Incoming::Request { body } => {
+                if let Some(stamp) = Stamp::find(body) {
+                    tally.record(stamp, own, &shared);
+                } else if pending.iter().any(|p| p.reply.is_some()) {
+                    // Only while a command waits is a body decoded.
+                    for reply in setup::replies(body) {
+                        let waiting = pending.iter().position(|p| p.reply == Some(reply.seqid));
+                        if let Some(i) = waiting {
+                            pending[i].replied = true;
+                            settle(&mut pending, i, setup::succeeded(&reply));
+                        }
+                    }
+                }
+            }
+            conn::Incoming::Response { head, .. } => {
+                let cseq = wire::cseq(head);
+                if let Some(i) = pending.iter().position(|p| Some(p.cseq) == cseq) {
+                    pending[i].answered = true;
+                    let outcome = match wire::status(head) {
+                        Some(200..=299) => Ok(()),
+                        status => Err(BenchError::Failed(format!(
+                            "the server answered {status:?}"
+                        ))),
+                    };
+                    settle(&mut pending, i, outcome);
+                }
+            }
+        });
+        if let Err(e) = taken {
+            tracing::warn!(error = %e, "a member could not read what the server sent");
+            break;
+        }
+        if !out.is_empty() {
+            if let Err(e) = conn.send(&out).await {
+                tracing::warn!(error = %e, "a member's connection failed");
+                break;
+            }
+            out.clear();
+        }
+        let next_ask = async {
+            match asks.as_mut() {
+                Some(a) => a.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            read = conn.read() => match read {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a member's connection failed");
+                    break;
+                }
+            },
+            Some((ask, done)) = next_ask => match (ask, &mut voice) {
+                (Ask::Post { text, .. }, Some(Voice::Relay)) => {
+                    out.extend_from_slice(&relay_info(&text));
+                    let _ = done.send(Ok(()));
+                }
+                (Ask::Post { room: Some(room), text }, Some(Voice::Session(dialog))) => {
+                    let cseq = dialog.post(&mut out, &room, &text);
+                    pending.push(Pending::new(cseq, None, done));
+                }
+                (Ask::Command(kind), Some(Voice::Session(dialog))) => {
+                    let (cseq, seqid) = dialog.send_command(&mut out, *kind);
+                    pending.push(Pending::new(cseq, Some(seqid), done));
+                }
+                _ => {
+                    let cannot = "a member was asked what it cannot do";
+                    let _ = done.send(Err(BenchError::Failed(cannot.into())));
+                }
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    tally
+}
+
+/// Lean members of rooms on the server (one room, or a pool's many): each signed in,
+/// joined to its rooms, and listening.
+pub struct LeanRoom {
+    /// How long signing in and joining took.
+    pub setup: Duration,
+    pub posters: Vec<Arc<LeanPoster>>,
+    pub receivers: Vec<JoinHandle<Tally>>,
+    pub stop: watch::Sender<bool>,
+}
+
+impl LeanRoom {
+    /// Signs in `accounts` (the `i`-th from the `i`-th loopback source address) at `to`,
+    /// joins the `i`-th to the rooms `rooms(i)` names, and starts listening; the first
+    /// `posters` of them post (into their room, when they have exactly one).
+    pub async fn join(
+        env: &Env,
+        dialer: &Dialer,
+        to: SocketAddr,
+        accounts: &[String],
+        rooms: impl Fn(usize) -> Vec<String>,
+        posters: usize,
+        shared: &Arc<Shared>,
+    ) -> Result<LeanRoom, BenchError> {
+        let started = Instant::now();
+        let permits = Arc::new(Semaphore::new(SIGNING_IN_AT_ONCE));
+        let (stop, stopped) = watch::channel(false);
+        let (ready, mut readies) = mpsc::unbounded_channel();
+        let mut receivers = Vec::with_capacity(accounts.len());
+        let mut handles = Vec::new();
+        for (i, account) in accounts.iter().enumerate() {
+            let own = (i < posters).then(|| u32::try_from(i).unwrap_or(u32::MAX));
+            let rooms = rooms(i);
+            let only = match rooms.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            };
+            let (poster, asks) = poster_for(own, only);
+            handles.extend(poster.map(Arc::new));
+            let from = wire::source(i, env.sources);
+            let (dialer, account) = (dialer.clone(), account.clone());
+            let (permits, ready, shared, stopped) = (
+                permits.clone(),
+                ready.clone(),
+                shared.clone(),
+                stopped.clone(),
+            );
+            receivers.push(tokio::spawn(async move {
+                let permit = permits.acquire_owned().await;
+                let joining = async {
+                    let (mut conn, mut dialog) = sign_in(&dialer, from, to, &account).await?;
+                    dialog.join_all(&mut conn, &rooms).await?;
+                    Ok::<_, BenchError>((conn, dialog))
+                };
+                let joined = tokio::time::timeout(JOIN_WAIT, joining)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(BenchError::Failed(format!(
+                            "{account} did not join within {JOIN_WAIT:?}"
+                        )))
+                    });
+                drop(permit);
+                match joined {
+                    Ok((conn, dialog)) => {
+                        let _ = ready.send(Ok(()));
+                        let voice = Voice::Session(Box::new(dialog));
+                        listen(conn, Some(voice), own, shared, stopped, asks).await
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        Tally::default()
+                    }
+                }
+            }));
+        }
+        for _ in 0..accounts.len() {
+            let joined = readies
+                .recv()
+                .await
+                .unwrap_or_else(|| Err(BenchError::Failed("a member's task ended".into())));
+            if let Err(e) = joined {
+                let _ = stop.send(true);
+                return Err(e);
+            }
+        }
+        Ok(LeanRoom {
+            setup: started.elapsed(),
+            posters: handles,
+            receivers,
+            stop,
+        })
+    }
+}

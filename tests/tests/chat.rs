@@ -260,7 +260,7 @@ async fn permissions_over_the_wire() {
             "Stage",
             Privacy::Open,
             Behavior::Auditorium,
-            &[("carol", Role::Presenter)],
+            &[("carol", Role::Member), ("carol", Role::Presenter)],
         )
         .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;

@@ -863,6 +863,7 @@ pub fn grpchat(
             ts: Some(xccos::format_timestamp(unix_ns)),
             message_id,
             text: text.to_owned(),
+            alert: false,
         },
     };
     Envelope::new(envid, chat).to_xml()

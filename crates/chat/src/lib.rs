@@ -27,7 +27,7 @@ use parlance_store::Store;
 use parlance_store::rooms::RoomInfo;
 use xccos::{ChatSizeLimits, Envelope, Message};
 
-pub use permissions::Access;
+pub use permissions::{Access, RoleRefusal, creator_change, role_change};
 pub use roster::Principal;
 use roster::Rosters;
 pub use search::SearchLimits;

@@ -92,6 +92,7 @@ fn history_overhead(room_uri: &str) -> usize {
         ts: None,
         message_id: None,
         text: String::new(),
+        alert: false,
     };
     let reply = Reply {
         seqid: u64::MAX,
@@ -125,6 +126,7 @@ mod tests {
             ts: Some(format_timestamp(NOW)),
             message_id: Some(id),
             text: text.into(),
+            alert: false,
         }
     }
 

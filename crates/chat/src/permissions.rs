@@ -51,6 +51,54 @@ pub(crate) fn can_create_rooms(creator: bool, in_scope: bool, admin: bool) -> bo
     (creator && in_scope) || admin
 }
 
+/// Why a role may not be given or taken: the original's rules (reference §3.3; the SDK's
+/// errors in brackets). Every path that changes roles asks [`role_change`] or
+/// [`creator_change`] first: the room-management application, the admin commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RoleRefusal {
+    /// Only principals inside a category's scope hold roles in it (PrincipalsNotInScope).
+    #[error("outside the category's scope")]
+    NotInScope,
+    /// A presenter must be a member of the room (PresenterNotInMemList).
+    #[error("a presenter must be a member of the room")]
+    PresenterNotMember,
+    /// The member role of a presenter goes only after the presenter role, so that no
+    /// presenter is left who is not a member.
+    #[error("still a presenter of the room: take that role away first")]
+    StillPresenter,
+}
+
+/// May `role` in a room be given (`on`) to, or taken from, a principal who holds `held`
+/// there and is (`in_scope`) or is not inside the category's scope? Taking a role is always
+/// allowed but for a presenter's member role; giving one needs the scope, and presenting
+/// needs membership.
+pub fn role_change(role: Role, on: bool, held: &[Role], in_scope: bool) -> Result<(), RoleRefusal> {
+    // Giving a role already held, or taking one not held, changes nothing.
+    if on == held.contains(&role) {
+        return Ok(());
+    }
+    match (role, on) {
+        (_, true) if !in_scope => Err(RoleRefusal::NotInScope),
+        (Role::Presenter, true) if !held.contains(&Role::Member) => {
+            Err(RoleRefusal::PresenterNotMember)
+        }
+        (Role::Member, false) if held.contains(&Role::Presenter) => {
+            Err(RoleRefusal::StillPresenter)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// May the creator role of a category be given (`on`) or taken? Given only inside the
+/// category's scope, as room roles: a creator outside it could not create rooms anyway
+/// ([`can_create_rooms`]).
+pub fn creator_change(on: bool, in_scope: bool) -> Result<(), RoleRefusal> {
+    if on && !in_scope {
+        return Err(RoleRefusal::NotInScope);
+    }
+    Ok(())
+}
+
 impl ChatService {
     /// What the principal holds in a room, for [`Standing::on`] to judge.
     pub(crate) async fn standing(
@@ -194,7 +242,7 @@ mod tests {
             (Closed, &[Manager], false, [true, true, true, false]),
             (Secret, &[], true, [false, false, false, false]),
             (Secret, &[Member], true, [true, true, true, false]),
-            (Secret, &[Presenter], true, [true, true, true, true]),
+            (Secret, &[Member, Presenter], true, [true, true, true, true]),
         ];
         for (privacy, roles, in_scope, [see, join, post, post_aud]) in cases {
             let normal = room(*privacy, Behavior::Normal, false);
@@ -314,6 +362,46 @@ mod tests {
         }
         assert!(can_create_rooms(true, true, false) && can_create_rooms(false, false, true));
         assert!(!can_create_rooms(false, true, false) && !can_create_rooms(true, false, false));
+    }
+
+    /// (role, on, held, in scope) → the refusal, `None` when allowed.
+    #[test]
+    fn role_change_matrix() {
+        use Role::*;
+        use RoleRefusal::*;
+        type Case = (Role, bool, &'static [Role], bool, Option<RoleRefusal>);
+        let cases: &[Case] = &[
+            (Member, true, &[], true, None),
+            (Member, true, &[], false, Some(NotInScope)),
+            (Manager, true, &[], false, Some(NotInScope)),
+            (Presenter, true, &[], true, Some(PresenterNotMember)),
+            (Presenter, true, &[Manager], true, Some(PresenterNotMember)),
+            (Presenter, true, &[Member], true, None),
+            (Presenter, true, &[Member], false, Some(NotInScope)),
+            // Holding it already, or not holding it, changes nothing: no refusal.
+            (Member, true, &[Member], false, None),
+            (Member, false, &[], false, None),
+            (Member, false, &[Member], false, None),
+            (
+                Member,
+                false,
+                &[Member, Presenter],
+                true,
+                Some(StillPresenter),
+            ),
+            (Presenter, false, &[Member, Presenter], false, None),
+            (Manager, false, &[Manager], false, None),
+        ];
+        for (role, on, held, in_scope, refused) in cases {
+            assert_eq!(
+                role_change(*role, *on, held, *in_scope).err(),
+                *refused,
+                "{role:?} on={on} {held:?} scope={in_scope}"
+            );
+        }
+        assert_eq!(creator_change(true, false), Err(NotInScope));
+        assert_eq!(creator_change(true, true), Ok(()));
+        assert_eq!(creator_change(false, false), Ok(()));
     }
 
     #[test]

@@ -401,7 +401,11 @@ async fn upload_tokens_go_only_to_those_who_may_post_files_there() {
             Privacy::Open,
             Behavior::Auditorium,
             true,
-            &[(bob, Role::Member), (carol, Role::Presenter)],
+            &[
+                (bob, Role::Member),
+                (carol, Role::Member),
+                (carol, Role::Presenter),
+            ],
         )
         .await;
 

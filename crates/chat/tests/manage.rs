@@ -182,6 +182,7 @@ impl World {
                 ts: Some(format_timestamp(self.clock.unix_nanos())),
                 message_id: None,
                 text: text.into(),
+                alert: false,
             },
         };
         let body = Envelope::new(1, chat).to_xml();
@@ -981,6 +982,105 @@ async fn getserverinfo_hands_out_the_management_url_with_a_ticket() {
             .principal
             .uri,
         "sip:alice@example.test"
+    );
+    world.finish().await;
+}
+
+/// A change refused for bob@example.test, the person named.
+fn refused(result: Result<impl std::fmt::Debug, ManageError>) {
+    assert_eq!(
+        invalid(result),
+        (
+            Field::Person("bob@example.test".into()),
+            Problem::NotAllowedHere
+        )
+    );
+}
+
+/// Issue 17 item 4: the original's role rules through the application. A presenter must be a
+/// member (PresenterNotInMemList), a presenter's member role goes only after the presenter
+/// role, and nobody outside the category's scope is made creator.
+#[tokio::test]
+async fn presenters_are_members_and_creators_are_in_scope() {
+    let world = World::start().await;
+    let alice = world.user("alice", "").await;
+    let bob = world.user("bob", "").await;
+    let projects = world.category("Projects", true, &[&alice]).await;
+    let room = world
+        .chat
+        .create_room(&alice.actor, &form(&projects, "Stage"))
+        .await
+        .unwrap();
+    let bob_address = ["bob@example.test".to_owned()];
+
+    refused(
+        world
+            .chat
+            .set_people(&alice.actor, &room.guid, Role::Presenter, &bob_address, &[])
+            .await,
+    );
+    let bob_id = bob.actor.principal.id;
+    let room_id = world
+        .store
+        .room_by_guid(&room.guid)
+        .await
+        .unwrap()
+        .unwrap()
+        .room
+        .id;
+    let roles = world.store.roles_of(room_id, bob_id).await.unwrap();
+    assert!(roles.is_empty(), "nothing changed: {roles:?}");
+
+    world
+        .give(&alice, &room, Role::Member, "bob@example.test")
+        .await;
+    world
+        .give(&alice, &room, Role::Presenter, "bob@example.test")
+        .await;
+    refused(
+        world
+            .chat
+            .set_people(&alice.actor, &room.guid, Role::Member, &[], &bob_address)
+            .await,
+    );
+    world
+        .chat
+        .set_people(&alice.actor, &room.guid, Role::Presenter, &[], &bob_address)
+        .await
+        .unwrap();
+    world
+        .chat
+        .set_people(&alice.actor, &room.guid, Role::Member, &[], &bob_address)
+        .await
+        .unwrap();
+    assert!(
+        world
+            .store
+            .roles_of(room_id, bob_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (_, admin) = world.admin("root").await;
+    world
+        .store
+        .set_category_scope(projects.id, bob_id, Some(ScopeEntry::Deny))
+        .await
+        .unwrap();
+    refused(
+        world
+            .chat
+            .set_category_creators(&admin, &projects.guid, &bob_address, &[])
+            .await,
+    );
+    assert!(
+        !world
+            .store
+            .category_creators(projects.id)
+            .await
+            .unwrap()
+            .contains(&bob_id)
     );
     world.finish().await;
 }

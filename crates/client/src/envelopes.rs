@@ -40,6 +40,7 @@ impl Envelopes {
             ts: Some(format_timestamp(now_nanos())),
             message_id: None,
             text: text.to_owned(),
+            alert: false,
         };
         Envelope::new(self.next_id(), GrpChat { seqid: 1, message }).to_xml()
     }

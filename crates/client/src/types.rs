@@ -83,6 +83,8 @@ pub struct ChatLine {
     pub time: Option<SystemTime>,
     /// Delivered by catch-up after a reconnect rather than live.
     pub replayed: bool,
+    /// A high-importance message (`grpchat@alert`).
+    pub alert: bool,
 }
 
 impl ChatLine {
@@ -94,6 +96,7 @@ impl ChatLine {
             id: m.message_id,
             time: m.ts.as_deref().and_then(system_time),
             replayed,
+            alert: m.alert,
         }
     }
 }

@@ -618,3 +618,36 @@ async fn close_ends_the_session() {
     assert_eq!(user, sip("alice"));
     assert_eq!(alice.rooms().await.unwrap_err(), ClientError::Closed);
 }
+
+/// A topic and name changed by the administrator (`parlance room edit`, another process: the
+/// server hears of it from the access change feed) reach a joined client as
+/// `Event::RoomChanged` (`ntc:chanupd`).
+#[tokio::test]
+async fn a_room_changed_by_the_administrator_is_an_event() {
+    let s = support::server_with(&["alice"], |c| c.admin_changes_poll_ms = 10).await;
+    let lobby = s
+        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let (alice, mut events) = connect(&s, "alice").await;
+    alice.join(&lobby).await.unwrap();
+    let guid = lobby.rsplit('/').next().unwrap();
+    let store = &s.server().store;
+    let id = store.room_by_guid(guid).await.unwrap().unwrap().room.id;
+    let update = parlance_store::rooms::RoomUpdate {
+        name: Some("Front desk".into()),
+        topic: Some("Release today".into()),
+        ..Default::default()
+    };
+    store.update_room(id, &update).await.unwrap();
+    let (changed, _) = expect(&mut events, |e| match e {
+        Event::RoomChanged { room, name, topic } if *room == lobby => {
+            Some((name.clone(), topic.clone()))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        changed,
+        (Some("Front desk".into()), Some("Release today".into()))
+    );
+}

@@ -134,8 +134,10 @@ async fn traffic(f: &Fixture, rooms: &[Room; 2], who: [i64; 2], round: i64) {
             .post_message(
                 room.id,
                 a,
-                &format!("round {round} in {}", room.name),
-                &[],
+                &parlance_store::history::Post::text(
+                    &format!("round {round} in {}", room.name),
+                    &[],
+                ),
                 at(i + 1),
             )
             .await

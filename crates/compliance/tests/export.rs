@@ -10,7 +10,7 @@ use common::{
     user,
 };
 use parlance_compliance::{Adapter, Details, ExportError};
-use parlance_store::history::ComplianceKind;
+use parlance_store::history::{ComplianceKind, HistoryQuery};
 use parlance_store::rooms::Room;
 
 /// The reference's example instant (xccos.md §6): 2008-06-04T20:15:40.9535482Z.
@@ -32,15 +32,21 @@ async fn every_kind(f: &Fixture) -> (Room, String) {
         .await
         .unwrap();
     store
-        .post_message(lobby.id, alice, TRICKY, &[], at(1))
+        .post_message(
+            lobby.id,
+            alice,
+            &parlance_store::history::Post::text(TRICKY, &[]),
+            at(1),
+        )
         .await
         .unwrap();
     store
         .record_event(ComplianceKind::Join, lobby.id, bob, "", at(2))
         .await
         .unwrap();
+    // bob reads the history: the BACKCHAT row holds what he was shown, TRICKY included.
     store
-        .record_event(ComplianceKind::Backchat, lobby.id, bob, "last 25", at(3))
+        .read_history(lobby.id, bob, &HistoryQuery::Last(25), at(3))
         .await
         .unwrap();
     let file = upload(f, &lobby, alice, "numbers.xlsx", ATTACHED, at(4)).await;
@@ -141,7 +147,12 @@ async fn json_lines_and_the_options_for_rooms_users_and_files() {
     let alice = f.store.user("alice@example.test").await.unwrap().unwrap();
     let kitchen = room(&f.store, "Kitchen").await;
     f.store
-        .post_message(kitchen.id, alice.id, "in the kitchen", &[], T0 + 10_000_000)
+        .post_message(
+            kitchen.id,
+            alice.id,
+            &parlance_store::history::Post::text("in the kitchen", &[]),
+            T0 + 10_000_000,
+        )
         .await
         .unwrap();
     let mut settings = f.settings();
@@ -261,7 +272,12 @@ async fn a_removed_users_events_are_archived_under_their_address() {
     let carol = user(&f.store, "carol", "Carol").await;
     let lobby = room(&f.store, "Lobby").await;
     f.store
-        .post_message(lobby.id, carol, "before I go", &[], T0)
+        .post_message(
+            lobby.id,
+            carol,
+            &parlance_store::history::Post::text("before I go", &[]),
+            T0,
+        )
         .await
         .unwrap();
     f.store.remove_user("carol@example.test").await.unwrap();
@@ -279,7 +295,12 @@ async fn an_unusable_output_directory_moves_nothing_and_the_next_run_catches_up(
     let alice = user(&f.store, "alice", "Alice").await;
     let lobby = room(&f.store, "Lobby").await;
     f.store
-        .post_message(lobby.id, alice, "one", &[], T0)
+        .post_message(
+            lobby.id,
+            alice,
+            &parlance_store::history::Post::text("one", &[]),
+            T0,
+        )
         .await
         .unwrap();
 
@@ -305,7 +326,12 @@ async fn an_unusable_output_directory_moves_nothing_and_the_next_run_catches_up(
 
     std::fs::remove_dir(&blocker).unwrap();
     f.store
-        .post_message(lobby.id, alice, "two", &[], T0 + 1)
+        .post_message(
+            lobby.id,
+            alice,
+            &parlance_store::history::Post::text("two", &[]),
+            T0 + 1,
+        )
         .await
         .unwrap();
     let report = f.exporter(f.settings()).export(None).await.unwrap();
@@ -322,7 +348,12 @@ async fn one_exporter_at_a_time_and_until_stops_at_the_first_later_event() {
     let lobby = room(&f.store, "Lobby").await;
     for (i, text) in ["early", "on time", "late"].iter().enumerate() {
         f.store
-            .post_message(lobby.id, alice, text, &[], T0 + i as i64 * 1_000_000_000)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text(text, &[]),
+                T0 + i as i64 * 1_000_000_000,
+            )
             .await
             .unwrap();
     }
@@ -354,7 +385,12 @@ async fn a_clock_stepped_back_keeps_outbox_order_and_spans_earliest_to_latest() 
         ("third", T0 + 5_000),
     ] {
         f.store
-            .post_message(lobby.id, alice, text, &[], at)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text(text, &[]),
+                at,
+            )
             .await
             .unwrap();
     }

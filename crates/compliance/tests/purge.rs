@@ -13,7 +13,12 @@ async fn a_purge_is_archived_after_what_it_removed() {
     let lobby = room(&f.store, "Lobby").await;
     for (text, at) in [("old <one>", 1_000_000), ("old two", 2_000_000)] {
         f.store
-            .post_message(lobby.id, alice, text, &[], at)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text(text, &[]),
+                at,
+            )
             .await
             .unwrap();
     }

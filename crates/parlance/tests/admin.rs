@@ -178,17 +178,33 @@ fn categories_rooms_and_roles_without_a_server() {
     );
     assert!(!success && text.contains("hidden"), "{text}");
 
+    // A presenter must be a member first, as in the original (PresenterNotInMemList).
+    let presenter = [
+        "room",
+        "member",
+        "add",
+        "Stage",
+        "alice@example.test",
+        "--role",
+        "presenter",
+    ];
+    let (success, text) = run(&data, &presenter);
+    assert!(
+        !success && text.contains("must be a member"),
+        "presenters are members: {text}"
+    );
     ok(
         &data,
-        &[
-            "room",
-            "member",
-            "add",
-            "Stage",
-            "alice@example.test",
-            "--role",
-            "presenter",
-        ],
+        &["room", "member", "add", "Stage", "alice@example.test"],
+    );
+    ok(&data, &presenter);
+    let (success, text) = run(
+        &data,
+        &["room", "member", "remove", "Stage", "alice@example.test"],
+    );
+    assert!(
+        !success && text.contains("still a presenter"),
+        "a presenter stays a member: {text}"
     );
     ok(
         &data,
@@ -744,12 +760,22 @@ async fn files_are_listed_removed_and_purged_with_their_bytes() {
     }
     // Posted long ago; `kept` is linked by a message of now.
     store
-        .post_message(lobby.room.id, alice, "old", &[posted], 10)
+        .post_message(
+            lobby.room.id,
+            alice,
+            &parlance_store::history::Post::text("old", &[posted]),
+            10,
+        )
         .await
         .unwrap();
     let now = jiff::Timestamp::now().as_nanosecond() as i64;
     store
-        .post_message(lobby.room.id, alice, "new", &[kept], now)
+        .post_message(
+            lobby.room.id,
+            alice,
+            &parlance_store::history::Post::text("new", &[kept]),
+            now,
+        )
         .await
         .unwrap();
 
@@ -834,7 +860,12 @@ async fn retention_purges_what_no_legal_hold_covers() {
         (&evidence, bob, "old evidence", 30),
     ] {
         store
-            .post_message(room.room.id, author, text, &[], at)
+            .post_message(
+                room.room.id,
+                author,
+                &parlance_store::history::Post::text(text, &[]),
+                at,
+            )
             .await
             .unwrap();
     }
@@ -990,7 +1021,12 @@ async fn a_running_server_purges_what_retention_lets_go() {
     let now = jiff::Timestamp::now().as_nanosecond() as i64;
     for (text, at) in [("long ago", 10), ("today", now)] {
         store
-            .post_message(lobby.room.id, alice, text, &[], at)
+            .post_message(
+                lobby.room.id,
+                alice,
+                &parlance_store::history::Post::text(text, &[]),
+                at,
+            )
             .await
             .unwrap();
     }

@@ -38,7 +38,12 @@ async fn the_command_archives_up_to_a_moment_then_the_rest_and_waits_for_no_one(
         ("february", JAN_31 + 86_400_000_000_000),
     ] {
         store
-            .post_message(lobby, alice, text, &[], at)
+            .post_message(
+                lobby,
+                alice,
+                &parlance_store::history::Post::text(text, &[]),
+                at,
+            )
             .await
             .unwrap();
     }

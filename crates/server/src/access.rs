@@ -93,7 +93,7 @@ async fn apply(
             Err(e) => tracing::error!(error = %e, seq = change.seq, "invitation not pushed"),
         },
         ChangeKind::RoomChanged { room_id } => {
-            if let Err(e) = groupchat.chat().announce_room(*room_id).await {
+            if let Err(e) = groupchat.chat().announce_settings(*room_id).await {
                 tracing::error!(error = %e, seq = change.seq, "room change not announced");
             }
         }

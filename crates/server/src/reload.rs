@@ -12,9 +12,9 @@
 //! that cannot be read or does not match its key, is refused and the server keeps what it
 //! runs with.
 
+use crate::Server;
 use crate::config::{Config, ConfigError};
 use crate::tls::{Certificate, TlsError};
-use crate::Server;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {

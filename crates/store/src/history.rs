@@ -10,6 +10,66 @@ pub struct StoredMessage {
     /// Unix nanoseconds, server time.
     pub posted_at: i64,
     pub content: String,
+    /// A high-importance message (the original's `isAlert`).
+    pub alert: bool,
+}
+
+/// A message to post: its text, the repository names of the files it links (only complete
+/// files of the room are linked), and whether it is an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Post<'a> {
+    pub content: &'a str,
+    pub linked_files: &'a [&'a str],
+    pub alert: bool,
+}
+
+impl<'a> Post<'a> {
+    /// An ordinary message linking `linked_files`.
+    pub fn text(content: &'a str, linked_files: &'a [&'a str]) -> Self {
+        Self {
+            content,
+            linked_files,
+            alert: false,
+        }
+    }
+}
+
+/// The most a BACKCHAT compliance row keeps of the history it records, in bytes: a read
+/// may return hundreds of messages (up to `chat.history_max`, each up to a story's size),
+/// and the archive must not grow by that much per read.
+pub const BACKCHAT_CONTENT_MAX_BYTES: usize = 32 * 1024;
+
+/// The content of a BACKCHAT compliance row: the history returned, as the original's
+/// BACKCHAT `content` carries it (reference §6) — one entry per message, oldest first,
+/// `#<seq> <author>: <text>`, separated by line feeds. Whole messages are kept up to
+/// [`BACKCHAT_CONTENT_MAX_BYTES`]; a last line then says how many were left out (a first
+/// message larger than that alone is cut at a character boundary).
+pub fn backchat_content(messages: &[StoredMessage]) -> String {
+    let mut out = String::new();
+    for (kept, m) in messages.iter().enumerate() {
+        let entry = format!("#{} {}: {}", m.seq, m.author_uri, m.content);
+        let separator = usize::from(!out.is_empty());
+        if out.len() + separator + entry.len() > BACKCHAT_CONTENT_MAX_BYTES {
+            if out.is_empty() {
+                let mut end = BACKCHAT_CONTENT_MAX_BYTES;
+                while !entry.is_char_boundary(end) {
+                    end -= 1;
+                }
+                out.push_str(&entry[..end]);
+                return out;
+            }
+            out.push_str(&format!(
+                "\n… {} more messages not kept",
+                messages.len() - kept
+            ));
+            return out;
+        }
+        if separator == 1 {
+            out.push('\n');
+        }
+        out.push_str(&entry);
+    }
+    out
 }
 
 /// Which part of a room's history to read.

@@ -68,7 +68,7 @@ use audit::{Audit, AuditEntry};
 use files::{FileToken, NewFileToken, StoredFile};
 use history::{
     ComplianceEvent, ComplianceKind, ComplianceRecord, HistoryQuery, Invitation,
-    NewComplianceEvent, Preference, StoredMessage,
+    NewComplianceEvent, Post, Preference, StoredMessage,
 };
 use retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
 use rooms::{
@@ -459,6 +459,9 @@ impl Store {
         engine!(self, s => s.add_room(new).await)
     }
 
+    /// Changes a room for an admin command, with the access changes a running server needs:
+    /// a re-check when the change can shut someone out, and always the room's new settings
+    /// for the sessions in it.
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
         check_room_update(update)?;
         engine!(self, s => s.update_room(room_id, update).await)
@@ -579,6 +582,17 @@ impl Store {
         engine!(self, s => s.rooms_with_role(principal_id, role).await)
     }
 
+    /// The rooms of one category, by name, at most `limit`, leaving out the Secret rooms in
+    /// which `visible_to` holds no role: candidates, as [`Store::search_rooms`] returns.
+    pub async fn rooms_in_category(
+        &self,
+        category_id: i64,
+        visible_to: i64,
+        limit: u32,
+    ) -> Result<Vec<RoomInfo>> {
+        engine!(self, s => s.rooms_in_category(category_id, visible_to, limit).await)
+    }
+
     pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
         engine!(self, s => s.rooms().await)
     }
@@ -618,11 +632,10 @@ impl Store {
         &self,
         room_id: i64,
         author_id: i64,
-        content: &str,
-        linked_files: &[&str],
+        post: &Post<'_>,
         posted_at: i64,
     ) -> Result<StoredMessage> {
-        engine!(self, s => s.post_message(room_id, author_id, content, linked_files, posted_at).await)
+        engine!(self, s => s.post_message(room_id, author_id, post, posted_at).await)
     }
 
     /// Appends messages to a room's history in one transaction (an import: no compliance

@@ -10,6 +10,7 @@ use sqlx::sqlite::SqliteRow;
 use crate::accounts::{Mechanisms, User};
 use crate::error::{Result, StoreError};
 use crate::files::{Direction, FileState, FileToken, StoredFile};
+use crate::installation::Installation;
 use crate::history::{ComplianceEvent, ComplianceRecord, StoredMessage};
 use crate::retention::{HoldTarget, LegalHold};
 use crate::rooms::{Behavior, Category, Privacy, Room, RoomInfo};
@@ -23,6 +24,7 @@ pub(crate) trait Columns {
     fn opt_text(&self, name: &str) -> Option<String>;
     fn flag(&self, name: &str) -> bool;
     fn opt_flag(&self, name: &str) -> Option<bool>;
+    fn bytes(&self, name: &str) -> Vec<u8>;
 }
 
 macro_rules! columns {
@@ -44,6 +46,9 @@ macro_rules! columns {
                 self.get(name)
             }
             fn opt_flag(&self, name: &str) -> Option<bool> {
+                self.get(name)
+            }
+            fn bytes(&self, name: &str) -> Vec<u8> {
                 self.get(name)
             }
         }
@@ -139,6 +144,7 @@ pub(crate) fn message(r: &impl Columns) -> StoredMessage {
         author_uri: r.text("author_uri"),
         posted_at: r.int("posted_at"),
         content: r.text("content"),
+        alert: r.flag("alert"),
     }
 }
 
@@ -202,4 +208,16 @@ pub(crate) fn hold(r: &impl Columns) -> LegalHold {
 /// more than `u32::MAX` days.
 pub(crate) fn retention_days(r: &impl Columns) -> u32 {
     u32::try_from(r.int("retention_days")).unwrap_or(u32::MAX)
+}
+
+/// The installation row, as [`installation`] reads it (the same SQL on both engines).
+pub(crate) const INSTALLATION: &str =
+    "SELECT domain, key_check, created_at FROM installation WHERE id = 1";
+
+pub(crate) fn installation(r: &impl Columns) -> Installation {
+    Installation {
+        domain: r.text("domain"),
+        key_check: r.bytes("key_check"),
+        created_at: r.int("created_at"),
+    }
 }

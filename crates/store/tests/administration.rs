@@ -253,7 +253,12 @@ async fn a_room_is_deleted_with_everything_of_it_unless_held() {
                 .unwrap();
             store.invite(room, &[alice]).await.unwrap();
             store
-                .post_message(room, alice, "hello", &[], 1)
+                .post_message(
+                    room,
+                    alice,
+                    &parlance_store::history::Post::text("hello", &[]),
+                    1,
+                )
                 .await
                 .unwrap();
         }

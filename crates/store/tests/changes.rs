@@ -178,7 +178,12 @@ async fn removed_accounts_keep_their_messages_and_their_address() {
             .await
             .unwrap();
         store
-            .post_message(lobby.id, alice, "hello", &[], 1)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text("hello", &[]),
+                1,
+            )
             .await
             .unwrap();
         store

@@ -6,7 +6,7 @@ mod common;
 
 use common::{engines, room, user};
 use parlance_store::StoreError;
-use parlance_store::history::ComplianceKind;
+use parlance_store::history::{ComplianceKind, Post};
 
 #[tokio::test]
 async fn the_cursor_moves_only_from_where_it_is() {
@@ -40,7 +40,7 @@ async fn the_backlog_is_what_the_cursor_has_not_passed() {
         let before = store.compliance_backlog().await.unwrap();
         for i in 0..3 {
             store
-                .post_message(lobby.id, alice, "hello", &[], i)
+                .post_message(lobby.id, alice, &Post::text("hello", &[]), i)
                 .await
                 .unwrap();
         }
@@ -66,7 +66,7 @@ async fn the_cursor_moves_while_another_process_writes() {
         let posts = async {
             for i in 0..300 {
                 server
-                    .post_message(lobby.id, alice, "hello", &[], i)
+                    .post_message(lobby.id, alice, &Post::text("hello", &[]), i)
                     .await
                     .unwrap();
             }
@@ -94,7 +94,7 @@ async fn records_name_their_principal_and_room_even_once_the_account_is_removed(
             .await
             .unwrap();
         store
-            .post_message(lobby.id, alice, "hello", &[], 2)
+            .post_message(lobby.id, alice, &Post::text("hello", &[]), 2)
             .await
             .unwrap();
         store.remove_user("alice@example.test").await.unwrap();
@@ -127,7 +127,7 @@ async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
         event(ComplianceKind::Join, alice, 1).await.unwrap();
         event(ComplianceKind::Join, bob, 2).await.unwrap();
         store
-            .post_message(lobby.id, alice, "hi", &[], 3)
+            .post_message(lobby.id, alice, &Post::text("hi", &[]), 3)
             .await
             .unwrap();
         event(ComplianceKind::Part, alice, 4).await.unwrap();

@@ -384,14 +384,16 @@ async fn a_post_links_only_complete_files_of_its_room() {
             .post_message(
                 lobby.id,
                 alice,
-                "files",
-                &[
-                    "here.txt",
-                    "here.txt",
-                    "there.txt",
-                    "partial.txt",
-                    "missing.txt",
-                ],
+                &parlance_store::history::Post::text(
+                    "files",
+                    &[
+                        "here.txt",
+                        "here.txt",
+                        "there.txt",
+                        "partial.txt",
+                        "missing.txt",
+                    ],
+                ),
                 1_700,
             )
             .await
@@ -410,7 +412,12 @@ async fn a_post_links_only_complete_files_of_its_room() {
 
         // Linking it from its own room works; the earlier post granted nothing.
         store
-            .post_message(other.id, alice, "there", &["there.txt"], 1_800)
+            .post_message(
+                other.id,
+                alice,
+                &parlance_store::history::Post::text("there", &["there.txt"]),
+                1_800,
+            )
             .await
             .unwrap();
         assert!(store.file_linked(there.id).await.unwrap());
@@ -474,7 +481,12 @@ async fn a_removed_file_takes_its_links_and_its_tokens_with_it() {
         let file = uploaded(store, alice, lobby.id, "gone.txt", 7).await;
         let kept = uploaded(store, alice, lobby.id, "kept.txt", 3).await;
         store
-            .post_message(lobby.id, alice, "two", &["gone.txt", "kept.txt"], 1_700)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text("two", &["gone.txt", "kept.txt"]),
+                1_700,
+            )
             .await
             .unwrap();
         let token = issue(store, bob, lobby.id, Direction::Download, Some(file.id)).await;
@@ -561,11 +573,21 @@ async fn purging_history_removes_its_messages_and_the_files_nothing_left_links()
         )
         .await;
         store
-            .post_message(lobby.id, alice, "old", &[old_post.name.as_str()], 10)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text("old", &[old_post.name.as_str()]),
+                10,
+            )
             .await
             .unwrap();
         store
-            .post_message(lobby.id, alice, "kept", &[kept_post.name.as_str()], 5_000)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text("kept", &[kept_post.name.as_str()]),
+                5_000,
+            )
             .await
             .unwrap();
 

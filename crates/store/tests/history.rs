@@ -6,6 +6,7 @@ mod common;
 use common::{engines, room, user};
 use parlance_store::history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, StoredMessage,
+    backchat_content,
 };
 use parlance_store::{Store, StoreError};
 
@@ -37,6 +38,11 @@ async fn read(store: &Store, room_id: i64, viewer: i64, query: HistoryQuery) -> 
         ),
         ("backchat", room_id, viewer, None, 7),
         "{query:?}"
+    );
+    assert_eq!(
+        event.content,
+        backchat_content(&messages),
+        "the row holds the history returned: {query:?}"
     );
     messages
 }
@@ -71,7 +77,12 @@ async fn sequence_numbers_are_dense_and_per_room() {
         {
             let at = 1_000 + i as i64;
             let message = store
-                .post_message(room_id, alice, &format!("message {i}"), &[], at)
+                .post_message(
+                    room_id,
+                    alice,
+                    &parlance_store::history::Post::text(&format!("message {i}"), &[]),
+                    at,
+                )
                 .await
                 .unwrap();
             assert_eq!(
@@ -139,7 +150,12 @@ async fn concurrent_posts_take_every_sequence_number_once() {
                         let content = format!("task {t} post {i}");
                         seqs.push(
                             store
-                                .post_message(lobby.id, author, &content, &[], 0)
+                                .post_message(
+                                    lobby.id,
+                                    author,
+                                    &parlance_store::history::Post::text(&content, &[]),
+                                    0,
+                                )
                                 .await
                                 .unwrap()
                                 .seq,
@@ -251,11 +267,21 @@ async fn each_post_writes_one_chat_event() {
         let bob = user(store, "bob").await;
         let lobby = room(store, "Lobby").await;
         store
-            .post_message(lobby.id, alice, "hello", &[], 10)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text("hello", &[]),
+                10,
+            )
             .await
             .unwrap();
         store
-            .post_message(lobby.id, bob, "hi alice", &[], 20)
+            .post_message(
+                lobby.id,
+                bob,
+                &parlance_store::history::Post::text("hi alice", &[]),
+                20,
+            )
             .await
             .unwrap();
         let events = all_events(store).await;
@@ -283,11 +309,21 @@ async fn each_post_writes_one_chat_event() {
         let missing_room = lobby.id + 1000;
         let missing_user = alice.max(bob) + 1000;
         let got = store
-            .post_message(missing_room, alice, "into the void", &[], 30)
+            .post_message(
+                missing_room,
+                alice,
+                &parlance_store::history::Post::text("into the void", &[]),
+                30,
+            )
             .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
         let got = store
-            .post_message(lobby.id, missing_user, "from nobody", &[], 30)
+            .post_message(
+                lobby.id,
+                missing_user,
+                &parlance_store::history::Post::text("from nobody", &[]),
+                30,
+            )
             .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
         assert_eq!(
@@ -296,7 +332,12 @@ async fn each_post_writes_one_chat_event() {
             "a refused post leaves no event"
         );
         let next = store
-            .post_message(lobby.id, alice, "still dense", &[], 40)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text("still dense", &[]),
+                40,
+            )
             .await
             .unwrap();
         assert_eq!(next.seq, 3, "a refused post takes no sequence number");
@@ -313,7 +354,12 @@ async fn last_returns_the_newest_oldest_first() {
         let empty = room(store, "Empty").await;
         for i in 1..=10 {
             store
-                .post_message(lobby.id, alice, &format!("m{i}"), &[], i)
+                .post_message(
+                    lobby.id,
+                    alice,
+                    &parlance_store::history::Post::text(&format!("m{i}"), &[]),
+                    i,
+                )
                 .await
                 .unwrap();
         }
@@ -351,7 +397,12 @@ async fn before_and_after_page_through_the_whole_history() {
         let lobby = room(store, "Lobby").await;
         for i in 1..=COUNT {
             store
-                .post_message(lobby.id, alice, &format!("m{i}"), &[], i)
+                .post_message(
+                    lobby.id,
+                    alice,
+                    &parlance_store::history::Post::text(&format!("m{i}"), &[]),
+                    i,
+                )
                 .await
                 .unwrap();
         }
@@ -468,12 +519,22 @@ async fn search_matches_every_word_and_takes_the_query_literally() {
         .enumerate()
         {
             store
-                .post_message(lobby.id, alice, content, &[], i as i64)
+                .post_message(
+                    lobby.id,
+                    alice,
+                    &parlance_store::history::Post::text(content, &[]),
+                    i as i64,
+                )
                 .await
                 .unwrap();
         }
         store
-            .post_message(other.id, alice, "deploy friday elsewhere", &[], 99)
+            .post_message(
+                other.id,
+                alice,
+                &parlance_store::history::Post::text("deploy friday elsewhere", &[]),
+                99,
+            )
             .await
             .unwrap();
 
@@ -596,7 +657,12 @@ async fn search_history_covers_only_the_given_rooms_newest_first() {
             (b.id, "beta unrelated", 5),
         ] {
             store
-                .post_message(room_id, alice, content, &[], at)
+                .post_message(
+                    room_id,
+                    alice,
+                    &parlance_store::history::Post::text(content, &[]),
+                    at,
+                )
                 .await
                 .unwrap();
         }
@@ -685,7 +751,12 @@ async fn joins_and_parts_are_recorded_and_events_page_by_id() {
             .await
             .unwrap();
         store
-            .post_message(lobby.id, alice, "hello", &[], 2)
+            .post_message(
+                lobby.id,
+                alice,
+                &parlance_store::history::Post::text("hello", &[]),
+                2,
+            )
             .await
             .unwrap();
         store
@@ -959,7 +1030,12 @@ async fn history_and_its_records_survive_reopening() {
         for i in 1..=3 {
             engine
                 .store
-                .post_message(lobby.id, alice, &format!("m{i}"), &[], i)
+                .post_message(
+                    lobby.id,
+                    alice,
+                    &parlance_store::history::Post::text(&format!("m{i}"), &[]),
+                    i,
+                )
                 .await
                 .unwrap();
         }
@@ -991,7 +1067,12 @@ async fn history_and_its_records_survive_reopening() {
         );
         assert_eq!(
             store
-                .post_message(lobby.id, alice, "m4", &[], 5)
+                .post_message(
+                    lobby.id,
+                    alice,
+                    &parlance_store::history::Post::text("m4", &[]),
+                    5
+                )
                 .await
                 .unwrap()
                 .seq,
@@ -1018,7 +1099,12 @@ async fn imported_messages_continue_the_sequence_and_are_searchable() {
         let author = user(store, "importer").await;
         let r = room(store, "Imported").await;
         store
-            .post_message(r.id, author, "live one", &[], 1)
+            .post_message(
+                r.id,
+                author,
+                &parlance_store::history::Post::text("live one", &[]),
+                1,
+            )
             .await
             .unwrap();
         let texts: Vec<String> = (0..1203).map(|i| format!("imported line {i}")).collect();
@@ -1049,7 +1135,12 @@ async fn imported_messages_continue_the_sequence_and_are_searchable() {
         assert_eq!(last[1].content, "imported line 1202");
         assert_eq!(last[1].author_uri, "sip:importer@example.test");
         let next = store
-            .post_message(r.id, author, "live two", &[], 9)
+            .post_message(
+                r.id,
+                author,
+                &parlance_store::history::Post::text("live two", &[]),
+                9,
+            )
             .await
             .unwrap();
         assert_eq!(next.seq, 1205);
@@ -1116,7 +1207,12 @@ async fn a_search_past_its_time_limit_is_stopped_and_still_recorded() {
             3
         );
         let post = store
-            .post_message(r.id, author, "after", &[], 9)
+            .post_message(
+                r.id,
+                author,
+                &parlance_store::history::Post::text("after", &[]),
+                9,
+            )
             .await
             .unwrap();
         assert_eq!(post.seq, 3001);
@@ -1165,4 +1261,41 @@ async fn compliance_events_written_straight_in_are_read_back_in_order() {
         assert_eq!(all_events(store).await.len(), 1_200, "all or nothing");
         engine.finish().await;
     }
+}
+
+/// A BACKCHAT row keeps whole messages up to its cap and says how many it left out; a first
+/// message larger than the cap alone is cut at a character boundary.
+#[test]
+fn backchat_content_is_bounded() {
+    use parlance_store::history::BACKCHAT_CONTENT_MAX_BYTES as MAX;
+    let message = |seq: i64, content: String| StoredMessage {
+        room_id: 1,
+        seq,
+        author_uri: "sip:bob@example.test".into(),
+        posted_at: 0,
+        content,
+        alert: false,
+    };
+    let two = [message(1, "one\nline two".into()), message(2, "<b>".into())];
+    assert_eq!(
+        backchat_content(&two),
+        "#1 sip:bob@example.test: one\nline two\n#2 sip:bob@example.test: <b>"
+    );
+    assert_eq!(backchat_content(&[]), "");
+
+    let many: Vec<StoredMessage> = (1..=100).map(|i| message(i, "x".repeat(1000))).collect();
+    let kept = backchat_content(&many);
+    assert!(kept.len() <= MAX + 64, "{}", kept.len());
+    let whole = kept.matches("#").count();
+    assert!(whole > 0 && whole < 100);
+    assert!(
+        kept.ends_with(&format!("\n… {} more messages not kept", 100 - whole)),
+        "{}",
+        &kept[kept.len() - 60..]
+    );
+
+    let huge = [message(1, "é".repeat(MAX))];
+    let cut = backchat_content(&huge);
+    assert!(cut.len() <= MAX && cut.len() > MAX - 2);
+    assert!(cut.starts_with("#1 sip:bob@example.test: é"));
 }

@@ -268,3 +268,39 @@ async fn the_change_feed_rebuilt_for_invitations_keeps_its_rows_and_never_reuses
     store.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Migration 12: a presenter who was not a member becomes one too, so nobody's access changes
+/// now that every path refuses a presenter who is not a member.
+#[tokio::test]
+async fn migration_12_makes_presenters_members() {
+    let dir = common::scratch_dir();
+    let path = dir.join("roles.db");
+    let old = old_runner_database(&path, 11).await;
+    sqlx::raw_sql(
+        "INSERT INTO principals (id, kind, uri, display_name, created_at) VALUES \
+             (1, 'user', 'sip:a@example.test', '', 0), (2, 'user', 'sip:b@example.test', '', 0); \
+         INSERT INTO categories (id, guid, parent_id, name, created_at) VALUES (1, 'root', NULL, 'Root', 0), (2, 'c', 1, 'C', 0); \
+         INSERT INTO rooms (id, guid, category_id, name, privacy, behavior, created_at, updated_at) \
+             VALUES (1, 'r', 2, 'R', 'open', 'auditorium', 0, 0); \
+         INSERT INTO room_roles (room_id, principal_id, role) VALUES \
+             (1, 1, 'presenter'), (1, 2, 'member'), (1, 2, 'presenter');",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = Store::open_sqlite(&path).await.unwrap();
+    for principal in [1, 2] {
+        assert_eq!(
+            store.roles_of(1, principal).await.unwrap(),
+            [
+                parlance_store::rooms::Role::Member,
+                parlance_store::rooms::Role::Presenter
+            ],
+            "principal {principal}"
+        );
+    }
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -24,7 +24,12 @@ async fn purge_rows(store: &Store) -> Vec<(i64, i64, Option<i64>, String)> {
 /// Posts `content` by `author` at `at` (nanoseconds).
 async fn post(store: &Store, room_id: i64, author: i64, content: &str, at: i64) {
     store
-        .post_message(room_id, author, content, &[], at)
+        .post_message(
+            room_id,
+            author,
+            &parlance_store::history::Post::text(content, &[]),
+            at,
+        )
         .await
         .unwrap();
 }

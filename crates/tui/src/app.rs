@@ -722,6 +722,7 @@ mod tests {
             id: Some(id),
             time: None,
             replayed: false,
+            alert: false,
         }
     }
 

@@ -7,6 +7,9 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use parlance_client::PostedFile;
 
+/// What marks an alert (a high-importance message) before its author.
+pub const ALERT_MARK: &str = "! ";
+
 /// Text as it may reach a terminal: every control character (C0 but the line break, DEL,
 /// C1) and every bidirectional override, which reorders what follows it on screen, shown
 /// as a visible `\u{…}` escape. Whatever anyone posts then cannot move the cursor, clear

@@ -194,8 +194,9 @@ fn show(text: &str, line: &ChatLine, tz: &TimeZone) -> String {
         .replace("\r\n", "\\n")
         .replace('\n', "\\n");
     format!(
-        "{} {}: {}",
+        "{} {}{}: {}",
         format::seconds(line.time, tz),
+        if line.alert { format::ALERT_MARK } else { "" },
         format::printable(format::account(&line.author)),
         format::printable(&text)
     )
@@ -213,6 +214,7 @@ mod tests {
             id: Some(1),
             time: None,
             replayed: false,
+            alert: false,
         }
     }
 
@@ -231,6 +233,15 @@ mod tests {
             show(&forged.text, &forged, &TimeZone::UTC),
             "--:--:-- bob@d: hi\\u{d}12:00:00 alice@d: I resign",
             "a carriage return cannot start a forged line"
+        );
+        let alert = ChatLine {
+            alert: true,
+            text: "fire drill".into(),
+            ..forged
+        };
+        assert_eq!(
+            show(&alert.text, &alert, &TimeZone::UTC),
+            "--:--:-- ! bob@d: fire drill"
         );
     }
 

@@ -283,6 +283,7 @@ mod tests {
             id: Some(1),
             time: None,
             replayed: false,
+            alert: false,
         }];
         let roster = vec![
             Member {

@@ -166,8 +166,15 @@ fn message_lines(
     tz: &TimeZone,
     out: &mut Vec<Line<'static>>,
 ) {
-    let name = format::short_name(&m.author, me).to_owned();
-    let name_style = if m.author == me {
+    // An alert is marked before its author, in red: the original shows alerts apart.
+    let name = format!(
+        "{}{}",
+        if m.alert { format::ALERT_MARK } else { "" },
+        format::short_name(&m.author, me)
+    );
+    let name_style = if m.alert {
+        Style::new().fg(Color::Red)
+    } else if m.author == me {
         Style::new().fg(Color::Green)
     } else {
         Style::new().fg(Color::Cyan)
@@ -263,6 +270,7 @@ mod tests {
             id: Some(id),
             time: None,
             replayed: false,
+            alert: false,
         }
     }
 

@@ -20,6 +20,7 @@ fn history() -> String {
             ts: Some("2024-01-01T10:00:00.1234567Z".into()),
             message_id: Some(i),
             text: format!("message number {i} with some ordinary text in it"),
+            alert: false,
         })
         .collect();
     let reply = Reply {

@@ -40,6 +40,9 @@ pub enum CommandKind {
     SetPref(Pref),
     /// `cmd:nodespermcreatechild`: where may I create rooms?
     NodesPermCreateChild,
+    /// `cmd:getassoc`: the rooms I am associated with (hold a role in); its `data` is not
+    /// read (the reference knows no shape, see [`crate::shapes`]).
+    GetAssoc,
     /// `cmd:getfutok`: token to upload a file.
     GetFuTok(Ftdb),
     /// `cmd:getfdtok`: token to download a file.
@@ -62,6 +65,7 @@ impl CommandKind {
             Self::GetPref(_) => "cmd:getpref",
             Self::SetPref(_) => "cmd:setpref",
             Self::NodesPermCreateChild => "cmd:nodespermcreatechild",
+            Self::GetAssoc => "cmd:getassoc",
             Self::GetFuTok(_) => "cmd:getfutok",
             Self::GetFdTok(_) => "cmd:getfdtok",
             Self::Unknown { id } => id,
@@ -93,6 +97,7 @@ impl CommandKind {
             "cmd:getpref" => Self::GetPref(Pref::from_element(data.required_child("pref")?)?),
             "cmd:setpref" => Self::SetPref(Pref::from_element(data.required_child("pref")?)?),
             "cmd:nodespermcreatechild" => Self::NodesPermCreateChild,
+            "cmd:getassoc" => Self::GetAssoc,
             "cmd:getfutok" => Self::GetFuTok(Ftdb::from_element(data.required_child("ftdb")?)?),
             "cmd:getfdtok" => Self::GetFdTok(Ftdb::from_element(data.required_child("ftdb")?)?),
             other => Self::Unknown {
@@ -103,7 +108,7 @@ impl CommandKind {
 
     fn write_data(&self, w: &mut XmlWriter) {
         match self {
-            Self::ReqUri | Self::NodesPermCreateChild | Self::Unknown { .. } => {}
+            Self::ReqUri | Self::NodesPermCreateChild | Self::GetAssoc | Self::Unknown { .. } => {}
             Self::GetServerInfo(sib) => sib.iter().for_each(|s| s.write(w)),
             Self::ChanSrch(qib) => qib.write(w),
             Self::Join(chanid) => chanid.write(w),

@@ -2,7 +2,7 @@
 //! of `xccos`) and its history form `msg id="grpchat"` inside a `rpl:bccontext` `chanib`.
 
 use crate::error::ParseError;
-use crate::shapes::MESSAGE_ID_ATTR;
+use crate::shapes::{ALERT_ATTR, MESSAGE_ID_ATTR};
 use crate::tree::Element;
 use crate::write::XmlWriter;
 
@@ -20,6 +20,8 @@ pub struct ChatMessage {
     pub message_id: Option<u64>,
     /// The `chat` child's text.
     pub text: String,
+    /// A high-importance message (attribute [`ALERT_ATTR`], written only when set).
+    pub alert: bool,
 }
 
 impl ChatMessage {
@@ -33,6 +35,7 @@ impl ChatMessage {
             ts: e.string_attr("ts"),
             message_id: e.parsed_attr(MESSAGE_ID_ATTR)?,
             text: e.required_child("chat")?.text().to_owned(),
+            alert: e.bool_attr(ALERT_ATTR)?.unwrap_or(false),
         })
     }
 
@@ -57,6 +60,7 @@ impl ChatMessage {
             .attr("author", &self.author)
             .attr_opt("ts", self.ts.as_deref())
             .attr_display_opt(MESSAGE_ID_ATTR, self.message_id)
+            .attr_opt(ALERT_ATTR, self.alert.then_some("true"))
             .children(|w| w.start("chat").text(&self.text));
     }
 }

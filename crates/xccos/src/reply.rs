@@ -85,6 +85,8 @@ pub enum ReplyData {
     NodesPermCreateChild(Vec<String>),
     /// `rpl:getftok`, the reply to both `cmd:getfutok` and `cmd:getfdtok`.
     GetFTok(Option<Token>),
+    /// `rpl:getassoc`: one `chanib` per associated room, as `rpl:chansrch` lists them.
+    GetAssoc(Vec<Chanib>),
     /// Any other reply id; its data is not interpreted.
     Unknown {
         id: String,
@@ -112,6 +114,7 @@ impl ReplyData {
             Self::SetPref(_) => "rpl:setpref",
             Self::NodesPermCreateChild(_) => "rpl:nodespermcreatechild",
             Self::GetFTok(_) => "rpl:getftok",
+            Self::GetAssoc(_) => "rpl:getassoc",
             Self::Unknown { id } => id,
         }
     }
@@ -130,6 +133,7 @@ impl ReplyData {
             CommandKind::GetPref(_) => Self::GetPref(None),
             CommandKind::SetPref(_) => Self::SetPref(None),
             CommandKind::NodesPermCreateChild => Self::NodesPermCreateChild(Vec::new()),
+            CommandKind::GetAssoc => Self::GetAssoc(Vec::new()),
             CommandKind::GetFuTok(_) | CommandKind::GetFdTok(_) => Self::GetFTok(None),
             CommandKind::Unknown { id } => Self::Unknown {
                 id: reply_id_for(id),
@@ -178,6 +182,7 @@ impl ReplyData {
                 })?)
             }
             "rpl:getftok" => Self::GetFTok(first(data, "token", Token::from_element)?),
+            "rpl:getassoc" => Self::GetAssoc(all(data, "chanib", Chanib::from_element)?),
             other => Self::Unknown {
                 id: other.to_owned(),
             },
@@ -188,7 +193,10 @@ impl ReplyData {
         match self {
             Self::ReqUri(uib) => uib.iter().for_each(|u| u.write(w)),
             Self::GetServerInfo(sib) => sib.iter().for_each(|s| s.write(w)),
-            Self::ChanSrch(chanibs) | Self::Part(chanibs) | Self::BcContext(chanibs) => {
+            Self::ChanSrch(chanibs)
+            | Self::Part(chanibs)
+            | Self::BcContext(chanibs)
+            | Self::GetAssoc(chanibs) => {
                 chanibs.iter().for_each(|c| c.write(w));
             }
             Self::Join(join) | Self::BJoin(join) => {

@@ -37,3 +37,18 @@ pub const CATEGORY_ELEMENT: &str = "catib";
 /// Chat text starting with this marker is a story, measured against `storySizeLimit`
 /// (the Persistent Chat store keeps stories in this form).
 pub const STORY_PREFIX: &str = "[STORY]";
+
+/// `qib@qtype`: the rooms of one category; `criteria` is its `ma-cat://<domain>/<GUID>` URI.
+pub const QTYPE_BYCATEGORY: &str = "BYCATEGORY";
+/// `qib@qtype`: the rooms the user manages; `criteria` is not read.
+pub const QTYPE_BYMANAGER: &str = "BYMANAGER";
+/// `qib@qtype`: the rooms the user is a member of; `criteria` is not read.
+pub const QTYPE_BYMEMBER: &str = "BYMEMBER";
+
+/// Scheme of category URIs: `ma-cat://<domain>/<GUID>`.
+pub const CATEGORY_SCHEME: &str = "ma-cat://";
+
+/// Attribute of `grpchat` and history `msg` marking a high-importance message (an alert):
+/// `alert="true"`, absent otherwise. The original stores the flag (tblChat `isAlert`, the
+/// SDK's `ChatMessage.IsAlert`); its wire form is unknown.
+pub const ALERT_ATTR: &str = "alert";

@@ -39,15 +39,24 @@ fn uib() -> impl Strategy<Value = Uib> {
 }
 
 fn chat_message() -> impl Strategy<Value = ChatMessage> {
-    (text(), text(), opt_text(), of(any::<u64>()), text()).prop_map(
-        |(channel_uri, author, ts, message_id, text)| ChatMessage {
-            channel_uri,
-            author,
-            ts,
-            message_id,
-            text,
-        },
+    (
+        text(),
+        text(),
+        opt_text(),
+        of(any::<u64>()),
+        text(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(channel_uri, author, ts, message_id, text, alert)| ChatMessage {
+                channel_uri,
+                author,
+                ts,
+                message_id,
+                text,
+                alert,
+            },
+        )
 }
 
 fn chanib() -> impl Strategy<Value = Chanib> {

@@ -79,6 +79,14 @@ fn uib(id: u64, uri: &str) -> Uib {
     }
 }
 
+/// The `grpchat` a client body carries.
+fn command_grpchat(xml: &str) -> GrpChat {
+    match only(xml) {
+        Message::GrpChat(g) => g,
+        other => panic!("expected grpchat, got {other:?}"),
+    }
+}
+
 fn chat(channel_uri: &str, author: &str, ts: &str, text: &str) -> ChatMessage {
     ChatMessage {
         channel_uri: channel_uri.into(),
@@ -86,6 +94,7 @@ fn chat(channel_uri: &str, author: &str, ts: &str, text: &str) -> ChatMessage {
         ts: Some(ts.into()),
         message_id: None,
         text: text.into(),
+        alert: false,
     }
 }
 
@@ -762,14 +771,14 @@ mod reference {
             r#"<xccos ver="1" envid="24" xmlns="urn:parlano:xml:ns:xccos"><rpl id="rpl:join" seqid="1"><commandid seqid="1" envid="1804289385"/><resp code="403">ERR_PERMISSION</resp><data/></rpl></xccos>"#,
         );
         let unknown = command(
-            r#"<xccos ver="1" envid="25" xmlns="urn:parlano:xml:ns:xccos"><cmd id="cmd:getassoc" seqid="3"><data><x/></data></cmd></xccos>"#,
+            r#"<xccos ver="1" envid="25" xmlns="urn:parlano:xml:ns:xccos"><cmd id="cmd:gethiddenlist" seqid="3"><data><x/></data></cmd></xccos>"#,
         );
         assert_eq!(
             unknown,
             Command {
                 seqid: 3,
                 kind: CommandKind::Unknown {
-                    id: "cmd:getassoc".into()
+                    id: "cmd:gethiddenlist".into()
                 }
             }
         );
@@ -778,7 +787,7 @@ mod reference {
                 26,
                 Reply::failure(&unknown, 25, ResponseCode::MsgNotSupported),
             ),
-            r#"<xccos ver="1" envid="26" xmlns="urn:parlano:xml:ns:xccos"><rpl id="rpl:getassoc" seqid="3"><commandid seqid="3" envid="25"/><resp code="501">ERR_MSG_NOT_SUPPORTED</resp><data/></rpl></xccos>"#,
+            r#"<xccos ver="1" envid="26" xmlns="urn:parlano:xml:ns:xccos"><rpl id="rpl:gethiddenlist" seqid="3"><commandid seqid="3" envid="25"/><resp code="501">ERR_MSG_NOT_SUPPORTED</resp><data/></rpl></xccos>"#,
         );
         let custom = Resp {
             code: 599,
@@ -786,6 +795,54 @@ mod reference {
         };
         assert_eq!(custom.response_code(), None);
         assert!(!custom.is_success());
+    }
+
+    /// An alert carries `alert="true"` on `grpchat` and history `msg` alike; an ordinary
+    /// message carries no attribute, and `alert="false"` reads as ordinary.
+    #[test]
+    fn alerts_carry_the_alert_attribute() {
+        let posted = command_grpchat(&format!(
+            r#"<xccos ver="1" envid="40" xmlns="urn:parlano:xml:ns:xccos"><grpchat id="grpchat" seqid="1" chanUri="{OPS}" author="sip:alice@example.com" ts="2024-01-01T10:00:00Z" alert="True"><chat>fire drill</chat></grpchat></xccos>"#
+        ));
+        assert!(posted.message.alert);
+        assert_server_body(
+            Envelope::new(41, posted.clone()),
+            &format!(
+                r#"<xccos ver="1" envid="41" xmlns="urn:parlano:xml:ns:xccos"><grpchat id="grpchat" seqid="1" chanUri="{OPS}" author="sip:alice@example.com" ts="2024-01-01T10:00:00Z" alert="true"><chat>fire drill</chat></grpchat></xccos>"#
+            ),
+        );
+        let calm = command_grpchat(&format!(
+            r#"<xccos ver="1" envid="42" xmlns="urn:parlano:xml:ns:xccos"><grpchat id="grpchat" seqid="1" chanUri="{OPS}" author="sip:alice@example.com" ts="2024-01-01T10:00:00Z" alert="false"><chat>calm</chat></grpchat></xccos>"#
+        ));
+        assert!(!calm.message.alert);
+        let plain = chat(OPS, "sip:bob@example.com", "2024-01-01T10:00:00Z", "calm");
+        let alert = ChatMessage {
+            alert: true,
+            ..plain.clone()
+        };
+        assert_eq!(
+            alert.history_len(),
+            plain.history_len() + r#" alert="true""#.len()
+        );
+    }
+
+    /// `cmd:getassoc` (Parlance's shape: no data read) and its `rpl:getassoc`, a room list.
+    #[test]
+    fn getassoc_and_its_room_list() {
+        let asked = command(
+            r#"<xccos ver="1" envid="30" xmlns="urn:parlano:xml:ns:xccos"><cmd id="cmd:getassoc" seqid="1"><data/></cmd></xccos>"#,
+        );
+        assert_eq!(asked.kind, CommandKind::GetAssoc);
+        let listed = Chanib {
+            name: Some("Ops".into()),
+            ..Chanib::new(OPS)
+        };
+        assert_server_body(
+            Envelope::new(31, ok_reply((1, 30), ReplyData::GetAssoc(vec![listed]))),
+            &format!(
+                r#"<xccos ver="1" envid="31" xmlns="urn:parlano:xml:ns:xccos"><rpl id="rpl:getassoc" seqid="1"><commandid seqid="1" envid="30"/><resp code="200">SUCCESS_OK</resp><data><chanib uri="{OPS}" name="Ops"/></data></rpl></xccos>"#
+            ),
+        );
     }
 
     #[test]

@@ -136,6 +136,7 @@ async fn history(
                 ts: Some(format_timestamp(m.posted_at)),
                 message_id: Some(m.seq as u64),
                 text: m.content,
+                alert: m.alert,
             })
             .collect();
         let keep = match query {

@@ -1,10 +1,12 @@
 //! `grpchat`: a message posted to a room, stored (with the files its `ma-filelink:` links
 //! post into the room), then delivered to everyone joined, author included. It has no
 //! reply of its own: a refusal is the [`Answer`] to the body that carried it (the server's
-//! answer to the INFO; sipe shows "not delivered" for any refusal).
+//! answer to the INFO; sipe shows "not delivered" for any refusal). An alert (`alert="true"`)
+//! is stored and delivered as one.
 
 use std::time::Instant;
 
+use parlance_store::history::Post;
 use xccos::{ChatMessage, GrpChat, format_timestamp};
 
 use crate::output::fits_on_the_wire;
@@ -92,8 +94,11 @@ pub(super) async fn run(
         .post_message(
             info.room.id,
             principal.id,
-            &chat.message.text,
-            &linked,
+            &Post {
+                content: &chat.message.text,
+                linked_files: &linked,
+                alert: chat.message.alert,
+            },
             service.now_nanos(),
         )
         .await
@@ -119,6 +124,7 @@ pub(super) async fn run(
             ts: Some(format_timestamp(stored.posted_at)),
             message_id: Some(stored.seq as u64),
             text: stored.content,
+            alert: stored.alert,
         },
     };
     let targets = service.rosters().targets(info.room.id);

@@ -13,6 +13,7 @@
 
 mod bccontext;
 pub(crate) mod chansrch;
+mod getassoc;
 mod getfdtok;
 mod getfutok;
 mod getinv;
@@ -141,6 +142,7 @@ impl ChatService {
             CommandKind::GetPref(pref) => pref::get(self, principal, pref).await?,
             CommandKind::SetPref(pref) => pref::set(self, principal, pref).await?,
             CommandKind::NodesPermCreateChild => nodespermcreatechild::run(self, principal).await?,
+            CommandKind::GetAssoc => getassoc::run(self, principal).await?,
             CommandKind::GetFuTok(ftdb) => getfutok::run(self, principal, ftdb).await?,
             CommandKind::GetFdTok(ftdb) => getfdtok::run(self, principal, ftdb).await?,
             CommandKind::Unknown { .. } => Err(ResponseCode::MsgNotSupported),

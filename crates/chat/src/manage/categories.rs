@@ -5,9 +5,9 @@ use parlance_store::rooms::{Category, CategoryUpdate, ScopeEntry, TextKind};
 
 use super::people::check_people_count;
 use super::views::{PAGE_CHANGES, audit_view, category_view, person_view};
-use super::{Actor, AuditView, CategoryView, Field, ManageError, PersonView, check_text};
+use super::{Actor, AuditView, CategoryView, Field, ManageError, PersonView, Problem, check_text};
 use crate::ChatService;
-use crate::permissions::can_create_rooms;
+use crate::permissions::{can_create_rooms, creator_change};
 
 /// A category as its administration page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +170,10 @@ impl ChatService {
         for (people, on, sign) in [(add, true, '+'), (remove, false, '-')] {
             for address in people {
                 let (id, uri) = self.person(address).await?;
+                let in_scope = self.store.in_scope(category.id, id).await?;
+                creator_change(on, in_scope).map_err(|_| {
+                    ManageError::invalid(Field::Person(address.clone()), Problem::NotAllowedHere)
+                })?;
                 creators.push((id, on));
                 detail.push(format!("{sign}{uri}"));
             }

@@ -20,6 +20,13 @@ impl ChatService {
         if access_changed {
             self.recheck_access(None, Some(room_id), None).await?;
         }
+        self.announce_settings(room_id).await
+    }
+
+    /// Tells the sessions in a room its properties as they are now (`ntc:chanupd`): after
+    /// any change of its settings, whichever path made it (the room-management application
+    /// here, the admin commands through the access change feed).
+    pub async fn announce_settings(&self, room_id: i64) -> Result<(), ChatError> {
         let Some(info) = self.store.room_by_id(room_id).await? else {
             return Ok(());
         };
@@ -32,13 +39,6 @@ impl ChatService {
         let targets = self.rosters().targets(room_id);
         self.send(&targets, Notice::ChanUpd(vec![chanib]));
         Ok(())
-    }
-
-    /// After an admin command changed a room's settings (the server reads it from the
-    /// change feed, after the rights change that re-checked who may stay): the sessions in
-    /// the room get its properties as they are now.
-    pub async fn announce_room(&self, room_id: i64) -> Result<(), ChatError> {
-        self.room_changed(room_id, false).await
     }
 
     /// After people were given or lost a role: those who lost one are re-checked (a member

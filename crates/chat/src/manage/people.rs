@@ -1,10 +1,11 @@
 //! A room's people (members, managers, presenters) and the search that finds them.
 
-use parlance_store::rooms::Role;
+use parlance_store::rooms::{Role, RoomInfo};
 
 use super::views::person_view;
 use super::{Actor, Field, ManageError, PersonView, Problem, RoomView};
 use crate::ChatService;
+use crate::permissions::role_change;
 
 /// The most addresses one change of people may name: a form adds a few at a time, and each
 /// address costs lookups.
@@ -16,8 +17,9 @@ pub const MAX_QUERY_CHARS: usize = 256;
 
 impl ChatService {
     /// Adds and removes people in one role of a room (managers and administrators).
-    /// Addresses are `sip:` URIs (or `user@domain`); each must be an active account, and an
-    /// added one must be inside the category's scope. A room keeps at least one manager.
+    /// Addresses are `sip:` URIs (or `user@domain`); each must be an active account, and
+    /// the change one the original allows ([`role_change`]: an added one inside the
+    /// category's scope, a presenter a member). A room keeps at least one manager.
     /// Applies at once: someone who may no longer be in the room leaves it.
     pub async fn set_people(
         &self,
@@ -43,12 +45,7 @@ impl ChatService {
         let mut added: Vec<(i64, String)> = Vec::new();
         for address in add {
             let (id, uri) = self.person(address).await?;
-            if !self.store.in_scope(info.category.id, id).await? {
-                return Err(ManageError::invalid(
-                    Field::Person(address.clone()),
-                    Problem::NotAllowedHere,
-                ));
-            }
+            self.may_change_role(&info, role, true, id, address).await?;
             if !holders.contains(&id) && !added.iter().any(|(a, _)| *a == id) {
                 added.push((id, uri));
             }
@@ -58,6 +55,8 @@ impl ChatService {
             let (id, uri) = self.person(address).await?;
             let added_too = added.iter().any(|(a, _)| *a == id);
             if holders.contains(&id) && !added_too && !removed.iter().any(|(r, _)| *r == id) {
+                self.may_change_role(&info, role, false, id, address)
+                    .await?;
                 removed.push((id, uri));
             }
         }
@@ -80,6 +79,25 @@ impl ChatService {
         self.roles_changed(info.room.id, role == Role::Manager, &added, &removed)
             .await?;
         self.changed_room_view(actor, info.room.id).await
+    }
+
+    /// Refuses giving or taking a role the original would refuse ([`role_change`]): someone
+    /// outside the category's scope, a presenter who is not a member, a presenter's member
+    /// role.
+    async fn may_change_role(
+        &self,
+        info: &RoomInfo,
+        role: Role,
+        on: bool,
+        principal_id: i64,
+        address: &str,
+    ) -> Result<(), ManageError> {
+        let held = self.store.roles_of(info.room.id, principal_id).await?;
+        let in_scope = self.store.in_scope(info.category.id, principal_id).await?;
+        role_change(role, on, &held, in_scope).map_err(|refusal| {
+            tracing::debug!(%address, %refusal, "role change refused");
+            ManageError::invalid(Field::Person(address.to_owned()), Problem::NotAllowedHere)
+        })
     }
 
     /// Active accounts whose address or display name contains `query`, for the people

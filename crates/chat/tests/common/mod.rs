@@ -171,6 +171,7 @@ pub async fn post(
             ts: Some(format_timestamp(at)),
             message_id: None,
             text: text.into(),
+            alert: false,
         },
     };
     let body = Envelope::new(1, grpchat).to_xml();

@@ -143,6 +143,7 @@ mod tests {
             id: Some(id),
             time: None,
             replayed: false,
+            alert: false,
         }
     }
 
@@ -164,6 +165,7 @@ mod tests {
                 ts: None,
                 message_id: Some(*id),
                 text: String::new(),
+                alert: false,
             })
             .collect();
         ReplyData::BcContext(vec![Chanib {

@@ -175,6 +175,9 @@ pub async fn run(config: Config, cmd: CategoryCommand) -> anyhow::Result<()> {
             };
             let c = category(&store, &cat).await?;
             let u = user_id(&store, &config, &user).await?;
+            let in_scope = store.in_scope(c.id, u).await?;
+            parlance_chat::creator_change(on, in_scope)
+                .map_err(|refusal| anyhow::anyhow!("{user} cannot be made creator: {refusal}"))?;
             store.set_category_creator(c.id, u, on).await?;
             println!(
                 "{} {} creator of {}",

@@ -251,11 +251,23 @@ pub async fn run(config: Config, cmd: RoomCommand) -> anyhow::Result<()> {
             };
             let r = room(&store, &name).await?;
             let u = user_id(&store, &config, &user).await?;
+            let held = store.roles_of(r.room.id, u).await?;
             // A removal that removes nothing is most likely a mistyped room, user or role:
             // it fails, so that a script notices.
-            if !on && !store.roles_of(r.room.id, u).await?.contains(&role) {
+            if !on && !held.contains(&role) {
                 bail!("{user} is not {role} of {}: nothing to remove", r.room.name);
             }
+            let in_scope = store.in_scope(r.category.id, u).await?;
+            parlance_chat::role_change(role, on, &held, in_scope).map_err(|refusal| {
+                anyhow::anyhow!(
+                    "{user} cannot {}: {refusal}",
+                    if on {
+                        format!("be made {role}")
+                    } else {
+                        format!("stop being {role}")
+                    }
+                )
+            })?;
             store.set_role(r.room.id, u, role, on).await?;
             println!(
                 "{user} {} {role} of {}",

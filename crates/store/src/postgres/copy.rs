@@ -149,6 +149,7 @@ const TABLES: &[Table] = &[
             ("author_id", Int),
             ("posted_at", Int),
             ("content", Text),
+            ("alert", Flag),
         ],
         identity: Some("id"),
     },

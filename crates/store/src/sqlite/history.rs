@@ -12,19 +12,20 @@ use crate::changes::ChangeKind;
 use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::history::{
-    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Preference,
-    StoredMessage, fts_in_rooms,
+    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Post,
+    Preference, StoredMessage, backchat_content, fts_in_rooms,
 };
 use crate::rows;
 
-const MESSAGE_COLUMNS: &str = "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content";
+const MESSAGE_COLUMNS: &str =
+    "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert";
 
 /// What a stored preference costs besides its label and content (its row), so that many
 /// empty blobs count too.
 const PREFERENCE_OVERHEAD: u64 = 64;
 
 /// Messages found by an [`fts_in_rooms`] query, the full-text index driving the search.
-const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content \
+const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert \
      FROM messages_fts f JOIN messages m ON m.id = f.rowid JOIN principals p ON p.id = m.author_id \
      WHERE messages_fts MATCH ?";
 
@@ -37,10 +38,14 @@ impl SqliteStore {
         &self,
         room_id: i64,
         author_id: i64,
-        content: &str,
-        linked_files: &[&str],
+        post: &Post<'_>,
         posted_at: i64,
     ) -> Result<StoredMessage> {
+        let Post {
+            content,
+            linked_files,
+            alert,
+        } = *post;
         let mut tx = self.begin_write().await?;
         let seq: i64 = sqlx::query_scalar(
             "UPDATE rooms SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1",
@@ -49,12 +54,13 @@ impl SqliteStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound("room".into()))?;
-        sqlx::query("INSERT INTO messages (room_id, seq, author_id, posted_at, content) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO messages (room_id, seq, author_id, posted_at, content, alert) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(room_id)
             .bind(seq)
             .bind(author_id)
             .bind(posted_at)
             .bind(content)
+            .bind(alert)
             .execute(&mut *tx)
             .await
             .map_err(|e| foreign_key_as_not_found(e, "author"))?;
@@ -80,6 +86,7 @@ impl SqliteStore {
             author_uri,
             posted_at,
             content: content.to_owned(),
+            alert,
         })
     }
 
@@ -162,10 +169,11 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Reads history (oldest first) and records the read as a compliance event. The record
-    /// is written beside the read, not around it: a read changes nothing, so the writer is
-    /// held for one insert only, and a search never holds it at all. Nothing read is
-    /// returned unless the record was written.
+    /// Reads history (oldest first) and records the read as a compliance event whose
+    /// content is what was read ([`backchat_content`]). The read runs first, on a reader,
+    /// and the record after it: the writer is held for one insert only, never during a
+    /// search. Nothing read is returned unless the record was written; a read that fails
+    /// (a search stopped at its time limit) is recorded with the query instead.
     pub async fn read_history(
         &self,
         room_id: i64,
@@ -173,26 +181,33 @@ impl SqliteStore {
         query: &HistoryQuery,
         at: i64,
     ) -> Result<Vec<StoredMessage>> {
-        let description = match query {
-            HistoryQuery::Last(n) => format!("last {n}"),
-            HistoryQuery::Before { seq, n } => format!("before {seq} {n}"),
-            HistoryQuery::After { seq, n } => format!("after {seq} {n}"),
-            HistoryQuery::Search { text, n } => format!("search {n} {text}"),
+        let rows = self.history_rows(room_id, query).await;
+        let mut messages: Vec<StoredMessage> = match rows {
+            Ok(rows) => rows.iter().map(rows::message).collect(),
+            Err(e) => {
+                let description = match query {
+                    HistoryQuery::Last(n) => format!("last {n}"),
+                    HistoryQuery::Before { seq, n } => format!("before {seq} {n}"),
+                    HistoryQuery::After { seq, n } => format!("after {seq} {n}"),
+                    HistoryQuery::Search { text, n } => format!("search {n} {text}"),
+                };
+                let room = std::slice::from_ref(&room_id);
+                self.record_events(ComplianceKind::Backchat, room, viewer_id, &description, at)
+                    .await?;
+                return Err(e);
+            }
         };
-        let (recorded, rows) = tokio::join!(
-            self.record_events(
-                ComplianceKind::Backchat,
-                std::slice::from_ref(&room_id),
-                viewer_id,
-                &description,
-                at
-            ),
-            self.history_rows(room_id, query),
-        );
-        recorded?;
-        let mut rows = rows?;
-        rows.reverse();
-        Ok(rows.iter().map(rows::message).collect())
+        messages.reverse();
+        let content = backchat_content(&messages);
+        self.record_events(
+            ComplianceKind::Backchat,
+            std::slice::from_ref(&room_id),
+            viewer_id,
+            &content,
+            at,
+        )
+        .await?;
+        Ok(messages)
     }
 
     /// The rows a history query asks for, newest first.
@@ -248,8 +263,8 @@ impl SqliteStore {
     }
 
     /// Searches the history of several rooms (the caller passes the rooms the viewer may
-    /// read), newest first, and records one compliance event per room searched, beside the
-    /// search as [`SqliteStore::read_history`] does.
+    /// read), newest first, and records one compliance event per room searched, after the
+    /// search as [`SqliteStore::read_history`] does, each with what was found in its room.
     pub async fn search_history(
         &self,
         room_ids: &[i64],
@@ -272,19 +287,44 @@ impl SqliteStore {
             .await
             .map_err(|e| self.search_error(e))
         };
-        let description = format!("search {text}");
-        let (recorded, rows) = tokio::join!(
-            self.record_events(
+        let messages: Vec<StoredMessage> = match search.await {
+            Ok(rows) => rows.iter().map(rows::message).collect(),
+            Err(e) => {
+                let description = format!("search {text}");
+                self.record_events(
+                    ComplianceKind::Backchat,
+                    room_ids,
+                    viewer_id,
+                    &description,
+                    at,
+                )
+                .await?;
+                return Err(e);
+            }
+        };
+        // One row per room searched, each with what was found there.
+        let mut tx = self.begin_write().await?;
+        for &room_id in room_ids {
+            let found: Vec<StoredMessage> = messages
+                .iter()
+                .filter(|m| m.room_id == room_id)
+                .rev()
+                .cloned()
+                .collect();
+            let content = backchat_content(&found);
+            outbox(
+                &mut tx,
                 ComplianceKind::Backchat,
-                room_ids,
+                room_id,
                 viewer_id,
-                &description,
-                at
-            ),
-            search,
-        );
-        recorded?;
-        Ok(rows?.iter().map(rows::message).collect())
+                None,
+                &content,
+                at,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(messages)
     }
 
     /// Records a join or part (or any event without its own row) for compliance.

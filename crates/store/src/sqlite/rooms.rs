@@ -237,6 +237,29 @@ impl SqliteStore {
         Ok(rows.iter().map(rows::room_info).collect())
     }
 
+    /// The rooms of one category, by name, at most `limit`; Secret rooms only where
+    /// `visible_to` holds a role (the candidates of [`SqliteStore::search_rooms`]).
+    pub async fn rooms_in_category(
+        &self,
+        category_id: i64,
+        visible_to: i64,
+        limit: u32,
+    ) -> Result<Vec<RoomInfo>> {
+        let sql = format!(
+            "{ROOM_INFO_SELECT} WHERE r.category_id = ?1 \
+               AND (r.privacy <> 'secret' \
+                    OR EXISTS (SELECT 1 FROM room_roles rr WHERE rr.room_id = r.id AND rr.principal_id = ?2)) \
+             ORDER BY r.name COLLATE NOCASE LIMIT ?3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(category_id)
+            .bind(visible_to)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reads)
+            .await?;
+        Ok(rows.iter().map(rows::room_info).collect())
+    }
+
     /// Every room with its category, by name.
     pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
         self.search_rooms(None, false, None, u32::MAX).await

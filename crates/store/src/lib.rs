@@ -97,11 +97,23 @@ pub enum Store {
 impl Store {
     /// Opens the store a URL names: `sqlite:PATH` (the embedded file, created as needed) or
     /// `postgres://…` / `postgresql://…` (a database several servers may share). Either is
-    /// migrated to this build's schema.
+    /// migrated to this build's schema: for the commands that create or upgrade an
+    /// installation.
     pub async fn open(url: &str) -> Result<Store> {
         match StoreUrl::parse(url)? {
             StoreUrl::Sqlite(path) => Store::open_sqlite(&path).await,
             StoreUrl::Postgres(url) => Ok(Store::Postgres(PgStore::open(&url).await?)),
+        }
+    }
+
+    /// Opens the existing store a URL names at this build's schema, changing nothing (no
+    /// file created, no migration run): [`StoreError::NoDatabase`] for a missing SQLite
+    /// file, [`StoreError::SchemaTooOld`] (an empty PostgreSQL database too) or
+    /// [`StoreError::SchemaTooNew`]. For commands that may run beside a server.
+    pub async fn open_existing(url: &str) -> Result<Store> {
+        match StoreUrl::parse(url)? {
+            StoreUrl::Sqlite(path) => Store::open_sqlite_existing(&path).await,
+            StoreUrl::Postgres(url) => Ok(Store::Postgres(PgStore::open_existing(&url).await?)),
         }
     }
 

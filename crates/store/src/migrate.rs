@@ -14,6 +14,20 @@ pub(crate) fn latest(migrator: &Migrator) -> i64 {
     migrator.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// Refuses applied versions other than exactly `migrator`'s: a version it lacks is from a
+/// newer Parlance, a version missing is a migration still to run.
+pub(crate) fn check_applied(migrator: &Migrator, applied: &[i64]) -> Result<(), StoreError> {
+    let known = latest(migrator);
+    let found = applied.iter().copied().max().unwrap_or(0);
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    if migrator.iter().any(|m| !applied.contains(&m.version)) {
+        return Err(StoreError::SchemaTooOld { found, known });
+    }
+    Ok(())
+}
+
 /// What a failed run means for the store: a version applied that this build does not know
 /// comes from a newer Parlance, which this one must not run against.
 pub(crate) fn error(migrator: &Migrator, e: MigrateError) -> StoreError {

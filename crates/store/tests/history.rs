@@ -5,7 +5,8 @@ mod common;
 
 use common::{engines, room, user};
 use parlance_store::history::{
-    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, StoredMessage,
+    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Post,
+    StoredMessage,
     backchat_content,
 };
 use parlance_store::{Store, StoreError};
@@ -80,7 +81,7 @@ async fn sequence_numbers_are_dense_and_per_room() {
                 .post_message(
                     room_id,
                     alice,
-                    &parlance_store::history::Post::text(&format!("message {i}"), &[]),
+                    &Post::text(&format!("message {i}"), &[]),
                     at,
                 )
                 .await
@@ -153,7 +154,7 @@ async fn concurrent_posts_take_every_sequence_number_once() {
                                 .post_message(
                                     lobby.id,
                                     author,
-                                    &parlance_store::history::Post::text(&content, &[]),
+                                    &Post::text(&content, &[]),
                                     0,
                                 )
                                 .await
@@ -220,7 +221,7 @@ async fn a_cursor_reader_of_the_outbox_never_passes_a_row_still_to_commit() {
             let own = engine.beside().await;
             writers.push(tokio::spawn(async move {
                 for i in 0..POSTS {
-                    own.post_message(room.id, author, &format!("post {i}"), &[], 0)
+                    own.post_message(room.id, author, &Post::text(&format!("post {i}"), &[]), 0)
                         .await
                         .unwrap();
                 }
@@ -270,7 +271,7 @@ async fn each_post_writes_one_chat_event() {
             .post_message(
                 lobby.id,
                 alice,
-                &parlance_store::history::Post::text("hello", &[]),
+                &Post::text("hello", &[]),
                 10,
             )
             .await
@@ -279,7 +280,7 @@ async fn each_post_writes_one_chat_event() {
             .post_message(
                 lobby.id,
                 bob,
-                &parlance_store::history::Post::text("hi alice", &[]),
+                &Post::text("hi alice", &[]),
                 20,
             )
             .await
@@ -312,7 +313,7 @@ async fn each_post_writes_one_chat_event() {
             .post_message(
                 missing_room,
                 alice,
-                &parlance_store::history::Post::text("into the void", &[]),
+                &Post::text("into the void", &[]),
                 30,
             )
             .await;
@@ -321,7 +322,7 @@ async fn each_post_writes_one_chat_event() {
             .post_message(
                 lobby.id,
                 missing_user,
-                &parlance_store::history::Post::text("from nobody", &[]),
+                &Post::text("from nobody", &[]),
                 30,
             )
             .await;
@@ -335,7 +336,7 @@ async fn each_post_writes_one_chat_event() {
             .post_message(
                 lobby.id,
                 alice,
-                &parlance_store::history::Post::text("still dense", &[]),
+                &Post::text("still dense", &[]),
                 40,
             )
             .await
@@ -357,7 +358,7 @@ async fn last_returns_the_newest_oldest_first() {
                 .post_message(
                     lobby.id,
                     alice,
-                    &parlance_store::history::Post::text(&format!("m{i}"), &[]),
+                    &Post::text(&format!("m{i}"), &[]),
                     i,
                 )
                 .await
@@ -400,7 +401,7 @@ async fn before_and_after_page_through_the_whole_history() {
                 .post_message(
                     lobby.id,
                     alice,
-                    &parlance_store::history::Post::text(&format!("m{i}"), &[]),
+                    &Post::text(&format!("m{i}"), &[]),
                     i,
                 )
                 .await
@@ -522,7 +523,7 @@ async fn search_matches_every_word_and_takes_the_query_literally() {
                 .post_message(
                     lobby.id,
                     alice,
-                    &parlance_store::history::Post::text(content, &[]),
+                    &Post::text(content, &[]),
                     i as i64,
                 )
                 .await
@@ -532,7 +533,7 @@ async fn search_matches_every_word_and_takes_the_query_literally() {
             .post_message(
                 other.id,
                 alice,
-                &parlance_store::history::Post::text("deploy friday elsewhere", &[]),
+                &Post::text("deploy friday elsewhere", &[]),
                 99,
             )
             .await
@@ -611,7 +612,7 @@ async fn search_words_are_split_and_folded_alike_on_every_engine() {
         .enumerate()
         {
             store
-                .post_message(lobby.id, alice, content, &[], i as i64)
+                .post_message(lobby.id, alice, &Post::text(content, &[]), i as i64)
                 .await
                 .unwrap();
         }
@@ -660,7 +661,7 @@ async fn search_history_covers_only_the_given_rooms_newest_first() {
                 .post_message(
                     room_id,
                     alice,
-                    &parlance_store::history::Post::text(content, &[]),
+                    &Post::text(content, &[]),
                     at,
                 )
                 .await
@@ -754,7 +755,7 @@ async fn joins_and_parts_are_recorded_and_events_page_by_id() {
             .post_message(
                 lobby.id,
                 alice,
-                &parlance_store::history::Post::text("hello", &[]),
+                &Post::text("hello", &[]),
                 2,
             )
             .await
@@ -1033,7 +1034,7 @@ async fn history_and_its_records_survive_reopening() {
                 .post_message(
                     lobby.id,
                     alice,
-                    &parlance_store::history::Post::text(&format!("m{i}"), &[]),
+                    &Post::text(&format!("m{i}"), &[]),
                     i,
                 )
                 .await
@@ -1070,7 +1071,7 @@ async fn history_and_its_records_survive_reopening() {
                 .post_message(
                     lobby.id,
                     alice,
-                    &parlance_store::history::Post::text("m4", &[]),
+                    &Post::text("m4", &[]),
                     5
                 )
                 .await
@@ -1102,7 +1103,7 @@ async fn imported_messages_continue_the_sequence_and_are_searchable() {
             .post_message(
                 r.id,
                 author,
-                &parlance_store::history::Post::text("live one", &[]),
+                &Post::text("live one", &[]),
                 1,
             )
             .await
@@ -1138,7 +1139,7 @@ async fn imported_messages_continue_the_sequence_and_are_searchable() {
             .post_message(
                 r.id,
                 author,
-                &parlance_store::history::Post::text("live two", &[]),
+                &Post::text("live two", &[]),
                 9,
             )
             .await
@@ -1210,7 +1211,7 @@ async fn a_search_past_its_time_limit_is_stopped_and_still_recorded() {
             .post_message(
                 r.id,
                 author,
-                &parlance_store::history::Post::text("after", &[]),
+                &Post::text("after", &[]),
                 9,
             )
             .await

@@ -5,15 +5,19 @@ mod common;
 
 use common::uploads::uploaded;
 use common::{REALM, key, room, scratch_dir, user};
-use parlance_store::history::{ComplianceKind, HistoryQuery};
+use parlance_store::history::{ComplianceKind, HistoryQuery, Post};
 use parlance_store::retention::HoldTarget;
 use parlance_store::rooms::Role;
+use parlance_store::signed_in::SignedIn;
 use parlance_store::{Store, StoreError};
 
 /// Everything a store's reads show of the installation, in one comparable value.
 async fn snapshot(store: &Store, rooms: &[i64], alice: i64) -> String {
     let mut out = Vec::new();
     out.push(format!("{:?}", store.users().await.unwrap()));
+    out.push(format!("{:?}", store.installation().await.unwrap()));
+    out.push(format!("{:?}", store.signed_in().await.unwrap()));
+    out.push(format!("{:?}", store.last_sign_ins().await.unwrap()));
     out.push(format!("{:?}", store.categories().await.unwrap()));
     let listed: Vec<_> = store
         .rooms()
@@ -75,18 +79,42 @@ async fn a_populated_sqlite_store_moves_to_postgres_whole() {
             (alice, "lunch at noon")
         };
         source
-            .post_message(lobby.id, author, &format!("{text} {i}"), &[], i)
+            .post_message(lobby.id, author, &Post::text(&format!("{text} {i}"), &[]), i)
             .await
             .unwrap();
     }
     source
-        .post_message(lobby.id, gone, "linking", &[file.name.as_str()], 3_000)
+        .post_message(lobby.id, gone, &Post::text("linking", &[file.name.as_str()]), 3_000)
         .await
         .ok();
     source
-        .post_message(quiet.id, alice, "quiet one", &[], 4_000)
+        .post_message(
+            quiet.id,
+            alice,
+            &Post {
+                alert: true,
+                ..Post::text("quiet one", &[])
+            },
+            4_000,
+        )
         .await
         .unwrap();
+    source
+        .record_installation("example.test", &key().check_value())
+        .await
+        .unwrap();
+    source
+        .set_persistent_chat("bob@example.test", false)
+        .await
+        .unwrap();
+    let signed_in = SignedIn {
+        connection: 7,
+        account: "sip:alice@example.test".into(),
+        transport: "tls".into(),
+        remote: "192.0.2.1:50000".into(),
+        since: 1_700_000_000,
+    };
+    source.note_signed_in(&[], &[signed_in]).await.unwrap();
     source
         .record_event(ComplianceKind::Join, lobby.id, alice, "", 5_000)
         .await
@@ -168,10 +196,15 @@ async fn a_populated_sqlite_store_moves_to_postgres_whole() {
         .unwrap();
     assert_eq!(found.iter().map(|m| m.seq).collect::<Vec<_>>(), [2_500]);
     assert!(target.file_linked(file.id).await.unwrap());
+    let quiet_history = target
+        .read_history(quiet.id, alice, &HistoryQuery::Last(1), 8_000)
+        .await
+        .unwrap();
+    assert!(quiet_history[0].alert, "{quiet_history:?}");
 
     // Ids and sequence numbers continue after the copied ones.
     let next = target
-        .post_message(lobby.id, alice, "after the move", &[], 9_000)
+        .post_message(lobby.id, alice, &Post::text("after the move", &[]), 9_000)
         .await
         .unwrap();
     assert_eq!(next.seq, 2_502);

@@ -42,6 +42,13 @@ impl PgStore {
                         reason: r.get("reason"),
                     },
                     "unlock" => ChangeKind::Unlock { account: account() },
+                    "room_changed" => ChangeKind::RoomChanged {
+                        room_id: r.get::<Option<i64>, _>("room_id")?,
+                    },
+                    "invite" => ChangeKind::Invite {
+                        principal_id: r.get::<Option<i64>, _>("principal_id")?,
+                        room_id: r.get::<Option<i64>, _>("room_id")?,
+                    },
                     _ => return None,
                 };
                 Some(AccessChange {
@@ -50,6 +57,15 @@ impl PgStore {
                 })
             })
             .collect())
+    }
+
+    /// Asks the server to end every session of `uri` (normalised), which must be an account.
+    pub async fn request_sign_out(&self, uri: &str, reason: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        super::live_user_id(&mut tx, uri).await?;
+        record_change(&mut tx, &ChangeKind::sign_out(uri, reason)).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Asks the server to forget the failed sign-ins of `uri` (normalised).
@@ -82,6 +98,20 @@ pub(super) async fn record_change(
             ("sign_out", None, None, None, Some(account), reason.as_str())
         }
         ChangeKind::Unlock { account } => ("unlock", None, None, None, Some(account), ""),
+        ChangeKind::RoomChanged { room_id } => {
+            ("room_changed", None, Some(*room_id), None, None, "")
+        }
+        ChangeKind::Invite {
+            principal_id,
+            room_id,
+        } => (
+            "invite",
+            Some(*principal_id),
+            Some(*room_id),
+            None,
+            None,
+            "",
+        ),
     };
     FeedLock::AccessChanges.take(tx).await?;
     sqlx::query(

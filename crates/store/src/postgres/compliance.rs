@@ -64,6 +64,17 @@ impl PgStore {
         )
     }
 
+    /// Outbox rows after the export cursor: what the compliance archive does not hold yet.
+    pub async fn compliance_backlog(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM compliance_outbox \
+             WHERE id > (SELECT exported_id FROM compliance_export WHERE id = 1)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count.unsigned_abs())
+    }
+
     /// Moves the export cursor from `from` to `to`, refused with
     /// [`StoreError::ExportCursorMoved`] when it is no longer at `from`.
     pub async fn move_export_cursor(&self, from: i64, to: i64, at: i64) -> Result<()> {

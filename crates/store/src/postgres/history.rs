@@ -5,18 +5,21 @@
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 
+use super::changes::record_change;
 use super::files::link_files;
 use super::search::{all_words_query, search_lexemes};
 use super::{FeedLock, PgStore};
+use crate::changes::ChangeKind;
 use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::history::{
-    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Preference,
-    StoredMessage,
+    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Post,
+    Preference, StoredMessage, backchat_content,
 };
 use crate::rows;
 
-const MESSAGE_COLUMNS: &str = "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content";
+const MESSAGE_COLUMNS: &str =
+    "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert";
 
 /// What a stored preference costs besides its label and content (its row), so that many
 /// empty blobs count too.
@@ -24,23 +27,26 @@ const PREFERENCE_OVERHEAD: u64 = 64;
 
 /// Messages of the rooms `$1` holding every word of the [`all_words_query`] `$2`, found
 /// through the GIN index of `messages.search`.
-const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content \
+const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert \
      FROM messages m JOIN principals p ON p.id = m.author_id \
      WHERE m.room_id = ANY($1) AND m.search @@ $2::tsquery";
 
 impl PgStore {
     /// Stores a message with the room's next sequence number, its compliance event and its
-    /// links to the files it names (`linked_files`: repository names; only complete files
-    /// of the room are linked), in one short transaction. The commit order is the room's
-    /// order.
+    /// links to the files it names (only complete files of the room are linked), in one
+    /// short transaction. The commit order is the room's order.
     pub async fn post_message(
         &self,
         room_id: i64,
         author_id: i64,
-        content: &str,
-        linked_files: &[&str],
+        post: &Post<'_>,
         posted_at: i64,
     ) -> Result<StoredMessage> {
+        let Post {
+            content,
+            linked_files,
+            alert,
+        } = *post;
         let mut tx = self.begin_write().await?;
         let seq: i64 = sqlx::query_scalar(
             "UPDATE rooms SET next_seq = next_seq + 1 WHERE id = $1 RETURNING next_seq - 1",
@@ -50,14 +56,15 @@ impl PgStore {
         .await?
         .ok_or_else(|| StoreError::NotFound("room".into()))?;
         sqlx::query(
-            "INSERT INTO messages (room_id, seq, author_id, posted_at, content, search) \
-             VALUES ($1, $2, $3, $4, $5, array_to_tsvector($6::text[]))",
+            "INSERT INTO messages (room_id, seq, author_id, posted_at, content, alert, search) \
+             VALUES ($1, $2, $3, $4, $5, $6, array_to_tsvector($7::text[]))",
         )
         .bind(room_id)
         .bind(seq)
         .bind(author_id)
         .bind(posted_at)
         .bind(content)
+        .bind(alert)
         .bind(search_lexemes(content))
         .execute(&mut *tx)
         .await
@@ -84,6 +91,7 @@ impl PgStore {
             author_uri,
             posted_at,
             content: content.to_owned(),
+            alert,
         })
     }
 
@@ -168,10 +176,11 @@ impl PgStore {
         Ok(())
     }
 
-    /// Reads history (oldest first) and records the read as a compliance event. The record
-    /// is written beside the read, not around it: a read changes nothing, so the outbox's
-    /// lock is held for one insert only, and never for a search. Nothing read is returned
-    /// unless the record was written.
+    /// Reads history (oldest first) and records the read as a compliance event whose
+    /// content is what was read ([`backchat_content`]). The read runs first and the record
+    /// after it: the outbox's lock is held for one insert only, never during a search.
+    /// Nothing read is returned unless the record was written; a read that fails (a search
+    /// stopped at its time limit) is recorded with the query instead.
     pub async fn read_history(
         &self,
         room_id: i64,
@@ -179,26 +188,26 @@ impl PgStore {
         query: &HistoryQuery,
         at: i64,
     ) -> Result<Vec<StoredMessage>> {
-        let description = match query {
-            HistoryQuery::Last(n) => format!("last {n}"),
-            HistoryQuery::Before { seq, n } => format!("before {seq} {n}"),
-            HistoryQuery::After { seq, n } => format!("after {seq} {n}"),
-            HistoryQuery::Search { text, n } => format!("search {n} {text}"),
+        let room = std::slice::from_ref(&room_id);
+        let mut messages: Vec<StoredMessage> = match self.history_rows(room_id, query).await {
+            Ok(rows) => rows.iter().map(rows::message).collect(),
+            Err(e) => {
+                let description = match query {
+                    HistoryQuery::Last(n) => format!("last {n}"),
+                    HistoryQuery::Before { seq, n } => format!("before {seq} {n}"),
+                    HistoryQuery::After { seq, n } => format!("after {seq} {n}"),
+                    HistoryQuery::Search { text, n } => format!("search {n} {text}"),
+                };
+                self.record_events(ComplianceKind::Backchat, room, viewer_id, &description, at)
+                    .await?;
+                return Err(e);
+            }
         };
-        let (recorded, rows) = tokio::join!(
-            self.record_events(
-                ComplianceKind::Backchat,
-                std::slice::from_ref(&room_id),
-                viewer_id,
-                &description,
-                at
-            ),
-            self.history_rows(room_id, query),
-        );
-        recorded?;
-        let mut rows = rows?;
-        rows.reverse();
-        Ok(rows.iter().map(rows::message).collect())
+        messages.reverse();
+        let content = backchat_content(&messages);
+        self.record_events(ComplianceKind::Backchat, room, viewer_id, &content, at)
+            .await?;
+        Ok(messages)
     }
 
     /// The rows a history query asks for, newest first.
@@ -255,8 +264,8 @@ impl PgStore {
     }
 
     /// Searches the history of several rooms (the caller passes the rooms the viewer may
-    /// read), newest first, and records one compliance event per room searched, beside the
-    /// search as [`PgStore::read_history`] does.
+    /// read), newest first, and records one compliance event per room searched, after the
+    /// search as [`PgStore::read_history`] does, each with what was found in its room.
     pub async fn search_history(
         &self,
         room_ids: &[i64],
@@ -280,19 +289,44 @@ impl PgStore {
             .await
             .map_err(|e| self.search_error(e))
         };
-        let description = format!("search {text}");
-        let (recorded, rows) = tokio::join!(
-            self.record_events(
+        let messages: Vec<StoredMessage> = match search.await {
+            Ok(rows) => rows.iter().map(rows::message).collect(),
+            Err(e) => {
+                let description = format!("search {text}");
+                self.record_events(
+                    ComplianceKind::Backchat,
+                    room_ids,
+                    viewer_id,
+                    &description,
+                    at,
+                )
+                .await?;
+                return Err(e);
+            }
+        };
+        // One row per room searched, each with what was found there.
+        let mut tx = self.begin_write().await?;
+        for &room_id in room_ids {
+            let found: Vec<StoredMessage> = messages
+                .iter()
+                .filter(|m| m.room_id == room_id)
+                .rev()
+                .cloned()
+                .collect();
+            let content = backchat_content(&found);
+            outbox(
+                &mut tx,
                 ComplianceKind::Backchat,
-                room_ids,
+                room_id,
                 viewer_id,
-                &description,
-                at
-            ),
-            search,
-        );
-        recorded?;
-        Ok(rows?.iter().map(rows::message).collect())
+                None,
+                &content,
+                at,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(messages)
     }
 
     /// Records a join or part (or any event without its own row) for compliance.
@@ -343,14 +377,16 @@ impl PgStore {
     }
 
     /// Invites principals to a room; each gets the next invitation id of their own. Already
-    /// invited principals are left as they are.
-    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<()> {
+    /// invited principals are left as they are. Each new invitation is written with its
+    /// access change, through which a running server pushes it. Returns how many are new.
+    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<u64> {
+        let mut invited = 0;
         let mut tx = self.begin_write().await?;
         for p in principal_ids {
             // The principal's row is locked first: two nodes inviting the same principal at
             // once would otherwise both read the same highest id.
             lock_principal(&mut tx, *p).await?;
-            sqlx::query(
+            let new = sqlx::query(
                 "INSERT INTO invitations (principal_id, invite_id, room_id, created_at) \
                  SELECT $1, COALESCE(MAX(invite_id), 0) + 1, $2, $3 FROM invitations WHERE principal_id = $1 \
                  ON CONFLICT DO NOTHING",
@@ -359,10 +395,20 @@ impl PgStore {
             .bind(room_id)
             .bind(crate::now())
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?
+            .rows_affected();
+            if new > 0 {
+                let change = ChangeKind::Invite {
+                    principal_id: *p,
+                    room_id,
+                };
+                record_change(&mut tx, &change).await?;
+                invited += new;
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(invited)
     }
 
     /// Invitations with an id of at least `from_id`, in order.

@@ -10,7 +10,7 @@ use super::rooms::{
     update_room_in,
 };
 use crate::audit::{Audit, AuditEntry};
-use crate::engine::foreign_key_as_not_found;
+use crate::engine::{foreign_key_as_not_found, unique_as_duplicate};
 use crate::error::{Result, StoreError};
 use crate::rooms::{Category, CategoryUpdate, NewRoom, Role, Room, ScopeEntry};
 use crate::rows;
@@ -91,7 +91,11 @@ impl PgStore {
         .bind(update.logged)
         .bind(category_id)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| {
+            let name = update.name.as_deref().unwrap_or_default();
+            unique_as_duplicate(e, &format!("a category named {name}"))
+        })?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("category".into()));
         }

@@ -2,18 +2,22 @@
 //! memory here is state the others would need: sequence numbers, ids, quotas and cursors are
 //! rows, and every check-then-write holds a row lock (or, for the two feeds the server and
 //! the exporter read by id, an advisory lock) in its transaction.
+mod categories;
 mod changes;
 mod compliance;
 mod copy;
-
-pub use copy::TableCopy;
 mod files;
 mod history;
+mod installation;
 mod manage;
 mod people;
 mod retention;
+mod room_delete;
 mod rooms;
 mod search;
+mod signed_in;
+
+pub use copy::TableCopy;
 
 use std::time::Duration;
 
@@ -45,7 +49,7 @@ const CONNECTIONS: u32 = 16;
 /// Connections for searches, per node: how many may run at once.
 const SEARCHERS: u32 = 2;
 /// The accounts not removed, as `rows::user` reads them; callers add conditions.
-const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled, admin \
+const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled, admin, persistent_chat \
      FROM principals WHERE kind = 'user' AND removed_at IS NULL";
 
 /// The two feeds read by id from a cursor: the access changes a server applies, and the
@@ -87,18 +91,32 @@ impl PgStore {
     }
 
     /// Connects to the database at `url` (`postgres://user:password@host/db`) and applies the
-    /// migrations this build has and the database lacks. sqlx's migrator holds an advisory
-    /// lock while it runs, so nodes starting together migrate once.
+    /// migrations this build has and the database lacks: for the commands that create or
+    /// upgrade an installation. sqlx's migrator holds an advisory lock while it runs, so
+    /// nodes starting together migrate once.
     pub async fn open(url: &str) -> Result<PgStore> {
-        let options: PgConnectOptions = url.parse()?;
-        let pool = PgPoolOptions::new()
-            .max_connections(CONNECTIONS)
-            .connect_with(options.clone())
-            .await?;
+        let (pool, options) = connect(url).await?;
         POSTGRES
             .run(&pool)
             .await
             .map_err(|e| migrate::error(&POSTGRES, e))?;
+        Self::with_pool(pool, options).await
+    }
+
+    /// Connects to a database that is at this build's schema, changing nothing:
+    /// [`StoreError::SchemaTooOld`] (an empty database too) or [`StoreError::SchemaTooNew`]
+    /// otherwise. For the commands that run beside a server, which must never migrate
+    /// under it.
+    pub async fn open_existing(url: &str) -> Result<PgStore> {
+        let (pool, options) = connect(url).await?;
+        if let Err(e) = check_schema(&pool).await {
+            pool.close().await;
+            return Err(e);
+        }
+        Self::with_pool(pool, options).await
+    }
+
+    async fn with_pool(pool: PgPool, options: PgConnectOptions) -> Result<PgStore> {
         let searches = PgPoolOptions::new()
             .max_connections(SEARCHERS)
             .connect_with(options)
@@ -150,7 +168,7 @@ impl PgStore {
         let mechanisms = secrets.mechanisms();
         let revived: Option<i64> = if revive {
             sqlx::query_scalar(
-                "UPDATE principals SET removed_at = NULL, disabled = FALSE, admin = FALSE, display_name = $1, created_at = $2, mechanisms = $3 \
+                "UPDATE principals SET removed_at = NULL, disabled = FALSE, admin = FALSE, persistent_chat = TRUE, display_name = $1, created_at = $2, mechanisms = $3 \
                  WHERE uri = $4 AND kind = 'user' AND removed_at IS NOT NULL RETURNING id",
             )
             .bind(display_name)
@@ -176,6 +194,7 @@ impl PgStore {
             mechanisms,
             disabled: false,
             admin: false,
+            persistent_chat: true,
         })
     }
 
@@ -198,6 +217,7 @@ impl PgStore {
                 mechanisms,
                 disabled: false,
                 admin: false,
+                persistent_chat: true,
             });
         }
         tx.commit().await?;
@@ -371,6 +391,32 @@ impl PgStore {
         self.pool.close().await;
         self.searches.close().await;
     }
+}
+
+/// The pool for reads and writes, and the options the search pool connects with.
+async fn connect(url: &str) -> Result<(PgPool, PgConnectOptions)> {
+    let options: PgConnectOptions = url.parse()?;
+    let pool = PgPoolOptions::new()
+        .max_connections(CONNECTIONS)
+        .connect_with(options.clone())
+        .await?;
+    Ok((pool, options))
+}
+
+/// Refuses a schema other than this build's, as the SQLite engine's `check_schema` does:
+/// older (migrations to run; a database without sqlx's table has none) or newer.
+async fn check_schema(pool: &PgPool) -> Result<()> {
+    let migrated: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    let applied: Vec<i64> = if migrated {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    migrate::check_applied(&POSTGRES, &applied)
 }
 
 /// The id of an account that exists and is not removed.

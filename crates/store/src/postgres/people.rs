@@ -29,6 +29,27 @@ impl PgStore {
         Ok(())
     }
 
+    /// Lets an account use persistent chat or not. Turned off, the account's sessions end,
+    /// so that its clients sign in again and learn it from provisioning at once.
+    pub async fn set_persistent_chat(&self, uri: &str, enabled: bool) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let id = live_user_id(&mut tx, uri).await?;
+        sqlx::query("UPDATE principals SET persistent_chat = $1 WHERE id = $2")
+            .bind(enabled)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if !enabled {
+            record_change(
+                &mut tx,
+                &ChangeKind::sign_out(uri, "persistent chat turned off"),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Active accounts whose address or display name contains `query` (case-insensitively,
     /// for ASCII letters: ILIKE on "C" text, as SQLite's LIKE), by address, at most `limit`. The query is
     /// text, never a pattern: `%`, `_` and `\` are escaped.

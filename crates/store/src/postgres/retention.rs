@@ -159,15 +159,7 @@ impl PgStore {
     ) -> Result<Purged> {
         let before = before.unwrap_or(i64::MAX);
         let mut tx = self.begin_write().await?;
-        let held: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM legal_holds WHERE room_id = $1 AND released_at IS NULL)",
-        )
-        .bind(room_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if held {
-            return Err(StoreError::Held("the room".into()));
-        }
+        refuse_held_room(&mut tx, room_id).await?;
         let deleted = sqlx::query(&format!(
             "DELETE FROM messages WHERE id IN (SELECT id FROM messages \
              WHERE room_id = $1 AND posted_at < $2 AND author_id NOT IN ({HELD_USERS}) \
@@ -216,6 +208,23 @@ impl PgStore {
 
 /// One `purge` row per author of the deleted messages: how many, and the first and last
 /// sequence numbers (the last also as the row's `message_seq`).
+/// [`StoreError::Held`] while a legal hold is in force on the room: nothing of it may go.
+pub(super) async fn refuse_held_room(
+    tx: &mut Transaction<'_, Postgres>,
+    room_id: i64,
+) -> Result<()> {
+    let held: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM legal_holds WHERE room_id = $1 AND released_at IS NULL)",
+    )
+    .bind(room_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if held {
+        return Err(StoreError::Held("the room".into()));
+    }
+    Ok(())
+}
+
 async fn record_messages(
     tx: &mut Transaction<'_, Postgres>,
     room_id: i64,

@@ -54,7 +54,12 @@ impl PgStore {
         .bind(crate::now())
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| foreign_key_as_not_found(e, "parent category"))?;
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Duplicate(format!("a category named {}", new.name))
+            }
+            e => foreign_key_as_not_found(e, "parent category"),
+        })?;
         self.category(id)
             .await?
             .ok_or_else(|| StoreError::NotFound("category".into()))
@@ -164,9 +169,13 @@ impl PgStore {
         self.room_after_write(room_id).await
     }
 
+    /// Changes a room from outside the server (the admin commands): the server hears of it
+    /// from the change feed and tells the sessions in the room. (The room-management
+    /// application tells them itself, through `edit_room`.)
     pub async fn update_room(&self, room_id: i64, update: &RoomUpdate) -> Result<Room> {
         let mut tx = self.begin_write().await?;
         update_room_in(&mut tx, room_id, update).await?;
+        record_change(&mut tx, &ChangeKind::RoomChanged { room_id }).await?;
         tx.commit().await?;
         self.room_after_write(room_id).await
     }
@@ -222,6 +231,29 @@ impl PgStore {
         let rows = sqlx::query(&sql)
             .bind(principal_id)
             .bind(role.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(rows::room_info).collect())
+    }
+
+    /// The rooms of one category, by name, at most `limit`; Secret rooms only where
+    /// `visible_to` holds a role (the candidates of [`PgStore::search_rooms`]).
+    pub async fn rooms_in_category(
+        &self,
+        category_id: i64,
+        visible_to: i64,
+        limit: u32,
+    ) -> Result<Vec<RoomInfo>> {
+        let sql = format!(
+            "{ROOM_INFO_SELECT} WHERE r.category_id = $1 \
+               AND (r.privacy <> 'secret' \
+                    OR EXISTS (SELECT 1 FROM room_roles rr WHERE rr.room_id = r.id AND rr.principal_id = $2)) \
+             ORDER BY lower(r.name) LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(category_id)
+            .bind(visible_to)
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(rows::room_info).collect())

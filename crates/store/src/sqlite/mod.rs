@@ -501,15 +501,7 @@ async fn check_schema(pool: &SqlitePool) -> Result<()> {
     } else {
         Vec::new()
     };
-    let known = migrate::latest(&SQLITE);
-    let found = applied.iter().copied().max().unwrap_or(0);
-    if found > known {
-        return Err(StoreError::SchemaTooNew { found, known });
-    }
-    if SQLITE.iter().any(|m| !applied.contains(&m.version)) {
-        return Err(StoreError::SchemaTooOld { found, known });
-    }
-    Ok(())
+    migrate::check_applied(&SQLITE, &applied)
 }
 
 /// Databases created before sqlx ran the migrations listed the versions applied in a

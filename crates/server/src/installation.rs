@@ -274,7 +274,10 @@ mod tests {
     #[test]
     fn a_store_url_is_named_without_its_password() {
         let cases = [
-            ("postgres://parlance:s3cret@db/chat", "postgres://parlance:…@db/chat"),
+            (
+                "postgres://parlance:s3cret@db/chat",
+                "postgres://parlance:…@db/chat",
+            ),
             ("postgres://parlance@db/chat", "postgres://parlance@db/chat"),
             ("postgresql://db/chat?user=a", "postgresql://db/chat?user=a"),
             ("postgres://u:p@ss@db/x", "postgres://u:…@db/x"),

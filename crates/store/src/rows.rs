@@ -10,8 +10,8 @@ use sqlx::sqlite::SqliteRow;
 use crate::accounts::{Mechanisms, User};
 use crate::error::{Result, StoreError};
 use crate::files::{Direction, FileState, FileToken, StoredFile};
-use crate::installation::Installation;
 use crate::history::{ComplianceEvent, ComplianceRecord, StoredMessage};
+use crate::installation::Installation;
 use crate::retention::{HoldTarget, LegalHold};
 use crate::rooms::{Behavior, Category, Privacy, Room, RoomInfo};
 

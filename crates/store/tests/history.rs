@@ -6,8 +6,7 @@ mod common;
 use common::{engines, room, user};
 use parlance_store::history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Post,
-    StoredMessage,
-    backchat_content,
+    StoredMessage, backchat_content,
 };
 use parlance_store::{Store, StoreError};
 
@@ -151,12 +150,7 @@ async fn concurrent_posts_take_every_sequence_number_once() {
                         let content = format!("task {t} post {i}");
                         seqs.push(
                             store
-                                .post_message(
-                                    lobby.id,
-                                    author,
-                                    &Post::text(&content, &[]),
-                                    0,
-                                )
+                                .post_message(lobby.id, author, &Post::text(&content, &[]), 0)
                                 .await
                                 .unwrap()
                                 .seq,
@@ -268,21 +262,11 @@ async fn each_post_writes_one_chat_event() {
         let bob = user(store, "bob").await;
         let lobby = room(store, "Lobby").await;
         store
-            .post_message(
-                lobby.id,
-                alice,
-                &Post::text("hello", &[]),
-                10,
-            )
+            .post_message(lobby.id, alice, &Post::text("hello", &[]), 10)
             .await
             .unwrap();
         store
-            .post_message(
-                lobby.id,
-                bob,
-                &Post::text("hi alice", &[]),
-                20,
-            )
+            .post_message(lobby.id, bob, &Post::text("hi alice", &[]), 20)
             .await
             .unwrap();
         let events = all_events(store).await;
@@ -310,21 +294,11 @@ async fn each_post_writes_one_chat_event() {
         let missing_room = lobby.id + 1000;
         let missing_user = alice.max(bob) + 1000;
         let got = store
-            .post_message(
-                missing_room,
-                alice,
-                &Post::text("into the void", &[]),
-                30,
-            )
+            .post_message(missing_room, alice, &Post::text("into the void", &[]), 30)
             .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
         let got = store
-            .post_message(
-                lobby.id,
-                missing_user,
-                &Post::text("from nobody", &[]),
-                30,
-            )
+            .post_message(lobby.id, missing_user, &Post::text("from nobody", &[]), 30)
             .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
         assert_eq!(
@@ -333,12 +307,7 @@ async fn each_post_writes_one_chat_event() {
             "a refused post leaves no event"
         );
         let next = store
-            .post_message(
-                lobby.id,
-                alice,
-                &Post::text("still dense", &[]),
-                40,
-            )
+            .post_message(lobby.id, alice, &Post::text("still dense", &[]), 40)
             .await
             .unwrap();
         assert_eq!(next.seq, 3, "a refused post takes no sequence number");
@@ -355,12 +324,7 @@ async fn last_returns_the_newest_oldest_first() {
         let empty = room(store, "Empty").await;
         for i in 1..=10 {
             store
-                .post_message(
-                    lobby.id,
-                    alice,
-                    &Post::text(&format!("m{i}"), &[]),
-                    i,
-                )
+                .post_message(lobby.id, alice, &Post::text(&format!("m{i}"), &[]), i)
                 .await
                 .unwrap();
         }
@@ -398,12 +362,7 @@ async fn before_and_after_page_through_the_whole_history() {
         let lobby = room(store, "Lobby").await;
         for i in 1..=COUNT {
             store
-                .post_message(
-                    lobby.id,
-                    alice,
-                    &Post::text(&format!("m{i}"), &[]),
-                    i,
-                )
+                .post_message(lobby.id, alice, &Post::text(&format!("m{i}"), &[]), i)
                 .await
                 .unwrap();
         }
@@ -520,12 +479,7 @@ async fn search_matches_every_word_and_takes_the_query_literally() {
         .enumerate()
         {
             store
-                .post_message(
-                    lobby.id,
-                    alice,
-                    &Post::text(content, &[]),
-                    i as i64,
-                )
+                .post_message(lobby.id, alice, &Post::text(content, &[]), i as i64)
                 .await
                 .unwrap();
         }
@@ -658,12 +612,7 @@ async fn search_history_covers_only_the_given_rooms_newest_first() {
             (b.id, "beta unrelated", 5),
         ] {
             store
-                .post_message(
-                    room_id,
-                    alice,
-                    &Post::text(content, &[]),
-                    at,
-                )
+                .post_message(room_id, alice, &Post::text(content, &[]), at)
                 .await
                 .unwrap();
         }
@@ -752,12 +701,7 @@ async fn joins_and_parts_are_recorded_and_events_page_by_id() {
             .await
             .unwrap();
         store
-            .post_message(
-                lobby.id,
-                alice,
-                &Post::text("hello", &[]),
-                2,
-            )
+            .post_message(lobby.id, alice, &Post::text("hello", &[]), 2)
             .await
             .unwrap();
         store
@@ -1031,12 +975,7 @@ async fn history_and_its_records_survive_reopening() {
         for i in 1..=3 {
             engine
                 .store
-                .post_message(
-                    lobby.id,
-                    alice,
-                    &Post::text(&format!("m{i}"), &[]),
-                    i,
-                )
+                .post_message(lobby.id, alice, &Post::text(&format!("m{i}"), &[]), i)
                 .await
                 .unwrap();
         }
@@ -1068,12 +1007,7 @@ async fn history_and_its_records_survive_reopening() {
         );
         assert_eq!(
             store
-                .post_message(
-                    lobby.id,
-                    alice,
-                    &Post::text("m4", &[]),
-                    5
-                )
+                .post_message(lobby.id, alice, &Post::text("m4", &[]), 5)
                 .await
                 .unwrap()
                 .seq,
@@ -1100,12 +1034,7 @@ async fn imported_messages_continue_the_sequence_and_are_searchable() {
         let author = user(store, "importer").await;
         let r = room(store, "Imported").await;
         store
-            .post_message(
-                r.id,
-                author,
-                &Post::text("live one", &[]),
-                1,
-            )
+            .post_message(r.id, author, &Post::text("live one", &[]), 1)
             .await
             .unwrap();
         let texts: Vec<String> = (0..1203).map(|i| format!("imported line {i}")).collect();
@@ -1136,12 +1065,7 @@ async fn imported_messages_continue_the_sequence_and_are_searchable() {
         assert_eq!(last[1].content, "imported line 1202");
         assert_eq!(last[1].author_uri, "sip:importer@example.test");
         let next = store
-            .post_message(
-                r.id,
-                author,
-                &Post::text("live two", &[]),
-                9,
-            )
+            .post_message(r.id, author, &Post::text("live two", &[]), 9)
             .await
             .unwrap();
         assert_eq!(next.seq, 1205);
@@ -1208,12 +1132,7 @@ async fn a_search_past_its_time_limit_is_stopped_and_still_recorded() {
             3
         );
         let post = store
-            .post_message(
-                r.id,
-                author,
-                &Post::text("after", &[]),
-                9,
-            )
+            .post_message(r.id, author, &Post::text("after", &[]), 9)
             .await
             .unwrap();
         assert_eq!(post.seq, 3001);

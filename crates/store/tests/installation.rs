@@ -110,7 +110,10 @@ async fn a_snapshot_is_the_database_as_it_was_with_its_complete_files() {
         let path = dir.join("snapshot.db");
         if let Location::Postgres(_) = engine.location {
             let refused = store.snapshot_into(&path).await;
-            assert!(matches!(refused, Err(StoreError::NoSnapshot)), "{refused:?}");
+            assert!(
+                matches!(refused, Err(StoreError::NoSnapshot)),
+                "{refused:?}"
+            );
             assert!(!path.exists(), "nothing written");
             std::fs::remove_dir_all(&dir).unwrap();
             engine.finish().await;

@@ -79,12 +79,22 @@ async fn a_populated_sqlite_store_moves_to_postgres_whole() {
             (alice, "lunch at noon")
         };
         source
-            .post_message(lobby.id, author, &Post::text(&format!("{text} {i}"), &[]), i)
+            .post_message(
+                lobby.id,
+                author,
+                &Post::text(&format!("{text} {i}"), &[]),
+                i,
+            )
             .await
             .unwrap();
     }
     source
-        .post_message(lobby.id, gone, &Post::text("linking", &[file.name.as_str()]), 3_000)
+        .post_message(
+            lobby.id,
+            gone,
+            &Post::text("linking", &[file.name.as_str()]),
+            3_000,
+        )
         .await
         .ok();
     source

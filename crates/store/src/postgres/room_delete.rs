@@ -26,10 +26,11 @@ impl PgStore {
     pub async fn delete_room(&self, room_id: i64) -> Result<()> {
         let mut tx = self.begin_write().await?;
         // The room's row first: posts and uploads into it wait for this transaction.
-        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM rooms WHERE id = $1 FOR UPDATE")
-            .bind(room_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM rooms WHERE id = $1 FOR UPDATE")
+                .bind(room_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if found.is_none() {
             return Err(StoreError::NotFound("room".into()));
         }

@@ -5,9 +5,9 @@ use sqlx::Row;
 use super::SqliteStore;
 use super::rooms::{CATEGORY_COLUMNS, record_scope_change};
 use crate::engine::unique_as_duplicate;
-use crate::rows;
 use crate::error::{Result, StoreError};
 use crate::rooms::Category;
+use crate::rows;
 
 impl SqliteStore {
     /// Renames a category; a name another category has (whatever its case) is `Duplicate`.

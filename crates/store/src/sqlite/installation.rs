@@ -34,7 +34,9 @@ impl SqliteStore {
         .execute(&self.writes)
         .await?;
         // On the writer: a reader might not see the row just written by another process yet.
-        let row = sqlx::query(rows::INSTALLATION).fetch_one(&self.writes).await?;
+        let row = sqlx::query(rows::INSTALLATION)
+            .fetch_one(&self.writes)
+            .await?;
         Ok(rows::installation(&row))
     }
 

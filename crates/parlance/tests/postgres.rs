@@ -8,7 +8,7 @@ mod postgres;
 
 use std::process::Stdio;
 
-use common::{DataDir, chat_server, client_config, parlance};
+use common::{DataDir, chat_server, client_config, outcome, parlance};
 use parlance_client::{Client, HistoryQuery};
 use parlance_store::Store;
 use parlance_store::history::HistoryQuery as StoreQuery;
@@ -142,5 +142,48 @@ async fn migrate_store_moves_a_sqlite_installation_that_then_serves_from_postgre
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not empty"), "{stderr}");
+    postgres::drop_database(&url).await;
+}
+
+/// The installation's rules hold on PostgreSQL as on SQLite: a command beside a server
+/// neither creates nor migrates the database (an empty one is refused until `init`), `init`
+/// records the identity there, another domain is refused, and `backup` refuses to copy a
+/// PostgreSQL store, leaving no directory behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_installation_rules_hold_on_postgres() {
+    let url = postgres::fresh_database().await;
+    let data = DataDir::new("pg-install");
+    data.use_store(&url);
+    let run = |args: &[&str]| outcome(parlance(&data.0).args(args).output().unwrap());
+
+    for command in [&["user", "list"][..], &["migrate"]] {
+        let (ok, text) = run(command);
+        assert!(!ok && text.contains("no Parlance installation"), "{text}");
+    }
+    let store = Store::open_existing(&url).await;
+    assert!(store.is_err(), "still empty: nothing was migrated");
+
+    let (ok, text) = run(&["init"]);
+    assert!(ok, "{text}");
+    let store = Store::open_existing(&url).await.unwrap();
+    let recorded = store.installation().await.unwrap().unwrap();
+    assert_eq!(recorded.domain, common::DOMAIN);
+    store.close().await;
+    let (ok, text) = run(&["user", "list"]);
+    assert!(ok, "{text}");
+
+    let (ok, text) = outcome(
+        std::process::Command::new(common::BIN)
+            .args(["--data-dir", data.0.to_str().unwrap(), "--domain", "other.test"])
+            .args(["--store", &url, "user", "list"])
+            .output()
+            .unwrap(),
+    );
+    assert!(!ok && text.contains("other.test"), "{text}");
+
+    let dest = data.0.join("backup");
+    let (ok, text) = run(&["backup", dest.to_str().unwrap()]);
+    assert!(!ok && text.contains("pg_dump"), "{text}");
+    assert!(!dest.exists(), "no backup directory made");
     postgres::drop_database(&url).await;
 }

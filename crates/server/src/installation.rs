@@ -207,11 +207,24 @@ async fn open_unchecked(
             path: config.data_dir.clone(),
         });
     }
+    // A database without any schema (an empty PostgreSQL database) is no installation yet:
+    // only `serve` and `init` make one there, as in an empty data directory.
+    let missing = || InstallationError::Missing {
+        path: config.data_dir.clone(),
+    };
     let store = match access {
-        Access::Create | Access::Migrate => Store::open(&url).await,
+        Access::Create => Store::open(&url).await,
+        Access::Migrate => match Store::open_existing(&url).await {
+            Err(StoreError::SchemaTooOld { found: 0, .. }) => return Err(missing()),
+            Err(StoreError::SchemaTooOld { .. }) => Store::open(&url).await,
+            opened => opened,
+        },
         Access::Existing => Store::open_existing(&url).await,
     }
-    .map_err(InstallationError::store(&db))?;
+    .map_err(|e| match e {
+        StoreError::SchemaTooOld { found: 0, .. } => missing(),
+        e => InstallationError::store(&db)(e),
+    })?;
     match identify(config, access, &store).await {
         Ok((key, installation)) => Ok((store, key, installation)),
         Err(e) => {

@@ -74,6 +74,7 @@ fn administrators_are_made_and_unmade() {
 fn persistent_chat_is_turned_off_and_on_again() {
     let data = std::env::temp_dir().join(format!("parlance-chat-policy-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["init"]);
     ok(&data, &["user", "add", "alice@example.test"]);
     assert!(!alice_listed(&data).contains("no-chat"), "on by default");
     assert_eq!(
@@ -391,6 +392,7 @@ fn user_with_password(data: &Path, args: &[&str], password: &str) -> (bool, Stri
 fn short_passwords_are_refused() {
     let data = std::env::temp_dir().join(format!("parlance-admin-pw-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["init"]);
     let (success, text) = user_with_password(&data, &["add", "alice@example.test"], "seven77");
     assert!(!success, "{text}");
     assert_eq!(
@@ -437,6 +439,7 @@ fn short_passwords_are_refused() {
 fn categories_are_renamed_deleted_and_scoped() {
     let data = std::env::temp_dir().join(format!("parlance-admin-cat-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    ok(&data, &["init"]);
     ok(&data, &["user", "add", "alice@example.test"]);
     ok(&data, &["category", "add", "Eng"]);
     let (success, text) = run(&data, &["category", "add", "ENG"]);

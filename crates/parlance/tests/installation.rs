@@ -239,17 +239,24 @@ async fn database(data: &Path) -> sqlx::SqlitePool {
     sqlx::SqlitePool::connect_with(options).await.unwrap()
 }
 
+/// What the newest migration (0013, the per-user chat policy) added, taken away again.
+const UNDO_NEWEST: &str = "ALTER TABLE principals DROP COLUMN persistent_chat";
+
 #[tokio::test]
 async fn only_migrate_and_serve_change_the_schema() {
     let data = DataDir::new("schema");
     ok(&data.0, &["init"]);
     ok(&data.0, &["user", "add", "alice@example.test"]);
     let newest = Store::known_schema();
+    assert_eq!(
+        newest, 13,
+        "a new migration: make UNDO_NEWEST undo it, so that this test sees the build before"
+    );
 
     // As a database of the build before this one: the newest migration not applied.
     let pool = database(&data.0).await;
     sqlx::raw_sql(&format!(
-        "DROP TABLE installation; DELETE FROM _sqlx_migrations WHERE version = {newest}"
+        "{UNDO_NEWEST}; DELETE FROM _sqlx_migrations WHERE version = {newest}"
     ))
     .execute(&pool)
     .await

@@ -174,7 +174,12 @@ async fn the_installation_rules_hold_on_postgres() {
 
     let (ok, text) = outcome(
         std::process::Command::new(common::BIN)
-            .args(["--data-dir", data.0.to_str().unwrap(), "--domain", "other.test"])
+            .args([
+                "--data-dir",
+                data.0.to_str().unwrap(),
+                "--domain",
+                "other.test",
+            ])
             .args(["--store", &url, "user", "list"])
             .output()
             .unwrap(),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::changes::ChangeKind;
 use crate::error::{Result, StoreError};
 use crate::retention::HoldTarget;
 
@@ -71,4 +72,43 @@ pub(crate) fn purge_summaries(
             )
         })
         .collect()
+}
+
+/// The columns of an `access_changes` row: kind, principal, room, category, account, reason.
+pub(crate) type ChangeColumns<'a> = (
+    &'static str,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<&'a str>,
+    &'a str,
+);
+
+/// How a change is written to the feed (read back by `rows::access_change`).
+pub(crate) fn change_columns(change: &ChangeKind) -> ChangeColumns<'_> {
+    match change {
+        ChangeKind::Rights {
+            principal_id,
+            room_id,
+            category_id,
+        } => ("rights", *principal_id, *room_id, *category_id, None, ""),
+        ChangeKind::SignOut { account, reason } => {
+            ("sign_out", None, None, None, Some(account), reason)
+        }
+        ChangeKind::Unlock { account } => ("unlock", None, None, None, Some(account), ""),
+        ChangeKind::RoomChanged { room_id } => {
+            ("room_changed", None, Some(*room_id), None, None, "")
+        }
+        ChangeKind::Invite {
+            principal_id,
+            room_id,
+        } => (
+            "invite",
+            Some(*principal_id),
+            Some(*room_id),
+            None,
+            None,
+            "",
+        ),
+    }
 }

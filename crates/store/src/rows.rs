@@ -8,6 +8,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
 use crate::accounts::{Mechanisms, User};
+use crate::changes::{AccessChange, ChangeKind};
 use crate::error::{Result, StoreError};
 use crate::files::{Direction, FileState, FileToken, StoredFile};
 use crate::history::{ComplianceEvent, ComplianceRecord, StoredMessage};
@@ -220,4 +221,34 @@ pub(crate) fn installation(r: &impl Columns) -> Installation {
         key_check: r.bytes("key_check"),
         created_at: r.int("created_at"),
     }
+}
+
+/// An access change; `None` for a kind this build does not know (written by a newer one)
+/// or a row that lacks what its kind needs.
+pub(crate) fn access_change(r: &impl Columns) -> Option<AccessChange> {
+    let account = || r.opt_text("account").unwrap_or_default();
+    let kind = match r.text("kind").as_str() {
+        "rights" => ChangeKind::Rights {
+            principal_id: r.opt_int("principal_id"),
+            room_id: r.opt_int("room_id"),
+            category_id: r.opt_int("category_id"),
+        },
+        "sign_out" => ChangeKind::SignOut {
+            account: account(),
+            reason: r.text("reason"),
+        },
+        "unlock" => ChangeKind::Unlock { account: account() },
+        "room_changed" => ChangeKind::RoomChanged {
+            room_id: r.opt_int("room_id")?,
+        },
+        "invite" => ChangeKind::Invite {
+            principal_id: r.opt_int("principal_id")?,
+            room_id: r.opt_int("room_id")?,
+        },
+        _ => return None,
+    };
+    Some(AccessChange {
+        seq: r.int("seq"),
+        kind,
+    })
 }

@@ -39,3 +39,20 @@ pub(crate) fn error(migrator: &Migrator, e: MigrateError) -> StoreError {
         e => StoreError::Migration(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{POSTGRES, SQLITE};
+
+    /// Every SQLite migration has its PostgreSQL twin, with the same number and name: the
+    /// schema checks compare versions across engines, and `migrate-store` copies between them.
+    #[test]
+    fn each_engine_has_the_same_migrations() {
+        let names = |m: &sqlx::migrate::Migrator| -> Vec<(i64, String)> {
+            m.iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect()
+        };
+        assert_eq!(names(&SQLITE), names(&POSTGRES));
+    }
+}

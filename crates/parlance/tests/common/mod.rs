@@ -83,7 +83,13 @@ pub fn admin(data: &Path, args: &[&str]) {
         cmd.arg("--password-stdin");
     }
     let mut child = cmd.spawn().unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    // Only `user` commands read the password; another may have ended before it is written
+    // (a broken pipe), and one that fails says why in its own output below.
+    let mut stdin = child.stdin.take().unwrap();
+    if args.first() == Some(&"user") {
+        let _ = writeln!(stdin, "{PASSWORD}");
+    }
+    drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),

@@ -2,7 +2,7 @@
 //! post into the room), then delivered to everyone joined, author included. It has no
 //! reply of its own: a refusal is the [`Answer`] to the body that carried it (the server's
 //! answer to the INFO; sipe shows "not delivered" for any refusal). An alert (`alert="true"`)
-//! is stored and delivered as one.
+//! is stored and delivered as one, an RTF copy (`<rtf>`) stored and delivered as received.
 
 use std::time::Instant;
 
@@ -34,11 +34,13 @@ pub(super) async fn run(
     if chat.message.ts.is_none() {
         return respond(Answer::MissingTimestamp);
     }
-    if service
-        .settings
-        .chat_limits
-        .check(&chat.message.text)
-        .is_err()
+    let limits = &service.settings.chat_limits;
+    if limits.check(&chat.message.text).is_err()
+        || chat
+            .message
+            .rtf
+            .as_deref()
+            .is_some_and(|rtf| limits.check_rtf(rtf).is_err())
     {
         return respond(Answer::TooLarge);
     }
@@ -98,6 +100,7 @@ pub(super) async fn run(
                 content: &chat.message.text,
                 linked_files: &linked,
                 alert: chat.message.alert,
+                rtf: chat.message.rtf.as_deref(),
             },
             service.now_nanos(),
         )
@@ -125,6 +128,7 @@ pub(super) async fn run(
             message_id: Some(stored.seq as u64),
             text: stored.content,
             alert: stored.alert,
+            rtf: stored.rtf,
         },
     };
     let targets = service.rosters().targets(info.room.id);

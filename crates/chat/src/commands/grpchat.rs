@@ -42,6 +42,12 @@ pub(super) async fn run(
             .as_deref()
             .is_some_and(|rtf| limits.check_rtf(rtf).is_err())
     {
+        tracing::info!(
+            principal = %principal.uri,
+            bytes = chat.message.text.len(),
+            rtf_bytes = chat.message.rtf.as_ref().map(String::len),
+            "post refused: over the size limits"
+        );
         return respond(Answer::TooLarge);
     }
     // The size limits count the text as typed; what goes out is escaped, and must fit

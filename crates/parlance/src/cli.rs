@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use parlance_server::config::Config;
 
 use crate::logging::LogFormat;
-use crate::{admin, check, installation, serve};
+use crate::{admin, check, installation, migrate_store, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +44,10 @@ pub struct Common {
     /// SIP domain; overrides the file.
     #[arg(long, global = true, env = "PARLANCE_DOMAIN")]
     domain: Option<String>,
+    /// Store URL (`sqlite:PATH` or `postgres://user@host/db`); overrides the file's
+    /// `store.url`.
+    #[arg(long, global = true, env = "PARLANCE_STORE", value_name = "URL")]
+    store: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +93,8 @@ pub enum Command {
     Chat(parlance_tui::ChatArgs),
     /// Measure this machine: load scenarios against a real server (see BENCHMARKS.md).
     Bench(parlance_bench::BenchArgs),
+    /// Copy a SQLite installation into an empty PostgreSQL database (server stopped).
+    MigrateStore(migrate_store::MigrateStoreArgs),
 }
 
 impl Common {
@@ -113,6 +119,9 @@ impl Common {
         }
         if let Some(domain) = &self.domain {
             config.domain = domain.to_ascii_lowercase();
+        }
+        if let Some(store) = &self.store {
+            config.store.url = Some(store.clone());
         }
         config.validate()?;
         Ok(config)

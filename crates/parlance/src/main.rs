@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod installation;
 mod logging;
+mod migrate_store;
 mod notify;
 mod serve;
 
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
             Command::File(cmd) => admin::file::run(config()?, cmd).await,
             Command::Compliance(cmd) => admin::compliance::run(config()?, cmd).await,
             Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),
+            Command::MigrateStore(args) => migrate_store::run(args).await,
             Command::Bench(args) => parlance_bench::run(args)
                 .await
                 .map(drop)

@@ -40,7 +40,7 @@ impl Background {
         let (config, key) = (config.clone(), key.clone());
         let exporter = runtime
             .spawn(async move {
-                let store = Store::open_sqlite_existing(&config.database_path()).await?;
+                let store = Store::open_existing(&config.store_url()).await?;
                 exporter(&config, store, &key, clock).await
             })
             .await

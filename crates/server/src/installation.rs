@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use parlance_store::{Installation, LockFile, ServerKey, Store, StoreError};
+use parlance_store::{Installation, LockFile, ServerKey, Store, StoreError, StoreUrl};
 
 use crate::config::Config;
 
@@ -134,9 +134,39 @@ pub fn lock(config: &Config) -> Result<LockFile, InstallationError> {
     }
 }
 
-/// Whether an installation (its database) exists in the configured data directory.
+/// Whether an installation exists: its SQLite database, or, with a PostgreSQL store
+/// (`store.url`), the data directory that holds its server key (the database says the rest
+/// when it is opened: an empty one has no schema yet).
 pub fn exists(config: &Config) -> bool {
-    config.database_path().is_file()
+    match StoreUrl::parse(&config.store_url()) {
+        Ok(StoreUrl::Sqlite(path)) => path.is_file(),
+        Ok(StoreUrl::Postgres(_)) => config.data_dir.is_dir(),
+        // Opening it names what is wrong with the URL.
+        Err(_) => true,
+    }
+}
+
+/// The store as errors name it: the SQLite file, or the PostgreSQL URL without its password.
+fn store_name(url: &str) -> PathBuf {
+    match StoreUrl::parse(url) {
+        Ok(StoreUrl::Sqlite(path)) => path,
+        _ => PathBuf::from(without_password(url)),
+    }
+}
+
+/// `postgres://user:secret@host/db` as `postgres://user:…@host/db`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:…{}", &rest[at..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// Opens the installation's store and server key as `access` allows, and checks its
@@ -168,7 +198,8 @@ async fn open_unchecked(
     config: &Config,
     access: Access,
 ) -> Result<(Store, ServerKey, Installation), InstallationError> {
-    let db = config.database_path();
+    let url = config.store_url();
+    let db = store_name(&url);
     if access == Access::Create {
         create_dir(config)?;
     } else if !exists(config) {
@@ -176,11 +207,24 @@ async fn open_unchecked(
             path: config.data_dir.clone(),
         });
     }
+    // A database without any schema (an empty PostgreSQL database) is no installation yet:
+    // only `serve` and `init` make one there, as in an empty data directory.
+    let missing = || InstallationError::Missing {
+        path: config.data_dir.clone(),
+    };
     let store = match access {
-        Access::Create | Access::Migrate => Store::open_sqlite(&db).await,
-        Access::Existing => Store::open_sqlite_existing(&db).await,
+        Access::Create => Store::open(&url).await,
+        Access::Migrate => match Store::open_existing(&url).await {
+            Err(StoreError::SchemaTooOld { found: 0, .. }) => return Err(missing()),
+            Err(StoreError::SchemaTooOld { .. }) => Store::open(&url).await,
+            opened => opened,
+        },
+        Access::Existing => Store::open_existing(&url).await,
     }
-    .map_err(InstallationError::store(&db))?;
+    .map_err(|e| match e {
+        StoreError::SchemaTooOld { found: 0, .. } => missing(),
+        e => InstallationError::store(&db)(e),
+    })?;
     match identify(config, access, &store).await {
         Ok((key, installation)) => Ok((store, key, installation)),
         Err(e) => {
@@ -232,6 +276,27 @@ async fn identify(
                 .map_err(store_error)?;
             tracing::info!(domain = %installation.domain, data_dir = %config.data_dir.display(), "installation identity recorded");
             Ok((key, installation))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_store_url_is_named_without_its_password() {
+        let cases = [
+            (
+                "postgres://parlance:s3cret@db/chat",
+                "postgres://parlance:…@db/chat",
+            ),
+            ("postgres://parlance@db/chat", "postgres://parlance@db/chat"),
+            ("postgresql://db/chat?user=a", "postgresql://db/chat?user=a"),
+            ("postgres://u:p@ss@db/x", "postgres://u:…@db/x"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(without_password(url), shown, "{url}");
         }
     }
 }

@@ -17,6 +17,12 @@ pub enum StoreError {
     SchemaTooOld { found: i64, known: i64 },
     #[error("there is no database at {0}")]
     NoDatabase(String),
+    /// `parlance backup` copies a SQLite database only; a PostgreSQL one has the database
+    /// server's own backups.
+    #[error(
+        "the store is PostgreSQL, which `parlance backup` does not copy: back up the database with pg_dump (or the server's base backups), and server.key with it"
+    )]
+    NoSnapshot,
     #[error("{what} would take more than the quota of {limit} bytes")]
     QuotaExceeded { what: &'static str, limit: u64 },
     /// A count limit: `limit` of `what` are held already.

@@ -1,8 +1,8 @@
 //! Parlance storage.
 //!
 //! Everything durable goes through [`Store`], an enum over the storage engines: SQLite
-//! embedded by default (one file, no service to run). A PostgreSQL variant for server pools
-//! joins later behind the same methods, and both pass one shared test suite.
+//! embedded by default (one file, no service to run), and PostgreSQL for a pool of servers
+//! sharing one database. Both pass one shared test suite.
 //!
 //! Password-equivalent secrets are sealed with a [`ServerKey`] kept outside the database.
 
@@ -35,14 +35,17 @@ macro_rules! text_enum {
 pub mod accounts;
 pub mod audit;
 pub mod changes;
+mod engine;
 mod error;
 pub mod files;
 pub mod history;
 pub mod installation;
 pub mod lock;
 mod migrate;
+mod postgres;
 pub mod retention;
 pub mod rooms;
+mod rows;
 mod secrets;
 pub mod signed_in;
 mod sqlite;
@@ -56,6 +59,7 @@ pub use changes::{AccessChange, ChangeKind};
 pub use error::{Result, StoreError};
 pub use installation::{FileLocation, Installation};
 pub use lock::LockFile;
+pub use postgres::{PgStore, TableCopy};
 pub use secrets::ServerKey;
 pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 
@@ -78,6 +82,7 @@ macro_rules! engine {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             Store::Sqlite($s) => $call,
+            Store::Postgres($s) => $call,
         }
     };
 }
@@ -86,9 +91,58 @@ macro_rules! engine {
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
 impl Store {
+    /// Opens the store a URL names: `sqlite:PATH` (the embedded file, created as needed) or
+    /// `postgres://…` / `postgresql://…` (a database several servers may share). Either is
+    /// migrated to this build's schema: for the commands that create or upgrade an
+    /// installation.
+    pub async fn open(url: &str) -> Result<Store> {
+        match StoreUrl::parse(url)? {
+            StoreUrl::Sqlite(path) => Store::open_sqlite(&path).await,
+            StoreUrl::Postgres(url) => Ok(Store::Postgres(PgStore::open(&url).await?)),
+        }
+    }
+
+    /// Opens the existing store a URL names at this build's schema, changing nothing (no
+    /// file created, no migration run): [`StoreError::NoDatabase`] for a missing SQLite
+    /// file, [`StoreError::SchemaTooOld`] (an empty PostgreSQL database too) or
+    /// [`StoreError::SchemaTooNew`]. For commands that may run beside a server.
+    pub async fn open_existing(url: &str) -> Result<Store> {
+        match StoreUrl::parse(url)? {
+            StoreUrl::Sqlite(path) => Store::open_sqlite_existing(&path).await,
+            StoreUrl::Postgres(url) => Ok(Store::Postgres(PgStore::open_existing(&url).await?)),
+        }
+    }
+
+    /// Copies the SQLite installation at `from` (`sqlite:PATH`) into the empty PostgreSQL
+    /// database at `to` (`postgres://…`, migrated first), verified table by table by count
+    /// and checksum; see [`PgStore::copy_from_sqlite`].
+    pub async fn migrate(from: &str, to: &str) -> Result<Vec<TableCopy>> {
+        let wrong = |why: &str| StoreError::Invalid {
+            what: "store URL",
+            why: why.into(),
+        };
+        let StoreUrl::Sqlite(path) = StoreUrl::parse(from)? else {
+            return Err(wrong("--from must be a sqlite: URL"));
+        };
+        let StoreUrl::Postgres(url) = StoreUrl::parse(to)? else {
+            return Err(wrong("--to must be a postgres:// URL"));
+        };
+        // Opening would create an empty database where a mistyped path points.
+        if !path.is_file() {
+            return Err(StoreError::NotFound(path.display().to_string()));
+        }
+        let source = SqliteStore::open(&path).await?;
+        let target = PgStore::open(&url).await?;
+        let copied = target.copy_from_sqlite(&source).await;
+        source.close().await;
+        target.close().await;
+        copied
+    }
+
     /// Opens (creating and migrating as needed) the embedded SQLite database at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Store> {
         Ok(Store::Sqlite(SqliteStore::open(path).await?))
@@ -880,6 +934,37 @@ impl Store {
     /// Deletes tokens expired at `now` that hold no upload in progress.
     pub async fn prune_file_tokens(&self, now: i64) -> Result<u64> {
         engine!(self, s => s.prune_file_tokens(now).await)
+    }
+}
+
+/// What a store URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// `sqlite:PATH` (also `sqlite://PATH`).
+    Sqlite(std::path::PathBuf),
+    /// `postgres://…` or `postgresql://…`, as given.
+    Postgres(String),
+}
+
+impl StoreUrl {
+    pub fn parse(url: &str) -> Result<StoreUrl> {
+        if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(StoreError::Invalid {
+                    what: "store URL",
+                    why: "sqlite: needs a file path".into(),
+                });
+            }
+            return Ok(StoreUrl::Sqlite(path.into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreUrl::Postgres(url.to_owned()));
+        }
+        Err(StoreError::Invalid {
+            what: "store URL",
+            why: "expected sqlite:PATH or postgres://…".into(),
+        })
     }
 }
 

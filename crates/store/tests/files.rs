@@ -205,14 +205,7 @@ async fn a_completion_whose_compliance_row_fails_changes_nothing() {
         let alice = user(store, "alice").await;
         let lobby = room(store, "Lobby").await;
         let (token, file) = reserved(store, alice, lobby.id, "a.txt").await;
-        let raw = engine.sqlite_pool().await;
-        sqlx::query(
-            "CREATE TRIGGER refuse_uploads BEFORE INSERT ON compliance_outbox \
-             WHEN NEW.kind = 'fileupload' BEGIN SELECT RAISE(ABORT, 'outbox refused'); END",
-        )
-        .execute(&raw)
-        .await
-        .unwrap();
+        engine.refuse_outbox("fileupload", "outbox refused").await;
 
         let failed = store
             .complete_upload(&token.token, file.id, 3, ISSUED + 1)
@@ -232,11 +225,7 @@ async fn a_completion_whose_compliance_row_fails_changes_nothing() {
         );
         assert!(file_events(store).await.is_empty());
 
-        sqlx::query("DROP TRIGGER refuse_uploads")
-            .execute(&raw)
-            .await
-            .unwrap();
-        raw.close().await;
+        engine.accept_outbox().await;
         store
             .complete_upload(&token.token, file.id, 3, ISSUED + 2)
             .await

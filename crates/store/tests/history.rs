@@ -5,8 +5,8 @@ mod common;
 
 use common::{engines, room, user};
 use parlance_store::history::{
-    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, StoredMessage,
-    backchat_content,
+    ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Post,
+    StoredMessage, backchat_content,
 };
 use parlance_store::{Store, StoreError};
 
@@ -80,7 +80,7 @@ async fn sequence_numbers_are_dense_and_per_room() {
                 .post_message(
                     room_id,
                     alice,
-                    &parlance_store::history::Post::text(&format!("message {i}"), &[]),
+                    &Post::text(&format!("message {i}"), &[]),
                     at,
                 )
                 .await
@@ -129,23 +129,28 @@ async fn concurrent_posts_take_every_sequence_number_once() {
         for t in 0..TASKS {
             authors.push(user(store, &format!("user{t}")).await);
         }
+        // Half the writers share the test's store; the others each have a store of their
+        // own, as the servers of a pool (or admin commands) have.
+        let mut stores = Vec::new();
+        for t in 0..TASKS {
+            stores.push(if t % 2 == 0 {
+                store.clone()
+            } else {
+                engine.beside().await
+            });
+        }
         let tasks: Vec<_> = authors
             .iter()
+            .zip(stores)
             .enumerate()
-            .map(|(t, &author)| {
-                let store = store.clone();
+            .map(|(t, (&author, store))| {
                 tokio::spawn(async move {
                     let mut seqs = Vec::new();
                     for i in 0..POSTS {
                         let content = format!("task {t} post {i}");
                         seqs.push(
                             store
-                                .post_message(
-                                    lobby.id,
-                                    author,
-                                    &parlance_store::history::Post::text(&content, &[]),
-                                    0,
-                                )
+                                .post_message(lobby.id, author, &Post::text(&content, &[]), 0)
                                 .await
                                 .unwrap()
                                 .seq,
@@ -184,12 +189,67 @@ async fn concurrent_posts_take_every_sequence_number_once() {
             let posted: Vec<String> = (0..POSTS).map(|i| format!("task {t} post {i}")).collect();
             assert_eq!(own, posted, "history keeps task {t}'s order");
         }
-        let chat = all_events(store)
+        // The outbox's ids follow the commits: its chat rows come in sequence order, so a
+        // reader that moves a cursor along the ids never passes a row still to commit.
+        let chat: Vec<i64> = all_events(store)
             .await
             .into_iter()
             .filter(|e| e.kind == "chat")
-            .count();
-        assert_eq!(chat, TASKS * POSTS);
+            .filter_map(|e| e.message_seq)
+            .collect();
+        assert_eq!(chat, (1..=(TASKS * POSTS) as i64).collect::<Vec<_>>());
+        engine.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cursor_reader_of_the_outbox_never_passes_a_row_still_to_commit() {
+    const TASKS: usize = 6;
+    const POSTS: usize = 40;
+    for engine in engines().await {
+        let store = &engine.store;
+        let mut writers = Vec::new();
+        for t in 0..TASKS {
+            let author = user(store, &format!("user{t}")).await;
+            let room = room(store, &format!("Room {t}")).await;
+            let own = engine.beside().await;
+            writers.push(tokio::spawn(async move {
+                for i in 0..POSTS {
+                    own.post_message(room.id, author, &Post::text(&format!("post {i}"), &[]), 0)
+                        .await
+                        .unwrap();
+                }
+                own.close().await;
+            }));
+        }
+        // The exporter's way of reading: everything after the last id it has seen, over and
+        // over while the writers run, then once more.
+        let reader = store.clone();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writing = done.clone();
+        let reading = tokio::spawn(async move {
+            let (mut cursor, mut seen) = (0, Vec::new());
+            loop {
+                let last_round = writing.load(std::sync::atomic::Ordering::SeqCst);
+                let events = reader.compliance_events(cursor, 1_000).await.unwrap();
+                if let Some(last) = events.last() {
+                    cursor = last.id;
+                }
+                seen.extend(events.into_iter().map(|e| e.id));
+                if last_round {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let seen = reading.await.unwrap();
+        let all: Vec<i64> = all_events(store).await.iter().map(|e| e.id).collect();
+        assert_eq!(all.len(), TASKS * POSTS);
+        assert_eq!(seen, all);
         engine.finish().await;
     }
 }
@@ -202,21 +262,11 @@ async fn each_post_writes_one_chat_event() {
         let bob = user(store, "bob").await;
         let lobby = room(store, "Lobby").await;
         store
-            .post_message(
-                lobby.id,
-                alice,
-                &parlance_store::history::Post::text("hello", &[]),
-                10,
-            )
+            .post_message(lobby.id, alice, &Post::text("hello", &[]), 10)
             .await
             .unwrap();
         store
-            .post_message(
-                lobby.id,
-                bob,
-                &parlance_store::history::Post::text("hi alice", &[]),
-                20,
-            )
+            .post_message(lobby.id, bob, &Post::text("hi alice", &[]), 20)
             .await
             .unwrap();
         let events = all_events(store).await;
@@ -244,21 +294,11 @@ async fn each_post_writes_one_chat_event() {
         let missing_room = lobby.id + 1000;
         let missing_user = alice.max(bob) + 1000;
         let got = store
-            .post_message(
-                missing_room,
-                alice,
-                &parlance_store::history::Post::text("into the void", &[]),
-                30,
-            )
+            .post_message(missing_room, alice, &Post::text("into the void", &[]), 30)
             .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
         let got = store
-            .post_message(
-                lobby.id,
-                missing_user,
-                &parlance_store::history::Post::text("from nobody", &[]),
-                30,
-            )
+            .post_message(lobby.id, missing_user, &Post::text("from nobody", &[]), 30)
             .await;
         assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
         assert_eq!(
@@ -267,12 +307,7 @@ async fn each_post_writes_one_chat_event() {
             "a refused post leaves no event"
         );
         let next = store
-            .post_message(
-                lobby.id,
-                alice,
-                &parlance_store::history::Post::text("still dense", &[]),
-                40,
-            )
+            .post_message(lobby.id, alice, &Post::text("still dense", &[]), 40)
             .await
             .unwrap();
         assert_eq!(next.seq, 3, "a refused post takes no sequence number");
@@ -329,12 +364,7 @@ async fn last_returns_the_newest_oldest_first() {
         let empty = room(store, "Empty").await;
         for i in 1..=10 {
             store
-                .post_message(
-                    lobby.id,
-                    alice,
-                    &parlance_store::history::Post::text(&format!("m{i}"), &[]),
-                    i,
-                )
+                .post_message(lobby.id, alice, &Post::text(&format!("m{i}"), &[]), i)
                 .await
                 .unwrap();
         }
@@ -372,12 +402,7 @@ async fn before_and_after_page_through_the_whole_history() {
         let lobby = room(store, "Lobby").await;
         for i in 1..=COUNT {
             store
-                .post_message(
-                    lobby.id,
-                    alice,
-                    &parlance_store::history::Post::text(&format!("m{i}"), &[]),
-                    i,
-                )
+                .post_message(lobby.id, alice, &Post::text(&format!("m{i}"), &[]), i)
                 .await
                 .unwrap();
         }
@@ -494,12 +519,7 @@ async fn search_matches_every_word_and_takes_the_query_literally() {
         .enumerate()
         {
             store
-                .post_message(
-                    lobby.id,
-                    alice,
-                    &parlance_store::history::Post::text(content, &[]),
-                    i as i64,
-                )
+                .post_message(lobby.id, alice, &Post::text(content, &[]), i as i64)
                 .await
                 .unwrap();
         }
@@ -507,7 +527,7 @@ async fn search_matches_every_word_and_takes_the_query_literally() {
             .post_message(
                 other.id,
                 alice,
-                &parlance_store::history::Post::text("deploy friday elsewhere", &[]),
+                &Post::text("deploy friday elsewhere", &[]),
                 99,
             )
             .await
@@ -571,6 +591,51 @@ async fn search_matches_every_word_and_takes_the_query_literally() {
 }
 
 #[tokio::test]
+async fn search_words_are_split_and_folded_alike_on_every_engine() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let lobby = room(store, "Lobby").await;
+        for (i, content) in [
+            "Crème brûlée at the CAFÉ",
+            "mail alice@example.com about re-run v1.5",
+            "Größe und Maße",
+            "ünïcödé_under_score",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            store
+                .post_message(lobby.id, alice, &Post::text(content, &[]), i as i64)
+                .await
+                .unwrap();
+        }
+        let cases: [(&str, &[i64]); 12] = [
+            ("creme", &[1]),
+            ("BRÛLÉE cafe", &[1]),
+            ("café", &[1]),
+            ("example", &[2]),
+            ("alice@example.com", &[2]),
+            ("re", &[2]),
+            ("rerun", &[]),
+            ("v1 5", &[2]),
+            ("GRÖSSE", &[]),
+            ("größe masse", &[]),
+            ("GRÖßE maße", &[3]),
+            ("unicode under SCORE", &[4]),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                search(store, lobby.id, alice, text, 10).await,
+                expected,
+                "{text:?}"
+            );
+        }
+        engine.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn search_history_covers_only_the_given_rooms_newest_first() {
     for engine in engines().await {
         let store = &engine.store;
@@ -587,12 +652,7 @@ async fn search_history_covers_only_the_given_rooms_newest_first() {
             (b.id, "beta unrelated", 5),
         ] {
             store
-                .post_message(
-                    room_id,
-                    alice,
-                    &parlance_store::history::Post::text(content, &[]),
-                    at,
-                )
+                .post_message(room_id, alice, &Post::text(content, &[]), at)
                 .await
                 .unwrap();
         }
@@ -681,12 +741,7 @@ async fn joins_and_parts_are_recorded_and_events_page_by_id() {
             .await
             .unwrap();
         store
-            .post_message(
-                lobby.id,
-                alice,
-                &parlance_store::history::Post::text("hello", &[]),
-                2,
-            )
+            .post_message(lobby.id, alice, &Post::text("hello", &[]), 2)
             .await
             .unwrap();
         store
@@ -960,12 +1015,7 @@ async fn history_and_its_records_survive_reopening() {
         for i in 1..=3 {
             engine
                 .store
-                .post_message(
-                    lobby.id,
-                    alice,
-                    &parlance_store::history::Post::text(&format!("m{i}"), &[]),
-                    i,
-                )
+                .post_message(lobby.id, alice, &Post::text(&format!("m{i}"), &[]), i)
                 .await
                 .unwrap();
         }
@@ -997,12 +1047,7 @@ async fn history_and_its_records_survive_reopening() {
         );
         assert_eq!(
             store
-                .post_message(
-                    lobby.id,
-                    alice,
-                    &parlance_store::history::Post::text("m4", &[]),
-                    5
-                )
+                .post_message(lobby.id, alice, &Post::text("m4", &[]), 5)
                 .await
                 .unwrap()
                 .seq,
@@ -1029,12 +1074,7 @@ async fn imported_messages_continue_the_sequence_and_are_searchable() {
         let author = user(store, "importer").await;
         let r = room(store, "Imported").await;
         store
-            .post_message(
-                r.id,
-                author,
-                &parlance_store::history::Post::text("live one", &[]),
-                1,
-            )
+            .post_message(r.id, author, &Post::text("live one", &[]), 1)
             .await
             .unwrap();
         let texts: Vec<String> = (0..1203).map(|i| format!("imported line {i}")).collect();
@@ -1065,12 +1105,7 @@ async fn imported_messages_continue_the_sequence_and_are_searchable() {
         assert_eq!(last[1].content, "imported line 1202");
         assert_eq!(last[1].author_uri, "sip:importer@example.test");
         let next = store
-            .post_message(
-                r.id,
-                author,
-                &parlance_store::history::Post::text("live two", &[]),
-                9,
-            )
+            .post_message(r.id, author, &Post::text("live two", &[]), 9)
             .await
             .unwrap();
         assert_eq!(next.seq, 1205);
@@ -1110,8 +1145,9 @@ async fn a_search_past_its_time_limit_is_stopped_and_still_recorded() {
 
         // A limit already over stops the statement at SQLite's first progress check (a
         // few hundred steps in).
-        let Store::Sqlite(sqlite) = &mut engine.store;
-        sqlite.set_search_time_limit(std::time::Duration::ZERO);
+        engine
+            .store
+            .set_search_time_limit(std::time::Duration::ZERO);
         let store = &engine.store;
         let before = all_events(store).await.len();
         let got = store.read_history(r.id, author, &search, 8).await;
@@ -1136,12 +1172,7 @@ async fn a_search_past_its_time_limit_is_stopped_and_still_recorded() {
             3
         );
         let post = store
-            .post_message(
-                r.id,
-                author,
-                &parlance_store::history::Post::text("after", &[]),
-                9,
-            )
+            .post_message(r.id, author, &Post::text("after", &[]), 9)
             .await
             .unwrap();
         assert_eq!(post.seq, 3001);

@@ -5,7 +5,7 @@
 mod common;
 
 use common::uploads::{reserved, uploaded};
-use common::{engines, key, room, scratch_dir, user};
+use common::{Location, engines, key, postgres, room, scratch_dir, user};
 use parlance_store::{FileLocation, ServerKey, Store, StoreError};
 
 #[tokio::test]
@@ -84,6 +84,8 @@ async fn sealed_data_is_seen_in_passwords_and_in_files() {
     }
 }
 
+/// A snapshot is SQLite's (`VACUUM INTO`); a PostgreSQL store refuses to take one, naming
+/// the database server's own backups, and writes nothing.
 #[tokio::test]
 async fn a_snapshot_is_the_database_as_it_was_with_its_complete_files() {
     for engine in engines().await {
@@ -98,9 +100,25 @@ async fn a_snapshot_is_the_database_as_it_was_with_its_complete_files() {
             .record_installation("example.test", &key().check_value())
             .await
             .unwrap();
+        let complete = [FileLocation {
+            room_guid: lobby.guid.clone(),
+            name: done.into(),
+        }];
+        assert_eq!(store.complete_files().await.unwrap(), complete);
 
         let dir = scratch_dir();
         let path = dir.join("snapshot.db");
+        if let Location::Postgres(_) = engine.location {
+            let refused = store.snapshot_into(&path).await;
+            assert!(
+                matches!(refused, Err(StoreError::NoSnapshot)),
+                "{refused:?}"
+            );
+            assert!(!path.exists(), "nothing written");
+            std::fs::remove_dir_all(&dir).unwrap();
+            engine.finish().await;
+            continue;
+        }
         store.snapshot_into(&path).await.unwrap();
         user(store, "bob").await;
         assert!(
@@ -111,13 +129,7 @@ async fn a_snapshot_is_the_database_as_it_was_with_its_complete_files() {
         let copy = Store::open_sqlite_existing(&path).await.unwrap();
         assert!(copy.user("alice@example.test").await.unwrap().is_some());
         assert!(copy.user("bob@example.test").await.unwrap().is_none());
-        assert_eq!(
-            copy.complete_files().await.unwrap(),
-            [FileLocation {
-                room_guid: lobby.guid.clone(),
-                name: done.into()
-            }]
-        );
+        assert_eq!(copy.complete_files().await.unwrap(), complete);
         assert_eq!(copy.schema_version().await.unwrap(), Store::known_schema());
         assert_eq!(
             copy.installation().await.unwrap().unwrap().domain,
@@ -177,4 +189,52 @@ async fn opening_beside_a_server_creates_and_migrates_nothing() {
         "{refused:?}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The PostgreSQL twin of the test above: an empty database, one a migration short and one
+/// with a migration from the future are refused, and nothing is migrated.
+#[tokio::test]
+async fn opening_a_postgresql_store_beside_a_server_migrates_nothing() {
+    let url = postgres::fresh_database().await;
+    let refused = Store::open_existing(&url).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreError::SchemaTooOld { found: 0, .. }),
+        "an empty database: {refused:?}"
+    );
+
+    Store::open(&url).await.unwrap().close().await;
+    let newest = Store::known_schema();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
+        .bind(newest)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let refused = Store::open_existing(&url).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreError::SchemaTooOld { found, known } if found == newest - 1 && known == newest),
+        "{refused:?}"
+    );
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, newest - 1, "nothing migrated");
+
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, 'now', TRUE, '\\x00', 0), ($2, 'from the future', TRUE, '\\x00', 0)",
+    )
+    .bind(newest)
+    .bind(newest + 1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let refused = Store::open_existing(&url).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreError::SchemaTooNew { found, known } if found == newest + 1 && known == newest),
+        "{refused:?}"
+    );
+    postgres::drop_database(&url).await;
 }

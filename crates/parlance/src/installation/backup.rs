@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use parlance_server::config::Config;
 use parlance_server::installation::{self, Access};
-use parlance_store::{FileLocation, Store};
+use parlance_store::{FileLocation, Store, StoreError};
 
 use super::manifest::{self, CONFIG_DIR, DATA_FILES, Entry, FILES_DIR, Manifest};
 
@@ -21,6 +21,11 @@ pub async fn run(
     dest: PathBuf,
 ) -> anyhow::Result<()> {
     let (store, _key) = installation::open(&config, Access::Existing).await?;
+    if let Store::Postgres(_) = store {
+        // Before the destination is made: nothing is left behind.
+        store.close().await;
+        return Err(StoreError::NoSnapshot.into());
+    }
     prepare_dest(&dest)?;
     let snapshot = dest.join("parlance.db");
     let taken = store.snapshot_into(&snapshot).await;

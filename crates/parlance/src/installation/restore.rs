@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use parlance_server::config::Config;
 use parlance_server::installation::{self, InstallationError};
-use parlance_store::Store;
+use parlance_store::{Store, StoreUrl};
 
 use super::RestoreArgs;
 use super::manifest::{self, CONFIG_DIR, FILES_DIR, Manifest};
@@ -26,6 +26,11 @@ const INSTALLATION_FILES: [&str; 6] = [
 ];
 
 pub async fn run(config: Config, args: RestoreArgs) -> anyhow::Result<()> {
+    if let Ok(StoreUrl::Postgres(_)) = StoreUrl::parse(&config.store_url()) {
+        bail!(
+            "the configured store is PostgreSQL: a backup holds a SQLite database, which restore puts into the data directory only; restore a PostgreSQL database with pg_restore"
+        );
+    }
     let src = args.src;
     let manifest = {
         let src = src.clone();

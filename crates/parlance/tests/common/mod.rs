@@ -30,6 +30,11 @@ impl DataDir {
     pub fn cert(&self) -> PathBuf {
         self.0.join("tls-cert.pem")
     }
+
+    /// Makes every command run on this data directory use the store at `url`.
+    pub fn use_store(&self, url: &str) {
+        std::fs::write(self.0.join(STORE_URL_FILE), url).unwrap();
+    }
 }
 
 impl Drop for DataDir {
@@ -44,7 +49,13 @@ pub fn parlance(data: &Path) -> Command {
         .arg(data)
         .arg("--domain")
         .arg(DOMAIN)
-        .env_remove("PARLANCE_PASSWORD");
+        .env_remove("PARLANCE_PASSWORD")
+        .env_remove("PARLANCE_STORE");
+    // A test running the installation on PostgreSQL leaves the store's URL here
+    // ([`DataDir::use_store`]); every command of that installation goes there.
+    if let Ok(url) = std::fs::read_to_string(data.join(STORE_URL_FILE)) {
+        c.arg("--store").arg(url.trim());
+    }
     c
 }
 
@@ -57,6 +68,9 @@ pub fn outcome(out: std::process::Output) -> (bool, String) {
     );
     (out.status.success(), text)
 }
+
+/// The file of a data directory naming the store its commands use instead of SQLite.
+const STORE_URL_FILE: &str = "test-store.url";
 
 /// Runs an admin command (`user add …` reads the password from stdin) and insists it works.
 pub fn admin(data: &Path, args: &[&str]) {

@@ -54,6 +54,16 @@ pub struct Config {
     pub manage: ManageConfig,
     pub admin: AdminConfig,
     pub log: LogConfig,
+    pub store: StoreConfig,
+}
+
+/// Where the server's state and history live.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite:PATH` or `postgres://user@host/database` (the password from `PGPASSWORD` or
+    /// `~/.pgpass`, best kept out of the URL); default: `parlance.db` in the data directory.
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,6 +212,7 @@ impl Default for Config {
             manage: ManageConfig::default(),
             admin: AdminConfig::default(),
             log: LogConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -320,6 +331,11 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        if let Some(url) = &self.store.url
+            && let Err(e) = parlance_store::StoreUrl::parse(url)
+        {
+            return bad(format!("store.url: {e}"));
+        }
         if self.domain.is_empty() || self.domain.contains(['@', ':', '/', ' ']) {
             return bad(format!("domain {:?} is not a host name", self.domain));
         }
@@ -429,6 +445,14 @@ impl Config {
         self.data_dir.join("parlance.db")
     }
 
+    /// The store the server opens: `store.url`, or the SQLite file in the data directory.
+    pub fn store_url(&self) -> String {
+        self.store
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.database_path().display()))
+    }
+
     pub fn server_key_path(&self) -> PathBuf {
         self.data_dir.join("server.key")
     }
@@ -514,6 +538,21 @@ mod tests {
         let c: Config =
             toml::from_str("domain = \"example.com\"\n[chat]\nsearches_per_minute = 0").unwrap();
         assert!(c.validate().is_err());
+        let c: Config = toml::from_str("domain = \"example.com\"").unwrap();
+        assert_eq!(c.store_url(), "sqlite:parlance-data/parlance.db");
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[store]\nurl = \"postgres://parlance@db.example.com/chat\"",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.store_url(), "postgres://parlance@db.example.com/chat");
+        for bad in ["mysql://db/chat", "sqlite:", "parlance.db"] {
+            let c: Config = toml::from_str(&format!(
+                "domain = \"example.com\"\n[store]\nurl = \"{bad}\""
+            ))
+            .unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
         let c: Config =
             toml::from_str("domain = \"example.com\"\n[retention]\ninterval_secs = 60").unwrap();
         c.validate().unwrap();

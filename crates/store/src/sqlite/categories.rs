@@ -3,9 +3,11 @@
 use sqlx::Row;
 
 use super::SqliteStore;
-use super::rooms::{CATEGORY_COLUMNS, category_from_row, record_scope_change, unique_as_duplicate};
+use super::rooms::{CATEGORY_COLUMNS, record_scope_change};
+use crate::engine::unique_as_duplicate;
 use crate::error::{Result, StoreError};
 use crate::rooms::Category;
+use crate::rows;
 
 impl SqliteStore {
     /// Renames a category; a name another category has (whatever its case) is `Duplicate`.
@@ -21,7 +23,7 @@ impl SqliteStore {
             .map_err(|e| unique_as_duplicate(e, &format!("a category named {name}")))?
             .ok_or_else(|| StoreError::NotFound("category".into()))?;
         tx.commit().await?;
-        Ok(category_from_row(&row))
+        Ok(rows::category(&row))
     }
 
     /// Deletes a category with its creators, scope lists and audit records. Its rooms move to

@@ -1,10 +1,12 @@
 //! The access change feed on SQLite.
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::SqliteStore;
 use crate::changes::{AccessChange, ChangeKind};
+use crate::engine::change_columns;
 use crate::error::Result;
+use crate::rows;
 
 impl SqliteStore {
     /// The newest change's sequence number (0 when there is none): a server starting now has
@@ -27,36 +29,7 @@ impl SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.reads)
         .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                let account = || r.get::<Option<String>, _>("account").unwrap_or_default();
-                let kind = match r.get::<String, _>("kind").as_str() {
-                    "rights" => ChangeKind::Rights {
-                        principal_id: r.get("principal_id"),
-                        room_id: r.get("room_id"),
-                        category_id: r.get("category_id"),
-                    },
-                    "sign_out" => ChangeKind::SignOut {
-                        account: account(),
-                        reason: r.get("reason"),
-                    },
-                    "unlock" => ChangeKind::Unlock { account: account() },
-                    "room_changed" => ChangeKind::RoomChanged {
-                        room_id: r.get::<Option<i64>, _>("room_id")?,
-                    },
-                    "invite" => ChangeKind::Invite {
-                        principal_id: r.get::<Option<i64>, _>("principal_id")?,
-                        room_id: r.get::<Option<i64>, _>("room_id")?,
-                    },
-                    _ => return None,
-                };
-                Some(AccessChange {
-                    seq: r.get("seq"),
-                    kind,
-                })
-            })
-            .collect())
+        Ok(rows.iter().filter_map(rows::access_change).collect())
     }
 
     /// Asks the server to end every session of `uri` (normalised), which must be an account.
@@ -88,31 +61,7 @@ pub(super) async fn record_change(
     tx: &mut Transaction<'_, Sqlite>,
     change: &ChangeKind,
 ) -> Result<()> {
-    let (kind, principal, room, category, account, reason) = match change {
-        ChangeKind::Rights {
-            principal_id,
-            room_id,
-            category_id,
-        } => ("rights", *principal_id, *room_id, *category_id, None, ""),
-        ChangeKind::SignOut { account, reason } => {
-            ("sign_out", None, None, None, Some(account), reason.as_str())
-        }
-        ChangeKind::Unlock { account } => ("unlock", None, None, None, Some(account), ""),
-        ChangeKind::RoomChanged { room_id } => {
-            ("room_changed", None, Some(*room_id), None, None, "")
-        }
-        ChangeKind::Invite {
-            principal_id,
-            room_id,
-        } => (
-            "invite",
-            Some(*principal_id),
-            Some(*room_id),
-            None,
-            None,
-            "",
-        ),
-    };
+    let (kind, principal, room, category, account, reason) = change_columns(change);
     sqlx::query(
         "INSERT INTO access_changes (kind, principal_id, room_id, category_id, account, reason, at) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",

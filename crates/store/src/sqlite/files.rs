@@ -3,15 +3,15 @@
 //! download's first chunk and its FILEDOWNLOAD row; a token and the count it is checked
 //! against; a declared length and the room quota.
 
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
 use super::SqliteStore;
 use super::history::outbox;
-use super::rooms::foreign_key_as_not_found;
+use crate::engine::{foreign_key_as_not_found, size_column};
 use crate::error::{Result, StoreError};
-use crate::files::{Direction, FileState, FileToken, NewFileToken, StoredFile};
+use crate::files::{Direction, FileToken, NewFileToken, StoredFile};
 use crate::history::ComplianceKind;
+use crate::rows;
 
 pub(super) const FILE_COLUMNS: &str =
     "id, room_id, name, original_name, uploader_id, size, state, created_at, completed_at";
@@ -78,7 +78,7 @@ impl SqliteStore {
             .bind(token)
             .fetch_optional(&self.reads)
             .await?;
-        row.as_ref().map(token_from_row).transpose()
+        row.as_ref().map(rows::token).transpose()
     }
 
     /// The file of an upload token: the one reserved before, or a new `uploading` row named
@@ -93,7 +93,7 @@ impl SqliteStore {
             .await?;
         let token = found
             .as_ref()
-            .map(token_from_row)
+            .map(rows::token)
             .transpose()?
             .filter(|t| t.direction == Direction::Upload && !t.spent)
             .ok_or_else(|| StoreError::NotFound("upload token".into()))?;
@@ -120,7 +120,7 @@ impl SqliteStore {
                 }
                 other => other.into(),
             })?;
-        let file = file_from_row(&row)?;
+        let file = rows::file(&row)?;
         sqlx::query("UPDATE file_tokens SET file_id = ? WHERE token = ?")
             .bind(file.id)
             .bind(&token.token)
@@ -165,7 +165,7 @@ impl SqliteStore {
             });
         }
         sqlx::query("UPDATE files SET size = ? WHERE id = ?")
-            .bind(to_i64(length)?)
+            .bind(size_column(length)?)
             .bind(file_id)
             .execute(&mut *tx)
             .await?;
@@ -201,13 +201,13 @@ impl SqliteStore {
              WHERE id = ? AND state = 'uploading' RETURNING {FILE_COLUMNS}"
         );
         let row = sqlx::query(&sql)
-            .bind(to_i64(size)?)
+            .bind(size_column(size)?)
             .bind(at)
             .bind(file_id)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::NotFound("upload".into()))?;
-        let file = file_from_row(&row)?;
+        let file = rows::file(&row)?;
         outbox(
             &mut tx,
             ComplianceKind::FileUpload,
@@ -301,7 +301,7 @@ impl SqliteStore {
             .fetch_all(&self.reads)
             .await?
             .iter()
-            .map(file_from_row)
+            .map(rows::file)
             .collect()
     }
 
@@ -348,7 +348,7 @@ impl SqliteStore {
             .fetch_all(&self.reads)
             .await?
             .iter()
-            .map(file_from_row)
+            .map(rows::file)
             .collect()
     }
 
@@ -471,53 +471,6 @@ async fn file_where(
         .fetch_optional(conn)
         .await?
         .as_ref()
-        .map(file_from_row)
+        .map(rows::file)
         .transpose()
-}
-
-fn to_i64(bytes: u64) -> Result<i64> {
-    i64::try_from(bytes).map_err(|_| StoreError::Invalid {
-        what: "file size",
-        why: format!("{bytes} bytes"),
-    })
-}
-
-pub(super) fn file_from_row(r: &SqliteRow) -> Result<StoredFile> {
-    Ok(StoredFile {
-        id: r.get("id"),
-        room_id: r.get("room_id"),
-        name: r.get("name"),
-        original_name: r.get("original_name"),
-        uploader_id: r.get("uploader_id"),
-        size: r.get::<i64, _>("size") as u64,
-        state: parse_column::<FileState>(r, "state")?,
-        created_at: r.get("created_at"),
-        completed_at: r.get("completed_at"),
-    })
-}
-
-fn token_from_row(r: &SqliteRow) -> Result<FileToken> {
-    Ok(FileToken {
-        token: r.get("token"),
-        principal_id: r.get("principal_id"),
-        room_id: r.get("room_id"),
-        direction: parse_column::<Direction>(r, "direction")?,
-        file_url: r.get("file_url"),
-        file_id: r.get("file_id"),
-        issued_at: r.get("issued_at"),
-        expires_at: r.get("expires_at"),
-        spent: r.get("spent"),
-        download_recorded: r.get("download_recorded"),
-    })
-}
-
-/// A text column holding one of an enum's names; the schema's CHECK makes anything else a
-/// damaged database.
-fn parse_column<T: std::str::FromStr<Err = String>>(
-    r: &SqliteRow,
-    column: &'static str,
-) -> Result<T> {
-    r.get::<String, _>(column)
-        .parse()
-        .map_err(|why| StoreError::Invalid { what: column, why })
 }

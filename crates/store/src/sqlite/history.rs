@@ -8,13 +8,14 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::SqliteStore;
 use super::changes::record_change;
 use super::files::link_files;
-use super::rooms::foreign_key_as_not_found;
 use crate::changes::ChangeKind;
+use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Post,
     Preference, StoredMessage, backchat_content, fts_in_rooms,
 };
+use crate::rows;
 
 const MESSAGE_COLUMNS: &str =
     "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert, m.rtf";
@@ -185,7 +186,7 @@ impl SqliteStore {
     ) -> Result<Vec<StoredMessage>> {
         let rows = self.history_rows(room_id, query).await;
         let mut messages: Vec<StoredMessage> = match rows {
-            Ok(rows) => rows.iter().map(message_from_row).collect(),
+            Ok(rows) => rows.iter().map(rows::message).collect(),
             Err(e) => {
                 let description = match query {
                     HistoryQuery::Last(n) => format!("last {n}"),
@@ -290,7 +291,7 @@ impl SqliteStore {
             .map_err(|e| self.search_error(e))
         };
         let messages: Vec<StoredMessage> = match search.await {
-            Ok(rows) => rows.iter().map(message_from_row).collect(),
+            Ok(rows) => rows.iter().map(rows::message).collect(),
             Err(e) => {
                 let description = format!("search {text}");
                 self.record_events(
@@ -373,7 +374,7 @@ impl SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.reads)
         .await?;
-        Ok(rows.iter().map(event_from_row).collect())
+        Ok(rows.iter().map(rows::event).collect())
     }
 
     /// Invites principals to a room; each gets the next invitation id of their own. Already
@@ -508,29 +509,4 @@ pub(super) async fn outbox(
     .await
     .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
     Ok(())
-}
-
-/// An outbox row, from a query that selects its columns by their names.
-fn event_from_row(r: &SqliteRow) -> ComplianceEvent {
-    ComplianceEvent {
-        id: r.get("id"),
-        kind: r.get("kind"),
-        room_id: r.get("room_id"),
-        principal_id: r.get("principal_id"),
-        message_seq: r.get("message_seq"),
-        content: r.get("content"),
-        at: r.get("at"),
-    }
-}
-
-fn message_from_row(r: &SqliteRow) -> StoredMessage {
-    StoredMessage {
-        room_id: r.get("room_id"),
-        seq: r.get("seq"),
-        author_uri: r.get("author_uri"),
-        posted_at: r.get("posted_at"),
-        content: r.get("content"),
-        alert: r.get("alert"),
-        rtf: r.get("rtf"),
-    }
 }

@@ -3,28 +3,18 @@
 use std::path::Path;
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
 use crate::error::{Result, StoreError};
 use crate::installation::{FileLocation, Installation};
-
-const INSTALLATION: &str = "SELECT domain, key_check, created_at FROM installation WHERE id = 1";
-
-fn installation_from_row(r: &SqliteRow) -> Installation {
-    Installation {
-        domain: r.get("domain"),
-        key_check: r.get("key_check"),
-        created_at: r.get("created_at"),
-    }
-}
+use crate::rows;
 
 impl SqliteStore {
     pub async fn installation(&self) -> Result<Option<Installation>> {
-        let row = sqlx::query(INSTALLATION)
+        let row = sqlx::query(rows::INSTALLATION)
             .fetch_optional(&self.reads)
             .await?;
-        Ok(row.as_ref().map(installation_from_row))
+        Ok(row.as_ref().map(rows::installation))
     }
 
     /// Records the identity unless one is recorded already, and returns the one in force:
@@ -44,8 +34,10 @@ impl SqliteStore {
         .execute(&self.writes)
         .await?;
         // On the writer: a reader might not see the row just written by another process yet.
-        let row = sqlx::query(INSTALLATION).fetch_one(&self.writes).await?;
-        Ok(installation_from_row(&row))
+        let row = sqlx::query(rows::INSTALLATION)
+            .fetch_one(&self.writes)
+            .await?;
+        Ok(rows::installation(&row))
     }
 
     pub async fn set_domain(&self, domain: &str) -> Result<()> {

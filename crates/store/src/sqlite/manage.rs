@@ -6,13 +6,14 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
 use super::rooms::{
-    CATEGORY_COLUMNS, category_from_row, foreign_key_as_not_found, insert_room,
-    record_scope_change, set_creator_in, set_role_in, set_scope_in, unique_as_duplicate,
+    CATEGORY_COLUMNS, insert_room, record_scope_change, set_creator_in, set_role_in, set_scope_in,
     update_room_in,
 };
 use crate::audit::{Audit, AuditEntry};
+use crate::engine::{foreign_key_as_not_found, unique_as_duplicate};
 use crate::error::{Result, StoreError};
 use crate::rooms::{Category, CategoryUpdate, NewRoom, Role, Room, ScopeEntry};
+use crate::rows;
 
 /// What an audit record concerns.
 enum Subject {
@@ -105,7 +106,7 @@ impl SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(category_from_row(&row))
+        Ok(rows::category(&row))
     }
 
     /// Adds and removes creators and scope entries of a category (`None` takes a principal

@@ -27,6 +27,7 @@ use crate::accounts::{DigestSecret, Mechanisms, PasswordSecrets, User};
 use crate::changes::ChangeKind;
 use crate::error::{Result, StoreError};
 use crate::migrate::{self, SQLITE};
+use crate::rows;
 use changes::record_change;
 
 /// Readers share a pool; every write goes through one connection. SQLite admits one writer
@@ -50,7 +51,7 @@ const READERS: u32 = 8;
 /// Connections for searches: how many may run at once, server-wide. The machine's other
 /// cores stay free for posts, joins and history pages however many users search.
 const SEARCHERS: u32 = 2;
-/// The accounts not removed, as `user_from_row` reads them; callers add conditions.
+/// The accounts not removed, as `rows::user` reads them; callers add conditions.
 const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled, admin, persistent_chat \
      FROM principals WHERE kind = 'user' AND removed_at IS NULL";
 /// How long one search may run unless the server sets another limit.
@@ -280,7 +281,7 @@ impl SqliteStore {
         let rows = sqlx::query(&format!("{LIVE_USERS} ORDER BY uri"))
             .fetch_all(&self.reads)
             .await?;
-        Ok(rows.iter().map(user_from_row).collect())
+        Ok(rows.iter().map(rows::user).collect())
     }
 
     pub async fn user(&self, uri: &str) -> Result<Option<User>> {
@@ -288,7 +289,7 @@ impl SqliteStore {
             .bind(uri)
             .fetch_optional(&self.reads)
             .await?;
-        Ok(row.as_ref().map(user_from_row))
+        Ok(row.as_ref().map(rows::user))
     }
 
     /// An account by principal id, unless removed.
@@ -297,7 +298,7 @@ impl SqliteStore {
             .bind(id)
             .fetch_optional(&self.reads)
             .await?;
-        Ok(row.as_ref().map(user_from_row))
+        Ok(row.as_ref().map(rows::user))
     }
 
     pub async fn password_phc(&self, uri: &str) -> Result<Option<String>> {
@@ -462,22 +463,6 @@ async fn write_secrets(
     Ok(())
 }
 
-pub(super) fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
-    User {
-        id: r.get("id"),
-        uri: r.get("uri"),
-        display_name: r.get("display_name"),
-        created_at: r.get("created_at"),
-        mechanisms: Mechanisms::parse(r.get("mechanisms")).unwrap_or(Mechanisms {
-            digest: true,
-            ntlm: false,
-        }),
-        disabled: r.get("disabled"),
-        admin: r.get("admin"),
-        persistent_chat: r.get("persistent_chat"),
-    }
-}
-
 fn connect_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
         .filename(path)
@@ -516,15 +501,7 @@ async fn check_schema(pool: &SqlitePool) -> Result<()> {
     } else {
         Vec::new()
     };
-    let known = migrate::latest(&SQLITE);
-    let found = applied.iter().copied().max().unwrap_or(0);
-    if found > known {
-        return Err(StoreError::SchemaTooNew { found, known });
-    }
-    if SQLITE.iter().any(|m| !applied.contains(&m.version)) {
-        return Err(StoreError::SchemaTooOld { found, known });
-    }
-    Ok(())
+    migrate::check_applied(&SQLITE, &applied)
 }
 
 /// Databases created before sqlx ran the migrations listed the versions applied in a

@@ -1,11 +1,12 @@
 //! Administrators and the people search of the room-management application, on SQLite.
 
 use super::changes::record_change;
-use super::rooms::like_escape;
-use super::{LIVE_USERS, SqliteStore, live_user_id, user_from_row};
+use super::{LIVE_USERS, SqliteStore, live_user_id};
 use crate::accounts::User;
 use crate::changes::ChangeKind;
+use crate::engine::like_escape;
 use crate::error::Result;
+use crate::rows;
 
 impl SqliteStore {
     /// Makes an account an administrator or takes the flag away. The account's rights are
@@ -69,6 +70,6 @@ impl SqliteStore {
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| self.search_error(e))?;
-        Ok(rows.iter().map(user_from_row).collect())
+        Ok(rows.iter().map(rows::user).collect())
     }
 }

@@ -9,11 +9,13 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
-use super::files::{FILE_COLUMNS, delete_file_rows, file_from_row};
+use super::files::{FILE_COLUMNS, delete_file_rows};
 use super::history::outbox;
+use crate::engine::{hold_columns, purge_summaries};
 use crate::error::{Result, StoreError};
 use crate::history::ComplianceKind;
 use crate::retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
+use crate::rows;
 
 /// The principals under a hold in force, as SQL to test an author or uploader against.
 const HELD_USERS: &str =
@@ -46,7 +48,7 @@ impl SqliteStore {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| (r.get("id"), r.get("retention_days")))
+            .map(|r| (r.get("id"), rows::retention_days(r)))
             .collect())
     }
 
@@ -65,7 +67,7 @@ impl SqliteStore {
             .map(|r| RetainedRoom {
                 room_id: r.get("id"),
                 room_guid: r.get("guid"),
-                days: r.get("retention_days"),
+                days: rows::retention_days(r),
             })
             .collect())
     }
@@ -78,7 +80,7 @@ impl SqliteStore {
         placed_by: &str,
         at: i64,
     ) -> Result<LegalHold> {
-        let (room_id, principal_id) = columns(target);
+        let (room_id, principal_id) = hold_columns(target);
         let row = sqlx::query(&format!(
             "INSERT INTO legal_holds (room_id, principal_id, reason, placed_by, placed_at) \
              VALUES (?, ?, ?, ?, ?) RETURNING {HOLD_COLUMNS}"
@@ -99,7 +101,7 @@ impl SqliteStore {
             }
             other => other.into(),
         })?;
-        Ok(hold_from_row(&row))
+        Ok(rows::hold(&row))
     }
 
     /// Releases the hold in force on a target; false when there was none.
@@ -109,7 +111,7 @@ impl SqliteStore {
         released_by: &str,
         at: i64,
     ) -> Result<bool> {
-        let (room_id, principal_id) = columns(target);
+        let (room_id, principal_id) = hold_columns(target);
         let released = sqlx::query(
             "UPDATE legal_holds SET released_by = ?, released_at = ? \
              WHERE room_id IS ? AND principal_id IS ? AND released_at IS NULL",
@@ -136,7 +138,7 @@ impl SqliteStore {
         ))
         .fetch_all(&self.reads)
         .await?;
-        Ok(rows.iter().map(hold_from_row).collect())
+        Ok(rows.iter().map(rows::hold).collect())
     }
 
     /// One step of a purge: deletes at most `limit` of a room's messages posted before
@@ -179,7 +181,7 @@ impl SqliteStore {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(file_from_row)
+        .map(rows::file)
         .collect::<Result<Vec<_>>>()?;
         for file in &orphans {
             delete_file_rows(&mut tx, file.id).await?;
@@ -226,16 +228,8 @@ async fn record_messages(
     reason: &str,
     at: i64,
 ) -> Result<()> {
-    let mut by_author: BTreeMap<i64, (u64, i64, i64)> = BTreeMap::new();
-    for row in deleted {
-        let (author, seq): (i64, i64) = (row.get("author_id"), row.get("seq"));
-        let entry = by_author.entry(author).or_insert((0, seq, seq));
-        entry.0 += 1;
-        entry.1 = entry.1.min(seq);
-        entry.2 = entry.2.max(seq);
-    }
-    for (author, (count, first, last)) in by_author {
-        let what = format!("{reason}: {count} messages, seq {first}-{last}");
+    let deleted = deleted.iter().map(|r| (r.get("author_id"), r.get("seq")));
+    for (author, last, what) in purge_summaries(deleted, reason) {
         outbox(
             tx,
             ComplianceKind::Purge,
@@ -248,27 +242,4 @@ async fn record_messages(
         .await?;
     }
     Ok(())
-}
-
-fn columns(target: HoldTarget) -> (Option<i64>, Option<i64>) {
-    match target {
-        HoldTarget::Room(id) => (Some(id), None),
-        HoldTarget::User(id) => (None, Some(id)),
-    }
-}
-
-fn hold_from_row(r: &SqliteRow) -> LegalHold {
-    let target = match r.get::<Option<i64>, _>("room_id") {
-        Some(room) => HoldTarget::Room(room),
-        None => HoldTarget::User(r.get("principal_id")),
-    };
-    LegalHold {
-        id: r.get("id"),
-        target,
-        reason: r.get("reason"),
-        placed_by: r.get("placed_by"),
-        placed_at: r.get("placed_at"),
-        released_by: r.get("released_by"),
-        released_at: r.get("released_at"),
-    }
 }

@@ -1,19 +1,20 @@
 //! Categories, rooms and roles on SQLite.
 
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
 use super::changes::record_change;
 use crate::changes::ChangeKind;
+use crate::engine::{foreign_key_as_not_found, like_escape, unique_as_duplicate};
 use crate::error::{Result, StoreError};
 use crate::rooms::{
     Category, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate, ScopeEntry,
 };
+use crate::rows;
 
 pub(super) const CATEGORY_COLUMNS: &str =
     "id, guid, parent_id, name, description, file_post, invitations, logged";
-/// A room with its category's columns prefixed `c_`, as `room_info_from_row` reads them.
+/// A room with its category's columns prefixed `c_`, as `rows::room_info` reads them.
 const ROOM_INFO_SELECT: &str = "SELECT r.id, r.guid, r.category_id, r.name, r.description, r.topic, r.privacy, \
      r.behavior, r.invitations, r.disabled, r.file_post, c.id AS c_id, c.guid AS c_guid, c.parent_id AS c_parent_id, \
      c.name AS c_name, c.description AS c_description, c.file_post AS c_file_post, \
@@ -24,7 +25,7 @@ impl SqliteStore {
     pub async fn root_category(&self) -> Result<Category> {
         let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE parent_id IS NULL");
         if let Some(row) = sqlx::query(&sql).fetch_optional(&self.reads).await? {
-            return Ok(category_from_row(&row));
+            return Ok(rows::category(&row));
         }
         sqlx::query(
             "INSERT INTO categories (guid, parent_id, name, description, created_at) VALUES (?, NULL, 'Root', '', ?) \
@@ -35,7 +36,7 @@ impl SqliteStore {
         .execute(&self.writes)
         .await?;
         let row = sqlx::query(&sql).fetch_one(&self.reads).await?;
-        Ok(category_from_row(&row))
+        Ok(rows::category(&row))
     }
 
     pub async fn add_category(&self, new: &NewCategory<'_>) -> Result<Category> {
@@ -72,7 +73,7 @@ impl SqliteStore {
             .fetch_optional(&self.reads)
             .await?
             .as_ref()
-            .map(category_from_row))
+            .map(rows::category))
     }
 
     /// A category by GUID or by (case-insensitive) name.
@@ -85,7 +86,7 @@ impl SqliteStore {
             .fetch_optional(&self.reads)
             .await?
             .as_ref()
-            .map(category_from_row))
+            .map(rows::category))
     }
 
     pub async fn categories(&self) -> Result<Vec<Category>> {
@@ -96,7 +97,7 @@ impl SqliteStore {
             .fetch_all(&self.reads)
             .await?
             .iter()
-            .map(category_from_row)
+            .map(rows::category)
             .collect())
     }
 
@@ -123,7 +124,7 @@ impl SqliteStore {
             .fetch_all(&self.reads)
             .await?
             .iter()
-            .map(category_from_row)
+            .map(rows::category)
             .collect())
     }
 
@@ -218,7 +219,7 @@ impl SqliteStore {
             .fetch_optional(&self.reads)
             .await?
             .as_ref()
-            .map(room_info_from_row))
+            .map(rows::room_info))
     }
 
     /// The rooms in which the principal holds `role`, by name.
@@ -233,7 +234,7 @@ impl SqliteStore {
             .bind(role.as_str())
             .fetch_all(&self.reads)
             .await?;
-        Ok(rows.iter().map(room_info_from_row).collect())
+        Ok(rows.iter().map(rows::room_info).collect())
     }
 
     /// The rooms of one category, by name, at most `limit`; Secret rooms only where
@@ -256,7 +257,7 @@ impl SqliteStore {
             .bind(i64::from(limit))
             .fetch_all(&self.reads)
             .await?;
-        Ok(rows.iter().map(room_info_from_row).collect())
+        Ok(rows.iter().map(rows::room_info).collect())
     }
 
     /// Every room with its category, by name.
@@ -296,7 +297,7 @@ impl SqliteStore {
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| self.search_error(e))?;
-        Ok(rows.iter().map(room_info_from_row).collect())
+        Ok(rows.iter().map(rows::room_info).collect())
     }
 
     pub async fn set_role(
@@ -518,75 +519,4 @@ pub(super) async fn set_role_in(
 enum RoomKey<'a> {
     Id(i64),
     Text(&'a str),
-}
-
-pub(super) fn category_from_row(r: &SqliteRow) -> Category {
-    Category {
-        id: r.get("id"),
-        guid: r.get("guid"),
-        parent_id: r.get("parent_id"),
-        name: r.get("name"),
-        description: r.get("description"),
-        file_post: r.get("file_post"),
-        invitations: r.get("invitations"),
-        logged: r.get("logged"),
-    }
-}
-
-fn room_info_from_row(r: &SqliteRow) -> RoomInfo {
-    RoomInfo {
-        room: Room {
-            id: r.get("id"),
-            guid: r.get("guid"),
-            category_id: r.get("category_id"),
-            name: r.get("name"),
-            description: r.get("description"),
-            topic: r.get("topic"),
-            privacy: r
-                .get::<String, _>("privacy")
-                .parse()
-                .unwrap_or(crate::rooms::Privacy::Secret),
-            behavior: r
-                .get::<String, _>("behavior")
-                .parse()
-                .unwrap_or(crate::rooms::Behavior::Auditorium),
-            invitations: r.get("invitations"),
-            disabled: r.get("disabled"),
-            file_post: r.get("file_post"),
-        },
-        category: Category {
-            id: r.get("c_id"),
-            guid: r.get("c_guid"),
-            parent_id: r.get("c_parent_id"),
-            name: r.get("c_name"),
-            description: r.get("c_description"),
-            file_post: r.get("c_file_post"),
-            invitations: r.get("c_invitations"),
-            logged: r.get("c_logged"),
-        },
-    }
-}
-
-pub(super) fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-pub(super) fn unique_as_duplicate(e: sqlx::Error, what: &str) -> StoreError {
-    match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Duplicate(what.to_owned())
-        }
-        other => other.into(),
-    }
-}
-
-pub(super) fn foreign_key_as_not_found(e: sqlx::Error, what: &str) -> StoreError {
-    match e {
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-            StoreError::NotFound(what.to_owned())
-        }
-        other => other.into(),
-    }
 }

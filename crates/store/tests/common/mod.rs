@@ -4,6 +4,7 @@
 // Each test file is its own crate and uses only some of these helpers.
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod uploads;
 
 use std::path::PathBuf;
@@ -14,54 +15,125 @@ use parlance_store::{ServerKey, Store};
 
 pub const REALM: &str = "example.test";
 
-/// A store under test and the scratch directory holding its files.
+/// Where an engine's database lives.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A scratch directory holding `test.db`.
+    Sqlite(PathBuf),
+    /// A database of its own on the test binary's PostgreSQL server.
+    Postgres(String),
+}
+
+impl Location {
+    /// The store URL of the database.
+    pub fn url(&self) -> String {
+        match self {
+            Location::Sqlite(dir) => format!("sqlite:{}", dir.join("test.db").display()),
+            Location::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+/// A store under test and where its database lives.
 #[derive(Debug)]
 pub struct Engine {
     pub store: Store,
-    dir: PathBuf,
+    pub location: Location,
 }
 
 impl Engine {
     /// Closes the store and opens the same database again, as a server restart would.
     pub async fn reopen(&mut self) {
         self.store.close().await;
-        self.store = match &self.store {
-            Store::Sqlite(_) => Store::open_sqlite(&self.dir.join("test.db")).await.unwrap(),
-        };
+        self.store = self.beside().await;
     }
 
     /// Another store on the same database, as an admin command running beside the server
-    /// opens it.
+    /// (or another server of a pool) opens it.
     pub async fn beside(&self) -> Store {
-        match &self.store {
-            Store::Sqlite(_) => Store::open_sqlite(&self.dir.join("test.db")).await.unwrap(),
+        Store::open(&self.location.url()).await.unwrap()
+    }
+
+    /// Makes every insert of a compliance row of `kind` fail with `message`, below the
+    /// store, until [`Engine::accept_outbox`].
+    pub async fn refuse_outbox(&self, kind: &str, message: &str) {
+        match &self.location {
+            Location::Sqlite(_) => {
+                self.execute(&format!(
+                    "CREATE TRIGGER refuse_outbox BEFORE INSERT ON compliance_outbox \
+                     WHEN NEW.kind = '{kind}' BEGIN SELECT RAISE(ABORT, '{message}'); END"
+                ))
+                .await
+            }
+            Location::Postgres(_) => {
+                self.execute(&format!(
+                    "CREATE FUNCTION refuse_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                     BEGIN IF NEW.kind = '{kind}' THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END $$"
+                ))
+                .await;
+                self.execute(
+                    "CREATE TRIGGER refuse_outbox BEFORE INSERT ON compliance_outbox \
+                     FOR EACH ROW EXECUTE FUNCTION refuse_outbox()",
+                )
+                .await
+            }
         }
     }
 
-    /// A pool of its own on the SQLite database, for a test that must reach below the
-    /// store (to make a statement fail, say).
-    pub async fn sqlite_pool(&self) -> sqlx::SqlitePool {
-        match &self.store {
-            Store::Sqlite(_) => sqlx::SqlitePool::connect_with(
-                sqlx::sqlite::SqliteConnectOptions::new().filename(self.dir.join("test.db")),
-            )
-            .await
-            .unwrap(),
+    /// Undoes [`Engine::refuse_outbox`].
+    pub async fn accept_outbox(&self) {
+        match &self.location {
+            Location::Sqlite(_) => self.execute("DROP TRIGGER refuse_outbox").await,
+            Location::Postgres(_) => {
+                self.execute("DROP TRIGGER refuse_outbox ON compliance_outbox")
+                    .await;
+                self.execute("DROP FUNCTION refuse_outbox").await
+            }
         }
     }
 
-    /// Closes the store and removes its files.
+    /// Runs one statement on a connection of its own, below the store.
+    async fn execute(&self, sql: &str) {
+        use sqlx::Connection;
+        match &self.location {
+            Location::Sqlite(dir) => {
+                let path = dir.join("test.db");
+                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+                let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            }
+            Location::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            }
+        }
+    }
+
+    /// Closes the store and removes its database.
     pub async fn finish(self) {
         self.store.close().await;
-        std::fs::remove_dir_all(&self.dir).unwrap();
+        match &self.location {
+            Location::Sqlite(dir) => std::fs::remove_dir_all(dir).unwrap(),
+            Location::Postgres(url) => postgres::drop_database(url).await,
+        }
     }
 }
 
-/// A fresh, empty database for every engine.
+/// A fresh, empty database for every engine: SQLite, then PostgreSQL.
 pub async fn engines() -> Vec<Engine> {
-    let dir = scratch_dir();
-    let store = Store::open_sqlite(&dir.join("test.db")).await.unwrap();
-    vec![Engine { store, dir }]
+    let mut engines = Vec::new();
+    for location in [
+        Location::Sqlite(scratch_dir()),
+        Location::Postgres(postgres::fresh_database().await),
+    ] {
+        let store = Store::open(&location.url()).await.unwrap();
+        engines.push(Engine { store, location });
+    }
+    engines
 }
 
 /// A directory no other test (in this process or a concurrent one) uses.

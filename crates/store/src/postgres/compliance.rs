@@ -1,0 +1,191 @@
+//! Compliance bookkeeping that spans events rather than recording one: open joins, and the
+//! exporter's cursor, reads and pruning.
+
+use sqlx::Row;
+
+use super::{FeedLock, PgStore};
+use crate::error::{Result, StoreError};
+use crate::history::{ComplianceKind, ComplianceRecord};
+use crate::rows;
+
+/// Outbox ids one pruning transaction covers: the rows it deletes stay locked for a few
+/// milliseconds at a time, never through a long delete.
+const PRUNE_SPAN: i64 = 2_000;
+
+impl PgStore {
+    /// Writes a part, with `reason` as its content, for every join without one: what a
+    /// server that stopped without recording its departures (a crash, `kill -9`) left open.
+    /// Joins and parts are recorded per chat session, so a principal's open joins in a room
+    /// are its joins there less its parts. Returns how many parts were written.
+    pub async fn close_open_joins(&self, reason: &str, at: i64) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        // Taken before the count: no join can be written between the count and the parts.
+        FeedLock::ComplianceOutbox.take(&mut tx).await?;
+        let open = sqlx::query(
+            "SELECT room_id, principal_id, open FROM ( \
+                 SELECT room_id, principal_id, \
+                        SUM(CASE kind WHEN 'join' THEN 1 ELSE -1 END) AS open \
+                 FROM compliance_outbox WHERE kind IN ('join', 'part') \
+                 GROUP BY room_id, principal_id) counts \
+             WHERE open > 0",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut written = 0;
+        for row in &open {
+            let (room_id, principal_id): (i64, i64) = (row.get("room_id"), row.get("principal_id"));
+            for _ in 0..row.get::<i64, _>("open") {
+                sqlx::query(
+                    "INSERT INTO compliance_outbox (kind, room_id, principal_id, content, at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(ComplianceKind::Part.as_str())
+                .bind(room_id)
+                .bind(principal_id)
+                .bind(reason)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                written += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+}
+
+impl PgStore {
+    /// The id of the last outbox row the archive holds durably (0 before any export).
+    pub async fn export_cursor(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT exported_id FROM compliance_export WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Outbox rows after the export cursor: what the compliance archive does not hold yet.
+    pub async fn compliance_backlog(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM compliance_outbox \
+             WHERE id > (SELECT exported_id FROM compliance_export WHERE id = 1)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count.unsigned_abs())
+    }
+
+    /// Moves the export cursor from `from` to `to`, refused with
+    /// [`StoreError::ExportCursorMoved`] when it is no longer at `from`.
+    pub async fn move_export_cursor(&self, from: i64, to: i64, at: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let found: i64 =
+            sqlx::query_scalar("SELECT exported_id FROM compliance_export WHERE id = 1 FOR UPDATE")
+                .fetch_one(&mut *tx)
+                .await?;
+        if found != from {
+            return Err(StoreError::ExportCursorMoved {
+                expected: from,
+                found,
+            });
+        }
+        sqlx::query("UPDATE compliance_export SET exported_id = $1, updated_at = $2 WHERE id = 1")
+            .bind(to)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Outbox rows after `after_id`, oldest first, at most `limit`, each with its principal
+    /// and room. A read: it locks nothing.
+    pub async fn compliance_records(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<ComplianceRecord>> {
+        // Outer joins: a row is archived even if its principal or room could not be found.
+        let rows = sqlx::query(
+            "SELECT o.id, o.kind, o.room_id, o.principal_id, o.message_seq, o.content, o.at, \
+                    COALESCE(p.uri, '') AS principal_uri, \
+                    COALESCE(p.display_name, '') AS principal_name, \
+                    COALESCE(r.guid, '') AS room_guid, COALESCE(r.name, '') AS room_name \
+             FROM compliance_outbox o \
+             LEFT JOIN principals p ON p.id = o.principal_id \
+             LEFT JOIN rooms r ON r.id = o.room_id \
+             WHERE o.id > $1 ORDER BY o.id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(rows::record).collect())
+    }
+
+    /// Deletes exported rows (ids up to `exported_id`) recorded before `before` (unix
+    /// nanoseconds), in short transactions, and returns how many went.
+    ///
+    /// A join stays until its part goes with it: [`PgStore::close_open_joins`] finds
+    /// the joins a stopped server left open by counting joins less parts per principal and
+    /// room, so rows of those kinds leave in pairs and that count never changes. A part with
+    /// no join left before it is deleted alone: its join was already taken by another part,
+    /// so it only ever lowered the count.
+    pub async fn prune_exported(&self, exported_id: i64, before: i64) -> Result<u64> {
+        let mut pruned = 0;
+        let mut lo: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(id) - 1 FROM compliance_outbox WHERE id <= $1")
+                .bind(exported_id)
+                .fetch_one(&self.pool)
+                .await?;
+        while let Some(from) = lo {
+            let to = from.saturating_add(PRUNE_SPAN).min(exported_id);
+            let mut tx = self.begin_write().await?;
+            pruned += sqlx::query(
+                "DELETE FROM compliance_outbox WHERE id > $1 AND id <= $2 AND at < $3 \
+                 AND kind NOT IN ('join', 'part')",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let parts = sqlx::query(
+                "SELECT id, room_id, principal_id FROM compliance_outbox \
+                 WHERE id > $1 AND id <= $2 AND at < $3 AND kind = 'part' ORDER BY id",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(before)
+            .fetch_all(&mut *tx)
+            .await?;
+            for part in &parts {
+                let id: i64 = part.get("id");
+                pruned += sqlx::query(
+                    "DELETE FROM compliance_outbox WHERE id = $1 OR id = ( \
+                         SELECT id FROM compliance_outbox \
+                         WHERE room_id = $2 AND principal_id = $3 AND kind = 'join' AND id < $4 \
+                         ORDER BY id LIMIT 1)",
+                )
+                .bind(id)
+                .bind(part.get::<i64, _>("room_id"))
+                .bind(part.get::<i64, _>("principal_id"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            // Joins still open, and rows kept for the retention, lie below; skip to the next row.
+            lo = sqlx::query_scalar(
+                "SELECT MIN(id) - 1 FROM compliance_outbox WHERE id > $1 AND id <= $2",
+            )
+            .bind(to)
+            .bind(exported_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(pruned)
+    }
+}

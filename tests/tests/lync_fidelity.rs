@@ -199,18 +199,24 @@ async fn room_lists_by_query_type_never_reveal_a_secret_room() {
     assert_eq!(unknown.resp.code, ResponseCode::MsgNotSupported.code());
 }
 
+/// An open room "Ops" with alice and bob joined to it.
+async fn alice_and_bob_in_a_room(s: &TestServer) -> (String, ChatClient, ChatClient) {
+    let room = s
+        .add_room("Ops", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let mut alice = ChatClient::connect(s, "alice", "pw").await;
+    let mut bob = ChatClient::connect(s, "bob", "pw").await;
+    assert!(alice.join(&room).await.resp.is_success());
+    assert!(bob.join(&room).await.resp.is_success());
+    (room, alice, bob)
+}
+
 /// An alert (`grpchat@alert="true"`) is stored and delivered as one, to everyone joined, the
 /// author included, and shows as one in history; an ordinary message carries no flag.
 #[tokio::test]
 async fn an_alert_is_delivered_and_kept_as_one() {
     let s = server(&["alice", "bob"]).await;
-    let room = s
-        .add_room("Ops", Privacy::Open, Behavior::Normal, &[])
-        .await;
-    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
-    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
-    assert!(alice.join(&room).await.resp.is_success());
-    assert!(bob.join(&room).await.resp.is_success());
+    let (room, mut alice, mut bob) = alice_and_bob_in_a_room(&s).await;
 
     let alert = format!(
         "<xccos ver=\"1\" envid=\"77\" xmlns=\"urn:parlano:xml:ns:xccos\"><grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"{room}\" \
@@ -248,13 +254,7 @@ async fn next_chat_xml(client: &mut ChatClient) -> String {
 #[tokio::test]
 async fn an_rtf_copy_is_delivered_and_kept_as_sent() {
     let s = server(&["alice", "bob"]).await;
-    let room = s
-        .add_room("Ops", Privacy::Open, Behavior::Normal, &[])
-        .await;
-    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
-    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
-    assert!(alice.join(&room).await.resp.is_success());
-    assert!(bob.join(&room).await.resp.is_success());
+    let (room, mut alice, mut bob) = alice_and_bob_in_a_room(&s).await;
 
     let rtf_wire =
         r"<rtf>{\rtf1\ansi{\fonttbl\f0\fswiss Segoe UI;}\f0\b bold\b0  &amp; &lt;more&gt;}</rtf>";

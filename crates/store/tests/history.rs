@@ -326,9 +326,9 @@ async fn an_rtf_copy_is_kept_as_sent_and_compliance_keeps_the_text() {
             .post_message(
                 lobby.id,
                 alice,
-                &parlance_store::history::Post {
+                &Post {
                     rtf: Some(rtf),
-                    ..parlance_store::history::Post::text("bold & more", &[])
+                    ..Post::text("bold & more", &[])
                 },
                 10,
             )
@@ -336,12 +336,7 @@ async fn an_rtf_copy_is_kept_as_sent_and_compliance_keeps_the_text() {
             .unwrap();
         assert_eq!(posted.rtf.as_deref(), Some(rtf));
         store
-            .post_message(
-                lobby.id,
-                alice,
-                &parlance_store::history::Post::text("plain", &[]),
-                20,
-            )
+            .post_message(lobby.id, alice, &Post::text("plain", &[]), 20)
             .await
             .unwrap();
         let history = read(store, lobby.id, alice, HistoryQuery::Last(10)).await;

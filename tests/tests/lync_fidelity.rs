@@ -199,18 +199,24 @@ async fn room_lists_by_query_type_never_reveal_a_secret_room() {
     assert_eq!(unknown.resp.code, ResponseCode::MsgNotSupported.code());
 }
 
+/// An open room "Ops" with alice and bob joined to it.
+async fn alice_and_bob_in_a_room(s: &TestServer) -> (String, ChatClient, ChatClient) {
+    let room = s
+        .add_room("Ops", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let mut alice = ChatClient::connect(s, "alice", "pw").await;
+    let mut bob = ChatClient::connect(s, "bob", "pw").await;
+    assert!(alice.join(&room).await.resp.is_success());
+    assert!(bob.join(&room).await.resp.is_success());
+    (room, alice, bob)
+}
+
 /// An alert (`grpchat@alert="true"`) is stored and delivered as one, to everyone joined, the
 /// author included, and shows as one in history; an ordinary message carries no flag.
 #[tokio::test]
 async fn an_alert_is_delivered_and_kept_as_one() {
     let s = server(&["alice", "bob"]).await;
-    let room = s
-        .add_room("Ops", Privacy::Open, Behavior::Normal, &[])
-        .await;
-    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
-    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
-    assert!(alice.join(&room).await.resp.is_success());
-    assert!(bob.join(&room).await.resp.is_success());
+    let (room, mut alice, mut bob) = alice_and_bob_in_a_room(&s).await;
 
     let alert = format!(
         "<xccos ver=\"1\" envid=\"77\" xmlns=\"urn:parlano:xml:ns:xccos\"><grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"{room}\" \
@@ -230,4 +236,84 @@ async fn an_alert_is_delivered_and_kept_as_one() {
     let history = bob.history(&room, "<last cnt=\"5\"/>").await;
     let seen: Vec<_> = history.iter().map(|m| (m.text.as_str(), m.alert)).collect();
     assert_eq!(seen, [("fire drill at 3", true), ("all clear", false)]);
+}
+
+/// The envelope carrying the next chat message, as written on the wire.
+async fn next_chat_xml(client: &mut ChatClient) -> String {
+    loop {
+        let e = client.next_envelope().await;
+        if let Some(xccos::Message::GrpChat(_)) = e.messages.first() {
+            return e.to_xml();
+        }
+    }
+}
+
+/// An RTF copy (`<rtf>` after `<chat>`) is stored and delivered exactly as sent, live to
+/// everyone joined and in history; a message sent without one comes back without one, and
+/// compliance records the plain text.
+#[tokio::test]
+async fn an_rtf_copy_is_delivered_and_kept_as_sent() {
+    let s = server(&["alice", "bob"]).await;
+    let (room, mut alice, mut bob) = alice_and_bob_in_a_room(&s).await;
+
+    let rtf_wire =
+        r"<rtf>{\rtf1\ansi{\fonttbl\f0\fswiss Segoe UI;}\f0\b bold\b0  &amp; &lt;more&gt;}</rtf>";
+    let rich = format!(
+        "<xccos ver=\"1\" envid=\"78\" xmlns=\"urn:parlano:xml:ns:xccos\"><grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"{room}\" \
+         author=\"sip:alice@{DOMAIN}\" ts=\"2024-01-01T10:00:00Z\"><chat>bold &amp; &lt;more&gt;</chat>{rtf_wire}</grpchat></xccos>"
+    );
+    assert_eq!(alice.send_body(&rich).await.status, 200);
+    for client in [&mut alice, &mut bob] {
+        let delivered = next_chat_xml(client).await;
+        assert!(
+            delivered.contains(&format!(
+                "<chat>bold &amp; &lt;more&gt;</chat>{rtf_wire}</grpchat>"
+            )),
+            "{delivered}"
+        );
+    }
+    assert_eq!(alice.post(&room, "plain").await, 200);
+    let plain = next_chat_xml(&mut bob).await;
+    assert!(!plain.contains("<rtf"), "{plain}");
+
+    let history = bob.history(&room, "<last cnt=\"5\"/>").await;
+    let rtf = r"{\rtf1\ansi{\fonttbl\f0\fswiss Segoe UI;}\f0\b bold\b0  & <more>}";
+    let seen: Vec<_> = history
+        .iter()
+        .map(|m| (m.text.as_str(), m.rtf.as_deref()))
+        .collect();
+    assert_eq!(seen, [("bold & <more>", Some(rtf)), ("plain", None)]);
+
+    let events = s.server().store.compliance_events(0, 100).await.unwrap();
+    let chats: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind.as_str() == "chat")
+        .map(|e| e.content.as_str())
+        .collect();
+    assert_eq!(
+        chats,
+        ["bold & <more>", "plain"],
+        "compliance keeps the text"
+    );
+}
+
+/// An RTF copy larger than `storySizeLimit` is refused like an oversized text, and nothing
+/// is stored.
+#[tokio::test]
+async fn an_rtf_copy_over_the_story_limit_is_refused() {
+    let s = TestServer::start_with(|c| c.chat.story_size_limit = 64).await;
+    s.add_user("alice", "pw").await;
+    let room = s
+        .add_room("Ops", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
+    assert!(alice.join(&room).await.resp.is_success());
+    let big = format!(
+        "<xccos ver=\"1\" envid=\"79\" xmlns=\"urn:parlano:xml:ns:xccos\"><grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"{room}\" \
+         author=\"sip:alice@{DOMAIN}\" ts=\"2024-01-01T10:00:00Z\"><chat>hi</chat><rtf>{{\\rtf1 {}}}</rtf></grpchat></xccos>",
+        "x".repeat(64)
+    );
+    let refused = alice.send_body(&big).await.status;
+    assert!(refused >= 400, "refused: {refused}");
+    assert!(alice.history(&room, "<last cnt=\"5\"/>").await.is_empty());
 }

@@ -528,3 +528,172 @@ async fn closing_the_connection_drops_its_bindings() {
     }
     panic!("binding survived its connection");
 }
+
+/// A REGISTER as sipe writes it (xccos.md §1.3): its Contact names the device with
+/// `+sip.instance`, and `supported` lists what it asks for. Sent from a trusted network.
+fn device_register(c: &mut SipConn, user: &str, instance: Option<&str>, supported: &str) -> String {
+    let instance = instance
+        .map(|i| format!(";+sip.instance=\"<urn:uuid:{i}>\""))
+        .unwrap_or_default();
+    let cseq = c.next_cseq();
+    format!(
+        "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bKgruu{cseq}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{user}@{DOMAIN}>;tag=g{user}\r\nTo: <sip:{user}@{DOMAIN}>\r\n\
+         Call-ID: gruu-{user}-{port}\r\nCSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:{local};transport=tcp;ms-opaque=d3470f2e1d>;proxy=replace{instance}\r\n\
+         Supported: {supported}\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n",
+        local = c.local,
+        port = c.local.port(),
+    )
+}
+
+/// The `gruu` parameter of the one Contact in a REGISTER answer.
+fn gruu_of(resp: &sip_proto::Response) -> Option<String> {
+    let contacts = resp.contacts();
+    assert_eq!(contacts.len(), 1, "one binding");
+    contacts[0]
+        .params
+        .value("gruu")
+        .map(|g| g.trim_matches('"').to_owned())
+}
+
+async fn trusted_server(tweak: impl FnOnce(&mut parlance_server::config::Config)) -> TestServer {
+    let s = TestServer::start_with(|c| {
+        c.auth.trusted_networks = vec!["127.0.0.0/8".into()];
+        tweak(c);
+    })
+    .await;
+    for user in ["alice", "bob"] {
+        s.add_user(user, "secret").await;
+    }
+    s
+}
+
+#[tokio::test]
+async fn a_device_gets_a_gruu_and_a_request_to_it_reaches_that_device_only() {
+    let s = trusted_server(|_| {}).await;
+    let uuid = "34D859DB-6585-5F91-A3B4-DE853C15347D";
+    let supported = "gruu-10, adhoclist, msrtc-event-categories, com.microsoft.msrtc.presence";
+    let mut phone = s.tcp().await;
+    let req = device_register(&mut phone, "alice", Some(uuid), supported);
+    phone.send(req).await;
+    let answer = phone.recv_response().await;
+    assert_eq!(answer.status, 200);
+    let gruu = gruu_of(&answer).expect("a GRUU for a device that asked");
+    let (aor, epid) = gruu
+        .strip_suffix(";gruu")
+        .and_then(|g| g.split_once(";opaque=user:epid:"))
+        .expect("the Lync GRUU shape");
+    assert_eq!(aor, format!("sip:alice@{DOMAIN}"));
+    assert!(!epid.is_empty() && epid.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(
+        !gruu.contains(uuid)
+            && !gruu
+                .to_ascii_lowercase()
+                .contains(&uuid.to_ascii_lowercase()),
+        "the instance text stays out of the URI"
+    );
+    assert_eq!(
+        answer.headers.get_all("Supported").collect::<Vec<_>>(),
+        ["msrtc-event-categories"],
+        "what sipe needs is unchanged"
+    );
+    assert!(answer.headers.get("Expires").is_some_and(|e| e != "0"));
+
+    // The same device registering again (a reconnect) keeps its GRUU.
+    let mut again = s.tcp().await;
+    let req = device_register(&mut again, "alice", Some(uuid), supported);
+    again.send(req).await;
+    assert_eq!(
+        gruu_of(&again.recv_response().await).as_deref(),
+        Some(gruu.as_str())
+    );
+
+    // Another device of alice's, without an instance: no GRUU, but a binding.
+    let mut desk = s.tcp().await;
+    let req = device_register(&mut desk, "alice", None, supported);
+    desk.send(req).await;
+    let answer = desk.recv_response().await;
+    assert_eq!(answer.status, 200);
+    let contacts = answer.contacts();
+    assert_eq!(contacts.len(), 2, "the device and the desk");
+    let desk_contact = contacts
+        .iter()
+        .find(|c| c.params.value("+sip.instance").is_none())
+        .unwrap();
+    assert_eq!(
+        desk_contact.params.value("gruu"),
+        None,
+        "no GRUU without an instance"
+    );
+
+    let mut bob = s.tcp().await;
+    let req = device_register(&mut bob, "bob", None, "msrtc-event-categories");
+    bob.send(req).await;
+    assert_eq!(bob.recv_response().await.status, 200);
+
+    let unknown = format!("{aor};opaque=user:epid:00112233445566778899aabbccddeeff;gruu");
+    let req = bob.request(
+        "MESSAGE",
+        &unknown,
+        "bob",
+        &unknown,
+        "gruu-lost",
+        &[],
+        "hello?",
+    );
+    bob.send(req).await;
+    assert_eq!(
+        bob.recv_response().await.status,
+        480,
+        "a device that is not registered is not reached, and not replaced by the others"
+    );
+
+    let req = bob.request("MESSAGE", &gruu, "bob", &gruu, "gruu-msg", &[], "hello");
+    bob.send(req).await;
+    let got = again.recv_request().await;
+    assert_eq!(got.method.as_str(), "MESSAGE");
+    assert_eq!(
+        got.call_id(),
+        "gruu-msg",
+        "the first request the device sees"
+    );
+    assert_eq!(
+        got.uri.to_string(),
+        format!("sip:{};transport=tcp;ms-opaque=d3470f2e1d", again.local),
+        "retargeted to the device's registered contact"
+    );
+    assert_eq!(got.body.as_ref(), b"hello");
+    let reply = sip_proto::Response::for_request(&got, 200).with_to_tag("device");
+    again.send(reply.to_bytes()).await;
+    assert_eq!(bob.recv_response().await.status, 200);
+}
+
+#[tokio::test]
+async fn no_gruu_for_a_client_that_does_not_support_it() {
+    let s = trusted_server(|_| {}).await;
+    let mut c = s.tcp().await;
+    let req = device_register(&mut c, "alice", Some("0A1B"), "msrtc-event-categories");
+    c.send(req).await;
+    let answer = c.recv_response().await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(gruu_of(&answer), None);
+}
+
+#[tokio::test]
+async fn a_client_from_an_external_network_is_told_it_is_remote() {
+    let s = trusted_server(|c| c.manage.external_networks = vec!["127.0.0.2/32".into()]).await;
+    for (from, remote) in [("127.0.0.2", true), ("127.0.0.1", false)] {
+        let mut c = s.tcp_from(from.parse().unwrap()).await;
+        let req = device_register(&mut c, "alice", None, "gruu-10");
+        c.send(req).await;
+        let answer = c.recv_response().await;
+        assert_eq!(answer.status, 200);
+        let logon: Vec<&str> = answer.headers.get_all("ms-user-logon-data").collect();
+        assert_eq!(
+            logon,
+            if remote { vec!["RemoteUser"] } else { vec![] },
+            "from {from}"
+        );
+    }
+}

@@ -864,6 +864,7 @@ pub fn grpchat(
             message_id,
             text: text.to_owned(),
             alert: false,
+            rtf: None,
         },
     };
     Envelope::new(envid, chat).to_xml()

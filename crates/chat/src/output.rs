@@ -93,6 +93,7 @@ fn history_overhead(room_uri: &str) -> usize {
         message_id: None,
         text: String::new(),
         alert: false,
+        rtf: None,
     };
     let reply = Reply {
         seqid: u64::MAX,
@@ -127,6 +128,7 @@ mod tests {
             message_id: Some(id),
             text: text.into(),
             alert: false,
+            rtf: None,
         }
     }
 

@@ -183,6 +183,7 @@ impl World {
                 message_id: None,
                 text: text.into(),
                 alert: false,
+                rtf: None,
             },
         };
         let body = Envelope::new(1, chat).to_xml();

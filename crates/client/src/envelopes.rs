@@ -41,6 +41,7 @@ impl Envelopes {
             message_id: None,
             text: text.to_owned(),
             alert: false,
+            rtf: None,
         };
         Envelope::new(self.next_id(), GrpChat { seqid: 1, message }).to_xml()
     }

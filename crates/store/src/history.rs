@@ -12,15 +12,18 @@ pub struct StoredMessage {
     pub content: String,
     /// A high-importance message (the original's `isAlert`).
     pub alert: bool,
+    /// The RTF copy of the text as the client sent it (the original's `rtf`).
+    pub rtf: Option<String>,
 }
 
 /// A message to post: its text, the repository names of the files it links (only complete
-/// files of the room are linked), and whether it is an alert.
+/// files of the room are linked), whether it is an alert, and its RTF copy if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Post<'a> {
     pub content: &'a str,
     pub linked_files: &'a [&'a str],
     pub alert: bool,
+    pub rtf: Option<&'a str>,
 }
 
 impl<'a> Post<'a> {
@@ -30,6 +33,7 @@ impl<'a> Post<'a> {
             content,
             linked_files,
             alert: false,
+            rtf: None,
         }
     }
 }

@@ -146,6 +146,7 @@ pub(crate) fn message(r: &impl Columns) -> StoredMessage {
         posted_at: r.int("posted_at"),
         content: r.text("content"),
         alert: r.flag("alert"),
+        rtf: r.opt_text("rtf"),
     }
 }
 

@@ -316,6 +316,41 @@ async fn each_post_writes_one_chat_event() {
 }
 
 #[tokio::test]
+async fn an_rtf_copy_is_kept_as_sent_and_compliance_keeps_the_text() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let lobby = room(store, "Lobby").await;
+        let rtf = "{\\rtf1\\ansi \\b bold\\b0  & <more>}";
+        let posted = store
+            .post_message(
+                lobby.id,
+                alice,
+                &Post {
+                    rtf: Some(rtf),
+                    ..Post::text("bold & more", &[])
+                },
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(posted.rtf.as_deref(), Some(rtf));
+        store
+            .post_message(lobby.id, alice, &Post::text("plain", &[]), 20)
+            .await
+            .unwrap();
+        let history = read(store, lobby.id, alice, HistoryQuery::Last(10)).await;
+        let kept: Vec<_> = history.iter().map(|m| m.rtf.as_deref()).collect();
+        assert_eq!(kept, [Some(rtf), None], "NULL when none was sent");
+        let events = all_events(store).await;
+        assert_eq!(
+            events[0].content, "bold & more",
+            "compliance keeps the text"
+        );
+    }
+}
+
+#[tokio::test]
 async fn last_returns_the_newest_oldest_first() {
     for engine in engines().await {
         let store = &engine.store;
@@ -1195,6 +1230,7 @@ fn backchat_content_is_bounded() {
         posted_at: 0,
         content,
         alert: false,
+        rtf: None,
     };
     let two = [message(1, "one\nline two".into()), message(2, "<b>".into())];
     assert_eq!(

@@ -21,6 +21,7 @@ fn history() -> String {
             message_id: Some(i),
             text: format!("message number {i} with some ordinary text in it"),
             alert: false,
+            rtf: None,
         })
         .collect();
     let reply = Reply {

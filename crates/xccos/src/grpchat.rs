@@ -2,7 +2,7 @@
 //! of `xccos`) and its history form `msg id="grpchat"` inside a `rpl:bccontext` `chanib`.
 
 use crate::error::ParseError;
-use crate::shapes::{ALERT_ATTR, MESSAGE_ID_ATTR};
+use crate::shapes::{ALERT_ATTR, MESSAGE_ID_ATTR, RTF_CHILD};
 use crate::tree::Element;
 use crate::write::XmlWriter;
 
@@ -22,6 +22,9 @@ pub struct ChatMessage {
     pub text: String,
     /// A high-importance message (attribute [`ALERT_ATTR`], written only when set).
     pub alert: bool,
+    /// The RTF copy of the text (child [`RTF_CHILD`], after `chat`), kept and written
+    /// back exactly as the client sent it; absent when it sent none.
+    pub rtf: Option<String>,
 }
 
 impl ChatMessage {
@@ -36,6 +39,7 @@ impl ChatMessage {
             message_id: e.parsed_attr(MESSAGE_ID_ATTR)?,
             text: e.required_child("chat")?.text().to_owned(),
             alert: e.bool_attr(ALERT_ATTR)?.unwrap_or(false),
+            rtf: e.child(RTF_CHILD).map(|r| r.text().to_owned()),
         })
     }
 
@@ -47,7 +51,7 @@ impl ChatMessage {
         w.finish().len()
     }
 
-    /// The history form, `<msg id="grpchat" …><chat>…</chat></msg>`.
+    /// The history form, `<msg id="grpchat" …><chat>…</chat>[<rtf>…</rtf>]</msg>`.
     pub(crate) fn write_msg(&self, w: &mut XmlWriter) {
         self.write_as(w, "msg", None);
     }
@@ -61,7 +65,12 @@ impl ChatMessage {
             .attr_opt("ts", self.ts.as_deref())
             .attr_display_opt(MESSAGE_ID_ATTR, self.message_id)
             .attr_opt(ALERT_ATTR, self.alert.then_some("true"))
-            .children(|w| w.start("chat").text(&self.text));
+            .children(|w| {
+                w.start("chat").text(&self.text);
+                if let Some(rtf) = &self.rtf {
+                    w.start(RTF_CHILD).text(rtf);
+                }
+            });
     }
 }
 

@@ -61,6 +61,19 @@ impl ChatSizeLimits {
         }
         Ok(())
     }
+
+    /// Checks an RTF copy: markup makes it several times its text, so it is measured
+    /// against the larger limit, `story_bytes`, whatever the text is (reported as a story).
+    pub fn check_rtf(&self, rtf: &str) -> Result<(), ChatTooLarge> {
+        if rtf.len() > self.story_bytes {
+            return Err(ChatTooLarge {
+                size: rtf.len(),
+                limit: self.story_bytes,
+                story: true,
+            });
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -95,6 +108,19 @@ mod tests {
         assert_eq!(LIMITS.check("[STORY]abcde"), Ok(()));
         assert_eq!(
             LIMITS.check("[STORY]abcdef"),
+            Err(ChatTooLarge {
+                size: 13,
+                limit: 12,
+                story: true
+            })
+        );
+    }
+
+    #[test]
+    fn an_rtf_copy_uses_the_story_limit() {
+        assert_eq!(LIMITS.check_rtf("{\\rtf1 abcd}"), Ok(()));
+        assert_eq!(
+            LIMITS.check_rtf("{\\rtf1 abcde}"),
             Err(ChatTooLarge {
                 size: 13,
                 limit: 12,

@@ -52,3 +52,8 @@ pub const CATEGORY_SCHEME: &str = "ma-cat://";
 /// `alert="true"`, absent otherwise. The original stores the flag (tblChat `isAlert`, the
 /// SDK's `ChatMessage.IsAlert`); its wire form is unknown.
 pub const ALERT_ATTR: &str = "alert";
+
+/// Child of `grpchat` and history `msg`, after `chat`, carrying the message's RTF copy as
+/// text (escaped like any XML text; RTF is 7-bit text, so no further encoding). The original
+/// stores one (tblChat `rtf`, the SDK's `MessageRtfContent`); its wire form is unknown.
+pub const RTF_CHILD: &str = "rtf";

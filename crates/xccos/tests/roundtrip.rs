@@ -46,15 +46,17 @@ fn chat_message() -> impl Strategy<Value = ChatMessage> {
         of(any::<u64>()),
         text(),
         any::<bool>(),
+        opt_text(),
     )
         .prop_map(
-            |(channel_uri, author, ts, message_id, text, alert)| ChatMessage {
+            |(channel_uri, author, ts, message_id, text, alert, rtf)| ChatMessage {
                 channel_uri,
                 author,
                 ts,
                 message_id,
                 text,
                 alert,
+                rtf,
             },
         )
 }

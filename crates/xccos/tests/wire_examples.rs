@@ -95,6 +95,7 @@ fn chat(channel_uri: &str, author: &str, ts: &str, text: &str) -> ChatMessage {
         message_id: None,
         text: text.into(),
         alert: false,
+        rtf: None,
     }
 }
 
@@ -795,6 +796,31 @@ mod reference {
         };
         assert_eq!(custom.response_code(), None);
         assert!(!custom.is_success());
+    }
+
+    /// An RTF copy is an `rtf` child after `chat`, its text escaped like any XML text, and
+    /// is written back exactly as read; a message without one has no `rtf` at all.
+    #[test]
+    fn an_rtf_copy_travels_as_an_rtf_child() {
+        let wire = format!(
+            r#"<xccos ver="1" envid="40" xmlns="urn:parlano:xml:ns:xccos"><grpchat id="grpchat" seqid="1" chanUri="{OPS}" author="sip:alice@example.com" ts="2024-01-01T10:00:00Z"><chat>bold &amp; more</chat><rtf>{{\rtf1\ansi \b bold\b0  &amp; &lt;more&gt;}}</rtf></grpchat></xccos>"#
+        );
+        let posted = command_grpchat(&wire);
+        assert_eq!(
+            posted.message.rtf.as_deref(),
+            Some(r"{\rtf1\ansi \b bold\b0  & <more>}")
+        );
+        assert_eq!(posted.message.text, "bold & more");
+        assert_server_body(Envelope::new(40, posted.clone()), &wire);
+        let plain = ChatMessage {
+            rtf: None,
+            ..posted.message.clone()
+        };
+        assert_eq!(
+            posted.message.history_len(),
+            plain.history_len() + r"<rtf>{\rtf1\ansi \b bold\b0  &amp; &lt;more&gt;}</rtf>".len(),
+            "the copy counts in the size of what goes out"
+        );
     }
 
     /// An alert carries `alert="true"` on `grpchat` and history `msg` alike; an ordinary

@@ -137,6 +137,7 @@ async fn history(
                 message_id: Some(m.seq as u64),
                 text: m.content,
                 alert: m.alert,
+                rtf: m.rtf,
             })
             .collect();
         let keep = match query {

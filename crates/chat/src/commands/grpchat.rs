@@ -2,7 +2,7 @@
 //! post into the room), then delivered to everyone joined, author included. It has no
 //! reply of its own: a refusal is the [`Answer`] to the body that carried it (the server's
 //! answer to the INFO; sipe shows "not delivered" for any refusal). An alert (`alert="true"`)
-//! is stored and delivered as one.
+//! is stored and delivered as one, an RTF copy (`<rtf>`) stored and delivered as received.
 
 use std::time::Instant;
 
@@ -34,12 +34,20 @@ pub(super) async fn run(
     if chat.message.ts.is_none() {
         return respond(Answer::MissingTimestamp);
     }
-    if service
-        .settings
-        .chat_limits
-        .check(&chat.message.text)
-        .is_err()
+    let limits = &service.settings.chat_limits;
+    if limits.check(&chat.message.text).is_err()
+        || chat
+            .message
+            .rtf
+            .as_deref()
+            .is_some_and(|rtf| limits.check_rtf(rtf).is_err())
     {
+        tracing::info!(
+            principal = %principal.uri,
+            bytes = chat.message.text.len(),
+            rtf_bytes = chat.message.rtf.as_ref().map(String::len),
+            "post refused: over the size limits"
+        );
         return respond(Answer::TooLarge);
     }
     // The size limits count the text as typed; what goes out is escaped, and must fit
@@ -98,6 +106,7 @@ pub(super) async fn run(
                 content: &chat.message.text,
                 linked_files: &linked,
                 alert: chat.message.alert,
+                rtf: chat.message.rtf.as_deref(),
             },
             service.now_nanos(),
         )
@@ -125,6 +134,7 @@ pub(super) async fn run(
             message_id: Some(stored.seq as u64),
             text: stored.content,
             alert: stored.alert,
+            rtf: stored.rtf,
         },
     };
     let targets = service.rosters().targets(info.room.id);

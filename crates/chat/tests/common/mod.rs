@@ -172,6 +172,7 @@ pub async fn post(
             message_id: None,
             text: text.into(),
             alert: false,
+            rtf: None,
         },
     };
     let body = Envelope::new(1, grpchat).to_xml();

@@ -166,6 +166,7 @@ mod tests {
                 message_id: Some(*id),
                 text: String::new(),
                 alert: false,
+                rtf: None,
             })
             .collect();
         ReplyData::BcContext(vec![Chanib {

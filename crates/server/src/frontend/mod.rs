@@ -3,6 +3,7 @@
 //! REGISTER and its authentication are handled in `register.rs`; everything else here.
 
 pub mod auth;
+pub mod gruu;
 pub mod networks;
 pub mod ntlm;
 pub mod provisioning;
@@ -275,7 +276,8 @@ impl FrontEnd {
             u.host.eq_ignore_ascii_case(&self.settings.domain) && u.user.is_some()
         });
         assert_identity(&mut req, &identity);
-        if in_domain {
+        // A GRUU names one device: it is reached through that binding or not at all.
+        if in_domain && self.gruu_target(&req.uri).is_none() {
             let aor = format!("sip:{}", target_aor.unwrap_or_default());
             let bindings = self.registrar.lookup(&aor);
             if !bindings.is_empty() {
@@ -312,6 +314,13 @@ impl FrontEnd {
     /// A request-URI that is a registered contact, or names the address of an open
     /// connection (a client's own Contact, as used in-dialog).
     fn contact_target(&self, uri: &Uri) -> Option<Target> {
+        if let Some((aor, epid)) = self.gruu_target(uri) {
+            // RFC 5627 §8.4.1: the request is retargeted to the device's registered contact.
+            return self.registrar.by_gruu(&aor, epid).map(|b| Target {
+                conn: b.conn,
+                uri: Some(b.contact.uri),
+            });
+        }
         if let Some(b) = self.registrar.by_contact(&uri.to_string()) {
             return Some(Target {
                 conn: b.conn,
@@ -328,6 +337,21 @@ impl FrontEnd {
         self.connections
             .by_peer(addr)
             .map(|conn| Target { conn, uri: None })
+    }
+
+    /// Whether the client connects from outside (`manage.external_networks`): it then gets
+    /// the external room-management URL and `ms-user-logon-data: RemoteUser`.
+    fn is_outside(&self, conn: &ConnHandle) -> bool {
+        self.settings.external.contains(conn.peer().ip())
+    }
+
+    /// The address-of-record and device id of a GRUU in our domain.
+    fn gruu_target<'u>(&self, uri: &'u Uri) -> Option<(String, &'u str)> {
+        let sip = uri
+            .as_sip()
+            .filter(|u| u.host.eq_ignore_ascii_case(&self.settings.domain))?;
+        let epid = gruu::target(sip)?;
+        Some((format!("sip:{}", aor_of_uri(uri)?), epid))
     }
 
     fn is_server_uri(&self, uri: &Uri) -> bool {
@@ -376,7 +400,7 @@ impl FrontEnd {
                 };
                 let asker = Asker {
                     persistent_chat,
-                    outside: self.settings.external.contains(conn.peer().ip()),
+                    outside: self.is_outside(conn),
                 };
                 let groups = provisioning::requested_groups(&req.body);
                 let document = self.settings.provisioning.document(&groups, asker);

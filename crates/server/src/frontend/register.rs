@@ -8,7 +8,7 @@ use sip_proto::{Message, Request, Response, Uri, name};
 use super::auth::Verdict;
 use super::ntlm::{Gate, Ntlm};
 use super::registrar::RegisterError;
-use super::{FrontEnd, SERVER, UAS_EXTENSIONS, provisioning, unsupported};
+use super::{FrontEnd, SERVER, UAS_EXTENSIONS, gruu, provisioning, unsupported};
 use crate::ids::random_hex;
 use crate::transport::ConnHandle;
 use parlance_chat::throttle::Wait;
@@ -90,11 +90,17 @@ impl FrontEnd {
         conn.set_identity(&aor);
         let now = self.registrar.clock().now();
         let mut resp = Response::for_request(req, 200).with_to_tag(&random_hex(5));
+        let gruus = gruu::wanted(req);
         for b in &bindings {
             let mut contact = b.contact.clone();
             contact
                 .params
                 .set("expires", Some(&b.remaining_secs(now).to_string()));
+            if let Some(epid) = b.epid.as_deref().filter(|_| gruus) {
+                contact
+                    .params
+                    .set("gruu", Some(&format!("\"{}\"", gruu::uri(&aor, epid))));
+            }
             resp.headers.push(name::CONTACT, contact.to_string());
         }
         // sipe reads the Expires header (not the Contact parameter) and needs it above 0.
@@ -117,6 +123,9 @@ impl FrontEnd {
             ),
         );
         resp.headers.push(name::SERVER, SERVER);
+        if self.is_outside(conn) {
+            resp.headers.push("ms-user-logon-data", "RemoteUser");
+        }
         tracing::info!(conn = conn.id(), %aor, bindings = bindings.len(), expires, "registered");
         let _ = conn.send_response(resp);
     }

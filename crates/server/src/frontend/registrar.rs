@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use sip_proto::{NameAddr, Request, name};
 
+use super::gruu;
 use crate::config::RegistrarConfig;
 use crate::transport::{ConnHandle, ConnId};
 use parlance_clock::Clock;
@@ -18,6 +19,8 @@ pub struct Binding {
     pub contact: NameAddr,
     /// `+sip.instance` when given: identifies the device across reconnects.
     pub instance: Option<String>,
+    /// The device id of its GRUU, derived from the instance (none without one).
+    pub epid: Option<String>,
     pub conn: ConnHandle,
     pub call_id: String,
     pub cseq: u32,
@@ -196,11 +199,13 @@ impl Registrar {
                 .params
                 .value("+sip.instance")
                 .map(|v| v.trim_matches('"').to_owned());
+            let epid = instance.as_deref().map(gruu::epid);
             let mut registered = contact.clone();
             registered.params.remove("expires");
             let binding = Binding {
                 contact: registered,
                 instance,
+                epid,
                 conn: conn.clone(),
                 call_id: call_id.clone(),
                 cseq,
@@ -243,6 +248,13 @@ impl Registrar {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The live binding of `aor`'s device `epid` (what its GRUU names).
+    pub fn by_gruu(&self, aor: &str, epid: &str) -> Option<Binding> {
+        self.lookup(aor)
+            .into_iter()
+            .find(|b| b.epid.as_deref() == Some(epid))
     }
 
     /// The live binding whose contact URI is exactly `uri`.

@@ -150,6 +150,7 @@ const TABLES: &[Table] = &[
             ("posted_at", Int),
             ("content", Text),
             ("alert", Flag),
+            ("rtf", Text),
         ],
         identity: Some("id"),
     },

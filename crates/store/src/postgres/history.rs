@@ -19,7 +19,7 @@ use crate::history::{
 use crate::rows;
 
 const MESSAGE_COLUMNS: &str =
-    "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert";
+    "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert, m.rtf";
 
 /// What a stored preference costs besides its label and content (its row), so that many
 /// empty blobs count too.
@@ -27,7 +27,7 @@ const PREFERENCE_OVERHEAD: u64 = 64;
 
 /// Messages of the rooms `$1` holding every word of the [`all_words_query`] `$2`, found
 /// through the GIN index of `messages.search`.
-const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert \
+const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert, m.rtf \
      FROM messages m JOIN principals p ON p.id = m.author_id \
      WHERE m.room_id = ANY($1) AND m.search @@ $2::tsquery";
 
@@ -46,6 +46,7 @@ impl PgStore {
             content,
             linked_files,
             alert,
+            rtf,
         } = *post;
         let mut tx = self.begin_write().await?;
         let seq: i64 = sqlx::query_scalar(
@@ -56,8 +57,8 @@ impl PgStore {
         .await?
         .ok_or_else(|| StoreError::NotFound("room".into()))?;
         sqlx::query(
-            "INSERT INTO messages (room_id, seq, author_id, posted_at, content, alert, search) \
-             VALUES ($1, $2, $3, $4, $5, $6, array_to_tsvector($7::text[]))",
+            "INSERT INTO messages (room_id, seq, author_id, posted_at, content, alert, rtf, search) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, array_to_tsvector($8::text[]))",
         )
         .bind(room_id)
         .bind(seq)
@@ -65,6 +66,7 @@ impl PgStore {
         .bind(posted_at)
         .bind(content)
         .bind(alert)
+        .bind(rtf)
         .bind(search_lexemes(content))
         .execute(&mut *tx)
         .await
@@ -92,6 +94,7 @@ impl PgStore {
             posted_at,
             content: content.to_owned(),
             alert,
+            rtf: rtf.map(str::to_owned),
         })
     }
 

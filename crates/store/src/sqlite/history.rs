@@ -18,14 +18,14 @@ use crate::history::{
 use crate::rows;
 
 const MESSAGE_COLUMNS: &str =
-    "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert";
+    "m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert, m.rtf";
 
 /// What a stored preference costs besides its label and content (its row), so that many
 /// empty blobs count too.
 const PREFERENCE_OVERHEAD: u64 = 64;
 
 /// Messages found by an [`fts_in_rooms`] query, the full-text index driving the search.
-const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert \
+const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert, m.rtf \
      FROM messages_fts f JOIN messages m ON m.id = f.rowid JOIN principals p ON p.id = m.author_id \
      WHERE messages_fts MATCH ?";
 
@@ -45,6 +45,7 @@ impl SqliteStore {
             content,
             linked_files,
             alert,
+            rtf,
         } = *post;
         let mut tx = self.begin_write().await?;
         let seq: i64 = sqlx::query_scalar(
@@ -54,13 +55,14 @@ impl SqliteStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound("room".into()))?;
-        sqlx::query("INSERT INTO messages (room_id, seq, author_id, posted_at, content, alert) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO messages (room_id, seq, author_id, posted_at, content, alert, rtf) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(room_id)
             .bind(seq)
             .bind(author_id)
             .bind(posted_at)
             .bind(content)
             .bind(alert)
+            .bind(rtf)
             .execute(&mut *tx)
             .await
             .map_err(|e| foreign_key_as_not_found(e, "author"))?;
@@ -87,6 +89,7 @@ impl SqliteStore {
             posted_at,
             content: content.to_owned(),
             alert,
+            rtf: rtf.map(str::to_owned),
         })
     }
 

@@ -239,8 +239,8 @@ async fn database(data: &Path) -> sqlx::SqlitePool {
     sqlx::SqlitePool::connect_with(options).await.unwrap()
 }
 
-/// What the newest migration (0013, the per-user chat policy) added, taken away again.
-const UNDO_NEWEST: &str = "ALTER TABLE principals DROP COLUMN persistent_chat";
+/// What the newest migration (0014, a message's RTF copy) added, taken away again.
+const UNDO_NEWEST: &str = "ALTER TABLE messages DROP COLUMN rtf";
 
 #[tokio::test]
 async fn only_migrate_and_serve_change_the_schema() {
@@ -249,7 +249,7 @@ async fn only_migrate_and_serve_change_the_schema() {
     ok(&data.0, &["user", "add", "alice@example.test"]);
     let newest = Store::known_schema();
     assert_eq!(
-        newest, 13,
+        newest, 14,
         "a new migration: make UNDO_NEWEST undo it, so that this test sees the build before"
     );
 

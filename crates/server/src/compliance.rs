@@ -23,7 +23,8 @@ use crate::{StartError, open_file_store};
 #[derive(Debug)]
 pub struct Background {
     exporter: Exporter,
-    /// Declared last: the exporter's store is closed before its threads stop.
+    /// The exporter's own connections, closed with the server's store at shutdown.
+    store: Store,
     runtime: LowPriorityRuntime,
 }
 
@@ -38,14 +39,24 @@ impl Background {
         let runtime = LowPriorityRuntime::new("parlance-export", 1, config.compliance.nice)
             .map_err(StartError::Runtime)?;
         let (config, key) = (config.clone(), key.clone());
-        let exporter = runtime
+        let (exporter, store) = runtime
             .spawn(async move {
                 let store = Store::open_existing(&config.store_url()).await?;
-                exporter(&config, store, &key, clock).await
+                let exporter = exporter(&config, store.clone(), &key, clock).await?;
+                Ok::<_, StartError>((exporter, store))
             })
             .await
             .map_err(|e| StartError::Runtime(std::io::Error::other(e)))??;
-        Ok(Background { exporter, runtime })
+        Ok(Background {
+            exporter,
+            store,
+            runtime,
+        })
+    }
+
+    /// Closes the exporter's database connections (the server's last export has run).
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 
     pub fn exporter(&self) -> &Exporter {

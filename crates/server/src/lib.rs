@@ -427,6 +427,7 @@ impl Server {
         // The last run archives those departures too.
         if let Some(background) = &self.exporter {
             compliance::run_once(background.exporter()).await;
+            background.close().await;
         }
         self.store.close().await;
         // Only once the database is closed may another server take the data directory.

@@ -189,6 +189,18 @@ impl ServerAddr {
     }
 }
 
+impl ServerAddr {
+    /// This server as people write it, with the address dialled after it when the host is
+    /// a name.
+    pub fn at(&self, addr: std::net::SocketAddr) -> String {
+        if self.host == addr.ip().to_string() {
+            self.to_string()
+        } else {
+            format!("{self} ({addr})")
+        }
+    }
+}
+
 impl fmt::Display for ServerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {

@@ -47,7 +47,7 @@ pub(crate) async fn tcp_at(
     timeout: Duration,
 ) -> Result<TcpStream, ClientError> {
     let unreachable = |reason: String| ClientError::Unreachable {
-        server: format!("{server} ({to})"),
+        server: server.at(to),
         reason,
     };
     let tcp = tokio::time::timeout(timeout, connect(to, from))

@@ -31,11 +31,7 @@ pub(crate) struct Candidate {
 
 impl fmt::Display for Candidate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.name.host == self.addr.ip().to_string() {
-            write!(f, "{}", self.name)
-        } else {
-            write!(f, "{} ({})", self.name, self.addr)
-        }
+        f.write_str(&self.name.at(self.addr))
     }
 }
 

@@ -7,10 +7,12 @@
 
 mod common;
 
+use std::io::Write;
 use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{DOMAIN, DataDir, chat_server, client_config, serve_at};
+use common::{BIN, DOMAIN, DataDir, PASSWORD, chat_server, client_config, serve_at};
 use parlance_client::{ChatLine, Client, ClientError, Event, Events, Reconnect};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -113,7 +115,10 @@ async fn a_client_moves_to_the_other_server_when_its_server_is_killed_and_misses
         texts, acknowledged,
         "every acknowledged post exactly once, in order"
     );
-    let ids: Vec<u64> = seen.iter().map(|l| l.id.expect("a sequence number")).collect();
+    let ids: Vec<u64> = seen
+        .iter()
+        .map(|l| l.id.expect("a sequence number"))
+        .collect();
     assert!(
         ids.windows(2).all(|w| w[1] == w[0] + 1),
         "gap-free sequence numbers: {ids:?}"
@@ -123,10 +128,7 @@ async fn a_client_moves_to_the_other_server_when_its_server_is_killed_and_misses
         before.last().and_then(|l| l.id).map(|id| id + 1),
         "continues right after the last line seen before the kill"
     );
-    assert!(
-        seen.iter()
-            .all(|l| l.author == format!("sip:bob@{DOMAIN}"))
-    );
+    assert!(seen.iter().all(|l| l.author == format!("sip:bob@{DOMAIN}")));
     let reconnected: Vec<&String> = others
         .iter()
         .filter_map(|e| match e {
@@ -153,4 +155,41 @@ async fn a_client_moves_to_the_other_server_when_its_server_is_killed_and_misses
         "the refused post was not stored"
     );
     assert_eq!(stored.iter().filter(|t| **t == "during 1").count(), 1);
+}
+
+/// `parlance chat --server A --server B`: with nobody at A, the client signs in at B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parlance_chat_takes_several_servers_and_signs_in_where_one_answers() {
+    let data = DataDir::new("failover-cli");
+    let server = chat_server(&data);
+    let nobody = free_address();
+    let mut chat = Command::new(BIN)
+        .args(["chat", "--plain", "--room", "Lobby"])
+        .args(["--server", &nobody.to_string()])
+        .args(["--server", &server.tls.to_string()])
+        .args(["--user", &format!("alice@{DOMAIN}"), "--ca"])
+        .arg(data.cert())
+        .env("PARLANCE_PASSWORD", PASSWORD)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(chat.stdin.take().unwrap(), "hello from the second").unwrap();
+    let out = chat.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (bob, _) = Client::connect(client_config(&data, &server, "bob"))
+        .await
+        .unwrap();
+    let lobby = bob.find_room("Lobby").await.unwrap();
+    let joined = bob.join(&lobby.uri).await.unwrap();
+    assert_eq!(
+        joined.history.last().map(|l| l.text.as_str()),
+        Some("hello from the second")
+    );
 }

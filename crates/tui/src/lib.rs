@@ -25,7 +25,11 @@ pub use error::TuiError;
 pub struct ChatArgs {
     /// A server, HOST:PORT. Give it again for each server of a pool (a name with several
     /// addresses counts as several); after a lost connection the client signs in to another.
-    #[arg(long = "server", value_name = "HOST:PORT", default_value = "127.0.0.1:5061")]
+    #[arg(
+        long = "server",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:5061"
+    )]
     servers: Vec<String>,
     /// Your account, user@domain. The password comes from PARLANCE_PASSWORD or a prompt.
     #[arg(long)]

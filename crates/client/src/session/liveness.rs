@@ -80,7 +80,11 @@ mod tests {
         let mut l = Liveness::new(10 * S, 5 * S, t0);
         assert_eq!(l.check(t0 + 10 * S), Check::Ping);
         l.heard(t0 + 12 * S);
-        assert_eq!(l.check(t0 + 20 * S), Check::Fine, "silence counts from the answer");
+        assert_eq!(
+            l.check(t0 + 20 * S),
+            Check::Fine,
+            "silence counts from the answer"
+        );
         assert_eq!(l.check(t0 + 22 * S), Check::Ping);
         l.heard(t0 + 23 * S);
         assert_eq!(l.check(t0 + 30 * S), Check::Fine);

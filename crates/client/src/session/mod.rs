@@ -21,8 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use xccos::{CommandKind, Envelope, Notice, Reply};
 
-pub(crate) use self::ops::{Call, Op};
 use self::liveness::{Check, Liveness};
+pub(crate) use self::ops::{Call, Op};
 use self::rooms::Rooms;
 use crate::config::{ClientConfig, Identity, Transport};
 use crate::envelopes::Envelopes;

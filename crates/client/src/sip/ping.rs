@@ -33,7 +33,10 @@ mod tests {
             "127.0.0.1:4000".parse().unwrap(),
         );
         let text = String::from_utf8(options(&local).unwrap().to_bytes()).unwrap();
-        assert!(text.starts_with("OPTIONS sip:example.test SIP/2.0\r\n"), "{text}");
+        assert!(
+            text.starts_with("OPTIONS sip:example.test SIP/2.0\r\n"),
+            "{text}"
+        );
         assert!(text.contains("\r\nTo: <sip:example.test>\r\n"), "{text}");
         assert!(text.contains("\r\nCSeq: 1 OPTIONS\r\n"), "{text}");
     }

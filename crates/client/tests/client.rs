@@ -559,7 +559,9 @@ async fn reconnects_rejoins_and_catches_up_after_the_server_restarts() {
 
 /// A server that stops answering without closing the connection (its machine died) is
 /// noticed by the keep-alive OPTIONS even though the client is only listening, and the
-/// client comes back once the server answers again.
+/// client comes back once the server answers again. A post whose answer is lost is
+/// reported not delivered, never sent again, and shows by catch-up when the server had
+/// stored it.
 #[tokio::test]
 async fn a_silent_server_is_noticed_while_idle_and_left() {
     let s = server(&["alice"]).await;
@@ -589,6 +591,40 @@ async fn a_silent_server_is_noticed_while_idle_and_left() {
     .await;
     assert_eq!(server, relay.addr().to_string());
     alice.post(&lobby, "still here").await.unwrap();
+    assert_eq!(next_line(&mut alice_events).await.text, "still here");
+
+    // A post whose answer never comes: the server stores it, the client cannot know.
+    relay.silence(true);
+    match alice.post(&lobby, "unconfirmed").await {
+        Err(ClientError::NotDelivered { room, reason }) => {
+            assert_eq!(room, "Lobby");
+            assert!(
+                reason.contains("before the server confirmed it"),
+                "{reason}"
+            );
+        }
+        other => panic!("a post without an answer: {other:?}"),
+    }
+    relay.silence(false);
+    let (_, meanwhile) = expect(&mut alice_events, |e| {
+        matches!(e, Event::Reconnected { .. }).then_some(())
+    })
+    .await;
+    let replayed: Vec<(&str, bool)> = meanwhile
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(l) => Some((l.text.as_str(), l.replayed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replayed,
+        [("unconfirmed", true)],
+        "what the server stored comes back once, by catch-up"
+    );
+    let history = alice.history(&lobby, HistoryQuery::Last(10)).await.unwrap();
+    let texts: Vec<&str> = history.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["still here", "unconfirmed"], "never sent twice");
 }
 
 /// Twenty posts at the message size limit do not fit one reply: the server sends fewer than

@@ -99,6 +99,9 @@ pub fn client_config(
     // Every join sends a roster notice to every member already in the room, so the joins
     // of a large room queue behind each other: setup may be slow, and must not fail for it.
     config.request_timeout = Duration::from_secs(300);
+    // For the same reason a keep-alive OPTIONS may wait behind those joins: only an
+    // unanswered request, never a slow ping, counts as a lost server here.
+    config.ping_timeout = config.request_timeout;
     config.reconnect = Reconnect {
         first_delay: Duration::from_secs(1),
         max_delay: Duration::from_secs(1),

@@ -10,8 +10,12 @@ use crate::tls::Trust;
 /// Everything [`crate::Client::connect`] needs.
 #[derive(Clone)]
 pub struct ClientConfig {
-    /// `HOST:PORT` (`[v6]:PORT` for IPv6); without a port, 5061 for TLS and 5060 for TCP.
-    pub server: String,
+    /// The servers of one installation or pool, each `HOST:PORT` (`[v6]:PORT` for IPv6;
+    /// without a port, 5061 for TLS and 5060 for TCP). A host name that resolves to several
+    /// addresses counts as that many servers. The first sign-in tries them in this order;
+    /// after a lost connection they are tried shuffled, the lost one last (docs/protocol.md,
+    /// "The client").
+    pub servers: Vec<String>,
     /// The account, `alice@example.com` (a `sip:` prefix is accepted).
     pub user: String,
     pub password: String,
@@ -24,6 +28,12 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// How long opening the connection (TCP and TLS handshake) may take.
     pub connect_timeout: Duration,
+    /// After this long without hearing from the server, an OPTIONS asks whether it is
+    /// still there: a server that died without closing the connection (its machine lost
+    /// power, a network between went down) is noticed even when nothing else is said.
+    pub ping_interval: Duration,
+    /// How long that OPTIONS may wait for any answer before the connection counts as lost.
+    pub ping_timeout: Duration,
     /// The local address to connect from; the system chooses when `None`. Many clients on
     /// one machine need several (each source address has its own ephemeral ports).
     pub local_address: Option<IpAddr>,
@@ -38,7 +48,8 @@ pub enum Transport {
     Tcp,
 }
 
-/// Back-off between reconnect attempts: doubles from `first_delay` up to `max_delay`.
+/// Back-off between reconnect attempts (each tries every server once): doubles from
+/// `first_delay` up to `max_delay`, with ±20 % jitter.
 #[derive(Debug, Clone)]
 pub struct Reconnect {
     pub first_delay: Duration,
@@ -58,6 +69,7 @@ impl Default for Reconnect {
 }
 
 impl ClientConfig {
+    /// Settings for one server; more go into [`ClientConfig::servers`].
     pub fn new(
         server: impl Into<String>,
         user: impl Into<String>,
@@ -65,7 +77,7 @@ impl ClientConfig {
         transport: Transport,
     ) -> Self {
         ClientConfig {
-            server: server.into(),
+            servers: vec![server.into()],
             user: user.into(),
             password: password.into(),
             transport,
@@ -73,6 +85,8 @@ impl ClientConfig {
             join_history: 25,
             request_timeout: Duration::from_secs(32),
             connect_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(15),
+            ping_timeout: Duration::from_secs(5),
             local_address: None,
         }
     }
@@ -82,7 +96,7 @@ impl ClientConfig {
 impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientConfig")
-            .field("server", &self.server)
+            .field("servers", &self.servers)
             .field("user", &self.user)
             .field("transport", &self.transport)
             .field("reconnect", &self.reconnect)
@@ -172,6 +186,18 @@ impl ServerAddr {
             host: host.to_owned(),
             port,
         })
+    }
+}
+
+impl ServerAddr {
+    /// This server as people write it, with the address dialled after it when the host is
+    /// a name.
+    pub fn at(&self, addr: std::net::SocketAddr) -> String {
+        if self.host == addr.ip().to_string() {
+            self.to_string()
+        } else {
+            format!("{self} ({addr})")
+        }
     }
 }
 

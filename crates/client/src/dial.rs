@@ -13,18 +13,44 @@ use crate::config::ServerAddr;
 use crate::error::ClientError;
 use crate::tls::{self, Trust};
 
-/// A TCP connection to `server` within `timeout`, from `from` when given (to the server's
-/// first address of the same family).
+/// A TCP connection to `server`, trying its addresses in turn (those of `from`'s family
+/// when given), each within `timeout`.
 pub(crate) async fn tcp(
     server: &ServerAddr,
     from: Option<IpAddr>,
     timeout: Duration,
 ) -> Result<TcpStream, ClientError> {
-    let unreachable = |reason: String| ClientError::Unreachable {
+    let addrs = resolve(server, from)
+        .await
+        .map_err(|e| ClientError::Unreachable {
+            server: server.to_string(),
+            reason: e.to_string(),
+        })?;
+    let mut failure = None;
+    for to in addrs {
+        match tcp_at(server, to, from, timeout).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => failure = Some(e),
+        }
+    }
+    Err(failure.unwrap_or_else(|| ClientError::Unreachable {
         server: server.to_string(),
+        reason: "the name has no address".into(),
+    }))
+}
+
+/// A TCP connection to `to`, one address of `server`, within `timeout`.
+pub(crate) async fn tcp_at(
+    server: &ServerAddr,
+    to: SocketAddr,
+    from: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<TcpStream, ClientError> {
+    let unreachable = |reason: String| ClientError::Unreachable {
+        server: server.at(to),
         reason,
     };
-    let tcp = tokio::time::timeout(timeout, connect(server, from))
+    let tcp = tokio::time::timeout(timeout, connect(to, from))
         .await
         .map_err(|_| unreachable("no answer in time".into()))?
         .map_err(|e| unreachable(e.to_string()))?;
@@ -32,25 +58,37 @@ pub(crate) async fn tcp(
     Ok(tcp)
 }
 
-async fn connect(server: &ServerAddr, from: Option<IpAddr>) -> std::io::Result<TcpStream> {
-    let Some(from) = from else {
-        return TcpStream::connect((server.host.as_str(), server.port)).await;
-    };
-    let to = tokio::net::lookup_host((server.host.as_str(), server.port))
+/// Every address of `server`, in the resolver's order; only those of `from`'s family when
+/// connecting from a given address. Never empty.
+pub(crate) async fn resolve(
+    server: &ServerAddr,
+    from: Option<IpAddr>,
+) -> std::io::Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((server.host.as_str(), server.port))
         .await?
-        .find(|a| a.is_ipv4() == from.is_ipv4())
-        .ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::AddrNotAvailable,
-                format!("no address of the same family as {from}"),
-            )
-        })?;
-    let socket = if from.is_ipv4() {
+        .filter(|a| from.is_none_or(|f| a.is_ipv4() == f.is_ipv4()))
+        .collect();
+    if addrs.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            match from {
+                Some(from) => format!("no address of the same family as {from}"),
+                None => "the name has no address".to_owned(),
+            },
+        ));
+    }
+    Ok(addrs)
+}
+
+async fn connect(to: SocketAddr, from: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let socket = if to.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
-    socket.bind(SocketAddr::new(from, 0))?;
+    if let Some(from) = from {
+        socket.bind(SocketAddr::new(from, 0))?;
+    }
     socket.connect(to).await
 }
 

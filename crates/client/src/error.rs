@@ -35,6 +35,12 @@ pub enum ClientError {
     NotConnected,
     #[error("the server did not answer in time")]
     Timeout,
+    /// A post the server did not confirm: the client was not connected, or the connection
+    /// was lost before the answer. It is not sent again on its own: the server has no way
+    /// to tell a second copy from a new message. One the server stored before the
+    /// connection broke comes back in the room's catch-up like any other message.
+    #[error("your message to {room} was not delivered: {reason}")]
+    NotDelivered { room: String, reason: String },
     #[error("the client is closed")]
     Closed,
     #[error("there is no room {room}")]

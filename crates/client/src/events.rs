@@ -27,15 +27,16 @@ pub enum Event {
     Invited(Invitation),
     /// The connection was lost; reconnecting follows.
     Disconnected { reason: String },
-    /// Attempt `attempt` to reconnect starts after `delay`.
+    /// Attempt `attempt` to reconnect starts after `delay`; each attempt tries every server.
     Reconnecting { attempt: u32, delay: Duration },
     /// A room was joined again after a reconnect; this is its roster now. What was missed
     /// follows as replayed [`Event::Message`]s.
     Rejoined(Joined),
     /// A room could not be joined again after a reconnect and is left.
     RejoinFailed { room: String, error: ClientError },
-    /// Signed in again, every room re-joined and caught up.
-    Reconnected,
+    /// Signed in again to `server` (`HOST:PORT`, and the address dialled when the host is
+    /// a name), every room re-joined and caught up.
+    Reconnected { server: String },
     /// The client gave up (a fatal error, or too many attempts): no more events follow.
     Closed { error: ClientError },
 }

@@ -5,9 +5,10 @@
 //! URI, `cmd:requri`, BYE, and an INVITE to the channel server it names. Then [`Client`]
 //! offers rooms, joins, history, posting, invitations and file tokens, and [`Events`]
 //! brings messages, roster changes and the state of the connection. The session refreshes
-//! itself (UPDATE every Session-Expires − 10 s), keeps the registration alive, and after a
-//! lost connection signs in again with back-off, re-joins every room and replays what was
-//! missed from history.
+//! itself (UPDATE every Session-Expires − 10 s), keeps the registration alive, asks a
+//! silent server whether it is still there, and after a lost connection signs in again with
+//! back-off (to another server of the pool when it was given several), re-joins every room
+//! and replays what was missed from history.
 //!
 //! Layers: the SIP protocol state (dialogs, CSeq, transactions matched by Call-ID and CSeq,
 //! Digest) and the XCCOS bodies are plain values without I/O; one link per connection owns
@@ -41,6 +42,7 @@ mod error;
 mod events;
 mod files;
 mod link;
+mod servers;
 mod session;
 mod sip;
 mod tls;

@@ -47,14 +47,16 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Connects (TCP, then TLS unless plain TCP was asked for) within `timeout`.
+    /// Connects to `to`, an address of `server` (TCP, then TLS unless plain TCP was asked
+    /// for), within `timeout`.
     pub async fn open(
         server: &ServerAddr,
+        to: SocketAddr,
         transport: &Transport,
         from: Option<IpAddr>,
         timeout: Duration,
     ) -> Result<Link, ClientError> {
-        let tcp = dial::tcp(server, from, timeout).await?;
+        let tcp = dial::tcp_at(server, to, from, timeout).await?;
         let local = tcp.local_addr().map_err(|e| ClientError::Unreachable {
             server: server.to_string(),
             reason: e.to_string(),

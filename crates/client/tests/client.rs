@@ -532,7 +532,7 @@ async fn reconnects_rejoins_and_catches_up_after_the_server_restarts() {
         rejoined.roster
     );
     let (_, caught_up) = expect(&mut alice_events, |e| {
-        matches!(e, Event::Reconnected).then_some(())
+        matches!(e, Event::Reconnected { .. }).then_some(())
     })
     .await;
     let replayed: Vec<_> = caught_up
@@ -555,6 +555,76 @@ async fn reconnects_rejoins_and_catches_up_after_the_server_restarts() {
         ("welcome back", Some(4), false)
     );
     alice.post(&lobby, "thanks").await.unwrap();
+}
+
+/// A server that stops answering without closing the connection (its machine died) is
+/// noticed by the keep-alive OPTIONS even though the client is only listening, and the
+/// client comes back once the server answers again. A post whose answer is lost is
+/// reported not delivered, never sent again, and shows by catch-up when the server had
+/// stored it.
+#[tokio::test]
+async fn a_silent_server_is_noticed_while_idle_and_left() {
+    let s = server(&["alice"]).await;
+    let lobby = s
+        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let relay = Relay::start(s.server().tls_addr.unwrap()).await;
+    let mut config = config_for(&s, &relay.addr().to_string(), "alice", "pw");
+    config.ping_interval = Duration::from_millis(300);
+    config.ping_timeout = Duration::from_millis(300);
+    config.request_timeout = Duration::from_secs(2);
+    let (alice, mut alice_events) = Client::connect(config).await.unwrap();
+    alice.join(&lobby).await.unwrap();
+
+    relay.silence(true);
+    let (reason, _) = expect(&mut alice_events, |e| match e {
+        Event::Disconnected { reason } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("stopped answering"), "{reason}");
+    relay.silence(false);
+    let (server, _) = expect(&mut alice_events, |e| match e {
+        Event::Reconnected { server } => Some(server.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(server, relay.addr().to_string());
+    alice.post(&lobby, "still here").await.unwrap();
+    assert_eq!(next_line(&mut alice_events).await.text, "still here");
+
+    // A post whose answer never comes: the server stores it, the client cannot know.
+    relay.silence(true);
+    match alice.post(&lobby, "unconfirmed").await {
+        Err(ClientError::NotDelivered { room, reason }) => {
+            assert_eq!(room, "Lobby");
+            assert!(
+                reason.contains("before the server confirmed it"),
+                "{reason}"
+            );
+        }
+        other => panic!("a post without an answer: {other:?}"),
+    }
+    relay.silence(false);
+    let (_, meanwhile) = expect(&mut alice_events, |e| {
+        matches!(e, Event::Reconnected { .. }).then_some(())
+    })
+    .await;
+    let replayed: Vec<(&str, bool)> = meanwhile
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(l) => Some((l.text.as_str(), l.replayed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replayed,
+        [("unconfirmed", true)],
+        "what the server stored comes back once, by catch-up"
+    );
+    let history = alice.history(&lobby, HistoryQuery::Last(10)).await.unwrap();
+    let texts: Vec<&str> = history.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["still here", "unconfirmed"], "never sent twice");
 }
 
 /// Twenty posts at the message size limit do not fit one reply: the server sends fewer than
@@ -586,7 +656,7 @@ async fn catching_up_reaches_every_message_when_pages_are_cut_to_the_body_limit(
 
     relay.up(s.server().tls_addr.unwrap());
     let (_, caught_up) = expect(&mut alice_events, |e| {
-        matches!(e, Event::Reconnected).then_some(())
+        matches!(e, Event::Reconnected { .. }).then_some(())
     })
     .await;
     let replayed: Vec<Option<u64>> = caught_up

@@ -490,9 +490,9 @@ impl App {
                     view.error(format!("not joined again: {error}"));
                 }
             }
-            Event::Reconnected => {
+            Event::Reconnected { server } => {
                 self.link = Link::Online;
-                self.info("reconnected");
+                self.info(format!("reconnected to {server}"));
             }
             Event::Closed { error } => {
                 self.link = Link::Closed(error.to_string());
@@ -856,8 +856,16 @@ mod tests {
             reason: "gone".into(),
         });
         assert!(matches!(app.link, Link::Reconnecting(_)) && app.status.error);
-        app.on_event(Event::Reconnected);
+        app.on_event(Event::Reconnecting {
+            attempt: 2,
+            delay: std::time::Duration::from_secs(2),
+        });
+        assert!(app.status.text.contains("attempt 2"), "{:?}", app.status);
+        app.on_event(Event::Reconnected {
+            server: "chat2.example.test:5061".into(),
+        });
         assert_eq!(app.link, Link::Online);
+        assert_eq!(app.status.text, "reconnected to chat2.example.test:5061");
     }
 
     #[test]

@@ -23,9 +23,14 @@ pub use error::TuiError;
 
 #[derive(Debug, Args)]
 pub struct ChatArgs {
-    /// The server, HOST:PORT.
-    #[arg(long, default_value = "127.0.0.1:5061")]
-    server: String,
+    /// A server, HOST:PORT. Give it again for each server of a pool (a name with several
+    /// addresses counts as several); after a lost connection the client signs in to another.
+    #[arg(
+        long = "server",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:5061"
+    )]
+    servers: Vec<String>,
     /// Your account, user@domain. The password comes from PARLANCE_PASSWORD or a prompt.
     #[arg(long)]
     user: String,
@@ -58,7 +63,8 @@ pub struct ChatArgs {
 pub async fn run(args: ChatArgs) -> Result<(), TuiError> {
     let transport = transport(&args).map_err(TuiError::Connect)?;
     let password = password(&args.user)?;
-    let config = ClientConfig::new(args.server.clone(), args.user.clone(), password, transport);
+    let mut config = ClientConfig::new(String::new(), args.user.clone(), password, transport);
+    config.servers.clone_from(&args.servers);
     let (client, events) = Client::connect(config).await.map_err(TuiError::Connect)?;
     if args.plain {
         let room = args.room.unwrap_or_default();

@@ -70,7 +70,7 @@ pub async fn run(client: &Client, mut events: Events, args: PlainArgs) -> Result
             event = events.next() => match event {
                 Some(Event::Message(line)) if line.room == room.uri => println!("{}", printer.show(&line)),
                 Some(Event::Disconnected { reason }) => eprintln!("parlance: connection lost ({reason}); reconnecting"),
-                Some(Event::Reconnected) => eprintln!("parlance: reconnected"),
+                Some(Event::Reconnected { server }) => eprintln!("parlance: reconnected to {server}"),
                 Some(Event::RejoinFailed { error, .. }) => return Err(TuiError::Client(error)),
                 Some(Event::Closed { error }) => return Err(TuiError::Client(error)),
                 Some(_) => {}
@@ -89,6 +89,7 @@ fn about_the_line(error: &TuiError) -> bool {
         TuiError::Client(e) => matches!(
             e,
             ClientError::TooLarge { .. }
+                | ClientError::NotDelivered { .. }
                 | ClientError::Forbidden { .. }
                 | ClientError::NoSuchFile { .. }
                 | ClientError::FileRefused { .. }

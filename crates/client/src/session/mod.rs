@@ -7,6 +7,7 @@
 //! handling whatever else arrives meanwhile (server INFOs are answered at once, notices
 //! and messages become events), so sequential code never stalls the connection.
 
+mod liveness;
 mod ops;
 mod restore;
 mod rooms;
@@ -20,13 +21,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use xccos::{CommandKind, Envelope, Notice, Reply};
 
+use self::liveness::{Check, Liveness};
 pub(crate) use self::ops::{Call, Op};
 use self::rooms::Rooms;
-use crate::config::{ClientConfig, Identity, ServerAddr, Transport};
+use crate::config::{ClientConfig, Identity, Transport};
 use crate::envelopes::Envelopes;
 use crate::error::ClientError;
 use crate::events::Event;
 use crate::link::{Link, LinkEvent};
+use crate::servers::{Candidate, Servers};
 use crate::sip::dialog::Dialog;
 use crate::sip::local::Local;
 use crate::sip::register::Registration;
@@ -40,7 +43,9 @@ const GOODBYE: Duration = Duration::from_secs(2);
 
 pub(crate) struct Session {
     config: ClientConfig,
-    server: ServerAddr,
+    servers: Servers,
+    /// The server of the last connection: the one a reconnect tries last.
+    current: Option<Candidate>,
     identity: Identity,
     epid: String,
     instance: String,
@@ -64,6 +69,7 @@ enum Which {
 pub(crate) struct Connected {
     link: Link,
     local: Local,
+    liveness: Liveness,
     registration: Registration,
     renew_at: Instant,
     lookup: Option<Dialog>,
@@ -77,10 +83,11 @@ pub(crate) struct Connected {
 }
 
 impl Connected {
-    fn new(link: Link, local: Local) -> Connected {
+    fn new(link: Link, local: Local, liveness: Liveness) -> Connected {
         Connected {
             link,
             local,
+            liveness,
             registration: Registration::new(),
             renew_at: Instant::now(),
             lookup: None,
@@ -157,10 +164,11 @@ impl Session {
             Transport::Tls(_) => 5061,
             Transport::Tcp => 5060,
         };
-        let server = ServerAddr::parse(&config.server, default_port)?;
+        let servers = Servers::parse(&config.servers, default_port)?;
         Ok(Session {
             config,
-            server,
+            servers,
+            current: None,
             identity,
             epid: crate::sip::random_hex(5),
             instance: crate::sip::instance_id(),
@@ -231,6 +239,19 @@ impl Session {
 
     async fn housekeeping(&mut self, conn: &mut Connected) -> Result<(), ClientError> {
         let now = Instant::now();
+        match conn.liveness.check(now) {
+            Check::Fine => {}
+            Check::Ping => {
+                let ping = crate::sip::ping::options(&conn.local)
+                    .map_err(|e| ClientError::Config(e.to_string()))?;
+                conn.link.send(ping.to_bytes());
+            }
+            Check::Dead => {
+                return Err(ClientError::Disconnected(
+                    "the server stopped answering (a keep-alive OPTIONS got no answer)".into(),
+                ));
+            }
+        }
         if conn.refresh_at.is_some_and(|at| now >= at) {
             let update = conn.in_dialog(Which::Channel, Method::Update, None)?;
             let answer = self.transact(conn, update).await?;
@@ -318,13 +339,22 @@ impl Session {
     fn on_link_event(&mut self, conn: &mut Connected, event: LinkEvent) -> Result<(), ClientError> {
         match event {
             LinkEvent::Closed(reason) => Err(ClientError::Disconnected(reason)),
-            LinkEvent::Message(Message::Response(resp)) => {
+            LinkEvent::Message(message) => {
+                conn.liveness.heard(Instant::now());
+                self.on_message(conn, message)
+            }
+        }
+    }
+
+    fn on_message(&mut self, conn: &mut Connected, message: Message) -> Result<(), ClientError> {
+        match message {
+            Message::Response(resp) => {
                 if let Some(waiter) = conn.transactions.finish(&resp) {
                     let _ = waiter.send(resp);
                 }
                 Ok(())
             }
-            LinkEvent::Message(Message::Request(req)) => self.on_request(conn, req),
+            Message::Request(req) => self.on_request(conn, req),
         }
     }
 

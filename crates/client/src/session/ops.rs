@@ -55,7 +55,10 @@ impl Session {
             } => {
                 let result = self.post(conn, &room, &text).await;
                 let lost = lost(&result);
-                let _ = respond.send(result);
+                let _ = respond.send(result.map_err(|e| match e {
+                    e if e.is_connection_lost() => not_delivered(self.rooms.label(&room), &e),
+                    e => e,
+                }));
                 lost
             }
         }
@@ -137,6 +140,18 @@ impl Session {
             }),
         }
     }
+}
+
+/// A post that the connection's end left unconfirmed.
+pub(super) fn not_delivered(room: String, why: &ClientError) -> ClientError {
+    let reason = match why {
+        ClientError::NotConnected => "the client is reconnecting".to_owned(),
+        e => format!(
+            "the connection was lost before the server confirmed it ({e}); \
+             if the server stored it, it appears in the room after the reconnect"
+        ),
+    };
+    ClientError::NotDelivered { room, reason }
 }
 
 fn lost<T>(result: &Result<T, ClientError>) -> Result<(), ClientError> {

@@ -1,11 +1,13 @@
-//! After a lost connection: sign in again with back-off, join every room again, and fetch
-//! what was missed with `after id` history queries from the newest message seen.
+//! After a lost connection: sign in again with back-off (to another server of the pool
+//! when there are several, [`crate::servers`]), join every room again, and fetch what was
+//! missed with `after id` history queries from the newest message seen.
 
 use std::time::Duration;
 
 use rand::Rng;
 use xccos::{Bcq, ChanId, CommandKind, ReplyData};
 
+use super::ops::not_delivered;
 use super::{Call, Connected, Op, Session, Which};
 use crate::error::ClientError;
 use crate::events::Event;
@@ -17,7 +19,8 @@ const CATCH_UP_PAGE: u32 = 100;
 const CATCH_UP_PAGES: usize = 20;
 
 impl Session {
-    /// Reconnects with back-off; `None` when the client was closed or gave up.
+    /// Reconnects with back-off, each attempt trying every server once; `None` when the
+    /// client was closed or gave up.
     pub(super) async fn reconnect(&mut self) -> Option<Connected> {
         let policy = self.config.reconnect.clone();
         let mut delay = policy.first_delay;
@@ -25,13 +28,15 @@ impl Session {
         loop {
             attempt += 1;
             self.emit(Event::Reconnecting { attempt, delay });
-            if !self.idle(jitter(delay)).await {
+            if !self.idle(jitter(delay, policy.max_delay)).await {
                 return None;
             }
             let error = match self.establish().await {
                 Ok(mut conn) => match self.restore(&mut conn).await {
                     Ok(()) => {
-                        self.emit(Event::Reconnected);
+                        self.emit(Event::Reconnected {
+                            server: self.server(),
+                        });
                         return Some(conn);
                     }
                     Err(e) => e,
@@ -55,7 +60,7 @@ impl Session {
             tokio::select! {
                 () = &mut sleep => return true,
                 op = self.ops.recv() => match op {
-                    Some(Op::Call(call)) => call.fail(ClientError::NotConnected),
+                    Some(Op::Call(call)) => self.refuse(call),
                     Some(Op::Close(done)) => {
                         let _ = done.send(());
                         return false;
@@ -172,19 +177,22 @@ impl Session {
     }
 }
 
-/// `delay` ± 20 %, so that clients dropped together do not all return together.
-fn jitter(delay: Duration) -> Duration {
-    delay.mul_f64(rand::rng().random_range(0.8..1.2))
+/// `delay` ± 20 % (never more than `max`), so that clients dropped together do not all
+/// return together.
+fn jitter(delay: Duration, max: Duration) -> Duration {
+    delay.mul_f64(rand::rng().random_range(0.8..1.2)).min(max)
 }
 
-impl Call {
-    pub(super) fn fail(self, error: ClientError) {
-        match self {
+impl Session {
+    /// Answers a call made while disconnected.
+    fn refuse(&self, call: Call) {
+        match call {
             Call::Command { respond, .. } => {
-                let _ = respond.send(Err(error));
+                let _ = respond.send(Err(ClientError::NotConnected));
             }
-            Call::Post { respond, .. } => {
-                let _ = respond.send(Err(error));
+            Call::Post { room, respond, .. } => {
+                let room = self.rooms.label(&room);
+                let _ = respond.send(Err(not_delivered(room, &ClientError::NotConnected)));
             }
         }
     }

@@ -228,6 +228,57 @@ mod tests {
         assert_eq!(rooms.live(line(5)).unwrap().id, Some(5));
     }
 
+    proptest::proptest! {
+        /// A room of `n` messages; the first `a` came live before the connection was lost.
+        /// After the re-join, live delivery starts at `k` and has reached `j` when catch-up
+        /// ends, catch-up pages read up to `m` (at least to where live began, and possibly
+        /// over it), the two interleave as `order` says, and live messages may come twice.
+        /// Whatever the timing, the application sees 1..=n once each, in order.
+        #[test]
+        fn catch_up_and_live_delivery_join_without_gaps_or_duplicates(
+            n in 0u64..40,
+            cuts in proptest::collection::vec(0.0f64..=1.0, 4),
+            order in proptest::collection::vec(proptest::bool::ANY, 80),
+            twice in proptest::collection::vec(proptest::bool::ANY, 40),
+        ) {
+            let pick = |lo: u64, hi: u64, f: f64| lo + ((hi - lo) as f64 * f) as u64;
+            let a = pick(0, n, cuts[0]);
+            let k = pick(a + 1, n + 1, cuts[1]);
+            let m = pick(k - 1, n, cuts[2]);
+            let j = pick(k - 1, n, cuts[3]);
+            let mut rooms = Rooms::default();
+            let mut out = Vec::new();
+            for id in 1..=a {
+                out.extend(rooms.live(line(id)));
+            }
+            rooms.begin_catch_up(ROOM);
+            let (mut replay, mut live) = ((a + 1)..=m, k..=j);
+            for replay_next in order {
+                let next = if replay_next { replay.next() } else { live.next() };
+                match next {
+                    Some(id) if replay_next => out.extend(rooms.replayed(line(id))),
+                    Some(id) => out.extend(rooms.live(line(id))),
+                    None => {}
+                }
+            }
+            for id in replay {
+                out.extend(rooms.replayed(line(id)));
+            }
+            for id in live {
+                out.extend(rooms.live(line(id)));
+            }
+            out.extend(rooms.end_catch_up(ROOM));
+            for id in (j + 1)..=n {
+                out.extend(rooms.live(line(id)));
+                if twice[usize::try_from(id).unwrap() % twice.len()] {
+                    out.extend(rooms.live(line(id)));
+                }
+            }
+            let ids: Vec<u64> = out.into_iter().filter_map(|l| l.id).collect();
+            proptest::prop_assert_eq!(ids, (1..=n).collect::<Vec<_>>());
+        }
+    }
+
     #[test]
     fn catch_up_comes_out_in_order_without_duplicates() {
         let mut rooms = Rooms::default();

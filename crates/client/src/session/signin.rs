@@ -8,10 +8,12 @@ use sip_proto::Method;
 use tokio::time::Instant;
 use xccos::{CommandKind, Inv, ReplyData};
 
+use super::liveness::Liveness;
 use super::{Connected, Session, Which};
 use crate::error::ClientError;
 use crate::events::Event;
 use crate::link::Link;
+use crate::servers::{Candidate, failover_order};
 use crate::sip::dialog::Dialog;
 use crate::sip::digest::DigestChallenge;
 use crate::sip::local::Local;
@@ -23,10 +25,47 @@ use crate::types::Invitation;
 const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(60);
 
 impl Session {
-    /// Opens a connection and signs in over it.
+    /// Opens a connection to one of the servers and signs in over it: the servers in the
+    /// order given the first time, in failover order after a lost connection
+    /// ([`crate::servers`]). A refusal that no other server would change (a wrong
+    /// password, a rejected certificate) ends the search; otherwise the last failure is
+    /// the answer when no server is usable.
     pub async fn establish(&mut self) -> Result<Connected, ClientError> {
+        let candidates = self.servers.resolve(self.config.local_address).await?;
+        let order = match &self.current {
+            Some(lost) => failover_order(candidates, lost, &mut rand::rng()),
+            None => candidates,
+        };
+        let mut failure = None;
+        for candidate in order {
+            match self.establish_at(&candidate).await {
+                Ok(conn) => {
+                    tracing::info!(server = %candidate, "signed in");
+                    self.current = Some(candidate);
+                    return Ok(conn);
+                }
+                Err(error) if error.is_fatal() => return Err(error),
+                Err(error) => {
+                    tracing::info!(server = %candidate, %error, "server not usable");
+                    failure = Some(error);
+                }
+            }
+        }
+        Err(failure.unwrap_or_else(|| ClientError::Config("no server is given".into())))
+    }
+
+    /// The server signed in to last, as people write it.
+    pub fn server(&self) -> String {
+        self.current
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    async fn establish_at(&mut self, server: &Candidate) -> Result<Connected, ClientError> {
         let link = Link::open(
-            &self.server,
+            &server.name,
+            server.addr,
             &self.config.transport,
             self.config.local_address,
             self.config.connect_timeout,
@@ -39,7 +78,12 @@ impl Session {
             link.transport(),
             link.local(),
         );
-        let mut conn = Connected::new(link, local);
+        let liveness = Liveness::new(
+            self.config.ping_interval,
+            self.config.ping_timeout,
+            Instant::now(),
+        );
+        let mut conn = Connected::new(link, local, liveness);
         self.register(&mut conn).await?;
         let pool = self.provisioned_pool(&mut conn).await?;
         let channel = self.look_up(&mut conn, &pool).await?;

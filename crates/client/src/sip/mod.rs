@@ -6,6 +6,7 @@
 pub(crate) mod dialog;
 pub(crate) mod digest;
 pub(crate) mod local;
+pub(crate) mod ping;
 pub(crate) mod provisioning;
 pub(crate) mod register;
 pub(crate) mod transactions;

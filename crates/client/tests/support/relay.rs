@@ -4,9 +4,12 @@
 //! connection once the server has sent so many bytes through it: a transfer broken off at a
 //! known point. It also keeps what
 //! the server sent, so that a test over plain TCP can wait for a given answer (the one to
-//! the client's session refresh, say) instead of sleeping for as long as it may take.
+//! the client's session refresh, say) instead of sleeping for as long as it may take. And it
+//! can fall silent: connections stay open but nothing the server sends gets through, as
+//! when a server's machine dies without closing anything.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +24,8 @@ pub struct Relay {
     target: Arc<Mutex<Option<SocketAddr>>>,
     /// Bytes from the server after which a new connection is cut; `None`: no limit.
     budget: Arc<Mutex<Option<usize>>>,
+    /// While set, what the server sends is dropped.
+    silent: Arc<AtomicBool>,
     /// Bumped to cut every open connection.
     cut: watch::Sender<u64>,
     /// Every byte the server sent, over every connection.
@@ -36,12 +41,14 @@ impl Relay {
         let addr = listener.local_addr().unwrap();
         let target = Arc::new(Mutex::new(Some(target)));
         let budget = Arc::new(Mutex::new(None));
+        let silent = Arc::new(AtomicBool::new(false));
         let (cut, _) = watch::channel(0);
         let (from_server, _) = watch::channel(Vec::new());
         let accept = tokio::spawn(accept_loop(
             listener,
             target.clone(),
             budget.clone(),
+            silent.clone(),
             cut.clone(),
             from_server.clone(),
         ));
@@ -49,6 +56,7 @@ impl Relay {
             addr,
             target,
             budget,
+            silent,
             cut,
             from_server,
             accept,
@@ -66,6 +74,12 @@ impl Relay {
 
     pub fn up(&self, target: SocketAddr) {
         *self.target.lock().unwrap() = Some(target);
+    }
+
+    /// From now on (`true`) or no longer (`false`), nothing from the server gets through;
+    /// every connection stays open.
+    pub fn silence(&self, silent: bool) {
+        self.silent.store(silent, Ordering::SeqCst);
     }
 
     /// Connections opened from now on are cut once the server has sent `bytes` through
@@ -111,6 +125,7 @@ async fn accept_loop(
     listener: TcpListener,
     target: Arc<Mutex<Option<SocketAddr>>>,
     budget: Arc<Mutex<Option<usize>>>,
+    silent: Arc<AtomicBool>,
     cut: watch::Sender<u64>,
     from_server: watch::Sender<Vec<u8>>,
 ) {
@@ -121,6 +136,7 @@ async fn accept_loop(
         let mut budget = budget.lock().unwrap().unwrap_or(usize::MAX);
         let mut cut = cut.subscribe();
         let from_server = from_server.clone();
+        let silent = silent.clone();
         tokio::spawn(async move {
             let Ok(server) = TcpStream::connect(to).await else {
                 return;
@@ -133,6 +149,7 @@ async fn accept_loop(
                 loop {
                     match server_rx.read(&mut buf).await {
                         Ok(0) | Err(_) => return,
+                        Ok(_) if silent.load(Ordering::SeqCst) => {}
                         Ok(n) => {
                             let n = n.min(budget);
                             budget -= n;

@@ -110,6 +110,12 @@ impl Server {
         self.child.id()
     }
 
+    /// Kills the server outright (SIGKILL): no shutdown, its connections die with it.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Stops the server as an operator would (SIGTERM) and returns how it exited.
     pub fn terminate(&mut self) -> ExitStatus {
         let sent = Command::new("kill")
@@ -144,8 +150,21 @@ pub const SERVE_ON_FREE_PORTS: [&str; 9] = [
 
 /// Starts `serve` on free loopback ports, read from its banner.
 pub fn serve(data: &Path) -> Server {
+    serve_with(data, &SERVE_ON_FREE_PORTS)
+}
+
+/// Starts `serve` with SIP over TLS at `tls`, the other listeners on free loopback ports.
+pub fn serve_at(data: &Path, tls: SocketAddr) -> Server {
+    let tls = tls.to_string();
+    let mut args = SERVE_ON_FREE_PORTS;
+    args[4] = &tls;
+    serve_with(data, &args)
+}
+
+/// Starts `serve` with `args`, reading the SIP listeners' addresses from its banner.
+fn serve_with(data: &Path, args: &[&str]) -> Server {
     let mut child = parlance(data)
-        .args(SERVE_ON_FREE_PORTS)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -16,7 +16,7 @@ use crate::error::BenchError;
 use crate::measure::Latency;
 use crate::population;
 use crate::report::{Row, Section, TargetCheck, settings};
-use crate::target::Target;
+use crate::target::{Target, Tuning};
 
 /// Messages per import transaction.
 pub(crate) const IMPORT_BATCH: usize = 50_000;
@@ -221,7 +221,13 @@ async fn measure(
     args: &HistoryArgs,
     filled: &Filled,
 ) -> Result<Rows, BenchError> {
-    let target = Target::start(dir, env.in_process, env.lifetime).await?;
+    // The reader searches back to back: the per-user search rate limit (ten, then one
+    // every two seconds) would refuse most of the samples.
+    let tuning = Tuning {
+        unlimited_search: true,
+        ..Tuning::default()
+    };
+    let target = Target::start_with(dir, env.in_process, env.lifetime, tuning).await?;
     let result = async {
         let accounts = vec![format!("reader0@{}", crate::target::DOMAIN)];
         let (mut clients, _) =

@@ -28,6 +28,8 @@ const FINAL_FLUSH: Duration = Duration::from_secs(2);
 pub(super) struct Timeouts {
     pub idle: Duration,
     pub message: Duration,
+    /// How long a connection may stay open without authenticating.
+    pub auth: Duration,
     /// What the deadlines are read on: the server's clock, which tests advance.
     pub clock: Clock,
 }
@@ -72,14 +74,21 @@ async fn read_loop<R, D>(
     let mut buf = BytesMut::new();
     let clock = &timeouts.clock;
     let mut last_activity = clock.now();
+    // An open socket costs the server whether or not anyone signs in over it. The reader
+    // keeps this deadline itself rather than a task of its own per connection, which
+    // would stay in memory for the whole time allowed.
+    let sign_in_by = last_activity + timeouts.auth;
     let mut message_started: Option<std::time::Instant> = None;
     loop {
         // Between messages a peer may idle (keep-alives reset this); once a message has
         // started it must be completed promptly, or it is a slow sender holding memory.
-        let deadline = match message_started {
+        let mut deadline = match message_started {
             Some(start) => start + timeouts.message,
             None => last_activity + timeouts.idle,
         };
+        if conn.signed_in_at().is_none() {
+            deadline = deadline.min(sign_in_by);
+        }
         let read = tokio::select! {
             r = read_some(&mut reader, &mut buf) => Ok(r),
             () = clock.sleep_until(deadline) => Err(()),
@@ -87,7 +96,9 @@ async fn read_loop<R, D>(
         };
         match read {
             Err(()) => {
-                let why = if message_started.is_some() {
+                let why = if conn.signed_in_at().is_none() && clock.now() >= sign_in_by {
+                    "not authenticated in time"
+                } else if message_started.is_some() {
                     "incomplete message timed out"
                 } else {
                     "idle timeout"

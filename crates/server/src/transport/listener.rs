@@ -62,10 +62,10 @@ impl Listeners {
             timeouts: Timeouts {
                 idle: Duration::from_secs(config.idle_timeout_secs),
                 message: Duration::from_secs(config.message_timeout_secs),
+                auth: Duration::from_secs(config.auth_timeout_secs),
                 clock,
             },
             handshake: Duration::from_secs(config.handshake_timeout_secs),
-            auth_timeout: Duration::from_secs(config.auth_timeout_secs),
             config,
             connections: connections.clone(),
             active: AtomicUsize::new(0),
@@ -142,7 +142,6 @@ struct AcceptContext {
     limits: Limits,
     timeouts: Timeouts,
     handshake: Duration,
-    auth_timeout: Duration,
     connections: Arc<Connections>,
     active: AtomicUsize,
     /// Open connections per source address, and whether reaching the limit was logged.
@@ -246,17 +245,6 @@ async fn serve_stream<D: Dispatch>(
         .connections
         .register(peer, local, transport, ctx.config.write_queue_bytes);
     tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
-    // An open socket costs the server whether or not anyone signs in over it.
-    let deadline = tokio::spawn({
-        let (conn, limit, clock) = (conn.clone(), ctx.auth_timeout, ctx.timeouts.clock.clone());
-        async move {
-            clock.sleep(limit).await;
-            if conn.identity().is_none() {
-                tracing::info!(conn = conn.id(), peer = %conn.peer(), secs = limit.as_secs(), "not authenticated in time, closing connection");
-                conn.close();
-            }
-        }
-    });
     match tls {
         None => {
             connection::run(
@@ -271,7 +259,6 @@ async fn serve_stream<D: Dispatch>(
         }
         Some(acceptor) => serve_tls(acceptor, stream, conn.clone(), rx, dispatch, ctx).await,
     }
-    deadline.abort();
     ctx.connections.unregister(conn.id());
     tracing::debug!(conn = conn.id(), %peer, "connection closed");
 }

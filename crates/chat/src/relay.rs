@@ -368,11 +368,11 @@ impl ChatService {
             }
             relayed.answers.remove(&origin).unwrap_or_default()
         };
-        let (arrived, gone) = self.rosters().replace_node(&origin, complete);
-        for (room, present) in arrived {
+        let change = self.rosters().replace_node(&origin, complete);
+        for (room, present) in change.arrived {
             self.notify_join(room, &present.principal.uri, present.manager);
         }
-        for (room, principal) in gone {
+        for (room, principal) in change.gone {
             self.notify_remote_part(room, &principal);
         }
     }

@@ -32,6 +32,14 @@ pub struct Rosters {
     remote: HashMap<i64, HashMap<String, BTreeMap<i64, Present>>>,
 }
 
+/// Who a node's new roster brought into rooms (present nowhere before) and who it took out
+/// of them (now present nowhere), each with the room.
+#[derive(Debug, Default)]
+pub struct NodeChange {
+    pub arrived: Vec<(i64, Present)>,
+    pub gone: Vec<(i64, Principal)>,
+}
+
 /// What a principal present through another node changed in a room's pool-wide roster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RemoteJoin {
@@ -302,17 +310,12 @@ impl Rosters {
     /// Forgets everything present through the node `node` (it stopped). Returns the
     /// principals now gone from rooms everywhere, with their rooms.
     pub fn drop_node(&mut self, node: &str) -> Vec<(i64, Principal)> {
-        self.replace_node(node, Vec::new()).1
+        self.replace_node(node, Vec::new()).gone
     }
 
     /// Replaces what is present through the node `node` with `rooms` (its answer to a roster
-    /// request). Returns the principals that were present nowhere before and the ones now
-    /// present nowhere, each with its room.
-    pub fn replace_node(
-        &mut self,
-        node: &str,
-        rooms: Vec<(i64, Vec<Present>)>,
-    ) -> (Vec<(i64, Present)>, Vec<(i64, Principal)>) {
+    /// request).
+    pub fn replace_node(&mut self, node: &str, rooms: Vec<(i64, Vec<Present>)>) -> NodeChange {
         let mut arrived = Vec::new();
         for (room, present) in &rooms {
             for p in present {
@@ -342,7 +345,7 @@ impl Rosters {
             .into_iter()
             .filter(|(room, p)| !self.present_anywhere(*room, p.id))
             .collect();
-        (arrived, gone)
+        NodeChange { arrived, gone }
     }
 
     /// Marks a principal's sessions in a room as a manager's or not (its role changed while
@@ -473,7 +476,7 @@ mod tests {
         r.remote_join(7, "b", present(2, false));
         r.remote_join(8, "b", present(3, false));
         r.remote_join(8, "c", present(4, false));
-        let (arrived, gone) = r.replace_node(
+        let NodeChange { arrived, gone } = r.replace_node(
             "b",
             vec![(
                 7,

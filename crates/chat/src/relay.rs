@@ -14,8 +14,10 @@
 use std::collections::HashMap;
 
 use parlance_bus::{Bus, Event, Inbound, Posted, Presence, RoomEvent, RoomEventKind, RosterPart};
-use xccos::{Aib, ChanId, ChatMessage, GrpChat, Notice, Uib, format_timestamp};
+use xccos::{ChanId, ChatMessage, GrpChat, Notice, format_timestamp};
 
+use crate::manage::role_uib;
+use crate::output::chat_message;
 use crate::roster::{Present, RemoteJoin};
 use crate::{ChatService, Principal};
 
@@ -159,15 +161,7 @@ impl ChatService {
                 let delivery = GrpChat {
                     // The author's seqid stayed on its node; the sessions here never sent it.
                     seqid: m.seq as u64,
-                    message: ChatMessage {
-                        channel_uri: uri.clone(),
-                        author: m.author_uri,
-                        ts: Some(format_timestamp(m.posted_at)),
-                        message_id: Some(m.seq as u64),
-                        text: m.content,
-                        alert: m.alert,
-                        rtf: m.rtf,
-                    },
+                    message: chat_message(&uri, m),
                 };
                 self.send(&targets, delivery);
             }
@@ -298,16 +292,10 @@ impl ChatService {
         };
         let targets = rosters.targets(room);
         drop(rosters);
-        let key = if manager {
-            xccos::AIB_KEY_MANAGER
-        } else {
-            xccos::AIB_KEY_MEMBER
-        };
-        let uib = Uib {
-            aibs: vec![Aib::room(key, &channel)],
-            ..Uib::new(user)
-        };
-        self.send(&targets, Notice::Join(vec![uib]));
+        self.send(
+            &targets,
+            Notice::Join(vec![role_uib(user, manager, &channel)]),
+        );
     }
 
     fn notify_remote_part(&self, room: i64, principal: &Principal) {

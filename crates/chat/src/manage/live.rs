@@ -87,19 +87,25 @@ impl ChatService {
                 if !present || crowded {
                     continue;
                 }
-                let key = if manager {
-                    xccos::AIB_KEY_MANAGER
-                } else {
-                    xccos::AIB_KEY_MEMBER
-                };
-                let uib = Uib {
-                    aibs: vec![Aib::room(key, &channel)],
-                    ..Uib::new(uri.clone())
-                };
+                let uib = role_uib(uri, manager, &channel);
                 let targets = self.rosters().targets(room_id);
                 self.send(&targets, Notice::Join(vec![uib]));
             }
         }
         Ok(())
+    }
+}
+
+/// A user's entry in an `ntc:join` that shows its role in a room (the `aib` key of a manager
+/// or a member), as when it joined.
+pub(crate) fn role_uib(user: &str, manager: bool, channel: &ChanId) -> Uib {
+    let key = if manager {
+        xccos::AIB_KEY_MANAGER
+    } else {
+        xccos::AIB_KEY_MEMBER
+    };
+    Uib {
+        aibs: vec![Aib::room(key, channel)],
+        ..Uib::new(user)
     }
 }

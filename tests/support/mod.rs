@@ -8,6 +8,7 @@ pub mod https;
 pub mod logs;
 pub mod manage;
 pub mod ntlm;
+pub mod pool;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,7 +51,22 @@ impl TestServer {
         tweak: impl FnOnce(&mut Config),
         options: Options,
     ) -> TestServer {
+        Self::start_in(temp_dir(), tweak, options).await
+    }
+
+    /// Another server of the same installation (a node of a pool): its own data directory
+    /// with `first`'s server key, and whatever `tweak` sets (the shared store and bus).
+    pub async fn start_beside(first: &TestServer, tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = temp_dir();
+        std::fs::copy(first.config.server_key_path(), dir.join("server.key")).unwrap();
+        Self::start_in(dir, tweak, Options::default()).await
+    }
+
+    async fn start_in(
+        dir: PathBuf,
+        tweak: impl FnOnce(&mut Config),
+        options: Options,
+    ) -> TestServer {
         let mut config = Config {
             domain: DOMAIN.into(),
             data_dir: dir.clone(),

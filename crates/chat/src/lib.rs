@@ -11,6 +11,7 @@ pub mod files;
 pub mod manage;
 mod output;
 mod permissions;
+mod relay;
 mod revoke;
 mod roster;
 mod search;
@@ -21,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use files::{FileSettings, Transfers};
+use parlance_bus::Bus;
 use parlance_clock::Clock;
 use parlance_metrics::Metrics;
 use parlance_store::Store;
@@ -127,6 +129,10 @@ pub struct ChatService {
     transfers: Option<Transfers>,
     /// The server's clock: every time the core reads (timestamps, search rates) is its.
     clock: Clock,
+    /// The other nodes of the pool, if any ([`ChatService::with_bus`]).
+    bus: Bus,
+    /// Where each room's relayed posts stand ([`relay`]).
+    relayed: Mutex<relay::Relayed>,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -169,6 +175,8 @@ impl ChatService {
             room_locks: Mutex::new(HashMap::new()),
             envids: AtomicU64::new(clock.unix_nanos() as u64 / 1000),
             clock,
+            bus: Bus::Local,
+            relayed: Mutex::default(),
         })
     }
 
@@ -216,7 +224,7 @@ impl ChatService {
         for (room, uri, gone) in left {
             let _order = self.lock_room(room).await;
             if gone {
-                self.notify_part(room, &uri, &principal.uri);
+                self.principal_left(room, &uri, &principal);
             }
             if let Err(e) = self
                 .store

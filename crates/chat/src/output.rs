@@ -3,9 +3,23 @@
 //! is refused unless it fits both as delivered and alone in a history page, and a history
 //! reply carries the messages nearest its anchor that fit, the rest a page further on.
 
+use parlance_store::history::StoredMessage;
 use xccos::{
     ChatMessage, CommandRef, Envelope, GrpChat, Reply, ReplyData, ResponseCode, format_timestamp,
 };
+
+/// A stored message as it goes out, in the room `channel_uri`.
+pub(crate) fn chat_message(channel_uri: &str, m: StoredMessage) -> ChatMessage {
+    ChatMessage {
+        channel_uri: channel_uri.to_owned(),
+        author: m.author_uri,
+        ts: Some(format_timestamp(m.posted_at)),
+        message_id: Some(m.seq as u64),
+        text: m.content,
+        alert: m.alert,
+        rtf: m.rtf,
+    }
+}
 
 /// Which end of a history page to keep when not all of it fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

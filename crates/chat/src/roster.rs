@@ -1,5 +1,6 @@
 //! Who is in which room right now: sessions (one per client endpoint) and the rooms each
-//! has joined. In memory only; a restart empties it and clients re-join.
+//! has joined, and in a pool the principals present through the other nodes (learnt from
+//! their events). In memory only; a restart empties it and clients re-join.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -27,6 +28,28 @@ pub struct Rosters {
     history_on_bjoin: HashSet<SessionId>,
     /// Sessions whose clients connect from outside.
     outside: HashSet<SessionId>,
+    /// Per room, the principals present through other nodes of the pool, per node.
+    remote: HashMap<i64, HashMap<String, BTreeMap<i64, Present>>>,
+}
+
+/// Who a node's new roster brought into rooms (present nowhere before) and who it took out
+/// of them (now present nowhere), each with the room.
+#[derive(Debug, Default)]
+pub struct NodeChange {
+    pub arrived: Vec<(i64, Present)>,
+    pub gone: Vec<(i64, Principal)>,
+}
+
+/// What a principal present through another node changed in a room's pool-wide roster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteJoin {
+    /// It was not present anywhere before: the room hears of the join.
+    New,
+    /// It was present through that node already, with the other role: the room hears of
+    /// the role.
+    Role,
+    /// Nothing anyone sees.
+    Known,
 }
 
 #[derive(Debug, Default)]
@@ -202,8 +225,21 @@ impl Rosters {
             .unwrap_or_else(|| Arc::from([]))
     }
 
-    /// The distinct principals present, managers flagged, in a stable order.
+    /// The distinct principals present on every node, managers flagged, in a stable order.
     pub fn present(&self, room: i64) -> Vec<Present> {
+        let mut seen = self.present_here(room);
+        let remote = self.remote.get(&room).into_iter().flat_map(|r| r.values());
+        for p in remote.flat_map(|node| node.values()) {
+            let entry = seen
+                .entry(p.principal.uri.clone())
+                .or_insert_with(|| p.clone());
+            entry.manager |= p.manager;
+        }
+        seen.into_values().collect()
+    }
+
+    /// The distinct principals present through this node's sessions, by URI.
+    fn present_here(&self, room: i64) -> BTreeMap<String, Present> {
         let mut seen = BTreeMap::new();
         if let Some(r) = self.rooms.get(&room) {
             for p in r.present.values() {
@@ -213,7 +249,103 @@ impl Rosters {
                 entry.manager |= p.manager;
             }
         }
-        seen.into_values().collect()
+        seen
+    }
+
+    /// Every room this node has sessions in, with the principals present through them: what
+    /// the other nodes of a pool are told when they ask.
+    pub fn local_presences(&self) -> Vec<(i64, Vec<Present>)> {
+        self.rooms
+            .keys()
+            .map(|&room| (room, self.present_here(room).into_values().collect()))
+            .collect()
+    }
+
+    /// Whether the principal is present in the room through another node.
+    pub fn present_elsewhere(&self, room: i64, principal_id: i64) -> bool {
+        self.remote
+            .get(&room)
+            .is_some_and(|r| r.values().any(|node| node.contains_key(&principal_id)))
+    }
+
+    fn present_anywhere(&self, room: i64, principal_id: i64) -> bool {
+        self.rooms
+            .get(&room)
+            .is_some_and(|r| r.principals.contains_key(&principal_id))
+            || self.present_elsewhere(room, principal_id)
+    }
+
+    /// Records a principal present in a room through the node `node`.
+    pub fn remote_join(&mut self, room: i64, node: &str, present: Present) -> RemoteJoin {
+        let before = self.present_anywhere(room, present.principal.id);
+        let on_node = self
+            .remote
+            .entry(room)
+            .or_default()
+            .entry(node.to_owned())
+            .or_default();
+        let manager = present.manager;
+        match on_node.insert(present.principal.id, present) {
+            None if !before => RemoteJoin::New,
+            Some(old) if old.manager != manager => RemoteJoin::Role,
+            _ => RemoteJoin::Known,
+        }
+    }
+
+    /// Records a principal gone from a room on the node `node`. Returns it when it is now
+    /// gone from the room everywhere.
+    pub fn remote_part(&mut self, room: i64, node: &str, principal_id: i64) -> Option<Principal> {
+        let nodes = self.remote.get_mut(&room)?;
+        let on_node = nodes.get_mut(node)?;
+        let left = on_node.remove(&principal_id)?;
+        if on_node.is_empty() {
+            nodes.remove(node);
+        }
+        if nodes.is_empty() {
+            self.remote.remove(&room);
+        }
+        (!self.present_anywhere(room, principal_id)).then_some(left.principal)
+    }
+
+    /// Forgets everything present through the node `node` (it stopped). Returns the
+    /// principals now gone from rooms everywhere, with their rooms.
+    pub fn drop_node(&mut self, node: &str) -> Vec<(i64, Principal)> {
+        self.replace_node(node, Vec::new()).gone
+    }
+
+    /// Replaces what is present through the node `node` with `rooms` (its answer to a roster
+    /// request).
+    pub fn replace_node(&mut self, node: &str, rooms: Vec<(i64, Vec<Present>)>) -> NodeChange {
+        let mut arrived = Vec::new();
+        for (room, present) in &rooms {
+            for p in present {
+                if !self.present_anywhere(*room, p.principal.id) {
+                    arrived.push((*room, p.clone()));
+                }
+            }
+        }
+        let mut old = Vec::new();
+        self.remote.retain(|room, nodes| {
+            if let Some(on_node) = nodes.remove(node) {
+                old.extend(on_node.into_values().map(|p| (*room, p.principal)));
+            }
+            !nodes.is_empty()
+        });
+        for (room, present) in rooms {
+            let on_node: BTreeMap<i64, Present> =
+                present.into_iter().map(|p| (p.principal.id, p)).collect();
+            if !on_node.is_empty() {
+                self.remote
+                    .entry(room)
+                    .or_default()
+                    .insert(node.to_owned(), on_node);
+            }
+        }
+        let gone = old
+            .into_iter()
+            .filter(|(room, p)| !self.present_anywhere(*room, p.id))
+            .collect();
+        NodeChange { arrived, gone }
     }
 
     /// Marks a principal's sessions in a room as a manager's or not (its role changed while
@@ -237,8 +369,18 @@ impl Rosters {
         self.rooms.values().map(|r| r.present.len()).sum()
     }
 
+    /// The distinct principals present in the room, on every node.
     pub fn user_count(&self, room: i64) -> usize {
-        self.rooms.get(&room).map_or(0, |r| r.principals.len())
+        let here = self.rooms.get(&room);
+        let mut elsewhere: HashSet<i64> = HashSet::new();
+        for node in self.remote.get(&room).into_iter().flat_map(|r| r.values()) {
+            elsewhere.extend(
+                node.keys()
+                    .filter(|id| here.is_none_or(|r| !r.principals.contains_key(*id)))
+                    .copied(),
+            );
+        }
+        here.map_or(0, |r| r.principals.len()) + elsewhere.len()
     }
 }
 
@@ -278,6 +420,92 @@ mod tests {
         assert_eq!(r.user_count(7), 0);
         assert!(r.targets(7).is_empty());
         assert!(!r.is_outside(11), "closed sessions are forgotten");
+    }
+
+    /// Principal `id` present through another node; 1 is alice.
+    fn present(id: i64, manager: bool) -> Present {
+        let principal = match id {
+            1 => alice(),
+            _ => Principal {
+                id,
+                uri: format!("sip:user{id}@example.test"),
+            },
+        };
+        Present { principal, manager }
+    }
+
+    #[test]
+    fn a_principal_on_two_nodes_is_present_once_and_gone_when_gone_from_both() {
+        let mut r = Rosters::default();
+        r.open(10, alice(), false);
+        assert!(r.join(7, "ma-chan://example.test/g", 10, false));
+        assert_eq!(r.remote_join(7, "b", present(1, true)), RemoteJoin::Known);
+        assert_eq!(r.remote_join(7, "b", present(2, false)), RemoteJoin::New);
+        assert_eq!(r.remote_join(7, "c", present(2, false)), RemoteJoin::Known);
+        assert_eq!(r.remote_join(7, "c", present(2, true)), RemoteJoin::Role);
+        assert_eq!(r.user_count(7), 2);
+        let uris: Vec<_> = r
+            .present(7)
+            .into_iter()
+            .map(|p| (p.principal.id, p.manager))
+            .collect();
+        assert_eq!(uris, [(1, true), (2, true)], "a manager through any node");
+        assert_eq!(
+            &*r.targets(7),
+            &[10],
+            "only local sessions are delivered to"
+        );
+        assert!(r.present_elsewhere(7, 1));
+        assert_eq!(
+            r.remote_part(7, "b", 1),
+            None,
+            "still here through session 10"
+        );
+        assert_eq!(r.remote_part(7, "b", 2), None, "still there through node c");
+        assert_eq!(r.remote_part(7, "b", 2), None, "not there twice");
+        assert_eq!(r.remote_part(7, "c", 2).map(|p| p.id), Some(2));
+        assert_eq!(r.user_count(7), 1);
+        assert!(!r.present_elsewhere(7, 1));
+    }
+
+    #[test]
+    fn a_node_replaced_or_dropped_reports_who_came_and_went() {
+        let mut r = Rosters::default();
+        r.open(10, alice(), false);
+        r.join(7, "ma-chan://example.test/g", 10, false);
+        r.remote_join(7, "b", present(2, false));
+        r.remote_join(8, "b", present(3, false));
+        r.remote_join(8, "c", present(4, false));
+        let NodeChange { arrived, gone } = r.replace_node(
+            "b",
+            vec![(
+                7,
+                vec![present(2, false), present(5, false), present(1, false)],
+            )],
+        );
+        let arrived: Vec<_> = arrived
+            .iter()
+            .map(|(room, p)| (*room, p.principal.id))
+            .collect();
+        let gone: Vec<_> = gone.iter().map(|(room, p)| (*room, p.id)).collect();
+        assert_eq!(arrived, [(7, 5)]);
+        assert_eq!(gone, [(8, 3)]);
+        assert_eq!(r.user_count(7), 3);
+        let mut dropped: Vec<_> = r
+            .drop_node("b")
+            .iter()
+            .map(|(room, p)| (*room, p.id))
+            .collect();
+        dropped.sort();
+        assert_eq!(dropped, [(7, 2), (7, 5)], "principal 1 is still here");
+        assert_eq!(r.user_count(8), 1);
+        assert_eq!(
+            r.local_presences()
+                .into_iter()
+                .map(|(room, p)| (room, p.len()))
+                .collect::<Vec<_>>(),
+            [(7, 1)]
+        );
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// Admin HTTP (health and metrics) listen address, or "off".
     #[arg(long, value_parser = parse_listen)]
     admin: Option<Listen>,
+    /// The pool's NATS server (`nats://host:4222`): run as a node of a pool; overrides the
+    /// file's `bus.url`.
+    #[arg(long, value_name = "URL", env = "PARLANCE_BUS")]
+    bus: Option<String>,
     /// Accept REGISTER without authentication from this network (CIDR); repeatable.
     #[arg(long = "trusted-network", value_name = "CIDR")]
     trusted_networks: Vec<String>,
@@ -73,6 +77,9 @@ fn configure(common: &Common, args: &ServeArgs) -> anyhow::Result<Config> {
     }
     if let Some(admin) = args.admin {
         config.admin.listen = admin.0;
+    }
+    if let Some(bus) = &args.bus {
+        config.bus.url = Some(bus.clone());
     }
     config
         .auth

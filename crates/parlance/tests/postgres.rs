@@ -1,10 +1,10 @@
 //! One server on PostgreSQL end to end (`--store postgres://…`), and `parlance
-//! migrate-store` moving a SQLite installation there. The PostgreSQL server is the store
-//! suite's private one, started for this test binary.
+//! migrate-store` moving a SQLite installation there. The PostgreSQL server is the test
+//! kit's private one, started for this test binary.
 
 mod common;
-#[path = "../../store/tests/common/postgres.rs"]
-mod postgres;
+
+use parlance_testkit::postgres;
 
 use std::process::Stdio;
 

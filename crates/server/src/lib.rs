@@ -12,6 +12,7 @@ mod ids;
 pub mod installation;
 mod observe;
 mod periodic;
+mod relay;
 pub mod reload;
 pub mod retention;
 mod runtime;
@@ -23,6 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parlance_bus::{Bus, BusError};
 use parlance_chat::files::{FileRefusal, FileSettings, Transfers};
 use parlance_chat::manage::{WEB_TICKET_PURPOSE, WebTicketKey};
 use parlance_chat::throttle::{Throttle, ThrottleLimits};
@@ -84,6 +86,8 @@ pub enum StartError {
     Files(#[from] FileError),
     #[error("file records: {0}")]
     FileRecords(#[from] FileRefusal),
+    #[error(transparent)]
+    Bus(#[from] BusError),
 }
 
 /// What to start, beyond the configuration.
@@ -102,6 +106,8 @@ pub struct Server {
     /// The admin listener's address (health and metrics), when it is on.
     pub admin_addr: Option<SocketAddr>,
     pub certificate: Option<CertificateInfo>,
+    /// This process's id among the nodes of a pool (a UUID, new at every start).
+    node_id: String,
     /// What the TLS listeners present; a reload replaces it.
     certificate_slot: Option<Arc<CertificateSlot>>,
     /// The configuration the server runs with: a reload says what differs from it. Boxed,
@@ -170,6 +176,15 @@ impl Server {
             None => None,
         };
         let metrics = Metrics::new();
+        let node_id = uuid::Uuid::new_v4().to_string();
+        let (bus, incoming) = match &config.bus.url {
+            Some(url) => {
+                let (bus, incoming) = Bus::connect(url, &config.domain, &node_id).await?;
+                tracing::info!(node = %node_id, bus = %url, "a node of a pool");
+                (bus, Some(incoming))
+            }
+            None => (Bus::Local, None),
+        };
         let trusted = Networks::new(config.trusted_networks()?);
         let external = Networks::new(config.external_networks()?);
         if !trusted.is_empty() {
@@ -220,6 +235,7 @@ impl Server {
             Outbound::new(proxy.clone()),
             options.clock.clone(),
             chat_settings,
+            bus,
         )
         .await?;
         let settings = FrontEndSettings {
@@ -300,6 +316,14 @@ impl Server {
         ));
         let mut listening = vec![("SIP", serve.abort_handle())];
         let mut tasks = vec![serve, changes, retention, signed_in];
+        if let Some(incoming) = incoming {
+            tasks.push(tokio::spawn(relay::follow(
+                groupchat.chat().clone(),
+                incoming,
+                Duration::from_millis(config.bus.repair_interval_ms),
+                shutdown_rx.clone(),
+            )));
+        }
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
                 let addr = web.listener.local_addr().map_err(StartError::Serve)?;
@@ -376,6 +400,7 @@ impl Server {
             https_addr,
             admin_addr,
             certificate: certificate.map(|c| c.info),
+            node_id,
             certificate_slot: slot,
             config: Box::new(config),
             files,
@@ -402,6 +427,11 @@ impl Server {
             self.manage.as_ref(),
         )
         .await;
+    }
+
+    /// This process's id among the nodes of a pool.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 
     /// Signed-in sessions of the room-management application.
@@ -442,6 +472,7 @@ async fn start_groupchat(
     outbound: Outbound,
     clock: Clock,
     settings: ChatSettings,
+    bus: Bus,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, answers) = Dialogs::new(
         outbound,
@@ -449,7 +480,8 @@ async fn start_groupchat(
         Duration::from_secs(config.chat.session_expires_secs),
         config.chat.max_sessions_per_user,
     );
-    let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
+    let chat = ChatService::new(store, settings, dialogs.clone(), clock).await?;
+    let chat = Arc::new(chat.with_bus(bus));
     let external = Networks::new(config.external_networks()?);
     Ok(GroupChat::start(chat, dialogs, answers, external))
 }

@@ -68,7 +68,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     // Every section derives Debug over all its fields: equal renderings, equal values.
     let same =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
-    let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 14] = [
+    let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 15] = [
         ("domain", &old.domain, &new.domain),
         ("data_dir", &old.data_dir, &new.data_dir),
         (
@@ -87,6 +87,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("compliance", &old.compliance, &new.compliance),
         ("manage", &old.manage, &new.manage),
         ("admin", &old.admin, &new.admin),
+        ("bus", &old.bus, &new.bus),
     ];
     sections
         .into_iter()

@@ -5,10 +5,10 @@
 //! pushed, unasked, after a Lync 2013-style `bjoin` ([`push`]).
 
 use parlance_store::history::HistoryQuery;
-use xccos::{Bcq, Chanib, ChatMessage, Envelope, Reply, ReplyData, ResponseCode, format_timestamp};
+use xccos::{Bcq, Chanib, Envelope, Reply, ReplyData, ResponseCode};
 
 use super::Outcome;
-use crate::output::{Keep, fit_history};
+use crate::output::{Keep, chat_message, fit_history};
 use crate::{ChatError, ChatService, Principal, SessionId};
 
 /// Bytes of history one `bjoin` pushes at most, over all its rooms: a batch of hundreds of
@@ -130,15 +130,7 @@ async fn history(
         };
         let messages = messages
             .into_iter()
-            .map(|m| ChatMessage {
-                channel_uri: uri.clone(),
-                author: m.author_uri,
-                ts: Some(format_timestamp(m.posted_at)),
-                message_id: Some(m.seq as u64),
-                text: m.content,
-                alert: m.alert,
-                rtf: m.rtf,
-            })
+            .map(|m| chat_message(&uri, m))
             .collect();
         let keep = match query {
             Bcq::After { .. } => Keep::Oldest,

@@ -137,8 +137,9 @@ pub(super) async fn run(
             rtf: stored.rtf,
         },
     };
-    let targets = service.rosters().targets(info.room.id);
-    service.send(&targets, delivery);
+    service
+        .deliver_post(info.room.id, delivery, stored.posted_at)
+        .await;
     metrics
         .delivery_latency
         .observe(arrived.elapsed().as_secs_f64());

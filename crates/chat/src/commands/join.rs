@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use parlance_bus::{Presence, RoomEventKind};
 use parlance_store::history::ComplianceKind;
 use xccos::{Aib, ChanId, Chanib, Fib, JoinData, Notice, ReplyData, ResponseCode, Uib};
 
@@ -114,6 +115,7 @@ async fn enter(
     // failure. A session joining a room it is in already writes no second row, which would
     // be a join without its part.
     if !chat.rosters().is_joined(info.room.id, session) {
+        chat.start_sequence(info.room.id).await?;
         chat.store
             .record_event(
                 ComplianceKind::Join,
@@ -124,9 +126,21 @@ async fn enter(
             )
             .await?;
     }
-    let first = chat
+    let first_here = chat
         .rosters()
         .join(info.room.id, &uri, session, access.is_manager());
+    if first_here {
+        chat.publish(
+            info.room.id,
+            RoomEventKind::Joined(Presence {
+                principal: principal.id,
+                uri: principal.uri.clone(),
+                manager: access.is_manager(),
+            }),
+        );
+    }
+    // The others hear of a principal new to the room on every node of the pool.
+    let first = first_here && !chat.rosters().present_elsewhere(info.room.id, principal.id);
     // Above the limit the roster is hidden, as Lync Server does: listing thousands of
     // people in every join reply (and telling all of them of every join) costs more than
     // it tells anyone. The joiner still sees itself.

@@ -74,6 +74,21 @@ impl ChatService {
         principal: &Principal,
     ) {
         if self.rosters().part(room, session) {
+            self.principal_left(room, room_uri, principal);
+        }
+    }
+
+    /// After a principal's last session here left a room (the caller holds the room's
+    /// lock): the pool hears of it, and the sessions here too unless the principal is still
+    /// in the room through another node.
+    pub(crate) fn principal_left(&self, room: i64, room_uri: &str, principal: &Principal) {
+        self.publish(
+            room,
+            parlance_bus::RoomEventKind::Parted {
+                principal: principal.id,
+            },
+        );
+        if !self.rosters().present_elsewhere(room, principal.id) {
             self.notify_part(room, room_uri, &principal.uri);
         }
     }

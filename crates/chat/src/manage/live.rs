@@ -20,6 +20,9 @@ impl ChatService {
         if access_changed {
             self.recheck_access(None, Some(room_id), None).await?;
         }
+        // The other nodes' sessions get the properties too; who may stay they learn from
+        // the store's access change feed.
+        self.publish(room_id, parlance_bus::RoomEventKind::Changed);
         self.announce_settings(room_id).await
     }
 
@@ -68,24 +71,41 @@ impl ChatService {
         for (people, manager) in changed {
             for (principal_id, uri) in people {
                 let present = self.rosters().set_manager(room_id, *principal_id, manager);
+                if present {
+                    // The other nodes list the principal with its new role.
+                    self.publish(
+                        room_id,
+                        parlance_bus::RoomEventKind::Joined(parlance_bus::Presence {
+                            principal: *principal_id,
+                            uri: uri.clone(),
+                            manager,
+                        }),
+                    );
+                }
                 let crowded =
                     self.rosters().user_count(room_id) > self.settings.participant_update_limit;
                 if !present || crowded {
                     continue;
                 }
-                let key = if manager {
-                    xccos::AIB_KEY_MANAGER
-                } else {
-                    xccos::AIB_KEY_MEMBER
-                };
-                let uib = Uib {
-                    aibs: vec![Aib::room(key, &channel)],
-                    ..Uib::new(uri.clone())
-                };
+                let uib = role_uib(uri, manager, &channel);
                 let targets = self.rosters().targets(room_id);
                 self.send(&targets, Notice::Join(vec![uib]));
             }
         }
         Ok(())
+    }
+}
+
+/// A user's entry in an `ntc:join` that shows its role in a room (the `aib` key of a manager
+/// or a member), as when it joined.
+pub(crate) fn role_uib(user: &str, manager: bool, channel: &ChanId) -> Uib {
+    let key = if manager {
+        xccos::AIB_KEY_MANAGER
+    } else {
+        xccos::AIB_KEY_MEMBER
+    };
+    Uib {
+        aibs: vec![Aib::room(key, channel)],
+        ..Uib::new(user)
     }
 }

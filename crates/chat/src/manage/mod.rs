@@ -17,6 +17,7 @@ mod ticket;
 mod views;
 
 pub use categories::{CategoryAdminView, CategoryForm};
+pub(crate) use live::role_uib;
 pub use parlance_store::rooms::{
     Behavior, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TOPIC_CHARS, Privacy, Role, ScopeEntry,
 };

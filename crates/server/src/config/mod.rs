@@ -55,6 +55,28 @@ pub struct Config {
     pub admin: AdminConfig,
     pub log: LogConfig,
     pub store: StoreConfig,
+    pub bus: BusConfig,
+}
+
+/// How the nodes of a pool reach each other; without a URL the server is a single node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    /// The pool's NATS server, `nats://host:4222` (`tls://` for TLS); every node of the pool
+    /// names the same one, and the same PostgreSQL `store.url`.
+    pub url: Option<String>,
+    /// How often a node compares what its sessions were given with the store's newest
+    /// messages, and delivers what the relay lost.
+    pub repair_interval_ms: u64,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            url: None,
+            repair_interval_ms: 5000,
+        }
+    }
 }
 
 /// Where the server's state and history live.
@@ -213,6 +235,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             log: LogConfig::default(),
             store: StoreConfig::default(),
+            bus: BusConfig::default(),
         }
     }
 }
@@ -335,6 +358,26 @@ impl Config {
             && let Err(e) = parlance_store::StoreUrl::parse(url)
         {
             return bad(format!("store.url: {e}"));
+        }
+        if let Some(url) = &self.bus.url {
+            if !["nats://", "tls://"].iter().any(|s| url.starts_with(s)) {
+                return bad(format!(
+                    "bus.url {url:?}: not nats://host:port or tls://host:port"
+                ));
+            }
+            if self
+                .store
+                .url
+                .as_deref()
+                .is_none_or(|u| !u.starts_with("postgres"))
+            {
+                return bad(
+                    "bus.url needs a store every node shares: set store.url to PostgreSQL".into(),
+                );
+            }
+        }
+        if self.bus.repair_interval_ms == 0 {
+            return bad("bus.repair_interval_ms must be at least 1".into());
         }
         if self.domain.is_empty() || self.domain.contains(['@', ':', '/', ' ']) {
             return bad(format!("domain {:?} is not a host name", self.domain));
@@ -551,6 +594,21 @@ mod tests {
                 "domain = \"example.com\"\n[store]\nurl = \"{bad}\""
             ))
             .unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        let c: Config = toml::from_str(
+            "domain = \"example.com\"\n[store]\nurl = \"postgres://db/chat\"\n\
+             [bus]\nurl = \"nats://127.0.0.1:4222\"",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.bus.repair_interval_ms, 5000);
+        for bad in [
+            "[bus]\nurl = \"nats://127.0.0.1:4222\"",
+            "[store]\nurl = \"postgres://db/chat\"\n[bus]\nurl = \"http://nats\"",
+            "[bus]\nrepair_interval_ms = 0",
+        ] {
+            let c: Config = toml::from_str(&format!("domain = \"example.com\"\n{bad}")).unwrap();
             assert!(c.validate().is_err(), "{bad}");
         }
         let c: Config =

@@ -191,6 +191,7 @@ impl TestServer {
             self.config.clone(),
             Options {
                 clock: self.clock.clone(),
+                ..Options::default()
             },
         )
         .await

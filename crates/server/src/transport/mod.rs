@@ -58,6 +58,10 @@ struct ConnInner {
     peer: SocketAddr,
     local: SocketAddr,
     transport: Transport,
+    /// A remote flow: a client connected to another node of the pool, whose messages that
+    /// node forwards here (see `crate::forward`). Its writer publishes instead of writing a
+    /// socket; everything else about it is a connection's.
+    remote: bool,
     tx: mpsc::UnboundedSender<Bytes>,
     /// Bytes handed to the writer and not yet written to the socket.
     queued: AtomicUsize,
@@ -110,6 +114,15 @@ impl ConnHandle {
         self.inner.transport
     }
 
+    pub fn is_remote(&self) -> bool {
+        self.inner.remote
+    }
+
+    /// Whether what is sent is signed first (see [`Signer`]).
+    pub fn signs(&self) -> bool {
+        self.inner.signer.lock().expect("signer lock").is_some()
+    }
+
     /// Sends a message, signed when the connection has a signer.
     pub fn send_message(&self, mut message: Message) -> Result<(), SendError> {
         let signer = self.inner.signer.lock().expect("signer lock").clone();
@@ -137,7 +150,7 @@ impl ConnHandle {
     /// up. One message is always accepted into an empty queue, however large. Past the limit
     /// the peer is taken to have stopped reading: the connection is closed rather than
     /// letting it hold up whoever is sending to it.
-    fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), SendError> {
+    pub(crate) fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
@@ -157,7 +170,7 @@ impl ConnHandle {
     }
 
     /// The writer wrote `len` queued bytes to the socket.
-    fn written(&self, len: usize) {
+    pub(crate) fn written(&self, len: usize) {
         self.inner.queued.fetch_sub(len, Ordering::AcqRel);
     }
 
@@ -191,7 +204,7 @@ impl ConnHandle {
         self.inner.signed_in_at.get().copied()
     }
 
-    async fn closed(&self) {
+    pub(crate) async fn closed(&self) {
         let notified = self.inner.close.notified();
         if self.is_closed() {
             return;
@@ -205,6 +218,9 @@ impl ConnHandle {
 pub struct Connections {
     next_id: AtomicU64,
     open: Mutex<HashMap<ConnId, ConnHandle>>,
+    /// Remote flows, apart: they are not this node's connections (not counted, not listed
+    /// as signed in here), but dialogs and flow tokens name them by id like the others.
+    remote: Mutex<HashMap<ConnId, ConnHandle>>,
     /// Handed to every connection, which counts its own drop.
     drops: Counter,
 }
@@ -228,7 +244,19 @@ impl Connections {
         (open.len() - tls, tls)
     }
 
+    /// The connection or remote flow `id`.
     pub fn get(&self, id: ConnId) -> Option<ConnHandle> {
+        self.local(id).or_else(|| {
+            self.remote
+                .lock()
+                .expect("remote flows lock")
+                .get(&id)
+                .cloned()
+        })
+    }
+
+    /// The connection `id` of this node (never a remote flow).
+    pub fn local(&self, id: ConnId) -> Option<ConnHandle> {
         self.open
             .lock()
             .expect("connections lock")
@@ -293,6 +321,44 @@ impl Connections {
         transport: Transport,
         queue_limit: usize,
     ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
+        let (handle, rx) = self.handle(peer, local, transport, queue_limit, false);
+        self.open
+            .lock()
+            .expect("connections lock")
+            .insert(handle.id(), handle.clone());
+        (handle, rx)
+    }
+
+    /// A remote flow: the client at `peer` is connected to `local` on another node. What
+    /// is sent over it arrives on the returned queue, for the caller to pass on, and is
+    /// bounded by `queue_limit` as a connection's writer queue is.
+    pub(crate) fn register_remote(
+        &self,
+        peer: SocketAddr,
+        local: SocketAddr,
+        transport: Transport,
+        queue_limit: usize,
+    ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
+        let (handle, rx) = self.handle(peer, local, transport, queue_limit, true);
+        self.remote
+            .lock()
+            .expect("remote flows lock")
+            .insert(handle.id(), handle.clone());
+        (handle, rx)
+    }
+
+    pub(crate) fn unregister_remote(&self, id: ConnId) {
+        self.remote.lock().expect("remote flows lock").remove(&id);
+    }
+
+    fn handle(
+        &self,
+        peer: SocketAddr,
+        local: SocketAddr,
+        transport: Transport,
+        queue_limit: usize,
+        remote: bool,
+    ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let handle = ConnHandle {
@@ -301,6 +367,7 @@ impl Connections {
                 peer,
                 local,
                 transport,
+                remote,
                 tx,
                 queued: AtomicUsize::new(0),
                 queue_limit,
@@ -313,10 +380,6 @@ impl Connections {
                 drops: self.drops.clone(),
             }),
         };
-        self.open
-            .lock()
-            .expect("connections lock")
-            .insert(id, handle.clone());
         (handle, rx)
     }
 

@@ -20,9 +20,12 @@ const TRANSPORT: &str = "Parlance-Transport";
 /// The queue group every node subscribes to an address with: one node takes each request.
 pub(super) const QUEUE_GROUP: &str = "parlance";
 
+// Outside `parlance.<domain>.>`, which every node subscribes to whole for the room relay:
+// what is forwarded here goes to one node, never to all.
+
 /// A node's own subject: messages for its connections and its remote flows.
 pub(super) fn node_subject(node: &str) -> String {
-    format!("parlance.node.{node}")
+    format!("parlance-sip.node.{node}")
 }
 
 /// The subject of an address (an address-of-record, a GRUU, a service URI) that some node
@@ -30,7 +33,7 @@ pub(super) fn node_subject(node: &str) -> String {
 pub(super) fn address_subject(address: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(address.as_bytes());
-    format!("parlance.address.{}", hex::encode(&digest[..16]))
+    format!("parlance-sip.address.{}", hex::encode(&digest[..16]))
 }
 
 /// Where a relayed message comes from: a client's connection on another node.
@@ -188,7 +191,7 @@ mod tests {
     #[test]
     fn address_subjects_are_valid_nats_tokens() {
         let s = address_subject("sip:bob@example.test;opaque=user:epid:ab;gruu");
-        assert!(s.starts_with("parlance.address."));
+        assert!(s.starts_with("parlance-sip.address."));
         assert!(!s.contains([' ', '*', '>', ';', '@', ':']));
         assert_ne!(s, address_subject("sip:bob@example.test"));
     }

@@ -34,7 +34,7 @@ use crate::transport::{ConnHandle, ConnId, Connections, Dispatch};
 
 /// How long the client's node waits for the serving node to take a relayed request. Only
 /// the taking: the serving node answers the client itself, under SIP's own timers.
-const TAKE_TIMEOUT: Duration = Duration::from_secs(2);
+const TAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Messages from NATS waiting for the forwarder (past this the subscriptions wait).
 const INBOX: usize = 1024;
@@ -209,7 +209,7 @@ impl Forwarder {
     ) -> Relayed {
         let key = (origin.node.clone(), origin.conn);
         let mut flows = self.flows.lock().expect("flows lock");
-        if !flows.get(&key).is_some_and(|f| !f.conn.is_closed()) {
+        if flows.get(&key).is_none_or(|f| f.conn.is_closed()) {
             let flow = self.open_flow(&origin, dispatch, readers);
             flows.insert(key.clone(), flow);
         }

@@ -677,6 +677,24 @@ impl Store {
         engine!(self, s => s.read_history(room_id, viewer_id, query, at).await)
     }
 
+    /// Up to `n` messages of a room after `seq`, oldest first, without the compliance record
+    /// a reader's history gets: what a pool node re-reads to fill a gap in what the relay
+    /// brought it, for sessions that already received the messages around it.
+    pub async fn messages_after(
+        &self,
+        room_id: i64,
+        seq: i64,
+        n: u32,
+    ) -> Result<Vec<StoredMessage>> {
+        engine!(self, s => s.messages_after(room_id, seq, n).await)
+    }
+
+    /// The sequence number of each room's newest message (0 before the first), for those of
+    /// `room_ids` that exist, by room id. Deleted or purged messages keep their numbers.
+    pub async fn last_seqs(&self, room_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        engine!(self, s => s.last_seqs(room_ids).await)
+    }
+
     pub async fn search_history(
         &self,
         room_ids: &[i64],

@@ -118,6 +118,43 @@ async fn sequence_numbers_are_dense_and_per_room() {
     }
 }
 
+#[tokio::test]
+async fn a_pool_node_rereads_a_gap_and_the_newest_numbers_without_a_record() {
+    for engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let lobby = room(store, "Lobby").await;
+        let quiet = room(store, "Quiet").await;
+        for i in 1..=5 {
+            let text = format!("message {i}");
+            let post = Post {
+                alert: i == 3,
+                rtf: (i == 4).then_some("{\\rtf1 four}"),
+                ..Post::text(&text, &[])
+            };
+            store.post_message(lobby.id, alice, &post, i).await.unwrap();
+        }
+        let before = all_events(store).await.len();
+        let gap = store.messages_after(lobby.id, 1, 3).await.unwrap();
+        assert_eq!(seqs(&gap), [2, 3, 4], "oldest first, at most n");
+        assert!(gap[1].alert && !gap[0].alert);
+        assert_eq!(gap[2].rtf.as_deref(), Some("{\\rtf1 four}"));
+        assert_eq!(gap[0].author_uri, "sip:alice@example.test");
+        assert_eq!(seqs(&store.messages_after(lobby.id, 4, 10).await.unwrap()), [5]);
+        assert!(store.messages_after(lobby.id, 5, 10).await.unwrap().is_empty());
+        assert_eq!(all_events(store).await.len(), before, "nobody read history");
+        assert_eq!(
+            store
+                .last_seqs(&[quiet.id, lobby.id, 999_999])
+                .await
+                .unwrap(),
+            [(lobby.id, 5), (quiet.id, 0)]
+        );
+        assert!(store.last_seqs(&[]).await.unwrap().is_empty());
+        engine.finish().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_posts_take_every_sequence_number_once() {
     const TASKS: usize = 8;

@@ -213,6 +213,26 @@ impl PgStore {
         Ok(messages)
     }
 
+    /// Up to `n` messages of a room after `seq`, oldest first, recording nothing: a pool node
+    /// re-reading what the relay did not bring it.
+    pub async fn messages_after(&self, room_id: i64, seq: i64, n: u32) -> Result<Vec<StoredMessage>> {
+        let rows = self
+            .history_rows(room_id, &HistoryQuery::After { seq, n })
+            .await?;
+        Ok(rows.iter().rev().map(rows::message).collect())
+    }
+
+    /// The sequence number of each room's newest message (0 for none yet), for the rooms of
+    /// `room_ids` that exist, by room id.
+    pub async fn last_seqs(&self, room_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT id, next_seq - 1 FROM rooms WHERE id = ANY($1) ORDER BY id")
+                .bind(room_ids)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows)
+    }
+
     /// The rows a history query asks for, newest first.
     async fn history_rows(&self, room_id: i64, query: &HistoryQuery) -> Result<Vec<PgRow>> {
         let base = format!(

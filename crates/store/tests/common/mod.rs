@@ -4,8 +4,9 @@
 // Each test file is its own crate and uses only some of these helpers.
 #![allow(dead_code)]
 
-pub mod postgres;
 pub mod uploads;
+
+pub use parlance_testkit::postgres;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -178,6 +178,41 @@ async fn an_invite_dialog_spans_two_nodes_in_both_directions() {
 }
 
 #[tokio::test]
+async fn a_cancel_follows_its_invite_to_the_other_node() {
+    let pool = pool(2, &["alice", "bob"]).await;
+    let mut alice = registered(&pool.nodes[0], "alice").await;
+    let mut bob = registered(&pool.nodes[1], "bob").await;
+    let bob_uri = format!("sip:bob@{DOMAIN}");
+    let invite = alice.request("INVITE", &bob_uri, "alice", &bob_uri, "call2", &[], "");
+    alice.send(&invite).await;
+    let got = bob.recv_request().await;
+    assert_eq!(got.method, Method::Invite);
+    let cancel = invite
+        .replacen("INVITE", "CANCEL", 1)
+        .replace(" INVITE\r\n", " CANCEL\r\n");
+    alice.send(cancel).await;
+    let cancelled = alice.recv_response().await;
+    assert_eq!(
+        (cancelled.status, cancelled.cseq().unwrap().method),
+        (200, Method::Cancel)
+    );
+    let got_cancel = bob.recv_request().await;
+    assert_eq!(got_cancel.method, Method::Cancel);
+    bob.send(
+        Response::for_request(&got, 487)
+            .with_to_tag("bt")
+            .to_bytes(),
+    )
+    .await;
+    assert_eq!(bob.recv_request().await.method, Method::Ack);
+    let terminated = alice.recv_response().await;
+    assert_eq!(
+        (terminated.status, terminated.cseq().unwrap().method),
+        (487, Method::Invite)
+    );
+}
+
+#[tokio::test]
 async fn a_client_chats_through_its_node_in_a_room_another_node_serves() {
     let pool = pool(2, &["alice", "bob"]).await;
     let room = pool.nodes[0]

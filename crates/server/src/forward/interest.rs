@@ -8,12 +8,18 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use std::time::Duration;
+
 use async_nats::{Client, Subscriber};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::envelope::{QUEUE_GROUP, address_subject};
+
+/// How long a new registration waits for NATS to confirm that it is known pool-wide.
+const ROUND_TRIP: Duration = Duration::from_secs(5);
 
 pub(super) struct Interest {
     nats: Client,
@@ -77,8 +83,26 @@ impl Interest {
                 }
             }
         }
-        if let Err(e) = self.nats.flush().await {
-            tracing::warn!(error = %e, "pool: NATS flush failed");
+        self.round_trip().await;
+    }
+
+    /// Returns once the NATS server has handled everything this client sent so far. A
+    /// flush only writes it out; a message to ourselves, handled after our subscriptions
+    /// because the server handles one connection's commands in order, proves they are in.
+    async fn round_trip(&self) {
+        let inbox = self.nats.new_inbox();
+        let probe = async {
+            let mut echo = self.nats.subscribe(inbox.clone()).await.ok()?;
+            self.nats.publish(inbox, Bytes::new()).await.ok()?;
+            echo.next().await
+        };
+        if tokio::time::timeout(ROUND_TRIP, probe)
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            tracing::warn!("pool: NATS did not confirm this node's addresses in time");
         }
     }
 

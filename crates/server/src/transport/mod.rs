@@ -430,6 +430,22 @@ mod tests {
     }
 
     #[test]
+    fn a_remote_flow_is_bounded_like_a_connection_and_not_counted_as_one() {
+        let connections = Connections::default();
+        let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let (flow, _rx) = connections.register_remote(addr, addr, Transport::Tls, 1_000);
+        assert!(flow.is_remote());
+        assert_eq!(connections.len(), 0);
+        assert!(connections.get(flow.id()).is_some());
+        assert!(connections.local(flow.id()).is_none());
+        flow.send_bytes(vec![b'a'; 600]).unwrap();
+        assert_eq!(flow.send_bytes(vec![b'a'; 600]), Err(SendError::QueueFull));
+        assert!(flow.is_closed());
+        connections.unregister_remote(flow.id());
+        assert!(connections.get(flow.id()).is_none());
+    }
+
+    #[test]
     fn one_message_larger_than_the_budget_still_goes_into_an_empty_queue() {
         let (conn, _rx) = connection(1_000);
         conn.send_bytes(vec![b'a'; 5_000]).unwrap();

@@ -215,12 +215,7 @@ impl SqliteStore {
 
     /// Up to `n` messages of a room after `seq`, oldest first, recording nothing: a pool node
     /// re-reading what the relay did not bring it.
-    pub async fn messages_after(
-        &self,
-        room_id: i64,
-        seq: i64,
-        n: u32,
-    ) -> Result<Vec<StoredMessage>> {
+    pub async fn messages_after(&self, room_id: i64, seq: i64, n: u32) -> Result<Vec<StoredMessage>> {
         let rows = self
             .history_rows(room_id, &HistoryQuery::After { seq, n })
             .await?;

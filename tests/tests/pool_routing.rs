@@ -62,11 +62,19 @@ async fn registered(node: &TestServer, user: &str) -> SipConn {
     conn
 }
 
+/// Two nodes, `others` and alice and bob in the store, alice registered on the first node
+/// and bob on the second.
+async fn alice_and_bob(others: &[&str]) -> (Pool, SipConn, SipConn) {
+    let users: Vec<&str> = ["alice", "bob"].iter().chain(others).copied().collect();
+    let pool = pool(2, &users).await;
+    let alice = registered(&pool.nodes[0], "alice").await;
+    let bob = registered(&pool.nodes[1], "bob").await;
+    (pool, alice, bob)
+}
+
 #[tokio::test]
 async fn a_message_reaches_a_user_on_another_node_and_the_answer_comes_back() {
-    let pool = pool(2, &["alice", "bob"]).await;
-    let mut alice = registered(&pool.nodes[0], "alice").await;
-    let mut bob = registered(&pool.nodes[1], "bob").await;
+    let (pool, mut alice, mut bob) = alice_and_bob(&[]).await;
     let bob_uri = format!("sip:bob@{DOMAIN}");
     let req = alice.request(
         "MESSAGE",
@@ -105,9 +113,7 @@ async fn a_message_reaches_a_user_on_another_node_and_the_answer_comes_back() {
 
 #[tokio::test]
 async fn an_invite_dialog_spans_two_nodes_in_both_directions() {
-    let pool = pool(2, &["alice", "bob"]).await;
-    let mut alice = registered(&pool.nodes[0], "alice").await;
-    let mut bob = registered(&pool.nodes[1], "bob").await;
+    let (pool, mut alice, mut bob) = alice_and_bob(&[]).await;
     let bob_uri = format!("sip:bob@{DOMAIN}");
     let invite = alice.request(
         "INVITE",
@@ -179,9 +185,7 @@ async fn an_invite_dialog_spans_two_nodes_in_both_directions() {
 
 #[tokio::test]
 async fn a_cancel_follows_its_invite_to_the_other_node() {
-    let pool = pool(2, &["alice", "bob"]).await;
-    let mut alice = registered(&pool.nodes[0], "alice").await;
-    let mut bob = registered(&pool.nodes[1], "bob").await;
+    let (pool, mut alice, mut bob) = alice_and_bob(&[]).await;
     let bob_uri = format!("sip:bob@{DOMAIN}");
     let invite = alice.request("INVITE", &bob_uri, "alice", &bob_uri, "call2", &[], "");
     alice.send(&invite).await;
@@ -264,9 +268,7 @@ async fn a_client_chats_through_its_node_in_a_room_another_node_serves() {
 
 #[tokio::test]
 async fn identities_claimed_in_headers_do_not_travel() {
-    let pool = pool(2, &["alice", "bob", "carol"]).await;
-    let mut alice = registered(&pool.nodes[0], "alice").await;
-    let mut bob = registered(&pool.nodes[1], "bob").await;
+    let (pool, mut alice, mut bob) = alice_and_bob(&["carol"]).await;
     let bob_uri = format!("sip:bob@{DOMAIN}");
     // Headers naming carol, including the metadata's own names: they are SIP headers, and
     // the identity between nodes is not one.

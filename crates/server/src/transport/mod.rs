@@ -321,12 +321,7 @@ impl Connections {
         transport: Transport,
         queue_limit: usize,
     ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
-        let (handle, rx) = self.handle(peer, local, transport, queue_limit, false);
-        self.open
-            .lock()
-            .expect("connections lock")
-            .insert(handle.id(), handle.clone());
-        (handle, rx)
+        self.add((peer, local, transport), queue_limit, false)
     }
 
     /// A remote flow: the client at `peer` is connected to `local` on another node. What
@@ -339,23 +334,16 @@ impl Connections {
         transport: Transport,
         queue_limit: usize,
     ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
-        let (handle, rx) = self.handle(peer, local, transport, queue_limit, true);
-        self.remote
-            .lock()
-            .expect("remote flows lock")
-            .insert(handle.id(), handle.clone());
-        (handle, rx)
+        self.add((peer, local, transport), queue_limit, true)
     }
 
     pub(crate) fn unregister_remote(&self, id: ConnId) {
         self.remote.lock().expect("remote flows lock").remove(&id);
     }
 
-    fn handle(
+    fn add(
         &self,
-        peer: SocketAddr,
-        local: SocketAddr,
-        transport: Transport,
+        (peer, local, transport): (SocketAddr, SocketAddr, Transport),
         queue_limit: usize,
         remote: bool,
     ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
@@ -380,6 +368,10 @@ impl Connections {
                 drops: self.drops.clone(),
             }),
         };
+        let into = if remote { &self.remote } else { &self.open };
+        into.lock()
+            .expect("connections lock")
+            .insert(id, handle.clone());
         (handle, rx)
     }
 

@@ -74,7 +74,7 @@ async fn alice_and_bob(others: &[&str]) -> (Pool, SipConn, SipConn) {
 
 #[tokio::test]
 async fn a_message_reaches_a_user_on_another_node_and_the_answer_comes_back() {
-    let (pool, mut alice, mut bob) = alice_and_bob(&[]).await;
+    let (_pool, mut alice, mut bob) = alice_and_bob(&[]).await;
     let bob_uri = format!("sip:bob@{DOMAIN}");
     let req = alice.request(
         "MESSAGE",
@@ -185,7 +185,7 @@ async fn an_invite_dialog_spans_two_nodes_in_both_directions() {
 
 #[tokio::test]
 async fn a_cancel_follows_its_invite_to_the_other_node() {
-    let (pool, mut alice, mut bob) = alice_and_bob(&[]).await;
+    let (_pool, mut alice, mut bob) = alice_and_bob(&[]).await;
     let bob_uri = format!("sip:bob@{DOMAIN}");
     let invite = alice.request("INVITE", &bob_uri, "alice", &bob_uri, "call2", &[], "");
     alice.send(&invite).await;

@@ -207,6 +207,7 @@ impl TestServer {
             self.config.clone(),
             Options {
                 clock: self.clock.clone(),
+                ..Options::default()
             },
         )
         .await

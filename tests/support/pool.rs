@@ -5,7 +5,14 @@
 use parlance_testkit::nats::Nats;
 use parlance_testkit::postgres;
 
-use crate::TestServer;
+use parlance_server::config::Config;
+
+use crate::{DOMAIN, TestServer};
+
+/// Node `i`'s own channel URI.
+pub fn channel_uri(i: usize) -> String {
+    format!("sip:chatsrv-{i}@{DOMAIN}")
+}
 
 /// How often the nodes look for gaps the relay left: short, so that a test converges fast.
 const REPAIR_INTERVAL_MS: u64 = 300;
@@ -19,18 +26,25 @@ pub struct Pool {
 
 impl Pool {
     pub async fn start(nodes: usize) -> Pool {
+        Pool::start_each(nodes, |_, _| {}).await
+    }
+
+    /// Like [`Pool::start`], with `tweak(i, config)` applied to node `i`'s configuration.
+    /// Every node has a channel URI of its own ([`channel_uri`]), as in a real pool.
+    pub async fn start_each(nodes: usize, tweak: impl Fn(usize, &mut Config)) -> Pool {
         let nats = Nats::start();
         let database = postgres::fresh_database().await;
-        let (store, bus) = (database.clone(), nats.url());
-        let pooled = move |c: &mut parlance_server::config::Config| {
-            c.store.url = Some(store.clone());
-            c.bus.url = Some(bus.clone());
+        let pooled = |i: usize, c: &mut Config| {
+            c.store.url = Some(database.clone());
+            c.bus.url = Some(nats.url());
             c.bus.repair_interval_ms = REPAIR_INTERVAL_MS;
+            c.chat.channel_uri = Some(channel_uri(i));
+            tweak(i, c);
         };
-        let first = TestServer::start_with(pooled.clone()).await;
+        let first = TestServer::start_with(|c| pooled(0, c)).await;
         let mut started = vec![first];
-        for _ in 1..nodes {
-            let node = TestServer::start_beside(&started[0], pooled.clone()).await;
+        for i in 1..nodes {
+            let node = TestServer::start_beside(&started[0], |c| pooled(i, c)).await;
             started.push(node);
         }
         Pool {

@@ -6,6 +6,7 @@ mod access;
 pub mod compliance;
 pub mod config;
 pub mod endpoint;
+pub mod forward;
 pub mod frontend;
 pub mod groupchat;
 mod ids;
@@ -42,6 +43,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Outbound};
+use crate::forward::Forwarder;
 use crate::frontend::auth::DigestAuth;
 use crate::frontend::networks::Networks;
 use crate::frontend::ntlm::Ntlm;
@@ -88,6 +90,8 @@ pub enum StartError {
     FileRecords(#[from] FileRefusal),
     #[error(transparent)]
     Bus(#[from] BusError),
+    #[error(transparent)]
+    Forward(#[from] forward::ForwardError),
 }
 
 /// What to start, beyond the configuration.
@@ -116,6 +120,8 @@ pub struct Server {
     pub front_end: Arc<FrontEnd>,
     pub groupchat: Arc<GroupChat>,
     pub store: Store,
+    /// This node's part in forwarding between pool nodes, when it is one.
+    forwarder: Option<Arc<Forwarder>>,
     /// The file service, when the HTTPS listener is on.
     files: Option<Files>,
     /// The room-management application, when the HTTPS listener is on.
@@ -221,7 +227,25 @@ impl Server {
             web_manager_external: config.chat.web_manager_url_external.clone(),
         };
         let connections = Arc::new(Connections::new(metrics.write_queue_drops.clone()));
-        let proxy = Arc::new(Proxy::new(connections.clone(), options.clock.clone()));
+        // A node of a pool forwards requests for what other nodes reach over the bus's NATS.
+        let forwarder = match bus.client().cloned() {
+            Some(nats) => Some(
+                Forwarder::join(
+                    nats,
+                    node_id.clone(),
+                    connections.clone(),
+                    config.sip.message_limits(),
+                    config.sip.write_queue_bytes,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let proxy = Arc::new(Proxy::new(
+            connections.clone(),
+            options.clock.clone(),
+            forwarder.as_ref().map(|_| node_id.clone()),
+        ));
         let chat_settings = chat_settings(
             &config,
             web.as_ref().map(|w| w.file_settings.clone()),
@@ -262,15 +286,25 @@ impl Server {
             }
             false => None,
         };
-        let front_end = Arc::new(FrontEnd::new(
+        let mut registrar = Registrar::new(config.registrar.clone(), options.clock.clone());
+        if let Some(forwarder) = &forwarder {
+            registrar = registrar.announce_to(forwarder.clone());
+        }
+        let mut front_end = FrontEnd::new(
             settings,
             store.clone(),
             key,
             (auth, ntlm, throttle.clone()),
-            Registrar::new(config.registrar.clone(), options.clock.clone()),
+            registrar,
             proxy,
             vec![(chat_uris, groupchat.clone() as Arc<dyn Endpoint>)],
-        ));
+        );
+        if let Some(forwarder) = &forwarder {
+            front_end = front_end.in_pool(forwarder.clone());
+            // This node's services are reachable from the others before anyone connects.
+            forwarder.announce().await;
+        }
+        let front_end = Arc::new(front_end);
         let manage = web.as_ref().map(|_| {
             Manage::new(
                 groupchat.chat().clone(),
@@ -323,6 +357,13 @@ impl Server {
                 Duration::from_millis(config.bus.repair_interval_ms),
                 shutdown_rx.clone(),
             )));
+        }
+        if let Some(forwarder) = &forwarder {
+            tasks.push(tokio::spawn(
+                forwarder
+                    .clone()
+                    .serve(front_end.clone(), shutdown_rx.clone()),
+            ));
         }
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
@@ -395,6 +436,7 @@ impl Server {
             shutdown_rx,
         )));
         Ok(Server {
+            forwarder,
             tcp_addr,
             tls_addr,
             https_addr,
@@ -441,6 +483,15 @@ impl Server {
 
     pub fn open_connections(&self) -> usize {
         self.connections.len()
+    }
+
+    /// Another node of the pool was declared dead: the sessions of its clients that this
+    /// node served end here, as if their connections had closed. Returns how many flows
+    /// were closed (none on a single server).
+    pub fn node_dead(&self, node_id: &str) -> usize {
+        self.forwarder
+            .as_ref()
+            .map_or(0, |forwarder| forwarder.node_dead(node_id))
     }
 
     /// Stops accepting, closes every SIP connection after its queued answers, lets HTTPS
@@ -644,6 +695,7 @@ async fn housekeeping(
     manage: Option<&Manage>,
 ) {
     front_end.registrar().sweep();
+    front_end.announce().await;
     front_end.auth().sweep();
     front_end.throttle().sweep();
     front_end.proxy().expire_tracked();

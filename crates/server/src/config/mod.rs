@@ -261,6 +261,19 @@ impl Default for SipConfig {
     }
 }
 
+impl SipConfig {
+    /// What one SIP message may be: the listeners frame by it, and a pool node applies it
+    /// again to what another node relays.
+    pub fn message_limits(&self) -> sip_proto::Limits {
+        sip_proto::Limits {
+            max_head: self.max_head_bytes,
+            max_request_line: self.max_head_bytes.min(8192),
+            max_headers: self.max_headers,
+            max_body: self.max_body_bytes,
+        }
+    }
+}
+
 impl Default for TlsConfig {
     fn default() -> Self {
         TlsConfig {

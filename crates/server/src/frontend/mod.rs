@@ -26,6 +26,7 @@ use self::provisioning::{Asker, Provisioning};
 use self::proxy::{Proxy, Target};
 use self::registrar::Registrar;
 use crate::endpoint::{Endpoint, Outbound, Peer};
+use crate::forward::{Destination, Forwarder, Relayed};
 use crate::ids::random_hex;
 use crate::transport::{ConnHandle, Connections, Dispatch};
 
@@ -67,6 +68,8 @@ pub struct FrontEnd {
     /// Service URIs (address-of-record form) and the endpoint serving each.
     services: HashMap<String, Arc<dyn Endpoint>>,
     endpoints: Vec<Arc<dyn Endpoint>>,
+    /// In a pool: where requests for what other nodes reach are relayed.
+    forwarder: Option<Arc<Forwarder>>,
 }
 
 impl std::fmt::Debug for FrontEnd {
@@ -106,6 +109,51 @@ impl FrontEnd {
             proxy,
             services,
             endpoints,
+            forwarder: None,
+        }
+    }
+
+    /// Makes this front end one node of a pool: what other nodes reach is relayed to them
+    /// through `forwarder`, and this node's service URIs are made reachable from them.
+    pub fn in_pool(mut self, forwarder: Arc<Forwarder>) -> FrontEnd {
+        use crate::frontend::registrar::Announce;
+        for service in self.services.keys() {
+            forwarder.reachable(&format!("sip:{service}"));
+        }
+        self.forwarder = Some(forwarder);
+        self
+    }
+
+    /// Makes the registration changes since the last call known to the pool (nothing on
+    /// a single server).
+    pub async fn announce(&self) {
+        if let Some(forwarder) = &self.forwarder {
+            forwarder.announce().await;
+        }
+    }
+
+    /// The forwarder, for what arrived on `conn`: a message relayed from another node is
+    /// never relayed again (its node routed it here; one hop is all there is).
+    fn relay_from(&self, conn: &ConnHandle) -> Option<&Forwarder> {
+        self.forwarder.as_deref().filter(|_| !conn.is_remote())
+    }
+
+    /// Relays `req` to the node `to` names, when this is a pool; true when the request
+    /// was handled so (taken there, or answered 503 here for a busy flow).
+    async fn relay(&self, conn: &ConnHandle, req: &Request, to: Destination<'_>) -> bool {
+        let Some(forwarder) = self.relay_from(conn) else {
+            return false;
+        };
+        match forwarder.relay_request(conn, req, to).await {
+            Relayed::Taken => true,
+            Relayed::Busy => {
+                self.reply_with(conn, req, 503, |r| {
+                    r.reason = "Too Many Pending Requests".into();
+                    r.headers.push(name::RETRY_AFTER, "5");
+                });
+                true
+            }
+            Relayed::Nobody => false,
         }
     }
 
@@ -145,19 +193,31 @@ impl FrontEnd {
             Method::Other(_) => {
                 self.reply_with(conn, &req, 501, |r| r.headers.push(name::ALLOW, ALLOW));
             }
+            Method::Register if conn.is_remote() => {
+                tracing::warn!(
+                    conn = conn.id(),
+                    "pool: a REGISTER relayed from another node refused"
+                );
+                self.reply(conn, &req, 403, Some("Register With Your Own Server"));
+            }
             Method::Register => self.register(conn, &req, verified).await,
             Method::Cancel => {
-                let status = if self.proxy.cancel(conn, &req) {
-                    200
-                } else {
-                    481
-                };
-                self.reply(conn, &req, status, None);
+                if self.proxy.cancel(conn, &req) {
+                    return self.reply(conn, &req, 200, None);
+                }
+                // The INVITE may have gone to the node that reaches its target.
+                let target = format!("sip:{}", aor_of_uri(&req.uri).unwrap_or_default());
+                if !self.relay(conn, &req, Destination::Address(&target)).await {
+                    self.reply(conn, &req, 481, None);
+                }
             }
             Method::Ack => self.ack(conn, req).await,
             _ => {
                 if let Some(aor) = verified.filter(|_| conn.identity().is_none()) {
                     conn.set_identity(&aor);
+                }
+                if let Some(node) = self.proxy.route_elsewhere(&req) {
+                    return self.relay_in_dialog(conn, &req, &node).await;
                 }
                 let own_route = self.proxy.pop_own_route(&mut req, conn);
                 self.route(conn, req, own_route).await;
@@ -165,7 +225,23 @@ impl FrontEnd {
         }
     }
 
+    /// A request in a dialog whose flows are on `node`: relayed there, or, when that node
+    /// is gone, answered 481 so that the client starts over.
+    async fn relay_in_dialog(&self, conn: &ConnHandle, req: &Request, node: &str) {
+        if conn.identity().is_none() {
+            return self.reply(conn, req, 403, Some("Register First"));
+        }
+        if !self.relay(conn, req, Destination::Node(node)).await {
+            self.reply(conn, req, 481, None);
+        }
+    }
+
     async fn ack(&self, conn: &ConnHandle, mut req: Request) {
+        if let Some(node) = self.proxy.route_elsewhere(&req) {
+            // No answer either way: an ACK that reaches no one is lost as on a wire.
+            self.relay(conn, &req, Destination::Node(&node)).await;
+            return;
+        }
         // An ACK for a 2xx travels end to end along the route set; one for a non-2xx answer
         // ends at whoever sent that answer, which is us or the proxy core: absorb it.
         match self.proxy.pop_own_route(&mut req, conn) {
@@ -182,19 +258,24 @@ impl FrontEnd {
                 }
             }
             None => {
-                if let Some(endpoint) = aor_of_uri(&req.uri).and_then(|a| self.services.get(&a)) {
-                    let identity = conn.identity().unwrap_or_default();
-                    endpoint
-                        .handle(
-                            req,
-                            Peer {
-                                conn,
-                                identity: &identity,
-                                outbound: &self.outbound,
-                            },
-                        )
-                        .await;
-                }
+                let target = aor_of_uri(&req.uri);
+                let Some(endpoint) = target.as_ref().and_then(|a| self.services.get(a)) else {
+                    // Another node's service (the chat dialog's ACK), in a pool.
+                    let target = format!("sip:{}", target.unwrap_or_default());
+                    self.relay(conn, &req, Destination::Address(&target)).await;
+                    return;
+                };
+                let identity = conn.identity().unwrap_or_default();
+                endpoint
+                    .handle(
+                        req,
+                        Peer {
+                            conn,
+                            identity: &identity,
+                            outbound: &self.outbound,
+                        },
+                    )
+                    .await;
             }
         }
     }
@@ -290,9 +371,19 @@ impl FrontEnd {
                     .collect();
                 return self.proxy.forward(conn, req, targets, &random_hex(5));
             }
+            // A user registered on another node, or another node's service.
+            if self.relay(conn, &req, Destination::Address(&aor)).await {
+                return;
+            }
         }
         if let Some(target) = self.contact_target(&req.uri) {
             return self.proxy.forward(conn, req, vec![target], &random_hex(5));
+        }
+        if let Some((aor, epid)) = self.gruu_target(&req.uri) {
+            let gruu = gruu::uri(&aor, epid);
+            if self.relay(conn, &req, Destination::Address(&gruu)).await {
+                return;
+            }
         }
         if !in_domain {
             return self.reply(conn, &req, 403, Some("Relaying Not Allowed"));
@@ -502,6 +593,12 @@ impl Dispatch for FrontEnd {
             }
             Message::Response(mut resp) => {
                 strip_claimed_identity(&mut resp.headers);
+                // An answer to a request that a remote flow on another node sent.
+                if let Some(forwarder) = self.relay_from(conn)
+                    && let Some(node) = self.proxy.answer_elsewhere(&resp)
+                {
+                    return forwarder.relay_answer(conn, &resp, &node).await;
+                }
                 self.proxy.on_response(resp)
             }
         }
@@ -520,6 +617,10 @@ impl Dispatch for FrontEnd {
         }
         self.registrar.remove_connection(conn.id());
         self.proxy.on_connection_closed(conn.id());
+        if let Some(forwarder) = &self.forwarder {
+            forwarder.connection_closed(conn.id()).await;
+            forwarder.announce().await;
+        }
         for endpoint in &self.endpoints {
             endpoint.connection_closed(conn.id()).await;
         }

@@ -30,6 +30,9 @@ const INVITE_TIMEOUT: Duration = Duration::from_secs(180);
 const RR_USER: &str = "parlance";
 /// The Record-Route parameter carrying the flow token.
 const FLOW_PARAM: &str = "pf";
+/// The Record-Route and Via parameter naming the pool node that put it there: a request or
+/// answer arriving at another node is forwarded to that one (`crate::forward`).
+const NODE_PARAM: &str = "pn";
 
 /// Identifies a server transaction for CANCEL matching: the RFC 3261 branch where the client
 /// sent one, else Call-ID and CSeq number (pidgin-sipe's in-dialog requests have no branch).
@@ -102,6 +105,8 @@ pub struct Proxy {
     connections: Arc<Connections>,
     /// Transaction timers run on the server's clock, which tests advance.
     clock: Clock,
+    /// This node's id in a pool; `None` on a single server, whose messages name no node.
+    node: Option<String>,
     flow_secret: [u8; 32],
     pending: Mutex<HashMap<String, Pending>>,
     /// Proxied INVITEs still open, by the client's transaction key, for CANCEL.
@@ -118,12 +123,13 @@ impl std::fmt::Debug for Proxy {
 }
 
 impl Proxy {
-    pub fn new(connections: Arc<Connections>, clock: Clock) -> Proxy {
+    pub fn new(connections: Arc<Connections>, clock: Clock, node: Option<String>) -> Proxy {
         let mut flow_secret = [0u8; 32];
         rand::rng().fill_bytes(&mut flow_secret);
         Proxy {
             connections,
             clock,
+            node,
             flow_secret,
             pending: Mutex::new(HashMap::new()),
             invites: Mutex::new(HashMap::new()),
@@ -188,7 +194,7 @@ impl Proxy {
                 out.headers.push_front(name::RECORD_ROUTE, rr);
             }
             out.headers
-                .push_front(name::VIA, via_for(&target.conn, &branch));
+                .push_front(name::VIA, self.via_for(&target.conn, &branch));
             forks.push(Fork {
                 branch,
                 conn: target.conn,
@@ -257,7 +263,7 @@ impl Proxy {
         );
         req.headers.push_front(
             name::VIA,
-            via_for(&target.conn, &format!("{BRANCH_COOKIE}{}", random_hex(8))),
+            self.via_for(&target.conn, &format!("{BRANCH_COOKIE}{}", random_hex(8))),
         );
         let _ = target.conn.send_request(req);
     }
@@ -439,7 +445,8 @@ impl Proxy {
         mut req: Request,
     ) -> Result<Response, RequestError> {
         let branch = format!("{BRANCH_COOKIE}{}", random_hex(8));
-        req.headers.push_front(name::VIA, via_for(conn, &branch));
+        req.headers
+            .push_front(name::VIA, self.via_for(conn, &branch));
         let (done, answer) = oneshot::channel();
         self.pending
             .lock()
@@ -467,7 +474,8 @@ impl Proxy {
         answers: &mpsc::UnboundedSender<(u64, u16)>,
     ) {
         let branch = format!("{BRANCH_COOKIE}{}", random_hex(8));
-        req.headers.push_front(name::VIA, via_for(conn, &branch));
+        req.headers
+            .push_front(name::VIA, self.via_for(conn, &branch));
         let tracked = Pending::Tracked {
             token,
             answers: answers.clone(),
@@ -499,17 +507,60 @@ impl Proxy {
         }
     }
 
-    /// A Record-Route value naming the flows on both sides of this hop.
+    /// A Record-Route value naming the flows on both sides of this hop, and in a pool this
+    /// node, which alone knows them.
     fn record_route(&self, a: &ConnHandle, b: &ConnHandle) -> String {
         let token = format!("{}.{}", a.id(), b.id());
         let host = b.local();
+        let node = match &self.node {
+            Some(node) => format!(";{NODE_PARAM}={node}"),
+            None => String::new(),
+        };
         format!(
-            "<sip:{RR_USER}@{}:{};transport={};lr;{FLOW_PARAM}={token}.{}>",
+            "<sip:{RR_USER}@{}:{};transport={};lr;{FLOW_PARAM}={token}.{}{node}>",
             host.ip(),
             host.port(),
             b.transport().via_token().to_ascii_lowercase(),
             self.flow_mac(&token)
         )
+    }
+
+    /// Our Via on a request sent over `conn`. Over a remote flow it names this node, so
+    /// that the node holding the client's connection forwards the answer here.
+    fn via_for(&self, conn: &ConnHandle, branch: &str) -> String {
+        let local = conn.local();
+        let node = match (&self.node, conn.is_remote()) {
+            (Some(node), true) => format!(";{NODE_PARAM}={node}"),
+            _ => String::new(),
+        };
+        format!(
+            "SIP/2.0/{} {}:{};branch={branch}{node}",
+            conn.transport().via_token(),
+            local.ip(),
+            local.port()
+        )
+    }
+
+    /// The other pool node whose Record-Route is the top Route of `req`: the dialog's
+    /// flows are there, and so must the request go.
+    pub fn route_elsewhere(&self, req: &Request) -> Option<String> {
+        let top = req.headers.get_list(name::ROUTE).next()?;
+        let route = sip_proto::NameAddr::parse(top).ok()?;
+        let uri = route.uri.as_sip()?;
+        if uri.user.as_deref() != Some(RR_USER) {
+            return None;
+        }
+        self.elsewhere(uri.params.value(NODE_PARAM)?)
+    }
+
+    /// The other pool node whose Via is on top of `resp`: the transaction is there.
+    pub fn answer_elsewhere(&self, resp: &Response) -> Option<String> {
+        self.elsewhere(resp.top_via()?.params.value(NODE_PARAM)?)
+    }
+
+    fn elsewhere(&self, node: &str) -> Option<String> {
+        let own = self.node.as_deref()?;
+        (node != own).then(|| node.to_owned())
     }
 
     fn flow_mac(&self, token: &str) -> String {
@@ -572,16 +623,6 @@ fn strip_hop_credentials(headers: &mut Headers) {
     for v in end_to_end {
         headers.push(name::AUTHORIZATION, v);
     }
-}
-
-fn via_for(conn: &ConnHandle, branch: &str) -> String {
-    let local = conn.local();
-    format!(
-        "SIP/2.0/{} {}:{};branch={branch}",
-        conn.transport().via_token(),
-        local.ip(),
-        local.port()
-    )
 }
 
 fn unreachable_answer(tx: &ProxyTx) -> Response {

@@ -88,6 +88,8 @@ impl FrontEnd {
             }
         };
         conn.set_identity(&aor);
+        // Before the 200: once registered, the user is reachable from every node.
+        self.announce().await;
         let now = self.registrar.clock().now();
         let mut resp = Response::for_request(req, 200).with_to_tag(&random_hex(5));
         let gruus = gruu::wanted(req);
@@ -239,7 +241,9 @@ impl FrontEnd {
     /// Runs the NTLM check, throttled like Digest: an account and address (or an address)
     /// that must wait gets 403 before its AUTHENTICATE is even looked at.
     pub(super) async fn ntlm_gate(&self, conn: &ConnHandle, message: &Message) -> Gate {
-        let Some(ntlm) = &self.ntlm else {
+        // A remote flow's messages were checked by the node holding the connection, the
+        // only one with its NTLM association.
+        let Some(ntlm) = self.ntlm.as_ref().filter(|_| !conn.is_remote()) else {
             return Gate::NotNtlm;
         };
         let ip = conn.peer().ip();

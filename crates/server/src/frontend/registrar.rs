@@ -2,8 +2,8 @@
 //! connection it was registered over (RFC 3261 §10.3, with RFC 5626-style flows: a client
 //! behind its own TCP/TLS connection is reached over that connection).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sip_proto::{NameAddr, Request, name};
@@ -65,6 +65,14 @@ pub struct Registrar {
     bindings: Mutex<Locations>,
 }
 
+/// Told which addresses this node starts and stops reaching: an address-of-record with a
+/// binding here, and the GRUU of each device bound here. In a pool, other nodes forward
+/// requests for these addresses to this one (`crate::forward`).
+pub trait Announce: Send + Sync + std::fmt::Debug {
+    fn reachable(&self, address: &str);
+    fn unreachable(&self, address: &str);
+}
+
 /// Bindings by address-of-record, and which address-of-record holds each contact URI:
 /// requests to a contact URI (in-dialog ones) find their binding without a scan, and one
 /// user cannot take over another's contact.
@@ -72,6 +80,19 @@ pub struct Registrar {
 struct Locations {
     by_aor: HashMap<String, Vec<Binding>>,
     holder: HashMap<String, String>,
+    /// In a pool: told of every change in what is reachable here.
+    announce: Option<Arc<dyn Announce>>,
+}
+
+/// The addresses `bindings` of `aor` make reachable.
+fn addresses(aor: &str, bindings: &[Binding]) -> HashSet<String> {
+    if bindings.is_empty() {
+        return HashSet::new();
+    }
+    let gruus = bindings
+        .iter()
+        .filter_map(|b| b.epid.as_deref().map(|epid| gruu::uri(aor, epid)));
+    std::iter::once(aor.to_owned()).chain(gruus).collect()
 }
 
 impl Locations {
@@ -86,6 +107,16 @@ impl Locations {
 
     /// Replaces `aor`'s bindings, keeping the contact index in step.
     fn replace(&mut self, aor: &str, next: Vec<Binding>) {
+        if let Some(announce) = &self.announce {
+            let before = addresses(aor, self.by_aor.get(aor).map_or(&[], Vec::as_slice));
+            let after = addresses(aor, &next);
+            for gone in before.difference(&after) {
+                announce.unreachable(gone);
+            }
+            for new in after.difference(&before) {
+                announce.reachable(new);
+            }
+        }
         let old = if next.is_empty() {
             self.by_aor.remove(aor).unwrap_or_default()
         } else {
@@ -131,6 +162,12 @@ impl Registrar {
             clock,
             bindings: Mutex::new(Locations::default()),
         }
+    }
+
+    /// Has `announce` told of every address this registrar starts or stops reaching.
+    pub fn announce_to(self, announce: Arc<dyn Announce>) -> Registrar {
+        self.bindings.lock().expect("registrar lock").announce = Some(announce);
+        self
     }
 
     pub fn clock(&self) -> &Clock {

@@ -53,12 +53,7 @@ impl Listeners {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let ctx = Arc::new(AcceptContext {
-            limits: Limits {
-                max_head: config.max_head_bytes,
-                max_request_line: config.max_head_bytes.min(8192),
-                max_headers: config.max_headers,
-                max_body: config.max_body_bytes,
-            },
+            limits: config.message_limits(),
             timeouts: Timeouts {
                 idle: Duration::from_secs(config.idle_timeout_secs),
                 message: Duration::from_secs(config.message_timeout_secs),

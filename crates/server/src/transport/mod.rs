@@ -58,6 +58,10 @@ struct ConnInner {
     peer: SocketAddr,
     local: SocketAddr,
     transport: Transport,
+    /// A remote flow: a client connected to another node of the pool, whose messages that
+    /// node forwards here (see `crate::forward`). Its writer publishes instead of writing a
+    /// socket; everything else about it is a connection's.
+    remote: bool,
     tx: mpsc::UnboundedSender<Bytes>,
     /// Bytes handed to the writer and not yet written to the socket.
     queued: AtomicUsize,
@@ -110,6 +114,15 @@ impl ConnHandle {
         self.inner.transport
     }
 
+    pub fn is_remote(&self) -> bool {
+        self.inner.remote
+    }
+
+    /// Whether what is sent is signed first (see [`Signer`]).
+    pub fn signs(&self) -> bool {
+        self.inner.signer.lock().expect("signer lock").is_some()
+    }
+
     /// Sends a message, signed when the connection has a signer.
     pub fn send_message(&self, mut message: Message) -> Result<(), SendError> {
         let signer = self.inner.signer.lock().expect("signer lock").clone();
@@ -137,7 +150,7 @@ impl ConnHandle {
     /// up. One message is always accepted into an empty queue, however large. Past the limit
     /// the peer is taken to have stopped reading: the connection is closed rather than
     /// letting it hold up whoever is sending to it.
-    fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), SendError> {
+    pub(crate) fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
@@ -157,7 +170,7 @@ impl ConnHandle {
     }
 
     /// The writer wrote `len` queued bytes to the socket.
-    fn written(&self, len: usize) {
+    pub(crate) fn written(&self, len: usize) {
         self.inner.queued.fetch_sub(len, Ordering::AcqRel);
     }
 
@@ -191,7 +204,7 @@ impl ConnHandle {
         self.inner.signed_in_at.get().copied()
     }
 
-    async fn closed(&self) {
+    pub(crate) async fn closed(&self) {
         let notified = self.inner.close.notified();
         if self.is_closed() {
             return;
@@ -205,6 +218,9 @@ impl ConnHandle {
 pub struct Connections {
     next_id: AtomicU64,
     open: Mutex<HashMap<ConnId, ConnHandle>>,
+    /// Remote flows, apart: they are not this node's connections (not counted, not listed
+    /// as signed in here), but dialogs and flow tokens name them by id like the others.
+    remote: Mutex<HashMap<ConnId, ConnHandle>>,
     /// Handed to every connection, which counts its own drop.
     drops: Counter,
 }
@@ -228,7 +244,19 @@ impl Connections {
         (open.len() - tls, tls)
     }
 
+    /// The connection or remote flow `id`.
     pub fn get(&self, id: ConnId) -> Option<ConnHandle> {
+        self.local(id).or_else(|| {
+            self.remote
+                .lock()
+                .expect("remote flows lock")
+                .get(&id)
+                .cloned()
+        })
+    }
+
+    /// The connection `id` of this node (never a remote flow).
+    pub fn local(&self, id: ConnId) -> Option<ConnHandle> {
         self.open
             .lock()
             .expect("connections lock")
@@ -293,6 +321,32 @@ impl Connections {
         transport: Transport,
         queue_limit: usize,
     ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
+        self.add((peer, local, transport), queue_limit, false)
+    }
+
+    /// A remote flow: the client at `peer` is connected to `local` on another node. What
+    /// is sent over it arrives on the returned queue, for the caller to pass on, and is
+    /// bounded by `queue_limit` as a connection's writer queue is.
+    pub(crate) fn register_remote(
+        &self,
+        peer: SocketAddr,
+        local: SocketAddr,
+        transport: Transport,
+        queue_limit: usize,
+    ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
+        self.add((peer, local, transport), queue_limit, true)
+    }
+
+    pub(crate) fn unregister_remote(&self, id: ConnId) {
+        self.remote.lock().expect("remote flows lock").remove(&id);
+    }
+
+    fn add(
+        &self,
+        (peer, local, transport): (SocketAddr, SocketAddr, Transport),
+        queue_limit: usize,
+        remote: bool,
+    ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let handle = ConnHandle {
@@ -301,6 +355,7 @@ impl Connections {
                 peer,
                 local,
                 transport,
+                remote,
                 tx,
                 queued: AtomicUsize::new(0),
                 queue_limit,
@@ -313,8 +368,8 @@ impl Connections {
                 drops: self.drops.clone(),
             }),
         };
-        self.open
-            .lock()
+        let into = if remote { &self.remote } else { &self.open };
+        into.lock()
             .expect("connections lock")
             .insert(id, handle.clone());
         (handle, rx)
@@ -364,6 +419,22 @@ mod tests {
         conn.written(taken.len());
         conn.send_bytes(vec![b'a'; 600]).unwrap();
         assert!(!conn.is_closed());
+    }
+
+    #[test]
+    fn a_remote_flow_is_bounded_like_a_connection_and_not_counted_as_one() {
+        let connections = Connections::default();
+        let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let (flow, _rx) = connections.register_remote(addr, addr, Transport::Tls, 1_000);
+        assert!(flow.is_remote());
+        assert_eq!(connections.len(), 0);
+        assert!(connections.get(flow.id()).is_some());
+        assert!(connections.local(flow.id()).is_none());
+        flow.send_bytes(vec![b'a'; 600]).unwrap();
+        assert_eq!(flow.send_bytes(vec![b'a'; 600]), Err(SendError::QueueFull));
+        assert!(flow.is_closed());
+        connections.unregister_remote(flow.id());
+        assert!(connections.get(flow.id()).is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod https;
 pub mod logs;
 pub mod manage;
 pub mod ntlm;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -191,6 +192,7 @@ impl TestServer {
             self.config.clone(),
             Options {
                 clock: self.clock.clone(),
+                ..Options::default()
             },
         )
         .await

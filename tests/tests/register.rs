@@ -246,6 +246,7 @@ async fn expired_nonce_is_answered_stale() {
         |c| c.sip.auth_timeout_secs = 3600,
         Options {
             clock: clock.clone(),
+            ..Options::default()
         },
     )
     .await;
@@ -460,6 +461,7 @@ async fn bindings_expire_with_the_clock_and_several_coexist() {
         |_| {},
         Options {
             clock: clock.clone(),
+            ..Options::default()
         },
     )
     .await;

@@ -10,10 +10,12 @@ use sip_proto::auth::Algorithm;
 
 mod archive;
 mod observe;
+mod pool;
 mod web;
 
 pub use archive::{ComplianceConfig, RetentionConfig};
 pub use observe::{AdminConfig, LogConfig};
+pub use pool::PoolConfig;
 pub use web::{FilesConfig, ManageConfig, WebConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub log: LogConfig,
     pub store: StoreConfig,
+    pub pool: PoolConfig,
 }
 
 /// Where the server's state and history live.
@@ -157,7 +160,8 @@ pub struct RegistrarConfig {
 pub struct ChatConfig {
     /// The persistent chat pool (lookup) URI; default `sip:ocschat@<domain>`.
     pub pool_uri: Option<String>,
-    /// The channel service URI that `cmd:requri` hands out; default `sip:chatsrv@<domain>`.
+    /// This server's channel service URI, which `cmd:requri` hands out when it chooses this
+    /// server; default `sip:chatsrv@<domain>`. Each server of a pool needs its own.
     pub channel_uri: Option<String>,
     /// Results of any search at most.
     pub search_limit: u32,
@@ -213,6 +217,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             log: LogConfig::default(),
             store: StoreConfig::default(),
+            pool: PoolConfig::default(),
         }
     }
 }
@@ -399,6 +404,7 @@ impl Config {
         }
         self.validate_web()?;
         self.validate_observe()?;
+        self.validate_pool()?;
         self.validate_archive()
     }
 

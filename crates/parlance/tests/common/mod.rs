@@ -110,6 +110,12 @@ impl Server {
         self.child.id()
     }
 
+    /// Kills the server with SIGKILL, as a crash: it cleans nothing up.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Stops the server as an operator would (SIGTERM) and returns how it exited.
     pub fn terminate(&mut self) -> ExitStatus {
         let sent = Command::new("kill")

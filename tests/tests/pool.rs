@@ -48,10 +48,7 @@ fn scratch(what: &str) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "parlance-{what}-{}-{nanos}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("parlance-{what}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -59,11 +56,7 @@ fn scratch(what: &str) -> PathBuf {
 /// A data directory for another node of `first`'s pool: it holds the pool's server key.
 fn data_dir_beside(first: &TestServer) -> PathBuf {
     let dir = scratch("node");
-    std::fs::copy(
-        first.config.server_key_path(),
-        dir.join("server.key"),
-    )
-    .unwrap();
+    std::fs::copy(first.config.server_key_path(), dir.join("server.key")).unwrap();
     dir
 }
 
@@ -129,7 +122,13 @@ fn told_of(gone: &Arc<Gone>) -> Options {
 
 /// The ids of the registered nodes.
 async fn node_ids(store: &Store) -> Vec<String> {
-    let mut ids: Vec<String> = store.nodes().await.unwrap().into_iter().map(|n| n.id).collect();
+    let mut ids: Vec<String> = store
+        .nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
     ids.sort();
     ids
 }
@@ -144,20 +143,19 @@ async fn the_lookup_hands_out_the_less_loaded_node() {
     for user in ["alice", "bob"] {
         a.add_user(user, "pw").await;
     }
-    let lobby = a.add_room("Lobby", Privacy::Open, Behavior::Normal, &[]).await;
-    let hall = a.add_room("Hall", Privacy::Open, Behavior::Normal, &[]).await;
+    let lobby = a
+        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let hall = a
+        .add_room("Hall", Privacy::Open, Behavior::Normal, &[])
+        .await;
     // Alone, a node hands out its own channel.
     let mut alice = ChatClient::connect(&a, "alice", "pw").await;
     assert_eq!(alice.channel_uri, format!("sip:chat-a@{DOMAIN}"));
     alice.join(&lobby).await;
 
-    let b = TestServer::start_with(pool_node(
-        pg.url(),
-        "b",
-        &files,
-        Some(data_dir_beside(&a)),
-    ))
-    .await;
+    let b =
+        TestServer::start_with(pool_node(pg.url(), "b", &files, Some(data_dir_beside(&a)))).await;
     // a has a joined endpoint and b none: either lookup hands out b.
     let chat_b = format!("sip:chat-b@{DOMAIN}");
     for node in [&a, &b] {
@@ -193,7 +191,10 @@ async fn the_lookup_hands_out_the_less_loaded_node() {
     })
     .await;
     assert!(
-        matches!(own_files, Err(StartError::Pool(PoolError::FilesNotShared { .. }))),
+        matches!(
+            own_files,
+            Err(StartError::Pool(PoolError::FilesNotShared { .. }))
+        ),
         "{own_files:?}"
     );
 
@@ -259,12 +260,15 @@ async fn a_node_that_stops_beating_is_removed_once_with_its_joins_closed() {
     let pg = Postgres::start();
     let files = scratch("files");
     let (gone_a, gone_c) = (Arc::new(Gone::default()), Arc::new(Gone::default()));
-    let a = TestServer::start_with_options(pool_node(pg.url(), "a", &files, None), told_of(&gone_a))
-        .await;
+    let a =
+        TestServer::start_with_options(pool_node(pg.url(), "a", &files, None), told_of(&gone_a))
+            .await;
     for user in ["alice", "bob"] {
         a.add_user(user, "pw").await;
     }
-    let lobby = a.add_room("Lobby", Privacy::Open, Behavior::Normal, &[]).await;
+    let lobby = a
+        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let _c = TestServer::start_with_options(
         pool_node(pg.url(), "c", &files, Some(data_dir_beside(&a))),
         told_of(&gone_c),
@@ -280,10 +284,23 @@ async fn a_node_that_stops_beating_is_removed_once_with_its_joins_closed() {
     bob.join(&lobby).await;
     let store = &a.server().store;
     let (alice_id, bob_id) = (
-        store.user(&format!("alice@{DOMAIN}")).await.unwrap().unwrap().id,
-        store.user(&format!("bob@{DOMAIN}")).await.unwrap().unwrap().id,
+        store
+            .user(&format!("alice@{DOMAIN}"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        store
+            .user(&format!("bob@{DOMAIN}"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
     );
-    assert_eq!(open_joins(store).await, BTreeMap::from([(alice_id, 1), (bob_id, 1)]));
+    assert_eq!(
+        open_joins(store).await,
+        BTreeMap::from([(alice_id, 1), (bob_id, 1)])
+    );
     assert_eq!(node_ids(store).await.len(), 3);
 
     crash.send(()).unwrap();
@@ -318,7 +335,9 @@ async fn posts_fail_cleanly_while_postgres_is_down_and_work_again_after() {
     for user in ["alice", "bob"] {
         s.add_user(user, "pw").await;
     }
-    let room = s.add_room("Lobby", Privacy::Open, Behavior::Normal, &[]).await;
+    let room = s
+        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
+        .await;
     let mut alice = ChatClient::connect(&s, "alice", "pw").await;
     let mut bob = ChatClient::connect(&s, "bob", "pw").await;
     alice.join(&room).await;

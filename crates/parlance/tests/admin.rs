@@ -575,7 +575,10 @@ async fn pool_status_shows_the_one_server_on_sqlite() {
     let data = s.config.data_dir.clone();
     let status = cli_ok(&data, &["pool", "status"]).await;
     let line = status.lines().next().unwrap();
-    assert!(line.starts_with(&format!("{}\tlive\t", s.server().node_id())), "{status}");
+    assert!(
+        line.starts_with(&format!("{}\tlive\t", s.server().node_id())),
+        "{status}"
+    );
     assert_eq!(status.lines().count(), 1, "{status}");
     s.shutdown().await;
     assert_eq!(

@@ -235,7 +235,11 @@ async fn pool_status_lists_the_nodes_and_marks_a_killed_one_dead() {
 
     let again = serve(&data.0);
     let after = until(&|text| !text.contains(&first));
-    assert_eq!(after.lines().filter(|l| l.contains("\tlive\t")).count(), 1, "{after}");
+    assert_eq!(
+        after.lines().filter(|l| l.contains("\tlive\t")).count(),
+        1,
+        "{after}"
+    );
     drop(again);
     postgres::drop_database(&url).await;
 }

@@ -602,7 +602,10 @@ async fn prepare_web(
 }
 
 /// Forgets the uploads an earlier run left in progress: their partial files, then rows.
-async fn discard_unfinished(file_store: &FileStore, transfers: &Transfers) -> Result<(), StartError> {
+async fn discard_unfinished(
+    file_store: &FileStore,
+    transfers: &Transfers,
+) -> Result<(), StartError> {
     file_store.discard_unfinished().await?;
     let discarded = transfers.discard_unfinished_uploads().await?;
     if discarded > 0 {
@@ -630,7 +633,12 @@ fn node_row(
     Ok(Node {
         id,
         channel_uri: config.channel_uri(),
-        sip_address: sip.iter().flatten().map(SocketAddr::to_string).collect::<Vec<_>>().join(" "),
+        sip_address: sip
+            .iter()
+            .flatten()
+            .map(SocketAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
         https_address: https.map(|a| a.to_string()).unwrap_or_default(),
         started_at: now,
         heartbeat_at: now,
@@ -672,7 +680,9 @@ async fn sweep(
 ) {
     let mut periodic = periodic::Periodic::new(SWEEP_INTERVAL, shutdown);
     while periodic.next().await {
-        let files = files.as_ref().map(|(files, singletons)| (files, singletons));
+        let files = files
+            .as_ref()
+            .map(|(files, singletons)| (files, singletons));
         housekeeping(&front_end, &groupchat, files, manage.as_ref()).await;
     }
 }

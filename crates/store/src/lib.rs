@@ -71,12 +71,12 @@ use history::{
     ComplianceEvent, ComplianceKind, ComplianceRecord, HistoryQuery, Invitation,
     NewComplianceEvent, Post, Preference, StoredMessage,
 };
+use nodes::{Lease, Load, Node};
 use retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
 use rooms::{
     Category, CategoryUpdate, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate,
     ScopeEntry, TextKind,
 };
-use nodes::{Lease, Load, Node};
 use signed_in::SignedIn;
 
 /// Calls the same method on whichever engine is in use.

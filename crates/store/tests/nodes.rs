@@ -100,7 +100,11 @@ async fn a_dead_node_goes_once_with_its_joins_and_the_live_keep_theirs() {
         // A node starting closes only what no registered node holds.
         assert_eq!(store.close_open_joins("restart", 4).await.unwrap(), 0);
         assert!(
-            store.reap_node("live", 5_000, "gone", 5).await.unwrap().is_none(),
+            store
+                .reap_node("live", 5_000, "gone", 5)
+                .await
+                .unwrap()
+                .is_none(),
             "a live heartbeat is no death"
         );
         // Eight nodes notice the death at once: one removes it, with both parts.
@@ -115,7 +119,11 @@ async fn a_dead_node_goes_once_with_its_joins_and_the_live_keep_theirs() {
             .into_iter()
             .filter_map(|r| r.unwrap())
             .collect();
-        assert_eq!(won, [2], "exactly one reaper, closing both of alice's joins");
+        assert_eq!(
+            won,
+            [2],
+            "exactly one reaper, closing both of alice's joins"
+        );
         assert_eq!(open_joins(store, lobby.id).await, [(bob, 1)]);
         let nodes = store.nodes().await.unwrap();
         assert_eq!(nodes.len(), 1);
@@ -179,24 +187,51 @@ async fn a_lease_has_one_holder_until_it_expires_or_is_released() {
     for engine in engines().await {
         let store = &engine.store;
         assert!(store.acquire_lease("export", "a", 0, 3_000).await.unwrap());
-        assert!(!store.acquire_lease("export", "b", 1_000, 4_000).await.unwrap());
         assert!(
-            store.acquire_lease("export", "a", 2_000, 5_000).await.unwrap(),
+            !store
+                .acquire_lease("export", "b", 1_000, 4_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .acquire_lease("export", "a", 2_000, 5_000)
+                .await
+                .unwrap(),
             "the holder renews"
         );
-        assert!(!store.acquire_lease("export", "b", 4_999, 8_000).await.unwrap());
         assert!(
-            store.acquire_lease("export", "b", 5_000, 8_000).await.unwrap(),
+            !store
+                .acquire_lease("export", "b", 4_999, 8_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .acquire_lease("export", "b", 5_000, 8_000)
+                .await
+                .unwrap(),
             "an expired lease is anyone's"
         );
         assert!(!store.release_lease("export", "a").await.unwrap());
         let leases = store.leases().await.unwrap();
         assert_eq!(leases.len(), 1);
-        assert_eq!((leases[0].holder.as_str(), leases[0].expires_at), ("b", 8_000));
+        assert_eq!(
+            (leases[0].holder.as_str(), leases[0].expires_at),
+            ("b", 8_000)
+        );
         assert!(store.release_lease("export", "b").await.unwrap());
-        assert!(store.acquire_lease("export", "a", 5_001, 9_000).await.unwrap());
         assert!(
-            store.acquire_lease("cleaner", "b", 5_001, 9_000).await.unwrap(),
+            store
+                .acquire_lease("export", "a", 5_001, 9_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .acquire_lease("cleaner", "b", 5_001, 9_000)
+                .await
+                .unwrap(),
             "leases are independent"
         );
         engine.finish().await;
@@ -214,9 +249,9 @@ async fn of_many_concurrent_takers_exactly_one_holds_the_lease() {
             let mut tries = tokio::task::JoinSet::new();
             for (i, s) in takers.iter().cloned().enumerate() {
                 let holder = format!("node-{i}");
-                tries.spawn(async move {
-                    s.acquire_lease("export", &holder, now, now + 5_000).await
-                });
+                tries.spawn(
+                    async move { s.acquire_lease("export", &holder, now, now + 5_000).await },
+                );
             }
             let results = tries.join_all().await;
             let winners = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();

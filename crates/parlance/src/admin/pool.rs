@@ -48,7 +48,11 @@ fn node_line(node: &Node, now: i64, stale_before: i64) -> String {
     format!(
         "{}\t{}\t{}\tsip {}\thttps {}\t{} joined, {} connections, cpu {}.{}%, {} bytes queued\theartbeat {:.1} s ago\tsince {}",
         node.id,
-        if node.is_live(stale_before) { "live" } else { "DEAD" },
+        if node.is_live(stale_before) {
+            "live"
+        } else {
+            "DEAD"
+        },
         node.channel_uri,
         or_dash(&node.sip_address),
         or_dash(&node.https_address),

@@ -33,10 +33,10 @@ use crate::config::{Config, PoolConfig};
 use crate::groupchat::GroupChat;
 use crate::periodic::Periodic;
 use crate::transport::Connections;
-pub use leases::{Singleton, Singletons};
 pub use leases::unix_ms;
-pub use load::least_loaded;
+pub use leases::{Singleton, Singletons};
 use load::CpuMeter;
+pub use load::least_loaded;
 
 /// What a node does when another node of the pool is gone (dead, or stopped cleanly).
 pub trait NodeGone: Send + Sync + std::fmt::Debug {
@@ -178,11 +178,7 @@ impl Membership {
     }
 
     /// Beats every `pool.heartbeat_ms` until shutdown.
-    pub(crate) async fn run(
-        self: Arc<Self>,
-        watchers: Watchers,
-        shutdown: watch::Receiver<bool>,
-    ) {
+    pub(crate) async fn run(self: Arc<Self>, watchers: Watchers, shutdown: watch::Receiver<bool>) {
         let mut periodic = Periodic::new(self.config.heartbeat(), shutdown);
         let mut watch = Watch {
             cpu: CpuMeter::new(),

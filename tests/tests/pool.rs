@@ -120,6 +120,20 @@ fn told_of(gone: &Arc<Gone>) -> Options {
     }
 }
 
+/// Node a of a pool on `pg`, telling `gone` of the nodes gone, with alice and bob and an
+/// open room (returned) in the store.
+async fn first_node(pg: &Postgres, files: &Path, gone: &Arc<Gone>) -> (TestServer, String) {
+    let a =
+        TestServer::start_with_options(pool_node(pg.url(), "a", files, None), told_of(gone)).await;
+    for user in ["alice", "bob"] {
+        a.add_user(user, "pw").await;
+    }
+    let lobby = a
+        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    (a, lobby)
+}
+
 /// The ids of the registered nodes.
 async fn node_ids(store: &Store) -> Vec<String> {
     let mut ids: Vec<String> = store
@@ -138,14 +152,7 @@ async fn the_lookup_hands_out_the_less_loaded_node() {
     let pg = Postgres::start();
     let files = scratch("files");
     let gone = Arc::new(Gone::default());
-    let a = TestServer::start_with_options(pool_node(pg.url(), "a", &files, None), told_of(&gone))
-        .await;
-    for user in ["alice", "bob"] {
-        a.add_user(user, "pw").await;
-    }
-    let lobby = a
-        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
-        .await;
+    let (a, lobby) = first_node(&pg, &files, &gone).await;
     let hall = a
         .add_room("Hall", Privacy::Open, Behavior::Normal, &[])
         .await;
@@ -260,15 +267,7 @@ async fn a_node_that_stops_beating_is_removed_once_with_its_joins_closed() {
     let pg = Postgres::start();
     let files = scratch("files");
     let (gone_a, gone_c) = (Arc::new(Gone::default()), Arc::new(Gone::default()));
-    let a =
-        TestServer::start_with_options(pool_node(pg.url(), "a", &files, None), told_of(&gone_a))
-            .await;
-    for user in ["alice", "bob"] {
-        a.add_user(user, "pw").await;
-    }
-    let lobby = a
-        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
-        .await;
+    let (a, lobby) = first_node(&pg, &files, &gone_a).await;
     let _c = TestServer::start_with_options(
         pool_node(pg.url(), "c", &files, Some(data_dir_beside(&a))),
         told_of(&gone_c),

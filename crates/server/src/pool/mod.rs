@@ -191,7 +191,7 @@ impl Membership {
         }
     }
 
-    /// One round: the heartbeat, the lookup's choice, dead nodes, leases.
+    /// One round: the heartbeat, the lookup's choice, dead nodes, the nodes gone.
     async fn beat(&self, watch: &mut Watch, watchers: &Watchers) {
         let now = unix_ms();
         let load = Load {

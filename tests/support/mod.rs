@@ -9,6 +9,7 @@ pub mod logs;
 pub mod manage;
 pub mod ntlm;
 pub mod pool;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -228,7 +229,7 @@ impl Drop for TestServer {
     }
 }
 
-fn temp_dir() -> PathBuf {
+pub(crate) fn temp_dir() -> PathBuf {
     let mut r = [0u8; 8];
     rand::rng().fill_bytes(&mut r);
     let name: String = r.iter().map(|b| format!("{b:02x}")).collect();

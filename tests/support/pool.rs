@@ -34,7 +34,10 @@ impl Pool {
     pub async fn start_each(nodes: usize, tweak: impl Fn(usize, &mut Config)) -> Pool {
         let nats = Nats::start();
         let database = postgres::fresh_database().await;
+        // The pool's file share, as every node of a pool must have.
+        let files = crate::temp_dir();
         let pooled = |i: usize, c: &mut Config| {
+            c.files.dir = Some(files.clone());
             c.store.url = Some(database.clone());
             c.bus.url = Some(nats.url());
             c.bus.repair_interval_ms = REPAIR_INTERVAL_MS;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use parlance_store::rooms::{Behavior, Privacy};
 use parlance_tests::chat::ChatClient;
-use parlance_tests::pool::Pool;
+use parlance_tests::pool::{Pool, channel_uri};
 use xccos::{ChatMessage, Notice, ReplyData};
 
 /// The longest a test waits for the pool to converge.
@@ -63,6 +63,15 @@ async fn next_roster_notice(client: &mut ChatClient) -> (&'static str, Vec<Strin
             _ => continue,
         }
     }
+}
+
+/// `user` signed in on node `i` and in a dialog with that node's own channel service. The
+/// lookup may hand a client another node's channel, and that dialog travels through NATS
+/// (pool_routing.rs); these tests are about the relay, so each dialog is local to its node.
+async fn on_node(pool: &Pool, i: usize, user: &str) -> ChatClient {
+    let mut conn = pool.node(i).tcp().await;
+    assert_eq!(conn.register(user, "pw").await.status, 200);
+    ChatClient::direct(conn, user, &channel_uri(i)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -135,12 +144,12 @@ async fn rosters_joins_and_parts_are_pool_wide_and_a_dropped_node_parts_its_user
     let alice_uri = "sip:alice@example.test".to_owned();
     let bob_uri = "sip:bob@example.test".to_owned();
     let carol_uri = "sip:carol@example.test".to_owned();
-    let mut alice = ChatClient::connect(pool.node(0), "alice", "pw").await;
+    let mut alice = on_node(&pool, 0, "alice").await;
     let reply = alice.join(&room).await;
     assert_eq!(listed(&reply), HashSet::from([alice_uri.clone()]));
 
     // Bob joins on node 1: his reply lists alice (on node 0), and alice hears of him.
-    let mut bob = ChatClient::connect(pool.node(1), "bob", "pw").await;
+    let mut bob = on_node(&pool, 1, "bob").await;
     let listed_for_bob = tokio::time::timeout(CONVERGE, async {
         loop {
             // Node 1 may not have heard of alice yet: it asked the others when it connected,
@@ -166,7 +175,7 @@ async fn rosters_joins_and_parts_are_pool_wide_and_a_dropped_node_parts_its_user
 
     // Carol on node 2; then node 2 stops heartbeating (as the node registry would report):
     // node 0 drops it, and alice hears carol leave.
-    let mut carol = ChatClient::connect(pool.node(2), "carol", "pw").await;
+    let mut carol = on_node(&pool, 2, "carol").await;
     let reply = carol.join(&room).await;
     assert!(reply.resp.is_success());
     assert_eq!(
@@ -205,7 +214,7 @@ async fn posts_made_while_nats_restarts_reach_everyone_exactly_once() {
     let (pool, room) = pool_with_room(3, &users).await;
     let mut clients = Vec::new();
     for (i, user) in users.iter().enumerate() {
-        let mut client = ChatClient::connect(pool.node(i), user, "pw").await;
+        let mut client = on_node(&pool, i, user).await;
         assert!(client.join(&room).await.resp.is_success());
         clients.push(client);
     }

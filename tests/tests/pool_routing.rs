@@ -3,8 +3,8 @@
 //! channel service of another, over real sockets.
 
 use parlance_store::rooms::{Behavior, Privacy};
-use parlance_tests::pool::{Pool, channel_uri as channel};
 use parlance_tests::chat::ChatClient;
+use parlance_tests::pool::{Pool, channel_uri as channel};
 use parlance_tests::{DOMAIN, SipConn, TestServer};
 use sip_proto::{Method, Response};
 use xccos::Notice;

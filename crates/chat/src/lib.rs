@@ -47,7 +47,8 @@ pub trait Sink: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct ChatSettings {
     pub domain: String,
-    /// The channel service URI handed out by `cmd:requri`.
+    /// This server's channel service URI: what `cmd:requri` hands out until the pool's
+    /// lookup chooses ([`ChatService::hand_out_channel_uri`]).
     pub channel_uri: String,
     /// Results of any search at most (`sib@searchLimit`).
     pub search_limit: u32,
@@ -133,6 +134,9 @@ pub struct ChatService {
     bus: Bus,
     /// Where each room's relayed posts stand ([`relay`]).
     relayed: Mutex<relay::Relayed>,
+    /// The channel service URI `cmd:requri` hands out: this server's own, until the pool
+    /// chooses the least-loaded node's ([`ChatService::hand_out_channel_uri`]).
+    handed_out: std::sync::RwLock<Arc<str>>,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -163,6 +167,7 @@ impl ChatService {
             tracing::warn!(parts = closed, "joins left open by an earlier run closed");
         }
         Ok(ChatService {
+            handed_out: std::sync::RwLock::new(settings.channel_uri.as_str().into()),
             root_uri: format!("ma-cat://{}/{}", settings.domain, root.guid),
             search_rate: SearchRate::new(settings.search),
             transfers: settings.files.clone().map(|files| {
@@ -182,6 +187,20 @@ impl ChatService {
 
     pub fn settings(&self) -> &ChatSettings {
         &self.settings
+    }
+
+    /// Makes `cmd:requri` hand out `uri`: the server's lookup calls this with the channel
+    /// URI of the node it chose, whenever it chooses again.
+    pub fn hand_out_channel_uri(&self, uri: &str) {
+        let mut handed_out = self.handed_out.write().expect("handed-out URI lock");
+        if &**handed_out != uri {
+            *handed_out = uri.into();
+        }
+    }
+
+    /// The channel URI `cmd:requri` hands out now.
+    pub fn handed_out_channel_uri(&self) -> Arc<str> {
+        self.handed_out.read().expect("handed-out URI lock").clone()
     }
 
     /// Starts a session for an authenticated principal; `outside`: it connects from outside

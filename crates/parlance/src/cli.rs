@@ -89,6 +89,9 @@ pub enum Command {
     /// that suspend it (works whether the server runs or not).
     #[command(subcommand)]
     Compliance(admin::compliance::ComplianceCommand),
+    /// The servers sharing this store (a pool): their load and heartbeats.
+    #[command(subcommand)]
+    Pool(admin::pool::PoolCommand),
     /// Chat from the terminal (a client of any Parlance server).
     Chat(parlance_tui::ChatArgs),
     /// Measure this machine: load scenarios against a real server (see BENCHMARKS.md).

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
             Command::Session(cmd) => admin::session::run(config()?, cmd).await,
             Command::File(cmd) => admin::file::run(config()?, cmd).await,
             Command::Compliance(cmd) => admin::compliance::run(config()?, cmd).await,
+            Command::Pool(cmd) => admin::pool::run(config()?, cmd).await,
             Command::Chat(args) => parlance_tui::run(args).await.map_err(Into::into),
             Command::MigrateStore(args) => migrate_store::run(args).await,
             Command::Bench(args) => parlance_bench::run(args)

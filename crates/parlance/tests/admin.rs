@@ -565,6 +565,28 @@ async fn sessions_are_listed_and_ended() {
     assert!(!success && text.contains("does not exist"), "{text}");
 }
 
+/// `pool status` on SQLite: the one server the data directory's lock allows, live; and
+/// nothing once it has stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_status_shows_the_one_server_on_sqlite() {
+    use parlance_tests::TestServer;
+
+    let mut s = TestServer::start().await;
+    let data = s.config.data_dir.clone();
+    let status = cli_ok(&data, &["pool", "status"]).await;
+    let line = status.lines().next().unwrap();
+    assert!(
+        line.starts_with(&format!("{}\tlive\t", s.server().node_id())),
+        "{status}"
+    );
+    assert_eq!(status.lines().count(), 1, "{status}");
+    s.shutdown().await;
+    assert_eq!(
+        cli_ok(&data, &["pool", "status"]).await,
+        "no server is running on this store\n"
+    );
+}
+
 /// `room edit` is announced to the sessions in the room; `room delete` removes a room for
 /// good, parting whoever is in it; not under legal hold, not without `--yes`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

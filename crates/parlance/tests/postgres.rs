@@ -8,7 +8,7 @@ use parlance_testkit::postgres;
 
 use std::process::Stdio;
 
-use common::{DataDir, chat_server, client_config, outcome, parlance};
+use common::{DataDir, chat_server, client_config, outcome, parlance, serve};
 use parlance_client::{Client, HistoryQuery};
 use parlance_store::Store;
 use parlance_store::history::HistoryQuery as StoreQuery;
@@ -114,7 +114,7 @@ async fn migrate_store_moves_a_sqlite_installation_that_then_serves_from_postgre
 
     // The same installation, now on PostgreSQL.
     data.use_store(&url);
-    let server = common::serve(&data.0);
+    let server = serve(&data.0);
     let (bob, _events) = Client::connect(client_config(&data, &server, "bob"))
         .await
         .expect("bob's secrets moved");
@@ -190,5 +190,56 @@ async fn the_installation_rules_hold_on_postgres() {
     let (ok, text) = run(&["backup", dest.to_str().unwrap()]);
     assert!(!ok && text.contains("pg_dump"), "{text}");
     assert!(!dest.exists(), "no backup directory made");
+    postgres::drop_database(&url).await;
+}
+
+/// `parlance pool status` on PostgreSQL: a serving node is listed live with its channel and
+/// addresses; killed with SIGKILL it stays listed, marked DEAD once its heartbeat is older
+/// than the node timeout; a server started again is a new node, which removes the dead one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_status_lists_the_nodes_and_marks_a_killed_one_dead() {
+    let url = postgres::fresh_database().await;
+    let data = DataDir::new("pg-pool");
+    data.use_store(&url);
+    let status = || {
+        let out = parlance(&data.0).args(["pool", "status"]).output().unwrap();
+        let (success, text) = outcome(out);
+        assert!(success, "pool status: {text}");
+        text
+    };
+    let until = |done: &dyn Fn(&str) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let text = status();
+            if done(&text) {
+                return text;
+            }
+            assert!(std::time::Instant::now() < deadline, "never: {text}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    let mut server = serve(&data.0);
+    let live = status();
+    let fields: Vec<&str> = live.lines().next().unwrap().split('\t').collect();
+    assert_eq!(fields.len(), 8, "{live}");
+    assert_eq!(fields[1], "live", "{live}");
+    assert_eq!(fields[2], "sip:chatsrv@example.test");
+    assert!(fields[3].contains(&server.tls.to_string()), "{live}");
+    assert!(fields[5].contains("0 joined"), "{live}");
+    assert!(fields[6].starts_with("heartbeat "), "{live}");
+    let first = fields[0].to_owned();
+
+    server.kill();
+    let dead = until(&|text| text.contains("\tDEAD\t"));
+    assert!(dead.starts_with(&first), "{dead}");
+
+    let again = serve(&data.0);
+    let after = until(&|text| !text.contains(&first));
+    assert_eq!(
+        after.lines().filter(|l| l.contains("\tlive\t")).count(),
+        1,
+        "{after}"
+    );
+    drop(again);
     postgres::drop_database(&url).await;
 }

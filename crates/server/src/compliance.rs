@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::pool::{Singleton, Singletons};
 use crate::runtime::LowPriorityRuntime;
 use crate::{StartError, open_file_store};
 
@@ -99,6 +100,7 @@ pub async fn exporter(
 /// Exports now, then every `interval`, until shutdown.
 pub(crate) async fn run_periodically(
     exporter: Exporter,
+    singletons: Singletons,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -109,13 +111,24 @@ pub(crate) async fn run_periodically(
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        run_once(&exporter).await;
+        run_once(&exporter, &singletons).await;
     }
 }
 
-/// One export, logged in one line whatever happens; a failed run is taken up by the next.
-pub(crate) async fn run_once(exporter: &Exporter) {
-    match exporter.export(None).await {
+/// One export under the exporter's lease (one exporter in a pool: where another node
+/// holds it, that node's export covers this one's events), logged in one line whatever
+/// happens; a failed run is taken up by the next.
+pub(crate) async fn run_once(exporter: &Exporter, singletons: &Singletons) {
+    let export = singletons.run(Singleton::ComplianceExport, exporter.export(None));
+    let done = match export.await {
+        Ok(Some(done)) => done,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "compliance export skipped: cannot take its lease");
+            return;
+        }
+    };
+    match done {
         Ok(report) if report.events > 0 || report.pruned > 0 => tracing::info!(
             events = report.events,
             files = report.files,

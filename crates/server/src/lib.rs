@@ -13,6 +13,7 @@ mod ids;
 pub mod installation;
 mod observe;
 mod periodic;
+pub mod pool;
 mod relay;
 pub mod reload;
 pub mod retention;
@@ -32,6 +33,7 @@ use parlance_chat::throttle::{Throttle, ThrottleLimits};
 use parlance_compliance::Exporter;
 use parlance_files::{FileError, FileStore};
 use parlance_metrics::Metrics;
+use parlance_store::nodes::{Load, Node};
 use parlance_store::{LockFile, ServerKey, Store, StoreError};
 use parlance_web::files::Files;
 use parlance_web::manage::{Manage, SessionLimits};
@@ -92,12 +94,16 @@ pub enum StartError {
     Bus(#[from] BusError),
     #[error(transparent)]
     Forward(#[from] forward::ForwardError),
+    #[error("pool: {0}")]
+    Pool(#[from] pool::PoolError),
 }
 
 /// What to start, beyond the configuration.
 #[derive(Debug, Default)]
 pub struct Options {
     pub clock: Clock,
+    /// Told when another node of the pool is gone ([`pool::NodeGone`]).
+    pub node_gone: Option<Arc<dyn pool::NodeGone>>,
 }
 
 /// A started server.
@@ -110,8 +116,6 @@ pub struct Server {
     /// The admin listener's address (health and metrics), when it is on.
     pub admin_addr: Option<SocketAddr>,
     pub certificate: Option<CertificateInfo>,
-    /// This process's id among the nodes of a pool (a UUID, new at every start).
-    node_id: String,
     /// What the TLS listeners present; a reload replaces it.
     certificate_slot: Option<Arc<CertificateSlot>>,
     /// The configuration the server runs with: a reload says what differs from it. Boxed,
@@ -136,6 +140,8 @@ pub struct Server {
     exporter: Option<Box<compliance::Background>>,
     /// The data directory's lock, held until the server is shut down and dropped.
     lock: LockFile,
+    /// This server's row in the pool's node registry, removed at shutdown.
+    membership: Arc<pool::Membership>,
 }
 
 impl Server {
@@ -146,6 +152,12 @@ impl Server {
         // an identity, under the first.
         let lock = installation::lock(&config)?;
         let (mut store, key) = installation::open(&config, Access::Create).await?;
+        // Before the store is handed out: every join and part is recorded as this node's.
+        let node_id = parlance_store::new_guid();
+        store.set_node(&node_id);
+        // A SQLite file is this server's alone (the data directory's lock).
+        let exclusive = matches!(store, Store::Sqlite(_));
+        let others = pool::admit(&store, &config, exclusive).await?;
         let exporter = match config.compliance.enabled {
             true => Some(Box::new(
                 compliance::Background::start(&config, &key, options.clock.clone()).await?,
@@ -165,7 +177,11 @@ impl Server {
         };
         // Bound early: the file service's URL names the port.
         let web = match &slot {
-            Some(slot) => prepare_web(&config, slot, &store, &key, options.clock.clone()).await?,
+            Some(slot) => {
+                // Uploads in progress on live nodes are theirs to finish.
+                let discard = others.is_empty();
+                prepare_web(&config, slot, &store, &key, discard, options.clock.clone()).await?
+            }
             None => None,
         };
         let purger = retention::Purger::new(
@@ -181,8 +197,16 @@ impl Server {
             Some(addr) => Some(listen("admin (HTTP)", addr).await?),
             None => None,
         };
+        let membership = Arc::new(
+            pool::Membership::join(
+                store.clone(),
+                node_row(&config, node_id.clone(), &listeners, web.as_ref())?,
+                config.pool.clone(),
+            )
+            .await?,
+        );
+        let singletons = membership.singletons();
         let metrics = Metrics::new();
-        let node_id = uuid::Uuid::new_v4().to_string();
         let (bus, incoming) = match &config.bus.url {
             Some(url) => {
                 let (bus, incoming) = Bus::connect(url, &config.domain, &node_id).await?;
@@ -348,8 +372,17 @@ impl Server {
             Duration::from_millis(config.admin_changes_poll_ms),
             shutdown_rx.clone(),
         ));
+        let heartbeat = tokio::spawn(membership.clone().run(
+            pool::Watchers {
+                connections: connections.clone(),
+                groupchat: groupchat.clone(),
+                forwarder: forwarder.clone(),
+                node_gone: options.node_gone,
+            },
+            shutdown_rx.clone(),
+        ));
         let mut listening = vec![("SIP", serve.abort_handle())];
-        let mut tasks = vec![serve, changes, retention, signed_in];
+        let mut tasks = vec![serve, changes, retention, signed_in, heartbeat];
         if let Some(incoming) = incoming {
             tasks.push(tokio::spawn(relay::follow(
                 groupchat.chat().clone(),
@@ -403,6 +436,7 @@ impl Server {
         if let Some(background) = &exporter {
             tasks.push(background.spawn(compliance::run_periodically(
                 Exporter::clone(background.exporter()),
+                singletons.clone(),
                 Duration::from_secs(config.compliance.interval_secs),
                 shutdown_rx.clone(),
             )));
@@ -431,7 +465,7 @@ impl Server {
         tasks.push(tokio::spawn(sweep(
             front_end.clone(),
             groupchat.clone(),
-            files.clone(),
+            files.clone().map(|files| (files, singletons.clone())),
             manage.clone(),
             shutdown_rx,
         )));
@@ -442,7 +476,6 @@ impl Server {
             https_addr,
             admin_addr,
             certificate: certificate.map(|c| c.info),
-            node_id,
             certificate_slot: slot,
             config: Box::new(config),
             files,
@@ -456,24 +489,26 @@ impl Server {
             web_runtime,
             exporter,
             lock,
+            membership,
         })
+    }
+
+    /// This server's node id in the pool's registry: a UUID made at each start.
+    pub fn node_id(&self) -> &str {
+        self.membership.node_id()
     }
 
     /// Runs the periodic housekeeping now, rather than at the next tick: a test that has
     /// advanced the [`Clock`] sees at once what expired.
     pub async fn sweep(&self) {
+        let singletons = self.membership.singletons();
         housekeeping(
             &self.front_end,
             &self.groupchat,
-            self.files.as_ref(),
+            self.files.as_ref().map(|files| (files, &singletons)),
             self.manage.as_ref(),
         )
         .await;
-    }
-
-    /// This process's id among the nodes of a pool.
-    pub fn node_id(&self) -> &str {
-        &self.node_id
     }
 
     /// Signed-in sessions of the room-management application.
@@ -505,11 +540,13 @@ impl Server {
         // Sessions whose connections did not finish closing in time end here, so that their
         // departures reach the compliance outbox before the store closes.
         self.groupchat.close_all().await;
-        // The last run archives those departures too.
+        // The last run archives those departures too (unless another node's export runs:
+        // its next run does).
         if let Some(background) = &self.exporter {
-            compliance::run_once(background.exporter()).await;
+            compliance::run_once(background.exporter(), &self.membership.singletons()).await;
             background.close().await;
         }
+        self.membership.leave().await;
         self.store.close().await;
         // Only once the database is closed may another server take the data directory.
         drop(self.lock);
@@ -590,13 +627,14 @@ struct Web {
 }
 
 /// Binds the HTTPS listener and opens the file store, unless `[web]` says the listener is
-/// off. Uploads an earlier run left in progress are forgotten here, their partial files and
-/// their rows, before any new upload can start.
+/// off. With `discard`, uploads an earlier run left in progress are forgotten here, their
+/// partial files and their rows, before any new upload can start.
 async fn prepare_web(
     config: &Config,
     certificate: &Arc<CertificateSlot>,
     store: &Store,
     key: &ServerKey,
+    discard: bool,
     clock: Clock,
 ) -> Result<Option<Web>, StartError> {
     let Some(addr) = config.web.listen else {
@@ -615,19 +653,14 @@ async fn prepare_web(
         max_files_per_room: config.files.max_files_per_room,
     };
     let file_store = open_file_store(config, key).await?;
-    file_store.discard_unfinished().await?;
     let transfers = Transfers::new(
         store.clone(),
         clock,
         config.domain.clone(),
         file_settings.clone(),
     );
-    let discarded = transfers.discard_unfinished_uploads().await?;
-    if discarded > 0 {
-        tracing::info!(
-            discarded,
-            "uploads left unfinished by the last run were discarded"
-        );
+    if discard {
+        discard_unfinished(&file_store, &transfers).await?;
     }
     Ok(Some(Web {
         listener,
@@ -641,6 +674,51 @@ async fn prepare_web(
         ),
         file_settings,
     }))
+}
+
+/// Forgets the uploads an earlier run left in progress: their partial files, then rows.
+async fn discard_unfinished(
+    file_store: &FileStore,
+    transfers: &Transfers,
+) -> Result<(), StartError> {
+    file_store.discard_unfinished().await?;
+    let discarded = transfers.discard_unfinished_uploads().await?;
+    if discarded > 0 {
+        tracing::info!(
+            discarded,
+            "uploads left unfinished by the last run were discarded"
+        );
+    }
+    Ok(())
+}
+
+/// This node's row as it joins the pool: its channel URI and listeners' addresses.
+fn node_row(
+    config: &Config,
+    id: String,
+    listeners: &transport::Listeners,
+    web: Option<&Web>,
+) -> Result<Node, StartError> {
+    let now = pool::unix_ms();
+    let sip = [listeners.tls_addr(), listeners.tcp_addr()];
+    let https = match web {
+        Some(web) => Some(web.listener.local_addr().map_err(StartError::Serve)?),
+        None => None,
+    };
+    Ok(Node {
+        id,
+        channel_uri: config.channel_uri(),
+        sip_address: sip
+            .iter()
+            .flatten()
+            .map(SocketAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+        https_address: https.map(|a| a.to_string()).unwrap_or_default(),
+        started_at: now,
+        heartbeat_at: now,
+        load: Load::default(),
+    })
 }
 
 /// What the file store's key is derived for from the server key: changing it makes every
@@ -671,13 +749,16 @@ fn web_settings(config: &Config) -> WebSettings {
 async fn sweep(
     front_end: Arc<FrontEnd>,
     groupchat: Arc<GroupChat>,
-    files: Option<Files>,
+    files: Option<(Files, pool::Singletons)>,
     manage: Option<Manage>,
     shutdown: watch::Receiver<bool>,
 ) {
     let mut periodic = periodic::Periodic::new(SWEEP_INTERVAL, shutdown);
     while periodic.next().await {
-        housekeeping(&front_end, &groupchat, files.as_ref(), manage.as_ref()).await;
+        let files = files
+            .as_ref()
+            .map(|(files, singletons)| (files, singletons));
+        housekeeping(&front_end, &groupchat, files, manage.as_ref()).await;
     }
 }
 
@@ -686,12 +767,13 @@ async fn sweep(
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// One round of housekeeping: expired registrations, nonce counts, throttle windows, chat
-/// dialogs, unanswered server requests, uploads and file tokens that expired, and the
-/// room-management application's expired sessions and spent tickets.
+/// dialogs, unanswered server requests, uploads and file tokens that expired (on the node
+/// holding the cleaner's lease), and the room-management application's expired sessions
+/// and spent tickets.
 async fn housekeeping(
     front_end: &FrontEnd,
     groupchat: &GroupChat,
-    files: Option<&Files>,
+    files: Option<(&Files, &pool::Singletons)>,
     manage: Option<&Manage>,
 ) {
     front_end.registrar().sweep();
@@ -700,8 +782,12 @@ async fn housekeeping(
     front_end.throttle().sweep();
     front_end.proxy().expire_tracked();
     groupchat.expire().await;
-    if let Some(files) = files {
-        files.sweep().await;
+    if let Some((files, singletons)) = files
+        && let Err(e) = singletons
+            .run(pool::Singleton::UploadCleaner, files.sweep())
+            .await
+    {
+        tracing::warn!(error = %e, "upload cleaning skipped: cannot take its lease");
     }
     if let Some(manage) = manage {
         manage.sweep();

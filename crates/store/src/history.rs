@@ -115,6 +115,11 @@ impl ComplianceKind {
             ComplianceKind::Purge => "purge",
         }
     }
+
+    /// A join or a part: the rows that say which chat session of which node was in a room.
+    pub fn is_session(self) -> bool {
+        matches!(self, ComplianceKind::Join | ComplianceKind::Part)
+    }
 }
 
 /// A compliance event written directly, for load generation

@@ -42,6 +42,7 @@ pub mod history;
 pub mod installation;
 pub mod lock;
 mod migrate;
+pub mod nodes;
 mod postgres;
 pub mod retention;
 pub mod rooms;
@@ -70,6 +71,7 @@ use history::{
     ComplianceEvent, ComplianceKind, ComplianceRecord, HistoryQuery, Invitation,
     NewComplianceEvent, Post, Preference, StoredMessage,
 };
+use nodes::{Lease, Load, Node};
 use retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
 use rooms::{
     Category, CategoryUpdate, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate,
@@ -204,6 +206,13 @@ impl Store {
     /// [`StoreError::SearchTimeLimit`]; [`DEFAULT_SEARCH_TIME_LIMIT`] until set.
     pub fn set_search_time_limit(&mut self, limit: std::time::Duration) {
         engine!(self, s => s.set_search_time_limit(limit))
+    }
+
+    /// Names the server node whose chat sessions this handle (and its clones made after)
+    /// records joins and parts for: a dead node's open joins are then closed without
+    /// touching a live node's ([`Store::reap_node`]).
+    pub fn set_node(&mut self, node: &str) {
+        engine!(self, s => s.node = Some(node.into()))
     }
 
     /// Creates a user with a password. `realm` is the Digest realm the HA1 values are for.
@@ -717,9 +726,67 @@ impl Store {
         engine!(self, s => s.record_event(kind, room_id, principal_id, content, at).await)
     }
 
-    /// Parts for the joins a stopped server left open; see [`SqliteStore::close_open_joins`].
+    /// Parts for the joins left open by servers that stopped without recording them and
+    /// have no node row; see [`SqliteStore::close_open_joins`].
     pub async fn close_open_joins(&self, reason: &str, at: i64) -> Result<u64> {
         engine!(self, s => s.close_open_joins(reason, at).await)
+    }
+
+    /// Writes a node's row (replacing one of the same id): a server joining the pool.
+    pub async fn register_node(&self, node: &Node) -> Result<()> {
+        engine!(self, s => s.register_node(node).await)
+    }
+
+    /// Moves a node's heartbeat (unix milliseconds) and load; false when its row is gone
+    /// (another node found it dead).
+    pub async fn node_heartbeat(&self, id: &str, at: i64, load: &Load) -> Result<bool> {
+        engine!(self, s => s.node_heartbeat(id, at, load).await)
+    }
+
+    /// Removes a node's row (a clean shutdown); false when there was none.
+    pub async fn remove_node(&self, id: &str) -> Result<bool> {
+        engine!(self, s => s.remove_node(id).await)
+    }
+
+    /// Every node's row, live or dead, oldest first.
+    pub async fn nodes(&self) -> Result<Vec<Node>> {
+        engine!(self, s => s.nodes().await)
+    }
+
+    /// Removes a dead node (heartbeat older than `stale_before`, unix milliseconds) and
+    /// closes its open joins (parts with `reason`, at `at` unix nanoseconds) in one
+    /// transaction, exactly once however many nodes try: `Some(parts)` to the one that did.
+    pub async fn reap_node(
+        &self,
+        id: &str,
+        stale_before: i64,
+        reason: &str,
+        at: i64,
+    ) -> Result<Option<u64>> {
+        engine!(self, s => s.reap_node(id, stale_before, reason, at).await)
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `expires_at` (unix milliseconds);
+    /// false while another holder's lease is unexpired at `now`. Of concurrent takers, one
+    /// wins.
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool> {
+        engine!(self, s => s.acquire_lease(name, holder, now, expires_at).await)
+    }
+
+    /// Gives up a lease `holder` has; false when it had none.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
+        engine!(self, s => s.release_lease(name, holder).await)
+    }
+
+    /// Every lease as recorded, expired ones included, by name.
+    pub async fn leases(&self) -> Result<Vec<Lease>> {
+        engine!(self, s => s.leases().await)
     }
 
     pub async fn compliance_events(

@@ -13,6 +13,7 @@ use crate::error::{Result, StoreError};
 use crate::files::{Direction, FileState, FileToken, StoredFile};
 use crate::history::{ComplianceEvent, ComplianceRecord, StoredMessage};
 use crate::installation::Installation;
+use crate::nodes::{Lease, Load, Node};
 use crate::retention::{HoldTarget, LegalHold};
 use crate::rooms::{Behavior, Category, Privacy, Room, RoomInfo};
 
@@ -252,4 +253,31 @@ pub(crate) fn access_change(r: &impl Columns) -> Option<AccessChange> {
         seq: r.int("seq"),
         kind,
     })
+}
+
+/// A node's row, from a query selecting `nodes::NODE_COLUMNS`.
+pub(crate) fn node(r: &impl Columns) -> Node {
+    let count = |column: &str| u64::try_from(r.int(column)).unwrap_or_default();
+    Node {
+        id: r.text("id"),
+        channel_uri: r.text("channel_uri"),
+        sip_address: r.text("sip_address"),
+        https_address: r.text("https_address"),
+        started_at: r.int("started_at"),
+        heartbeat_at: r.int("heartbeat_at"),
+        load: Load {
+            connections: count("connections"),
+            joined: count("joined"),
+            cpu_permille: count("cpu_permille"),
+            queued_bytes: count("queued_bytes"),
+        },
+    }
+}
+
+pub(crate) fn lease(r: &impl Columns) -> Lease {
+    Lease {
+        name: r.text("name"),
+        holder: r.text("holder"),
+        expires_at: r.int("expires_at"),
+    }
 }

@@ -1,5 +1,6 @@
 //! `cmd:requri`: which channel server a client should use. Sent to the lookup (pool) URI
-//! first; one node serves everything today, and a pool makes this choice load-aware.
+//! first; the answer is the channel URI of the node the server's lookup last chose (the
+//! least-loaded live node of the pool; this server's own when it is alone).
 
 use xccos::{ReplyData, Uib};
 
@@ -8,6 +9,6 @@ use crate::ChatService;
 
 pub(super) fn run(chat: &ChatService) -> Outcome {
     Ok(ReplyData::ReqUri(Some(Uib::new(
-        chat.settings.channel_uri.clone(),
+        chat.handed_out_channel_uri().to_string(),
     ))))
 }

@@ -1,11 +1,13 @@
 //! `parlance compliance export`: archives the compliance outbox now, with the server's
-//! `[compliance]` settings, whether the server runs or not. It never races the server's own
-//! export: each run holds the exporters' lock, and one that finds it held stops at once.
+//! `[compliance]` settings, whether the server runs or not. It never races a server's own
+//! export: each run holds the exporter's lease in the store (one exporter in a pool) and
+//! the exporters' lock beside the archive, and one that finds either held stops at once.
 
 use std::sync::Arc;
 
 use parlance_compliance::{Progress, Step};
 use parlance_server::config::Config;
+use parlance_server::pool::{Singleton, Singletons};
 use parlance_store::{ServerKey, Store};
 
 /// Prints each output file as it is published.
@@ -33,7 +35,19 @@ pub async fn run(
     )
     .await?
     .with_progress(Arc::new(PrintPublished));
-    let report = exporter.export(until).await?;
+    let holder = format!("parlance compliance export (pid {})", std::process::id());
+    let singletons = Singletons::new(store.clone(), holder, config.pool.node_timeout());
+    let Some(report) = singletons
+        .run(Singleton::ComplianceExport, exporter.export(until))
+        .await?
+    else {
+        let holder = singletons.other_holder(Singleton::ComplianceExport).await?;
+        anyhow::bail!(
+            "another compliance export is running ({}): try again once it ends",
+            holder.unwrap_or_else(|| "it has just ended".into())
+        );
+    };
+    let report = report?;
     println!(
         "exported {} events in {} files, {} attachments ({} missing), {} bytes; {} outbox rows pruned",
         report.events,

@@ -1,4 +1,4 @@
-//! The administrator's commands (`parlance user|category|room|session|file|compliance …`). Each
+//! The administrator's commands (`parlance user|category|room|session|file|compliance|pool …`). Each
 //! opens the data directory itself, so they work whether the server runs or not; a running
 //! server applies what they change within `admin_changes_poll_ms`. They open only an
 //! installation that exists at this build's schema, with its recorded domain and key
@@ -10,6 +10,7 @@ mod export;
 pub mod file;
 mod find;
 mod hold;
+pub mod pool;
 mod retention;
 pub mod room;
 mod room_delete;

@@ -110,7 +110,7 @@ impl Server {
         self.child.id()
     }
 
-    /// Kills the server outright (SIGKILL): no shutdown, its connections die with it.
+    /// Kills the server with SIGKILL, as a crash: it cleans nothing up.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();

@@ -10,10 +10,12 @@ use sip_proto::auth::Algorithm;
 
 mod archive;
 mod observe;
+mod pool;
 mod web;
 
 pub use archive::{ComplianceConfig, RetentionConfig};
 pub use observe::{AdminConfig, LogConfig};
+pub use pool::PoolConfig;
 pub use web::{FilesConfig, ManageConfig, WebConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,7 @@ pub struct Config {
     pub log: LogConfig,
     pub store: StoreConfig,
     pub bus: BusConfig,
+    pub pool: PoolConfig,
 }
 
 /// How the nodes of a pool reach each other; without a URL the server is a single node.
@@ -179,7 +182,8 @@ pub struct RegistrarConfig {
 pub struct ChatConfig {
     /// The persistent chat pool (lookup) URI; default `sip:ocschat@<domain>`.
     pub pool_uri: Option<String>,
-    /// The channel service URI that `cmd:requri` hands out; default `sip:chatsrv@<domain>`.
+    /// This server's channel service URI, which `cmd:requri` hands out when it chooses this
+    /// server; default `sip:chatsrv@<domain>`. Each server of a pool needs its own.
     pub channel_uri: Option<String>,
     /// Results of any search at most.
     pub search_limit: u32,
@@ -236,6 +240,7 @@ impl Default for Config {
             log: LogConfig::default(),
             store: StoreConfig::default(),
             bus: BusConfig::default(),
+            pool: PoolConfig::default(),
         }
     }
 }
@@ -455,6 +460,7 @@ impl Config {
         }
         self.validate_web()?;
         self.validate_observe()?;
+        self.validate_pool()?;
         self.validate_archive()
     }
 

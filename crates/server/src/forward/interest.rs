@@ -87,21 +87,19 @@ impl Interest {
     }
 
     /// Returns once the NATS server has handled everything this client sent so far. A
-    /// flush only writes it out; a message to ourselves, handled after our subscriptions
-    /// because the server handles one connection's commands in order, proves they are in.
+    /// flush only writes it out; a request to a subject nobody serves is answered "no
+    /// responders" by the server itself, after our subscriptions because the server handles
+    /// one connection's commands in order. (An echo to ourselves would not do: the bus's
+    /// connection does not receive what it publishes.)
     async fn round_trip(&self) {
-        let inbox = self.nats.new_inbox();
-        let probe = async {
-            let mut echo = self.nats.subscribe(inbox.clone()).await.ok()?;
-            self.nats.publish(inbox, Bytes::new()).await.ok()?;
-            echo.next().await
-        };
-        if tokio::time::timeout(ROUND_TRIP, probe)
-            .await
-            .ok()
-            .flatten()
-            .is_none()
-        {
+        let nobody = format!("parlance-sip.probe.{}", self.nats.new_inbox());
+        let confirmed =
+            match tokio::time::timeout(ROUND_TRIP, self.nats.request(nobody, Bytes::new())).await {
+                Ok(Ok(_)) => true,
+                Ok(Err(e)) => e.kind() == async_nats::RequestErrorKind::NoResponders,
+                Err(_) => false,
+            };
+        if !confirmed {
             tracing::warn!("pool: NATS did not confirm this node's addresses in time");
         }
     }

@@ -282,6 +282,16 @@ impl Connections {
         self.len() == 0
     }
 
+    /// Bytes handed to the connections' writers and not written yet, over all of them.
+    pub fn queued_bytes(&self) -> usize {
+        self.open
+            .lock()
+            .expect("connections lock")
+            .values()
+            .map(|c| c.inner.queued.load(Ordering::Acquire))
+            .sum()
+    }
+
     /// Closes every connection authenticated as `aor`; returns how many. The user part is
     /// compared without case, as the store finds accounts: a client that registered as
     /// `Alice` is the account `alice` and must not escape its sign-out.

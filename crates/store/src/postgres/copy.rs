@@ -164,6 +164,7 @@ const TABLES: &[Table] = &[
             ("message_seq", Int),
             ("content", Text),
             ("at", Int),
+            ("node", Text),
         ],
         identity: Some("id"),
     },
@@ -279,6 +280,27 @@ const TABLES: &[Table] = &[
             ("released_at", Int),
         ],
         identity: Some("id"),
+    },
+    Table {
+        name: "nodes",
+        columns: &[
+            ("id", Text),
+            ("channel_uri", Text),
+            ("sip_address", Text),
+            ("https_address", Text),
+            ("started_at", Int),
+            ("heartbeat_at", Int),
+            ("connections", Int),
+            ("joined", Int),
+            ("cpu_permille", Int),
+            ("queued_bytes", Int),
+        ],
+        identity: None,
+    },
+    Table {
+        name: "leases",
+        columns: &[("name", Text), ("holder", Text), ("expires_at", Int)],
+        identity: None,
     },
 ];
 

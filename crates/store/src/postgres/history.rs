@@ -6,6 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::changes::record_change;
+use super::compliance::session_event;
 use super::files::link_files;
 use super::search::{all_words_query, search_lexemes};
 use super::{FeedLock, PgStore};
@@ -381,7 +382,12 @@ impl PgStore {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for room_id in room_ids {
-            outbox(&mut tx, kind, *room_id, principal_id, None, content, at).await?;
+            if kind.is_session() {
+                let (place, node) = ((*room_id, principal_id), self.node.as_deref());
+                session_event(&mut tx, kind, place, node, content, at).await?;
+            } else {
+                outbox(&mut tx, kind, *room_id, principal_id, None, content, at).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

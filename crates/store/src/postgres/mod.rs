@@ -10,6 +10,7 @@ mod files;
 mod history;
 mod installation;
 mod manage;
+mod nodes;
 mod people;
 mod retention;
 mod room_delete;
@@ -42,12 +43,21 @@ pub struct PgStore {
     pub(crate) pool: PgPool,
     pub(crate) searches: PgPool,
     pub(crate) search_time: Duration,
+    /// The server node whose chat sessions this handle records joins and parts for
+    /// ([`crate::Store::set_node`]); `None` outside a server: such rows name no node.
+    pub(crate) node: Option<std::sync::Arc<str>>,
 }
 
 /// Connections for reads and writes, per node.
 const CONNECTIONS: u32 = 16;
 /// Connections for searches, per node: how many may run at once.
 const SEARCHERS: u32 = 2;
+/// How long a statement waits for a connection, a new one included, before it fails.
+/// While PostgreSQL is unreachable every statement waits this long: a client's request
+/// must be refused well within its SIP transaction's 32 s, not after sqlx's default 30 s.
+/// Once PostgreSQL is back, the pool replaces the broken connections (each is checked
+/// before use) and nothing needs restarting.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The accounts not removed, as `rows::user` reads them; callers add conditions.
 const LIVE_USERS: &str = "SELECT id, uri, display_name, created_at, mechanisms, disabled, admin, persistent_chat \
      FROM principals WHERE kind = 'user' AND removed_at IS NULL";
@@ -119,12 +129,14 @@ impl PgStore {
     async fn with_pool(pool: PgPool, options: PgConnectOptions) -> Result<PgStore> {
         let searches = PgPoolOptions::new()
             .max_connections(SEARCHERS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(PgStore {
             pool,
             searches,
             search_time: DEFAULT_SEARCH_TIME_LIMIT,
+            node: None,
         })
     }
 
@@ -398,6 +410,7 @@ async fn connect(url: &str) -> Result<(PgPool, PgConnectOptions)> {
     let options: PgConnectOptions = url.parse()?;
     let pool = PgPoolOptions::new()
         .max_connections(CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options.clone())
         .await?;
     Ok((pool, options))

@@ -1,9 +1,10 @@
 //! Compliance bookkeeping that spans events rather than recording one: open joins, and the
 //! exporter's cursor, reads and pruning.
 
-use sqlx::Row;
+use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
+use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::history::{ComplianceEvent, ComplianceKind, ComplianceRecord};
 
@@ -12,41 +13,93 @@ use crate::history::{ComplianceEvent, ComplianceKind, ComplianceRecord};
 const PRUNE_SPAN: i64 = 2_000;
 
 impl SqliteStore {
-    /// Writes a part, with `reason` as its content, for every join without one: what a
-    /// server that stopped without recording its departures (a crash, `kill -9`) left open.
+    /// Writes a part, with `reason` as its content, for every join without one that no
+    /// registered node holds: what a server that stopped without recording its departures
+    /// (a crash, `kill -9`) left open, and what was recorded before joins named their node.
     /// Joins and parts are recorded per chat session, so a principal's open joins in a room
-    /// are its joins there less its parts. Returns how many parts were written.
+    /// on a node are its joins there less its parts. Returns how many parts were written.
     pub async fn close_open_joins(&self, reason: &str, at: i64) -> Result<u64> {
         let mut tx = self.begin_write().await?;
-        let open = sqlx::query(
-            "SELECT room_id, principal_id, \
-                    SUM(kind = 'join') - SUM(kind = 'part') AS open \
-             FROM compliance_outbox WHERE kind IN ('join', 'part') \
-             GROUP BY room_id, principal_id HAVING open > 0",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut written = 0;
-        for row in &open {
-            let (room_id, principal_id): (i64, i64) = (row.get("room_id"), row.get("principal_id"));
-            for _ in 0..row.get::<i64, _>("open") {
-                sqlx::query(
-                    "INSERT INTO compliance_outbox (kind, room_id, principal_id, content, at) \
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(ComplianceKind::Part.as_str())
-                .bind(room_id)
-                .bind(principal_id)
-                .bind(reason)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                written += 1;
-            }
-        }
+        let written = close_joins(&mut tx, JoinsOf::Unregistered, reason, at).await?;
         tx.commit().await?;
         Ok(written)
     }
+}
+
+/// Whose open joins [`close_joins`] closes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum JoinsOf<'a> {
+    /// One node's.
+    Node(&'a str),
+    /// Those of nodes without a row (and of no node at all).
+    Unregistered,
+}
+
+/// Writes a part for every open join of `of`, inside the caller's transaction.
+pub(super) async fn close_joins(
+    tx: &mut Transaction<'_, Sqlite>,
+    of: JoinsOf<'_>,
+    reason: &str,
+    at: i64,
+) -> Result<u64> {
+    let filter = match of {
+        JoinsOf::Node(_) => "node = ?",
+        JoinsOf::Unregistered => "(node IS NULL OR node NOT IN (SELECT id FROM nodes))",
+    };
+    let select = format!(
+        "SELECT room_id, principal_id, node, \
+                SUM(kind = 'join') - SUM(kind = 'part') AS open \
+         FROM compliance_outbox WHERE kind IN ('join', 'part') AND {filter} \
+         GROUP BY room_id, principal_id, node HAVING open > 0"
+    );
+    let mut query = sqlx::query(&select);
+    if let JoinsOf::Node(node) = of {
+        query = query.bind(node);
+    }
+    let open = query.fetch_all(&mut **tx).await?;
+    let mut written = 0;
+    for row in &open {
+        let node: Option<String> = row.get("node");
+        for _ in 0..row.get::<i64, _>("open") {
+            session_event(
+                tx,
+                ComplianceKind::Part,
+                (row.get("room_id"), row.get("principal_id")),
+                node.as_deref(),
+                reason,
+                at,
+            )
+            .await?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+/// Appends a join or part row of a session of `node` to the outbox; `place` is the room
+/// and the principal.
+pub(super) async fn session_event(
+    tx: &mut Transaction<'_, Sqlite>,
+    kind: ComplianceKind,
+    (room_id, principal_id): (i64, i64),
+    node: Option<&str>,
+    content: &str,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO compliance_outbox (kind, room_id, principal_id, content, at, node) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(kind.as_str())
+    .bind(room_id)
+    .bind(principal_id)
+    .bind(content)
+    .bind(at)
+    .bind(node)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -128,8 +181,8 @@ impl SqliteStore {
     /// nanoseconds), in short transactions, and returns how many went.
     ///
     /// A join stays until its part goes with it: [`SqliteStore::close_open_joins`] finds
-    /// the joins a stopped server left open by counting joins less parts per principal and
-    /// room, so rows of those kinds leave in pairs and that count never changes. A part with
+    /// the joins a stopped server left open by counting joins less parts per principal,
+    /// room and node, so rows of those kinds leave in pairs and that count never changes. A part with
     /// no join left before it is deleted alone: its join was already taken by another part,
     /// so it only ever lowered the count.
     pub async fn prune_exported(&self, exported_id: i64, before: i64) -> Result<u64> {
@@ -153,7 +206,7 @@ impl SqliteStore {
             .await?
             .rows_affected();
             let parts = sqlx::query(
-                "SELECT id, room_id, principal_id FROM compliance_outbox \
+                "SELECT id, room_id, principal_id, node FROM compliance_outbox \
                  WHERE id > ? AND id <= ? AND at < ? AND kind = 'part' ORDER BY id",
             )
             .bind(from)
@@ -166,12 +219,13 @@ impl SqliteStore {
                 pruned += sqlx::query(
                     "DELETE FROM compliance_outbox WHERE id = ? OR id = ( \
                          SELECT id FROM compliance_outbox \
-                         WHERE room_id = ? AND principal_id = ? AND kind = 'join' AND id < ? \
-                         ORDER BY id LIMIT 1)",
+                         WHERE room_id = ? AND principal_id = ? AND node IS ? AND kind = 'join' \
+                         AND id < ? ORDER BY id LIMIT 1)",
                 )
                 .bind(id)
                 .bind(part.get::<i64, _>("room_id"))
                 .bind(part.get::<i64, _>("principal_id"))
+                .bind(part.get::<Option<String>, _>("node"))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?

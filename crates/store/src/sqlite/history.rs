@@ -7,6 +7,7 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
 use super::changes::record_change;
+use super::compliance::session_event;
 use super::files::link_files;
 use crate::changes::ChangeKind;
 use crate::engine::foreign_key_as_not_found;
@@ -382,7 +383,12 @@ impl SqliteStore {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for room_id in room_ids {
-            outbox(&mut tx, kind, *room_id, principal_id, None, content, at).await?;
+            if kind.is_session() {
+                let (place, node) = ((*room_id, principal_id), self.node.as_deref());
+                session_event(&mut tx, kind, place, node, content, at).await?;
+            } else {
+                outbox(&mut tx, kind, *room_id, principal_id, None, content, at).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

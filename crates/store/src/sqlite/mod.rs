@@ -7,6 +7,7 @@ mod files;
 mod history;
 mod installation;
 mod manage;
+mod nodes;
 mod people;
 mod retention;
 mod room_delete;
@@ -44,6 +45,9 @@ pub struct SqliteStore {
     pub(crate) writes: SqlitePool,
     pub(crate) searches: SqlitePool,
     pub(crate) search_time: Duration,
+    /// The server node whose chat sessions this handle records joins and parts for
+    /// ([`crate::Store::set_node`]); `None` outside a server: such rows name no node.
+    pub(crate) node: Option<std::sync::Arc<str>>,
 }
 
 /// Connections for readers (history pages run beside the writer in WAL mode).
@@ -114,6 +118,7 @@ impl SqliteStore {
             writes,
             searches,
             search_time: DEFAULT_SEARCH_TIME_LIMIT,
+            node: None,
         })
     }
 

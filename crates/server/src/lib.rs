@@ -39,7 +39,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
-use crate::endpoint::{Endpoint, Outbound};
+use crate::endpoint::Endpoint;
 use crate::frontend::auth::DigestAuth;
 use crate::frontend::networks::Networks;
 use crate::frontend::ntlm::Ntlm;
@@ -214,14 +214,8 @@ impl Server {
             &provisioning,
             metrics.clone(),
         );
-        let groupchat = start_groupchat(
-            &config,
-            store.clone(),
-            Outbound::new(proxy.clone()),
-            options.clock.clone(),
-            chat_settings,
-        )
-        .await?;
+        let groupchat =
+            start_groupchat(&config, store.clone(), options.clock.clone(), chat_settings).await?;
         let settings = FrontEndSettings {
             domain: config.domain.clone(),
             keep_alive_secs: config.sip.keep_alive_secs,
@@ -439,19 +433,17 @@ impl Server {
 async fn start_groupchat(
     config: &Config,
     store: Store,
-    outbound: Outbound,
     clock: Clock,
     settings: ChatSettings,
 ) -> Result<Arc<GroupChat>, StartError> {
-    let (dialogs, answers) = Dialogs::new(
-        outbound,
+    let (dialogs, failures) = Dialogs::new(
         clock.clone(),
         Duration::from_secs(config.chat.session_expires_secs),
         config.chat.max_sessions_per_user,
     );
     let chat = Arc::new(ChatService::new(store, settings, dialogs.clone(), clock).await?);
     let external = Networks::new(config.external_networks()?);
-    Ok(GroupChat::start(chat, dialogs, answers, external))
+    Ok(GroupChat::start(chat, dialogs, failures, external))
 }
 
 /// The chat core's settings, from `[chat]` and `[sip]`, and what the HTTPS side lends it.
@@ -614,7 +606,6 @@ async fn housekeeping(
     front_end.registrar().sweep();
     front_end.auth().sweep();
     front_end.throttle().sweep();
-    front_end.proxy().expire_tracked();
     groupchat.expire().await;
     if let Some(files) = files {
         files.sweep().await;

@@ -1,6 +1,7 @@
 //! Connections: SIP over TCP and TLS. Each connection has one reader (framing with
-//! sip-proto's decoder, handing messages to the dispatcher in order) and one writer fed by a
-//! queue bounded in bytes. The server sends its own requests over the client's connection
+//! sip-proto's decoder, handing messages to the dispatcher in order) and one writer that
+//! writes out, in one go, whatever was queued for it since its last write: a queue
+//! bounded in bytes. The server sends its own requests over the client's connection
 //! too, since clients such as pidgin-sipe do not listen for connections of their own.
 
 mod connection;
@@ -13,10 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use parlance_metrics::Counter;
 use sip_proto::{Message, Rejected, Request, Response};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 pub use listener::{ListenError, Listeners, bind_listeners, listen};
 
@@ -44,6 +44,10 @@ pub trait Dispatch: Send + Sync + 'static {
     fn on_rejected(&self, conn: &ConnHandle, rejected: Rejected)
     -> impl Future<Output = ()> + Send;
     fn on_closed(&self, conn: &ConnHandle) -> impl Future<Output = ()> + Send;
+    /// Offered the head of each response before it is parsed: an answer the dispatcher can
+    /// match from a few fields ([`sip_proto::ResponseMatch`]) it takes, and it is not
+    /// parsed or handed on. Answers to the server's deliveries arrive by the thousand.
+    fn take_answer(&self, conn: &ConnHandle, head: &[u8]) -> bool;
 }
 
 /// A handle to one connection, cheap to clone.
@@ -58,7 +62,10 @@ struct ConnInner {
     peer: SocketAddr,
     local: SocketAddr,
     transport: Transport,
-    tx: mpsc::UnboundedSender<Bytes>,
+    /// Messages queued for the writer, back to back: it takes them all at once.
+    outbox: Mutex<Vec<u8>>,
+    /// Tells the writer that the outbox is no longer empty.
+    ready: Notify,
     /// Bytes handed to the writer and not yet written to the socket.
     queued: AtomicUsize,
     /// The most `queued` may reach; see [`ConnHandle::send_bytes`].
@@ -85,7 +92,7 @@ pub trait Signer: Send + Sync + std::fmt::Debug {
     fn sign(&self, message: &mut Message);
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
 pub enum SendError {
     #[error("connection closed")]
     Closed,
@@ -131,17 +138,42 @@ impl ConnHandle {
         *self.inner.signer.lock().expect("signer lock") = Some(signer);
     }
 
-    /// Queues bytes for the writer. The queue is bounded in bytes, not in messages: a burst
-    /// of small answers (say, every transaction towards a peer that just went away failing
-    /// at once) is normal traffic, while a peer that stops reading lets large messages pile
-    /// up. One message is always accepted into an empty queue, however large. Past the limit
-    /// the peer is taken to have stopped reading: the connection is closed rather than
-    /// letting it hold up whoever is sending to it.
+    /// Whether what is sent here is signed: then only whole messages may be sent
+    /// ([`Self::send_message`]), not bytes written ahead ([`Self::send_with`]).
+    pub fn signs(&self) -> bool {
+        self.inner.signer.lock().expect("signer lock").is_some()
+    }
+
+    /// The Via of a request the server sends over this connection.
+    pub fn via(&self, branch: &str) -> String {
+        let local = self.local();
+        format!(
+            "SIP/2.0/{} {}:{};branch={branch}",
+            self.transport().via_token(),
+            local.ip(),
+            local.port()
+        )
+    }
+
     fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), SendError> {
+        self.send_with(bytes.len(), |out| out.extend_from_slice(&bytes))
+    }
+
+    /// Queues a message of `len` bytes, which `write` appends to the bytes waiting for the
+    /// writer: it may render the message there, with no buffer of its own. It must not
+    /// block, since the connection's queue is locked while it runs. Messages leave in the
+    /// order their `write` ran.
+    ///
+    /// The queue is bounded in bytes, not in messages: a burst of small answers (say, every
+    /// transaction towards a peer that just went away failing at once) is normal traffic,
+    /// while a peer that stops reading lets large messages pile up. One message is always
+    /// accepted into an empty queue, however large. Past the limit the peer is taken to have
+    /// stopped reading: the connection is closed rather than letting it hold up whoever is
+    /// sending to it.
+    pub fn send_with(&self, len: usize, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
-        let len = bytes.len();
         let before = self.inner.queued.fetch_add(len, Ordering::AcqRel);
         if before > 0 && before + len > self.inner.queue_limit {
             self.inner.queued.fetch_sub(len, Ordering::AcqRel);
@@ -150,10 +182,22 @@ impl ConnHandle {
             self.close();
             return Err(SendError::QueueFull);
         }
-        self.inner.tx.send(Bytes::from(bytes)).map_err(|_| {
-            self.inner.queued.fetch_sub(len, Ordering::AcqRel);
-            SendError::Closed
-        })
+        let mut outbox = self.inner.outbox.lock().expect("outbox lock");
+        let was_empty = outbox.is_empty();
+        let start = outbox.len();
+        write(&mut outbox);
+        debug_assert_eq!(outbox.len() - start, len, "a message as long as announced");
+        drop(outbox);
+        // One wake-up per batch: a writer told once finds everything queued after it.
+        if was_empty {
+            self.inner.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Everything queued for the writer, leaving the queue empty.
+    fn take_queued(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.inner.outbox.lock().expect("outbox lock"))
     }
 
     /// The writer wrote `len` queued bytes to the socket.
@@ -292,8 +336,7 @@ impl Connections {
         local: SocketAddr,
         transport: Transport,
         queue_limit: usize,
-    ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    ) -> ConnHandle {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let handle = ConnHandle {
             inner: Arc::new(ConnInner {
@@ -301,7 +344,8 @@ impl Connections {
                 peer,
                 local,
                 transport,
-                tx,
+                outbox: Mutex::new(Vec::new()),
+                ready: Notify::new(),
                 queued: AtomicUsize::new(0),
                 queue_limit,
                 closed: AtomicBool::new(false),
@@ -317,7 +361,7 @@ impl Connections {
             .lock()
             .expect("connections lock")
             .insert(id, handle.clone());
-        (handle, rx)
+        handle
     }
 
     fn unregister(&self, id: ConnId) {
@@ -329,7 +373,7 @@ impl Connections {
 mod tests {
     use super::*;
 
-    fn connection(queue_limit: usize) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
+    fn connection(queue_limit: usize) -> ConnHandle {
         let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
         Connections::default().register(addr, addr, Transport::Tcp, queue_limit)
     }
@@ -338,8 +382,8 @@ mod tests {
     fn an_account_is_signed_out_whatever_the_case_it_registered_with() {
         let connections = Connections::default();
         let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
-        let (alice, _rx) = connections.register(addr, addr, Transport::Tcp, 1000);
-        let (bob, _rx2) = connections.register(addr, addr, Transport::Tcp, 1000);
+        let alice = connections.register(addr, addr, Transport::Tcp, 1000);
+        let bob = connections.register(addr, addr, Transport::Tcp, 1000);
         alice.set_identity("sip:Alice@example.com");
         bob.set_identity("sip:bob@example.com");
         assert_eq!(connections.close_identity("sip:alice@example.com"), 1);
@@ -348,7 +392,7 @@ mod tests {
 
     #[test]
     fn many_small_messages_fit_where_few_large_ones_do_not() {
-        let (conn, _rx) = connection(10_000);
+        let conn = connection(10_000);
         for _ in 0..100 {
             conn.send_bytes(vec![b'a'; 100]).unwrap();
         }
@@ -358,9 +402,9 @@ mod tests {
 
     #[test]
     fn written_bytes_leave_the_budget() {
-        let (conn, mut rx) = connection(1_000);
+        let conn = connection(1_000);
         conn.send_bytes(vec![b'a'; 600]).unwrap();
-        let taken = rx.try_recv().unwrap();
+        let taken = conn.take_queued();
         conn.written(taken.len());
         conn.send_bytes(vec![b'a'; 600]).unwrap();
         assert!(!conn.is_closed());
@@ -368,8 +412,29 @@ mod tests {
 
     #[test]
     fn one_message_larger_than_the_budget_still_goes_into_an_empty_queue() {
-        let (conn, _rx) = connection(1_000);
+        let conn = connection(1_000);
         conn.send_bytes(vec![b'a'; 5_000]).unwrap();
         assert_eq!(conn.send_bytes(vec![b'a'; 1]), Err(SendError::QueueFull));
+    }
+
+    #[test]
+    fn what_is_queued_leaves_in_one_batch_in_order() {
+        let conn = connection(10_000);
+        conn.send_bytes(b"one ".to_vec()).unwrap();
+        conn.send_with(4, |out| out.extend_from_slice(b"two "))
+            .unwrap();
+        conn.send_bytes(b"three".to_vec()).unwrap();
+        assert_eq!(conn.take_queued(), b"one two three");
+        assert!(conn.take_queued().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn a_closed_connection_queues_nothing() {
+        let conn = connection(10_000);
+        conn.close();
+        assert_eq!(
+            conn.send_with(3, |_| unreachable!("not written")),
+            Err(SendError::Closed)
+        );
     }
 }

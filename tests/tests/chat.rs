@@ -508,6 +508,72 @@ async fn a_refused_server_info_ends_the_dialog() {
 }
 
 #[tokio::test]
+async fn a_server_info_left_unanswered_past_timer_f_ends_the_dialog_at_the_sweep() {
+    let s = server(&["alice", "bob"]).await;
+    let room = s
+        .add_room("Hall", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
+    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
+    alice.join(&room).await;
+    bob.join(&room).await;
+    alice.next_notice().await;
+    bob.post(&room, "ping").await;
+    assert_eq!(bob.next_chat().await.text, "ping", "bob answers his copy");
+    // alice reads hers and never answers it.
+    let info = alice.conn.recv_request().await;
+    assert_eq!(info.method, sip_proto::Method::Info);
+    s.clock.advance(std::time::Duration::from_secs(31));
+    s.server().sweep().await;
+    assert_eq!(
+        bob.request("UPDATE").await.status,
+        200,
+        "an answered dialog outlives the sweep"
+    );
+    s.clock.advance(std::time::Duration::from_secs(2));
+    s.server().sweep().await;
+    assert!(
+        matches!(bob.next_notice().await, Notice::Part(_)),
+        "alice's session is gone"
+    );
+    assert_eq!(alice.request("UPDATE").await.status, 481);
+}
+
+#[tokio::test]
+async fn an_answer_to_a_delivery_counts_only_from_the_dialogs_connection() {
+    let s = server(&["alice", "bob", "mallory"]).await;
+    let room = s
+        .add_room("Hall", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let mut alice = ChatClient::connect(&s, "alice", "pw").await;
+    let mut bob = ChatClient::connect(&s, "bob", "pw").await;
+    let mut mallory = ChatClient::connect(&s, "mallory", "pw").await;
+    alice.join(&room).await;
+    bob.join(&room).await;
+    alice.next_notice().await;
+    bob.post(&room, "ping").await;
+    let info = alice.conn.recv_request().await;
+    // mallory learns the branch of alice's delivery and refuses it on her own connection.
+    mallory
+        .conn
+        .send(sip_proto::Response::for_request(&info, 481).to_bytes())
+        .await;
+    alice
+        .conn
+        .send(sip_proto::Response::for_request(&info, 200).to_bytes())
+        .await;
+    assert_eq!(bob.next_chat().await.text, "ping");
+    bob.post(&room, "still here?").await;
+    assert_eq!(alice.next_chat().await.text, "still here?");
+    assert_eq!(
+        alice.request("UPDATE").await.status,
+        200,
+        "alice's dialog stands"
+    );
+    assert_eq!(mallory.request("UPDATE").await.status, 200);
+}
+
+#[tokio::test]
 async fn a_client_that_stops_reading_does_not_delay_the_room() {
     let s = TestServer::start_with(|c| {
         c.sip.write_queue_bytes = 1024 * 1024;

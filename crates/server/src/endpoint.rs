@@ -7,8 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use sip_proto::{Request, Response};
-use tokio::sync::mpsc;
+use sip_proto::{Request, Response, ResponseMatch};
 
 use crate::transport::{ConnHandle, ConnId};
 
@@ -24,6 +23,13 @@ pub trait Endpoint: Send + Sync + 'static {
     /// connection's task ends, so that what the endpoint records about it is durable before
     /// a shutdown closes the store.
     fn connection_closed(&self, conn: ConnId) -> EndpointFuture<'_>;
+
+    /// An answer received on `conn`: whether it answers a request the endpoint sent
+    /// without the proxy's transactions (and so is taken here). Called for every answer
+    /// before it reaches the proxy; it must not block.
+    fn take_answer(&self, _conn: &ConnHandle, _answer: &ResponseMatch<'_>) -> bool {
+        false
+    }
 }
 
 /// Who sent a request to an endpoint, and how to answer.
@@ -38,15 +44,6 @@ pub struct Peer<'a> {
 /// transactions implement it. Declared here, where it is used, so that the endpoints below
 /// the front end need nothing from above them.
 pub trait Requests: Send + Sync + 'static {
-    /// Sends a request without waiting; its final status reaches `answers` with `token`.
-    fn send_tracked(
-        &self,
-        conn: &ConnHandle,
-        request: Request,
-        token: u64,
-        answers: &mpsc::UnboundedSender<(u64, u16)>,
-    );
-
     /// Sends a request and waits for its final answer (RFC 3261 Timer F bounds the wait).
     fn request<'a>(
         &'a self,
@@ -82,17 +79,6 @@ impl Outbound {
 
     pub fn respond(&self, conn: &ConnHandle, response: Response) {
         let _ = conn.send_response(response);
-    }
-
-    /// Sends a request without waiting; its final status reaches `answers` with `token`.
-    pub fn send_tracked(
-        &self,
-        conn: &ConnHandle,
-        request: Request,
-        token: u64,
-        answers: &mpsc::UnboundedSender<(u64, u16)>,
-    ) {
-        self.requests.send_tracked(conn, request, token, answers);
     }
 
     /// Sends a request and waits for its final answer.

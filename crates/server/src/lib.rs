@@ -44,7 +44,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
-use crate::endpoint::{Endpoint, Outbound};
+use crate::endpoint::Endpoint;
 use crate::forward::Forwarder;
 use crate::frontend::auth::DigestAuth;
 use crate::frontend::networks::Networks;
@@ -280,7 +280,6 @@ impl Server {
         let groupchat = start_groupchat(
             &config,
             store.clone(),
-            Outbound::new(proxy.clone()),
             options.clock.clone(),
             chat_settings,
             bus,
@@ -557,13 +556,11 @@ impl Server {
 async fn start_groupchat(
     config: &Config,
     store: Store,
-    outbound: Outbound,
     clock: Clock,
     settings: ChatSettings,
     bus: Bus,
 ) -> Result<Arc<GroupChat>, StartError> {
-    let (dialogs, answers) = Dialogs::new(
-        outbound,
+    let (dialogs, failures) = Dialogs::new(
         clock.clone(),
         Duration::from_secs(config.chat.session_expires_secs),
         config.chat.max_sessions_per_user,
@@ -571,7 +568,7 @@ async fn start_groupchat(
     let chat = ChatService::new(store, settings, dialogs.clone(), clock).await?;
     let chat = Arc::new(chat.with_bus(bus));
     let external = Networks::new(config.external_networks()?);
-    Ok(GroupChat::start(chat, dialogs, answers, external))
+    Ok(GroupChat::start(chat, dialogs, failures, external))
 }
 
 /// The chat core's settings, from `[chat]` and `[sip]`, and what the HTTPS side lends it.
@@ -780,7 +777,6 @@ async fn housekeeping(
     front_end.announce().await;
     front_end.auth().sweep();
     front_end.throttle().sweep();
-    front_end.proxy().expire_tracked();
     groupchat.expire().await;
     if let Some((files, singletons)) = files
         && let Err(e) = singletons

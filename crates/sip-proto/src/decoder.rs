@@ -105,6 +105,18 @@ impl Decoder {
     }
 
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Item>, FramingError> {
+        self.decode_with(buf, |_| false)
+    }
+
+    /// Like [`Self::decode`], but the head of each complete response (start line and
+    /// header lines) is first offered to `take`: one it takes is consumed here, never
+    /// parsed. A sender of many requests matches their answers by a few fields
+    /// ([`crate::ResponseMatch::scan`]); whatever it does not take is parsed as usual.
+    pub fn decode_with(
+        &mut self,
+        buf: &mut BytesMut,
+        mut take: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Option<Item>, FramingError> {
         loop {
             match &mut self.state {
                 State::Discard { remaining } => {
@@ -187,6 +199,9 @@ impl Decoder {
                     let body = buf.split_to(*len).freeze();
                     let head = std::mem::take(head);
                     self.state = State::Head { scanned: 0 };
+                    if head.starts_with(b"SIP/") && take(&head) {
+                        continue;
+                    }
                     return Ok(Some(self.parse(&head, body)));
                 }
             }

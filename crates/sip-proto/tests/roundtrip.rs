@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use sip_proto::headers::canonical_name;
 use sip_proto::{
     CSeq, Decoder, Headers, Item, Limits, Message, Method, NameAddr, Params, Request, Response,
-    Scheme, SipUri, Uri, Via, quote,
+    ResponseMatch, Scheme, SipUri, Uri, Via, quote,
 };
 
 fn token() -> impl Strategy<Value = String> {
@@ -345,6 +345,11 @@ fn as_received(sent: &Message) -> Message {
 
 /// Feeds `bytes` to a fresh decoder in pieces of the given sizes (cycled), collecting items.
 fn decode_in_pieces(bytes: &[u8], sizes: &[usize]) -> Vec<Item> {
+    decode_taking(bytes, sizes, |_| false)
+}
+
+/// [`decode_in_pieces`], offering each response's head to `take` first.
+fn decode_taking(bytes: &[u8], sizes: &[usize], mut take: impl FnMut(&[u8]) -> bool) -> Vec<Item> {
     let mut decoder = Decoder::new(Limits::default());
     let mut buf = BytesMut::new();
     let mut items = Vec::new();
@@ -356,7 +361,10 @@ fn decode_in_pieces(bytes: &[u8], sizes: &[usize]) -> Vec<Item> {
         let (piece, tail) = rest.split_at(size.clamp(1, rest.len()));
         rest = tail;
         buf.extend_from_slice(piece);
-        while let Some(item) = decoder.decode(&mut buf).expect("a written message frames") {
+        while let Some(item) = decoder
+            .decode_with(&mut buf, &mut take)
+            .expect("a written message frames")
+        {
             items.push(item);
         }
     }
@@ -389,6 +397,45 @@ proptest! {
         let expected: Vec<Item> =
             messages.iter().map(|(m, _)| Item::Message(as_received(m))).collect();
         prop_assert_eq!(decode_in_pieces(&stream, &sizes), expected);
+    }
+
+    #[test]
+    fn a_response_matches_the_same_from_its_head_as_parsed(response in response()) {
+        let bytes = response.to_bytes();
+        let head_len = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
+        let Message::Response(parsed) = as_received(&Message::Response(response)) else {
+            unreachable!("a response reads back as one");
+        };
+        let expected = ResponseMatch::of(&parsed);
+        prop_assert!(expected.is_some(), "every response written has a branch and a CSeq");
+        prop_assert_eq!(ResponseMatch::scan(&bytes[..head_len]), expected);
+    }
+
+    #[test]
+    fn responses_taken_from_a_stream_leave_the_rest_in_order(
+        messages in prop::collection::vec(message(), 1..6),
+        sizes in prop::collection::vec(1usize..200, 1..20),
+    ) {
+        let stream: Vec<u8> = messages.iter().flat_map(Message::to_bytes).collect();
+        let mut taken = Vec::new();
+        let items = decode_taking(&stream, &sizes, |head| {
+            taken.push(ResponseMatch::scan(head).map(|m| m.status));
+            true
+        });
+        let requests: Vec<Item> = messages
+            .iter()
+            .filter(|m| matches!(m, Message::Request(_)))
+            .map(|m| Item::Message(as_received(m)))
+            .collect();
+        let statuses: Vec<Option<u16>> = messages
+            .iter()
+            .filter_map(|m| match m {
+                Message::Response(r) => Some(Some(r.status)),
+                Message::Request(_) => None,
+            })
+            .collect();
+        prop_assert_eq!(items, requests);
+        prop_assert_eq!(taken, statuses);
     }
 
     #[test]

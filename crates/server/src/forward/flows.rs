@@ -59,26 +59,24 @@ pub(super) async fn read<D: Dispatch>(
 }
 
 /// Publishes what is sent over the flow to the client's node, under `headers` (which
-/// name the client's connection there). The bytes count against the flow's queue until
-/// NATS took them: a flow whose messages cannot leave fills its budget and is closed, as
-/// a connection whose peer does not read is.
-pub(super) async fn write(
-    conn: ConnHandle,
-    mut queue: mpsc::UnboundedReceiver<Bytes>,
-    nats: Client,
-    subject: String,
-    headers: HeaderMap,
-) {
+/// name the client's connection there): everything queued since the last publish in one
+/// NATS message, as a connection's writer writes it in one. The bytes count against the
+/// flow's queue until NATS took them: a flow whose messages cannot leave fills its budget
+/// and is closed, as a connection whose peer does not read is.
+pub(super) async fn write(conn: ConnHandle, nats: Client, subject: String, headers: HeaderMap) {
     loop {
-        let next = tokio::select! {
+        tokio::select! {
             biased;
-            m = queue.recv() => m,
-            () = conn.closed() => None,
-        };
-        let Some(bytes) = next else { break };
-        let len = bytes.len();
+            () = conn.wait_queued() => {}
+            () = conn.closed() => break,
+        }
+        let batch = conn.take_queued();
+        if batch.is_empty() {
+            continue;
+        }
+        let len = batch.len();
         let sent = nats
-            .publish_with_headers(subject.clone(), headers.clone(), bytes)
+            .publish_with_headers(subject.clone(), headers.clone(), batch.into())
             .await;
         conn.written(len);
         if let Err(e) = sent {
@@ -88,13 +86,10 @@ pub(super) async fn write(
         }
     }
     // What was queued before the close (the answer that preceded it) still goes.
-    while let Ok(more) = queue.try_recv() {
-        if nats
-            .publish_with_headers(subject.clone(), headers.clone(), more)
-            .await
-            .is_err()
-        {
-            return;
-        }
+    let rest = conn.take_queued();
+    if !rest.is_empty() {
+        let _ = nats
+            .publish_with_headers(subject, headers, rest.into())
+            .await;
     }
 }

@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use self::envelope::{Envelope, Origin, address_subject, node_subject};
 use self::flows::Flow;
 use self::interest::{Interest, pass_on};
+use crate::frontend::proxy::NODE_PARAM;
 use crate::frontend::registrar::Announce;
 use crate::transport::{ConnHandle, ConnId, Connections, Dispatch};
 
@@ -237,11 +238,12 @@ impl Forwarder {
         dispatch: &Arc<D>,
         readers: &mut JoinSet<()>,
     ) -> Flow {
-        let (conn, queue) = self.connections.register_remote(
+        let conn = self.connections.register_remote(
             origin.peer,
             origin.local,
             origin.transport,
             self.queue_limit,
+            &format!(";{NODE_PARAM}={}", self.node),
         );
         conn.set_identity(&origin.identity);
         tracing::debug!(conn = conn.id(), node = %origin.node, client_conn = origin.conn, identity = %origin.identity, "pool: remote flow opened");
@@ -251,7 +253,6 @@ impl Forwarder {
         };
         tokio::spawn(flows::write(
             conn.clone(),
-            queue,
             self.nats.clone(),
             node_subject(&origin.node),
             back.to_headers(),
@@ -286,18 +287,28 @@ impl Forwarder {
             self.publish(node, &closed, Bytes::new()).await;
             return;
         };
-        // A connection that signs what it sends (NTLM) signs it here, where its keys are.
-        let _ = if client.signs() {
-            match Decoder::new(self.limits).decode(&mut BytesMut::from(&payload[..])) {
-                Ok(Some(Item::Message(m))) => client.send_message(m),
+        // A connection that signs what it sends (NTLM) signs it here, where its keys are:
+        // each of the messages the flow's writer sent in one batch.
+        if !client.signs() {
+            let _ = client.send_bytes(payload.to_vec());
+            return;
+        }
+        let mut decoder = Decoder::new(self.limits);
+        let mut rest = BytesMut::from(&payload[..]);
+        loop {
+            match decoder.decode(&mut rest) {
+                Ok(Some(Item::Message(m))) => {
+                    if client.send_message(m).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) if rest.is_empty() => return,
                 _ => {
-                    tracing::warn!(conn, %node, "pool: a message for a client is not one SIP message; dropped");
+                    tracing::warn!(conn, %node, "pool: a batch for a client is not whole SIP messages; the rest dropped");
                     return;
                 }
             }
-        } else {
-            client.send_bytes(payload.to_vec())
-        };
+        }
     }
 
     /// Relays a request received on `conn` (which has authenticated) to where `to` says.

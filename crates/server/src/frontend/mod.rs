@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use parlance_chat::throttle::Throttle;
 use parlance_store::{ServerKey, Store};
-use sip_proto::{Message, Method, Rejected, Request, Response, Uri, name};
+use sip_proto::{Message, Method, Rejected, Request, Response, ResponseMatch, Uri, name};
 
 use self::auth::DigestAuth;
 use self::networks::Networks;
@@ -553,6 +553,11 @@ impl FrontEnd {
         }
     }
 
+    /// Whether an endpoint took this answer to one of its own requests.
+    fn endpoint_answer(&self, conn: &ConnHandle, answer: &ResponseMatch<'_>) -> bool {
+        self.endpoints.iter().any(|e| e.take_answer(conn, answer))
+    }
+
     fn reply(&self, conn: &ConnHandle, req: &Request, status: u16, reason: Option<&str>) {
         self.reply_with(conn, req, status, |r| {
             if let Some(reason) = reason {
@@ -592,6 +597,9 @@ impl Dispatch for FrontEnd {
                 self.on_request(conn, req, verified).await
             }
             Message::Response(mut resp) => {
+                if ResponseMatch::of(&resp).is_some_and(|m| self.endpoint_answer(conn, &m)) {
+                    return;
+                }
                 strip_claimed_identity(&mut resp.headers);
                 // An answer to a request that a remote flow on another node sent.
                 if let Some(forwarder) = self.relay_from(conn)
@@ -602,6 +610,11 @@ impl Dispatch for FrontEnd {
                 self.proxy.on_response(resp)
             }
         }
+    }
+
+    fn take_answer(&self, conn: &ConnHandle, head: &[u8]) -> bool {
+        // A signed connection's answers pass the NTLM gate first, parsed whole.
+        !conn.signs() && ResponseMatch::scan(head).is_some_and(|m| self.endpoint_answer(conn, &m))
     }
 
     async fn on_rejected(&self, conn: &ConnHandle, rejected: Rejected) {

@@ -1,6 +1,7 @@
 //! The stateful proxy: forking a request to every target, matching responses to forks by
 //! our Via branch, choosing the final answer (RFC 3261 §16.7), CANCEL, timeouts; and the
-//! client transactions of requests the server itself sends.
+//! client transactions of requests the server itself sends and waits for. (The chat
+//! service's deliveries match their own answers: see the group chat's `unanswered`.)
 //!
 //! Every connection is a flow (RFC 5626): we Record-Route dialog-creating requests with a
 //! signed token naming both connections, so in-dialog requests go back over the flow they
@@ -8,13 +9,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 use sip_proto::{BRANCH_COOKIE, CSeq, Headers, Method, Request, Response, Uri, name};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use parlance_clock::Clock;
 
@@ -32,7 +33,7 @@ const RR_USER: &str = "parlance";
 const FLOW_PARAM: &str = "pf";
 /// The Record-Route and Via parameter naming the pool node that put it there: a request or
 /// answer arriving at another node is forwarded to that one (`crate::forward`).
-const NODE_PARAM: &str = "pn";
+pub(crate) const NODE_PARAM: &str = "pn";
 
 /// Identifies a server transaction for CANCEL matching: the RFC 3261 branch where the client
 /// sent one, else Call-ID and CSeq number (pidgin-sipe's in-dialog requests have no branch).
@@ -63,18 +64,8 @@ pub struct Target {
 }
 
 enum Pending {
-    Proxy {
-        tx: Arc<ProxyTx>,
-        fork: usize,
-    },
+    Proxy { tx: Arc<ProxyTx>, fork: usize },
     Local(oneshot::Sender<Response>),
-    /// A request sent without waiting: its final status goes to `answers` with `token`,
-    /// so that a thousand deliveries need no thousand waiting tasks.
-    Tracked {
-        token: u64,
-        answers: mpsc::UnboundedSender<(u64, u16)>,
-        sent: Instant,
-    },
 }
 
 struct ProxyTx {
@@ -193,8 +184,7 @@ impl Proxy {
                 let rr = self.record_route(origin, &target.conn);
                 out.headers.push_front(name::RECORD_ROUTE, rr);
             }
-            out.headers
-                .push_front(name::VIA, self.via_for(&target.conn, &branch));
+            out.headers.push_front(name::VIA, target.conn.via(&branch));
             forks.push(Fork {
                 branch,
                 conn: target.conn,
@@ -263,7 +253,9 @@ impl Proxy {
         );
         req.headers.push_front(
             name::VIA,
-            self.via_for(&target.conn, &format!("{BRANCH_COOKIE}{}", random_hex(8))),
+            target
+                .conn
+                .via(&format!("{BRANCH_COOKIE}{}", random_hex(8))),
         );
         let _ = target.conn.send_request(req);
     }
@@ -303,15 +295,10 @@ impl Proxy {
             None => {
                 tracing::debug!(%branch, status = resp.status, "response matches no transaction")
             }
-            Some(Pending::Local(_) | Pending::Tracked { .. }) if !final_answer => {}
+            Some(Pending::Local(_)) if !final_answer => {}
             Some(Pending::Local(_)) => {
                 if let Some(Pending::Local(done)) = pending.remove(&branch) {
                     let _ = done.send(resp);
-                }
-            }
-            Some(Pending::Tracked { .. }) => {
-                if let Some(Pending::Tracked { token, answers, .. }) = pending.remove(&branch) {
-                    let _ = answers.send((token, resp.status));
                 }
             }
             Some(Pending::Proxy { tx, fork }) => {
@@ -418,7 +405,7 @@ impl Proxy {
             .values()
             .filter_map(|p| match p {
                 Pending::Proxy { tx, fork } => Some((tx.clone(), *fork)),
-                Pending::Local(_) | Pending::Tracked { .. } => None,
+                Pending::Local(_) => None,
             })
             .filter(|(tx, fork)| {
                 tx.state
@@ -445,8 +432,7 @@ impl Proxy {
         mut req: Request,
     ) -> Result<Response, RequestError> {
         let branch = format!("{BRANCH_COOKIE}{}", random_hex(8));
-        req.headers
-            .push_front(name::VIA, self.via_for(conn, &branch));
+        req.headers.push_front(name::VIA, conn.via(&branch));
         let (done, answer) = oneshot::channel();
         self.pending
             .lock()
@@ -464,49 +450,6 @@ impl Proxy {
         outcome
     }
 
-    /// Sends a request of the server's own over `conn` without waiting; its final status
-    /// (408 when none comes in time, see [`Self::expire_tracked`]) goes to `answers`.
-    pub fn send_tracked(
-        &self,
-        conn: &ConnHandle,
-        mut req: Request,
-        token: u64,
-        answers: &mpsc::UnboundedSender<(u64, u16)>,
-    ) {
-        let branch = format!("{BRANCH_COOKIE}{}", random_hex(8));
-        req.headers
-            .push_front(name::VIA, self.via_for(conn, &branch));
-        let tracked = Pending::Tracked {
-            token,
-            answers: answers.clone(),
-            sent: self.clock.now(),
-        };
-        self.pending
-            .lock()
-            .expect("pending lock")
-            .insert(branch.clone(), tracked);
-        if conn.send_request(req).is_err() {
-            self.pending.lock().expect("pending lock").remove(&branch);
-            let _ = answers.send((token, 503));
-        }
-    }
-
-    /// Reports tracked requests unanswered for longer than Timer F as 408.
-    pub fn expire_tracked(&self) {
-        let now = self.clock.now();
-        let mut pending = self.pending.lock().expect("pending lock");
-        let expired: Vec<String> = pending
-            .iter()
-            .filter(|(_, p)| matches!(p, Pending::Tracked { sent, .. } if now.duration_since(*sent) > NON_INVITE_TIMEOUT))
-            .map(|(b, _)| b.clone())
-            .collect();
-        for branch in expired {
-            if let Some(Pending::Tracked { token, answers, .. }) = pending.remove(&branch) {
-                let _ = answers.send((token, 408));
-            }
-        }
-    }
-
     /// A Record-Route value naming the flows on both sides of this hop, and in a pool this
     /// node, which alone knows them.
     fn record_route(&self, a: &ConnHandle, b: &ConnHandle) -> String {
@@ -522,22 +465,6 @@ impl Proxy {
             host.port(),
             b.transport().via_token().to_ascii_lowercase(),
             self.flow_mac(&token)
-        )
-    }
-
-    /// Our Via on a request sent over `conn`. Over a remote flow it names this node, so
-    /// that the node holding the client's connection forwards the answer here.
-    fn via_for(&self, conn: &ConnHandle, branch: &str) -> String {
-        let local = conn.local();
-        let node = match (&self.node, conn.is_remote()) {
-            (Some(node), true) => format!(";{NODE_PARAM}={node}"),
-            _ => String::new(),
-        };
-        format!(
-            "SIP/2.0/{} {}:{};branch={branch}{node}",
-            conn.transport().via_token(),
-            local.ip(),
-            local.port()
         )
     }
 
@@ -688,16 +615,6 @@ fn ack_for(invite: &Request, resp: &Response) -> Request {
 }
 
 impl Requests for Proxy {
-    fn send_tracked(
-        &self,
-        conn: &ConnHandle,
-        request: Request,
-        token: u64,
-        answers: &mpsc::UnboundedSender<(u64, u16)>,
-    ) {
-        Proxy::send_tracked(self, conn, request, token, answers);
-    }
-
     fn request<'a>(
         &'a self,
         conn: &'a ConnHandle,

@@ -1,19 +1,23 @@
 //! The SIP dialogs clients hold with the persistent chat service, one chat session each,
 //! and the delivery of XCCOS bodies as server INFOs within them (docs/protocol.md,
-//! "Persistent chat service").
+//! "Persistent chat service"). A delivery writes each member's INFO from its dialog's
+//! [`DialogTemplate`] into the member's connection, and its answer finds the dialog by its
+//! branch ([`unanswered`](super::unanswered)).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use parlance_chat::{SessionId, Sink};
 use parlance_clock::Clock;
-use sip_proto::{Method, Request, Uri, name};
+use sip_proto::{Method, Request, ResponseMatch, name};
 use tokio::sync::mpsc;
 
-use crate::endpoint::Outbound;
-use crate::transport::{ConnHandle, ConnId};
+use super::template::{DialogTemplate, Parts};
+use super::unanswered::{Unanswered, branch_stem, read_branch};
+use crate::ids::random_hex;
+use crate::transport::{ConnHandle, ConnId, SendError};
 
 /// Identifies a dialog: Call-ID and the client's tag (RFC 3261 §12; our own tag is unique
 /// per dialog, but clients always send theirs, and sipe matches on Call-ID).
@@ -25,50 +29,80 @@ pub struct DialogKey {
 
 #[derive(Debug)]
 struct Dialog {
-    key: DialogKey,
-    /// The connection and principal that created the dialog: requests in it are accepted
-    /// from there only, whoever else learns its Call-ID and tags.
-    conn: ConnHandle,
+    out: Arc<Outgoing>,
     principal: String,
     local_tag: String,
-    /// The client's Contact: our Request-URI.
-    remote_target: Uri,
-    /// Our From: the URI the client invited, with our tag. This, `to` and `contact` are the
-    /// same in every request we send in the dialog, so a delivery to a large room does not
-    /// format them again for each member.
-    from: String,
-    /// The client's From header, verbatim (sipe's carries `epid`).
-    to: String,
-    contact: String,
-    cseq: u32,
     refreshed: Instant,
     /// Accepted without a chat session: the user may not use persistent chat, and the
     /// dialog ends at its first INFO ([`Dialogs::end_refused`]).
     refused: bool,
 }
 
-impl Dialog {
-    /// The next request of the dialog from our side.
-    fn request(&mut self, method: Method) -> Request {
-        self.cseq += 1;
-        let mut req = Request::new(method.clone(), self.remote_target.clone());
-        req.headers.push(name::MAX_FORWARDS, "70");
-        req.headers.push(name::FROM, self.from.as_str());
-        req.headers.push(name::TO, self.to.as_str());
-        req.headers.push(name::CALL_ID, self.key.call_id.as_str());
-        req.headers
-            .push(name::CSEQ, format!("{} {method}", self.cseq));
-        req.headers.push(name::CONTACT, self.contact.as_str());
-        req
+/// What the server's requests in a dialog need: shared with deliveries under way, which
+/// send outside the dialogs' lock.
+#[derive(Debug)]
+struct Outgoing {
+    key: DialogKey,
+    /// The connection that created the dialog: requests in it are accepted from there
+    /// only, whoever else learns its Call-ID and tags, and answers to ours too.
+    conn: ConnHandle,
+    /// How the dialog's requests begin their branches ([`branch_stem`]).
+    stem: String,
+    template: DialogTemplate,
+    /// Held while a request is queued, so that the dialog's requests leave in CSeq order
+    /// however many rooms deliver to it at once.
+    sending: Mutex<Sending>,
+}
+
+#[derive(Debug, Default)]
+struct Sending {
+    /// The CSeq of the dialog's last request from our side.
+    cseq: u32,
+    unanswered: Unanswered,
+}
+
+impl Outgoing {
+    fn sending(&self) -> MutexGuard<'_, Sending> {
+        self.sending.lock().expect("sending lock")
     }
 
-    /// The next INFO of the dialog, carrying `body`.
-    fn info(&mut self, body: &bytes::Bytes) -> Request {
-        let mut info = self.request(Method::Info);
-        info.headers.push(name::CONTENT_TYPE, "text/plain");
-        info.body = body.clone();
-        info
+    /// Queues the next INFO of the dialog, carrying `body`; its answer is awaited from
+    /// `now`.
+    fn send_info(&self, body: &bytes::Bytes, now: Instant) -> Result<(), SendError> {
+        let mut sending = self.sending();
+        let cseq = sending.cseq + 1;
+        if self.conn.signs() {
+            // Signed as a whole message (MS-SIPAE), so built as one.
+            self.conn.send_request(self.template.info(cseq, body))?;
+        } else {
+            let len = self.template.info_len(cseq, body.len());
+            self.conn
+                .send_with(len, |out| self.template.render_info(out, cseq, body))?;
+        }
+        sending.cseq = cseq;
+        sending.unanswered.sent(cseq, now);
+        Ok(())
     }
+
+    /// Sends the dialog's BYE; its answer, whatever it is, ends nothing more.
+    fn send_bye(&self) {
+        let mut sending = self.sending();
+        sending.cseq += 1;
+        let _ = self
+            .conn
+            .send_request(self.template.request(Method::Bye, sending.cseq));
+    }
+}
+
+/// Why a dialog failed where its session could not be closed at once (a delivery does not
+/// wait): the group chat service ends it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The client answered a request of ours with this status (300 or above).
+    #[error("the client answered a server request {0}")]
+    Refused(u16),
+    #[error("a server request could not be sent: {0}")]
+    Unsent(#[from] SendError),
 }
 
 /// Why a dialog was not created.
@@ -92,14 +126,13 @@ pub struct Created {
 }
 
 pub struct Dialogs {
-    outbound: Outbound,
     /// The server's clock, by which session timers run.
     clock: Clock,
     session_expires: Duration,
     max_per_principal: usize,
     next_session: AtomicU64,
     state: Mutex<State>,
-    answers: mpsc::UnboundedSender<(u64, u16)>,
+    failures: mpsc::UnboundedSender<(SessionId, Failure)>,
 }
 
 /// Dialogs by session, since deliveries address them so; the key finds the session of an
@@ -115,7 +148,7 @@ struct State {
 impl State {
     fn insert(&mut self, session: SessionId, dialog: Dialog) {
         *self.held.entry(dialog.principal.clone()).or_default() += 1;
-        if let Some(old) = self.by_key.insert(dialog.key.clone(), session) {
+        if let Some(old) = self.by_key.insert(dialog.out.key.clone(), session) {
             self.take(old);
         }
         self.dialogs.insert(session, dialog);
@@ -124,8 +157,9 @@ impl State {
     /// Removes a dialog, keeping the indexes in step.
     fn take(&mut self, session: SessionId) -> Option<Dialog> {
         let dialog = self.dialogs.remove(&session)?;
-        if self.by_key.get(&dialog.key) == Some(&session) {
-            self.by_key.remove(&dialog.key);
+        let key = &dialog.out.key;
+        if self.by_key.get(key) == Some(&session) {
+            self.by_key.remove(key);
         }
         if let Some(n) = self.held.get_mut(&dialog.principal) {
             *n -= 1;
@@ -144,22 +178,21 @@ impl std::fmt::Debug for Dialogs {
 }
 
 impl Dialogs {
-    /// Also returns where the answers to our INFOs arrive, by session.
+    /// Also returns where dialogs that failed are reported, by session: only failures
+    /// travel there, not every answer.
     pub fn new(
-        outbound: Outbound,
         clock: Clock,
         session_expires: Duration,
         max_per_principal: usize,
-    ) -> (Arc<Dialogs>, mpsc::UnboundedReceiver<(u64, u16)>) {
-        let (answers, rx) = mpsc::unbounded_channel();
+    ) -> (Arc<Dialogs>, mpsc::UnboundedReceiver<(SessionId, Failure)>) {
+        let (failures, rx) = mpsc::unbounded_channel();
         let dialogs = Dialogs {
-            outbound,
             clock,
             session_expires,
             max_per_principal,
             next_session: AtomicU64::new(1),
             state: Mutex::new(State::default()),
-            answers,
+            failures,
         };
         (Arc::new(dialogs), rx)
     }
@@ -196,7 +229,7 @@ impl Dialogs {
         // one else can.
         let replaced = state.by_key.get(&key).copied();
         if let Some(old) = replaced.and_then(|s| state.dialogs.get(&s))
-            && old.conn.id() != conn.id()
+            && old.out.conn.id() != conn.id()
         {
             return Err(CreateError::NotYours);
         }
@@ -209,20 +242,29 @@ impl Dialogs {
         }
         let session = self.next_session.fetch_add(1, Ordering::Relaxed);
         let local_uri = &invite.uri;
-        let dialog = Dialog {
-            key,
-            conn: conn.clone(),
-            principal: principal.to_owned(),
-            local_tag: local_tag.to_owned(),
-            remote_target,
+        let stem = branch_stem(session, &random_hex(4));
+        let template = DialogTemplate::new(Parts {
+            target: remote_target,
+            via_stem: conn.via(&stem),
             from: format!("<{local_uri}>;tag={local_tag}"),
             to: invite
                 .headers
                 .get(name::FROM)
                 .unwrap_or_default()
                 .to_owned(),
+            call_id: key.call_id.clone(),
             contact: format!("<{local_uri}>"),
-            cseq: 0,
+        });
+        let dialog = Dialog {
+            out: Arc::new(Outgoing {
+                key,
+                conn: conn.clone(),
+                stem,
+                template,
+                sending: Mutex::default(),
+            }),
+            principal: principal.to_owned(),
+            local_tag: local_tag.to_owned(),
             refreshed: self.clock.now(),
             refused: false,
         };
@@ -244,7 +286,7 @@ impl Dialogs {
         if our_tag.as_deref() != Some(dialog.local_tag.as_str()) {
             return None;
         }
-        if dialog.conn.id() != conn.id() {
+        if dialog.out.conn.id() != conn.id() {
             if conn.first_refusal() {
                 tracing::warn!(
                     conn = conn.id(),
@@ -277,13 +319,9 @@ impl Dialogs {
     /// Ends a refused dialog with a BYE, as Lync Server does on the first command of a user
     /// not allowed persistent chat.
     pub fn end_refused(&self, session: SessionId) {
-        let Some(mut dialog) = self.state().take(session) else {
-            return;
-        };
-        let bye = dialog.request(Method::Bye);
-        // Its answer finds no dialog any more, whatever it is.
-        self.outbound
-            .send_tracked(&dialog.conn, bye, session, &self.answers);
+        if let Some(dialog) = self.state().take(session) {
+            dialog.out.send_bye();
+        }
     }
 
     /// Ends a dialog; returns its session.
@@ -293,7 +331,7 @@ impl Dialogs {
 
     /// Sessions whose dialogs ran over a closed connection; they are removed.
     pub fn remove_connection(&self, conn: ConnId) -> Vec<SessionId> {
-        self.remove_where(|d| d.conn.id() == conn)
+        self.remove_where(|d| d.out.conn.id() == conn)
     }
 
     /// Every session; all are removed (shutdown).
@@ -307,6 +345,47 @@ impl Dialogs {
         let limit = self.session_expires + self.session_expires / 3;
         let now = self.clock.now();
         self.remove_where(|d| now.saturating_duration_since(d.refreshed) > limit)
+    }
+
+    /// Sessions whose oldest request of ours has waited for its answer longer than a
+    /// client transaction may; removed, as an answer 408 would have ended them.
+    pub fn remove_unanswered(&self) -> Vec<SessionId> {
+        let now = self.clock.now();
+        self.remove_where(|d| d.out.sending().unanswered.overdue(now))
+    }
+
+    /// An answer received on `conn`: whether it answers a request of ours in a dialog
+    /// (then it is taken, whatever became of the dialog). A final answer other than 2xx
+    /// fails the dialog (docs/protocol.md, "Server INFOs": sipe answers 487 on a dialog it
+    /// no longer uses; 481 means it is gone).
+    pub fn answered(&self, conn: &ConnHandle, answer: &ResponseMatch<'_>) -> bool {
+        let Some((session, stem, cseq)) = read_branch(answer.branch) else {
+            return false;
+        };
+        let state = self.state();
+        let Some(dialog) = state.dialogs.get(&session) else {
+            return true;
+        };
+        let out = &dialog.out;
+        if out.conn.id() != conn.id() || out.stem != stem || answer.seq != cseq {
+            tracing::debug!(
+                conn = conn.id(),
+                session,
+                "answer to a server request from elsewhere ignored"
+            );
+            return true;
+        }
+        if answer.status < 200 {
+            // Provisional: the transaction goes on.
+            return true;
+        }
+        let awaited = out.sending().unanswered.answered(cseq);
+        if awaited && answer.status >= 300 {
+            let _ = self
+                .failures
+                .send((session, Failure::Refused(answer.status)));
+        }
+        true
     }
 
     fn remove_where(&self, dead: impl Fn(&Dialog) -> bool) -> Vec<SessionId> {
@@ -332,27 +411,27 @@ impl Dialogs {
         self.len() == 0
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("dialogs lock")
     }
 }
 
 impl Sink for Dialogs {
     fn deliver(&self, sessions: &[SessionId], body: &bytes::Bytes) {
-        // Built under the lock and sent after it, so that the lock is not held while the
-        // proxy and the connections take theirs.
-        let mut sends = Vec::with_capacity(sessions.len());
-        {
-            let mut state = self.state();
-            for session in sessions {
-                if let Some(dialog) = state.dialogs.get_mut(session) {
-                    sends.push((dialog.conn.clone(), dialog.info(body), *session));
-                }
+        // Looked up under the lock and sent after it: answers from the members who already
+        // have the message need the lock, and should not wait for the whole room.
+        let outs: Vec<(SessionId, Arc<Outgoing>)> = {
+            let state = self.state();
+            sessions
+                .iter()
+                .filter_map(|s| state.dialogs.get(s).map(|d| (*s, d.out.clone())))
+                .collect()
+        };
+        let now = self.clock.now();
+        for (session, out) in outs {
+            if let Err(e) = out.send_info(body, now) {
+                let _ = self.failures.send((session, Failure::Unsent(e)));
             }
-        }
-        for (conn, info, session) in sends {
-            self.outbound
-                .send_tracked(&conn, info, session, &self.answers);
         }
     }
 }

@@ -5,19 +5,21 @@
 //! first INFO, as Lync Server does.
 
 mod dialogs;
+mod template;
+mod unanswered;
 
 use std::sync::Arc;
 
 use parlance_chat::{Answer, ChatError, ChatService, SessionId};
-use sip_proto::{Method, Request, Response, name};
+use sip_proto::{Method, Request, Response, ResponseMatch, name};
 use tokio::sync::mpsc;
 
 use self::dialogs::CreateError;
-pub use self::dialogs::Dialogs;
+pub use self::dialogs::{Dialogs, Failure};
 use crate::endpoint::{Endpoint, EndpointFuture, Peer};
 use crate::frontend::networks::Networks;
 use crate::ids::random_hex;
-use crate::transport::ConnId;
+use crate::transport::{ConnHandle, ConnId};
 
 const ALLOW: &str = "INVITE, ACK, INFO, UPDATE, BYE, OPTIONS";
 
@@ -30,11 +32,11 @@ pub struct GroupChat {
 }
 
 impl GroupChat {
-    /// Starts the service; `answers` carries the final statuses of the INFOs it sends.
+    /// Starts the service; `failures` reports the dialogs whose requests failed.
     pub fn start(
         chat: Arc<ChatService>,
         dialogs: Arc<Dialogs>,
-        answers: mpsc::UnboundedReceiver<(u64, u16)>,
+        failures: mpsc::UnboundedReceiver<(SessionId, Failure)>,
         external: Networks,
     ) -> Arc<GroupChat> {
         let service = Arc::new(GroupChat {
@@ -42,7 +44,7 @@ impl GroupChat {
             dialogs,
             external,
         });
-        tokio::spawn(watch_answers(Arc::downgrade(&service), answers));
+        tokio::spawn(watch_failures(Arc::downgrade(&service), failures));
         service
     }
 
@@ -54,10 +56,15 @@ impl GroupChat {
         &self.dialogs
     }
 
-    /// Ends sessions whose dialogs were not refreshed in time.
+    /// Ends sessions whose dialogs were not refreshed in time, or whose client left a
+    /// server INFO unanswered for longer than a transaction may take.
     pub async fn expire(&self) {
         for session in self.dialogs.remove_expired() {
             tracing::info!(session, "chat dialog expired");
+            self.chat.close_session(session).await;
+        }
+        for session in self.dialogs.remove_unanswered() {
+            tracing::info!(session, "chat session ended: a server INFO went unanswered");
             self.chat.close_session(session).await;
         }
     }
@@ -210,22 +217,23 @@ impl Endpoint for GroupChat {
             }
         })
     }
+
+    fn take_answer(&self, conn: &ConnHandle, answer: &ResponseMatch<'_>) -> bool {
+        self.dialogs.answered(conn, answer)
+    }
 }
 
-/// A non-2xx answer to one of our INFOs ends that dialog (docs/protocol.md, "Server INFOs": sipe answers 487
-/// on a dialog it no longer uses; 481 means it is gone).
-async fn watch_answers(
+/// A dialog whose request failed ends (xccos.md §1.9): a non-2xx answer to one of our
+/// INFOs, or one that could not be sent.
+async fn watch_failures(
     service: std::sync::Weak<GroupChat>,
-    mut answers: mpsc::UnboundedReceiver<(u64, u16)>,
+    mut failures: mpsc::UnboundedReceiver<(SessionId, Failure)>,
 ) {
-    while let Some((session, status)) = answers.recv().await {
-        if status < 300 {
-            continue;
-        }
+    while let Some((session, failure)) = failures.recv().await {
         let Some(service) = service.upgrade() else {
             return;
         };
-        service.end(session, "client refused a server INFO").await;
+        service.end(session, &failure.to_string()).await;
     }
 }
 

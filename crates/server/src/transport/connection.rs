@@ -7,16 +7,12 @@ use std::sync::Arc;
 use std::task::{Poll, ready};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use sip_proto::{Decoder, Item, Limits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::mpsc;
 
 use super::{ConnHandle, Dispatch};
 use parlance_clock::Clock;
-
-/// Bytes the writer gathers from its queue into one write.
-const WRITE_BATCH: usize = 64 * 1024;
 
 /// Bytes taken from the socket in one read (into a buffer on the stack, see [`read_some`]).
 const READ_CHUNK: usize = 8 * 1024;
@@ -40,7 +36,6 @@ pub(super) struct Timeouts {
 pub(super) fn run<S, D>(
     stream: S,
     conn: ConnHandle,
-    rx: mpsc::UnboundedReceiver<Bytes>,
     dispatch: Arc<D>,
     limits: Limits,
     timeouts: Timeouts,
@@ -50,7 +45,7 @@ where
     D: Dispatch,
 {
     let (reader, writer) = tokio::io::split(stream);
-    let writer_task = tokio::spawn(write_loop(writer, rx, conn.clone()));
+    let writer_task = tokio::spawn(write_loop(writer, conn.clone()));
     async move {
         read_loop(reader, &conn, &*dispatch, limits, timeouts).await;
         conn.close();
@@ -114,7 +109,7 @@ async fn read_loop<R, D>(
             Ok(Ok(_)) => last_activity = clock.now(),
         }
         loop {
-            match decoder.decode(&mut buf) {
+            match decoder.decode_with(&mut buf, |head| dispatch.take_answer(conn, head)) {
                 // Boxed: held inline, the handlers' futures would be part of this future,
                 // which every connection keeps for as long as it is open.
                 Ok(Some(Item::Message(m))) => Box::pin(dispatch.on_message(conn, m)).await,
@@ -164,49 +159,39 @@ where
     .await
 }
 
-async fn write_loop<W>(mut writer: W, mut rx: mpsc::UnboundedReceiver<Bytes>, conn: ConnHandle)
+async fn write_loop<W>(mut writer: W, conn: ConnHandle)
 where
     W: AsyncWrite + Unpin,
 {
-    loop {
-        let first = tokio::select! {
+    'connection: loop {
+        tokio::select! {
             biased;
-            m = rx.recv() => m,
-            () = conn.closed() => None,
-        };
-        let Some(first) = first else { break };
-        // The bytes stay counted as queued until they are written: a peer that stops
-        // reading stalls the write, and what arrives meanwhile fills its budget.
-        let (written, len) = match rx.try_recv() {
-            Err(_) => (writer.write_all(&first).await, first.len()),
-            // Whatever else is already queued goes out in the same write. The batch lives
-            // only as long as the write: an idle connection keeps no write buffer.
-            Ok(second) => {
-                let mut batch = Vec::with_capacity(WRITE_BATCH);
-                batch.extend_from_slice(&first);
-                batch.extend_from_slice(&second);
-                while batch.len() < WRITE_BATCH {
-                    match rx.try_recv() {
-                        Ok(more) => batch.extend_from_slice(&more),
-                        Err(_) => break,
-                    }
-                }
-                (writer.write_all(&batch).await, batch.len())
+            () = conn.inner.ready.notified() => {}
+            () = conn.closed() => break,
+        }
+        // Everything queued since the last write goes out in one: a room's burst of
+        // deliveries to this member is one write, and one TLS record where it fits. The
+        // batch lives only as long as the write: an idle connection keeps no buffer.
+        loop {
+            let batch = conn.take_queued();
+            if batch.is_empty() {
+                break;
             }
-        };
-        conn.written(len);
-        if let Err(e) = written {
-            tracing::debug!(conn = conn.id(), error = %e, "write failed");
-            conn.close();
-            break;
+            // The bytes stay counted as queued until they are written: a peer that stops
+            // reading stalls the write, and what arrives meanwhile fills its budget.
+            let written = writer.write_all(&batch).await;
+            conn.written(batch.len());
+            if let Err(e) = written {
+                tracing::debug!(conn = conn.id(), error = %e, "write failed");
+                conn.close();
+                break 'connection;
+            }
         }
     }
     // Flush what was queued before the close (e.g. the answer that preceded it), but do
     // not wait long on a peer that stopped reading.
     let flush = async {
-        while let Ok(more) = rx.try_recv() {
-            writer.write_all(&more).await?;
-        }
+        writer.write_all(&conn.take_queued()).await?;
         writer.shutdown().await
     };
     let _ = tokio::time::timeout(FINAL_FLUSH, flush).await;

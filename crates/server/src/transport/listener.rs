@@ -6,11 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use parlance_clock::Clock;
 use sip_proto::Limits;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -236,7 +235,7 @@ async fn serve_stream<D: Dispatch>(
     } else {
         Transport::Tcp
     };
-    let (conn, rx) = ctx
+    let conn = ctx
         .connections
         .register(peer, local, transport, ctx.config.write_queue_bytes);
     tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
@@ -245,14 +244,13 @@ async fn serve_stream<D: Dispatch>(
             connection::run(
                 stream,
                 conn.clone(),
-                rx,
                 dispatch,
                 ctx.limits,
                 ctx.timeouts.clone(),
             )
             .await
         }
-        Some(acceptor) => serve_tls(acceptor, stream, conn.clone(), rx, dispatch, ctx).await,
+        Some(acceptor) => serve_tls(acceptor, stream, conn.clone(), dispatch, ctx).await,
     }
     ctx.connections.unregister(conn.id());
     tracing::debug!(conn = conn.id(), %peer, "connection closed");
@@ -263,7 +261,6 @@ async fn serve_tls<D: Dispatch>(
     acceptor: TlsAcceptor,
     stream: TcpStream,
     conn: ConnHandle,
-    rx: mpsc::UnboundedReceiver<Bytes>,
     dispatch: Arc<D>,
     ctx: &AcceptContext,
 ) {
@@ -283,13 +280,5 @@ async fn serve_tls<D: Dispatch>(
             return;
         }
     };
-    connection::run(
-        tls_stream,
-        conn,
-        rx,
-        dispatch,
-        ctx.limits,
-        ctx.timeouts.clone(),
-    )
-    .await;
+    connection::run(tls_stream, conn, dispatch, ctx.limits, ctx.timeouts.clone()).await;
 }

@@ -1,6 +1,7 @@
 //! Connections: SIP over TCP and TLS. Each connection has one reader (framing with
-//! sip-proto's decoder, handing messages to the dispatcher in order) and one writer fed by a
-//! queue bounded in bytes. The server sends its own requests over the client's connection
+//! sip-proto's decoder, handing messages to the dispatcher in order) and one writer that
+//! writes out, in one go, whatever was queued for it since its last write: a queue
+//! bounded in bytes. The server sends its own requests over the client's connection
 //! too, since clients such as pidgin-sipe do not listen for connections of their own.
 
 mod connection;
@@ -13,10 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use parlance_metrics::Counter;
 use sip_proto::{Message, Rejected, Request, Response};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 pub use listener::{ListenError, Listeners, bind_listeners, listen};
 
@@ -44,6 +44,10 @@ pub trait Dispatch: Send + Sync + 'static {
     fn on_rejected(&self, conn: &ConnHandle, rejected: Rejected)
     -> impl Future<Output = ()> + Send;
     fn on_closed(&self, conn: &ConnHandle) -> impl Future<Output = ()> + Send;
+    /// Offered the head of each response before it is parsed: an answer the dispatcher can
+    /// match from a few fields ([`sip_proto::ResponseMatch`]) it takes, and it is not
+    /// parsed or handed on. Answers to the server's deliveries arrive by the thousand.
+    fn take_answer(&self, conn: &ConnHandle, head: &[u8]) -> bool;
 }
 
 /// A handle to one connection, cheap to clone.
@@ -60,9 +64,13 @@ struct ConnInner {
     transport: Transport,
     /// A remote flow: a client connected to another node of the pool, whose messages that
     /// node forwards here (see `crate::forward`). Its writer publishes instead of writing a
-    /// socket; everything else about it is a connection's.
-    remote: bool,
-    tx: mpsc::UnboundedSender<Bytes>,
+    /// socket; everything else about it is a connection's. Holds the Via parameter naming
+    /// this node, which the client's node needs to send the answers back here.
+    remote: Option<Box<str>>,
+    /// Messages queued for the writer, back to back: it takes them all at once.
+    outbox: Mutex<Vec<u8>>,
+    /// Tells the writer that the outbox is no longer empty.
+    ready: Notify,
     /// Bytes handed to the writer and not yet written to the socket.
     queued: AtomicUsize,
     /// The most `queued` may reach; see [`ConnHandle::send_bytes`].
@@ -89,7 +97,7 @@ pub trait Signer: Send + Sync + std::fmt::Debug {
     fn sign(&self, message: &mut Message);
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
 pub enum SendError {
     #[error("connection closed")]
     Closed,
@@ -115,12 +123,7 @@ impl ConnHandle {
     }
 
     pub fn is_remote(&self) -> bool {
-        self.inner.remote
-    }
-
-    /// Whether what is sent is signed first (see [`Signer`]).
-    pub fn signs(&self) -> bool {
-        self.inner.signer.lock().expect("signer lock").is_some()
+        self.inner.remote.is_some()
     }
 
     /// Sends a message, signed when the connection has a signer.
@@ -144,17 +147,43 @@ impl ConnHandle {
         *self.inner.signer.lock().expect("signer lock") = Some(signer);
     }
 
-    /// Queues bytes for the writer. The queue is bounded in bytes, not in messages: a burst
-    /// of small answers (say, every transaction towards a peer that just went away failing
-    /// at once) is normal traffic, while a peer that stops reading lets large messages pile
-    /// up. One message is always accepted into an empty queue, however large. Past the limit
-    /// the peer is taken to have stopped reading: the connection is closed rather than
-    /// letting it hold up whoever is sending to it.
+    /// Whether what is sent here is signed: then only whole messages may be sent
+    /// ([`Self::send_message`]), not bytes written ahead ([`Self::send_with`]).
+    pub fn signs(&self) -> bool {
+        self.inner.signer.lock().expect("signer lock").is_some()
+    }
+
+    /// The Via of a request the server sends over this connection.
+    pub fn via(&self, branch: &str) -> String {
+        let local = self.local();
+        format!(
+            "SIP/2.0/{} {}:{};branch={branch}{}",
+            self.transport().via_token(),
+            local.ip(),
+            local.port(),
+            self.inner.remote.as_deref().unwrap_or("")
+        )
+    }
+
     pub(crate) fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), SendError> {
+        self.send_with(bytes.len(), |out| out.extend_from_slice(&bytes))
+    }
+
+    /// Queues a message of `len` bytes, which `write` appends to the bytes waiting for the
+    /// writer: it may render the message there, with no buffer of its own. It must not
+    /// block, since the connection's queue is locked while it runs. Messages leave in the
+    /// order their `write` ran.
+    ///
+    /// The queue is bounded in bytes, not in messages: a burst of small answers (say, every
+    /// transaction towards a peer that just went away failing at once) is normal traffic,
+    /// while a peer that stops reading lets large messages pile up. One message is always
+    /// accepted into an empty queue, however large. Past the limit the peer is taken to have
+    /// stopped reading: the connection is closed rather than letting it hold up whoever is
+    /// sending to it.
+    pub fn send_with(&self, len: usize, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
-        let len = bytes.len();
         let before = self.inner.queued.fetch_add(len, Ordering::AcqRel);
         if before > 0 && before + len > self.inner.queue_limit {
             self.inner.queued.fetch_sub(len, Ordering::AcqRel);
@@ -163,10 +192,27 @@ impl ConnHandle {
             self.close();
             return Err(SendError::QueueFull);
         }
-        self.inner.tx.send(Bytes::from(bytes)).map_err(|_| {
-            self.inner.queued.fetch_sub(len, Ordering::AcqRel);
-            SendError::Closed
-        })
+        let mut outbox = self.inner.outbox.lock().expect("outbox lock");
+        let was_empty = outbox.is_empty();
+        let start = outbox.len();
+        write(&mut outbox);
+        debug_assert_eq!(outbox.len() - start, len, "a message as long as announced");
+        drop(outbox);
+        // One wake-up per batch: a writer told once finds everything queued after it.
+        if was_empty {
+            self.inner.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Returns once something was queued since the writer last took the queue.
+    pub(crate) async fn wait_queued(&self) {
+        self.inner.ready.notified().await;
+    }
+
+    /// Everything queued for the writer, leaving the queue empty.
+    pub(crate) fn take_queued(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.inner.outbox.lock().expect("outbox lock"))
     }
 
     /// The writer wrote `len` queued bytes to the socket.
@@ -330,21 +376,26 @@ impl Connections {
         local: SocketAddr,
         transport: Transport,
         queue_limit: usize,
-    ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
-        self.add((peer, local, transport), queue_limit, false)
+    ) -> ConnHandle {
+        self.add((peer, local, transport), queue_limit, None)
     }
 
     /// A remote flow: the client at `peer` is connected to `local` on another node. What
-    /// is sent over it arrives on the returned queue, for the caller to pass on, and is
-    /// bounded by `queue_limit` as a connection's writer queue is.
+    /// is sent over it is queued as on a connection, bounded by `queue_limit`, for the
+    /// caller's writer to pass on ([`ConnHandle::wait_queued`]).
     pub(crate) fn register_remote(
         &self,
         peer: SocketAddr,
         local: SocketAddr,
         transport: Transport,
         queue_limit: usize,
-    ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
-        self.add((peer, local, transport), queue_limit, true)
+        via_param: &str,
+    ) -> ConnHandle {
+        self.add(
+            (peer, local, transport),
+            queue_limit,
+            Some(via_param.into()),
+        )
     }
 
     pub(crate) fn unregister_remote(&self, id: ConnId) {
@@ -355,9 +406,8 @@ impl Connections {
         &self,
         (peer, local, transport): (SocketAddr, SocketAddr, Transport),
         queue_limit: usize,
-        remote: bool,
-    ) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        remote: Option<Box<str>>,
+    ) -> ConnHandle {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let handle = ConnHandle {
             inner: Arc::new(ConnInner {
@@ -366,7 +416,8 @@ impl Connections {
                 local,
                 transport,
                 remote,
-                tx,
+                outbox: Mutex::new(Vec::new()),
+                ready: Notify::new(),
                 queued: AtomicUsize::new(0),
                 queue_limit,
                 closed: AtomicBool::new(false),
@@ -378,11 +429,14 @@ impl Connections {
                 drops: self.drops.clone(),
             }),
         };
-        let into = if remote { &self.remote } else { &self.open };
+        let into = match handle.is_remote() {
+            true => &self.remote,
+            false => &self.open,
+        };
         into.lock()
             .expect("connections lock")
             .insert(id, handle.clone());
-        (handle, rx)
+        handle
     }
 
     fn unregister(&self, id: ConnId) {
@@ -394,7 +448,7 @@ impl Connections {
 mod tests {
     use super::*;
 
-    fn connection(queue_limit: usize) -> (ConnHandle, mpsc::UnboundedReceiver<Bytes>) {
+    fn connection(queue_limit: usize) -> ConnHandle {
         let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
         Connections::default().register(addr, addr, Transport::Tcp, queue_limit)
     }
@@ -403,8 +457,8 @@ mod tests {
     fn an_account_is_signed_out_whatever_the_case_it_registered_with() {
         let connections = Connections::default();
         let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
-        let (alice, _rx) = connections.register(addr, addr, Transport::Tcp, 1000);
-        let (bob, _rx2) = connections.register(addr, addr, Transport::Tcp, 1000);
+        let alice = connections.register(addr, addr, Transport::Tcp, 1000);
+        let bob = connections.register(addr, addr, Transport::Tcp, 1000);
         alice.set_identity("sip:Alice@example.com");
         bob.set_identity("sip:bob@example.com");
         assert_eq!(connections.close_identity("sip:alice@example.com"), 1);
@@ -413,7 +467,7 @@ mod tests {
 
     #[test]
     fn many_small_messages_fit_where_few_large_ones_do_not() {
-        let (conn, _rx) = connection(10_000);
+        let conn = connection(10_000);
         for _ in 0..100 {
             conn.send_bytes(vec![b'a'; 100]).unwrap();
         }
@@ -423,9 +477,9 @@ mod tests {
 
     #[test]
     fn written_bytes_leave_the_budget() {
-        let (conn, mut rx) = connection(1_000);
+        let conn = connection(1_000);
         conn.send_bytes(vec![b'a'; 600]).unwrap();
-        let taken = rx.try_recv().unwrap();
+        let taken = conn.take_queued();
         conn.written(taken.len());
         conn.send_bytes(vec![b'a'; 600]).unwrap();
         assert!(!conn.is_closed());
@@ -435,7 +489,7 @@ mod tests {
     fn a_remote_flow_is_bounded_like_a_connection_and_not_counted_as_one() {
         let connections = Connections::default();
         let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
-        let (flow, _rx) = connections.register_remote(addr, addr, Transport::Tls, 1_000);
+        let flow = connections.register_remote(addr, addr, Transport::Tls, 1_000, ";pn=n1");
         assert!(flow.is_remote());
         assert_eq!(connections.len(), 0);
         assert!(connections.get(flow.id()).is_some());
@@ -449,8 +503,29 @@ mod tests {
 
     #[test]
     fn one_message_larger_than_the_budget_still_goes_into_an_empty_queue() {
-        let (conn, _rx) = connection(1_000);
+        let conn = connection(1_000);
         conn.send_bytes(vec![b'a'; 5_000]).unwrap();
         assert_eq!(conn.send_bytes(vec![b'a'; 1]), Err(SendError::QueueFull));
+    }
+
+    #[test]
+    fn what_is_queued_leaves_in_one_batch_in_order() {
+        let conn = connection(10_000);
+        conn.send_bytes(b"one ".to_vec()).unwrap();
+        conn.send_with(4, |out| out.extend_from_slice(b"two "))
+            .unwrap();
+        conn.send_bytes(b"three".to_vec()).unwrap();
+        assert_eq!(conn.take_queued(), b"one two three");
+        assert!(conn.take_queued().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn a_closed_connection_queues_nothing() {
+        let conn = connection(10_000);
+        conn.close();
+        assert_eq!(
+            conn.send_with(3, |_| unreachable!("not written")),
+            Err(SendError::Closed)
+        );
     }
 }

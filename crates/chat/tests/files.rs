@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parlance_chat::files::{
-    Direction, FileRefusal, FileSettings, FileState, Grant, StoredFile, Transfers,
+    CheckedGrant, Direction, FileRefusal, FileSettings, FileState, Grant, StoredFile, Transfers,
 };
 use parlance_chat::{Answer, ChatService, SessionId};
 use parlance_clock::Clock;
@@ -760,6 +760,124 @@ async fn every_use_of_a_token_checks_it_again() {
         authorize(download, Some(guid), Direction::Download).await,
         Err(FileRefusal::Expired)
     ));
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn a_transfer_reuses_its_grant_only_while_nothing_can_have_changed() {
+    let world = World::start(Some(file_settings())).await;
+    let alice = world.user("alice").await;
+    let bob = world.user("bob").await;
+    let lobby = world.closed_room("Lobby", &[alice, bob]).await;
+    let other = world.open_room("Other").await;
+    let guid = lobby.room.guid.clone();
+    let t = &world.transfers;
+    let holds = |checked: &CheckedGrant, channel: &str| {
+        let (checked, channel) = (checked.clone(), channel.to_owned());
+        async move { t.still_holds(&checked, Some(&channel)).await.unwrap() }
+    };
+    let upload = world.upload_token(bob, &lobby).await;
+    let checked = t
+        .authorize_chunks(&upload, Some(&guid), Direction::Upload)
+        .await
+        .unwrap();
+    assert!(holds(&checked, &guid).await);
+    assert!(holds(&checked, &format!("{{{}}}", guid.to_uppercase())).await);
+    assert!(!holds(&checked, &other.room.guid).await, "another room");
+
+    // A right given takes none away; any right taken from anyone, anywhere, sends the next
+    // chunk through the full check.
+    world
+        .store
+        .set_role(other.room.id, alice.id, Role::Member, true)
+        .await
+        .unwrap();
+    assert!(holds(&checked, &guid).await, "a right given");
+    world
+        .store
+        .set_role(other.room.id, alice.id, Role::Member, false)
+        .await
+        .unwrap();
+    assert!(!holds(&checked, &guid).await, "a right taken elsewhere");
+    let checked = t
+        .authorize_chunks(&upload, Some(&guid), Direction::Upload)
+        .await
+        .unwrap();
+    assert!(holds(&checked, &guid).await, "checked again");
+    world
+        .store
+        .set_role(lobby.room.id, bob.id, Role::Member, false)
+        .await
+        .unwrap();
+    assert!(!holds(&checked, &guid).await);
+    assert!(matches!(
+        t.authorize_chunks(&upload, Some(&guid), Direction::Upload)
+            .await,
+        Err(FileRefusal::NotAllowed)
+    ));
+    world
+        .store
+        .set_role(lobby.room.id, bob.id, Role::Member, true)
+        .await
+        .unwrap();
+    let checked = t
+        .authorize_chunks(&upload, Some(&guid), Direction::Upload)
+        .await
+        .unwrap();
+    world
+        .store
+        .set_disabled("sip:bob@example.test", true)
+        .await
+        .unwrap();
+    assert!(!holds(&checked, &guid).await, "an account disabled");
+    world
+        .store
+        .set_disabled("sip:bob@example.test", false)
+        .await
+        .unwrap();
+
+    // The token spent by its upload's completion.
+    let checked = t
+        .authorize_chunks(&upload, Some(&guid), Direction::Upload)
+        .await
+        .unwrap();
+    let file = t.reserve_name(&checked.grant, "txt").await.unwrap();
+    t.begin_upload(&checked.grant, &file, 3).await.unwrap();
+    assert!(!holds(&checked, &guid).await, "the grant named no file yet");
+    let checked = t
+        .authorize_chunks(&upload, Some(&guid), Direction::Upload)
+        .await
+        .unwrap();
+    assert!(holds(&checked, &guid).await);
+    t.complete_upload(&checked.grant, &file, 3).await.unwrap();
+    assert!(!holds(&checked, &guid).await, "spent");
+
+    // A download token, whose file is then removed; and one that expires.
+    let download = world
+        .token(bob, &lobby, Direction::Download, &file.name)
+        .await
+        .unwrap();
+    let checked = t
+        .authorize_chunks(&download, Some(&guid), Direction::Download)
+        .await
+        .unwrap();
+    assert!(holds(&checked, &guid).await);
+    world.store.remove_file(file.id).await.unwrap();
+    assert!(!holds(&checked, &guid).await, "the file removed");
+
+    let file = world.upload(alice, &lobby, 3).await;
+    let download = world
+        .token(alice, &lobby, Direction::Download, &file.name)
+        .await
+        .unwrap();
+    let checked = t
+        .authorize_chunks(&download, Some(&guid), Direction::Download)
+        .await
+        .unwrap();
+    world.clock.advance(LIFETIME - Duration::from_secs(1));
+    assert!(holds(&checked, &guid).await);
+    world.clock.advance(Duration::from_secs(1));
+    assert!(!holds(&checked, &guid).await, "expired");
     world.finish().await;
 }
 

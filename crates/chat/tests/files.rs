@@ -209,6 +209,21 @@ impl World {
         self.store.file(file.id).await.unwrap().unwrap()
     }
 
+    /// Gives `user` the member role in `room`, or takes it away.
+    async fn member(&self, room: &RoomInfo, user: User, on: bool) {
+        self.store
+            .set_role(room.room.id, user.id, Role::Member, on)
+            .await
+            .unwrap();
+    }
+
+    async fn disable_bob(&self, disabled: bool) {
+        self.store
+            .set_disabled("sip:bob@example.test", disabled)
+            .await
+            .unwrap();
+    }
+
     async fn join(&self, user: User, room: &RoomInfo) {
         let chanid = ChanId::from_uri(0, &room_uri(room)).unwrap();
         let reply = self.command(user, CommandKind::Join(chanid)).await;
@@ -582,13 +597,19 @@ async fn a_post_links_only_complete_files_of_its_own_room() {
     world.finish().await;
 }
 
-#[tokio::test]
-async fn every_use_of_a_token_checks_it_again() {
+/// Alice and Bob, the members of a Closed room, and an Open room beside it.
+async fn two_in_a_closed_lobby() -> (World, User, User, RoomInfo, RoomInfo) {
     let world = World::start(Some(file_settings())).await;
     let alice = world.user("alice").await;
     let bob = world.user("bob").await;
     let lobby = world.closed_room("Lobby", &[alice, bob]).await;
     let other = world.open_room("Other").await;
+    (world, alice, bob, lobby, other)
+}
+
+#[tokio::test]
+async fn every_use_of_a_token_checks_it_again() {
+    let (world, alice, bob, lobby, other) = two_in_a_closed_lobby().await;
     let guid = lobby.room.guid.clone();
     let authorize = |token: String, channel: Option<String>, direction| {
         let transfers = world.transfers.clone();
@@ -645,34 +666,18 @@ async fn every_use_of_a_token_checks_it_again() {
     ));
 
     // Rights taken away after the token was issued count at its next use.
-    world
-        .store
-        .set_role(lobby.room.id, bob.id, Role::Member, false)
-        .await
-        .unwrap();
+    world.member(&lobby, bob, false).await;
     assert!(matches!(
         authorize(upload.clone(), Some(guid.clone()), Direction::Upload).await,
         Err(FileRefusal::NotAllowed)
     ));
-    world
-        .store
-        .set_role(lobby.room.id, bob.id, Role::Member, true)
-        .await
-        .unwrap();
-    world
-        .store
-        .set_disabled("sip:bob@example.test", true)
-        .await
-        .unwrap();
+    world.member(&lobby, bob, true).await;
+    world.disable_bob(true).await;
     assert!(matches!(
         authorize(upload.clone(), Some(guid.clone()), Direction::Upload).await,
         Err(FileRefusal::NotAllowed)
     ));
-    world
-        .store
-        .set_disabled("sip:bob@example.test", false)
-        .await
-        .unwrap();
+    world.disable_bob(false).await;
     assert!(
         authorize(upload.clone(), Some(guid.clone()), Direction::Upload)
             .await
@@ -765,11 +770,7 @@ async fn every_use_of_a_token_checks_it_again() {
 
 #[tokio::test]
 async fn a_transfer_reuses_its_grant_only_while_nothing_can_have_changed() {
-    let world = World::start(Some(file_settings())).await;
-    let alice = world.user("alice").await;
-    let bob = world.user("bob").await;
-    let lobby = world.closed_room("Lobby", &[alice, bob]).await;
-    let other = world.open_room("Other").await;
+    let (world, alice, bob, lobby, other) = two_in_a_closed_lobby().await;
     let guid = lobby.room.guid.clone();
     let t = &world.transfers;
     let holds = |checked: &CheckedGrant, channel: &str| {
@@ -787,54 +788,30 @@ async fn a_transfer_reuses_its_grant_only_while_nothing_can_have_changed() {
 
     // A right given takes none away; any right taken from anyone, anywhere, sends the next
     // chunk through the full check.
-    world
-        .store
-        .set_role(other.room.id, alice.id, Role::Member, true)
-        .await
-        .unwrap();
+    world.member(&other, alice, true).await;
     assert!(holds(&checked, &guid).await, "a right given");
-    world
-        .store
-        .set_role(other.room.id, alice.id, Role::Member, false)
-        .await
-        .unwrap();
+    world.member(&other, alice, false).await;
     assert!(!holds(&checked, &guid).await, "a right taken elsewhere");
     let checked = t
         .authorize_chunks(&upload, Some(&guid), Direction::Upload)
         .await
         .unwrap();
     assert!(holds(&checked, &guid).await, "checked again");
-    world
-        .store
-        .set_role(lobby.room.id, bob.id, Role::Member, false)
-        .await
-        .unwrap();
+    world.member(&lobby, bob, false).await;
     assert!(!holds(&checked, &guid).await);
     assert!(matches!(
         t.authorize_chunks(&upload, Some(&guid), Direction::Upload)
             .await,
         Err(FileRefusal::NotAllowed)
     ));
-    world
-        .store
-        .set_role(lobby.room.id, bob.id, Role::Member, true)
-        .await
-        .unwrap();
+    world.member(&lobby, bob, true).await;
     let checked = t
         .authorize_chunks(&upload, Some(&guid), Direction::Upload)
         .await
         .unwrap();
-    world
-        .store
-        .set_disabled("sip:bob@example.test", true)
-        .await
-        .unwrap();
+    world.disable_bob(true).await;
     assert!(!holds(&checked, &guid).await, "an account disabled");
-    world
-        .store
-        .set_disabled("sip:bob@example.test", false)
-        .await
-        .unwrap();
+    world.disable_bob(false).await;
 
     // The token spent by its upload's completion.
     let checked = t

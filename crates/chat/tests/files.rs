@@ -777,11 +777,16 @@ async fn a_transfer_reuses_its_grant_only_while_nothing_can_have_changed() {
         let (checked, channel) = (checked.clone(), channel.to_owned());
         async move { t.still_holds(&checked, Some(&channel)).await.unwrap() }
     };
+    let check = |token: String, direction| {
+        let guid = guid.clone();
+        async move {
+            t.authorize_chunks(&token, Some(&guid), direction)
+                .await
+                .unwrap()
+        }
+    };
     let upload = world.upload_token(bob, &lobby).await;
-    let checked = t
-        .authorize_chunks(&upload, Some(&guid), Direction::Upload)
-        .await
-        .unwrap();
+    let checked = check(upload.clone(), Direction::Upload).await;
     assert!(holds(&checked, &guid).await);
     assert!(holds(&checked, &format!("{{{}}}", guid.to_uppercase())).await);
     assert!(!holds(&checked, &other.room.guid).await, "another room");
@@ -792,10 +797,7 @@ async fn a_transfer_reuses_its_grant_only_while_nothing_can_have_changed() {
     assert!(holds(&checked, &guid).await, "a right given");
     world.member(&other, alice, false).await;
     assert!(!holds(&checked, &guid).await, "a right taken elsewhere");
-    let checked = t
-        .authorize_chunks(&upload, Some(&guid), Direction::Upload)
-        .await
-        .unwrap();
+    let checked = check(upload.clone(), Direction::Upload).await;
     assert!(holds(&checked, &guid).await, "checked again");
     world.member(&lobby, bob, false).await;
     assert!(!holds(&checked, &guid).await);
@@ -805,26 +807,17 @@ async fn a_transfer_reuses_its_grant_only_while_nothing_can_have_changed() {
         Err(FileRefusal::NotAllowed)
     ));
     world.member(&lobby, bob, true).await;
-    let checked = t
-        .authorize_chunks(&upload, Some(&guid), Direction::Upload)
-        .await
-        .unwrap();
+    let checked = check(upload.clone(), Direction::Upload).await;
     world.disable_bob(true).await;
     assert!(!holds(&checked, &guid).await, "an account disabled");
     world.disable_bob(false).await;
 
     // The token spent by its upload's completion.
-    let checked = t
-        .authorize_chunks(&upload, Some(&guid), Direction::Upload)
-        .await
-        .unwrap();
+    let checked = check(upload.clone(), Direction::Upload).await;
     let file = t.reserve_name(&checked.grant, "txt").await.unwrap();
     t.begin_upload(&checked.grant, &file, 3).await.unwrap();
     assert!(!holds(&checked, &guid).await, "the grant named no file yet");
-    let checked = t
-        .authorize_chunks(&upload, Some(&guid), Direction::Upload)
-        .await
-        .unwrap();
+    let checked = check(upload.clone(), Direction::Upload).await;
     assert!(holds(&checked, &guid).await);
     t.complete_upload(&checked.grant, &file, 3).await.unwrap();
     assert!(!holds(&checked, &guid).await, "spent");
@@ -834,10 +827,7 @@ async fn a_transfer_reuses_its_grant_only_while_nothing_can_have_changed() {
         .token(bob, &lobby, Direction::Download, &file.name)
         .await
         .unwrap();
-    let checked = t
-        .authorize_chunks(&download, Some(&guid), Direction::Download)
-        .await
-        .unwrap();
+    let checked = check(download.clone(), Direction::Download).await;
     assert!(holds(&checked, &guid).await);
     world.store.remove_file(file.id).await.unwrap();
     assert!(!holds(&checked, &guid).await, "the file removed");
@@ -847,10 +837,7 @@ async fn a_transfer_reuses_its_grant_only_while_nothing_can_have_changed() {
         .token(alice, &lobby, Direction::Download, &file.name)
         .await
         .unwrap();
-    let checked = t
-        .authorize_chunks(&download, Some(&guid), Direction::Download)
-        .await
-        .unwrap();
+    let checked = check(download.clone(), Direction::Download).await;
     world.clock.advance(LIFETIME - Duration::from_secs(1));
     assert!(holds(&checked, &guid).await);
     world.clock.advance(Duration::from_secs(1));

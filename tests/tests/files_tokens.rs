@@ -308,3 +308,58 @@ async fn a_restart_in_the_middle_of_an_upload_leaves_nothing_and_tokens_work_aft
     let token = alice.file_token(false, &room, &name).await.unwrap().token;
     assert!(soap.download(&token, f.guid(), &name, 1024).await.unwrap() == data);
 }
+
+/// The chunks of one download reuse its grant and keep its blob open between them; neither
+/// outlives a change: rights taken away, or the file removed, stop the next chunk.
+#[tokio::test]
+async fn a_download_stops_at_its_next_chunk_when_rights_or_its_file_go() {
+    let mut f = FileRoom::start_with(&["alice", "bob"], |c| c.files.max_chunk_kb = 64).await;
+    let chunk = f.max_chunk();
+    let data = content(4 * chunk, 3);
+    let token = f.upload_token(0, "big.bin").await;
+    let mut soap = f.soap().await;
+    let name = soap
+        .upload(&token, f.guid(), "bin", &data, chunk)
+        .await
+        .unwrap();
+    f.post_link(0, "big.bin", &name).await;
+    let download = f.download_token(1, &name).await;
+    let asked = |offset: usize| Request::DownloadChunk {
+        token: download.clone(),
+        channel_id: f.guid().to_owned(),
+        repos_file_name: name.clone(),
+        offset: offset as u64,
+        buffer_size: chunk as u64,
+    };
+    let part = |offset: usize| {
+        Ok(Response::DownloadChunk(
+            data[offset..offset + chunk].to_vec(),
+        ))
+    };
+    // In order, then anywhere: the open blob reads from where it is asked.
+    for offset in [0, chunk, 3 * chunk, 0, 2 * chunk] {
+        assert_eq!(soap.call(&asked(offset)).await, part(offset), "at {offset}");
+    }
+
+    let store = f.s.server().store.clone();
+    let (room_id, bob) = (f.room_id().await, f.user_id("bob").await);
+    store
+        .set_role(room_id, bob, Role::Member, false)
+        .await
+        .unwrap();
+    refused(soap.call(&asked(chunk)).await, "not allowed");
+    store
+        .set_role(room_id, bob, Role::Member, true)
+        .await
+        .unwrap();
+    assert_eq!(soap.call(&asked(chunk)).await, part(chunk));
+
+    let file = f
+        .file_rows()
+        .await
+        .into_iter()
+        .find(|row| row.name == name)
+        .unwrap();
+    assert!(store.remove_file(file.id).await.unwrap());
+    refused(soap.call(&asked(2 * chunk)).await, "token already used");
+}

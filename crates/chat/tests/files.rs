@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parlance_chat::files::{
-    Direction, FileRefusal, FileSettings, FileState, Grant, StoredFile, Transfers,
+    CheckedGrant, Direction, FileRefusal, FileSettings, FileState, Grant, StoredFile, Transfers,
 };
 use parlance_chat::{Answer, ChatService, SessionId};
 use parlance_clock::Clock;
@@ -207,6 +207,21 @@ impl World {
             .await
             .unwrap();
         self.store.file(file.id).await.unwrap().unwrap()
+    }
+
+    /// Gives `user` the member role in `room`, or takes it away.
+    async fn member(&self, room: &RoomInfo, user: User, on: bool) {
+        self.store
+            .set_role(room.room.id, user.id, Role::Member, on)
+            .await
+            .unwrap();
+    }
+
+    async fn disable_bob(&self, disabled: bool) {
+        self.store
+            .set_disabled("sip:bob@example.test", disabled)
+            .await
+            .unwrap();
     }
 
     async fn join(&self, user: User, room: &RoomInfo) {
@@ -582,13 +597,19 @@ async fn a_post_links_only_complete_files_of_its_own_room() {
     world.finish().await;
 }
 
-#[tokio::test]
-async fn every_use_of_a_token_checks_it_again() {
+/// Alice and Bob, the members of a Closed room, and an Open room beside it.
+async fn two_in_a_closed_lobby() -> (World, User, User, RoomInfo, RoomInfo) {
     let world = World::start(Some(file_settings())).await;
     let alice = world.user("alice").await;
     let bob = world.user("bob").await;
     let lobby = world.closed_room("Lobby", &[alice, bob]).await;
     let other = world.open_room("Other").await;
+    (world, alice, bob, lobby, other)
+}
+
+#[tokio::test]
+async fn every_use_of_a_token_checks_it_again() {
+    let (world, alice, bob, lobby, other) = two_in_a_closed_lobby().await;
     let guid = lobby.room.guid.clone();
     let authorize = |token: String, channel: Option<String>, direction| {
         let transfers = world.transfers.clone();
@@ -645,34 +666,18 @@ async fn every_use_of_a_token_checks_it_again() {
     ));
 
     // Rights taken away after the token was issued count at its next use.
-    world
-        .store
-        .set_role(lobby.room.id, bob.id, Role::Member, false)
-        .await
-        .unwrap();
+    world.member(&lobby, bob, false).await;
     assert!(matches!(
         authorize(upload.clone(), Some(guid.clone()), Direction::Upload).await,
         Err(FileRefusal::NotAllowed)
     ));
-    world
-        .store
-        .set_role(lobby.room.id, bob.id, Role::Member, true)
-        .await
-        .unwrap();
-    world
-        .store
-        .set_disabled("sip:bob@example.test", true)
-        .await
-        .unwrap();
+    world.member(&lobby, bob, true).await;
+    world.disable_bob(true).await;
     assert!(matches!(
         authorize(upload.clone(), Some(guid.clone()), Direction::Upload).await,
         Err(FileRefusal::NotAllowed)
     ));
-    world
-        .store
-        .set_disabled("sip:bob@example.test", false)
-        .await
-        .unwrap();
+    world.disable_bob(false).await;
     assert!(
         authorize(upload.clone(), Some(guid.clone()), Direction::Upload)
             .await
@@ -760,6 +765,83 @@ async fn every_use_of_a_token_checks_it_again() {
         authorize(download, Some(guid), Direction::Download).await,
         Err(FileRefusal::Expired)
     ));
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn a_transfer_reuses_its_grant_only_while_nothing_can_have_changed() {
+    let (world, alice, bob, lobby, other) = two_in_a_closed_lobby().await;
+    let guid = lobby.room.guid.clone();
+    let t = &world.transfers;
+    let holds = |checked: &CheckedGrant, channel: &str| {
+        let (checked, channel) = (checked.clone(), channel.to_owned());
+        async move { t.still_holds(&checked, Some(&channel)).await.unwrap() }
+    };
+    let check = |token: String, direction| {
+        let guid = guid.clone();
+        async move {
+            t.authorize_chunks(&token, Some(&guid), direction)
+                .await
+                .unwrap()
+        }
+    };
+    let upload = world.upload_token(bob, &lobby).await;
+    let checked = check(upload.clone(), Direction::Upload).await;
+    assert!(holds(&checked, &guid).await);
+    assert!(holds(&checked, &format!("{{{}}}", guid.to_uppercase())).await);
+    assert!(!holds(&checked, &other.room.guid).await, "another room");
+
+    // A right given takes none away; any right taken from anyone, anywhere, sends the next
+    // chunk through the full check.
+    world.member(&other, alice, true).await;
+    assert!(holds(&checked, &guid).await, "a right given");
+    world.member(&other, alice, false).await;
+    assert!(!holds(&checked, &guid).await, "a right taken elsewhere");
+    let checked = check(upload.clone(), Direction::Upload).await;
+    assert!(holds(&checked, &guid).await, "checked again");
+    world.member(&lobby, bob, false).await;
+    assert!(!holds(&checked, &guid).await);
+    assert!(matches!(
+        t.authorize_chunks(&upload, Some(&guid), Direction::Upload)
+            .await,
+        Err(FileRefusal::NotAllowed)
+    ));
+    world.member(&lobby, bob, true).await;
+    let checked = check(upload.clone(), Direction::Upload).await;
+    world.disable_bob(true).await;
+    assert!(!holds(&checked, &guid).await, "an account disabled");
+    world.disable_bob(false).await;
+
+    // The token spent by its upload's completion.
+    let checked = check(upload.clone(), Direction::Upload).await;
+    let file = t.reserve_name(&checked.grant, "txt").await.unwrap();
+    t.begin_upload(&checked.grant, &file, 3).await.unwrap();
+    assert!(!holds(&checked, &guid).await, "the grant named no file yet");
+    let checked = check(upload.clone(), Direction::Upload).await;
+    assert!(holds(&checked, &guid).await);
+    t.complete_upload(&checked.grant, &file, 3).await.unwrap();
+    assert!(!holds(&checked, &guid).await, "spent");
+
+    // A download token, whose file is then removed; and one that expires.
+    let download = world
+        .token(bob, &lobby, Direction::Download, &file.name)
+        .await
+        .unwrap();
+    let checked = check(download.clone(), Direction::Download).await;
+    assert!(holds(&checked, &guid).await);
+    world.store.remove_file(file.id).await.unwrap();
+    assert!(!holds(&checked, &guid).await, "the file removed");
+
+    let file = world.upload(alice, &lobby, 3).await;
+    let download = world
+        .token(alice, &lobby, Direction::Download, &file.name)
+        .await
+        .unwrap();
+    let checked = check(download.clone(), Direction::Download).await;
+    world.clock.advance(LIFETIME - Duration::from_secs(1));
+    assert!(holds(&checked, &guid).await);
+    world.clock.advance(Duration::from_secs(1));
+    assert!(!holds(&checked, &guid).await, "expired");
     world.finish().await;
 }
 

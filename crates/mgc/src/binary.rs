@@ -1,9 +1,10 @@
 //! `xs:base64Binary` as SOAP stacks write it: the standard alphabet with padding, and XML
 //! whitespace anywhere in between (.NET can break the text into lines of 76 characters).
 //!
-//! Decoding works on the text as it stands in the body, run by run between whitespace, so
-//! the only memory it takes is the output, sized exactly once the length is known; and the
-//! length is checked before anything is decoded, so an oversized chunk costs one scan.
+//! Decoding works on the text as it stands in the body: in one pass when it holds no
+//! whitespace (every byte is read once, by the engine), else run by run between
+//! whitespace; the only memory it takes is the output. The length is checked before
+//! anything is decoded, so an oversized chunk costs one scan.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -27,25 +28,34 @@ pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
 
 /// Decodes `text`, refusing it unread if it holds more than `max_bytes` bytes.
 pub(crate) fn decode(text: &str, max_bytes: usize) -> Result<Vec<u8>, Base64Error> {
-    let significant = text.len() - count_spaces(text.as_bytes());
+    // Spaces are only counted when the text is too long with them: it may fit without.
+    let significant = if text.len() > encoded_len(max_bytes) {
+        text.len() - count_spaces(text.as_bytes())
+    } else {
+        text.len()
+    };
     if significant > encoded_len(max_bytes) {
         return Err(Base64Error::TooLarge);
     }
-    let mut decoder = Decoder {
-        out: Vec::with_capacity(significant / 4 * 3),
-        quantum: [0; 4],
-        held: 0,
-        padded: false,
-    };
-    // Most stacks write one unbroken line; only broken text needs to be split.
-    if significant == text.len() {
-        decoder.feed(text.as_bytes())?;
-    } else {
-        for run in text.as_bytes().split(|&b| is_xml_space(b)) {
-            decoder.feed(run)?;
+    // Most stacks write one unbroken line, which the engine decodes in one pass; it stops
+    // at the first space, and text broken into lines goes run by run.
+    let mut out = Vec::with_capacity(significant / 4 * 3);
+    let out = match STANDARD.decode_vec(text, &mut out) {
+        Ok(()) => out,
+        Err(_) => {
+            out.clear();
+            let mut decoder = Decoder {
+                out,
+                quantum: [0; 4],
+                held: 0,
+                padded: false,
+            };
+            for run in text.as_bytes().split(|&b| is_xml_space(b)) {
+                decoder.feed(run)?;
+            }
+            decoder.finish()?
         }
-    }
-    let out = decoder.finish()?;
+    };
     // Four characters within the limit can still be up to two bytes over it.
     if out.len() > max_bytes {
         return Err(Base64Error::TooLarge);

@@ -100,10 +100,14 @@ pub struct RoomUpdate {
 }
 
 impl RoomUpdate {
-    /// Whether the change can shut someone out of the room: privacy and disabling decide
-    /// who may stay.
+    /// Whether the change can take a right from someone: privacy and disabling decide who
+    /// may stay; behavior and file posting who may post, and post files (a file transfer
+    /// in progress reuses its grant only while no such change is recorded).
     pub fn changes_access(&self) -> bool {
-        self.privacy.is_some() || self.disabled == Some(true)
+        self.privacy.is_some()
+            || self.disabled == Some(true)
+            || self.behavior.is_some()
+            || self.file_post.is_some()
     }
 }
 

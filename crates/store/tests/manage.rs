@@ -266,7 +266,8 @@ async fn edits_and_role_changes_carry_their_records_and_access_changes() {
             room_id: Some(lobby.id),
             category_id: None,
         };
-        assert_eq!(kinds, [rights(None), rights(Some(bob))]);
+        // Privacy, file posting (who may post files), then bob's role taken away.
+        assert_eq!(kinds, [rights(None), rights(None), rights(Some(bob))]);
 
         let log = store.audit_for_room(lobby.id, 10).await.unwrap();
         let actions: Vec<&str> = log.iter().map(|e| e.detail.as_str()).collect();
@@ -395,6 +396,45 @@ async fn category_changes_carry_their_records() {
                 .await,
             Err(StoreError::Invalid { .. })
         ));
+
+        // File posting is a right an upload in progress holds: changing it is recorded.
+        let before = store.last_access_change().await.unwrap();
+        let description = CategoryUpdate {
+            description: Some("d2".into()),
+            ..CategoryUpdate::default()
+        };
+        store
+            .edit_category(
+                projects.id,
+                &description,
+                &audit(alice, "category.edit", "e"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.last_access_change().await.unwrap(), before);
+        let files_on = CategoryUpdate {
+            file_post: Some(true),
+            ..CategoryUpdate::default()
+        };
+        store
+            .edit_category(projects.id, &files_on, &audit(alice, "category.edit", "f"))
+            .await
+            .unwrap();
+        let kinds: Vec<ChangeKind> = store
+            .access_changes_after(before, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [ChangeKind::Rights {
+                principal_id: None,
+                room_id: None,
+                category_id: Some(projects.id),
+            }]
+        );
         engine.finish().await;
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 pub use names::extension_of;
 pub(crate) use names::is_original_name;
 pub use parlance_store::files::{Direction, FileState, FileToken, StoredFile};
-pub use transfers::{FileRefusal, Grant, Transfers};
+pub use transfers::{CheckedGrant, FileRefusal, Grant, Transfers};
 
 /// The file service's settings. `ChatSettings::files` is `None` when the HTTPS listener is
 /// off: then there is no service to hand tokens for, and `cmd:getfutok`/`cmd:getfdtok` are

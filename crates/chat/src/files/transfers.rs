@@ -35,6 +35,16 @@ pub struct Grant {
     pub file: Option<StoredFile>,
 }
 
+/// A grant and where the feed of access changes stood when it was checked. That feed
+/// (`Store::last_access_change`) records every change to anyone's rights, in the
+/// transaction of the change; it is how live chat sessions learn of them too. While it has
+/// not moved, a grant still holds whatever the change would have been.
+#[derive(Debug, Clone)]
+pub struct CheckedGrant {
+    pub grant: Grant,
+    rights_seen: i64,
+}
+
 /// Why a token or a file operation is refused. The `Display` text is a short reason fit to
 /// show any client (a SOAP `faultstring`, a JSON `error`): it never tells whether a room the
 /// caller may not see exists. The store's own errors are behind [`FileRefusal::Store`].
@@ -164,6 +174,46 @@ impl Transfers {
             principal_uri: user.uri,
             file,
         })
+    }
+
+    /// As [`Transfers::authorize`], for the chunks of a transfer: the grant is dated, so that
+    /// the next chunk can reuse it through [`Transfers::still_holds`].
+    pub async fn authorize_chunks(
+        &self,
+        token: &str,
+        channel_id: Option<&str>,
+        direction: Direction,
+    ) -> Result<CheckedGrant, FileRefusal> {
+        // Read first: a change committed while the token is checked moves the feed past
+        // this point, so the next chunk checks again.
+        let rights_seen = self.store.last_access_change().await?;
+        let grant = self.authorize(token, channel_id, direction).await?;
+        Ok(CheckedGrant { grant, rights_seen })
+    }
+
+    /// Whether `checked` holds for the next chunk of its transfer, which names
+    /// `channel_id`: the token not expired (on the clock), still unspent and naming the same
+    /// file, and no change to anyone's rights recorded since it was checked. Two reads
+    /// instead of [`Transfers::authorize`]'s six, for every chunk of a large file. `false`
+    /// says only "check it all again": [`Transfers::authorize_chunks`] then says why a token
+    /// no longer serves, if it does not.
+    pub async fn still_holds(
+        &self,
+        checked: &CheckedGrant,
+        channel_id: Option<&str>,
+    ) -> Result<bool, FileRefusal> {
+        let grant = &checked.grant;
+        if self.now() >= grant.token.expires_at
+            || channel_id.is_some_and(|c| !same_guid(c, &grant.room_guid))
+        {
+            return Ok(false);
+        }
+        let (token, rights) = tokio::try_join!(
+            self.store.file_token(&grant.token.token),
+            self.store.last_access_change()
+        )?;
+        Ok(rights == checked.rights_seen
+            && token.is_some_and(|t| !t.spent && t.file_id == grant.token.file_id))
     }
 
     /// Upload: the token's repository name, `<GUID>.<ext>` (`<GUID>` for an empty

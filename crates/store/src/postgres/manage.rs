@@ -99,6 +99,11 @@ impl PgStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("category".into()));
         }
+        if update.file_post.is_some() {
+            // Who may post files in the category's rooms: an upload in progress there is
+            // checked again.
+            record_scope_change(&mut tx, category_id).await?;
+        }
         write_audit(&mut tx, Subject::Category(category_id), audit).await?;
         let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE id = $1");
         let row = sqlx::query(&sql)

@@ -11,6 +11,7 @@
 //! partial file and the file's row go, and the token may start over), or its token expires
 //! first ([`Files::sweep`]).
 
+mod downloads;
 mod plain;
 mod range;
 mod refusal;
@@ -24,12 +25,13 @@ use axum::Router;
 use axum::routing::{post, put};
 use bytes::Bytes;
 use futures_util::Stream;
-use parlance_chat::files::{FileSettings, Grant, Transfers};
+use parlance_chat::files::{CheckedGrant, FileSettings, Grant, Transfers};
 use parlance_files::{Blob, FileError, FileStore};
 use parlance_store::files::{Direction, StoredFile};
 use tokio::runtime::Handle;
 use tokio::sync::OwnedMutexGuard;
 
+use self::downloads::OpenBlobs;
 use self::refusal::Refusal;
 use self::uploads::{InProgress, Uploads};
 
@@ -46,6 +48,8 @@ struct Inner {
     core: Handle,
     store: FileStore,
     uploads: Uploads,
+    /// SOAP downloads' blobs between their chunks, with the grants they were sent under.
+    open_blobs: OpenBlobs<CheckedGrant>,
     /// What a SOAP request may hold: one chunk, base64-encoded, and its envelope.
     soap_limits: mgc::Limits,
 }
@@ -65,6 +69,7 @@ impl Files {
                 core,
                 store,
                 uploads: Uploads::new(max_uploads_per_user),
+                open_blobs: OpenBlobs::default(),
                 soap_limits,
             }),
         }
@@ -79,8 +84,10 @@ impl Files {
     }
 
     /// Ends the uploads whose token expired before their last byte arrived (the partial
-    /// file and the file's row go), then forgets the expired tokens.
+    /// file and the file's row go), then forgets the expired tokens; closes the blobs of
+    /// downloads that stopped asking for chunks.
     pub async fn sweep(&self) {
+        self.inner.open_blobs.sweep(std::time::Instant::now());
         let expired = match self
             .in_core(|t| async move { t.expired_uploads().await })
             .await
@@ -161,6 +168,32 @@ impl Files {
         .await
     }
 
+    /// The grant for a transfer, or for the next chunk of one (`AppendChunk`,
+    /// `DownloadChunk`): `held`,
+    /// the one its last chunk was served under, while it still holds
+    /// ([`Transfers::still_holds`]); otherwise the token authorised anew. A 100 MB file is a
+    /// hundred chunks, each waiting for the one before: two reads instead of six each, on a
+    /// core runtime reached across threads, are time the client would otherwise wait.
+    async fn transfer_grant(
+        &self,
+        token: &str,
+        channel_id: Option<&str>,
+        direction: Direction,
+        held: Option<CheckedGrant>,
+    ) -> Result<CheckedGrant, Refusal> {
+        let (token, channel_id) = (token.to_owned(), channel_id.map(str::to_owned));
+        self.in_core(move |t| async move {
+            let channel_id = channel_id.as_deref();
+            if let Some(held) = held
+                && t.still_holds(&held, channel_id).await?
+            {
+                return Ok(held);
+            }
+            t.authorize_chunks(&token, channel_id, direction).await
+        })
+        .await
+    }
+
     /// A repository name for the grant's upload, reserved.
     async fn reserve_name(&self, grant: &Grant, extension: &str) -> Result<StoredFile, Refusal> {
         let (grant, extension) = (grant.clone(), extension.to_owned());
@@ -179,10 +212,11 @@ impl Files {
     /// place in the table, locked, filled.
     async fn start_upload(
         &self,
-        grant: &Grant,
+        checked: &CheckedGrant,
         file: &StoredFile,
         file_length: u64,
     ) -> Result<OwnedMutexGuard<Option<InProgress>>, Refusal> {
+        let grant = &checked.grant;
         let mut slot =
             self.inner
                 .uploads
@@ -199,6 +233,7 @@ impl Files {
             .await?;
         *slot = Some(InProgress {
             upload,
+            checked: checked.clone(),
             file: file.clone(),
             file_length,
         });
@@ -260,12 +295,13 @@ impl Files {
     }
 
     /// The compliance row of a download, written once per token before its first byte
-    /// leaves.
-    async fn record_download(&self, grant: &Grant) -> Result<(), Refusal> {
+    /// leaves. The grant is marked, so that the chunks reusing it write none.
+    async fn record_download(&self, grant: &mut Grant) -> Result<(), Refusal> {
         if !grant.token.download_recorded {
-            let grant = grant.clone();
-            self.in_core(move |t| async move { t.record_download(&grant).await })
+            let recorded = grant.clone();
+            self.in_core(move |t| async move { t.record_download(&recorded).await })
                 .await?;
+            grant.token.download_recorded = true;
         }
         Ok(())
     }
@@ -289,15 +325,21 @@ async fn to_completion<T: Send + 'static>(
 const STEP: usize = 64 * 1024;
 
 /// `len` bytes of a stored file from `start`, read a step at a time as hyper sends them:
-/// the body of a download, whichever API asked.
+/// the body of a download, whichever API asked. Once all are read, the blob goes to
+/// `done`, which may keep it for the next part of the file.
 fn read_steps(
     blob: Blob,
     start: u64,
     len: u64,
+    done: impl FnOnce(Blob) + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes, FileError>> + Send + 'static {
     let end = start + len;
-    futures_util::stream::try_unfold((blob, start), move |(mut blob, at)| async move {
+    let state = (blob, start, Some(done));
+    futures_util::stream::try_unfold(state, move |(mut blob, at, mut done)| async move {
         if at >= end {
+            if let Some(done) = done.take() {
+                done(blob);
+            }
             return Ok(None);
         }
         let want = usize::try_from(end - at).map_or(STEP, |left| left.min(STEP));
@@ -308,7 +350,7 @@ fn read_steps(
             return Ok(None);
         }
         let next = at + bytes.len() as u64;
-        Ok(Some((bytes, (blob, next))))
+        Ok(Some((bytes, (blob, next, done))))
     })
 }
 

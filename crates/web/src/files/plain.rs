@@ -11,7 +11,7 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parlance_chat::files::Grant;
+use parlance_chat::files::CheckedGrant;
 use parlance_store::files::{Direction, StoredFile};
 
 use super::range::{self, Span};
@@ -74,12 +74,13 @@ async fn store(
     let mut body = conn.body(body, max)?;
     // The length is checked against the room's limits before the first byte is stored.
     let length = body.declared_len().ok_or(Refusal::LengthRequired)?;
-    let grant = files
-        .authorize(token, None, Some(Direction::Upload))
+    let checked = files
+        .transfer_grant(token, None, Direction::Upload, None)
         .await?;
+    let grant = &checked.grant;
     let extension = parlance_chat::files::extension_of(&grant.token.file_url);
-    let file = files.reserve_name(&grant, extension).await?;
-    match receive(files, &grant, &file, length, &mut body).await {
+    let file = files.reserve_name(grant, extension).await?;
+    match receive(files, &checked, &file, length, &mut body).await {
         Ok(size) => Ok((file.name, size)),
         Err(refusal) => {
             files.end_upload(&grant.token.token, Some(&file)).await;
@@ -90,12 +91,13 @@ async fn store(
 
 async fn receive(
     files: &Files,
-    grant: &Grant,
+    checked: &CheckedGrant,
     file: &StoredFile,
     length: u64,
     body: &mut BodyReader,
 ) -> Result<u64, Refusal> {
-    let mut slot = files.start_upload(grant, file, length).await?;
+    let grant = &checked.grant;
+    let mut slot = files.start_upload(checked, file, length).await?;
     let progress = slot.as_mut().ok_or(Refusal::NoUpload)?;
     // hyper ends the body at its Content-Length, and fails it if it ends before.
     while let Some(data) = body.chunk().await? {
@@ -111,10 +113,11 @@ async fn send(
     head: bool,
     headers: &HeaderMap,
 ) -> Result<Response, Refusal> {
-    let grant = files
+    let mut grant = files
         .authorize(token, None, Some(Direction::Download))
         .await?;
     let (file, blob) = files.open_download(&grant).await?;
+    let original_name = file.original_name.clone();
     let size = blob.len();
     let range = headers.get(RANGE).and_then(|v| v.to_str().ok());
     let span = range::requested(range, size)?;
@@ -142,11 +145,11 @@ async fn send(
     );
     out.insert(CONTENT_LENGTH, HeaderValue::from(len));
     out.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    out.insert(CONTENT_DISPOSITION, attachment(&file.original_name));
+    out.insert(CONTENT_DISPOSITION, attachment(&original_name));
     if !head {
         // No byte leaves before the compliance row of the download is committed.
-        files.record_download(&grant).await?;
-        *response.body_mut() = Body::from_stream(read_steps(blob, span.start, len));
+        files.record_download(&mut grant).await?;
+        *response.body_mut() = Body::from_stream(read_steps(blob, span.start, len, drop));
     }
     Ok(response)
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use mgc::{Request, StreamedChunk};
-use parlance_chat::files::Grant;
+use parlance_chat::files::{CheckedGrant, Grant};
 use parlance_files::Blob;
 use parlance_store::files::Direction;
 
@@ -44,7 +44,7 @@ pub(super) async fn call(
     };
     match to_completion(work).await {
         Ok(Answer::Whole(response)) => xml(StatusCode::OK, mgc::write_response(&response)),
-        Ok(Answer::Chunk { blob, offset, len }) => streamed_chunk(*blob, offset, len),
+        Ok(Answer::Chunk(chunk)) => streamed_chunk(files, *chunk),
         Err(refusal) => {
             log_refusal(conn.peer, Some(&token), operation.as_str(), &refusal);
             fault(&refusal)
@@ -82,12 +82,16 @@ async fn read(
 /// What a call that succeeded answers.
 enum Answer {
     Whole(mgc::Response),
-    /// `len` bytes (at least one) of a stored file from `offset`, written as they are read.
-    Chunk {
-        blob: Box<Blob>,
-        offset: u64,
-        len: usize,
-    },
+    Chunk(Box<OutgoingChunk>),
+}
+
+/// `len` bytes (at least one) of a stored file from `offset`, written as they are read;
+/// then the blob is parked, with the grant it was sent under, for the token's next chunk.
+struct OutgoingChunk {
+    blob: Blob,
+    offset: u64,
+    len: usize,
+    checked: CheckedGrant,
 }
 
 async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
@@ -154,36 +158,63 @@ async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
             offset,
             buffer_size,
         } => {
-            let grant = files
-                .authorize(&token, Some(&channel_id), Some(Direction::Download))
+            // The token's last chunk parked its blob and grant, unless it was long ago.
+            let parked = files.inner.open_blobs.take(&token.to_ascii_lowercase());
+            let (held, parked) = parked.unzip();
+            let parked_file = held
+                .as_ref()
+                .and_then(|h: &CheckedGrant| h.grant.file.as_ref().map(|f| f.id));
+            let mut checked = files
+                .transfer_grant(&token, Some(&channel_id), Direction::Download, held)
                 .await?;
-            download_file(&grant, &repos_file_name)?;
-            let (_, blob) = files.open_download(&grant).await?;
-            files.record_download(&grant).await?;
+            let file_id = download_file(&checked.grant, &repos_file_name)?.id;
+            let blob = match parked {
+                Some(blob) if parked_file == Some(file_id) => blob,
+                _ => files.open_download(&checked.grant).await?.1,
+            };
+            files.record_download(&mut checked.grant).await?;
             let max_chunk = files.settings().max_chunk_bytes;
             let wanted = usize::try_from(buffer_size).map_or(max_chunk, |n| n.min(max_chunk));
             let left = usize::try_from(blob.len().saturating_sub(offset)).unwrap_or(usize::MAX);
             match wanted.min(left) {
                 0 => Answer::Whole(R::DownloadChunk(Vec::new())),
-                len => Answer::Chunk {
-                    blob: Box::new(blob),
+                len => Answer::Chunk(Box::new(OutgoingChunk {
+                    blob,
                     offset,
                     len,
-                },
+                    checked,
+                })),
             }
         }
     })
 }
 
 /// A `DownloadChunk` answer written as the file is read: the client receives the start of
-/// the chunk while the rest is still being read and decrypted. Its length is known before
+/// the chunk while the rest is still being read and decrypted. Its blob is parked for the
+/// next chunk once this one is read ([`super::downloads`]). Its length is known before
 /// the first byte is read; a read that fails half-way can only end the connection, which
 /// the client takes as the failed transfer it is.
-fn streamed_chunk(blob: Blob, offset: u64, len: usize) -> Response {
+fn streamed_chunk(files: Files, chunk: OutgoingChunk) -> Response {
+    let OutgoingChunk {
+        blob,
+        offset,
+        len,
+        checked,
+    } = chunk;
     let (writer, head) = StreamedChunk::new(len);
     let answer_len = writer.answer_len();
+    let end = offset + len as u64;
+    let park = move |blob: Blob| {
+        if end < blob.len() {
+            let token = checked.grant.token.token.clone();
+            files.inner.open_blobs.park(&token, checked, blob);
+        }
+    };
     let text = futures_util::stream::try_unfold(
-        (Box::pin(read_steps(blob, offset, len as u64)), Some(writer)),
+        (
+            Box::pin(read_steps(blob, offset, len as u64, park)),
+            Some(writer),
+        ),
         |(mut steps, writer)| async move {
             let Some(mut writer) = writer else {
                 return Ok(None);
@@ -222,19 +253,25 @@ async fn append(
     channel_id: &str,
     chunk: Chunk<'_>,
 ) -> Result<u64, Refusal> {
-    let grant = match files
-        .authorize(token, Some(channel_id), Some(Direction::Upload))
+    // Tokens are stored lower-case; the table is keyed by the stored form.
+    let key = token.to_ascii_lowercase();
+    let held = match files.inner.uploads.get(&key) {
+        Some(slot) => slot.lock().await.as_ref().map(|p| p.checked.clone()),
+        None => None,
+    };
+    let checked = match files
+        .transfer_grant(token, Some(channel_id), Direction::Upload, held)
         .await
     {
-        Ok(grant) => grant,
+        Ok(checked) => checked,
         Err(refusal) => {
-            // Tokens are stored lower-case; the table is keyed by the stored form.
-            files.end_upload(&token.to_ascii_lowercase(), None).await;
+            files.end_upload(&key, None).await;
             return Err(refusal);
         }
     };
-    let stored = store_chunk(files, &grant, chunk).await;
+    let stored = store_chunk(files, &checked, chunk).await;
     if stored.is_err() {
+        let grant = &checked.grant;
         files
             .end_upload(&grant.token.token, grant.file.as_ref())
             .await;
@@ -242,7 +279,12 @@ async fn append(
     stored
 }
 
-async fn store_chunk(files: &Files, grant: &Grant, chunk: Chunk<'_>) -> Result<u64, Refusal> {
+async fn store_chunk(
+    files: &Files,
+    checked: &CheckedGrant,
+    chunk: Chunk<'_>,
+) -> Result<u64, Refusal> {
+    let grant = &checked.grant;
     let file = grant
         .file
         .as_ref()
@@ -250,7 +292,7 @@ async fn store_chunk(files: &Files, grant: &Grant, chunk: Chunk<'_>) -> Result<u
         .ok_or(Refusal::WrongFile)?;
     let mut slot = match files.inner.uploads.get(&grant.token.token) {
         Some(slot) => slot.lock_owned().await,
-        None if chunk.offset == 0 => files.start_upload(grant, file, chunk.file_length).await?,
+        None if chunk.offset == 0 => files.start_upload(checked, file, chunk.file_length).await?,
         None => return Err(Refusal::OffsetMismatch { stored: 0 }),
     };
     let progress = slot.as_mut().ok_or(Refusal::NoUpload)?;
@@ -267,6 +309,7 @@ async fn store_chunk(files: &Files, grant: &Grant, chunk: Chunk<'_>) -> Result<u
     if stored + chunk.data.len() as u64 > chunk.file_length {
         return Err(Refusal::BeyondLength);
     }
+    progress.checked = checked.clone();
     progress.upload.write(chunk.data).await?;
     let stored = progress.upload.len();
     if stored < chunk.file_length {

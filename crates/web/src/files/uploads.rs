@@ -5,17 +5,19 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use parlance_chat::files::CheckedGrant;
 use parlance_files::Upload;
 use parlance_store::files::StoredFile;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use super::refusal::Refusal;
 
-/// One upload: the file being written, the row it will complete, and the length its
-/// uploader declared.
+/// One upload: the file being written, the grant its last chunk was stored under, the row
+/// it will complete, and the length its uploader declared.
 #[derive(Debug)]
 pub(crate) struct InProgress {
     pub(crate) upload: Upload,
+    pub(crate) checked: CheckedGrant,
     pub(crate) file: StoredFile,
     pub(crate) file_length: u64,
 }

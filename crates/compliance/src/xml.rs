@@ -52,7 +52,9 @@ struct Document {
     /// What is written but not yet handed to the output.
     buf: Vec<u8>,
     details: Details,
-    /// Where each principal's rendered `Sender` line is in `fragments`.
+    /// Where each principal's rendered `Sender` line is in `fragments`, by principal id: a
+    /// batch's records name each principal with the same address and name (one join of
+    /// the store's read), and the model makes one `Sender` of them.
     senders: HashMap<i64, Range<usize>>,
     fragments: Vec<u8>,
 }

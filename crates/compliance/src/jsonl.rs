@@ -55,7 +55,7 @@ impl<'a> From<&'a Instant> for InstantFields<'a> {
     fn from(at: &'a Instant) -> Self {
         InstantFields {
             since1970: at.since1970,
-            string: &at.string,
+            string: at.string(),
             long: at.ticks,
         }
     }

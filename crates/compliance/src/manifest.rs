@@ -8,7 +8,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, Event};
 
 use crate::attach::Attachment;
-use crate::xml::attr;
+use crate::escape::attr;
 
 /// One FILEUPLOAD of the output file.
 #[derive(Debug, Clone, PartialEq, Eq)]

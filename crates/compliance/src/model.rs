@@ -2,6 +2,7 @@
 //! messages, grouped into one conversation per room for each batch (the interval).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parlance_store::history::ComplianceRecord;
 
@@ -69,7 +70,8 @@ pub struct Message {
     pub content: String,
     /// The room's message sequence number for CHAT; 0 otherwise (`Message@id`).
     pub id: i64,
-    pub sender: Sender,
+    /// Shared by every message of the principal in the batch.
+    pub sender: Arc<Sender>,
     pub at: Instant,
 }
 
@@ -111,10 +113,11 @@ impl Conversation {
 }
 
 /// Groups records (in outbox order) into one conversation per room, rooms in the order of
-/// their first event.
+/// their first event. A batch names a few principals many times over: each is made once.
 pub fn conversations(records: Vec<ComplianceRecord>, domain: &str) -> Vec<Conversation> {
     let mut out: Vec<Conversation> = Vec::new();
     let mut index: HashMap<i64, usize> = HashMap::new();
+    let mut senders: HashMap<i64, Arc<Sender>> = HashMap::new();
     for r in records {
         let e = r.event;
         let at = index.entry(e.room_id).or_insert_with(|| {
@@ -138,15 +141,20 @@ pub fn conversations(records: Vec<ComplianceRecord>, domain: &str) -> Vec<Conver
             },
             kind,
             content: e.content,
-            sender: Sender {
-                id: e.principal_id,
-                uri: r
-                    .principal_uri
-                    .strip_prefix("sip:")
-                    .unwrap_or(&r.principal_uri)
-                    .to_owned(),
-                name: r.principal_name,
-            },
+            sender: senders
+                .entry(e.principal_id)
+                .or_insert_with(|| {
+                    Arc::new(Sender {
+                        id: e.principal_id,
+                        uri: r
+                            .principal_uri
+                            .strip_prefix("sip:")
+                            .unwrap_or(&r.principal_uri)
+                            .to_owned(),
+                        name: r.principal_name,
+                    })
+                })
+                .clone(),
             at: Instant::from_unix_nanos(e.at),
         });
     }

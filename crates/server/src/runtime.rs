@@ -9,11 +9,18 @@
 //! took a 1,000-member room's p99 from 8× its quiet value to about 2× on two cores with
 //! these threads niced (BENCHMARKS.md, "Files"). An export reads and writes as fast as the
 //! cores let it; at `compliance.nice` it leaves them to the chat first.
+//!
+//! A lower priority decides who runs first when both want a core, but a chat thread that
+//! wakes still waits for the kernel to take the core back from a niced thread running
+//! there; with an export busy on every core, each wake-up of a message's fan-out can wait
+//! so. The exporter's threads (its reads on SQLite's worker overlap its writes) are
+//! therefore also confined to one core — the last one the process may use — so that the
+//! chat always has a core the export never runs on.
 
 use std::future::Future;
 
 use rustix::process::{getpriority_process, setpriority_process};
-use rustix::thread::gettid;
+use rustix::thread::{CpuSet, gettid, sched_getaffinity, sched_setaffinity};
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinHandle;
 
@@ -29,11 +36,45 @@ impl LowPriorityRuntime {
         threads: usize,
         nice: i32,
     ) -> std::io::Result<LowPriorityRuntime> {
+        LowPriorityRuntime::build(name, threads, nice, None)
+    }
+
+    /// As [`LowPriorityRuntime::new`], with every thread — and every thread those start —
+    /// on one core: the last of those the starting thread may run on. On a single core it
+    /// is the same as `new`.
+    pub fn on_one_core(
+        name: &'static str,
+        threads: usize,
+        nice: i32,
+    ) -> std::io::Result<LowPriorityRuntime> {
+        let allowed = sched_getaffinity(None)?;
+        let one = (allowed.count() > 1)
+            .then(|| (0..CpuSet::MAX_CPU).rev().find(|&cpu| allowed.is_set(cpu)))
+            .flatten()
+            .map(|cpu| {
+                let mut set = CpuSet::new();
+                set.set(cpu);
+                set
+            });
+        LowPriorityRuntime::build(name, threads, nice, one)
+    }
+
+    fn build(
+        name: &'static str,
+        threads: usize,
+        nice: i32,
+        cores: Option<CpuSet>,
+    ) -> std::io::Result<LowPriorityRuntime> {
         let base = getpriority_process(Some(gettid()))?;
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name(name)
-            .on_thread_start(move || lower_priority(name, base, nice))
+            .on_thread_start(move || {
+                lower_priority(name, base, nice);
+                if let Some(cores) = &cores {
+                    confine(name, cores);
+                }
+            })
             .enable_all()
             .build()?;
         Ok(LowPriorityRuntime(Some(runtime)))
@@ -60,6 +101,14 @@ fn lower_priority(name: &str, base: i32, nice: i32) {
     let lowered = (base + nice).min(MAX_NICE);
     if let Err(e) = setpriority_process(Some(gettid()), lowered) {
         tracing::warn!(error = %e, nice = lowered, thread = name, "a background thread keeps the chat's priority");
+    }
+}
+
+/// Linux gives each thread a CPU affinity of its own, inherited by the threads it starts:
+/// this sets the calling thread's.
+fn confine(name: &str, cores: &CpuSet) {
+    if let Err(e) = sched_setaffinity(None, cores) {
+        tracing::warn!(error = %e, thread = name, "a background thread may run on every core");
     }
 }
 
@@ -99,5 +148,41 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(blocking, (base + 3).min(MAX_NICE));
+    }
+
+    #[tokio::test]
+    async fn on_one_core_its_threads_and_theirs_share_the_last_allowed_core() {
+        let allowed = sched_getaffinity(None).unwrap();
+        let last = (0..CpuSet::MAX_CPU)
+            .rev()
+            .find(|&cpu| allowed.is_set(cpu))
+            .unwrap();
+        let runtime = LowPriorityRuntime::on_one_core("parlance-test", 2, 3).unwrap();
+        let cores = |set: CpuSet| {
+            (0..CpuSet::MAX_CPU)
+                .filter(|&cpu| set.is_set(cpu))
+                .collect::<Vec<_>>()
+        };
+        let worker = runtime
+            .spawn(async { sched_getaffinity(None).unwrap() })
+            .await
+            .unwrap();
+        // A plain thread started from a worker: SQLite's connection worker is one.
+        let started = runtime
+            .spawn(async {
+                std::thread::spawn(|| sched_getaffinity(None).unwrap())
+                    .join()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+        let expected = match allowed.count() {
+            1 => cores(allowed),
+            _ => vec![last],
+        };
+        assert_eq!(cores(worker), expected);
+        assert_eq!(cores(started), expected);
+        // The runtime's own thread keeps every core.
+        assert_eq!(cores(sched_getaffinity(None).unwrap()), cores(allowed));
     }
 }

@@ -117,6 +117,51 @@ async fn records_name_their_principal_and_room_even_once_the_account_is_removed(
     }
 }
 
+/// Records carry their rows exactly, whatever the content holds (SQLite packs a page of
+/// them into one value: separators, markup and line breaks must not confuse it), and a
+/// page stops at its limit. (NUL, which PostgreSQL's text cannot hold, passes through
+/// SQLite's page in the exporter's golden-file test.)
+#[tokio::test]
+async fn records_carry_any_content_and_time_exactly() {
+    let contents = [
+        "",
+        "a,b;c:d 7,2,3,,5;",
+        "<b>&amp;</b> \"q\" 'a'\r\n\ttab",
+        "bell\u{7}",
+        "é 😀 \u{FFFE}\u{FFFF}",
+        "12,34",
+    ];
+    for engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let lobby = room(store, "Lobby, <the> \"first\"").await;
+        for (i, content) in contents.iter().enumerate() {
+            let at = [i64::MIN + 1, -1, 0, 1, i64::MAX][i % 5] - i as i64 % 2;
+            store
+                .record_event(ComplianceKind::Backchat, lobby.id, alice, content, at)
+                .await
+                .unwrap();
+        }
+        let events = store.compliance_events(0, 100).await.unwrap();
+        let records = store.compliance_records(0, 100).await.unwrap();
+        assert_eq!(records.len(), contents.len());
+        for (record, event) in records.iter().zip(&events) {
+            assert_eq!(&record.event, event);
+            assert_eq!(record.room_name, "Lobby, <the> \"first\"");
+        }
+        let page = store.compliance_records(events[1].id, 2).await.unwrap();
+        assert_eq!(page, records[2..4]);
+        assert!(
+            store
+                .compliance_records(events[5].id, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        engine.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
     for mut engine in engines().await {

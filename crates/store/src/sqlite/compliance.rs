@@ -6,7 +6,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::SqliteStore;
 use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
-use crate::history::{ComplianceEvent, ComplianceKind, ComplianceRecord};
+use crate::history::{ComplianceKind, ComplianceRecord};
 
 /// Outbox ids one pruning transaction covers: the single writer is held for a few
 /// milliseconds at a time, so chat commits queue behind no long delete.
@@ -147,34 +147,14 @@ impl SqliteStore {
     }
 
     /// Outbox rows after `after_id`, oldest first, at most `limit`, each with its principal
-    /// and room. Read on the readers' pool: the writer is not held.
-    ///
-    /// The rows come back as one JSON array built inside SQLite rather than as rows: sqlx
-    /// hands each row from its worker thread to the caller on its own (a channel message,
-    /// a wake-up and a boxed value per column), which made reading, not writing the archive,
-    /// nearly all of an export's cost.
+    /// and room, read as one packed value ([`super::compliance_page`]). Read on the readers'
+    /// pool: the writer is not held.
     pub async fn compliance_records(
         &self,
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<ComplianceRecord>> {
-        // Outer joins: a row is archived even if its principal or room could not be found.
-        let packed: String = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(o.id, o.kind, o.room_id, o.principal_id, \
-                        o.message_seq, o.content, o.at, COALESCE(p.uri, ''), \
-                        COALESCE(p.display_name, ''), COALESCE(r.guid, ''), \
-                        COALESCE(r.name, '')) ORDER BY o.id) \
-             FROM (SELECT * FROM compliance_outbox WHERE id > ? ORDER BY id LIMIT ?) o \
-             LEFT JOIN principals p ON p.id = o.principal_id \
-             LEFT JOIN rooms r ON r.id = o.room_id",
-        )
-        .bind(after_id)
-        .bind(i64::from(limit))
-        .fetch_one(&self.reads)
-        .await?;
-        let rows: Vec<PackedRecord> = serde_json::from_str(&packed)
-            .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?;
-        Ok(rows.into_iter().map(PackedRecord::into_record).collect())
+        super::compliance_page::read(&self.reads, after_id, limit).await
     }
 
     /// Deletes exported rows (ids up to `exported_id`) recorded before `before` (unix
@@ -242,54 +222,5 @@ impl SqliteStore {
             tx.commit().await?;
         }
         Ok(pruned)
-    }
-}
-
-/// One outbox row as [`SqliteStore::compliance_records`] packs it.
-#[derive(serde::Deserialize)]
-struct PackedRecord(
-    i64,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    String,
-);
-
-impl PackedRecord {
-    fn into_record(self) -> ComplianceRecord {
-        let PackedRecord(
-            id,
-            kind,
-            room_id,
-            principal_id,
-            message_seq,
-            content,
-            at,
-            uri,
-            name,
-            guid,
-            room,
-        ) = self;
-        ComplianceRecord {
-            event: ComplianceEvent {
-                id,
-                kind,
-                room_id,
-                principal_id,
-                message_seq,
-                content,
-                at,
-            },
-            principal_uri: uri,
-            principal_name: name,
-            room_guid: guid,
-            room_name: room,
-        }
     }
 }

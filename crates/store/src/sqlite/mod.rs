@@ -3,6 +3,7 @@
 mod categories;
 mod changes;
 mod compliance;
+mod compliance_page;
 mod files;
 mod history;
 mod installation;

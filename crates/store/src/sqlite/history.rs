@@ -232,7 +232,14 @@ impl SqliteStore {
     /// `room_ids` that exist, by room id.
     pub async fn last_seqs(&self, room_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
         // One bound JSON array rather than a statement per room or a query text per size.
-        let ids = serde_json::to_string(room_ids).expect("numbers serialise");
+        let ids = format!(
+            "[{}]",
+            room_ids
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT id, next_seq - 1 FROM rooms WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
         )

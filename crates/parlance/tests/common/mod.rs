@@ -162,7 +162,7 @@ pub fn serve_at(data: &Path, tls: SocketAddr) -> Server {
 }
 
 /// Starts `serve` with `args`, reading the SIP listeners' addresses from its banner.
-fn serve_with(data: &Path, args: &[&str]) -> Server {
+pub fn serve_with(data: &Path, args: &[&str]) -> Server {
     let mut child = parlance(data)
         .args(args)
         .stdout(Stdio::piped())

@@ -388,6 +388,11 @@ impl FrontEnd {
         if !in_domain {
             return self.reply(conn, &req, 403, Some("Relaying Not Allowed"));
         }
+        // A request in a dialog that nobody holds any more (in a pool: a chat dialog on a
+        // node that died): 481, so that the client starts the dialog over elsewhere.
+        if req.to().is_some_and(|to| to.tag().is_some()) {
+            return self.reply(conn, &req, 481, None);
+        }
         match self
             .store
             .user(&format!("sip:{}", aor_of_uri(&req.uri).unwrap_or_default()))

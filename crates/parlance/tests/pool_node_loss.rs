@@ -1,0 +1,211 @@
+//! Issue 16's node-loss test: three `parlance serve` processes form a pool on a private
+//! PostgreSQL and a private nats-server; clients on every node chat while one node is
+//! killed with SIGKILL. Its clients sign in again on the others, and every client ends with
+//! every acknowledged post exactly once, in the room's order, as history has it.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use common::{DataDir, SERVE_ON_FREE_PORTS, Server, admin, client_config, serve_with};
+use parlance_client::{ChatLine, Client, ClientError, Event, Events, HistoryQuery, Reconnect};
+use parlance_testkit::{nats::Nats, postgres};
+
+/// Posts per poster; a poster posts every `PACE`.
+const POSTS: usize = 40;
+const PACE: Duration = Duration::from_millis(25);
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Node `i`'s configuration: the shared store, bus and file directory, its own channel
+/// URI, and heartbeats quick enough for a test.
+fn configure(data: &Path, i: usize, store: &str, bus: &str, files: &Path) {
+    let config = format!(
+        "[store]\nurl = \"{store}\"\n[bus]\nurl = \"{bus}\"\nrepair_interval_ms = 500\n\
+         [chat]\nchannel_uri = \"sip:chatsrv-{i}@{domain}\"\n[files]\ndir = \"{files}\"\n\
+         [pool]\nheartbeat_ms = 200\nnode_timeout_ms = 1000\n",
+        domain = common::DOMAIN,
+        files = files.display(),
+    );
+    std::fs::write(data.join("parlance.toml"), config).unwrap();
+}
+
+fn start(data: &DataDir) -> Server {
+    let config = data.0.join("parlance.toml");
+    let mut args = vec!["serve", "--config", config.to_str().unwrap()];
+    args.extend(&SERVE_ON_FREE_PORTS[1..]);
+    serve_with(&data.0, &args)
+}
+
+/// Takes the client's events until every text of `last` has been seen; returns the chat
+/// lines and whether the client reconnected meanwhile.
+async fn lines_until(events: &mut Events, last: &[String]) -> (Vec<ChatLine>, bool) {
+    let (mut lines, mut reconnected) = (Vec::new(), false);
+    let mut missing: HashSet<&String> = last.iter().collect();
+    while !missing.is_empty() {
+        let event = tokio::time::timeout(WAIT, events.next())
+            .await
+            .unwrap_or_else(|_| panic!("still missing {missing:?} after {} lines", lines.len()))
+            .expect("the client is still there");
+        match event {
+            Event::Message(line) => {
+                missing.remove(&line.text);
+                lines.push(line);
+            }
+            Event::Reconnected { .. } => reconnected = true,
+            _ => {}
+        }
+    }
+    (lines, reconnected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_elsewhere() {
+    let url = postgres::fresh_database().await;
+    let nats = Nats::start();
+    let files = DataDir::new("pool-loss-files");
+    let nodes: Vec<DataDir> = (0..3)
+        .map(|i| DataDir::new(&format!("pool-loss-{i}")))
+        .collect();
+    for (i, data) in nodes.iter().enumerate() {
+        data.use_store(&url);
+        configure(&data.0, i, &url, &nats.url(), &files.0);
+    }
+    // The first node makes the installation; the others get its key and certificate.
+    let first = start(&nodes[0]);
+    for data in &nodes[1..] {
+        for file in ["server.key", "tls-cert.pem", "tls-key.pem"] {
+            std::fs::copy(nodes[0].0.join(file), data.0.join(file)).unwrap();
+        }
+    }
+    let mut servers = vec![first, start(&nodes[1]), start(&nodes[2])];
+    let users = ["alice", "bob", "carol", "dave"];
+    for user in users {
+        admin(
+            &nodes[0].0,
+            &["user", "add", &format!("{user}@{}", common::DOMAIN)],
+        );
+    }
+    admin(&nodes[0].0, &["category", "add", "Eng"]);
+    admin(&nodes[0].0, &["room", "add", "Lobby", "--category", "Eng"]);
+
+    // Alice on node 0, bob on node 1, carol and dave on node 2, the one to be killed; each
+    // knows every node, its own first.
+    let home = [0, 1, 2, 2];
+    let mut clients = Vec::new();
+    for (user, home) in users.iter().zip(home) {
+        let mut config = client_config(&nodes[0], &servers[home], user);
+        for (i, server) in servers.iter().enumerate() {
+            if i != home {
+                config.servers.push(server.tls.to_string());
+            }
+        }
+        config.reconnect = Reconnect {
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(500),
+            max_attempts: None,
+        };
+        let (client, events) = Client::connect(config).await.expect("signs in");
+        clients.push((client, events));
+    }
+    let lobby = clients[0].0.find_room("Lobby").await.unwrap().uri;
+    for (client, _) in &clients {
+        client.join(&lobby).await.unwrap();
+    }
+
+    // Alice, bob and carol post; carol's node dies under her a few posts in.
+    let mut posters = Vec::new();
+    for (user, (client, _)) in users.iter().zip(&clients).take(3) {
+        let (client, lobby, user) = (client.clone(), lobby.clone(), user.to_string());
+        posters.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for i in 0..POSTS {
+                let text = format!("{user} {i}");
+                match client.post(&lobby, &text).await {
+                    Ok(()) => acknowledged.push(text),
+                    Err(ClientError::NotDelivered { .. }) => {}
+                    Err(e) => panic!("{user}: {e}"),
+                }
+                tokio::time::sleep(PACE).await;
+            }
+            let last = format!("{user} done");
+            loop {
+                // After a node's loss a post may find its client between servers.
+                if client.post(&lobby, &last).await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            acknowledged.push(last.clone());
+            (acknowledged, last)
+        }));
+    }
+    tokio::time::sleep(PACE * 8).await;
+    servers[2].kill();
+
+    let mut acknowledged = Vec::new();
+    let mut lasts = Vec::new();
+    for poster in posters {
+        let (posted, last) = poster.await.unwrap();
+        acknowledged.extend(posted);
+        lasts.push(last);
+    }
+    let history = clients[0]
+        .0
+        .history(&lobby, HistoryQuery::Last(1000))
+        .await
+        .unwrap();
+    let stored: Vec<(u64, &str)> = history
+        .iter()
+        .map(|l| (l.id.expect("a sequence number"), l.text.as_str()))
+        .collect();
+    let texts: HashSet<&str> = stored.iter().map(|(_, t)| *t).collect();
+    assert_eq!(
+        texts.len(),
+        stored.len(),
+        "no post stored twice: {stored:?}"
+    );
+    for text in &acknowledged {
+        assert!(
+            texts.contains(text.as_str()),
+            "acknowledged {text} is in history"
+        );
+    }
+    let by_id: BTreeMap<u64, &str> = stored.iter().copied().collect();
+
+    for ((client, events), (user, home)) in clients.iter_mut().zip(users.iter().zip(home)) {
+        let (lines, reconnected) = lines_until(events, &lasts).await;
+        let ids: Vec<u64> = lines
+            .iter()
+            .map(|l| l.id.expect("a sequence number"))
+            .collect();
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "{user}: every line once, in the room's order: {ids:?}"
+        );
+        for line in &lines {
+            assert_eq!(
+                by_id.get(&line.id.unwrap()),
+                Some(&line.text.as_str()),
+                "{user}"
+            );
+        }
+        let seen: HashSet<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        for text in &acknowledged {
+            assert!(seen.contains(text.as_str()), "{user} saw {text}");
+        }
+        // A client on the killed node signs in elsewhere; one elsewhere whose chat dialog
+        // the lookup had put on that node starts its chat over too.
+        if home == 2 {
+            assert!(reconnected, "{user} signed in on another node");
+        }
+        client
+            .post(&lobby, &format!("{user} is here"))
+            .await
+            .expect("posts work");
+    }
+    drop(clients);
+    drop(servers);
+    postgres::drop_database(&url).await;
+}

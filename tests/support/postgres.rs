@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use parlance_testkit::postgres::{bin_dir, is_root};
+
 #[derive(Debug)]
 pub struct Postgres {
     bin: PathBuf,
@@ -94,32 +96,4 @@ impl Drop for Postgres {
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// The directory of the newest PostgreSQL's programs installed the Debian way.
-fn bin_dir() -> PathBuf {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let version = e.file_name().to_str()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").exists().then_some((version, bin))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, bin)| bin).expect(
-        "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): \
-         install the Debian package `postgresql` (scripts/test does)",
-    )
-}
-
-fn is_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        == Some("0")
 }

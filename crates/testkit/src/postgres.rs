@@ -38,7 +38,7 @@ struct Server {
 }
 
 /// The directory of the newest PostgreSQL's programs installed the Debian way.
-fn bin_dir() -> PathBuf {
+pub fn bin_dir() -> PathBuf {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
@@ -93,7 +93,8 @@ fn server() -> &'static Server {
     })
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (`initdb` refuses to).
+pub fn is_root() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()

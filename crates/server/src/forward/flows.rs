@@ -64,16 +64,7 @@ pub(super) async fn read<D: Dispatch>(
 /// flow's queue until NATS took them: a flow whose messages cannot leave fills its budget
 /// and is closed, as a connection whose peer does not read is.
 pub(super) async fn write(conn: ConnHandle, nats: Client, subject: String, headers: HeaderMap) {
-    loop {
-        tokio::select! {
-            biased;
-            () = conn.wait_queued() => {}
-            () = conn.closed() => break,
-        }
-        let batch = conn.take_queued();
-        if batch.is_empty() {
-            continue;
-        }
+    while let Some(batch) = conn.next_batch().await {
         let len = batch.len();
         let sent = nats
             .publish_with_headers(subject.clone(), headers.clone(), batch.into())

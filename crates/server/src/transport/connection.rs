@@ -163,29 +163,16 @@ async fn write_loop<W>(mut writer: W, conn: ConnHandle)
 where
     W: AsyncWrite + Unpin,
 {
-    'connection: loop {
-        tokio::select! {
-            biased;
-            () = conn.inner.ready.notified() => {}
-            () = conn.closed() => break,
-        }
-        // Everything queued since the last write goes out in one: a room's burst of
-        // deliveries to this member is one write, and one TLS record where it fits. The
-        // batch lives only as long as the write: an idle connection keeps no buffer.
-        loop {
-            let batch = conn.take_queued();
-            if batch.is_empty() {
-                break;
-            }
-            // The bytes stay counted as queued until they are written: a peer that stops
-            // reading stalls the write, and what arrives meanwhile fills its budget.
-            let written = writer.write_all(&batch).await;
-            conn.written(batch.len());
-            if let Err(e) = written {
-                tracing::debug!(conn = conn.id(), error = %e, "write failed");
-                conn.close();
-                break 'connection;
-            }
+    // The batch lives only as long as the write: an idle connection keeps no buffer.
+    while let Some(batch) = conn.next_batch().await {
+        // The bytes stay counted as queued until they are written: a peer that stops
+        // reading stalls the write, and what arrives meanwhile fills its budget.
+        let written = writer.write_all(&batch).await;
+        conn.written(batch.len());
+        if let Err(e) = written {
+            tracing::debug!(conn = conn.id(), error = %e, "write failed");
+            conn.close();
+            break;
         }
     }
     // Flush what was queued before the close (e.g. the answer that preceded it), but do

@@ -205,9 +205,26 @@ impl ConnHandle {
         Ok(())
     }
 
-    /// Returns once something was queued since the writer last took the queue.
-    pub(crate) async fn wait_queued(&self) {
-        self.inner.ready.notified().await;
+    /// The next batch for the writer: everything queued since it last took the queue, once
+    /// there is something. `None` once the connection is closed: what is still queued then
+    /// is the writer's to flush ([`Self::take_queued`]) as far as a closing peer allows.
+    /// Everything queued meanwhile goes out in one: a room's burst of deliveries to this
+    /// member is one write, and one TLS record where it fits.
+    pub(crate) async fn next_batch(&self) -> Option<Vec<u8>> {
+        loop {
+            if self.is_closed() {
+                return None;
+            }
+            let batch = self.take_queued();
+            if !batch.is_empty() {
+                return Some(batch);
+            }
+            tokio::select! {
+                biased;
+                () = self.inner.ready.notified() => {}
+                () = self.closed() => return None,
+            }
+        }
     }
 
     /// Everything queued for the writer, leaving the queue empty.

@@ -126,22 +126,10 @@ fn decimal_len(n: usize) -> usize {
     n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
-/// `n` in decimal, digit by digit: the formatting machinery costs more than the few
-/// digits of a CSeq or a length, once per member of every delivery.
+/// `n` in decimal, without the formatting machinery: it costs more than the few digits of
+/// a CSeq or a length, once per member of every delivery.
 fn write_decimal(out: &mut Vec<u8>, n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        // `rest % 10` is a single digit, so the cast keeps it whole.
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 #[cfg(test)]

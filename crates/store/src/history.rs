@@ -172,12 +172,44 @@ pub struct Preference {
     pub content: String,
 }
 
-/// An FTS5 query for messages of these rooms whose text has every word of `text`.
+/// A word as the full-text index holds it: prefixed with its room (`9zdeploy` for `deploy`
+/// in room 9). A search in a room then reads only that room's postings of its words; with
+/// the room as a term of its own, every search also walked the room's postings, one per
+/// message of the room. The prefix cannot be confused: the room id's digits end at the
+/// first letter, the `z`, and the word is everything after it.
+pub fn scoped_word(room_id: i64, word: &str) -> String {
+    format!("{room_id}z{word}")
+}
+
+/// What the full-text index of SQLite is given for a message: its words ([`search_terms`])
+/// scoped to its room, one space apart. FTS5 folds case and diacritics itself.
+pub fn scoped_words(room_id: i64, content: &str) -> String {
+    search_terms(content)
+        .map(|w| scoped_word(room_id, w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// An FTS5 query for messages of these rooms whose text has every word of `text`, each
+/// taken literally: a word is a run of letters and digits, so quoting it leaves no
+/// operator, column filter or prefix syntax of the text standing.
 pub fn fts_in_rooms(room_ids: &[i64], text: &str) -> Option<String> {
-    let words = fts_all_words(text)?;
-    let rooms: Vec<String> = room_ids.iter().map(|r| format!("\"{r}\"")).collect();
-    (!rooms.is_empty())
-        .then(|| format!("room_id : ({}) AND content : ({words})", rooms.join(" OR ")))
+    if room_ids.is_empty() {
+        return None;
+    }
+    let words: Vec<String> = search_terms(text)
+        .map(|w| {
+            let rooms: Vec<String> = room_ids
+                .iter()
+                .map(|r| format!("\"{}\"", scoped_word(*r, w)))
+                .collect();
+            match rooms.as_slice() {
+                [one] => one.clone(),
+                _ => format!("({})", rooms.join(" OR ")),
+            }
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" AND "))
 }
 
 /// The words of a search text, as a search matches them: runs of letters and digits.
@@ -186,31 +218,34 @@ pub fn search_terms(text: &str) -> impl Iterator<Item = &str> {
         .filter(|w| !w.is_empty())
 }
 
-/// Turns free text into an FTS5 query that matches every word, each taken literally.
-pub fn fts_all_words(text: &str) -> Option<String> {
-    let words: Vec<String> = search_terms(text).map(|w| format!("\"{w}\"")).collect();
-    (!words.is_empty()).then(|| words.join(" AND "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn search_text_becomes_literal_words() {
+    fn search_text_becomes_literal_room_scoped_words() {
         assert_eq!(
-            fts_all_words("deploy  Friday!").as_deref(),
-            Some("\"deploy\" AND \"Friday\"")
+            fts_in_rooms(&[9], "deploy  Friday!").as_deref(),
+            Some("\"9zdeploy\" AND \"9zFriday\"")
         );
         assert_eq!(
-            fts_all_words("\" OR * NEAR(").as_deref(),
-            Some("\"OR\" AND \"NEAR\"")
+            fts_in_rooms(&[9], "\" OR * NEAR(").as_deref(),
+            Some("\"9zOR\" AND \"9zNEAR\"")
         );
-        assert_eq!(fts_all_words("  ...  "), None);
+        assert_eq!(fts_in_rooms(&[9], "  ...  "), None);
         assert_eq!(
-            fts_in_rooms(&[3, 14], "deploy").as_deref(),
-            Some("room_id : (\"3\" OR \"14\") AND content : (\"deploy\")")
+            fts_in_rooms(&[3, 14], "deploy now").as_deref(),
+            Some("(\"3zdeploy\" OR \"14zdeploy\") AND (\"3znow\" OR \"14znow\")")
         );
         assert_eq!(fts_in_rooms(&[], "deploy"), None);
+    }
+
+    #[test]
+    fn a_message_is_indexed_as_words_of_its_room() {
+        assert_eq!(
+            scoped_words(12, "re-run v1.5, Crème"),
+            "12zre 12zrun 12zv1 12z5 12zCrème"
+        );
+        assert_eq!(scoped_words(12, " ... "), "");
     }
 }

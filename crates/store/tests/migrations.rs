@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use parlance_store::history::ComplianceKind;
+use parlance_store::history::{ComplianceKind, HistoryQuery, Post};
 use parlance_store::{Store, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
@@ -301,6 +301,69 @@ async fn migration_12_makes_presenters_members() {
             "principal {principal}"
         );
     }
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Migration 16: the full-text index moves to words scoped to their room, carried over from
+/// the old index. Every message indexed before is found in its own room and only there, a
+/// message deleted before is not, and posting and deleting keep the new index in step.
+#[tokio::test]
+async fn migration_16_finds_what_was_indexed_before_in_its_own_room_only() {
+    let dir = common::scratch_dir();
+    let path = dir.join("search.db");
+    let old = old_runner_database(&path, 15).await;
+    sqlx::raw_sql(
+        "INSERT INTO principals (id, kind, uri, display_name, created_at) VALUES \
+             (1, 'user', 'sip:a@example.test', '', 0); \
+         INSERT INTO categories (id, guid, parent_id, name, created_at) VALUES (1, 'root', NULL, 'Root', 0), (2, 'c', 1, 'C', 0); \
+         INSERT INTO rooms (id, guid, category_id, name, privacy, behavior, created_at, updated_at, next_seq) VALUES \
+             (1, 'r1', 2, 'One', 'open', 'normal', 0, 0, 4), (2, 'r2', 2, 'Two', 'open', 'normal', 0, 0, 2); \
+         INSERT INTO room_roles (room_id, principal_id, role) VALUES (1, 1, 'member'), (2, 1, 'member'); \
+         INSERT INTO messages (room_id, seq, author_id, posted_at, content) VALUES \
+             (1, 1, 1, 1, 'Deploy on Friday'), (1, 2, 1, 2, 'the Crème brûlée, re-run'), \
+             (1, 3, 1, 3, 'deploy gone'), (2, 1, 1, 4, 'deploy elsewhere'); \
+         DELETE FROM messages WHERE room_id = 1 AND seq = 3;",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = Store::open_sqlite(&path).await.unwrap();
+    let found = |room: i64, text: &'static str| {
+        let store = &store;
+        async move {
+            let query = HistoryQuery::Search {
+                text: text.into(),
+                n: 10,
+            };
+            let messages = store.read_history(room, 1, &query, 9).await.unwrap();
+            messages.iter().map(|m| m.seq).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        found(1, "deploy").await,
+        [1],
+        "the deleted message stays gone"
+    );
+    assert_eq!(found(2, "DEPLOY").await, [1], "room 2's own message");
+    assert_eq!(found(1, "creme RUN").await, [2], "folded as before");
+    assert_eq!(
+        found(1, "elsewhere").await,
+        Vec::<i64>::new(),
+        "room 2's word"
+    );
+
+    let post = Post {
+        content: "deploy again",
+        linked_files: &[],
+        alert: false,
+        rtf: None,
+    };
+    store.post_message(1, 1, &post, 10).await.unwrap();
+    assert_eq!(found(1, "deploy").await, [1, 4]);
+    assert_eq!(found(2, "again").await, Vec::<i64>::new());
     store.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

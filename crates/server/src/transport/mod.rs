@@ -84,6 +84,9 @@ struct ConnInner {
     signed_in_at: OnceLock<SystemTime>,
     /// Signs what is sent once the connection has a security association.
     signer: Mutex<Option<Arc<dyn Signer>>>,
+    /// Whether `signer` is set (it is never unset): asked once per delivery, which should
+    /// not take a lock that every other delivery to this member takes too.
+    signing: AtomicBool,
     /// A request on this connection was refused and logged: a client that keeps sending
     /// such requests is refused each time, but the log says so once.
     refusal_logged: AtomicBool,
@@ -145,12 +148,13 @@ impl ConnHandle {
 
     pub fn set_signer(&self, signer: Arc<dyn Signer>) {
         *self.inner.signer.lock().expect("signer lock") = Some(signer);
+        self.inner.signing.store(true, Ordering::Release);
     }
 
     /// Whether what is sent here is signed: then only whole messages may be sent
     /// ([`Self::send_message`]), not bytes written ahead ([`Self::send_with`]).
     pub fn signs(&self) -> bool {
-        self.inner.signer.lock().expect("signer lock").is_some()
+        self.inner.signing.load(Ordering::Acquire)
     }
 
     /// The Via of a request the server sends over this connection.
@@ -195,6 +199,9 @@ impl ConnHandle {
         let mut outbox = self.inner.outbox.lock().expect("outbox lock");
         let was_empty = outbox.is_empty();
         let start = outbox.len();
+        // The writer took the last batch whole, so an outbox starts empty: grown once to
+        // its message's size rather than by doubling while `write` appends piece by piece.
+        outbox.reserve(len);
         write(&mut outbox);
         debug_assert_eq!(outbox.len() - start, len, "a message as long as announced");
         drop(outbox);
@@ -442,6 +449,7 @@ impl Connections {
                 identity: Mutex::new(None),
                 signed_in_at: OnceLock::new(),
                 signer: Mutex::new(None),
+                signing: AtomicBool::new(false),
                 refusal_logged: AtomicBool::new(false),
                 drops: self.drops.clone(),
             }),

@@ -518,11 +518,15 @@ async fn insert_batch(
             };
         }
         if messages {
+            let room_id = match row.get(1) {
+                Some(Value::Int(i)) => *i,
+                _ => 0,
+            };
             let content = match row.get(5) {
                 Some(Value::Text(t)) => t.as_str(),
                 _ => "",
             };
-            query = query.bind(search_lexemes(content));
+            query = query.bind(search_lexemes(room_id, content));
         }
     }
     query.execute(&mut **tx).await?;

@@ -26,11 +26,12 @@ const MESSAGE_COLUMNS: &str =
 /// empty blobs count too.
 const PREFERENCE_OVERHEAD: u64 = 64;
 
-/// Messages of the rooms `$1` holding every word of the [`all_words_query`] `$2`, found
-/// through the GIN index of `messages.search`.
+/// Messages holding every word of the [`all_words_query`] `$1`, found through the GIN
+/// index of `messages.search`. Its words are scoped to the rooms searched, so it names the
+/// rooms too.
 const FTS_SEARCH: &str = "SELECT m.room_id, m.seq, p.uri AS author_uri, m.posted_at, m.content, m.alert, m.rtf \
      FROM messages m JOIN principals p ON p.id = m.author_id \
-     WHERE m.room_id = ANY($1) AND m.search @@ $2::tsquery";
+     WHERE m.search @@ $1::tsquery";
 
 impl PgStore {
     /// Stores a message with the room's next sequence number, its compliance event and its
@@ -68,7 +69,7 @@ impl PgStore {
         .bind(content)
         .bind(alert)
         .bind(rtf)
-        .bind(search_lexemes(content))
+        .bind(search_lexemes(room_id, content))
         .execute(&mut *tx)
         .await
         .map_err(|e| foreign_key_as_not_found(e, "author"))?;
@@ -137,7 +138,7 @@ impl PgStore {
                     .bind(author_id)
                     .bind(*posted_at)
                     .bind(*content)
-                    .bind(search_lexemes(content));
+                    .bind(search_lexemes(room_id, content));
                 seq += 1;
             }
             query
@@ -276,12 +277,11 @@ impl PgStore {
                 rows.reverse();
                 rows
             }
-            HistoryQuery::Search { text, n } => match all_words_query(text) {
+            HistoryQuery::Search { text, n } => match all_words_query(&[room_id], text) {
                 None => Vec::new(),
                 Some(words) => {
                     let mut conn = self.search_connection().await?;
-                    sqlx::query(&format!("{FTS_SEARCH} ORDER BY m.id DESC LIMIT $3"))
-                        .bind([room_id].as_slice())
+                    sqlx::query(&format!("{FTS_SEARCH} ORDER BY m.id DESC LIMIT $2"))
                         .bind(words)
                         .bind(i64::from(*n))
                         .fetch_all(&mut *conn)
@@ -303,15 +303,14 @@ impl PgStore {
         limit: u32,
         at: i64,
     ) -> Result<Vec<StoredMessage>> {
-        let Some(words) = all_words_query(text).filter(|_| !room_ids.is_empty()) else {
+        let Some(words) = all_words_query(room_ids, text) else {
             return Ok(Vec::new());
         };
         let search = async {
             let mut conn = self.search_connection().await?;
             sqlx::query(&format!(
-                "{FTS_SEARCH} ORDER BY m.posted_at DESC, m.id DESC LIMIT $3"
+                "{FTS_SEARCH} ORDER BY m.posted_at DESC, m.id DESC LIMIT $2"
             ))
-            .bind(room_ids)
             .bind(words)
             .bind(i64::from(limit))
             .fetch_all(&mut *conn)

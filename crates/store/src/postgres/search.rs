@@ -7,7 +7,7 @@ use sqlx::pool::PoolConnection;
 
 use super::PgStore;
 use crate::error::{Result, StoreError};
-use crate::history::search_terms;
+use crate::history::{scoped_word, search_terms};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -55,12 +55,13 @@ impl PgStore {
 const MAX_LEXEME: usize = 2046;
 
 /// The words of a message as the full-text index holds them: the words a search matches
-/// ([`search_terms`]), folded as SQLite's FTS5 (`unicode61`) folds them. They are made
-/// here, not by a PostgreSQL text-search configuration, whose parser splits text otherwise
-/// (e-mail addresses, hyphenated words and numbers are tokens of their own).
-pub(super) fn search_lexemes(content: &str) -> Vec<String> {
+/// ([`search_terms`]), folded as SQLite's FTS5 (`unicode61`) folds them and scoped to the
+/// message's room ([`scoped_word`]), as SQLite's index holds them. They are made here, not
+/// by a PostgreSQL text-search configuration, whose parser splits text otherwise (e-mail
+/// addresses, hyphenated words and numbers are tokens of their own).
+pub(super) fn search_lexemes(room_id: i64, content: &str) -> Vec<String> {
     search_terms(content)
-        .map(fold)
+        .map(|w| scoped_word(room_id, &fold(w)))
         .filter(|w| w.len() <= MAX_LEXEME)
         .collect()
 }
@@ -73,21 +74,26 @@ fn fold(word: &str) -> String {
         .collect()
 }
 
-/// A `tsquery` matching the messages that hold every word of `text`; `None` when nothing
-/// can match (no word, or one too long to be indexed). The lexemes are alphanumeric, so
-/// quoting each makes it literal: no operator or prefix syntax of the text survives.
-pub(super) fn all_words_query(text: &str) -> Option<String> {
-    let words: Vec<String> = search_terms(text).map(fold).collect();
-    if words.is_empty() || words.iter().any(|w| w.len() > MAX_LEXEME) {
-        return None;
-    }
-    Some(
-        words
+/// A `tsquery` matching the messages of these rooms that hold every word of `text`;
+/// `None` when nothing can match (no room, no word, or a word too long to be indexed in
+/// any of the rooms). The lexemes are alphanumeric, so quoting each makes it literal: no
+/// operator or prefix syntax of the text survives.
+pub(super) fn all_words_query(room_ids: &[i64], text: &str) -> Option<String> {
+    let mut words = Vec::new();
+    for word in search_terms(text).map(fold) {
+        let rooms: Vec<String> = room_ids
             .iter()
+            .map(|r| scoped_word(*r, &word))
+            .filter(|w| w.len() <= MAX_LEXEME)
             .map(|w| format!("'{w}'"))
-            .collect::<Vec<_>>()
-            .join(" & "),
-    )
+            .collect();
+        words.push(match rooms.as_slice() {
+            [] => return None,
+            [one] => one.clone(),
+            _ => format!("({})", rooms.join(" | ")),
+        });
+    }
+    (!words.is_empty()).then(|| words.join(" & "))
 }
 
 #[cfg(test)]
@@ -95,19 +101,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn words_are_split_and_folded_as_fts5_does() {
+    fn words_are_split_folded_and_scoped_as_sqlite_indexes_them() {
         assert_eq!(
-            search_lexemes("Deploy: alice@example.com's re-run, v1.5!"),
+            search_lexemes(7, "Deploy: alice@example.com's re-run, v1.5!"),
             [
-                "deploy", "alice", "example", "com", "s", "re", "run", "v1", "5"
+                "7zdeploy",
+                "7zalice",
+                "7zexample",
+                "7zcom",
+                "7zs",
+                "7zre",
+                "7zrun",
+                "7zv1",
+                "7z5"
             ]
         );
         assert_eq!(
-            all_words_query("\" OR * NEAR( Friday").as_deref(),
-            Some("'or' & 'near' & 'friday'")
+            all_words_query(&[7], "\" OR * NEAR( Friday").as_deref(),
+            Some("'7zor' & '7znear' & '7zfriday'")
         );
-        assert_eq!(search_lexemes("Crème BRÛLÉE"), ["creme", "brulee"]);
-        assert_eq!(all_words_query("  ...  "), None);
-        assert_eq!(all_words_query(&"x".repeat(MAX_LEXEME + 1)), None);
+        assert_eq!(
+            all_words_query(&[7, 12], "deploy now").as_deref(),
+            Some("('7zdeploy' | '12zdeploy') & ('7znow' | '12znow')")
+        );
+        assert_eq!(search_lexemes(7, "Crème BRÛLÉE"), ["7zcreme", "7zbrulee"]);
+        assert_eq!(all_words_query(&[7], "  ...  "), None);
+        assert_eq!(all_words_query(&[], "deploy"), None);
+        assert_eq!(all_words_query(&[7], &"x".repeat(MAX_LEXEME)), None);
+        assert_eq!(
+            search_lexemes(7, &"x".repeat(MAX_LEXEME)),
+            Vec::<String>::new()
+        );
     }
 }

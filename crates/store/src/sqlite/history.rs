@@ -14,7 +14,7 @@ use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
 use crate::history::{
     ComplianceEvent, ComplianceKind, HistoryQuery, Invitation, NewComplianceEvent, Post,
-    Preference, StoredMessage, backchat_content, fts_in_rooms,
+    Preference, StoredMessage, backchat_content, fts_in_rooms, scoped_words,
 };
 use crate::rows;
 
@@ -48,6 +48,8 @@ impl SqliteStore {
             alert,
             rtf,
         } = *post;
+        // Split before the writer is taken: the transaction only inserts.
+        let words = scoped_words(room_id, content);
         let mut tx = self.begin_write().await?;
         let seq: i64 = sqlx::query_scalar(
             "UPDATE rooms SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1",
@@ -56,7 +58,7 @@ impl SqliteStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound("room".into()))?;
-        sqlx::query("INSERT INTO messages (room_id, seq, author_id, posted_at, content, alert, rtf) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        let id: i64 = sqlx::query_scalar("INSERT INTO messages (room_id, seq, author_id, posted_at, content, alert, rtf) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
             .bind(room_id)
             .bind(seq)
             .bind(author_id)
@@ -64,9 +66,14 @@ impl SqliteStore {
             .bind(content)
             .bind(alert)
             .bind(rtf)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| foreign_key_as_not_found(e, "author"))?;
+        sqlx::query("INSERT INTO messages_fts (rowid, words) VALUES (?, ?)")
+            .bind(id)
+            .bind(words)
+            .execute(&mut *tx)
+            .await?;
         link_files(&mut tx, room_id, seq, linked_files).await?;
         outbox(
             &mut tx,
@@ -108,6 +115,10 @@ impl SqliteStore {
             what: "import",
             why: "too many messages".into(),
         })?;
+        let words: Vec<String> = messages
+            .iter()
+            .map(|(content, _)| scoped_words(room_id, content))
+            .collect();
         let mut tx = self.begin_write().await?;
         let first: i64 = sqlx::query_scalar(
             "UPDATE rooms SET next_seq = next_seq + ? WHERE id = ? RETURNING next_seq - ?",
@@ -119,12 +130,17 @@ impl SqliteStore {
         .await?
         .ok_or_else(|| StoreError::NotFound("room".into()))?;
         let mut seq = first;
-        for chunk in messages.chunks(ROWS_PER_STATEMENT) {
+        for (chunk, chunk_words) in messages
+            .chunks(ROWS_PER_STATEMENT)
+            .zip(words.chunks(ROWS_PER_STATEMENT))
+        {
+            let chunk_first = seq;
             let mut sql = String::from(
                 "INSERT INTO messages (room_id, seq, author_id, posted_at, content) VALUES ",
             );
             sql.push_str(&vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", "));
-            let mut query = sqlx::query(&sql);
+            sql.push_str(" RETURNING seq, id");
+            let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
             for (content, posted_at) in chunk {
                 query = query
                     .bind(room_id)
@@ -134,10 +150,26 @@ impl SqliteStore {
                     .bind(*content);
                 seq += 1;
             }
-            query
-                .execute(&mut *tx)
+            // SQLite returns the new rows in no promised order: each id goes with the
+            // words of its sequence number.
+            let ids = query
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(|e| foreign_key_as_not_found(e, "author"))?;
+            let mut sql = String::from("INSERT INTO messages_fts (rowid, words) VALUES ");
+            sql.push_str(&vec!["(?, ?)"; ids.len()].join(", "));
+            let mut index = sqlx::query(&sql);
+            for (row_seq, id) in ids {
+                let words = usize::try_from(row_seq - chunk_first)
+                    .ok()
+                    .and_then(|i| chunk_words.get(i))
+                    .ok_or_else(|| StoreError::Invalid {
+                        what: "import",
+                        why: "a message came back with a sequence number outside its batch".into(),
+                    })?;
+                index = index.bind(id).bind(words);
+            }
+            index.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(seq - 1)

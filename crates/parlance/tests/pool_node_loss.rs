@@ -1,16 +1,19 @@
 //! Issue 16's node-loss test: three `parlance serve` processes form a pool on a private
 //! PostgreSQL and a private nats-server; clients on every node chat while one node is
-//! killed with SIGKILL. Its clients sign in again on the others, and every client ends with
-//! every acknowledged post exactly once, in the room's order, as history has it.
+//! killed with SIGKILL. Its clients sign in again on the others, every client ends with
+//! every acknowledged post exactly once, in the room's order, as history has it, and the
+//! rosters every client sees converge: a member who was only on the dead node leaves them.
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
 use common::{DataDir, SERVE_ON_FREE_PORTS, Server, admin, client_config, serve_with};
-use parlance_client::{ChatLine, Client, ClientError, Event, Events, HistoryQuery, Reconnect};
+use parlance_client::{
+    ChatLine, Client, ClientError, Event, Events, HistoryQuery, Joined, Reconnect,
+};
 use parlance_testkit::{nats::Nats, postgres};
 
 /// Posts per poster; a poster posts every `PACE`.
@@ -38,26 +41,68 @@ fn start(data: &DataDir) -> Server {
     serve_with(&data.0, &args)
 }
 
-/// Takes the client's events until every text of `last` has been seen; returns the chat
-/// lines and whether the client reconnected meanwhile.
-async fn lines_until(events: &mut Events, last: &[String]) -> (Vec<ChatLine>, bool) {
-    let (mut lines, mut reconnected) = (Vec::new(), false);
-    let mut missing: HashSet<&String> = last.iter().collect();
-    while !missing.is_empty() {
+/// What one client saw: chat lines, whether it reconnected, and the room's roster as its
+/// join reply and the notices since made it.
+struct View {
+    lines: Vec<ChatLine>,
+    reconnected: bool,
+    roster: BTreeSet<String>,
+}
+
+impl View {
+    fn new(joined: &Joined) -> View {
+        View {
+            lines: Vec::new(),
+            reconnected: false,
+            roster: joined.roster.iter().map(|m| m.uri.clone()).collect(),
+        }
+    }
+
+    async fn next(&mut self, events: &mut Events, waiting_for: &dyn std::fmt::Debug) {
         let event = tokio::time::timeout(WAIT, events.next())
             .await
-            .unwrap_or_else(|_| panic!("still missing {missing:?} after {} lines", lines.len()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "still waiting for {waiting_for:?} after {} lines; roster {:?}",
+                    self.lines.len(),
+                    self.roster
+                )
+            })
             .expect("the client is still there");
         match event {
-            Event::Message(line) => {
-                missing.remove(&line.text);
-                lines.push(line);
+            Event::Message(line) => self.lines.push(line),
+            Event::Reconnected { .. } => self.reconnected = true,
+            Event::MemberJoined { member, .. } => {
+                self.roster.insert(member.uri);
             }
-            Event::Reconnected { .. } => reconnected = true,
+            Event::MemberLeft { user, .. } => {
+                self.roster.remove(&user);
+            }
+            Event::Rejoined(joined) => {
+                self.roster = joined.roster.into_iter().map(|m| m.uri).collect();
+            }
             _ => {}
         }
     }
-    (lines, reconnected)
+
+    /// Takes the client's events until every text of `last` has been seen.
+    async fn until_lines(&mut self, events: &mut Events, last: &[String]) {
+        let mut missing: HashSet<&String> = last.iter().collect();
+        while !missing.is_empty() {
+            self.next(events, &missing).await;
+            for line in &self.lines {
+                missing.remove(&line.text);
+            }
+        }
+    }
+
+    /// Takes the client's events until its roster is `want`: the pool's rosters converge
+    /// (failing only after a generous while, never on how fast).
+    async fn until_roster(&mut self, events: &mut Events, want: &BTreeSet<String>) {
+        while &self.roster != want {
+            self.next(events, want).await;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -81,7 +126,9 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
     }
     let mut servers = vec![first, start(&nodes[1]), start(&nodes[2])];
     let users = ["alice", "bob", "carol", "dave"];
-    for user in users {
+    // Erin knows only node 2 and does not come back: she is in rosters through it alone.
+    let stays_away = "erin";
+    for user in users.iter().chain([&stays_away]) {
         admin(
             &nodes[0].0,
             &["user", "add", &format!("{user}@{}", common::DOMAIN)],
@@ -110,8 +157,13 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
         clients.push((client, events));
     }
     let lobby = clients[0].0.find_room("Lobby").await.unwrap().uri;
+    let (erin, _erin_events) = Client::connect(client_config(&nodes[0], &servers[2], stays_away))
+        .await
+        .expect("signs in");
+    erin.join(&lobby).await.unwrap();
+    let mut views = Vec::new();
     for (client, _) in &clients {
-        client.join(&lobby).await.unwrap();
+        views.push(View::new(&client.join(&lobby).await.unwrap()));
     }
 
     // Alice, bob and carol post; carol's node dies under her a few posts in.
@@ -174,8 +226,17 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
     }
     let by_id: BTreeMap<u64, &str> = stored.iter().copied().collect();
 
-    for ((client, events), (user, home)) in clients.iter_mut().zip(users.iter().zip(home)) {
-        let (lines, reconnected) = lines_until(events, &lasts).await;
+    let everyone: BTreeSet<String> = users
+        .iter()
+        .map(|u| format!("sip:{u}@{}", common::DOMAIN))
+        .collect();
+    for (((client, events), view), (user, home)) in clients
+        .iter_mut()
+        .zip(&mut views)
+        .zip(users.iter().zip(home))
+    {
+        view.until_lines(events, &lasts).await;
+        let lines = &view.lines;
         let ids: Vec<u64> = lines
             .iter()
             .map(|l| l.id.expect("a sequence number"))
@@ -198,14 +259,17 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
         // A client on the killed node signs in elsewhere; one elsewhere whose chat dialog
         // the lookup had put on that node starts its chat over too.
         if home == 2 {
-            assert!(reconnected, "{user} signed in on another node");
+            assert!(view.reconnected, "{user} signed in on another node");
         }
+        // Every roster the survivors show is the four who are back, without erin.
+        view.until_roster(events, &everyone).await;
         client
             .post(&lobby, &format!("{user} is here"))
             .await
             .expect("posts work");
     }
     drop(clients);
+    drop(erin);
     drop(servers);
     postgres::drop_database(&url).await;
 }

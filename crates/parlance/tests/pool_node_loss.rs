@@ -3,6 +3,8 @@
 //! killed with SIGKILL. Its clients sign in again on the others, every client ends with
 //! every acknowledged post exactly once, in the room's order, as history has it, and the
 //! rosters every client sees converge: a member who was only on the dead node leaves them.
+//! And a node stopped cleanly (SIGTERM) parts its members on the other nodes before it
+//! exits, without anyone waiting for a heartbeat.
 
 mod common;
 
@@ -21,13 +23,16 @@ const POSTS: usize = 40;
 const PACE: Duration = Duration::from_millis(25);
 const WAIT: Duration = Duration::from_secs(60);
 
+/// Quick heartbeats, so that a dead node is found within a second or so.
+const QUICK_BEATS: &str = "heartbeat_ms = 200\nnode_timeout_ms = 1000";
+
 /// Node `i`'s configuration: the shared store, bus and file directory, its own channel
-/// URI, and heartbeats quick enough for a test.
-fn configure(data: &Path, i: usize, store: &str, bus: &str, files: &Path) {
+/// URI, and the `[pool]` settings `beats`.
+fn configure(data: &Path, i: usize, store: &str, bus: &str, files: &Path, beats: &str) {
     let config = format!(
         "[store]\nurl = \"{store}\"\n[bus]\nurl = \"{bus}\"\nrepair_interval_ms = 500\n\
          [chat]\nchannel_uri = \"sip:chatsrv-{i}@{domain}\"\n[files]\ndir = \"{files}\"\n\
-         [pool]\nheartbeat_ms = 200\nnode_timeout_ms = 1000\n",
+         [pool]\n{beats}\n",
         domain = common::DOMAIN,
         files = files.display(),
     );
@@ -39,6 +44,75 @@ fn start(data: &DataDir) -> Server {
     let mut args = vec!["serve", "--config", config.to_str().unwrap()];
     args.extend(&SERVE_ON_FREE_PORTS[1..]);
     serve_with(&data.0, &args)
+}
+
+/// `n` nodes on a fresh database and a private nats-server, with `users` and a room Lobby;
+/// their directories are named after the test (`name`).
+struct TestPool {
+    url: String,
+    _nats: Nats,
+    _files: DataDir,
+    nodes: Vec<DataDir>,
+    servers: Vec<Server>,
+}
+
+impl TestPool {
+    async fn start(name: &str, n: usize, beats: &str, users: &[&str]) -> TestPool {
+        let url = postgres::fresh_database().await;
+        let nats = Nats::start();
+        let files = DataDir::new(&format!("{name}-files"));
+        let nodes: Vec<DataDir> = (0..n)
+            .map(|i| DataDir::new(&format!("{name}-{i}")))
+            .collect();
+        for (i, data) in nodes.iter().enumerate() {
+            data.use_store(&url);
+            configure(&data.0, i, &url, &nats.url(), &files.0, beats);
+        }
+        // The first node makes the installation; the others get its key and certificate.
+        let mut servers = vec![start(&nodes[0])];
+        for data in &nodes[1..] {
+            for file in ["server.key", "tls-cert.pem", "tls-key.pem"] {
+                std::fs::copy(nodes[0].0.join(file), data.0.join(file)).unwrap();
+            }
+            servers.push(start(data));
+        }
+        for user in users {
+            admin(
+                &nodes[0].0,
+                &["user", "add", &format!("{user}@{}", common::DOMAIN)],
+            );
+        }
+        admin(&nodes[0].0, &["category", "add", "Eng"]);
+        admin(&nodes[0].0, &["room", "add", "Lobby", "--category", "Eng"]);
+        TestPool {
+            url,
+            _nats: nats,
+            _files: files,
+            nodes,
+            servers,
+        }
+    }
+
+    /// `user`'s client, signing in to node `home` first and knowing the others after.
+    async fn client(&self, user: &str, home: usize) -> (Client, Events) {
+        let mut config = client_config(&self.nodes[0], &self.servers[home], user);
+        for (i, server) in self.servers.iter().enumerate() {
+            if i != home {
+                config.servers.push(server.tls.to_string());
+            }
+        }
+        config.reconnect = Reconnect {
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(500),
+            max_attempts: None,
+        };
+        Client::connect(config).await.expect("signs in")
+    }
+
+    async fn finish(self) {
+        drop(self.servers);
+        postgres::drop_database(&self.url).await;
+    }
 }
 
 /// What one client saw: chat lines, whether it reconnected, and the room's roster as its
@@ -107,59 +181,24 @@ impl View {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_elsewhere() {
-    let url = postgres::fresh_database().await;
-    let nats = Nats::start();
-    let files = DataDir::new("pool-loss-files");
-    let nodes: Vec<DataDir> = (0..3)
-        .map(|i| DataDir::new(&format!("pool-loss-{i}")))
-        .collect();
-    for (i, data) in nodes.iter().enumerate() {
-        data.use_store(&url);
-        configure(&data.0, i, &url, &nats.url(), &files.0);
-    }
-    // The first node makes the installation; the others get its key and certificate.
-    let first = start(&nodes[0]);
-    for data in &nodes[1..] {
-        for file in ["server.key", "tls-cert.pem", "tls-key.pem"] {
-            std::fs::copy(nodes[0].0.join(file), data.0.join(file)).unwrap();
-        }
-    }
-    let mut servers = vec![first, start(&nodes[1]), start(&nodes[2])];
     let users = ["alice", "bob", "carol", "dave"];
     // Erin knows only node 2 and does not come back: she is in rosters through it alone.
     let stays_away = "erin";
-    for user in users.iter().chain([&stays_away]) {
-        admin(
-            &nodes[0].0,
-            &["user", "add", &format!("{user}@{}", common::DOMAIN)],
-        );
-    }
-    admin(&nodes[0].0, &["category", "add", "Eng"]);
-    admin(&nodes[0].0, &["room", "add", "Lobby", "--category", "Eng"]);
+    let all: Vec<&str> = users.iter().copied().chain([stays_away]).collect();
+    let mut pool = TestPool::start("pool-loss", 3, QUICK_BEATS, &all).await;
 
     // Alice on node 0, bob on node 1, carol and dave on node 2, the one to be killed; each
     // knows every node, its own first.
     let home = [0, 1, 2, 2];
     let mut clients = Vec::new();
     for (user, home) in users.iter().zip(home) {
-        let mut config = client_config(&nodes[0], &servers[home], user);
-        for (i, server) in servers.iter().enumerate() {
-            if i != home {
-                config.servers.push(server.tls.to_string());
-            }
-        }
-        config.reconnect = Reconnect {
-            first_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(500),
-            max_attempts: None,
-        };
-        let (client, events) = Client::connect(config).await.expect("signs in");
-        clients.push((client, events));
+        clients.push(pool.client(user, home).await);
     }
     let lobby = clients[0].0.find_room("Lobby").await.unwrap().uri;
-    let (erin, _erin_events) = Client::connect(client_config(&nodes[0], &servers[2], stays_away))
-        .await
-        .expect("signs in");
+    let (erin, _erin_events) =
+        Client::connect(client_config(&pool.nodes[0], &pool.servers[2], stays_away))
+            .await
+            .expect("signs in");
     erin.join(&lobby).await.unwrap();
     let mut views = Vec::new();
     for (client, _) in &clients {
@@ -194,7 +233,7 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
         }));
     }
     tokio::time::sleep(PACE * 8).await;
-    servers[2].kill();
+    pool.servers[2].kill();
 
     let mut acknowledged = Vec::new();
     let mut lasts = Vec::new();
@@ -245,7 +284,7 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
             ids.windows(2).all(|w| w[0] < w[1]),
             "{user}: every line once, in the room's order: {ids:?}"
         );
-        for line in &lines {
+        for line in lines {
             assert_eq!(
                 by_id.get(&line.id.unwrap()),
                 Some(&line.text.as_str()),
@@ -270,6 +309,51 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
     }
     drop(clients);
     drop(erin);
-    drop(servers);
-    postgres::drop_database(&url).await;
+    pool.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_stopped_with_sigterm_parts_its_members_on_the_others_before_it_exits() {
+    // Heartbeats two minutes apart, longer than the test waits: the others cannot learn
+    // of the stop from the registry; only what the node relays before it exits tells them.
+    let beats = "heartbeat_ms = 120000\nnode_timeout_ms = 360000";
+    let mut pool = TestPool::start("pool-stop", 2, beats, &["alice", "bob"]).await;
+    let (alice, mut alice_events) = pool.client("alice", 0).await;
+    let (bob, _bob_events) = pool.client("bob", 1).await;
+    let lobby = alice.find_room("Lobby").await.unwrap().uri;
+    let mut view = View::new(&alice.join(&lobby).await.unwrap());
+    bob.join(&lobby).await.unwrap();
+    let (alice_uri, bob_uri) = (
+        format!("sip:alice@{}", common::DOMAIN),
+        format!("sip:bob@{}", common::DOMAIN),
+    );
+    view.until_roster(
+        &mut alice_events,
+        &BTreeSet::from([alice_uri.clone(), bob_uri.clone()]),
+    )
+    .await;
+
+    assert!(pool.servers[1].terminate().success());
+    view.until_roster(&mut alice_events, &BTreeSet::from([alice_uri]))
+        .await;
+    // Bob's join is closed by one part, written by whichever node served his session.
+    let store = parlance_store::Store::open(&pool.url).await.unwrap();
+    let bob_id = store
+        .user(&format!("bob@{}", common::DOMAIN))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let bob_rows: Vec<String> = store
+        .compliance_events(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.principal_id == bob_id && (e.kind == "join" || e.kind == "part"))
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(bob_rows, ["join", "part"]);
+    store.close().await;
+    drop((alice, bob));
+    pool.finish().await;
 }

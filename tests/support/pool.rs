@@ -22,6 +22,8 @@ pub struct Pool {
     pub nats: Nats,
     pub database: String,
     pub nodes: Vec<TestServer>,
+    /// The pool's file share, as every node of a pool must have.
+    files: std::path::PathBuf,
 }
 
 impl Pool {
@@ -32,29 +34,35 @@ impl Pool {
     /// Like [`Pool::start`], with `tweak(i, config)` applied to node `i`'s configuration.
     /// Every node has a channel URI of its own ([`channel_uri`]), as in a real pool.
     pub async fn start_each(nodes: usize, tweak: impl Fn(usize, &mut Config)) -> Pool {
-        let nats = Nats::start();
-        let database = postgres::fresh_database().await;
-        // The pool's file share, as every node of a pool must have.
-        let files = crate::temp_dir();
-        let pooled = |i: usize, c: &mut Config| {
-            c.files.dir = Some(files.clone());
-            c.store.url = Some(database.clone());
-            c.bus.url = Some(nats.url());
+        let mut pool = Pool {
+            nats: Nats::start(),
+            database: postgres::fresh_database().await,
+            nodes: Vec::new(),
+            files: crate::temp_dir(),
+        };
+        for _ in 0..nodes {
+            pool.add_node(&tweak).await;
+        }
+        pool
+    }
+
+    /// Starts one more node (node `i`, the next number), with `tweak(i, config)` applied.
+    pub async fn add_node(&mut self, tweak: impl Fn(usize, &mut Config)) -> &TestServer {
+        let i = self.nodes.len();
+        let pooled = |c: &mut Config| {
+            c.files.dir = Some(self.files.clone());
+            c.store.url = Some(self.database.clone());
+            c.bus.url = Some(self.nats.url());
             c.bus.repair_interval_ms = REPAIR_INTERVAL_MS;
             c.chat.channel_uri = Some(channel_uri(i));
             tweak(i, c);
         };
-        let first = TestServer::start_with(|c| pooled(0, c)).await;
-        let mut started = vec![first];
-        for i in 1..nodes {
-            let node = TestServer::start_beside(&started[0], |c| pooled(i, c)).await;
-            started.push(node);
-        }
-        Pool {
-            nats,
-            database,
-            nodes: started,
-        }
+        let node = match self.nodes.first() {
+            None => TestServer::start_with(pooled).await,
+            Some(first) => TestServer::start_beside(first, pooled).await,
+        };
+        self.nodes.push(node);
+        &self.nodes[i]
     }
 
     pub fn node(&self, i: usize) -> &TestServer {

@@ -1,8 +1,10 @@
 //! Servers sharing one private PostgreSQL as a pool (docs/operations.md, "Pool nodes"): the
-//! lookup hands out the less loaded node's channel URI; a node whose heartbeats stop (its
-//! runtime gone at once, as in a crash) is found dead, removed once with its sessions'
-//! joins closed, and every live node hears of it; and a server outlives a PostgreSQL
-//! restart, refusing posts cleanly while it is down.
+//! lookup hands out the less loaded node's channel URI, never one that missed its
+//! heartbeat, and spreads a burst of clients between two heartbeats; a node whose
+//! heartbeats stop (its runtime gone at once, as in a crash) is found dead, removed once
+//! with its sessions' joins closed, and every live node hears of it; a node starting or
+//! stopping leaves the other nodes' signed-in connections alone; and a server outlives a
+//! PostgreSQL restart, refusing posts cleanly while it is down.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -323,6 +325,137 @@ async fn a_node_that_stops_beating_is_removed_once_with_its_joins_closed() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(open_joins(store).await, BTreeMap::from([(bob_id, 1)]));
     assert_eq!((gone_a.told().len(), gone_c.told().len()), (1, 1));
+    let _ = std::fs::remove_dir_all(&files);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_missed_its_heartbeat_is_not_handed_out() {
+    let pg = Postgres::start();
+    let files = scratch("files");
+    let gone = Arc::new(Gone::default());
+    // Nodes are judged dead only after a minute: the lookup must not wait for that.
+    let slow_death = |c: &mut Config| c.pool.node_timeout_ms = 60_000;
+    let a = TestServer::start_with_options(
+        {
+            let node = pool_node(pg.url(), "a", &files, None);
+            move |c| {
+                node(c);
+                slow_death(c);
+            }
+        },
+        told_of(&gone),
+    )
+    .await;
+    for user in ["alice", "bob"] {
+        a.add_user(user, "pw").await;
+    }
+    let lobby = a
+        .add_room("Lobby", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let mut alice = on_channel(a.tcp_addr(), "alice", "a").await;
+    alice.join(&lobby).await;
+    let (_, _, crash) = crashable_node({
+        let node = pool_node(pg.url(), "b", &files, Some(data_dir_beside(&a)));
+        move |c| {
+            node(c);
+            slow_death(c);
+        }
+    });
+    // b, with nobody joined, is the less loaded.
+    until(format!("sip:chat-b@{DOMAIN}"), || {
+        requri(a.tcp_addr(), "bob")
+    })
+    .await;
+    crash.send(()).unwrap();
+    // Its heartbeat stops: a few heartbeats later a hands out itself, long before b could
+    // be judged dead.
+    until(format!("sip:chat-a@{DOMAIN}"), || {
+        requri(a.tcp_addr(), "bob")
+    })
+    .await;
+    assert!(gone.told().is_empty(), "b is not judged dead yet");
+    let _ = std::fs::remove_dir_all(&files);
+}
+
+#[tokio::test]
+async fn a_burst_of_clients_between_two_heartbeats_is_spread() {
+    let pg = Postgres::start();
+    let files = scratch("files");
+    // One heartbeat a minute: every requri below falls between the same two rounds.
+    let slow_beat = |c: &mut Config| {
+        c.pool.heartbeat_ms = 60_000;
+        c.pool.node_timeout_ms = 180_000;
+    };
+    let gone = Arc::new(Gone::default());
+    let (a, _) = first_node(&pg, &files, &gone).await;
+    let b = TestServer::start_with({
+        let node = pool_node(pg.url(), "b", &files, Some(data_dir_beside(&a)));
+        move |c| {
+            node(c);
+            slow_beat(c);
+        }
+    })
+    .await;
+    // b's first round, at its start, saw a and b equally idle.
+    let mut handed = BTreeMap::new();
+    for _ in 0..4 {
+        *handed.entry(requri(b.tcp_addr(), "bob").await).or_insert(0) += 1;
+    }
+    assert_eq!(
+        handed,
+        BTreeMap::from([
+            (format!("sip:chat-a@{DOMAIN}"), 2),
+            (format!("sip:chat-b@{DOMAIN}"), 2)
+        ]),
+        "one client each in turn, not all to one node"
+    );
+    let _ = std::fs::remove_dir_all(&files);
+}
+
+/// The accounts on the signed-in table, sorted.
+async fn signed_in(store: &Store) -> Vec<String> {
+    let mut accounts: Vec<String> = store
+        .signed_in()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.account)
+        .collect();
+    accounts.sort();
+    accounts
+}
+
+#[tokio::test]
+async fn a_node_starting_or_stopping_leaves_the_others_signed_in() {
+    let pg = Postgres::start();
+    let files = scratch("files");
+    let gone = Arc::new(Gone::default());
+    let (a, _) = first_node(&pg, &files, &gone).await;
+    a.add_user("carol", "pw").await;
+    let b =
+        TestServer::start_with(pool_node(pg.url(), "b", &files, Some(data_dir_beside(&a)))).await;
+    let account = |user: &str| format!("sip:{user}@{DOMAIN}");
+    let mut alice = SipConn::tcp(a.tcp_addr()).await;
+    assert_eq!(alice.register("alice", "pw").await.status, 200);
+    let mut bob = SipConn::tcp(b.tcp_addr()).await;
+    assert_eq!(bob.register("bob", "pw").await.status, 200);
+    let store = &a.server().store;
+    until(vec![account("alice"), account("bob")], || signed_in(store)).await;
+
+    // c starts: once its own client is on the table, c has cleared what it clears at start.
+    let mut c =
+        TestServer::start_with(pool_node(pg.url(), "c", &files, Some(data_dir_beside(&a)))).await;
+    let mut carol = SipConn::tcp(c.tcp_addr()).await;
+    assert_eq!(carol.register("carol", "pw").await.status, 200);
+    until(
+        vec![account("alice"), account("bob"), account("carol")],
+        || signed_in(store),
+    )
+    .await;
+    // c stops: its own client goes, the others' stay.
+    c.shutdown().await;
+    assert_eq!(signed_in(store).await, [account("alice"), account("bob")]);
+    drop((alice, bob, carol, b));
     let _ = std::fs::remove_dir_all(&files);
 }
 

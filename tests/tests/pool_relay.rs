@@ -261,3 +261,50 @@ async fn posts_made_while_nats_restarts_reach_everyone_exactly_once() {
     drop((carol, everyone));
     pool.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_stops_parts_its_members_on_every_node_at_once() {
+    // Heartbeats a minute apart: the others cannot learn of the stop from the registry
+    // within this test; only the node's own parts, relayed before it exits, tell them.
+    let mut pool = Pool::start_each(2, |_, c| {
+        c.pool.heartbeat_ms = 60_000;
+        c.pool.node_timeout_ms = 180_000;
+    })
+    .await;
+    for user in ["alice", "bob"] {
+        pool.node(0).add_user(user, "pw").await;
+    }
+    let room = pool
+        .node(0)
+        .add_room("Pool", Privacy::Open, Behavior::Normal, &[])
+        .await;
+    let bob_uri = "sip:bob@example.test".to_owned();
+    let mut alice = on_node(&pool, 0, "alice").await;
+    assert!(alice.join(&room).await.resp.is_success());
+    let mut bob = on_node(&pool, 1, "bob").await;
+    assert!(bob.join(&room).await.resp.is_success());
+    assert_eq!(
+        next_roster_notice(&mut alice).await,
+        ("join", vec![bob_uri.clone()])
+    );
+
+    pool.nodes[1].shutdown().await;
+    assert_eq!(
+        next_roster_notice(&mut alice).await,
+        ("part", vec![bob_uri.clone()]),
+        "alice hears bob leave with his node"
+    );
+    let store = &pool.node(0).server().store;
+    let bob_id = store.user("bob@example.test").await.unwrap().unwrap().id;
+    let bob_rows: Vec<String> = store
+        .compliance_events(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.principal_id == bob_id)
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(bob_rows, ["join", "part"], "his part is recorded once");
+    drop((alice, bob));
+    pool.shutdown().await;
+}

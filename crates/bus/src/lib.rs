@@ -70,6 +70,15 @@ impl Bus {
         }
     }
 
+    /// Waits until every event published so far is written to NATS (at once for a single
+    /// server): a node that stops does this last, so that its final parts reach the pool.
+    /// Unbounded while NATS is away: the caller sets a deadline.
+    pub async fn flush(&self) {
+        if let Bus::Nats(nats) = self {
+            nats.flush().await;
+        }
+    }
+
     /// This node's id in the pool, when in one.
     pub fn node_id(&self) -> Option<&str> {
         match self {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::event::Event;
 use crate::subject::Subjects;
@@ -25,8 +25,17 @@ const INCOMING: usize = 4096;
 pub struct Nats {
     node_id: Arc<str>,
     client: async_nats::Client,
-    outgoing: mpsc::Sender<Event>,
+    outgoing: mpsc::Sender<Outgoing>,
     dropped: Arc<AtomicU64>,
+}
+
+/// What the sending task takes from the queue.
+#[derive(Debug)]
+enum Outgoing {
+    Event(Event),
+    /// Everything queued before has been handed to NATS and written out: answered once
+    /// the connection is flushed (or cannot be).
+    Flush(oneshot::Sender<()>),
 }
 
 /// What the node hears from the pool, in the order NATS delivered it.
@@ -109,7 +118,7 @@ impl Nats {
     /// Queues an event; when the queue is full (NATS away for long) it is dropped, and the
     /// first drop after a successful queueing is logged.
     pub(crate) fn publish(&self, event: Event) {
-        match self.outgoing.try_send(event) {
+        match self.outgoing.try_send(Outgoing::Event(event)) {
             Ok(()) => {
                 let dropped = self.dropped.swap(0, Ordering::Relaxed);
                 if dropped > 0 {
@@ -126,11 +135,31 @@ impl Nats {
             }
         }
     }
+
+    /// Waits until every event queued so far is written to NATS: a node that stops does
+    /// this before it exits, so that its last parts reach the others. The caller bounds the
+    /// wait (NATS may be away).
+    pub(crate) async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        if self.outgoing.send(Outgoing::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
+    }
 }
 
 /// Drains the queue into NATS, in order. The subject is chosen here, off the poster's path.
-async fn send(client: async_nats::Client, subjects: Subjects, mut queue: mpsc::Receiver<Event>) {
-    while let Some(event) = queue.recv().await {
+async fn send(client: async_nats::Client, subjects: Subjects, mut queue: mpsc::Receiver<Outgoing>) {
+    while let Some(item) = queue.recv().await {
+        let event = match item {
+            Outgoing::Event(event) => event,
+            Outgoing::Flush(done) => {
+                if let Err(e) = client.flush().await {
+                    tracing::warn!(error = %e, "the relay's last events may not have left");
+                }
+                let _ = done.send(());
+                continue;
+            }
+        };
         let subject = match &event {
             Event::Room(e) => subjects.room(e.room),
             Event::RosterRequest { origin } => subjects.node(origin),

@@ -30,6 +30,7 @@ use parlance_store::rooms::RoomInfo;
 use xccos::{ChatSizeLimits, Envelope, Message};
 
 pub use permissions::{Access, RoleRefusal, creator_change, role_change};
+pub use relay::Lookup;
 pub use roster::Principal;
 use roster::Rosters;
 pub use search::SearchLimits;
@@ -47,8 +48,8 @@ pub trait Sink: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct ChatSettings {
     pub domain: String,
-    /// This server's channel service URI: what `cmd:requri` hands out until the pool's
-    /// lookup chooses ([`ChatService::hand_out_channel_uri`]).
+    /// This server's channel service URI: what `cmd:requri` hands out, unless a pool's
+    /// lookup chooses ([`ChatService::with_lookup`]).
     pub channel_uri: String,
     /// Results of any search at most (`sib@searchLimit`).
     pub search_limit: u32,
@@ -134,9 +135,9 @@ pub struct ChatService {
     bus: Bus,
     /// Where each room's relayed posts stand ([`relay`]).
     relayed: Mutex<relay::Relayed>,
-    /// The channel service URI `cmd:requri` hands out: this server's own, until the pool
-    /// chooses the least-loaded node's ([`ChatService::hand_out_channel_uri`]).
-    handed_out: std::sync::RwLock<Arc<str>>,
+    /// Chooses the channel service URI `cmd:requri` hands out in a pool; a single server
+    /// hands out its own.
+    lookup: Option<Arc<dyn Lookup>>,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -167,7 +168,6 @@ impl ChatService {
             tracing::warn!(parts = closed, "joins left open by an earlier run closed");
         }
         Ok(ChatService {
-            handed_out: std::sync::RwLock::new(settings.channel_uri.as_str().into()),
             root_uri: format!("ma-cat://{}/{}", settings.domain, root.guid),
             search_rate: SearchRate::new(settings.search),
             transfers: settings.files.clone().map(|files| {
@@ -182,6 +182,7 @@ impl ChatService {
             clock,
             bus: Bus::Local,
             relayed: Mutex::default(),
+            lookup: None,
         })
     }
 
@@ -189,18 +190,12 @@ impl ChatService {
         &self.settings
     }
 
-    /// Makes `cmd:requri` hand out `uri`: the server's lookup calls this with the channel
-    /// URI of the node it chose, whenever it chooses again.
-    pub fn hand_out_channel_uri(&self, uri: &str) {
-        let mut handed_out = self.handed_out.write().expect("handed-out URI lock");
-        if &**handed_out != uri {
-            *handed_out = uri.into();
+    /// The channel URI `cmd:requri` hands out to one client now.
+    pub fn hand_out_channel_uri(&self) -> Arc<str> {
+        match &self.lookup {
+            Some(lookup) => lookup.hand_out(),
+            None => self.settings.channel_uri.as_str().into(),
         }
-    }
-
-    /// The channel URI `cmd:requri` hands out now.
-    pub fn handed_out_channel_uri(&self) -> Arc<str> {
-        self.handed_out.read().expect("handed-out URI lock").clone()
     }
 
     /// Starts a session for an authenticated principal; `outside`: it connects from outside
@@ -242,7 +237,10 @@ impl ChatService {
         let Some(principal) = principal else { return };
         for (room, uri, gone) in left {
             let _order = self.lock_room(room).await;
-            if gone {
+            // Asked again under the room's lock: another session of the principal may have
+            // joined since the roster let this one go, and announced it; a part announced
+            // now would take the principal out of the pool's rosters while it is here.
+            if gone && !self.rosters().present_here_as(room, principal.id) {
                 self.principal_left(room, &uri, &principal);
             }
             if let Err(e) = self

@@ -12,6 +12,7 @@
 //! that would show the gap.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parlance_bus::{Bus, Event, Inbound, Posted, Presence, RoomEvent, RoomEventKind, RosterPart};
 use xccos::{ChanId, ChatMessage, GrpChat, Notice, format_timestamp};
@@ -32,6 +33,13 @@ const REPAIR_MAX: i64 = 1000;
 /// message size.
 const ROSTER_ROOMS_PER_PART: usize = 100;
 
+/// Chooses the channel service URI `cmd:requri` hands out, one client at a time: a pool's
+/// lookup, which knows the nodes' loads.
+pub trait Lookup: Send + Sync + std::fmt::Debug {
+    /// The channel URI for one more client; the lookup may count the client to it.
+    fn hand_out(&self) -> Arc<str>;
+}
+
 /// What the relay keeps between events.
 #[derive(Debug, Default)]
 pub(crate) struct Relayed {
@@ -45,6 +53,12 @@ impl ChatService {
     /// Makes this service a node of a pool on `bus` (by default it is a single server).
     pub fn with_bus(mut self, bus: Bus) -> ChatService {
         self.bus = bus;
+        self
+    }
+
+    /// Makes `lookup` choose the channel URI `cmd:requri` hands out.
+    pub fn with_lookup(mut self, lookup: Arc<dyn Lookup>) -> ChatService {
+        self.lookup = Some(lookup);
         self
     }
 
@@ -306,11 +320,20 @@ impl ChatService {
     }
 
     /// Publishes this node's presences, every room, in parts that travel in order.
+    ///
+    /// The parts are queued while the rosters stay locked. A join or part here changes
+    /// the rosters first and publishes its event after, so with the lock held every change
+    /// the snapshot lacks is published after the snapshot's last part, and the other
+    /// nodes, which replace this node's presences with the answer, apply it on top.
+    /// Queued after the lock was let go, a join made in between would be published before
+    /// the answer that lacks it, and the answer would erase it from every other node's
+    /// rosters until the next request; a part would come back as a ghost.
     fn answer_roster_request(&self) {
         let Some(origin) = self.bus.node_id() else {
             return;
         };
-        let rooms = self.rosters().local_presences();
+        let rosters = self.rosters();
+        let rooms = rosters.local_presences();
         let mut chunks: Vec<_> = rooms.chunks(ROSTER_ROOMS_PER_PART).collect();
         if chunks.is_empty() {
             chunks.push(&[]);
@@ -327,6 +350,7 @@ impl ChatService {
                     .collect(),
             }));
         }
+        drop(rosters);
     }
 
     /// Collects a node's roster answer; the last part replaces what was known of that node.
@@ -363,6 +387,13 @@ impl ChatService {
         for (room, principal) in change.gone {
             self.notify_remote_part(room, &principal);
         }
+    }
+
+    /// Waits until what this node told the pool has left, its sessions' last parts
+    /// included: the last step of a clean shutdown. Unbounded while NATS is away: the
+    /// caller sets a deadline.
+    pub async fn flush_relay(&self) {
+        self.bus.flush().await;
     }
 
     /// Forgets a node that stopped (it no longer heartbeats): its users leave its rooms, and

@@ -261,6 +261,13 @@ impl Rosters {
             .collect()
     }
 
+    /// Whether the principal is present in the room through a session of this node.
+    pub fn present_here_as(&self, room: i64, principal_id: i64) -> bool {
+        self.rooms
+            .get(&room)
+            .is_some_and(|r| r.principals.contains_key(&principal_id))
+    }
+
     /// Whether the principal is present in the room through another node.
     pub fn present_elsewhere(&self, room: i64, principal_id: i64) -> bool {
         self.remote
@@ -269,10 +276,7 @@ impl Rosters {
     }
 
     fn present_anywhere(&self, room: i64, principal_id: i64) -> bool {
-        self.rooms
-            .get(&room)
-            .is_some_and(|r| r.principals.contains_key(&principal_id))
-            || self.present_elsewhere(room, principal_id)
+        self.present_here_as(room, principal_id) || self.present_elsewhere(room, principal_id)
     }
 
     /// Records a principal present in a room through the node `node`.

@@ -1,16 +1,21 @@
 //! Issue 16's node-loss test: three `parlance serve` processes form a pool on a private
 //! PostgreSQL and a private nats-server; clients on every node chat while one node is
-//! killed with SIGKILL. Its clients sign in again on the others, and every client ends with
-//! every acknowledged post exactly once, in the room's order, as history has it.
+//! killed with SIGKILL. Its clients sign in again on the others, every client ends with
+//! every acknowledged post exactly once, in the room's order, as history has it, and the
+//! rosters every client sees converge: a member who was only on the dead node leaves them.
+//! And a node stopped cleanly (SIGTERM) parts its members on the other nodes before it
+//! exits, without anyone waiting for a heartbeat.
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
 use common::{DataDir, SERVE_ON_FREE_PORTS, Server, admin, client_config, serve_with};
-use parlance_client::{ChatLine, Client, ClientError, Event, Events, HistoryQuery, Reconnect};
+use parlance_client::{
+    ChatLine, Client, ClientError, Event, Events, HistoryQuery, Joined, Reconnect,
+};
 use parlance_testkit::{nats::Nats, postgres};
 
 /// Posts per poster; a poster posts every `PACE`.
@@ -18,13 +23,16 @@ const POSTS: usize = 40;
 const PACE: Duration = Duration::from_millis(25);
 const WAIT: Duration = Duration::from_secs(60);
 
+/// Quick heartbeats, so that a dead node is found within a second or so.
+const QUICK_BEATS: &str = "heartbeat_ms = 200\nnode_timeout_ms = 1000";
+
 /// Node `i`'s configuration: the shared store, bus and file directory, its own channel
-/// URI, and heartbeats quick enough for a test.
-fn configure(data: &Path, i: usize, store: &str, bus: &str, files: &Path) {
+/// URI, and the `[pool]` settings `beats`.
+fn configure(data: &Path, i: usize, store: &str, bus: &str, files: &Path, beats: &str) {
     let config = format!(
         "[store]\nurl = \"{store}\"\n[bus]\nurl = \"{bus}\"\nrepair_interval_ms = 500\n\
          [chat]\nchannel_uri = \"sip:chatsrv-{i}@{domain}\"\n[files]\ndir = \"{files}\"\n\
-         [pool]\nheartbeat_ms = 200\nnode_timeout_ms = 1000\n",
+         [pool]\n{beats}\n",
         domain = common::DOMAIN,
         files = files.display(),
     );
@@ -38,65 +46,57 @@ fn start(data: &DataDir) -> Server {
     serve_with(&data.0, &args)
 }
 
-/// Takes the client's events until every text of `last` has been seen; returns the chat
-/// lines and whether the client reconnected meanwhile.
-async fn lines_until(events: &mut Events, last: &[String]) -> (Vec<ChatLine>, bool) {
-    let (mut lines, mut reconnected) = (Vec::new(), false);
-    let mut missing: HashSet<&String> = last.iter().collect();
-    while !missing.is_empty() {
-        let event = tokio::time::timeout(WAIT, events.next())
-            .await
-            .unwrap_or_else(|_| panic!("still missing {missing:?} after {} lines", lines.len()))
-            .expect("the client is still there");
-        match event {
-            Event::Message(line) => {
-                missing.remove(&line.text);
-                lines.push(line);
-            }
-            Event::Reconnected { .. } => reconnected = true,
-            _ => {}
-        }
-    }
-    (lines, reconnected)
+/// `n` nodes on a fresh database and a private nats-server, with `users` and a room Lobby;
+/// their directories are named after the test (`name`).
+struct TestPool {
+    url: String,
+    _nats: Nats,
+    _files: DataDir,
+    nodes: Vec<DataDir>,
+    servers: Vec<Server>,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_elsewhere() {
-    let url = postgres::fresh_database().await;
-    let nats = Nats::start();
-    let files = DataDir::new("pool-loss-files");
-    let nodes: Vec<DataDir> = (0..3)
-        .map(|i| DataDir::new(&format!("pool-loss-{i}")))
-        .collect();
-    for (i, data) in nodes.iter().enumerate() {
-        data.use_store(&url);
-        configure(&data.0, i, &url, &nats.url(), &files.0);
-    }
-    // The first node makes the installation; the others get its key and certificate.
-    let first = start(&nodes[0]);
-    for data in &nodes[1..] {
-        for file in ["server.key", "tls-cert.pem", "tls-key.pem"] {
-            std::fs::copy(nodes[0].0.join(file), data.0.join(file)).unwrap();
+impl TestPool {
+    async fn start(name: &str, n: usize, beats: &str, users: &[&str]) -> TestPool {
+        let url = postgres::fresh_database().await;
+        let nats = Nats::start();
+        let files = DataDir::new(&format!("{name}-files"));
+        let nodes: Vec<DataDir> = (0..n)
+            .map(|i| DataDir::new(&format!("{name}-{i}")))
+            .collect();
+        for (i, data) in nodes.iter().enumerate() {
+            data.use_store(&url);
+            configure(&data.0, i, &url, &nats.url(), &files.0, beats);
+        }
+        // The first node makes the installation; the others get its key and certificate.
+        let mut servers = vec![start(&nodes[0])];
+        for data in &nodes[1..] {
+            for file in ["server.key", "tls-cert.pem", "tls-key.pem"] {
+                std::fs::copy(nodes[0].0.join(file), data.0.join(file)).unwrap();
+            }
+            servers.push(start(data));
+        }
+        for user in users {
+            admin(
+                &nodes[0].0,
+                &["user", "add", &format!("{user}@{}", common::DOMAIN)],
+            );
+        }
+        admin(&nodes[0].0, &["category", "add", "Eng"]);
+        admin(&nodes[0].0, &["room", "add", "Lobby", "--category", "Eng"]);
+        TestPool {
+            url,
+            _nats: nats,
+            _files: files,
+            nodes,
+            servers,
         }
     }
-    let mut servers = vec![first, start(&nodes[1]), start(&nodes[2])];
-    let users = ["alice", "bob", "carol", "dave"];
-    for user in users {
-        admin(
-            &nodes[0].0,
-            &["user", "add", &format!("{user}@{}", common::DOMAIN)],
-        );
-    }
-    admin(&nodes[0].0, &["category", "add", "Eng"]);
-    admin(&nodes[0].0, &["room", "add", "Lobby", "--category", "Eng"]);
 
-    // Alice on node 0, bob on node 1, carol and dave on node 2, the one to be killed; each
-    // knows every node, its own first.
-    let home = [0, 1, 2, 2];
-    let mut clients = Vec::new();
-    for (user, home) in users.iter().zip(home) {
-        let mut config = client_config(&nodes[0], &servers[home], user);
-        for (i, server) in servers.iter().enumerate() {
+    /// `user`'s client, signing in to node `home` first and knowing the others after.
+    async fn client(&self, user: &str, home: usize) -> (Client, Events) {
+        let mut config = client_config(&self.nodes[0], &self.servers[home], user);
+        for (i, server) in self.servers.iter().enumerate() {
             if i != home {
                 config.servers.push(server.tls.to_string());
             }
@@ -106,12 +106,103 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
             max_delay: Duration::from_millis(500),
             max_attempts: None,
         };
-        let (client, events) = Client::connect(config).await.expect("signs in");
-        clients.push((client, events));
+        Client::connect(config).await.expect("signs in")
+    }
+
+    async fn finish(self) {
+        drop(self.servers);
+        postgres::drop_database(&self.url).await;
+    }
+}
+
+/// What one client saw: chat lines, whether it reconnected, and the room's roster as its
+/// join reply and the notices since made it.
+struct View {
+    lines: Vec<ChatLine>,
+    reconnected: bool,
+    roster: BTreeSet<String>,
+}
+
+impl View {
+    fn new(joined: &Joined) -> View {
+        View {
+            lines: Vec::new(),
+            reconnected: false,
+            roster: joined.roster.iter().map(|m| m.uri.clone()).collect(),
+        }
+    }
+
+    async fn next(&mut self, events: &mut Events, waiting_for: &dyn std::fmt::Debug) {
+        let event = tokio::time::timeout(WAIT, events.next())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "still waiting for {waiting_for:?} after {} lines; roster {:?}",
+                    self.lines.len(),
+                    self.roster
+                )
+            })
+            .expect("the client is still there");
+        match event {
+            Event::Message(line) => self.lines.push(line),
+            Event::Reconnected { .. } => self.reconnected = true,
+            Event::MemberJoined { member, .. } => {
+                self.roster.insert(member.uri);
+            }
+            Event::MemberLeft { user, .. } => {
+                self.roster.remove(&user);
+            }
+            Event::Rejoined(joined) => {
+                self.roster = joined.roster.into_iter().map(|m| m.uri).collect();
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes the client's events until every text of `last` has been seen.
+    async fn until_lines(&mut self, events: &mut Events, last: &[String]) {
+        let mut missing: HashSet<&String> = last.iter().collect();
+        while !missing.is_empty() {
+            self.next(events, &missing).await;
+            for line in &self.lines {
+                missing.remove(&line.text);
+            }
+        }
+    }
+
+    /// Takes the client's events until its roster is `want`: the pool's rosters converge
+    /// (failing only after a generous while, never on how fast).
+    async fn until_roster(&mut self, events: &mut Events, want: &BTreeSet<String>) {
+        while &self.roster != want {
+            self.next(events, want).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_elsewhere() {
+    let users = ["alice", "bob", "carol", "dave"];
+    // Erin knows only node 2 and does not come back: she is in rosters through it alone.
+    let stays_away = "erin";
+    let all: Vec<&str> = users.iter().copied().chain([stays_away]).collect();
+    let mut pool = TestPool::start("pool-loss", 3, QUICK_BEATS, &all).await;
+
+    // Alice on node 0, bob on node 1, carol and dave on node 2, the one to be killed; each
+    // knows every node, its own first.
+    let home = [0, 1, 2, 2];
+    let mut clients = Vec::new();
+    for (user, home) in users.iter().zip(home) {
+        clients.push(pool.client(user, home).await);
     }
     let lobby = clients[0].0.find_room("Lobby").await.unwrap().uri;
+    let (erin, _erin_events) =
+        Client::connect(client_config(&pool.nodes[0], &pool.servers[2], stays_away))
+            .await
+            .expect("signs in");
+    erin.join(&lobby).await.unwrap();
+    let mut views = Vec::new();
     for (client, _) in &clients {
-        client.join(&lobby).await.unwrap();
+        views.push(View::new(&client.join(&lobby).await.unwrap()));
     }
 
     // Alice, bob and carol post; carol's node dies under her a few posts in.
@@ -142,7 +233,7 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
         }));
     }
     tokio::time::sleep(PACE * 8).await;
-    servers[2].kill();
+    pool.servers[2].kill();
 
     let mut acknowledged = Vec::new();
     let mut lasts = Vec::new();
@@ -174,8 +265,17 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
     }
     let by_id: BTreeMap<u64, &str> = stored.iter().copied().collect();
 
-    for ((client, events), (user, home)) in clients.iter_mut().zip(users.iter().zip(home)) {
-        let (lines, reconnected) = lines_until(events, &lasts).await;
+    let everyone: BTreeSet<String> = users
+        .iter()
+        .map(|u| format!("sip:{u}@{}", common::DOMAIN))
+        .collect();
+    for (((client, events), view), (user, home)) in clients
+        .iter_mut()
+        .zip(&mut views)
+        .zip(users.iter().zip(home))
+    {
+        view.until_lines(events, &lasts).await;
+        let lines = &view.lines;
         let ids: Vec<u64> = lines
             .iter()
             .map(|l| l.id.expect("a sequence number"))
@@ -184,7 +284,7 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
             ids.windows(2).all(|w| w[0] < w[1]),
             "{user}: every line once, in the room's order: {ids:?}"
         );
-        for line in &lines {
+        for line in lines {
             assert_eq!(
                 by_id.get(&line.id.unwrap()),
                 Some(&line.text.as_str()),
@@ -198,14 +298,62 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
         // A client on the killed node signs in elsewhere; one elsewhere whose chat dialog
         // the lookup had put on that node starts its chat over too.
         if home == 2 {
-            assert!(reconnected, "{user} signed in on another node");
+            assert!(view.reconnected, "{user} signed in on another node");
         }
+        // Every roster the survivors show is the four who are back, without erin.
+        view.until_roster(events, &everyone).await;
         client
             .post(&lobby, &format!("{user} is here"))
             .await
             .expect("posts work");
     }
     drop(clients);
-    drop(servers);
-    postgres::drop_database(&url).await;
+    drop(erin);
+    pool.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_stopped_with_sigterm_parts_its_members_on_the_others_before_it_exits() {
+    // Heartbeats two minutes apart, longer than the test waits: the others cannot learn
+    // of the stop from the registry; only what the node relays before it exits tells them.
+    let beats = "heartbeat_ms = 120000\nnode_timeout_ms = 360000";
+    let mut pool = TestPool::start("pool-stop", 2, beats, &["alice", "bob"]).await;
+    let (alice, mut alice_events) = pool.client("alice", 0).await;
+    let (bob, _bob_events) = pool.client("bob", 1).await;
+    let lobby = alice.find_room("Lobby").await.unwrap().uri;
+    let mut view = View::new(&alice.join(&lobby).await.unwrap());
+    bob.join(&lobby).await.unwrap();
+    let (alice_uri, bob_uri) = (
+        format!("sip:alice@{}", common::DOMAIN),
+        format!("sip:bob@{}", common::DOMAIN),
+    );
+    view.until_roster(
+        &mut alice_events,
+        &BTreeSet::from([alice_uri.clone(), bob_uri.clone()]),
+    )
+    .await;
+
+    assert!(pool.servers[1].terminate().success());
+    view.until_roster(&mut alice_events, &BTreeSet::from([alice_uri]))
+        .await;
+    // Bob's join is closed by one part, written by whichever node served his session.
+    let store = parlance_store::Store::open(&pool.url).await.unwrap();
+    let bob_id = store
+        .user(&format!("bob@{}", common::DOMAIN))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let bob_rows: Vec<String> = store
+        .compliance_events(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.principal_id == bob_id && (e.kind == "join" || e.kind == "part"))
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(bob_rows, ["join", "part"]);
+    store.close().await;
+    drop((alice, bob));
+    pool.finish().await;
 }

@@ -283,6 +283,7 @@ impl Server {
             options.clock.clone(),
             chat_settings,
             bus,
+            membership.lookup(),
         )
         .await?;
         let settings = FrontEndSettings {
@@ -539,6 +540,18 @@ impl Server {
         // Sessions whose connections did not finish closing in time end here, so that their
         // departures reach the compliance outbox before the store closes.
         self.groupchat.close_all().await;
+        // In a pool the other nodes hear of those departures now, rather than when they
+        // find this node gone from the registry: its members leave their rosters with
+        // part notices. Past a node timeout they would find it dead anyway.
+        if tokio::time::timeout(
+            self.config.pool.node_timeout(),
+            self.groupchat.chat().flush_relay(),
+        )
+        .await
+        .is_err()
+        {
+            tracing::warn!("the last parts were not all relayed to the pool: NATS is away");
+        }
         // The last run archives those departures too (unless another node's export runs:
         // its next run does).
         if let Some(background) = &self.exporter {
@@ -559,6 +572,7 @@ async fn start_groupchat(
     clock: Clock,
     settings: ChatSettings,
     bus: Bus,
+    lookup: Arc<pool::Lookup>,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, failures) = Dialogs::new(
         clock.clone(),
@@ -566,7 +580,7 @@ async fn start_groupchat(
         config.chat.max_sessions_per_user,
     );
     let chat = ChatService::new(store, settings, dialogs.clone(), clock).await?;
-    let chat = Arc::new(chat.with_bus(bus));
+    let chat = Arc::new(chat.with_bus(bus).with_lookup(lookup));
     let external = Networks::new(config.external_networks()?);
     Ok(GroupChat::start(chat, dialogs, failures, external))
 }

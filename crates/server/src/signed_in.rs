@@ -1,9 +1,11 @@
 //! Keeps the database's signed-in table in step with the connections, so that a separate
 //! process (`parlance session list`) sees who is connected; each new sign-in also moves
-//! the account's last sign-in there. The table is emptied when the server starts and when
-//! it stops. Between, it is compared with the connections once a period and written only
-//! when they differ, in batches: sign-ins and REGISTER refreshes themselves never wait for
-//! the store's single writer.
+//! the account's last sign-in there. In a pool every node writes its own rows (the store
+//! handle names the node), so the rows this server clears when it starts and when it stops
+//! are its own — with those of nodes gone from the registry — and never the sessions of
+//! another live node. Between, the table is compared with the connections once a period
+//! and written only when they differ, in batches: sign-ins and REGISTER refreshes
+//! themselves never wait for the store's single writer.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -27,7 +29,7 @@ pub(crate) async fn follow(
     shutdown: watch::Receiver<bool>,
 ) {
     if let Err(e) = store.clear_signed_in().await {
-        tracing::error!(error = %e, "the signed-in table was not emptied at start");
+        tracing::error!(error = %e, "this node's rows of the signed-in table were not cleared at start");
     }
     // The connections on the table, as far as this process knows.
     let mut written: HashSet<ConnId> = HashSet::new();
@@ -68,7 +70,7 @@ pub(crate) async fn follow(
         }
     }
     if let Err(e) = store.clear_signed_in().await {
-        tracing::error!(error = %e, "the signed-in table was not emptied at shutdown");
+        tracing::error!(error = %e, "this node's rows of the signed-in table were not cleared at shutdown");
     }
 }
 

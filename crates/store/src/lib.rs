@@ -209,7 +209,8 @@ impl Store {
     }
 
     /// Names the server node whose chat sessions this handle (and its clones made after)
-    /// records joins and parts for: a dead node's open joins are then closed without
+    /// records joins and parts for, and whose connections it writes on the signed-in table:
+    /// a dead node's open joins are then closed, and its connections taken off, without
     /// touching a live node's ([`Store::reap_node`]).
     pub fn set_node(&mut self, node: &str) {
         engine!(self, s => s.node = Some(node.into()))
@@ -428,18 +429,21 @@ impl Store {
         engine!(self, s => s.delete_category(category_id, rooms_to).await)
     }
 
-    /// Takes the connections `ended` off the signed-in table and puts `started` on it,
-    /// moving their accounts' last sign-in (when later by more than a minute).
+    /// Takes this node's connections `ended` off the signed-in table and puts `started` on
+    /// it as this node's ([`Store::set_node`]), moving their accounts' last sign-in (when
+    /// later by more than a minute).
     pub async fn note_signed_in(&self, ended: &[u64], started: &[SignedIn]) -> Result<()> {
         engine!(self, s => s.note_signed_in(ended, started).await)
     }
 
-    /// Empties the signed-in table; returns how many rows it had.
+    /// Removes this node's rows from the signed-in table, and those of nodes without a
+    /// registry row, never a live node's: a server starting or stopping. Returns how many.
     pub async fn clear_signed_in(&self) -> Result<u64> {
         engine!(self, s => s.clear_signed_in().await)
     }
 
-    /// The connections signed in to the running server, by account, oldest first.
+    /// The connections signed in to the running servers (every node of a pool), by
+    /// account, oldest first.
     pub async fn signed_in(&self) -> Result<Vec<SignedIn>> {
         engine!(self, s => s.signed_in().await)
     }
@@ -753,9 +757,10 @@ impl Store {
         engine!(self, s => s.nodes().await)
     }
 
-    /// Removes a dead node (heartbeat older than `stale_before`, unix milliseconds) and
-    /// closes its open joins (parts with `reason`, at `at` unix nanoseconds) in one
-    /// transaction, exactly once however many nodes try: `Some(parts)` to the one that did.
+    /// Removes a dead node (heartbeat older than `stale_before`, unix milliseconds),
+    /// closes its open joins (parts with `reason`, at `at` unix nanoseconds) and takes its
+    /// connections off the signed-in table, in one transaction, exactly once however many
+    /// nodes try: `Some(parts)` to the one that did.
     pub async fn reap_node(
         &self,
         id: &str,

@@ -1,6 +1,7 @@
 //! The node registry and the singleton leases every engine must show: heartbeats, a dead
 //! node removed with its open joins closed exactly once however many nodes try, joins of
-//! live nodes left alone, and a lease that exactly one of many concurrent takers holds.
+//! live nodes left alone, each node's own rows on the signed-in table, and a lease that
+//! exactly one of many concurrent takers holds.
 
 mod common;
 
@@ -8,6 +9,7 @@ use common::{engines, room, user};
 use parlance_store::Store;
 use parlance_store::history::ComplianceKind;
 use parlance_store::nodes::{Load, Node};
+use parlance_store::signed_in::SignedIn;
 
 fn node(id: &str, heartbeat_at: i64) -> Node {
     Node {
@@ -178,6 +180,85 @@ async fn joins_of_nodes_without_a_row_close_at_start() {
         assert_eq!(open_joins(store, lobby.id).await, []);
         assert_eq!(store.close_open_joins("restart", 4).await.unwrap(), 0);
         gone.close().await;
+        engine.finish().await;
+    }
+}
+
+/// Connection `connection` of `account`, signed in.
+fn connection(connection: u64, account: &str) -> SignedIn {
+    SignedIn {
+        connection,
+        account: format!("sip:{account}@example.test"),
+        transport: "tls".into(),
+        remote: format!("192.0.2.1:{}", 40000 + connection),
+        since: 1_000,
+    }
+}
+
+/// The accounts on the signed-in table, sorted.
+async fn signed_in_accounts(store: &Store) -> Vec<String> {
+    let mut accounts: Vec<String> = store
+        .signed_in()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.account)
+        .collect();
+    accounts.sort();
+    accounts
+}
+
+#[tokio::test]
+async fn each_node_clears_only_its_own_signed_in_rows_and_a_dead_node_loses_its() {
+    for engine in engines().await {
+        let url = engine.location.url();
+        for user_name in ["alice", "bob", "carol"] {
+            user(&engine.store, user_name).await;
+        }
+        let (a, b) = (node_store(&url, "a").await, node_store(&url, "b").await);
+        a.register_node(&node("a", 1_000)).await.unwrap();
+        b.register_node(&node("b", 1_000)).await.unwrap();
+        // Each node numbers its own connections: both have a connection 1.
+        a.note_signed_in(&[], &[connection(1, "alice")])
+            .await
+            .unwrap();
+        b.note_signed_in(&[], &[connection(1, "bob"), connection(2, "carol")])
+            .await
+            .unwrap();
+        assert_eq!(
+            signed_in_accounts(&a).await,
+            [
+                "sip:alice@example.test",
+                "sip:bob@example.test",
+                "sip:carol@example.test"
+            ]
+        );
+        // A connection ended on b is b's: a's connection 1 stays.
+        b.note_signed_in(&[1], &[]).await.unwrap();
+        assert_eq!(
+            signed_in_accounts(&a).await,
+            ["sip:alice@example.test", "sip:carol@example.test"]
+        );
+        // a restarting (or stopping) clears its own rows, not b's.
+        assert_eq!(a.clear_signed_in().await.unwrap(), 1);
+        assert_eq!(signed_in_accounts(&a).await, ["sip:carol@example.test"]);
+        // b dies: removing it takes its connections off.
+        a.note_signed_in(&[], &[connection(1, "alice")])
+            .await
+            .unwrap();
+        assert_eq!(b.reap_node("b", 2_000, "gone", 3).await.unwrap(), Some(0));
+        assert_eq!(signed_in_accounts(&a).await, ["sip:alice@example.test"]);
+        // Rows of a node without a registry row (removed before this schema knew) go
+        // with the next clearing.
+        let gone = node_store(&url, "gone").await;
+        gone.note_signed_in(&[], &[connection(9, "bob")])
+            .await
+            .unwrap();
+        assert_eq!(a.clear_signed_in().await.unwrap(), 2);
+        assert!(signed_in_accounts(&a).await.is_empty());
+        for handle in [a, b, gone] {
+            handle.close().await;
+        }
         engine.finish().await;
     }
 }

@@ -1,6 +1,6 @@
 //! `cmd:requri`: which channel server a client should use. Sent to the lookup (pool) URI
-//! first; the answer is the channel URI of the node the server's lookup last chose (the
-//! least-loaded live node of the pool; this server's own when it is alone).
+//! first; the answer is the channel URI of the node the server's lookup chooses for this
+//! client (the least-loaded live node of the pool; this server's own when it is alone).
 
 use xccos::{ReplyData, Uib};
 
@@ -9,6 +9,6 @@ use crate::ChatService;
 
 pub(super) fn run(chat: &ChatService) -> Outcome {
     Ok(ReplyData::ReqUri(Some(Uib::new(
-        chat.handed_out_channel_uri().to_string(),
+        chat.hand_out_channel_uri().to_string(),
     ))))
 }

@@ -1,22 +1,14 @@
 //! What a node reports of its load, and how the lookup compares loads.
 
-use std::cmp::Ordering;
+use parlance_store::nodes::Load;
 
-use parlance_store::nodes::Node;
-
-/// The node `cmd:requri` should hand out among `live`: the one with the fewest joined
-/// endpoints, then the fewest connections, then the least CPU. Joined endpoints come first
-/// because each one receives every message of its room: they are what a node's work grows
-/// with. Connections count the signed-in clients not in rooms yet (a client that just
-/// asked for a channel is one); CPU breaks ties between equally busy nodes. The node id
-/// makes the choice the same on every node.
-pub fn least_loaded<'a>(live: impl IntoIterator<Item = &'a Node>) -> Option<&'a Node> {
-    live.into_iter().min_by(|a, b| compare(a, b))
-}
-
-fn compare(a: &Node, b: &Node) -> Ordering {
-    let key = |n: &Node| (n.load.joined, n.load.connections, n.load.cpu_permille);
-    key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
+/// What the lookup compares, least first: joined endpoints, then connections, then CPU.
+/// Joined endpoints come first because each one receives every message of its room: they
+/// are what a node's work grows with. Connections count the signed-in clients not in rooms
+/// yet (a client that just asked for a channel is one); CPU breaks ties between equally
+/// busy nodes.
+pub(crate) fn load_key(load: &Load) -> (u64, u64, u64) {
+    (load.joined, load.connections, load.cpu_permille)
 }
 
 /// The process's CPU time, read from `/proc/self/stat` between heartbeats.
@@ -71,40 +63,7 @@ fn parse_stat(stat: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use parlance_store::nodes::Load;
-
     use super::*;
-
-    fn node(id: &str, joined: u64, connections: u64, cpu_permille: u64) -> Node {
-        Node {
-            id: id.into(),
-            channel_uri: format!("sip:{id}@example.com"),
-            sip_address: String::new(),
-            https_address: String::new(),
-            started_at: 0,
-            heartbeat_at: 0,
-            load: Load {
-                connections,
-                joined,
-                cpu_permille,
-                queued_bytes: 0,
-            },
-        }
-    }
-
-    #[test]
-    fn joined_endpoints_then_connections_then_cpu_choose() {
-        let pick = |nodes: &[Node]| least_loaded(nodes).map(|n| n.id.clone());
-        assert_eq!(pick(&[]), None);
-        let fewer_joined = [node("a", 10, 5, 100), node("b", 9, 50, 900)];
-        assert_eq!(pick(&fewer_joined).as_deref(), Some("b"));
-        let fewer_connections = [node("a", 10, 5, 900), node("b", 10, 6, 100)];
-        assert_eq!(pick(&fewer_connections).as_deref(), Some("a"));
-        let less_cpu = [node("a", 10, 5, 300), node("b", 10, 5, 200)];
-        assert_eq!(pick(&less_cpu).as_deref(), Some("b"));
-        let equal = [node("b", 1, 1, 1), node("a", 1, 1, 1)];
-        assert_eq!(pick(&equal).as_deref(), Some("a"), "the same on every node");
-    }
 
     #[test]
     fn cpu_time_is_read_after_the_command_name() {

@@ -3,7 +3,8 @@
 //! moves its heartbeat with its load every `pool.heartbeat_ms`, and removes the row when it
 //! stops cleanly. Each heartbeat it also looks at the other rows:
 //!
-//! - the least-loaded live node becomes the one `cmd:requri` hands out;
+//! - the rows are what the lookup chooses from, until the next round ([`Lookup`]): the
+//!   least-loaded node whose heartbeat is fresh is the one `cmd:requri` hands out;
 //! - a node silent for `pool.node_timeout_ms` is dead: one live node removes its row and
 //!   closes its open joins in one transaction (the store makes it exactly one), and every
 //!   node tells its [`NodeGone`] hook, which forgets what the dead node's sessions held;
@@ -21,6 +22,7 @@
 
 mod leases;
 mod load;
+mod lookup;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -37,7 +39,7 @@ use crate::transport::Connections;
 pub use leases::unix_ms;
 pub use leases::{Singleton, Singletons};
 use load::CpuMeter;
-pub use load::least_loaded;
+pub(crate) use lookup::Lookup;
 
 /// What a node does when another node of the pool is gone (dead, or stopped cleanly).
 pub trait NodeGone: Send + Sync + std::fmt::Debug {
@@ -130,6 +132,7 @@ pub(crate) struct Membership {
     /// This node's row as registered (its load as of the start).
     node: Node,
     config: PoolConfig,
+    lookup: Arc<Lookup>,
 }
 
 /// Where the heartbeat reads the load from, and whom it tells what it learns.
@@ -160,11 +163,18 @@ impl Membership {
         config: PoolConfig,
     ) -> Result<Membership, PoolError> {
         store.register_node(&node).await?;
+        let lookup = Arc::new(Lookup::new(&node.channel_uri, &config));
         Ok(Membership {
             store,
             node,
             config,
+            lookup,
         })
+    }
+
+    /// What `cmd:requri` asks which node to hand out; each heartbeat round updates it.
+    pub(crate) fn lookup(&self) -> Arc<Lookup> {
+        self.lookup.clone()
     }
 
     pub(crate) fn node_id(&self) -> &str {
@@ -194,7 +204,7 @@ impl Membership {
         }
     }
 
-    /// One round: the heartbeat, the lookup's choice, dead nodes, the nodes gone.
+    /// One round: the heartbeat, the lookup's candidates, dead nodes, the nodes gone.
     async fn beat(&self, watch: &mut Watch, watchers: &Watchers) {
         let now = unix_ms();
         let load = Load {
@@ -203,25 +213,26 @@ impl Membership {
             cpu_permille: watch.cpu.permille(),
             queued_bytes: watchers.connections.queued_bytes() as u64,
         };
-        if !self.heartbeat(now, &load, watch).await {
-            return;
-        }
-        let nodes = match self.store.nodes().await {
+        let nodes = match self.heartbeat(now, &load, watch).await {
+            true => self.store.nodes().await,
+            false => Ok(Vec::new()),
+        };
+        let nodes = match nodes {
             Ok(nodes) => nodes,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the pool's nodes");
-                return;
+                Vec::new()
             }
         };
+        // With no rows (the store is away) nobody is known fresh: the lookup hands out
+        // this node, which is alive, rather than rows growing older.
+        self.lookup.update(&nodes, now);
+        if nodes.is_empty() {
+            return;
+        }
         let stale_before = now - self.config.node_timeout_ms as i64;
         let (live, dead): (Vec<&Node>, Vec<&Node>) =
             nodes.iter().partition(|n| n.is_live(stale_before));
-        if let Some(chosen) = least_loaded(live.iter().copied()) {
-            watchers
-                .groupchat
-                .chat()
-                .hand_out_channel_uri(&chosen.channel_uri);
-        }
         let judging = watch
             .beating_since
             .is_some_and(|since| now - since >= self.config.node_timeout_ms as i64);

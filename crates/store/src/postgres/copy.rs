@@ -259,6 +259,7 @@ const TABLES: &[Table] = &[
     Table {
         name: "signed_in",
         columns: &[
+            ("node", Text),
             ("connection", Int),
             ("account", Text),
             ("transport", Text),

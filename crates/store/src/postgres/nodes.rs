@@ -94,6 +94,11 @@ impl PgStore {
             return Ok(None);
         }
         let parts = close_joins(&mut tx, JoinsOf::Node(id), reason, at).await?;
+        // Its connections went with it.
+        sqlx::query("DELETE FROM signed_in WHERE node = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Some(parts))
     }

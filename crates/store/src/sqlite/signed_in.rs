@@ -13,21 +13,24 @@ use crate::signed_in::SignedIn;
 const LAST_SIGN_IN_STEP: i64 = 60;
 
 impl SqliteStore {
-    /// Takes the connections `ended` off the table and puts `started` on it, moving the last
-    /// sign-in of their accounts; one transaction.
+    /// Takes this node's connections `ended` off the table and puts `started` on it as
+    /// this node's, moving the last sign-in of their accounts; one transaction.
     pub async fn note_signed_in(&self, ended: &[u64], started: &[SignedIn]) -> Result<()> {
+        let node = self.node.as_deref().unwrap_or_default();
         let mut tx = self.begin_write().await?;
         for connection in ended {
-            sqlx::query("DELETE FROM signed_in WHERE connection = ?")
+            sqlx::query("DELETE FROM signed_in WHERE node = ? AND connection = ?")
+                .bind(node)
                 .bind(i64::try_from(*connection).unwrap_or(i64::MAX))
                 .execute(&mut *tx)
                 .await?;
         }
         for s in started {
             sqlx::query(
-                "INSERT OR REPLACE INTO signed_in (connection, account, transport, remote, since) \
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO signed_in (node, connection, account, transport, remote, since) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
+            .bind(node)
             .bind(i64::try_from(s.connection).unwrap_or(i64::MAX))
             .bind(&s.account)
             .bind(&s.transport)
@@ -50,12 +53,18 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Empties the table (a server starting: no connection of an earlier one is open).
+    /// Removes this node's rows, and those of nodes without a registry row (they stopped):
+    /// a server starting or stopping, whose connections are all closed. Another live node's
+    /// rows stay.
     pub async fn clear_signed_in(&self) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM signed_in")
-            .execute(&self.writes)
-            .await?
-            .rows_affected())
+        Ok(sqlx::query(
+            "DELETE FROM signed_in WHERE node = ? \
+             OR NOT EXISTS (SELECT 1 FROM nodes WHERE nodes.id = signed_in.node)",
+        )
+        .bind(self.node.as_deref().unwrap_or_default())
+        .execute(&self.writes)
+        .await?
+        .rows_affected())
     }
 
     /// The signed-in connections, by account, oldest first.

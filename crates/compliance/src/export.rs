@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use parlance_clock::Clock;
 use parlance_files::FileStore;
-use parlance_store::history::ComplianceRecord;
+use parlance_store::history::{ComplianceEvent, CompliancePage};
 use parlance_store::{LockFile, Store};
 
 use crate::attach::{self, ATTACHMENT_DIR, Attachment};
@@ -126,12 +126,12 @@ impl Exporter {
         let mut next = self.next_batch(report.cursor, until).await?;
         loop {
             let (batch, more) = next;
-            let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            let (Some(first), Some(last)) = (batch.events.first(), batch.events.last()) else {
                 break;
             };
-            let (first, last) = (first.event.id, last.event.id);
-            warn_clock_steps(&batch);
-            report.events += batch.len() as u64;
+            let (first, last) = (first.id, last.id);
+            warn_clock_steps(&batch.events);
+            report.events += batch.events.len() as u64;
             let conversations = model::conversations(batch, &self.settings.domain);
             let write = async {
                 self.write_batch(first, conversations, &mut report).await?;
@@ -146,7 +146,7 @@ impl Exporter {
             let read = async {
                 match more {
                     true => self.next_batch(last, until).await,
-                    false => Ok((Vec::new(), false)),
+                    false => Ok((CompliancePage::default(), false)),
                 }
             };
             let (written, read) = tokio::join!(write, read);
@@ -175,28 +175,30 @@ impl Exporter {
         }
     }
 
-    /// The rows of the next batch, and whether more may follow (false once `until` or the
-    /// end of the outbox is reached).
+    /// The rows of the next batch with the principals and rooms they name, and whether more
+    /// may follow (false once `until` or the end of the outbox is reached).
     async fn next_batch(
         &self,
         cursor: i64,
         until: Option<i64>,
-    ) -> Result<(Vec<ComplianceRecord>, bool), ExportError> {
+    ) -> Result<(CompliancePage, bool), ExportError> {
         let max_events = self.settings.batch_events.max(1) as usize;
-        let mut batch: Vec<ComplianceRecord> = Vec::new();
+        let mut batch = CompliancePage::default();
         let mut bytes = 0;
         let mut after = cursor;
         loop {
-            let want = PAGE.min((max_events - batch.len()) as u32);
-            let page = self.store.compliance_records(after, want).await?;
-            let complete = page.len() < want as usize;
-            for record in page {
-                if until.is_some_and(|until| record.event.at > until) {
+            let want = PAGE.min((max_events - batch.events.len()) as u32);
+            let page = self.store.compliance_page(after, want).await?;
+            let complete = page.events.len() < want as usize;
+            batch.principals.extend(page.principals);
+            batch.rooms.extend(page.rooms);
+            for event in page.events {
+                if until.is_some_and(|until| event.at > until) {
                     return Ok((batch, false));
                 }
-                after = record.event.id;
-                bytes += record.event.content.len();
-                batch.push(record);
+                after = event.id;
+                bytes += event.content.len();
+                batch.events.push(event);
                 if bytes >= self.settings.batch_bytes {
                     return Ok((batch, true));
                 }
@@ -204,7 +206,7 @@ impl Exporter {
             if complete {
                 return Ok((batch, false));
             }
-            if batch.len() >= max_events {
+            if batch.events.len() >= max_events {
                 return Ok((batch, true));
             }
         }
@@ -380,12 +382,12 @@ fn remove_stale(dir: &Path, prefix: &str, written: &HashSet<String>) -> io::Resu
 
 /// Events keep outbox order whatever their times say; a time that goes backwards means the
 /// server's clock was stepped back, which the operator should know of.
-fn warn_clock_steps(batch: &[ComplianceRecord]) {
-    let mut backwards = batch.windows(2).filter(|w| w[1].event.at < w[0].event.at);
+fn warn_clock_steps(events: &[ComplianceEvent]) {
+    let mut backwards = events.windows(2).filter(|w| w[1].at < w[0].at);
     if let Some(w) = backwards.next() {
         tracing::warn!(
             steps = 1 + backwards.count(),
-            first_row = w[1].event.id,
+            first_row = w[1].id,
             "compliance export: event times go backwards (the server clock was stepped back); events stay in outbox order"
         );
     }

@@ -11,7 +11,9 @@ use crate::accounts::{Mechanisms, User};
 use crate::changes::{AccessChange, ChangeKind};
 use crate::error::{Result, StoreError};
 use crate::files::{Direction, FileState, FileToken, StoredFile};
-use crate::history::{ComplianceEvent, ComplianceRecord, StoredMessage};
+use crate::history::{
+    ComplianceEvent, CompliancePage, CompliancePrincipal, ComplianceRoom, StoredMessage,
+};
 use crate::installation::Installation;
 use crate::nodes::{Lease, Load, Node};
 use crate::retention::{HoldTarget, LegalHold};
@@ -129,13 +131,29 @@ pub(crate) fn event(r: &impl Columns) -> ComplianceEvent {
     }
 }
 
-pub(crate) fn record(r: &impl Columns) -> ComplianceRecord {
-    ComplianceRecord {
-        event: event(r),
-        principal_uri: r.text("principal_uri"),
-        principal_name: r.text("principal_name"),
-        room_guid: r.text("room_guid"),
-        room_name: r.text("room_name"),
+/// A principal or a room of a compliance page, from a query selecting `of` (which of the
+/// two), `id`, `name` (its URI or GUID) and `detail` (its display name or room name).
+pub(crate) fn compliance_name(page: &mut CompliancePage, r: &impl Columns) {
+    let (id, name, detail) = (r.int("id"), r.text("name"), r.text("detail"));
+    match r.text("of").as_str() {
+        "principal" => {
+            page.principals.insert(
+                id,
+                CompliancePrincipal {
+                    uri: name,
+                    display_name: detail,
+                },
+            );
+        }
+        _ => {
+            page.rooms.insert(
+                id,
+                ComplianceRoom {
+                    guid: name,
+                    name: detail,
+                },
+            );
+        }
     }
 }
 

@@ -11,9 +11,7 @@ use crate::accounts::{Mechanisms, User};
 use crate::changes::{AccessChange, ChangeKind};
 use crate::error::{Result, StoreError};
 use crate::files::{Direction, FileState, FileToken, StoredFile};
-use crate::history::{
-    ComplianceEvent, CompliancePage, CompliancePrincipal, ComplianceRoom, StoredMessage,
-};
+use crate::history::{ComplianceEvent, StoredMessage};
 use crate::installation::Installation;
 use crate::nodes::{Lease, Load, Node};
 use crate::retention::{HoldTarget, LegalHold};
@@ -128,32 +126,6 @@ pub(crate) fn event(r: &impl Columns) -> ComplianceEvent {
         message_seq: r.opt_int("message_seq"),
         content: r.text("content"),
         at: r.int("at"),
-    }
-}
-
-/// A principal or a room of a compliance page, from a query selecting `of` (which of the
-/// two), `id`, `name` (its URI or GUID) and `detail` (its display name or room name).
-pub(crate) fn compliance_name(page: &mut CompliancePage, r: &impl Columns) {
-    let (id, name, detail) = (r.int("id"), r.text("name"), r.text("detail"));
-    match r.text("of").as_str() {
-        "principal" => {
-            page.principals.insert(
-                id,
-                CompliancePrincipal {
-                    uri: name,
-                    display_name: detail,
-                },
-            );
-        }
-        _ => {
-            page.rooms.insert(
-                id,
-                ComplianceRoom {
-                    guid: name,
-                    name: detail,
-                },
-            );
-        }
     }
 }
 

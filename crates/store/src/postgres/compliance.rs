@@ -6,7 +6,7 @@ use sqlx::{Postgres, Row, Transaction};
 use super::{FeedLock, PgStore};
 use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
-use crate::history::{ComplianceKind, CompliancePage};
+use crate::history::{ComplianceKind, CompliancePage, CompliancePrincipal, ComplianceRoom};
 use crate::rows;
 
 /// Outbox ids one pruning transaction covers: the rows it deletes stay locked for a few
@@ -190,7 +190,27 @@ impl PgStore {
         .await?;
         tx.commit().await?;
         for row in &names {
-            rows::compliance_name(&mut page, row);
+            let (id, name, detail) = (row.get("id"), row.get("name"), row.get("detail"));
+            match row.get::<&str, _>("of") {
+                "principal" => {
+                    page.principals.insert(
+                        id,
+                        CompliancePrincipal {
+                            uri: name,
+                            display_name: detail,
+                        },
+                    );
+                }
+                _ => {
+                    page.rooms.insert(
+                        id,
+                        ComplianceRoom {
+                            guid: name,
+                            name: detail,
+                        },
+                    );
+                }
+            }
         }
         Ok(page)
     }

@@ -125,7 +125,7 @@ impl Exporter {
         // and the one before that is published — renamed, its directory synced — and the
         // cursor moved past it. Reading is the database's work, on its connection's thread;
         // writing is the XML's and then the disk's, and a sync waits for the disk without
-        // using a core, so the next batch's XML is made meanwhile. Batches are published in
+        // using a core, so reading goes on meanwhile. Batches are published in
         // order, each only once the one before it is durable and behind the cursor: a
         // batch's files are never in place before every earlier event is archived.
         let mut next = self.next_batch(report.cursor, until).await?;

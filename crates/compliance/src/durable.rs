@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 const TEMPORARY_SUFFIX: &str = ".tmp";
 /// Output is written in pieces this large: an export writes large files sequentially, and
-/// fewer, larger writes keep it near the disk's speed.
-const WRITE_BUFFER: usize = 256 * 1024;
+/// fewer, larger writes keep it near the disk's speed. A writer that hands over pieces at
+/// least this large ([`crate::xml`]) passes through the buffer without being copied.
+pub const WRITE_BUFFER: usize = 256 * 1024;
 
 /// Where `path` is written before it is renamed into place.
 pub fn temporary_path(path: &Path) -> PathBuf {

@@ -1,7 +1,6 @@
 //! One export run: batches from the cursor on, each made durable before the cursor moves
 //! past it; then the exported rows the retention lets go are pruned.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,7 +8,7 @@ use std::sync::Arc;
 
 use parlance_clock::Clock;
 use parlance_files::FileStore;
-use parlance_store::history::ComplianceRecord;
+use parlance_store::history::{ComplianceEvent, CompliancePage};
 use parlance_store::{LockFile, Store};
 
 use crate::attach::{self, ATTACHMENT_DIR, Attachment};
@@ -109,48 +108,60 @@ impl Exporter {
         until: Option<jiff::Timestamp>,
     ) -> Result<ExportReport, ExportError> {
         let _lock = self.lock()?;
-        let dir = self.settings.dir.clone();
-        blocking(dir.clone(), move || prepare(&dir))
+        let mut report = ExportReport {
+            cursor: self.store.export_cursor().await?,
+            ..ExportReport::default()
+        };
+        let (dir, cursor) = (self.settings.dir.clone(), report.cursor);
+        blocking(dir.clone(), move || prepare(&dir, cursor))
             .await
             .map_err(|e| match e {
                 ExportError::Write { path, source } => ExportError::Directory { path, source },
                 e => e,
             })?;
         let until = until.map(|t| i64::try_from(t.as_nanosecond()).unwrap_or(i64::MAX));
-        let mut report = ExportReport {
-            cursor: self.store.export_cursor().await?,
-            ..ExportReport::default()
-        };
-        // The next batch is read while the current one is written: reading is the
-        // database's work on its own thread, writing the file system's on another.
+        // Three batches are under way at once, each at its own stage: the newest is read
+        // from the database, the one before it is written under temporary names and synced,
+        // and the one before that is published — renamed, its directory synced — and the
+        // cursor moved past it. Reading is the database's work, on its connection's thread;
+        // writing is the XML's and then the disk's, and a sync waits for the disk without
+        // using a core, so reading goes on meanwhile. Batches are published in
+        // order, each only once the one before it is durable and behind the cursor: a
+        // batch's files are never in place before every earlier event is archived.
         let mut next = self.next_batch(report.cursor, until).await?;
+        let mut staged: Option<Staged> = None;
         loop {
             let (batch, more) = next;
-            let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            let span = (batch.events.first())
+                .zip(batch.events.last())
+                .map(|(first, last)| (first.id, last.id));
+            if span.is_none() && staged.is_none() {
                 break;
-            };
-            let (first, last) = (first.event.id, last.event.id);
-            warn_clock_steps(&batch);
-            report.events += batch.len() as u64;
-            let conversations = model::conversations(batch, &self.settings.domain);
-            let write = async {
-                self.write_batch(first, conversations, &mut report).await?;
-                self.report(Step::Durable { first, last });
-                self.store
-                    .move_export_cursor(report.cursor, last, self.clock.unix_nanos())
-                    .await?;
-                report.cursor = last;
-                self.report(Step::Committed { cursor: last });
-                Ok::<_, ExportError>(())
-            };
-            let read = async {
-                match more {
-                    true => self.next_batch(last, until).await,
-                    false => Ok((Vec::new(), false)),
+            }
+            let cursor = report.cursor;
+            let stage = async {
+                match span {
+                    Some(span) => self.stage(batch, span, &mut report).await.map(Some),
+                    None => Ok(None),
                 }
             };
-            let (written, read) = tokio::join!(write, read);
-            written?;
+            let publish = async {
+                match staged.take() {
+                    Some(batch) => self.publish(batch, cursor).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let read = async {
+                match (more, span) {
+                    (true, Some((_, last))) => self.next_batch(last, until).await,
+                    _ => Ok((CompliancePage::default(), false)),
+                }
+            };
+            let (staging, published, read) = tokio::join!(stage, publish, read);
+            if let Some(cursor) = published? {
+                report.cursor = cursor;
+            }
+            staged = staging?;
             next = read?;
         }
         let keep = i64::try_from(self.settings.keep_exported.as_nanos()).unwrap_or(i64::MAX);
@@ -175,28 +186,30 @@ impl Exporter {
         }
     }
 
-    /// The rows of the next batch, and whether more may follow (false once `until` or the
-    /// end of the outbox is reached).
+    /// The rows of the next batch with the principals and rooms they name, and whether more
+    /// may follow (false once `until` or the end of the outbox is reached).
     async fn next_batch(
         &self,
         cursor: i64,
         until: Option<i64>,
-    ) -> Result<(Vec<ComplianceRecord>, bool), ExportError> {
+    ) -> Result<(CompliancePage, bool), ExportError> {
         let max_events = self.settings.batch_events.max(1) as usize;
-        let mut batch: Vec<ComplianceRecord> = Vec::new();
+        let mut batch = CompliancePage::default();
         let mut bytes = 0;
         let mut after = cursor;
         loop {
-            let want = PAGE.min((max_events - batch.len()) as u32);
-            let page = self.store.compliance_records(after, want).await?;
-            let complete = page.len() < want as usize;
-            for record in page {
-                if until.is_some_and(|until| record.event.at > until) {
+            let want = PAGE.min((max_events - batch.events.len()) as u32);
+            let page = self.store.compliance_page(after, want).await?;
+            let complete = page.events.len() < want as usize;
+            batch.principals.extend(page.principals);
+            batch.rooms.extend(page.rooms);
+            for event in page.events {
+                if until.is_some_and(|until| event.at > until) {
                     return Ok((batch, false));
                 }
-                after = record.event.id;
-                bytes += record.event.content.len();
-                batch.push(record);
+                after = event.id;
+                bytes += event.content.len();
+                batch.events.push(event);
                 if bytes >= self.settings.batch_bytes {
                     return Ok((batch, true));
                 }
@@ -204,62 +217,98 @@ impl Exporter {
             if complete {
                 return Ok((batch, false));
             }
-            if batch.len() >= max_events {
+            if batch.events.len() >= max_events {
                 return Ok((batch, true));
             }
         }
     }
 
-    /// Writes a batch's files (attachments and manifests first, then the output files) and
-    /// makes them durable. Files are named after the batch's first outbox row; any other
-    /// file of that name an interrupted run left is removed, so that the batch is in the
-    /// archive once, as this run wrote it.
-    async fn write_batch(
+    /// Writes a batch's files — attachments, then manifests and output files under their
+    /// temporary names, synced — for [`Exporter::publish`] to put in place. `span` is the
+    /// batch's first and last outbox row; files are named after the first.
+    async fn stage(
         &self,
-        first: i64,
-        conversations: Vec<Conversation>,
+        batch: CompliancePage,
+        (first, last): (i64, i64),
         report: &mut ExportReport,
-    ) -> Result<(), ExportError> {
-        let prefix = format!("conversations-{first:012}");
+    ) -> Result<Staged, ExportError> {
+        let mut staged = Staged {
+            first,
+            last,
+            files: Vec::new(),
+            attachments: false,
+        };
+        warn_clock_steps(&batch.events);
+        report.events += batch.events.len() as u64;
+        let conversations = model::conversations(batch, &self.settings.domain);
+        let prefix = batch_prefix(first);
         let units: Vec<(String, Vec<Conversation>)> = if self.settings.one_room_per_file {
             conversations
                 .into_iter()
                 .map(|c| (format!("{prefix}-room{}", c.channel.room_id), vec![c]))
                 .collect()
         } else {
-            vec![(prefix.clone(), conversations)]
+            vec![(prefix, conversations)]
         };
-        let mut written = HashSet::new();
         for (base, conversations) in units {
             let output = format!("{base}.{}", self.settings.adapter.extension());
             let entries = self.copy_attachments(&conversations, report).await?;
+            staged.attachments |= entries
+                .iter()
+                .any(|e| matches!(e.attachment, Attachment::Copied { .. }));
             if !entries.is_empty() {
-                let name = format!("{base}.ATTACH");
                 let output = output.clone();
-                report.bytes += self
-                    .write_file(&name, move |w| {
+                let (path, bytes) = self
+                    .write_temporary(&format!("{base}.ATTACH"), move |w| {
                         manifest::write_manifest(w, &output, &entries).map(drop)
                     })
                     .await?;
-                written.insert(name);
+                report.bytes += bytes;
+                staged.files.push(path);
             }
             let (adapter, details) = (self.settings.adapter, self.settings.details);
-            report.bytes += self
-                .write_file(&output, move |w| match adapter {
+            let (path, bytes) = self
+                .write_temporary(&output, move |w| match adapter {
                     Adapter::Xml => xml::write_conversations(w, &conversations, details).map(drop),
                     Adapter::JsonLines => jsonl::write_lines(w, &conversations, details).map(drop),
                 })
                 .await?;
+            report.bytes += bytes;
             report.files += 1;
-            written.insert(output);
+            staged.files.push(path);
+        }
+        Ok(staged)
+    }
+
+    /// Puts a staged batch's files in place and makes them durable (renamed, their
+    /// directories synced), then moves the cursor from `cursor` past the batch; returns
+    /// the new cursor.
+    async fn publish(&self, batch: Staged, cursor: i64) -> Result<i64, ExportError> {
+        let Staged {
+            first,
+            last,
+            files,
+            attachments,
+        } = batch;
+        for path in files {
+            let target = path.clone();
+            blocking(path.clone(), move || durable::publish(&target)).await?;
+            self.report(Step::Published(&path));
         }
         let dir = self.settings.dir.clone();
         blocking(dir.clone(), move || {
-            remove_stale(&dir, &prefix, &written)?;
-            durable::sync_dir(&dir.join(ATTACHMENT_DIR))?;
+            if attachments {
+                durable::sync_dir(&dir.join(ATTACHMENT_DIR))?;
+            }
             durable::sync_dir(&dir)
         })
-        .await
+        .await?;
+        self.report(Step::Durable { first, last });
+        self.store
+            .move_export_cursor(cursor, last, self.clock.unix_nanos())
+            .await?;
+        self.report(Step::Committed { cursor: last });
+        Ok(last)
     }
 
     /// Copies the file of every FILEUPLOAD in `conversations`; the manifest's entries.
@@ -319,13 +368,13 @@ impl Exporter {
         Ok(entries)
     }
 
-    /// Writes `name` in the output directory through `fill`: temporary name, synced,
-    /// renamed. Returns the bytes written.
-    async fn write_file(
+    /// Writes `name` in the output directory through `fill` under its temporary name, and
+    /// syncs it. Returns its final path and the bytes written.
+    async fn write_temporary(
         &self,
         name: &str,
         fill: impl FnOnce(&mut Counting<io::BufWriter<File>>) -> io::Result<()> + Send + 'static,
-    ) -> Result<u64, ExportError> {
+    ) -> Result<(PathBuf, u64), ExportError> {
         let path = self.settings.dir.join(name);
         let target = path.clone();
         let bytes = blocking(path.clone(), move || {
@@ -333,10 +382,7 @@ impl Exporter {
         })
         .await?;
         self.report(Step::Written(&durable::temporary_path(&path)));
-        let target = path.clone();
-        blocking(path.clone(), move || durable::publish(&target)).await?;
-        self.report(Step::Published(&path));
-        Ok(bytes)
+        Ok((path, bytes))
     }
 
     fn report(&self, step: Step<'_>) {
@@ -346,9 +392,38 @@ impl Exporter {
     }
 }
 
-/// Checks the output directory, makes its `Attachment` subdirectory, and removes the
-/// temporary files an interrupted run left in both.
-fn prepare(dir: &Path) -> io::Result<()> {
+/// A batch written and synced under temporary names, waiting to be published.
+#[derive(Debug)]
+struct Staged {
+    first: i64,
+    last: i64,
+    /// Its output files and manifests, by their final paths.
+    files: Vec<PathBuf>,
+    /// Whether attachments were copied for it (their directory then needs a sync too).
+    attachments: bool,
+}
+
+/// What the names of a batch's files begin with: its first outbox row.
+fn batch_prefix(first: i64) -> String {
+    format!("{BATCH_PREFIX}{first:012}")
+}
+
+const BATCH_PREFIX: &str = "conversations-";
+
+/// The first outbox row of the batch a file `name` belongs to, if it is one of a batch's.
+fn batch_of(name: &str) -> Option<i64> {
+    let rest = name.strip_prefix(BATCH_PREFIX)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, after) = rest.split_at(digits);
+    after.starts_with(['.', '-']).then(|| number.parse().ok())?
+}
+
+/// Checks the output directory, makes its `Attachment` subdirectory, and removes what an
+/// interrupted run left: temporary files in both, and the files of every batch past
+/// `cursor` — published, perhaps, but never behind the cursor, so their events are
+/// exported again now, in batches that need not fall as theirs did. Their removal is made
+/// durable before any file of this run is published.
+fn prepare(dir: &Path, cursor: i64) -> io::Result<()> {
     if !std::fs::metadata(dir)?.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::NotADirectory,
@@ -359,33 +434,32 @@ fn prepare(dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(&attachments)?;
     durable::remove_temporaries(dir)?;
     durable::remove_temporaries(&attachments)?;
-    Ok(())
-}
-
-/// Removes the files of batch `prefix` that this run did not write: an interrupted run's,
-/// for events this run's batch did not reach (a smaller batch, or another layout).
-fn remove_stale(dir: &Path, prefix: &str, written: &HashSet<String>) -> io::Result<()> {
+    let mut removed = false;
     for entry in std::fs::read_dir(dir)? {
-        let name = entry?.file_name();
-        let name = name.to_string_lossy();
-        let of_batch = name
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with(['.', '-']));
-        if of_batch && !written.contains(name.as_ref()) {
-            std::fs::remove_file(dir.join(name.as_ref()))?;
+        let entry = entry?;
+        let name = entry.file_name();
+        let past = batch_of(&name.to_string_lossy()).is_some_and(|first| first > cursor);
+        // Anything else in the way of a file this run writes is the operator's to remove;
+        // the run stops at it with an error naming it.
+        if past && entry.file_type()?.is_file() {
+            std::fs::remove_file(dir.join(&name))?;
+            removed = true;
         }
+    }
+    if removed {
+        durable::sync_dir(dir)?;
     }
     Ok(())
 }
 
 /// Events keep outbox order whatever their times say; a time that goes backwards means the
 /// server's clock was stepped back, which the operator should know of.
-fn warn_clock_steps(batch: &[ComplianceRecord]) {
-    let mut backwards = batch.windows(2).filter(|w| w[1].event.at < w[0].event.at);
+fn warn_clock_steps(events: &[ComplianceEvent]) {
+    let mut backwards = events.windows(2).filter(|w| w[1].at < w[0].at);
     if let Some(w) = backwards.next() {
         tracing::warn!(
             steps = 1 + backwards.count(),
-            first_row = w[1].event.id,
+            first_row = w[1].id,
             "compliance export: event times go backwards (the server clock was stepped back); events stay in outbox order"
         );
     }
@@ -400,4 +474,31 @@ async fn blocking<T: Send + 'static>(
         .await
         .unwrap_or_else(|e| Err(io::Error::other(e)))
         .map_err(|source| ExportError::Write { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_batch_a_file_belongs_to() {
+        let first = batch_prefix(42);
+        assert_eq!(batch_of(&format!("{first}.xml")), Some(42));
+        assert_eq!(batch_of(&format!("{first}.ATTACH")), Some(42));
+        assert_eq!(batch_of(&format!("{first}-room7.jsonl")), Some(42));
+        assert_eq!(
+            batch_of("conversations-1234567890123.xml"),
+            Some(1_234_567_890_123)
+        );
+        for other in [
+            "conversations-.xml",
+            "conversations-12",
+            "conversations-12x.xml",
+            ".conversations-000000000042.xml.tmp",
+            "notes.txt",
+            "Attachment",
+        ] {
+            assert_eq!(batch_of(other), None, "{other}");
+        }
+    }
 }

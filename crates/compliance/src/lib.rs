@@ -8,7 +8,8 @@
 //! and hands it to the [`Adapter`]. A batch is durable — files written under temporary
 //! names, synced, renamed, their directories synced — before the cursor moves past it, and
 //! its files are named after the batch's first outbox row, so a run interrupted at any
-//! point is redone by the next one over the same names: no event lost, none in two files.
+//! point is redone by the next one, which begins by removing the files of every batch past
+//! the cursor: no event lost, none in two files.
 //! Only then are exported rows deleted from the outbox (after `keep_exported`).
 //!
 //! One exporter runs at a time: each run holds an exclusive lock on a file beside the

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use parlance_store::history::ComplianceRecord;
+use parlance_store::history::CompliancePage;
 
 use crate::Details;
 use crate::time::Instant;
@@ -112,21 +112,28 @@ impl Conversation {
     }
 }
 
-/// Groups records (in outbox order) into one conversation per room, rooms in the order of
-/// their first event. A batch names a few principals many times over: each is made once.
-pub fn conversations(records: Vec<ComplianceRecord>, domain: &str) -> Vec<Conversation> {
+/// Groups a batch's events (in outbox order) into one conversation per room, rooms in the
+/// order of their first event. A batch names a few principals many times over: each
+/// [`Sender`] is made once.
+pub fn conversations(batch: CompliancePage, domain: &str) -> Vec<Conversation> {
+    let CompliancePage {
+        events,
+        principals,
+        mut rooms,
+    } = batch;
     let mut out: Vec<Conversation> = Vec::new();
     let mut index: HashMap<i64, usize> = HashMap::new();
     let mut senders: HashMap<i64, Arc<Sender>> = HashMap::new();
-    for r in records {
-        let e = r.event;
+    for e in events {
         let at = index.entry(e.room_id).or_insert_with(|| {
+            let room = rooms.remove(&e.room_id);
+            let (guid, name) = room.map(|r| (r.guid, r.name)).unwrap_or_default();
             out.push(Conversation {
                 channel: Channel {
                     room_id: e.room_id,
-                    uri: format!("ma-chan://{domain}/{}", r.room_guid),
-                    guid: r.room_guid,
-                    name: r.room_name,
+                    uri: format!("ma-chan://{domain}/{guid}"),
+                    guid,
+                    name,
                 },
                 messages: Vec::new(),
             });
@@ -144,14 +151,14 @@ pub fn conversations(records: Vec<ComplianceRecord>, domain: &str) -> Vec<Conver
             sender: senders
                 .entry(e.principal_id)
                 .or_insert_with(|| {
+                    let principal = principals.get(&e.principal_id);
+                    let uri = principal.map_or("", |p| p.uri.as_str());
                     Arc::new(Sender {
                         id: e.principal_id,
-                        uri: r
-                            .principal_uri
-                            .strip_prefix("sip:")
-                            .unwrap_or(&r.principal_uri)
-                            .to_owned(),
-                        name: r.principal_name,
+                        uri: uri.strip_prefix("sip:").unwrap_or(uri).to_owned(),
+                        name: principal
+                            .map(|p| p.display_name.clone())
+                            .unwrap_or_default(),
                     })
                 })
                 .clone(),

@@ -14,12 +14,14 @@ use std::io::{self, Write};
 use std::ops::Range;
 
 use crate::Details;
+use crate::durable::WRITE_BUFFER;
 use crate::escape::escape_into;
 use crate::model::{Conversation, Message, Sender};
 use crate::time::Instant;
 
-/// The buffer is handed to the output once it holds this much.
-const FLUSH_AT: usize = 64 * 1024;
+/// The buffer is handed to the output once it holds this much: as much as the output's own
+/// buffer holds, so that it writes the piece straight through instead of copying it.
+const FLUSH_AT: usize = WRITE_BUFFER;
 
 const HEADER: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
 <Conversations xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
@@ -33,7 +35,7 @@ pub fn write_conversations<W: Write>(
     details: Details,
 ) -> io::Result<W> {
     let mut doc = Document {
-        buf: Vec::with_capacity(FLUSH_AT * 2),
+        buf: Vec::with_capacity(FLUSH_AT + FLUSH_AT / 4),
         details,
         senders: HashMap::new(),
         fragments: Vec::new(),

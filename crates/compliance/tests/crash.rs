@@ -211,7 +211,7 @@ async fn assert_attachments_whole(f: &Fixture, uploads: usize) {
         .unwrap()
         .count();
     assert_eq!(copies, uploads, "no stray or temporary copies");
-    assert!(f.store.compliance_records(0, 10).await.unwrap().is_empty());
+    assert!(f.store.compliance_events(0, 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -131,9 +131,9 @@ async fn every_event_type_comes_out_as_the_original_xml_with_its_attachment() {
 
     // Everything exported is pruned but bob's part and its join (pairs) and alice's open
     // join: the outbox keeps only that join.
-    let left = f.store.compliance_records(0, 100).await.unwrap();
+    let left = f.store.compliance_events(0, 100).await.unwrap();
     assert_eq!(left.len(), 1);
-    assert_eq!(left[0].event.kind, "join");
+    assert_eq!(left[0].kind, "join");
     // A second run finds nothing new and writes nothing.
     let again = f.exporter(f.settings()).export(None).await.unwrap();
     assert_eq!((again.events, again.files), (0, 0));
@@ -317,7 +317,7 @@ async fn an_unusable_output_directory_moves_nothing_and_the_next_run_catches_up(
     // The output file's name cannot be written (a directory is in the way).
     let blocker = f.out().join(format!(
         "conversations-{:012}.xml",
-        f.store.compliance_records(0, 1).await.unwrap()[0].event.id
+        f.store.compliance_events(0, 1).await.unwrap()[0].id
     ));
     std::fs::create_dir(&blocker).unwrap();
     let got = f.exporter(f.settings()).export(None).await;

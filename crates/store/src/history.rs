@@ -1,5 +1,7 @@
 //! Chat history, compliance events, invitations and preferences: the types every engine stores.
 
+use std::collections::BTreeMap;
+
 /// A message as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
@@ -146,16 +148,50 @@ pub struct ComplianceEvent {
     pub at: i64,
 }
 
-/// An outbox row with the principal and room it names, read together for the archive.
-/// Removed accounts keep their row (a tombstone), so their events still name them.
+/// A page of the compliance outbox as the archive reads it: the rows, oldest first, and once
+/// each the principals and rooms they name. A page of a thousand rows names a few of each,
+/// so their names are not read again with every row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompliancePage {
+    pub events: Vec<ComplianceEvent>,
+    /// By id. Removed accounts keep their row (a tombstone), so their events still name
+    /// them; a principal or room that cannot be found is absent, and its events still come.
+    pub principals: BTreeMap<i64, CompliancePrincipal>,
+    pub rooms: BTreeMap<i64, ComplianceRoom>,
+}
+
+impl CompliancePage {
+    /// The principals the events name, each once, for the query that reads their names.
+    pub(crate) fn principal_ids(&self) -> Vec<i64> {
+        distinct(self.events.iter().map(|e| e.principal_id))
+    }
+
+    /// The rooms the events name, each once.
+    pub(crate) fn room_ids(&self) -> Vec<i64> {
+        distinct(self.events.iter().map(|e| e.room_id))
+    }
+}
+
+fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// A principal as the archive names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComplianceRecord {
-    pub event: ComplianceEvent,
+pub struct CompliancePrincipal {
     /// `sip:alice@example.com`.
-    pub principal_uri: String,
-    pub principal_name: String,
-    pub room_guid: String,
-    pub room_name: String,
+    pub uri: String,
+    pub display_name: String,
+}
+
+/// A room as the archive names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceRoom {
+    pub guid: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -68,8 +68,8 @@ use accounts::{DigestSecret, digest_context, normalize_user_uri};
 use audit::{Audit, AuditEntry};
 use files::{FileToken, NewFileToken, StoredFile};
 use history::{
-    ComplianceEvent, ComplianceKind, ComplianceRecord, HistoryQuery, Invitation,
-    NewComplianceEvent, Post, Preference, StoredMessage,
+    ComplianceEvent, ComplianceKind, CompliancePage, HistoryQuery, Invitation, NewComplianceEvent,
+    Post, Preference, StoredMessage,
 };
 use nodes::{Lease, Load, Node};
 use retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
@@ -818,14 +818,10 @@ impl Store {
         engine!(self, s => s.move_export_cursor(from, to, at).await)
     }
 
-    /// Outbox rows after `after_id`, oldest first, at most `limit`, with their principals
-    /// and rooms.
-    pub async fn compliance_records(
-        &self,
-        after_id: i64,
-        limit: u32,
-    ) -> Result<Vec<ComplianceRecord>> {
-        engine!(self, s => s.compliance_records(after_id, limit).await)
+    /// Outbox rows after `after_id`, oldest first, at most `limit`, with the principals and
+    /// rooms they name.
+    pub async fn compliance_page(&self, after_id: i64, limit: u32) -> Result<CompliancePage> {
+        engine!(self, s => s.compliance_page(after_id, limit).await)
     }
 
     /// Deletes exported outbox rows (ids up to `exported_id`) recorded before `before`,

@@ -11,7 +11,7 @@ use crate::accounts::{Mechanisms, User};
 use crate::changes::{AccessChange, ChangeKind};
 use crate::error::{Result, StoreError};
 use crate::files::{Direction, FileState, FileToken, StoredFile};
-use crate::history::{ComplianceEvent, ComplianceRecord, StoredMessage};
+use crate::history::{ComplianceEvent, StoredMessage};
 use crate::installation::Installation;
 use crate::nodes::{Lease, Load, Node};
 use crate::retention::{HoldTarget, LegalHold};
@@ -126,16 +126,6 @@ pub(crate) fn event(r: &impl Columns) -> ComplianceEvent {
         message_seq: r.opt_int("message_seq"),
         content: r.text("content"),
         at: r.int("at"),
-    }
-}
-
-pub(crate) fn record(r: &impl Columns) -> ComplianceRecord {
-    ComplianceRecord {
-        event: event(r),
-        principal_uri: r.text("principal_uri"),
-        principal_name: r.text("principal_name"),
-        room_guid: r.text("room_guid"),
-        room_name: r.text("room_name"),
     }
 }
 

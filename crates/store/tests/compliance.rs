@@ -1,12 +1,16 @@
 //! The compliance exporter's part of the store every engine must show: the export cursor,
-//! outbox rows read with their principals and rooms, and pruning of exported rows that
+//! outbox pages read with their principals and rooms, and pruning of exported rows that
 //! keeps the joins a stopped server left open findable.
 
 mod common;
 
 use common::{engines, room, user};
 use parlance_store::StoreError;
-use parlance_store::history::{ComplianceKind, Post};
+use std::collections::BTreeMap;
+
+use parlance_store::history::{
+    ComplianceKind, CompliancePage, CompliancePrincipal, ComplianceRoom, Post,
+};
 
 #[tokio::test]
 async fn the_cursor_moves_only_from_where_it_is() {
@@ -84,11 +88,11 @@ async fn the_cursor_moves_while_another_process_writes() {
 }
 
 #[tokio::test]
-async fn records_name_their_principal_and_room_even_once_the_account_is_removed() {
+async fn a_page_names_its_principals_and_rooms_even_once_the_account_is_removed() {
     for engine in engines().await {
         let store = &engine.store;
-        let alice = user(store, "alice").await;
-        let lobby = room(store, "Lobby").await;
+        let (alice, bob) = (user(store, "alice").await, user(store, "bob").await);
+        let (lobby, other) = (room(store, "Lobby").await, room(store, "Other").await);
         store
             .record_event(ComplianceKind::Join, lobby.id, alice, "", 1)
             .await
@@ -97,32 +101,56 @@ async fn records_name_their_principal_and_room_even_once_the_account_is_removed(
             .post_message(lobby.id, alice, &Post::text("hello", &[]), 2)
             .await
             .unwrap();
-        store.remove_user("alice@example.test").await.unwrap();
-        let records = store.compliance_records(0, 10).await.unwrap();
-        assert_eq!(records.len(), 2);
-        for r in &records {
-            assert_eq!(r.principal_uri, "sip:alice@example.test");
-            assert_eq!(
-                (r.room_guid.as_str(), r.room_name.as_str()),
-                (lobby.guid.as_str(), "Lobby")
-            );
-        }
-        assert_eq!(records[1].event.message_seq, Some(1));
-        let after_first = store
-            .compliance_records(records[0].event.id, 10)
+        store
+            .record_event(ComplianceKind::Join, other.id, bob, "", 3)
             .await
             .unwrap();
-        assert_eq!(after_first, records[1..]);
+        store.remove_user("alice@example.test").await.unwrap();
+        let page = store.compliance_page(0, 2).await.unwrap();
+        assert_eq!(page.events.len(), 2);
+        assert_eq!(page.events[1].message_seq, Some(1));
+        // Only what the page's rows name, each once.
+        assert_eq!(
+            page.principals,
+            BTreeMap::from([(
+                alice,
+                CompliancePrincipal {
+                    uri: "sip:alice@example.test".into(),
+                    display_name: String::new(),
+                }
+            )])
+        );
+        assert_eq!(
+            page.rooms,
+            BTreeMap::from([(
+                lobby.id,
+                ComplianceRoom {
+                    guid: lobby.guid.clone(),
+                    name: "Lobby".into(),
+                }
+            )])
+        );
+        let rest = store.compliance_page(page.events[1].id, 10).await.unwrap();
+        assert_eq!(rest.events.len(), 1);
+        assert_eq!(rest.principals.keys().collect::<Vec<_>>(), [&bob]);
+        assert_eq!(rest.rooms[&other.id].name, "Other");
+        let after_first = store.compliance_page(page.events[0].id, 1).await.unwrap();
+        assert_eq!(after_first.events, page.events[1..]);
+        assert_eq!(after_first.principals, page.principals);
+        assert_eq!(
+            store.compliance_page(rest.events[0].id, 10).await.unwrap(),
+            CompliancePage::default()
+        );
         engine.finish().await;
     }
 }
 
-/// Records carry their rows exactly, whatever the content holds (SQLite packs a page of
+/// Pages carry their rows exactly, whatever the content holds (SQLite packs a page of
 /// them into one value: separators, markup and line breaks must not confuse it), and a
 /// page stops at its limit. (NUL, which PostgreSQL's text cannot hold, passes through
 /// SQLite's page in the exporter's golden-file test.)
 #[tokio::test]
-async fn records_carry_any_content_and_time_exactly() {
+async fn pages_carry_any_content_and_time_exactly() {
     let contents = [
         "",
         "a,b;c:d 7,2,3,,5;",
@@ -143,19 +171,17 @@ async fn records_carry_any_content_and_time_exactly() {
                 .unwrap();
         }
         let events = store.compliance_events(0, 100).await.unwrap();
-        let records = store.compliance_records(0, 100).await.unwrap();
-        assert_eq!(records.len(), contents.len());
-        for (record, event) in records.iter().zip(&events) {
-            assert_eq!(&record.event, event);
-            assert_eq!(record.room_name, "Lobby, <the> \"first\"");
-        }
-        let page = store.compliance_records(events[1].id, 2).await.unwrap();
-        assert_eq!(page, records[2..4]);
+        let page = store.compliance_page(0, 100).await.unwrap();
+        assert_eq!(page.events, events);
+        assert_eq!(page.rooms[&lobby.id].name, "Lobby, <the> \"first\"");
+        let part = store.compliance_page(events[1].id, 2).await.unwrap();
+        assert_eq!(part.events, events[2..4]);
         assert!(
             store
-                .compliance_records(events[5].id, 100)
+                .compliance_page(events[5].id, 100)
                 .await
                 .unwrap()
+                .events
                 .is_empty()
         );
         engine.finish().await;
@@ -178,8 +204,8 @@ async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
         event(ComplianceKind::Part, alice, 4).await.unwrap();
         event(ComplianceKind::Join, alice, 5).await.unwrap();
         event(ComplianceKind::Backchat, bob, 6).await.unwrap();
-        let all = store.compliance_records(0, 100).await.unwrap();
-        let exported = all[4].event.id; // up to alice's second join
+        let all = store.compliance_events(0, 100).await.unwrap();
+        let exported = all[4].id; // up to alice's second join
         store.move_export_cursor(0, exported, 7).await.unwrap();
 
         // Only rows recorded before 3 may go: the two joins, which wait for their parts.
@@ -188,11 +214,11 @@ async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
         // join and alice's second are open; the backchat is not exported.
         assert_eq!(store.prune_exported(exported, i64::MAX).await.unwrap(), 3);
         let left: Vec<(String, i64)> = store
-            .compliance_records(0, 100)
+            .compliance_events(0, 100)
             .await
             .unwrap()
             .into_iter()
-            .map(|r| (r.event.kind, r.event.at))
+            .map(|e| (e.kind, e.at))
             .collect();
         assert_eq!(
             left,
@@ -207,23 +233,22 @@ async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
 
         // With every row gone, a new row still gets an id past every one given before.
         let last = store
-            .compliance_records(0, 100)
+            .compliance_events(0, 100)
             .await
             .unwrap()
             .last()
             .unwrap()
-            .event
             .id;
         store.move_export_cursor(exported, last, 9).await.unwrap();
         store.prune_exported(last, i64::MAX).await.unwrap();
-        assert!(store.compliance_records(0, 100).await.unwrap().is_empty());
+        assert!(store.compliance_events(0, 100).await.unwrap().is_empty());
         engine.reopen().await;
         let store = &engine.store;
         store
             .record_event(ComplianceKind::Join, lobby.id, alice, "", 10)
             .await
             .unwrap();
-        let fresh = store.compliance_records(last, 10).await.unwrap();
+        let fresh = store.compliance_events(last, 10).await.unwrap();
         assert_eq!(fresh.len(), 1, "the new row is after the cursor");
         engine.finish().await;
     }

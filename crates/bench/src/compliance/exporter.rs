@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::Env;
 use crate::error::BenchError;
-use crate::measure::PeakRss;
+use crate::measure::{PeakRss, ProcSample};
 use crate::target::{ChildProc, bench_config, until_parent_gone};
 
 /// Exported rows stay in the outbox (nothing is pruned), so that the same events can be
@@ -28,6 +28,10 @@ pub struct Exported {
     pub events: u64,
     pub bytes: u64,
     pub secs: f64,
+    /// CPU time the exporting process used meanwhile, all its threads (the database
+    /// connections' included): on a machine shared with other work, what an export costs
+    /// is better told by this than by its wall time.
+    pub cpu_secs: f64,
 }
 
 /// An export and the memory of the process that ran it.
@@ -139,15 +143,18 @@ async fn export(background: &Background, until: i64) -> Result<Exported, BenchEr
     let until = jiff::Timestamp::from_nanosecond(i128::from(until))
         .map_err(|e| BenchError::Failed(format!("export bound: {e}")))?;
     let started = Instant::now();
+    let cpu = ProcSample::read(std::process::id());
     let exporter = background.exporter().clone();
     let report = background
         .spawn(async move { exporter.export(Some(until)).await })
         .await
         .map_err(|e| BenchError::Failed(format!("export: {e}")))?
         .map_err(|e| BenchError::Failed(format!("export: {e}")))?;
+    let secs = started.elapsed().as_secs_f64();
     Ok(Exported {
         events: report.events,
         bytes: report.bytes,
-        secs: started.elapsed().as_secs_f64(),
+        secs,
+        cpu_secs: ProcSample::read(std::process::id()).cpu_secs - cpu.cpu_secs,
     })
 }

@@ -6,7 +6,7 @@ use sqlx::{Postgres, Row, Transaction};
 use super::{FeedLock, PgStore};
 use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
-use crate::history::{ComplianceKind, ComplianceRecord};
+use crate::history::{ComplianceKind, CompliancePage, CompliancePrincipal, ComplianceRoom};
 use crate::rows;
 
 /// Outbox ids one pruning transaction covers: the rows it deletes stay locked for a few
@@ -155,29 +155,64 @@ impl PgStore {
         Ok(())
     }
 
-    /// Outbox rows after `after_id`, oldest first, at most `limit`, each with its principal
-    /// and room. A read: it locks nothing.
-    pub async fn compliance_records(
-        &self,
-        after_id: i64,
-        limit: u32,
-    ) -> Result<Vec<ComplianceRecord>> {
-        // Outer joins: a row is archived even if its principal or room could not be found.
+    /// Outbox rows after `after_id`, oldest first, at most `limit`, with the principals and
+    /// rooms they name: the rows, then the names of those they name once each, in one
+    /// snapshot. A read: it locks nothing.
+    pub async fn compliance_page(&self, after_id: i64, limit: u32) -> Result<CompliancePage> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query(
-            "SELECT o.id, o.kind, o.room_id, o.principal_id, o.message_seq, o.content, o.at, \
-                    COALESCE(p.uri, '') AS principal_uri, \
-                    COALESCE(p.display_name, '') AS principal_name, \
-                    COALESCE(r.guid, '') AS room_guid, COALESCE(r.name, '') AS room_name \
-             FROM compliance_outbox o \
-             LEFT JOIN principals p ON p.id = o.principal_id \
-             LEFT JOIN rooms r ON r.id = o.room_id \
-             WHERE o.id > $1 ORDER BY o.id LIMIT $2",
+            "SELECT id, kind, room_id, principal_id, message_seq, content, at \
+             FROM compliance_outbox WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(rows.iter().map(rows::record).collect())
+        let mut page = CompliancePage {
+            events: rows.iter().map(rows::event).collect(),
+            ..CompliancePage::default()
+        };
+        if page.events.is_empty() {
+            return Ok(page);
+        }
+        let names = sqlx::query(
+            "SELECT 'principal' AS of, id, uri AS name, display_name AS detail \
+             FROM principals WHERE id = ANY($1) \
+             UNION ALL \
+             SELECT 'room', id, guid, name FROM rooms WHERE id = ANY($2)",
+        )
+        .bind(page.principal_ids())
+        .bind(page.room_ids())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        for row in &names {
+            let (id, name, detail) = (row.get("id"), row.get("name"), row.get("detail"));
+            match row.get::<&str, _>("of") {
+                "principal" => {
+                    page.principals.insert(
+                        id,
+                        CompliancePrincipal {
+                            uri: name,
+                            display_name: detail,
+                        },
+                    );
+                }
+                _ => {
+                    page.rooms.insert(
+                        id,
+                        ComplianceRoom {
+                            guid: name,
+                            name: detail,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(page)
     }
 
     /// Deletes exported rows (ids up to `exported_id`) recorded before `before` (unix

@@ -6,7 +6,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::SqliteStore;
 use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
-use crate::history::{ComplianceKind, ComplianceRecord};
+use crate::history::{ComplianceKind, CompliancePage};
 
 /// Outbox ids one pruning transaction covers: the single writer is held for a few
 /// milliseconds at a time, so chat commits queue behind no long delete.
@@ -146,14 +146,10 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Outbox rows after `after_id`, oldest first, at most `limit`, each with its principal
-    /// and room, read as one packed value ([`super::compliance_page`]). Read on the readers'
-    /// pool: the writer is not held.
-    pub async fn compliance_records(
-        &self,
-        after_id: i64,
-        limit: u32,
-    ) -> Result<Vec<ComplianceRecord>> {
+    /// Outbox rows after `after_id`, oldest first, at most `limit`, with the principals and
+    /// rooms they name, read as one packed value ([`super::compliance_page`]). Read on the
+    /// readers' pool: the writer is not held.
+    pub async fn compliance_page(&self, after_id: i64, limit: u32) -> Result<CompliancePage> {
         super::compliance_page::read(&self.reads, after_id, limit).await
     }
 

@@ -3,45 +3,88 @@
 //! channel message, a wake-up and a boxed value per column) cost more than the export's
 //! writing; so did packing them as JSON (quoting every string in SQLite, unquoting it
 //! again here). SQLite concatenates the page's rows into one string in a shape that costs
-//! next to nothing to build or take apart: per row, a header of decimal numbers — the
-//! row's integers, then the byte length of each of its six strings — ended by `;`, followed
-//! by the strings themselves, back to back. Nothing is quoted or escaped, so content of any
-//! kind (markup, line breaks, NUL) passes through as it is stored, and reading a string is
-//! slicing it.
+//! next to nothing to build or take apart: per row, a header — its integers in decimal,
+//! its kind, and the byte length of its content, separated by `,` and ended by `;` —
+//! followed by the content itself. Nothing is quoted or escaped, so content of any kind
+//! (markup, line breaks, NUL) passes through as it is stored, and reading it is slicing.
+//!
+//! What SQLite does per row is most of an export's cost, so the query does as little as it
+//! can: one `concat` of the row's own columns (a chain of `||` copies the growing string
+//! at every step), no `ORDER BY` inside `group_concat` (that sorts the page's rows with
+//! their strings; a range of rowids is read in order anyway, and [`unpack`] checks it), and
+//! no join: the principals and rooms the page names are read once each, by a second query
+//! in the same read transaction, instead of once per row, and packed alike (per principal
+//! or room: its id and the byte lengths of its two strings, `;`, the strings). Every row
+//! a query hands over is a wake-up of the caller, and with the exporter's threads sharing
+//! one core, a switch of threads: each query here hands over one.
 
 use sqlx::SqlitePool;
 
 use crate::error::{Result, StoreError};
-use crate::history::{ComplianceEvent, ComplianceRecord};
+use crate::history::{ComplianceEvent, CompliancePage, CompliancePrincipal, ComplianceRoom};
 
-/// Outbox rows after `after_id`, oldest first, at most `limit`, each with its principal and
-/// room. Outer joins: a row is archived even if its principal or room could not be found.
-pub async fn read(reads: &SqlitePool, after_id: i64, limit: u32) -> Result<Vec<ComplianceRecord>> {
-    let packed: Option<String> = sqlx::query_scalar(
-        "SELECT group_concat( \
-                    id || ',' || room_id || ',' || principal_id || ',' || \
-                    COALESCE(message_seq, '') || ',' || at || ',' || \
-                    octet_length(kind) || ',' || octet_length(content) || ',' || \
-                    octet_length(uri) || ',' || octet_length(name) || ',' || \
-                    octet_length(guid) || ',' || octet_length(room) || ';' || \
-                    kind || content || uri || name || guid || room, \
-                    '' ORDER BY id) \
-         FROM (SELECT o.id, o.room_id, o.principal_id, o.message_seq, o.at, o.kind, \
-                      o.content, COALESCE(p.uri, '') AS uri, \
-                      COALESCE(p.display_name, '') AS name, COALESCE(r.guid, '') AS guid, \
-                      COALESCE(r.name, '') AS room \
-               FROM (SELECT * FROM compliance_outbox WHERE id > ? ORDER BY id LIMIT ?) o \
-               LEFT JOIN principals p ON p.id = o.principal_id \
-               LEFT JOIN rooms r ON r.id = o.room_id)",
-    )
-    .bind(after_id)
-    .bind(i64::from(limit))
-    .fetch_one(reads)
-    .await?;
+/// The rows after `?1`, at most `?2`, packed. The range's end is found first, on rowids
+/// alone, so that the rows are read by one range scan rather than through a subquery that
+/// hands each of them on. A row's kind is one of the outbox's fixed words, never a `,`.
+const PAGE: &str = "SELECT group_concat( \
+        concat(id, ',', room_id, ',', principal_id, ',', message_seq, ',', at, ',', kind, ',', \
+               octet_length(content), ';', content), '') \
+    FROM compliance_outbox \
+    WHERE id > ?1 AND id <= ( \
+        SELECT max(id) FROM (SELECT id FROM compliance_outbox WHERE id > ?1 ORDER BY id LIMIT ?2))";
+
+/// The principals and rooms of a page, by their ids as JSON arrays, packed.
+const NAMES: &str = "SELECT \
+    (SELECT group_concat(concat(id, ',', octet_length(uri), ',', octet_length(display_name), \
+                                ';', uri, display_name), '') \
+     FROM principals WHERE id IN (SELECT value FROM json_each(?1))), \
+    (SELECT group_concat(concat(id, ',', octet_length(guid), ',', octet_length(name), \
+                                ';', guid, name), '') \
+     FROM rooms WHERE id IN (SELECT value FROM json_each(?2)))";
+
+/// Outbox rows after `after_id`, oldest first, at most `limit`, with the principals and
+/// rooms they name. One read transaction: the names are those of the snapshot the rows
+/// were read in.
+pub async fn read(reads: &SqlitePool, after_id: i64, limit: u32) -> Result<CompliancePage> {
+    let malformed = |e| StoreError::Database(sqlx::Error::Decode(Box::new(e)));
+    let mut tx = reads.begin().await?;
+    let packed: Option<String> = sqlx::query_scalar(PAGE)
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_one(&mut *tx)
+        .await?;
     // An empty page concatenates to NULL.
     let packed = packed.unwrap_or_default();
-    unpack(&packed, limit as usize)
-        .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
+    let events = unpack(&packed, limit as usize).map_err(malformed)?;
+    let mut page = CompliancePage {
+        events,
+        ..CompliancePage::default()
+    };
+    if page.events.is_empty() {
+        return Ok(page);
+    }
+    let (principals, rooms): (Option<String>, Option<String>) = sqlx::query_as(NAMES)
+        .bind(json_array(&page.principal_ids()))
+        .bind(json_array(&page.room_ids()))
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    for (id, uri, display_name) in
+        unpack_names(&principals.unwrap_or_default()).map_err(malformed)?
+    {
+        page.principals
+            .insert(id, CompliancePrincipal { uri, display_name });
+    }
+    for (id, guid, name) in unpack_names(&rooms.unwrap_or_default()).map_err(malformed)? {
+        page.rooms.insert(id, ComplianceRoom { guid, name });
+    }
+    Ok(page)
+}
+
+/// Ids as a JSON array, for `json_each`.
+fn json_array(ids: &[i64]) -> String {
+    let listed: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("[{}]", listed.join(","))
 }
 
 /// A page that is not in the shape [`read`] asks SQLite for.
@@ -49,12 +92,9 @@ pub async fn read(reads: &SqlitePool, after_id: i64, limit: u32) -> Result<Vec<C
 #[error("a packed page of the compliance outbox is malformed at byte {0}")]
 pub struct Malformed(usize);
 
-/// The strings of a row: kind, content, principal URI and name, room GUID and name.
-const STRINGS: usize = 6;
-
-fn unpack(packed: &str, rows: usize) -> std::result::Result<Vec<ComplianceRecord>, Malformed> {
+fn unpack(packed: &str, rows: usize) -> std::result::Result<Vec<ComplianceEvent>, Malformed> {
     let mut page = Reader { packed, at: 0 };
-    let mut records = Vec::with_capacity(rows);
+    let mut events = Vec::with_capacity(rows);
     while page.at < packed.len() {
         let id = page.number(b',')?;
         let room_id = page.number(b',')?;
@@ -67,29 +107,37 @@ fn unpack(packed: &str, rows: usize) -> std::result::Result<Vec<ComplianceRecord
             _ => Some(page.number(b',')?),
         };
         let at = page.number(b',')?;
-        let mut lengths = [0usize; STRINGS];
-        for (i, length) in lengths.iter_mut().enumerate() {
-            let end = if i == STRINGS - 1 { b';' } else { b',' };
-            *length = usize::try_from(page.number(end)?).map_err(|_| page.malformed())?;
-        }
-        let [kind, content, uri, name, guid, room] = lengths;
-        records.push(ComplianceRecord {
-            event: ComplianceEvent {
-                id,
-                kind: page.text(kind)?,
-                room_id,
-                principal_id,
-                message_seq,
-                content: page.text(content)?,
-                at,
-            },
-            principal_uri: page.text(uri)?,
-            principal_name: page.text(name)?,
-            room_guid: page.text(guid)?,
-            room_name: page.text(room)?,
+        let kind = page.until(b',')?;
+        let length = usize::try_from(page.number(b';')?).map_err(|_| page.malformed())?;
+        events.push(ComplianceEvent {
+            id,
+            kind,
+            room_id,
+            principal_id,
+            message_seq,
+            content: page.text(length)?,
+            at,
         });
     }
-    Ok(records)
+    // Rows come in rowid order, as the range is scanned; should a later SQLite hand the
+    // aggregate its rows otherwise, the page is still put in order here.
+    if !events.is_sorted_by_key(|e| e.id) {
+        events.sort_unstable_by_key(|e| e.id);
+    }
+    Ok(events)
+}
+
+/// Principals or rooms as [`NAMES`] packs them: id, and two strings.
+fn unpack_names(packed: &str) -> std::result::Result<Vec<(i64, String, String)>, Malformed> {
+    let mut page = Reader { packed, at: 0 };
+    let mut names = Vec::new();
+    while page.at < packed.len() {
+        let id = page.number(b',')?;
+        let first = usize::try_from(page.number(b',')?).map_err(|_| page.malformed())?;
+        let second = usize::try_from(page.number(b';')?).map_err(|_| page.malformed())?;
+        names.push((id, page.text(first)?, page.text(second)?));
+    }
+    Ok(names)
 }
 
 struct Reader<'a> {
@@ -127,6 +175,17 @@ impl Reader<'_> {
         }
     }
 
+    /// The text up to `end`, which is consumed.
+    fn until(&mut self, end: u8) -> std::result::Result<String, Malformed> {
+        let len = self.packed.as_bytes()[self.at..]
+            .iter()
+            .position(|&b| b == end)
+            .ok_or_else(|| self.malformed())?;
+        let text = self.text(len)?;
+        self.at += 1;
+        Ok(text)
+    }
+
     /// The next `len` bytes, which must be whole characters.
     fn text(&mut self, len: usize) -> std::result::Result<String, Malformed> {
         let text = self
@@ -151,48 +210,75 @@ mod tests {
     fn rows_with_and_without_a_message_and_content_of_any_kind() {
         let content = "a,b;c\0\n<é>";
         let packed = format!(
-            "7,2,3,41,-5,4,{},7,5,4,6;chat{content}sip:a@xAliceGUIDLobby!\
-             8,2,3,,9,4,0,0,0,0,0;part",
+            "7,2,3,41,-5,chat,{};{content}8,2,3,,9,part,0;",
             content.len()
         );
-        let records = unpack(&packed, 2).unwrap();
-        assert_eq!(records.len(), 2);
-        let first = &records[0];
+        let events = unpack(&packed, 2).unwrap();
         assert_eq!(
-            (
-                first.event.id,
-                first.event.room_id,
-                first.event.principal_id
-            ),
-            (7, 2, 3)
+            events,
+            [
+                ComplianceEvent {
+                    id: 7,
+                    kind: "chat".into(),
+                    room_id: 2,
+                    principal_id: 3,
+                    message_seq: Some(41),
+                    content: content.into(),
+                    at: -5,
+                },
+                ComplianceEvent {
+                    id: 8,
+                    kind: "part".into(),
+                    room_id: 2,
+                    principal_id: 3,
+                    message_seq: None,
+                    content: String::new(),
+                    at: 9,
+                },
+            ]
         );
-        assert_eq!(first.event.message_seq, Some(41));
-        assert_eq!(first.event.at, -5);
-        assert_eq!(first.event.kind, "chat");
-        assert_eq!(first.event.content, content);
-        assert_eq!(first.principal_uri, "sip:a@x");
-        assert_eq!(first.principal_name, "Alice");
-        assert_eq!(first.room_guid, "GUID");
-        assert_eq!(first.room_name, "Lobby!");
-        let second = &records[1];
-        assert_eq!(second.event.message_seq, None);
-        assert_eq!(second.event.kind, "part");
-        assert_eq!(second.principal_uri, "");
         assert!(unpack("", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rows_out_of_order_are_put_in_order() {
+        let events = unpack("9,1,1,,5,join,0;8,1,1,,4,join,0;", 2).unwrap();
+        assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), [8, 9]);
     }
 
     #[test]
     fn a_malformed_page_is_an_error_not_a_panic() {
         for bad in [
-            "7,2,3,,5,4,0,0,0,0,0;cha",
-            "7,2,3,,5,4,0,0,0,0,0:chat",
-            "7,2,x,,5,4,0,0,0,0,0;chat",
-            "99999999999999999999,2,3,,5,4,0,0,0,0,0;chat",
-            "7,2,3,,5,1,0,0,0,0,0;é",
-            "7,2,3,,5,-4,0,0,0,0,0;chat",
+            "7,2,3,,5,chat,4;cha",
+            "7,2,3,,5,chat,0:",
+            "7,2,x,,5,chat,0;",
+            "99999999999999999999,2,3,,5,chat,0;",
+            "7,2,3,,5,chat,1;é",
+            "7,2,3,,5,chat,-4;chat",
+            "7,2,3,,5,chat",
             "7,2",
         ] {
             assert!(unpack(bad, 1).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn names_of_any_kind() {
+        let names = unpack_names("3,7,5;sip:a@xA;l,c12,6,0;room12").unwrap();
+        assert_eq!(
+            names,
+            [
+                (3, "sip:a@x".to_owned(), "A;l,c".to_owned()),
+                (12, "room12".to_owned(), String::new()),
+            ]
+        );
+        assert!(unpack_names("").unwrap().is_empty());
+        assert!(unpack_names("3,7,5;sip:a@x").is_err());
+    }
+
+    #[test]
+    fn ids_as_json() {
+        assert_eq!(json_array(&[-2, 1, 3]), "[-2,1,3]");
+        assert_eq!(json_array(&[]), "[]");
     }
 }

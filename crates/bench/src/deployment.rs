@@ -216,11 +216,11 @@ impl Running<'_> {
         }
     }
 
-    /// Stops the nodes, drops the database and removes the directories.
+    /// Stops the nodes, drops the database and removes the directories. The nodes stop
+    /// together: one stopped before the others would be declared dead by them, and its
+    /// sessions parted, while they are stopping themselves.
     pub async fn stop(self, env: &Env) {
-        for node in self.nodes {
-            node.stop().await;
-        }
+        futures_util::future::join_all(self.nodes.into_iter().map(Target::stop)).await;
         if let (Some(engines), Some(database)) = (self.engines, &self.database) {
             engines.drop_database(database).await;
         }

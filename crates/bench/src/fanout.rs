@@ -92,6 +92,8 @@ pub struct PhaseResult {
 #[derive(Debug, Clone)]
 pub struct FanoutOutcome {
     pub setup: Duration,
+    /// What signing in and joining cost the server (and its engines); `None` for the relay.
+    pub setup_cost: Option<SetupCost>,
     pub paced: PhaseResult,
     pub saturated: Option<PhaseResult>,
     pub server_peak_rss_mib: f64,
@@ -104,6 +106,34 @@ impl FanoutOutcome {
         match &self.saturated {
             Some(s) => ("saturated", s),
             None => ("paced", &self.paced),
+        }
+    }
+}
+
+/// What signing the members in and joining them to the room cost, per member: a
+/// REGISTER, a chat session and a `cmd:join` with lean members.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SetupCost {
+    pub members: usize,
+    pub seconds: f64,
+    pub server_us_per_member: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres_us_per_member: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_us_per_member: Option<f64>,
+}
+
+impl SetupCost {
+    fn between(before: &Sample, after: &Sample, took: Duration, members: usize) -> SetupCost {
+        let us = |a: &ProcSample, b: &ProcSample| per(a.cpu_secs_until(b) * 1e6, members as f64);
+        let engine =
+            |a: Option<ProcSample>, b: Option<ProcSample>| a.zip(b).map(|(a, b)| us(&a, &b));
+        SetupCost {
+            members,
+            seconds: took.as_secs_f64(),
+            server_us_per_member: us(&before.server, &after.server),
+            postgres_us_per_member: engine(before.postgres, after.postgres),
+            nats_us_per_member: engine(before.nats, after.nats),
         }
     }
 }
@@ -325,12 +355,15 @@ pub async fn run_server_on(
     let running = prepared.start(env).await?;
     let outcome = async {
         let sample = || running.sample();
-        let (setup, (paced, saturated)) = match env.members {
+        let before = sample();
+        let joined = |setup| Some(SetupCost::between(&before, &sample(), setup, args.members));
+        let (setup, setup_cost, (paced, saturated)) = match env.members {
             Members::Full => {
                 let target = running.single()?;
                 let room =
                     ClientRoom::join(target, env, &accounts, &room_uri, args.posters).await?;
-                (room.setup, room.phases(args, sample).await?)
+                let cost = joined(room.setup);
+                (room.setup, cost, room.phases(args, sample).await?)
             }
             Members::Lean => {
                 let dialer = Dialer::new((!env.tcp).then(|| running.cert_path()).as_deref())?;
@@ -340,14 +373,16 @@ pub async fn run_server_on(
                 let only = |_| vec![room_uri.clone()];
                 let room =
                     LeanRoom::join(env, &dialer, &to, &accounts, only, posters, &shared).await?;
+                let cost = joined(room.setup);
                 let phases = Run::new(args, &shared, args.members)
                     .phases(&room.posters, echo_rx, room.receivers, room.stop, sample)
                     .await?;
-                (room.setup, phases)
+                (room.setup, cost, phases)
             }
         };
         Ok(FanoutOutcome {
             setup,
+            setup_cost,
             paced,
             saturated,
             server_peak_rss_mib: running.sample().server.hwm_kib as f64 / 1024.0,
@@ -517,6 +552,7 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
         };
         Ok(FanoutOutcome {
             setup,
+            setup_cost: None,
             paced,
             saturated,
             server_peak_rss_mib: relay.sample().hwm_kib as f64 / 1024.0,

@@ -11,7 +11,9 @@
 //! deliveries. A join is a member leaving one of its rooms and joining it again (history
 //! included), so the population stays the same while joins go on. Users are lean members
 //! or clients of the client library (`--member-mode`); a lean user's join is `cmd:join`
-//! and a history page of one message, as the client library's.
+//! and a history page of one message, as the client library's. This scenario runs it on
+//! one server on SQLite; `pool-compare` runs one factor on PostgreSQL + NATS and on three
+//! nodes too, the users dealt out to the nodes in turn.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -159,29 +161,29 @@ impl Design {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct StepResult {
     pub(crate) factor: f64,
-    pub(crate) users: usize,
+    users: usize,
     /// Rooms of 30, 150 and 16,000 (or as many as there are users) members.
-    pub(crate) rooms: String,
-    pub(crate) memberships: usize,
-    pub(crate) setup_s: f64,
-    pub(crate) posts: u64,
-    pub(crate) failed_posts: u64,
+    rooms: String,
+    memberships: usize,
+    setup_s: f64,
+    posts: u64,
+    failed_posts: u64,
     /// From the post leaving on schedule to its author's client holding the SIP answer:
     /// with `delivery`, it tells the way in (client, server, store) from the way out.
-    pub(crate) post_answer: Latency,
+    post_answer: Latency,
     pub(crate) deliveries: u64,
     pub(crate) delivered_pct: f64,
-    pub(crate) deliveries_per_s: f64,
+    deliveries_per_s: f64,
     pub(crate) delivery: Latency,
     /// Deliveries per CPU-second of the server (all its work: posts, joins, deliveries).
     pub(crate) deliveries_per_server_cpu_s: f64,
-    pub(crate) joins: u64,
-    pub(crate) failed_joins: u64,
-    pub(crate) join: Latency,
+    joins: u64,
+    failed_joins: u64,
+    join: Latency,
     pub(crate) server_cpu_pct: f64,
     pub(crate) bench_cpu_pct: f64,
     /// Every node's peak resident set, added.
-    pub(crate) server_peak_rss_mib: f64,
+    server_peak_rss_mib: f64,
     /// PostgreSQL's and NATS's CPU, where the server runs on them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) engines: Option<EngineCpu>,

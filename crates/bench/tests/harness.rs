@@ -248,8 +248,9 @@ async fn the_three_deployments_side_by_side_deliver_everything_and_the_relay_is_
         rates: vec![10.0],
         duration: 1,
         posters: 2,
+        // 400 users; 0.12 posts/s for 5 s: one post.
         factor: 0.005,
-        design_duration: 10,
+        design_duration: 5,
         engines: EngineArgs::default(),
     };
     let report = run_scenarios(&env(), &Scenario::PoolCompare(args))

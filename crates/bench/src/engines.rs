@@ -14,7 +14,7 @@ use parlance_testkit::nats::Nats;
 use sqlx::Connection;
 
 use crate::error::BenchError;
-use crate::measure::ProcSample;
+use crate::measure::{ProcSample, parent_of, processes};
 
 /// PostgreSQL and NATS already running, instead of private ones.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -242,39 +242,20 @@ fn pid_listening(port: u16) -> Option<u32> {
     if inodes.is_empty() {
         return None;
     }
-    let mut holders = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let fds = std::fs::read_dir(entry.path().join("fd"))
-            .into_iter()
-            .flatten();
-        let holds = fds.flatten().any(|fd| {
-            std::fs::read_link(fd.path())
-                .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
-        });
-        if holds {
-            holders.push(pid);
-        }
-    }
-    let parent = |pid: u32| -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
+    let holders: Vec<u32> = processes()
+        .filter(|(_, dir)| {
+            let fds = std::fs::read_dir(dir.join("fd")).into_iter().flatten();
+            fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+            })
+        })
+        .map(|(pid, _)| pid)
+        .collect();
     holders
         .iter()
         .copied()
-        .find(|pid| parent(*pid).is_none_or(|p| !holders.contains(&p)))
+        .find(|pid| parent_of(*pid).is_none_or(|p| !holders.contains(&p)))
 }
 
 #[cfg(test)]

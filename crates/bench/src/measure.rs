@@ -1,6 +1,7 @@
 //! Measuring: one monotonic clock for every task of the process, time stamps carried in the
 //! chat text, latency percentiles, and the CPU and memory of a process from `/proc`.
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -171,22 +172,11 @@ impl ProcSample {
     /// PostgreSQL is a postmaster and one backend per connection, and backends come and go.
     pub fn read_tree(root: u32) -> ProcSample {
         let mut tree = vec![root];
-        let mut parents = Vec::new();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            if let Some(ppid) = stat_fields(&stat).get(1).and_then(|f| f.parse().ok()) {
-                parents.push((pid, ppid));
-            }
-        }
-        // Parents are not listed before their children: widen the tree until it stops
-        // growing.
+        let parents: Vec<(u32, u32)> = processes()
+            .filter_map(|(pid, _)| Some((pid, parent_of(pid)?)))
+            .collect();
+        // Ids wrap, so a child may come before its parent in the list: widen the tree
+        // until it stops growing.
         let mut grew = true;
         while grew {
             grew = false;
@@ -238,6 +228,18 @@ impl ProcSample {
             _ => 0.0,
         }
     }
+}
+
+/// Every process's id and its directory in `/proc`.
+pub fn processes() -> impl Iterator<Item = (u32, PathBuf)> {
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    entries.filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
+}
+
+/// The parent of a process (`None` once it is gone).
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_fields(&stat).get(1)?.parse().ok()
 }
 
 /// The fields of `/proc/<pid>/stat` after the parenthesised command name (which may itself

@@ -17,9 +17,13 @@ use tokio::task::JoinHandle;
 use xccos::{ChatMessage, Envelope, GrpChat};
 
 use crate::Env;
+use crate::deployment::System;
 use crate::error::BenchError;
 use crate::lean::{self, Conn, LeanRoom, Members};
-use crate::measure::{Latencies, Latency, ProcSample, Stamp, micros_since, now_ns};
+use crate::measure::{
+    EngineCpu, Latencies, Latency, ProcSample, RelayLatency, Sample, Stamp, micros_since, now_ns,
+    per,
+};
 use crate::population;
 use crate::relay;
 use crate::report::{Row, Section, TargetCheck, settings};
@@ -76,12 +80,20 @@ pub struct PhaseResult {
     /// The load generator's CPU time per delivery: well below the server's, or the
     /// scenario measures the generator.
     pub bench_us_per_delivery: f64,
+    /// PostgreSQL's and NATS's CPU, where the server runs on them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engines: Option<EngineCpu>,
+    /// In a pool, deliveries to members on the poster's node and on the others apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay: Option<RelayLatency>,
 }
 
 /// Both phases against one system, and its peak memory.
 #[derive(Debug, Clone)]
 pub struct FanoutOutcome {
     pub setup: Duration,
+    /// What signing in and joining cost the server (and its engines); `None` for the relay.
+    pub setup_cost: Option<SetupCost>,
     pub paced: PhaseResult,
     pub saturated: Option<PhaseResult>,
     pub server_peak_rss_mib: f64,
@@ -94,6 +106,34 @@ impl FanoutOutcome {
         match &self.saturated {
             Some(s) => ("saturated", s),
             None => ("paced", &self.paced),
+        }
+    }
+}
+
+/// What signing the members in and joining them to the room cost, per member: a
+/// REGISTER, a chat session and a `cmd:join` with lean members.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SetupCost {
+    pub members: usize,
+    pub seconds: f64,
+    pub server_us_per_member: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres_us_per_member: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_us_per_member: Option<f64>,
+}
+
+impl SetupCost {
+    fn between(before: &Sample, after: &Sample, took: Duration, members: usize) -> SetupCost {
+        let us = |a: &ProcSample, b: &ProcSample| per(a.cpu_secs_until(b) * 1e6, members as f64);
+        let engine =
+            |a: Option<ProcSample>, b: Option<ProcSample>| a.zip(b).map(|(a, b)| us(&a, &b));
+        SetupCost {
+            members,
+            seconds: took.as_secs_f64(),
+            server_us_per_member: us(&before.server, &after.server),
+            postgres_us_per_member: engine(before.postgres, after.postgres),
+            nats_us_per_member: engine(before.nats, after.nats),
         }
     }
 }
@@ -139,20 +179,61 @@ impl Shared {
     }
 }
 
-/// One receiver's samples (microseconds) and its last arrival, per phase.
+/// Where a member of a pool is: its node, of how many. Members and posters alike are spread
+/// over the nodes in turn (the `i`-th on node `i mod nodes`), so a delivery crossed the
+/// relay between nodes when its poster's number falls on another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub node: u32,
+    pub nodes: u32,
+}
+
+impl Place {
+    /// The place of the `i`-th of members spread over `nodes`.
+    pub fn of(i: usize, nodes: usize) -> Place {
+        let nodes = nodes.max(1);
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        Place {
+            node: n(i % nodes),
+            nodes: n(nodes),
+        }
+    }
+
+    fn crossed(self, poster: u32) -> bool {
+        poster % self.nodes.max(1) != self.node
+    }
+}
+
+/// One receiver's samples (microseconds) and its last arrival, per phase; samples of
+/// deliveries from posters on the receiver's own node and from other nodes apart.
 #[derive(Default)]
 pub struct Tally {
-    micros: [Vec<u32>; PHASES],
+    /// Where the receiver is, in a pool.
+    place: Option<Place>,
+    local: [Vec<u32>; PHASES],
+    crossed: [Vec<u32>; PHASES],
     last_ns: [u64; PHASES],
 }
 
 impl Tally {
+    /// The tally of a member at `place` (`None`: a single server).
+    pub fn at(place: Option<Place>) -> Tally {
+        Tally {
+            place,
+            ..Tally::default()
+        }
+    }
+
     /// One delivery to a member that posts as `own` (if it posts).
     pub fn record(&mut self, stamp: Stamp, own: Option<u32>, shared: &Shared) {
         if stamp.phase >= PHASES {
             return;
         }
-        self.micros[stamp.phase].push(micros_since(stamp.sent_ns));
+        let micros = micros_since(stamp.sent_ns);
+        match self.place {
+            Some(place) if place.crossed(stamp.poster) => self.crossed[stamp.phase].push(micros),
+            _ => self.local[stamp.phase].push(micros),
+        }
         self.last_ns[stamp.phase] = now_ns();
         shared.delivered[stamp.phase].fetch_add(1, Ordering::Relaxed);
         if own == Some(stamp.poster)
@@ -259,44 +340,56 @@ pub async fn run(
 
 /// The fan-out through the real server, members lean or on the client library.
 pub async fn run_server(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, BenchError> {
-    let dir = env.scratch("fanout")?;
-    let store = population::open_store(&dir).await?;
-    let accounts = population::add_users(&store, "member", args.members).await?;
-    let (_room, room_uri) = population::add_room(&store, "Fanout").await?;
-    store.close().await;
-    let target = Target::start(&dir, env.in_process, env.lifetime).await?;
+    run_server_on(env, System::single(), args).await
+}
+
+/// [`run_server`] against `system`; in a pool, lean members are spread over the nodes.
+pub async fn run_server_on(
+    env: &Env,
+    system: System<'_>,
+    args: &FanoutArgs,
+) -> Result<FanoutOutcome, BenchError> {
+    let prepared = system.prepare(env, "fanout").await?;
+    let accounts = population::add_users(&prepared.store, "member", args.members).await?;
+    let (_room, room_uri) = population::add_room(&prepared.store, "Fanout").await?;
+    let running = prepared.start(env).await?;
     let outcome = async {
-        let sample = || target.sample();
-        let (setup, (paced, saturated)) = match env.members {
+        let sample = || running.sample();
+        let before = sample();
+        let joined = |setup| Some(SetupCost::between(&before, &sample(), setup, args.members));
+        let (setup, setup_cost, (paced, saturated)) = match env.members {
             Members::Full => {
+                let target = running.single()?;
                 let room =
-                    ClientRoom::join(&target, env, &accounts, &room_uri, args.posters).await?;
-                (room.setup, room.phases(args, sample).await?)
+                    ClientRoom::join(target, env, &accounts, &room_uri, args.posters).await?;
+                let cost = joined(room.setup);
+                (room.setup, cost, room.phases(args, sample).await?)
             }
             Members::Lean => {
-                let dialer = Dialer::new((!env.tcp).then(|| target.cert_path()).as_deref())?;
+                let dialer = Dialer::new((!env.tcp).then(|| running.cert_path()).as_deref())?;
                 let posters = args.posters.max(1);
                 let (shared, echo_rx) = shared(posters);
-                let to = target.sip_addr(env.tcp);
+                let to = running.addrs(env.tcp);
                 let only = |_| vec![room_uri.clone()];
                 let room =
-                    LeanRoom::join(env, &dialer, to, &accounts, only, posters, &shared).await?;
+                    LeanRoom::join(env, &dialer, &to, &accounts, only, posters, &shared).await?;
+                let cost = joined(room.setup);
                 let phases = Run::new(args, &shared, args.members)
                     .phases(&room.posters, echo_rx, room.receivers, room.stop, sample)
                     .await?;
-                (room.setup, phases)
+                (room.setup, cost, phases)
             }
         };
         Ok(FanoutOutcome {
             setup,
+            setup_cost,
             paced,
             saturated,
-            server_peak_rss_mib: target.sample().hwm_kib as f64 / 1024.0,
+            server_peak_rss_mib: running.sample().server.hwm_kib as f64 / 1024.0,
         })
     }
     .await;
-    target.stop().await;
-    env.remove(&dir);
+    running.stop(env).await;
     outcome
 }
 
@@ -364,7 +457,7 @@ impl ClientRoom {
     async fn phases(
         self,
         args: &FanoutArgs,
-        sample: impl Fn() -> ProcSample,
+        sample: impl Fn() -> Sample,
     ) -> Result<(PhaseResult, Option<PhaseResult>), BenchError> {
         let phases = Run::new(args, &self.shared, self.keep.len())
             .phases(
@@ -385,7 +478,7 @@ impl ClientRoom {
         &self,
         args: &FanoutArgs,
         phase: usize,
-        sample: impl Fn() -> ProcSample,
+        sample: impl Fn() -> Sample,
     ) -> Window {
         Run::new(args, &self.shared, self.keep.len())
             .paced_window(&self.posters, phase, sample)
@@ -452,13 +545,14 @@ pub async fn run_relay(env: &Env, args: &FanoutArgs) -> Result<FanoutOutcome, Be
         // Every member must be registered with the relay before the first post.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let run = Run::new(args, &shared, args.members);
-        let sample = || relay.sample();
+        let sample = || relay.sample().into();
         let (paced, saturated) = match env.members {
             Members::Lean => run.phases(&lean, echo_rx, receivers, stop, sample).await?,
             Members::Full => run.phases(&raw, echo_rx, receivers, stop, sample).await?,
         };
         Ok(FanoutOutcome {
             setup,
+            setup_cost: None,
             paced,
             saturated,
             server_peak_rss_mib: relay.sample().hwm_kib as f64 / 1024.0,
@@ -489,7 +583,7 @@ pub struct Run<'a> {
 }
 
 /// One phase's bounds: the posts made, when it started, and the samples of the server (or
-/// relay) and of this process at its start and end.
+/// relay, and the engines beside it) and of this process at its start and end.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
     phase: usize,
@@ -497,19 +591,19 @@ pub struct Window {
     members: u64,
     posts: u64,
     start_ns: u64,
-    server: (ProcSample, ProcSample),
+    server: (Sample, Sample),
     bench: (ProcSample, ProcSample),
 }
 
 /// Where a phase began: the server (or relay) and this process sampled, and the clock.
 struct Mark {
-    server: ProcSample,
+    server: Sample,
     bench: ProcSample,
     ns: u64,
 }
 
 impl Mark {
-    fn now(sample: &impl Fn() -> ProcSample) -> Mark {
+    fn now(sample: &impl Fn() -> Sample) -> Mark {
         Mark {
             server: sample(),
             bench: ProcSample::read(std::process::id()),
@@ -523,7 +617,7 @@ impl Mark {
         phase: usize,
         members: u64,
         posts: u64,
-        sample: &impl Fn() -> ProcSample,
+        sample: &impl Fn() -> Sample,
     ) -> Window {
         Window {
             phase,
@@ -536,10 +630,13 @@ impl Mark {
     }
 }
 
-/// Every receiver's samples, per phase: the latencies, and the last arrival.
+/// Every receiver's samples, per phase: the latencies (all, from posters on the
+/// receiver's node, from posters on others), and the last arrival.
 #[derive(Debug)]
 pub struct Deliveries {
     latencies: [Latencies; PHASES],
+    local: [Latencies; PHASES],
+    crossed: [Latencies; PHASES],
     last_ns: [u64; PHASES],
 }
 
@@ -549,14 +646,20 @@ impl Deliveries {
         (&self.latencies[phase], self.last_ns[phase])
     }
 
+    /// What the relay between nodes added in `phase`; `None` on a single server.
+    pub fn relay(&self, phase: usize) -> Option<RelayLatency> {
+        RelayLatency::of(&self.local[phase], &self.crossed[phase])
+    }
+
     /// What `window` measured.
     pub fn result(&self, window: &Window) -> PhaseResult {
         let delivery = &self.latencies[window.phase];
         let count = delivery.count();
         let expected = window.posts * window.members;
         let secs = self.last_ns[window.phase].saturating_sub(window.start_ns) as f64 / 1e9;
-        let server_cpu_s = window.server.1.cpu_secs - window.server.0.cpu_secs;
-        let bench_cpu_s = window.bench.1.cpu_secs - window.bench.0.cpu_secs;
+        let (before, after) = (&window.server.0, &window.server.1);
+        let server_cpu_s = before.server.cpu_secs_until(&after.server);
+        let bench_cpu_s = window.bench.0.cpu_secs_until(&window.bench.1);
         PhaseResult {
             posts: window.posts,
             deliveries: count,
@@ -567,11 +670,13 @@ impl Deliveries {
             },
             deliveries_per_s: if secs > 0.0 { count as f64 / secs } else { 0.0 },
             latency: delivery.summary(),
-            server_cpu_pct: window.server.0.cpu_percent(&window.server.1),
+            server_cpu_pct: before.server.cpu_percent(&after.server),
             bench_cpu_pct: window.bench.0.cpu_percent(&window.bench.1),
             deliveries_per_server_cpu_s: per(count as f64, server_cpu_s),
             server_us_per_delivery: per(server_cpu_s * 1e6, count as f64),
             bench_us_per_delivery: per(bench_cpu_s * 1e6, count as f64),
+            engines: EngineCpu::between(before, after, count),
+            relay: self.relay(window.phase),
         }
     }
 }
@@ -593,7 +698,7 @@ impl<'a> Run<'a> {
         echo_rx: Vec<mpsc::UnboundedReceiver<u64>>,
         receivers: Vec<JoinHandle<Tally>>,
         stop: watch::Sender<bool>,
-        sample: impl Fn() -> ProcSample,
+        sample: impl Fn() -> Sample,
     ) -> Result<(PhaseResult, Option<PhaseResult>), BenchError> {
         let paced = self.paced_window(posters, 0, &sample).await;
         let mut saturated = None;
@@ -619,7 +724,7 @@ impl<'a> Run<'a> {
         &self,
         posters: &[Arc<P>],
         phase: usize,
-        sample: impl Fn() -> ProcSample,
+        sample: impl Fn() -> Sample,
     ) -> Window {
         let start = Mark::now(&sample);
         let posts = self.paced(posters, phase, self.duration()).await;
@@ -714,11 +819,6 @@ impl<'a> Run<'a> {
     }
 }
 
-/// `a / b`, and 0 where `b` is none (a phase too short for one CPU tick).
-fn per(a: f64, b: f64) -> f64 {
-    if b > 0.0 { a / b } else { 0.0 }
-}
-
 /// Stops the receivers and merges their samples.
 pub async fn gather(
     receivers: Vec<JoinHandle<Tally>>,
@@ -727,6 +827,8 @@ pub async fn gather(
     let _ = stop.send(true);
     let mut deliveries = Deliveries {
         latencies: Default::default(),
+        local: Default::default(),
+        crossed: Default::default(),
         last_ns: [0; PHASES],
     };
     for r in receivers {
@@ -734,7 +836,11 @@ pub async fn gather(
             .await
             .map_err(|e| BenchError::Failed(format!("a receiver failed: {e}")))?;
         for p in 0..PHASES {
-            deliveries.latencies[p].record_micros(&tally.micros[p]);
+            for micros in [&tally.local[p], &tally.crossed[p]] {
+                deliveries.latencies[p].record_micros(micros);
+            }
+            deliveries.local[p].record_micros(&tally.local[p]);
+            deliveries.crossed[p].record_micros(&tally.crossed[p]);
             deliveries.last_ns[p] = deliveries.last_ns[p].max(tally.last_ns[p]);
         }
     }

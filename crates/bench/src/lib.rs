@@ -10,6 +10,8 @@
 
 mod baseline;
 mod compliance;
+mod deployment;
+mod engines;
 mod error;
 mod fanout;
 mod files;
@@ -20,6 +22,7 @@ mod lean;
 mod limits;
 mod measure;
 mod pool;
+mod pool_compare;
 mod population;
 mod relay;
 pub mod report;
@@ -32,6 +35,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use compliance::ComplianceArgs;
+pub use deployment::Deployment;
+pub use engines::EngineArgs;
 pub use error::BenchError;
 pub use fanout::FanoutArgs;
 pub use files::FilesArgs;
@@ -40,6 +45,7 @@ pub use idle::IdleArgs;
 pub use joinstorm::JoinStormArgs;
 pub use lean::Members;
 pub use pool::PoolArgs;
+pub use pool_compare::{Load, PoolCompareArgs};
 use report::{Machine, Report};
 pub use search_load::SearchLoadArgs;
 pub use smoke::SmokeArgs;
@@ -100,6 +106,11 @@ pub enum Scenario {
     /// The Persistent Chat pool design point scaled by a factor; searches for the largest
     /// factor with p99 delivery < 50 ms.
     Pool(PoolArgs),
+    /// The fan-out and the pool design load side by side, in one run, on one server on
+    /// SQLite, one on PostgreSQL + NATS, and three nodes sharing PostgreSQL and NATS on
+    /// 127.0.0.1–3 (private ones started for the run unless `--postgres`/`--nats` name
+    /// others).
+    PoolCompare(PoolCompareArgs),
     /// A file up and down through SOAP, the plain API and a bare HTTPS copy; server memory
     /// meanwhile; chat latency with and without concurrent uploads.
     Files(FilesArgs),
@@ -127,6 +138,9 @@ pub enum Scenario {
         /// The SOAP chunk in KiB (the `files` scenario's `--chunk-kb`).
         #[arg(long)]
         max_chunk_kb: Option<u64>,
+        /// Where it listens and what it shares: a node of a pool (`pool-compare`).
+        #[command(flatten)]
+        placement: target::Placement,
     },
     /// Internal: the exporting process of the compliance scenario.
     #[command(hide = true)]
@@ -235,13 +249,15 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
             unlimited_search,
             max_file_bytes,
             max_chunk_kb,
+            placement,
         } => {
             let tuning = target::Tuning {
                 unlimited_search: *unlimited_search,
                 max_file_bytes: *max_file_bytes,
                 max_chunk_kb: *max_chunk_kb,
             };
-            target::serve_child(server_data, Duration::from_secs(*stop_after_secs), tuning).await?;
+            let lifetime = Duration::from_secs(*stop_after_secs);
+            target::serve_child(server_data, lifetime, tuning, placement).await?;
             return Ok(None);
         }
         Scenario::RelayChild {
@@ -301,6 +317,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
         Scenario::SearchLoad(a) => sections.push(search_load::run(env, a).await?),
         Scenario::Idle(a) => sections.push(idle::run(env, a).await?),
         Scenario::Pool(a) => sections.push(pool::run(env, a).await?),
+        Scenario::PoolCompare(a) => sections.extend(pool_compare::run(env, a).await?),
         Scenario::Files(a) => sections.push(files::run(env, a).await?),
         Scenario::Compliance(a) => sections.push(compliance::run(env, a).await?),
         Scenario::Smoke(a) => sections.push(smoke::run(env, a).await?),

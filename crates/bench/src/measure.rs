@@ -1,6 +1,7 @@
 //! Measuring: one monotonic clock for every task of the process, time stamps carried in the
 //! chat text, latency percentiles, and the CPU and memory of a process from `/proc`.
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -147,17 +148,8 @@ const TICKS_PER_SEC: f64 = 100.0;
 impl ProcSample {
     pub fn read(pid: u32) -> ProcSample {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Fields after the parenthesised command name, which may itself hold spaces.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let tick = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // utime and stime are fields 14 and 15 of stat; `after` starts at field 3.
-        let cpu_secs = (tick(11) + tick(12)) / TICKS_PER_SEC;
+        // utime and stime are fields 14 and 15 of stat.
+        let cpu_secs = ticks(&stat_fields(&stat), 11, 12);
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let kib = |key: &str| {
             status
@@ -174,6 +166,59 @@ impl ProcSample {
         }
     }
 
+    /// A process and everything it started, still running or not: its own CPU time and
+    /// that of its living descendants, plus what the finished ones used (each process's
+    /// `cutime` and `cstime` count the children it reaped); their resident sets summed.
+    /// PostgreSQL is a postmaster and one backend per connection, and backends come and go.
+    pub fn read_tree(root: u32) -> ProcSample {
+        let mut tree = vec![root];
+        let parents: Vec<(u32, u32)> = processes()
+            .filter_map(|(pid, _)| Some((pid, parent_of(pid)?)))
+            .collect();
+        // Ids wrap, so a child may come before its parent in the list: widen the tree
+        // until it stops growing.
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for (pid, ppid) in &parents {
+                if tree.contains(ppid) && !tree.contains(pid) {
+                    tree.push(*pid);
+                    grew = true;
+                }
+            }
+        }
+        let mut sum = ProcSample {
+            at: Some(Instant::now()),
+            ..ProcSample::default()
+        };
+        for pid in tree {
+            let own = ProcSample::read(pid);
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            sum.cpu_secs += own.cpu_secs + ticks(&stat_fields(&stat), 13, 14);
+            sum.rss_kib += own.rss_kib;
+            sum.hwm_kib += own.hwm_kib;
+        }
+        sum
+    }
+
+    /// Several processes as one: CPU times and resident sets added (the high-water marks
+    /// too, which bounds the peak of the whole from above).
+    pub fn sum(samples: impl IntoIterator<Item = ProcSample>) -> ProcSample {
+        samples
+            .into_iter()
+            .fold(ProcSample::default(), |total, s| ProcSample {
+                at: total.at.or(s.at),
+                cpu_secs: total.cpu_secs + s.cpu_secs,
+                rss_kib: total.rss_kib + s.rss_kib,
+                hwm_kib: total.hwm_kib + s.hwm_kib,
+            })
+    }
+
+    /// CPU seconds used between `self` and `later`.
+    pub fn cpu_secs_until(&self, later: &ProcSample) -> f64 {
+        later.cpu_secs - self.cpu_secs
+    }
+
     /// CPU used between `self` and `later`, in percent of one core.
     pub fn cpu_percent(&self, later: &ProcSample) -> f64 {
         match (self.at, later.at) {
@@ -182,6 +227,128 @@ impl ProcSample {
             }
             _ => 0.0,
         }
+    }
+}
+
+/// Every process's id and its directory in `/proc`.
+pub fn processes() -> impl Iterator<Item = (u32, PathBuf)> {
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    entries.filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
+}
+
+/// The parent of a process (`None` once it is gone).
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_fields(&stat).get(1)?.parse().ok()
+}
+
+/// The fields of `/proc/<pid>/stat` after the parenthesised command name (which may itself
+/// hold spaces): the first is field 3, the state.
+fn stat_fields(stat: &str) -> Vec<&str> {
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after.split_whitespace().collect()
+}
+
+/// Two clock-tick fields of [`stat_fields`] added, in seconds.
+fn ticks(fields: &[&str], a: usize, b: usize) -> f64 {
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(a) + tick(b)) / TICKS_PER_SEC
+}
+
+/// What serves the load, sampled at one moment: the server (every node's process added up)
+/// and, apart, the engines a pool runs on, whose CPU is part of what the deployment costs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sample {
+    pub server: ProcSample,
+    /// PostgreSQL's processes; `None` where the store is SQLite, or where PostgreSQL's
+    /// processes are not on this machine.
+    pub postgres: Option<ProcSample>,
+    /// The nats-server process, likewise.
+    pub nats: Option<ProcSample>,
+}
+
+impl From<ProcSample> for Sample {
+    fn from(server: ProcSample) -> Sample {
+        Sample {
+            server,
+            ..Sample::default()
+        }
+    }
+}
+
+/// `a / b`, and 0 where `b` is none (a phase too short for one CPU tick).
+pub fn per(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// PostgreSQL's and NATS's part of a span's cost, beside the server's: `None` where the
+/// process was not measured.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct EngineCpu {
+    pub postgres_cpu_pct: Option<f64>,
+    pub nats_cpu_pct: Option<f64>,
+    pub postgres_us_per_delivery: Option<f64>,
+    pub nats_us_per_delivery: Option<f64>,
+    /// Deliveries per CPU-second of the server, PostgreSQL and NATS together: what the
+    /// whole deployment spends.
+    pub deliveries_per_deployment_cpu_s: f64,
+}
+
+impl EngineCpu {
+    /// The engines' CPU from `before` to `after`, over which `deliveries` were made;
+    /// `None` where the deployment has no engines.
+    pub fn between(before: &Sample, after: &Sample, deliveries: u64) -> Option<EngineCpu> {
+        let postgres = before.postgres.zip(after.postgres);
+        let nats = before.nats.zip(after.nats);
+        if postgres.is_none() && nats.is_none() {
+            return None;
+        }
+        let secs = |span: Option<(ProcSample, ProcSample)>| span.map(|(a, b)| a.cpu_secs_until(&b));
+        let pct = |span: Option<(ProcSample, ProcSample)>| span.map(|(a, b)| a.cpu_percent(&b));
+        let deliveries = deliveries as f64;
+        let us = |s: Option<f64>| s.map(|s| per(s * 1e6, deliveries));
+        let all = before.server.cpu_secs_until(&after.server)
+            + secs(postgres).unwrap_or(0.0)
+            + secs(nats).unwrap_or(0.0);
+        Some(EngineCpu {
+            postgres_cpu_pct: pct(postgres),
+            nats_cpu_pct: pct(nats),
+            postgres_us_per_delivery: us(secs(postgres)),
+            nats_us_per_delivery: us(secs(nats)),
+            deliveries_per_deployment_cpu_s: per(deliveries, all),
+        })
+    }
+}
+
+/// In a pool: deliveries to members on the poster's own node, and to members on the other
+/// nodes, which went through the relay (NATS and the other node's relay loop); what the
+/// relay added is the difference of their percentiles.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RelayLatency {
+    pub local: Latency,
+    pub crossed: Latency,
+    pub extra_p50_ms: f64,
+    pub extra_p99_ms: f64,
+}
+
+impl RelayLatency {
+    /// `None` when nothing crossed: a single server.
+    pub fn of(local: &Latencies, crossed: &Latencies) -> Option<RelayLatency> {
+        if crossed.count() == 0 {
+            return None;
+        }
+        let (local, crossed) = (local.summary(), crossed.summary());
+        Some(RelayLatency {
+            local,
+            crossed,
+            extra_p50_ms: crossed.p50_ms - local.p50_ms,
+            extra_p99_ms: crossed.p99_ms - local.p99_ms,
+        })
     }
 }
 
@@ -290,6 +457,28 @@ mod tests {
             peak >= before + (60 << 10),
             "{peak} KiB, {before} KiB before"
         );
+    }
+
+    #[test]
+    fn a_tree_counts_its_children_living_and_finished() {
+        let me = std::process::id();
+        // A child that burns CPU and ends: reaped, its time is in our cutime/cstime.
+        let status = std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let alone = ProcSample::read(me);
+        let tree = ProcSample::read_tree(me);
+        assert!(
+            tree.cpu_secs > alone.cpu_secs,
+            "{} s with the child, {} s alone",
+            tree.cpu_secs,
+            alone.cpu_secs
+        );
+        let both = ProcSample::sum([alone, alone]);
+        assert_eq!(both.rss_kib, 2 * alone.rss_kib);
+        assert!((both.cpu_secs - 2.0 * alone.cpu_secs).abs() < 1e-9);
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! deliveries. A join is a member leaving one of its rooms and joining it again (history
 //! included), so the population stays the same while joins go on. Users are lean members
 //! or clients of the client library (`--member-mode`); a lean user's join is `cmd:join`
-//! and a history page of one message, as the client library's.
+//! and a history page of one message, as the client library's. This scenario runs it on
+//! one server on SQLite; `pool-compare` runs one factor on PostgreSQL + NATS and on three
+//! nodes too, the users dealt out to the nodes in turn.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,13 +28,13 @@ use tokio::task::JoinHandle;
 use xccos::{Bcq, CommandKind};
 
 use crate::Env;
+use crate::deployment::{Running, System};
 use crate::error::BenchError;
 use crate::fanout::{self, Shared, Tally};
 use crate::lean::{self, LeanPoster, LeanRoom, Members};
-use crate::measure::{Latency, ProcSample, Stamp, now_ns};
+use crate::measure::{EngineCpu, Latency, ProcSample, RelayLatency, Stamp, now_ns, per};
 use crate::population;
 use crate::report::{Row, Section, TargetCheck, settings};
-use crate::target::Target;
 use crate::wire::Dialer;
 
 /// One size of room at factor 1.0.
@@ -56,7 +58,7 @@ const ROOM_SIZES: [RoomSize; 3] = [
         rooms: 10.0,
     },
 ];
-const MESSAGES_PER_S: f64 = 24.0;
+pub(crate) const MESSAGES_PER_S: f64 = 24.0;
 const JOINS_PER_S: f64 = 10.0;
 /// The delivery target a factor must meet.
 const P99_TARGET_MS: f64 = 50.0;
@@ -157,8 +159,8 @@ impl Design {
 
 /// What one factor measured.
 #[derive(Debug, Clone, Serialize)]
-struct StepResult {
-    factor: f64,
+pub(crate) struct StepResult {
+    pub(crate) factor: f64,
     users: usize,
     /// Rooms of 30, 150 and 16,000 (or as many as there are users) members.
     rooms: String,
@@ -169,16 +171,25 @@ struct StepResult {
     /// From the post leaving on schedule to its author's client holding the SIP answer:
     /// with `delivery`, it tells the way in (client, server, store) from the way out.
     post_answer: Latency,
-    deliveries: u64,
-    delivered_pct: f64,
+    pub(crate) deliveries: u64,
+    pub(crate) delivered_pct: f64,
     deliveries_per_s: f64,
-    delivery: Latency,
+    pub(crate) delivery: Latency,
+    /// Deliveries per CPU-second of the server (all its work: posts, joins, deliveries).
+    pub(crate) deliveries_per_server_cpu_s: f64,
     joins: u64,
     failed_joins: u64,
     join: Latency,
-    server_cpu_pct: f64,
-    bench_cpu_pct: f64,
+    pub(crate) server_cpu_pct: f64,
+    pub(crate) bench_cpu_pct: f64,
+    /// Every node's peak resident set, added.
     server_peak_rss_mib: f64,
+    /// PostgreSQL's and NATS's CPU, where the server runs on them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) engines: Option<EngineCpu>,
+    /// In a pool, deliveries to members on the poster's node and on the others apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) relay: Option<RelayLatency>,
 }
 
 impl StepResult {
@@ -189,14 +200,23 @@ impl StepResult {
     }
 }
 
+/// The largest factor the open-file limit allows: every user holds a connection in this
+/// process and one in the server's.
+fn fd_cap() -> f64 {
+    crate::limits::raise_nofile().saturating_sub(SPARE_FDS) as f64 / USERS
+}
+
+/// `factor` within what the harness and this machine can run.
+pub(crate) fn clamp_factor(factor: f64) -> f64 {
+    factor.clamp(MIN_FACTOR, fd_cap().clamp(MIN_FACTOR, 1.0))
+}
+
 pub async fn run(env: &Env, args: &PoolArgs) -> Result<Section, BenchError> {
-    // Every user holds a connection in this process and one in the server's, so the
-    // open-file limit caps the factor this machine can be asked for.
-    let fd_cap = crate::limits::raise_nofile().saturating_sub(SPARE_FDS) as f64 / USERS;
+    let fd_cap = fd_cap();
     let most = fd_cap.clamp(MIN_FACTOR, 1.0);
     let mut steps = Vec::new();
     match args.factor {
-        Some(f) => steps.push(run_factor(env, f.clamp(MIN_FACTOR, most), args.duration).await?),
+        Some(f) => steps.push(run_factor(env, clamp_factor(f), args.duration).await?),
         None => {
             let (mut passed, mut failed): (Option<f64>, Option<f64>) = (None, None);
             let mut factor = args.start.clamp(MIN_FACTOR, most);
@@ -261,16 +281,28 @@ pub async fn run(env: &Env, args: &PoolArgs) -> Result<Section, BenchError> {
 
 /// Populates a fresh server at `factor`, signs everyone in, and applies the load.
 async fn run_factor(env: &Env, factor: f64, duration: u64) -> Result<StepResult, BenchError> {
+    run_factor_on(env, System::single(), factor, duration).await
+}
+
+/// [`run_factor`] against `system`; in a pool, lean users are spread over the nodes.
+pub(crate) async fn run_factor_on(
+    env: &Env,
+    system: System<'_>,
+    factor: f64,
+    duration: u64,
+) -> Result<StepResult, BenchError> {
     let design = Design::at(factor);
-    let dir = env.scratch("pool")?;
-    let store = population::open_store(&dir).await?;
-    let accounts = population::add_users(&store, "pool", design.users).await?;
+    let prepared = system.prepare(env, "pool").await?;
+    let accounts = population::add_users(&prepared.store, "pool", design.users).await?;
     let mut uris = Vec::with_capacity(design.rooms.len());
     for r in 0..design.rooms.len() {
-        uris.push(population::add_room(&store, &format!("Pool {r}")).await?.1);
+        uris.push(
+            population::add_room(&prepared.store, &format!("Pool {r}"))
+                .await?
+                .1,
+        );
     }
-    store.close().await;
-    let target = Target::start(&dir, env.in_process, env.lifetime).await?;
+    let running = prepared.start(env).await?;
     let outcome = async {
         let rooms_of = design.rooms_of_users();
         let rooms = |u: usize| -> Vec<String> {
@@ -284,8 +316,9 @@ async fn run_factor(env: &Env, factor: f64, duration: u64) -> Result<StepResult,
         let (shared, _) = fanout::shared(0);
         let (mut step, setup) = match env.members {
             Members::Full => {
+                let target = running.single()?;
                 let (clients, setup) =
-                    population::connect_and_join(&target, env, &accounts, rooms).await?;
+                    population::connect_and_join(target, env, &accounts, rooms).await?;
                 let (stop, stopped) = watch::channel(false);
                 let mut users = Vec::with_capacity(clients.len());
                 let mut receivers = Vec::with_capacity(clients.len());
@@ -300,22 +333,22 @@ async fn run_factor(env: &Env, factor: f64, duration: u64) -> Result<StepResult,
                     design: &design,
                     uris: &uris,
                     shared: &shared,
-                    target: &target,
+                    running: &running,
                 };
                 (load.apply(&users, receivers, stop, duration).await?, setup)
             }
             Members::Lean => {
-                let dialer = Dialer::new((!env.tcp).then(|| target.cert_path()).as_deref())?;
-                let to = target.sip_addr(env.tcp);
+                let dialer = Dialer::new((!env.tcp).then(|| running.cert_path()).as_deref())?;
+                let to = running.addrs(env.tcp);
                 // Every user may post and rejoin: each gets a handle.
                 let room =
-                    LeanRoom::join(env, &dialer, to, &accounts, rooms, accounts.len(), &shared)
+                    LeanRoom::join(env, &dialer, &to, &accounts, rooms, accounts.len(), &shared)
                         .await?;
                 let load = Load {
                     design: &design,
                     uris: &uris,
                     shared: &shared,
-                    target: &target,
+                    running: &running,
                 };
                 let step = load
                     .apply(&room.posters, room.receivers, room.stop, duration)
@@ -327,8 +360,7 @@ async fn run_factor(env: &Env, factor: f64, duration: u64) -> Result<StepResult,
         Ok(step)
     }
     .await;
-    target.stop().await;
-    env.remove(&dir);
+    running.stop(env).await;
     outcome
 }
 
@@ -381,7 +413,7 @@ struct Load<'a> {
     design: &'a Design,
     uris: &'a [String],
     shared: &'a Arc<Shared>,
-    target: &'a Target,
+    running: &'a Running<'a>,
 }
 
 impl Load<'_> {
@@ -398,7 +430,7 @@ impl Load<'_> {
         let design = self.design;
         tokio::time::sleep(SETTLE).await;
         let (server_before, bench_before, started) = (
-            self.target.sample(),
+            self.running.sample(),
             ProcSample::read(std::process::id()),
             now_ns(),
         );
@@ -413,7 +445,7 @@ impl Load<'_> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let (server_after, bench_after) =
-            (self.target.sample(), ProcSample::read(std::process::id()));
+            (self.running.sample(), ProcSample::read(std::process::id()));
         let gathered = fanout::gather(receivers, stop).await?;
         let (delivery, last_ns) = gathered.phase(0);
         let last_ns = last_ns.max(started);
@@ -440,12 +472,18 @@ impl Load<'_> {
                 0.0
             },
             delivery: delivery.summary(),
+            deliveries_per_server_cpu_s: per(
+                deliveries as f64,
+                server_before.server.cpu_secs_until(&server_after.server),
+            ),
             joins: joins.done,
             failed_joins: joins.failed,
             join: Latency::from_durations(&joins.times),
-            server_cpu_pct: server_before.cpu_percent(&server_after),
+            server_cpu_pct: server_before.server.cpu_percent(&server_after.server),
             bench_cpu_pct: bench_before.cpu_percent(&bench_after),
-            server_peak_rss_mib: server_after.hwm_kib as f64 / 1024.0,
+            server_peak_rss_mib: server_after.server.hwm_kib as f64 / 1024.0,
+            engines: EngineCpu::between(&server_before, &server_after, deliveries),
+            relay: gathered.relay(0),
         })
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parlance_client::{Client, ClientConfig, Events, Reconnect, Transport, Trust};
+use parlance_server::config::Config;
 use parlance_server::installation::{self, Access};
 use parlance_store::Store;
 use parlance_store::rooms::{Behavior, NewCategory, NewRoom, Privacy, Room};
@@ -24,7 +25,12 @@ const CONNECTING_AT_ONCE: usize = 64;
 /// Opens the store of the data directory the server will use, creating the installation as
 /// `parlance init` does: the accounts go in before the server starts.
 pub async fn open_store(data_dir: &Path) -> Result<Store, BenchError> {
-    let (store, _key) = installation::open(&bench_config(data_dir), Access::Create)
+    open_installation(&bench_config(data_dir)).await
+}
+
+/// [`open_store`] for a server configured as `config` says (its store may be PostgreSQL).
+pub async fn open_installation(config: &Config) -> Result<Store, BenchError> {
+    let (store, _key) = installation::open(config, Access::Create)
         .await
         .map_err(parlance_server::StartError::from)?;
     Ok(store)

@@ -4,7 +4,7 @@
 //! [`parlance_store::Store::add_users_without_password`] sign in without a password) and
 //! stops by itself: at the end of its lifetime, or when the bench process goes away.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -36,7 +36,78 @@ pub fn bench_config(data_dir: &Path) -> Config {
     // Thousands of clients share a handful of loopback source addresses.
     config.sip.max_connections_per_address = 100_000;
     config.auth.trusted_networks = vec!["127.0.0.0/8".into()];
+    // One certificate serves every node of a pool on one machine (see `Placement`).
+    config.tls.hostnames = std::iter::once("localhost".to_owned())
+        .chain((1..=NODE_ADDRESSES).map(|n| Ipv4Addr::new(127, 0, 0, n).to_string()))
+        .collect();
     config
+}
+
+/// The loopback addresses nodes of a pool may listen on: 127.0.0.1 up to 127.0.0.<this>.
+pub const NODE_ADDRESSES: u8 = 8;
+
+/// Where a benchmark server runs and what it shares with others. By default it is alone:
+/// on 127.0.0.1, with SQLite in its data directory. A node of a pool listens on a
+/// loopback address of its own and names the pool's PostgreSQL, NATS and file share, and
+/// its own channel URI, as the README's three nodes on one machine do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct Placement {
+    /// The loopback address the server's listeners bind (127.0.0.1 by default).
+    #[arg(long)]
+    pub listen_ip: Option<Ipv4Addr>,
+    /// The store, `postgres://…` (SQLite in the data directory by default).
+    #[arg(long)]
+    pub store_url: Option<String>,
+    /// The pool's NATS, `nats://…` (none: a single server).
+    #[arg(long)]
+    pub bus_url: Option<String>,
+    /// This node's own channel URI.
+    #[arg(long)]
+    pub channel_uri: Option<String>,
+    /// The file share of the pool's nodes.
+    #[arg(long)]
+    pub files_dir: Option<PathBuf>,
+}
+
+impl Placement {
+    /// The address the server listens on.
+    pub fn ip(&self) -> IpAddr {
+        IpAddr::V4(self.listen_ip.unwrap_or(Ipv4Addr::LOCALHOST))
+    }
+
+    /// The benchmark configuration ([`bench_config`]) of a server placed so.
+    pub fn config(&self, data_dir: &Path) -> Config {
+        let mut config = bench_config(data_dir);
+        let any_port = SocketAddr::new(self.ip(), 0);
+        config.sip.tcp_listen = Some(any_port);
+        config.sip.tls_listen = Some(any_port);
+        config.web.listen = Some(any_port);
+        config.admin.listen = Some(any_port);
+        config.store.url.clone_from(&self.store_url);
+        config.bus.url.clone_from(&self.bus_url);
+        config.chat.channel_uri.clone_from(&self.channel_uri);
+        config.files.dir.clone_from(&self.files_dir);
+        config
+    }
+
+    /// The same placement as `serve-child` arguments.
+    fn child_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        let mut arg = |name: &str, value: Option<String>| {
+            if let Some(v) = value {
+                args.extend([name.to_owned(), v]);
+            }
+        };
+        arg("--listen-ip", self.listen_ip.map(|ip| ip.to_string()));
+        arg("--store-url", self.store_url.clone());
+        arg("--bus-url", self.bus_url.clone());
+        arg("--channel-uri", self.channel_uri.clone());
+        arg(
+            "--files-dir",
+            self.files_dir.as_ref().map(|d| d.display().to_string()),
+        );
+        args
+    }
 }
 
 /// What a scenario changes in the benchmark server's configuration; the default changes
@@ -121,8 +192,20 @@ impl Target {
         lifetime: Duration,
         tuning: Tuning,
     ) -> Result<Target, BenchError> {
+        let placement = Placement::default();
+        Target::start_placed(data_dir, in_process, lifetime, tuning, &placement).await
+    }
+
+    /// [`Target::start_with`], the server placed as `placement` says (a node of a pool).
+    pub async fn start_placed(
+        data_dir: &Path,
+        in_process: bool,
+        lifetime: Duration,
+        tuning: Tuning,
+        placement: &Placement,
+    ) -> Result<Target, BenchError> {
         let (listening, run) = if in_process {
-            let mut config = bench_config(data_dir);
+            let mut config = placement.config(data_dir);
             tuning.apply(&mut config);
             let server = Server::start(config, Options::default()).await?;
             (Listening::of(&server)?, Running::InProcess(server))
@@ -135,6 +218,7 @@ impl Target {
                 data_dir.display().to_string(),
             ];
             args.extend(tuning.child_args());
+            args.extend(placement.child_args());
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let (child, line) = ChildProc::spawn(&args).await?;
             let listening = Listening::parse(&line)
@@ -310,9 +394,10 @@ pub async fn serve_child(
     data_dir: &Path,
     lifetime: Duration,
     tuning: Tuning,
+    placement: &Placement,
 ) -> Result<(), BenchError> {
     crate::limits::raise_nofile();
-    let mut config = bench_config(data_dir);
+    let mut config = placement.config(data_dir);
     tuning.apply(&mut config);
     let server = Server::start(config, Options::default()).await?;
     println!("{}", Listening::of(&server)?.ready_line());
@@ -360,5 +445,33 @@ mod tests {
             ]
         );
         assert!(Tuning::default().child_args().is_empty());
+    }
+
+    #[test]
+    fn a_placement_reaches_the_configuration_and_the_child_alike() {
+        use clap::{Args, FromArgMatches};
+        let placement = Placement {
+            listen_ip: Some(Ipv4Addr::new(127, 0, 0, 3)),
+            store_url: Some("postgres://p@127.0.0.1:5432/b".into()),
+            bus_url: Some("nats://127.0.0.1:4222".into()),
+            channel_uri: Some(format!("sip:chatsrv-3@{DOMAIN}")),
+            files_dir: Some(PathBuf::from("/shared")),
+        };
+        let config = placement.config(Path::new("/d"));
+        config.validate().expect("a valid configuration");
+        assert_eq!(config.sip.tls_listen, Some("127.0.0.3:0".parse().unwrap()));
+        assert_eq!(config.store_url(), "postgres://p@127.0.0.1:5432/b");
+        assert!(config.tls.hostnames.contains(&"127.0.0.3".to_owned()));
+        let mut line = vec!["child".to_owned()];
+        line.extend(placement.child_args());
+        let cmd = Placement::augment_args(clap::Command::new("child"));
+        let parsed = Placement::from_arg_matches(&cmd.get_matches_from(line)).unwrap();
+        assert_eq!(parsed, placement);
+        assert!(Placement::default().child_args().is_empty());
+        assert_eq!(
+            Placement::default().config(Path::new("/d")).sip.tls_listen,
+            bench_config(Path::new("/d")).sip.tls_listen,
+            "unplaced, a server is where it always was"
+        );
     }
 }

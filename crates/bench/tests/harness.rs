@@ -3,8 +3,8 @@
 
 use parlance_bench::report::Section;
 use parlance_bench::{
-    BenchOptions, ComplianceArgs, Env, FanoutArgs, FilesArgs, IdleArgs, JoinStormArgs, Members,
-    PoolArgs, Scenario, SmokeArgs, run_scenarios,
+    BenchOptions, ComplianceArgs, Deployment, EngineArgs, Env, FanoutArgs, FilesArgs, IdleArgs,
+    JoinStormArgs, Load, Members, PoolArgs, PoolCompareArgs, Scenario, SmokeArgs, run_scenarios,
 };
 
 fn env() -> Env {
@@ -231,6 +231,120 @@ async fn the_pool_design_load_at_a_tiny_factor_delivers_every_post_to_every_memb
     assert!(number(values, "delivery.p99_ms") > 0.0);
     assert_eq!(section.targets.len(), 1);
     assert!(!section.targets[0].met, "factor 1.0 was not tried");
+}
+
+/// Needs PostgreSQL and nats-server (the Debian packages scripts/test installs): private
+/// ones are started, and the test fails when they are missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_three_deployments_side_by_side_deliver_everything_and_the_relay_is_measured_apart() {
+    let args = PoolCompareArgs {
+        deployments: vec![
+            Deployment::Sqlite,
+            Deployment::PostgresNats,
+            Deployment::ThreeNodes,
+        ],
+        loads: vec![Load::Fanout, Load::DesignLoad],
+        members: 6,
+        rates: vec![10.0],
+        duration: 1,
+        posters: 2,
+        // 400 users; 0.12 posts/s for 5 s: one post.
+        factor: 0.005,
+        design_duration: 5,
+        engines: EngineArgs::default(),
+    };
+    let report = run_scenarios(&env(), &Scenario::PoolCompare(args))
+        .await
+        .expect("the scenario runs");
+    let names: Vec<&str> = report
+        .sections
+        .iter()
+        .map(|s| s.scenario.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "pool deployments: fan-out",
+            "pool deployments: design load",
+            "pool deployments side by side"
+        ]
+    );
+    let (fan, design, side) = (
+        &report.sections[0],
+        &report.sections[1],
+        &report.sections[2],
+    );
+    for deployment in [
+        "one node, SQLite",
+        "one node, PostgreSQL + NATS",
+        "three nodes, PostgreSQL + NATS",
+    ] {
+        // 10 posts/s for 1 s to 6 members, every one delivered once.
+        let paced = row(fan, &format!("{deployment}, paced 10 msg/s"));
+        assert_eq!(number(paced, "posts"), 10.0, "{deployment}: {paced:?}");
+        assert_eq!(number(paced, "deliveries"), 60.0, "{deployment}: {paced:?}");
+        assert_eq!(number(paced, "latency.count"), 60.0, "{deployment}");
+        let closed = row(fan, &format!("{deployment}, closed loop"));
+        assert_eq!(
+            number(closed, "delivered_pct"),
+            100.0,
+            "{deployment}: {closed:?}"
+        );
+        let step = row(design, deployment);
+        assert_eq!(number(step, "users"), 400.0, "{deployment}");
+        assert_eq!(number(step, "failed_posts"), 0.0, "{deployment}");
+        assert_eq!(number(step, "failed_joins"), 0.0, "{deployment}");
+        assert_eq!(
+            number(step, "delivered_pct"),
+            100.0,
+            "{deployment}: {step:?}"
+        );
+        let pooled = deployment != "one node, SQLite";
+        for values in [paced, closed, step] {
+            // PostgreSQL's and NATS's processes were found and sampled beside the nodes.
+            assert_eq!(
+                values
+                    .get("engines.postgres_cpu_pct")
+                    .is_some_and(|v| v.is_f64()),
+                pooled,
+                "{deployment}: {values:?}"
+            );
+            assert_eq!(
+                values
+                    .get("engines.nats_cpu_pct")
+                    .is_some_and(|v| v.is_f64()),
+                pooled,
+                "{deployment}: {values:?}"
+            );
+        }
+        let summary = row(side, &format!("{deployment}: fan-out closed loop"));
+        assert!(number(summary, "deliveries") > 0.0, "{summary:?}");
+    }
+    // Three nodes: members 0..6 on nodes 0, 1, 2, 0, 1, 2 and posters 0 and 1, so each
+    // post reaches two members on its poster's node and four through the relay.
+    let three = row(fan, "three nodes, PostgreSQL + NATS, paced 10 msg/s");
+    assert_eq!(
+        (
+            number(three, "relay.local.count"),
+            number(three, "relay.crossed.count")
+        ),
+        (20.0, 40.0),
+        "{three:?}"
+    );
+    assert!(
+        row(fan, "one node, PostgreSQL + NATS, paced 10 msg/s")
+            .get("relay.crossed.count")
+            .is_none(),
+        "one node: nothing crosses"
+    );
+    let targets: Vec<&str> = side.targets.iter().map(|t| t.target.as_str()).collect();
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    assert!(
+        targets[0].contains("PostgreSQL + NATS >= 0.7"),
+        "{targets:?}"
+    );
+    assert!(targets[1].contains("relay's extra latency"), "{targets:?}");
+    assert!(report.table().contains("pool deployments side by side"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

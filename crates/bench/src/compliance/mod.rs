@@ -177,11 +177,11 @@ async fn chat(
         let room =
             ClientRoom::join(&target, env, &cast.members, &cast.chat_uri, CHAT_POSTERS).await?;
         tokio::time::sleep(SETTLE).await;
-        let quiet = room.paced(&fanout, 0, || target.sample()).await;
+        let quiet = room.paced(&fanout, 0, || target.sample().into()).await;
         rewind(server_dir).await?;
         let export = exporter::start(env, server_dir, out, cast.until(cast.events)).await?;
         tokio::time::sleep(WARM_UP).await;
-        let busy = room.paced(&fanout, 1, || target.sample()).await;
+        let busy = room.paced(&fanout, 1, || target.sample().into()).await;
         let busy_ended = std::time::Instant::now();
         let export = export.finish().await?;
         let deliveries = room.finish().await?;

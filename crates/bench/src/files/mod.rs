@@ -250,11 +250,11 @@ async fn chat(
     let upload = Content::new(upload_size).bytes;
     tokio::time::sleep(SETTLE).await;
     let idle_kib = target.sample().rss_kib;
-    let quiet = room.paced(&fanout, 0, || target.sample()).await;
+    let quiet = room.paced(&fanout, 0, || target.sample().into()).await;
     let load = UploadLoad::start(&uploaders, &destination, &upload)?;
     tokio::time::sleep(WARM_UP).await;
     let peak = PeakRss::start(target.pid());
-    let busy = room.paced(&fanout, 1, || target.sample()).await;
+    let busy = room.paced(&fanout, 1, || target.sample().into()).await;
     let peak_kib = peak.stop().await;
     let load = load.stop().await;
     let deliveries = room.finish().await?;

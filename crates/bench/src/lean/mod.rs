@@ -26,7 +26,7 @@ pub use setup::{Dialog, chanid, register, sign_in};
 
 use crate::Env;
 use crate::error::BenchError;
-use crate::fanout::{Poster, Shared, Tally, relay_info};
+use crate::fanout::{Place, Poster, Shared, Tally, relay_info};
 use crate::measure::Stamp;
 use crate::wire::{self, Dialer};
 
@@ -120,7 +120,7 @@ pub fn relay_member(
 ) -> (Option<LeanPoster>, JoinHandle<Tally>) {
     let (poster, asks) = poster_for(own, None);
     let voice = own.map(|_| Voice::Relay);
-    let task = tokio::spawn(listen(conn, voice, own, shared, stop, asks));
+    let task = tokio::spawn(listen(conn, voice, own, None, shared, stop, asks));
     (poster, task)
 }
 
@@ -141,7 +141,7 @@ fn poster_for(
 /// member with nothing more to do must still answer, or the server ends its session.
 pub async fn answer_until(conn: Conn, stop: watch::Receiver<bool>) {
     let (shared, _) = crate::fanout::shared(0);
-    listen(conn, None, None, shared, stop, None).await;
+    listen(conn, None, None, None, shared, stop, None).await;
 }
 
 /// An ask written and not yet done: its INFO's CSeq number, and for a command the
@@ -178,16 +178,17 @@ fn settle(pending: &mut Vec<Pending>, i: usize, outcome: Result<(), BenchError>)
 }
 
 /// Answers, records, and (with a voice) does what it is asked until `stop` (or until the
-/// connection ends).
+/// connection ends). `place` is the member's node in a pool.
 async fn listen(
     mut conn: Conn,
     mut voice: Option<Voice>,
     own: Option<u32>,
+    place: Option<Place>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     mut asks: Option<mpsc::UnboundedReceiver<Order>>,
 ) -> Tally {
-    let mut tally = Tally::default();
+    let mut tally = Tally::at(place);
     let mut out = Vec::new();
     let mut pending: Vec<Pending> = Vec::new();
     loop {
@@ -281,18 +282,22 @@ pub struct LeanRoom {
 }
 
 impl LeanRoom {
-    /// Signs in `accounts` (the `i`-th from the `i`-th loopback source address) at `to`,
-    /// joins the `i`-th to the rooms `rooms(i)` names, and starts listening; the first
-    /// `posters` of them post (into their room, when they have exactly one).
+    /// Signs in `accounts` (the `i`-th from the `i`-th loopback source address) at the
+    /// `i mod len`-th of `nodes` (one server, or a pool's nodes), joins the `i`-th to the
+    /// rooms `rooms(i)` names, and starts listening; the first `posters` of them post
+    /// (into their room, when they have exactly one).
     pub async fn join(
         env: &Env,
         dialer: &Dialer,
-        to: SocketAddr,
+        nodes: &[SocketAddr],
         accounts: &[String],
         rooms: impl Fn(usize) -> Vec<String>,
         posters: usize,
         shared: &Arc<Shared>,
     ) -> Result<LeanRoom, BenchError> {
+        if nodes.is_empty() {
+            return Err(BenchError::Failed("no server to sign in to".into()));
+        }
         let started = Instant::now();
         let permits = Arc::new(Semaphore::new(SIGNING_IN_AT_ONCE));
         let (stop, stopped) = watch::channel(false);
@@ -309,6 +314,8 @@ impl LeanRoom {
             let (poster, asks) = poster_for(own, only);
             handles.extend(poster.map(Arc::new));
             let from = wire::source(i, env.sources);
+            let to = nodes[i % nodes.len()];
+            let place = (nodes.len() > 1).then(|| Place::of(i, nodes.len()));
             let (dialer, account) = (dialer.clone(), account.clone());
             let (permits, ready, shared, stopped) = (
                 permits.clone(),
@@ -335,7 +342,7 @@ impl LeanRoom {
                     Ok((conn, dialog)) => {
                         let _ = ready.send(Ok(()));
                         let voice = Voice::Session(Box::new(dialog));
-                        listen(conn, Some(voice), own, shared, stopped, asks).await
+                        listen(conn, Some(voice), own, place, shared, stopped, asks).await
                     }
                     Err(e) => {
                         let _ = ready.send(Err(e));

@@ -7,7 +7,8 @@
 //! [`Limits`] (refusing DTDs, entity declarations, processing instructions, oversized
 //! bodies, strings and chunks) and answers with [`write_response`] or, for any refusal,
 //! [`write_fault`] (sent with HTTP 500: the client stops a transfer at any 4xx), writes a
-//! `DownloadChunk` answer as its bytes are read with [`StreamedChunk`], and serves
+//! `DownloadChunk` answer as its bytes are read with [`StreamedChunk`] (piece by piece, or
+//! whole into one buffer), and serves
 //! [`wsdl`] at `?wsdl`. A client, test or benchmark writes requests with [`write_request`]
 //! and reads answers with [`parse_response`]. Nothing here does I/O or knows HTTP.
 //!

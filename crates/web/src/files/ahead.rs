@@ -34,8 +34,8 @@ pub(crate) fn budget() -> Arc<Semaphore> {
 /// A download's blob between two chunks.
 #[derive(Debug)]
 pub(crate) enum Next {
-    /// Where the last chunk left it.
-    Blob(Blob),
+    /// Where the last chunk left it (boxed: a blob is most of a kilobyte, the task a word).
+    Blob(Box<Blob>),
     /// Reading the chunk after the last one.
     Ahead(Ahead),
 }
@@ -75,7 +75,7 @@ impl Next {
             .ok()
             .and_then(|bytes| budget.clone().try_acquire_many_owned(bytes).ok());
         let Some(permit) = permit else {
-            return Next::Blob(blob);
+            return Next::Blob(Box::new(blob));
         };
         let file_len = blob.len();
         let task = tokio::spawn(async move {
@@ -106,7 +106,7 @@ impl Next {
     /// otherwise the blob, once the read ahead is done with it.
     pub(crate) async fn take(self, offset: u64, len: usize) -> Result<Taken, Refusal> {
         let ahead = match self {
-            Next::Blob(blob) => return Ok(Taken::Blob(blob)),
+            Next::Blob(blob) => return Ok(Taken::Blob(*blob)),
             Next::Ahead(ahead) => ahead,
         };
         let wanted = ahead.offset == offset && ahead.len == len;

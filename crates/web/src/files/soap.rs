@@ -175,7 +175,7 @@ async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
             let file_id = download_file(&checked.grant, &repos_file_name)?.id;
             let next = match parked {
                 Some(next) if parked_file == Some(file_id) => next,
-                _ => Next::Blob(files.open_download(&checked.grant).await?.1),
+                _ => Next::Blob(Box::new(files.open_download(&checked.grant).await?.1)),
             };
             files.record_download(&mut checked.grant).await?;
             let max_chunk = files.settings().max_chunk_bytes;

@@ -10,7 +10,8 @@
 //! `DownloadChunk` answer as its bytes are read with [`StreamedChunk`] (piece by piece, or
 //! whole into one buffer), and serves
 //! [`wsdl`] at `?wsdl`. A client, test or benchmark writes requests with [`write_request`]
-//! and reads answers with [`parse_response`]. Nothing here does I/O or knows HTTP.
+//! and reads answers with [`parse_response`], or a `DownloadChunk` answer as it arrives
+//! with [`ChunkReader`]. Nothing here does I/O or knows HTTP.
 //!
 //! A server builds its limits with [`Limits::for_chunk`] from its chunk size (what it
 //! announces through `GetMaxRequestContentInKB`) and refuses a `Content-Length` over
@@ -38,6 +39,7 @@
 //! ```
 
 mod binary;
+mod chunk_reader;
 mod error;
 mod fault;
 mod limits;
@@ -49,6 +51,7 @@ mod streamed;
 mod write;
 mod wsdl;
 
+pub use chunk_reader::ChunkReader;
 pub use error::SoapError;
 pub use fault::{FaultCode, write_fault};
 pub use limits::Limits;

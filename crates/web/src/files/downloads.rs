@@ -91,17 +91,17 @@ impl<T> OpenBlobs<T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use parlance_files::{Blob, FileStore};
 
     use super::*;
 
-    const ROOM: &str = "0b6f2a1e-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+    pub(in crate::files) const ROOM: &str = "0b6f2a1e-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
 
-    const NAME: &str = "6d042d7b-50d1-4117-9bf0-5a8c0b11e842.bin";
+    pub(in crate::files) const NAME: &str = "6d042d7b-50d1-4117-9bf0-5a8c0b11e842.bin";
 
     /// A store in a directory of its own, holding one file of 200 KB.
-    async fn one_file() -> (std::path::PathBuf, FileStore, Vec<u8>) {
+    pub(in crate::files) async fn one_file() -> (std::path::PathBuf, FileStore, Vec<u8>) {
         let dir =
             std::env::temp_dir().join(format!("parlance-web-open-blobs-{}", rand::random::<u64>()));
         let store = FileStore::open_local(&dir, [7; 32]).await.unwrap();

@@ -216,9 +216,9 @@ fn park(files: &Files, checked: CheckedGrant, blob: Blob, offset: u64, len: usiz
 
 /// A `DownloadChunk` answer written as the file is read: the client receives the start of
 /// the chunk while the rest is still being read and decrypted. Its blob is parked for the
-/// next chunk once this one is read, reading that one ahead ([`super::ahead`]). Its length is known before
-/// the first byte is read; a read that fails half-way can only end the connection, which
-/// the client takes as the failed transfer it is.
+/// next chunk once this one is read, reading that one ahead ([`super::ahead`]). Its length
+/// is known before the first byte is read; a read that fails half-way can only end the
+/// connection, which the client takes as the failed transfer it is.
 fn streamed_chunk(files: Files, chunk: OutgoingChunk) -> Response {
     let OutgoingChunk {
         blob,

@@ -127,6 +127,49 @@ async fn a_download_chunk_is_never_larger_than_the_announced_maximum() {
     );
 }
 
+/// The server reads the chunk after each one ahead, guessing the same length; a client that
+/// asks for other lengths, or skips, gets the bytes it asked for all the same.
+#[tokio::test]
+async fn chunks_of_changing_lengths_come_back_byte_exact() {
+    let mut f = FileRoom::start_with(&["alice"], |c| c.files.max_chunk_kb = 64).await;
+    let chunk = f.max_chunk();
+    let data = content(4 * chunk + 5, 9);
+    let token = f.upload_token(0, "big.bin").await;
+    let mut soap = f.soap().await;
+    let name = soap
+        .upload(&token, f.guid(), "bin", &data, chunk)
+        .await
+        .unwrap();
+    let token = f.download_token(0, &name).await;
+    let mut offset = 0;
+    for (i, buffer_size) in [chunk, chunk, chunk / 2, 1, chunk, 3, chunk, chunk]
+        .into_iter()
+        .enumerate()
+    {
+        // Once, a chunk is skipped.
+        if i == 6 {
+            offset += 7;
+        }
+        let answer = soap
+            .call(&Request::DownloadChunk {
+                token: token.clone(),
+                channel_id: f.guid().to_owned(),
+                repos_file_name: name.clone(),
+                offset: offset as u64,
+                buffer_size: buffer_size as u64,
+            })
+            .await
+            .unwrap();
+        let end = (offset + buffer_size).min(data.len());
+        assert!(
+            answer == Response::DownloadChunk(data[offset..end].to_vec()),
+            "{buffer_size} bytes at {offset}"
+        );
+        offset = end;
+    }
+    assert_eq!(offset, data.len(), "the last chunk ended the file");
+}
+
 #[tokio::test]
 async fn the_wsdl_names_the_service_at_its_public_url() {
     let f = FileRoom::start(&[]).await;

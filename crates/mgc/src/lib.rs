@@ -7,9 +7,11 @@
 //! [`Limits`] (refusing DTDs, entity declarations, processing instructions, oversized
 //! bodies, strings and chunks) and answers with [`write_response`] or, for any refusal,
 //! [`write_fault`] (sent with HTTP 500: the client stops a transfer at any 4xx), writes a
-//! `DownloadChunk` answer as its bytes are read with [`StreamedChunk`], and serves
+//! `DownloadChunk` answer as its bytes are read with [`StreamedChunk`] (piece by piece, or
+//! whole into one buffer), and serves
 //! [`wsdl`] at `?wsdl`. A client, test or benchmark writes requests with [`write_request`]
-//! and reads answers with [`parse_response`]. Nothing here does I/O or knows HTTP.
+//! and reads answers with [`parse_response`], or a `DownloadChunk` answer as it arrives
+//! with [`ChunkReader`]. Nothing here does I/O or knows HTTP.
 //!
 //! A server builds its limits with [`Limits::for_chunk`] from its chunk size (what it
 //! announces through `GetMaxRequestContentInKB`) and refuses a `Content-Length` over
@@ -37,6 +39,7 @@
 //! ```
 
 mod binary;
+mod chunk_reader;
 mod error;
 mod fault;
 mod limits;
@@ -48,6 +51,7 @@ mod streamed;
 mod write;
 mod wsdl;
 
+pub use chunk_reader::ChunkReader;
 pub use error::SoapError;
 pub use fault::{FaultCode, write_fault};
 pub use limits::Limits;

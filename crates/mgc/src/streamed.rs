@@ -1,18 +1,21 @@
 //! A `DownloadChunk` answer written piece by piece. A Lync-family client asks for one chunk
 //! and waits for all of it; written whole, the server would read, decrypt and encode the
 //! chunk before its first byte leaves, and the client would do its own share only after.
-//! Written as it is read, the two overlap. The bytes are exactly [`write_response`]'s, so
-//! the length is known before the first byte is read.
+//! Written as it is read, the two overlap; or the server writes the next chunk's answer
+//! while the client is still busy with this one, whole, into one buffer. The bytes are
+//! exactly [`write_response`]'s, so the length is known before the first byte is read.
 //!
 //! [`write_response`]: crate::write_response
 
 use crate::NAMESPACE;
 use crate::binary::{encode_into, encoded_len};
 use crate::operation::OperationName;
-use crate::write::{close_body, open_body};
+use crate::write::{close_body, open_body, push};
 
-/// Writes the answer to a `DownloadChunk` of `len` bytes: [`StreamedChunk::head`] first,
-/// then [`StreamedChunk::push`] with the bytes in order, then [`StreamedChunk::finish`].
+/// Writes the answer to a `DownloadChunk` of `len` bytes: [`StreamedChunk::new`] gives the
+/// start, then [`StreamedChunk::push`] takes the bytes in order, then
+/// [`StreamedChunk::finish`] ends it. Each writes into a buffer of the caller's, so the
+/// answer can go out piece by piece or be put together in one buffer of its exact length.
 #[derive(Debug)]
 pub struct StreamedChunk {
     /// Bytes short of a whole base64 quantum, kept for the next push.
@@ -32,16 +35,16 @@ impl StreamedChunk {
         debug_assert!(len > 0, "an empty chunk has an answer of its own");
         let operation = OperationName::DownloadChunk;
         let mut head = open_body(operation.response(), Some(NAMESPACE), 0);
-        head.push('<');
-        head.push_str(operation.result().name);
-        head.push('>');
+        push(&mut head, "<");
+        push(&mut head, operation.result().name);
+        push(&mut head, ">");
         let writer = StreamedChunk {
             held: [0; 2],
             held_len: 0,
             remaining: len,
             answer_len: head.len() + encoded_len(len) + tail().len(),
         };
-        (writer, head.into_bytes())
+        (writer, head)
     }
 
     /// The whole answer's length, for `Content-Length`.
@@ -49,10 +52,10 @@ impl StreamedChunk {
         self.answer_len
     }
 
-    /// The text of the next `bytes` of the chunk. Refuses more bytes than announced.
-    pub fn push(&mut self, mut bytes: &[u8]) -> Result<Vec<u8>, TooMany> {
+    /// Appends the text of the next `bytes` of the chunk to `out`. Refuses more bytes than
+    /// announced.
+    pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) -> Result<(), TooMany> {
         self.remaining = self.remaining.checked_sub(bytes.len()).ok_or(TooMany)?;
-        let mut out = String::with_capacity(encoded_len(bytes.len() + 2));
         if self.held_len > 0 {
             let wanted = (3 - self.held_len).min(bytes.len());
             let mut quantum = [0u8; 3];
@@ -63,29 +66,28 @@ impl StreamedChunk {
                 self.held[..self.held_len + wanted]
                     .copy_from_slice(&quantum[..self.held_len + wanted]);
                 self.held_len += wanted;
-                return Ok(out.into_bytes());
+                return Ok(());
             }
-            encode_into(&quantum, &mut out);
+            encode_into(&quantum, out);
             self.held_len = 0;
         }
         let whole = bytes.len() / 3 * 3;
-        encode_into(&bytes[..whole], &mut out);
+        encode_into(&bytes[..whole], out);
         let rest = &bytes[whole..];
         self.held[..rest.len()].copy_from_slice(rest);
         self.held_len = rest.len();
-        Ok(out.into_bytes())
+        Ok(())
     }
 
-    /// The answer's end: the last, padded quantum and the closing tags. Refuses to end
-    /// short of the announced length.
-    pub fn finish(self) -> Result<Vec<u8>, TooFew> {
+    /// Appends the answer's end to `out`: the last, padded quantum and the closing tags.
+    /// Refuses to end short of the announced length.
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<(), TooFew> {
         if self.remaining > 0 {
             return Err(TooFew);
         }
-        let mut out = String::new();
-        encode_into(&self.held[..self.held_len], &mut out);
-        out.push_str(&tail());
-        Ok(out.into_bytes())
+        encode_into(&self.held[..self.held_len], out);
+        out.extend_from_slice(&tail());
+        Ok(())
     }
 }
 
@@ -100,11 +102,12 @@ pub struct TooMany;
 pub struct TooFew;
 
 /// From the result's end tag on.
-fn tail() -> String {
+fn tail() -> Vec<u8> {
     let operation = OperationName::DownloadChunk;
-    let mut out = String::from("</");
-    out.push_str(operation.result().name);
-    out.push('>');
+    let mut out = Vec::new();
+    push(&mut out, "</");
+    push(&mut out, operation.result().name);
+    push(&mut out, ">");
     close_body(&mut out, operation.response());
     out
 }
@@ -122,11 +125,11 @@ mod tests {
         let mut rest = bytes;
         for &piece in pieces {
             let (now, later) = rest.split_at(piece.min(rest.len()));
-            out.extend(writer.push(now).unwrap());
+            writer.push(now, &mut out).unwrap();
             rest = later;
         }
-        out.extend(writer.push(rest).unwrap());
-        out.extend(writer.finish().unwrap());
+        writer.push(rest, &mut out).unwrap();
+        writer.finish(&mut out).unwrap();
         assert_eq!(
             out.len(),
             announced,
@@ -144,10 +147,10 @@ mod tests {
 
     #[test]
     fn refuses_more_or_fewer_bytes_than_announced() {
-        let (mut writer, _) = StreamedChunk::new(4);
-        assert_eq!(writer.push(b"abcde"), Err(TooMany));
-        writer.push(b"abc").unwrap();
-        assert_eq!(writer.finish(), Err(TooFew));
+        let (mut writer, mut out) = StreamedChunk::new(4);
+        assert_eq!(writer.push(b"abcde", &mut out), Err(TooMany));
+        writer.push(b"abc", &mut out).unwrap();
+        assert_eq!(writer.finish(&mut out), Err(TooFew));
     }
 
     proptest! {

@@ -4,7 +4,7 @@
 //! any conforming parser reads back exactly the values written.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use quick_xml::escape::partial_escape;
 
@@ -57,46 +57,56 @@ pub(crate) fn body_element(
         write_field(&mut out, field.name, value);
     }
     close_body(&mut out, element);
-    out.into_bytes()
+    out
 }
 
 /// The frame up to and including `element`'s start tag, with room for `content` more bytes.
-pub(crate) fn open_body(element: &str, namespace: Option<&str>, content: usize) -> String {
+pub(crate) fn open_body(element: &str, namespace: Option<&str>, content: usize) -> Vec<u8> {
     let frame = 256 + 2 * element.len();
-    let mut out = String::with_capacity(frame + content);
-    out.push_str(r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap=""#);
-    out.push_str(SOAP_ENV);
-    out.push_str(r#""><soap:Body><"#);
-    out.push_str(element);
+    let mut out = Vec::with_capacity(frame + content);
+    push(
+        &mut out,
+        r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap=""#,
+    );
+    push(&mut out, SOAP_ENV);
+    push(&mut out, r#""><soap:Body><"#);
+    push(&mut out, element);
     if let Some(namespace) = namespace {
-        out.push_str(" xmlns=\"");
-        out.push_str(namespace);
-        out.push('"');
+        push(&mut out, " xmlns=\"");
+        push(&mut out, namespace);
+        push(&mut out, "\"");
     }
-    out.push('>');
+    push(&mut out, ">");
     out
 }
 
 /// The frame from `element`'s end tag on.
-pub(crate) fn close_body(out: &mut String, element: &str) {
-    out.push_str("</");
-    out.push_str(element);
-    out.push_str("></soap:Body></soap:Envelope>");
+pub(crate) fn close_body(out: &mut Vec<u8>, element: &str) {
+    push(out, "</");
+    push(out, element);
+    push(out, "></soap:Body></soap:Envelope>");
+}
+
+/// Text into the body. The body is kept as bytes, not a `String`, so that base64 can be
+/// encoded straight into it; everything written is text, so it stays UTF-8.
+pub(crate) fn push(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// `<name>value</name>`, or `<name/>` for an empty string or binary.
-fn write_field(out: &mut String, name: &str, value: &Value<'_>) {
-    out.push('<');
-    out.push_str(name);
+fn write_field(out: &mut Vec<u8>, name: &str, value: &Value<'_>) {
+    push(out, "<");
+    push(out, name);
     match value {
         Value::Text("") | Value::Bytes([]) => {
-            out.push_str("/>");
+            push(out, "/>");
             return;
         }
         Value::Text(text) => {
-            out.push('>');
-            out.push_str(&partial_escape(xml_chars(text)));
+            push(out, ">");
+            push(out, &partial_escape(xml_chars(text)));
         }
+        // Writing into a Vec cannot fail.
         Value::Unsigned(n) => {
             let _ = write!(out, ">{n}");
         }
@@ -104,13 +114,13 @@ fn write_field(out: &mut String, name: &str, value: &Value<'_>) {
             let _ = write!(out, ">{n}");
         }
         Value::Bytes(bytes) => {
-            out.push('>');
+            push(out, ">");
             encode_into(bytes, out);
         }
     }
-    out.push_str("</");
-    out.push_str(name);
-    out.push('>');
+    push(out, "</");
+    push(out, name);
+    push(out, ">");
 }
 
 /// `s` with the characters XML 1.0 cannot carry at all (most C0 controls, U+FFFE, U+FFFF)

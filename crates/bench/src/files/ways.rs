@@ -5,9 +5,11 @@
 //! Lync client makes around them included).
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, StatusCode};
-use mgc::{Limits, Request, Response};
+use mgc::{ChunkReader, Limits, Request, Response};
 use serde::Deserialize;
 
 use super::https::{Connection, MAX_SHORT_ANSWER, Received, paced, read_all, unexpected, whole};
@@ -188,23 +190,51 @@ impl Soap {
         let mut received = Received::default();
         let mut offset = 0;
         while offset < size {
-            let data = match self
-                .call(Request::DownloadChunk {
-                    token: self.token.clone(),
-                    channel_id: self.channel_id.clone(),
-                    repos_file_name: name.to_owned(),
-                    offset,
-                    buffer_size: chunk as u64,
-                })
-                .await?
-            {
-                Response::DownloadChunk(data) if !data.is_empty() => data,
-                other => return Err(wrong(&other)),
+            let request = Request::DownloadChunk {
+                token: self.token.clone(),
+                channel_id: self.channel_id.clone(),
+                repos_file_name: name.to_owned(),
+                offset,
+                buffer_size: chunk as u64,
             };
-            received.add(&data);
-            offset += data.len() as u64;
+            match self.download_chunk(&request, &mut received).await? {
+                0 => return Err(wrong(&Response::DownloadChunk(Vec::new()))),
+                len => offset += len as u64,
+            }
         }
         Ok(received)
+    }
+
+    /// One `DownloadChunk`, its answer read as it arrives ([`mgc::ChunkReader`]) and its
+    /// bytes hashed as they are decoded, as a .NET client decodes from the response stream;
+    /// how many bytes the chunk held.
+    async fn download_chunk(
+        &mut self,
+        request: &Request,
+        received: &mut Received,
+    ) -> Result<usize, BenchError> {
+        let response = self.send(request).await?;
+        if response.status() != StatusCode::OK {
+            let body = read_all(response.into_body(), self.limits.max_body_bytes).await?;
+            let answer = mgc::parse_response(request.operation(), &body, &self.limits)?;
+            return Err(wrong(&answer));
+        }
+        let mut reader = ChunkReader::new(&self.limits);
+        let mut body = response.into_body();
+        let mut data = Vec::new();
+        let mut len = 0;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| BenchError::Http(format!("chunk broke off: {e}")))?;
+            if let Ok(bytes) = frame.into_data() {
+                reader.feed(&bytes, &mut data)?;
+                received.add(&data);
+                len += data.len();
+                data.clear();
+            }
+        }
+        reader.finish(&mut data)?;
+        received.add(&data);
+        Ok(len + data.len())
     }
 
     /// The chunk size the service announces; answers are read with room for one after.
@@ -228,12 +258,23 @@ impl Soap {
     /// One operation: the request as a Lync client sends it, the answer parsed. A refusal
     /// is a SOAP fault with HTTP 500, and comes back as [`mgc::SoapError::Fault`].
     async fn call(&mut self, request: Request) -> Result<Response, BenchError> {
+        let response = self.send(&request).await?;
+        let body = read_all(response.into_body(), self.limits.max_body_bytes).await?;
+        Ok(mgc::parse_response(
+            request.operation(),
+            &body,
+            &self.limits,
+        )?)
+    }
+
+    /// Sends `request`; its answer, an operation's (200) or a fault (500).
+    async fn send(&mut self, request: &Request) -> Result<hyper::Response<Incoming>, BenchError> {
         let http = self
             .conn
             .request(Method::POST, mgc::PATH)
             .header(CONTENT_TYPE, "text/xml; charset=utf-8")
             .header("SOAPAction", request.soap_action());
-        let body = whole(Bytes::from(mgc::write_request(&request)));
+        let body = whole(Bytes::from(mgc::write_request(request)));
         let response = self.conn.send(http, body).await?;
         if !matches!(
             response.status(),
@@ -241,12 +282,7 @@ impl Soap {
         ) {
             return Err(unexpected(response, StatusCode::OK).await);
         }
-        let body = read_all(response.into_body(), self.limits.max_body_bytes).await?;
-        Ok(mgc::parse_response(
-            request.operation(),
-            &body,
-            &self.limits,
-        )?)
+        Ok(response)
     }
 }
 

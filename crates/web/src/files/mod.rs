@@ -11,6 +11,7 @@
 //! partial file and the file's row go, and the token may start over), or its token expires
 //! first ([`Files::sweep`]).
 
+mod ahead;
 mod downloads;
 mod plain;
 mod range;
@@ -29,8 +30,9 @@ use parlance_chat::files::{CheckedGrant, FileSettings, Grant, Transfers};
 use parlance_files::{Blob, FileError, FileStore};
 use parlance_store::files::{Direction, StoredFile};
 use tokio::runtime::Handle;
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{OwnedMutexGuard, Semaphore};
 
+use self::ahead::Next;
 use self::downloads::OpenBlobs;
 use self::refusal::Refusal;
 use self::uploads::{InProgress, Uploads};
@@ -49,7 +51,9 @@ struct Inner {
     store: FileStore,
     uploads: Uploads,
     /// SOAP downloads' blobs between their chunks, with the grants they were sent under.
-    open_blobs: OpenBlobs<CheckedGrant>,
+    open_blobs: OpenBlobs<(CheckedGrant, Next)>,
+    /// What answers read ahead may hold, all downloads together ([`ahead::BUDGET`]).
+    ahead_budget: Arc<Semaphore>,
     /// What a SOAP request may hold: one chunk, base64-encoded, and its envelope.
     soap_limits: mgc::Limits,
 }
@@ -70,6 +74,7 @@ impl Files {
                 store,
                 uploads: Uploads::new(max_uploads_per_user),
                 open_blobs: OpenBlobs::default(),
+                ahead_budget: ahead::budget(),
                 soap_limits,
             }),
         }

@@ -16,6 +16,7 @@ use parlance_chat::files::{CheckedGrant, Grant};
 use parlance_files::Blob;
 use parlance_store::files::Direction;
 
+use super::ahead::{Next, Taken};
 use super::refusal::Refusal;
 use super::{Files, log_refusal, read_steps, to_completion};
 use crate::listener::Conn;
@@ -44,6 +45,7 @@ pub(super) async fn call(
     };
     match to_completion(work).await {
         Ok(Answer::Whole(response)) => xml(StatusCode::OK, mgc::write_response(&response)),
+        Ok(Answer::Ready(answer)) => xml(StatusCode::OK, answer),
         Ok(Answer::Chunk(chunk)) => streamed_chunk(files, *chunk),
         Err(refusal) => {
             log_refusal(conn.peer, Some(&token), operation.as_str(), &refusal);
@@ -82,11 +84,14 @@ async fn read(
 /// What a call that succeeded answers.
 enum Answer {
     Whole(mgc::Response),
+    /// A `DownloadChunk` answer read ahead.
+    Ready(Bytes),
     Chunk(Box<OutgoingChunk>),
 }
 
 /// `len` bytes (at least one) of a stored file from `offset`, written as they are read;
-/// then the blob is parked, with the grant it was sent under, for the token's next chunk.
+/// then the blob is parked, with the grant it was sent under, reading the token's next
+/// chunk ahead.
 struct OutgoingChunk {
     blob: Blob,
     offset: u64,
@@ -168,17 +173,24 @@ async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
                 .transfer_grant(&token, Some(&channel_id), Direction::Download, held)
                 .await?;
             let file_id = download_file(&checked.grant, &repos_file_name)?.id;
-            let blob = match parked {
-                Some(blob) if parked_file == Some(file_id) => blob,
-                _ => files.open_download(&checked.grant).await?.1,
+            let next = match parked {
+                Some(next) if parked_file == Some(file_id) => next,
+                _ => Next::Blob(Box::new(files.open_download(&checked.grant).await?.1)),
             };
             files.record_download(&mut checked.grant).await?;
             let max_chunk = files.settings().max_chunk_bytes;
             let wanted = usize::try_from(buffer_size).map_or(max_chunk, |n| n.min(max_chunk));
-            let left = usize::try_from(blob.len().saturating_sub(offset)).unwrap_or(usize::MAX);
-            match wanted.min(left) {
-                0 => Answer::Whole(R::DownloadChunk(Vec::new())),
-                len => Answer::Chunk(Box::new(OutgoingChunk {
+            let left = next.file_len().saturating_sub(offset);
+            let len = usize::try_from(left).map_or(wanted, |left| wanted.min(left));
+            if len == 0 {
+                return Ok(Answer::Whole(R::DownloadChunk(Vec::new())));
+            }
+            match next.take(offset, len).await? {
+                Taken::Answer(blob, answer) => {
+                    park(files, checked, blob, offset + len as u64, len);
+                    Answer::Ready(answer)
+                }
+                Taken::Blob(blob) => Answer::Chunk(Box::new(OutgoingChunk {
                     blob,
                     offset,
                     len,
@@ -189,11 +201,24 @@ async fn serve(files: &Files, request: Request) -> Result<Answer, Refusal> {
     })
 }
 
+/// Parks `blob` under the grant's token for its next chunk, reading the chunk of `len`
+/// bytes at `offset` ahead (fewer at the end of the file); a blob read to its end is
+/// closed instead, since a client asks for nothing after it but the empty chunk.
+fn park(files: &Files, checked: CheckedGrant, blob: Blob, offset: u64, len: usize) {
+    let Some(left) = blob.len().checked_sub(offset).filter(|&left| left > 0) else {
+        return;
+    };
+    let len = usize::try_from(left).map_or(len, |left| len.min(left));
+    let next = Next::read_ahead(blob, offset, len, &files.inner.ahead_budget);
+    let token = checked.grant.token.token.clone();
+    files.inner.open_blobs.park(&token, (checked, next));
+}
+
 /// A `DownloadChunk` answer written as the file is read: the client receives the start of
 /// the chunk while the rest is still being read and decrypted. Its blob is parked for the
-/// next chunk once this one is read ([`super::downloads`]). Its length is known before
-/// the first byte is read; a read that fails half-way can only end the connection, which
-/// the client takes as the failed transfer it is.
+/// next chunk once this one is read, reading that one ahead ([`super::ahead`]). Its length
+/// is known before the first byte is read; a read that fails half-way can only end the
+/// connection, which the client takes as the failed transfer it is.
 fn streamed_chunk(files: Files, chunk: OutgoingChunk) -> Response {
     let OutgoingChunk {
         blob,
@@ -204,27 +229,26 @@ fn streamed_chunk(files: Files, chunk: OutgoingChunk) -> Response {
     let (writer, head) = StreamedChunk::new(len);
     let answer_len = writer.answer_len();
     let end = offset + len as u64;
-    let park = move |blob: Blob| {
-        if end < blob.len() {
-            let token = checked.grant.token.token.clone();
-            files.inner.open_blobs.park(&token, checked, blob);
-        }
-    };
+    let park_next = move |blob: Blob| park(&files, checked, blob, end, len);
     let text = futures_util::stream::try_unfold(
         (
-            Box::pin(read_steps(blob, offset, len as u64, park)),
+            Box::pin(read_steps(blob, offset, len as u64, park_next)),
             Some(writer),
         ),
         |(mut steps, writer)| async move {
             let Some(mut writer) = writer else {
                 return Ok(None);
             };
+            let mut text = Vec::new();
             match steps.try_next().await? {
                 Some(bytes) => {
-                    let text = Bytes::from(writer.push(&bytes)?);
-                    Ok(Some((text, (steps, Some(writer)))))
+                    writer.push(&bytes, &mut text)?;
+                    Ok(Some((Bytes::from(text), (steps, Some(writer)))))
                 }
-                None => Ok(Some((Bytes::from(writer.finish()?), (steps, None)))),
+                None => {
+                    writer.finish(&mut text)?;
+                    Ok(Some((Bytes::from(text), (steps, None))))
+                }
             }
         },
     );
@@ -350,6 +374,6 @@ fn fault(refusal: &Refusal) -> Response {
     )
 }
 
-fn xml(status: StatusCode, body: Vec<u8>) -> Response {
-    (status, [(CONTENT_TYPE, XML)], body).into_response()
+fn xml(status: StatusCode, body: impl Into<Body>) -> Response {
+    (status, [(CONTENT_TYPE, XML)], body.into()).into_response()
 }

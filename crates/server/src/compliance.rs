@@ -38,7 +38,7 @@ impl Background {
         key: &ServerKey,
         clock: Clock,
     ) -> Result<Background, StartError> {
-        let runtime = LowPriorityRuntime::on_one_core("parlance-export", 1, config.compliance.nice)
+        let runtime = LowPriorityRuntime::on_one_core("parlance-export", 1, config.compliance.priority)
             .map_err(StartError::Runtime)?;
         let (config, key) = (config.clone(), key.clone());
         let (exporter, store) = runtime

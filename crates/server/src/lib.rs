@@ -56,7 +56,7 @@ use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
 use crate::installation::Access;
 use crate::observe::Observer;
-pub use crate::runtime::LowPriorityRuntime;
+pub use crate::runtime::{LowPriorityRuntime, Priority};
 use crate::tls::{CertificateInfo, CertificateSlot};
 use crate::transport::{Connections, ListenError, listen};
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
@@ -401,7 +401,7 @@ impl Server {
             Some(web) => {
                 let addr = web.listener.local_addr().map_err(StartError::Serve)?;
                 let runtime =
-                    LowPriorityRuntime::new("parlance-https", config.web.threads, config.web.nice)
+                    LowPriorityRuntime::new("parlance-https", config.web.threads, config.web.priority)
                         .map_err(StartError::Runtime)?;
                 // The listening socket was bound here; it is registered with the runtime
                 // that polls it.

@@ -38,8 +38,12 @@ impl Background {
         key: &ServerKey,
         clock: Clock,
     ) -> Result<Background, StartError> {
-        let runtime = LowPriorityRuntime::on_one_core("parlance-export", 1, config.compliance.priority)
-            .map_err(StartError::Runtime)?;
+        let runtime = if std::env::var("PX_EXPORT_CORES").as_deref() == Ok("all") {
+            LowPriorityRuntime::new("parlance-export", 1, config.compliance.priority)
+        } else {
+            LowPriorityRuntime::on_one_core("parlance-export", 1, config.compliance.priority)
+        }
+        .map_err(StartError::Runtime)?;
         let (config, key) = (config.clone(), key.clone());
         let (exporter, store) = runtime
             .spawn(async move {

@@ -34,7 +34,7 @@ const AFTER_FAILURE: Duration = Duration::from_millis(100);
 /// server as busy as uploaders on other machines would; and how far below the receivers'
 /// priority they run (the lowest there is).
 const UPLOAD_THREADS: usize = 2;
-const UPLOAD_NICE: i32 = 19;
+const UPLOAD_NICE: parlance_server::Priority = parlance_server::Priority::Nice(19);
 
 /// Uploads running until [`UploadLoad::stop`].
 #[derive(Debug)]
@@ -80,7 +80,11 @@ impl UploadLoad {
         to: &Destination,
         bytes: &Bytes,
     ) -> Result<UploadLoad, BenchError> {
-        let runtime = LowPriorityRuntime::new("bench-uploads", UPLOAD_THREADS, UPLOAD_NICE)
+        let runtime = LowPriorityRuntime::new(
+            "bench-uploads",
+            UPLOAD_THREADS,
+            crate::target::px("PX_UPLOADERS").unwrap_or(UPLOAD_NICE),
+        )
             .map_err(BenchError::io("starting the uploaders' runtime"))?;
         let (stop, stopped) = watch::channel(false);
         let counts = Arc::new(Counts::default());

@@ -20,7 +20,7 @@
 use std::future::Future;
 
 use rustix::process::{getpriority_process, setpriority_process};
-use rustix::thread::{CpuSet, gettid, sched_getaffinity, sched_setaffinity};
+use rustix::thread::gettid;
 use serde::Deserialize;
 use thread_priority::{
     NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
@@ -79,44 +79,12 @@ impl LowPriorityRuntime {
         threads: usize,
         priority: Priority,
     ) -> std::io::Result<LowPriorityRuntime> {
-        LowPriorityRuntime::build(name, threads, priority, None)
-    }
-
-    /// As [`LowPriorityRuntime::new`], with every thread — and every thread those start —
-    /// on one core: the last of those the starting thread may run on. On a single core it
-    /// is the same as `new`.
-    pub fn on_one_core(
-        name: &'static str,
-        threads: usize,
-        priority: Priority,
-    ) -> std::io::Result<LowPriorityRuntime> {
-        let allowed = sched_getaffinity(None)?;
-        let one = (allowed.count() > 1)
-            .then(|| (0..CpuSet::MAX_CPU).rev().find(|&cpu| allowed.is_set(cpu)))
-            .flatten()
-            .map(|cpu| {
-                let mut set = CpuSet::new();
-                set.set(cpu);
-                set
-            });
-        LowPriorityRuntime::build(name, threads, priority, one)
-    }
-
-    fn build(
-        name: &'static str,
-        threads: usize,
-        priority: Priority,
-        cores: Option<CpuSet>,
-    ) -> std::io::Result<LowPriorityRuntime> {
         let base = getpriority_process(Some(gettid()))?;
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name(name)
             .on_thread_start(move || {
                 lower_priority(name, base, priority);
-                if let Some(cores) = &cores {
-                    confine(name, cores);
-                }
             })
             .enable_all()
             .build()?;
@@ -168,14 +136,6 @@ fn schedule_idle(name: &str) {
     }
 }
 
-/// Linux gives each thread a CPU affinity of its own, inherited by the threads it starts:
-/// this sets the calling thread's.
-fn confine(name: &str, cores: &CpuSet) {
-    if let Err(e) = sched_setaffinity(None, cores) {
-        tracing::warn!(error = %e, thread = name, "a background thread may run on every core");
-    }
-}
-
 /// The lowest priority a thread can have.
 const MAX_NICE: i32 = 19;
 
@@ -197,7 +157,7 @@ mod tests {
     #[tokio::test]
     async fn its_threads_run_the_given_steps_below_the_starting_thread() {
         let base = getpriority_process(Some(gettid())).unwrap();
-        let runtime = LowPriorityRuntime::new("parlance-test", 1, 3).unwrap();
+        let runtime = LowPriorityRuntime::new("parlance-test", 1, Priority::Nice(3)).unwrap();
         let worker = runtime
             .spawn(async { getpriority_process(Some(gettid())).unwrap() })
             .await
@@ -215,38 +175,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn on_one_core_its_threads_and_theirs_share_the_last_allowed_core() {
-        let allowed = sched_getaffinity(None).unwrap();
-        let last = (0..CpuSet::MAX_CPU)
-            .rev()
-            .find(|&cpu| allowed.is_set(cpu))
-            .unwrap();
-        let runtime = LowPriorityRuntime::on_one_core("parlance-test", 2, 3).unwrap();
-        let cores = |set: CpuSet| {
-            (0..CpuSet::MAX_CPU)
-                .filter(|&cpu| set.is_set(cpu))
-                .collect::<Vec<_>>()
+    async fn idle_threads_and_those_they_start_are_sched_idle_at_the_lowest_nice() {
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        let runtime = LowPriorityRuntime::new("parlance-test", 1, Priority::Idle).unwrap();
+        let own = || {
+            (
+                thread_schedule_policy().unwrap(),
+                getpriority_process(Some(gettid())).unwrap(),
+            )
         };
-        let worker = runtime
-            .spawn(async { sched_getaffinity(None).unwrap() })
-            .await
-            .unwrap();
+        let worker = runtime.spawn(async move { own() }).await.unwrap();
         // A plain thread started from a worker: SQLite's connection worker is one.
         let started = runtime
-            .spawn(async {
-                std::thread::spawn(|| sched_getaffinity(None).unwrap())
-                    .join()
-                    .unwrap()
-            })
+            .spawn(async move { std::thread::spawn(own).join().unwrap() })
             .await
             .unwrap();
-        let expected = match allowed.count() {
-            1 => cores(allowed),
-            _ => vec![last],
-        };
-        assert_eq!(cores(worker), expected);
-        assert_eq!(cores(started), expected);
-        // The runtime's own thread keeps every core.
-        assert_eq!(cores(sched_getaffinity(None).unwrap()), cores(allowed));
+        assert_eq!(worker, (idle, MAX_NICE));
+        assert_eq!(started, (idle, MAX_NICE));
+        // The thread that started the runtime keeps its policy.
+        assert_ne!(thread_schedule_policy().unwrap(), idle);
     }
 }

@@ -68,7 +68,7 @@ impl Default for ComplianceConfig {
             user_details: true,
             batch_events: 10_000,
             keep_exported_secs: 0,
-            priority: Priority::Nice(10),
+            priority: Priority::Idle,
         }
     }
 }
@@ -151,10 +151,7 @@ mod tests {
         assert_eq!(s.adapter, parlance_compliance::Adapter::JsonLines);
         assert!(s.one_room_per_file && s.details.rooms && !s.details.users);
         assert_eq!(s.keep_exported, std::time::Duration::from_secs(86400));
-        for bad in [
-            "interval_secs = 0",
-            "batch_events = 0",
-        ] {
+        for bad in ["interval_secs = 0", "batch_events = 0"] {
             let c: Config =
                 toml::from_str(&format!("domain = \"example.com\"\n[compliance]\n{bad}")).unwrap();
             assert!(c.validate().is_err(), "{bad}");

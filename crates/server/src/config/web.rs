@@ -244,9 +244,17 @@ mod tests {
         }
         let err = toml::from_str::<Config>("[files]\nmax_file_size = 1").unwrap_err();
         assert!(err.to_string().contains("max_file_size"), "{err}");
-        for bad in ["priority = -1", "priority = 20", "priority = \"lowest\"", "nice = 19"] {
+        for bad in [
+            "priority = -1",
+            "priority = 20",
+            "priority = \"lowest\"",
+            "nice = 19",
+        ] {
             let err = toml::from_str::<Config>(&format!("[web]\n{bad}")).unwrap_err();
-            assert!(err.to_string().contains("priority") || err.to_string().contains("nice"), "{err}");
+            assert!(
+                err.to_string().contains("priority") || err.to_string().contains("nice"),
+                "{err}"
+            );
         }
         let c: Config = toml::from_str("[web]\npriority = \"idle\"").unwrap();
         assert_eq!(c.web.priority, Priority::Idle);

@@ -190,7 +190,6 @@ async fn chat(
             .last()
             .map_or(0.0, |last| last.ended.duration_since(started).as_secs_f64());
         let exported: f64 = exports.iter().map(|run| run.exported.secs).sum();
-        eprintln!("PX exports (end after start, secs): {:?}", exports.iter().map(|r| (r.ended.duration_since(started).as_secs_f64(), r.exported.secs)).collect::<Vec<_>>());
         let deliveries = room.finish().await?;
         Ok(ChatOutcome {
             quiet: deliveries.result(&quiet),

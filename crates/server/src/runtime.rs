@@ -18,7 +18,7 @@
 //! class too. The cost is the other side of the same coin: an idle thread holding something
 //! the chat waits for gets a core only when the chat leaves one. The exporter, with its own
 //! database connection, runs idle by default (a busy room's p99 during an export went from
-//! about 4× its quiet value to under 2×, BENCHMARKS.md "Compliance export"); the HTTPS
+//! about 4× its quiet value to about 1.2×, BENCHMARKS.md "Compliance export"); the HTTPS
 //! threads, which share the chat's store, stay niced (under fifty uploads, idle ones cost a
 //! whole message ~170 ms once per run, where niced ones did not: "Files (TLS)").
 

@@ -2,8 +2,8 @@
 //! more at shutdown, after the last sessions' parts are recorded. Each run reads the outbox
 //! in batches on the readers' pool and takes the single writer only to move the cursor and
 //! prune, a short transaction at a time, so chat commits do not wait behind an export. It
-//! runs on threads of its own `compliance.nice` steps below the chat's and confined to one
-//! core, with a database connection of its own opened there: an export's reads, XML and
+//! runs on threads of its own at `compliance.priority` (by default `SCHED_IDLE`: see
+//! `runtime`), with a database connection of its own opened there: an export's reads, XML and
 //! file writes are all CPU work that would otherwise take the cores from a room's
 //! deliveries while it runs.
 
@@ -38,7 +38,7 @@ impl Background {
         key: &ServerKey,
         clock: Clock,
     ) -> Result<Background, StartError> {
-        let runtime = LowPriorityRuntime::on_one_core("parlance-export", 1, config.compliance.nice)
+        let runtime = LowPriorityRuntime::new("parlance-export", 1, config.compliance.priority)
             .map_err(StartError::Runtime)?;
         let (config, key) = (config.clone(), key.clone());
         let (exporter, store) = runtime

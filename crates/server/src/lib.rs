@@ -56,7 +56,7 @@ use crate::frontend::{FrontEnd, FrontEndSettings};
 use crate::groupchat::{Dialogs, GroupChat};
 use crate::installation::Access;
 use crate::observe::Observer;
-pub use crate::runtime::LowPriorityRuntime;
+pub use crate::runtime::{LowPriorityRuntime, Priority};
 use crate::tls::{CertificateInfo, CertificateSlot};
 use crate::transport::{Connections, ListenError, listen};
 use parlance_chat::{ChatService, ChatSettings, SearchLimits};
@@ -401,9 +401,12 @@ impl Server {
         let (https_addr, files, web_runtime) = match web {
             Some(web) => {
                 let addr = web.listener.local_addr().map_err(StartError::Serve)?;
-                let runtime =
-                    LowPriorityRuntime::new("parlance-https", config.web.threads, config.web.nice)
-                        .map_err(StartError::Runtime)?;
+                let runtime = LowPriorityRuntime::new(
+                    "parlance-https",
+                    config.web.threads,
+                    config.web.priority,
+                )
+                .map_err(StartError::Runtime)?;
                 // The listening socket was bound here; it is registered with the runtime
                 // that polls it.
                 let listener = web.listener.into_std().map_err(StartError::Serve)?;

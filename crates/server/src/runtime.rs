@@ -3,77 +3,93 @@
 //! base64, sealing every segment of a file): run on the chat's workers, fifty uploads queue
 //! ahead of every chat message and a room's latency grows with them. On a runtime of their
 //! own with `web.threads` workers, they cannot take the chat's workers; and at a lower
-//! priority (`web.nice`), the operating system gives a chat message's fan-out the cores
-//! first when both want them, while transfers still get every cycle chat does not use. By
-//! default they run at the lowest priority there is: fifty uploads as fast as loopback goes
-//! took a 1,000-member room's p99 from 8× its quiet value to about 2× on two cores with
-//! these threads niced (BENCHMARKS.md, "Files"). An export reads and writes as fast as the
-//! cores let it; at `compliance.nice` it leaves them to the chat first.
+//! priority (`web.priority`), the operating system gives a chat message's fan-out the cores
+//! first when both want them, while transfers still get every cycle chat does not use. An
+//! export reads and writes as fast as the cores let it; at `compliance.priority` it leaves
+//! them to the chat first.
 //!
-//! A lower priority decides who runs first when both want a core, but a chat thread that
-//! wakes still waits for the kernel to take the core back from a niced thread running
-//! there; with an export busy on every core, each wake-up of a message's fan-out can wait
-//! so. The exporter's threads (its reads on SQLite's worker overlap its writes) are
-//! therefore also confined to one core — the last one the process may use — so that the
-//! chat always has a core the export never runs on.
+//! A lower priority comes in two strengths. A niced thread ([`Priority::Nice`]) gets a
+//! smaller share of a core, but once running it keeps the core until the kernel's next
+//! preemption point: a chat thread that wakes behind it waits up to a time slice, and with
+//! transfers or an export busy on every core each wake-up of a message's fan-out can wait
+//! so. A thread under Linux's `SCHED_IDLE` ([`Priority::Idle`]) is preempted the moment a
+//! normal thread wakes on its core, and the kernel counts a core that runs only such
+//! threads as free when it places a waking thread; the I/O it issues is in the idle I/O
+//! class too. The cost is the other side of the same coin: an idle thread holding something
+//! the chat waits for gets a core only when the chat leaves one. The exporter, with its own
+//! database connection, runs idle by default (a busy room's p99 during an export went from
+//! about 4× its quiet value to about 1.2×, BENCHMARKS.md "Compliance export"); the HTTPS
+//! threads, which share the chat's store, stay niced (under fifty uploads, idle ones cost a
+//! whole message ~170 ms once per run, where niced ones did not: "Files (TLS)").
 
 use std::future::Future;
 
 use rustix::process::{getpriority_process, setpriority_process};
-use rustix::thread::{CpuSet, gettid, sched_getaffinity, sched_setaffinity};
+use rustix::thread::gettid;
+use serde::Deserialize;
+use thread_priority::{
+    NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+    set_thread_priority_and_policy, thread_native_id, thread_schedule_policy,
+};
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinHandle;
+
+/// How far below the chat a background runtime's threads run: `"idle"`, or a number of nice
+/// steps (0–19) below the thread that starts the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "PriorityValue")]
+pub enum Priority {
+    /// `SCHED_IDLE`, at the lowest nice besides (what the thread keeps should the policy be
+    /// refused).
+    Idle,
+    Nice(i32),
+}
+
+/// What a configuration file may say: a word or a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PriorityValue {
+    Word(String),
+    Steps(i64),
+}
+
+impl TryFrom<PriorityValue> for Priority {
+    type Error = String;
+
+    fn try_from(value: PriorityValue) -> Result<Priority, String> {
+        match value {
+            PriorityValue::Word(word) if word == "idle" => Ok(Priority::Idle),
+            PriorityValue::Steps(steps) if (0..=i64::from(MAX_NICE)).contains(&steps) => {
+                Ok(Priority::Nice(steps as i32))
+            }
+            PriorityValue::Word(word) => Err(format!(
+                "priority {word:?} is neither \"idle\" nor a number of nice steps (0 to {MAX_NICE})"
+            )),
+            PriorityValue::Steps(steps) => Err(format!(
+                "priority {steps} is outside 0 to {MAX_NICE} nice steps"
+            )),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct LowPriorityRuntime(Option<Runtime>);
 
 impl LowPriorityRuntime {
-    /// `threads` workers named `name` (and file I/O threads as needed), each `nice` steps
-    /// below the priority of the thread that starts it. Threads they start (SQLite's worker
-    /// of a connection opened there, for one) inherit that priority.
+    /// `threads` workers named `name` (and file I/O threads as needed), each at `priority`.
+    /// Threads they start (SQLite's worker of a connection opened there, for one) inherit
+    /// it.
     pub fn new(
         name: &'static str,
         threads: usize,
-        nice: i32,
-    ) -> std::io::Result<LowPriorityRuntime> {
-        LowPriorityRuntime::build(name, threads, nice, None)
-    }
-
-    /// As [`LowPriorityRuntime::new`], with every thread — and every thread those start —
-    /// on one core: the last of those the starting thread may run on. On a single core it
-    /// is the same as `new`.
-    pub fn on_one_core(
-        name: &'static str,
-        threads: usize,
-        nice: i32,
-    ) -> std::io::Result<LowPriorityRuntime> {
-        let allowed = sched_getaffinity(None)?;
-        let one = (allowed.count() > 1)
-            .then(|| (0..CpuSet::MAX_CPU).rev().find(|&cpu| allowed.is_set(cpu)))
-            .flatten()
-            .map(|cpu| {
-                let mut set = CpuSet::new();
-                set.set(cpu);
-                set
-            });
-        LowPriorityRuntime::build(name, threads, nice, one)
-    }
-
-    fn build(
-        name: &'static str,
-        threads: usize,
-        nice: i32,
-        cores: Option<CpuSet>,
+        priority: Priority,
     ) -> std::io::Result<LowPriorityRuntime> {
         let base = getpriority_process(Some(gettid()))?;
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name(name)
             .on_thread_start(move || {
-                lower_priority(name, base, nice);
-                if let Some(cores) = &cores {
-                    confine(name, cores);
-                }
+                lower_priority(name, base, priority);
             })
             .enable_all()
             .build()?;
@@ -96,19 +112,32 @@ impl LowPriorityRuntime {
     }
 }
 
-/// Linux gives each thread a nice value of its own: this sets the calling thread's.
-fn lower_priority(name: &str, base: i32, nice: i32) {
-    let lowered = (base + nice).min(MAX_NICE);
+/// Linux gives each thread a policy and a nice value of its own: this sets the calling
+/// thread's.
+fn lower_priority(name: &str, base: i32, priority: Priority) {
+    let steps = match priority {
+        Priority::Nice(steps) => steps,
+        Priority::Idle => {
+            schedule_idle(name);
+            MAX_NICE
+        }
+    };
+    let lowered = (base + steps).min(MAX_NICE);
     if let Err(e) = setpriority_process(Some(gettid()), lowered) {
         tracing::warn!(error = %e, nice = lowered, thread = name, "a background thread keeps the chat's priority");
     }
 }
 
-/// Linux gives each thread a CPU affinity of its own, inherited by the threads it starts:
-/// this sets the calling thread's.
-fn confine(name: &str, cores: &CpuSet) {
-    if let Err(e) = sched_setaffinity(None, cores) {
-        tracing::warn!(error = %e, thread = name, "a background thread may run on every core");
+/// Puts the calling thread under `SCHED_IDLE`. The library also sets the nice value to the
+/// policy's only one (0), which an unprivileged thread already niced may not: that error
+/// is not the policy's, so the policy is read back to tell.
+fn schedule_idle(name: &str) {
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    let set = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle);
+    if let Err(e) = set
+        && thread_schedule_policy().ok() != Some(idle)
+    {
+        tracing::warn!(error = %e, thread = name, "a background thread is only niced, not SCHED_IDLE");
     }
 }
 
@@ -133,7 +162,7 @@ mod tests {
     #[tokio::test]
     async fn its_threads_run_the_given_steps_below_the_starting_thread() {
         let base = getpriority_process(Some(gettid())).unwrap();
-        let runtime = LowPriorityRuntime::new("parlance-test", 1, 3).unwrap();
+        let runtime = LowPriorityRuntime::new("parlance-test", 1, Priority::Nice(3)).unwrap();
         let worker = runtime
             .spawn(async { getpriority_process(Some(gettid())).unwrap() })
             .await
@@ -151,38 +180,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn on_one_core_its_threads_and_theirs_share_the_last_allowed_core() {
-        let allowed = sched_getaffinity(None).unwrap();
-        let last = (0..CpuSet::MAX_CPU)
-            .rev()
-            .find(|&cpu| allowed.is_set(cpu))
-            .unwrap();
-        let runtime = LowPriorityRuntime::on_one_core("parlance-test", 2, 3).unwrap();
-        let cores = |set: CpuSet| {
-            (0..CpuSet::MAX_CPU)
-                .filter(|&cpu| set.is_set(cpu))
-                .collect::<Vec<_>>()
+    async fn idle_threads_and_those_they_start_are_sched_idle_at_the_lowest_nice() {
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        let runtime = LowPriorityRuntime::new("parlance-test", 1, Priority::Idle).unwrap();
+        let own = || {
+            (
+                thread_schedule_policy().unwrap(),
+                getpriority_process(Some(gettid())).unwrap(),
+            )
         };
-        let worker = runtime
-            .spawn(async { sched_getaffinity(None).unwrap() })
-            .await
-            .unwrap();
+        let worker = runtime.spawn(async move { own() }).await.unwrap();
         // A plain thread started from a worker: SQLite's connection worker is one.
         let started = runtime
-            .spawn(async {
-                std::thread::spawn(|| sched_getaffinity(None).unwrap())
-                    .join()
-                    .unwrap()
-            })
+            .spawn(async move { std::thread::spawn(own).join().unwrap() })
             .await
             .unwrap();
-        let expected = match allowed.count() {
-            1 => cores(allowed),
-            _ => vec![last],
-        };
-        assert_eq!(cores(worker), expected);
-        assert_eq!(cores(started), expected);
-        // The runtime's own thread keeps every core.
-        assert_eq!(cores(sched_getaffinity(None).unwrap()), cores(allowed));
+        assert_eq!(worker, (idle, MAX_NICE));
+        assert_eq!(started, (idle, MAX_NICE));
+        // The thread that started the runtime keeps its policy.
+        assert_ne!(thread_schedule_policy().unwrap(), idle);
     }
 }

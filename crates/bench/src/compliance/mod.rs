@@ -15,10 +15,11 @@ mod exporter;
 mod fill;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::json;
+use tokio::sync::watch;
 
 use self::disk::Sequential;
 use self::exporter::ExportRun;
@@ -101,9 +102,11 @@ impl ExportRow {
 struct ChatOutcome {
     quiet: PhaseResult,
     busy: PhaseResult,
-    export: ExportRun,
-    /// Whether the export was still running when the busy phase ended.
-    covered: bool,
+    /// The exports run back to back from the warm-up to the end of the busy phase.
+    exports: Vec<ExportRun>,
+    /// The share of that time an export was running (the rest: a rewind and the next
+    /// exporting process starting).
+    exporting: f64,
 }
 
 struct Outcome {
@@ -178,23 +181,54 @@ async fn chat(
             ClientRoom::join(&target, env, &cast.members, &cast.chat_uri, CHAT_POSTERS).await?;
         tokio::time::sleep(SETTLE).await;
         let quiet = room.paced(&fanout, 0, || target.sample().into()).await;
-        rewind(server_dir).await?;
-        let export = exporter::start(env, server_dir, out, cast.until(cast.events)).await?;
-        tokio::time::sleep(WARM_UP).await;
-        let busy = room.paced(&fanout, 1, || target.sample().into()).await;
-        let busy_ended = std::time::Instant::now();
-        let export = export.finish().await?;
+        let (busy_over, busy_over_rx) = watch::channel(false);
+        let started = Instant::now();
+        let exporting = exports_until(env, server_dir, out, cast.until(cast.events), busy_over_rx);
+        let busy = async {
+            tokio::time::sleep(WARM_UP).await;
+            let busy = room.paced(&fanout, 1, || target.sample().into()).await;
+            let _ = busy_over.send(true);
+            busy
+        };
+        let (exports, busy) = tokio::join!(exporting, busy);
+        let exports = exports?;
+        let span = exports
+            .last()
+            .map_or(0.0, |last| last.ended.duration_since(started).as_secs_f64());
+        let exported: f64 = exports.iter().map(|run| run.exported.secs).sum();
         let deliveries = room.finish().await?;
         Ok(ChatOutcome {
             quiet: deliveries.result(&quiet),
             busy: deliveries.result(&busy),
-            covered: export.ended >= busy_ended,
-            export,
+            exporting: if span > 0.0 { exported / span } else { 0.0 },
+            exports,
         })
     }
     .await;
     target.stop().await;
     outcome
+}
+
+/// Exports the filled events again and again, each time from the start, until the busy
+/// phase is over: an export of a million events takes a few seconds, the phase longer, and
+/// the phase is to be measured with an export running throughout.
+async fn exports_until(
+    env: &Env,
+    server_dir: &Path,
+    out: &Path,
+    until: i64,
+    busy_over: watch::Receiver<bool>,
+) -> Result<Vec<ExportRun>, BenchError> {
+    let mut runs = Vec::new();
+    while !*busy_over.borrow() {
+        rewind(server_dir).await?;
+        let run = exporter::start(env, server_dir, out, until)
+            .await?
+            .finish()
+            .await?;
+        runs.push(run);
+    }
+    Ok(runs)
 }
 
 /// Moves the export cursor back to the start, so that the filled events are exported again.
@@ -250,11 +284,14 @@ fn section(args: &ComplianceArgs, outcome: &Outcome) -> Section {
     if let Some(chat) = &outcome.chat {
         rows.push(Row::of("chat, no export", &chat.quiet));
         rows.push(Row::of("chat, export running", &chat.busy));
+        let exports: Vec<ExportRow> = chat.exports.iter().map(ExportRow::of).collect();
         rows.push(Row::of(
-            "export during chat",
+            "exports during chat",
             &json!({
-                "export": ExportRow::of(&chat.export),
-                "covered_busy_phase": chat.covered,
+                "exports": exports.len(),
+                "exporting_pct": 100.0 * chat.exporting,
+                "events_per_s": exports.iter().map(|e| e.events_per_s).sum::<f64>()
+                    / exports.len().max(1) as f64,
             }),
         ));
         let (quiet, busy) = (chat.quiet.latency.p99_ms, chat.busy.latency.p99_ms);
@@ -265,15 +302,12 @@ fn section(args: &ComplianceArgs, outcome: &Outcome) -> Section {
                 args.members
             ),
             format!(
-                "p99 {busy:.1} ms with, {quiet:.1} ms without = {growth:.2} at {} msg/s{}",
+                "p99 {busy:.1} ms with, {quiet:.1} ms without = {growth:.2} at {} msg/s ({} exports back to back, exporting {:.0} % of the time)",
                 args.rate,
-                if chat.covered {
-                    ""
-                } else {
-                    " (the export ended before the phase did)"
-                }
+                chat.exports.len(),
+                100.0 * chat.exporting
             ),
-            quiet > 0.0 && growth < MAX_P99_GROWTH && chat.covered,
+            quiet > 0.0 && growth < MAX_P99_GROWTH,
         ));
     }
     Section {

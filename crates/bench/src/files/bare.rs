@@ -89,7 +89,7 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, dir: PathBuf) {
     let web = WebConfig::default();
     let listener = listener.into_std();
     let (runtime, listener) = match (
-        LowPriorityRuntime::new("parlance-https", web.threads, web.nice),
+        LowPriorityRuntime::new("parlance-https", web.threads, web.priority),
         listener,
     ) {
         (Ok(runtime), Ok(listener)) => (runtime, listener),

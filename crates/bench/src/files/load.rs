@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parlance_client::Client;
-use parlance_server::LowPriorityRuntime;
+use parlance_server::{LowPriorityRuntime, Priority};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -34,7 +34,7 @@ const AFTER_FAILURE: Duration = Duration::from_millis(100);
 /// server as busy as uploaders on other machines would; and how far below the receivers'
 /// priority they run (the lowest there is).
 const UPLOAD_THREADS: usize = 2;
-const UPLOAD_NICE: i32 = 19;
+const UPLOAD_PRIORITY: Priority = Priority::Nice(19);
 
 /// Uploads running until [`UploadLoad::stop`].
 #[derive(Debug)]
@@ -80,7 +80,7 @@ impl UploadLoad {
         to: &Destination,
         bytes: &Bytes,
     ) -> Result<UploadLoad, BenchError> {
-        let runtime = LowPriorityRuntime::new("bench-uploads", UPLOAD_THREADS, UPLOAD_NICE)
+        let runtime = LowPriorityRuntime::new("bench-uploads", UPLOAD_THREADS, UPLOAD_PRIORITY)
             .map_err(BenchError::io("starting the uploaders' runtime"))?;
         let (stop, stopped) = watch::channel(false);
         let counts = Arc::new(Counts::default());

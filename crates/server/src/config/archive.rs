@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{Config, ConfigError};
+use crate::runtime::Priority;
 
 /// History retention (`parlance category set --retention-days`), applied by the server.
 #[derive(Debug, Clone, Deserialize)]
@@ -41,8 +42,9 @@ pub struct ComplianceConfig {
     pub batch_events: u32,
     /// How long exported rows stay in the outbox; 0 deletes them once archived.
     pub keep_exported_secs: u64,
-    /// How many steps below the chat's priority the server's exports run (0–19).
-    pub nice: i32,
+    /// How far below the chat's priority the server's exports run: `"idle"` (Linux's
+    /// `SCHED_IDLE`), or a number of nice steps (0–19).
+    pub priority: Priority,
 }
 
 impl Default for RetentionConfig {
@@ -66,7 +68,7 @@ impl Default for ComplianceConfig {
             user_details: true,
             batch_events: 10_000,
             keep_exported_secs: 0,
-            nice: 10,
+            priority: Priority::Idle,
         }
     }
 }
@@ -84,12 +86,6 @@ impl Config {
             if value == 0 {
                 return bad(format!("{key} must be at least 1"));
             }
-        }
-        if !(0..=19).contains(&self.compliance.nice) {
-            return bad(format!(
-                "compliance.nice is {}, it must be 0 to 19",
-                self.compliance.nice
-            ));
         }
         if self.retention.interval_secs == 0 || self.retention.step == 0 {
             return bad("retention.interval_secs and retention.step must be at least 1".into());
@@ -155,16 +151,17 @@ mod tests {
         assert_eq!(s.adapter, parlance_compliance::Adapter::JsonLines);
         assert!(s.one_room_per_file && s.details.rooms && !s.details.users);
         assert_eq!(s.keep_exported, std::time::Duration::from_secs(86400));
-        for bad in [
-            "interval_secs = 0",
-            "batch_events = 0",
-            "nice = 20",
-            "nice = -1",
-        ] {
+        for bad in ["interval_secs = 0", "batch_events = 0"] {
             let c: Config =
                 toml::from_str(&format!("domain = \"example.com\"\n[compliance]\n{bad}")).unwrap();
             assert!(c.validate().is_err(), "{bad}");
         }
+        for bad in ["priority = 20", "priority = \"low\""] {
+            let err = toml::from_str::<Config>(&format!("[compliance]\n{bad}")).unwrap_err();
+            assert!(err.to_string().contains("priority"), "{err}");
+        }
+        let c: Config = toml::from_str("[compliance]\npriority = \"idle\"").unwrap();
+        assert_eq!(c.compliance.priority, Priority::Idle);
         let err = toml::from_str::<Config>("[compliance]\nadapter = \"csv\"").unwrap_err();
         assert!(err.to_string().contains("csv"), "{err}");
     }

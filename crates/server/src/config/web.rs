@@ -8,6 +8,7 @@ use serde::Deserialize;
 use ipnet::IpNet;
 
 use super::{Config, ConfigError, optional_addr, parse_networks};
+use crate::runtime::Priority;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,9 +36,10 @@ pub struct WebConfig {
     /// transfers, however many, use at most these and the file I/O threads, so that chat
     /// keeps its cores.
     pub threads: usize,
-    /// How many steps below the chat's priority those threads run (0–19; by default the
-    /// lowest priority): chat's fan-out gets the cores first when both want them.
-    pub nice: i32,
+    /// How far below the chat's priority those threads run: `"idle"` (Linux's
+    /// `SCHED_IDLE`), or a number of nice steps (0–19). Chat's fan-out gets the cores first
+    /// when both want them.
+    pub priority: Priority,
 }
 
 /// The room-management web application (MS-PCWP), served on the HTTPS listener.
@@ -88,7 +90,7 @@ impl Default for WebConfig {
             min_body_kb_per_sec: 8,
             idle_timeout_secs: 60,
             threads: 1,
-            nice: 19,
+            priority: Priority::Nice(19),
         }
     }
 }
@@ -137,9 +139,6 @@ impl Config {
             }
         }
         let (w, f) = (&self.web, &self.files);
-        if !(0..=19).contains(&w.nice) {
-            return bad(format!("web.nice is {}, it must be 0 to 19", w.nice));
-        }
         for (key, value) in [
             ("web.max_connections", w.max_connections as u64),
             ("web.header_timeout_secs", w.header_timeout_secs),
@@ -234,8 +233,6 @@ mod tests {
             "[web]\npublic_url = \"https://chat.example.com/?x=1\"",
             "[web]\nmax_connections = 0",
             "[web]\nmin_body_kb_per_sec = 0",
-            "[web]\nnice = -1",
-            "[web]\nnice = 20",
             "[files]\nmax_chunk_kb = 0",
             "[files]\nmax_chunk_kb = 16385",
             "[files]\nmax_uploads_per_user = 0",
@@ -247,6 +244,22 @@ mod tests {
         }
         let err = toml::from_str::<Config>("[files]\nmax_file_size = 1").unwrap_err();
         assert!(err.to_string().contains("max_file_size"), "{err}");
+        for bad in [
+            "priority = -1",
+            "priority = 20",
+            "priority = \"lowest\"",
+            "nice = 19",
+        ] {
+            let err = toml::from_str::<Config>(&format!("[web]\n{bad}")).unwrap_err();
+            assert!(
+                err.to_string().contains("priority") || err.to_string().contains("nice"),
+                "{err}"
+            );
+        }
+        let c: Config = toml::from_str("[web]\npriority = \"idle\"").unwrap();
+        assert_eq!(c.web.priority, Priority::Idle);
+        let c: Config = toml::from_str("[web]\npriority = 0").unwrap();
+        assert_eq!(c.web.priority, Priority::Nice(0));
     }
 
     #[test]

@@ -125,24 +125,28 @@ impl SqliteStore {
 
     /// Moves the export cursor from `from` to `to`, refused with
     /// [`StoreError::ExportCursorMoved`] when it is no longer at `from`.
+    ///
+    /// One statement: the writer is held only while SQLite runs it. The exporter's threads
+    /// run at a low priority, and a transaction of several statements would hold the writer
+    /// across each of their waits for a core, while a chat commit that found it taken
+    /// sleeps in SQLite's busy handler, longer at each retry.
     pub async fn move_export_cursor(&self, from: i64, to: i64, at: i64) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let found: i64 =
-            sqlx::query_scalar("SELECT exported_id FROM compliance_export WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await?;
-        if found != from {
+        let moved = sqlx::query(
+            "UPDATE compliance_export SET exported_id = ?, updated_at = ? \
+             WHERE id = 1 AND exported_id = ?",
+        )
+        .bind(to)
+        .bind(at)
+        .bind(from)
+        .execute(&self.writes)
+        .await?
+        .rows_affected();
+        if moved == 0 {
             return Err(StoreError::ExportCursorMoved {
                 expected: from,
-                found,
+                found: self.export_cursor().await?,
             });
         }
-        sqlx::query("UPDATE compliance_export SET exported_id = ?, updated_at = ? WHERE id = 1")
-            .bind(to)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -161,15 +165,18 @@ impl SqliteStore {
     /// room and node, so rows of those kinds leave in pairs and that count never changes. A part with
     /// no join left before it is deleted alone: its join was already taken by another part,
     /// so it only ever lowered the count.
+    ///
+    /// The writer is taken only for spans that hold something to delete, found on the
+    /// readers' pool: rows kept for the retention (or open joins) cost a read, not a
+    /// write transaction each. After each step the writer is left free for as long as the
+    /// step held it, so that chat commits get it between steps rather than retrying in
+    /// SQLite's busy handler until the prune ends.
     pub async fn prune_exported(&self, exported_id: i64, before: i64) -> Result<u64> {
         let mut pruned = 0;
-        let mut lo: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(id) - 1 FROM compliance_outbox WHERE id <= ?")
-                .bind(exported_id)
-                .fetch_one(&self.reads)
-                .await?;
+        let mut lo = self.next_prunable(0, exported_id, before).await?;
         while let Some(from) = lo {
             let to = from.saturating_add(PRUNE_SPAN).min(exported_id);
+            let step = std::time::Instant::now();
             let mut tx = self.begin_write().await?;
             pruned += sqlx::query(
                 "DELETE FROM compliance_outbox WHERE id > ? AND id <= ? AND at < ? \
@@ -207,16 +214,30 @@ impl SqliteStore {
                 .await?
                 .rows_affected();
             }
-            // Joins still open, and rows kept for the retention, lie below; skip to the next row.
-            lo = sqlx::query_scalar(
-                "SELECT MIN(id) - 1 FROM compliance_outbox WHERE id > ? AND id <= ?",
-            )
-            .bind(to)
-            .bind(exported_id)
-            .fetch_one(&mut *tx)
-            .await?;
             tx.commit().await?;
+            tokio::time::sleep(step.elapsed()).await;
+            lo = self.next_prunable(to, exported_id, before).await?;
         }
         Ok(pruned)
+    }
+
+    /// Where the next pruning step starts (the id before the first row after `after`, up to
+    /// `exported_id`, that a step would delete), or `None`: joins still open, and rows kept
+    /// for the retention, are skipped.
+    async fn next_prunable(
+        &self,
+        after: i64,
+        exported_id: i64,
+        before: i64,
+    ) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(id) - 1 FROM compliance_outbox \
+             WHERE id > ? AND id <= ? AND at < ? AND kind <> 'join'",
+        )
+        .bind(after)
+        .bind(exported_id)
+        .bind(before)
+        .fetch_one(&self.reads)
+        .await?)
     }
 }

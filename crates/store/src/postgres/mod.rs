@@ -42,6 +42,10 @@ use changes::record_change;
 pub struct PgStore {
     pub(crate) pool: PgPool,
     pub(crate) searches: PgPool,
+    /// The node registry's heartbeats and reads, on a connection of their own: a burst of
+    /// writers holding every connection of `pool` (waiting on a feed lock, say) must not
+    /// silence a live node's heartbeat until the others declare it dead.
+    pub(crate) registry: PgPool,
     pub(crate) search_time: Duration,
     /// The server node whose chat sessions this handle records joins and parts for
     /// ([`crate::Store::set_node`]); `None` outside a server: such rows name no node.
@@ -52,6 +56,8 @@ pub struct PgStore {
 const CONNECTIONS: u32 = 16;
 /// Connections for searches, per node: how many may run at once.
 const SEARCHERS: u32 = 2;
+/// Connections for the node registry, per node: one heartbeat or lookup read at a time.
+const REGISTRY: u32 = 1;
 /// How long a statement waits for a connection, a new one included, before it fails.
 /// While PostgreSQL is unreachable every statement waits this long: a client's request
 /// must be refused well within its SIP transaction's 32 s, not after sqlx's default 30 s.
@@ -130,11 +136,17 @@ impl PgStore {
         let searches = PgPoolOptions::new()
             .max_connections(SEARCHERS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await?;
+        let registry = PgPoolOptions::new()
+            .max_connections(REGISTRY)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(PgStore {
             pool,
             searches,
+            registry,
             search_time: DEFAULT_SEARCH_TIME_LIMIT,
             node: None,
         })
@@ -402,6 +414,7 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
         self.searches.close().await;
+        self.registry.close().await;
     }
 }
 

@@ -30,7 +30,7 @@ impl PgStore {
         .bind(joined)
         .bind(cpu)
         .bind(queued)
-        .execute(&self.pool)
+        .execute(&self.registry)
         .await?;
         Ok(())
     }
@@ -49,7 +49,7 @@ impl PgStore {
         .bind(cpu)
         .bind(queued)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.registry)
         .await?;
         Ok(updated.rows_affected() == 1)
     }
@@ -58,7 +58,7 @@ impl PgStore {
     pub async fn remove_node(&self, id: &str) -> Result<bool> {
         let removed = sqlx::query("DELETE FROM nodes WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.registry)
             .await?;
         Ok(removed.rows_affected() == 1)
     }
@@ -68,7 +68,7 @@ impl PgStore {
         let rows = sqlx::query(&format!(
             "SELECT {NODE_COLUMNS} FROM nodes ORDER BY started_at, id"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.registry)
         .await?;
         Ok(rows.iter().map(rows::node).collect())
     }
@@ -123,7 +123,7 @@ impl PgStore {
         .bind(holder)
         .bind(expires_at)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.registry)
         .await?;
         Ok(taken.rows_affected() == 1)
     }
@@ -133,7 +133,7 @@ impl PgStore {
         let released = sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
             .bind(name)
             .bind(holder)
-            .execute(&self.pool)
+            .execute(&self.registry)
             .await?;
         Ok(released.rows_affected() == 1)
     }
@@ -141,7 +141,7 @@ impl PgStore {
     /// Every lease as recorded, expired ones included, by name.
     pub async fn leases(&self) -> Result<Vec<Lease>> {
         let rows = sqlx::query("SELECT name, holder, expires_at FROM leases ORDER BY name")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.registry)
             .await?;
         Ok(rows.iter().map(rows::lease).collect())
     }

@@ -417,12 +417,15 @@ async fn the_outbox_is_exported_whole_twice_and_a_room_chats_meanwhile() {
     let disk = row(section, "sequential write");
     assert_eq!(number(disk, "mb"), number(export, "mb"), "the same bytes");
     assert!(number(disk, "mb_per_s") > 0.0, "{disk:?}");
-    let again = row(section, "export during chat");
-    assert_eq!(
-        number(again, "export.events"),
-        2_500.0,
-        "the same events again, none the server added: {again:?}"
-    );
+    let again = row(section, "exports during chat");
+    assert!(number(again, "exports") >= 1.0, "{again:?}");
+    for bound in ["events_min", "events_max"] {
+        assert_eq!(
+            number(again, bound),
+            2_500.0,
+            "each export the same events again, none the server added: {again:?}"
+        );
+    }
     for name in ["chat, no export", "chat, export running"] {
         let values = row(section, name);
         assert_eq!(number(values, "posts"), 10.0, "{name}: {values:?}");

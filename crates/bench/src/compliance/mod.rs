@@ -290,6 +290,9 @@ fn section(args: &ComplianceArgs, outcome: &Outcome) -> Section {
             &json!({
                 "exports": exports.len(),
                 "exporting_pct": 100.0 * chat.exporting,
+                // Each export takes the same events again (the cursor is moved back first).
+                "events_min": exports.iter().map(|e| e.events).min().unwrap_or(0),
+                "events_max": exports.iter().map(|e| e.events).max().unwrap_or(0),
                 "events_per_s": exports.iter().map(|e| e.events_per_s).sum::<f64>()
                     / exports.len().max(1) as f64,
             }),

@@ -302,14 +302,31 @@ async fn a_killed_node_loses_no_acknowledged_post_and_its_clients_come_back_else
         }
         // Every roster the survivors show is the four who are back, without erin.
         view.until_roster(events, &everyone).await;
-        client
-            .post(&lobby, &format!("{user} is here"))
-            .await
-            .expect("posts work");
+        post_until_confirmed(client, &lobby, &format!("{user} is here")).await;
     }
     drop(clients);
     drop(erin);
     pool.finish().await;
+}
+
+/// Posts `text`, again while the client answers that it was not delivered. A client whose
+/// chat dialog lived on the killed node (while its connection is on a survivor) learns of
+/// it at its next request in that dialog: the 481 makes it start its chat over elsewhere,
+/// and the post that met the 481 comes back `NotDelivered`, for the application to repeat.
+async fn post_until_confirmed(client: &Client, room: &str, text: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match client.post(room, text).await {
+            Ok(()) => return,
+            Err(e @ (ClientError::NotDelivered { .. } | ClientError::NotConnected))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                eprintln!("{text}: {e}; posting again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("{text}: posts work: {e:?}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -352,7 +369,13 @@ async fn a_node_stopped_with_sigterm_parts_its_members_on_the_others_before_it_e
         .filter(|e| e.principal_id == bob_id && (e.kind == "join" || e.kind == "part"))
         .map(|e| e.kind)
         .collect();
-    assert_eq!(bob_rows, ["join", "part"]);
+    // Bob's client may already be back through node 0 (a join after the part); what
+    // matters is that each join is closed by exactly one part, never two.
+    assert!(bob_rows.len() >= 2, "{bob_rows:?}");
+    for (i, kind) in bob_rows.iter().enumerate() {
+        let expected = if i % 2 == 0 { "join" } else { "part" };
+        assert_eq!(kind, expected, "joins and parts alternate: {bob_rows:?}");
+    }
     store.close().await;
     drop((alice, bob));
     pool.finish().await;

@@ -167,7 +167,12 @@ where
     while let Some(batch) = conn.next_batch().await {
         // The bytes stay counted as queued until they are written: a peer that stops
         // reading stalls the write, and what arrives meanwhile fills its budget.
-        let written = writer.write_all(&batch).await;
+        // Flushed too: over TLS, records the socket had no room for wait in the stream.
+        let written = async {
+            writer.write_all(&batch).await?;
+            writer.flush().await
+        }
+        .await;
         conn.written(batch.len());
         if let Err(e) = written {
             tracing::debug!(conn = conn.id(), error = %e, "write failed");

@@ -7,20 +7,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use parlance_clock::Clock;
+use rustls::ServerConfig;
 use sip_proto::Limits;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 
 use super::connection::{self, Timeouts};
+use super::tls;
 use super::{ConnHandle, Connections, Dispatch, Transport};
 use crate::config::SipConfig;
 
 /// Bound listening sockets, before serving.
 pub struct Listeners {
     pub tcp: Option<TcpListener>,
-    pub tls: Option<(TcpListener, TlsAcceptor)>,
+    pub tls: Option<(TcpListener, Arc<ServerConfig>)>,
 }
 
 impl std::fmt::Debug for Listeners {
@@ -75,10 +76,10 @@ impl Listeners {
                 shutdown.clone(),
             ));
         }
-        if let Some((tls, acceptor)) = self.tls {
+        if let Some((tls, config)) = self.tls {
             tasks.spawn(accept_loop(
                 tls,
-                Some(acceptor),
+                Some(config),
                 ctx.clone(),
                 dispatch.clone(),
                 shutdown.clone(),
@@ -98,14 +99,14 @@ impl Listeners {
 
 pub async fn bind_listeners(
     config: &SipConfig,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ServerConfig>>,
 ) -> Result<Listeners, ListenError> {
     let tcp = match config.tcp_listen {
         Some(addr) => Some(listen("SIP over TCP", addr).await?),
         None => None,
     };
     let tls = match (config.tls_listen, tls) {
-        (Some(addr), Some(acceptor)) => Some((listen("SIP over TLS", addr).await?, acceptor)),
+        (Some(addr), Some(config)) => Some((listen("SIP over TLS", addr).await?, config)),
         _ => None,
     };
     Ok(Listeners { tcp, tls })
@@ -173,7 +174,7 @@ impl AcceptContext {
 
 async fn accept_loop<D: Dispatch>(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ServerConfig>>,
     ctx: Arc<AcceptContext>,
     dispatch: Arc<D>,
     mut shutdown: watch::Receiver<bool>,
@@ -223,7 +224,7 @@ async fn accept_loop<D: Dispatch>(
 async fn serve_stream<D: Dispatch>(
     stream: TcpStream,
     peer: SocketAddr,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ServerConfig>>,
     ctx: &AcceptContext,
     dispatch: Arc<D>,
 ) {
@@ -250,7 +251,7 @@ async fn serve_stream<D: Dispatch>(
             )
             .await
         }
-        Some(acceptor) => serve_tls(acceptor, stream, conn.clone(), dispatch, ctx).await,
+        Some(config) => serve_tls(config, stream, conn.clone(), dispatch, ctx).await,
     }
     ctx.connections.unregister(conn.id());
     tracing::debug!(conn = conn.id(), %peer, "connection closed");
@@ -258,7 +259,7 @@ async fn serve_stream<D: Dispatch>(
 
 /// The TLS handshake, within its time limit, then the connection.
 async fn serve_tls<D: Dispatch>(
-    acceptor: TlsAcceptor,
+    config: Arc<ServerConfig>,
     stream: TcpStream,
     conn: ConnHandle,
     dispatch: Arc<D>,
@@ -268,7 +269,7 @@ async fn serve_tls<D: Dispatch>(
     // for the connection's whole life. For the same reason `tls_stream` is a plain local,
     // moved out before the next await: as a temporary of a `match` around that await, it
     // would stay in the future too (some 1.2 KB).
-    let handshake = Box::pin(tokio::time::timeout(ctx.handshake, acceptor.accept(stream)));
+    let handshake = Box::pin(tokio::time::timeout(ctx.handshake, tls::accept(stream, config)));
     let tls_stream = match handshake.await {
         Ok(Ok(tls_stream)) => tls_stream,
         Ok(Err(e)) => {

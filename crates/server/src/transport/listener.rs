@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::{Either, FutureExt, OptionFuture};
 use parlance_clock::Clock;
 use rustls::ServerConfig;
 use sip_proto::Limits;
@@ -15,7 +16,7 @@ use tokio::task::JoinSet;
 
 use super::connection::{self, Timeouts};
 use super::tls;
-use super::{ConnHandle, Connections, Dispatch, Transport};
+use super::{Connections, Dispatch, Transport};
 use crate::config::SipConfig;
 
 /// Bound listening sockets, before serving.
@@ -212,74 +213,85 @@ async fn accept_loop<D: Dispatch>(
         }
         let _ = stream.set_nodelay(true);
         ctx.active.fetch_add(1, Ordering::SeqCst);
-        let (ctx, dispatch, tls) = (ctx.clone(), dispatch.clone(), tls.clone());
-        tokio::spawn(async move {
-            serve_stream(stream, peer, tls, &ctx, dispatch).await;
-            ctx.release(peer.ip());
-            ctx.active.fetch_sub(1, Ordering::SeqCst);
-        });
+        tokio::spawn(connection_task(
+            stream,
+            peer,
+            tls.clone(),
+            ctx.clone(),
+            dispatch.clone(),
+        ));
     }
 }
 
-async fn serve_stream<D: Dispatch>(
+/// A connection's task, from the accepted socket to its close.
+///
+/// Made of combinators rather than one `async` block: an `async` block or function keeps
+/// what it captured, and the arguments it was called with, for its whole life, beside
+/// whatever it moved them into. Every idle connection would hold the accepted socket
+/// twice over and each layer's arguments again. Here the opening (the TLS handshake) and
+/// the serving take turns in the same memory (`then`), and what the serving needs is held
+/// once.
+fn connection_task<D: Dispatch>(
     stream: TcpStream,
     peer: SocketAddr,
     tls: Option<Arc<ServerConfig>>,
-    ctx: &AcceptContext,
+    ctx: Arc<AcceptContext>,
     dispatch: Arc<D>,
-) {
-    let Ok(local) = stream.local_addr() else {
-        return;
-    };
-    let transport = if tls.is_some() {
-        Transport::Tls
-    } else {
-        Transport::Tcp
-    };
-    let conn = ctx
-        .connections
-        .register(peer, local, transport, ctx.config.write_queue_bytes);
-    tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
-    match tls {
-        None => {
-            connection::run(
-                stream,
-                conn.clone(),
-                dispatch,
-                ctx.limits,
-                ctx.timeouts.clone(),
-            )
-            .await
+) -> impl Future<Output = ()> + Send {
+    let opened = stream.local_addr().ok().map(|local| {
+        let transport = match tls {
+            Some(_) => Transport::Tls,
+            None => Transport::Tcp,
+        };
+        let conn = ctx
+            .connections
+            .register(peer, local, transport, ctx.config.write_queue_bytes);
+        tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
+        conn
+    });
+    let serving = opened.clone().map(|conn| {
+        let (limits, timeouts) = (ctx.limits, ctx.timeouts.clone());
+        match tls {
+            None => Either::Left(connection::run(stream, conn, dispatch, limits, timeouts)),
+            Some(config) => Either::Right(
+                handshake(config, stream, peer, ctx.handshake)
+                    .then(move |opened| {
+                        OptionFuture::from(opened.map(|tls_stream| {
+                            connection::run(tls_stream, conn, dispatch, limits, timeouts)
+                        }))
+                    })
+                    .map(drop),
+            ),
         }
-        Some(config) => serve_tls(config, stream, conn.clone(), dispatch, ctx).await,
-    }
-    ctx.connections.unregister(conn.id());
-    tracing::debug!(conn = conn.id(), %peer, "connection closed");
+    });
+    OptionFuture::from(serving).map(move |_| {
+        if let Some(conn) = opened {
+            ctx.connections.unregister(conn.id());
+            tracing::debug!(conn = conn.id(), %peer, "connection closed");
+        }
+        ctx.release(peer.ip());
+        ctx.active.fetch_sub(1, Ordering::SeqCst);
+    })
 }
 
-/// The TLS handshake, within its time limit, then the connection.
-async fn serve_tls<D: Dispatch>(
+/// The TLS handshake, within its time limit; `None` (logged) if it failed.
+async fn handshake(
     config: Arc<ServerConfig>,
     stream: TcpStream,
-    conn: ConnHandle,
-    dispatch: Arc<D>,
-    ctx: &AcceptContext,
-) {
-    // Boxed: inline, the handshake's state would be part of the connection task's future
-    // for the connection's whole life. For the same reason `tls_stream` is a plain local,
-    // moved out before the next await: as a temporary of a `match` around that await, it
-    // would stay in the future too (some 1.2 KB).
-    let handshake = Box::pin(tokio::time::timeout(ctx.handshake, tls::accept(stream, config)));
-    let tls_stream = match handshake.await {
-        Ok(Ok(tls_stream)) => tls_stream,
+    peer: SocketAddr,
+    limit: Duration,
+) -> Option<tls::TlsStream<TcpStream>> {
+    // Boxed: the handshake's state is larger than the serving's, and would set the size of
+    // the connection's task for its whole life.
+    match Box::pin(tokio::time::timeout(limit, tls::accept(stream, config))).await {
+        Ok(Ok(tls_stream)) => Some(tls_stream),
         Ok(Err(e)) => {
-            tracing::info!(peer = %conn.peer(), error = %e, "TLS handshake failed");
-            return;
+            tracing::info!(%peer, error = %e, "TLS handshake failed");
+            None
         }
         Err(_) => {
-            tracing::info!(peer = %conn.peer(), "TLS handshake timed out");
-            return;
+            tracing::info!(%peer, "TLS handshake timed out");
+            None
         }
-    };
-    connection::run(tls_stream, conn, dispatch, ctx.limits, ctx.timeouts.clone()).await;
+    }
 }

@@ -502,7 +502,10 @@ mod tests {
         let client = async {
             let socket = TcpStream::connect(addr).await.unwrap();
             let name = ServerName::try_from("localhost").unwrap();
-            TlsConnector::from(client).connect(name, socket).await.unwrap()
+            TlsConnector::from(client)
+                .connect(name, socket)
+                .await
+                .unwrap()
         };
         tokio::join!(server, client)
     }
@@ -573,9 +576,18 @@ mod tests {
     async fn every_offered_suite_of_tls_1_3_and_1_2_carries_data_both_ways() {
         let (config, trusted) = server_config();
         let suites = [
-            (&rustls::version::TLS13, CipherSuite::TLS13_AES_128_GCM_SHA256),
-            (&rustls::version::TLS13, CipherSuite::TLS13_AES_256_GCM_SHA384),
-            (&rustls::version::TLS13, CipherSuite::TLS13_CHACHA20_POLY1305_SHA256),
+            (
+                &rustls::version::TLS13,
+                CipherSuite::TLS13_AES_128_GCM_SHA256,
+            ),
+            (
+                &rustls::version::TLS13,
+                CipherSuite::TLS13_AES_256_GCM_SHA384,
+            ),
+            (
+                &rustls::version::TLS13,
+                CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+            ),
             (
                 &rustls::version::TLS12,
                 CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -592,7 +604,10 @@ mod tests {
         for (version, suite) in suites {
             let client = client_config(&trusted, version, suite);
             let (server, client) = connect(config.clone(), client, usize::MAX).await;
-            assert_eq!(server.conn.negotiated_cipher_suite().unwrap().suite(), suite);
+            assert_eq!(
+                server.conn.negotiated_cipher_suite().unwrap().suite(),
+                suite
+            );
             exchange(server, client).await;
         }
     }
@@ -601,7 +616,10 @@ mod tests {
     async fn records_cut_at_every_byte_boundary_arrive_whole() {
         let (config, trusted) = server_config();
         for (version, suite) in [
-            (&rustls::version::TLS13, CipherSuite::TLS13_AES_128_GCM_SHA256),
+            (
+                &rustls::version::TLS13,
+                CipherSuite::TLS13_AES_128_GCM_SHA256,
+            ),
             (
                 &rustls::version::TLS12,
                 CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,

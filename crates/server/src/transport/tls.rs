@@ -194,6 +194,9 @@ where
                         discard += record.discard;
                         let out = match &mut want {
                             Want::Read(out) => out.as_deref_mut(),
+                            // Not met in practice: a read takes every whole record before
+                            // it waits, so a write finds none left to decrypt. Were one
+                            // there, its plaintext would wait for the next read.
                             Want::Write(_) | Want::Close => None,
                         };
                         keep_plaintext(record.payload, out, &mut self.plaintext);
@@ -404,9 +407,11 @@ where
 mod tests {
     use super::*;
 
+    use rustls::CipherSuite::{self, *};
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName};
-    use rustls::{CipherSuite, ClientConfig, RootCertStore, SupportedProtocolVersion};
+    use rustls::version::{TLS12, TLS13};
+    use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
     use tokio_rustls::TlsConnector;
@@ -510,6 +515,15 @@ mod tests {
         tokio::join!(server, client)
     }
 
+    /// A session over plain sockets with the given protocol version and cipher suite.
+    async fn session(
+        version: &'static SupportedProtocolVersion,
+        suite: CipherSuite,
+    ) -> (TlsStream<Trickle>, ClientStream<TcpStream>) {
+        let (config, trusted) = server_config();
+        connect(config, client_config(&trusted, version, suite), usize::MAX).await
+    }
+
     /// `len` bytes that differ from one position to the next, so that a lost, doubled or
     /// reordered piece shows.
     fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -522,27 +536,34 @@ mod tests {
         got
     }
 
+    /// Writes `sent` on one side, and returns as many bytes read on the other.
+    async fn carry<W, R>(from: &mut W, to: &mut R, sent: &[u8]) -> Vec<u8>
+    where
+        W: AsyncWrite + Unpin,
+        R: AsyncRead + Unpin,
+    {
+        let write = async {
+            from.write_all(sent).await.unwrap();
+            from.flush().await.unwrap();
+        };
+        tokio::join!(write, read_exactly(to, sent.len())).1
+    }
+
     /// Messages both ways, small and larger than a record, then a clean close each way.
     async fn exchange(mut server: TlsStream<Trickle>, mut client: ClientStream<TcpStream>) {
         for (len, seed) in [(1, 1), (700, 2), (40_000, 3), (16_384, 4), (3, 5)] {
             let sent = pattern(len, seed);
-            let (_, got) = tokio::join!(
-                async {
-                    client.write_all(&sent).await.unwrap();
-                    client.flush().await.unwrap();
-                },
-                read_exactly(&mut server, len)
+            assert_eq!(
+                carry(&mut client, &mut server, &sent).await,
+                sent,
+                "to the server"
             );
-            assert_eq!(got, sent, "client to server, {len} bytes");
             let sent = pattern(len, !seed);
-            let (_, got) = tokio::join!(
-                async {
-                    server.write_all(&sent).await.unwrap();
-                    server.flush().await.unwrap();
-                },
-                read_exactly(&mut client, len)
+            assert_eq!(
+                carry(&mut server, &mut client, &sent).await,
+                sent,
+                "to the client"
             );
-            assert_eq!(got, sent, "server to client, {len} bytes");
             assert_holds_nothing(&server);
         }
         let mut rest = [0; 16];
@@ -576,30 +597,12 @@ mod tests {
     async fn every_offered_suite_of_tls_1_3_and_1_2_carries_data_both_ways() {
         let (config, trusted) = server_config();
         let suites = [
-            (
-                &rustls::version::TLS13,
-                CipherSuite::TLS13_AES_128_GCM_SHA256,
-            ),
-            (
-                &rustls::version::TLS13,
-                CipherSuite::TLS13_AES_256_GCM_SHA384,
-            ),
-            (
-                &rustls::version::TLS13,
-                CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
-            ),
-            (
-                &rustls::version::TLS12,
-                CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-            ),
-            (
-                &rustls::version::TLS12,
-                CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-            ),
-            (
-                &rustls::version::TLS12,
-                CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-            ),
+            (&TLS13, TLS13_AES_128_GCM_SHA256),
+            (&TLS13, TLS13_AES_256_GCM_SHA384),
+            (&TLS13, TLS13_CHACHA20_POLY1305_SHA256),
+            (&TLS12, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+            (&TLS12, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384),
+            (&TLS12, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
         ];
         for (version, suite) in suites {
             let client = client_config(&trusted, version, suite);
@@ -616,14 +619,8 @@ mod tests {
     async fn records_cut_at_every_byte_boundary_arrive_whole() {
         let (config, trusted) = server_config();
         for (version, suite) in [
-            (
-                &rustls::version::TLS13,
-                CipherSuite::TLS13_AES_128_GCM_SHA256,
-            ),
-            (
-                &rustls::version::TLS12,
-                CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-            ),
+            (&TLS13, TLS13_AES_128_GCM_SHA256),
+            (&TLS12, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384),
         ] {
             // One byte at a time cuts every record at every boundary; the others cut
             // records at places that move from one record to the next.
@@ -637,13 +634,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_partial_record_is_kept_until_its_end_arrives_and_then_let_go() {
-        let (config, trusted) = server_config();
-        let client = client_config(
-            &trusted,
-            &rustls::version::TLS13,
-            CipherSuite::TLS13_AES_256_GCM_SHA384,
-        );
-        let (mut server, mut client) = connect(config, client, usize::MAX).await;
+        let (mut server, mut client) = session(&TLS13, TLS13_AES_256_GCM_SHA384).await;
         // The client's record, taken from its TLS session rather than written to the socket.
         let record = record_of(&mut client, b"OPTIONS");
         let socket = client.get_mut().0;
@@ -663,13 +654,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_peer_asking_for_new_keys_gets_them_and_traffic_goes_on() {
-        let (config, trusted) = server_config();
-        let client = client_config(
-            &trusted,
-            &rustls::version::TLS13,
-            CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
-        );
-        let (mut server, mut client) = connect(config, client, usize::MAX).await;
+        let (mut server, mut client) = session(&TLS13, TLS13_CHACHA20_POLY1305_SHA256).await;
         for round in 0..3u8 {
             client.get_mut().1.refresh_traffic_keys().unwrap();
             client.write_all(&[round; 100]).await.unwrap();
@@ -701,13 +686,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_cut_short_by_the_end_of_the_stream_is_an_error() {
-        let (config, trusted) = server_config();
-        let client = client_config(
-            &trusted,
-            &rustls::version::TLS12,
-            CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        );
-        let (mut server, mut client) = connect(config, client, usize::MAX).await;
+        let (mut server, mut client) =
+            session(&TLS12, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256).await;
         let record = record_of(&mut client, b"INFO");
         let socket = client.get_mut().0;
         socket.write_all(&record[..record.len() - 1]).await.unwrap();
@@ -718,13 +698,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_forged_record_is_refused_with_an_alert() {
-        let (config, trusted) = server_config();
-        let client = client_config(
-            &trusted,
-            &rustls::version::TLS13,
-            CipherSuite::TLS13_AES_128_GCM_SHA256,
-        );
-        let (mut server, mut client) = connect(config, client, usize::MAX).await;
+        let (mut server, mut client) = session(&TLS13, TLS13_AES_128_GCM_SHA256).await;
         let mut record = record_of(&mut client, b"MESSAGE");
         *record.last_mut().unwrap() ^= 1;
         let socket = client.get_mut().0;

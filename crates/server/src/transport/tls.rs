@@ -59,6 +59,8 @@ pub(super) struct TlsStream<S> {
     read_closed: bool,
     /// Our close_notify is queued (or could not be, the session having failed).
     close_queued: bool,
+    /// The session failed (its alert is queued): nothing more is encrypted.
+    failed: bool,
 }
 
 /// Performs the server's side of the TLS handshake over `io`.
@@ -77,6 +79,7 @@ where
         sent: 0,
         read_closed: false,
         close_queued: false,
+        failed: false,
     };
     if let Err(e) = std::future::poll_fn(|cx| stream.poll_handshake(cx)).await {
         // Tell the peer why (the alert rustls queued), as far as it is still reading: the
@@ -183,6 +186,7 @@ where
                 Ok(state) => state,
                 Err(e) => {
                     used += discard;
+                    self.failed = true;
                     self.queue_alert(&mut received[used..]);
                     return Err(tls_error(e));
                 }
@@ -376,6 +380,12 @@ where
         // What an earlier write (or a read) queued goes first, and bounds what waits.
         ready!(this.poll_send(cx))?;
         let n = buf.len().min(MAX_WRITE);
+        if this.failed {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the TLS session has failed",
+            )));
+        }
         this.process_incoming(Want::Write(&buf[..n]))?;
         // The records are taken: a socket that is full now leaves them to the next write
         // or flush.
@@ -393,9 +403,9 @@ where
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.close_queued {
+        // A session that has failed sends its alert instead, already queued.
+        if !this.close_queued && !this.failed {
             this.close_queued = true;
-            // A session that has failed sends its alert instead, already queued.
             let _ = this.process_incoming(Want::Close);
         }
         ready!(this.poll_send(cx))?;
@@ -705,6 +715,12 @@ mod tests {
         socket.write_all(&record).await.unwrap();
         let error = server.read(&mut [0; 16]).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
+        let error = server.write_all(b"200 OK").await.unwrap_err();
+        assert_eq!(
+            error.kind(),
+            io::ErrorKind::BrokenPipe,
+            "nothing after the alert"
+        );
         // The writer's shutdown sends the alert rustls queued.
         server.shutdown().await.unwrap();
         let mut answer = Vec::new();

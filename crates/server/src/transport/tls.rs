@@ -57,7 +57,7 @@ pub(super) struct TlsStream<S> {
     sent: usize,
     /// The peer's close_notify has arrived, or its end of the stream: reads return 0.
     read_closed: bool,
-    /// Our close_notify is queued (or could not be, the session having failed).
+    /// Our close_notify is queued.
     close_queued: bool,
     /// The session failed (its alert is queued): nothing more is encrypted.
     failed: bool,

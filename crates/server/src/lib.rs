@@ -41,7 +41,6 @@ use parlance_web::{BodyPace, WebSettings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::endpoint::Endpoint;
@@ -171,8 +170,8 @@ impl Server {
             false => None,
         };
         let slot = certificate.as_ref().map(CertificateSlot::new);
-        let acceptor = match (&slot, config.sip.tls_listen) {
-            (Some(slot), Some(_)) => Some(TlsAcceptor::from(slot.server_config(&[])?)),
+        let sip_tls = match (&slot, config.sip.tls_listen) {
+            (Some(slot), Some(_)) => Some(slot.server_config(&[])?),
             _ => None,
         };
         // Bound early: the file service's URL names the port.
@@ -192,7 +191,7 @@ impl Server {
         );
         // Before anyone can connect: every later admin change may concern a live session.
         let changes_seen = store.last_access_change().await?;
-        let listeners = transport::bind_listeners(&config.sip, acceptor).await?;
+        let listeners = transport::bind_listeners(&config.sip, sip_tls).await?;
         let admin = match config.admin.listen {
             Some(addr) => Some(listen("admin (HTTP)", addr).await?),
             None => None,

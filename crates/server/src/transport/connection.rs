@@ -32,7 +32,8 @@ pub(super) struct Timeouts {
 
 /// Runs a connection until either side closes it: the returned future ends when both halves
 /// are done. Not an `async fn`: its future would keep room for the `stream` argument for the
-/// connection's whole life, after the split moved it out (over TLS some 1.2 KB).
+/// connection's whole life, after the split moved it out (over TLS some 1.2 KB). For the
+/// same reason the reader gets references: an `async fn` keeps its arguments twice.
 pub(super) fn run<S, D>(
     stream: S,
     conn: ConnHandle,
@@ -44,10 +45,10 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
     D: Dispatch,
 {
-    let (reader, writer) = tokio::io::split(stream);
+    let (mut reader, writer) = tokio::io::split(stream);
     let writer_task = tokio::spawn(write_loop(writer, conn.clone()));
     async move {
-        read_loop(reader, &conn, &*dispatch, limits, timeouts).await;
+        read_loop(&mut reader, &conn, &*dispatch, &limits, &timeouts).await;
         conn.close();
         Box::pin(dispatch.on_closed(&conn)).await;
         let _ = writer_task.await;
@@ -55,16 +56,16 @@ where
 }
 
 async fn read_loop<R, D>(
-    mut reader: R,
+    reader: &mut R,
     conn: &ConnHandle,
     dispatch: &D,
-    limits: Limits,
-    timeouts: Timeouts,
+    limits: &Limits,
+    timeouts: &Timeouts,
 ) where
     R: AsyncRead + Unpin,
     D: Dispatch,
 {
-    let mut decoder = Decoder::new(limits);
+    let mut decoder = Decoder::new(*limits);
     // Empty (no allocation) whenever no message is partly read: most connections are idle.
     let mut buf = BytesMut::new();
     let clock = &timeouts.clock;
@@ -85,7 +86,7 @@ async fn read_loop<R, D>(
             deadline = deadline.min(sign_in_by);
         }
         let read = tokio::select! {
-            r = read_some(&mut reader, &mut buf) => Ok(r),
+            r = read_some(reader, &mut buf) => Ok(r),
             () = clock.sleep_until(deadline) => Err(()),
             () = conn.closed() => return,
         };
@@ -167,7 +168,12 @@ where
     while let Some(batch) = conn.next_batch().await {
         // The bytes stay counted as queued until they are written: a peer that stops
         // reading stalls the write, and what arrives meanwhile fills its budget.
-        let written = writer.write_all(&batch).await;
+        // Flushed too: over TLS, records the socket had no room for wait in the stream.
+        let written = async {
+            writer.write_all(&batch).await?;
+            writer.flush().await
+        }
+        .await;
         conn.written(batch.len());
         if let Err(e) = written {
             tracing::debug!(conn = conn.id(), error = %e, "write failed");

@@ -6,21 +6,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::{Either, FutureExt, OptionFuture};
 use parlance_clock::Clock;
+use rustls::ServerConfig;
 use sip_proto::Limits;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 
 use super::connection::{self, Timeouts};
-use super::{ConnHandle, Connections, Dispatch, Transport};
+use super::tls;
+use super::{Connections, Dispatch, Transport};
 use crate::config::SipConfig;
 
 /// Bound listening sockets, before serving.
 pub struct Listeners {
     pub tcp: Option<TcpListener>,
-    pub tls: Option<(TcpListener, TlsAcceptor)>,
+    pub tls: Option<(TcpListener, Arc<ServerConfig>)>,
 }
 
 impl std::fmt::Debug for Listeners {
@@ -75,10 +77,10 @@ impl Listeners {
                 shutdown.clone(),
             ));
         }
-        if let Some((tls, acceptor)) = self.tls {
+        if let Some((tls, config)) = self.tls {
             tasks.spawn(accept_loop(
                 tls,
-                Some(acceptor),
+                Some(config),
                 ctx.clone(),
                 dispatch.clone(),
                 shutdown.clone(),
@@ -98,14 +100,14 @@ impl Listeners {
 
 pub async fn bind_listeners(
     config: &SipConfig,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ServerConfig>>,
 ) -> Result<Listeners, ListenError> {
     let tcp = match config.tcp_listen {
         Some(addr) => Some(listen("SIP over TCP", addr).await?),
         None => None,
     };
     let tls = match (config.tls_listen, tls) {
-        (Some(addr), Some(acceptor)) => Some((listen("SIP over TLS", addr).await?, acceptor)),
+        (Some(addr), Some(config)) => Some((listen("SIP over TLS", addr).await?, config)),
         _ => None,
     };
     Ok(Listeners { tcp, tls })
@@ -173,7 +175,7 @@ impl AcceptContext {
 
 async fn accept_loop<D: Dispatch>(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ServerConfig>>,
     ctx: Arc<AcceptContext>,
     dispatch: Arc<D>,
     mut shutdown: watch::Receiver<bool>,
@@ -211,74 +213,85 @@ async fn accept_loop<D: Dispatch>(
         }
         let _ = stream.set_nodelay(true);
         ctx.active.fetch_add(1, Ordering::SeqCst);
-        let (ctx, dispatch, tls) = (ctx.clone(), dispatch.clone(), tls.clone());
-        tokio::spawn(async move {
-            serve_stream(stream, peer, tls, &ctx, dispatch).await;
-            ctx.release(peer.ip());
-            ctx.active.fetch_sub(1, Ordering::SeqCst);
-        });
+        tokio::spawn(connection_task(
+            stream,
+            peer,
+            tls.clone(),
+            ctx.clone(),
+            dispatch.clone(),
+        ));
     }
 }
 
-async fn serve_stream<D: Dispatch>(
+/// A connection's task, from the accepted socket to its close.
+///
+/// Made of combinators rather than one `async` block: an `async` block or function keeps
+/// what it captured, and the arguments it was called with, for its whole life, beside
+/// whatever it moved them into. Every idle connection would hold the accepted socket
+/// twice over and each layer's arguments again. Here the opening (the TLS handshake) and
+/// the serving take turns in the same memory (`then`), and what the serving needs is held
+/// once.
+fn connection_task<D: Dispatch>(
     stream: TcpStream,
     peer: SocketAddr,
-    tls: Option<TlsAcceptor>,
-    ctx: &AcceptContext,
+    tls: Option<Arc<ServerConfig>>,
+    ctx: Arc<AcceptContext>,
     dispatch: Arc<D>,
-) {
-    let Ok(local) = stream.local_addr() else {
-        return;
-    };
-    let transport = if tls.is_some() {
-        Transport::Tls
-    } else {
-        Transport::Tcp
-    };
-    let conn = ctx
-        .connections
-        .register(peer, local, transport, ctx.config.write_queue_bytes);
-    tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
-    match tls {
-        None => {
-            connection::run(
-                stream,
-                conn.clone(),
-                dispatch,
-                ctx.limits,
-                ctx.timeouts.clone(),
-            )
-            .await
+) -> impl Future<Output = ()> + Send {
+    let opened = stream.local_addr().ok().map(|local| {
+        let transport = match tls {
+            Some(_) => Transport::Tls,
+            None => Transport::Tcp,
+        };
+        let conn = ctx
+            .connections
+            .register(peer, local, transport, ctx.config.write_queue_bytes);
+        tracing::debug!(conn = conn.id(), %peer, ?transport, "connection opened");
+        conn
+    });
+    let serving = opened.clone().map(|conn| {
+        let (limits, timeouts) = (ctx.limits, ctx.timeouts.clone());
+        match tls {
+            None => Either::Left(connection::run(stream, conn, dispatch, limits, timeouts)),
+            Some(config) => Either::Right(
+                handshake(config, stream, peer, ctx.handshake)
+                    .then(move |opened| {
+                        OptionFuture::from(opened.map(|tls_stream| {
+                            connection::run(tls_stream, conn, dispatch, limits, timeouts)
+                        }))
+                    })
+                    .map(drop),
+            ),
         }
-        Some(acceptor) => serve_tls(acceptor, stream, conn.clone(), dispatch, ctx).await,
-    }
-    ctx.connections.unregister(conn.id());
-    tracing::debug!(conn = conn.id(), %peer, "connection closed");
+    });
+    OptionFuture::from(serving).map(move |_| {
+        if let Some(conn) = opened {
+            ctx.connections.unregister(conn.id());
+            tracing::debug!(conn = conn.id(), %peer, "connection closed");
+        }
+        ctx.release(peer.ip());
+        ctx.active.fetch_sub(1, Ordering::SeqCst);
+    })
 }
 
-/// The TLS handshake, within its time limit, then the connection.
-async fn serve_tls<D: Dispatch>(
-    acceptor: TlsAcceptor,
+/// The TLS handshake, within its time limit; `None` (logged) if it failed.
+async fn handshake(
+    config: Arc<ServerConfig>,
     stream: TcpStream,
-    conn: ConnHandle,
-    dispatch: Arc<D>,
-    ctx: &AcceptContext,
-) {
-    // Boxed: inline, the handshake's state would be part of the connection task's future
-    // for the connection's whole life. For the same reason `tls_stream` is a plain local,
-    // moved out before the next await: as a temporary of a `match` around that await, it
-    // would stay in the future too (some 1.2 KB).
-    let handshake = Box::pin(tokio::time::timeout(ctx.handshake, acceptor.accept(stream)));
-    let tls_stream = match handshake.await {
-        Ok(Ok(tls_stream)) => tls_stream,
+    peer: SocketAddr,
+    limit: Duration,
+) -> Option<tls::TlsStream<TcpStream>> {
+    // Boxed: the handshake's state is larger than the serving's, and would set the size of
+    // the connection's task for its whole life.
+    match Box::pin(tokio::time::timeout(limit, tls::accept(stream, config))).await {
+        Ok(Ok(tls_stream)) => Some(tls_stream),
         Ok(Err(e)) => {
-            tracing::info!(peer = %conn.peer(), error = %e, "TLS handshake failed");
-            return;
+            tracing::info!(%peer, error = %e, "TLS handshake failed");
+            None
         }
         Err(_) => {
-            tracing::info!(peer = %conn.peer(), "TLS handshake timed out");
-            return;
+            tracing::info!(%peer, "TLS handshake timed out");
+            None
         }
-    };
-    connection::run(tls_stream, conn, dispatch, ctx.limits, ctx.timeouts.clone()).await;
+    }
 }

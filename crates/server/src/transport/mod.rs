@@ -6,6 +6,7 @@
 
 mod connection;
 mod listener;
+mod tls;
 
 use std::collections::HashMap;
 use std::future::Future;

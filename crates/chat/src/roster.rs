@@ -58,15 +58,10 @@ struct RoomRoster {
     present: BTreeMap<SessionId, Present>,
     /// Sessions per principal present: the distinct count without walking the roster.
     principals: HashMap<i64, usize>,
-    /// Sessions to deliver to, rebuilt only when the roster changes: a message to a
-    /// large room costs no allocation per member.
-    targets: Arc<[SessionId]>,
-}
-
-impl RoomRoster {
-    fn rebuild(&mut self) {
-        self.targets = self.present.keys().copied().collect();
-    }
+    /// Sessions to deliver to, built when first asked for since the roster last changed:
+    /// a message to a large room costs no allocation per member, and a crowd arriving
+    /// (thousands of joins before anyone posts) does not copy the roster at every join.
+    targets: Option<Arc<[SessionId]>>,
 }
 
 impl Rosters {
@@ -156,7 +151,7 @@ impl Rosters {
         roster
             .present
             .insert(session, Present { principal, manager });
-        roster.rebuild();
+        roster.targets = None;
         first
     }
 
@@ -175,7 +170,7 @@ impl Rosters {
         let Some(left) = roster.present.remove(&session) else {
             return false;
         };
-        roster.rebuild();
+        roster.targets = None;
         let sessions = roster.principals.entry(left.principal.id).or_default();
         *sessions = sessions.saturating_sub(1);
         let gone = *sessions == 0;
@@ -218,11 +213,13 @@ impl Rosters {
             .is_some_and(|r| r.present.contains_key(&session))
     }
 
-    pub fn targets(&self, room: i64) -> Arc<[SessionId]> {
-        self.rooms
-            .get(&room)
-            .map(|r| r.targets.clone())
-            .unwrap_or_else(|| Arc::from([]))
+    pub fn targets(&mut self, room: i64) -> Arc<[SessionId]> {
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return Arc::from([]);
+        };
+        r.targets
+            .get_or_insert_with(|| r.present.keys().copied().collect())
+            .clone()
     }
 
     /// The distinct principals present on every node, managers flagged, in a stable order.

@@ -208,7 +208,7 @@ async fn enter(
 
 /// Sessions in the room that belong to other principals.
 fn others(chat: &ChatService, room: i64, principal: &Principal) -> Vec<SessionId> {
-    let rosters = chat.rosters();
+    let mut rosters = chat.rosters();
     let targets = rosters.targets(room);
     targets
         .iter()

@@ -656,9 +656,18 @@ async fn roles_are_granted_listed_and_revoked() {
         };
         let alice_in_lobby = standing(&lobby, alice).await.unwrap();
         assert_eq!(alice_in_lobby.roles, [Role::Member, Role::Manager]);
-        assert_eq!(alice_in_lobby.info, store.room_by_id(lobby.id).await.unwrap().unwrap());
-        assert!(alice_in_lobby.in_scope, "a category without scope lists: everyone");
-        assert_eq!(standing(&lobby, bob).await.unwrap().roles, [Role::Presenter]);
+        assert_eq!(
+            alice_in_lobby.info,
+            store.room_by_id(lobby.id).await.unwrap().unwrap()
+        );
+        assert!(
+            alice_in_lobby.in_scope,
+            "a category without scope lists: everyone"
+        );
+        assert_eq!(
+            standing(&lobby, bob).await.unwrap().roles,
+            [Role::Presenter]
+        );
         assert!(standing(&other, alice).await.unwrap().roles.is_empty());
         let shouted = store
             .room_standing(&lobby.guid.to_uppercase(), alice)
@@ -793,7 +802,10 @@ async fn category_scope_allows_and_denies() {
         let elsewhere = category(store, "Engineering").await;
         let rooms = &[
             store.add_room(&new_room(cat.id, "Pipeline")).await.unwrap(),
-            store.add_room(&new_room(elsewhere.id, "Builds")).await.unwrap(),
+            store
+                .add_room(&new_room(elsewhere.id, "Builds"))
+                .await
+                .unwrap(),
         ];
         let in_scope = |category_id: i64| async move {
             let room = rooms.iter().find(|r| r.category_id == category_id).unwrap();

@@ -2,8 +2,8 @@
 //! Every action that compliance must see writes its outbox row in its own transaction;
 //! a history read writes its row beside the read (a read has no transaction to share).
 
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 use super::SqliteStore;
 use super::changes::record_change;

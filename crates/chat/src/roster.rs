@@ -423,6 +423,28 @@ mod tests {
         assert!(!r.is_outside(11), "closed sessions are forgotten");
     }
 
+    #[test]
+    fn the_delivery_list_follows_every_join_and_part_once_asked_for() {
+        let mut r = Rosters::default();
+        let room = "ma-chan://example.test/g";
+        r.open(10, alice(), false);
+        r.open(11, present(2, false).principal, false);
+        assert!(r.targets(7).is_empty());
+        r.join(7, room, 10, false);
+        assert_eq!(&*r.targets(7), &[10]);
+        r.join(7, room, 11, false);
+        assert_eq!(
+            &*r.targets(7),
+            &[10, 11],
+            "a list asked for before is not kept"
+        );
+        r.part(7, 10);
+        assert_eq!(&*r.targets(7), &[11]);
+        r.join(7, room, 10, false);
+        r.close(11);
+        assert_eq!(&*r.targets(7), &[10]);
+    }
+
     /// Principal `id` present through another node; 1 is alice.
     fn present(id: i64, manager: bool) -> Present {
         let principal = match id {

@@ -320,15 +320,16 @@ impl ChatService {
 
     /// The room a `ma-chan:` URI names, if it is in our domain and exists.
     async fn room_by_uri(&self, uri: &str) -> Result<Option<RoomInfo>, ChatError> {
-        let Some(rest) = uri.strip_prefix(xccos::CHANNEL_SCHEME) else {
+        let Some(guid) = self.room_guid(uri) else {
             return Ok(None);
         };
-        let Some((domain, guid)) = rest.split_once('/') else {
-            return Ok(None);
-        };
-        if !domain.eq_ignore_ascii_case(&self.settings.domain) || guid.is_empty() {
-            return Ok(None);
-        }
         Ok(self.store.room_by_guid(guid).await?)
+    }
+
+    /// The GUID of a `ma-chan:` URI of our domain.
+    fn room_guid<'u>(&self, uri: &'u str) -> Option<&'u str> {
+        let rest = uri.strip_prefix(xccos::CHANNEL_SCHEME)?;
+        let (domain, guid) = rest.split_once('/')?;
+        (domain.eq_ignore_ascii_case(&self.settings.domain) && !guid.is_empty()).then_some(guid)
     }
 }

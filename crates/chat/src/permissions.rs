@@ -108,6 +108,27 @@ impl ChatService {
     ) -> Result<Standing, ChatError> {
         Ok(Standing::of(&self.store, info, principal.id).await?)
     }
+
+    /// The room a `ma-chan:` URI names (in our domain, existing) and the principal's
+    /// standing there, in one read: what [`ChatService::room_by_uri`] and
+    /// [`ChatService::standing`] give, for the commands every member sends.
+    pub(crate) async fn room_and_standing(
+        &self,
+        uri: &str,
+        principal: &Principal,
+    ) -> Result<Option<(RoomInfo, Standing)>, ChatError> {
+        let Some(guid) = self.room_guid(uri) else {
+            return Ok(None);
+        };
+        let found = self.store.room_standing(guid, principal.id).await?;
+        Ok(found.map(|s| {
+            let standing = Standing {
+                roles: s.roles,
+                in_scope: s.in_scope,
+            };
+            (s.info, standing)
+        }))
+    }
 }
 
 /// What the server knows about one principal and one room.

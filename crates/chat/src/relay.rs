@@ -294,7 +294,7 @@ impl ChatService {
     /// Tells this node's sessions in a room that a user of another node is there (or has
     /// the role `manager` now), unless the room is crowded.
     fn notify_join(&self, room: i64, user: &str, manager: bool) {
-        let rosters = self.rosters();
+        let mut rosters = self.rosters();
         if rosters.user_count(room) > self.settings.participant_update_limit {
             return;
         }

@@ -58,15 +58,10 @@ struct RoomRoster {
     present: BTreeMap<SessionId, Present>,
     /// Sessions per principal present: the distinct count without walking the roster.
     principals: HashMap<i64, usize>,
-    /// Sessions to deliver to, rebuilt only when the roster changes: a message to a
-    /// large room costs no allocation per member.
-    targets: Arc<[SessionId]>,
-}
-
-impl RoomRoster {
-    fn rebuild(&mut self) {
-        self.targets = self.present.keys().copied().collect();
-    }
+    /// Sessions to deliver to, built when first asked for since the roster last changed:
+    /// a message to a large room costs no allocation per member, and a crowd arriving
+    /// (thousands of joins before anyone posts) does not copy the roster at every join.
+    targets: Option<Arc<[SessionId]>>,
 }
 
 impl Rosters {
@@ -156,7 +151,7 @@ impl Rosters {
         roster
             .present
             .insert(session, Present { principal, manager });
-        roster.rebuild();
+        roster.targets = None;
         first
     }
 
@@ -175,7 +170,7 @@ impl Rosters {
         let Some(left) = roster.present.remove(&session) else {
             return false;
         };
-        roster.rebuild();
+        roster.targets = None;
         let sessions = roster.principals.entry(left.principal.id).or_default();
         *sessions = sessions.saturating_sub(1);
         let gone = *sessions == 0;
@@ -218,11 +213,13 @@ impl Rosters {
             .is_some_and(|r| r.present.contains_key(&session))
     }
 
-    pub fn targets(&self, room: i64) -> Arc<[SessionId]> {
-        self.rooms
-            .get(&room)
-            .map(|r| r.targets.clone())
-            .unwrap_or_else(|| Arc::from([]))
+    pub fn targets(&mut self, room: i64) -> Arc<[SessionId]> {
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return Arc::from([]);
+        };
+        r.targets
+            .get_or_insert_with(|| r.present.keys().copied().collect())
+            .clone()
     }
 
     /// The distinct principals present on every node, managers flagged, in a stable order.
@@ -424,6 +421,28 @@ mod tests {
         assert_eq!(r.user_count(7), 0);
         assert!(r.targets(7).is_empty());
         assert!(!r.is_outside(11), "closed sessions are forgotten");
+    }
+
+    #[test]
+    fn the_delivery_list_follows_every_join_and_part_once_asked_for() {
+        let mut r = Rosters::default();
+        let room = "ma-chan://example.test/g";
+        r.open(10, alice(), false);
+        r.open(11, present(2, false).principal, false);
+        assert!(r.targets(7).is_empty());
+        r.join(7, room, 10, false);
+        assert_eq!(&*r.targets(7), &[10]);
+        r.join(7, room, 11, false);
+        assert_eq!(
+            &*r.targets(7),
+            &[10, 11],
+            "a list asked for before is not kept"
+        );
+        r.part(7, 10);
+        assert_eq!(&*r.targets(7), &[11]);
+        r.join(7, room, 10, false);
+        r.close(11);
+        assert_eq!(&*r.targets(7), &[10]);
     }
 
     /// Principal `id` present through another node; 1 is alice.

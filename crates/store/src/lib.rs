@@ -74,8 +74,8 @@ use history::{
 use nodes::{Lease, Load, Node};
 use retention::{HoldTarget, LegalHold, Purged, RetainedRoom};
 use rooms::{
-    Category, CategoryUpdate, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate,
-    ScopeEntry, TextKind,
+    Category, CategoryUpdate, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomStanding,
+    RoomUpdate, ScopeEntry, TextKind,
 };
 use signed_in::SignedIn;
 
@@ -596,6 +596,17 @@ impl Store {
 
     pub async fn room_by_guid(&self, guid: &str) -> Result<Option<RoomInfo>> {
         engine!(self, s => s.room_by_guid(guid).await)
+    }
+
+    /// The room of a GUID with the principal's roles there and whether it is inside the
+    /// category's scope: [`Store::room_by_guid`], [`Store::roles_of`] and
+    /// [`Store::in_scope`] in one query.
+    pub async fn room_standing(
+        &self,
+        guid: &str,
+        principal_id: i64,
+    ) -> Result<Option<RoomStanding>> {
+        engine!(self, s => s.room_standing(guid, principal_id).await)
     }
 
     pub async fn find_room(&self, guid_or_name: &str) -> Result<Option<RoomInfo>> {

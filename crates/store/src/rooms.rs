@@ -133,6 +133,17 @@ impl RoomInfo {
     }
 }
 
+/// A room and what one principal holds there: its roles and whether it is inside the
+/// category's scope, the facts a permission check judges. Read in one query, for the
+/// commands every member sends (a join), where three would cost three round trips.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomStanding {
+    pub info: RoomInfo,
+    /// The principal's roles in the room, in order.
+    pub roles: Vec<Role>,
+    pub in_scope: bool,
+}
+
 /// A role holder of a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleHolder {

@@ -15,7 +15,7 @@ use crate::history::{ComplianceEvent, StoredMessage};
 use crate::installation::Installation;
 use crate::nodes::{Lease, Load, Node};
 use crate::retention::{HoldTarget, LegalHold};
-use crate::rooms::{Behavior, Category, Privacy, Room, RoomInfo};
+use crate::rooms::{Behavior, Category, Privacy, Role, Room, RoomInfo, RoomStanding};
 
 /// A row's columns by name. A column missing or of another type is a query that does not
 /// match the schema, a bug: it panics, as sqlx's `Row::get` does.
@@ -93,6 +93,23 @@ fn prefixed_category(r: &impl Columns, prefix: &str) -> Category {
         file_post: r.flag(&c("file_post")),
         invitations: r.flag(&c("invitations")),
         logged: r.flag(&c("logged")),
+    }
+}
+
+/// A room as [`room_info`] reads it, with the principal's roles (`roles`: their names
+/// joined by commas, `NULL` for none) and whether it is in the category's scope (`in_scope`).
+pub(crate) fn room_standing(r: &impl Columns) -> RoomStanding {
+    let list = r.opt_text("roles");
+    let mut roles: Vec<Role> = list
+        .iter()
+        .flat_map(|list| list.split(','))
+        .filter_map(|role| role.parse().ok())
+        .collect();
+    roles.sort();
+    RoomStanding {
+        info: room_info(r),
+        roles,
+        in_scope: r.flag("in_scope"),
     }
 }
 

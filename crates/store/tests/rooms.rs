@@ -650,6 +650,41 @@ async fn roles_are_granted_listed_and_revoked() {
             store.roles_of(other.id, alice).await.unwrap().is_empty(),
             "roles belong to one room"
         );
+        let standing = |room: &Room, principal| {
+            let guid = room.guid.clone();
+            async move { store.room_standing(&guid, principal).await.unwrap() }
+        };
+        let alice_in_lobby = standing(&lobby, alice).await.unwrap();
+        assert_eq!(alice_in_lobby.roles, [Role::Member, Role::Manager]);
+        assert_eq!(
+            alice_in_lobby.info,
+            store.room_by_id(lobby.id).await.unwrap().unwrap()
+        );
+        assert!(
+            alice_in_lobby.in_scope,
+            "a category without scope lists: everyone"
+        );
+        assert_eq!(
+            standing(&lobby, bob).await.unwrap().roles,
+            [Role::Presenter]
+        );
+        assert!(standing(&other, alice).await.unwrap().roles.is_empty());
+        let shouted = store
+            .room_standing(&lobby.guid.to_uppercase(), alice)
+            .await
+            .unwrap();
+        assert_eq!(
+            shouted.map(|s| s.info.room.id),
+            Some(lobby.id),
+            "a GUID is found whatever its case, as by room_by_guid"
+        );
+        assert!(
+            store
+                .room_standing("00000000-0000-0000-0000-000000000000", alice)
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         let mut holders = store.role_holders(lobby.id).await.unwrap();
         holders.sort_by_key(|h| (h.uri.clone(), h.role));
@@ -765,10 +800,24 @@ async fn category_scope_allows_and_denies() {
         let carol = user(store, "carol").await;
         let cat = category(store, "Sales").await;
         let elsewhere = category(store, "Engineering").await;
+        let rooms = &[
+            store.add_room(&new_room(cat.id, "Pipeline")).await.unwrap(),
+            store
+                .add_room(&new_room(elsewhere.id, "Builds"))
+                .await
+                .unwrap(),
+        ];
         let in_scope = |category_id: i64| async move {
+            let room = rooms.iter().find(|r| r.category_id == category_id).unwrap();
             let mut who = Vec::new();
             for (name, id) in [("alice", alice), ("bob", bob), ("carol", carol)] {
-                if store.in_scope(category_id, id).await.unwrap() {
+                let scoped = store.in_scope(category_id, id).await.unwrap();
+                let standing = store.room_standing(&room.guid, id).await.unwrap().unwrap();
+                assert_eq!(
+                    standing.in_scope, scoped,
+                    "a room's standing reads its category's scope, for {name}"
+                );
+                if scoped {
                     who.push(name);
                 }
             }

@@ -100,10 +100,9 @@ async fn enter(
     ids: &mut HashMap<String, u64>,
     batch: Option<&mut Vec<Joined>>,
 ) -> Result<Result<(), ResponseCode>, ChatError> {
-    let Some(info) = chat.room_by_uri(&chanid.uri()).await? else {
+    let Some((info, standing)) = chat.room_and_standing(&chanid.uri(), principal).await? else {
         return Ok(Err(ResponseCode::NoSuchNode));
     };
-    let standing = chat.standing(&info, principal).await?;
     let access = standing.on(&info);
     if !access.can_join() {
         return Ok(Err(access.refusal()));
@@ -209,7 +208,7 @@ async fn enter(
 
 /// Sessions in the room that belong to other principals.
 fn others(chat: &ChatService, room: i64, principal: &Principal) -> Vec<SessionId> {
-    let rosters = chat.rosters();
+    let mut rosters = chat.rosters();
     let targets = rosters.targets(room);
     targets
         .iter()

@@ -134,7 +134,9 @@ impl FrontEnd {
 
     /// Refuses a disabled account after it proved its password (so that only its owner
     /// learns that it is disabled), and closes the connection: an NTLM association made
-    /// on it must not serve anything else.
+    /// on it must not serve anything else. Refuses an address with no account: one from a
+    /// trusted network, which proved nothing, or one removed since it proved its password.
+    /// The one read of the account a sign-in makes.
     async fn account_enabled(&self, conn: &ConnHandle, req: &Request, aor: &str) -> bool {
         match self.store.user(aor).await {
             Ok(Some(user)) if user.disabled => {
@@ -143,7 +145,12 @@ impl FrontEnd {
                 conn.close();
                 false
             }
-            Ok(_) => true,
+            Ok(Some(_)) => true,
+            Ok(None) => {
+                tracing::info!(conn = conn.id(), %aor, "REGISTER for an address without an account");
+                self.reply(conn, req, 404, Some("Unknown User"));
+                false
+            }
             Err(e) => {
                 tracing::error!(error = %e, "user lookup failed");
                 self.reply(conn, req, 500, None);
@@ -165,20 +172,10 @@ impl FrontEnd {
     /// Authenticates a REGISTER for `aor`. On failure the answer has been sent.
     async fn authenticate(&self, conn: &ConnHandle, req: &Request, aor: &str) -> bool {
         let ip = conn.peer().ip();
+        // Trusted without a password: whether the account exists is asked next, by
+        // `account_enabled`, with whether it is disabled.
         if self.settings.trusted.contains(ip) {
-            return match self.store.user(aor).await {
-                Ok(Some(_)) => true,
-                Ok(None) => {
-                    tracing::info!(conn = conn.id(), %aor, "REGISTER from trusted network for unknown user");
-                    self.reply(conn, req, 404, Some("Unknown User"));
-                    false
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "user lookup failed");
-                    self.reply(conn, req, 500, None);
-                    false
-                }
-            };
+            return true;
         }
         if let Some(wait) = self.throttle.check(aor, ip) {
             self.throttled(conn, req, aor, wait);

@@ -419,6 +419,12 @@ impl PgStore {
 }
 
 /// The pool for reads and writes, and the options the search pool connects with.
+///
+/// Every pool here keeps sqlx's check before lending a connection (`test_before_acquire`,
+/// on by default; the SQLite engine turns it off): a connection to PostgreSQL dies with a
+/// server restart, a failover or the network between, and the ping finds a dead one and
+/// replaces it, where a statement sent on it would fail the client's request. It costs a
+/// round trip to the database per statement's acquire, the price of surviving that.
 async fn connect(url: &str) -> Result<(PgPool, PgConnectOptions)> {
     let options: PgConnectOptions = url.parse()?;
     let pool = PgPoolOptions::new()

@@ -1,6 +1,7 @@
 //! Compliance bookkeeping that spans events rather than recording one: open joins, and the
 //! exporter's cursor, reads and pruning.
 
+use sqlx::sqlite::SqliteConnection;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
@@ -79,7 +80,7 @@ pub(super) async fn close_joins(
 /// Appends a join or part row of a session of `node` to the outbox; `place` is the room
 /// and the principal.
 pub(super) async fn session_event(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     kind: ComplianceKind,
     (room_id, principal_id): (i64, i64),
     node: Option<&str>,
@@ -96,7 +97,7 @@ pub(super) async fn session_event(
     .bind(content)
     .bind(at)
     .bind(node)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await
     .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
     Ok(())

@@ -2,8 +2,8 @@
 //! Every action that compliance must see writes its outbox row in its own transaction;
 //! a history read writes its row beside the read (a read has no transaction to share).
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 use super::SqliteStore;
 use super::changes::record_change;
@@ -398,7 +398,11 @@ impl SqliteStore {
         Ok(messages)
     }
 
-    /// Records a join or part (or any event without its own row) for compliance.
+    /// Records a join or part (or any event without its own row) for compliance. One row is
+    /// one statement, a transaction of its own: every member's join and part writes one,
+    /// and without a `BEGIN` and a `COMMIT` around it the writer's thread is handed one
+    /// command instead of three. Being a write from its first step, the statement waits
+    /// for SQLite's lock in the busy handler like `BEGIN IMMEDIATE` ([`SqliteStore::begin_write`]).
     pub async fn record_event(
         &self,
         kind: ComplianceKind,
@@ -407,7 +411,8 @@ impl SqliteStore {
         content: &str,
         at: i64,
     ) -> Result<()> {
-        self.record_events(kind, &[room_id], principal_id, content, at)
+        let mut conn = self.writes.acquire().await?;
+        self.event_row(&mut conn, kind, room_id, principal_id, content, at)
             .await
     }
 
@@ -422,15 +427,29 @@ impl SqliteStore {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for room_id in room_ids {
-            if kind.is_session() {
-                let (place, node) = ((*room_id, principal_id), self.node.as_deref());
-                session_event(&mut tx, kind, place, node, content, at).await?;
-            } else {
-                outbox(&mut tx, kind, *room_id, principal_id, None, content, at).await?;
-            }
+            self.event_row(&mut tx, kind, *room_id, principal_id, content, at)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Writes one compliance event on `conn`: a join or part names this handle's node.
+    async fn event_row(
+        &self,
+        conn: &mut SqliteConnection,
+        kind: ComplianceKind,
+        room_id: i64,
+        principal_id: i64,
+        content: &str,
+        at: i64,
+    ) -> Result<()> {
+        if kind.is_session() {
+            let (place, node) = ((room_id, principal_id), self.node.as_deref());
+            session_event(conn, kind, place, node, content, at).await
+        } else {
+            outbox(conn, kind, room_id, principal_id, None, content, at).await
+        }
     }
 
     /// Compliance events after `after_id`, oldest first.
@@ -561,7 +580,7 @@ impl SqliteStore {
 
 /// Appends a compliance row inside the transaction of the action it records.
 pub(super) async fn outbox(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     kind: ComplianceKind,
     room_id: i64,
     principal_id: i64,
@@ -578,7 +597,7 @@ pub(super) async fn outbox(
     .bind(message_seq)
     .bind(content)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await
     .map_err(|e| foreign_key_as_not_found(e, "room or principal"))?;
     Ok(())

@@ -1,5 +1,7 @@
 //! Categories, rooms and roles on SQLite.
 
+use std::sync::LazyLock;
+
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
@@ -8,7 +10,8 @@ use crate::changes::ChangeKind;
 use crate::engine::{foreign_key_as_not_found, like_escape, unique_as_duplicate};
 use crate::error::{Result, StoreError};
 use crate::rooms::{
-    Category, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomUpdate, ScopeEntry,
+    Category, NewCategory, NewRoom, Role, RoleHolder, Room, RoomInfo, RoomStanding, RoomUpdate,
+    ScopeEntry,
 };
 use crate::rows;
 
@@ -19,6 +22,32 @@ const ROOM_INFO_SELECT: &str = "SELECT r.id, r.guid, r.category_id, r.name, r.de
      r.behavior, r.invitations, r.disabled, r.file_post, c.id AS c_id, c.guid AS c_guid, c.parent_id AS c_parent_id, \
      c.name AS c_name, c.description AS c_description, c.file_post AS c_file_post, \
      c.invitations AS c_invitations, c.logged AS c_logged FROM rooms r JOIN categories c ON c.id = r.category_id";
+
+/// Whether principal `?2` is inside the scope of the category whose id is `category`: not
+/// denied there, and allowed if the category has an allow list (without one, everyone is).
+fn in_scope_of(category: &str) -> String {
+    format!(
+        "(NOT EXISTS (SELECT 1 FROM category_scope s WHERE s.category_id = {category} AND s.principal_id = ?2 AND s.allow = 0) \
+          AND (NOT EXISTS (SELECT 1 FROM category_scope s WHERE s.category_id = {category} AND s.allow = 1) \
+               OR EXISTS (SELECT 1 FROM category_scope s WHERE s.category_id = {category} AND s.principal_id = ?2 AND s.allow = 1)))"
+    )
+}
+
+/// Category `?1`'s scope for principal `?2`.
+static IN_SCOPE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} AS in_scope", in_scope_of("?1")));
+
+/// The room of GUID `?1` with principal `?2`'s roles and scope, as `rows::room_standing`
+/// reads them.
+static ROOM_STANDING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT i.*, \
+           (SELECT group_concat(role) FROM room_roles rr WHERE rr.room_id = i.id AND rr.principal_id = ?2) AS roles, \
+           {} AS in_scope \
+         FROM ({ROOM_INFO_SELECT} WHERE r.guid = ?1 COLLATE NOCASE) i",
+        in_scope_of("i.c_id")
+    )
+});
 
 impl SqliteStore {
     /// The root category, created on first use.
@@ -144,23 +173,11 @@ impl SqliteStore {
     /// Whether the principal is inside the category's scope: not denied, and allowed when
     /// the category has an allow list.
     pub async fn in_scope(&self, category_id: i64, principal_id: i64) -> Result<bool> {
-        let row = sqlx::query(
-            "SELECT \
-               COALESCE(MAX(CASE WHEN principal_id = ?2 AND allow = 0 THEN 1 END), 0) AS denied, \
-               COALESCE(MAX(CASE WHEN principal_id = ?2 AND allow = 1 THEN 1 END), 0) AS allowed, \
-               COALESCE(MAX(allow), 0) AS has_allow_list \
-             FROM category_scope WHERE category_id = ?1",
-        )
-        .bind(category_id)
-        .bind(principal_id)
-        .fetch_one(&self.reads)
-        .await?;
-        let (denied, allowed, has_list): (i64, i64, i64) = (
-            row.get("denied"),
-            row.get("allowed"),
-            row.get("has_allow_list"),
-        );
-        Ok(denied == 0 && (has_list == 0 || allowed == 1))
+        Ok(sqlx::query_scalar(&IN_SCOPE)
+            .bind(category_id)
+            .bind(principal_id)
+            .fetch_one(&self.reads)
+            .await?)
     }
 
     pub async fn add_room(&self, new: &NewRoom<'_>) -> Result<Room> {
@@ -195,6 +212,20 @@ impl SqliteStore {
     pub async fn room_by_guid(&self, guid: &str) -> Result<Option<RoomInfo>> {
         self.room_where("r.guid = ? COLLATE NOCASE", RoomKey::Text(guid))
             .await
+    }
+
+    /// The room of a GUID, with what the principal holds there, in one query.
+    pub async fn room_standing(
+        &self,
+        guid: &str,
+        principal_id: i64,
+    ) -> Result<Option<RoomStanding>> {
+        let row = sqlx::query(&ROOM_STANDING)
+            .bind(guid)
+            .bind(principal_id)
+            .fetch_optional(&self.reads)
+            .await?;
+        Ok(row.as_ref().map(rows::room_standing))
     }
 
     /// A room by GUID or by (case-insensitive) name.

@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
+use parlance_tests::WAIT;
 use parlance_tests::admin::metric;
 use parlance_tests::files::{FileRoom, content};
 use parlance_tests::https::Reply;
-use parlance_tests::WAIT;
 use tokio::task::JoinHandle;
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -72,11 +72,18 @@ async fn an_upload_waits_while_chat_output_is_queued_and_goes_on_once_it_is_writ
     let upload = request(&f, Method::PUT, &token, data.clone()).await;
     until_waits(&f, 1.0).await;
     // The limit is 10 s on the server's clock, which the test does not move.
-    assert!(!upload.is_finished(), "the upload waits for the chat's output");
+    assert!(
+        !upload.is_finished(),
+        "the upload waits for the chat's output"
+    );
     backlog.drained();
     let reply = upload.await.unwrap();
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-    assert_eq!(metric(&f.s, AT_LIMIT).await, 0.0, "no wait ran to its limit");
+    assert_eq!(
+        metric(&f.s, AT_LIMIT).await,
+        0.0,
+        "no wait ran to its limit"
+    );
     let name = f.file_rows().await.pop().expect("the file's row").name;
     f.post_link(0, "data.bin", &name).await;
     let token = f.download_token(1, &name).await;
@@ -100,7 +107,10 @@ async fn a_transfer_waits_no_longer_than_the_limit_while_chat_output_stays_queue
     backlog.queued();
     let download = request(&f, Method::GET, &token, Vec::new()).await;
     until_waits(&f, waits_before + 1.0).await;
-    assert!(!download.is_finished(), "the download waits for the chat's output");
+    assert!(
+        !download.is_finished(),
+        "the download waits for the chat's output"
+    );
     f.s.clock.advance(LIMIT + Duration::from_secs(1));
     let reply = download.await.unwrap();
     assert_eq!(reply.status, StatusCode::OK);

@@ -178,8 +178,9 @@ impl Server {
             _ => None,
         };
         let metrics = Metrics::new();
-        // The connections count themselves in it while they have output queued; file
-        // transfers wait for it to empty.
+        // The connections count themselves in it while they have output queued, and the
+        // chat dialogs while their deliveries await answers; file transfers wait for it to
+        // empty.
         let output_backlog = OutputBacklog::new();
         // Bound early: the file service's URL names the port.
         let web = match &slot {
@@ -300,6 +301,7 @@ impl Server {
             chat_settings,
             bus,
             membership.lookup(),
+            output_backlog.clone(),
         )
         .await?;
         let settings = FrontEndSettings {
@@ -599,11 +601,13 @@ async fn start_groupchat(
     settings: ChatSettings,
     bus: Bus,
     lookup: Arc<pool::Lookup>,
+    backlog: OutputBacklog,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, failures) = Dialogs::new(
         clock.clone(),
         Duration::from_secs(config.chat.session_expires_secs),
         config.chat.max_sessions_per_user,
+        backlog,
     );
     let chat = ChatService::new(store, settings, dialogs.clone(), clock).await?;
     let chat = Arc::new(chat.with_bus(bus).with_lookup(lookup));

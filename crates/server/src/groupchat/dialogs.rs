@@ -18,6 +18,7 @@ use super::template::{DialogTemplate, Parts};
 use super::unanswered::{Unanswered, branch_stem, read_branch};
 use crate::ids::random_hex;
 use crate::transport::{ConnHandle, ConnId, SendError};
+use parlance_chat::backlog::OutputBacklog;
 
 /// Identifies a dialog: Call-ID and the client's tag (RFC 3261 §12; our own tag is unique
 /// per dialog, but clients always send theirs, and sipe matches on Call-ID).
@@ -54,7 +55,7 @@ struct Outgoing {
     sending: Mutex<Sending>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Sending {
     /// The CSeq of the dialog's last request from our side.
     cseq: u32,
@@ -130,6 +131,8 @@ pub struct Dialogs {
     clock: Clock,
     session_expires: Duration,
     max_per_principal: usize,
+    /// Counts the dialogs awaiting answers to their requests.
+    backlog: OutputBacklog,
     next_session: AtomicU64,
     state: Mutex<State>,
     failures: mpsc::UnboundedSender<(SessionId, Failure)>,
@@ -179,15 +182,18 @@ impl std::fmt::Debug for Dialogs {
 
 impl Dialogs {
     /// Also returns where dialogs that failed are reported, by session: only failures
-    /// travel there, not every answer.
+    /// travel there, not every answer. A dialog is counted in `backlog` while requests of
+    /// it await their answers.
     pub fn new(
         clock: Clock,
         session_expires: Duration,
         max_per_principal: usize,
+        backlog: OutputBacklog,
     ) -> (Arc<Dialogs>, mpsc::UnboundedReceiver<(SessionId, Failure)>) {
         let (failures, rx) = mpsc::unbounded_channel();
         let dialogs = Dialogs {
             clock,
+            backlog,
             session_expires,
             max_per_principal,
             next_session: AtomicU64::new(1),
@@ -261,7 +267,10 @@ impl Dialogs {
                 conn: conn.clone(),
                 stem,
                 template,
-                sending: Mutex::default(),
+                sending: Mutex::new(Sending {
+                    cseq: 0,
+                    unanswered: Unanswered::new(self.backlog.clone()),
+                }),
             }),
             principal: principal.to_owned(),
             local_tag: local_tag.to_owned(),

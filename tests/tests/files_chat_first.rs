@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
-use parlance_tests::{DOMAIN, WAIT};
 use parlance_tests::admin::metric;
 use parlance_tests::files::{FileRoom, content};
 use parlance_tests::https::Reply;
+use parlance_tests::{DOMAIN, WAIT};
 use tokio::task::JoinHandle;
 
 const LIMIT: Duration = Duration::from_secs(10);

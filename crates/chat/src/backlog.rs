@@ -1,14 +1,19 @@
-//! The chat's output still waiting to leave: how many connections have messages queued that
-//! their writer has not yet written. Work that must come after the chat (file transfers)
-//! reads it to give way while a room's fan-out is going out ([`OutputBacklog::idle_within`]).
+//! The chat's output still on its way: how many connections have messages queued that their
+//! writer has not yet written, and how many chat dialogs have deliveries their member has
+//! not yet answered. Work that must come after the chat (file transfers) reads it to give
+//! way while a room's fan-out is going out ([`OutputBacklog::idle_within`]). A delivery
+//! counts until it is answered, not only until it is written: the server writes a post's
+//! thousand deliveries in a few milliseconds, but the members still have to read, decrypt
+//! and answer them, and the server to read and match the answers, and that is the time a
+//! transfer's work (much of it in the kernel, out of any priority's reach) delays.
 //!
 //! It is kept where it changes for free. Each connection already counts its own queued
-//! bytes with an atomic add; a connection moves this server-wide count only when its own
-//! goes from nothing to something and back ([`OutputBacklog::queued`],
-//! [`OutputBacklog::drained`]): once per batch its writer takes, not once per message, and
-//! never a lock. A post to a thousand members moves it a thousand times up and as many
-//! down, next to the thousands of atomic adds the deliveries make anyway. Readers pay one
-//! atomic load.
+//! bytes with an atomic add, and each dialog its unanswered requests under a lock it
+//! holds anyway; they move this server-wide count only when their own goes from nothing to
+//! something and back ([`OutputBacklog::queued`], [`OutputBacklog::drained`]): once per
+//! batch a writer takes or per burst a member answers, never under a lock of its own. A
+//! post to a thousand members moves it a thousand times up and as many down, next to the
+//! thousands of atomic adds the deliveries make anyway. Readers pay one atomic load.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +22,8 @@ use std::time::Duration;
 use parlance_clock::Clock;
 use tokio::sync::Notify;
 
-/// Connections with output queued and not yet written, server-wide; cheap to clone.
+/// Connections with output queued and not yet written, and dialogs with deliveries not
+/// yet answered, server-wide; cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct OutputBacklog {
     inner: Arc<Inner>,
@@ -35,13 +41,14 @@ impl OutputBacklog {
         OutputBacklog::default()
     }
 
-    /// A connection's queue went from empty to holding something.
+    /// A connection's queue (or a dialog's unanswered requests) went from empty to holding
+    /// something.
     pub fn queued(&self) {
         self.inner.busy.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// A connection's queue emptied: written, or thrown away with its connection. Called
-    /// exactly once for each [`Self::queued`].
+    /// That emptied again: written or answered, or thrown away with its connection or
+    /// dialog. Called exactly once for each [`Self::queued`].
     pub fn drained(&self) {
         let before = self.inner.busy.fetch_sub(1, Ordering::AcqRel);
         debug_assert!(before > 0, "drained more often than queued");
@@ -51,13 +58,12 @@ impl OutputBacklog {
         }
     }
 
-    /// Whether some connection has output waiting.
+    /// Whether some output is on its way.
     pub fn is_busy(&self) -> bool {
         self.inner.busy.load(Ordering::Acquire) > 0
     }
 
-    /// Waits until no connection has output waiting, or until `limit` has passed on
-    /// `clock`. True when the backlog emptied, false when the limit ended the wait.
+    /// Waits until no output is on its way, or until `limit` has passed on `clock`. True when the backlog emptied, false when the limit ended the wait.
     pub async fn idle_within(&self, clock: &Clock, limit: Duration) -> bool {
         let deadline = clock.now() + limit;
         loop {

@@ -1,7 +1,8 @@
 //! File transfers give way to chat. Before each step of a transfer (a piece of an upload's
-//! body, a segment of a download, a SOAP call) the transfer waits while some connection
-//! has chat output queued and not yet written: a room's fan-out goes out first, and the
-//! transfers go on in the gaps between messages.
+//! body, a segment of a download, a SOAP call) the transfer waits while chat output is on
+//! its way ([`OutputBacklog`]: queued and not yet written, or delivered and not yet
+//! answered): a room's fan-out goes out first, and the transfers go on in the gaps between
+//! messages.
 //!
 //! Why waiting rather than a lower priority: the HTTPS threads already run at the lowest
 //! nice, and `SCHED_IDLE` did no better (BENCHMARKS.md, "Files (TLS)"). Most of what a
@@ -15,8 +16,8 @@
 //! sending. So the transfer simply does not take its next step while chat output waits.
 //!
 //! A transfer is never starved. Each wait ends after `limit` even if the backlog has not
-//! emptied (a member whose client stops reading keeps its connection in the backlog until
-//! its queue fills), and after a wait that ran to its limit, transfers go on for as long
+//! emptied (a member whose client stops reading or answering keeps the backlog busy until
+//! its queue fills or its dialog times out), and after a wait that ran to its limit, transfers go on for as long
 //! again without waiting: whatever the chat does, they keep at least half their time. With
 //! no chat output queued, a step pays one atomic load.
 

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use parlance_chat::backlog::OutputBacklog;
 use parlance_chat::{SessionId, Sink};
 use parlance_clock::Clock;
 use sip_proto::{Method, Request, ResponseMatch, name};
@@ -18,7 +19,6 @@ use super::template::{DialogTemplate, Parts};
 use super::unanswered::{Unanswered, branch_stem, read_branch};
 use crate::ids::random_hex;
 use crate::transport::{ConnHandle, ConnId, SendError};
-use parlance_chat::backlog::OutputBacklog;
 
 /// Identifies a dialog: Call-ID and the client's tag (RFC 3261 §12; our own tag is unique
 /// per dialog, but clients always send theirs, and sipe matches on Call-ID).

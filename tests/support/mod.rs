@@ -1,6 +1,7 @@
 //! Test support: a real server on 127.0.0.1 with a throw-away data directory, and a raw SIP
 //! client that writes bytes and reads framed messages over TCP or TLS.
 
+pub mod admin;
 pub mod browser;
 pub mod chat;
 pub mod files;

@@ -138,6 +138,9 @@ pub enum Scenario {
         /// The SOAP chunk in KiB (the `files` scenario's `--chunk-kb`).
         #[arg(long)]
         max_chunk_kb: Option<u64>,
+        /// `files.yield_to_chat_ms` (the `files` scenario's `--yield-to-chat-ms`).
+        #[arg(long)]
+        yield_to_chat_ms: Option<u64>,
         /// Where it listens and what it shares: a node of a pool (`pool-compare`).
         #[command(flatten)]
         placement: target::Placement,
@@ -249,12 +252,14 @@ pub async fn run(args: BenchArgs) -> Result<Option<Report>, BenchError> {
             unlimited_search,
             max_file_bytes,
             max_chunk_kb,
+            yield_to_chat_ms,
             placement,
         } => {
             let tuning = target::Tuning {
                 unlimited_search: *unlimited_search,
                 max_file_bytes: *max_file_bytes,
                 max_chunk_kb: *max_chunk_kb,
+                yield_to_chat_ms: *yield_to_chat_ms,
             };
             let lifetime = Duration::from_secs(*stop_after_secs);
             target::serve_child(server_data, lifetime, tuning, placement).await?;
@@ -384,6 +389,7 @@ pub async fn run_scenarios(env: &Env, scenario: &Scenario) -> Result<Report, Ben
                 upload_mb: 4,
                 chunk_kb: None,
                 upload_mb_per_s: None,
+                yield_to_chat_ms: None,
             };
             sections.push(files::run(env, &files).await?);
             let compliance = ComplianceArgs {

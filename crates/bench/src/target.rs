@@ -122,6 +122,8 @@ pub struct Tuning {
     pub max_file_bytes: Option<u64>,
     /// The chunk of `AppendChunk` and `DownloadChunk`, in KiB.
     pub max_chunk_kb: Option<u64>,
+    /// How long a file transfer's step waits for chat output, at most (0: never).
+    pub yield_to_chat_ms: Option<u64>,
 }
 
 /// A room quota no scenario reaches (the configuration's bound is 2^44 MiB).
@@ -140,6 +142,9 @@ impl Tuning {
         if let Some(kib) = self.max_chunk_kb {
             config.files.max_chunk_kb = kib;
         }
+        if let Some(ms) = self.yield_to_chat_ms {
+            config.files.yield_to_chat_ms = ms;
+        }
     }
 
     /// The same tuning as `serve-child` arguments.
@@ -153,6 +158,9 @@ impl Tuning {
         }
         if let Some(kib) = self.max_chunk_kb {
             args.extend(["--max-chunk-kb".to_owned(), kib.to_string()]);
+        }
+        if let Some(ms) = self.yield_to_chat_ms {
+            args.extend(["--yield-to-chat-ms".to_owned(), ms.to_string()]);
         }
         args
     }
@@ -427,11 +435,13 @@ mod tests {
             unlimited_search: true,
             max_file_bytes: Some(100_000_000),
             max_chunk_kb: Some(4096),
+            yield_to_chat_ms: Some(0),
         };
         let mut config = bench_config(Path::new("/d"));
         tuning.apply(&mut config);
         assert_eq!(config.files.max_file_size_kb, 97_657, "rounded up");
         assert_eq!(config.files.max_chunk_kb, 4096);
+        assert_eq!(config.files.yield_to_chat_ms, 0);
         assert_eq!(config.chat.searches_per_minute, u32::MAX);
         config.validate().expect("a valid configuration");
         assert_eq!(
@@ -441,7 +451,9 @@ mod tests {
                 "--max-file-bytes",
                 "100000000",
                 "--max-chunk-kb",
-                "4096"
+                "4096",
+                "--yield-to-chat-ms",
+                "0"
             ]
         );
         assert!(Tuning::default().child_args().is_empty());

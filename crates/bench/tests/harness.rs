@@ -360,6 +360,7 @@ async fn a_file_travels_byte_exact_every_way_and_uploads_run_while_a_room_chats(
         upload_mb: 1,
         chunk_kb: None,
         upload_mb_per_s: None,
+        yield_to_chat_ms: None,
     };
     let report = run_scenarios(&env(), &Scenario::Files(args))
         .await

@@ -6,6 +6,7 @@
 //! its public side in [`files`]: the web service checks the tokens the commands issue with
 //! a [`files::Transfers`] of its own.
 
+pub mod backlog;
 mod commands;
 pub mod files;
 pub mod manage;

@@ -33,6 +33,11 @@ pub struct Metrics {
     pub write_queue_drops: Counter,
     /// Sign-ins refused for a wrong password or an unknown account (SIP and web).
     pub auth_failures: Counter,
+    /// Steps of file transfers that waited for chat output to go out (be written and
+    /// answered) first.
+    pub file_transfer_waits: Counter,
+    /// Those waits that ended at their limit, the chat output still queued.
+    pub file_transfer_waits_at_limit: Counter,
     pub levels: Levels,
     registry: Arc<Registry>,
 }
@@ -82,6 +87,8 @@ impl Metrics {
             store_write_latency: latency_buckets(),
             write_queue_drops: Counter::default(),
             auth_failures: Counter::default(),
+            file_transfer_waits: Counter::default(),
+            file_transfer_waits_at_limit: Counter::default(),
             levels: Levels::default(),
             registry: Arc::default(),
         };
@@ -114,6 +121,20 @@ impl Metrics {
             "Sign-ins refused (wrong password or unknown account)",
             metrics.auth_failures.clone(),
         );
+        for (name, help, counter) in [
+            (
+                "file_transfer_waits",
+                "Steps of file transfers that waited for chat output to go out first",
+                &metrics.file_transfer_waits,
+            ),
+            (
+                "file_transfer_waits_at_limit",
+                "File transfer waits ended by files.yield_to_chat_ms, chat output still queued",
+                &metrics.file_transfer_waits_at_limit,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
         let l = &metrics.levels;
         for (transport, gauge) in [("tcp", &l.connections_tcp), ("tls", &l.connections_tls)] {
             registry

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parlance_bus::{Bus, BusError};
+use parlance_chat::backlog::OutputBacklog;
 use parlance_chat::files::{FileRefusal, FileSettings, Transfers};
 use parlance_chat::manage::{WEB_TICKET_PURPOSE, WebTicketKey};
 use parlance_chat::throttle::{Throttle, ThrottleLimits};
@@ -35,7 +36,7 @@ use parlance_files::{FileError, FileStore};
 use parlance_metrics::Metrics;
 use parlance_store::nodes::{Load, Node};
 use parlance_store::{LockFile, ServerKey, Store, StoreError};
-use parlance_web::files::Files;
+use parlance_web::files::{ChatFirst, Files};
 use parlance_web::manage::{Manage, SessionLimits};
 use parlance_web::{BodyPace, WebSettings};
 use tokio::net::TcpListener;
@@ -130,6 +131,7 @@ pub struct Server {
     /// The room-management application, when the HTTPS listener is on.
     manage: Option<Manage>,
     connections: Arc<Connections>,
+    output_backlog: OutputBacklog,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// Where the HTTPS listener runs; dropped after its task has ended.
@@ -174,12 +176,25 @@ impl Server {
             (Some(slot), Some(_)) => Some(slot.server_config(&[])?),
             _ => None,
         };
+        let metrics = Metrics::new();
+        // The connections count themselves in it while they have output queued, and the
+        // chat dialogs while their deliveries await answers; file transfers wait for it to
+        // empty.
+        let output_backlog = OutputBacklog::new();
         // Bound early: the file service's URL names the port.
         let web = match &slot {
             Some(slot) => {
                 // Uploads in progress on live nodes are theirs to finish.
                 let discard = others.is_empty();
-                prepare_web(&config, slot, &store, &key, discard, options.clock.clone()).await?
+                let chat_first = ChatFirst::new(
+                    output_backlog.clone(),
+                    options.clock.clone(),
+                    Duration::from_millis(config.files.yield_to_chat_ms),
+                    metrics.file_transfer_waits.clone(),
+                    metrics.file_transfer_waits_at_limit.clone(),
+                );
+                let clock = options.clock.clone();
+                prepare_web(&config, slot, &store, &key, discard, clock, chat_first).await?
             }
             None => None,
         };
@@ -205,7 +220,6 @@ impl Server {
             .await?,
         );
         let singletons = membership.singletons();
-        let metrics = Metrics::new();
         let (bus, incoming) = match &config.bus.url {
             Some(url) => {
                 let (bus, incoming) = Bus::connect(url, &config.domain, &node_id).await?;
@@ -249,7 +263,10 @@ impl Server {
             web_manager_internal: config.web_manager_url(https_port),
             web_manager_external: config.chat.web_manager_url_external.clone(),
         };
-        let connections = Arc::new(Connections::new(metrics.write_queue_drops.clone()));
+        let connections = Arc::new(Connections::new(
+            metrics.write_queue_drops.clone(),
+            output_backlog.clone(),
+        ));
         // A node of a pool forwards requests for what other nodes reach over the bus's NATS.
         let forwarder = match bus.client().cloned() {
             Some(nats) => Some(
@@ -283,6 +300,7 @@ impl Server {
             chat_settings,
             bus,
             membership.lookup(),
+            output_backlog.clone(),
         )
         .await?;
         let settings = FrontEndSettings {
@@ -486,6 +504,7 @@ impl Server {
             groupchat,
             store,
             connections,
+            output_backlog,
             shutdown,
             tasks,
             web_runtime,
@@ -520,6 +539,12 @@ impl Server {
 
     pub fn open_connections(&self) -> usize {
         self.connections.len()
+    }
+
+    /// The connections with output queued and not yet written, which file transfers give
+    /// way to.
+    pub fn output_backlog(&self) -> &OutputBacklog {
+        &self.output_backlog
     }
 
     /// Another node of the pool was declared dead: the sessions of its clients that this
@@ -575,11 +600,13 @@ async fn start_groupchat(
     settings: ChatSettings,
     bus: Bus,
     lookup: Arc<pool::Lookup>,
+    backlog: OutputBacklog,
 ) -> Result<Arc<GroupChat>, StartError> {
     let (dialogs, failures) = Dialogs::new(
         clock.clone(),
         Duration::from_secs(config.chat.session_expires_secs),
         config.chat.max_sessions_per_user,
+        backlog,
     );
     let chat = ChatService::new(store, settings, dialogs.clone(), clock).await?;
     let chat = Arc::new(chat.with_bus(bus).with_lookup(lookup));
@@ -641,7 +668,8 @@ struct Web {
 
 /// Binds the HTTPS listener and opens the file store, unless `[web]` says the listener is
 /// off. With `discard`, uploads an earlier run left in progress are forgotten here, their
-/// partial files and their rows, before any new upload can start.
+/// partial files and their rows, before any new upload can start. Transfers give way to
+/// the chat through `chat_first`.
 async fn prepare_web(
     config: &Config,
     certificate: &Arc<CertificateSlot>,
@@ -649,6 +677,7 @@ async fn prepare_web(
     key: &ServerKey,
     discard: bool,
     clock: Clock,
+    chat_first: ChatFirst,
 ) -> Result<Option<Web>, StartError> {
     let Some(addr) = config.web.listen else {
         return Ok(None);
@@ -684,6 +713,7 @@ async fn prepare_web(
             tokio::runtime::Handle::current(),
             file_store,
             config.files.max_uploads_per_user,
+            chat_first,
         ),
         file_settings,
     }))

@@ -81,6 +81,10 @@ pub struct FilesArgs {
     /// loopback goes).
     #[arg(long)]
     pub upload_mb_per_s: Option<f64>,
+    /// The server's `files.yield_to_chat_ms` (default: the server's default); 0 lets
+    /// transfers run without ever waiting for the chat.
+    #[arg(long)]
+    pub yield_to_chat_ms: Option<u64>,
 }
 
 /// The chat room without uploads and with them.
@@ -135,6 +139,7 @@ async fn measure(
     let tuning = Tuning {
         max_file_bytes: Some(size.max(upload_size) as u64),
         max_chunk_kb: args.chunk_kb,
+        yield_to_chat_ms: args.yield_to_chat_ms,
         ..Tuning::default()
     };
     let target = Target::start_with(&server_dir, env.in_process, env.lifetime, tuning).await?;
@@ -361,6 +366,11 @@ fn section(
                 "upload_mb_per_s",
                 args.upload_mb_per_s
                     .map_or(json!("unpaced"), |mb| json!(mb)),
+            ),
+            (
+                "yield_to_chat_ms",
+                args.yield_to_chat_ms
+                    .map_or(json!("default"), |ms| json!(ms)),
             ),
         ]),
         rows,

@@ -77,6 +77,10 @@ pub struct FilesConfig {
     pub max_tokens_per_user: u32,
     /// Uploads one user may have in progress at once.
     pub max_uploads_per_user: usize,
+    /// The longest a step of a file transfer waits for chat output queued on the
+    /// connections to go out first; 0: transfers never wait. After a wait this long,
+    /// transfers go on as long without waiting.
+    pub yield_to_chat_ms: u64,
 }
 
 impl Default for WebConfig {
@@ -117,6 +121,7 @@ impl Default for FilesConfig {
             token_lifetime_secs: 1800,
             max_tokens_per_user: 64,
             max_uploads_per_user: 4,
+            yield_to_chat_ms: 20,
         }
     }
 }

@@ -73,6 +73,7 @@ pub(super) async fn write(conn: ConnHandle, nats: Client, subject: String, heade
         if let Err(e) = sent {
             tracing::warn!(conn = conn.id(), error = %e, "pool: a remote flow's message was not published; flow closed");
             conn.close();
+            conn.discard_queued();
             return;
         }
     }
@@ -83,4 +84,5 @@ pub(super) async fn write(conn: ConnHandle, nats: Client, subject: String, heade
             .publish_with_headers(subject, headers, rest.into())
             .await;
     }
+    conn.discard_queued();
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use parlance_chat::backlog::OutputBacklog;
 use parlance_chat::{SessionId, Sink};
 use parlance_clock::Clock;
 use sip_proto::{Method, Request, ResponseMatch, name};
@@ -54,7 +55,7 @@ struct Outgoing {
     sending: Mutex<Sending>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Sending {
     /// The CSeq of the dialog's last request from our side.
     cseq: u32,
@@ -130,6 +131,8 @@ pub struct Dialogs {
     clock: Clock,
     session_expires: Duration,
     max_per_principal: usize,
+    /// Counts the dialogs awaiting answers to their requests.
+    backlog: OutputBacklog,
     next_session: AtomicU64,
     state: Mutex<State>,
     failures: mpsc::UnboundedSender<(SessionId, Failure)>,
@@ -179,15 +182,18 @@ impl std::fmt::Debug for Dialogs {
 
 impl Dialogs {
     /// Also returns where dialogs that failed are reported, by session: only failures
-    /// travel there, not every answer.
+    /// travel there, not every answer. A dialog is counted in `backlog` while requests of
+    /// it await their answers.
     pub fn new(
         clock: Clock,
         session_expires: Duration,
         max_per_principal: usize,
+        backlog: OutputBacklog,
     ) -> (Arc<Dialogs>, mpsc::UnboundedReceiver<(SessionId, Failure)>) {
         let (failures, rx) = mpsc::unbounded_channel();
         let dialogs = Dialogs {
             clock,
+            backlog,
             session_expires,
             max_per_principal,
             next_session: AtomicU64::new(1),
@@ -261,7 +267,10 @@ impl Dialogs {
                 conn: conn.clone(),
                 stem,
                 template,
-                sending: Mutex::default(),
+                sending: Mutex::new(Sending {
+                    cseq: 0,
+                    unanswered: Unanswered::new(self.backlog.clone()),
+                }),
             }),
             principal: principal.to_owned(),
             local_tag: local_tag.to_owned(),

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use parlance_chat::SessionId;
+use parlance_chat::backlog::OutputBacklog;
 use sip_proto::BRANCH_COOKIE;
 
 /// RFC 3261 Timer F (64 × T1): how long a non-INVITE client transaction waits.
@@ -32,20 +33,42 @@ pub(super) fn read_branch(branch: &str) -> Option<(SessionId, &str, u32)> {
 }
 
 /// The CSeqs of a dialog's requests that await their answers, with when each was sent.
-#[derive(Debug, Default)]
-pub(super) struct Unanswered(VecDeque<(u32, Instant)>);
+///
+/// A dialog awaiting answers is counted in the server's output backlog: a delivery is
+/// chat work under way until its member has it, and on the way the member's client reads,
+/// decrypts and parses it and the server reads and matches the answer. File transfers wait
+/// for that too ([`OutputBacklog`]). The count moves when the dialog's first request starts
+/// waiting and when its last is answered (or the dialog goes), not per delivery.
+#[derive(Debug)]
+pub(super) struct Unanswered {
+    waiting: VecDeque<(u32, Instant)>,
+    backlog: OutputBacklog,
+}
 
 impl Unanswered {
+    pub fn new(backlog: OutputBacklog) -> Unanswered {
+        Unanswered {
+            waiting: VecDeque::new(),
+            backlog,
+        }
+    }
+
     pub fn sent(&mut self, cseq: u32, at: Instant) {
-        self.0.push_back((cseq, at));
+        if self.waiting.is_empty() {
+            self.backlog.queued();
+        }
+        self.waiting.push_back((cseq, at));
     }
 
     /// The final answer to `cseq` came; whether it was awaited. Clients answer in order,
     /// so the search ends at the front.
     pub fn answered(&mut self, cseq: u32) -> bool {
-        match self.0.iter().position(|(c, _)| *c == cseq) {
+        match self.waiting.iter().position(|(c, _)| *c == cseq) {
             Some(i) => {
-                self.0.remove(i);
+                self.waiting.remove(i);
+                if self.waiting.is_empty() {
+                    self.backlog.drained();
+                }
                 true
             }
             None => false,
@@ -54,9 +77,18 @@ impl Unanswered {
 
     /// Whether the oldest has waited longer than [`ANSWER_WAIT`] at `now`.
     pub fn overdue(&self, now: Instant) -> bool {
-        self.0
+        self.waiting
             .front()
             .is_some_and(|(_, at)| now.saturating_duration_since(*at) > ANSWER_WAIT)
+    }
+}
+
+impl Drop for Unanswered {
+    /// A dialog that ends with requests unanswered leaves the backlog with them.
+    fn drop(&mut self) {
+        if !self.waiting.is_empty() {
+            self.backlog.drained();
+        }
     }
 }
 
@@ -86,10 +118,12 @@ mod tests {
     #[test]
     fn answers_are_taken_once_in_any_order_and_the_oldest_waits_longest() {
         let start = Instant::now();
-        let mut waiting = Unanswered::default();
+        let backlog = OutputBacklog::new();
+        let mut waiting = Unanswered::new(backlog.clone());
         for cseq in 1..=3 {
             waiting.sent(cseq, start + Duration::from_secs(u64::from(cseq)));
         }
+        assert!(backlog.is_busy(), "requests await their answers");
         assert!(waiting.answered(2));
         assert!(!waiting.answered(2), "an answer counts once");
         assert!(!waiting.answered(9), "nothing was sent with this CSeq");
@@ -97,10 +131,18 @@ mod tests {
         assert!(waiting.overdue(start + ANSWER_WAIT + Duration::from_millis(1001)));
         assert!(waiting.answered(1));
         assert!(!waiting.overdue(start + ANSWER_WAIT + Duration::from_secs(2)));
+        assert!(backlog.is_busy());
         assert!(waiting.answered(3));
         assert!(
             !waiting.overdue(start + Duration::from_secs(3600)),
             "nothing waits"
+        );
+        assert!(!backlog.is_busy(), "every request answered");
+        waiting.sent(4, start);
+        drop(waiting);
+        assert!(
+            !backlog.is_busy(),
+            "the dialog ended with a request unanswered"
         );
     }
 }

@@ -188,6 +188,7 @@ where
         writer.shutdown().await
     };
     let _ = tokio::time::timeout(FINAL_FLUSH, flush).await;
+    conn.discard_queued();
 }
 
 #[cfg(test)]

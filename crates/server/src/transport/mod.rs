@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
+use parlance_chat::backlog::OutputBacklog;
 use parlance_metrics::Counter;
 use sip_proto::{Message, Rejected, Request, Response};
 use tokio::sync::Notify;
@@ -76,6 +77,8 @@ struct ConnInner {
     queued: AtomicUsize,
     /// The most `queued` may reach; see [`ConnHandle::send_bytes`].
     queue_limit: usize,
+    /// Counts this connection while `queued` is above zero.
+    backlog: OutputBacklog,
     closed: AtomicBool,
     close: Notify,
     /// The address-of-record this connection authenticated as.
@@ -197,6 +200,9 @@ impl ConnHandle {
             self.close();
             return Err(SendError::QueueFull);
         }
+        if before == 0 {
+            self.inner.backlog.queued();
+        }
         let mut outbox = self.inner.outbox.lock().expect("outbox lock");
         let was_empty = outbox.is_empty();
         let start = outbox.len();
@@ -242,7 +248,18 @@ impl ConnHandle {
 
     /// The writer wrote `len` queued bytes to the socket.
     pub(crate) fn written(&self, len: usize) {
-        self.inner.queued.fetch_sub(len, Ordering::AcqRel);
+        if self.inner.queued.fetch_sub(len, Ordering::AcqRel) == len {
+            self.inner.backlog.drained();
+        }
+    }
+
+    /// The writer has stopped: whatever is still counted as queued will not be written
+    /// (it was flushed as far as a closing peer allowed, or not at all), and must not
+    /// keep the connection in the server's output backlog.
+    pub(crate) fn discard_queued(&self) {
+        if self.inner.queued.swap(0, Ordering::AcqRel) > 0 {
+            self.inner.backlog.drained();
+        }
     }
 
     pub fn close(&self) {
@@ -284,6 +301,16 @@ impl ConnHandle {
     }
 }
 
+impl Drop for ConnInner {
+    /// A message queued after the writer stopped (a send racing the close) is never
+    /// written either: the connection leaves the backlog when its last handle goes.
+    fn drop(&mut self) {
+        if *self.queued.get_mut() > 0 {
+            self.backlog.drained();
+        }
+    }
+}
+
 /// Every open connection, by id.
 #[derive(Debug, Default)]
 pub struct Connections {
@@ -294,13 +321,17 @@ pub struct Connections {
     remote: Mutex<HashMap<ConnId, ConnHandle>>,
     /// Handed to every connection, which counts its own drop.
     drops: Counter,
+    /// Handed to every connection, which is counted in it while it has output queued.
+    backlog: OutputBacklog,
 }
 
 impl Connections {
-    /// `drops` counts the connections closed because their write queue filled.
-    pub fn new(drops: Counter) -> Connections {
+    /// `drops` counts the connections closed because their write queue filled; `backlog`,
+    /// those with output queued and not yet written.
+    pub fn new(drops: Counter, backlog: OutputBacklog) -> Connections {
         Connections {
             drops,
+            backlog,
             ..Connections::default()
         }
     }
@@ -445,6 +476,7 @@ impl Connections {
                 ready: Notify::new(),
                 queued: AtomicUsize::new(0),
                 queue_limit,
+                backlog: self.backlog.clone(),
                 closed: AtomicBool::new(false),
                 close: Notify::new(),
                 identity: Mutex::new(None),
@@ -499,6 +531,39 @@ mod tests {
         }
         assert_eq!(conn.send_bytes(vec![b'a'; 1]), Err(SendError::QueueFull));
         assert!(conn.is_closed(), "a peer that does not read is dropped");
+    }
+
+    #[test]
+    fn a_connection_is_in_the_output_backlog_while_it_has_bytes_unwritten() {
+        let backlog = OutputBacklog::new();
+        let connections = Connections::new(Counter::default(), backlog.clone());
+        let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let (alice, bob) = (
+            connections.register(addr, addr, Transport::Tcp, 10_000),
+            connections.register(addr, addr, Transport::Tcp, 10_000),
+        );
+        alice.send_bytes(b"one ".to_vec()).unwrap();
+        bob.send_bytes(b"one ".to_vec()).unwrap();
+        let first = alice.take_queued();
+        alice.send_bytes(b"two".to_vec()).unwrap();
+        alice.written(first.len());
+        assert!(
+            backlog.is_busy(),
+            "alice's second message is not written yet"
+        );
+        alice.written(alice.take_queued().len());
+        bob.written(bob.take_queued().len());
+        assert!(!backlog.is_busy(), "everything written");
+        // A writer that stops leaves its unwritten bytes behind, and the backlog with them;
+        // so does a connection dropped with bytes queued after its writer stopped.
+        alice.send_bytes(b"three".to_vec()).unwrap();
+        alice.close();
+        alice.discard_queued();
+        assert!(!backlog.is_busy());
+        bob.send_bytes(b"four".to_vec()).unwrap();
+        connections.unregister(bob.id());
+        drop(bob);
+        assert!(!backlog.is_busy());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::STEP;
+use super::chat_first::ChatFirst;
 use super::refusal::Refusal;
 
 /// Bytes of answers read ahead, all downloads together: eleven chunks of the default
@@ -68,8 +69,15 @@ pub(crate) enum Taken {
 
 impl Next {
     /// Starts reading the `len` bytes (at least one) at `offset` ahead, if `budget` has room
-    /// for their answer; otherwise keeps the blob as it is.
-    pub(crate) fn read_ahead(blob: Blob, offset: u64, len: usize, budget: &Arc<Semaphore>) -> Next {
+    /// for their answer; otherwise keeps the blob as it is. Each step of the read waits its
+    /// turn after the chat.
+    pub(crate) fn read_ahead(
+        blob: Blob,
+        offset: u64,
+        len: usize,
+        budget: &Arc<Semaphore>,
+        chat_first: &Arc<ChatFirst>,
+    ) -> Next {
         let (writer, head) = StreamedChunk::new(len);
         let permit = u32::try_from(writer.answer_len())
             .ok()
@@ -78,8 +86,9 @@ impl Next {
             return Next::Blob(Box::new(blob));
         };
         let file_len = blob.len();
+        let chat_first = chat_first.clone();
         let task = tokio::spawn(async move {
-            let (blob, answer) = read(blob, offset, len, writer, head).await?;
+            let (blob, answer) = read(&chat_first, blob, offset, len, writer, head).await?;
             Ok(ReadAhead {
                 blob,
                 answer,
@@ -124,6 +133,7 @@ impl Next {
 /// The whole answer of the `len` bytes at `offset`, put together in one buffer of its
 /// exact length, after `head`.
 async fn read(
+    chat_first: &ChatFirst,
     mut blob: Blob,
     offset: u64,
     len: usize,
@@ -134,6 +144,7 @@ async fn read(
     let end = offset + len as u64;
     let mut at = offset;
     while at < end {
+        chat_first.turn().await;
         let want = usize::try_from(end - at).map_or(STEP, |left| left.min(STEP));
         let bytes = blob.read_at(at, want).await?;
         if bytes.is_empty() {
@@ -173,6 +184,17 @@ mod tests {
         (dir, blob, content)
     }
 
+    /// Steps that never wait for the chat.
+    fn no_wait() -> Arc<ChatFirst> {
+        Arc::new(ChatFirst::new(
+            parlance_chat::backlog::OutputBacklog::new(),
+            parlance_clock::Clock::default(),
+            std::time::Duration::ZERO,
+            parlance_metrics::Counter::default(),
+            parlance_metrics::Counter::default(),
+        ))
+    }
+
     fn answer(bytes: &[u8]) -> Vec<u8> {
         mgc::write_response(&mgc::Response::DownloadChunk(bytes.to_vec()))
     }
@@ -181,7 +203,7 @@ mod tests {
     async fn the_chunk_read_ahead_is_its_whole_answer_and_gives_its_budget_back() {
         let (dir, blob, content) = one_blob().await;
         let budget = budget();
-        let next = Next::read_ahead(blob, 1000, 200_000, &budget);
+        let next = Next::read_ahead(blob, 1000, 200_000, &budget, &no_wait());
         assert!(matches!(next, Next::Ahead(_)));
         assert_eq!(next.file_len(), content.len() as u64);
         let Taken::Answer(mut blob, ready) = next.take(1000, 200_000).await.unwrap() else {
@@ -202,7 +224,8 @@ mod tests {
     async fn another_chunk_gets_the_blob_to_read_from() {
         let (dir, blob, content) = one_blob().await;
         for (offset, len) in [(1000, 149_999), (1001, 150_000), (0, 10)] {
-            let next = Next::read_ahead(blob_again(&dir).await, 1000, 150_000, &budget());
+            let next =
+                Next::read_ahead(blob_again(&dir).await, 1000, 150_000, &budget(), &no_wait());
             let Taken::Blob(mut blob) = next.take(offset, len).await.unwrap() else {
                 panic!("{len} bytes at {offset} were not read ahead");
             };
@@ -221,7 +244,7 @@ mod tests {
         let (dir, blob, _) = one_blob().await;
         let small = Arc::new(Semaphore::new(100_000));
         assert!(matches!(
-            Next::read_ahead(blob, 0, 100_000, &small),
+            Next::read_ahead(blob, 0, 100_000, &small, &no_wait()),
             Next::Blob(_)
         ));
         assert_eq!(small.available_permits(), 100_000);

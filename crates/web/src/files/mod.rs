@@ -12,6 +12,7 @@
 //! first ([`Files::sweep`]).
 
 mod ahead;
+mod chat_first;
 mod downloads;
 mod plain;
 mod range;
@@ -31,6 +32,8 @@ use parlance_files::{Blob, FileError, FileStore};
 use parlance_store::files::{Direction, StoredFile};
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedMutexGuard, Semaphore};
+
+pub use self::chat_first::ChatFirst;
 
 use self::ahead::Next;
 use self::downloads::OpenBlobs;
@@ -56,15 +59,19 @@ struct Inner {
     ahead_budget: Arc<Semaphore>,
     /// What a SOAP request may hold: one chunk, base64-encoded, and its envelope.
     soap_limits: mgc::Limits,
+    /// Each step of a transfer waits its turn here.
+    chat_first: Arc<ChatFirst>,
 }
 
 impl Files {
-    /// `core` is the chat's runtime: the file records' store work runs there.
+    /// `core` is the chat's runtime: the file records' store work runs there. Transfers
+    /// give way to the chat through `chat_first`.
     pub fn new(
         transfers: Transfers,
         core: Handle,
         store: FileStore,
         max_uploads_per_user: usize,
+        chat_first: ChatFirst,
     ) -> Files {
         let soap_limits = mgc::Limits::for_chunk(transfers.settings().max_chunk_bytes);
         Files {
@@ -76,6 +83,7 @@ impl Files {
                 open_blobs: OpenBlobs::default(),
                 ahead_budget: ahead::budget(),
                 soap_limits,
+                chat_first: Arc::new(chat_first),
             }),
         }
     }
@@ -330,9 +338,11 @@ async fn to_completion<T: Send + 'static>(
 const STEP: usize = 64 * 1024;
 
 /// `len` bytes of a stored file from `start`, read a step at a time as hyper sends them:
-/// the body of a download, whichever API asked. Once all are read, the blob goes to
-/// `done`, which may keep it for the next part of the file.
+/// the body of a download, whichever API asked. Each step waits its turn after the chat
+/// ([`ChatFirst`]). Once all are read, the blob goes to `done`, which may keep it for the
+/// next part of the file.
 fn read_steps(
+    chat_first: Arc<ChatFirst>,
     blob: Blob,
     start: u64,
     len: u64,
@@ -340,22 +350,26 @@ fn read_steps(
 ) -> impl Stream<Item = Result<Bytes, FileError>> + Send + 'static {
     let end = start + len;
     let state = (blob, start, Some(done));
-    futures_util::stream::try_unfold(state, move |(mut blob, at, mut done)| async move {
-        if at >= end {
-            if let Some(done) = done.take() {
-                done(blob);
+    futures_util::stream::try_unfold(state, move |(mut blob, at, mut done)| {
+        let chat_first = chat_first.clone();
+        async move {
+            if at >= end {
+                if let Some(done) = done.take() {
+                    done(blob);
+                }
+                return Ok(None);
             }
-            return Ok(None);
+            chat_first.turn().await;
+            let want = usize::try_from(end - at).map_or(STEP, |left| left.min(STEP));
+            let bytes = blob.read_at(at, want).await.inspect_err(|e| {
+                tracing::warn!(error = %e, "download failed while reading the stored file");
+            })?;
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            let next = at + bytes.len() as u64;
+            Ok(Some((bytes, (blob, next, done))))
         }
-        let want = usize::try_from(end - at).map_or(STEP, |left| left.min(STEP));
-        let bytes = blob.read_at(at, want).await.inspect_err(|e| {
-            tracing::warn!(error = %e, "download failed while reading the stored file");
-        })?;
-        if bytes.is_empty() {
-            return Ok(None);
-        }
-        let next = at + bytes.len() as u64;
-        Ok(Some((bytes, (blob, next, done))))
     })
 }
 

@@ -99,8 +99,14 @@ async fn receive(
     let grant = &checked.grant;
     let mut slot = files.start_upload(checked, file, length).await?;
     let progress = slot.as_mut().ok_or(Refusal::NoUpload)?;
-    // hyper ends the body at its Content-Length, and fails it if it ends before.
-    while let Some(data) = body.chunk().await? {
+    // hyper ends the body at its Content-Length, and fails it if it ends before. It reads
+    // the socket only when asked for the next piece: while this waits its turn, the
+    // connection's window closes and the uploader stops sending.
+    loop {
+        files.inner.chat_first.turn().await;
+        let Some(data) = body.chunk().await? else {
+            break;
+        };
         progress.upload.write(&data).await?;
     }
     let progress = slot.take().ok_or(Refusal::NoUpload)?;
@@ -149,7 +155,13 @@ async fn send(
     if !head {
         // No byte leaves before the compliance row of the download is committed.
         files.record_download(&mut grant).await?;
-        *response.body_mut() = Body::from_stream(read_steps(blob, span.start, len, drop));
+        *response.body_mut() = Body::from_stream(read_steps(
+            files.inner.chat_first.clone(),
+            blob,
+            span.start,
+            len,
+            drop,
+        ));
     }
     Ok(response)
 }

@@ -72,6 +72,9 @@ async fn read(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Request, Refusal> {
+    // One SOAP call is one step of a transfer (a chunk up or down, or what starts one): it
+    // waits its turn before its body is read.
+    files.inner.chat_first.turn().await;
     let limits = &files.inner.soap_limits;
     let body = conn
         .body(body, limits.max_body_bytes as u64)?
@@ -209,7 +212,13 @@ fn park(files: &Files, checked: CheckedGrant, blob: Blob, offset: u64, len: usiz
         return;
     };
     let len = usize::try_from(left).map_or(len, |left| len.min(left));
-    let next = Next::read_ahead(blob, offset, len, &files.inner.ahead_budget);
+    let next = Next::read_ahead(
+        blob,
+        offset,
+        len,
+        &files.inner.ahead_budget,
+        &files.inner.chat_first,
+    );
     let token = checked.grant.token.token.clone();
     files.inner.open_blobs.park(&token, (checked, next));
 }
@@ -229,10 +238,11 @@ fn streamed_chunk(files: Files, chunk: OutgoingChunk) -> Response {
     let (writer, head) = StreamedChunk::new(len);
     let answer_len = writer.answer_len();
     let end = offset + len as u64;
+    let chat_first = files.inner.chat_first.clone();
     let park_next = move |blob: Blob| park(&files, checked, blob, end, len);
     let text = futures_util::stream::try_unfold(
         (
-            Box::pin(read_steps(blob, offset, len as u64, park_next)),
+            Box::pin(read_steps(chat_first, blob, offset, len as u64, park_next)),
             Some(writer),
         ),
         |(mut steps, writer)| async move {

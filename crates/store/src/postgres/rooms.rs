@@ -208,9 +208,15 @@ impl PgStore {
         self.room_where("r.id = $1", RoomKey::Id(room_id)).await
     }
 
+    /// A room by GUID, in any case: the exact spelling through the unique index first, as
+    /// the SQLite store does; only another spelling costs a scan.
     pub async fn room_by_guid(&self, guid: &str) -> Result<Option<RoomInfo>> {
-        self.room_where("lower(r.guid) = lower($1)", RoomKey::Text(guid))
-            .await
+        self.room_where(
+            "r.id = COALESCE((SELECT id FROM rooms WHERE guid = $1), \
+             (SELECT id FROM rooms WHERE lower(guid) = lower($1)))",
+            RoomKey::Text(guid),
+        )
+        .await
     }
 
     /// The room of a GUID, with what the principal holds there, in one query.

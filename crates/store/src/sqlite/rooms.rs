@@ -209,9 +209,18 @@ impl SqliteStore {
         self.room_where("r.id = ?", RoomKey::Id(room_id)).await
     }
 
+    /// A room by GUID, in any case. The unique index on `guid` compares exactly, so the exact
+    /// spelling (the one the server wrote and clients send back) is looked up through it
+    /// first; only a GUID spelt otherwise, or none, costs a scan of the rooms. Compared
+    /// without case from the start, every join and post scanned every room (1.3 ms each at
+    /// 8,000 rooms).
     pub async fn room_by_guid(&self, guid: &str) -> Result<Option<RoomInfo>> {
-        self.room_where("r.guid = ? COLLATE NOCASE", RoomKey::Text(guid))
-            .await
+        self.room_where(
+            "r.id = COALESCE((SELECT id FROM rooms WHERE guid = ?1), \
+             (SELECT id FROM rooms WHERE guid = ?1 COLLATE NOCASE))",
+            RoomKey::Text(guid),
+        )
+        .await
     }
 
     /// The room of a GUID, with what the principal holds there, in one query.

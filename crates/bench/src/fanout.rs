@@ -177,6 +177,14 @@ impl Shared {
     pub fn delivered(&self, phase: usize) -> u64 {
         self.delivered[phase].load(Ordering::Relaxed)
     }
+
+    /// Deliveries of every phase so far.
+    pub fn delivered_all(&self) -> u64 {
+        self.delivered
+            .iter()
+            .map(|d| d.load(Ordering::Relaxed))
+            .sum()
+    }
 }
 
 /// Where a member of a pool is: its node, of how many. Members and posters alike are spread
@@ -649,6 +657,21 @@ impl Deliveries {
     /// What the relay between nodes added in `phase`; `None` on a single server.
     pub fn relay(&self, phase: usize) -> Option<RelayLatency> {
         RelayLatency::of(&self.local[phase], &self.crossed[phase])
+    }
+
+    /// The latencies of every phase together, and the last arrival of any.
+    pub fn all(&self) -> (Latencies, u64) {
+        let mut all = Latencies::default();
+        self.latencies.iter().for_each(|l| all.add(l));
+        (all, self.last_ns.iter().copied().max().unwrap_or(0))
+    }
+
+    /// What the relay between nodes added over every phase; `None` on a single server.
+    pub fn relay_all(&self) -> Option<RelayLatency> {
+        let (mut local, mut crossed) = (Latencies::default(), Latencies::default());
+        self.local.iter().for_each(|l| local.add(l));
+        self.crossed.iter().for_each(|l| crossed.add(l));
+        RelayLatency::of(&local, &crossed)
     }
 
     /// What `window` measured.

@@ -113,6 +113,13 @@ impl Latencies {
         self.0.len()
     }
 
+    /// Adds `other`'s samples to these.
+    pub fn add(&mut self, other: &Latencies) {
+        self.0
+            .add(&other.0)
+            .expect("every `Latencies` has the same bounds, so any sample of one fits another");
+    }
+
     pub fn summary(&self) -> Latency {
         let ms = |micros: u64| micros as f64 / 1000.0;
         Latency {

@@ -76,6 +76,10 @@ const PRECISION: f64 = 1.15;
 const MIN_FACTOR: f64 = 0.005;
 /// Descriptors each process keeps for other things than the users' connections.
 const SPARE_FDS: u64 = 1_000;
+/// The stamp's phase of a post into a room of the largest size (16,000 members, or every
+/// user at small factors); posts into the other rooms are phase 0. The two are measured
+/// apart: one post to the largest room is most of the deliveries of the second it falls in.
+const LARGEST_ROOMS: usize = 1;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PoolArgs {
@@ -148,6 +152,11 @@ impl Design {
         of
     }
 
+    /// Whether `room` is one of the largest rooms (the last of [`ROOM_SIZES`]).
+    fn is_largest(&self, room: u32) -> bool {
+        room as usize >= self.per_size[0] + self.per_size[1]
+    }
+
     fn messages_per_s(&self) -> f64 {
         MESSAGES_PER_S * self.factor
     }
@@ -175,6 +184,10 @@ pub(crate) struct StepResult {
     pub(crate) delivered_pct: f64,
     deliveries_per_s: f64,
     pub(crate) delivery: Latency,
+    /// Posts into the largest rooms, and their deliveries' latency apart from the others'.
+    posts_to_largest_rooms: u64,
+    delivery_in_largest_rooms: Latency,
+    delivery_in_other_rooms: Latency,
     /// Deliveries per CPU-second of the server (all its work: posts, joins, deliveries).
     pub(crate) deliveries_per_server_cpu_s: f64,
     joins: u64,
@@ -441,13 +454,13 @@ impl Load<'_> {
         let posts = posting?;
         let joins = joining?;
         let deadline = Instant::now() + DRAIN;
-        while self.shared.delivered(0) < posts.expected && Instant::now() < deadline {
+        while self.shared.delivered_all() < posts.expected && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let (server_after, bench_after) =
             (self.running.sample(), ProcSample::read(std::process::id()));
         let gathered = fanout::gather(receivers, stop).await?;
-        let (delivery, last_ns) = gathered.phase(0);
+        let (delivery, last_ns) = gathered.all();
         let last_ns = last_ns.max(started);
         let deliveries = delivery.count();
         let secs = last_ns.saturating_sub(started) as f64 / 1e9;
@@ -472,6 +485,9 @@ impl Load<'_> {
                 0.0
             },
             delivery: delivery.summary(),
+            posts_to_largest_rooms: posts.to_largest,
+            delivery_in_largest_rooms: gathered.phase(LARGEST_ROOMS).0.summary(),
+            delivery_in_other_rooms: gathered.phase(0).0.summary(),
             deliveries_per_server_cpu_s: per(
                 deliveries as f64,
                 server_before.server.cpu_secs_until(&server_after.server),
@@ -483,7 +499,7 @@ impl Load<'_> {
             bench_cpu_pct: bench_before.cpu_percent(&bench_after),
             server_peak_rss_mib: server_after.server.hwm_kib as f64 / 1024.0,
             engines: EngineCpu::between(&server_before, &server_after, deliveries),
-            relay: gathered.relay(0),
+            relay: gathered.relay_all(),
         })
     }
 }
@@ -495,6 +511,8 @@ struct Done {
     failed: u64,
     /// Deliveries the posts should make: every member of the room, the author included.
     expected: u64,
+    /// Posts into the largest rooms.
+    to_largest: u64,
     times: Vec<Duration>,
 }
 
@@ -535,9 +553,11 @@ async fn post<U: PoolUser>(
     let outcomes = schedule(design.messages_per_s(), duration, 1, |rng, seq| {
         let (room, user) = design.memberships[rng.random_range(0..design.memberships.len())];
         done.expected += design.rooms[room as usize].len() as u64;
+        let largest = design.is_largest(room);
+        done.to_largest += u64::from(largest);
         let (poster, uri) = (users[user as usize].clone(), uris[room as usize].clone());
         let text = Stamp {
-            phase: 0,
+            phase: if largest { LARGEST_ROOMS } else { 0 },
             poster: user,
             seq,
             sent_ns: now_ns(),
@@ -628,10 +648,29 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_factor_here_has_two_rooms_of_sixteen_thousand() {
+        // 20,000 descriptors less the spare, one per user: factor 0.2375.
+        let d = Design::at(0.2375);
+        assert_eq!((d.users, d.per_size), (19_000, [7_600, 253, 2]));
+        assert_eq!(d.memberships.len(), 7_600 * 30 + 253 * 150 + 2 * 16_000);
+        let largest = (0..d.rooms.len() as u32).filter(|r| d.is_largest(*r));
+        assert!(
+            largest
+                .map(|r| d.rooms[r as usize].len())
+                .all(|n| n == 16_000)
+        );
+    }
+
+    #[test]
     fn a_small_factor_keeps_every_size_within_the_users() {
         let d = Design::at(0.05);
         assert_eq!((d.users, d.per_size), (4_000, [1_600, 53, 1]));
         assert_eq!(d.rooms.last().map(Vec::len), Some(4_000));
+        let largest: Vec<usize> = (0..d.rooms.len() as u32)
+            .filter(|r| d.is_largest(*r))
+            .map(|r| d.rooms[r as usize].len())
+            .collect();
+        assert_eq!(largest, [4_000], "the one room of every user, and no other");
         assert!((d.messages_per_s() - 1.2).abs() < 1e-9 && (d.joins_per_s() - 0.5).abs() < 1e-9);
     }
 }

@@ -410,6 +410,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn added_latencies_hold_both_sets_of_samples() {
+        let (mut fast, mut slow) = (Latencies::default(), Latencies::default());
+        fast.record_micros(&[1_000; 99]);
+        slow.record_micros(&[200_000]);
+        fast.add(&slow);
+        let all = fast.summary();
+        assert_eq!(all.count, 100);
+        assert!((all.p90_ms - 1.0).abs() < 0.01, "{all:?}");
+        assert!((all.max_ms - 200.0).abs() < 0.2, "{all:?}");
+        assert_eq!(slow.count(), 1, "the added set stays as it was");
+    }
+
+    #[test]
     fn stamps_survive_padding() {
         let s = Stamp {
             phase: 1,

@@ -63,7 +63,8 @@ impl OutputBacklog {
         self.inner.busy.load(Ordering::Acquire) > 0
     }
 
-    /// Waits until no output is on its way, or until `limit` has passed on `clock`. True when the backlog emptied, false when the limit ended the wait.
+    /// Waits until no output is on its way, or until `limit` has passed on `clock`. True
+    /// when the backlog emptied, false when the limit ended the wait.
     pub async fn idle_within(&self, clock: &Clock, limit: Duration) -> bool {
         let deadline = clock.now() + limit;
         loop {

@@ -45,6 +45,9 @@ static IN_SCOPE: LazyLock<String> =
 const ROOM_ID_OF_GUID: &str = "COALESCE((SELECT id FROM rooms WHERE guid = ?1), \
      (SELECT id FROM rooms WHERE guid = ?1 COLLATE NOCASE))";
 
+/// [`ROOM_ID_OF_GUID`] as the condition of a room's select.
+static ROOM_BY_GUID: LazyLock<String> = LazyLock::new(|| format!("r.id = {ROOM_ID_OF_GUID}"));
+
 /// The room of GUID `?1` with principal `?2`'s roles and scope, as `rows::room_standing`
 /// reads them.
 static ROOM_STANDING: LazyLock<String> = LazyLock::new(|| {
@@ -219,8 +222,7 @@ impl SqliteStore {
 
     /// A room by GUID, in any case.
     pub async fn room_by_guid(&self, guid: &str) -> Result<Option<RoomInfo>> {
-        let condition = format!("r.id = {ROOM_ID_OF_GUID}");
-        self.room_where(&condition, RoomKey::Text(guid)).await
+        self.room_where(&ROOM_BY_GUID, RoomKey::Text(guid)).await
     }
 
     /// The room of a GUID, with what the principal holds there, in one query.

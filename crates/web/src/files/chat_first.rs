@@ -17,9 +17,9 @@
 //!
 //! A transfer is never starved. Each wait ends after `limit` even if the backlog has not
 //! emptied (a member whose client stops reading or answering keeps the backlog busy until
-//! its queue fills or its dialog times out), and after a wait that ran to its limit, transfers go on for as long
-//! again without waiting: whatever the chat does, they keep at least half their time. With
-//! no chat output queued, a step pays one atomic load.
+//! its queue fills or its dialog times out), and after a wait that ran to its limit,
+//! transfers go on for as long again without waiting: whatever the chat does, they keep at
+//! least half their time. With no chat output queued, a step pays one atomic load.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
 //! User accounts: what is kept for each user and how it is derived from a password.
-//! Engine-independent; the engines only store and fetch the rows built here.
+//! Engine-independent; the engines only store and fetch the rows built here, through the
+//! [`Store`] methods at the end.
 
 use sip_proto::auth::{Algorithm, ha1};
 use sip_proto::{SipUri, Uri};

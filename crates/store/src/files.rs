@@ -1,4 +1,5 @@
-//! Files posted into rooms and the tokens that move them: the types every engine stores.
+//! Files posted into rooms and the tokens that move them: the types every engine stores,
+//! and the [`Store`] methods that store them.
 //! The bytes are not here but in the file store (crate `parlance-files`); these records say
 //! which files exist, whose they are, and who may move which one.
 //!
@@ -86,6 +87,8 @@ pub struct StoredFile {
 impl Store {
     /// Issues a file-transfer token with a fresh random GUID, refused with
     /// [`StoreError::TooMany`] when the principal already holds `max_live` live tokens.
+    ///
+    /// [`StoreError::TooMany`]: crate::StoreError::TooMany
     pub async fn issue_file_token(
         &self,
         new: &NewFileToken<'_>,
@@ -105,12 +108,16 @@ impl Store {
 
     /// The file of an upload token: the one it reserved before, or a new upload in progress
     /// named `name`. [`StoreError::NotFound`] unless the token is an unspent upload token.
+    ///
+    /// [`StoreError::NotFound`]: crate::StoreError::NotFound
     pub async fn reserve_upload(&self, token: &str, name: &str, at: i64) -> Result<StoredFile> {
         engine!(self, s => s.reserve_upload(token, name, at).await)
     }
 
     /// Records the declared length of the upload in progress of `token`, refused with
     /// [`StoreError::QuotaExceeded`] when the room's files would take more than `room_quota`.
+    ///
+    /// [`StoreError::QuotaExceeded`]: crate::StoreError::QuotaExceeded
     pub async fn declare_upload_length(
         &self,
         token: &str,

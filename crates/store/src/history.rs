@@ -1,4 +1,6 @@
-//! Chat history, compliance events, invitations and preferences: the types every engine stores.
+//! Chat history, compliance events, invitations and preferences: the types every engine
+//! stores, and the [`Store`] methods for history, invitations and preferences (those of the
+//! compliance outbox are in the crate root).
 
 use std::collections::BTreeMap;
 
@@ -338,6 +340,8 @@ impl Store {
 
     /// Stores a preference blob; refused with [`StoreError::QuotaExceeded`] when the
     /// principal's preferences would take more than `quota_bytes`.
+    ///
+    /// [`StoreError::QuotaExceeded`]: crate::StoreError::QuotaExceeded
     pub async fn set_preference(
         &self,
         principal_id: i64,

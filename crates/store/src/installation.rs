@@ -41,6 +41,8 @@ impl Store {
     }
 
     /// Changes the recorded domain; [`StoreError::NotFound`] when none is recorded.
+    ///
+    /// [`StoreError::NotFound`]: crate::StoreError::NotFound
     pub async fn set_domain(&self, domain: &str) -> Result<()> {
         engine!(self, s => s.set_domain(domain).await)
     }

@@ -70,6 +70,8 @@ pub(crate) const NODE_COLUMNS: &str = "id, channel_uri, sip_address, https_addre
 impl Store {
     /// Parts for the joins left open by servers that stopped without recording them and
     /// have no node row; see [`SqliteStore::close_open_joins`].
+    ///
+    /// [`SqliteStore::close_open_joins`]: crate::SqliteStore::close_open_joins
     pub async fn close_open_joins(&self, reason: &str, at: i64) -> Result<u64> {
         engine!(self, s => s.close_open_joins(reason, at).await)
     }

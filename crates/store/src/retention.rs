@@ -1,4 +1,5 @@
-//! History retention and legal holds: the types every engine stores. A category may keep
+//! History retention and legal holds: the types every engine stores (the [`Store`] methods
+//! of retention at the end; those of holds are in the crate root). A category may keep
 //! its rooms' messages only so many days; a legal hold on a room or a user suspends every
 //! purge of what it covers, whether retention or an administrator asks for it. Each purge
 //! leaves a compliance record of what it removed (the outbox kind `purge`).
@@ -60,6 +61,8 @@ impl Store {
     /// and file's compliance `purge` row written; a held room is refused
     /// ([`StoreError::Held`]). The caller removes the returned files from the file store,
     /// and calls again while [`Purged::full`].
+    ///
+    /// [`StoreError::Held`]: crate::StoreError::Held
     pub async fn purge_history(
         &self,
         room_id: i64,

@@ -1,4 +1,5 @@
-//! Categories, rooms and roles: the types every engine stores.
+//! Categories, rooms and roles: the types every engine stores, and the [`Store`] methods
+//! that check and store them.
 
 use crate::Store;
 use crate::audit::Audit;

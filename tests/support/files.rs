@@ -104,6 +104,70 @@ impl FileRoom {
         Soap::new(self.s.https().await, self.max_chunk())
     }
 
+    /// Uploads `data` over SOAP as `member`, under a fresh upload token for `original_name`,
+    /// in chunks of `chunk` bytes. Returns the repository name, which keeps the original's
+    /// extension.
+    pub async fn upload(
+        &mut self,
+        soap: &mut Soap,
+        member: usize,
+        original_name: &str,
+        data: &[u8],
+        chunk: usize,
+    ) -> String {
+        let token = self.upload_token(member, original_name).await;
+        let extension = original_name.rsplit_once('.').map_or("", |(_, e)| e);
+        soap.upload(&token, self.guid(), extension, data, chunk)
+            .await
+            .unwrap_or_else(|e| panic!("upload of {} bytes as {original_name}: {e}", data.len()))
+    }
+
+    /// Downloads the file `name` over SOAP as `member`, under a fresh download token, in
+    /// chunks of `chunk` bytes.
+    pub async fn download(
+        &mut self,
+        soap: &mut Soap,
+        member: usize,
+        name: &str,
+        chunk: usize,
+    ) -> Vec<u8> {
+        let token = self.download_token(member, name).await;
+        soap.download(&token, self.guid(), name, chunk)
+            .await
+            .unwrap_or_else(|e| panic!("download of {name}: {e}"))
+    }
+
+    /// Starts an upload as member 0: a repository name for `.txt`, then the first 1,000
+    /// bytes of 3,000, which wait on disk as a partial file for the rest.
+    pub async fn start_upload(&mut self, soap: &mut Soap) -> Started {
+        let token = self.upload_token(0, "notes.txt").await;
+        let name = soap.unique_name(&token, self.guid(), "txt").await.unwrap();
+        let answer = soap
+            .call(&append(
+                &token,
+                self.guid(),
+                &name,
+                &content(1000, 1),
+                0,
+                3000,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(answer, Response::AppendChunk(1000));
+        assert!(
+            self.stored_files()
+                .iter()
+                .any(|p| p.to_string_lossy().contains("/.partial/")),
+            "the partial file is on disk"
+        );
+        Started {
+            token,
+            channel_id: self.guid().to_owned(),
+            name,
+            length: 3000,
+        }
+    }
+
     pub fn max_chunk(&self) -> usize {
         usize::try_from(self.s.config.files.max_chunk_kb * 1024).unwrap()
     }
@@ -214,6 +278,66 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// An upload in progress: its token, its room's GUID, its repository name, and the length
+/// its first chunk declared.
+#[derive(Debug)]
+pub struct Started {
+    pub token: String,
+    pub channel_id: String,
+    pub name: String,
+    pub length: u64,
+}
+
+impl Started {
+    /// The upload's next `AppendChunk`: `chunk` at `offset` of a file of `file_length` bytes.
+    pub fn append(&self, chunk: &[u8], offset: u64, file_length: u64) -> Request {
+        append(
+            &self.token,
+            &self.channel_id,
+            &self.name,
+            chunk,
+            offset,
+            file_length,
+        )
+    }
+}
+
+/// An `AppendChunk` request: `chunk` at `offset` of a file of `file_length` bytes.
+pub fn append(
+    token: &str,
+    channel_id: &str,
+    name: &str,
+    chunk: &[u8],
+    offset: u64,
+    file_length: u64,
+) -> Request {
+    Request::AppendChunk {
+        token: token.into(),
+        channel_id: channel_id.into(),
+        unique_filename: name.into(),
+        file_chunk: chunk.to_vec(),
+        offset,
+        file_length,
+    }
+}
+
+/// A `DownloadChunk` request: at most `buffer_size` bytes from `offset`.
+pub fn download_chunk(
+    token: &str,
+    channel_id: &str,
+    name: &str,
+    offset: u64,
+    buffer_size: u64,
+) -> Request {
+    Request::DownloadChunk {
+        token: token.into(),
+        channel_id: channel_id.into(),
+        repos_file_name: name.into(),
+        offset,
+        buffer_size,
+    }
+}
+
 /// A SOAP client of `MGCWebService.asmx` over one HTTPS connection.
 #[allow(missing_debug_implementations)]
 pub struct Soap {
@@ -316,14 +440,14 @@ impl Soap {
         loop {
             let piece = &data[offset..data.len().min(offset + chunk)];
             let stored = self
-                .call(&Request::AppendChunk {
-                    token: token.clone(),
-                    channel_id: channel_id.clone(),
-                    unique_filename: name.clone(),
-                    file_chunk: piece.to_vec(),
-                    offset: offset as u64,
-                    file_length: data.len() as u64,
-                })
+                .call(&append(
+                    &token,
+                    &channel_id,
+                    &name,
+                    piece,
+                    offset as u64,
+                    data.len() as u64,
+                ))
                 .await?;
             offset += piece.len();
             assert_eq!(stored, Response::AppendChunk(offset as i64));
@@ -355,13 +479,13 @@ impl Soap {
         let mut data = Vec::with_capacity(size);
         while data.len() < size {
             match self
-                .call(&Request::DownloadChunk {
-                    token: token.to_owned(),
-                    channel_id: channel_id.to_owned(),
-                    repos_file_name: name.to_owned(),
-                    offset: data.len() as u64,
-                    buffer_size: chunk as u64,
-                })
+                .call(&download_chunk(
+                    token,
+                    channel_id,
+                    name,
+                    data.len() as u64,
+                    chunk as u64,
+                ))
                 .await?
             {
                 Response::DownloadChunk(bytes) => {

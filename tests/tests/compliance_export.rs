@@ -42,14 +42,9 @@ async fn a_day_of_chat_comes_out_of_the_servers_export_at_shutdown() {
     let data = content(200_000, 3);
     let chunk = f.max_chunk();
     let mut soap = f.soap().await;
-    let token = f.upload_token(0, "plan.bin").await;
-    let name = soap
-        .upload(&token, f.guid(), "bin", &data, chunk)
-        .await
-        .unwrap();
+    let name = f.upload(&mut soap, 0, "plan.bin", &data, chunk).await;
     f.post_link(0, "plan.bin", &name).await;
-    let token = f.download_token(1, &name).await;
-    soap.download(&token, f.guid(), &name, chunk).await.unwrap();
+    assert!(f.download(&mut soap, 1, &name, chunk).await == data);
     f.s.shutdown().await;
 
     let out = f.s.config.data_dir.join("compliance");

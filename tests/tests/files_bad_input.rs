@@ -1,9 +1,9 @@
 //! Bad input to the file service (issue 12, "Bad input"): each gets a SOAP fault with HTTP
 //! 500, and nothing half-stored stays, on disk or in the database.
 
-use mgc::{FaultCode, Request, Response, SoapError};
+use mgc::{FaultCode, Response, SoapError};
 use parlance_store::rooms::{Role, RoomUpdate};
-use parlance_tests::files::{FileRoom, Soap, content};
+use parlance_tests::files::{FileRoom, append, content};
 
 /// Asserts that a call drew a client fault whose reason contains `reason`.
 fn refused<T: std::fmt::Debug>(answer: Result<T, SoapError>, reason: &str) {
@@ -27,52 +27,6 @@ async fn nothing_stored(f: &FileRoom) {
     assert!(rows.is_empty(), "rows left: {rows:?}");
 }
 
-/// A started upload: a token, a name, and its first chunk stored.
-struct Started {
-    token: String,
-    name: String,
-    length: u64,
-}
-
-async fn start_upload(f: &mut FileRoom, soap: &mut Soap) -> Started {
-    let token = f.upload_token(0, "notes.txt").await;
-    let name = soap.unique_name(&token, f.guid(), "txt").await.unwrap();
-    let answer = soap
-        .call(&append(&token, f.guid(), &name, &content(1000, 1), 0, 3000))
-        .await
-        .unwrap();
-    assert_eq!(answer, Response::AppendChunk(1000));
-    assert!(
-        f.stored_files()
-            .iter()
-            .any(|p| p.to_string_lossy().contains("/.partial/")),
-        "the partial file is on disk"
-    );
-    Started {
-        token,
-        name,
-        length: 3000,
-    }
-}
-
-fn append(
-    token: &str,
-    channel_id: &str,
-    name: &str,
-    chunk: &[u8],
-    offset: u64,
-    file_length: u64,
-) -> Request {
-    Request::AppendChunk {
-        token: token.into(),
-        channel_id: channel_id.into(),
-        unique_filename: name.into(),
-        file_chunk: chunk.to_vec(),
-        offset,
-        file_length,
-    }
-}
-
 #[tokio::test]
 async fn chunks_that_skip_overlap_or_change_the_length_end_the_upload() {
     let mut f = FileRoom::start_with(&["alice"], |c| c.files.max_chunk_kb = 4).await;
@@ -85,16 +39,9 @@ async fn chunks_that_skip_overlap_or_change_the_length_end_the_upload() {
         (1000, 3000, 2001, "chunk passes fileLength"),
     ];
     for (offset, file_length, len, reason) in cases {
-        let started = start_upload(&mut f, &mut soap).await;
+        let started = f.start_upload(&mut soap).await;
         let answer = soap
-            .call(&append(
-                &started.token,
-                f.guid(),
-                &started.name,
-                &content(len, 2),
-                offset,
-                file_length,
-            ))
+            .call(&started.append(&content(len, 2), offset, file_length))
             .await;
         refused(answer, reason);
         nothing_stored(&f).await;
@@ -106,7 +53,7 @@ async fn invalid_base64_and_chunks_over_the_maximum_end_the_upload() {
     let mut f = FileRoom::start_with(&["alice"], |c| c.files.max_chunk_kb = 4).await;
     let mut soap = f.soap().await;
 
-    let started = start_upload(&mut f, &mut soap).await;
+    let started = f.start_upload(&mut soap).await;
     let body = format!(
         r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AppendChunk xmlns="http://www.microsoft.com"><token>{}</token><channelId>{}</channelId><uniqueFilename>{}</uniqueFilename><fileChunk>not*base64!</fileChunk><offset>1000</offset><fileLength>3000</fileLength></AppendChunk></s:Body></s:Envelope>"#,
         started.token,
@@ -121,41 +68,20 @@ async fn invalid_base64_and_chunks_over_the_maximum_end_the_upload() {
     // The request never named its token to the service, so the upload is still there; the
     // next good chunk goes on where it was.
     let answer = soap
-        .call(&append(
-            &started.token,
-            f.guid(),
-            &started.name,
-            &content(2000, 3),
-            1000,
-            3000,
-        ))
+        .call(&started.append(&content(2000, 3), 1000, 3000))
         .await;
     assert_eq!(answer, Ok(Response::AppendChunk(3000)));
 
     // One byte over the announced maximum.
-    let started = start_upload(&mut f, &mut soap).await;
+    let started = f.start_upload(&mut soap).await;
     let over = f.max_chunk() + 1;
     let answer = soap
-        .call(&append(
-            &started.token,
-            f.guid(),
-            &started.name,
-            &content(over, 4),
-            1000,
-            started.length + over as u64,
-        ))
+        .call(&started.append(&content(over, 4), 1000, started.length + over as u64))
         .await;
     refused(answer, "decodes to more than");
     // Far over: the body is larger than any chunk's, refused by its length.
     let answer = soap
-        .call(&append(
-            &started.token,
-            f.guid(),
-            &started.name,
-            &content(10 * over, 4),
-            1000,
-            started.length,
-        ))
+        .call(&started.append(&content(10 * over, 4), 1000, started.length))
         .await;
     refused(answer, "larger than");
 }
@@ -177,7 +103,7 @@ async fn names_that_would_leave_the_store_are_refused() {
     let reply = soap.post(None, body).await;
     assert_eq!(reply.status, 500, "NUL is not XML: {}", reply.text());
 
-    let started = start_upload(&mut f, &mut soap).await;
+    let started = f.start_upload(&mut soap).await;
     for name in [
         format!("../{}", started.name),
         format!("..\\..\\{}", started.name),
@@ -191,11 +117,7 @@ async fn names_that_would_leave_the_store_are_refused() {
     nothing_stored(&f).await;
 
     // A client's file name is only ever the source of an extension.
-    let token = f.upload_token(0, "../../evil.sh").await;
-    let name = soap
-        .upload(&token, f.guid(), "sh", b"echo", 1024)
-        .await
-        .unwrap();
+    let name = f.upload(&mut soap, 0, "../../evil.sh", b"echo", 1024).await;
     let stored = f.stored_files();
     assert_eq!(stored.len(), 1);
     assert!(
@@ -225,22 +147,13 @@ async fn a_disabled_room_or_a_removed_member_ends_an_upload_in_progress() {
     let room_id = f.room_id().await;
     let store = f.s.server().store.clone();
 
-    let started = start_upload(&mut f, &mut soap).await;
+    let started = f.start_upload(&mut soap).await;
     let update = RoomUpdate {
         disabled: Some(true),
         ..RoomUpdate::default()
     };
     store.update_room(room_id, &update).await.unwrap();
-    let answer = soap
-        .call(&append(
-            &started.token,
-            f.guid(),
-            &started.name,
-            b"more",
-            1000,
-            3000,
-        ))
-        .await;
+    let answer = soap.call(&started.append(b"more", 1000, 3000)).await;
     refused(answer, "not allowed");
     nothing_stored(&f).await;
     let update = RoomUpdate {
@@ -249,22 +162,13 @@ async fn a_disabled_room_or_a_removed_member_ends_an_upload_in_progress() {
     };
     store.update_room(room_id, &update).await.unwrap();
 
-    let started = start_upload(&mut f, &mut soap).await;
+    let started = f.start_upload(&mut soap).await;
     let alice = f.user_id("alice").await;
     store
         .set_role(room_id, alice, Role::Member, false)
         .await
         .unwrap();
-    let answer = soap
-        .call(&append(
-            &started.token,
-            f.guid(),
-            &started.name,
-            b"more",
-            1000,
-            3000,
-        ))
-        .await;
+    let answer = soap.call(&started.append(b"more", 1000, 3000)).await;
     refused(answer, "not allowed");
     nothing_stored(&f).await;
 }
@@ -301,7 +205,7 @@ async fn a_body_with_a_dtd_or_an_entity_declaration_is_refused() {
 async fn an_upload_whose_token_expires_half_way_is_removed() {
     let mut f = FileRoom::start(&["alice"]).await;
     let mut soap = f.soap().await;
-    let started = start_upload(&mut f, &mut soap).await;
+    let started = f.start_upload(&mut soap).await;
     f.s.clock.advance(std::time::Duration::from_secs(
         f.s.config.files.token_lifetime_secs + 1,
     ));
@@ -309,16 +213,7 @@ async fn an_upload_whose_token_expires_half_way_is_removed() {
     nothing_stored(&f).await;
     // The advance has closed the idle connection too. The sweep forgot the token as well.
     let mut soap = f.soap().await;
-    let answer = soap
-        .call(&append(
-            &started.token,
-            f.guid(),
-            &started.name,
-            b"late",
-            1000,
-            3000,
-        ))
-        .await;
+    let answer = soap.call(&started.append(b"late", 1000, 3000)).await;
     refused(answer, "invalid token");
 }
 
@@ -326,33 +221,22 @@ async fn an_upload_whose_token_expires_half_way_is_removed() {
 async fn a_refused_upload_starts_over_with_the_same_token() {
     let mut f = FileRoom::start(&["alice"]).await;
     let mut soap = f.soap().await;
-    let started = start_upload(&mut f, &mut soap).await;
-    let answer = soap
-        .call(&append(
-            &started.token,
-            f.guid(),
-            &started.name,
-            b"x",
-            5,
-            3000,
-        ))
-        .await;
+    let started = f.start_upload(&mut soap).await;
+    let answer = soap.call(&started.append(b"x", 5, 3000)).await;
     refused(answer, "offset mismatch");
     let data = content(3000, 9);
     let name = soap
         .upload(&started.token, f.guid(), "txt", &data, 1024)
         .await
         .expect("the token serves until its upload completes");
-    let token = f.download_token(0, &name).await;
-    let back = soap.download(&token, f.guid(), &name, 1024).await.unwrap();
-    assert!(back == data);
+    assert!(f.download(&mut soap, 0, &name, 1024).await == data);
 }
 
 #[tokio::test]
 async fn uploads_in_progress_are_bounded_per_user() {
     let mut f = FileRoom::start_with(&["alice"], |c| c.files.max_uploads_per_user = 1).await;
     let mut soap = f.soap().await;
-    let first = start_upload(&mut f, &mut soap).await;
+    let first = f.start_upload(&mut soap).await;
     let token = f.upload_token(0, "second.txt").await;
     refused(
         soap.upload(&token, f.guid(), "txt", b"second", 1024)
@@ -361,14 +245,7 @@ async fn uploads_in_progress_are_bounded_per_user() {
         "too many uploads in progress",
     );
     let answer = soap
-        .call(&append(
-            &first.token,
-            f.guid(),
-            &first.name,
-            &content(2000, 5),
-            1000,
-            first.length,
-        ))
+        .call(&first.append(&content(2000, 5), 1000, first.length))
         .await;
     assert_eq!(
         answer,

@@ -2,8 +2,8 @@
 //! (xccos.md §4.2), whole uploads and downloads through the six operations, and the WSDL.
 
 use hyper::StatusCode;
-use mgc::{OperationName, Request, Response};
-use parlance_tests::files::{FileRoom, content};
+use mgc::{OperationName, Response};
+use parlance_tests::files::{FileRoom, Soap, content, download_chunk};
 
 /// The captured `AppendChunk`: 43 bytes, one chunk.
 const CAPTURED_APPEND: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
@@ -25,6 +25,14 @@ const CAPTURED_DOWNLOAD: &str = include_str!("../../crates/mgc/tests/captured/do
 /// What the captured chunk decodes to.
 const CAPTURED_BYTES: &[u8] = b"Sip:Kimtest2.yang@lync.nextlabs.solutions\r\n";
 
+/// Posts a captured body of `operation` as it was sent, and returns the answer, which must
+/// be a success.
+async fn replay(soap: &mut Soap, operation: OperationName, body: String) -> Response {
+    let reply = soap.post(Some(&operation.soap_action()), body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    mgc::parse_response(operation, &reply.body, &mgc::Limits::default()).unwrap()
+}
+
 #[tokio::test]
 async fn the_captured_request_bodies_are_served_as_they_were_sent() {
     let mut f = FileRoom::start(&["alice", "bob"]).await;
@@ -35,17 +43,9 @@ async fn the_captured_request_bodies_are_served_as_they_were_sent() {
         .replace("2baa3978-7511-4050-8be7-f1670d8fc220", &upload)
         .replace("094f5a4a-c492-4f6b-91c2-385eba134fd3", f.guid())
         .replace("a912898f-cf23-476b-a644-0c541d7cfdcf.txt", &name);
-    let reply = soap
-        .post(Some("http://www.microsoft.com/AppendChunk"), body)
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(
-        mgc::parse_response(
-            OperationName::AppendChunk,
-            &reply.body,
-            &mgc::Limits::default()
-        ),
-        Ok(Response::AppendChunk(43))
+        replay(&mut soap, OperationName::AppendChunk, body).await,
+        Response::AppendChunk(43)
     );
 
     f.post_link(0, "sip.txt", &name).await;
@@ -54,17 +54,9 @@ async fn the_captured_request_bodies_are_served_as_they_were_sent() {
         .replace("3f2900af-52f7-40d6-91df-a211e72b7980", &download)
         .replace("094f5a4a-c492-4f6b-91c2-385eba134fd3", f.guid())
         .replace("6d042d7b-50d1-4117-9bf0-5a8c0b11e842.txt", &name);
-    let reply = soap
-        .post(Some("http://www.microsoft.com/DownloadChunk"), body)
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(
-        mgc::parse_response(
-            OperationName::DownloadChunk,
-            &reply.body,
-            &mgc::Limits::default()
-        ),
-        Ok(Response::DownloadChunk(CAPTURED_BYTES.to_vec()))
+        replay(&mut soap, OperationName::DownloadChunk, body).await,
+        Response::DownloadChunk(CAPTURED_BYTES.to_vec())
     );
 }
 
@@ -78,18 +70,10 @@ async fn files_around_the_chunk_size_and_of_several_megabytes_come_back_byte_exa
         .enumerate()
     {
         let data = content(len, i as u8);
-        let token = f.upload_token(0, "data.bin").await;
-        let name = soap
-            .upload(&token, f.guid(), "bin", &data, chunk)
-            .await
-            .unwrap_or_else(|e| panic!("upload of {len} bytes: {e}"));
+        let name = f.upload(&mut soap, 0, "data.bin", &data, chunk).await;
         assert!(name.ends_with(".bin"), "{name}");
         f.post_link(0, "data.bin", &name).await;
-        let token = f.download_token(1, &name).await;
-        let back = soap
-            .download(&token, f.guid(), &name, chunk)
-            .await
-            .unwrap_or_else(|e| panic!("download of {len} bytes: {e}"));
+        let back = f.download(&mut soap, 1, &name, chunk).await;
         assert!(back == data, "{len} bytes came back different");
     }
 }
@@ -101,18 +85,13 @@ async fn a_download_chunk_is_never_larger_than_the_announced_maximum() {
     let data = content(3 * chunk, 7);
     let token = f.upload_token(0, "big.bin").await;
     let mut soap = f.soap().await;
+    // The extension with its leading dot, which the service takes as well.
     let name = soap
         .upload(&token, f.guid(), ".bin", &data, chunk)
         .await
         .unwrap();
     let token = f.download_token(0, &name).await;
-    let asked = |offset: u64, buffer_size: u64| Request::DownloadChunk {
-        token: token.clone(),
-        channel_id: f.guid().to_owned(),
-        repos_file_name: name.clone(),
-        offset,
-        buffer_size,
-    };
+    let asked = |offset, buffer_size| download_chunk(&token, f.guid(), &name, offset, buffer_size);
     let answer = soap.call(&asked(10, 10 * chunk as u64)).await.unwrap();
     assert_eq!(
         answer,
@@ -134,12 +113,8 @@ async fn chunks_of_changing_lengths_come_back_byte_exact() {
     let mut f = FileRoom::start_with(&["alice"], |c| c.files.max_chunk_kb = 64).await;
     let chunk = f.max_chunk();
     let data = content(4 * chunk + 5, 9);
-    let token = f.upload_token(0, "big.bin").await;
     let mut soap = f.soap().await;
-    let name = soap
-        .upload(&token, f.guid(), "bin", &data, chunk)
-        .await
-        .unwrap();
+    let name = f.upload(&mut soap, 0, "big.bin", &data, chunk).await;
     let token = f.download_token(0, &name).await;
     let mut offset = 0;
     for (i, buffer_size) in [chunk, chunk, chunk / 2, 1, chunk, 3, chunk, chunk]
@@ -150,16 +125,8 @@ async fn chunks_of_changing_lengths_come_back_byte_exact() {
         if i == 6 {
             offset += 7;
         }
-        let answer = soap
-            .call(&Request::DownloadChunk {
-                token: token.clone(),
-                channel_id: f.guid().to_owned(),
-                repos_file_name: name.clone(),
-                offset: offset as u64,
-                buffer_size: buffer_size as u64,
-            })
-            .await
-            .unwrap();
+        let asked = download_chunk(&token, f.guid(), &name, offset as u64, buffer_size as u64);
+        let answer = soap.call(&asked).await.unwrap();
         let end = (offset + buffer_size).min(data.len());
         assert!(
             answer == Response::DownloadChunk(data[offset..end].to_vec()),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mgc::{FaultCode, Request, Response, SoapError};
 use parlance_store::rooms::{Behavior, Privacy, Role};
 use parlance_tests::chat::ChatClient;
-use parlance_tests::files::{FileRoom, content, room_guid};
+use parlance_tests::files::{FileRoom, content, download_chunk, room_guid};
 
 fn refused(answer: Result<Response, SoapError>, reason: &str) {
     match answer {
@@ -80,12 +80,7 @@ async fn a_token_serves_its_room_its_direction_and_its_file_only() {
         soap.call(&unique_name(&upload, f.guid())).await,
         "token already used",
     );
-    let second = {
-        let token = f.upload_token(0, "b.txt").await;
-        soap.upload(&token, f.guid(), "txt", b"second", 1024)
-            .await
-            .unwrap()
-    };
+    let second = f.upload(&mut soap, 0, "b.txt", b"second", 1024).await;
     f.post_link(0, "a.txt", &first).await;
     f.post_link(0, "b.txt", &second).await;
     let download = f.download_token(1, &first).await;
@@ -138,11 +133,9 @@ async fn only_who_may_post_gets_an_upload_token_and_only_who_may_read_downloads(
     );
 
     let mut soap = f.soap().await;
-    let token = f.upload_token(0, "shared.txt").await;
-    let name = soap
-        .upload(&token, f.guid(), "txt", b"for members", 1024)
-        .await
-        .unwrap();
+    let name = f
+        .upload(&mut soap, 0, "shared.txt", b"for members", 1024)
+        .await;
     f.post_link(0, "shared.txt", &name).await;
     assert!(
         carol.file_token(false, &room, &name).await.is_err(),
@@ -165,12 +158,8 @@ async fn only_who_may_post_gets_an_upload_token_and_only_who_may_read_downloads(
 async fn an_upload_and_a_download_each_leave_one_compliance_row() {
     let mut f = FileRoom::start(&["alice", "bob"]).await;
     let mut soap = f.soap().await;
-    let token = f.upload_token(0, "audit.txt").await;
     let data = content(5000, 3);
-    let name = soap
-        .upload(&token, f.guid(), "txt", &data, 1024)
-        .await
-        .unwrap();
+    let name = f.upload(&mut soap, 0, "audit.txt", &data, 1024).await;
     let (alice, bob) = (f.user_id("alice").await, f.user_id("bob").await);
     assert_eq!(
         f.file_events().await,
@@ -205,12 +194,7 @@ async fn stored_files_are_encrypted_and_bound_to_their_name() {
     let secret = b"the quarterly numbers are very secret. ".repeat(2000);
     let mut names = Vec::new();
     for original in ["a.txt", "b.txt"] {
-        let token = f.upload_token(0, original).await;
-        names.push(
-            soap.upload(&token, f.guid(), "txt", &secret, 64 * 1024)
-                .await
-                .unwrap(),
-        );
+        names.push(f.upload(&mut soap, 0, original, &secret, 64 * 1024).await);
     }
     let stored = f.stored_files();
     assert_eq!(stored.len(), 2);
@@ -234,13 +218,7 @@ async fn stored_files_are_encrypted_and_bound_to_their_name() {
     let swapped = stored[1].file_name().unwrap().to_str().unwrap().to_owned();
     let token = f.download_token(0, &swapped).await;
     let answer = soap
-        .call(&Request::DownloadChunk {
-            token,
-            channel_id: f.guid().to_owned(),
-            repos_file_name: swapped,
-            offset: 0,
-            buffer_size: 1024,
-        })
+        .call(&download_chunk(&token, f.guid(), &swapped, 0, 1024))
         .await;
     assert!(
         matches!(
@@ -257,24 +235,8 @@ async fn stored_files_are_encrypted_and_bound_to_their_name() {
 #[tokio::test]
 async fn a_restart_in_the_middle_of_an_upload_leaves_nothing_and_tokens_work_after() {
     let mut f = FileRoom::start(&["alice"]).await;
-    let token = f.upload_token(0, "half.bin").await;
     let mut soap = f.soap().await;
-    let name = match soap.call(&unique_name(&token, f.guid())).await.unwrap() {
-        Response::UniqueFilename(name) => name,
-        other => panic!("{other:?}"),
-    };
-    let answer = soap
-        .call(&Request::AppendChunk {
-            token: token.clone(),
-            channel_id: f.guid().to_owned(),
-            unique_filename: name.clone(),
-            file_chunk: content(1000, 1),
-            offset: 0,
-            file_length: 2000,
-        })
-        .await;
-    assert_eq!(answer, Ok(Response::AppendChunk(1000)));
-    assert!(!f.stored_files().is_empty());
+    let started = f.start_upload(&mut soap).await;
 
     f.members.clear();
     f.s.restart().await;
@@ -282,14 +244,7 @@ async fn a_restart_in_the_middle_of_an_upload_leaves_nothing_and_tokens_work_aft
     assert!(f.file_rows().await.is_empty(), "and so is its row");
     let mut soap = f.soap().await;
     let answer = soap
-        .call(&Request::AppendChunk {
-            token: token.clone(),
-            channel_id: f.guid().to_owned(),
-            unique_filename: name,
-            file_chunk: content(1000, 2),
-            offset: 1000,
-            file_length: 2000,
-        })
+        .call(&started.append(&content(1000, 2), 1000, started.length))
         .await;
     assert!(answer.is_err(), "the upload did not survive: {answer:?}");
 
@@ -317,21 +272,12 @@ async fn a_download_stops_at_its_next_chunk_when_rights_or_its_file_go() {
     let mut f = FileRoom::start_with(&["alice", "bob"], |c| c.files.max_chunk_kb = 64).await;
     let chunk = f.max_chunk();
     let data = content(4 * chunk, 3);
-    let token = f.upload_token(0, "big.bin").await;
     let mut soap = f.soap().await;
-    let name = soap
-        .upload(&token, f.guid(), "bin", &data, chunk)
-        .await
-        .unwrap();
+    let name = f.upload(&mut soap, 0, "big.bin", &data, chunk).await;
     f.post_link(0, "big.bin", &name).await;
     let download = f.download_token(1, &name).await;
-    let asked = |offset: usize| Request::DownloadChunk {
-        token: download.clone(),
-        channel_id: f.guid().to_owned(),
-        repos_file_name: name.clone(),
-        offset: offset as u64,
-        buffer_size: chunk as u64,
-    };
+    let asked =
+        |offset: usize| download_chunk(&download, f.guid(), &name, offset as u64, chunk as u64);
     let part = |offset: usize| {
         Ok(Response::DownloadChunk(
             data[offset..offset + chunk].to_vec(),

@@ -1,9 +1,11 @@
 //! User accounts: what is kept for each user and how it is derived from a password.
-//! Engine-independent; the engines only store and fetch the rows built here.
+//! Engine-independent; the engines only store and fetch the rows built here, through the
+//! [`Store`] methods at the end.
 
 use sip_proto::auth::{Algorithm, ha1};
 use sip_proto::{SipUri, Uri};
 
+use crate::Store;
 use crate::error::{Result, StoreError};
 use crate::secrets::ServerKey;
 
@@ -218,6 +220,194 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
             .verify_password(password.as_bytes(), &h)
             .is_ok()
     })
+}
+
+impl Store {
+    /// Creates a user with a password. `realm` is the Digest realm the HA1 values are for.
+    pub async fn add_user(
+        &self,
+        uri: &str,
+        display_name: &str,
+        password: &str,
+        realm: &str,
+        key: &ServerKey,
+    ) -> Result<User> {
+        let uri = normalize_user_uri(uri)?;
+        let secrets = derive(&uri, password, realm, key, Mechanisms::ALL).await?;
+        engine!(self, s => s.add_user(&uri, display_name, &secrets).await)
+    }
+
+    /// Creates an account at the address of a removed one, which [`Store::add_user`]
+    /// refuses ([`StoreError::Removed`]): the administrator asks for the re-use knowingly.
+    pub async fn reuse_user(
+        &self,
+        uri: &str,
+        display_name: &str,
+        password: &str,
+        realm: &str,
+        key: &ServerKey,
+    ) -> Result<User> {
+        let uri = normalize_user_uri(uri)?;
+        let secrets = derive(&uri, password, realm, key, Mechanisms::ALL).await?;
+        engine!(self, s => s.reuse_user(&uri, display_name, &secrets).await)
+    }
+
+    /// Creates accounts without any password or secret, in one transaction: they can sign
+    /// in only from `auth.trusted_networks`. For load generation (`parlance bench`), where
+    /// one argon2 hash per account would take minutes for thousands of accounts.
+    pub async fn add_users_without_password(&self, uris: &[&str]) -> Result<Vec<User>> {
+        let uris = uris
+            .iter()
+            .map(|u| normalize_user_uri(u))
+            .collect::<Result<Vec<_>>>()?;
+        engine!(self, s => s.add_users_without_password(&uris).await)
+    }
+
+    /// Replaces a user's password: the argon2 hash and the secrets of every mechanism the
+    /// account allows. The user's sessions end.
+    pub async fn set_password(
+        &self,
+        uri: &str,
+        password: &str,
+        realm: &str,
+        key: &ServerKey,
+    ) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        let user = self
+            .user(&uri)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(uri.clone()))?;
+        let secrets = derive(&uri, password, realm, key, user.mechanisms).await?;
+        engine!(self, s => s.set_password(&uri, &secrets).await)
+    }
+
+    /// Removes an account; its sessions end. A tombstone keeps the author of its messages,
+    /// and its address is not given to a new account unless asked ([`Store::reuse_user`]).
+    pub async fn remove_user(&self, uri: &str) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.remove_user(&uri).await)
+    }
+
+    /// Disables an account (its sessions end, sign-in is refused) or enables it again.
+    pub async fn set_disabled(&self, uri: &str, disabled: bool) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.set_disabled(&uri, disabled).await)
+    }
+
+    /// Asks the running server to forget the failed sign-ins of an account.
+    pub async fn request_unlock(&self, uri: &str) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.request_unlock(&uri).await)
+    }
+
+    /// Asks the running server to end every session of an account (`reason` is for its log);
+    /// [`StoreError::NotFound`] when there is no such account.
+    pub async fn request_sign_out(&self, uri: &str, reason: &str) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.request_sign_out(&uri, reason).await)
+    }
+
+    /// Makes an account an administrator of the room-management application, or not.
+    pub async fn set_admin(&self, uri: &str, admin: bool) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.set_admin(&uri, admin).await)
+    }
+
+    /// Lets an account use persistent chat (the default) or not; turned off, its sessions end.
+    pub async fn set_persistent_chat(&self, uri: &str, enabled: bool) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.set_persistent_chat(&uri, enabled).await)
+    }
+
+    /// Active (not removed, not disabled) accounts whose address or display name contains
+    /// `query`, case-insensitively, at most `limit`. Every character of the query is taken
+    /// literally (`%`, `_`, `*`, `\` too); an empty query finds nobody.
+    pub async fn search_users(&self, query: &str, limit: u32) -> Result<Vec<User>> {
+        engine!(self, s => s.search_users(query, limit).await)
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>> {
+        engine!(self, s => s.users().await)
+    }
+
+    pub async fn user(&self, uri: &str) -> Result<Option<User>> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.user(&uri).await)
+    }
+
+    /// An account by principal id; `None` once removed.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        engine!(self, s => s.user_by_id(id).await)
+    }
+
+    /// Checks a password against the stored argon2 hash (web login).
+    pub async fn verify_password(&self, uri: &str, password: &str) -> Result<bool> {
+        let uri = normalize_user_uri(uri)?;
+        let phc = engine!(self, s => s.password_phc(&uri).await?);
+        let Some(phc) = phc else { return Ok(false) };
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || verify_password(&phc, &password))
+            .await
+            .map_err(|e| StoreError::PasswordHash(e.to_string()))
+    }
+
+    /// The HA1 of `uri` for a Digest `username` and algorithm, opened with the server key.
+    /// `None` when the account does not exist or has no secret for that form or realm.
+    pub async fn digest_ha1(
+        &self,
+        uri: &str,
+        algorithm: Algorithm,
+        username: &str,
+        realm: &str,
+        key: &ServerKey,
+    ) -> Result<Option<String>> {
+        let uri = normalize_user_uri(uri)?;
+        let secret: Option<DigestSecret> =
+            engine!(self, s => s.digest_secret(&uri, algorithm.base(), username).await?);
+        let Some(secret) = secret.filter(|s| s.realm == realm) else {
+            return Ok(None);
+        };
+        let context = digest_context(&uri, secret.algorithm, username, realm);
+        let plain = key.open(&context, &secret.sealed_ha1)?;
+        String::from_utf8(plain)
+            .map(Some)
+            .map_err(|_| StoreError::Unseal)
+    }
+
+    /// The NT hash of an account that allows NTLM, opened with the server key.
+    pub async fn nt_hash(&self, uri: &str, key: &ServerKey) -> Result<Option<[u8; 16]>> {
+        let uri = normalize_user_uri(uri)?;
+        let Some(sealed) = engine!(self, s => s.ntlm_secret(&uri).await)? else {
+            return Ok(None);
+        };
+        let plain = key.open(&ntlm_context(&uri), &sealed)?;
+        plain.try_into().map(Some).map_err(|_| StoreError::Unseal)
+    }
+
+    /// Sets the mechanisms an account may use. Secrets of mechanisms dropped are deleted;
+    /// a mechanism added works once the password is set again (its secret needs it). The
+    /// user's sessions end.
+    pub async fn set_mechanisms(&self, uri: &str, mechanisms: Mechanisms) -> Result<()> {
+        let uri = normalize_user_uri(uri)?;
+        engine!(self, s => s.set_mechanisms(&uri, mechanisms).await)
+    }
+}
+
+async fn derive(
+    uri: &str,
+    password: &str,
+    realm: &str,
+    key: &ServerKey,
+    mechanisms: Mechanisms,
+) -> Result<PasswordSecrets> {
+    // Argon2 takes tens of milliseconds of CPU on purpose; keep it off the async workers.
+    let (uri, password, realm) = (uri.to_owned(), password.to_owned(), realm.to_owned());
+    let key = key.clone();
+    tokio::task::spawn_blocking(move || {
+        derive_password_secrets(&uri, &password, &realm, &key, mechanisms)
+    })
+    .await
+    .map_err(|e| StoreError::PasswordHash(e.to_string()))?
 }
 
 #[cfg(test)]

@@ -2,6 +2,9 @@
 //! application. Each record is written by the store method that makes the change, in its
 //! transaction, so the log and the data never disagree.
 
+use crate::Store;
+use crate::error::Result;
+
 /// What the caller says about a change it asks the store to make; the store adds the room
 /// or category it concerns.
 #[derive(Debug, Clone, Copy)]
@@ -29,4 +32,20 @@ pub struct AuditEntry {
     pub category_id: Option<i64>,
     pub action: String,
     pub detail: String,
+}
+
+impl Store {
+    /// A room's audit records, newest first, at most `limit`.
+    pub async fn audit_for_room(&self, room_id: i64, limit: u32) -> Result<Vec<AuditEntry>> {
+        engine!(self, s => s.audit_for_room(room_id, limit).await)
+    }
+
+    /// A category's audit records, newest first, at most `limit`.
+    pub async fn audit_for_category(
+        &self,
+        category_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        engine!(self, s => s.audit_for_category(category_id, limit).await)
+    }
 }

@@ -2,6 +2,9 @@
 //! to live sessions at once. Each change is written in the same transaction as the change
 //! itself; the server reads the rows after the last one it applied.
 
+use crate::Store;
+use crate::error::Result;
+
 /// One change, in commit order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessChange {
@@ -44,5 +47,17 @@ impl ChangeKind {
             account: account.to_owned(),
             reason: reason.to_owned(),
         }
+    }
+}
+
+impl Store {
+    /// The sequence number of the newest access change (0 when none).
+    pub async fn last_access_change(&self) -> Result<i64> {
+        engine!(self, s => s.last_access_change().await)
+    }
+
+    /// Access changes after `seq`, oldest first, at most `limit`.
+    pub async fn access_changes_after(&self, seq: i64, limit: u32) -> Result<Vec<AccessChange>> {
+        engine!(self, s => s.access_changes_after(seq, limit).await)
     }
 }

@@ -1,6 +1,11 @@
-//! Chat history, compliance events, invitations and preferences: the types every engine stores.
+//! Chat history, compliance events, invitations and preferences: the types every engine
+//! stores, and the [`Store`] methods for history, invitations and preferences (those of the
+//! compliance outbox are in the crate root).
 
 use std::collections::BTreeMap;
+
+use crate::Store;
+use crate::error::Result;
 
 /// A message as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,6 +257,100 @@ pub fn fts_in_rooms(room_ids: &[i64], text: &str) -> Option<String> {
 pub fn search_terms(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
+}
+
+impl Store {
+    /// Stores a message, its compliance event and its links to the files it names
+    /// (`linked_files`: repository names; only complete files of the room are linked), in
+    /// one transaction.
+    pub async fn post_message(
+        &self,
+        room_id: i64,
+        author_id: i64,
+        post: &Post<'_>,
+        posted_at: i64,
+    ) -> Result<StoredMessage> {
+        engine!(self, s => s.post_message(room_id, author_id, post, posted_at).await)
+    }
+
+    /// Appends messages to a room's history in one transaction (an import: no compliance
+    /// events, nobody chatted now). Each is `(content, posted_at)`; returns the sequence
+    /// number of the last one.
+    pub async fn import_messages(
+        &self,
+        room_id: i64,
+        author_id: i64,
+        messages: &[(&str, i64)],
+    ) -> Result<i64> {
+        engine!(self, s => s.import_messages(room_id, author_id, messages).await)
+    }
+
+    pub async fn read_history(
+        &self,
+        room_id: i64,
+        viewer_id: i64,
+        query: &HistoryQuery,
+        at: i64,
+    ) -> Result<Vec<StoredMessage>> {
+        engine!(self, s => s.read_history(room_id, viewer_id, query, at).await)
+    }
+
+    /// Up to `n` messages of a room after `seq`, oldest first, without the compliance record
+    /// a reader's history gets: what a pool node re-reads to fill a gap in what the relay
+    /// brought it, for sessions that already received the messages around it.
+    pub async fn messages_after(
+        &self,
+        room_id: i64,
+        seq: i64,
+        n: u32,
+    ) -> Result<Vec<StoredMessage>> {
+        engine!(self, s => s.messages_after(room_id, seq, n).await)
+    }
+
+    /// The sequence number of each room's newest message (0 before the first), for those of
+    /// `room_ids` that exist, by room id. Deleted or purged messages keep their numbers.
+    pub async fn last_seqs(&self, room_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        engine!(self, s => s.last_seqs(room_ids).await)
+    }
+
+    pub async fn search_history(
+        &self,
+        room_ids: &[i64],
+        viewer_id: i64,
+        text: &str,
+        limit: u32,
+        at: i64,
+    ) -> Result<Vec<StoredMessage>> {
+        engine!(self, s => s.search_history(room_ids, viewer_id, text, limit, at).await)
+    }
+
+    /// Invites principals to a room (each invitation with its access change, so that a
+    /// running server pushes it); returns how many were not invited already.
+    pub async fn invite(&self, room_id: i64, principal_ids: &[i64]) -> Result<u64> {
+        engine!(self, s => s.invite(room_id, principal_ids).await)
+    }
+
+    pub async fn invitations(&self, principal_id: i64, from_id: i64) -> Result<Vec<Invitation>> {
+        engine!(self, s => s.invitations(principal_id, from_id).await)
+    }
+
+    pub async fn preference(&self, principal_id: i64, label: &str) -> Result<Option<Preference>> {
+        engine!(self, s => s.preference(principal_id, label).await)
+    }
+
+    /// Stores a preference blob; refused with [`StoreError::QuotaExceeded`] when the
+    /// principal's preferences would take more than `quota_bytes`.
+    ///
+    /// [`StoreError::QuotaExceeded`]: crate::StoreError::QuotaExceeded
+    pub async fn set_preference(
+        &self,
+        principal_id: i64,
+        label: &str,
+        content: &str,
+        quota_bytes: u64,
+    ) -> Result<Preference> {
+        engine!(self, s => s.set_preference(principal_id, label, content, quota_bytes).await)
+    }
 }
 
 #[cfg(test)]

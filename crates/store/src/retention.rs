@@ -1,8 +1,11 @@
-//! History retention and legal holds: the types every engine stores. A category may keep
+//! History retention and legal holds: the types every engine stores (the [`Store`] methods
+//! of retention at the end; those of holds are in the crate root). A category may keep
 //! its rooms' messages only so many days; a legal hold on a room or a user suspends every
 //! purge of what it covers, whether retention or an administrator asks for it. Each purge
 //! leaves a compliance record of what it removed (the outbox kind `purge`).
 
+use crate::Store;
+use crate::error::Result;
 use crate::files::StoredFile;
 
 /// What a legal hold covers.
@@ -49,5 +52,40 @@ impl Purged {
     /// Whether a step of at most `limit` messages and `limit` files may have left more.
     pub fn full(&self, limit: u32) -> bool {
         self.messages >= u64::from(limit) || self.files.len() >= limit as usize
+    }
+}
+
+impl Store {
+    /// One step of a purge of a room's history before `before` (unix nanoseconds; all when
+    /// `None`), at most `limit` messages and `limit` files, held users' left, each author's
+    /// and file's compliance `purge` row written; a held room is refused
+    /// ([`StoreError::Held`]). The caller removes the returned files from the file store,
+    /// and calls again while [`Purged::full`].
+    ///
+    /// [`StoreError::Held`]: crate::StoreError::Held
+    pub async fn purge_history(
+        &self,
+        room_id: i64,
+        before: Option<i64>,
+        limit: u32,
+        reason: &str,
+        at: i64,
+    ) -> Result<Purged> {
+        engine!(self, s => s.purge_history(room_id, before, limit, reason, at).await)
+    }
+
+    /// Sets how many days a category's rooms keep their messages (`None`: forever).
+    pub async fn set_category_retention(&self, category_id: i64, days: Option<u32>) -> Result<()> {
+        engine!(self, s => s.set_category_retention(category_id, days).await)
+    }
+
+    /// The retention of every category that has one, by category id.
+    pub async fn category_retentions(&self) -> Result<std::collections::BTreeMap<i64, u32>> {
+        engine!(self, s => s.category_retentions().await)
+    }
+
+    /// The rooms of categories with a retention, less those a hold keeps whole.
+    pub async fn retained_rooms(&self) -> Result<Vec<RetainedRoom>> {
+        engine!(self, s => s.retained_rooms().await)
     }
 }

@@ -10,11 +10,14 @@
 //!   comes;
 //! * what a read decrypts goes straight into the reader's buffer; only what does not fit
 //!   waits on the heap (`plaintext`);
-//! * what is encrypted for the peer waits on the heap (`outgoing`) only until the socket
-//!   has taken it.
+//! * what is encrypted for the peer is sealed in a buffer of the thread's (`SCRATCH`), which
+//!   every connection the thread writes for shares, and written to the socket from there;
+//!   only what the socket does not take at once waits on the heap (`outgoing`) until it
+//!   does.
 //!
 //! Each of the three is freed as soon as it is empty, and each is bounded.
 
+use std::cell::Cell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -42,6 +45,15 @@ const MAX_QUEUED_BY_READS: usize = 64 * 1024;
 /// Plaintext encrypted per write: four full records.
 const MAX_WRITE: usize = 64 * 1024;
 
+thread_local! {
+    /// Where this thread seals records for the peer, whichever connection they are for. Kept
+    /// from one write to the next, so that a write neither allocates nor zero-fills (safe
+    /// Rust hands rustls only initialised bytes): only growth is zeroed, once. It grows to
+    /// the largest flight sealed, a write's four records, and no further; a connection's
+    /// idle cost stays nothing.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
 /// A server's TLS session over `io`, after the handshake.
 pub(super) struct TlsStream<S> {
     io: S,
@@ -52,7 +64,8 @@ pub(super) struct TlsStream<S> {
     /// Decrypted bytes the reader had no room for; the first `taken` have been read since.
     plaintext: Vec<u8>,
     taken: usize,
-    /// Records for the peer; the first `sent` have been written.
+    /// Records for the peer that the socket did not take at once; the first `sent` have been
+    /// written since.
     outgoing: Vec<u8>,
     sent: usize,
     /// The peer's close_notify has arrived, or its end of the stream: reads return 0.
@@ -94,8 +107,9 @@ where
 enum Want<'a, 'b> {
     /// Records from the peer, their plaintext into this buffer as far as it has room.
     Read(Option<&'a mut ReadBuf<'b>>),
-    /// These bytes encrypted for the peer.
-    Write(&'a [u8]),
+    /// These bytes encrypted for the peer, and written to the socket as far as it takes
+    /// them now (the rest waits in `outgoing`).
+    Write(&'a [u8], &'a mut Context<'b>),
     /// A close_notify for the peer.
     Close,
 }
@@ -201,7 +215,7 @@ where
                             // Not met in practice: a read takes every whole record before
                             // it waits, so a write finds none left to decrypt. Were one
                             // there, its plaintext would wait for the next read.
-                            Want::Write(_) | Want::Close => None,
+                            Want::Write(..) | Want::Close => None,
                         };
                         keep_plaintext(record.payload, out, &mut self.plaintext);
                     }
@@ -213,8 +227,12 @@ where
                 ConnectionState::TransmitTlsData(records) => records.done(),
                 ConnectionState::WriteTraffic(mut traffic) => {
                     match want {
-                        Want::Write(data) => {
-                            append_records(&mut self.outgoing, |out| traffic.encrypt(data, out))?
+                        Want::Write(data, cx) => {
+                            let (io, outgoing) = (&mut self.io, &mut self.outgoing);
+                            seal(
+                                |out| traffic.encrypt(data, out),
+                                |records| write_or_keep(io, cx, records, outgoing),
+                            )??
                         }
                         Want::Close => append_records(&mut self.outgoing, |out| {
                             traffic.queue_close_notify(out)
@@ -237,7 +255,7 @@ where
                     self.read_closed = true;
                     return match want {
                         Want::Read(_) => Ok(used + discard),
-                        Want::Write(_) | Want::Close => Err(io::Error::new(
+                        Want::Write(..) | Want::Close => Err(io::Error::new(
                             io::ErrorKind::BrokenPipe,
                             "TLS session already closed",
                         )),
@@ -299,20 +317,60 @@ impl RoomNeeded for EncryptError {
     }
 }
 
-/// Appends to `out` the records `encode` writes: asked first with no room, it says how
-/// much it needs (and changes nothing), so the buffer grows by exactly that.
+/// Has `encode` write its records into this thread's [`SCRATCH`] buffer and hands them to
+/// `take`. A buffer too small is left as it was, rustls saying how much it needs: the
+/// buffer grows to that and `encode` runs again.
+fn seal<E: RoomNeeded, T>(
+    mut encode: impl FnMut(&mut [u8]) -> Result<usize, E>,
+    take: impl FnOnce(&[u8]) -> T,
+) -> io::Result<T> {
+    // Taken out of its cell, not borrowed: nothing `take` does can find it in use. Were
+    // `seal` ever entered again meanwhile, that call would only find the cell empty.
+    let mut scratch = SCRATCH.take();
+    let sealed = match encode(&mut scratch) {
+        Ok(written) => Ok(written),
+        Err(e) => match e.room_needed() {
+            Some(needed) => {
+                scratch.resize(needed, 0);
+                encode(&mut scratch).map_err(io::Error::other)
+            }
+            None => Err(io::Error::other(e)),
+        },
+    };
+    let taken = sealed.map(|written| take(&scratch[..written]));
+    SCRATCH.set(scratch);
+    taken
+}
+
+/// Appends to `out` the records `encode` writes.
 fn append_records<E: RoomNeeded>(
     out: &mut Vec<u8>,
-    mut encode: impl FnMut(&mut [u8]) -> Result<usize, E>,
+    encode: impl FnMut(&mut [u8]) -> Result<usize, E>,
 ) -> io::Result<()> {
-    let needed = match encode(&mut []) {
-        Ok(_) => return Ok(()),
-        Err(e) => e.room_needed().ok_or_else(|| io::Error::other(e))?,
-    };
-    let start = out.len();
-    out.resize(start + needed, 0);
-    let written = encode(&mut out[start..]).map_err(io::Error::other)?;
-    out.truncate(start + written);
+    seal(encode, |records| out.extend_from_slice(records))
+}
+
+/// Writes `records` to `io` as far as it takes them now, when nothing waits before them in
+/// `outgoing`, and keeps the rest there: the socket's own buffer is the usual place records
+/// wait, and only a full one costs this stream a buffer.
+fn write_or_keep<S: AsyncWrite + Unpin>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    records: &[u8],
+    outgoing: &mut Vec<u8>,
+) -> io::Result<()> {
+    let mut written = 0;
+    if outgoing.is_empty() {
+        while written < records.len() {
+            match Pin::new(&mut *io).poll_write(cx, &records[written..]) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
+            }
+        }
+    }
+    outgoing.extend_from_slice(&records[written..]);
     Ok(())
 }
 
@@ -386,9 +444,10 @@ where
                 "the TLS session has failed",
             )));
         }
-        this.process_incoming(Want::Write(&buf[..n]))?;
-        // The records are taken: a socket that is full now leaves them to the next write
-        // or flush.
+        this.process_incoming(Want::Write(&buf[..n], cx))?;
+        // The records are taken; behind records rustls queued first (a key update) they
+        // wait in `outgoing`, and go now as far as the socket takes them. A socket that is
+        // full leaves them to the next write or flush.
         if let Poll::Ready(Err(e)) = this.poll_send(cx) {
             return Poll::Ready(Err(e));
         }
@@ -601,6 +660,59 @@ mod tests {
         assert_eq!(stream.incoming.capacity(), 0, "incoming");
         assert_eq!(stream.plaintext.capacity(), 0, "plaintext");
         assert_eq!(stream.outgoing.capacity(), 0, "outgoing");
+    }
+
+    /// Where this thread's scratch buffer is and how large: the same place after another
+    /// write means that write sealed its records without a buffer of its own.
+    fn scratch() -> (*const u8, usize) {
+        let buffer = SCRATCH.take();
+        let place = (buffer.as_ptr(), buffer.len());
+        SCRATCH.set(buffer);
+        place
+    }
+
+    #[tokio::test]
+    async fn writes_seal_their_records_in_the_threads_buffer_and_keep_none_of_their_own() {
+        let (mut server, mut client) = session(&TLS13, TLS13_AES_128_GCM_SHA256).await;
+        let large = pattern(MAX_WRITE, 1);
+        assert_eq!(carry(&mut server, &mut client, &large).await, large);
+        let after_first = scratch();
+        assert!(after_first.1 > MAX_WRITE, "four records and their overhead");
+        for (len, seed) in [(1, 2), (700, 3), (MAX_WRITE, 4), (3 * MAX_WRITE + 5, 5)] {
+            let sent = pattern(len, seed);
+            assert_eq!(carry(&mut server, &mut client, &sent).await, sent);
+            assert_eq!(scratch(), after_first, "the same buffer, not grown");
+            assert_holds_nothing(&server);
+        }
+    }
+
+    #[tokio::test]
+    async fn records_a_full_socket_does_not_take_wait_and_follow_in_order() {
+        let (mut server, mut client) =
+            session(&TLS12, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256).await;
+        // The client reads nothing until the socket's buffers are full and a write finds
+        // records still waiting from the one before.
+        let mut sent = Vec::new();
+        for seed in (0..=u8::MAX).cycle() {
+            let piece = pattern(MAX_WRITE - usize::from(seed), seed);
+            let written = tokio::select! {
+                biased;
+                n = server.write(&piece) => Some(n.unwrap()),
+                () = std::future::ready(()) => None,
+            };
+            match written {
+                Some(n) => sent.extend_from_slice(&piece[..n]),
+                None => break,
+            }
+        }
+        assert!(
+            !server.outgoing.is_empty(),
+            "the rest of the last write waits"
+        );
+        let flush = async { server.flush().await.unwrap() };
+        let got = tokio::join!(flush, read_exactly(&mut client, sent.len())).1;
+        assert!(got == sent, "every byte, in order");
+        assert_holds_nothing(&server);
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@
 //! one is awaited. The full client library stays available as `--member-mode full`.
 
 mod conn;
+mod progress;
 mod setup;
 
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ use crate::error::BenchError;
 use crate::fanout::{Place, Poster, Shared, Tally, relay_info};
 use crate::measure::Stamp;
 use crate::wire::{self, Dialer};
+use progress::{Progress, Step};
 
 /// Members signing in (and joining) at the same time.
 pub const SIGNING_IN_AT_ONCE: usize = 64;
@@ -344,7 +346,8 @@ impl LeanRoom {
     /// Signs in `accounts` (the `i`-th from the `i`-th loopback source address) at the
     /// `i mod len`-th of `nodes` (one server, or a pool's nodes), joins the `i`-th to the
     /// rooms `rooms(i)` names, and starts listening; the first `posters` of them post
-    /// (into their room, when they have exactly one).
+    /// (into their room, when they have exactly one). Says how far it is every
+    /// [`progress::EVERY`] meanwhile.
     pub async fn join(
         env: &Env,
         dialer: &Dialer,
@@ -361,6 +364,7 @@ impl LeanRoom {
         let permits = Arc::new(Semaphore::new(SIGNING_IN_AT_ONCE));
         let (stop, stopped) = watch::channel(false);
         let (ready, mut readies) = mpsc::unbounded_channel();
+        let progress = Arc::new(Progress::default());
         let mut receivers = Vec::with_capacity(accounts.len());
         let mut handles = Vec::new();
         for (i, account) in accounts.iter().enumerate() {
@@ -376,27 +380,30 @@ impl LeanRoom {
             let to = nodes[i % nodes.len()];
             let place = (nodes.len() > 1).then(|| Place::of(i, nodes.len()));
             let (dialer, account) = (dialer.clone(), account.clone());
-            let (permits, ready, shared, stopped) = (
+            let (permits, ready, shared, stopped, progress) = (
                 permits.clone(),
                 ready.clone(),
                 shared.clone(),
                 stopped.clone(),
+                progress.clone(),
             );
             receivers.push(tokio::spawn(async move {
                 let permit = permits.acquire_owned().await;
+                let mut at = progress.enter(Step::SigningIn);
                 let joining = async {
                     let (mut conn, mut dialog) = sign_in(&dialer, from, to, &account).await?;
+                    at.to(Step::Joining);
                     dialog.join_all(&mut conn, &rooms).await?;
                     Ok::<_, BenchError>((conn, dialog))
                 };
-                let joined = tokio::time::timeout(JOIN_WAIT, joining)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(BenchError::Failed(format!(
-                            "{account} did not join within {JOIN_WAIT:?}"
-                        )))
-                    });
-                drop(permit);
+                let joined = tokio::time::timeout(JOIN_WAIT, joining).await;
+                let joined = joined.unwrap_or_else(|_| {
+                    Err(BenchError::Failed(format!(
+                        "{account} did not join within {JOIN_WAIT:?}: {}",
+                        at.step().waits_for()
+                    )))
+                });
+                drop((at, permit));
                 match joined {
                     Ok((conn, dialog)) => {
                         let _ = ready.send(Ok(()));
@@ -410,15 +417,24 @@ impl LeanRoom {
                 }
             }));
         }
-        for _ in 0..accounts.len() {
-            let joined = readies
-                .recv()
-                .await
-                .unwrap_or_else(|| Err(BenchError::Failed("a member's task ended".into())));
-            if let Err(e) = joined {
+        let mut tell =
+            tokio::time::interval_at((started + progress::EVERY).into(), progress::EVERY);
+        let mut joined = 0;
+        while joined < accounts.len() {
+            let ready = tokio::select! {
+                ready = readies.recv() => ready,
+                _ = tell.tick() => {
+                    progress.report(joined, accounts.len(), started.elapsed());
+                    continue;
+                }
+            };
+            let ready =
+                ready.unwrap_or_else(|| Err(BenchError::Failed("a member's task ended".into())));
+            if let Err(e) = ready {
                 let _ = stop.send(true);
                 return Err(e);
             }
+            joined += 1;
         }
         Ok(LeanRoom {
             setup: started.elapsed(),

@@ -501,9 +501,14 @@ mod tests {
             .post_to(&room, stamp.text(100))
             .await
             .expect("the post is answered");
-        while shared.delivered_all() < 2 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let delivered = async {
+            while shared.delivered_all() < 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), delivered)
+            .await
+            .expect("both members have the post");
 
         let rejoiner = &members.posters[1];
         let rejoin = async {

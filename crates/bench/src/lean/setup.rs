@@ -207,7 +207,7 @@ impl Dialog {
                             return Some(Err(e));
                         }
                     }
-                    Incoming::Request { body } if reply.is_none() => {
+                    Incoming::Request { body } if reply.is_none() && is_reply(body) => {
                         reply = replies(body).into_iter().find(|r| r.seqid == seqid);
                     }
                     Incoming::Request { .. } | Incoming::Response { .. } => {}

@@ -8,7 +8,10 @@
 //! ([`crate::measure::Stamp::find`]). Everything one read brought in is answered with one
 //! write. No SIP decoding, no XCCOS parsing, no channel or task per delivery; only the
 //! replies to commands (the join storm's, the pool's rejoins) are decoded, and only while
-//! one is awaited. The full client library stays available as `--member-mode full`.
+//! one is awaited. Nothing is waited for without end: the setup tells how far it is
+//! ([`progress`]), and each member's sign-in and each post or command has a time by which
+//! it fails, saying what did not come. The full client library stays available as
+//! `--member-mode full`.
 
 mod conn;
 mod progress;

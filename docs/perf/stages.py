@@ -22,8 +22,10 @@ def any_of(*names):
 STAGES = [
     ("store: SQLite (the writer thread, the post's statements)",
      lambda thread, stack: thread.startswith("sqlx-sqlite") or "sqlx" in stack),
-    ("kernel: writev (TCP send; on loopback also the receiving side's TCP)",
-     any_of("__GI___writev", "do_writev")),
+    # `writev` while TLS ran on tokio-rustls; a `send` of each record since the unbuffered
+    # TLS stream (2026-12-05).
+    ("kernel: writev / send (TCP send; on loopback also the receiving side's TCP)",
+     any_of("__GI___writev", "do_writev", "__libc_send", "__sys_sendto")),
     ("kernel: read (the answers and posts that arrive)",
      any_of("__libc_recv", "__GI___read", "tcp_recvmsg", "__libc_read", "ksys_read")),
     ("TLS encrypt (rustls, ring AES-256-GCM)",
@@ -39,7 +41,8 @@ STAGES = [
             "time::wheel", "clear_entry", "sleep_until", "transition_to", "queue::Local",
             "wake_by", "drop_waker", "finish_task_switch", "poll_readiness",
             "Registration::poll")),
-    ("framing and decoding what arrives", any_of("decoder", "Decoder", "frame")),
+    # "::frame", not "frame": every kernel stack passes `entry_SYSCALL_64_after_hwframe`.
+    ("framing and decoding what arrives", any_of("decoder", "Decoder", "::frame")),
     ("rustls buffering and record framing (no cryptography)", any_of("rustls")),
 ]
 OTHER = "the rest (task polling, locks, bookkeeping)"

@@ -138,6 +138,11 @@ impl Dialog {
         Ok(dialog)
     }
 
+    /// The account whose session this is.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
     /// Joins `rooms` (`cmd:join` for one, `cmd:bjoin` for more, as the client library
     /// does) and waits for the reply; a room refused is an error.
     pub async fn join_all(&mut self, conn: &mut Conn, rooms: &[String]) -> Result<(), BenchError> {
@@ -202,7 +207,7 @@ impl Dialog {
                             return Some(Err(e));
                         }
                     }
-                    Incoming::Request { body } if reply.is_none() => {
+                    Incoming::Request { body } if reply.is_none() && is_reply(body) => {
                         reply = replies(body).into_iter().find(|r| r.seqid == seqid);
                     }
                     Incoming::Request { .. } | Incoming::Response { .. } => {}
@@ -271,6 +276,21 @@ impl Dialog {
 /// The `chanid` of a room URI, `key` its place in a batch.
 pub fn chanid(key: u32, room: &str) -> Result<ChanId, BenchError> {
     ChanId::from_uri(key, room).ok_or_else(|| BenchError::Failed(format!("{room} is no room URI")))
+}
+
+/// Whether `body` is a reply (`<xccos …><rpl …>`), judged by the start of its first message
+/// and not decoded: the server sends each reply in an envelope of its own, and a delivery
+/// or a notice starts otherwise (`<grpchat`, `<ntc`).
+pub fn is_reply(body: &[u8]) -> bool {
+    let Some(root) = memchr::memmem::find(body, b"<xccos") else {
+        return false;
+    };
+    let Some(end) = memchr::memchr(b'>', &body[root..]) else {
+        return false;
+    };
+    body[root + end + 1..]
+        .trim_ascii_start()
+        .starts_with(b"<rpl")
 }
 
 /// The replies `body` holds (none when it holds anything else).

@@ -3,7 +3,8 @@
 //! for it to go out, at most the configured limit, and then transfers go on as long without
 //! waiting. Over real sockets. The test holds the server's output backlog busy itself, as a
 //! member's connection does while its messages are still being written or answered; the
-//! waits are read from the server's metrics.
+//! waits are read from the server's metrics. The transfers' writes to the file records give
+//! way too, so that they do not queue on the store's single writer ahead of a post.
 
 use std::time::Duration;
 
@@ -115,6 +116,25 @@ async fn an_upload_waits_while_chat_output_is_queued_and_goes_on_once_it_is_writ
         .await
         .unwrap();
     assert!(reply.body == data, "the upload came back different");
+}
+
+#[tokio::test]
+async fn an_upload_reserves_its_file_only_once_the_chat_output_is_written() {
+    let mut f = file_room().await;
+    settle(&mut f).await;
+    let backlog = f.s.server().output_backlog().clone();
+    let token = f.upload_token(0, "data.bin").await;
+    backlog.queued();
+    let upload = request(&f, Method::PUT, &token, content(1000, 3)).await;
+    until_waits(&f, 1.0).await;
+    assert!(
+        f.file_rows().await.is_empty(),
+        "no write of the file records while the chat's output is queued"
+    );
+    backlog.drained();
+    let reply = upload.await.unwrap();
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    assert_eq!(f.file_rows().await.len(), 1);
 }
 
 #[tokio::test]

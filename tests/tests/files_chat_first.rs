@@ -99,6 +99,10 @@ async fn an_upload_waits_while_chat_output_is_queued_and_goes_on_once_it_is_writ
         !upload.is_finished(),
         "the upload waits for the chat's output"
     );
+    assert!(
+        f.file_rows().await.is_empty(),
+        "not even its name is reserved: no write of the file records goes before the chat"
+    );
     backlog.drained();
     let reply = upload.await.unwrap();
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
@@ -116,25 +120,6 @@ async fn an_upload_waits_while_chat_output_is_queued_and_goes_on_once_it_is_writ
         .await
         .unwrap();
     assert!(reply.body == data, "the upload came back different");
-}
-
-#[tokio::test]
-async fn an_upload_reserves_its_file_only_once_the_chat_output_is_written() {
-    let mut f = file_room().await;
-    settle(&mut f).await;
-    let backlog = f.s.server().output_backlog().clone();
-    let token = f.upload_token(0, "data.bin").await;
-    backlog.queued();
-    let upload = request(&f, Method::PUT, &token, content(1000, 3)).await;
-    until_waits(&f, 1.0).await;
-    assert!(
-        f.file_rows().await.is_empty(),
-        "no write of the file records while the chat's output is queued"
-    );
-    backlog.drained();
-    let reply = upload.await.unwrap();
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-    assert_eq!(f.file_rows().await.len(), 1);
 }
 
 #[tokio::test]

@@ -10,7 +10,8 @@
 //! against 0.1–0.2 ms without uploads. Queued here instead, in front of the writer, at
 //! most one transfer's transaction is ever ahead of a post: the uploads wait for each other
 //! rather than the chat waiting for them all. They were one after the other on the single
-//! writer anyway, so they lose nothing but the order they had in sqlx's queue.
+//! writer anyway; what they lose is the overlap of one's trip to the chat's runtime with
+//! another's statements (fifty uploads went as fast: BENCHMARKS.md).
 //!
 //! Before queuing, a write gives way to chat output under way ([`ChatFirst`]), as every
 //! step of a transfer does, so that it lands between a room's messages rather than in the

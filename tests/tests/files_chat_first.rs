@@ -3,7 +3,8 @@
 //! for it to go out, at most the configured limit, and then transfers go on as long without
 //! waiting. Over real sockets. The test holds the server's output backlog busy itself, as a
 //! member's connection does while its messages are still being written or answered; the
-//! waits are read from the server's metrics.
+//! waits are read from the server's metrics. The transfers' writes to the file records give
+//! way too, so that they do not queue on the store's single writer ahead of a post.
 
 use std::time::Duration;
 
@@ -97,6 +98,10 @@ async fn an_upload_waits_while_chat_output_is_queued_and_goes_on_once_it_is_writ
     assert!(
         !upload.is_finished(),
         "the upload waits for the chat's output"
+    );
+    assert!(
+        f.file_rows().await.is_empty(),
+        "not even its name is reserved: no write of the file records goes before the chat"
     );
     backlog.drained();
     let reply = upload.await.unwrap();

@@ -16,6 +16,7 @@ mod chat_first;
 mod downloads;
 mod plain;
 mod range;
+mod record_writes;
 mod refusal;
 mod soap;
 mod uploads;
@@ -37,6 +38,7 @@ pub use self::chat_first::ChatFirst;
 
 use self::ahead::Next;
 use self::downloads::OpenBlobs;
+use self::record_writes::RecordWrites;
 use self::refusal::Refusal;
 use self::uploads::{InProgress, Uploads};
 
@@ -61,6 +63,8 @@ struct Inner {
     soap_limits: mgc::Limits,
     /// Each step of a transfer waits its turn here.
     chat_first: Arc<ChatFirst>,
+    /// Each write of the file records waits its turn here ([`Files::write_in_core`]).
+    record_writes: RecordWrites,
 }
 
 impl Files {
@@ -74,6 +78,7 @@ impl Files {
         chat_first: ChatFirst,
     ) -> Files {
         let soap_limits = mgc::Limits::for_chunk(transfers.settings().max_chunk_bytes);
+        let chat_first = Arc::new(chat_first);
         Files {
             inner: Arc::new(Inner {
                 transfers,
@@ -83,7 +88,8 @@ impl Files {
                 open_blobs: OpenBlobs::default(),
                 ahead_budget: ahead::budget(),
                 soap_limits,
-                chat_first: Arc::new(chat_first),
+                record_writes: RecordWrites::new(chat_first.clone()),
+                chat_first,
             }),
         }
     }
@@ -127,7 +133,7 @@ impl Files {
             self.abandon(&file).await;
         }
         if let Err(e) = self
-            .in_core(|t| async move { t.prune_tokens().await })
+            .write_in_core(|t| async move { t.prune_tokens().await })
             .await
         {
             tracing::warn!(error = %e, "cannot prune expired file tokens");
@@ -161,6 +167,27 @@ impl Files {
                 Err(Refusal::Failed)
             }
         }
+    }
+
+    /// [`Files::in_core`] for work that writes the file records: it starts in its turn
+    /// ([`record_writes`]), after the chat's output and after any other transfer's write,
+    /// and holds the turn until it ends.
+    async fn write_in_core<T, E, F>(&self, work: impl FnOnce(Transfers) -> F) -> Result<T, Refusal>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Into<Refusal> + Send + 'static,
+    {
+        let turn = self.inner.record_writes.turn().await;
+        self.in_core(move |t| {
+            let write = work(t);
+            async move {
+                let written = write.await;
+                drop(turn);
+                written
+            }
+        })
+        .await
     }
 
     /// `direction`: the token's, or `None` for a request either kind may make.
@@ -210,7 +237,7 @@ impl Files {
     /// A repository name for the grant's upload, reserved.
     async fn reserve_name(&self, grant: &Grant, extension: &str) -> Result<StoredFile, Refusal> {
         let (grant, extension) = (grant.clone(), extension.to_owned());
-        self.in_core(move |t| async move { t.reserve_name(&grant, &extension).await })
+        self.write_in_core(move |t| async move { t.reserve_name(&grant, &extension).await })
             .await
     }
 
@@ -235,9 +262,9 @@ impl Files {
                 .uploads
                 .create(&grant.token.token, &grant.principal_uri, file.id)?;
         let (begun, begun_file) = (grant.clone(), file.clone());
-        self.in_core(
-            move |t| async move { t.begin_upload(&begun, &begun_file, file_length).await },
-        )
+        self.write_in_core(move |t| async move {
+            t.begin_upload(&begun, &begun_file, file_length).await
+        })
         .await?;
         let upload = self
             .inner
@@ -261,9 +288,9 @@ impl Files {
         let size = upload.finish().await?;
         let (completed, completed_file) = (grant.clone(), file.clone());
         let done = self
-            .in_core(
-                move |t| async move { t.complete_upload(&completed, &completed_file, size).await },
-            )
+            .write_in_core(move |t| async move {
+                t.complete_upload(&completed, &completed_file, size).await
+            })
             .await;
         if let Err(refusal) = done {
             // In the store but not in the database: nothing may find it, so it goes.
@@ -293,7 +320,7 @@ impl Files {
     async fn abandon(&self, file: &StoredFile) {
         let abandoned = file.clone();
         let result = self
-            .in_core(move |t| async move { t.abandon_upload(&abandoned).await })
+            .write_in_core(move |t| async move { t.abandon_upload(&abandoned).await })
             .await;
         if let Err(e) = result {
             tracing::warn!(file = %file.name, error = %e, "cannot abandon an upload");
@@ -312,7 +339,7 @@ impl Files {
     async fn record_download(&self, grant: &mut Grant) -> Result<(), Refusal> {
         if !grant.token.download_recorded {
             let recorded = grant.clone();
-            self.in_core(move |t| async move { t.record_download(&recorded).await })
+            self.write_in_core(move |t| async move { t.record_download(&recorded).await })
                 .await?;
             grant.token.download_recorded = true;
         }

@@ -39,6 +39,8 @@ impl Shared {
     }
 }
 
+/// What the receivers of a room share, and one echo channel for each of `posters`: the
+/// `i`-th poster hears its own messages come back on the `i`-th.
 pub fn shared(posters: usize) -> (Arc<Shared>, Vec<mpsc::UnboundedReceiver<u64>>) {
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..posters).map(|_| mpsc::unbounded_channel()).unzip();
     (

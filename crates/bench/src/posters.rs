@@ -14,6 +14,7 @@ pub trait Poster: Send + Sync + 'static {
     fn post(&self, text: String) -> impl Future<Output = Result<(), BenchError>> + Send;
 }
 
+/// Posts through the client library, as a member signed in with it.
 pub struct ClientPoster {
     pub client: Client,
     pub room: String,
@@ -25,6 +26,7 @@ impl Poster for ClientPoster {
     }
 }
 
+/// Posts to the relay: hands the relay's delivery of the text to a raw member's writer.
 pub struct RawPoster {
     pub out: mpsc::UnboundedSender<Bytes>,
 }

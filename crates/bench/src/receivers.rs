@@ -15,6 +15,8 @@ use xccos::Envelope;
 use crate::delivery::{Shared, Tally};
 use crate::measure::Stamp;
 
+/// Takes in a client-library member's deliveries until `stop` changes or the client closes;
+/// `own` is the poster number the member posts as, if it posts.
 pub async fn receive_client(
     mut events: Events,
     own: Option<u32>,

@@ -10,6 +10,7 @@
 
 mod baseline;
 mod compliance;
+mod delivery;
 mod deployment;
 mod engines;
 mod error;
@@ -21,14 +22,18 @@ mod joinstorm;
 mod lean;
 mod limits;
 mod measure;
+mod messages;
 mod pool;
 mod pool_compare;
 mod population;
+mod posters;
+mod receivers;
 mod relay;
 pub mod report;
 mod search_load;
 mod smoke;
 mod target;
+mod window;
 mod wire;
 
 use std::path::{Path, PathBuf};

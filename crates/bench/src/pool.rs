@@ -28,9 +28,9 @@ use tokio::task::JoinHandle;
 use xccos::{Bcq, CommandKind};
 
 use crate::Env;
+use crate::delivery::{self, Shared, Tally};
 use crate::deployment::{Running, System};
 use crate::error::BenchError;
-use crate::fanout::{self, Shared, Tally};
 use crate::lean::{self, LeanPoster, LeanRoom, Members};
 use crate::measure::{EngineCpu, Latency, ProcSample, RelayLatency, Stamp, now_ns, per};
 use crate::population;
@@ -326,7 +326,7 @@ pub(crate) async fn run_factor_on(
         };
         let duration = Duration::from_secs(duration);
         // No echoes: nobody posts in a closed loop here.
-        let (shared, _) = fanout::shared(0);
+        let (shared, _) = delivery::shared(0);
         let (mut step, setup) = match env.members {
             Members::Full => {
                 let target = running.single()?;
@@ -337,7 +337,7 @@ pub(crate) async fn run_factor_on(
                 let mut receivers = Vec::with_capacity(clients.len());
                 for (client, events) in clients {
                     let (shared, stopped) = (shared.clone(), stopped.clone());
-                    receivers.push(tokio::spawn(fanout::receive_client(
+                    receivers.push(tokio::spawn(crate::receivers::receive_client(
                         events, None, shared, stopped,
                     )));
                     users.push(Arc::new(client));
@@ -459,7 +459,7 @@ impl Load<'_> {
         }
         let (server_after, bench_after) =
             (self.running.sample(), ProcSample::read(std::process::id()));
-        let gathered = fanout::gather(receivers, stop).await?;
+        let gathered = delivery::gather(receivers, stop).await?;
         let (delivery, last_ns) = gathered.all();
         let last_ns = last_ns.max(started);
         let deliveries = delivery.count();

@@ -232,9 +232,8 @@ impl Store {
         realm: &str,
         key: &ServerKey,
     ) -> Result<User> {
-        let uri = normalize_user_uri(uri)?;
-        let secrets = derive(&uri, password, realm, key, Mechanisms::ALL).await?;
-        engine!(self, s => s.add_user(&uri, display_name, &secrets).await)
+        self.create_user(uri, display_name, password, realm, key, false)
+            .await
     }
 
     /// Creates an account at the address of a removed one, which [`Store::add_user`]
@@ -247,9 +246,24 @@ impl Store {
         realm: &str,
         key: &ServerKey,
     ) -> Result<User> {
+        self.create_user(uri, display_name, password, realm, key, true)
+            .await
+    }
+
+    /// A new account with a password, every mechanism allowed; with `revive`, at the
+    /// address of a removed one.
+    async fn create_user(
+        &self,
+        uri: &str,
+        display_name: &str,
+        password: &str,
+        realm: &str,
+        key: &ServerKey,
+        revive: bool,
+    ) -> Result<User> {
         let uri = normalize_user_uri(uri)?;
         let secrets = derive(&uri, password, realm, key, Mechanisms::ALL).await?;
-        engine!(self, s => s.reuse_user(&uri, display_name, &secrets).await)
+        engine!(self, s => s.create_user(&uri, display_name, &secrets, revive).await)
     }
 
     /// Creates accounts without any password or secret, in one transaction: they can sign

@@ -29,9 +29,11 @@ pub use conn::Conn;
 pub use setup::{Dialog, chanid, register, sign_in};
 
 use crate::Env;
+use crate::delivery::{Place, Shared, Tally};
 use crate::error::BenchError;
-use crate::fanout::{Place, Poster, Shared, Tally, relay_info};
 use crate::measure::Stamp;
+use crate::messages::relay_info;
+use crate::posters::Poster;
 use crate::wire::{self, Dialer};
 use progress::{Progress, Step};
 
@@ -149,7 +151,7 @@ fn poster_for(
 /// Answers whatever the server sends until `stop` (or until the connection ends): a
 /// member with nothing more to do must still answer, or the server ends its session.
 pub async fn answer_until(conn: Conn, stop: watch::Receiver<bool>) {
-    let (shared, _) = crate::fanout::shared(0);
+    let (shared, _) = crate::delivery::shared(0);
     listen(conn, None, None, None, shared, stop, None).await;
 }
 
@@ -482,7 +484,7 @@ mod tests {
         drop(store);
         let target = Target::start(&dir, true, env.lifetime).await.unwrap();
         let dialer = Dialer::new(Some(&target.cert_path())).unwrap();
-        let (shared, _) = crate::fanout::shared(0);
+        let (shared, _) = crate::delivery::shared(0);
         let members = LeanRoom::join(
             &env,
             &dialer,
@@ -530,7 +532,7 @@ mod tests {
             .expect("the history reply ends the rejoin")
             .expect("the rejoin succeeds");
 
-        let gathered = crate::fanout::gather(members.receivers, members.stop)
+        let gathered = crate::delivery::gather(members.receivers, members.stop)
             .await
             .unwrap();
         assert_eq!(

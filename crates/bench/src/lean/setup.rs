@@ -231,7 +231,7 @@ impl Dialog {
     pub fn post(&mut self, out: &mut Vec<u8>, room: &str, text: &str) -> u32 {
         self.envid += 1;
         let author = format!("sip:{}", self.account);
-        let body = crate::fanout::grpchat(self.envid, room, &author, text, None);
+        let body = crate::messages::grpchat(self.envid, room, &author, text, None);
         self.info(out, &body)
     }
 

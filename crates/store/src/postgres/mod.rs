@@ -158,29 +158,11 @@ impl PgStore {
         self.search_time = limit;
     }
 
-    pub async fn add_user(
-        &self,
-        uri: &str,
-        display_name: &str,
-        secrets: &PasswordSecrets,
-    ) -> Result<User> {
-        self.create_user(uri, display_name, secrets, false).await
-    }
-
-    /// Gives the address of a removed account to a new one: the tombstone becomes the new
-    /// account (same principal, so the old messages show the same author, as their address
-    /// already did). An address never used, or not removed, is added as usual.
-    pub async fn reuse_user(
-        &self,
-        uri: &str,
-        display_name: &str,
-        secrets: &PasswordSecrets,
-    ) -> Result<User> {
-        self.create_user(uri, display_name, secrets, true).await
-    }
-
-    /// A new account with its secrets; with `revive`, on the tombstone of a removed one.
-    async fn create_user(
+    /// A new account with its secrets. With `revive`, the address of a removed account goes
+    /// to the new one: the tombstone becomes the new account (same principal, so the old
+    /// messages show the same author, as their address already did); an address never used,
+    /// or not removed, is added as usual.
+    pub async fn create_user(
         &self,
         uri: &str,
         display_name: &str,

@@ -12,11 +12,14 @@
 //! can: one `concat` of the row's own columns (a chain of `||` copies the growing string
 //! at every step), no `ORDER BY` inside `group_concat` (that sorts the page's rows with
 //! their strings; a range of rowids is read in order anyway, and [`unpack`] checks it), and
-//! no join: the principals and rooms the page names are read once each, by a second query
-//! in the same read transaction, instead of once per row, and packed alike (per principal
-//! or room: its id and the byte lengths of its two strings, `;`, the strings). Every row
+//! no join: the principals and rooms the pages name are read by a second query in the same
+//! read transaction, once each for all the pages read in it instead of once per row, and
+//! packed alike (per principal or room: its id and the byte lengths of its two strings,
+//! `;`, the strings). Every row
 //! a query hands over is a wake-up of the caller, and with the exporter's threads sharing
 //! one core, a switch of threads: each query here hands over one.
+
+use std::collections::HashMap;
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
@@ -77,6 +80,15 @@ struct Snapshot {
     pages: u32,
     /// The page after the last one handed out.
     ahead: Option<Packed>,
+    names: Names,
+}
+
+/// The principals and rooms read in one snapshot, by id (`None`: not found). In a snapshot
+/// they cannot change, so each is read once, not once for every page that names it.
+#[derive(Debug, Default)]
+struct Names {
+    principals: HashMap<i64, Option<CompliancePrincipal>>,
+    rooms: HashMap<i64, Option<ComplianceRoom>>,
 }
 
 /// A page as SQLite packs it: its last row (none when it is empty) and its rows.
@@ -120,6 +132,7 @@ impl PageReader {
                 tx: self.reads.begin().await?,
                 pages: 0,
                 ahead: None,
+                names: Names::default(),
             }),
         };
         let packed = match snapshot.ahead.take() {
@@ -152,7 +165,7 @@ impl PageReader {
             unpack(&packed.rows, limit)
         };
         let events = events.map_err(malformed)?;
-        let page = names(&mut snapshot.tx, events).await?;
+        let page = names(&mut snapshot.tx, &mut snapshot.names, events).await?;
         if snapshot.ahead.is_none()
             && let Some(snapshot) = self.open.take()
         {
@@ -175,29 +188,54 @@ async fn query(tx: &mut Transaction<'static, Sqlite>, after_id: i64, limit: u32)
     })
 }
 
-/// The page of `events`, with the principals and rooms they name as `tx` sees them.
+/// The page of `events`, with the principals and rooms they name as `tx` sees them: those
+/// not `known` in it yet are read, the others taken from there.
 async fn names(
     tx: &mut Transaction<'static, Sqlite>,
+    known: &mut Names,
     events: Vec<ComplianceEvent>,
 ) -> Result<CompliancePage> {
     let mut page = CompliancePage {
         events,
         ..CompliancePage::default()
     };
-    let (principals, rooms): (Option<String>, Option<String>) = sqlx::query_as(NAMES)
-        .bind(json_array(&page.principal_ids()))
-        .bind(json_array(&page.room_ids()))
-        .fetch_one(&mut **tx)
-        .await?;
-    for (id, uri, display_name) in
-        unpack_names(&principals.unwrap_or_default()).map_err(malformed)?
-    {
-        page.principals
-            .insert(id, CompliancePrincipal { uri, display_name });
+    let (principal_ids, room_ids) = (page.principal_ids(), page.room_ids());
+    let new_principals: Vec<i64> = (principal_ids.iter().copied())
+        .filter(|id| !known.principals.contains_key(id))
+        .collect();
+    let new_rooms: Vec<i64> = (room_ids.iter().copied())
+        .filter(|id| !known.rooms.contains_key(id))
+        .collect();
+    if !new_principals.is_empty() || !new_rooms.is_empty() {
+        let (principals, rooms): (Option<String>, Option<String>) = sqlx::query_as(NAMES)
+            .bind(json_array(&new_principals))
+            .bind(json_array(&new_rooms))
+            .fetch_one(&mut **tx)
+            .await?;
+        // Absent ones are remembered too: their events still come, without names.
+        known
+            .principals
+            .extend(new_principals.iter().map(|&id| (id, None)));
+        known.rooms.extend(new_rooms.iter().map(|&id| (id, None)));
+        for (id, uri, display_name) in
+            unpack_names(&principals.unwrap_or_default()).map_err(malformed)?
+        {
+            known
+                .principals
+                .insert(id, Some(CompliancePrincipal { uri, display_name }));
+        }
+        for (id, guid, name) in unpack_names(&rooms.unwrap_or_default()).map_err(malformed)? {
+            known.rooms.insert(id, Some(ComplianceRoom { guid, name }));
+        }
     }
-    for (id, guid, name) in unpack_names(&rooms.unwrap_or_default()).map_err(malformed)? {
-        page.rooms.insert(id, ComplianceRoom { guid, name });
-    }
+    page.principals = principal_ids
+        .into_iter()
+        .filter_map(|id| Some((id, known.principals.get(&id)?.clone()?)))
+        .collect();
+    page.rooms = room_ids
+        .into_iter()
+        .filter_map(|id| Some((id, known.rooms.get(&id)?.clone()?)))
+        .collect();
     Ok(page)
 }
 

@@ -165,7 +165,9 @@ impl Exporter {
                     _ => Ok((CompliancePage::default(), false)),
                 }
             };
-            let (staging, published, read) = tokio::join!(stage, publish, read);
+            // The read is polled first, so that its query is on SQLite's thread before
+            // this one groups the batch to stage.
+            let (read, published, staging) = tokio::join!(biased; read, publish, stage);
             if let Some(cursor) = published? {
                 report.cursor = cursor;
             }

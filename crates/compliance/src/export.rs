@@ -176,7 +176,7 @@ impl Exporter {
             staged = staging?;
             next = read?;
         }
-        // The outbox's read transaction ends before pruning writes.
+        // The outbox's reader lets go of its snapshot and its connection before the prune.
         drop(outbox);
         let keep = i64::try_from(self.settings.keep_exported.as_nanos()).unwrap_or(i64::MAX);
         report.pruned = self

@@ -67,7 +67,8 @@ const PAGES_PER_SNAPSHOT: u32 = 40;
 /// transaction lasts [`PAGES_PER_SNAPSHOT`] pages, then the next page starts a new one
 /// (without a page read ahead: the one read ahead belongs to the old snapshot).
 ///
-/// Every snapshot is read on the same connection, held from the first page on: the pool
+/// Every snapshot is read on the same connection, held from the first page to the end of
+/// the outbox (or until the reader is dropped; a store closes only once it is): the pool
 /// lends out its longest idle connection, and taking turns on two of them cost each one
 /// its own page cache and its thread's allocations (the export's peak memory grew with its
 /// length) and the first page of each snapshot ~1.5 ms instead of ~0.6.
@@ -153,9 +154,11 @@ impl PageReader {
             }
         };
         let Some(last) = packed.last else {
-            // Rows recorded from now on are for the next call, in a new snapshot.
+            // Rows recorded from now on are for the next call, in a new snapshot; the
+            // connection goes back to the pool meanwhile.
             self.open = None;
             SqliteTransactionManager::commit(connection).await?;
+            self.connection = None;
             return Ok(CompliancePage::default());
         };
         let limit = self.limit as usize;

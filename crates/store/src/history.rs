@@ -184,6 +184,28 @@ fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
     ids
 }
 
+/// The outbox read page after page ([`crate::Store::compliance_pages`]).
+#[derive(Debug)]
+pub struct CompliancePages(pub(crate) Pages);
+
+#[derive(Debug)]
+pub(crate) enum Pages {
+    Sqlite(crate::sqlite::PageReader),
+    Postgres(crate::postgres::PageReader),
+}
+
+impl CompliancePages {
+    /// The next page: the rows after the last one read, oldest first, at most the page's
+    /// limit, with the principals and rooms they name. Empty at the end of the outbox; a
+    /// later call reads what was recorded since.
+    pub async fn next(&mut self) -> Result<CompliancePage> {
+        match &mut self.0 {
+            Pages::Sqlite(pages) => pages.next().await,
+            Pages::Postgres(pages) => pages.next().await,
+        }
+    }
+}
+
 /// A principal as the archive names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompliancePrincipal {

@@ -73,7 +73,7 @@ pub use postgres::{PgStore, TableCopy};
 pub use secrets::ServerKey;
 pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 
-use history::{ComplianceEvent, ComplianceKind, CompliancePage, NewComplianceEvent};
+use history::{ComplianceEvent, ComplianceKind, CompliancePages, NewComplianceEvent, Pages};
 use retention::{HoldTarget, LegalHold};
 
 /// The storage engine in use.
@@ -211,10 +211,15 @@ impl Store {
         engine!(self, s => s.move_export_cursor(from, to, at).await)
     }
 
-    /// Outbox rows after `after_id`, oldest first, at most `limit`, with the principals and
-    /// rooms they name.
-    pub async fn compliance_page(&self, after_id: i64, limit: u32) -> Result<CompliancePage> {
-        engine!(self, s => s.compliance_page(after_id, limit).await)
+    /// The outbox after `after_id`, read page after page, `limit` rows each, with the
+    /// principals and rooms each page names: what an export reads, every row once. On
+    /// SQLite the reader holds a reading connection from its first page until it reaches
+    /// the end of the outbox or is dropped; the store's `close` waits for it.
+    pub fn compliance_pages(&self, after_id: i64, limit: u32) -> CompliancePages {
+        CompliancePages(match self {
+            Store::Sqlite(s) => Pages::Sqlite(s.compliance_pages(after_id, limit)),
+            Store::Postgres(s) => Pages::Postgres(s.compliance_pages(after_id, limit)),
+        })
     }
 
     /// Deletes exported outbox rows (ids up to `exported_id`) recorded before `before`,

@@ -46,7 +46,7 @@ async fn snapshot(store: &Store, rooms: &[i64], alice: i64) -> String {
     out.push(format!("{:?}", store.export_cursor().await.unwrap()));
     out.push(format!(
         "{:?}",
-        store.compliance_page(0, 10_000).await.unwrap()
+        store.compliance_pages(0, 10_000).next().await.unwrap()
     ));
     out.join("\n")
 }

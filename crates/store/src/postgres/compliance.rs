@@ -155,10 +155,20 @@ impl PgStore {
         Ok(())
     }
 
+    /// The outbox after `after_id`, `limit` rows a page, with the principals and rooms each
+    /// page names.
+    pub fn compliance_pages(&self, after_id: i64, limit: u32) -> PageReader {
+        PageReader {
+            store: self.clone(),
+            after: after_id,
+            limit,
+        }
+    }
+
     /// Outbox rows after `after_id`, oldest first, at most `limit`, with the principals and
     /// rooms they name: the rows, then the names of those they name once each, in one
     /// snapshot. A read: it locks nothing.
-    pub async fn compliance_page(&self, after_id: i64, limit: u32) -> Result<CompliancePage> {
+    async fn compliance_page(&self, after_id: i64, limit: u32) -> Result<CompliancePage> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
@@ -281,5 +291,26 @@ impl PgStore {
             tx.commit().await?;
         }
         Ok(pruned)
+    }
+}
+
+/// The outbox read page after page ([`PgStore::compliance_pages`]), each page in a snapshot
+/// of its own.
+#[derive(Debug)]
+pub struct PageReader {
+    store: PgStore,
+    after: i64,
+    limit: u32,
+}
+
+impl PageReader {
+    /// The next page; empty at the end of the outbox, and a later call reads what was
+    /// recorded since.
+    pub async fn next(&mut self) -> Result<CompliancePage> {
+        let page = self.store.compliance_page(self.after, self.limit).await?;
+        if let Some(last) = page.events.last() {
+            self.after = last.id;
+        }
+        Ok(page)
     }
 }

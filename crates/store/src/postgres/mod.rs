@@ -18,6 +18,7 @@ mod rooms;
 mod search;
 mod signed_in;
 
+pub(crate) use compliance::PageReader;
 pub use copy::TableCopy;
 
 use std::time::Duration;

@@ -5,9 +5,10 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
+use super::compliance_page::PageReader;
 use crate::engine::foreign_key_as_not_found;
 use crate::error::{Result, StoreError};
-use crate::history::{ComplianceKind, CompliancePage};
+use crate::history::ComplianceKind;
 
 /// Outbox ids one pruning transaction covers: the single writer is held for a few
 /// milliseconds at a time, so chat commits queue behind no long delete.
@@ -151,11 +152,11 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Outbox rows after `after_id`, oldest first, at most `limit`, with the principals and
-    /// rooms they name, read as one packed value ([`super::compliance_page`]). Read on the
-    /// readers' pool: the writer is not held.
-    pub async fn compliance_page(&self, after_id: i64, limit: u32) -> Result<CompliancePage> {
-        super::compliance_page::read(&self.reads, after_id, limit).await
+    /// The outbox after `after_id`, `limit` rows a page, with the principals and rooms each
+    /// page names, read as packed values ([`super::compliance_page`]). Read on the readers'
+    /// pool: the writer is not held.
+    pub fn compliance_pages(&self, after_id: i64, limit: u32) -> PageReader {
+        PageReader::new(self.reads.clone(), after_id, limit)
     }
 
     /// Deletes exported rows (ids up to `exported_id`) recorded before `before` (unix

@@ -12,26 +12,34 @@
 //! can: one `concat` of the row's own columns (a chain of `||` copies the growing string
 //! at every step), no `ORDER BY` inside `group_concat` (that sorts the page's rows with
 //! their strings; a range of rowids is read in order anyway, and [`unpack`] checks it), and
-//! no join: the principals and rooms the page names are read once each, by a second query
-//! in the same read transaction, instead of once per row, and packed alike (per principal
-//! or room: its id and the byte lengths of its two strings, `;`, the strings). Every row
+//! no join: the principals and rooms the pages name are read by a second query in the same
+//! read transaction, once each for all the pages read in it instead of once per row, and
+//! packed alike (per principal or room: its id and the byte lengths of its two strings,
+//! `;`, the strings). Every row
 //! a query hands over is a wake-up of the caller, and with the exporter's threads sharing
 //! one core, a switch of threads: each query here hands over one.
 
-use sqlx::SqlitePool;
+use std::collections::HashMap;
+
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnection, SqliteTransactionManager};
+use sqlx::{Sqlite, SqlitePool, TransactionManager};
 
 use crate::error::{Result, StoreError};
 use crate::history::{ComplianceEvent, CompliancePage, CompliancePrincipal, ComplianceRoom};
 
-/// The rows after `?1`, at most `?2`, packed. The range's end is found first, on rowids
-/// alone, so that the rows are read by one range scan rather than through a subquery that
-/// hands each of them on. A row's kind is one of the outbox's fixed words, never a `,`.
-const PAGE: &str = "SELECT group_concat( \
+/// The last row of the page after `?1` (at most `?2` rows), and the page's rows packed. The
+/// range's end is found first, on rowids alone, so that the rows are read by one range scan
+/// rather than through a subquery that hands each of them on; it comes back beside the
+/// page, so that the page after it can be asked for before this one is taken apart. A
+/// row's kind is one of the outbox's fixed words, never a `,`.
+const PAGE: &str = "WITH span(last) AS ( \
+        SELECT max(id) FROM (SELECT id FROM compliance_outbox WHERE id > ?1 ORDER BY id LIMIT ?2)) \
+    SELECT last, (SELECT group_concat( \
         concat(id, ',', room_id, ',', principal_id, ',', message_seq, ',', at, ',', kind, ',', \
                octet_length(content), ';', content), '') \
-    FROM compliance_outbox \
-    WHERE id > ?1 AND id <= ( \
-        SELECT max(id) FROM (SELECT id FROM compliance_outbox WHERE id > ?1 ORDER BY id LIMIT ?2))";
+        FROM compliance_outbox WHERE id > ?1 AND id <= last) \
+    FROM span";
 
 /// The principals and rooms of a page, by their ids as JSON arrays, packed.
 const NAMES: &str = "SELECT \
@@ -42,43 +50,224 @@ const NAMES: &str = "SELECT \
                                 ';', guid, name), '') \
      FROM rooms WHERE id IN (SELECT value FROM json_each(?2)))";
 
-/// Outbox rows after `after_id`, oldest first, at most `limit`, with the principals and
-/// rooms they name. One read transaction: the names are those of the snapshot the rows
-/// were read in.
-pub async fn read(reads: &SqlitePool, after_id: i64, limit: u32) -> Result<CompliancePage> {
-    let malformed = |e| StoreError::Database(sqlx::Error::Decode(Box::new(e)));
-    let mut tx = reads.begin().await?;
-    let packed: Option<String> = sqlx::query_scalar(PAGE)
+/// Pages read in one read transaction before it ends and the next begins: a reader holding
+/// its snapshot keeps SQLite from checkpointing the WAL past it, so it is held for a tenth
+/// of a second of reading or so (40 of the exporter's pages of 2,500 rows), not a whole
+/// export. Each new one costs a page read without one ahead (measured: snapshots of 16
+/// such pages exported ~4 % slower than snapshots of 64).
+const PAGES_PER_SNAPSHOT: u32 = 40;
+
+/// Reads the outbox page after page, `limit` rows each, with the principals and rooms each
+/// page names read in the page's own snapshot.
+///
+/// What a page costs is SQLite's query, on its connection's thread, and taking the packed
+/// page apart, on the caller's; done in turn, each would wait for the other. So the next
+/// page is asked for as soon as a page's last row is known — before it is unpacked — and
+/// read in the same transaction while this one is taken apart; its names follow it. A
+/// transaction lasts [`PAGES_PER_SNAPSHOT`] pages, then the next page starts a new one
+/// (without a page read ahead: the one read ahead belongs to the old snapshot).
+///
+/// Every snapshot is read on the same connection, held from the first page to the end of
+/// the outbox (or until the reader is dropped; a store closes only once it is): the pool
+/// lends out its longest idle connection, and taking turns on two of them cost each one
+/// its own page cache and its thread's allocations (the export's peak memory grew with its
+/// length) and the first page of each snapshot ~1.5 ms instead of ~0.6.
+#[derive(Debug)]
+pub struct PageReader {
+    reads: SqlitePool,
+    after: i64,
+    limit: u32,
+    connection: Option<PoolConnection<Sqlite>>,
+    /// The read transaction open on it.
+    open: Option<Snapshot>,
+}
+
+#[derive(Debug, Default)]
+struct Snapshot {
+    /// Pages read in it, the one read ahead included.
+    pages: u32,
+    /// The page after the last one handed out.
+    ahead: Option<Packed>,
+    names: Names,
+}
+
+/// The principals and rooms read in one snapshot, by id (`None`: not found). In a snapshot
+/// they cannot change, so each is read once, not once for every page that names it.
+#[derive(Debug, Default)]
+struct Names {
+    principals: HashMap<i64, Option<CompliancePrincipal>>,
+    rooms: HashMap<i64, Option<ComplianceRoom>>,
+}
+
+/// A page as SQLite packs it: its last row (none when it is empty) and its rows.
+#[derive(Debug)]
+struct Packed {
+    last: Option<i64>,
+    rows: String,
+}
+
+impl PageReader {
+    pub fn new(reads: SqlitePool, after_id: i64, limit: u32) -> PageReader {
+        PageReader {
+            reads,
+            after: after_id,
+            limit,
+            connection: None,
+            open: None,
+        }
+    }
+
+    /// The next page: the rows after the last one read, oldest first, at most `limit`, with
+    /// the principals and rooms they name. Empty at the end of the outbox; a later call
+    /// reads what was recorded since. After an error, the next call begins again after the
+    /// last page returned.
+    pub async fn next(&mut self) -> Result<CompliancePage> {
+        let page = self.read().await;
+        match &page {
+            Ok(page) => {
+                if let Some(last) = page.events.last() {
+                    self.after = last.id;
+                }
+            }
+            Err(_) => self.end_snapshot(),
+        }
+        page
+    }
+
+    async fn read(&mut self) -> Result<CompliancePage> {
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => self.connection.insert(self.reads.acquire().await?),
+        };
+        let snapshot = match &mut self.open {
+            Some(snapshot) => snapshot,
+            None => {
+                SqliteTransactionManager::begin(connection, None).await?;
+                self.open.insert(Snapshot::default())
+            }
+        };
+        let packed = match snapshot.ahead.take() {
+            Some(packed) => packed,
+            None => {
+                snapshot.pages += 1;
+                query(connection, self.after, self.limit).await?
+            }
+        };
+        let Some(last) = packed.last else {
+            // Rows recorded from now on are for the next call, in a new snapshot; the
+            // connection goes back to the pool meanwhile.
+            self.open = None;
+            SqliteTransactionManager::commit(connection).await?;
+            self.connection = None;
+            return Ok(CompliancePage::default());
+        };
+        let limit = self.limit as usize;
+        let events = if snapshot.pages < PAGES_PER_SNAPSHOT {
+            snapshot.pages += 1;
+            // Polled first, the query is on its way to SQLite's thread before this one
+            // turns to unpacking.
+            let (ahead, events) = tokio::join!(
+                biased;
+                query(connection, last, self.limit),
+                async { unpack(&packed.rows, limit) },
+            );
+            snapshot.ahead = Some(ahead?);
+            events
+        } else {
+            unpack(&packed.rows, limit)
+        };
+        let events = events.map_err(malformed)?;
+        let page = names(connection, &mut snapshot.names, events).await?;
+        if snapshot.ahead.is_none() {
+            self.open = None;
+            SqliteTransactionManager::commit(connection).await?;
+        }
+        Ok(page)
+    }
+
+    /// Ends the read transaction, if one is open, without waiting: the rollback is queued
+    /// on the connection ahead of anything else, so that it never goes back to the pool
+    /// inside this reader's snapshot. Where none is open, sqlx rolls nothing back.
+    fn end_snapshot(&mut self) {
+        self.open = None;
+        if let Some(connection) = &mut self.connection {
+            SqliteTransactionManager::start_rollback(connection);
+        }
+    }
+}
+
+impl Drop for PageReader {
+    fn drop(&mut self) {
+        self.end_snapshot();
+    }
+}
+
+async fn query(connection: &mut SqliteConnection, after_id: i64, limit: u32) -> Result<Packed> {
+    let (last, rows): (Option<i64>, Option<String>) = sqlx::query_as(PAGE)
         .bind(after_id)
         .bind(i64::from(limit))
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *connection)
         .await?;
     // An empty page concatenates to NULL.
-    let packed = packed.unwrap_or_default();
-    let events = unpack(&packed, limit as usize).map_err(malformed)?;
+    Ok(Packed {
+        last,
+        rows: rows.unwrap_or_default(),
+    })
+}
+
+/// The page of `events`, with the principals and rooms they name as `connection`'s snapshot
+/// sees them: those not `known` in it yet are read, the others taken from there.
+async fn names(
+    connection: &mut SqliteConnection,
+    known: &mut Names,
+    events: Vec<ComplianceEvent>,
+) -> Result<CompliancePage> {
     let mut page = CompliancePage {
         events,
         ..CompliancePage::default()
     };
-    if page.events.is_empty() {
-        return Ok(page);
+    let (principal_ids, room_ids) = (page.principal_ids(), page.room_ids());
+    let new_principals: Vec<i64> = (principal_ids.iter().copied())
+        .filter(|id| !known.principals.contains_key(id))
+        .collect();
+    let new_rooms: Vec<i64> = (room_ids.iter().copied())
+        .filter(|id| !known.rooms.contains_key(id))
+        .collect();
+    if !new_principals.is_empty() || !new_rooms.is_empty() {
+        let (principals, rooms): (Option<String>, Option<String>) = sqlx::query_as(NAMES)
+            .bind(json_array(&new_principals))
+            .bind(json_array(&new_rooms))
+            .fetch_one(&mut *connection)
+            .await?;
+        // Absent ones are remembered too: their events still come, without names.
+        known
+            .principals
+            .extend(new_principals.iter().map(|&id| (id, None)));
+        known.rooms.extend(new_rooms.iter().map(|&id| (id, None)));
+        for (id, uri, display_name) in
+            unpack_names(&principals.unwrap_or_default()).map_err(malformed)?
+        {
+            known
+                .principals
+                .insert(id, Some(CompliancePrincipal { uri, display_name }));
+        }
+        for (id, guid, name) in unpack_names(&rooms.unwrap_or_default()).map_err(malformed)? {
+            known.rooms.insert(id, Some(ComplianceRoom { guid, name }));
+        }
     }
-    let (principals, rooms): (Option<String>, Option<String>) = sqlx::query_as(NAMES)
-        .bind(json_array(&page.principal_ids()))
-        .bind(json_array(&page.room_ids()))
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    for (id, uri, display_name) in
-        unpack_names(&principals.unwrap_or_default()).map_err(malformed)?
-    {
-        page.principals
-            .insert(id, CompliancePrincipal { uri, display_name });
-    }
-    for (id, guid, name) in unpack_names(&rooms.unwrap_or_default()).map_err(malformed)? {
-        page.rooms.insert(id, ComplianceRoom { guid, name });
-    }
+    page.principals = principal_ids
+        .into_iter()
+        .filter_map(|id| Some((id, known.principals.get(&id)?.clone()?)))
+        .collect();
+    page.rooms = room_ids
+        .into_iter()
+        .filter_map(|id| Some((id, known.rooms.get(&id)?.clone()?)))
+        .collect();
     Ok(page)
+}
+
+fn malformed(e: Malformed) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(Box::new(e)))
 }
 
 /// Ids as a JSON array, for `json_each`.
@@ -87,7 +276,7 @@ fn json_array(ids: &[i64]) -> String {
     format!("[{}]", listed.join(","))
 }
 
-/// A page that is not in the shape [`read`] asks SQLite for.
+/// A page that is not in the shape [`PAGE`] asks SQLite for.
 #[derive(Debug, thiserror::Error)]
 #[error("a packed page of the compliance outbox is malformed at byte {0}")]
 pub struct Malformed(usize);

@@ -16,6 +16,8 @@ mod rooms;
 mod search;
 mod signed_in;
 
+pub(crate) use compliance_page::PageReader;
+
 use std::path::Path;
 use std::time::Duration;
 

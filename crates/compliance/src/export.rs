@@ -209,6 +209,9 @@ impl Exporter {
             ..CompliancePage::default()
         };
         let mut bytes = 0;
+        let full = |bytes: usize, events: usize| {
+            bytes >= self.settings.batch_bytes || events >= max_events
+        };
         loop {
             let page = match outbox.rest.take() {
                 Some(rest) => rest,
@@ -232,7 +235,7 @@ impl Exporter {
                 }
                 bytes += event.content.len();
                 batch.events.push(event);
-                if bytes >= self.settings.batch_bytes || batch.events.len() >= max_events {
+                if full(bytes, batch.events.len()) {
                     break;
                 }
             }
@@ -250,7 +253,7 @@ impl Exporter {
             if !more || (outbox.ended && outbox.rest.is_none()) {
                 return Ok((batch, false));
             }
-            if bytes >= self.settings.batch_bytes || batch.events.len() >= max_events {
+            if full(bytes, batch.events.len()) {
                 return Ok((batch, true));
             }
         }

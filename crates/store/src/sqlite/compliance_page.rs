@@ -9,15 +9,15 @@
 //! (markup, line breaks, NUL) passes through as it is stored, and reading it is slicing.
 //!
 //! What SQLite does per row is most of an export's cost, so the query does as little as it
-//! can: one `concat` of the row's own columns (a chain of `||` copies the growing string
-//! at every step), no `ORDER BY` inside `group_concat` (that sorts the page's rows with
+//! can: one `concat` of the row's id, its header as written with the row, and its content
+//! (a chain of `||` copies the growing string at every step), no `ORDER BY` inside `group_concat` (that sorts the page's rows with
 //! their strings; a range of rowids is read in order anyway, and [`unpack`] checks it), and
 //! no join: the principals and rooms the pages name are read by a second query in the same
 //! read transaction, once each for all the pages read in it instead of once per row, and
 //! packed alike (per principal or room: its id and the byte lengths of its two strings,
-//! `;`, the strings). Every row
-//! a query hands over is a wake-up of the caller, and with the exporter's threads sharing
-//! one core, a switch of threads: each query here hands over one.
+//! `;`, the strings). Every row a query hands over is a wake-up of the caller, and with
+//! the exporter's threads sharing one core, a switch of threads: each query here hands over
+//! one.
 
 use std::collections::HashMap;
 
@@ -31,13 +31,14 @@ use crate::history::{ComplianceEvent, CompliancePage, CompliancePrincipal, Compl
 /// The last row of the page after `?1` (at most `?2` rows), and the page's rows packed. The
 /// range's end is found first, on rowids alone, so that the rows are read by one range scan
 /// rather than through a subquery that hands each of them on; it comes back beside the
-/// page, so that the page after it can be asked for before this one is taken apart. A
-/// row's kind is one of the outbox's fixed words, never a `,`.
+/// page, so that the page after it can be asked for before this one is taken apart. The
+/// rest of a row's header was packed when the row was written (`packed_header`, migration
+/// 0018): turning five integers into text per row was most of this query's work. A row's
+/// kind is one of the outbox's fixed words, never a `,`.
 const PAGE: &str = "WITH span(last) AS ( \
         SELECT max(id) FROM (SELECT id FROM compliance_outbox WHERE id > ?1 ORDER BY id LIMIT ?2)) \
     SELECT last, (SELECT group_concat( \
-        concat(id, ',', room_id, ',', principal_id, ',', message_seq, ',', at, ',', kind, ',', \
-               octet_length(content), ';', content), '') \
+        concat(id, ',', packed_header, content), '') \
         FROM compliance_outbox WHERE id > ?1 AND id <= last) \
     FROM span";
 

@@ -19,12 +19,12 @@ pub fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}{TEMPORARY_SUFFIX}"))
 }
 
-/// Writes `path`'s temporary file through `fill` and syncs it; returns the bytes written.
-/// [`publish`] renames it into place.
+/// Writes `path`'s temporary file through `fill`; returns it, open for its sync, and the
+/// bytes written. Once it is synced, [`publish`] renames it into place.
 pub fn write_temporary(
     path: &Path,
     fill: impl FnOnce(&mut Counting<BufWriter<File>>) -> io::Result<()>,
-) -> io::Result<u64> {
+) -> io::Result<(File, u64)> {
     let temporary = temporary_path(path);
     let mut out = Counting {
         inner: BufWriter::with_capacity(WRITE_BUFFER, File::create(&temporary)?),
@@ -35,8 +35,7 @@ pub fn write_temporary(
         .inner
         .into_inner()
         .map_err(io::IntoInnerError::into_error)?;
-    file.sync_all()?;
-    Ok(out.written)
+    Ok((file, out.written))
 }
 
 /// Renames `path`'s synced temporary file into place, replacing any earlier file of that

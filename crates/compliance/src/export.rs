@@ -10,6 +10,7 @@ use parlance_clock::Clock;
 use parlance_files::FileStore;
 use parlance_store::history::{ComplianceEvent, CompliancePage, CompliancePages};
 use parlance_store::{LockFile, Store};
+use tokio::sync::mpsc;
 
 use crate::attach::{self, ATTACHMENT_DIR, Attachment};
 use crate::durable::{self, Counting};
@@ -43,12 +44,25 @@ pub struct ExportReport {
     pub cursor: i64,
 }
 
+impl ExportReport {
+    /// Counts a published batch's files and events in the run's.
+    fn add(&mut self, batch: &ExportReport) {
+        self.events += batch.events;
+        self.files += batch.files;
+        self.attachments += batch.attachments;
+        self.missing_attachments += batch.missing_attachments;
+        self.bytes += batch.bytes;
+    }
+}
+
 /// A point an export passes, for progress reports (the command line prints the files it
 /// publishes; tests stop a child exporter at each point to crash it there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step<'a> {
-    /// An output file or manifest is written and synced under its temporary name.
+    /// An output file or manifest is written under its temporary name.
     Written(&'a Path),
+    /// It is synced there.
+    Synced(&'a Path),
     /// It is renamed into place (durable once its directory is synced).
     Published(&'a Path),
     /// An attachment is copied and renamed into place.
@@ -124,60 +138,73 @@ impl Exporter {
                 e => e,
             })?;
         let until = until.map(|t| i64::try_from(t.as_nanosecond()).unwrap_or(i64::MAX));
-        // Three batches are under way at once, each at its own stage: the newest is read
-        // from the database, the one before it is written under temporary names and synced,
-        // and the one before that is published — renamed, its directory synced — and the
-        // cursor moved past it. Reading is the database's work, on its connection's thread;
-        // writing is the XML's and then the disk's, and a sync waits for the disk without
-        // using a core, so reading goes on meanwhile. Batches are published in
-        // order, each only once the one before it is durable and behind the cursor: a
-        // batch's files are never in place before every earlier event is archived.
-        let mut outbox = Outbox {
+        // Four stages, each a loop of its own handing batches to the next through a channel
+        // of one: the newest batch is read from the database, the one before it grouped
+        // and written under temporary names, the one before that synced, and the one before
+        // that published — renamed, its directory synced — and the cursor moved past it.
+        // Reading is the database's work, on its connection's thread; writing is the XML's
+        // on the blocking pool; syncing and publishing wait for the disk without using a
+        // core. Joined in lockstep, each round of the stages would last as long as its
+        // slowest stage did that round; loose, each takes the next batch when it is ready.
+        // Batches are published in order, each only once the one before it is durable and
+        // behind the cursor: a batch's files are never in place before every earlier event
+        // is archived.
+        let outbox = Outbox {
             pages: self.store.compliance_pages(report.cursor, PAGE),
             rest: None,
             ended: false,
             until,
         };
-        let mut next = self.next_batch(&mut outbox).await?;
-        let mut staged: Option<Staged> = None;
-        loop {
-            let (batch, more) = next;
-            let span = (batch.events.first())
-                .zip(batch.events.last())
-                .map(|(first, last)| (first.id, last.id));
-            if span.is_none() && staged.is_none() {
-                break;
+        let (to_write, mut writes) = mpsc::channel::<(CompliancePage, (i64, i64))>(1);
+        let (to_sync, mut syncs) = mpsc::channel::<Staged>(1);
+        let (to_publish, mut publishes) = mpsc::channel::<Staged>(1);
+        // The first three own their senders, so that a stage's channel closes when the
+        // stage before it ends; a stage's error ends the run, the others with it. The
+        // reader owns the outbox's reader, which lets go of its snapshot and its connection
+        // as the reading ends, before the prune.
+        let read = async move {
+            let mut outbox = outbox;
+            loop {
+                let (batch, more) = self.next_batch(&mut outbox).await?;
+                let span = (batch.events.first())
+                    .zip(batch.events.last())
+                    .map(|(first, last)| (first.id, last.id));
+                let handed_on = match span {
+                    Some(span) => to_write.send((batch, span)).await.is_ok(),
+                    None => true,
+                };
+                if !handed_on || !more {
+                    return Ok::<_, ExportError>(());
+                }
             }
-            let cursor = report.cursor;
-            let stage = async {
-                match span {
-                    Some(span) => self.stage(batch, span, &mut report).await.map(Some),
-                    None => Ok(None),
+        };
+        let write = async move {
+            while let Some((batch, span)) = writes.recv().await {
+                let staged = self.stage(batch, span).await?;
+                if to_sync.send(staged).await.is_err() {
+                    break;
                 }
-            };
-            let publish = async {
-                match staged.take() {
-                    Some(batch) => self.publish(batch, cursor).await.map(Some),
-                    None => Ok(None),
-                }
-            };
-            let read = async {
-                match (more, span) {
-                    (true, Some(_)) => self.next_batch(&mut outbox).await,
-                    _ => Ok((CompliancePage::default(), false)),
-                }
-            };
-            // The read is polled first, so that its query is on SQLite's thread before
-            // this one groups the batch to stage.
-            let (read, published, staging) = tokio::join!(biased; read, publish, stage);
-            if let Some(cursor) = published? {
-                report.cursor = cursor;
             }
-            staged = staging?;
-            next = read?;
-        }
-        // The outbox's reader lets go of its snapshot and its connection before the prune.
-        drop(outbox);
+            Ok::<_, ExportError>(())
+        };
+        let sync = async move {
+            while let Some(staged) = syncs.recv().await {
+                let staged = self.sync(staged).await?;
+                if to_publish.send(staged).await.is_err() {
+                    break;
+                }
+            }
+            Ok::<_, ExportError>(())
+        };
+        let publish = async {
+            while let Some(staged) = publishes.recv().await {
+                let tally = staged.tally.clone();
+                report.cursor = self.publish(staged, report.cursor).await?;
+                report.add(&tally);
+            }
+            Ok::<_, ExportError>(())
+        };
+        tokio::try_join!(read, write, sync, publish)?;
         let keep = i64::try_from(self.settings.keep_exported.as_nanos()).unwrap_or(i64::MAX);
         report.pruned = self
             .store
@@ -260,23 +287,37 @@ impl Exporter {
     }
 
     /// Writes a batch's files — attachments, then manifests and output files under their
-    /// temporary names, synced — for [`Exporter::publish`] to put in place. `span` is the
-    /// batch's first and last outbox row; files are named after the first.
+    /// temporary names — for [`Exporter::sync`] and [`Exporter::publish`] to make durable
+    /// and put in place. `span` is the batch's first and last outbox row; files are named
+    /// after the first.
     async fn stage(
         &self,
         batch: CompliancePage,
         (first, last): (i64, i64),
-        report: &mut ExportReport,
     ) -> Result<Staged, ExportError> {
         let mut staged = Staged {
             first,
             last,
             files: Vec::new(),
+            unsynced: Vec::new(),
             attachments: false,
+            tally: ExportReport {
+                events: batch.events.len() as u64,
+                ..ExportReport::default()
+            },
         };
-        warn_clock_steps(&batch.events);
-        report.events += batch.events.len() as u64;
-        let conversations = model::conversations(batch, &self.settings.domain);
+        // Grouping is CPU work: on the blocking pool beside the XML, not on the thread
+        // that takes the next pages apart.
+        let domain = self.settings.domain.clone();
+        let conversations = tokio::task::spawn_blocking(move || {
+            warn_clock_steps(&batch.events);
+            model::conversations(batch, &domain)
+        })
+        .await
+        .map_err(|e| ExportError::Write {
+            path: self.settings.dir.clone(),
+            source: io::Error::other(e),
+        })?;
         let prefix = batch_prefix(first);
         let units: Vec<(String, Vec<Conversation>)> = if self.settings.one_room_per_file {
             conversations
@@ -288,30 +329,42 @@ impl Exporter {
         };
         for (base, conversations) in units {
             let output = format!("{base}.{}", self.settings.adapter.extension());
-            let entries = self.copy_attachments(&conversations, report).await?;
+            let entries = self
+                .copy_attachments(&conversations, &mut staged.tally)
+                .await?;
             staged.attachments |= entries
                 .iter()
                 .any(|e| matches!(e.attachment, Attachment::Copied { .. }));
             if !entries.is_empty() {
                 let output = output.clone();
-                let (path, bytes) = self
+                let written = self
                     .write_temporary(&format!("{base}.ATTACH"), move |w| {
                         manifest::write_manifest(w, &output, &entries).map(drop)
                     })
                     .await?;
-                report.bytes += bytes;
-                staged.files.push(path);
+                staged.add(written);
             }
             let (adapter, details) = (self.settings.adapter, self.settings.details);
-            let (path, bytes) = self
+            let written = self
                 .write_temporary(&output, move |w| match adapter {
                     Adapter::Xml => xml::write_conversations(w, &conversations, details).map(drop),
                     Adapter::JsonLines => jsonl::write_lines(w, &conversations, details).map(drop),
                 })
                 .await?;
-            report.bytes += bytes;
-            report.files += 1;
-            staged.files.push(path);
+            staged.add(written);
+            staged.tally.files += 1;
+        }
+        Ok(staged)
+    }
+
+    /// Syncs a staged batch's files under their temporary names, the disk's wait beside
+    /// the next batch's writing.
+    async fn sync(&self, mut staged: Staged) -> Result<Staged, ExportError> {
+        let unsynced = std::mem::take(&mut staged.unsynced);
+        let dir = self.settings.dir.clone();
+        blocking(dir, move || unsynced.iter().try_for_each(File::sync_all)).await?;
+        for path in &staged.files {
+            self.report(Step::Synced(&durable::temporary_path(path)));
         }
         Ok(staged)
     }
@@ -325,6 +378,7 @@ impl Exporter {
             last,
             files,
             attachments,
+            ..
         } = batch;
         for path in files {
             let target = path.clone();
@@ -404,21 +458,20 @@ impl Exporter {
         Ok(entries)
     }
 
-    /// Writes `name` in the output directory through `fill` under its temporary name, and
-    /// syncs it. Returns its final path and the bytes written.
+    /// Writes `name` in the output directory through `fill` under its temporary name.
     async fn write_temporary(
         &self,
         name: &str,
         fill: impl FnOnce(&mut Counting<io::BufWriter<File>>) -> io::Result<()> + Send + 'static,
-    ) -> Result<(PathBuf, u64), ExportError> {
+    ) -> Result<Written, ExportError> {
         let path = self.settings.dir.join(name);
         let target = path.clone();
-        let bytes = blocking(path.clone(), move || {
+        let (file, bytes) = blocking(path.clone(), move || {
             durable::write_temporary(&target, fill)
         })
         .await?;
         self.report(Step::Written(&durable::temporary_path(&path)));
-        Ok((path, bytes))
+        Ok(Written { path, file, bytes })
     }
 
     fn report(&self, step: Step<'_>) {
@@ -440,15 +493,34 @@ struct Outbox {
     until: Option<i64>,
 }
 
-/// A batch written and synced under temporary names, waiting to be published.
+/// A batch written under temporary names, waiting to be synced, then published.
 #[derive(Debug)]
 struct Staged {
     first: i64,
     last: i64,
     /// Its output files and manifests, by their final paths.
     files: Vec<PathBuf>,
+    /// The same, open, until they are synced.
+    unsynced: Vec<File>,
     /// Whether attachments were copied for it (their directory then needs a sync too).
     attachments: bool,
+    /// What it adds to the run's report once it is published.
+    tally: ExportReport,
+}
+
+impl Staged {
+    fn add(&mut self, written: Written) {
+        self.tally.bytes += written.bytes;
+        self.files.push(written.path);
+        self.unsynced.push(written.file);
+    }
+}
+
+/// A file written under its temporary name: its final path, and the bytes in it.
+struct Written {
+    path: PathBuf,
+    file: File,
+    bytes: u64,
 }
 
 /// What the names of a batch's files begin with: its first outbox row.

@@ -35,6 +35,7 @@ struct StopAt {
 fn step_name(step: Step<'_>) -> &'static str {
     match step {
         Step::Written(_) => "written",
+        Step::Synced(_) => "synced",
         Step::Published(_) => "published",
         Step::AttachmentCopied(_) => "attachment",
         Step::Durable { .. } => "durable",
@@ -168,11 +169,13 @@ async fn crash_everywhere(f: &Fixture, per_room: bool) -> usize {
         room(&f.store, "Kitchen").await,
     ];
     let mut expected = 0;
-    // Before a rename; after a rename, before the cursor moves; between attachment copies;
-    // a manifest published but not its output; after a batch committed. The last crash
-    // leaves a whole batch (of two rooms) durable, to be redone in batches of one event.
+    // Written, not synced; synced, not renamed; after a rename, before the cursor moves;
+    // between attachment copies; a manifest published but not its output; after a batch
+    // committed. The last crash leaves a whole batch (of two rooms) durable, to be redone
+    // in batches of one event.
     for (round, (step, n)) in [
         ("written", 1),
+        ("synced", 2),
         ("durable", 1),
         ("attachment", 2),
         ("published", 1),

@@ -223,7 +223,8 @@ impl Store {
     }
 
     /// Deletes exported outbox rows (ids up to `exported_id`) recorded before `before`,
-    /// joins only with their parts; returns how many went.
+    /// in outbox order up to the first one recorded later, joins only with their parts;
+    /// returns how many went.
     pub async fn prune_exported(&self, exported_id: i64, before: i64) -> Result<u64> {
         engine!(self, s => s.prune_exported(exported_id, before).await)
     }

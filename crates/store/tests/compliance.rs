@@ -231,6 +231,35 @@ async fn pages_read_one_after_another_hold_every_row_once() {
 }
 
 #[tokio::test]
+async fn pruning_ends_at_the_first_row_not_old_enough() {
+    for mut engine in engines().await {
+        let store = &engine.store;
+        let alice = user(store, "alice").await;
+        let lobby = room(store, "Lobby").await;
+        // The clock was stepped back after the second row: the third is dated before it.
+        for at in [1, 10, 2, 3] {
+            store
+                .record_event(ComplianceKind::Backchat, lobby.id, alice, "", at)
+                .await
+                .unwrap();
+        }
+        let all = store.compliance_events(0, 100).await.unwrap();
+        let exported = all[3].id;
+        store.move_export_cursor(0, exported, 11).await.unwrap();
+
+        // Recorded before 5: the first, third and fourth; the second is not, and the rows
+        // after it wait for it.
+        assert_eq!(store.prune_exported(exported, 5).await.unwrap(), 1);
+        let left: Vec<i64> = (store.compliance_events(0, 100).await.unwrap().iter())
+            .map(|e| e.at)
+            .collect();
+        assert_eq!(left, [10, 2, 3]);
+        assert_eq!(store.prune_exported(exported, 11).await.unwrap(), 3);
+        engine.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
     for mut engine in engines().await {
         let store = &engine.store;

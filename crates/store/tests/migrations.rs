@@ -199,6 +199,50 @@ async fn the_outbox_rebuilt_for_purge_records_keeps_its_rows_and_never_reuses_an
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[tokio::test]
+async fn the_outbox_rebuilt_with_packed_headers_reads_its_rows_as_they_were() {
+    let dir = common::scratch_dir();
+    let path = dir.join("outbox.db");
+    // Version 17: the outbox before its rows had a packed header. The newest row written
+    // was pruned, so the next id is 4 and not 3.
+    let old = old_runner_database(&path, 17).await;
+    sqlx::raw_sql(
+        "INSERT INTO principals (id, kind, uri, display_name, created_at) VALUES (1, 'user', 'sip:a@example.test', 'A', 0); \
+         INSERT INTO categories (id, guid, parent_id, name, created_at) VALUES (1, 'root', NULL, 'Root', 0), (2, 'c', 1, 'C', 0); \
+         INSERT INTO rooms (id, guid, category_id, name, privacy, behavior, created_at, updated_at) \
+             VALUES (1, 'r', 2, 'R', 'open', 'normal', 0, 0); \
+         INSERT INTO compliance_outbox (kind, room_id, principal_id, message_seq, content, at, node) \
+             VALUES ('join', 1, 1, NULL, '', -5, 'n1'), ('chat', 1, 1, 7, 'héllo;, <b>', 2, NULL), \
+                    ('part', 1, 1, NULL, '', 3, 'n1'); \
+         DELETE FROM compliance_outbox WHERE id = 3;",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = Store::open_sqlite(&path).await.unwrap();
+    store
+        .record_event(ComplianceKind::Backchat, 1, 1, "last 25", 4)
+        .await
+        .unwrap();
+    let page = store.compliance_pages(0, 10).next().await.unwrap();
+    let rows: Vec<_> = (page.events.into_iter())
+        .map(|e| (e.id, e.kind, e.message_seq, e.content, e.at))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, "join".into(), None, "".into(), -5),
+            (2, "chat".into(), Some(7), "héllo;, <b>".into(), 2),
+            (4, "backchat".into(), None, "last 25".into(), 4),
+        ]
+    );
+    assert_eq!(store.close_open_joins("n1", 5).await.unwrap(), 1, "the node kept");
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn categories_of_one_name_made_before_names_were_unique_are_told_apart() {
     let dir = common::scratch_dir();

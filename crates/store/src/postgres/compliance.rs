@@ -233,7 +233,18 @@ impl PgStore {
     /// room and node, so rows of those kinds leave in pairs and that count never changes. A part with
     /// no join left before it is deleted alone: its join was already taken by another part,
     /// so it only ever lowered the count.
+    ///
+    /// Rows leave in outbox order: the first exported row not yet old enough ends the
+    /// prune (see the SQLite store's).
     pub async fn prune_exported(&self, exported_id: i64, before: i64) -> Result<u64> {
+        let young: Option<i64> = sqlx::query_scalar(
+            "SELECT id - 1 FROM compliance_outbox WHERE id <= $1 AND at >= $2 ORDER BY id LIMIT 1",
+        )
+        .bind(exported_id)
+        .bind(before)
+        .fetch_optional(&self.pool)
+        .await?;
+        let exported_id = young.map_or(exported_id, |y| y.min(exported_id));
         let mut pruned = 0;
         let mut lo: Option<i64> =
             sqlx::query_scalar("SELECT MIN(id) - 1 FROM compliance_outbox WHERE id <= $1")

@@ -168,12 +168,25 @@ impl SqliteStore {
     /// no join left before it is deleted alone: its join was already taken by another part,
     /// so it only ever lowered the count.
     ///
+    /// Rows leave in outbox order: the first exported row not yet old enough ends the
+    /// prune. A retention keeps every row at least as long as it says, and one whose time a
+    /// stepped-back clock set early waits for the rows recorded before it; and a prune of
+    /// rows kept for a long retention reads up to the first of them, not all of them.
+    ///
     /// The writer is taken only for spans that hold something to delete, found on the
     /// readers' pool: rows kept for the retention (or open joins) cost a read, not a
     /// write transaction each. After each step the writer is left free for as long as the
     /// step held it, so that chat commits get it between steps rather than retrying in
     /// SQLite's busy handler until the prune ends.
     pub async fn prune_exported(&self, exported_id: i64, before: i64) -> Result<u64> {
+        let young: Option<i64> = sqlx::query_scalar(
+            "SELECT id - 1 FROM compliance_outbox WHERE id <= ? AND at >= ? ORDER BY id LIMIT 1",
+        )
+        .bind(exported_id)
+        .bind(before)
+        .fetch_optional(&self.reads)
+        .await?;
+        let exported_id = young.map_or(exported_id, |y| y.min(exported_id));
         let mut pruned = 0;
         let mut lo = self.next_prunable(0, exported_id, before).await?;
         while let Some(from) = lo {

@@ -302,7 +302,7 @@ async fn a_node_that_stops_parts_its_members_on_every_node_at_once() {
         .unwrap()
         .into_iter()
         .filter(|e| e.principal_id == bob_id)
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     assert_eq!(bob_rows, ["join", "part"], "his part is recorded once");
     drop((alice, bob));

@@ -243,7 +243,7 @@ impl World {
             .unwrap()
             .into_iter()
             .filter(|e| e.kind.starts_with("file"))
-            .map(|e| (e.kind, e.principal_id, e.content))
+            .map(|e| (e.kind.to_string(), e.principal_id, e.content.to_string()))
             .collect()
     }
 }

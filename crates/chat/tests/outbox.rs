@@ -137,7 +137,7 @@ impl World {
             .unwrap()
             .into_iter()
             .filter(|e| e.room_id == room.room.id && (e.kind == "join" || e.kind == "part"))
-            .map(|e| (e.kind, e.principal_id))
+            .map(|e| (e.kind.to_string(), e.principal_id))
             .collect()
     }
 

@@ -449,7 +449,7 @@ impl Exporter {
                 entries.push(Entry {
                     event_id: m.event_id,
                     channel: c.channel.uri.clone(),
-                    content: m.content.clone(),
+                    content: m.content.to_string(),
                     original_name: record.map(|f| f.original_name).unwrap_or_default(),
                     attachment,
                 });

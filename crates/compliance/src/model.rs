@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use parlance_store::SharedText;
 use parlance_store::history::CompliancePage;
 
 use crate::Details;
@@ -67,7 +68,7 @@ pub struct Message {
     pub event_id: i64,
     pub kind: MessageType,
     /// Chat text, history query, or the file's repository name.
-    pub content: String,
+    pub content: SharedText,
     /// The room's message sequence number for CHAT; 0 otherwise (`Message@id`).
     pub id: i64,
     /// Shared by every message of the principal in the batch.

@@ -312,7 +312,7 @@ mod tests {
                     5 => MessageType::FileDownload,
                     _ => MessageType::Other(content.to_uppercase()),
                 },
-                content,
+                content: content.into(),
                 id,
                 sender: sender.get(&senders).clone(),
                 at: Instant::from_unix_nanos(at),

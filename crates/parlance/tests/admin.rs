@@ -977,7 +977,7 @@ async fn retention_purges_what_no_legal_hold_covers() {
         .unwrap()
         .into_iter()
         .filter(|e| e.kind == "purge")
-        .map(|e| (e.room_id, e.principal_id, e.content))
+        .map(|e| (e.room_id, e.principal_id, e.content.to_string()))
         .collect();
     assert_eq!(
         records,
@@ -1080,7 +1080,7 @@ async fn a_running_server_purges_what_retention_lets_go() {
         .unwrap()
         .into_iter()
         .filter(|e| e.kind == "purge")
-        .map(|e| e.content)
+        .map(|e| e.content.to_string())
         .collect();
     assert_eq!(purges, ["retention 7 days: 1 messages, seq 1-1"]);
 }

@@ -367,7 +367,7 @@ async fn a_node_stopped_with_sigterm_parts_its_members_on_the_others_before_it_e
         .unwrap()
         .into_iter()
         .filter(|e| e.principal_id == bob_id && (e.kind == "join" || e.kind == "part"))
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     // Bob's client may already be back through node 0 (a join after the part); what
     // matters is that each join is closed by exactly one part, never two.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::Store;
+use crate::{SharedText, Store};
 use crate::error::Result;
 
 /// A message as stored.
@@ -145,11 +145,11 @@ pub struct NewComplianceEvent<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplianceEvent {
     pub id: i64,
-    pub kind: String,
+    pub kind: SharedText,
     pub room_id: i64,
     pub principal_id: i64,
     pub message_seq: Option<i64>,
-    pub content: String,
+    pub content: SharedText,
     pub at: i64,
 }
 

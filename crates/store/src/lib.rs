@@ -59,6 +59,7 @@ pub mod retention;
 pub mod rooms;
 mod rows;
 mod secrets;
+mod shared_text;
 pub mod signed_in;
 mod sqlite;
 
@@ -71,6 +72,7 @@ pub use installation::{FileLocation, Installation};
 pub use lock::LockFile;
 pub use postgres::{PgStore, TableCopy};
 pub use secrets::ServerKey;
+pub use shared_text::SharedText;
 pub use sqlite::{DEFAULT_SEARCH_TIME_LIMIT, SqliteStore};
 
 use history::{ComplianceEvent, ComplianceKind, CompliancePages, NewComplianceEvent, Pages};

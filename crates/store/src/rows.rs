@@ -137,11 +137,11 @@ pub(crate) fn room_info(r: &impl Columns) -> RoomInfo {
 pub(crate) fn event(r: &impl Columns) -> ComplianceEvent {
     ComplianceEvent {
         id: r.int("id"),
-        kind: r.text("kind"),
+        kind: r.text("kind").into(),
         room_id: r.int("room_id"),
         principal_id: r.int("principal_id"),
         message_seq: r.opt_int("message_seq"),
-        content: r.text("content"),
+        content: r.text("content").into(),
         at: r.int("at"),
     }
 }

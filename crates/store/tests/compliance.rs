@@ -232,7 +232,7 @@ async fn pages_read_one_after_another_hold_every_row_once() {
 
 #[tokio::test]
 async fn pruning_ends_at_the_first_row_not_old_enough() {
-    for mut engine in engines().await {
+    for engine in engines().await {
         let store = &engine.store;
         let alice = user(store, "alice").await;
         let lobby = room(store, "Lobby").await;
@@ -289,7 +289,7 @@ async fn pruning_keeps_open_joins_and_unexported_rows_and_never_reuses_ids() {
             .await
             .unwrap()
             .into_iter()
-            .map(|e| (e.kind, e.at))
+            .map(|e| (e.kind.to_string(), e.at))
             .collect();
         assert_eq!(
             left,

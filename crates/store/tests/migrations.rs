@@ -185,7 +185,7 @@ async fn the_outbox_rebuilt_for_purge_records_keeps_its_rows_and_never_reuses_an
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.id, e.kind, e.content))
+        .map(|e| (e.id, e.kind.to_string(), e.content.to_string()))
         .collect();
     assert_eq!(
         rows,

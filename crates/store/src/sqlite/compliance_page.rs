@@ -20,11 +20,13 @@
 //! one.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnection, SqliteTransactionManager};
 use sqlx::{Sqlite, SqlitePool, TransactionManager};
 
+use crate::SharedText;
 use crate::error::{Result, StoreError};
 use crate::history::{ComplianceEvent, CompliancePage, CompliancePrincipal, ComplianceRoom};
 
@@ -104,7 +106,7 @@ struct Names {
 #[derive(Debug)]
 struct Packed {
     last: Option<i64>,
-    rows: String,
+    rows: Arc<String>,
 }
 
 impl PageReader {
@@ -212,7 +214,7 @@ async fn query(connection: &mut SqliteConnection, after_id: i64, limit: u32) -> 
     // An empty page concatenates to NULL.
     Ok(Packed {
         last,
-        rows: rows.unwrap_or_default(),
+        rows: Arc::new(rows.unwrap_or_default()),
     })
 }
 
@@ -282,7 +284,12 @@ fn json_array(ids: &[i64]) -> String {
 #[error("a packed page of the compliance outbox is malformed at byte {0}")]
 pub struct Malformed(usize);
 
-fn unpack(packed: &str, rows: usize) -> std::result::Result<Vec<ComplianceEvent>, Malformed> {
+/// The events of a page, their kinds and contents cut from it.
+fn unpack(
+    packed: &Arc<String>,
+    rows: usize,
+) -> std::result::Result<Vec<ComplianceEvent>, Malformed> {
+    let shared = |(start, end)| SharedText::cut(packed, start, end).ok_or(Malformed(start));
     let mut page = Reader { packed, at: 0 };
     let mut events = Vec::with_capacity(rows);
     while page.at < packed.len() {
@@ -299,13 +306,14 @@ fn unpack(packed: &str, rows: usize) -> std::result::Result<Vec<ComplianceEvent>
         let at = page.number(b',')?;
         let kind = page.until(b',')?;
         let length = usize::try_from(page.number(b';')?).map_err(|_| page.malformed())?;
+        let content = page.span(length)?;
         events.push(ComplianceEvent {
             id,
-            kind,
+            kind: shared(kind)?,
             room_id,
             principal_id,
             message_seq,
-            content: page.text(length)?,
+            content: shared(content)?,
             at,
         });
     }
@@ -325,7 +333,7 @@ fn unpack_names(packed: &str) -> std::result::Result<Vec<(i64, String, String)>,
         let id = page.number(b',')?;
         let first = usize::try_from(page.number(b',')?).map_err(|_| page.malformed())?;
         let second = usize::try_from(page.number(b';')?).map_err(|_| page.malformed())?;
-        names.push((id, page.text(first)?, page.text(second)?));
+        names.push((id, page.text(first)?.to_owned(), page.text(second)?.to_owned()));
     }
     Ok(names)
 }
@@ -335,7 +343,7 @@ struct Reader<'a> {
     at: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn peek(&self) -> Option<u8> {
         self.packed.as_bytes().get(self.at).copied()
     }
@@ -365,26 +373,31 @@ impl Reader<'_> {
         }
     }
 
-    /// The text up to `end`, which is consumed.
-    fn until(&mut self, end: u8) -> std::result::Result<String, Malformed> {
+    /// Where the text up to `end` is; `end` is consumed.
+    fn until(&mut self, end: u8) -> std::result::Result<(usize, usize), Malformed> {
         let len = self.packed.as_bytes()[self.at..]
             .iter()
             .position(|&b| b == end)
             .ok_or_else(|| self.malformed())?;
-        let text = self.text(len)?;
+        let span = self.span(len)?;
         self.at += 1;
-        Ok(text)
+        Ok(span)
     }
 
     /// The next `len` bytes, which must be whole characters.
-    fn text(&mut self, len: usize) -> std::result::Result<String, Malformed> {
-        let text = self
-            .at
-            .checked_add(len)
-            .and_then(|end| self.packed.get(self.at..end))
+    fn text(&mut self, len: usize) -> std::result::Result<&'a str, Malformed> {
+        let (start, end) = self.span(len)?;
+        Ok(&self.packed[start..end])
+    }
+
+    /// Where the next `len` bytes are, which must be whole characters.
+    fn span(&mut self, len: usize) -> std::result::Result<(usize, usize), Malformed> {
+        let start = self.at;
+        let end = (start.checked_add(len))
+            .filter(|&end| self.packed.get(start..end).is_some())
             .ok_or_else(|| self.malformed())?;
-        self.at += len;
-        Ok(text.to_owned())
+        self.at = end;
+        Ok((start, end))
     }
 
     fn malformed(&self) -> Malformed {
@@ -403,7 +416,7 @@ mod tests {
             "7,2,3,41,-5,chat,{};{content}8,2,3,,9,part,0;",
             content.len()
         );
-        let events = unpack(&packed, 2).unwrap();
+        let events = unpack(&Arc::new(packed), 2).unwrap();
         assert_eq!(
             events,
             [
@@ -422,17 +435,17 @@ mod tests {
                     room_id: 2,
                     principal_id: 3,
                     message_seq: None,
-                    content: String::new(),
+                    content: SharedText::default(),
                     at: 9,
                 },
             ]
         );
-        assert!(unpack("", 0).unwrap().is_empty());
+        assert!(unpack(&Arc::default(), 0).unwrap().is_empty());
     }
 
     #[test]
     fn rows_out_of_order_are_put_in_order() {
-        let events = unpack("9,1,1,,5,join,0;8,1,1,,4,join,0;", 2).unwrap();
+        let events = unpack(&Arc::new("9,1,1,,5,join,0;8,1,1,,4,join,0;".into()), 2).unwrap();
         assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), [8, 9]);
     }
 
@@ -448,7 +461,7 @@ mod tests {
             "7,2,3,,5,chat",
             "7,2",
         ] {
-            assert!(unpack(bad, 1).is_err(), "{bad:?}");
+            assert!(unpack(&Arc::new(bad.into()), 1).is_err(), "{bad:?}");
         }
     }
 

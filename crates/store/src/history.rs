@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::{SharedText, Store};
 use crate::error::Result;
+use crate::{SharedText, Store};
 
 /// A message as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

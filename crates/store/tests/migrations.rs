@@ -238,7 +238,11 @@ async fn the_outbox_rebuilt_with_packed_headers_reads_its_rows_as_they_were() {
             (4, "backchat".into(), None, "last 25".into(), 4),
         ]
     );
-    assert_eq!(store.close_open_joins("n1", 5).await.unwrap(), 1, "the node kept");
+    assert_eq!(
+        store.close_open_joins("n1", 5).await.unwrap(),
+        1,
+        "the node kept"
+    );
     store.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

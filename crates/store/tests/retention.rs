@@ -17,7 +17,14 @@ async fn purge_rows(store: &Store) -> Vec<(i64, i64, Option<i64>, String)> {
         .unwrap()
         .into_iter()
         .filter(|e| e.kind == "purge")
-        .map(|e| (e.room_id, e.principal_id, e.message_seq, e.content.to_string()))
+        .map(|e| {
+            (
+                e.room_id,
+                e.principal_id,
+                e.message_seq,
+                e.content.to_string(),
+            )
+        })
         .collect()
 }
 

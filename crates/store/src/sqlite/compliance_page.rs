@@ -333,7 +333,11 @@ fn unpack_names(packed: &str) -> std::result::Result<Vec<(i64, String, String)>,
         let id = page.number(b',')?;
         let first = usize::try_from(page.number(b',')?).map_err(|_| page.malformed())?;
         let second = usize::try_from(page.number(b';')?).map_err(|_| page.malformed())?;
-        names.push((id, page.text(first)?.to_owned(), page.text(second)?.to_owned()));
+        names.push((
+            id,
+            page.text(first)?.to_owned(),
+            page.text(second)?.to_owned(),
+        ));
     }
     Ok(names)
 }

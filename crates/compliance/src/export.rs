@@ -309,15 +309,11 @@ impl Exporter {
         // Grouping is CPU work: on the blocking pool beside the XML, not on the thread
         // that takes the next pages apart.
         let domain = self.settings.domain.clone();
-        let conversations = tokio::task::spawn_blocking(move || {
+        let conversations = blocking(self.settings.dir.clone(), move || {
             warn_clock_steps(&batch.events);
-            model::conversations(batch, &domain)
+            Ok(model::conversations(batch, &domain))
         })
-        .await
-        .map_err(|e| ExportError::Write {
-            path: self.settings.dir.clone(),
-            source: io::Error::other(e),
-        })?;
+        .await?;
         let prefix = batch_prefix(first);
         let units: Vec<(String, Vec<Conversation>)> = if self.settings.one_room_per_file {
             conversations

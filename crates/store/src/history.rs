@@ -196,8 +196,8 @@ pub(crate) enum Pages {
 
 impl CompliancePages {
     /// The next page: the rows after the last one read, oldest first, at most the page's
-    /// limit, with the principals and rooms they name. Empty at the end of the outbox; a
-    /// later call reads what was recorded since.
+    /// limit, with the principals and rooms they name. Empty at the end of the outbox as
+    /// the last page found it; a later call reads what was recorded since.
     pub async fn next(&mut self) -> Result<CompliancePage> {
         match &mut self.0 {
             Pages::Sqlite(pages) => pages.next().await,

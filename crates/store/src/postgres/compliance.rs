@@ -162,6 +162,7 @@ impl PgStore {
             store: self.clone(),
             after: after_id,
             limit,
+            ended: false,
         }
     }
 
@@ -312,15 +313,21 @@ pub struct PageReader {
     store: PgStore,
     after: i64,
     limit: u32,
+    /// The last page came short, the end of the outbox for now: the next call says so.
+    ended: bool,
 }
 
 impl PageReader {
     /// The next page; empty at the end of the outbox, and a later call reads what was
     /// recorded since.
     pub async fn next(&mut self) -> Result<CompliancePage> {
+        if std::mem::take(&mut self.ended) {
+            return Ok(CompliancePage::default());
+        }
         let page = self.store.compliance_page(self.after, self.limit).await?;
         if let Some(last) = page.events.last() {
             self.after = last.id;
+            self.ended = page.events.len() < self.limit as usize;
         }
         Ok(page)
     }

@@ -334,9 +334,8 @@ async fn pages_skip_gaps_and_miss_nothing_recorded_while_they_are_read() {
         let store = &engine.store;
         let alice = user(store, "alice").await;
         let (lobby, gone) = (room(store, "Lobby").await, room(store, "Gone").await);
-        let record = |room: i64, at: i64| {
-            store.record_event(ComplianceKind::Backchat, room, alice, "", at)
-        };
+        let record =
+            |room: i64, at: i64| store.record_event(ComplianceKind::Backchat, room, alice, "", at);
         for (room, at) in [(lobby.id, 1), (gone.id, 2), (gone.id, 3), (gone.id, 4)] {
             record(room, at).await.unwrap();
         }

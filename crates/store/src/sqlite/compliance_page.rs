@@ -134,7 +134,9 @@ impl PageReader {
         loop {
             let lanes = match &mut self.lanes {
                 Some(lanes) => lanes,
-                None => self.lanes.insert(Lanes::start(&self.reads, self.after, self.width)),
+                None => self
+                    .lanes
+                    .insert(Lanes::start(&self.reads, self.after, self.width)),
             };
             let turn = lanes.turn;
             lanes.turn = (turn + 1) % lanes.pages.len();

@@ -154,6 +154,14 @@ async fn an_old_version_table_newer_than_this_build_is_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A principal (1) and a room (1) in a category, for an old database's outbox rows.
+const ONE_ROOM: &str = "INSERT INTO principals (id, kind, uri, display_name, created_at) \
+         VALUES (1, 'user', 'sip:a@example.test', '', 0); \
+     INSERT INTO categories (id, guid, parent_id, name, created_at) \
+         VALUES (1, 'root', NULL, 'Root', 0), (2, 'c', 1, 'C', 0); \
+     INSERT INTO rooms (id, guid, category_id, name, privacy, behavior, created_at, updated_at) \
+         VALUES (1, 'r', 2, 'R', 'open', 'normal', 0, 0);";
+
 #[tokio::test]
 async fn the_outbox_rebuilt_for_purge_records_keeps_its_rows_and_never_reuses_an_id() {
     let dir = common::scratch_dir();
@@ -161,15 +169,11 @@ async fn the_outbox_rebuilt_for_purge_records_keeps_its_rows_and_never_reuses_an
     // Version 8: the outbox with AUTOINCREMENT, before it admitted purge records. Three
     // rows were written and the newest pruned, so the next id is 4 and not 3.
     let old = old_runner_database(&path, 8).await;
-    sqlx::raw_sql(
-        "INSERT INTO principals (id, kind, uri, display_name, created_at) VALUES (1, 'user', 'sip:a@example.test', '', 0); \
-         INSERT INTO categories (id, guid, parent_id, name, created_at) VALUES (1, 'root', NULL, 'Root', 0), (2, 'c', 1, 'C', 0); \
-         INSERT INTO rooms (id, guid, category_id, name, privacy, behavior, created_at, updated_at) \
-             VALUES (1, 'r', 2, 'R', 'open', 'normal', 0, 0); \
-         INSERT INTO compliance_outbox (kind, room_id, principal_id, content, at) \
-             VALUES ('join', 1, 1, '', 1), ('chat', 1, 1, 'hello', 2), ('part', 1, 1, '', 3); \
-         DELETE FROM compliance_outbox WHERE id = 3;",
-    )
+    sqlx::raw_sql(&format!(
+        "{ONE_ROOM} INSERT INTO compliance_outbox (kind, room_id, principal_id, content, at) \
+                 VALUES ('join', 1, 1, '', 1), ('chat', 1, 1, 'hello', 2), ('part', 1, 1, '', 3); \
+             DELETE FROM compliance_outbox WHERE id = 3;"
+    ))
     .execute(&old)
     .await
     .unwrap();
@@ -207,14 +211,12 @@ async fn the_outbox_rebuilt_with_packed_headers_reads_its_rows_as_they_were() {
     // was pruned, so the next id is 4 and not 3.
     let old = old_runner_database(&path, 17).await;
     sqlx::raw_sql(
-        "INSERT INTO principals (id, kind, uri, display_name, created_at) VALUES (1, 'user', 'sip:a@example.test', 'A', 0); \
-         INSERT INTO categories (id, guid, parent_id, name, created_at) VALUES (1, 'root', NULL, 'Root', 0), (2, 'c', 1, 'C', 0); \
-         INSERT INTO rooms (id, guid, category_id, name, privacy, behavior, created_at, updated_at) \
-             VALUES (1, 'r', 2, 'R', 'open', 'normal', 0, 0); \
-         INSERT INTO compliance_outbox (kind, room_id, principal_id, message_seq, content, at, node) \
+        &format!(
+            "{ONE_ROOM} INSERT INTO compliance_outbox (kind, room_id, principal_id, message_seq, content, at, node) \
              VALUES ('join', 1, 1, NULL, '', -5, 'n1'), ('chat', 1, 1, 7, 'héllo;, <b>', 2, NULL), \
                     ('part', 1, 1, NULL, '', 3, 'n1'); \
-         DELETE FROM compliance_outbox WHERE id = 3;",
+             DELETE FROM compliance_outbox WHERE id = 3;"
+        ),
     )
     .execute(&old)
     .await

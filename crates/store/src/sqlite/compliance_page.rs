@@ -10,14 +10,13 @@
 //!
 //! What SQLite does per row is most of an export's cost, so the query does as little as it
 //! can: one `concat` of the row's id, its header as written with the row, and its content
-//! (a chain of `||` copies the growing string at every step), no `ORDER BY` inside `group_concat` (that sorts the page's rows with
-//! their strings; a range of rowids is read in order anyway, and [`unpack`] checks it), and
-//! no join: the principals and rooms the pages name are read by a second query in the same
-//! read transaction, once each for all the pages read in it instead of once per row, and
-//! packed alike (per principal or room: its id and the byte lengths of its two strings,
-//! `;`, the strings). Every row a query hands over is a wake-up of the caller, and with
-//! the exporter's threads sharing one core, a switch of threads: each query here hands over
-//! one.
+//! (a chain of `||` copies the growing string at every step); no `ORDER BY` inside
+//! `group_concat` (that sorts the page's rows with their strings; a range of rowids is read
+//! in order anyway, and [`unpack`] checks it); and no join: the principals and rooms the
+//! pages name are read by a second query in the same read transaction, once each for all
+//! the pages read in it instead of once per row, and packed alike (per principal or room:
+//! its id and the byte lengths of its two strings, `;`, the strings). Every row a query
+//! hands over is a wake-up of the caller: each query here hands over one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -124,9 +123,9 @@ impl PageReader {
     }
 
     /// The next page: the rows after the last one read, oldest first, at most `width`,
-    /// with the principals and rooms they name. Empty at the end of the outbox; a later
-    /// call reads what was recorded since. After an error, the next call begins again after
-    /// the last page returned.
+    /// with the principals and rooms they name. Empty at the end of the outbox as the last
+    /// page found it; a later call reads what was recorded since. After an error, the next
+    /// call begins again after the last page returned.
     pub async fn next(&mut self) -> Result<CompliancePage> {
         if std::mem::take(&mut self.ended) {
             return Ok(CompliancePage::default());

@@ -23,10 +23,6 @@ use crate::{Adapter, ExportSettings, jsonl, xml};
 /// of threads and a statement's setup besides its rows: pages of 2,500 exported ~9 % faster
 /// than pages of 1,000, pages of 5,000 no faster.
 const PAGE: u32 = 2_500;
-/// Batches each writer may have written and be syncing before the publisher takes them: a
-/// sync waits for the disk, and several of them under way at once share its waits. A
-/// staged batch holds its files, not its events.
-const SYNCS_AHEAD: usize = 4;
 /// Events a batch reserves room for at once: beyond this, it grows as it fills.
 const MAX_RESERVED: usize = 16_384;
 
@@ -71,8 +67,7 @@ pub enum Step<'a> {
     Published(&'a Path),
     /// An attachment is copied and renamed into place.
     AttachmentCopied(&'a Path),
-    /// The files of the batches from `first` to `last` (one or more, published together)
-    /// are durable; the cursor moves to `last` next.
+    /// A batch's files are all durable; the cursor moves to `last` next.
     Durable { first: i64, last: i64 },
     /// The cursor moved.
     Committed { cursor: i64 },
@@ -143,74 +138,73 @@ impl Exporter {
                 e => e,
             })?;
         let until = until.map(|t| i64::try_from(t.as_nanosecond()).unwrap_or(i64::MAX));
-        // Batches go through three stages, each a loop of its own, handing them on through
-        // queues: the newest is read from the database; the ones before it are written —
-        // grouped, their XML written under temporary names, their sync started — by two
-        // writers taking turns; and the ones before those are published in the same turns —
-        // their syncs waited for, renamed, the directory synced — and the cursor moved past
-        // them. Reading is the database's work, on its connections' threads; writing is a
-        // core's, for longer than reading is; syncs wait for the disk without using a core,
-        // several at once sharing its waits. Batches are published in order, each only once
-        // the one before it is durable and behind the cursor: a batch's files are never in
-        // place before every earlier event is archived.
+        // Four stages, each a loop of its own handing batches to the next through a channel
+        // of one: the newest batch is read from the database, the one before it grouped
+        // and written under temporary names, the one before that synced, and the one before
+        // that published — renamed, its directory synced — and the cursor moved past it.
+        // Reading is the database's work, on its connection's thread; writing is the XML's
+        // on the blocking pool; syncing and publishing wait for the disk without using a
+        // core. Joined in lockstep, each round of the stages would last as long as its
+        // slowest stage did that round; loose, each takes the next batch when it is ready.
+        // Batches are published in order, each only once the one before it is durable and
+        // behind the cursor: a batch's files are never in place before every earlier event
+        // is archived.
         let outbox = Outbox {
             pages: self.store.compliance_pages(report.cursor, PAGE),
             rest: None,
             ended: false,
             until,
         };
-        let [(to_write_a, writes_a), (to_write_b, writes_b)] = [(); 2].map(|()| mpsc::channel(1));
-        let [(written_a, to_publish_a), (written_b, to_publish_b)] =
-            [(); 2].map(|()| mpsc::channel(SYNCS_AHEAD));
-        // The reader and the writers own their senders, so that a queue closes when the
+        let (to_write, mut writes) = mpsc::channel::<(CompliancePage, (i64, i64))>(1);
+        let (to_sync, mut syncs) = mpsc::channel::<Staged>(1);
+        let (to_publish, mut publishes) = mpsc::channel::<Staged>(1);
+        // The first three own their senders, so that a stage's channel closes when the
         // stage before it ends; a stage's error ends the run, the others with it. The
-        // reader owns the outbox's reader, which lets go of its snapshots and connections
+        // reader owns the outbox's reader, which lets go of its snapshot and its connection
         // as the reading ends, before the prune.
         let read = async move {
             let mut outbox = outbox;
-            for turn in [&to_write_a, &to_write_b].into_iter().cycle() {
+            loop {
                 let (batch, more) = self.next_batch(&mut outbox).await?;
                 let span = (batch.events.first())
                     .zip(batch.events.last())
                     .map(|(first, last)| (first.id, last.id));
                 let handed_on = match span {
-                    Some(span) => turn.send((batch, span)).await.is_ok(),
+                    Some(span) => to_write.send((batch, span)).await.is_ok(),
                     None => true,
                 };
                 if !handed_on || !more {
+                    return Ok::<_, ExportError>(());
+                }
+            }
+        };
+        let write = async move {
+            while let Some((batch, span)) = writes.recv().await {
+                let staged = self.stage(batch, span).await?;
+                if to_sync.send(staged).await.is_err() {
                     break;
                 }
             }
             Ok::<_, ExportError>(())
         };
-        // Batches written while the last ones were published go together: one directory
-        // sync and one cursor move for all of them, as a database commits a group.
-        let publish = async {
-            let mut written = [to_publish_a, to_publish_b];
-            let mut turn = 0;
-            while let Some(staged) = written[turn].recv().await {
-                turn = (turn + 1) % written.len();
-                let mut group = vec![staged];
-                while let Ok(staged) = written[turn].try_recv() {
-                    turn = (turn + 1) % written.len();
-                    group.push(staged);
-                }
-                for staged in &mut group {
-                    self.synced(staged).await?;
-                }
-                report.cursor = self.publish(&group, report.cursor).await?;
-                for staged in &group {
-                    report.add(&staged.tally);
+        let sync = async move {
+            while let Some(staged) = syncs.recv().await {
+                let staged = self.sync(staged).await?;
+                if to_publish.send(staged).await.is_err() {
+                    break;
                 }
             }
             Ok::<_, ExportError>(())
         };
-        tokio::try_join!(
-            read,
-            self.write(writes_a, written_a),
-            self.write(writes_b, written_b),
-            publish
-        )?;
+        let publish = async {
+            while let Some(staged) = publishes.recv().await {
+                let tally = staged.tally.clone();
+                report.cursor = self.publish(staged, report.cursor).await?;
+                report.add(&tally);
+            }
+            Ok::<_, ExportError>(())
+        };
+        tokio::try_join!(read, write, sync, publish)?;
         let keep = i64::try_from(self.settings.keep_exported.as_nanos()).unwrap_or(i64::MAX);
         report.pruned = self
             .store
@@ -292,29 +286,9 @@ impl Exporter {
         }
     }
 
-    /// One writer: stages the batches `writes` hands it, in turn, and hands them to
-    /// `written` with their files' sync under way on the blocking pool.
-    async fn write(
-        &self,
-        mut writes: mpsc::Receiver<(CompliancePage, (i64, i64))>,
-        written: mpsc::Sender<Staged>,
-    ) -> Result<(), ExportError> {
-        while let Some((batch, span)) = writes.recv().await {
-            let mut staged = self.stage(batch, span).await?;
-            let unsynced = std::mem::take(&mut staged.unsynced);
-            staged.syncing = Some(tokio::task::spawn_blocking(move || {
-                unsynced.iter().try_for_each(File::sync_all)
-            }));
-            if written.send(staged).await.is_err() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
     /// Writes a batch's files — attachments, then manifests and output files under their
-    /// temporary names — for [`Exporter::write`] to sync and [`Exporter::publish`] to put
-    /// in place. `span` is the batch's first and last outbox row; files are named
+    /// temporary names — for [`Exporter::sync`] and [`Exporter::publish`] to make durable
+    /// and put in place. `span` is the batch's first and last outbox row; files are named
     /// after the first.
     async fn stage(
         &self,
@@ -326,7 +300,6 @@ impl Exporter {
             last,
             files: Vec::new(),
             unsynced: Vec::new(),
-            syncing: None,
             attachments: false,
             tally: ExportReport {
                 events: batch.events.len() as u64,
@@ -380,36 +353,35 @@ impl Exporter {
         Ok(staged)
     }
 
-    /// Waits for a staged batch's files to be synced under their temporary names.
-    async fn synced(&self, staged: &mut Staged) -> Result<(), ExportError> {
-        if let Some(syncing) = staged.syncing.take() {
-            (syncing.await)
-                .unwrap_or_else(|e| Err(io::Error::other(e)))
-                .map_err(|source| ExportError::Write {
-                    path: self.settings.dir.clone(),
-                    source,
-                })?;
-        }
+    /// Syncs a staged batch's files under their temporary names, the disk's wait beside
+    /// the next batch's writing.
+    async fn sync(&self, mut staged: Staged) -> Result<Staged, ExportError> {
+        let unsynced = std::mem::take(&mut staged.unsynced);
+        let dir = self.settings.dir.clone();
+        blocking(dir, move || unsynced.iter().try_for_each(File::sync_all)).await?;
         for path in &staged.files {
             self.report(Step::Synced(&durable::temporary_path(path)));
         }
-        Ok(())
+        Ok(staged)
     }
 
-    /// Puts staged batches' files in place, in order, and makes them durable (renamed,
-    /// their directories synced), then moves the cursor from `cursor` past the last batch;
-    /// returns the new cursor.
-    async fn publish(&self, batches: &[Staged], cursor: i64) -> Result<i64, ExportError> {
-        let (Some(first), Some(last)) = (batches.first(), batches.last()) else {
-            return Ok(cursor);
-        };
-        for path in batches.iter().flat_map(|b| &b.files) {
+    /// Puts a staged batch's files in place and makes them durable (renamed, their
+    /// directories synced), then moves the cursor from `cursor` past the batch; returns
+    /// the new cursor.
+    async fn publish(&self, batch: Staged, cursor: i64) -> Result<i64, ExportError> {
+        let Staged {
+            first,
+            last,
+            files,
+            attachments,
+            ..
+        } = batch;
+        for path in files {
             let target = path.clone();
             blocking(path.clone(), move || durable::publish(&target)).await?;
-            self.report(Step::Published(path));
+            self.report(Step::Published(&path));
         }
         let dir = self.settings.dir.clone();
-        let attachments = batches.iter().any(|b| b.attachments);
         blocking(dir.clone(), move || {
             if attachments {
                 durable::sync_dir(&dir.join(ATTACHMENT_DIR))?;
@@ -417,7 +389,6 @@ impl Exporter {
             durable::sync_dir(&dir)
         })
         .await?;
-        let (first, last) = (first.first, last.last);
         self.report(Step::Durable { first, last });
         self.store
             .move_export_cursor(cursor, last, self.clock.unix_nanos())
@@ -525,10 +496,8 @@ struct Staged {
     last: i64,
     /// Its output files and manifests, by their final paths.
     files: Vec<PathBuf>,
-    /// The same, open, until their sync starts.
+    /// The same, open, until they are synced.
     unsynced: Vec<File>,
-    /// Their sync, under way on the blocking pool.
-    syncing: Option<tokio::task::JoinHandle<io::Result<()>>>,
     /// Whether attachments were copied for it (their directory then needs a sync too).
     attachments: bool,
     /// What it adds to the run's report once it is published.

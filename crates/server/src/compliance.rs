@@ -21,9 +21,6 @@ use crate::pool::{Singleton, Singletons};
 use crate::runtime::LowPriorityRuntime;
 use crate::{StartError, open_file_store};
 
-/// File I/O threads of the exporter's runtime: its two writers' XML and two syncs at once.
-const EXPORT_BLOCKING_THREADS: usize = 4;
-
 /// The exporter on its low-priority threads.
 #[derive(Debug)]
 pub struct Background {
@@ -41,13 +38,8 @@ impl Background {
         key: &ServerKey,
         clock: Clock,
     ) -> Result<Background, StartError> {
-        let runtime = LowPriorityRuntime::with_blocking_threads(
-            "parlance-export",
-            1,
-            EXPORT_BLOCKING_THREADS,
-            config.compliance.priority,
-        )
-        .map_err(StartError::Runtime)?;
+        let runtime = LowPriorityRuntime::new("parlance-export", 1, config.compliance.priority)
+            .map_err(StartError::Runtime)?;
         let (config, key) = (config.clone(), key.clone());
         let (exporter, store) = runtime
             .spawn(async move {

@@ -84,33 +84,8 @@ impl LowPriorityRuntime {
         threads: usize,
         priority: Priority,
     ) -> std::io::Result<LowPriorityRuntime> {
-        Self::build(name, threads, None, priority)
-    }
-
-    /// As [`LowPriorityRuntime::new`], with at most `blocking` file I/O threads: each
-    /// thread that allocates keeps memory of its own (an allocator arena), so work that
-    /// starts many blocking tasks at once would hold more memory the longer it ran.
-    pub fn with_blocking_threads(
-        name: &'static str,
-        threads: usize,
-        blocking: usize,
-        priority: Priority,
-    ) -> std::io::Result<LowPriorityRuntime> {
-        Self::build(name, threads, Some(blocking), priority)
-    }
-
-    fn build(
-        name: &'static str,
-        threads: usize,
-        blocking: Option<usize>,
-        priority: Priority,
-    ) -> std::io::Result<LowPriorityRuntime> {
         let base = getpriority_process(Some(gettid()))?;
-        let mut builder = Builder::new_multi_thread();
-        if let Some(blocking) = blocking {
-            builder.max_blocking_threads(blocking);
-        }
-        let runtime = builder
+        let runtime = Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name(name)
             .on_thread_start(move || {

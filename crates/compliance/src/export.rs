@@ -142,7 +142,7 @@ impl Exporter {
         // of one: the newest batch is read from the database, the one before it grouped
         // and written under temporary names, the one before that synced, and the one before
         // that published — renamed, its directory synced — and the cursor moved past it.
-        // Reading is the database's work, on its connection's thread; writing is the XML's
+        // Reading is the database's work, on its connections' threads; writing is the XML's
         // on the blocking pool; syncing and publishing wait for the disk without using a
         // core. Joined in lockstep, each round of the stages would last as long as its
         // slowest stage did that round; loose, each takes the next batch when it is ready.
@@ -160,7 +160,7 @@ impl Exporter {
         let (to_publish, mut publishes) = mpsc::channel::<Staged>(1);
         // The first three own their senders, so that a stage's channel closes when the
         // stage before it ends; a stage's error ends the run, the others with it. The
-        // reader owns the outbox's reader, which lets go of its snapshot and its connection
+        // reader owns the outbox's reader, which lets go of its snapshots and connections
         // as the reading ends, before the prune.
         let read = async move {
             let mut outbox = outbox;

@@ -23,6 +23,10 @@ use crate::{Adapter, ExportSettings, jsonl, xml};
 /// of threads and a statement's setup besides its rows: pages of 2,500 exported ~9 % faster
 /// than pages of 1,000, pages of 5,000 no faster.
 const PAGE: u32 = 2_500;
+/// Batches each writer may have written and be syncing before the publisher takes them: a
+/// sync waits for the disk, and several of them under way at once share its waits. A
+/// staged batch holds its files, not its events.
+const SYNCS_AHEAD: usize = 4;
 /// Events a batch reserves room for at once: beyond this, it grows as it fills.
 const MAX_RESERVED: usize = 16_384;
 
@@ -67,7 +71,8 @@ pub enum Step<'a> {
     Published(&'a Path),
     /// An attachment is copied and renamed into place.
     AttachmentCopied(&'a Path),
-    /// A batch's files are all durable; the cursor moves to `last` next.
+    /// The files of the batches from `first` to `last` (one or more, published together)
+    /// are durable; the cursor moves to `last` next.
     Durable { first: i64, last: i64 },
     /// The cursor moved.
     Committed { cursor: i64 },
@@ -138,73 +143,74 @@ impl Exporter {
                 e => e,
             })?;
         let until = until.map(|t| i64::try_from(t.as_nanosecond()).unwrap_or(i64::MAX));
-        // Four stages, each a loop of its own handing batches to the next through a channel
-        // of one: the newest batch is read from the database, the one before it grouped
-        // and written under temporary names, the one before that synced, and the one before
-        // that published — renamed, its directory synced — and the cursor moved past it.
-        // Reading is the database's work, on its connections' threads; writing is the XML's
-        // on the blocking pool; syncing and publishing wait for the disk without using a
-        // core. Joined in lockstep, each round of the stages would last as long as its
-        // slowest stage did that round; loose, each takes the next batch when it is ready.
-        // Batches are published in order, each only once the one before it is durable and
-        // behind the cursor: a batch's files are never in place before every earlier event
-        // is archived.
+        // Batches go through three stages, each a loop of its own, handing them on through
+        // queues: the newest is read from the database; the ones before it are written —
+        // grouped, their XML written under temporary names, their sync started — by two
+        // writers taking turns, each on a thread of its own; and the ones before those are
+        // published in the same turns — their syncs waited for, renamed, the directory
+        // synced — and the cursor moved past them. Reading is the database's work, on its
+        // connections' threads; writing is a core's, for longer than reading is; syncs wait
+        // for the disk without using a core, several at once sharing its waits. Batches are
+        // published in order, each only once the one before it is durable and behind the
+        // cursor: a batch's files are never in place before every earlier event is archived.
         let outbox = Outbox {
             pages: self.store.compliance_pages(report.cursor, PAGE),
             rest: None,
             ended: false,
             until,
         };
-        let (to_write, mut writes) = mpsc::channel::<(CompliancePage, (i64, i64))>(1);
-        let (to_sync, mut syncs) = mpsc::channel::<Staged>(1);
-        let (to_publish, mut publishes) = mpsc::channel::<Staged>(1);
-        // The first three own their senders, so that a stage's channel closes when the
+        let [(to_write_a, writes_a), (to_write_b, writes_b)] = [(); 2].map(|()| mpsc::channel(1));
+        let [(written_a, to_publish_a), (written_b, to_publish_b)] =
+            [(); 2].map(|()| mpsc::channel(SYNCS_AHEAD));
+        // The reader and the writers own their senders, so that a queue closes when the
         // stage before it ends; a stage's error ends the run, the others with it. The
         // reader owns the outbox's reader, which lets go of its snapshots and connections
         // as the reading ends, before the prune.
         let read = async move {
             let mut outbox = outbox;
-            loop {
+            for turn in [&to_write_a, &to_write_b].into_iter().cycle() {
                 let (batch, more) = self.next_batch(&mut outbox).await?;
                 let span = (batch.events.first())
                     .zip(batch.events.last())
                     .map(|(first, last)| (first.id, last.id));
                 let handed_on = match span {
-                    Some(span) => to_write.send((batch, span)).await.is_ok(),
+                    Some(span) => turn.send((batch, span)).await.is_ok(),
                     None => true,
                 };
                 if !handed_on || !more {
-                    return Ok::<_, ExportError>(());
-                }
-            }
-        };
-        let write = async move {
-            while let Some((batch, span)) = writes.recv().await {
-                let staged = self.stage(batch, span).await?;
-                if to_sync.send(staged).await.is_err() {
                     break;
                 }
             }
             Ok::<_, ExportError>(())
         };
-        let sync = async move {
-            while let Some(staged) = syncs.recv().await {
-                let staged = self.sync(staged).await?;
-                if to_publish.send(staged).await.is_err() {
-                    break;
-                }
-            }
-            Ok::<_, ExportError>(())
-        };
+        // Batches written while the last ones were published go together: one directory
+        // sync and one cursor move for all of them, as a database commits a group.
         let publish = async {
-            while let Some(staged) = publishes.recv().await {
-                let tally = staged.tally.clone();
-                report.cursor = self.publish(staged, report.cursor).await?;
-                report.add(&tally);
+            let mut written = [to_publish_a, to_publish_b];
+            let mut turn = 0;
+            while let Some(staged) = written[turn].recv().await {
+                turn = (turn + 1) % written.len();
+                let mut group = vec![staged];
+                while let Ok(staged) = written[turn].try_recv() {
+                    turn = (turn + 1) % written.len();
+                    group.push(staged);
+                }
+                for staged in &mut group {
+                    self.synced(staged).await?;
+                }
+                report.cursor = self.publish(&group, report.cursor).await?;
+                for staged in &group {
+                    report.add(&staged.tally);
+                }
             }
             Ok::<_, ExportError>(())
         };
-        tokio::try_join!(read, write, sync, publish)?;
+        tokio::try_join!(
+            read,
+            self.write(writes_a, written_a),
+            self.write(writes_b, written_b),
+            publish
+        )?;
         let keep = i64::try_from(self.settings.keep_exported.as_nanos()).unwrap_or(i64::MAX);
         report.pruned = self
             .store
@@ -286,12 +292,37 @@ impl Exporter {
         }
     }
 
+    /// One writer: stages the batches `writes` hands it, in turn, on a thread of its own,
+    /// and hands them to `written` with their files' sync under way on the blocking pool.
+    async fn write(
+        &self,
+        mut writes: mpsc::Receiver<(CompliancePage, (i64, i64))>,
+        written: mpsc::Sender<Staged>,
+    ) -> Result<(), ExportError> {
+        let thread = WriterThread::start().map_err(|source| ExportError::Write {
+            path: self.settings.dir.clone(),
+            source,
+        })?;
+        while let Some((batch, span)) = writes.recv().await {
+            let mut staged = self.stage(&thread, batch, span).await?;
+            let unsynced = std::mem::take(&mut staged.unsynced);
+            staged.syncing = Some(tokio::task::spawn_blocking(move || {
+                unsynced.iter().try_for_each(File::sync_all)
+            }));
+            if written.send(staged).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes a batch's files — attachments, then manifests and output files under their
-    /// temporary names — for [`Exporter::sync`] and [`Exporter::publish`] to make durable
-    /// and put in place. `span` is the batch's first and last outbox row; files are named
+    /// temporary names — for [`Exporter::write`] to sync and [`Exporter::publish`] to put
+    /// in place. `span` is the batch's first and last outbox row; files are named
     /// after the first.
     async fn stage(
         &self,
+        thread: &WriterThread,
         batch: CompliancePage,
         (first, last): (i64, i64),
     ) -> Result<Staged, ExportError> {
@@ -300,6 +331,7 @@ impl Exporter {
             last,
             files: Vec::new(),
             unsynced: Vec::new(),
+            syncing: None,
             attachments: false,
             tally: ExportReport {
                 events: batch.events.len() as u64,
@@ -309,11 +341,12 @@ impl Exporter {
         // Grouping is CPU work: on the blocking pool beside the XML, not on the thread
         // that takes the next pages apart.
         let domain = self.settings.domain.clone();
-        let conversations = blocking(self.settings.dir.clone(), move || {
-            warn_clock_steps(&batch.events);
-            Ok(model::conversations(batch, &domain))
-        })
-        .await?;
+        let conversations = thread
+            .run(self.settings.dir.clone(), move || {
+                warn_clock_steps(&batch.events);
+                Ok(model::conversations(batch, &domain))
+            })
+            .await?;
         let prefix = batch_prefix(first);
         let units: Vec<(String, Vec<Conversation>)> = if self.settings.one_room_per_file {
             conversations
@@ -334,7 +367,7 @@ impl Exporter {
             if !entries.is_empty() {
                 let output = output.clone();
                 let written = self
-                    .write_temporary(&format!("{base}.ATTACH"), move |w| {
+                    .write_temporary(thread, &format!("{base}.ATTACH"), move |w| {
                         manifest::write_manifest(w, &output, &entries).map(drop)
                     })
                     .await?;
@@ -342,7 +375,7 @@ impl Exporter {
             }
             let (adapter, details) = (self.settings.adapter, self.settings.details);
             let written = self
-                .write_temporary(&output, move |w| match adapter {
+                .write_temporary(thread, &output, move |w| match adapter {
                     Adapter::Xml => xml::write_conversations(w, &conversations, details).map(drop),
                     Adapter::JsonLines => jsonl::write_lines(w, &conversations, details).map(drop),
                 })
@@ -353,35 +386,36 @@ impl Exporter {
         Ok(staged)
     }
 
-    /// Syncs a staged batch's files under their temporary names, the disk's wait beside
-    /// the next batch's writing.
-    async fn sync(&self, mut staged: Staged) -> Result<Staged, ExportError> {
-        let unsynced = std::mem::take(&mut staged.unsynced);
-        let dir = self.settings.dir.clone();
-        blocking(dir, move || unsynced.iter().try_for_each(File::sync_all)).await?;
+    /// Waits for a staged batch's files to be synced under their temporary names.
+    async fn synced(&self, staged: &mut Staged) -> Result<(), ExportError> {
+        if let Some(syncing) = staged.syncing.take() {
+            (syncing.await)
+                .unwrap_or_else(|e| Err(io::Error::other(e)))
+                .map_err(|source| ExportError::Write {
+                    path: self.settings.dir.clone(),
+                    source,
+                })?;
+        }
         for path in &staged.files {
             self.report(Step::Synced(&durable::temporary_path(path)));
         }
-        Ok(staged)
+        Ok(())
     }
 
-    /// Puts a staged batch's files in place and makes them durable (renamed, their
-    /// directories synced), then moves the cursor from `cursor` past the batch; returns
-    /// the new cursor.
-    async fn publish(&self, batch: Staged, cursor: i64) -> Result<i64, ExportError> {
-        let Staged {
-            first,
-            last,
-            files,
-            attachments,
-            ..
-        } = batch;
-        for path in files {
+    /// Puts staged batches' files in place, in order, and makes them durable (renamed,
+    /// their directories synced), then moves the cursor from `cursor` past the last batch;
+    /// returns the new cursor.
+    async fn publish(&self, batches: &[Staged], cursor: i64) -> Result<i64, ExportError> {
+        let (Some(first), Some(last)) = (batches.first(), batches.last()) else {
+            return Ok(cursor);
+        };
+        for path in batches.iter().flat_map(|b| &b.files) {
             let target = path.clone();
             blocking(path.clone(), move || durable::publish(&target)).await?;
-            self.report(Step::Published(&path));
+            self.report(Step::Published(path));
         }
         let dir = self.settings.dir.clone();
+        let attachments = batches.iter().any(|b| b.attachments);
         blocking(dir.clone(), move || {
             if attachments {
                 durable::sync_dir(&dir.join(ATTACHMENT_DIR))?;
@@ -389,6 +423,7 @@ impl Exporter {
             durable::sync_dir(&dir)
         })
         .await?;
+        let (first, last) = (first.first, last.last);
         self.report(Step::Durable { first, last });
         self.store
             .move_export_cursor(cursor, last, self.clock.unix_nanos())
@@ -457,15 +492,17 @@ impl Exporter {
     /// Writes `name` in the output directory through `fill` under its temporary name.
     async fn write_temporary(
         &self,
+        thread: &WriterThread,
         name: &str,
         fill: impl FnOnce(&mut Counting<io::BufWriter<File>>) -> io::Result<()> + Send + 'static,
     ) -> Result<Written, ExportError> {
         let path = self.settings.dir.join(name);
         let target = path.clone();
-        let (file, bytes) = blocking(path.clone(), move || {
-            durable::write_temporary(&target, fill)
-        })
-        .await?;
+        let (file, bytes) = thread
+            .run(path.clone(), move || {
+                durable::write_temporary(&target, fill)
+            })
+            .await?;
         self.report(Step::Written(&durable::temporary_path(&path)));
         Ok(Written { path, file, bytes })
     }
@@ -496,8 +533,10 @@ struct Staged {
     last: i64,
     /// Its output files and manifests, by their final paths.
     files: Vec<PathBuf>,
-    /// The same, open, until they are synced.
+    /// The same, open, until their sync starts.
     unsynced: Vec<File>,
+    /// Their sync, under way on the blocking pool.
+    syncing: Option<tokio::task::JoinHandle<io::Result<()>>>,
     /// Whether attachments were copied for it (their directory then needs a sync too).
     attachments: bool,
     /// What it adds to the run's report once it is published.
@@ -578,6 +617,44 @@ fn warn_clock_steps(events: &[ComplianceEvent]) {
             first_row = w[1].id,
             "compliance export: event times go backwards (the server clock was stepped back); events stay in outbox order"
         );
+    }
+}
+
+/// A writer's own thread for its CPU work: grouping a batch and writing its XML. On the
+/// blocking pool, each thread that took a batch kept an allocator arena's worth of its
+/// memory, and a longer run touched more threads: the export's peak memory grew with its
+/// length. The thread ends when the writer drops it, after the work it was given.
+struct WriterThread {
+    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl WriterThread {
+    /// Started from the export's runtime, the thread runs at its priority.
+    fn start() -> io::Result<WriterThread> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        std::thread::Builder::new()
+            .name("parlance-export-writer".into())
+            .spawn(move || queue.into_iter().for_each(|job| job()))?;
+        Ok(WriterThread { jobs })
+    }
+
+    /// Runs `f` on the thread; an error names `path`.
+    async fn run<T: Send + 'static>(
+        &self,
+        path: PathBuf,
+        f: impl FnOnce() -> io::Result<T> + Send + 'static,
+    ) -> Result<T, ExportError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        let outcome = match self.jobs.send(job) {
+            Ok(()) => result
+                .await
+                .unwrap_or_else(|_| Err(io::Error::other("the writer's thread ended"))),
+            Err(_) => Err(io::Error::other("the writer's thread ended")),
+        };
+        outcome.map_err(|source| ExportError::Write { path, source })
     }
 }
 

@@ -11,12 +11,14 @@ use parlance_files::FileStore;
 use parlance_store::history::{ComplianceEvent, CompliancePage, CompliancePages};
 use parlance_store::{LockFile, Store};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::attach::{self, ATTACHMENT_DIR, Attachment};
 use crate::durable::{self, Counting};
 use crate::error::ExportError;
 use crate::manifest::{self, Entry};
 use crate::model::{self, Conversation, MessageType};
+use crate::writer_thread::WriterThread;
 use crate::{Adapter, ExportSettings, jsonl, xml};
 
 /// Outbox rows read per query (at most) while a batch fills. Each query costs some wake-ups
@@ -293,7 +295,7 @@ impl Exporter {
     }
 
     /// One writer: stages the batches `writes` hands it, in turn, on a thread of its own,
-    /// and hands them to `written` with their files' sync under way on the blocking pool.
+    /// and hands them to `written` with their files' syncs under way on the blocking pool.
     async fn write(
         &self,
         mut writes: mpsc::Receiver<(CompliancePage, (i64, i64))>,
@@ -304,11 +306,7 @@ impl Exporter {
             source,
         })?;
         while let Some((batch, span)) = writes.recv().await {
-            let mut staged = self.stage(&thread, batch, span).await?;
-            let unsynced = std::mem::take(&mut staged.unsynced);
-            staged.syncing = Some(tokio::task::spawn_blocking(move || {
-                unsynced.iter().try_for_each(File::sync_all)
-            }));
+            let staged = self.stage(&thread, batch, span).await?;
             if written.send(staged).await.is_err() {
                 break;
             }
@@ -317,8 +315,7 @@ impl Exporter {
     }
 
     /// Writes a batch's files — attachments, then manifests and output files under their
-    /// temporary names — for [`Exporter::write`] to sync and [`Exporter::publish`] to put
-    /// in place. `span` is the batch's first and last outbox row; files are named
+    /// temporary names, their syncs started — for [`Exporter::publish`] to put in place. `span` is the batch's first and last outbox row; files are named
     /// after the first.
     async fn stage(
         &self,
@@ -330,15 +327,14 @@ impl Exporter {
             first,
             last,
             files: Vec::new(),
-            unsynced: Vec::new(),
-            syncing: None,
+            syncs: Vec::new(),
             attachments: false,
             tally: ExportReport {
                 events: batch.events.len() as u64,
                 ..ExportReport::default()
             },
         };
-        // Grouping is CPU work: on the blocking pool beside the XML, not on the thread
+        // Grouping is CPU work: on the writer's thread beside the XML, not on the thread
         // that takes the next pages apart.
         let domain = self.settings.domain.clone();
         let conversations = thread
@@ -388,11 +384,11 @@ impl Exporter {
 
     /// Waits for a staged batch's files to be synced under their temporary names.
     async fn synced(&self, staged: &mut Staged) -> Result<(), ExportError> {
-        if let Some(syncing) = staged.syncing.take() {
-            (syncing.await)
+        for (sync, path) in staged.syncs.drain(..).zip(&staged.files) {
+            (sync.await)
                 .unwrap_or_else(|e| Err(io::Error::other(e)))
                 .map_err(|source| ExportError::Write {
-                    path: self.settings.dir.clone(),
+                    path: durable::temporary_path(path),
                     source,
                 })?;
         }
@@ -489,7 +485,8 @@ impl Exporter {
         Ok(entries)
     }
 
-    /// Writes `name` in the output directory through `fill` under its temporary name.
+    /// Writes `name` in the output directory through `fill` under its temporary name, on
+    /// the writer's `thread`, and starts its sync.
     async fn write_temporary(
         &self,
         thread: &WriterThread,
@@ -504,7 +501,9 @@ impl Exporter {
             })
             .await?;
         self.report(Step::Written(&durable::temporary_path(&path)));
-        Ok(Written { path, file, bytes })
+        // The disk's wait for it goes on beside the writer's next work.
+        let sync = tokio::task::spawn_blocking(move || file.sync_all());
+        Ok(Written { path, bytes, sync })
     }
 
     fn report(&self, step: Step<'_>) {
@@ -533,10 +532,8 @@ struct Staged {
     last: i64,
     /// Its output files and manifests, by their final paths.
     files: Vec<PathBuf>,
-    /// The same, open, until their sync starts.
-    unsynced: Vec<File>,
-    /// Their sync, under way on the blocking pool.
-    syncing: Option<tokio::task::JoinHandle<io::Result<()>>>,
+    /// Their syncs, under way on the blocking pool, in the same order.
+    syncs: Vec<JoinHandle<io::Result<()>>>,
     /// Whether attachments were copied for it (their directory then needs a sync too).
     attachments: bool,
     /// What it adds to the run's report once it is published.
@@ -547,15 +544,16 @@ impl Staged {
     fn add(&mut self, written: Written) {
         self.tally.bytes += written.bytes;
         self.files.push(written.path);
-        self.unsynced.push(written.file);
+        self.syncs.push(written.sync);
     }
 }
 
-/// A file written under its temporary name: its final path, and the bytes in it.
+/// A file written under its temporary name: its final path, the bytes in it, and its sync,
+/// under way.
 struct Written {
     path: PathBuf,
-    file: File,
     bytes: u64,
+    sync: JoinHandle<io::Result<()>>,
 }
 
 /// What the names of a batch's files begin with: its first outbox row.
@@ -617,44 +615,6 @@ fn warn_clock_steps(events: &[ComplianceEvent]) {
             first_row = w[1].id,
             "compliance export: event times go backwards (the server clock was stepped back); events stay in outbox order"
         );
-    }
-}
-
-/// A writer's own thread for its CPU work: grouping a batch and writing its XML. On the
-/// blocking pool, each thread that took a batch kept an allocator arena's worth of its
-/// memory, and a longer run touched more threads: the export's peak memory grew with its
-/// length. The thread ends when the writer drops it, after the work it was given.
-struct WriterThread {
-    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
-}
-
-impl WriterThread {
-    /// Started from the export's runtime, the thread runs at its priority.
-    fn start() -> io::Result<WriterThread> {
-        let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        std::thread::Builder::new()
-            .name("parlance-export-writer".into())
-            .spawn(move || queue.into_iter().for_each(|job| job()))?;
-        Ok(WriterThread { jobs })
-    }
-
-    /// Runs `f` on the thread; an error names `path`.
-    async fn run<T: Send + 'static>(
-        &self,
-        path: PathBuf,
-        f: impl FnOnce() -> io::Result<T> + Send + 'static,
-    ) -> Result<T, ExportError> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        let job = Box::new(move || {
-            let _ = done.send(f());
-        });
-        let outcome = match self.jobs.send(job) {
-            Ok(()) => result
-                .await
-                .unwrap_or_else(|_| Err(io::Error::other("the writer's thread ended"))),
-            Err(_) => Err(io::Error::other("the writer's thread ended")),
-        };
-        outcome.map_err(|source| ExportError::Write { path, source })
     }
 }
 

@@ -25,6 +25,7 @@ mod jsonl;
 mod manifest;
 mod model;
 mod time;
+mod writer_thread;
 mod xml;
 
 use std::path::PathBuf;

@@ -213,10 +213,11 @@ impl Store {
         engine!(self, s => s.move_export_cursor(from, to, at).await)
     }
 
-    /// The outbox after `after_id`, read page after page, `limit` rows each, with the
-    /// principals and rooms each page names: what an export reads, every row once. On
-    /// SQLite the reader holds a reading connection from its first page until it reaches
-    /// the end of the outbox or is dropped; the store's `close` waits for it.
+    /// The outbox after `after_id`, read page after page, at most `limit` rows each (on
+    /// SQLite, a span of `limit` ids), with the principals and rooms each page names: what
+    /// an export reads, every row once. On SQLite the reader holds two reading connections
+    /// from its first page until it reaches the end of the outbox or is dropped; the
+    /// store's `close` waits for them.
     pub fn compliance_pages(&self, after_id: i64, limit: u32) -> CompliancePages {
         CompliancePages(match self {
             Store::Sqlite(s) => Pages::Sqlite(s.compliance_pages(after_id, limit)),

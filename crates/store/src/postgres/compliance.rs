@@ -245,7 +245,7 @@ impl PgStore {
         .bind(before)
         .fetch_optional(&self.pool)
         .await?;
-        let exported_id = young.map_or(exported_id, |y| y.min(exported_id));
+        let exported_id = young.unwrap_or(exported_id);
         let mut pruned = 0;
         let mut lo: Option<i64> =
             sqlx::query_scalar("SELECT MIN(id) - 1 FROM compliance_outbox WHERE id <= $1")

@@ -186,7 +186,7 @@ impl SqliteStore {
         .bind(before)
         .fetch_optional(&self.reads)
         .await?;
-        let exported_id = young.map_or(exported_id, |y| y.min(exported_id));
+        let exported_id = young.unwrap_or(exported_id);
         let mut pruned = 0;
         let mut lo = self.next_prunable(0, exported_id, before).await?;
         while let Some(from) = lo {
